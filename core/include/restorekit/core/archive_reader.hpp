@@ -1,0 +1,135 @@
+// ArchiveReader: safe, streaming reading of backup archives over libarchive.
+//
+// Lifecycle:
+//   1. open() a file or a ByteSource (format detection happens on the first next());
+//   2. next() to reach each entry (metadata with a normalised, safety-checked path);
+//   3. read_block() repeatedly for the entry's data (zero-copy views), or skip();
+//   4. next() again, until it yields nullptr at the end of the archive.
+//
+// Guarantees (DESIGN.md, "Untrusted input"):
+// - Only zip, tar (all variants), 7z and cpio, with the gzip, bzip2, xz, zstd and lz4 filters.
+// - Every negative libarchive return, ARCHIVE_WARN included, fails the entry (or the handle).
+//   No byte of an entry counts as verified until read_block() returned its final empty block:
+//   a bad zip CRC is only reported at the entry's end.
+// - Entry names are normalised and checked by safe_path.hpp; unsafe entries are still listed
+//   (Entry::problem says why) so callers can report them, but never extracted by restorekit.
+// - Entry count, total uncompressed bytes and the compression ratio are bounded (ReaderLimits);
+//   exceeding one stops the reader before memory or disk suffer.
+// - Encrypted 7z and other schemes libarchive cannot decrypt fail with kEncryptionUnsupported.
+//
+// Errors: an Error from read_block()/skip() fails the current entry; the reader may continue
+// with next() unless `dead()` says the handle is unusable (a fatal error: truncation, corrupt
+// stream, limit exceeded). Thread safety: one thread per reader; readers are independent, so
+// several readers over the same file may run on several threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <restorekit/core/byte_source.hpp>
+#include <restorekit/core/error.hpp>
+
+namespace restorekit::core {
+
+enum class EntryType { kFile, kDirectory, kSymlink, kHardlink, kOther };
+
+std::string_view entry_type_name(EntryType type);
+
+struct Entry {
+  std::uint64_t index = 0;  // 0-based position in the archive
+  std::string raw_path;     // the name as stored (UTF-8); untrusted, escape before printing
+  std::string path;         // normalised relative path; empty when the name is unsafe
+  EntryType type = EntryType::kFile;
+  std::optional<std::uint64_t> size;  // declared uncompressed size, when the format records it
+  std::int64_t mtime = 0;             // seconds since the epoch; 0 when absent
+  std::uint32_t mode = 0;             // permission bits
+  bool encrypted = false;
+  std::string link_target;       // for links; untrusted
+  std::optional<Error> problem;  // why the entry must not be extracted (unsafe path/link,
+                                 // device/FIFO, unreadable name); nullopt for a safe entry
+
+  [[nodiscard]] bool safe() const { return !problem.has_value(); }
+};
+
+struct ReaderLimits {
+  std::uint64_t max_entries = 10'000'000;
+  std::uint64_t max_total_bytes = std::uint64_t{4} << 40;  // 4 TiB of uncompressed data
+  double max_ratio = 1000.0;  // uncompressed bytes per raw archive byte read
+  std::uint64_t ratio_grace_bytes = std::uint64_t{256} << 20;  // ratio checked past this
+};
+
+struct Passwords {
+  std::vector<std::string> candidates;  // tried in order
+  // Asked for one more candidate once the list is exhausted; nullopt gives up. May be empty.
+  std::function<std::optional<std::string>()> prompt;
+
+  [[nodiscard]] bool any() const { return !candidates.empty() || prompt != nullptr; }
+};
+
+struct ReaderOptions {
+  ReaderLimits limits;
+  Passwords passwords;
+};
+
+struct ArchiveInfo {
+  std::string format;                // "zip", "tar", "7z", "cpio"; empty before the first next()
+  std::string format_detail;         // libarchive's own name, e.g. "POSIX pax interchange format"
+  std::vector<std::string> filters;  // outermost last, e.g. {"zstd"}; empty for none
+};
+
+class ArchiveReader {
+ public:
+  // Opens a file (zip files through the seekable reader, so names and sizes come from the
+  // central directory). @error kNotFound, kIo, kInvalidArgument (not a regular file).
+  [[nodiscard]] static Result<ArchiveReader> open(const std::filesystem::path& path,
+                                                  ReaderOptions options = {});
+  // Opens any ByteSource (memory, fault-injecting, ...).
+  [[nodiscard]] static Result<ArchiveReader> open(std::unique_ptr<ByteSource> source,
+                                                  ReaderOptions options = {});
+
+  ArchiveReader(ArchiveReader&&) noexcept;
+  ArchiveReader& operator=(ArchiveReader&&) noexcept;
+  ~ArchiveReader();
+
+  // Advances to the next entry, skipping any unread data of the current one.
+  // @return the entry (valid until the next call to next()), or nullptr at the end.
+  // @error kNotAnArchive (first call, unrecognised bytes), kTruncated, kCorruptData,
+  //   kEncryptionUnsupported, kLimitExceeded (too many entries), kIo. All are fatal.
+  [[nodiscard]] Result<const Entry*> next();
+
+  // The next block of the current entry's data; an empty span once the entry ended cleanly.
+  // Sparse holes are returned as zero blocks. The view is valid until the next call.
+  // @error kCrcError, kCorruptData, kTruncated, kPasswordRequired, kBadPassword,
+  //   kEncryptionUnsupported, kRatioLimit, kLimitExceeded, kIo.
+  [[nodiscard]] Result<std::span<const std::byte>> read_block();
+
+  // Skips the rest of the current entry without decompressing where the format allows.
+  [[nodiscard]] Result<void> skip();
+
+  // True once a fatal error made the handle unusable.
+  [[nodiscard]] bool dead() const;
+
+  [[nodiscard]] const ArchiveInfo& info() const;
+  [[nodiscard]] const std::string& name() const;      // the source's name
+  [[nodiscard]] std::uint64_t raw_bytes_read() const;  // compressed bytes consumed so far
+  [[nodiscard]] std::uint64_t bytes_produced() const;  // uncompressed bytes handed out so far
+  [[nodiscard]] std::optional<std::uint64_t> raw_size() const;
+
+ private:
+  struct Impl;
+  explicit ArchiveReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// One-time process set-up for libarchive name conversion: makes LC_CTYPE a UTF-8 locale
+// (C.UTF-8) when the current one is not. Called by ArchiveReader::open(); safe to call again.
+void ensure_utf8_locale();
+
+}  // namespace restorekit::core

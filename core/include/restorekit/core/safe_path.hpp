@@ -1,0 +1,43 @@
+// Path safety for archive-supplied names: every entry name is hostile until normalised here.
+//
+// An archive entry may only ever land *inside* a target directory. normalize_entry_path() turns
+// a raw entry name into a canonical relative path ("docs/a/b.txt") or refuses it; check_link()
+// refuses links whose target would leave the tree. Both are pure functions over strings: no
+// filesystem access, thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <restorekit/core/error.hpp>
+
+namespace restorekit::core {
+
+// Normalises a raw archive entry name: backslashes become '/', "." components and repeated or
+// trailing slashes vanish, a leading "./" is dropped.
+// @return the canonical relative path (never empty, no leading or trailing '/').
+// @error kUnsafePath when the name is empty, absolute ("/x", "\\x"), starts with a drive letter
+//   or holds any component with ':' ("C:", "c:x"), holds a ".." component, holds NUL or another
+//   control character, or is not valid UTF-8. The message names the (escaped) entry.
+// Input: untrusted.
+[[nodiscard]] Result<std::string> normalize_entry_path(std::string_view raw);
+
+enum class LinkKind { kSymbolic, kHard };
+
+// Checks that a link entry at `entry_path` (already normalised) pointing at `target` stays in
+// the tree. A symbolic target is resolved relative to the entry's directory; a hard-link target
+// is an archive path.
+// @error kUnsafeLink when the target is absolute, empty, has a drive letter, or climbs out of
+//   the tree with "..". Input: untrusted.
+[[nodiscard]] Result<void> check_link(std::string_view entry_path, std::string_view target,
+                                      LinkKind kind);
+
+// Makes an archive-supplied string safe to print on a terminal or in a log line: control
+// characters, DEL, backslash and invalid UTF-8 bytes become \n, \t, \\, \xNN escapes; valid
+// non-ASCII UTF-8 is kept. Used for every name restorekit prints.
+std::string escape_name(std::string_view raw);
+
+// True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
+bool is_valid_utf8(std::string_view s);
+
+}  // namespace restorekit::core

@@ -1,0 +1,431 @@
+#include <restorekit/core/archive_reader.hpp>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <clocale>
+#include <cstring>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include <restorekit/core/safe_path.hpp>
+
+namespace restorekit::core {
+
+namespace {
+
+constexpr std::array<std::byte, 64 * 1024> kZeros{};
+
+bool contains_ci(std::string_view haystack, std::string_view needle) {
+  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
+                        [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+  return it != haystack.end();
+}
+
+// libarchive reports errors as free text; map the text to our stable codes at the call.
+ErrorCode classify_message(std::string_view msg) {
+  if (contains_ci(msg, "passphrase required") || contains_ci(msg, "password required")) {
+    return ErrorCode::kPasswordRequired;
+  }
+  if (contains_ci(msg, "incorrect passphrase") || contains_ci(msg, "incorrect password") ||
+      contains_ci(msg, "wrong passphrase")) {
+    return ErrorCode::kBadPassword;
+  }
+  if (contains_ci(msg, "encrypt") &&
+      (contains_ci(msg, "not supported") || contains_ci(msg, "unsupported"))) {
+    return ErrorCode::kEncryptionUnsupported;
+  }
+  if (contains_ci(msg, "crc") || contains_ci(msg, "checksum")) return ErrorCode::kCrcError;
+  if (contains_ci(msg, "truncat") || contains_ci(msg, "premature end") ||
+      contains_ci(msg, "unexpected end") || contains_ci(msg, "unexpected eof")) {
+    return ErrorCode::kTruncated;
+  }
+  if (contains_ci(msg, "unrecognized archive format")) return ErrorCode::kNotAnArchive;
+  return ErrorCode::kCorruptData;
+}
+
+std::string_view format_family(int format) {
+  switch (format & ARCHIVE_FORMAT_BASE_MASK) {
+    case ARCHIVE_FORMAT_ZIP: return "zip";
+    case ARCHIVE_FORMAT_TAR: return "tar";
+    case ARCHIVE_FORMAT_7ZIP: return "7z";
+    case ARCHIVE_FORMAT_CPIO: return "cpio";
+    default: return "unknown";
+  }
+}
+
+}  // namespace
+
+std::string_view entry_type_name(EntryType type) {
+  switch (type) {
+    case EntryType::kFile: return "file";
+    case EntryType::kDirectory: return "directory";
+    case EntryType::kSymlink: return "symlink";
+    case EntryType::kHardlink: return "hardlink";
+    case EntryType::kOther: return "other";
+  }
+  return "other";
+}
+
+void ensure_utf8_locale() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const char* current = std::setlocale(LC_CTYPE, nullptr);
+    std::string_view cur = current ? current : "";
+    if (contains_ci(cur, "utf-8") || contains_ci(cur, "utf8")) return;
+    if (std::setlocale(LC_CTYPE, "C.UTF-8") == nullptr) std::setlocale(LC_CTYPE, "C.utf8");
+  });
+}
+
+struct ArchiveReader::Impl {
+  std::unique_ptr<ByteSource> source;
+  ReaderOptions options;
+  archive* handle = nullptr;
+  std::string name;
+
+  Entry entry;
+  ArchiveInfo info;
+  std::optional<Error> fatal;
+  std::optional<Error> source_error;  // the last ByteSource failure, reported verbatim
+  bool entry_open = false;            // data of the current entry not yet fully read
+  std::uint64_t entries = 0;
+  std::uint64_t raw_read = 0;
+  std::uint64_t produced = 0;
+  std::uint64_t entry_offset = 0;     // next expected offset inside the entry (sparse holes)
+  std::uint64_t hole = 0;             // zero bytes still owed before `pending`
+  std::span<const std::byte> pending; // a data block held back while a hole is emitted
+  std::size_t next_candidate = 0;
+  std::string prompted;               // storage for a prompted password
+
+  ~Impl() {
+    if (handle) archive_read_free(handle);
+  }
+
+  static la_ssize_t read_cb(archive* a, void* data, const void** buffer) {
+    auto* self = static_cast<Impl*>(data);
+    auto chunk = self->source->read();
+    if (!chunk) {
+      self->source_error = chunk.error();
+      archive_set_error(a, EIO, "%s", chunk.error().message.c_str());
+      return -1;
+    }
+    *buffer = chunk->data();
+    self->raw_read += chunk->size();
+    return static_cast<la_ssize_t>(chunk->size());
+  }
+
+  static la_int64_t seek_cb(archive* a, void* data, la_int64_t offset, int whence) {
+    auto* self = static_cast<Impl*>(data);
+    auto pos = self->source->seek(offset, whence);
+    if (!pos) {
+      self->source_error = pos.error();
+      archive_set_error(a, EIO, "%s", pos.error().message.c_str());
+      return ARCHIVE_FATAL;
+    }
+    return static_cast<la_int64_t>(*pos);
+  }
+
+  static la_int64_t skip_cb(archive*, void* data, la_int64_t request) {
+    auto* self = static_cast<Impl*>(data);
+    auto size = self->source->size();
+    if (!self->source->seekable() || !size || request <= 0) return 0;
+    auto here = self->source->seek(0, SEEK_CUR);
+    if (!here) return 0;
+    auto step = std::min<std::uint64_t>(static_cast<std::uint64_t>(request),
+                                        *size > *here ? *size - *here : 0);
+    if (!self->source->seek(static_cast<std::int64_t>(step), SEEK_CUR)) return 0;
+    self->raw_read += step;
+    return static_cast<la_int64_t>(step);
+  }
+
+  static const char* passphrase_cb(archive*, void* data) {
+    auto* self = static_cast<Impl*>(data);
+    auto& pw = self->options.passwords;
+    if (self->next_candidate < pw.candidates.size()) {
+      return pw.candidates[self->next_candidate++].c_str();
+    }
+    if (!pw.prompt) return nullptr;
+    auto answer = pw.prompt();
+    if (!answer) return nullptr;
+    self->prompted = std::move(*answer);
+    return self->prompted.c_str();
+  }
+
+  Result<void> start() {
+    handle = archive_read_new();
+    if (!handle) return fail(ErrorCode::kInternal, "libarchive could not allocate a reader");
+    for (auto fn : {archive_read_support_filter_gzip, archive_read_support_filter_bzip2,
+                    archive_read_support_filter_xz, archive_read_support_filter_zstd,
+                    archive_read_support_filter_lz4, archive_read_support_format_zip,
+                    archive_read_support_format_tar, archive_read_support_format_7zip,
+                    archive_read_support_format_cpio}) {
+      if (fn(handle) < ARCHIVE_WARN) return libarchive_error(ARCHIVE_FATAL, name);
+    }
+    archive_read_set_passphrase_callback(handle, this, &Impl::passphrase_cb);
+    archive_read_set_callback_data(handle, this);
+    archive_read_set_read_callback(handle, &Impl::read_cb);
+    archive_read_set_skip_callback(handle, &Impl::skip_cb);
+    if (source->seekable()) archive_read_set_seek_callback(handle, &Impl::seek_cb);
+    if (archive_read_open1(handle) != ARCHIVE_OK) {
+      Error e = libarchive_error(ARCHIVE_FATAL, name).value();
+      fatal = e;
+      return tl::unexpected(e);
+    }
+    return {};
+  }
+
+  tl::unexpected<Error> libarchive_error(int status, const std::string& subject) {
+    if (source_error) return tl::unexpected(*source_error);
+    const char* text = archive_error_string(handle);
+    std::string msg = text ? text : "unknown libarchive error";
+    ErrorCode code = classify_message(msg);
+    if (code == ErrorCode::kPasswordRequired && options.passwords.any()) {
+      code = ErrorCode::kBadPassword;
+    }
+    std::string where = subject == name ? fmt::format("{}", escape_name(name))
+                                        : fmt::format("entry \"{}\" of {}", escape_name(subject),
+                                                      escape_name(name));
+    std::string sentence;
+    switch (code) {
+      case ErrorCode::kPasswordRequired:
+        sentence = fmt::format("{} is encrypted and no password was given ({})", where, msg);
+        break;
+      case ErrorCode::kBadPassword:
+        sentence = fmt::format("wrong password for {} ({})", where, msg);
+        break;
+      case ErrorCode::kEncryptionUnsupported:
+        sentence = fmt::format(
+            "{} uses an encryption restorekit cannot decrypt ({}); re-create the backup as an "
+            "AES-256 zip or decrypt it with its own tool first",
+            where, msg);
+        break;
+      case ErrorCode::kNotAnArchive:
+        sentence = fmt::format(
+            "{} is not an archive restorekit reads (zip, 7z, tar, tar.gz/.bz2/.xz/.zst/.lz4, "
+            "cpio)",
+            where);
+        break;
+      case ErrorCode::kTruncated:
+        sentence = fmt::format("{} is truncated ({}); the backup file is incomplete", where, msg);
+        break;
+      default:
+        sentence = fmt::format("{} is damaged: {}", where, msg);
+    }
+    if (status == ARCHIVE_FATAL) fatal = Error(code, sentence, subject);
+    return fail(code, std::move(sentence), subject);
+  }
+
+  void fill_entry(archive_entry* ae) {
+    entry = Entry{};
+    entry.index = entries;
+    const char* utf8 = archive_entry_pathname_utf8(ae);
+    const char* raw = archive_entry_pathname(ae);
+    entry.raw_path = utf8 ? utf8 : (raw ? raw : "");
+    if (!utf8) {
+      entry.problem = Error(ErrorCode::kUnsafePath,
+                            fmt::format("entry \"{}\" has a name that cannot be read as UTF-8",
+                                        escape_name(entry.raw_path)),
+                            entry.raw_path);
+    } else if (auto norm = normalize_entry_path(entry.raw_path)) {
+      entry.path = std::move(*norm);
+    } else {
+      entry.problem = norm.error();
+    }
+    if (archive_entry_size_is_set(ae)) {
+      entry.size = static_cast<std::uint64_t>(std::max<la_int64_t>(0, archive_entry_size(ae)));
+    }
+    entry.mtime = archive_entry_mtime_is_set(ae) ? archive_entry_mtime(ae) : 0;
+    entry.mode = archive_entry_perm(ae);
+    entry.encrypted = archive_entry_is_encrypted(ae) != 0;
+    fill_type(ae);
+  }
+
+  void fill_type(archive_entry* ae) {
+    const char* hard = archive_entry_hardlink_utf8(ae);
+    auto filetype = archive_entry_filetype(ae);
+    if (hard) {
+      entry.type = EntryType::kHardlink;
+      entry.link_target = hard;
+    } else if (filetype == AE_IFREG || filetype == 0) {
+      entry.type = EntryType::kFile;
+    } else if (filetype == AE_IFDIR) {
+      entry.type = EntryType::kDirectory;
+    } else if (filetype == AE_IFLNK) {
+      entry.type = EntryType::kSymlink;
+      const char* target = archive_entry_symlink_utf8(ae);
+      entry.link_target = target ? target : "";
+    } else {
+      entry.type = EntryType::kOther;
+      if (!entry.problem) {
+        entry.problem = Error(ErrorCode::kUnsafePath,
+                              fmt::format("entry \"{}\" is a device, FIFO or socket; only "
+                                          "regular files and directories are extracted",
+                                          escape_name(entry.raw_path)),
+                              entry.raw_path);
+      }
+    }
+    bool is_link = entry.type == EntryType::kSymlink || entry.type == EntryType::kHardlink;
+    if (is_link && !entry.problem) {
+      auto kind = entry.type == EntryType::kSymlink ? LinkKind::kSymbolic : LinkKind::kHard;
+      if (auto ok = check_link(entry.path, entry.link_target, kind); !ok) {
+        entry.problem = ok.error();
+      }
+    }
+  }
+
+  void fill_info() {
+    info.format = std::string(format_family(archive_format(handle)));
+    const char* detail = archive_format_name(handle);
+    info.format_detail = detail ? detail : "";
+    info.filters.clear();
+    for (int i = 0; i < archive_filter_count(handle); ++i) {
+      if (archive_filter_code(handle, i) == ARCHIVE_FILTER_NONE) continue;
+      const char* f = archive_filter_name(handle, i);
+      info.filters.emplace_back(f ? f : "unknown");
+    }
+  }
+
+  Result<const Entry*> next() {
+    if (fatal) return tl::unexpected(*fatal);
+    archive_entry* ae = nullptr;
+    int r = archive_read_next_header(handle, &ae);
+    entry_open = false;
+    hole = 0;
+    pending = {};
+    entry_offset = 0;
+    if (r == ARCHIVE_EOF) return nullptr;
+    if (r == ARCHIVE_FATAL || ae == nullptr) return libarchive_error(ARCHIVE_FATAL, name);
+    if (++entries > options.limits.max_entries) {
+      fatal = Error(ErrorCode::kLimitExceeded,
+                    fmt::format("{} holds more than {} entries, the configured limit; raise it if "
+                                "the backup is genuine",
+                                escape_name(name), options.limits.max_entries),
+                    name);
+      return tl::unexpected(*fatal);
+    }
+    fill_entry(ae);
+    if (r != ARCHIVE_OK && !entry.problem) {
+      const char* text = archive_error_string(handle);
+      entry.problem = Error(classify_message(text ? text : ""),
+                            fmt::format("entry \"{}\" has a damaged header: {}",
+                                        escape_name(entry.raw_path), text ? text : "unknown"),
+                            entry.raw_path);
+    }
+    if (entries == 1) fill_info();
+    entry_open = true;
+    return &entry;
+  }
+
+  Result<std::span<const std::byte>> emit_hole() {
+    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(hole, kZeros.size()));
+    hole -= n;
+    entry_offset += n;
+    return account(std::span<const std::byte>(kZeros.data(), n));
+  }
+
+  Result<std::span<const std::byte>> account(std::span<const std::byte> block) {
+    produced += block.size();
+    const auto& lim = options.limits;
+    if (produced > lim.max_total_bytes) {
+      fatal = Error(ErrorCode::kLimitExceeded,
+                    fmt::format("{} expands past {} bytes, the configured limit; stopped",
+                                escape_name(name), lim.max_total_bytes),
+                    entry.raw_path);
+      return tl::unexpected(*fatal);
+    }
+    if (produced > lim.ratio_grace_bytes &&
+        static_cast<double>(produced) > lim.max_ratio * static_cast<double>(raw_read + 1)) {
+      fatal = Error(ErrorCode::kRatioLimit,
+                    fmt::format("entry \"{}\" of {} expands more than {:.0f}:1 (a decompression "
+                                "bomb?); stopped before it filled memory or disk",
+                                escape_name(entry.raw_path), escape_name(name), lim.max_ratio),
+                    entry.raw_path);
+      return tl::unexpected(*fatal);
+    }
+    return block;
+  }
+
+  Result<std::span<const std::byte>> read_block() {
+    if (fatal) return tl::unexpected(*fatal);
+    if (!entry_open) return std::span<const std::byte>{};
+    if (hole > 0) return emit_hole();
+    if (!pending.empty()) {
+      auto block = pending;
+      pending = {};
+      entry_offset += block.size();
+      return account(block);
+    }
+    const void* buf = nullptr;
+    std::size_t size = 0;
+    la_int64_t offset = 0;
+    int r = archive_read_data_block(handle, &buf, &size, &offset);
+    if (r == ARCHIVE_EOF) {
+      if (entry.size && entry_offset < *entry.size && entry.type == EntryType::kFile) {
+        hole = *entry.size - entry_offset;  // a sparse file ending in a hole
+        return emit_hole();
+      }
+      entry_open = false;
+      return std::span<const std::byte>{};
+    }
+    if (r < ARCHIVE_OK) {
+      entry_open = false;
+      return libarchive_error(r, entry.raw_path);
+    }
+    std::span<const std::byte> block(static_cast<const std::byte*>(buf), size);
+    auto off = static_cast<std::uint64_t>(std::max<la_int64_t>(0, offset));
+    if (off > entry_offset) {
+      hole = off - entry_offset;
+      pending = block;
+      return emit_hole();
+    }
+    entry_offset += size;
+    return account(block);
+  }
+
+  Result<void> skip() {
+    if (fatal) return tl::unexpected(*fatal);
+    if (!entry_open) return {};
+    entry_open = false;
+    int r = archive_read_data_skip(handle);
+    if (r < ARCHIVE_OK) return libarchive_error(r, entry.raw_path);
+    return {};
+  }
+};
+
+ArchiveReader::ArchiveReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ArchiveReader::ArchiveReader(ArchiveReader&&) noexcept = default;
+ArchiveReader& ArchiveReader::operator=(ArchiveReader&&) noexcept = default;
+ArchiveReader::~ArchiveReader() = default;
+
+Result<ArchiveReader> ArchiveReader::open(const std::filesystem::path& path,
+                                          ReaderOptions options) {
+  RK_TRY_ASSIGN(auto source, open_file_source(path));
+  return open(std::move(source), std::move(options));
+}
+
+Result<ArchiveReader> ArchiveReader::open(std::unique_ptr<ByteSource> source,
+                                          ReaderOptions options) {
+  ensure_utf8_locale();
+  auto impl = std::make_unique<Impl>();
+  impl->name = source->name();
+  impl->source = std::move(source);
+  impl->options = std::move(options);
+  RK_TRY(impl->start());
+  return ArchiveReader(std::move(impl));
+}
+
+Result<const Entry*> ArchiveReader::next() { return impl_->next(); }
+Result<std::span<const std::byte>> ArchiveReader::read_block() { return impl_->read_block(); }
+Result<void> ArchiveReader::skip() { return impl_->skip(); }
+bool ArchiveReader::dead() const { return impl_->fatal.has_value(); }
+const ArchiveInfo& ArchiveReader::info() const { return impl_->info; }
+const std::string& ArchiveReader::name() const { return impl_->name; }
+std::uint64_t ArchiveReader::raw_bytes_read() const { return impl_->raw_read; }
+std::uint64_t ArchiveReader::bytes_produced() const { return impl_->produced; }
+std::optional<std::uint64_t> ArchiveReader::raw_size() const { return impl_->source->size(); }
+
+}  // namespace restorekit::core

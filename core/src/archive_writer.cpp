@@ -1,0 +1,237 @@
+#include <restorekit/core/archive_writer.hpp>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace restorekit::core {
+
+namespace {
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+}  // namespace
+
+std::string_view archive_kind_name(ArchiveKind kind) {
+  switch (kind) {
+    case ArchiveKind::kZip: return "zip";
+    case ArchiveKind::kTarGz: return "tar.gz";
+    case ArchiveKind::kTarZst: return "tar.zst";
+    case ArchiveKind::kTarXz: return "tar.xz";
+  }
+  return "zip";
+}
+
+Result<ArchiveKind> archive_kind_from_name(const std::filesystem::path& path) {
+  std::string name = path.filename().string();
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (ends_with(name, ".zip")) return ArchiveKind::kZip;
+  if (ends_with(name, ".tar.gz") || ends_with(name, ".tgz")) return ArchiveKind::kTarGz;
+  if (ends_with(name, ".tar.zst") || ends_with(name, ".tzst")) return ArchiveKind::kTarZst;
+  if (ends_with(name, ".tar.xz") || ends_with(name, ".txz")) return ArchiveKind::kTarXz;
+  return fail(ErrorCode::kInvalidArgument,
+              fmt::format("cannot tell the archive format of {}; name it .zip, .tar.gz, .tar.zst "
+                          "or .tar.xz",
+                          path.string()),
+              path.string());
+}
+
+struct ArchiveWriter::Impl {
+  archive* handle = nullptr;
+  archive_entry* entry = nullptr;
+  int fd = -1;
+  std::vector<std::byte>* memory = nullptr;
+  std::string name;
+  std::uint64_t written = 0;
+  std::uint64_t declared = 0;
+  std::uint64_t entry_written = 0;
+  std::string current;
+
+  ~Impl() {
+    if (entry) archive_entry_free(entry);
+    if (handle) archive_write_free(handle);
+  }
+
+  static la_ssize_t write_cb(archive* a, void* data, const void* buffer, std::size_t length) {
+    auto* self = static_cast<Impl*>(data);
+    const auto* bytes = static_cast<const std::byte*>(buffer);
+    if (self->memory) {
+      self->memory->insert(self->memory->end(), bytes, bytes + length);
+    } else {
+      std::size_t done = 0;
+      while (done < length) {
+        ssize_t n = ::write(self->fd, bytes + done, length - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          archive_set_error(a, errno, "%s", std::strerror(errno));
+          return -1;
+        }
+        done += static_cast<std::size_t>(n);
+      }
+    }
+    self->written += length;
+    return static_cast<la_ssize_t>(length);
+  }
+
+  tl::unexpected<Error> error(std::string_view what) {
+    const char* text = handle ? archive_error_string(handle) : nullptr;
+    return fail(ErrorCode::kIo,
+                fmt::format("cannot write {}: {} ({})", name, what, text ? text : "unknown error"),
+                name);
+  }
+
+  Result<void> option(const char* module, const char* key, const std::string& value) {
+    if (archive_write_set_option(handle, module, key, value.c_str()) < ARCHIVE_WARN) {
+      return error(fmt::format("option {}:{}={} refused", module, key, value));
+    }
+    return {};
+  }
+
+  Result<void> configure(const WriterOptions& o) {
+    handle = archive_write_new();
+    entry = archive_entry_new();
+    if (!handle || !entry) return fail(ErrorCode::kInternal, "libarchive could not allocate");
+    if (o.password && o.kind != ArchiveKind::kZip) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: only zip backups can be encrypted; name the output .zip", name),
+                  name);
+    }
+    return o.kind == ArchiveKind::kZip ? configure_zip(o) : configure_tar(o);
+  }
+
+  Result<void> configure_zip(const WriterOptions& o) {
+    if (archive_write_set_format_zip(handle) != ARCHIVE_OK) return error("zip format");
+    RK_TRY(option("zip", "compression", "deflate"));
+    if (o.level >= 0) RK_TRY(option("zip", "compression-level", std::to_string(o.level)));
+    if (o.password) {
+      RK_TRY(option("zip", "encryption", "aes256"));
+      if (archive_write_set_passphrase(handle, o.password->c_str()) != ARCHIVE_OK) {
+        return error("password");
+      }
+    }
+    return {};
+  }
+
+  Result<void> configure_tar(const WriterOptions& o) {
+    if (archive_write_set_format_pax_restricted(handle) != ARCHIVE_OK) return error("tar format");
+    const char* module = nullptr;
+    int r = ARCHIVE_OK;
+    switch (o.kind) {
+      case ArchiveKind::kTarGz: r = archive_write_add_filter_gzip(handle); module = "gzip"; break;
+      case ArchiveKind::kTarZst: r = archive_write_add_filter_zstd(handle); module = "zstd"; break;
+      case ArchiveKind::kTarXz: r = archive_write_add_filter_xz(handle); module = "xz"; break;
+      case ArchiveKind::kZip: break;
+    }
+    if (r != ARCHIVE_OK) return error("compression filter");
+    if (o.level >= 0) RK_TRY(option(module, "compression-level", std::to_string(o.level)));
+    if (o.threads > 1 && o.kind != ArchiveKind::kTarGz) {
+      RK_TRY(option(module, "threads", std::to_string(o.threads)));
+    }
+    archive_write_set_bytes_in_last_block(handle, 1);
+    return {};
+  }
+
+  Result<void> open() {
+    if (archive_write_open2(handle, this, nullptr, &Impl::write_cb, nullptr, nullptr) !=
+        ARCHIVE_OK) {
+      return error("open");
+    }
+    return {};
+  }
+
+  Result<void> header(std::string_view path, unsigned type, std::uint64_t size,
+                      std::int64_t mtime, std::uint32_t mode) {
+    archive_entry_clear(entry);
+    std::string p(path);
+    archive_entry_set_pathname_utf8(entry, p.c_str());
+    archive_entry_set_filetype(entry, type);
+    archive_entry_set_perm(entry, mode);
+    archive_entry_set_size(entry, static_cast<la_int64_t>(size));
+    archive_entry_set_mtime(entry, mtime, 0);
+    if (archive_write_header(handle, entry) != ARCHIVE_OK) {
+      return error(fmt::format("header of {}", path));
+    }
+    current = p;
+    declared = size;
+    entry_written = 0;
+    return {};
+  }
+};
+
+ArchiveWriter::ArchiveWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ArchiveWriter::ArchiveWriter(ArchiveWriter&&) noexcept = default;
+ArchiveWriter& ArchiveWriter::operator=(ArchiveWriter&&) noexcept = default;
+ArchiveWriter::~ArchiveWriter() = default;
+
+Result<ArchiveWriter> ArchiveWriter::open_fd(int fd, std::string name,
+                                             const WriterOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->fd = fd;
+  impl->name = std::move(name);
+  RK_TRY(impl->configure(options));
+  RK_TRY(impl->open());
+  return ArchiveWriter(std::move(impl));
+}
+
+Result<ArchiveWriter> ArchiveWriter::open_memory(std::vector<std::byte>& out,
+                                                 const WriterOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->memory = &out;
+  impl->name = "<memory>";
+  RK_TRY(impl->configure(options));
+  RK_TRY(impl->open());
+  return ArchiveWriter(std::move(impl));
+}
+
+Result<void> ArchiveWriter::add_directory(std::string_view path, std::int64_t mtime) {
+  return impl_->header(path, AE_IFDIR, 0, mtime, 0755);
+}
+
+Result<void> ArchiveWriter::begin_file(std::string_view path, std::uint64_t size,
+                                       std::int64_t mtime, std::uint32_t mode) {
+  return impl_->header(path, AE_IFREG, size, mtime, mode);
+}
+
+Result<void> ArchiveWriter::write(std::span<const std::byte> data) {
+  auto& d = *impl_;
+  if (d.entry_written + data.size() > d.declared) {
+    return fail(ErrorCode::kInvalidArgument,
+                fmt::format("{} grew while it was being archived; try again", d.current),
+                d.current);
+  }
+  while (!data.empty()) {
+    la_ssize_t n = archive_write_data(d.handle, data.data(), data.size());
+    if (n <= 0) return d.error(fmt::format("data of {}", d.current));
+    d.entry_written += static_cast<std::uint64_t>(n);
+    data = data.subspan(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+Result<void> ArchiveWriter::end_file() {
+  auto& d = *impl_;
+  if (d.entry_written != d.declared) {
+    return fail(ErrorCode::kInvalidArgument,
+                fmt::format("{} shrank while it was being archived ({} of {} bytes); try again",
+                            d.current, d.entry_written, d.declared),
+                d.current);
+  }
+  if (archive_write_finish_entry(d.handle) != ARCHIVE_OK) return d.error("entry end");
+  return {};
+}
+
+Result<void> ArchiveWriter::finish() {
+  if (archive_write_close(impl_->handle) != ARCHIVE_OK) return impl_->error("trailer");
+  return {};
+}
+
+std::uint64_t ArchiveWriter::bytes_written() const { return impl_->written; }
+
+}  // namespace restorekit::core

@@ -1,0 +1,117 @@
+#include <restorekit/core/byte_source.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace restorekit::core {
+
+namespace {
+
+constexpr std::size_t kFileChunk = std::size_t{1} << 20;
+
+class FileSource final : public ByteSource {
+ public:
+  FileSource(int fd, std::uint64_t size, std::string name)
+      : fd_(fd), size_(size), name_(std::move(name)), buffer_(kFileChunk) {}
+  ~FileSource() override { ::close(fd_); }
+  FileSource(const FileSource&) = delete;
+  FileSource& operator=(const FileSource&) = delete;
+
+  Result<std::span<const std::byte>> read() override {
+    for (;;) {
+      ssize_t n = ::read(fd_, buffer_.data(), buffer_.size());
+      if (n >= 0) return std::span<const std::byte>(buffer_.data(), static_cast<std::size_t>(n));
+      if (errno != EINTR) {
+        return fail(ErrorCode::kIo, fmt::format("cannot read {}: {}", name_, std::strerror(errno)),
+                    name_);
+      }
+    }
+  }
+
+  Result<std::uint64_t> seek(std::int64_t offset, int whence) override {
+    off_t pos = ::lseek(fd_, offset, whence);
+    if (pos < 0) {
+      return fail(ErrorCode::kIo, fmt::format("cannot seek in {}: {}", name_, std::strerror(errno)),
+                  name_);
+    }
+    return static_cast<std::uint64_t>(pos);
+  }
+
+  [[nodiscard]] bool seekable() const override { return true; }
+  [[nodiscard]] std::optional<std::uint64_t> size() const override { return size_; }
+  [[nodiscard]] std::string name() const override { return name_; }
+
+ private:
+  int fd_;
+  std::uint64_t size_;
+  std::string name_;
+  std::vector<std::byte> buffer_;
+};
+
+class MemorySource final : public ByteSource {
+ public:
+  MemorySource(std::span<const std::byte> data, std::string name)
+      : data_(data), name_(std::move(name)) {}
+
+  Result<std::span<const std::byte>> read() override {
+    auto chunk = data_.subspan(pos_, std::min(kFileChunk, data_.size() - pos_));
+    pos_ += chunk.size();
+    return chunk;
+  }
+
+  Result<std::uint64_t> seek(std::int64_t offset, int whence) override {
+    std::int64_t base = whence == SEEK_SET   ? 0
+                        : whence == SEEK_CUR ? static_cast<std::int64_t>(pos_)
+                                             : static_cast<std::int64_t>(data_.size());
+    std::int64_t target = base + offset;
+    if (target < 0) return fail(ErrorCode::kIo, "seek before the start of " + name_, name_);
+    pos_ = std::min<std::size_t>(static_cast<std::size_t>(target), data_.size());
+    return pos_;
+  }
+
+  [[nodiscard]] bool seekable() const override { return true; }
+  [[nodiscard]] std::optional<std::uint64_t> size() const override { return data_.size(); }
+  [[nodiscard]] std::string name() const override { return name_; }
+
+ private:
+  std::span<const std::byte> data_;
+  std::size_t pos_ = 0;
+  std::string name_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ByteSource>> open_file_source(const std::filesystem::path& path) {
+  std::string name = path.string();
+  int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    if (err == ENOENT) {
+      return fail(ErrorCode::kNotFound, fmt::format("{} does not exist; check the path", name),
+                  name);
+    }
+    return fail(ErrorCode::kIo, fmt::format("cannot open {}: {}", name, std::strerror(err)), name);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return fail(ErrorCode::kInvalidArgument,
+                fmt::format("{} is not a regular file; give the path of a backup archive", name),
+                name);
+  }
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  return std::make_unique<FileSource>(fd, static_cast<std::uint64_t>(st.st_size), name);
+}
+
+std::unique_ptr<ByteSource> memory_source(std::span<const std::byte> data, std::string name) {
+  return std::make_unique<MemorySource>(data, std::move(name));
+}
+
+}  // namespace restorekit::core

@@ -1,0 +1,79 @@
+#include <restorekit/core/hash.hpp>
+
+#include <xxhash.h>
+
+#include <cstring>
+
+namespace restorekit::core {
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Digest128 from_xxh(XXH128_hash_t h) { return Digest128{h.high64, h.low64}; }
+
+}  // namespace
+
+std::string Digest128::hex() const {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  XXH128_canonical_t canonical;
+  XXH128_canonicalFromHash(&canonical, XXH128_hash_t{low, high});
+  std::string out(32, '0');
+  for (std::size_t i = 0; i < 16; ++i) {
+    out[2 * i] = kDigits[canonical.digest[i] >> 4];
+    out[2 * i + 1] = kDigits[canonical.digest[i] & 0xf];
+  }
+  return out;
+}
+
+std::optional<Digest128> Digest128::from_hex(std::string_view hex) {
+  if (hex.size() != 32) return std::nullopt;
+  XXH128_canonical_t canonical;
+  for (std::size_t i = 0; i < 16; ++i) {
+    int hi = hex_value(hex[2 * i]);
+    int lo = hex_value(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    canonical.digest[i] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  return from_xxh(XXH128_hashFromCanonical(&canonical));
+}
+
+struct Hasher::State {
+  XXH3_state_t* xxh = XXH3_createState();
+  State() { XXH3_128bits_reset(xxh); }
+  ~State() { XXH3_freeState(xxh); }
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+};
+
+Hasher::Hasher() : state_(std::make_unique<State>()) {}
+Hasher::~Hasher() = default;
+Hasher::Hasher(Hasher&&) noexcept = default;
+Hasher& Hasher::operator=(Hasher&&) noexcept = default;
+
+void Hasher::update(std::span<const std::byte> data) {
+  XXH3_128bits_update(state_->xxh, data.data(), data.size());
+}
+
+void Hasher::update(std::string_view data) {
+  XXH3_128bits_update(state_->xxh, data.data(), data.size());
+}
+
+Digest128 Hasher::digest() const { return from_xxh(XXH3_128bits_digest(state_->xxh)); }
+
+void Hasher::reset() { XXH3_128bits_reset(state_->xxh); }
+
+Digest128 hash128(std::span<const std::byte> data) {
+  return from_xxh(XXH3_128bits(data.data(), data.size()));
+}
+
+Digest128 hash128(std::string_view data) {
+  return from_xxh(XXH3_128bits(data.data(), data.size()));
+}
+
+}  // namespace restorekit::core
