@@ -1,0 +1,71 @@
+// Small filesystem helpers with restorekit's error model: private temporary directories that
+// are always removed, durable writes (fsync of files and their directory), and safe creation
+// of files from archive data (never following links, never overwriting).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <restorekit/core/error.hpp>
+
+namespace restorekit::core {
+
+// A private (0700) directory created under `parent` (default: the system temp dir), removed
+// with everything in it when the object dies. Move-only.
+class TempDir {
+ public:
+  // @error kIo naming `parent` when it cannot be created.
+  [[nodiscard]] static Result<TempDir> create(const std::filesystem::path& parent = {},
+                                              std::string_view prefix = "restorekit-");
+  TempDir(TempDir&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+  TempDir& operator=(TempDir&& other) noexcept;
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir();
+
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+ private:
+  explicit TempDir(std::filesystem::path p) : path_(std::move(p)) {}
+  std::filesystem::path path_;
+};
+
+// A file descriptor that is closed on destruction. Move-only.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+  [[nodiscard]] int get() const { return fd_; }
+  [[nodiscard]] explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// Creates a new file (O_EXCL, O_NOFOLLOW, mode 0600). @error kIo naming the path.
+[[nodiscard]] Result<UniqueFd> create_new_file(const std::filesystem::path& path);
+
+// Writes all of `data` to `fd`. @error kIo naming `name`.
+[[nodiscard]] Result<void> write_all(int fd, const void* data, std::size_t size,
+                                     const std::string& name);
+
+// fsync of a file descriptor / of a directory's entry table. @error kIo.
+[[nodiscard]] Result<void> sync_fd(int fd, const std::string& name);
+[[nodiscard]] Result<void> sync_directory(const std::filesystem::path& dir);
+
+// Atomically renames `from` to `to` (same filesystem) and syncs the directory. @error kIo.
+[[nodiscard]] Result<void> rename_durably(const std::filesystem::path& from,
+                                          const std::filesystem::path& to);
+
+// Reads a whole small file. @error kNotFound, kIo, kLimitExceeded past `max_bytes`.
+[[nodiscard]] Result<std::string> read_small_file(const std::filesystem::path& path,
+                                                  std::uint64_t max_bytes = 1u << 20);
+
+}  // namespace restorekit::core

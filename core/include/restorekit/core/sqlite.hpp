@@ -1,0 +1,186 @@
+// SQLite access for restorekit: RAII connections and statements, the untrusted open used for
+// every database that comes out of a backup, the online-backup snapshot, and schema
+// introspection (tables, columns, keys, WITHOUT ROWID, foreign keys, row counts, tenants).
+//
+// sqlite3.h stays out of this header: `sqlite3` and `sqlite3_stmt` are only forward-declared,
+// and the accessors cover what restorekit's modules need. Thread safety: a Database and its
+// Statements belong to one thread at a time (SQLite's multi-thread mode).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <restorekit/core/error.hpp>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace restorekit::core {
+
+enum class OpenMode { kReadOnly, kReadWrite, kCreate };
+
+class Statement;
+
+class Database {
+ public:
+  // Opens a trusted database (the live one, or one restorekit writes). busy_timeout 5 s.
+  // @error kNotFound (kReadOnly/kReadWrite and no such file), kDatabase.
+  [[nodiscard]] static Result<Database> open(const std::filesystem::path& path, OpenMode mode);
+
+  // Opens a database that came out of a backup, as hostile input: read-only and immutable (no
+  // locks, no -wal/-journal files are read or created), defensive mode, trusted_schema=OFF,
+  // triggers and views disabled, no extension loading, no ATTACH, cell size checks on.
+  // @error kNotFound, kDatabase (not a database, or SQLite refused it).
+  [[nodiscard]] static Result<Database> open_untrusted(const std::filesystem::path& path);
+
+  // A private in-memory database (tests, scratch work).
+  [[nodiscard]] static Result<Database> open_memory();
+
+  Database(Database&&) noexcept;
+  Database& operator=(Database&&) noexcept;
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+  ~Database();
+
+  // Runs one or more statements that return no rows. @error kDatabase with SQLite's message.
+  [[nodiscard]] Result<void> exec(std::string_view sql);
+  // @error kDatabase when the SQL does not compile.
+  [[nodiscard]] Result<Statement> prepare(std::string_view sql);
+  // The single integer a query returns (e.g. "PRAGMA user_version"). @error kDatabase.
+  [[nodiscard]] Result<std::int64_t> query_int(std::string_view sql);
+
+  [[nodiscard]] sqlite3* handle() const { return db_; }
+  [[nodiscard]] const std::string& path() const { return path_; }
+  [[nodiscard]] std::int64_t changes() const;
+
+  // A kDatabase error carrying SQLite's current message, naming this database.
+  [[nodiscard]] Error error(std::string_view what) const;
+
+ private:
+  Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
+enum class ValueType { kInteger, kReal, kText, kBlob, kNull };
+
+class Statement {
+ public:
+  Statement(Statement&&) noexcept;
+  Statement& operator=(Statement&&) noexcept;
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement();
+
+  // @return true when a row is available, false when done. @error kDatabase.
+  [[nodiscard]] Result<bool> step();
+  void reset();
+
+  // Parameters are 1-based, as in SQLite.
+  void bind(int index, std::int64_t value);
+  void bind(int index, double value);
+  void bind(int index, std::string_view text);
+  void bind_blob(int index, std::span<const std::byte> blob);
+  void bind_null(int index);
+
+  // Columns are 0-based. Views stay valid until the next step()/reset().
+  [[nodiscard]] int column_count() const;
+  [[nodiscard]] std::string_view column_name(int index) const;
+  [[nodiscard]] ValueType column_type(int index) const;
+  [[nodiscard]] std::int64_t column_int(int index) const;
+  [[nodiscard]] double column_double(int index) const;
+  [[nodiscard]] std::string_view column_text(int index) const;
+  [[nodiscard]] std::span<const std::byte> column_blob(int index) const;
+
+ private:
+  friend class Database;
+  Statement(sqlite3_stmt* stmt, const Database* db) : stmt_(stmt), db_(db) {}
+  sqlite3_stmt* stmt_ = nullptr;
+  const Database* db_ = nullptr;
+};
+
+// Quotes an identifier for SQL: "name" with embedded quotes doubled. Safe for hostile names.
+std::string quote_identifier(std::string_view name);
+
+// True when `head` starts with the SQLite file magic "SQLite format 3\0".
+bool has_sqlite_magic(std::span<const std::byte> head);
+
+// Copies a consistent snapshot of `source` into a new file `dest` through SQLite's online
+// backup API (one read transaction: writers in other connections may go on; the copy holds a
+// state they committed). `dest` must not exist. @error kNotFound, kDatabase, kIo.
+[[nodiscard]] Result<void> snapshot_database(const std::filesystem::path& source,
+                                             const std::filesystem::path& dest);
+
+struct ColumnInfo {
+  std::string name;
+  std::string type;     // declared type, as written
+  bool not_null = false;
+  int pk_position = 0;  // 1-based position in the primary key; 0 when not part of it
+};
+
+struct ForeignKey {
+  std::string table;  // the referenced table
+  std::vector<std::string> from;
+  std::vector<std::string> to;  // empty entries mean "the referenced table's primary key"
+};
+
+struct TableInfo {
+  std::string name;
+  std::string kind = "table";  // "table", "virtual" or "shadow"
+  bool without_rowid = false;
+  std::vector<ColumnInfo> columns;
+  std::vector<std::string> primary_key;  // declared key columns in key order; empty if none
+  std::vector<ForeignKey> foreign_keys;
+  std::optional<std::uint64_t> rows;     // unset when not counted (virtual tables)
+  std::string sql;                       // CREATE statement
+};
+
+struct SchemaObject {
+  std::string type;   // "index", "trigger", "view"
+  std::string name;
+  std::string table;  // tbl_name
+  std::string sql;
+};
+
+struct DatabaseSummary {
+  std::int64_t user_version = 0;
+  std::int64_t page_size = 0;
+  std::int64_t page_count = 0;
+  std::vector<TableInfo> tables;       // sorted by name; sqlite_* internal tables excluded
+  std::vector<SchemaObject> objects;   // indexes (explicit), triggers, views, by type and name
+};
+
+enum class CountRows { kYes, kNo };
+
+// Reads the schema (and row counts unless kNo) of a database. Works on untrusted connections:
+// nothing from the schema is executed; virtual tables are listed but not counted.
+// @error kDatabase (malformed schema, unreadable file).
+[[nodiscard]] Result<DatabaseSummary> describe_database(Database& db,
+                                                        CountRows count = CountRows::kYes);
+
+struct TenantSpec {
+  std::string column;                 // tenant column in data tables, e.g. "company_id"
+  std::optional<std::string> table;   // tenant table, e.g. "companies"
+  std::string key = "id";             // key column of the tenant table
+  std::optional<std::string> label;   // label column of the tenant table, e.g. "name"
+};
+
+struct TenantCount {
+  std::string id;     // the tenant value as text
+  std::string label;  // from the tenant table; empty when unknown
+  std::uint64_t rows = 0;
+};
+
+// Rows per tenant over every table that has the tenant column (plus the tenant's own row in
+// the tenant table), sorted by id. @error kDatabase, kInvalidArgument (no table has the column).
+[[nodiscard]] Result<std::vector<TenantCount>> count_tenants(Database& db,
+                                                             const DatabaseSummary& summary,
+                                                             const TenantSpec& spec);
+
+}  // namespace restorekit::core

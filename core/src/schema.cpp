@@ -1,0 +1,159 @@
+// Schema introspection: reads sqlite_schema and pragma table-valued functions only, so it is
+// safe on untrusted connections (nothing the schema defines is executed).
+#include <restorekit/core/sqlite.hpp>
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+namespace restorekit::core {
+
+namespace {
+
+Result<void> read_columns(Database& db, TableInfo& table) {
+  RK_TRY_ASSIGN(auto stmt, db.prepare("SELECT name, type, \"notnull\", pk FROM "
+                                      "pragma_table_info(?1) ORDER BY cid"));
+  stmt.bind(1, std::string_view(table.name));
+  std::vector<std::pair<int, std::string>> key;
+  for (;;) {
+    RK_TRY_ASSIGN(bool row, stmt.step());
+    if (!row) break;
+    ColumnInfo col{std::string(stmt.column_text(0)), std::string(stmt.column_text(1)),
+                   stmt.column_int(2) != 0, static_cast<int>(stmt.column_int(3))};
+    if (col.pk_position > 0) key.emplace_back(col.pk_position, col.name);
+    table.columns.push_back(std::move(col));
+  }
+  std::sort(key.begin(), key.end());
+  for (auto& [pos, name] : key) table.primary_key.push_back(name);
+  return {};
+}
+
+Result<void> read_foreign_keys(Database& db, TableInfo& table) {
+  RK_TRY_ASSIGN(auto stmt, db.prepare("SELECT id, \"table\", \"from\", \"to\" FROM "
+                                      "pragma_foreign_key_list(?1) ORDER BY id, seq"));
+  stmt.bind(1, std::string_view(table.name));
+  std::int64_t current = -1;
+  for (;;) {
+    RK_TRY_ASSIGN(bool row, stmt.step());
+    if (!row) break;
+    if (stmt.column_int(0) != current) {
+      current = stmt.column_int(0);
+      table.foreign_keys.push_back(ForeignKey{std::string(stmt.column_text(1)), {}, {}});
+    }
+    table.foreign_keys.back().from.emplace_back(stmt.column_text(2));
+    table.foreign_keys.back().to.emplace_back(stmt.column_text(3));
+  }
+  return {};
+}
+
+Result<void> read_tables(Database& db, DatabaseSummary& summary) {
+  RK_TRY_ASSIGN(auto stmt, db.prepare("SELECT l.name, l.type, l.wr, s.sql FROM "
+                                      "pragma_table_list AS l LEFT JOIN sqlite_schema AS s "
+                                      "ON s.name = l.name AND s.type = 'table' "
+                                      "WHERE l.schema = 'main' AND l.type != 'view' "
+                                      "AND l.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                                      "ORDER BY l.name"));
+  for (;;) {
+    RK_TRY_ASSIGN(bool row, stmt.step());
+    if (!row) break;
+    TableInfo t;
+    t.name = stmt.column_text(0);
+    t.kind = stmt.column_text(1);
+    t.without_rowid = stmt.column_int(2) != 0;
+    t.sql = stmt.column_text(3);
+    summary.tables.push_back(std::move(t));
+  }
+  for (auto& t : summary.tables) {
+    RK_TRY(read_columns(db, t));
+    RK_TRY(read_foreign_keys(db, t));
+  }
+  return {};
+}
+
+Result<void> read_objects(Database& db, DatabaseSummary& summary) {
+  RK_TRY_ASSIGN(auto stmt, db.prepare("SELECT type, name, tbl_name, sql FROM sqlite_schema "
+                                      "WHERE type IN ('index','trigger','view') AND sql IS NOT "
+                                      "NULL ORDER BY type, name"));
+  for (;;) {
+    RK_TRY_ASSIGN(bool row, stmt.step());
+    if (!row) break;
+    summary.objects.push_back(SchemaObject{std::string(stmt.column_text(0)),
+                                           std::string(stmt.column_text(1)),
+                                           std::string(stmt.column_text(2)),
+                                           std::string(stmt.column_text(3))});
+  }
+  return {};
+}
+
+Result<void> count_rows(Database& db, DatabaseSummary& summary) {
+  for (auto& t : summary.tables) {
+    if (t.kind == "virtual") continue;
+    RK_TRY_ASSIGN(auto n, db.query_int("SELECT count(*) FROM " + quote_identifier(t.name)));
+    t.rows = static_cast<std::uint64_t>(n);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<DatabaseSummary> describe_database(Database& db, CountRows count) {
+  DatabaseSummary summary;
+  RK_TRY_ASSIGN(summary.user_version, db.query_int("PRAGMA user_version"));
+  RK_TRY_ASSIGN(summary.page_size, db.query_int("PRAGMA page_size"));
+  RK_TRY_ASSIGN(summary.page_count, db.query_int("PRAGMA page_count"));
+  RK_TRY(read_tables(db, summary));
+  RK_TRY(read_objects(db, summary));
+  if (count == CountRows::kYes) RK_TRY(count_rows(db, summary));
+  return summary;
+}
+
+Result<std::vector<TenantCount>> count_tenants(Database& db, const DatabaseSummary& summary,
+                                               const TenantSpec& spec) {
+  std::map<std::string, TenantCount> tenants;
+  bool any = false;
+  for (const auto& t : summary.tables) {
+    bool has = std::any_of(t.columns.begin(), t.columns.end(),
+                           [&](const ColumnInfo& c) { return c.name == spec.column; });
+    bool is_tenant_table = spec.table && t.name == *spec.table;
+    if ((!has && !is_tenant_table) || t.kind == "virtual") continue;
+    any = true;
+    const std::string& col = is_tenant_table ? spec.key : spec.column;
+    RK_TRY_ASSIGN(auto stmt, db.prepare(fmt::format("SELECT CAST({0} AS TEXT), count(*) FROM {1} "
+                                                    "GROUP BY 1",
+                                                    quote_identifier(col),
+                                                    quote_identifier(t.name))));
+    for (;;) {
+      RK_TRY_ASSIGN(bool row, stmt.step());
+      if (!row) break;
+      std::string id(stmt.column_text(0));
+      auto& entry = tenants[id];
+      entry.id = id;
+      entry.rows += static_cast<std::uint64_t>(stmt.column_int(1));
+    }
+  }
+  if (!any) {
+    return fail(ErrorCode::kInvalidArgument,
+                fmt::format("no table of {} has the tenant column \"{}\"; check the profile's "
+                            "tenant_column",
+                            db.path(), spec.column),
+                db.path());
+  }
+  if (spec.table && spec.label) {
+    RK_TRY_ASSIGN(auto stmt, db.prepare(fmt::format("SELECT CAST({} AS TEXT), {} FROM {}",
+                                                    quote_identifier(spec.key),
+                                                    quote_identifier(*spec.label),
+                                                    quote_identifier(*spec.table))));
+    for (;;) {
+      RK_TRY_ASSIGN(bool row, stmt.step());
+      if (!row) break;
+      auto it = tenants.find(std::string(stmt.column_text(0)));
+      if (it != tenants.end()) it->second.label = stmt.column_text(1);
+    }
+  }
+  std::vector<TenantCount> out;
+  for (auto& [id, t] : tenants) out.push_back(std::move(t));
+  return out;
+}
+
+}  // namespace restorekit::core

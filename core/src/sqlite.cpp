@@ -1,0 +1,253 @@
+#include <restorekit/core/sqlite.hpp>
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include <fmt/format.h>
+
+namespace restorekit::core {
+
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+
+// file: URI for a path: '%', '?', '#' and non-ASCII bytes percent-encoded.
+std::string file_uri(const std::string& path, std::string_view query) {
+  std::string uri = "file:";
+  for (unsigned char c : path) {
+    if (c == '%' || c == '?' || c == '#' || c < 0x21 || c >= 0x7f) {
+      uri += fmt::format("%{:02X}", c);
+    } else {
+      uri += static_cast<char>(c);
+    }
+  }
+  if (!query.empty()) uri += fmt::format("?{}", query);
+  return uri;
+}
+
+Result<sqlite3*> open_raw(const std::string& target, const std::string& name, int flags) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(target.c_str(), &db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return fail(ErrorCode::kDatabase, fmt::format("cannot open database {}: {}", name, msg), name);
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  return db;
+}
+
+Result<void> require_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return fail(ErrorCode::kNotFound,
+                fmt::format("database {} does not exist; check the path", path.string()),
+                path.string());
+  }
+  return {};
+}
+
+}  // namespace
+
+Database::Database(Database&& other) noexcept
+    : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)) {}
+
+Database& Database::operator=(Database&& other) noexcept {
+  if (this != &other) {
+    sqlite3_close_v2(db_);
+    db_ = std::exchange(other.db_, nullptr);
+    path_ = std::move(other.path_);
+  }
+  return *this;
+}
+
+Database::~Database() { sqlite3_close_v2(db_); }
+
+Result<Database> Database::open(const std::filesystem::path& path, OpenMode mode) {
+  int flags = SQLITE_OPEN_NOMUTEX;
+  if (mode != OpenMode::kCreate) RK_TRY(require_file(path));
+  switch (mode) {
+    case OpenMode::kReadOnly: flags |= SQLITE_OPEN_READONLY; break;
+    case OpenMode::kReadWrite: flags |= SQLITE_OPEN_READWRITE; break;
+    case OpenMode::kCreate: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
+  }
+  RK_TRY_ASSIGN(sqlite3 * db, open_raw(path.string(), path.string(), flags));
+  return Database(db, path.string());
+}
+
+Result<Database> Database::open_untrusted(const std::filesystem::path& path) {
+  RK_TRY(require_file(path));
+  std::string name = path.string();
+  int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
+  RK_TRY_ASSIGN(sqlite3 * raw, open_raw(file_uri(name, "immutable=1"), name, flags));
+  Database db(raw, name);
+  int off = 0;
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &off);
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_ENABLE_VIEW, 0, &off);
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, &off);
+  sqlite3_limit(raw, SQLITE_LIMIT_ATTACHED, 0);
+  RK_TRY(db.exec("PRAGMA cell_size_check=ON; PRAGMA mmap_size=0;"));
+  // Touch the schema now so that "not a database" is reported at open, naming the file.
+  if (auto r = db.query_int("SELECT count(*) FROM sqlite_schema"); !r) {
+    return fail(ErrorCode::kDatabase,
+                fmt::format("{} is not a readable SQLite database: {}", name, r.error().message),
+                name);
+  }
+  return db;
+}
+
+Result<Database> Database::open_memory() {
+  RK_TRY_ASSIGN(sqlite3 * db,
+                open_raw(":memory:", ":memory:", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+  return Database(db, ":memory:");
+}
+
+Error Database::error(std::string_view what) const {
+  return Error(ErrorCode::kDatabase,
+               fmt::format("{} failed on database {}: {}", what, path_, sqlite3_errmsg(db_)),
+               path_);
+}
+
+Result<void> Database::exec(std::string_view sql) {
+  std::string text(sql);
+  char* err = nullptr;
+  if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errmsg(db_);
+    sqlite3_free(err);
+    return fail(ErrorCode::kDatabase, fmt::format("database {}: {}", path_, msg), path_);
+  }
+  return {};
+}
+
+Result<Statement> Database::prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
+      SQLITE_OK) {
+    return tl::unexpected(error("preparing a query"));
+  }
+  return Statement(stmt, this);
+}
+
+Result<std::int64_t> Database::query_int(std::string_view sql) {
+  RK_TRY_ASSIGN(auto stmt, prepare(sql));
+  RK_TRY_ASSIGN(bool row, stmt.step());
+  if (!row) return fail(ErrorCode::kDatabase, fmt::format("{} returned no row", sql), path_);
+  return stmt.column_int(0);
+}
+
+std::int64_t Database::changes() const { return sqlite3_changes64(db_); }
+
+Statement::Statement(Statement&& other) noexcept
+    : stmt_(std::exchange(other.stmt_, nullptr)), db_(other.db_) {}
+
+Statement& Statement::operator=(Statement&& other) noexcept {
+  if (this != &other) {
+    sqlite3_finalize(stmt_);
+    stmt_ = std::exchange(other.stmt_, nullptr);
+    db_ = other.db_;
+  }
+  return *this;
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Result<bool> Statement::step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return tl::unexpected(db_->error("a query"));
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+void Statement::bind(int index, std::int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
+void Statement::bind(int index, double value) { sqlite3_bind_double(stmt_, index, value); }
+void Statement::bind(int index, std::string_view text) {
+  sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+void Statement::bind_blob(int index, std::span<const std::byte> blob) {
+  sqlite3_bind_blob64(stmt_, index, blob.data(), blob.size(), SQLITE_TRANSIENT);
+}
+void Statement::bind_null(int index) { sqlite3_bind_null(stmt_, index); }
+
+int Statement::column_count() const { return sqlite3_column_count(stmt_); }
+std::string_view Statement::column_name(int index) const {
+  const char* n = sqlite3_column_name(stmt_, index);
+  return n ? n : "";
+}
+ValueType Statement::column_type(int index) const {
+  switch (sqlite3_column_type(stmt_, index)) {
+    case SQLITE_INTEGER: return ValueType::kInteger;
+    case SQLITE_FLOAT: return ValueType::kReal;
+    case SQLITE_TEXT: return ValueType::kText;
+    case SQLITE_BLOB: return ValueType::kBlob;
+    default: return ValueType::kNull;
+  }
+}
+std::int64_t Statement::column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
+double Statement::column_double(int index) const { return sqlite3_column_double(stmt_, index); }
+std::string_view Statement::column_text(int index) const {
+  const auto* text = sqlite3_column_text(stmt_, index);
+  int n = sqlite3_column_bytes(stmt_, index);
+  return text ? std::string_view(reinterpret_cast<const char*>(text), static_cast<std::size_t>(n))
+              : std::string_view{};
+}
+std::span<const std::byte> Statement::column_blob(int index) const {
+  const void* blob = sqlite3_column_blob(stmt_, index);
+  int n = sqlite3_column_bytes(stmt_, index);
+  return blob ? std::span<const std::byte>(static_cast<const std::byte*>(blob),
+                                           static_cast<std::size_t>(n))
+              : std::span<const std::byte>{};
+}
+
+std::string quote_identifier(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    out += c;
+    if (c == '"') out += '"';
+  }
+  out += '"';
+  return out;
+}
+
+bool has_sqlite_magic(std::span<const std::byte> head) {
+  static constexpr char kMagic[] = "SQLite format 3";  // 16 bytes with its NUL
+  return head.size() >= sizeof(kMagic) && std::memcmp(head.data(), kMagic, sizeof(kMagic)) == 0;
+}
+
+Result<void> snapshot_database(const std::filesystem::path& source,
+                               const std::filesystem::path& dest) {
+  RK_TRY_ASSIGN(auto src, Database::open(source, OpenMode::kReadOnly));
+  std::error_code ec;
+  if (std::filesystem::exists(dest, ec)) {
+    return fail(ErrorCode::kIo, fmt::format("{} already exists; not overwriting", dest.string()),
+                dest.string());
+  }
+  RK_TRY_ASSIGN(auto dst, Database::open(dest, OpenMode::kCreate));
+  sqlite3_backup* backup = sqlite3_backup_init(dst.handle(), "main", src.handle(), "main");
+  if (!backup) return tl::unexpected(dst.error("starting the snapshot"));
+  // One step over all pages: a single read transaction, hence a consistent snapshot.
+  int rc = SQLITE_OK;
+  do {
+    rc = sqlite3_backup_step(backup, -1);
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) sqlite3_sleep(20);
+  } while (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_OK);
+  sqlite3_backup_finish(backup);
+  if (rc != SQLITE_DONE) {
+    return fail(ErrorCode::kDatabase,
+                fmt::format("snapshot of {} failed: {}", source.string(), sqlite3_errstr(rc)),
+                source.string());
+  }
+  return {};
+}
+
+}  // namespace restorekit::core
