@@ -3,6 +3,7 @@
 #include <restorekit/core/sqlite.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 
 #include <fmt/format.h>
@@ -153,6 +154,18 @@ Result<std::vector<TenantCount>> count_tenants(Database& db, const DatabaseSumma
   }
   std::vector<TenantCount> out;
   for (auto& [id, t] : tenants) out.push_back(std::move(t));
+  // Integer ids in numeric order (2 before 10), then the rest in text order.
+  auto numeric = [](const std::string& s) -> std::optional<long long> {
+    char* end = nullptr;
+    long long v = std::strtoll(s.c_str(), &end, 10);
+    return !s.empty() && end && *end == '\0' ? std::optional<long long>(v) : std::nullopt;
+  };
+  std::stable_sort(out.begin(), out.end(), [&](const TenantCount& a, const TenantCount& b) {
+    auto na = numeric(a.id);
+    auto nb = numeric(b.id);
+    if (na && nb) return *na < *nb;
+    return na.has_value() > nb.has_value();
+  });
   return out;
 }
 

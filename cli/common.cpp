@@ -1,0 +1,236 @@
+#include "common.hpp"
+
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include <restorekit/core/fs.hpp>
+#include <restorekit/core/safe_path.hpp>
+
+namespace restorekit::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Reads one line from the terminal with echo off.
+std::optional<std::string> prompt_password(std::string_view question) {
+  FILE* tty = std::fopen("/dev/tty", "r+");
+  if (!tty) return std::nullopt;
+  int fd = fileno(tty);
+  termios old {};
+  bool have_termios = ::tcgetattr(fd, &old) == 0;
+  if (have_termios) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(fd, TCSAFLUSH, &quiet);
+  }
+  fmt::print(tty, "{}", question);
+  std::fflush(tty);
+  char buf[1024];
+  bool got = std::fgets(buf, sizeof buf, tty) != nullptr;
+  if (have_termios) ::tcsetattr(fd, TCSAFLUSH, &old);
+  fmt::print(tty, "\n");
+  std::fclose(tty);
+  if (!got) return std::nullopt;
+  std::string line(buf);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  return line;
+}
+
+std::string hint_for(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kPasswordRequired:
+      return "give the password with --password-file FILE or --password-env VAR";
+    case ErrorCode::kBadPassword:
+      return "check the password given with --password-file or --password-env";
+    case ErrorCode::kRatioLimit:
+    case ErrorCode::kLimitExceeded:
+      return "if the backup is genuine, raise the limit (--max-ratio, --max-entries, --max-bytes)";
+    default:
+      return {};
+  }
+}
+
+int terminal_width() {
+  winsize ws{};
+  if (::ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20) return ws.ws_col;
+  return 80;
+}
+
+}  // namespace
+
+void add_common_flags(CLI::App& cmd, CommonOptions& o, bool catalog, bool profile) {
+  cmd.add_flag("--json", o.json, "print one JSON document on stdout");
+  cmd.add_flag("-q,--quiet", o.quiet, "no progress bar, only the result");
+  cmd.add_option("--password-file", o.password_file,
+                 "file holding the password (one candidate per line)");
+  cmd.add_option("--password-env", o.password_env, "environment variable holding the password");
+  if (catalog) {
+    cmd.add_option("--catalog", o.catalog,
+                   "index file (default $XDG_CACHE_HOME/restorekit/catalog.sqlite)");
+    cmd.add_flag("--no-catalog", o.no_catalog, "neither read nor write the index");
+  }
+  if (profile) cmd.add_option("--profile", o.profile, "application profile (TOML)");
+}
+
+Result<core::Passwords> load_passwords(const CommonOptions& o) {
+  core::Passwords pw;
+  if (!o.password_file.empty()) {
+    RK_TRY_ASSIGN(auto text, core::read_small_file(o.password_file, 1 << 16));
+    std::size_t start = 0;
+    while (start < text.size()) {
+      auto nl = text.find('\n', start);
+      std::string line = text.substr(start, nl == std::string::npos ? nl : nl - start);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty()) pw.candidates.push_back(line);
+      if (nl == std::string::npos) break;
+      start = nl + 1;
+    }
+    if (pw.candidates.empty()) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("password file {} is empty", o.password_file), o.password_file);
+    }
+  }
+  if (!o.password_env.empty()) {
+    const char* value = std::getenv(o.password_env.c_str());
+    if (!value) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("environment variable {} is not set", o.password_env));
+    }
+    pw.candidates.emplace_back(value);
+  }
+  if (pw.candidates.empty() && ::isatty(STDIN_FILENO)) {
+    pw.prompt = [asked = 0]() mutable -> std::optional<std::string> {
+      if (++asked > 3) return std::nullopt;
+      return prompt_password("Password: ");
+    };
+  }
+  return pw;
+}
+
+Result<std::optional<core::Profile>> load_profile_option(const CommonOptions& o) {
+  if (o.profile.empty()) return std::optional<core::Profile>{};
+  RK_TRY_ASSIGN(auto p, core::load_profile(o.profile));
+  return std::optional<core::Profile>(std::move(p));
+}
+
+std::optional<core::Index> open_catalog(const CommonOptions& o) {
+  if (o.no_catalog) return std::nullopt;
+  fs::path path = o.catalog;
+  if (path.empty()) {
+    const char* xdg = std::getenv("XDG_CACHE_HOME");
+    const char* home = std::getenv("HOME");
+    if (xdg && *xdg) path = fs::path(xdg) / "restorekit" / "catalog.sqlite";
+    else if (home && *home) path = fs::path(home) / ".cache" / "restorekit" / "catalog.sqlite";
+    else return std::nullopt;
+  }
+  auto index = core::Index::open(path);
+  if (!index) {
+    if (!o.quiet) {
+      fmt::print(stderr, "restorekit: note: index not used: {}\n", index.error().message);
+    }
+    return std::nullopt;
+  }
+  return std::move(*index);
+}
+
+nlohmann::json error_json(const Error& error) {
+  return {{"code", code_name(error.code)},
+          {"message", error.message},
+          {"subject", error.subject}};
+}
+
+int report_error(const CommonOptions& o, std::string_view schema, const Error& error) {
+  std::string hint = hint_for(error.code);
+  fmt::print(stderr, "restorekit: error: {}{}\n", core::escape_name(error.message),
+             hint.empty() ? "" : fmt::format(" ({})", hint));
+  if (o.json) {
+    nlohmann::json doc = {{"schema", schema}, {"error", error_json(error)}};
+    std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  }
+  return kExitError;
+}
+
+ProgressBar::ProgressBar(const CommonOptions& o, std::string label)
+    : enabled_(!o.quiet && ::isatty(STDERR_FILENO)), label_(std::move(label)) {}
+
+ProgressBar::~ProgressBar() { clear(); }
+
+ProgressFn ProgressBar::callback() {
+  if (!enabled_) return {};
+  return [this](const Progress& p) { draw(p); };
+}
+
+void ProgressBar::draw(const Progress& p) {
+  int width = terminal_width();
+  std::string amount = p.bytes_total > 0 ? fmt::format("{}/{}", human_bytes(p.bytes_done),
+                                                       human_bytes(p.bytes_total))
+                                         : human_bytes(p.bytes_done);
+  std::string bar;
+  if (p.bytes_total > 0) {
+    constexpr int kBar = 24;
+    int filled = static_cast<int>(kBar * std::min(1.0, static_cast<double>(p.bytes_done) /
+                                                           static_cast<double>(p.bytes_total)));
+    bar = fmt::format("[{}{}] ", std::string(static_cast<std::size_t>(filled), '#'),
+                      std::string(static_cast<std::size_t>(kBar - filled), '.'));
+  }
+  std::string line = fmt::format("{} {}{} {}", label_, bar, amount, core::escape_name(p.current));
+  if (static_cast<int>(line.size()) > width - 1) line.resize(static_cast<std::size_t>(width - 1));
+  fmt::print(stderr, "\r\x1b[2K{}", line);
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void ProgressBar::clear() {
+  if (!drawn_) return;
+  fmt::print(stderr, "\r\x1b[2K");
+  std::fflush(stderr);
+  drawn_ = false;
+}
+
+bool use_color(int stream_fd) {
+  const char* no_color = std::getenv("NO_COLOR");
+  return ::isatty(stream_fd) && !(no_color && *no_color);
+}
+
+std::string human_bytes(std::uint64_t bytes) {
+  constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1000.0 && unit < 5) {
+    value /= 1000.0;
+    ++unit;
+  }
+  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, kUnits[unit]);
+}
+
+std::string grouped(std::uint64_t n) {
+  std::string digits = std::to_string(n);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+}  // namespace restorekit::cli
+
+namespace restorekit::cli {
+void add_limit_flags(CLI::App& cmd, core::ReaderLimits& limits) {
+  cmd.add_option("--max-entries", limits.max_entries, "refuse archives with more entries")
+      ->capture_default_str();
+  cmd.add_option("--max-bytes", limits.max_total_bytes,
+                 "stop once this many uncompressed bytes were read")
+      ->capture_default_str();
+  cmd.add_option("--max-ratio", limits.max_ratio,
+                 "stop when data expands more than this many times (decompression bombs)")
+      ->capture_default_str();
+}
+}  // namespace restorekit::cli

@@ -1,0 +1,91 @@
+// What every restorekit command shares: the common flags (--json, --quiet, passwords, catalog,
+// profile), exit codes, error printing, the progress bar and human formatting helpers.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <restorekit/core/archive_reader.hpp>
+#include <restorekit/core/error.hpp>
+#include <restorekit/core/index.hpp>
+#include <restorekit/core/profile.hpp>
+#include <restorekit/core/progress.hpp>
+
+namespace restorekit::cli {
+
+// Exit codes, defined once (DESIGN.md, "Command line contract").
+enum ExitCode : int { kExitOk = 0, kExitProblems = 1, kExitError = 2 };
+
+inline constexpr std::string_view kVersion = RESTOREKIT_VERSION;
+
+struct CommonOptions {
+  bool json = false;
+  bool quiet = false;
+  std::string password_file;
+  std::string password_env;
+  std::string catalog;
+  bool no_catalog = false;
+  std::string profile;
+};
+
+// Adds --json, --quiet, --password-file, --password-env to a subcommand; with `catalog`, also
+// --catalog and --no-catalog; with `profile`, --profile.
+void add_common_flags(CLI::App& cmd, CommonOptions& o, bool catalog, bool profile);
+
+// Candidate passwords from --password-file (one per line) and --password-env; on a terminal,
+// a no-echo prompt as the last resort. @error kNotFound/kIo (file), kInvalidArgument (unset
+// variable).
+[[nodiscard]] Result<core::Passwords> load_passwords(const CommonOptions& o);
+
+// The profile given with --profile, if any. @error from core::load_profile.
+[[nodiscard]] Result<std::optional<core::Profile>> load_profile_option(const CommonOptions& o);
+
+// The index at --catalog, or the default under $XDG_CACHE_HOME/restorekit/ (~/.cache/...);
+// nullopt with --no-catalog. An index that cannot be opened is reported on stderr and skipped.
+std::optional<core::Index> open_catalog(const CommonOptions& o);
+
+// Prints an error as one sentence (plus a hint for the flags that fix it) on stderr, and for
+// --json a document {"schema": ..., "error": {...}} on stdout. @return kExitError.
+int report_error(const CommonOptions& o, std::string_view schema, const Error& error);
+
+nlohmann::json error_json(const Error& error);
+
+// A progress bar on stderr, drawn only when stderr is a terminal and --quiet is not given.
+class ProgressBar {
+ public:
+  ProgressBar(const CommonOptions& o, std::string label);
+  ~ProgressBar();
+  ProgressBar(const ProgressBar&) = delete;
+  ProgressBar& operator=(const ProgressBar&) = delete;
+  // The callback to hand to a library operation; empty when no bar is drawn.
+  ProgressFn callback();
+  void clear();
+
+ private:
+  void draw(const Progress& p);
+  bool enabled_;
+  bool drawn_ = false;
+  std::string label_;
+};
+
+// True when ANSI colours may be used on `stream_fd` (a terminal, NO_COLOR unset).
+bool use_color(int stream_fd);
+
+// "1.2 MB", "512 B" (decimal units, as file managers show).
+std::string human_bytes(std::uint64_t bytes);
+// "12,345"
+std::string grouped(std::uint64_t n);
+
+}  // namespace restorekit::cli
+
+namespace restorekit::cli {
+// Adds --max-entries, --max-bytes and --max-ratio, bound to `limits` (defaults shown).
+void add_limit_flags(CLI::App& cmd, core::ReaderLimits& limits);
+}  // namespace restorekit::cli

@@ -1,0 +1,25 @@
+// restorekit: parse the command line, run one command, exit with its code.
+#include <CLI/CLI.hpp>
+
+#include <restorekit/core/archive_reader.hpp>
+
+#include "cmd_backup.hpp"
+#include "cmd_inspect.hpp"
+#include "common.hpp"
+
+int main(int argc, char** argv) {
+  restorekit::core::ensure_utf8_locale();
+  CLI::App app{"restorekit: inspect, verify, diff and safely restore application backups"};
+  app.set_version_flag("--version", std::string(restorekit::cli::kVersion));
+  app.require_subcommand(1);
+  int exit_code = restorekit::cli::kExitOk;
+  restorekit::cli::setup_backup(app, exit_code);
+  restorekit::cli::setup_inspect(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : restorekit::cli::kExitError;
+  }
+  return exit_code;
+}

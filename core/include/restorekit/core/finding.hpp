@@ -1,0 +1,22 @@
+// Findings: problems found *in* a backup (data in a report, not errors). Codes are stable and
+// upper-case (DESIGN.md lists them); the severity decides exit codes in the CLI: any kError
+// finding means "problems found".
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace restorekit::core {
+
+enum class Severity { kError, kWarning, kInfo };
+
+std::string_view severity_name(Severity severity);  // "error", "warning", "info"
+
+struct Finding {
+  std::string code;     // e.g. "UNSAFE_PATH"
+  Severity severity = Severity::kWarning;
+  std::string entry;    // the entry or table concerned; untrusted text, escape before printing
+  std::string message;  // one sentence
+};
+
+}  // namespace restorekit::core

@@ -1,0 +1,435 @@
+#include <restorekit/core/index.hpp>
+
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include <restorekit/core/fs.hpp>
+
+namespace restorekit::core {
+
+namespace {
+
+constexpr std::int64_t kSchemaVersion = 1;
+constexpr std::size_t kFingerprintSpan = 64 * 1024;
+
+constexpr std::string_view kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS archives(
+  id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE,
+  size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, head_tail TEXT NOT NULL,
+  kind TEXT NOT NULL, format TEXT NOT NULL, format_detail TEXT NOT NULL, filters TEXT NOT NULL,
+  encrypted INTEGER NOT NULL, entries INTEGER NOT NULL, bytes INTEGER NOT NULL,
+  archive_bytes INTEGER NOT NULL, document_files INTEGER NOT NULL,
+  document_bytes INTEGER NOT NULL, oldest_mtime INTEGER, newest_mtime INTEGER,
+  header_json TEXT NOT NULL, listed INTEGER NOT NULL, indexed_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS entries(
+  archive_id INTEGER NOT NULL, seq INTEGER NOT NULL, path TEXT NOT NULL, type TEXT NOT NULL,
+  size INTEGER, mtime INTEGER NOT NULL, encrypted INTEGER NOT NULL, safe INTEGER NOT NULL,
+  hash TEXT, PRIMARY KEY(archive_id, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_by_path ON entries(path);
+CREATE TABLE IF NOT EXISTS databases(
+  archive_id INTEGER NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL, kind TEXT NOT NULL,
+  bytes INTEGER NOT NULL, user_version INTEGER NOT NULL, page_size INTEGER NOT NULL,
+  PRIMARY KEY(archive_id, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS db_tables(
+  archive_id INTEGER NOT NULL, db_seq INTEGER NOT NULL, seq INTEGER NOT NULL,
+  name TEXT NOT NULL, rows INTEGER NOT NULL, PRIMARY KEY(archive_id, db_seq, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS db_tenants(
+  archive_id INTEGER NOT NULL, db_seq INTEGER NOT NULL, seq INTEGER NOT NULL,
+  id TEXT NOT NULL, label TEXT NOT NULL, rows INTEGER NOT NULL,
+  PRIMARY KEY(archive_id, db_seq, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS findings(
+  archive_id INTEGER NOT NULL, seq INTEGER NOT NULL, code TEXT NOT NULL, severity TEXT NOT NULL,
+  entry TEXT NOT NULL, message TEXT NOT NULL, PRIMARY KEY(archive_id, seq)) WITHOUT ROWID;
+)sql";
+
+constexpr std::array<std::string_view, 6> kChildTables = {"entries",    "databases", "db_tables",
+                                                          "db_tenants", "findings",  "archives"};
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+std::vector<std::string> split(std::string_view s) {
+  std::vector<std::string> out;
+  while (!s.empty()) {
+    auto comma = s.find(',');
+    out.emplace_back(s.substr(0, comma));
+    s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
+  }
+  return out;
+}
+
+EntryType type_from_name(std::string_view name) {
+  for (auto t : {EntryType::kFile, EntryType::kDirectory, EntryType::kSymlink,
+                 EntryType::kHardlink}) {
+    if (entry_type_name(t) == name) return t;
+  }
+  return EntryType::kOther;
+}
+
+Severity severity_from_name(std::string_view name) {
+  if (name == "error") return Severity::kError;
+  if (name == "info") return Severity::kInfo;
+  return Severity::kWarning;
+}
+
+void bind_optional(Statement& st, int index, const std::optional<std::int64_t>& v) {
+  if (v) st.bind(index, *v);
+  else st.bind_null(index);
+}
+
+Result<void> run(Statement& st) {
+  auto r = st.step();
+  st.reset();
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+std::string_view severity_name(Severity severity) {
+  switch (severity) {
+    case Severity::kError: return "error";
+    case Severity::kWarning: return "warning";
+    case Severity::kInfo: return "info";
+  }
+  return "warning";
+}
+
+Result<Fingerprint> fingerprint_file(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    return fail(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
+                fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)),
+                path.string());
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return fail(ErrorCode::kInvalidArgument, fmt::format("{} is not a regular file", path.string()),
+                path.string());
+  }
+  Fingerprint fp;
+  fp.size = static_cast<std::uint64_t>(st.st_size);
+  fp.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  std::vector<std::byte> buf(kFingerprintSpan);
+  Hasher hasher;
+  for (off_t offset : {off_t{0}, std::max<off_t>(0, st.st_size - off_t{kFingerprintSpan})}) {
+    ssize_t n = ::pread(fd.get(), buf.data(), buf.size(), offset);
+    if (n < 0) {
+      return fail(ErrorCode::kIo, fmt::format("cannot read {}: {}", path.string(),
+                                              std::strerror(errno)),
+                  path.string());
+    }
+    hasher.update(std::span<const std::byte>(buf.data(), static_cast<std::size_t>(n)));
+  }
+  fp.head_tail = hasher.digest();
+  return fp;
+}
+
+Result<Index> Index::open(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  if (ec) {
+    return fail(ErrorCode::kIo,
+                fmt::format("cannot create the index folder {}: {}", path.parent_path().string(),
+                            ec.message()),
+                path.string());
+  }
+  RK_TRY_ASSIGN(auto db, Database::open(path, OpenMode::kCreate));
+  Index index(std::move(db));
+  RK_TRY(index.db_.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));
+  RK_TRY(index.init_schema());
+  return index;
+}
+
+Result<Index> Index::open_memory() {
+  RK_TRY_ASSIGN(auto db, Database::open_memory());
+  Index index(std::move(db));
+  RK_TRY(index.init_schema());
+  return index;
+}
+
+Result<void> Index::init_schema() {
+  RK_TRY_ASSIGN(auto version, db_.query_int("PRAGMA user_version"));
+  if (version > kSchemaVersion) {
+    return fail(ErrorCode::kDatabase,
+                fmt::format("the index {} was written by a newer restorekit (schema {}); use "
+                            "--catalog to choose another file",
+                            db_.path(), version),
+                db_.path());
+  }
+  RK_TRY(db_.exec("BEGIN IMMEDIATE"));
+  auto created = db_.exec(kSchema);
+  if (!created) {
+    (void)db_.exec("ROLLBACK");
+    return created;
+  }
+  RK_TRY(db_.exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion)));
+  return db_.exec("COMMIT");
+}
+
+Result<std::optional<ArchiveSummary>> Index::find(const std::string& path,
+                                                  const Fingerprint& fingerprint) {
+  RK_TRY_ASSIGN(auto st, db_.prepare("SELECT * FROM archives WHERE path = ?1"));
+  st.bind(1, std::string_view(path));
+  RK_TRY_ASSIGN(bool row, st.step());
+  if (!row) return std::optional<ArchiveSummary>{};
+  RK_TRY_ASSIGN(auto summary, load(st));
+  if (!(summary.fingerprint == fingerprint)) return std::optional<ArchiveSummary>{};
+  return std::optional<ArchiveSummary>(std::move(summary));
+}
+
+Result<ArchiveSummary> Index::load(Statement& r) {
+  ArchiveSummary s;
+  std::int64_t id = r.column_int(0);
+  s.path = r.column_text(1);
+  s.fingerprint.size = static_cast<std::uint64_t>(r.column_int(2));
+  s.fingerprint.mtime_ns = r.column_int(3);
+  s.fingerprint.head_tail = Digest128::from_hex(r.column_text(4)).value_or(Digest128{});
+  s.kind = r.column_text(5) == "restorekit" ? BackupKind::kRestorekit : BackupKind::kForeign;
+  s.archive.format = r.column_text(6);
+  s.archive.format_detail = r.column_text(7);
+  s.archive.filters = split(r.column_text(8));
+  s.encrypted = r.column_int(9) != 0;
+  s.entries = static_cast<std::uint64_t>(r.column_int(10));
+  s.bytes = static_cast<std::uint64_t>(r.column_int(11));
+  s.archive_bytes = static_cast<std::uint64_t>(r.column_int(12));
+  s.document_files = static_cast<std::uint64_t>(r.column_int(13));
+  s.document_bytes = static_cast<std::uint64_t>(r.column_int(14));
+  if (r.column_type(15) != ValueType::kNull) s.oldest_mtime = r.column_int(15);
+  if (r.column_type(16) != ValueType::kNull) s.newest_mtime = r.column_int(16);
+  s.header_json = r.column_text(17);
+  s.listed = r.column_int(18) != 0;
+  if (!s.header_json.empty()) {
+    if (auto h = parse_header(s.header_json)) s.header = std::move(*h);
+  }
+  RK_TRY(load_children(id, s));
+  return s;
+}
+
+Result<void> Index::load_children(std::int64_t id, ArchiveSummary& s) {
+  RK_TRY_ASSIGN(auto dbs, db_.prepare("SELECT entry, kind, bytes, user_version, page_size FROM "
+                                      "databases WHERE archive_id = ?1 ORDER BY seq"));
+  dbs.bind(1, id);
+  while (true) {
+    RK_TRY_ASSIGN(bool row, dbs.step());
+    if (!row) break;
+    s.databases.push_back(DatabaseInfo{std::string(dbs.column_text(0)),
+                                       std::string(dbs.column_text(1)),
+                                       static_cast<std::uint64_t>(dbs.column_int(2)),
+                                       dbs.column_int(3), dbs.column_int(4), {}, {}});
+  }
+  RK_TRY_ASSIGN(auto tables, db_.prepare("SELECT db_seq, name, rows FROM db_tables WHERE "
+                                         "archive_id = ?1 ORDER BY db_seq, seq"));
+  tables.bind(1, id);
+  while (true) {
+    RK_TRY_ASSIGN(bool row, tables.step());
+    if (!row) break;
+    auto seq = static_cast<std::size_t>(tables.column_int(0));
+    if (seq < s.databases.size()) {
+      s.databases[seq].tables.push_back(HeaderTable{std::string(tables.column_text(1)),
+                                                    static_cast<std::uint64_t>(tables.column_int(2))});
+    }
+  }
+  RK_TRY_ASSIGN(auto tenants, db_.prepare("SELECT db_seq, id, label, rows FROM db_tenants WHERE "
+                                          "archive_id = ?1 ORDER BY db_seq, seq"));
+  tenants.bind(1, id);
+  while (true) {
+    RK_TRY_ASSIGN(bool row, tenants.step());
+    if (!row) break;
+    auto seq = static_cast<std::size_t>(tenants.column_int(0));
+    if (seq < s.databases.size()) {
+      s.databases[seq].tenants.push_back(TenantCount{std::string(tenants.column_text(1)),
+                                                     std::string(tenants.column_text(2)),
+                                                     static_cast<std::uint64_t>(tenants.column_int(3))});
+    }
+  }
+  RK_TRY_ASSIGN(auto findings, db_.prepare("SELECT code, severity, entry, message FROM findings "
+                                           "WHERE archive_id = ?1 ORDER BY seq"));
+  findings.bind(1, id);
+  while (true) {
+    RK_TRY_ASSIGN(bool row, findings.step());
+    if (!row) break;
+    s.findings.push_back(Finding{std::string(findings.column_text(0)),
+                                 severity_from_name(findings.column_text(1)),
+                                 std::string(findings.column_text(2)),
+                                 std::string(findings.column_text(3))});
+  }
+  return {};
+}
+
+Result<void> Index::put(const ArchiveSummary& s, const std::vector<EntryRecord>* entries) {
+  RK_TRY(db_.exec("BEGIN IMMEDIATE"));
+  auto body = [&]() -> Result<void> {
+    RK_TRY(forget(s.path));
+    RK_TRY_ASSIGN(auto st, db_.prepare("INSERT INTO archives(path, size, mtime_ns, head_tail, "
+                                       "kind, format, format_detail, filters, encrypted, "
+                                       "entries, bytes, archive_bytes, document_files, "
+                                       "document_bytes, oldest_mtime, newest_mtime, header_json, "
+                                       "listed, indexed_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,"
+                                       "?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"));
+    st.bind(1, std::string_view(s.path));
+    st.bind(2, static_cast<std::int64_t>(s.fingerprint.size));
+    st.bind(3, s.fingerprint.mtime_ns);
+    st.bind(4, std::string_view(s.fingerprint.head_tail.hex()));
+    st.bind(5, std::string_view(s.kind == BackupKind::kRestorekit ? "restorekit" : "foreign"));
+    st.bind(6, std::string_view(s.archive.format));
+    st.bind(7, std::string_view(s.archive.format_detail));
+    st.bind(8, std::string_view(join(s.archive.filters)));
+    st.bind(9, static_cast<std::int64_t>(s.encrypted));
+    st.bind(10, static_cast<std::int64_t>(s.entries));
+    st.bind(11, static_cast<std::int64_t>(s.bytes));
+    st.bind(12, static_cast<std::int64_t>(s.archive_bytes));
+    st.bind(13, static_cast<std::int64_t>(s.document_files));
+    st.bind(14, static_cast<std::int64_t>(s.document_bytes));
+    bind_optional(st, 15, s.oldest_mtime);
+    bind_optional(st, 16, s.newest_mtime);
+    st.bind(17, std::string_view(s.header_json));
+    st.bind(18, static_cast<std::int64_t>(s.listed && entries != nullptr));
+    st.bind(19, now_seconds());
+    RK_TRY(run(st));
+    std::int64_t id = db_.query_int("SELECT last_insert_rowid()").value_or(0);
+    RK_TRY(put_children(id, s));
+    if (entries) RK_TRY(put_entries(id, *entries));
+    return {};
+  }();
+  if (!body) {
+    (void)db_.exec("ROLLBACK");
+    return body;
+  }
+  return db_.exec("COMMIT");
+}
+
+Result<void> Index::put_children(std::int64_t id, const ArchiveSummary& s) {
+  RK_TRY_ASSIGN(auto dbs, db_.prepare("INSERT INTO databases VALUES(?1,?2,?3,?4,?5,?6,?7)"));
+  RK_TRY_ASSIGN(auto tables, db_.prepare("INSERT INTO db_tables VALUES(?1,?2,?3,?4,?5)"));
+  RK_TRY_ASSIGN(auto tenants, db_.prepare("INSERT INTO db_tenants VALUES(?1,?2,?3,?4,?5,?6)"));
+  for (std::size_t i = 0; i < s.databases.size(); ++i) {
+    const auto& d = s.databases[i];
+    auto seq = static_cast<std::int64_t>(i);
+    dbs.bind(1, id);
+    dbs.bind(2, seq);
+    dbs.bind(3, std::string_view(d.entry));
+    dbs.bind(4, std::string_view(d.kind));
+    dbs.bind(5, static_cast<std::int64_t>(d.bytes));
+    dbs.bind(6, d.user_version);
+    dbs.bind(7, d.page_size);
+    RK_TRY(run(dbs));
+    for (std::size_t k = 0; k < d.tables.size(); ++k) {
+      tables.bind(1, id);
+      tables.bind(2, seq);
+      tables.bind(3, static_cast<std::int64_t>(k));
+      tables.bind(4, std::string_view(d.tables[k].name));
+      tables.bind(5, static_cast<std::int64_t>(d.tables[k].rows));
+      RK_TRY(run(tables));
+    }
+    for (std::size_t k = 0; k < d.tenants.size(); ++k) {
+      tenants.bind(1, id);
+      tenants.bind(2, seq);
+      tenants.bind(3, static_cast<std::int64_t>(k));
+      tenants.bind(4, std::string_view(d.tenants[k].id));
+      tenants.bind(5, std::string_view(d.tenants[k].label));
+      tenants.bind(6, static_cast<std::int64_t>(d.tenants[k].rows));
+      RK_TRY(run(tenants));
+    }
+  }
+  RK_TRY_ASSIGN(auto findings, db_.prepare("INSERT INTO findings VALUES(?1,?2,?3,?4,?5,?6)"));
+  for (std::size_t i = 0; i < s.findings.size(); ++i) {
+    const auto& f = s.findings[i];
+    findings.bind(1, id);
+    findings.bind(2, static_cast<std::int64_t>(i));
+    findings.bind(3, std::string_view(f.code));
+    findings.bind(4, severity_name(f.severity));
+    findings.bind(5, std::string_view(f.entry));
+    findings.bind(6, std::string_view(f.message));
+    RK_TRY(run(findings));
+  }
+  return {};
+}
+
+Result<void> Index::put_entries(std::int64_t id, const std::vector<EntryRecord>& entries) {
+  RK_TRY_ASSIGN(auto st, db_.prepare("INSERT INTO entries VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"));
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
+    st.bind(1, id);
+    st.bind(2, static_cast<std::int64_t>(i));
+    st.bind(3, std::string_view(e.path));
+    st.bind(4, entry_type_name(e.type));
+    bind_optional(st, 5, e.size ? std::optional<std::int64_t>(static_cast<std::int64_t>(*e.size))
+                                : std::nullopt);
+    st.bind(6, e.mtime);
+    st.bind(7, static_cast<std::int64_t>(e.encrypted));
+    st.bind(8, static_cast<std::int64_t>(e.safe));
+    if (e.hash) st.bind(9, std::string_view(e.hash->hex()));
+    else st.bind_null(9);
+    RK_TRY(run(st));
+  }
+  return {};
+}
+
+Result<std::vector<EntryRecord>> Index::entries(const std::string& path) {
+  RK_TRY_ASSIGN(auto st, db_.prepare("SELECT e.path, e.type, e.size, e.mtime, e.encrypted, "
+                                     "e.safe, e.hash FROM entries e JOIN archives a ON "
+                                     "a.id = e.archive_id WHERE a.path = ?1 ORDER BY e.seq"));
+  st.bind(1, std::string_view(path));
+  std::vector<EntryRecord> out;
+  while (true) {
+    RK_TRY_ASSIGN(bool row, st.step());
+    if (!row) break;
+    EntryRecord e;
+    e.path = st.column_text(0);
+    e.type = type_from_name(st.column_text(1));
+    if (st.column_type(2) != ValueType::kNull) e.size = static_cast<std::uint64_t>(st.column_int(2));
+    e.mtime = st.column_int(3);
+    e.encrypted = st.column_int(4) != 0;
+    e.safe = st.column_int(5) != 0;
+    if (st.column_type(6) != ValueType::kNull) e.hash = Digest128::from_hex(st.column_text(6));
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<std::vector<ArchiveSummary>> Index::list() {
+  RK_TRY_ASSIGN(auto st, db_.prepare("SELECT * FROM archives ORDER BY indexed_at DESC, id DESC"));
+  std::vector<ArchiveSummary> out;
+  while (true) {
+    RK_TRY_ASSIGN(bool row, st.step());
+    if (!row) break;
+    RK_TRY_ASSIGN(auto s, load(st));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Result<void> Index::forget(const std::string& path) {
+  RK_TRY_ASSIGN(auto st, db_.prepare("SELECT id FROM archives WHERE path = ?1"));
+  st.bind(1, std::string_view(path));
+  RK_TRY_ASSIGN(bool row, st.step());
+  if (!row) return {};
+  std::int64_t id = st.column_int(0);
+  for (auto table : kChildTables) {
+    std::string_view key = table == "archives" ? "id" : "archive_id";
+    RK_TRY_ASSIGN(auto del, db_.prepare(fmt::format("DELETE FROM {} WHERE {} = ?1", table, key)));
+    del.bind(1, id);
+    RK_TRY(run(del));
+  }
+  return {};
+}
+
+}  // namespace restorekit::core

@@ -1,0 +1,125 @@
+#include <restorekit/core/sql_dump.hpp>
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include <restorekit/core/sqlite.hpp>
+
+namespace restorekit::core {
+
+namespace {
+
+bool starts_with_ci(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() &&
+         std::equal(prefix.begin(), prefix.end(), s.begin(), [](char a, char b) {
+           return std::toupper(static_cast<unsigned char>(a)) ==
+                  std::toupper(static_cast<unsigned char>(b));
+         });
+}
+
+std::string_view skip_comments(std::string_view s) {
+  for (;;) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    if (s.substr(0, 2) != "--") return s;
+    auto nl = s.find('\n');
+    if (nl == std::string_view::npos) return {};
+    s.remove_prefix(nl + 1);
+  }
+}
+
+int dump_authorizer(void*, int action, const char* arg1, const char*, const char*, const char*) {
+  switch (action) {
+    case SQLITE_CREATE_TABLE:
+    case SQLITE_CREATE_INDEX:
+    case SQLITE_CREATE_VIEW:
+    case SQLITE_CREATE_TRIGGER:
+    case SQLITE_INSERT:
+    case SQLITE_UPDATE:
+    case SQLITE_DELETE:
+    case SQLITE_READ:
+    case SQLITE_SELECT:
+    case SQLITE_FUNCTION:
+    case SQLITE_TRANSACTION:
+    case SQLITE_SAVEPOINT:
+    case SQLITE_ANALYZE:
+    case SQLITE_RECURSIVE:
+    case SQLITE_REINDEX:
+      return SQLITE_OK;
+    case SQLITE_PRAGMA: {
+      std::string_view name = arg1 ? arg1 : "";
+      return name == "foreign_keys" || name == "defer_foreign_keys" || name == "user_version" ||
+                     name == "application_id" || name == "encoding"
+                 ? SQLITE_OK
+                 : SQLITE_DENY;
+    }
+    default:
+      return SQLITE_DENY;  // ATTACH, DETACH, ALTER, DROP, virtual tables, ...
+  }
+}
+
+Result<Database> open_scratch(const std::filesystem::path& dest, std::uint64_t max_bytes) {
+  RK_TRY_ASSIGN(auto db, Database::open(dest, OpenMode::kCreate));
+  int off = 0;
+  sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &off);
+  sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &off);
+  sqlite3_limit(db.handle(), SQLITE_LIMIT_ATTACHED, 0);
+  RK_TRY(db.exec(fmt::format("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
+                             "PRAGMA max_page_count={};",
+                             std::max<std::uint64_t>(max_bytes / 4096, 16))));
+  sqlite3_set_authorizer(db.handle(), &dump_authorizer, nullptr);
+  return db;
+}
+
+}  // namespace
+
+bool looks_like_sql_dump(std::string_view path, std::string_view head) {
+  std::string lower(path);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower.size() < 4 || lower.substr(lower.size() - 4) != ".sql") return false;
+  std::string_view first = skip_comments(head);
+  for (std::string_view start : {"PRAGMA", "BEGIN", "CREATE TABLE", "INSERT INTO"}) {
+    if (starts_with_ci(first, start)) return true;
+  }
+  return false;
+}
+
+Result<void> load_sql_dump(const std::filesystem::path& dump, const std::filesystem::path& dest,
+                           std::string_view name, std::uint64_t max_bytes) {
+  std::ifstream in(dump, std::ios::binary);
+  if (!in) return fail(ErrorCode::kIo, fmt::format("cannot read {}", dump.string()), dump.string());
+  RK_TRY_ASSIGN(auto db, open_scratch(dest, max_bytes));
+  std::string statement;
+  std::string line;
+  std::uint64_t number = 0;
+  while (std::getline(in, line)) {
+    statement += line;
+    statement += '\n';
+    if (line.find(';') == std::string::npos || !sqlite3_complete(statement.c_str())) continue;
+    ++number;
+    auto r = db.exec(statement);
+    if (!r && r.error().message.find("full") != std::string::npos) {
+      return fail(ErrorCode::kLimitExceeded,
+                  fmt::format("SQL dump {} expands past {} bytes, the configured limit", name,
+                              max_bytes),
+                  std::string(name));
+    }
+    if (!r) {
+      return fail(ErrorCode::kCorruptData,
+                  fmt::format("SQL dump {}: statement {} failed or was refused ({})", name,
+                              number, sqlite3_errmsg(db.handle())),
+                  std::string(name));
+    }
+    statement.clear();
+  }
+  return {};
+}
+
+}  // namespace restorekit::core

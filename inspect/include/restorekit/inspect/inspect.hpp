@@ -1,0 +1,58 @@
+// inspect: what is in a backup, cheaply.
+//
+// For a restorekit backup only the first entry (restorekit/header.json) is read unless a full
+// listing is asked for, so previewing costs the same for 1 MB and 100 GB. For a foreign
+// backup (zip, password zip, 7z, tar.*) every entry is listed; databases are found by content
+// (SQLite magic, SQL dumps), staged to a private temporary folder that is always removed, and
+// described (tables, row counts, tenants); the rest is summarised as documents.
+//
+// Unsafe entries (traversal, absolute paths, links out, devices) become warning findings and
+// are never extracted. With an index, the summary of an unchanged archive is answered from it
+// and fresh results are stored in it. Thread safety: independent calls may run in parallel
+// with separate Index objects.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <vector>
+
+#include <restorekit/core/archive_reader.hpp>
+#include <restorekit/core/error.hpp>
+#include <restorekit/core/index.hpp>
+#include <restorekit/core/profile.hpp>
+#include <restorekit/core/progress.hpp>
+#include <restorekit/core/summary.hpp>
+
+namespace restorekit::inspect {
+
+enum class ListEntries { kNo, kYes };
+
+struct InspectOptions {
+  core::ReaderOptions reader;             // limits and passwords
+  std::optional<core::Profile> profile;   // tenant column, database glob, documents root
+  ListEntries list_entries = ListEntries::kNo;
+  core::Index* index = nullptr;           // optional: answer from / record into the index
+  std::filesystem::path temp_dir;         // where databases are staged; default: system temp
+  ProgressFn progress;                    // compressed bytes read / archive size
+  CancelToken cancel;
+};
+
+struct InspectReport {
+  core::ArchiveSummary summary;
+  std::vector<core::EntryRecord> entries;  // filled when ListEntries::kYes
+  bool from_index = false;
+  // Set when the report is partial because content could not be read (PASSWORD_REQUIRED: the
+  // names and sizes are listed but encrypted contents were not read). The caller decides how
+  // to present it; the CLI prints the report and then exits 2.
+  std::optional<Error> incomplete;
+  double seconds = 0;
+};
+
+// @error kNotFound, kInvalidArgument (not a regular file), kNotAnArchive, kTruncated,
+//   kCorruptData, kCrcError (a database entry is damaged), kBadPassword,
+//   kEncryptionUnsupported, kRatioLimit, kLimitExceeded, kDatabase, kIo, kCancelled.
+// Input: untrusted archive.
+[[nodiscard]] Result<InspectReport> inspect(const std::filesystem::path& archive,
+                                            const InspectOptions& options);
+
+}  // namespace restorekit::inspect
