@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include <restorekit/core/archive_reader.hpp>
+
 namespace restorekit::core {
 
 namespace {
@@ -172,6 +174,7 @@ ArchiveWriter::~ArchiveWriter() = default;
 
 Result<ArchiveWriter> ArchiveWriter::open_fd(int fd, std::string name,
                                              const WriterOptions& options) {
+  ensure_utf8_locale();
   auto impl = std::make_unique<Impl>();
   impl->fd = fd;
   impl->name = std::move(name);
@@ -182,6 +185,7 @@ Result<ArchiveWriter> ArchiveWriter::open_fd(int fd, std::string name,
 
 Result<ArchiveWriter> ArchiveWriter::open_memory(std::vector<std::byte>& out,
                                                  const WriterOptions& options) {
+  ensure_utf8_locale();
   auto impl = std::make_unique<Impl>();
   impl->memory = &out;
   impl->name = "<memory>";

@@ -114,8 +114,12 @@ std::string_view severity_name(Severity severity) {
 
 Result<Fingerprint> fingerprint_file(const std::filesystem::path& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd && errno == ENOENT) {
+    return fail(ErrorCode::kNotFound,
+                fmt::format("{} does not exist; check the path", path.string()), path.string());
+  }
   if (!fd) {
-    return fail(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
+    return fail(ErrorCode::kIo,
                 fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)),
                 path.string());
   }

@@ -84,7 +84,7 @@ class Inspector {
   void store_in_index() {
     if (!o_.index || report_.incomplete) return;
     bool full = report_.summary.listed;
-    auto stored = o_.index->put(report_.summary, full ? &report_.entries : nullptr);
+    auto stored = o_.index->put(report_.summary, full ? &records_ : nullptr);
     if (!stored) {
       report_.summary.findings.push_back(core::Finding{
           "INDEX_UNAVAILABLE", core::Severity::kInfo, "",
@@ -111,6 +111,7 @@ class Inspector {
     }
     s.listed = true;
     finish_foreign_summary();
+    if (listing()) report_.entries = records_;
     return {};
   }
 
@@ -193,7 +194,9 @@ class Inspector {
       s.oldest_mtime = std::min(s.oldest_mtime.value_or(e.mtime), e.mtime);
       s.newest_mtime = std::max(s.newest_mtime.value_or(e.mtime), e.mtime);
     }
-    if (listing()) report_.entries.push_back(record_of(e));
+    // Records are kept for every scanned entry (the index stores the listing), but only a
+    // listing run returns them.
+    records_.push_back(record_of(e));
     if (e.problem) {
       s.findings.push_back(core::Finding{std::string(code_name(e.problem->code)),
                                          core::Severity::kWarning, e.raw_path, e.problem->message});
@@ -321,6 +324,7 @@ class Inspector {
   std::optional<ArchiveReader> reader_;
   std::optional<core::TempDir> temp_;
   std::vector<std::pair<std::string, std::uint64_t>> files_;  // non-database files
+  std::vector<core::EntryRecord> records_;                    // every entry scanned
 };
 
 }  // namespace

@@ -1,0 +1,323 @@
+// End-to-end tests of the restorekit executable: real backups, real foreign archives made by
+// peer tools, hostile inputs, and golden outputs (RESTOREKIT_UPDATE_GOLDEN=1 rewrites them).
+#include <fstream>
+#include <regex>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "test_support.hpp"
+
+namespace restorekit::test {
+namespace {
+
+using nlohmann::json;
+
+CommandResult rk(std::vector<std::string> args, const fs::path& cwd = {},
+                 const std::vector<std::string>& env = {}) {
+  args.insert(args.begin(), restorekit_exe());
+  return run(args, cwd, env);
+}
+
+json parse_json(const CommandResult& r) {
+  auto doc = json::parse(r.out, nullptr, false);
+  EXPECT_FALSE(doc.is_discarded()) << "not JSON: " << r.out << r.err;
+  return doc;
+}
+
+// A fresh copy of the sample per test, so that tests may alter it.
+struct Fixture {
+  ScratchDir dir;
+  fs::path db, docs, profile;
+  Fixture() {
+    const auto& s = small_sample();
+    db = dir / "app.sqlite";
+    docs = dir / "docs";
+    profile = dir / "profile.toml";
+    fs::copy_file(s.database, db);
+    fs::copy(s.documents, docs, fs::copy_options::recursive);
+    fs::copy_file(s.profile, profile);
+  }
+  CommandResult backup(const std::string& name, std::vector<std::string> extra = {},
+                       const std::vector<std::string>& env = {}) {
+    std::vector<std::string> args = {"backup", "--db", db.string(), "--docs", docs.string(),
+                                     "-o", (dir / name).string(), "--profile", profile.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return rk(args, dir.path(), env);
+  }
+  std::string catalog() const { return (dir / "catalog.sqlite").string(); }
+};
+
+class BackupFormats : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(BackupFormats, BackupThenInspectAsJson) {
+  Fixture f;
+  std::string name = "b." + GetParam();
+  auto b = f.backup(name, {"--json"});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  auto bj = parse_json(b);
+  EXPECT_EQ(bj["schema"], "restorekit.backup/1");
+  EXPECT_GT(bj["archive_bytes"].get<std::uint64_t>(), 0u);
+
+  auto r = rk({"inspect", (f.dir / name).string(), "--json", "--catalog", f.catalog()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = parse_json(r);
+  EXPECT_EQ(j["schema"], "restorekit.inspect/1");
+  EXPECT_EQ(j["kind"], "restorekit");
+  EXPECT_EQ(j["format"], GetParam() == "zip" ? "zip" : "tar");
+  EXPECT_TRUE(j["filters"].is_array());
+  EXPECT_EQ(j["encrypted"], false);
+  EXPECT_EQ(j["entries"], j["header"]["totals"]["entries"]);
+  EXPECT_EQ(j["bytes"], j["header"]["totals"]["bytes"]);
+  EXPECT_EQ(j["archive_bytes"].get<std::uint64_t>(), fs::file_size(f.dir / name));
+  EXPECT_EQ(j["header"]["format"], "restorekit-backup/1");
+  ASSERT_EQ(j["databases"].size(), 1u);
+  EXPECT_EQ(j["databases"][0]["entry"], "db/app.sqlite");
+  EXPECT_EQ(j["databases"][0]["user_version"], 7);
+  EXPECT_FALSE(j["databases"][0]["tables"].empty());
+  EXPECT_FALSE(j["databases"][0]["tenants"].empty());
+  EXPECT_EQ(j["documents"]["files"], small_sample().document_files);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllOutputs, BackupFormats,
+                         ::testing::Values("zip", "tar.gz", "tar.zst", "tar.xz"));
+
+TEST(Cli, EncryptedBackupRoundTripsWithPasswordFileAndEnv) {
+  Fixture f;
+  write_file(f.dir / "pw.txt", "correct horse\n");
+  auto b = f.backup("enc.zip", {"--encrypt", "--password-file", (f.dir / "pw.txt").string()});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  auto no_pw = rk({"inspect", (f.dir / "enc.zip").string(), "--no-catalog"});
+  EXPECT_EQ(no_pw.exit_code, 2);
+  EXPECT_NE(no_pw.err.find("--password-file"), std::string::npos) << no_pw.err;
+  auto env = rk({"inspect", (f.dir / "enc.zip").string(), "--no-catalog", "--json",
+                 "--password-env", "RK_PW"},
+                {}, {"RK_PW=correct horse"});
+  ASSERT_EQ(env.exit_code, 0) << env.err;
+  auto j = parse_json(env);
+  EXPECT_EQ(j["kind"], "restorekit");
+  EXPECT_EQ(j["encrypted"], true);
+  write_file(f.dir / "bad.txt", "wrong\n");
+  auto wrong = rk({"inspect", (f.dir / "enc.zip").string(), "--no-catalog", "--password-file",
+                   (f.dir / "bad.txt").string()});
+  EXPECT_EQ(wrong.exit_code, 2);
+  EXPECT_NE(wrong.err.find("wrong password"), std::string::npos) << wrong.err;
+}
+
+TEST(Cli, EncryptWithoutPasswordIsRefused) {
+  Fixture f;
+  auto b = f.backup("enc.zip", {"--encrypt"});
+  EXPECT_EQ(b.exit_code, 2);
+  EXPECT_NE(b.err.find("--password-file"), std::string::npos);
+  EXPECT_FALSE(fs::exists(f.dir / "enc.zip"));
+}
+
+TEST(Cli, BackupNeverOverwritesAndRejectsUnknownFormats) {
+  Fixture f;
+  write_file(f.dir / "old.tar.zst", "keep me");
+  auto again = f.backup("old.tar.zst");
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_EQ(read_file(f.dir / "old.tar.zst"), "keep me");
+  auto rar = f.backup("b.rar");
+  EXPECT_EQ(rar.exit_code, 2);
+  EXPECT_NE(rar.err.find(".tar.zst"), std::string::npos);
+  auto missing = rk({"backup", "--db", (f.dir / "nope.sqlite").string(), "-o",
+                     (f.dir / "x.zip").string()});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("nope.sqlite"), std::string::npos);
+  EXPECT_FALSE(fs::exists(f.dir / "x.zip"));
+}
+
+TEST(Cli, ForeignArchivesFromPeerTools) {
+  RK_REQUIRE_TOOL("zip");
+  RK_REQUIRE_TOOL("7z");
+  RK_REQUIRE_TOOL("bsdtar");
+  Fixture f;
+  struct Case {
+    std::string name, command;
+    std::vector<std::string> extra;
+  };
+  write_file(f.dir / "pw", "pw\n");
+  std::string pwf = (f.dir / "pw").string();
+  std::vector<Case> cases = {
+      {"info.zip", "zip -qr info.zip app.sqlite docs", {}},
+      {"crypto.zip", "zip -qr -P pw crypto.zip app.sqlite docs", {"--password-file", pwf}},
+      {"aes.zip", "7z a -tzip -mem=AES256 -ppw -bso0 aes.zip app.sqlite docs",
+       {"--password-file", pwf}},
+      {"native.7z", "7z a -bso0 native.7z app.sqlite docs", {}},
+      {"t.tar.gz", "bsdtar -czf t.tar.gz app.sqlite docs", {}},
+      {"t.tar.zst", "bsdtar --zstd -cf t.tar.zst app.sqlite docs", {}},
+      {"t.tar.xz", "bsdtar -cJf t.tar.xz app.sqlite docs", {}},
+  };
+  for (const auto& c : cases) {
+    ASSERT_EQ(sh(c.command, f.dir.path()), 0) << c.command;
+    std::vector<std::string> args = {"inspect", (f.dir / c.name).string(), "--json",
+                                     "--no-catalog"};
+    args.insert(args.end(), c.extra.begin(), c.extra.end());
+    auto r = rk(args);
+    ASSERT_EQ(r.exit_code, 0) << c.name << ": " << r.err;
+    auto j = parse_json(r);
+    EXPECT_EQ(j["kind"], "foreign") << c.name;
+    ASSERT_EQ(j["databases"].size(), 1u) << c.name;
+    EXPECT_EQ(j["databases"][0]["entry"], "app.sqlite") << c.name;
+    EXPECT_EQ(j["documents"]["files"], small_sample().document_files) << c.name;
+  }
+  auto enc7z = sh("7z a -ppw -bso0 enc.7z app.sqlite", f.dir.path());
+  ASSERT_EQ(enc7z, 0);
+  auto r = rk({"inspect", (f.dir / "enc.7z").string(), "--no-catalog", "--password-file", pwf});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("encryption"), std::string::npos) << r.err;
+}
+
+TEST(Cli, MissingPasswordStillListsNamesThenExits2) {
+  RK_REQUIRE_TOOL("zip");
+  Fixture f;
+  ASSERT_EQ(sh("zip -qr -P pw crypto.zip app.sqlite docs", f.dir.path()), 0);
+  auto r = rk({"inspect", (f.dir / "crypto.zip").string(), "--entries", "--json", "--no-catalog"});
+  EXPECT_EQ(r.exit_code, 2);
+  auto j = parse_json(r);
+  EXPECT_EQ(j["complete"], false);
+  EXPECT_EQ(j["error"]["code"], "PASSWORD_REQUIRED");
+  EXPECT_EQ(j["encrypted"], true);
+  EXPECT_GT(j["listing"].size(), 10u);
+}
+
+TEST(Cli, HostileArchiveIsListedWithWarningsAndNothingIsExtracted) {
+  RK_REQUIRE_TOOL("bsdtar");
+  Fixture f;
+  fs::create_directories(f.dir / "h");
+  fs::create_symlink("/etc/shadow", f.dir / "h/link");
+  write_file(f.dir / "h/evil.txt", "x");
+  ASSERT_EQ(sh("bsdtar -cf hostile.tar -s ',^h/evil,../../evil,' h", f.dir.path()), 0);
+  auto before = std::distance(fs::recursive_directory_iterator(f.dir.path()),
+                              fs::recursive_directory_iterator());
+  auto r = rk({"inspect", (f.dir / "hostile.tar").string(), "--no-catalog"}, f.dir.path());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("UNSAFE_LINK"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("UNSAFE_PATH"), std::string::npos) << r.out;
+  auto after = std::distance(fs::recursive_directory_iterator(f.dir.path()),
+                             fs::recursive_directory_iterator());
+  EXPECT_EQ(before, after);
+}
+
+TEST(Cli, BadInputExits2WithOneSentence) {
+  ScratchDir dir;
+  write_file(dir / "text.zip", "not an archive");
+  for (auto [file, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"missing.zip", "does not exist"}, {"text.zip", "not an archive"}}) {
+    auto r = rk({"inspect", (dir / file).string(), "--no-catalog"});
+    EXPECT_EQ(r.exit_code, 2) << file;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(file), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty());
+  }
+  auto j = rk({"inspect", (dir / "missing.zip").string(), "--no-catalog", "--json"});
+  EXPECT_EQ(j.exit_code, 2);
+  EXPECT_EQ(parse_json(j)["error"]["code"], "NOT_FOUND");
+}
+
+TEST(Cli, TruncatedForeignArchiveExits2) {
+  RK_REQUIRE_TOOL("bsdtar");
+  Fixture f;
+  ASSERT_EQ(sh("bsdtar --zstd -cf t.tar.zst app.sqlite docs", f.dir.path()), 0);
+  fs::resize_file(f.dir / "t.tar.zst", fs::file_size(f.dir / "t.tar.zst") / 2);
+  auto r = rk({"inspect", (f.dir / "t.tar.zst").string(), "--no-catalog"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("t.tar.zst"), std::string::npos) << r.err;
+}
+
+TEST(Cli, SecondInspectIsAnsweredFromTheCatalog) {
+  RK_REQUIRE_TOOL("bsdtar");
+  Fixture f;
+  ASSERT_EQ(sh("bsdtar -czf t.tar.gz app.sqlite docs", f.dir.path()), 0);
+  auto first = rk({"inspect", (f.dir / "t.tar.gz").string(), "--json", "--catalog", f.catalog()});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(parse_json(first)["from_index"], false);
+  auto second = rk({"inspect", (f.dir / "t.tar.gz").string(), "--json", "--catalog", f.catalog()});
+  ASSERT_EQ(second.exit_code, 0);
+  EXPECT_EQ(parse_json(second)["from_index"], true);
+  auto default_place = rk({"inspect", (f.dir / "t.tar.gz").string(), "--json"}, {},
+                          {"XDG_CACHE_HOME=" + (f.dir / "cache").string()});
+  ASSERT_EQ(default_place.exit_code, 0);
+  EXPECT_TRUE(fs::exists(f.dir / "cache/restorekit/catalog.sqlite"));
+}
+
+TEST(Cli, UnknownProfileKeyIsNamed) {
+  Fixture f;
+  write_file(f.dir / "bad.toml", "[database]\ntenant_colunm = \"x\"\n");
+  auto r = rk({"backup", "--db", f.db.string(), "-o", (f.dir / "x.zip").string(), "--profile",
+               (f.dir / "bad.toml").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("database.tenant_colunm"), std::string::npos) << r.err;
+}
+
+TEST(Cli, EntriesListingShowsEveryPath) {
+  Fixture f;
+  ASSERT_EQ(f.backup("b.tar.zst").exit_code, 0);
+  auto r = rk({"inspect", (f.dir / "b.tar.zst").string(), "--entries", "--no-catalog"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("restorekit/header.json"), std::string::npos);
+  EXPECT_NE(r.out.find("restorekit/checksums.xxh128"), std::string::npos);
+  EXPECT_NE(r.out.find("db/app.sqlite"), std::string::npos);
+}
+
+TEST(Cli, UsageErrorsExit2) {
+  EXPECT_EQ(rk({}).exit_code, 2);
+  EXPECT_EQ(rk({"inspect"}).exit_code, 2);
+  EXPECT_EQ(rk({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(rk({"--help"}).exit_code, 0);
+}
+
+// --- golden outputs -------------------------------------------------------------------------
+
+std::string normalise(std::string text, const fs::path& dir) {
+  auto replace_all = [&](const std::string& from, const std::string& to) {
+    for (std::size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos;) {
+      text.replace(pos, from.size(), to);
+      pos += to.size();
+    }
+  };
+  replace_all(dir.string(), "<DIR>");
+  replace_all(small_sample().database.parent_path().string(), "<SAMPLE>");
+  text = std::regex_replace(text, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)"), "<TIME>");
+  text = std::regex_replace(text, std::regex(R"( on \S+\n)"), " on <HOST>\n");
+  text = std::regex_replace(text, std::regex(R"([\d.]+ [kMG]?B archive)"), "<SIZE> archive");
+  text = std::regex_replace(text, std::regex(R"(ratio [\d.]+:1)"), "ratio <R>:1");
+  text = std::regex_replace(text, std::regex(R"(in \d+\.\d\d s)"), "in <S> s");
+  return text;
+}
+
+void expect_golden(const std::string& name, const CommandResult& r, const fs::path& dir) {
+  std::string actual = "exit: " + std::to_string(r.exit_code) + "\n--- stdout\n" +
+                       normalise(r.out, dir) + "--- stderr\n" + normalise(r.err, dir);
+  fs::path file = fs::path(RESTOREKIT_GOLDEN_DIR) / (name + ".txt");
+  const char* update = std::getenv("RESTOREKIT_UPDATE_GOLDEN");
+  if (update && *update == '1') {
+    std::ofstream(file, std::ios::binary) << actual;
+    return;
+  }
+  ASSERT_TRUE(fs::exists(file)) << "missing golden " << file
+                                << " (run with RESTOREKIT_UPDATE_GOLDEN=1)";
+  EXPECT_EQ(read_file(file), actual) << "golden " << name
+                                     << " differs (RESTOREKIT_UPDATE_GOLDEN=1 to accept)";
+}
+
+TEST(Golden, BackupAndInspectText) {
+  Fixture f;
+  auto b = f.backup("golden.tar.zst");
+  expect_golden("backup_text", b, f.dir.path());
+  auto r = rk({"inspect", (f.dir / "golden.tar.zst").string(), "--no-catalog"});
+  expect_golden("inspect_text", r, f.dir.path());
+}
+
+TEST(Golden, ErrorMessages) {
+  ScratchDir dir;
+  write_file(dir / "text.zip", "not an archive");
+  expect_golden("inspect_missing", rk({"inspect", (dir / "none.zip").string(), "--no-catalog"}),
+                dir.path());
+  expect_golden("inspect_not_archive",
+                rk({"inspect", (dir / "text.zip").string(), "--no-catalog"}), dir.path());
+}
+
+}  // namespace
+}  // namespace restorekit::test

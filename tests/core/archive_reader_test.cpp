@@ -1,0 +1,426 @@
+#include <restorekit/core/archive_reader.hpp>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+
+namespace restorekit::core {
+namespace {
+
+using test::MemoryEntry;
+using test::ScratchDir;
+
+struct ReadEntry {
+  std::string path;
+  EntryType type = EntryType::kFile;
+  std::string data;
+  std::optional<Error> problem;
+  std::optional<Error> data_error;
+};
+
+struct ReadAll {
+  std::vector<ReadEntry> entries;
+  std::optional<Error> fatal;
+};
+
+ReadAll read_all(ArchiveReader& reader) {
+  ReadAll out;
+  for (;;) {
+    auto e = reader.next();
+    if (!e) {
+      out.fatal = e.error();
+      return out;
+    }
+    if (*e == nullptr) return out;
+    ReadEntry re{(*e)->safe() ? (*e)->path : (*e)->raw_path, (*e)->type, {}, (*e)->problem, {}};
+    for (;;) {
+      auto block = reader.read_block();
+      if (!block) {
+        re.data_error = block.error();
+        break;
+      }
+      if (block->empty()) break;
+      re.data.append(reinterpret_cast<const char*>(block->data()), block->size());
+    }
+    out.entries.push_back(std::move(re));
+  }
+}
+
+ReadAll read_memory(const std::vector<std::byte>& bytes, ReaderOptions options = {}) {
+  auto reader = ArchiveReader::open(memory_source(bytes), std::move(options));
+  if (!reader) return ReadAll{{}, reader.error()};
+  return read_all(*reader);
+}
+
+// Writes entries with raw (possibly hostile) names through libarchive itself.
+struct RawEntry {
+  std::string name;
+  unsigned type = AE_IFREG;
+  std::string data;
+  std::string link;
+};
+
+std::vector<std::byte> raw_tar(const std::vector<RawEntry>& entries) {
+  std::vector<std::byte> out(1 << 20);
+  std::size_t used = 0;
+  archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_open_memory(a, out.data(), out.size(), &used);
+  for (const auto& e : entries) {
+    archive_entry* ae = archive_entry_new();
+    archive_entry_set_pathname(ae, e.name.c_str());
+    archive_entry_set_filetype(ae, e.type);
+    archive_entry_set_perm(ae, 0644);
+    archive_entry_set_size(ae, static_cast<la_int64_t>(e.data.size()));
+    if (!e.link.empty()) archive_entry_set_symlink(ae, e.link.c_str());
+    archive_write_header(a, ae);
+    if (!e.data.empty()) archive_write_data(a, e.data.data(), e.data.size());
+    archive_entry_free(ae);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  out.resize(used);
+  return out;
+}
+
+class ArchiveReaderRoundTrip : public ::testing::TestWithParam<ArchiveKind> {};
+
+TEST_P(ArchiveReaderRoundTrip, ReadsBackWhatTheWriterWrote) {
+  std::string big(3 << 20, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 7919) >> 3);
+  auto bytes = test::make_archive(GetParam(), {{"docs/", ""},
+                                               {"docs/a.txt", "hello"},
+                                               {"docs/Müller/報告.txt", "unicode"},
+                                               {"db/big.bin", big},
+                                               {"empty.txt", ""}});
+  auto all = read_memory(bytes);
+  ASSERT_FALSE(all.fatal) << all.fatal->message;
+  ASSERT_EQ(all.entries.size(), 5u);
+  EXPECT_EQ(all.entries[0].type, EntryType::kDirectory);
+  EXPECT_EQ(all.entries[0].path, "docs");
+  EXPECT_EQ(all.entries[1].data, "hello");
+  EXPECT_EQ(all.entries[2].path, "docs/Müller/報告.txt");
+  EXPECT_EQ(all.entries[3].data, big);
+  EXPECT_EQ(all.entries[4].data, "");
+  for (const auto& e : all.entries) EXPECT_FALSE(e.data_error) << e.path;
+}
+
+TEST_P(ArchiveReaderRoundTrip, ReportsFormatAndFilters) {
+  auto bytes = test::make_archive(GetParam(), {{"a.txt", "a"}});
+  auto reader = ArchiveReader::open(memory_source(bytes));
+  ASSERT_TRUE(reader);
+  ASSERT_TRUE(reader->next());
+  std::string kind(archive_kind_name(GetParam()));
+  if (GetParam() == ArchiveKind::kZip) {
+    EXPECT_EQ(reader->info().format, "zip");
+    EXPECT_TRUE(reader->info().filters.empty());
+  } else {
+    EXPECT_EQ(reader->info().format, "tar");
+    ASSERT_EQ(reader->info().filters.size(), 1u);
+    EXPECT_EQ("tar." + std::string(reader->info().filters[0] == "gzip" ? "gz"
+                                   : reader->info().filters[0] == "zstd" ? "zst"
+                                                                         : "xz"),
+              kind);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllKinds, ArchiveReaderRoundTrip,
+                         ::testing::Values(ArchiveKind::kZip, ArchiveKind::kTarGz,
+                                           ArchiveKind::kTarZst, ArchiveKind::kTarXz));
+
+TEST(ArchiveReader, ListsUnsafeEntriesWithTheirProblemInsteadOfFailing) {
+  auto bytes = raw_tar({{"../escape.txt", AE_IFREG, "x", ""},
+                        {"/etc/absolute", AE_IFREG, "x", ""},
+                        {"docs/link", AE_IFLNK, "", "/etc/passwd"},
+                        {"docs/up", AE_IFLNK, "", "../../outside"},
+                        {"docs/fifo", AE_IFIFO, "", ""},
+                        {"docs/dev", AE_IFCHR, "", ""},
+                        {"C:/win.txt", AE_IFREG, "x", ""},
+                        {"docs/ok.txt", AE_IFREG, "fine", ""}});
+  auto all = read_memory(bytes);
+  ASSERT_FALSE(all.fatal);
+  ASSERT_EQ(all.entries.size(), 8u);
+  EXPECT_EQ(all.entries[0].problem->code, ErrorCode::kUnsafePath);
+  EXPECT_EQ(all.entries[1].problem->code, ErrorCode::kUnsafePath);
+  EXPECT_EQ(all.entries[2].problem->code, ErrorCode::kUnsafeLink);
+  EXPECT_EQ(all.entries[3].problem->code, ErrorCode::kUnsafeLink);
+  EXPECT_EQ(all.entries[4].problem->code, ErrorCode::kUnsafePath);
+  EXPECT_EQ(all.entries[5].problem->code, ErrorCode::kUnsafePath);
+  EXPECT_EQ(all.entries[6].problem->code, ErrorCode::kUnsafePath);
+  EXPECT_FALSE(all.entries[7].problem);
+  EXPECT_EQ(all.entries[7].data, "fine");
+}
+
+TEST(ArchiveReader, RefusesBytesThatAreNoArchive) {
+  std::string text = "just some text, not an archive at all";
+  auto reader = ArchiveReader::open(memory_source(std::as_bytes(std::span(text))));
+  ASSERT_FALSE(reader);
+  EXPECT_EQ(reader.error().code, ErrorCode::kNotAnArchive);
+  std::vector<std::byte> empty;
+  auto none = ArchiveReader::open(memory_source(empty));
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, ErrorCode::kNotAnArchive);
+}
+
+TEST(ArchiveReader, MissingFileIsNotFound) {
+  auto r = ArchiveReader::open("/nonexistent/backup.zip");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(r.error().message.find("/nonexistent/backup.zip"), std::string::npos);
+}
+
+TEST(ArchiveReader, DirectoryIsNotAnArchive) {
+  ScratchDir dir;
+  auto r = ArchiveReader::open(dir.path());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(ArchiveReader, TruncatedTarGzIsReportedAsTruncatedAtEveryCut) {
+  std::string payload(200000, 'a');
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>(i * i % 251);
+  auto bytes = test::make_archive(ArchiveKind::kTarGz, {{"a.bin", payload}, {"b.txt", "b"}});
+  for (std::size_t cut : {bytes.size() / 4, bytes.size() / 2, bytes.size() - 30}) {
+    std::vector<std::byte> part(bytes.begin(), bytes.begin() + static_cast<long>(cut));
+    auto all = read_memory(part);
+    bool failed = all.fatal.has_value();
+    for (const auto& e : all.entries) failed = failed || e.data_error.has_value();
+    EXPECT_TRUE(failed) << "cut at " << cut;
+    if (all.fatal) {
+      EXPECT_EQ(all.fatal->code, ErrorCode::kTruncated) << all.fatal->message;
+    }
+  }
+}
+
+TEST(ArchiveReader, ZipCrcErrorFailsTheEntryAtItsEnd) {
+  std::string payload(5000, 'z');
+  auto bytes = test::make_archive(ArchiveKind::kZip, {{"a.txt", payload}});
+  // A stored CRC is 4 bytes at offset 14 of the local header and again in the central
+  // directory; corrupt both so that only the data check can catch it.
+  std::string needle = "a.txt";
+  for (std::size_t i = 0; i + 4 < bytes.size(); ++i) {
+    if (bytes[i] == std::byte{'P'} && bytes[i + 1] == std::byte{'K'} &&
+        ((bytes[i + 2] == std::byte{3} && bytes[i + 3] == std::byte{4}))) {
+      bytes[i + 14] ^= std::byte{0xff};
+    }
+    if (bytes[i] == std::byte{'P'} && bytes[i + 1] == std::byte{'K'} &&
+        bytes[i + 2] == std::byte{1} && bytes[i + 3] == std::byte{2}) {
+      bytes[i + 16] ^= std::byte{0xff};
+    }
+    if (bytes[i] == std::byte{'P'} && bytes[i + 1] == std::byte{'K'} &&
+        bytes[i + 2] == std::byte{7} && bytes[i + 3] == std::byte{8}) {
+      bytes[i + 4] ^= std::byte{0xff};
+    }
+  }
+  auto all = read_memory(bytes);
+  bool crc = false;
+  for (const auto& e : all.entries) crc = crc || (e.data_error && e.data_error->code == ErrorCode::kCrcError);
+  EXPECT_TRUE(crc);
+}
+
+TEST(ArchiveReader, EncryptedZipNeedsThePassword) {
+  auto bytes = test::make_archive(ArchiveKind::kZip, {{"secret.txt", "classified"}}, "pw123");
+  auto none = read_memory(bytes);
+  ASSERT_EQ(none.entries.size(), 1u);
+  ASSERT_TRUE(none.entries[0].data_error);
+  EXPECT_EQ(none.entries[0].data_error->code, ErrorCode::kPasswordRequired);
+
+  ReaderOptions wrong;
+  wrong.passwords.candidates = {"nope"};
+  auto bad = read_memory(bytes, wrong);
+  ASSERT_TRUE(bad.entries[0].data_error);
+  EXPECT_EQ(bad.entries[0].data_error->code, ErrorCode::kBadPassword);
+
+  ReaderOptions right;
+  right.passwords.candidates = {"nope", "pw123"};
+  auto good = read_memory(bytes, right);
+  ASSERT_FALSE(good.entries[0].data_error) << good.entries[0].data_error->message;
+  EXPECT_EQ(good.entries[0].data, "classified");
+}
+
+TEST(ArchiveReader, PasswordPromptIsAskedWhenCandidatesRunOut) {
+  auto bytes = test::make_archive(ArchiveKind::kZip, {{"s.txt", "data"}}, "right");
+  int asked = 0;
+  ReaderOptions o;
+  o.passwords.prompt = [&]() -> std::optional<std::string> {
+    ++asked;
+    return std::string("right");
+  };
+  auto all = read_memory(bytes, o);
+  ASSERT_FALSE(all.entries[0].data_error);
+  EXPECT_EQ(all.entries[0].data, "data");
+  EXPECT_GE(asked, 1);
+}
+
+TEST(ArchiveReader, EncryptedSevenZipIsUnsupportedWithAClearError) {
+  RK_REQUIRE_TOOL("7z");
+  ScratchDir dir;
+  test::write_file(dir / "in/a.txt", "secret");
+  ASSERT_EQ(test::sh("7z a -pabc secret.7z in >/dev/null", dir.path()), 0);
+  ASSERT_EQ(test::sh("7z a -pabc -mhe=on hidden.7z in >/dev/null", dir.path()), 0);
+  for (const char* name : {"secret.7z", "hidden.7z"}) {
+    ReaderOptions o;
+    o.passwords.candidates = {"abc"};
+    auto reader = ArchiveReader::open(dir / name, o);
+    ErrorCode code = ErrorCode::kInternal;
+    if (!reader) {
+      code = reader.error().code;
+    } else {
+      auto all = read_all(*reader);
+      if (all.fatal) code = all.fatal->code;
+      for (const auto& e : all.entries) {
+        if (e.data_error) code = e.data_error->code;
+      }
+    }
+    EXPECT_EQ(code, ErrorCode::kEncryptionUnsupported) << name;
+  }
+}
+
+TEST(ArchiveReader, StopsADecompressionBombAtTheRatioLimit) {
+  std::string zeros(8 << 20, '\0');
+  auto bytes = test::make_archive(ArchiveKind::kTarZst, {{"bomb.bin", zeros}});
+  ReaderOptions o;
+  o.limits.ratio_grace_bytes = 1 << 20;
+  o.limits.max_ratio = 50;
+  auto reader = ArchiveReader::open(memory_source(bytes), o);
+  ASSERT_TRUE(reader);
+  auto all = read_all(*reader);
+  ASSERT_EQ(all.entries.size(), 1u);
+  ASSERT_TRUE(all.entries[0].data_error);
+  EXPECT_EQ(all.entries[0].data_error->code, ErrorCode::kRatioLimit);
+  EXPECT_LT(all.entries[0].data.size(), zeros.size());
+  EXPECT_TRUE(reader->dead());
+}
+
+TEST(ArchiveReader, StopsAtTheEntryAndSizeLimits) {
+  std::vector<MemoryEntry> many;
+  for (int i = 0; i < 20; ++i) many.push_back({"f" + std::to_string(i), "x"});
+  auto bytes = test::make_archive(ArchiveKind::kTarGz, many);
+  ReaderOptions few;
+  few.limits.max_entries = 5;
+  auto all = read_memory(bytes, few);
+  ASSERT_TRUE(all.fatal);
+  EXPECT_EQ(all.fatal->code, ErrorCode::kLimitExceeded);
+  EXPECT_EQ(all.entries.size(), 5u);
+
+  ReaderOptions small;
+  small.limits.max_total_bytes = 10;
+  auto sized = read_memory(bytes, small);
+  bool limited = false;
+  for (const auto& e : sized.entries) {
+    limited = limited || (e.data_error && e.data_error->code == ErrorCode::kLimitExceeded);
+  }
+  EXPECT_TRUE(limited);
+}
+
+// A source that fails its Nth read: every failure must surface as a clean error.
+class FailingSource final : public ByteSource {
+ public:
+  FailingSource(std::span<const std::byte> data, int fail_at) : data_(data), fail_at_(fail_at) {}
+  Result<std::span<const std::byte>> read() override {
+    if (++reads_ == fail_at_) return fail(ErrorCode::kIo, "injected read failure", "<fault>");
+    auto chunk = data_.subspan(pos_, std::min<std::size_t>(1000, data_.size() - pos_));
+    pos_ += chunk.size();  // many small reads, so that failures land everywhere
+    return chunk;
+  }
+  Result<std::uint64_t> seek(std::int64_t, int) override {
+    return fail(ErrorCode::kInvalidArgument, "not seekable");
+  }
+  [[nodiscard]] bool seekable() const override { return false; }
+  [[nodiscard]] std::optional<std::uint64_t> size() const override { return data_.size(); }
+  [[nodiscard]] std::string name() const override { return "<fault>"; }
+
+ private:
+  std::span<const std::byte> data_;
+  std::size_t pos_ = 0;
+  int fail_at_;
+  int reads_ = 0;
+};
+
+TEST(ArchiveReader, FailingReadAtAnyPointGivesACleanIoError) {
+  std::string payload(20000, 'q');
+  std::uint64_t state = 42;
+  for (auto& c : payload) {  // incompressible, so that the archive needs many reads
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    c = static_cast<char>(state >> 56);
+  }
+  auto bytes = test::make_archive(ArchiveKind::kTarGz, {{"a", payload}, {"b", payload}});
+  int failures_seen = 0;
+  for (int n = 1; n < 40; ++n) {
+    auto reader = ArchiveReader::open(std::make_unique<FailingSource>(bytes, n));
+    if (!reader) {
+      EXPECT_EQ(reader.error().code, ErrorCode::kIo) << n;
+      ++failures_seen;
+      continue;
+    }
+    auto all = read_all(*reader);
+    std::optional<Error> err = all.fatal;
+    for (const auto& e : all.entries) {
+      if (e.data_error) err = e.data_error;
+    }
+    if (err) {
+      EXPECT_EQ(err->code, ErrorCode::kIo) << "read " << n << ": " << err->message;
+      ++failures_seen;
+    } else {
+      ASSERT_EQ(all.entries.size(), 2u);
+      EXPECT_EQ(all.entries[1].data, payload);
+    }
+  }
+  EXPECT_GT(failures_seen, 3);
+}
+
+TEST(ArchiveReader, ReadsUtf8NamesFromInfoZip) {
+  RK_REQUIRE_TOOL("zip");
+  ScratchDir dir;
+  test::write_file(dir / "in/Müller_報告.txt", "x");
+  ASSERT_EQ(test::sh("zip -qr names.zip in", dir.path()), 0);
+  auto reader = ArchiveReader::open(dir / "names.zip");
+  ASSERT_TRUE(reader);
+  auto all = read_all(*reader);
+  bool found = false;
+  for (const auto& e : all.entries) found = found || e.path == "in/Müller_報告.txt";
+  EXPECT_TRUE(found);
+}
+
+TEST(ArchiveReader, SkippingEntriesStillReachesTheEnd) {
+  auto bytes = test::make_archive(ArchiveKind::kTarZst,
+                                  {{"a", std::string(100000, 'a')}, {"b", "bee"}});
+  auto reader = ArchiveReader::open(memory_source(bytes));
+  ASSERT_TRUE(reader);
+  auto first = reader->next();
+  ASSERT_TRUE(first && *first);
+  ASSERT_TRUE(reader->skip());
+  auto second = reader->next();
+  ASSERT_TRUE(second && *second);
+  EXPECT_EQ((*second)->path, "b");
+  auto end = reader->next();
+  ASSERT_TRUE(end);
+  EXPECT_EQ(*end, nullptr);
+}
+
+TEST(ArchiveReader, ReadsEveryPeerFormat) {
+  RK_REQUIRE_TOOL("bsdtar");
+  RK_REQUIRE_TOOL("7z");
+  ScratchDir dir;
+  test::write_file(dir / "in/a.txt", "alpha");
+  ASSERT_EQ(test::sh("bsdtar -czf t.tgz in && bsdtar --zstd -cf t.tzst in && bsdtar -cJf t.txz in"
+                     " && bsdtar -cjf t.tbz in && bsdtar --lz4 -cf t.tlz4 in && "
+                     "bsdtar --format=cpio -cf t.cpio in && 7z a t.7z in >/dev/null",
+                     dir.path()),
+            0);
+  for (const char* name : {"t.tgz", "t.tzst", "t.txz", "t.tbz", "t.tlz4", "t.cpio", "t.7z"}) {
+    auto reader = ArchiveReader::open(dir / name);
+    ASSERT_TRUE(reader) << name << ": " << reader.error().message;
+    auto all = read_all(*reader);
+    ASSERT_FALSE(all.fatal) << name << ": " << all.fatal->message;
+    bool found = false;
+    for (const auto& e : all.entries) found = found || (e.path == "in/a.txt" && e.data == "alpha");
+    EXPECT_TRUE(found) << name;
+  }
+}
+
+}  // namespace
+}  // namespace restorekit::core

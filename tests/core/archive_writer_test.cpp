@@ -1,0 +1,81 @@
+#include <restorekit/core/archive_writer.hpp>
+
+#include <fcntl.h>
+
+#include <gtest/gtest.h>
+
+#include <restorekit/core/fs.hpp>
+
+#include "test_support.hpp"
+
+namespace restorekit::core {
+namespace {
+
+using test::ScratchDir;
+
+TEST(ArchiveKindFromName, KnowsEverySupportedExtension) {
+  EXPECT_EQ(*archive_kind_from_name("a/b.zip"), ArchiveKind::kZip);
+  EXPECT_EQ(*archive_kind_from_name("b.TAR.GZ"), ArchiveKind::kTarGz);
+  EXPECT_EQ(*archive_kind_from_name("b.tgz"), ArchiveKind::kTarGz);
+  EXPECT_EQ(*archive_kind_from_name("b.tar.zst"), ArchiveKind::kTarZst);
+  EXPECT_EQ(*archive_kind_from_name("b.tar.xz"), ArchiveKind::kTarXz);
+  auto bad = archive_kind_from_name("backup.rar");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(bad.error().message.find("backup.rar"), std::string::npos);
+}
+
+TEST(ArchiveWriter, RefusesAPasswordForTar) {
+  std::vector<std::byte> out;
+  WriterOptions o{ArchiveKind::kTarGz, std::string("pw"), -1, 0};
+  auto w = ArchiveWriter::open_memory(out, o);
+  ASSERT_FALSE(w);
+  EXPECT_EQ(w.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(ArchiveWriter, RefusesMoreOrFewerBytesThanDeclared) {
+  std::vector<std::byte> out;
+  auto w = ArchiveWriter::open_memory(out, WriterOptions{ArchiveKind::kTarZst, {}, -1, 0});
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->begin_file("a", 3, 0));
+  std::string four = "four";
+  EXPECT_FALSE(w->write(std::as_bytes(std::span(four))));
+  ASSERT_TRUE(w->write(std::as_bytes(std::span(four.data(), 2))));
+  auto end = w->end_file();
+  ASSERT_FALSE(end);
+  EXPECT_NE(end.error().message.find("shrank"), std::string::npos);
+}
+
+TEST(ArchiveWriter, AesZipIsReadableBySevenZipWithThePasswordOnly) {
+  RK_REQUIRE_TOOL("7z");
+  ScratchDir dir;
+  auto bytes = test::make_archive(ArchiveKind::kZip, {{"s.txt", "secret content"}}, "pässwört");
+  {
+    auto fd = create_new_file(dir / "aes.zip");
+    ASSERT_TRUE(fd);
+    ASSERT_TRUE(write_all(fd->get(), bytes.data(), bytes.size(), "aes.zip"));
+  }
+  auto good = test::run({"7z", "t", "-ppässwört", "aes.zip"}, dir.path());
+  EXPECT_EQ(good.exit_code, 0) << good.out << good.err;
+  auto bad = test::run({"7z", "t", "-pwrong", "aes.zip"}, dir.path());
+  EXPECT_NE(bad.exit_code, 0);
+  auto info = test::run({"7z", "l", "-slt", "-ppässwört", "aes.zip"}, dir.path());
+  EXPECT_NE(info.out.find("AES-256"), std::string::npos) << info.out;
+}
+
+TEST(ArchiveWriter, TarKindsAreReadableByBsdtar) {
+  RK_REQUIRE_TOOL("bsdtar");
+  ScratchDir dir;
+  for (auto kind : {ArchiveKind::kTarGz, ArchiveKind::kTarZst, ArchiveKind::kTarXz}) {
+    auto bytes = test::make_archive(kind, {{"d/x.txt", "payload"}});
+    std::string name = "t." + std::string(archive_kind_name(kind));
+    test::write_file(dir / name, std::string(reinterpret_cast<const char*>(bytes.data()),
+                                             bytes.size()));
+    auto r = test::run({"bsdtar", "-xOf", name, "d/x.txt"}, dir.path());
+    EXPECT_EQ(r.exit_code, 0) << name << r.err;
+    EXPECT_EQ(r.out, "payload") << name;
+  }
+}
+
+}  // namespace
+}  // namespace restorekit::core

@@ -1,0 +1,113 @@
+#include <restorekit/core/index.hpp>
+
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+
+namespace restorekit::core {
+namespace {
+
+ArchiveSummary summary(const std::string& path) {
+  ArchiveSummary s;
+  s.path = path;
+  s.fingerprint = Fingerprint{123, 456, hash128("x")};
+  s.kind = BackupKind::kForeign;
+  s.archive = ArchiveInfo{"tar", "GNU tar format", {"zstd"}};
+  s.entries = 3;
+  s.bytes = 1000;
+  s.archive_bytes = 500;
+  s.document_files = 2;
+  s.document_bytes = 10;
+  s.oldest_mtime = 1;
+  s.newest_mtime = 2;
+  s.databases.push_back(DatabaseInfo{"app.sqlite", "sqlite", 990, 7, 4096,
+                                     {{"persons", 5}, {"companies", 2}},
+                                     {{"1", "Acme", 4}}});
+  s.findings.push_back(Finding{"UNSAFE_PATH", Severity::kWarning, "../x", "climbs out"});
+  s.listed = true;
+  return s;
+}
+
+TEST(Index, AnswersOnlyForAnUnchangedFingerprint) {
+  auto index = Index::open_memory();
+  ASSERT_TRUE(index);
+  auto s = summary("/b/one.tar.zst");
+  std::vector<EntryRecord> entries = {{"app.sqlite", EntryType::kFile, 990, 1, false, true, {}},
+                                      {"../x", EntryType::kFile, 1, 2, false, false, hash128("y")}};
+  ASSERT_TRUE(index->put(s, &entries));
+  auto found = index->find(s.path, s.fingerprint);
+  ASSERT_TRUE(found);
+  ASSERT_TRUE(found->has_value());
+  const auto& f = **found;
+  EXPECT_EQ(f.archive.filters, std::vector<std::string>{"zstd"});
+  EXPECT_EQ(f.databases[0].tables[1].name, "companies");
+  EXPECT_EQ(f.databases[0].tenants[0].label, "Acme");
+  EXPECT_EQ(f.findings[0].code, "UNSAFE_PATH");
+  EXPECT_EQ(f.oldest_mtime, 1);
+  EXPECT_TRUE(f.listed);
+  auto changed = s.fingerprint;
+  changed.mtime_ns += 1;
+  auto miss = index->find(s.path, changed);
+  ASSERT_TRUE(miss);
+  EXPECT_FALSE(miss->has_value());
+  auto listed = index->entries(s.path);
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_FALSE((*listed)[1].safe);
+  EXPECT_EQ((*listed)[1].hash, hash128("y"));
+}
+
+TEST(Index, PutReplacesAndForgetRemoves) {
+  auto index = Index::open_memory();
+  ASSERT_TRUE(index);
+  auto s = summary("/b/two.zip");
+  ASSERT_TRUE(index->put(s));
+  s.entries = 99;
+  s.databases.clear();
+  ASSERT_TRUE(index->put(s));
+  auto all = index->list();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].entries, 99u);
+  EXPECT_TRUE((*all)[0].databases.empty());
+  EXPECT_FALSE((*all)[0].listed) << "no entries were stored with this put";
+  ASSERT_TRUE(index->forget(s.path));
+  EXPECT_TRUE(index->list()->empty());
+}
+
+TEST(Index, PersistsInAFile) {
+  test::ScratchDir dir;
+  auto path = dir / "sub" / "catalog.sqlite";
+  {
+    auto index = Index::open(path);
+    ASSERT_TRUE(index) << index.error().message;
+    ASSERT_TRUE(index->put(summary("/b/three.zip")));
+  }
+  auto index = Index::open(path);
+  ASSERT_TRUE(index);
+  EXPECT_EQ(index->list()->size(), 1u);
+}
+
+TEST(Index, RefusesAFileThatIsNoIndex) {
+  test::ScratchDir dir;
+  test::write_file(dir / "junk.sqlite", std::string(4096, 'j'));
+  auto index = Index::open(dir / "junk.sqlite");
+  EXPECT_FALSE(index);
+}
+
+TEST(Fingerprint, ChangesWithContentAndNotOtherwise) {
+  test::ScratchDir dir;
+  test::write_file(dir / "f", std::string(200000, 'a'));
+  auto a = fingerprint_file(dir / "f");
+  auto b = fingerprint_file(dir / "f");
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(*a, *b);
+  test::write_file(dir / "g", std::string(199999, 'a') + "b");
+  auto c = fingerprint_file(dir / "g");
+  ASSERT_TRUE(c);
+  EXPECT_NE(a->head_tail, c->head_tail);
+  EXPECT_EQ(fingerprint_file(dir / "missing").error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace restorekit::core

@@ -1,0 +1,81 @@
+#include <restorekit/core/safe_path.hpp>
+
+#include <gtest/gtest.h>
+
+namespace restorekit::core {
+namespace {
+
+TEST(NormalizeEntryPath, KeepsOrdinaryRelativePaths) {
+  EXPECT_EQ(*normalize_entry_path("docs/a/b.txt"), "docs/a/b.txt");
+  EXPECT_EQ(*normalize_entry_path("docs/Müller 報告.pdf"), "docs/Müller 報告.pdf");
+}
+
+TEST(NormalizeEntryPath, DropsDotComponentsAndRepeatedSlashes) {
+  EXPECT_EQ(*normalize_entry_path("./docs//a/./b.txt"), "docs/a/b.txt");
+  EXPECT_EQ(*normalize_entry_path("docs/"), "docs");
+}
+
+TEST(NormalizeEntryPath, TurnsBackslashesIntoSlashes) {
+  EXPECT_EQ(*normalize_entry_path("docs\\a\\b.txt"), "docs/a/b.txt");
+}
+
+TEST(NormalizeEntryPath, RefusesEveryEscape) {
+  for (const char* raw : {"../etc/passwd", "docs/../../x", "a/..", "..", "..\\x", "/etc/passwd",
+                          "\\server\\share", "C:/Windows/x", "c:x", "docs/evil:stream", "",
+                          ".", "./", "//"}) {
+    auto r = normalize_entry_path(raw);
+    ASSERT_FALSE(r) << raw;
+    EXPECT_EQ(r.error().code, ErrorCode::kUnsafePath) << raw;
+  }
+}
+
+TEST(NormalizeEntryPath, RefusesControlCharactersAndInvalidUtf8) {
+  EXPECT_FALSE(normalize_entry_path(std::string("a\0b", 3)));
+  EXPECT_FALSE(normalize_entry_path("a\nb"));
+  EXPECT_FALSE(normalize_entry_path("a\x1b[31mred"));
+  EXPECT_FALSE(normalize_entry_path("a\x7f"));
+  EXPECT_FALSE(normalize_entry_path("bad\xff\xfe"));
+  EXPECT_FALSE(normalize_entry_path("overlong\xc0\xaf"));
+  EXPECT_FALSE(normalize_entry_path("surrogate\xed\xa0\x80"));
+}
+
+TEST(NormalizeEntryPath, ErrorMessageNamesTheEscapedEntry) {
+  auto r = normalize_entry_path("../\x1b[2Jx");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("\\x1b[2Jx"), std::string::npos) << r.error().message;
+  EXPECT_EQ(r.error().message.find('\x1b'), std::string::npos);
+}
+
+TEST(CheckLink, AcceptsTargetsInsideTheTree) {
+  EXPECT_TRUE(check_link("docs/a/link", "../b/file", LinkKind::kSymbolic));
+  EXPECT_TRUE(check_link("docs/link", "sub/file", LinkKind::kSymbolic));
+  EXPECT_TRUE(check_link("docs/hard", "docs/file", LinkKind::kHard));
+}
+
+TEST(CheckLink, RefusesTargetsLeavingTheTree) {
+  EXPECT_EQ(check_link("docs/link", "/etc/passwd", LinkKind::kSymbolic).error().code,
+            ErrorCode::kUnsafeLink);
+  EXPECT_FALSE(check_link("docs/link", "../../etc/passwd", LinkKind::kSymbolic));
+  EXPECT_FALSE(check_link("link", "..", LinkKind::kSymbolic));
+  EXPECT_FALSE(check_link("docs/hard", "../outside", LinkKind::kHard));
+  EXPECT_FALSE(check_link("docs/link", "C:\\Windows", LinkKind::kSymbolic));
+  EXPECT_FALSE(check_link("docs/link", "", LinkKind::kSymbolic));
+}
+
+TEST(EscapeName, EscapesControlBytesAndKeepsUtf8) {
+  EXPECT_EQ(escape_name("plain.txt"), "plain.txt");
+  EXPECT_EQ(escape_name("Müller"), "Müller");
+  EXPECT_EQ(escape_name("a\nb\tc\\d"), "a\\nb\\tc\\\\d");
+  EXPECT_EQ(escape_name("\x1b[31m"), "\\x1b[31m");
+  EXPECT_EQ(escape_name("bad\xff"), "bad\\xff");
+}
+
+TEST(IsValidUtf8, MatchesTheStandard) {
+  EXPECT_TRUE(is_valid_utf8("ascii"));
+  EXPECT_TRUE(is_valid_utf8("日本語 𝄞"));
+  EXPECT_FALSE(is_valid_utf8("\xe6\x97"));          // truncated sequence
+  EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
+}
+
+}  // namespace
+}  // namespace restorekit::core

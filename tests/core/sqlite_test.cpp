@@ -1,0 +1,187 @@
+#include <restorekit/core/sqlite.hpp>
+
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+
+namespace restorekit::core {
+namespace {
+
+using test::ScratchDir;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE companies(id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE persons(id INTEGER PRIMARY KEY, company_id INTEGER REFERENCES companies(id),
+  name TEXT);
+CREATE TABLE tags(person_id INTEGER, tag TEXT, company_id INTEGER,
+  PRIMARY KEY(person_id, tag));
+CREATE TABLE settings(company_id INTEGER, key TEXT, value, PRIMARY KEY(company_id, key))
+  WITHOUT ROWID;
+CREATE TABLE log(company_id INTEGER, line TEXT);
+CREATE TABLE "we""ird name"(x);
+CREATE VIEW v AS SELECT * FROM persons;
+CREATE TRIGGER t AFTER INSERT ON log BEGIN INSERT INTO log VALUES(0, 'fired'); END;
+INSERT INTO companies VALUES(1, 'Acme'), (2, 'Zeta'), (10, 'Ten');
+INSERT INTO persons VALUES(1, 1, 'a'), (2, 1, 'b'), (3, 2, 'c'), (4, 10, 'd');
+INSERT INTO tags VALUES(1, 'vip', 1), (1, 'new', 1);
+INSERT INTO settings VALUES(1, 'k', 'v');
+INSERT INTO "we""ird name" VALUES(1);
+PRAGMA user_version = 42;
+)sql";
+
+std::filesystem::path make_db(const ScratchDir& dir) {
+  auto path = dir / "app.sqlite";
+  auto db = Database::open(path, OpenMode::kCreate);
+  EXPECT_TRUE(db);
+  EXPECT_TRUE(db->exec(kSchema));
+  return path;
+}
+
+const TableInfo* find_table(const DatabaseSummary& s, std::string_view name) {
+  for (const auto& t : s.tables) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+TEST(DescribeDatabase, ReadsTablesKeysAndCounts) {
+  ScratchDir dir;
+  auto db = Database::open_untrusted(make_db(dir));
+  ASSERT_TRUE(db) << db.error().message;
+  auto s = describe_database(*db);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->user_version, 42);
+  EXPECT_EQ(s->page_size, 4096);
+  ASSERT_EQ(s->tables.size(), 6u);
+  EXPECT_EQ(find_table(*s, "persons")->rows, 4u);
+  EXPECT_EQ(find_table(*s, "persons")->primary_key, std::vector<std::string>{"id"});
+  ASSERT_EQ(find_table(*s, "persons")->foreign_keys.size(), 1u);
+  EXPECT_EQ(find_table(*s, "persons")->foreign_keys[0].table, "companies");
+  EXPECT_EQ(find_table(*s, "tags")->primary_key, (std::vector<std::string>{"person_id", "tag"}));
+  EXPECT_TRUE(find_table(*s, "settings")->without_rowid);
+  EXPECT_FALSE(find_table(*s, "persons")->without_rowid);
+  EXPECT_TRUE(find_table(*s, "log")->primary_key.empty());
+  EXPECT_EQ(find_table(*s, "we\"ird name")->rows, 1u);
+  bool view = false;
+  bool trigger = false;
+  for (const auto& o : s->objects) {
+    view = view || (o.type == "view" && o.name == "v");
+    trigger = trigger || (o.type == "trigger" && o.name == "t");
+  }
+  EXPECT_TRUE(view);
+  EXPECT_TRUE(trigger);
+}
+
+TEST(OpenUntrusted, IsReadOnlyAndDefensive) {
+  ScratchDir dir;
+  auto db = Database::open_untrusted(make_db(dir));
+  ASSERT_TRUE(db);
+  EXPECT_FALSE(db->exec("INSERT INTO log VALUES(1, 'x')"));
+  EXPECT_FALSE(db->exec("ATTACH 'other.db' AS o"));
+  EXPECT_FALSE(db->exec("SELECT load_extension('/tmp/evil.so')"));
+  EXPECT_FALSE(db->prepare("SELECT * FROM v")) << "views must not be evaluated";
+  EXPECT_FALSE(std::filesystem::exists(dir / "other.db"));
+}
+
+TEST(OpenUntrusted, RefusesAFileThatIsNoDatabase) {
+  ScratchDir dir;
+  test::write_file(dir / "fake.sqlite", std::string(8192, 'x'));
+  auto db = Database::open_untrusted(dir / "fake.sqlite");
+  ASSERT_FALSE(db);
+  EXPECT_EQ(db.error().code, ErrorCode::kDatabase);
+  EXPECT_NE(db.error().message.find("fake.sqlite"), std::string::npos);
+  auto missing = Database::open_untrusted(dir / "missing.sqlite");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+TEST(OpenUntrusted, NeverCreatesWalOrJournalFiles) {
+  ScratchDir dir;
+  auto path = dir / "wal.sqlite";
+  {
+    auto db = Database::open(path, OpenMode::kCreate);
+    ASSERT_TRUE(db->exec("PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES(1);"));
+  }
+  std::filesystem::remove(dir / "wal.sqlite-wal");
+  std::filesystem::remove(dir / "wal.sqlite-shm");
+  auto db = Database::open_untrusted(path);
+  ASSERT_TRUE(db);
+  EXPECT_EQ(*db->query_int("SELECT count(*) FROM t"), 1);
+  EXPECT_FALSE(std::filesystem::exists(dir / "wal.sqlite-shm"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "wal.sqlite-wal"));
+}
+
+TEST(CountTenants, SumsRowsPerTenantWithLabelsInNumericOrder) {
+  ScratchDir dir;
+  auto db = Database::open_untrusted(make_db(dir));
+  auto s = describe_database(*db);
+  auto tenants = count_tenants(*db, *s, TenantSpec{"company_id", "companies", "id", "name"});
+  ASSERT_TRUE(tenants) << tenants.error().message;
+  ASSERT_EQ(tenants->size(), 3u);
+  EXPECT_EQ((*tenants)[0].id, "1");
+  EXPECT_EQ((*tenants)[0].label, "Acme");
+  EXPECT_EQ((*tenants)[0].rows, 1u + 2 + 2 + 1);  // company row, persons, tags, settings
+  EXPECT_EQ((*tenants)[1].id, "2");
+  EXPECT_EQ((*tenants)[2].id, "10");
+  auto none = count_tenants(*db, *s, TenantSpec{"no_such_column", {}, "id", {}});
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message.find("no_such_column"), std::string::npos);
+}
+
+TEST(QuoteIdentifier, DoublesQuotes) {
+  EXPECT_EQ(quote_identifier("plain"), "\"plain\"");
+  EXPECT_EQ(quote_identifier("a\"b"), "\"a\"\"b\"");
+}
+
+TEST(HasSqliteMagic, RecognisesTheHeader) {
+  std::string good("SQLite format 3\0rest", 20);
+  EXPECT_TRUE(has_sqlite_magic(std::as_bytes(std::span(good))));
+  std::string bad = "SQLite format 2 and more";
+  EXPECT_FALSE(has_sqlite_magic(std::as_bytes(std::span(bad))));
+}
+
+TEST(SnapshotDatabase, CopiesContentAndRefusesToOverwrite) {
+  ScratchDir dir;
+  auto src = make_db(dir);
+  ASSERT_TRUE(snapshot_database(src, dir / "copy.sqlite"));
+  auto db = Database::open_untrusted(dir / "copy.sqlite");
+  ASSERT_TRUE(db);
+  EXPECT_EQ(*db->query_int("SELECT count(*) FROM persons"), 4);
+  EXPECT_FALSE(snapshot_database(src, dir / "copy.sqlite"));
+  auto missing = snapshot_database(dir / "missing.sqlite", dir / "x.sqlite");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+TEST(DescribeDatabase, WorksOnEveryCorpusDatabase) {
+  auto corpus = test::corpus_dir();
+  if (!corpus) GTEST_SKIP() << "SKIPPED: corpus not found (set RESTOREKIT_CORPUS)";
+  int described = 0;
+  for (const auto& e : std::filesystem::directory_iterator(*corpus / "sqlite")) {
+    if (e.path().extension() != ".sqlite" && e.path().extension() != ".db") continue;
+    auto db = Database::open_untrusted(e.path());
+    ASSERT_TRUE(db) << e.path() << ": " << db.error().message;
+    auto s = describe_database(*db);
+    ASSERT_TRUE(s) << e.path() << ": " << s.error().message;
+    EXPECT_FALSE(s->tables.empty()) << e.path();
+    ++described;
+  }
+  EXPECT_EQ(described, 3);
+  // Row counts and page sizes that corpus/sqlite/SOURCES.md documents.
+  auto chinook = Database::open_untrusted(*corpus / "sqlite" / "Chinook_Sqlite.sqlite");
+  ASSERT_TRUE(chinook);
+  auto cs = describe_database(*chinook);
+  ASSERT_TRUE(cs);
+  EXPECT_EQ(find_table(*cs, "Track")->rows, 3503u);
+  EXPECT_EQ(find_table(*cs, "PlaylistTrack")->rows, 8715u);
+  auto northwind = Database::open_untrusted(*corpus / "sqlite" / "Northwind_small.sqlite");
+  ASSERT_TRUE(northwind);
+  auto ns = describe_database(*northwind);
+  ASSERT_TRUE(ns);
+  EXPECT_EQ(ns->page_size, 1024);
+  EXPECT_EQ(find_table(*ns, "Order")->rows, 830u);
+  EXPECT_EQ(find_table(*ns, "sqlite_stat1"), nullptr);
+}
+
+}  // namespace
+}  // namespace restorekit::core

@@ -1,0 +1,172 @@
+#include "test_support.hpp"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <restorekit/core/fs.hpp>
+
+extern char** environ;
+
+namespace restorekit::test {
+
+ScratchDir::ScratchDir() {
+  std::string pattern = (fs::temp_directory_path() / "rk-test-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) std::abort();
+  path_ = pattern;
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+namespace {
+
+std::string slurp_fd(int fd) {
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+}  // namespace
+
+CommandResult run(const std::vector<std::string>& argv, const fs::path& cwd,
+                  const std::vector<std::string>& env) {
+  int out_pipe[2];
+  int err_pipe[2];
+  if (::pipe(out_pipe) != 0 || ::pipe(err_pipe) != 0) std::abort();
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  posix_spawn_file_actions_addclose(&actions, out_pipe[0]);
+  posix_spawn_file_actions_addclose(&actions, err_pipe[0]);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
+  std::vector<std::string> envs;
+  for (char** e = environ; *e; ++e) envs.emplace_back(*e);
+  for (const auto& e : env) envs.push_back(e);
+  std::vector<char*> cenv;
+  for (auto& e : envs) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  std::vector<char*> cargs;
+  for (auto& a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = ::posix_spawnp(&pid, cargs[0], &actions, nullptr, cargs.data(), cenv.data());
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  CommandResult result;
+  if (rc != 0) {
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    result.err = "spawn failed: " + argv[0];
+    return result;
+  }
+  std::thread err_reader([&] { result.err = slurp_fd(err_pipe[0]); });
+  result.out = slurp_fd(out_pipe[0]);
+  err_reader.join();
+  ::close(out_pipe[0]);
+  ::close(err_pipe[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+int sh(const std::string& command, const fs::path& cwd) {
+  std::string line = cwd.empty() ? command : "cd '" + cwd.string() + "' && " + command;
+  auto r = run({"/bin/sh", "-c", line});
+  if (r.exit_code != 0) {
+    ADD_FAILURE() << "command failed (" << r.exit_code << "): " << line << "\n" << r.out << r.err;
+  }
+  return r.exit_code;
+}
+
+bool have_tool(const std::string& name) {
+  return run({"/bin/sh", "-c", "command -v " + name}).exit_code == 0;
+}
+
+std::string restorekit_exe() { return RESTOREKIT_EXE; }
+
+std::optional<fs::path> corpus_dir() {
+  const char* env = std::getenv("RESTOREKIT_CORPUS");
+  fs::path p = env && *env ? fs::path(env) : fs::path(RESTOREKIT_CORPUS_DIR);
+  std::error_code ec;
+  if (fs::is_directory(p / "sqlite", ec)) return p;
+  return std::nullopt;
+}
+
+void write_file(const fs::path& path, std::string_view content) {
+  if (path.has_parent_path()) fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(content.data(), static_cast<std::streamsize>(content.size()));
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<std::byte> make_archive(core::ArchiveKind kind, const std::vector<MemoryEntry>& entries,
+                                    std::optional<std::string> password) {
+  std::vector<std::byte> out;
+  core::WriterOptions o;
+  o.kind = kind;
+  o.password = std::move(password);
+  auto writer = core::ArchiveWriter::open_memory(out, o);
+  EXPECT_TRUE(writer) << writer.error().message;
+  for (const auto& e : entries) {
+    if (!e.path.empty() && e.path.back() == '/') {
+      EXPECT_TRUE(writer->add_directory(e.path.substr(0, e.path.size() - 1), 1700000000));
+      continue;
+    }
+    EXPECT_TRUE(writer->begin_file(e.path, e.data.size(), 1700000000));
+    EXPECT_TRUE(writer->write(std::as_bytes(std::span(e.data.data(), e.data.size()))));
+    EXPECT_TRUE(writer->end_file());
+  }
+  EXPECT_TRUE(writer->finish());
+  return out;
+}
+
+const sample::SampleResult& small_sample() {
+  static std::once_flag once;
+  static sample::SampleResult result;
+  static fs::path dir;
+  std::call_once(once, [] {
+    dir = fs::temp_directory_path() / ("rk-sample-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    sample::SampleOptions o;
+    o.out_dir = dir;
+    o.rows = 3000;
+    o.documents = 40;
+    o.document_bytes = 4096;
+    auto r = sample::generate_sample(o);
+    if (!r) std::abort();
+    result = *r;
+    std::atexit([] {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    });
+  });
+  return result;
+}
+
+}  // namespace restorekit::test

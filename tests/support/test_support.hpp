@@ -1,0 +1,79 @@
+// Helpers shared by restorekit's test binaries: scratch folders, running commands (the
+// restorekit executable and peer tools), building archives in memory, and the corpus path.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <restorekit/core/archive_writer.hpp>
+#include <restorekit/sample/sample.hpp>
+
+namespace restorekit::test {
+
+namespace fs = std::filesystem;
+
+// A scratch folder per test, removed afterwards.
+class ScratchDir {
+ public:
+  ScratchDir();
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  [[nodiscard]] const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `argv` (no shell), optionally in `cwd` and with extra environment entries "K=V";
+// stdin is /dev/null.
+CommandResult run(const std::vector<std::string>& argv, const fs::path& cwd = {},
+                  const std::vector<std::string>& env = {});
+
+// Runs a shell command line in `cwd`; returns its exit code (output discarded unless failing).
+int sh(const std::string& command, const fs::path& cwd = {});
+
+// True when a peer tool is on PATH.
+bool have_tool(const std::string& name);
+
+// The restorekit executable built alongside the tests.
+std::string restorekit_exe();
+
+// The third-party corpus folder (../shared/corpus), or nullopt when absent.
+std::optional<fs::path> corpus_dir();
+
+// Writes `content` to `path`, creating parent folders.
+void write_file(const fs::path& path, std::string_view content);
+std::string read_file(const fs::path& path);
+
+// An in-memory archive built entry by entry with restorekit's writer.
+struct MemoryEntry {
+  std::string path;
+  std::string data;  // empty path ending in '/' makes a directory
+};
+std::vector<std::byte> make_archive(core::ArchiveKind kind, const std::vector<MemoryEntry>& entries,
+                                    std::optional<std::string> password = std::nullopt);
+
+// A small generated sample application (cached per process: generated once, copied per test).
+const sample::SampleResult& small_sample();
+
+}  // namespace restorekit::test
+
+// Skips the current test loudly when a peer tool is missing.
+#define RK_REQUIRE_TOOL(name)                                                            \
+  do {                                                                                   \
+    if (!::restorekit::test::have_tool(name)) GTEST_SKIP() << "SKIPPED: peer tool '" << \
+        (name) << "' is not installed (run scripts/setup-deps.sh)";                      \
+  } while (false)
