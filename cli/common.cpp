@@ -23,7 +23,7 @@ std::optional<std::string> prompt_password(std::string_view question) {
   FILE* tty = std::fopen("/dev/tty", "r+");
   if (!tty) return std::nullopt;
   int fd = fileno(tty);
-  termios old {};
+  termios old{};
   bool have_termios = ::tcgetattr(fd, &old) == 0;
   if (have_termios) {
     termios quiet = old;
@@ -52,8 +52,7 @@ std::string hint_for(ErrorCode code) {
     case ErrorCode::kRatioLimit:
     case ErrorCode::kLimitExceeded:
       return "if the backup is genuine, raise the limit (--max-ratio, --max-entries, --max-bytes)";
-    default:
-      return {};
+    default: return {};
   }
 }
 
@@ -126,9 +125,12 @@ std::optional<core::Index> open_catalog(const CommonOptions& o) {
   if (path.empty()) {
     const char* xdg = std::getenv("XDG_CACHE_HOME");
     const char* home = std::getenv("HOME");
-    if (xdg && *xdg) path = fs::path(xdg) / "restorekit" / "catalog.sqlite";
-    else if (home && *home) path = fs::path(home) / ".cache" / "restorekit" / "catalog.sqlite";
-    else return std::nullopt;
+    if (xdg && *xdg)
+      path = fs::path(xdg) / "restorekit" / "catalog.sqlite";
+    else if (home && *home)
+      path = fs::path(home) / ".cache" / "restorekit" / "catalog.sqlite";
+    else
+      return std::nullopt;
   }
   auto index = core::Index::open(path);
   if (!index) {
@@ -141,9 +143,7 @@ std::optional<core::Index> open_catalog(const CommonOptions& o) {
 }
 
 nlohmann::json error_json(const Error& error) {
-  return {{"code", code_name(error.code)},
-          {"message", error.message},
-          {"subject", error.subject}};
+  return {{"code", code_name(error.code)}, {"message", error.message}, {"subject", error.subject}};
 }
 
 int report_error(const CommonOptions& o, std::string_view schema, const Error& error) {
@@ -160,7 +160,9 @@ int report_error(const CommonOptions& o, std::string_view schema, const Error& e
 ProgressBar::ProgressBar(const CommonOptions& o, std::string label)
     : enabled_(!o.quiet && ::isatty(STDERR_FILENO)), label_(std::move(label)) {}
 
-ProgressBar::~ProgressBar() { clear(); }
+ProgressBar::~ProgressBar() {
+  clear();
+}
 
 ProgressFn ProgressBar::callback() {
   if (!enabled_) return {};

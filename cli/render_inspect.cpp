@@ -12,8 +12,8 @@ namespace restorekit::cli {
 
 namespace {
 
-using nlohmann::json;
 using core::escape_name;
+using nlohmann::json;
 
 std::string format_line(const core::ArchiveSummary& s) {
   std::string filters;
@@ -52,7 +52,9 @@ void render_header(const core::BackupHeader& h, std::ostream& out) {
                  : fmt::format(", documents {}", escape_name(h.source_documents)));
 }
 
-std::string time_string(std::int64_t t) { return core::rfc3339_utc(t); }
+std::string time_string(std::int64_t t) {
+  return core::rfc3339_utc(t);
+}
 
 void render_entries(const std::vector<core::EntryRecord>& entries, std::ostream& out) {
   fmt::print(out, "entries:\n");
@@ -81,12 +83,9 @@ json database_json(const core::DatabaseInfo& db) {
   for (const auto& t : db.tenants) {
     tenants.push_back({{"id", t.id}, {"label", t.label}, {"rows", t.rows}});
   }
-  return {{"entry", db.entry},
-          {"kind", db.kind},
-          {"bytes", db.bytes},
-          {"user_version", db.user_version},
-          {"page_size", db.page_size},
-          {"tables", tables},
+  return {{"entry", db.entry},         {"kind", db.kind},
+          {"bytes", db.bytes},         {"user_version", db.user_version},
+          {"page_size", db.page_size}, {"tables", tables},
           {"tenants", tenants}};
 }
 
@@ -153,10 +152,10 @@ json inspect_json(const inspect::InspectReport& r, bool list_entries) {
       {"header", header},
       {"databases", databases},
       {"documents", {{"files", s.document_files}, {"bytes", s.document_bytes}}},
-      {"time_range",
-       s.oldest_mtime ? json{{"oldest", time_string(*s.oldest_mtime)},
-                             {"newest", time_string(s.newest_mtime.value_or(*s.oldest_mtime))}}
-                      : json(nullptr)},
+      {"time_range", s.oldest_mtime
+                         ? json{{"oldest", time_string(*s.oldest_mtime)},
+                                {"newest", time_string(s.newest_mtime.value_or(*s.oldest_mtime))}}
+                         : json(nullptr)},
       {"findings", findings_json(s.findings)},
       {"from_index", r.from_index},
       {"complete", !r.incomplete.has_value()},

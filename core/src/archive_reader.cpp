@@ -95,11 +95,11 @@ struct ArchiveReader::Impl {
   std::uint64_t entries = 0;
   std::uint64_t raw_read = 0;
   std::uint64_t produced = 0;
-  std::uint64_t entry_offset = 0;     // next expected offset inside the entry (sparse holes)
-  std::uint64_t hole = 0;             // zero bytes still owed before `pending`
-  std::span<const std::byte> pending; // a data block held back while a hole is emitted
+  std::uint64_t entry_offset = 0;      // next expected offset inside the entry (sparse holes)
+  std::uint64_t hole = 0;              // zero bytes still owed before `pending`
+  std::span<const std::byte> pending;  // a data block held back while a hole is emitted
   std::size_t next_candidate = 0;
-  std::string prompted;               // storage for a prompted password
+  std::string prompted;  // storage for a prompted password
 
   ~Impl() {
     if (handle) archive_read_free(handle);
@@ -212,8 +212,7 @@ struct ArchiveReader::Impl {
       case ErrorCode::kTruncated:
         sentence = fmt::format("{} is truncated ({}); the backup file is incomplete", where, msg);
         break;
-      default:
-        sentence = fmt::format("{} is damaged: {}", where, msg);
+      default: sentence = fmt::format("{} is damaged: {}", where, msg);
     }
     if (status == ARCHIVE_FATAL) fatal = Error(code, sentence, subject);
     return fail(code, std::move(sentence), subject);
@@ -418,14 +417,32 @@ Result<ArchiveReader> ArchiveReader::open(std::unique_ptr<ByteSource> source,
   return ArchiveReader(std::move(impl));
 }
 
-Result<const Entry*> ArchiveReader::next() { return impl_->next(); }
-Result<std::span<const std::byte>> ArchiveReader::read_block() { return impl_->read_block(); }
-Result<void> ArchiveReader::skip() { return impl_->skip(); }
-bool ArchiveReader::dead() const { return impl_->fatal.has_value(); }
-const ArchiveInfo& ArchiveReader::info() const { return impl_->info; }
-const std::string& ArchiveReader::name() const { return impl_->name; }
-std::uint64_t ArchiveReader::raw_bytes_read() const { return impl_->raw_read; }
-std::uint64_t ArchiveReader::bytes_produced() const { return impl_->produced; }
-std::optional<std::uint64_t> ArchiveReader::raw_size() const { return impl_->source->size(); }
+Result<const Entry*> ArchiveReader::next() {
+  return impl_->next();
+}
+Result<std::span<const std::byte>> ArchiveReader::read_block() {
+  return impl_->read_block();
+}
+Result<void> ArchiveReader::skip() {
+  return impl_->skip();
+}
+bool ArchiveReader::dead() const {
+  return impl_->fatal.has_value();
+}
+const ArchiveInfo& ArchiveReader::info() const {
+  return impl_->info;
+}
+const std::string& ArchiveReader::name() const {
+  return impl_->name;
+}
+std::uint64_t ArchiveReader::raw_bytes_read() const {
+  return impl_->raw_read;
+}
+std::uint64_t ArchiveReader::bytes_produced() const {
+  return impl_->produced;
+}
+std::optional<std::uint64_t> ArchiveReader::raw_size() const {
+  return impl_->source->size();
+}
 
 }  // namespace restorekit::core

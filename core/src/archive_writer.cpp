@@ -126,9 +126,18 @@ struct ArchiveWriter::Impl {
     const char* module = nullptr;
     int r = ARCHIVE_OK;
     switch (o.kind) {
-      case ArchiveKind::kTarGz: r = archive_write_add_filter_gzip(handle); module = "gzip"; break;
-      case ArchiveKind::kTarZst: r = archive_write_add_filter_zstd(handle); module = "zstd"; break;
-      case ArchiveKind::kTarXz: r = archive_write_add_filter_xz(handle); module = "xz"; break;
+      case ArchiveKind::kTarGz:
+        r = archive_write_add_filter_gzip(handle);
+        module = "gzip";
+        break;
+      case ArchiveKind::kTarZst:
+        r = archive_write_add_filter_zstd(handle);
+        module = "zstd";
+        break;
+      case ArchiveKind::kTarXz:
+        r = archive_write_add_filter_xz(handle);
+        module = "xz";
+        break;
       case ArchiveKind::kZip: break;
     }
     if (r != ARCHIVE_OK) return error("compression filter");
@@ -148,8 +157,8 @@ struct ArchiveWriter::Impl {
     return {};
   }
 
-  Result<void> header(std::string_view path, unsigned type, std::uint64_t size,
-                      std::int64_t mtime, std::uint32_t mode) {
+  Result<void> header(std::string_view path, unsigned type, std::uint64_t size, std::int64_t mtime,
+                      std::uint32_t mode) {
     archive_entry_clear(entry);
     std::string p(path);
     archive_entry_set_pathname_utf8(entry, p.c_str());
@@ -236,6 +245,8 @@ Result<void> ArchiveWriter::finish() {
   return {};
 }
 
-std::uint64_t ArchiveWriter::bytes_written() const { return impl_->written; }
+std::uint64_t ArchiveWriter::bytes_written() const {
+  return impl_->written;
+}
 
 }  // namespace restorekit::core

@@ -40,7 +40,9 @@ struct DocTree {
   std::uint64_t bytes = 0;
 };
 
-std::int64_t mtime_of(const struct stat& st) { return static_cast<std::int64_t>(st.st_mtime); }
+std::int64_t mtime_of(const struct stat& st) {
+  return static_cast<std::int64_t>(st.st_mtime);
+}
 
 Result<std::string> doc_entry_name(const fs::path& root, const fs::path& p) {
   std::string rel = fs::relative(p, root).generic_string();
@@ -200,10 +202,10 @@ Result<void> check_options(const BackupOptions& o) {
                 o.database.string());
   }
   if (fs::exists(o.output, ec)) {
-    return fail(ErrorCode::kInvalidArgument,
-                fmt::format("{} already exists; choose another name or remove it first",
-                            o.output.string()),
-                o.output.string());
+    return fail(
+        ErrorCode::kInvalidArgument,
+        fmt::format("{} already exists; choose another name or remove it first", o.output.string()),
+        o.output.string());
   }
   return {};
 }
@@ -223,7 +225,8 @@ Result<std::uint64_t> write_archive(int fd, const BackupOptions& o, ArchiveKind 
   RK_TRY(stream.add_file(db.entry, snapshot, db.bytes, now, 0600));
   if (o.documents) RK_TRY(stream.add_directory("docs", now));
   for (const auto& [dir, mtime] : docs.directories) RK_TRY(stream.add_directory(dir, mtime));
-  for (const auto& f : docs.files) RK_TRY(stream.add_file(f.entry, f.source, f.size, f.mtime, f.mode));
+  for (const auto& f : docs.files)
+    RK_TRY(stream.add_file(f.entry, f.source, f.size, f.mtime, f.mode));
   RK_TRY(stream.add_text(kChecksumsEntry, stream.checksums(), now));
   RK_TRY(writer.finish());
   stream.finish_progress();

@@ -28,8 +28,10 @@ json tenants_to_json(const std::vector<TenantCount>& tenants) {
 json database_to_json(const HeaderDatabase& db) {
   json tables = json::array();
   for (const auto& t : db.tables) tables.push_back({{"name", t.name}, {"rows", t.rows}});
-  json out = {{"entry", db.entry},           {"bytes", db.bytes},
-              {"user_version", db.user_version}, {"page_size", db.page_size},
+  json out = {{"entry", db.entry},
+              {"bytes", db.bytes},
+              {"user_version", db.user_version},
+              {"page_size", db.page_size},
               {"tables", tables}};
   if (!db.tenants.empty()) out["tenants"] = tenants_to_json(db.tenants);
   return out;
@@ -155,10 +157,10 @@ Result<BackupHeader> parse_header(std::string_view text) {
   BackupHeader h;
   RK_TRY_ASSIGN(h.format, field<std::string>(doc, "format", ""));
   if (h.format != kFormatV1) {
-    return fail(ErrorCode::kBadBackup,
-                fmt::format("the backup's format is \"{}\"; this restorekit reads {}", h.format,
-                            kFormatV1),
-                std::string(kHeaderEntry));
+    return fail(
+        ErrorCode::kBadBackup,
+        fmt::format("the backup's format is \"{}\"; this restorekit reads {}", h.format, kFormatV1),
+        std::string(kHeaderEntry));
   }
   RK_TRY(parse_body(doc, h));
   return h;
@@ -180,10 +182,10 @@ Result<std::vector<ChecksumLine>> parse_checksums(std::string_view text) {
     if (line.empty()) continue;
     auto digest = Digest128::from_hex(line.substr(0, 32));
     if (!digest || line.size() < 35 || line.substr(32, 2) != "  ") {
-      return fail(ErrorCode::kBadBackup,
-                  fmt::format("{} line {} is not \"<32 hex digits>  <path>\"", kChecksumsEntry,
-                              line_no),
-                  std::string(kChecksumsEntry));
+      return fail(
+          ErrorCode::kBadBackup,
+          fmt::format("{} line {} is not \"<32 hex digits>  <path>\"", kChecksumsEntry, line_no),
+          std::string(kChecksumsEntry));
     }
     out.push_back(ChecksumLine{std::string(line.substr(34)), *digest});
   }

@@ -15,7 +15,9 @@ int hex_value(char c) {
   return -1;
 }
 
-Digest128 from_xxh(XXH128_hash_t h) { return Digest128{h.high64, h.low64}; }
+Digest128 from_xxh(XXH128_hash_t h) {
+  return Digest128{h.high64, h.low64};
+}
 
 }  // namespace
 
@@ -64,9 +66,13 @@ void Hasher::update(std::string_view data) {
   XXH3_128bits_update(state_->xxh, data.data(), data.size());
 }
 
-Digest128 Hasher::digest() const { return from_xxh(XXH3_128bits_digest(state_->xxh)); }
+Digest128 Hasher::digest() const {
+  return from_xxh(XXH3_128bits_digest(state_->xxh));
+}
 
-void Hasher::reset() { XXH3_128bits_reset(state_->xxh); }
+void Hasher::reset() {
+  XXH3_128bits_reset(state_->xxh);
+}
 
 Digest128 hash128(std::span<const std::byte> data) {
   return from_xxh(XXH3_128bits(data.data(), data.size()));

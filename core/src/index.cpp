@@ -70,8 +70,8 @@ std::vector<std::string> split(std::string_view s) {
 }
 
 EntryType type_from_name(std::string_view name) {
-  for (auto t : {EntryType::kFile, EntryType::kDirectory, EntryType::kSymlink,
-                 EntryType::kHardlink}) {
+  for (auto t :
+       {EntryType::kFile, EntryType::kDirectory, EntryType::kSymlink, EntryType::kHardlink}) {
     if (entry_type_name(t) == name) return t;
   }
   return EntryType::kOther;
@@ -84,8 +84,10 @@ Severity severity_from_name(std::string_view name) {
 }
 
 void bind_optional(Statement& st, int index, const std::optional<std::int64_t>& v) {
-  if (v) st.bind(index, *v);
-  else st.bind_null(index);
+  if (v)
+    st.bind(index, *v);
+  else
+    st.bind_null(index);
 }
 
 Result<void> run(Statement& st) {
@@ -136,8 +138,8 @@ Result<Fingerprint> fingerprint_file(const std::filesystem::path& path) {
   for (off_t offset : {off_t{0}, std::max<off_t>(0, st.st_size - off_t{kFingerprintSpan})}) {
     ssize_t n = ::pread(fd.get(), buf.data(), buf.size(), offset);
     if (n < 0) {
-      return fail(ErrorCode::kIo, fmt::format("cannot read {}: {}", path.string(),
-                                              std::strerror(errno)),
+      return fail(ErrorCode::kIo,
+                  fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)),
                   path.string());
     }
     hasher.update(std::span<const std::byte>(buf.data(), static_cast<std::size_t>(n)));
@@ -237,7 +239,10 @@ Result<void> Index::load_children(std::int64_t id, ArchiveSummary& s) {
     s.databases.push_back(DatabaseInfo{std::string(dbs.column_text(0)),
                                        std::string(dbs.column_text(1)),
                                        static_cast<std::uint64_t>(dbs.column_int(2)),
-                                       dbs.column_int(3), dbs.column_int(4), {}, {}});
+                                       dbs.column_int(3),
+                                       dbs.column_int(4),
+                                       {},
+                                       {}});
   }
   RK_TRY_ASSIGN(auto tables, db_.prepare("SELECT db_seq, name, rows FROM db_tables WHERE "
                                          "archive_id = ?1 ORDER BY db_seq, seq"));
@@ -247,8 +252,8 @@ Result<void> Index::load_children(std::int64_t id, ArchiveSummary& s) {
     if (!row) break;
     auto seq = static_cast<std::size_t>(tables.column_int(0));
     if (seq < s.databases.size()) {
-      s.databases[seq].tables.push_back(HeaderTable{std::string(tables.column_text(1)),
-                                                    static_cast<std::uint64_t>(tables.column_int(2))});
+      s.databases[seq].tables.push_back(HeaderTable{
+          std::string(tables.column_text(1)), static_cast<std::uint64_t>(tables.column_int(2))});
     }
   }
   RK_TRY_ASSIGN(auto tenants, db_.prepare("SELECT db_seq, id, label, rows FROM db_tenants WHERE "
@@ -259,9 +264,9 @@ Result<void> Index::load_children(std::int64_t id, ArchiveSummary& s) {
     if (!row) break;
     auto seq = static_cast<std::size_t>(tenants.column_int(0));
     if (seq < s.databases.size()) {
-      s.databases[seq].tenants.push_back(TenantCount{std::string(tenants.column_text(1)),
-                                                     std::string(tenants.column_text(2)),
-                                                     static_cast<std::uint64_t>(tenants.column_int(3))});
+      s.databases[seq].tenants.push_back(
+          TenantCount{std::string(tenants.column_text(1)), std::string(tenants.column_text(2)),
+                      static_cast<std::uint64_t>(tenants.column_int(3))});
     }
   }
   RK_TRY_ASSIGN(auto findings, db_.prepare("SELECT code, severity, entry, message FROM findings "
@@ -270,10 +275,9 @@ Result<void> Index::load_children(std::int64_t id, ArchiveSummary& s) {
   while (true) {
     RK_TRY_ASSIGN(bool row, findings.step());
     if (!row) break;
-    s.findings.push_back(Finding{std::string(findings.column_text(0)),
-                                 severity_from_name(findings.column_text(1)),
-                                 std::string(findings.column_text(2)),
-                                 std::string(findings.column_text(3))});
+    s.findings.push_back(
+        Finding{std::string(findings.column_text(0)), severity_from_name(findings.column_text(1)),
+                std::string(findings.column_text(2)), std::string(findings.column_text(3))});
   }
   return {};
 }
@@ -375,13 +379,16 @@ Result<void> Index::put_entries(std::int64_t id, const std::vector<EntryRecord>&
     st.bind(2, static_cast<std::int64_t>(i));
     st.bind(3, std::string_view(e.path));
     st.bind(4, entry_type_name(e.type));
-    bind_optional(st, 5, e.size ? std::optional<std::int64_t>(static_cast<std::int64_t>(*e.size))
-                                : std::nullopt);
+    bind_optional(
+        st, 5,
+        e.size ? std::optional<std::int64_t>(static_cast<std::int64_t>(*e.size)) : std::nullopt);
     st.bind(6, e.mtime);
     st.bind(7, static_cast<std::int64_t>(e.encrypted));
     st.bind(8, static_cast<std::int64_t>(e.safe));
-    if (e.hash) st.bind(9, std::string_view(e.hash->hex()));
-    else st.bind_null(9);
+    if (e.hash)
+      st.bind(9, std::string_view(e.hash->hex()));
+    else
+      st.bind_null(9);
     RK_TRY(run(st));
   }
   return {};
@@ -399,7 +406,8 @@ Result<std::vector<EntryRecord>> Index::entries(const std::string& path) {
     EntryRecord e;
     e.path = st.column_text(0);
     e.type = type_from_name(st.column_text(1));
-    if (st.column_type(2) != ValueType::kNull) e.size = static_cast<std::uint64_t>(st.column_int(2));
+    if (st.column_type(2) != ValueType::kNull)
+      e.size = static_cast<std::uint64_t>(st.column_int(2));
     e.mtime = st.column_int(3);
     e.encrypted = st.column_int(4) != 0;
     e.safe = st.column_int(5) != 0;

@@ -20,8 +20,8 @@ tl::unexpected<Error> profile_error(std::string message) {
 Result<void> check_keys(const toml::table& table, std::string_view section, const KeySet& known) {
   for (const auto& [key, value] : table) {
     if (!known.contains(key.str())) {
-      std::string full = section.empty() ? std::string(key.str())
-                                         : fmt::format("{}.{}", section, key.str());
+      std::string full =
+          section.empty() ? std::string(key.str()) : fmt::format("{}.{}", section, key.str());
       return profile_error(fmt::format("unknown profile key \"{}\"; check its spelling", full));
     }
   }
@@ -73,9 +73,9 @@ Result<const toml::table*> section_of(const toml::table& root, std::string_view 
 }
 
 Result<void> parse_database(const toml::table& t, Profile& p) {
-  RK_TRY(check_keys(t, "database",
-                    {"entry", "tenant_column", "tenant_table", "tenant_key", "tenant_label",
-                     "exclude_tables"}));
+  RK_TRY(check_keys(
+      t, "database",
+      {"entry", "tenant_column", "tenant_table", "tenant_key", "tenant_label", "exclude_tables"}));
   RK_TRY_ASSIGN(p.database_entry, get_string(t, "database", "entry"));
   RK_TRY_ASSIGN(p.tenant_column, get_string(t, "database", "tenant_column"));
   RK_TRY_ASSIGN(p.tenant_table, get_string(t, "database", "tenant_table"));

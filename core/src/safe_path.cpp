@@ -37,7 +37,9 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
   return len;
 }
 
-bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
+bool is_control(unsigned char c) {
+  return c < 0x20 || c == 0x7f;
+}
 
 bool has_drive_letter(std::string_view s) {
   return s.size() >= 2 && s[1] == ':' &&

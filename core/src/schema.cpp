@@ -79,10 +79,9 @@ Result<void> read_objects(Database& db, DatabaseSummary& summary) {
   for (;;) {
     RK_TRY_ASSIGN(bool row, stmt.step());
     if (!row) break;
-    summary.objects.push_back(SchemaObject{std::string(stmt.column_text(0)),
-                                           std::string(stmt.column_text(1)),
-                                           std::string(stmt.column_text(2)),
-                                           std::string(stmt.column_text(3))});
+    summary.objects.push_back(
+        SchemaObject{std::string(stmt.column_text(0)), std::string(stmt.column_text(1)),
+                     std::string(stmt.column_text(2)), std::string(stmt.column_text(3))});
   }
   return {};
 }
@@ -120,10 +119,10 @@ Result<std::vector<TenantCount>> count_tenants(Database& db, const DatabaseSumma
     if ((!has && !is_tenant_table) || t.kind == "virtual") continue;
     any = true;
     const std::string& col = is_tenant_table ? spec.key : spec.column;
-    RK_TRY_ASSIGN(auto stmt, db.prepare(fmt::format("SELECT CAST({0} AS TEXT), count(*) FROM {1} "
-                                                    "GROUP BY 1",
-                                                    quote_identifier(col),
-                                                    quote_identifier(t.name))));
+    RK_TRY_ASSIGN(auto stmt,
+                  db.prepare(fmt::format("SELECT CAST({0} AS TEXT), count(*) FROM {1} "
+                                         "GROUP BY 1",
+                                         quote_identifier(col), quote_identifier(t.name))));
     for (;;) {
       RK_TRY_ASSIGN(bool row, stmt.step());
       if (!row) break;
@@ -141,10 +140,9 @@ Result<std::vector<TenantCount>> count_tenants(Database& db, const DatabaseSumma
                 db.path());
   }
   if (spec.table && spec.label) {
-    RK_TRY_ASSIGN(auto stmt, db.prepare(fmt::format("SELECT CAST({} AS TEXT), {} FROM {}",
-                                                    quote_identifier(spec.key),
-                                                    quote_identifier(*spec.label),
-                                                    quote_identifier(*spec.table))));
+    RK_TRY_ASSIGN(auto stmt, db.prepare(fmt::format(
+                                 "SELECT CAST({} AS TEXT), {} FROM {}", quote_identifier(spec.key),
+                                 quote_identifier(*spec.label), quote_identifier(*spec.table))));
     for (;;) {
       RK_TRY_ASSIGN(bool row, stmt.step());
       if (!row) break;

@@ -49,8 +49,7 @@ int dump_authorizer(void*, int action, const char* arg1, const char*, const char
     case SQLITE_SAVEPOINT:
     case SQLITE_ANALYZE:
     case SQLITE_RECURSIVE:
-    case SQLITE_REINDEX:
-      return SQLITE_OK;
+    case SQLITE_REINDEX: return SQLITE_OK;
     case SQLITE_PRAGMA: {
       std::string_view name = arg1 ? arg1 : "";
       return name == "foreign_keys" || name == "defer_foreign_keys" || name == "user_version" ||
@@ -58,8 +57,7 @@ int dump_authorizer(void*, int action, const char* arg1, const char*, const char
                  ? SQLITE_OK
                  : SQLITE_DENY;
     }
-    default:
-      return SQLITE_DENY;  // ATTACH, DETACH, ALTER, DROP, virtual tables, ...
+    default: return SQLITE_DENY;  // ATTACH, DETACH, ALTER, DROP, virtual tables, ...
   }
 }
 
@@ -70,9 +68,10 @@ Result<Database> open_scratch(const std::filesystem::path& dest, std::uint64_t m
   sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &off);
   sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &off);
   sqlite3_limit(db.handle(), SQLITE_LIMIT_ATTACHED, 0);
-  RK_TRY(db.exec(fmt::format("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
-                             "PRAGMA max_page_count={};",
-                             std::max<std::uint64_t>(max_bytes / 4096, 16))));
+  RK_TRY(
+      db.exec(fmt::format("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
+                          "PRAGMA max_page_count={};",
+                          std::max<std::uint64_t>(max_bytes / 4096, 16))));
   sqlite3_set_authorizer(db.handle(), &dump_authorizer, nullptr);
   return db;
 }
@@ -106,15 +105,15 @@ Result<void> load_sql_dump(const std::filesystem::path& dump, const std::filesys
     ++number;
     auto r = db.exec(statement);
     if (!r && r.error().message.find("full") != std::string::npos) {
-      return fail(ErrorCode::kLimitExceeded,
-                  fmt::format("SQL dump {} expands past {} bytes, the configured limit", name,
-                              max_bytes),
-                  std::string(name));
+      return fail(
+          ErrorCode::kLimitExceeded,
+          fmt::format("SQL dump {} expands past {} bytes, the configured limit", name, max_bytes),
+          std::string(name));
     }
     if (!r) {
       return fail(ErrorCode::kCorruptData,
-                  fmt::format("SQL dump {}: statement {} failed or was refused ({})", name,
-                              number, sqlite3_errmsg(db.handle())),
+                  fmt::format("SQL dump {}: statement {} failed or was refused ({})", name, number,
+                              sqlite3_errmsg(db.handle())),
                   std::string(name));
     }
     statement.clear();

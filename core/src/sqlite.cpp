@@ -65,7 +65,9 @@ Database& Database::operator=(Database&& other) noexcept {
   return *this;
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+  sqlite3_close_v2(db_);
+}
 
 Result<Database> Database::open(const std::filesystem::path& path, OpenMode mode) {
   int flags = SQLITE_OPEN_NOMUTEX;
@@ -141,7 +143,9 @@ Result<std::int64_t> Database::query_int(std::string_view sql) {
   return stmt.column_int(0);
 }
 
-std::int64_t Database::changes() const { return sqlite3_changes64(db_); }
+std::int64_t Database::changes() const {
+  return sqlite3_changes64(db_);
+}
 
 Statement::Statement(Statement&& other) noexcept
     : stmt_(std::exchange(other.stmt_, nullptr)), db_(other.db_) {}
@@ -155,7 +159,9 @@ Statement& Statement::operator=(Statement&& other) noexcept {
   return *this;
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+  sqlite3_finalize(stmt_);
+}
 
 Result<bool> Statement::step() {
   int rc = sqlite3_step(stmt_);
@@ -169,17 +175,25 @@ void Statement::reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
-void Statement::bind(int index, std::int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
-void Statement::bind(int index, double value) { sqlite3_bind_double(stmt_, index, value); }
+void Statement::bind(int index, std::int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+}
+void Statement::bind(int index, double value) {
+  sqlite3_bind_double(stmt_, index, value);
+}
 void Statement::bind(int index, std::string_view text) {
   sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
 }
 void Statement::bind_blob(int index, std::span<const std::byte> blob) {
   sqlite3_bind_blob64(stmt_, index, blob.data(), blob.size(), SQLITE_TRANSIENT);
 }
-void Statement::bind_null(int index) { sqlite3_bind_null(stmt_, index); }
+void Statement::bind_null(int index) {
+  sqlite3_bind_null(stmt_, index);
+}
 
-int Statement::column_count() const { return sqlite3_column_count(stmt_); }
+int Statement::column_count() const {
+  return sqlite3_column_count(stmt_);
+}
 std::string_view Statement::column_name(int index) const {
   const char* n = sqlite3_column_name(stmt_, index);
   return n ? n : "";
@@ -193,8 +207,12 @@ ValueType Statement::column_type(int index) const {
     default: return ValueType::kNull;
   }
 }
-std::int64_t Statement::column_int(int index) const { return sqlite3_column_int64(stmt_, index); }
-double Statement::column_double(int index) const { return sqlite3_column_double(stmt_, index); }
+std::int64_t Statement::column_int(int index) const {
+  return sqlite3_column_int64(stmt_, index);
+}
+double Statement::column_double(int index) const {
+  return sqlite3_column_double(stmt_, index);
+}
 std::string_view Statement::column_text(int index) const {
   const auto* text = sqlite3_column_text(stmt_, index);
   int n = sqlite3_column_bytes(stmt_, index);

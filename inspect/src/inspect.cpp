@@ -29,8 +29,8 @@ std::string absolute_path(const fs::path& p) {
 }
 
 core::EntryRecord record_of(const Entry& e) {
-  return core::EntryRecord{e.safe() ? e.path : e.raw_path, e.type, e.size, e.mtime, e.encrypted,
-                           e.safe(), std::nullopt};
+  return core::EntryRecord{
+      e.safe() ? e.path : e.raw_path, e.type, e.size, e.mtime, e.encrypted, e.safe(), std::nullopt};
 }
 
 core::DatabaseInfo database_info(const std::string& entry, std::uint64_t bytes,
@@ -61,8 +61,8 @@ class Inspector {
       RK_TRY(read_archive());
       store_in_index();
     }
-    report_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
-                          .count();
+    report_.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     return std::move(report_);
   }
 
@@ -136,9 +136,9 @@ class Inspector {
     }
     auto header = core::parse_header(*text);
     if (!header) {
-      report_.summary.findings.push_back(core::Finding{
-          "BAD_HEADER", core::Severity::kWarning, std::string(core::kHeaderEntry),
-          header.error().message + "; the archive is inspected as a foreign backup"});
+      report_.summary.findings.push_back(
+          core::Finding{"BAD_HEADER", core::Severity::kWarning, std::string(core::kHeaderEntry),
+                        header.error().message + "; the archive is inspected as a foreign backup"});
       return {};
     }
     apply_header(std::move(*header), std::move(*text), e.encrypted);
@@ -178,12 +178,12 @@ class Inspector {
   void note_password_required(const Entry& e) {
     report_.summary.encrypted = true;
     if (report_.incomplete) return;
-    report_.incomplete = Error(
-        ErrorCode::kPasswordRequired,
-        fmt::format("{} is encrypted (first: entry \"{}\"); names and sizes are listed, but "
-                    "contents were not read without a password",
-                    core::escape_name(path_.string()), core::escape_name(e.raw_path)),
-        e.raw_path);
+    report_.incomplete =
+        Error(ErrorCode::kPasswordRequired,
+              fmt::format("{} is encrypted (first: entry \"{}\"); names and sizes are listed, but "
+                          "contents were not read without a password",
+                          core::escape_name(path_.string()), core::escape_name(e.raw_path)),
+              e.raw_path);
   }
 
   Result<void> visit(const Entry& e) {
@@ -284,16 +284,17 @@ class Inspector {
     RK_TRY_ASSIGN(auto summary, core::describe_database(db));
     auto info = database_info("", 0, summary);
     if (auto spec = o_.profile ? o_.profile->tenant_spec() : std::nullopt) {
-      if (auto tenants = core::count_tenants(db, summary, *spec)) info.tenants = std::move(*tenants);
+      if (auto tenants = core::count_tenants(db, summary, *spec))
+        info.tenants = std::move(*tenants);
     }
     return info;
   }
 
   Result<void> unreadable_database(const Entry& e, const Error& err) {
-    report_.summary.findings.push_back(core::Finding{
-        "DB_INTEGRITY", core::Severity::kWarning, e.path,
-        fmt::format("entry \"{}\" looks like a database but cannot be read: {}",
-                    core::escape_name(e.path), err.message)});
+    report_.summary.findings.push_back(
+        core::Finding{"DB_INTEGRITY", core::Severity::kWarning, e.path,
+                      fmt::format("entry \"{}\" looks like a database but cannot be read: {}",
+                                  core::escape_name(e.path), err.message)});
     return {};
   }
 

@@ -40,8 +40,9 @@ struct Fixture {
   }
   CommandResult backup(const std::string& name, std::vector<std::string> extra = {},
                        const std::vector<std::string>& env = {}) {
-    std::vector<std::string> args = {"backup", "--db", db.string(), "--docs", docs.string(),
-                                     "-o", (dir / name).string(), "--profile", profile.string()};
+    std::vector<std::string> args = {"backup",        "--db", db.string(),           "--docs",
+                                     docs.string(),   "-o",   (dir / name).string(), "--profile",
+                                     profile.string()};
     args.insert(args.end(), extra.begin(), extra.end());
     return rk(args, dir.path(), env);
   }
@@ -121,8 +122,8 @@ TEST(Cli, BackupNeverOverwritesAndRejectsUnknownFormats) {
   auto rar = f.backup("b.rar");
   EXPECT_EQ(rar.exit_code, 2);
   EXPECT_NE(rar.err.find(".tar.zst"), std::string::npos);
-  auto missing = rk({"backup", "--db", (f.dir / "nope.sqlite").string(), "-o",
-                     (f.dir / "x.zip").string()});
+  auto missing =
+      rk({"backup", "--db", (f.dir / "nope.sqlite").string(), "-o", (f.dir / "x.zip").string()});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("nope.sqlite"), std::string::npos);
   EXPECT_FALSE(fs::exists(f.dir / "x.zip"));
@@ -142,7 +143,8 @@ TEST(Cli, ForeignArchivesFromPeerTools) {
   std::vector<Case> cases = {
       {"info.zip", "zip -qr info.zip app.sqlite docs", {}},
       {"crypto.zip", "zip -qr -P pw crypto.zip app.sqlite docs", {"--password-file", pwf}},
-      {"aes.zip", "7z a -tzip -mem=AES256 -ppw -bso0 aes.zip app.sqlite docs",
+      {"aes.zip",
+       "7z a -tzip -mem=AES256 -ppw -bso0 aes.zip app.sqlite docs",
        {"--password-file", pwf}},
       {"native.7z", "7z a -bso0 native.7z app.sqlite docs", {}},
       {"t.tar.gz", "bsdtar -czf t.tar.gz app.sqlite docs", {}},
@@ -298,8 +300,8 @@ void expect_golden(const std::string& name, const CommandResult& r, const fs::pa
   }
   ASSERT_TRUE(fs::exists(file)) << "missing golden " << file
                                 << " (run with RESTOREKIT_UPDATE_GOLDEN=1)";
-  EXPECT_EQ(read_file(file), actual) << "golden " << name
-                                     << " differs (RESTOREKIT_UPDATE_GOLDEN=1 to accept)";
+  EXPECT_EQ(read_file(file), actual)
+      << "golden " << name << " differs (RESTOREKIT_UPDATE_GOLDEN=1 to accept)";
 }
 
 TEST(Golden, BackupAndInspectText) {
@@ -315,8 +317,8 @@ TEST(Golden, ErrorMessages) {
   write_file(dir / "text.zip", "not an archive");
   expect_golden("inspect_missing", rk({"inspect", (dir / "none.zip").string(), "--no-catalog"}),
                 dir.path());
-  expect_golden("inspect_not_archive",
-                rk({"inspect", (dir / "text.zip").string(), "--no-catalog"}), dir.path());
+  expect_golden("inspect_not_archive", rk({"inspect", (dir / "text.zip").string(), "--no-catalog"}),
+                dir.path());
 }
 
 }  // namespace

@@ -120,7 +120,7 @@ TEST_P(ArchiveReaderRoundTrip, ReportsFormatAndFilters) {
   } else {
     EXPECT_EQ(reader->info().format, "tar");
     ASSERT_EQ(reader->info().filters.size(), 1u);
-    EXPECT_EQ("tar." + std::string(reader->info().filters[0] == "gzip" ? "gz"
+    EXPECT_EQ("tar." + std::string(reader->info().filters[0] == "gzip"   ? "gz"
                                    : reader->info().filters[0] == "zstd" ? "zst"
                                                                          : "xz"),
               kind);
@@ -217,7 +217,8 @@ TEST(ArchiveReader, ZipCrcErrorFailsTheEntryAtItsEnd) {
   }
   auto all = read_memory(bytes);
   bool crc = false;
-  for (const auto& e : all.entries) crc = crc || (e.data_error && e.data_error->code == ErrorCode::kCrcError);
+  for (const auto& e : all.entries)
+    crc = crc || (e.data_error && e.data_error->code == ErrorCode::kCrcError);
   EXPECT_TRUE(crc);
 }
 
@@ -386,8 +387,8 @@ TEST(ArchiveReader, ReadsUtf8NamesFromInfoZip) {
 }
 
 TEST(ArchiveReader, SkippingEntriesStillReachesTheEnd) {
-  auto bytes = test::make_archive(ArchiveKind::kTarZst,
-                                  {{"a", std::string(100000, 'a')}, {"b", "bee"}});
+  auto bytes =
+      test::make_archive(ArchiveKind::kTarZst, {{"a", std::string(100000, 'a')}, {"b", "bee"}});
   auto reader = ArchiveReader::open(memory_source(bytes));
   ASSERT_TRUE(reader);
   auto first = reader->next();

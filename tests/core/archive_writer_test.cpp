@@ -69,8 +69,8 @@ TEST(ArchiveWriter, TarKindsAreReadableByBsdtar) {
   for (auto kind : {ArchiveKind::kTarGz, ArchiveKind::kTarZst, ArchiveKind::kTarXz}) {
     auto bytes = test::make_archive(kind, {{"d/x.txt", "payload"}});
     std::string name = "t." + std::string(archive_kind_name(kind));
-    test::write_file(dir / name, std::string(reinterpret_cast<const char*>(bytes.data()),
-                                             bytes.size()));
+    test::write_file(dir / name,
+                     std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
     auto r = test::run({"bsdtar", "-xOf", name, "d/x.txt"}, dir.path());
     EXPECT_EQ(r.exit_code, 0) << name << r.err;
     EXPECT_EQ(r.out, "payload") << name;

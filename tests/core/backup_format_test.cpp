@@ -78,7 +78,9 @@ TEST(Checksums, MalformedLineIsReportedWithItsNumber) {
   EXPECT_NE(r.error().message.find("line 2"), std::string::npos);
 }
 
-TEST(Rfc3339, FormatsUtc) { EXPECT_EQ(rfc3339_utc(0), "1970-01-01T00:00:00Z"); }
+TEST(Rfc3339, FormatsUtc) {
+  EXPECT_EQ(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+}
 
 }  // namespace
 }  // namespace restorekit::core

@@ -20,7 +20,11 @@ ArchiveSummary summary(const std::string& path) {
   s.document_bytes = 10;
   s.oldest_mtime = 1;
   s.newest_mtime = 2;
-  s.databases.push_back(DatabaseInfo{"app.sqlite", "sqlite", 990, 7, 4096,
+  s.databases.push_back(DatabaseInfo{"app.sqlite",
+                                     "sqlite",
+                                     990,
+                                     7,
+                                     4096,
                                      {{"persons", 5}, {"companies", 2}},
                                      {{"1", "Acme", 4}}});
   s.findings.push_back(Finding{"UNSAFE_PATH", Severity::kWarning, "../x", "climbs out"});

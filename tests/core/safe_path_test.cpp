@@ -20,9 +20,9 @@ TEST(NormalizeEntryPath, TurnsBackslashesIntoSlashes) {
 }
 
 TEST(NormalizeEntryPath, RefusesEveryEscape) {
-  for (const char* raw : {"../etc/passwd", "docs/../../x", "a/..", "..", "..\\x", "/etc/passwd",
-                          "\\server\\share", "C:/Windows/x", "c:x", "docs/evil:stream", "",
-                          ".", "./", "//"}) {
+  for (const char* raw :
+       {"../etc/passwd", "docs/../../x", "a/..", "..", "..\\x", "/etc/passwd", "\\server\\share",
+        "C:/Windows/x", "c:x", "docs/evil:stream", "", ".", "./", "//"}) {
     auto r = normalize_entry_path(raw);
     ASSERT_FALSE(r) << raw;
     EXPECT_EQ(r.error().code, ErrorCode::kUnsafePath) << raw;

@@ -35,9 +35,9 @@ TEST(LoadSqlDump, LoadsWhatSqlite3DumpWrites) {
 
 TEST(LoadSqlDump, RefusesAttachAndWritableSchema) {
   ScratchDir dir;
-  for (std::string evil : {"ATTACH '" + (dir / "evil.db").string() + "' AS e;",
-                           std::string("PRAGMA writable_schema=ON;"),
-                           std::string("SELECT load_extension('x');")}) {
+  for (std::string evil :
+       {"ATTACH '" + (dir / "evil.db").string() + "' AS e;",
+        std::string("PRAGMA writable_schema=ON;"), std::string("SELECT load_extension('x');")}) {
     test::write_file(dir / "d.sql", "CREATE TABLE t(x);\n" + evil + "\n");
     std::filesystem::remove(dir / "out.sqlite");
     auto r = load_sql_dump(dir / "d.sql", dir / "out.sqlite", "d.sql");

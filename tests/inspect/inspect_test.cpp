@@ -57,7 +57,9 @@ InspectOptions options_in(const ScratchDir& dir) {
   return o;
 }
 
-bool empty_dir(const fs::path& p) { return fs::is_empty(p); }
+bool empty_dir(const fs::path& p) {
+  return fs::is_empty(p);
+}
 
 TEST(Inspect, OurBackupIsSummarisedFromItsHeader) {
   ScratchDir dir;

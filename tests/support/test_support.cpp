@@ -102,7 +102,9 @@ bool have_tool(const std::string& name) {
   return run({"/bin/sh", "-c", "command -v " + name}).exit_code == 0;
 }
 
-std::string restorekit_exe() { return RESTOREKIT_EXE; }
+std::string restorekit_exe() {
+  return RESTOREKIT_EXE;
+}
 
 std::optional<fs::path> corpus_dir() {
   const char* env = std::getenv("RESTOREKIT_CORPUS");

@@ -72,8 +72,9 @@ const sample::SampleResult& small_sample();
 }  // namespace restorekit::test
 
 // Skips the current test loudly when a peer tool is missing.
-#define RK_REQUIRE_TOOL(name)                                                            \
-  do {                                                                                   \
-    if (!::restorekit::test::have_tool(name)) GTEST_SKIP() << "SKIPPED: peer tool '" << \
-        (name) << "' is not installed (run scripts/setup-deps.sh)";                      \
+#define RK_REQUIRE_TOOL(name)                                           \
+  do {                                                                  \
+    if (!::restorekit::test::have_tool(name))                           \
+      GTEST_SKIP() << "SKIPPED: peer tool '" << (name)                  \
+                   << "' is not installed (run scripts/setup-deps.sh)"; \
   } while (false)

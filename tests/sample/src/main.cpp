@@ -2,8 +2,8 @@
 // and benchmarks.
 #include <cstdio>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <restorekit/sample/sample.hpp>
 
@@ -26,9 +26,9 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "restorekit-sample: {}\n", r.error().message);
     return 2;
   }
-  fmt::print("sample: {} rows in {}, {} documents ({} bytes) in {}{}\n", r->rows,
-             r->database.string(), r->document_files, r->document_bytes, r->documents.string(),
-             o.live ? fmt::format("; live copy in {}", r->live_database.parent_path().string())
-                    : "");
+  fmt::print(
+      "sample: {} rows in {}, {} documents ({} bytes) in {}{}\n", r->rows, r->database.string(),
+      r->document_files, r->document_bytes, r->documents.string(),
+      o.live ? fmt::format("; live copy in {}", r->live_database.parent_path().string()) : "");
   return 0;
 }

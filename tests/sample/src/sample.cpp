@@ -42,21 +42,21 @@ class Rng {
 constexpr std::array<const char*, 12> kFirst = {"Anna",  "Jürgen", "Zoë",    "Ólafur",
                                                 "Chloé", "Mei",    "Sven",   "Łukasz",
                                                 "Aiko",  "José",   "Fatima", "Ингрид"};
-constexpr std::array<const char*, 12> kLast = {"Müller", "Dvořák", "Nakamura", "García",
-                                               "Smith",  "Øster",  "Kowalski", "Rossi",
-                                               "Schäfer", "Lindqvist", "O'Brien", "Петрова"};
-constexpr std::array<const char*, 8> kCompanyWords = {"Alpen", "Nordlicht", "Zürich", "Atelier",
-                                                      "Kanzlei", "Praxis", "Bäckerei", "Studio"};
+constexpr std::array<const char*, 12> kLast = {"Müller",  "Dvořák",    "Nakamura", "García",
+                                               "Smith",   "Øster",     "Kowalski", "Rossi",
+                                               "Schäfer", "Lindqvist", "O'Brien",  "Петрова"};
+constexpr std::array<const char*, 8> kCompanyWords = {"Alpen",   "Nordlicht", "Zürich",   "Atelier",
+                                                      "Kanzlei", "Praxis",    "Bäckerei", "Studio"};
 constexpr std::array<const char*, 6> kCountries = {"DE", "AT", "CH", "FR", "JP", "US"};
 constexpr std::array<const char*, 10> kSubjects = {
     "Erstgespräch", "Follow-up", "Vertragsprüfung", "Steuertermin", "Kontrolle",
-    "Beratung",     "Übergabe",  "Review",          "会議",          "Check-in"};
+    "Beratung",     "Übergabe",  "Review",          "会議",         "Check-in"};
 constexpr std::array<const char*, 20> kTags = {
-    "vip",   "new",    "lead",   "partner", "supplier", "überfällig", "b2b",
-    "b2c",   "newsletter", "event", "ausland", "premium", "trial",     "churn-risk",
-    "loyal", "referral", "press", "investor", "support", "重要"};
-constexpr std::array<const char*, 6> kDocNames = {"Angebot_Müller", "Rechnung", "Vertrag_Žluťoučký",
-                                                  "報告", "Protokoll", "Lebenslauf_José"};
+    "vip",   "new",        "lead",  "partner",  "supplier", "überfällig", "b2b",
+    "b2c",   "newsletter", "event", "ausland",  "premium",  "trial",      "churn-risk",
+    "loyal", "referral",   "press", "investor", "support",  "重要"};
+constexpr std::array<const char*, 6> kDocNames = {
+    "Angebot_Müller", "Rechnung", "Vertrag_Žluťoučký", "報告", "Protokoll", "Lebenslauf_José"};
 constexpr std::string_view kLorem =
     "Sehr geehrte Damen und Herren, anbei erhalten Sie die Unterlagen zu unserem Gespräch. "
     "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor. Größe, "
@@ -87,16 +87,20 @@ PRAGMA user_version = 7;
 )sql";
 
 std::string timestamp(Rng& rng, int year_from) {
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:00Z", year_from + static_cast<int>(rng.below(3)),
-                     1 + rng.below(12), 1 + rng.below(28), 7 + rng.below(12), rng.below(4) * 15);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:00Z",
+                     year_from + static_cast<int>(rng.below(3)), 1 + rng.below(12),
+                     1 + rng.below(28), 7 + rng.below(12), rng.below(4) * 15);
 }
 
 std::string slug(std::string_view name, std::uint64_t id) {
   std::string out;
   for (unsigned char c : name) {
-    if (std::isalnum(c)) out += static_cast<char>(std::tolower(c));
-    else if (c == ' ' && !out.empty() && out.back() != '-') out += '-';
-    else if (c >= 0x80) out += static_cast<char>(c);  // keep UTF-8 letters: non-ASCII folders
+    if (std::isalnum(c))
+      out += static_cast<char>(std::tolower(c));
+    else if (c == ' ' && !out.empty() && out.back() != '-')
+      out += '-';
+    else if (c >= 0x80)
+      out += static_cast<char>(c);  // keep UTF-8 letters: non-ASCII folders
   }
   return fmt::format("{}-{}", out, id);
 }
@@ -140,8 +144,10 @@ class Writer {
       for (const char* key : kKeys) {
         st.bind(1, static_cast<std::int64_t>(c));
         st.bind(2, std::string_view(key));
-        if (rng_.chance(10)) st.bind_null(3);
-        else st.bind(3, std::string_view(fmt::format("{}-{}", key, rng_.below(100))));
+        if (rng_.chance(10))
+          st.bind_null(3);
+        else
+          st.bind(3, std::string_view(fmt::format("{}-{}", key, rng_.below(100))));
         RK_TRY(run(st));
       }
     }
@@ -159,18 +165,26 @@ class Writer {
       st.bind(3, std::string_view(rng_.pick(kFirst)));
       st.bind(4, std::string_view(rng_.pick(kLast)));
       st.bind(5, std::string_view(fmt::format("p{}@example.com", id)));
-      if (rng_.chance(30)) st.bind_null(6);
-      else st.bind(6, std::string_view(fmt::format("+49 {} {}", 100 + rng_.below(900), rng_.below(1000000))));
-      if (rng_.chance(20)) st.bind_null(7);
-      else st.bind(7, std::string_view(fmt::format("19{:02}-{:02}-{:02}", 40 + rng_.below(60), 1 + rng_.below(12), 1 + rng_.below(28))));
+      if (rng_.chance(30))
+        st.bind_null(6);
+      else
+        st.bind(6, std::string_view(
+                       fmt::format("+49 {} {}", 100 + rng_.below(900), rng_.below(1000000))));
+      if (rng_.chance(20))
+        st.bind_null(7);
+      else
+        st.bind(7, std::string_view(fmt::format("19{:02}-{:02}-{:02}", 40 + rng_.below(60),
+                                                1 + rng_.below(12), 1 + rng_.below(28))));
       if (rng_.chance(25)) {
         for (auto& b : photo) b = static_cast<std::byte>(rng_.next());
         st.bind_blob(8, photo);
       } else {
         st.bind_null(8);
       }
-      if (rng_.chance(60)) st.bind_null(9);
-      else st.bind(9, kLorem.substr(0, 40 + rng_.below(80)));
+      if (rng_.chance(60))
+        st.bind_null(9);
+      else
+        st.bind(9, kLorem.substr(0, 40 + rng_.below(80)));
       RK_TRY(run(st));
     }
     return {};
@@ -182,13 +196,17 @@ class Writer {
     for (std::uint64_t id = first_id; id < first_id + n; ++id) {
       st.bind(1, static_cast<std::int64_t>(id));
       st.bind(2, static_cast<std::int64_t>(1 + rng_.below(companies)));
-      if (rng_.chance(5)) st.bind_null(3);
-      else st.bind(3, static_cast<std::int64_t>(1 + rng_.below(persons)));
+      if (rng_.chance(5))
+        st.bind_null(3);
+      else
+        st.bind(3, static_cast<std::int64_t>(1 + rng_.below(persons)));
       st.bind(4, std::string_view(timestamp(rng_, 2023)));
       st.bind(5, static_cast<std::int64_t>(15 * (1 + rng_.below(8))));
       st.bind(6, std::string_view(rng_.pick(kSubjects)));
-      if (rng_.chance(10)) st.bind_null(7);
-      else st.bind(7, static_cast<double>(rng_.below(100000)) / 100.0);
+      if (rng_.chance(10))
+        st.bind_null(7);
+      else
+        st.bind(7, static_cast<double>(rng_.below(100000)) / 100.0);
       st.bind(8, static_cast<std::int64_t>(rng_.chance(8)));
       RK_TRY(run(st));
     }
@@ -214,8 +232,10 @@ class Writer {
       st.bind(2, std::string_view(timestamp(rng_, 2024)));
       st.bind(3, std::string_view(rng_.pick(kFirst)));
       st.bind(4, std::string_view(rng_.pick(kActions)));
-      if (rng_.chance(50)) st.bind_null(5);
-      else st.bind(5, std::string_view(fmt::format("record {}", rng_.below(1000000))));
+      if (rng_.chance(50))
+        st.bind_null(5);
+      else
+        st.bind(5, std::string_view(fmt::format("record {}", rng_.below(1000000))));
       RK_TRY(run(st));
     }
     return {};
@@ -256,7 +276,8 @@ Result<void> write_file(const fs::path& path, std::string_view content) {
   fs::create_directories(path.parent_path(), ec);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(content.data(), static_cast<std::streamsize>(content.size()));
-  if (!out) return fail(ErrorCode::kIo, fmt::format("cannot write {}", path.string()), path.string());
+  if (!out)
+    return fail(ErrorCode::kIo, fmt::format("cannot write {}", path.string()), path.string());
   return {};
 }
 
@@ -291,8 +312,10 @@ DocPlan plan_document(Rng& rng, std::uint64_t id, const std::vector<std::string>
   std::uint64_t person = 1 + rng.below(persons);
   bool text = rng.chance(60);
   std::string dir = slug(companies[company - 1], company);
-  if (rng.chance(20)) dir += fmt::format("/archiv/{}", 2019 + rng.below(5));
-  else dir += fmt::format("/{}", person);
+  if (rng.chance(20))
+    dir += fmt::format("/archiv/{}", 2019 + rng.below(5));
+  else
+    dir += fmt::format("/{}", person);
   std::string name = fmt::format("{}_{}.{}", rng.pick(kDocNames), id, text ? "txt" : "pdf");
   std::uint64_t bytes = avg_bytes / 2 + rng.below(avg_bytes + 1);
   return DocPlan{dir + "/" + name, company, person, bytes, text};
@@ -307,8 +330,10 @@ Result<void> live_mutations(Database& db, Rng& rng, const Counts& c) {
   RK_TRY(w.audit(std::max<std::uint64_t>(c.audit / 50, 5), c.companies));
   RK_TRY(db.exec(fmt::format("DELETE FROM appointments WHERE id % 97 = {}", rng.below(97))));
   RK_TRY(db.exec(fmt::format("DELETE FROM person_tags WHERE person_id % 89 = {}", rng.below(89))));
-  RK_TRY(db.exec(fmt::format("UPDATE appointments SET subject = 'Verschoben', price = price * 1.1 "
-                             "WHERE id % 53 = {}", rng.below(53))));
+  RK_TRY(
+      db.exec(fmt::format("UPDATE appointments SET subject = 'Verschoben', price = price * 1.1 "
+                          "WHERE id % 53 = {}",
+                          rng.below(53))));
   RK_TRY(db.exec("UPDATE persons SET email = 'neu.' || email WHERE id % 61 = 7"));
   RK_TRY(db.exec("UPDATE settings SET value = 'EUR' WHERE key = 'currency'"));
   RK_TRY(db.exec("INSERT INTO settings VALUES(1, 'theme', 'dark')"));
@@ -322,7 +347,8 @@ Result<void> live_mutations(Database& db, Rng& rng, const Counts& c) {
 Result<void> copy_tree(const fs::path& from, const fs::path& to) {
   std::error_code ec;
   fs::copy(from, to, fs::copy_options::recursive, ec);
-  if (ec) return fail(ErrorCode::kIo, fmt::format("cannot copy {}: {}", from.string(), ec.message()));
+  if (ec)
+    return fail(ErrorCode::kIo, fmt::format("cannot copy {}: {}", from.string(), ec.message()));
   return {};
 }
 
@@ -338,7 +364,8 @@ Result<void> live_documents(Database& db, Rng& rng, const fs::path& docs,
       RK_TRY(db.exec(fmt::format("DELETE FROM documents WHERE id = {}", i + 1)));
     } else if (i % 13 == 5) {  // edited since the backup
       RK_TRY(write_file(docs / fs::u8path(p.path), document_content(rng, true, p.bytes + 10)));
-      RK_TRY(db.exec(fmt::format("UPDATE documents SET bytes = {} WHERE id = {}", p.bytes + 10, i + 1)));
+      RK_TRY(db.exec(
+          fmt::format("UPDATE documents SET bytes = {} WHERE id = {}", p.bytes + 10, i + 1)));
     }
   }
   Writer w(db, rng);
@@ -423,7 +450,8 @@ Result<SampleResult> generate_sample(const SampleOptions& o) {
   RK_TRY(copy_tree(r.documents, r.live_documents));
   RK_TRY_ASSIGN(auto live, Database::open(r.live_database, OpenMode::kReadWrite));
   RK_TRY(live_mutations(live, rng, c));
-  RK_TRY(live_documents(live, rng, r.live_documents, plans, o.document_bytes, companies, c.persons));
+  RK_TRY(
+      live_documents(live, rng, r.live_documents, plans, o.document_bytes, companies, c.persons));
   return r;
 }
 

@@ -117,7 +117,7 @@ class ArchiveReader {
   [[nodiscard]] bool dead() const;
 
   [[nodiscard]] const ArchiveInfo& info() const;
-  [[nodiscard]] const std::string& name() const;      // the source's name
+  [[nodiscard]] const std::string& name() const;       // the source's name
   [[nodiscard]] std::uint64_t raw_bytes_read() const;  // compressed bytes consumed so far
   [[nodiscard]] std::uint64_t bytes_produced() const;  // uncompressed bytes handed out so far
   [[nodiscard]] std::optional<std::uint64_t> raw_size() const;

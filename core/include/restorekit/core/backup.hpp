@@ -31,13 +31,13 @@ namespace restorekit::core {
 struct BackupOptions {
   std::filesystem::path database;                  // the live SQLite database (required)
   std::optional<std::filesystem::path> documents;  // the live documents folder
-  std::filesystem::path output;    // .zip, .tar.gz, .tar.zst or .tar.xz (required)
-  std::optional<std::string> password;   // AES-256 zip encryption (zip only)
-  std::optional<TenantSpec> tenants;     // records per-tenant row counts in the header
-  int level = -1;                        // compression level; -1 = default
-  int threads = 0;                       // compressor threads (zstd, xz); 0 = one
-  std::string tool_version = "0";        // written into the header
-  ProgressFn progress;                   // bytes of payload archived so far
+  std::filesystem::path output;                    // .zip, .tar.gz, .tar.zst or .tar.xz (required)
+  std::optional<std::string> password;             // AES-256 zip encryption (zip only)
+  std::optional<TenantSpec> tenants;               // records per-tenant row counts in the header
+  int level = -1;                                  // compression level; -1 = default
+  int threads = 0;                                 // compressor threads (zstd, xz); 0 = one
+  std::string tool_version = "0";                  // written into the header
+  ProgressFn progress;                             // bytes of payload archived so far
   CancelToken cancel;
 };
 

@@ -18,26 +18,26 @@
 namespace restorekit {
 
 enum class ErrorCode {
-  kInvalidArgument,       // a caller-supplied option or value is unusable
-  kNotFound,              // a file or entry does not exist
-  kIo,                    // the operating system refused a read, write, rename, ...
-  kNotAnArchive,          // the bytes are not an archive format restorekit reads
-  kUnsupportedFormat,     // a recognised but disabled or unsupported format/feature
-  kTruncated,             // the archive ends before its structure says it should
-  kCorruptData,           // decompression or structure failed
-  kCrcError,              // an archive's own checksum (zip CRC-32, gzip trailer) failed
-  kPasswordRequired,      // encrypted content and no password was given
-  kBadPassword,           // every candidate password was wrong
-  kEncryptionUnsupported, // encrypted, but in a scheme libarchive cannot decrypt (7z AES, RAR)
-  kUnsafePath,            // an entry path escapes the target or holds forbidden characters
-  kUnsafeLink,            // a link whose target leaves the tree
-  kLimitExceeded,         // entry count or total size bound exceeded
-  kRatioLimit,            // compression ratio bound exceeded (a decompression bomb)
-  kDatabase,              // SQLite refused an operation
-  kBadBackup,             // a restorekit backup whose header or checksums cannot be parsed
-  kProfile,               // a profile file is unreadable or holds an unknown/invalid key
-  kCancelled,             // the caller's cancellation token was tripped
-  kInternal,              // a broken invariant inside restorekit (a bug)
+  kInvalidArgument,        // a caller-supplied option or value is unusable
+  kNotFound,               // a file or entry does not exist
+  kIo,                     // the operating system refused a read, write, rename, ...
+  kNotAnArchive,           // the bytes are not an archive format restorekit reads
+  kUnsupportedFormat,      // a recognised but disabled or unsupported format/feature
+  kTruncated,              // the archive ends before its structure says it should
+  kCorruptData,            // decompression or structure failed
+  kCrcError,               // an archive's own checksum (zip CRC-32, gzip trailer) failed
+  kPasswordRequired,       // encrypted content and no password was given
+  kBadPassword,            // every candidate password was wrong
+  kEncryptionUnsupported,  // encrypted, but in a scheme libarchive cannot decrypt (7z AES, RAR)
+  kUnsafePath,             // an entry path escapes the target or holds forbidden characters
+  kUnsafeLink,             // a link whose target leaves the tree
+  kLimitExceeded,          // entry count or total size bound exceeded
+  kRatioLimit,             // compression ratio bound exceeded (a decompression bomb)
+  kDatabase,               // SQLite refused an operation
+  kBadBackup,              // a restorekit backup whose header or checksums cannot be parsed
+  kProfile,                // a profile file is unreadable or holds an unknown/invalid key
+  kCancelled,              // the caller's cancellation token was tripped
+  kInternal,               // a broken invariant inside restorekit (a bug)
 };
 
 // Stable upper-case name of a code, e.g. "BAD_PASSWORD". Never changes once released.
@@ -65,13 +65,12 @@ inline tl::unexpected<Error> fail(ErrorCode code, std::string message, std::stri
 
 // RK_TRY(expr): evaluate a Result<void>-like expression; return its error from the enclosing
 // function if it failed.
-#define RK_TRY(expr)                                            \
-  do {                                                          \
-    auto&& rk_try_result_ = (expr);                             \
-    if (!rk_try_result_) {                                      \
-      return tl::unexpected<::restorekit::Error>(               \
-          std::move(rk_try_result_).error());                   \
-    }                                                           \
+#define RK_TRY(expr)                                                                 \
+  do {                                                                               \
+    auto&& rk_try_result_ = (expr);                                                  \
+    if (!rk_try_result_) {                                                           \
+      return tl::unexpected<::restorekit::Error>(std::move(rk_try_result_).error()); \
+    }                                                                                \
   } while (false)
 
 #define RK_CONCAT_INNER_(a, b) a##b
@@ -80,9 +79,9 @@ inline tl::unexpected<Error> fail(ErrorCode code, std::string message, std::stri
 // RK_TRY_ASSIGN(lhs, expr): `lhs = *expr` on success, else return the error.
 // lhs may be a declaration: RK_TRY_ASSIGN(auto reader, ArchiveReader::open(...));
 #define RK_TRY_ASSIGN(lhs, expr) RK_TRY_ASSIGN_IMPL_(RK_CONCAT_(rk_tmp_, __LINE__), lhs, expr)
-#define RK_TRY_ASSIGN_IMPL_(tmp, lhs, expr)                                        \
-  auto tmp = (expr);                                                               \
-  if (!tmp) {                                                                      \
-    return tl::unexpected<::restorekit::Error>(std::move(tmp).error());           \
-  }                                                                                \
+#define RK_TRY_ASSIGN_IMPL_(tmp, lhs, expr)                             \
+  auto tmp = (expr);                                                    \
+  if (!tmp) {                                                           \
+    return tl::unexpected<::restorekit::Error>(std::move(tmp).error()); \
+  }                                                                     \
   lhs = std::move(*tmp)

@@ -13,7 +13,7 @@ enum class Severity { kError, kWarning, kInfo };
 std::string_view severity_name(Severity severity);  // "error", "warning", "info"
 
 struct Finding {
-  std::string code;     // e.g. "UNSAFE_PATH"
+  std::string code;  // e.g. "UNSAFE_PATH"
   Severity severity = Severity::kWarning;
   std::string entry;    // the entry or table concerned; untrusted text, escape before printing
   std::string message;  // one sentence

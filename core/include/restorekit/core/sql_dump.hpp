@@ -24,8 +24,7 @@ bool looks_like_sql_dump(std::string_view path, std::string_view head);
 // @error kCorruptData naming the statement number when a statement fails or is refused,
 //   kLimitExceeded when the result would pass `max_bytes`, kIo, kDatabase.
 [[nodiscard]] Result<void> load_sql_dump(const std::filesystem::path& dump,
-                                         const std::filesystem::path& dest,
-                                         std::string_view name,
+                                         const std::filesystem::path& dest, std::string_view name,
                                          std::uint64_t max_bytes = std::uint64_t{4} << 30);
 
 }  // namespace restorekit::core

@@ -119,7 +119,7 @@ bool has_sqlite_magic(std::span<const std::byte> head);
 
 struct ColumnInfo {
   std::string name;
-  std::string type;     // declared type, as written
+  std::string type;  // declared type, as written
   bool not_null = false;
   int pk_position = 0;  // 1-based position in the primary key; 0 when not part of it
 };
@@ -137,12 +137,12 @@ struct TableInfo {
   std::vector<ColumnInfo> columns;
   std::vector<std::string> primary_key;  // declared key columns in key order; empty if none
   std::vector<ForeignKey> foreign_keys;
-  std::optional<std::uint64_t> rows;     // unset when not counted (virtual tables)
-  std::string sql;                       // CREATE statement
+  std::optional<std::uint64_t> rows;  // unset when not counted (virtual tables)
+  std::string sql;                    // CREATE statement
 };
 
 struct SchemaObject {
-  std::string type;   // "index", "trigger", "view"
+  std::string type;  // "index", "trigger", "view"
   std::string name;
   std::string table;  // tbl_name
   std::string sql;
@@ -152,8 +152,8 @@ struct DatabaseSummary {
   std::int64_t user_version = 0;
   std::int64_t page_size = 0;
   std::int64_t page_count = 0;
-  std::vector<TableInfo> tables;       // sorted by name; sqlite_* internal tables excluded
-  std::vector<SchemaObject> objects;   // indexes (explicit), triggers, views, by type and name
+  std::vector<TableInfo> tables;      // sorted by name; sqlite_* internal tables excluded
+  std::vector<SchemaObject> objects;  // indexes (explicit), triggers, views, by type and name
 };
 
 enum class CountRows { kYes, kNo };
@@ -165,10 +165,10 @@ enum class CountRows { kYes, kNo };
                                                         CountRows count = CountRows::kYes);
 
 struct TenantSpec {
-  std::string column;                 // tenant column in data tables, e.g. "company_id"
-  std::optional<std::string> table;   // tenant table, e.g. "companies"
-  std::string key = "id";             // key column of the tenant table
-  std::optional<std::string> label;   // label column of the tenant table, e.g. "name"
+  std::string column;                // tenant column in data tables, e.g. "company_id"
+  std::optional<std::string> table;  // tenant table, e.g. "companies"
+  std::string key = "id";            // key column of the tenant table
+  std::optional<std::string> label;  // label column of the tenant table, e.g. "name"
 };
 
 struct TenantCount {

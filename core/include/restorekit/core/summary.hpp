@@ -28,7 +28,7 @@ struct Fingerprint {
 [[nodiscard]] Result<Fingerprint> fingerprint_file(const std::filesystem::path& path);
 
 struct DatabaseInfo {
-  std::string entry;          // archive path of the database entry
+  std::string entry;            // archive path of the database entry
   std::string kind = "sqlite";  // "sqlite", or "sql-dump" for a SQL text dump
   std::uint64_t bytes = 0;
   std::int64_t user_version = 0;

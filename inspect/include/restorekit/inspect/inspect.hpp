@@ -28,12 +28,12 @@ namespace restorekit::inspect {
 enum class ListEntries { kNo, kYes };
 
 struct InspectOptions {
-  core::ReaderOptions reader;             // limits and passwords
-  std::optional<core::Profile> profile;   // tenant column, database glob, documents root
+  core::ReaderOptions reader;            // limits and passwords
+  std::optional<core::Profile> profile;  // tenant column, database glob, documents root
   ListEntries list_entries = ListEntries::kNo;
-  core::Index* index = nullptr;           // optional: answer from / record into the index
-  std::filesystem::path temp_dir;         // where databases are staged; default: system temp
-  ProgressFn progress;                    // compressed bytes read / archive size
+  core::Index* index = nullptr;    // optional: answer from / record into the index
+  std::filesystem::path temp_dir;  // where databases are staged; default: system temp
+  ProgressFn progress;             // compressed bytes read / archive size
   CancelToken cancel;
 };
 

@@ -21,12 +21,12 @@
 namespace restorekit::sample {
 
 struct SampleOptions {
-  std::filesystem::path out_dir;        // created if missing; must not hold a previous sample
-  std::uint64_t rows = 20'000;          // total rows over all tables (1k .. 5M)
-  std::uint64_t documents = 200;        // number of document files
+  std::filesystem::path out_dir;             // created if missing; must not hold a previous sample
+  std::uint64_t rows = 20'000;               // total rows over all tables (1k .. 5M)
+  std::uint64_t documents = 200;             // number of document files
   std::uint64_t document_bytes = 16 * 1024;  // average document size
   std::uint64_t seed = 42;
-  bool live = true;                     // also write the mutated live variant
+  bool live = true;  // also write the mutated live variant
 };
 
 struct SampleResult {
