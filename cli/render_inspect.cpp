@@ -37,7 +37,13 @@ void render_database(const core::DatabaseInfo& db, std::ostream& out) {
     fmt::print(out, "                {:<{}}  {:>12} rows\n", escape_name(t.name), width,
                grouped(t.rows));
   }
-  for (const auto& t : db.tenants) {
+  constexpr std::size_t kShownTenants = 10;
+  if (!db.tenants.empty()) {
+    fmt::print(out, "  tenants     {}{}\n", db.tenants.size(),
+               db.tenants.size() > kShownTenants ? " (the first 10; --json lists all)" : "");
+  }
+  for (std::size_t i = 0; i < std::min(kShownTenants, db.tenants.size()); ++i) {
+    const auto& t = db.tenants[i];
     fmt::print(out, "    tenant    {:<8} {:<30} {:>12} rows\n", escape_name(t.id),
                escape_name(t.label), grouped(t.rows));
   }

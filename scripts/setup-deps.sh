@@ -14,7 +14,7 @@ packages=(
   # peer tools: real foreign archives in tests, yardsticks in benchmarks
   zip unzip p7zip-full libarchive-tools xxhash zstd xz-utils gzip sqlite3 sqlite3-tools
   # UTF-8 locale for libarchive's name conversion; time(1) for peak RSS in benchmarks
-  locales time
+  locales time bc
 )
 
 missing=()

@@ -298,7 +298,7 @@ TEST(ArchiveReader, StopsADecompressionBombAtTheRatioLimit) {
 
 TEST(ArchiveReader, StopsAtTheEntryAndSizeLimits) {
   std::vector<MemoryEntry> many;
-  for (int i = 0; i < 20; ++i) many.push_back({"f" + std::to_string(i), "x"});
+  for (int i = 0; i < 20; ++i) many.push_back({std::string("f").append(std::to_string(i)), "x"});
   auto bytes = test::make_archive(ArchiveKind::kTarGz, many);
   ReaderOptions few;
   few.limits.max_entries = 5;
