@@ -196,11 +196,6 @@ void ProgressBar::clear() {
   drawn_ = false;
 }
 
-bool use_color(int stream_fd) {
-  const char* no_color = std::getenv("NO_COLOR");
-  return ::isatty(stream_fd) && !(no_color && *no_color);
-}
-
 std::string human_bytes(std::uint64_t bytes) {
   constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB"};
   double value = static_cast<double>(bytes);

@@ -75,9 +75,6 @@ class ProgressBar {
   std::string label_;
 };
 
-// True when ANSI colours may be used on `stream_fd` (a terminal, NO_COLOR unset).
-bool use_color(int stream_fd);
-
 // "1.2 MB", "512 B" (decimal units, as file managers show).
 std::string human_bytes(std::uint64_t bytes);
 // "12,345"

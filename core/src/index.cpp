@@ -180,14 +180,10 @@ Result<void> Index::init_schema() {
                             db_.path(), version),
                 db_.path());
   }
-  RK_TRY(db_.exec("BEGIN IMMEDIATE"));
-  auto created = db_.exec(kSchema);
-  if (!created) {
-    (void)db_.exec("ROLLBACK");
-    return created;
-  }
-  RK_TRY(db_.exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion)));
-  return db_.exec("COMMIT");
+  return in_transaction([&]() -> Result<void> {
+    RK_TRY(db_.exec(kSchema));
+    return db_.exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
+  });
 }
 
 Result<std::optional<ArchiveSummary>> Index::find(const std::string& path,
@@ -282,10 +278,19 @@ Result<void> Index::load_children(std::int64_t id, ArchiveSummary& s) {
   return {};
 }
 
-Result<void> Index::put(const ArchiveSummary& s, const std::vector<EntryRecord>* entries) {
+Result<void> Index::in_transaction(const std::function<Result<void>()>& body) {
   RK_TRY(db_.exec("BEGIN IMMEDIATE"));
-  auto body = [&]() -> Result<void> {
-    RK_TRY(forget(s.path));
+  auto result = body();
+  if (!result) {
+    (void)db_.exec("ROLLBACK");
+    return result;
+  }
+  return db_.exec("COMMIT");
+}
+
+Result<void> Index::put(const ArchiveSummary& s, const std::vector<EntryRecord>* entries) {
+  return in_transaction([&]() -> Result<void> {
+    RK_TRY(delete_archive(s.path));
     RK_TRY_ASSIGN(auto st, db_.prepare("INSERT INTO archives(path, size, mtime_ns, head_tail, "
                                        "kind, format, format_detail, filters, encrypted, "
                                        "entries, bytes, archive_bytes, document_files, "
@@ -312,16 +317,11 @@ Result<void> Index::put(const ArchiveSummary& s, const std::vector<EntryRecord>*
     st.bind(18, static_cast<std::int64_t>(s.listed && entries != nullptr));
     st.bind(19, now_seconds());
     RK_TRY(run(st));
-    std::int64_t id = db_.query_int("SELECT last_insert_rowid()").value_or(0);
+    RK_TRY_ASSIGN(std::int64_t id, db_.query_int("SELECT last_insert_rowid()"));
     RK_TRY(put_children(id, s));
     if (entries) RK_TRY(put_entries(id, *entries));
     return {};
-  }();
-  if (!body) {
-    (void)db_.exec("ROLLBACK");
-    return body;
-  }
-  return db_.exec("COMMIT");
+  });
 }
 
 Result<void> Index::put_children(std::int64_t id, const ArchiveSummary& s) {
@@ -430,6 +430,10 @@ Result<std::vector<ArchiveSummary>> Index::list() {
 }
 
 Result<void> Index::forget(const std::string& path) {
+  return in_transaction([&] { return delete_archive(path); });
+}
+
+Result<void> Index::delete_archive(const std::string& path) {
   RK_TRY_ASSIGN(auto st, db_.prepare("SELECT id FROM archives WHERE path = ?1"));
   st.bind(1, std::string_view(path));
   RK_TRY_ASSIGN(bool row, st.step());

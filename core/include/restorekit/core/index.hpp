@@ -9,6 +9,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -48,6 +49,8 @@ class Index {
  private:
   explicit Index(Database db) : db_(std::move(db)) {}
   [[nodiscard]] Result<void> init_schema();
+  [[nodiscard]] Result<void> delete_archive(const std::string& path);
+  [[nodiscard]] Result<void> in_transaction(const std::function<Result<void>()>& body);
   [[nodiscard]] Result<ArchiveSummary> load(Statement& row);
   [[nodiscard]] Result<void> load_children(std::int64_t id, ArchiveSummary& summary);
   [[nodiscard]] Result<void> put_children(std::int64_t id, const ArchiveSummary& summary);
