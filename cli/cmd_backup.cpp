@@ -91,15 +91,15 @@ int run_backup(const BackupArgs& a) {
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (a.common.json) {
-    nlohmann::json doc = {
+    nlohmann::ordered_json doc = {
         {"schema", kSchema},
         {"path", result->path.string()},
         {"archive_bytes", result->archive_bytes},
-        {"header", nlohmann::json::parse(core::header_to_json(result->header))},
+        {"header", nlohmann::ordered_json::parse(core::header_to_json(result->header))},
         {"skipped", result->skipped},
         {"seconds", seconds},
     };
-    std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    std::cout << doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
   } else if (!a.common.quiet) {
     render_text(*result, seconds, std::cout);
   }

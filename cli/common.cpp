@@ -142,7 +142,7 @@ std::optional<core::Index> open_catalog(const CommonOptions& o) {
   return std::move(*index);
 }
 
-nlohmann::json error_json(const Error& error) {
+nlohmann::ordered_json error_json(const Error& error) {
   return {{"code", code_name(error.code)}, {"message", error.message}, {"subject", error.subject}};
 }
 
@@ -151,8 +151,8 @@ int report_error(const CommonOptions& o, std::string_view schema, const Error& e
   fmt::print(stderr, "restorekit: error: {}{}\n", core::escape_name(error.message),
              hint.empty() ? "" : fmt::format(" ({})", hint));
   if (o.json) {
-    nlohmann::json doc = {{"schema", schema}, {"error", error_json(error)}};
-    std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    nlohmann::ordered_json doc = {{"schema", schema}, {"error", error_json(error)}};
+    std::cout << doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
   }
   return kExitError;
 }
@@ -183,7 +183,14 @@ void ProgressBar::draw(const Progress& p) {
                       std::string(static_cast<std::size_t>(kBar - filled), '.'));
   }
   std::string line = fmt::format("{} {}{} {}", label_, bar, amount, core::escape_name(p.current));
-  if (static_cast<int>(line.size()) > width - 1) line.resize(static_cast<std::size_t>(width - 1));
+  if (static_cast<int>(line.size()) > width - 1) {
+    line.resize(static_cast<std::size_t>(width - 1));
+    // Never leave half a UTF-8 character at the cut.
+    while (!line.empty() && (static_cast<unsigned char>(line.back()) & 0xC0) == 0x80) {
+      line.pop_back();
+    }
+    if (!line.empty() && static_cast<unsigned char>(line.back()) >= 0xC0) line.pop_back();
+  }
   fmt::print(stderr, "\r\x1b[2K{}", line);
   std::fflush(stderr);
   drawn_ = true;

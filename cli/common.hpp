@@ -55,7 +55,7 @@ std::optional<core::Index> open_catalog(const CommonOptions& o);
 // --json a document {"schema": ..., "error": {...}} on stdout. @return kExitError.
 int report_error(const CommonOptions& o, std::string_view schema, const Error& error);
 
-nlohmann::json error_json(const Error& error);
+nlohmann::ordered_json error_json(const Error& error);
 
 // A progress bar on stderr, drawn only when stderr is a terminal and --quiet is not given.
 class ProgressBar {

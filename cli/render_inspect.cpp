@@ -13,7 +13,7 @@ namespace restorekit::cli {
 namespace {
 
 using core::escape_name;
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 std::string format_line(const core::ArchiveSummary& s) {
   std::string filters;

@@ -11,6 +11,6 @@ namespace restorekit::cli {
 
 void render_inspect_text(const inspect::InspectReport& report, bool list_entries,
                          std::ostream& out);
-nlohmann::json inspect_json(const inspect::InspectReport& report, bool list_entries);
+nlohmann::ordered_json inspect_json(const inspect::InspectReport& report, bool list_entries);
 
 }  // namespace restorekit::cli
