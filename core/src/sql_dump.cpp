@@ -48,7 +48,6 @@ int dump_authorizer(void*, int action, const char* arg1, const char*, const char
     case SQLITE_TRANSACTION:
     case SQLITE_SAVEPOINT:
     case SQLITE_ANALYZE:
-    case SQLITE_RECURSIVE:
     case SQLITE_REINDEX: return SQLITE_OK;
     case SQLITE_PRAGMA: {
       std::string_view name = arg1 ? arg1 : "";
@@ -61,6 +60,15 @@ int dump_authorizer(void*, int action, const char* arg1, const char*, const char
   }
 }
 
+constexpr int kMaxValueBytes = 64 << 20;              // one string/BLOB, and one statement's text
+constexpr int kProgressEvery = 10000;                 // VM instructions between progress calls
+constexpr int kMaxProgressCallsPerStatement = 10000;  // 100M instructions per statement
+
+// Interrupts any single statement that runs far longer than loading values ever takes.
+int statement_budget(void* calls) {
+  return ++*static_cast<int*>(calls) > kMaxProgressCallsPerStatement ? 1 : 0;
+}
+
 Result<Database> open_scratch(const std::filesystem::path& dest, std::uint64_t max_bytes) {
   RK_TRY_ASSIGN(auto db, Database::open(dest, OpenMode::kCreate));
   int off = 0;
@@ -68,6 +76,8 @@ Result<Database> open_scratch(const std::filesystem::path& dest, std::uint64_t m
   sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &off);
   sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &off);
   sqlite3_limit(db.handle(), SQLITE_LIMIT_ATTACHED, 0);
+  sqlite3_limit(db.handle(), SQLITE_LIMIT_LENGTH, kMaxValueBytes);
+  sqlite3_limit(db.handle(), SQLITE_LIMIT_SQL_LENGTH, kMaxValueBytes);
   RK_TRY(
       db.exec(fmt::format("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
                           "PRAGMA max_page_count={};",
@@ -95,14 +105,23 @@ Result<void> load_sql_dump(const std::filesystem::path& dump, const std::filesys
   std::ifstream in(dump, std::ios::binary);
   if (!in) return fail(ErrorCode::kIo, fmt::format("cannot read {}", dump.string()), dump.string());
   RK_TRY_ASSIGN(auto db, open_scratch(dest, max_bytes));
+  int progress_calls = 0;
+  sqlite3_progress_handler(db.handle(), kProgressEvery, &statement_budget, &progress_calls);
   std::string statement;
   std::string line;
   std::uint64_t number = 0;
   while (std::getline(in, line)) {
     statement += line;
     statement += '\n';
+    if (statement.size() > static_cast<std::size_t>(kMaxValueBytes)) {
+      return fail(ErrorCode::kLimitExceeded,
+                  fmt::format("SQL dump {}: statement {} is longer than {} bytes", name, number + 1,
+                              kMaxValueBytes),
+                  std::string(name));
+    }
     if (line.find(';') == std::string::npos || !sqlite3_complete(statement.c_str())) continue;
     ++number;
+    progress_calls = 0;
     auto r = db.exec(statement);
     if (!r && r.error().message.find("full") != std::string::npos) {
       return fail(

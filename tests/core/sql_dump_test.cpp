@@ -47,6 +47,23 @@ TEST(LoadSqlDump, RefusesAttachAndWritableSchema) {
   EXPECT_FALSE(std::filesystem::exists(dir / "evil.db"));
 }
 
+TEST(LoadSqlDump, RunawayStatementsAreStopped) {
+  ScratchDir dir;
+  for (std::string evil :
+       {std::string("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) "
+                    "INSERT INTO t SELECT x FROM c;"),
+        std::string("INSERT INTO t VALUES(randomblob(500000000));"),
+        std::string("INSERT INTO t SELECT 1 FROM t a, t b, t c, t d, t e, t f, t g;")}) {
+    test::write_file(dir / "d.sql",
+                     "CREATE TABLE t(x);\nINSERT INTO t VALUES(1),(2),(3),(4),"
+                     "(5),(6),(7),(8),(9),(10),(11),(12),(13),(14),(15);\n" +
+                         evil + "\n");
+    std::filesystem::remove(dir / "out.sqlite");
+    auto r = load_sql_dump(dir / "d.sql", dir / "out.sqlite", "d.sql");
+    EXPECT_FALSE(r) << evil;
+  }
+}
+
 TEST(LoadSqlDump, TriggersInADumpNeverFire) {
   ScratchDir dir;
   test::write_file(dir / "d.sql",
