@@ -90,13 +90,6 @@ void bind_optional(Statement& st, int index, const std::optional<std::int64_t>& 
     st.bind_null(index);
 }
 
-Result<void> run(Statement& st) {
-  auto r = st.step();
-  st.reset();
-  if (!r) return tl::unexpected(r.error());
-  return {};
-}
-
 std::int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -229,9 +222,7 @@ Result<void> Index::load_children(std::int64_t id, ArchiveSummary& s) {
   RK_TRY_ASSIGN(auto dbs, db_.prepare("SELECT entry, kind, bytes, user_version, page_size FROM "
                                       "databases WHERE archive_id = ?1 ORDER BY seq"));
   dbs.bind(1, id);
-  while (true) {
-    RK_TRY_ASSIGN(bool row, dbs.step());
-    if (!row) break;
+  RK_TRY(dbs.for_each([&]() -> Result<void> {
     s.databases.push_back(DatabaseInfo{std::string(dbs.column_text(0)),
                                        std::string(dbs.column_text(1)),
                                        static_cast<std::uint64_t>(dbs.column_int(2)),
@@ -239,43 +230,43 @@ Result<void> Index::load_children(std::int64_t id, ArchiveSummary& s) {
                                        dbs.column_int(4),
                                        {},
                                        {}});
-  }
+    return {};
+  }));
+  // Tables and tenants hang off their database by its position (db_seq).
+  auto database_at = [&](std::int64_t seq) -> DatabaseInfo* {
+    auto i = static_cast<std::size_t>(seq);
+    return seq >= 0 && i < s.databases.size() ? &s.databases[i] : nullptr;
+  };
   RK_TRY_ASSIGN(auto tables, db_.prepare("SELECT db_seq, name, rows FROM db_tables WHERE "
                                          "archive_id = ?1 ORDER BY db_seq, seq"));
   tables.bind(1, id);
-  while (true) {
-    RK_TRY_ASSIGN(bool row, tables.step());
-    if (!row) break;
-    auto seq = static_cast<std::size_t>(tables.column_int(0));
-    if (seq < s.databases.size()) {
-      s.databases[seq].tables.push_back(HeaderTable{
-          std::string(tables.column_text(1)), static_cast<std::uint64_t>(tables.column_int(2))});
+  RK_TRY(tables.for_each([&]() -> Result<void> {
+    if (auto* db = database_at(tables.column_int(0))) {
+      db->tables.push_back(HeaderTable{std::string(tables.column_text(1)),
+                                       static_cast<std::uint64_t>(tables.column_int(2))});
     }
-  }
+    return {};
+  }));
   RK_TRY_ASSIGN(auto tenants, db_.prepare("SELECT db_seq, id, label, rows FROM db_tenants WHERE "
                                           "archive_id = ?1 ORDER BY db_seq, seq"));
   tenants.bind(1, id);
-  while (true) {
-    RK_TRY_ASSIGN(bool row, tenants.step());
-    if (!row) break;
-    auto seq = static_cast<std::size_t>(tenants.column_int(0));
-    if (seq < s.databases.size()) {
-      s.databases[seq].tenants.push_back(
-          TenantCount{std::string(tenants.column_text(1)), std::string(tenants.column_text(2)),
-                      static_cast<std::uint64_t>(tenants.column_int(3))});
+  RK_TRY(tenants.for_each([&]() -> Result<void> {
+    if (auto* db = database_at(tenants.column_int(0))) {
+      db->tenants.push_back(TenantCount{std::string(tenants.column_text(1)),
+                                        std::string(tenants.column_text(2)),
+                                        static_cast<std::uint64_t>(tenants.column_int(3))});
     }
-  }
+    return {};
+  }));
   RK_TRY_ASSIGN(auto findings, db_.prepare("SELECT code, severity, entry, message FROM findings "
                                            "WHERE archive_id = ?1 ORDER BY seq"));
   findings.bind(1, id);
-  while (true) {
-    RK_TRY_ASSIGN(bool row, findings.step());
-    if (!row) break;
+  return findings.for_each([&]() -> Result<void> {
     s.findings.push_back(
         Finding{std::string(findings.column_text(0)), severity_from_name(findings.column_text(1)),
                 std::string(findings.column_text(2)), std::string(findings.column_text(3))});
-  }
-  return {};
+    return {};
+  });
 }
 
 Result<void> Index::in_transaction(const std::function<Result<void>()>& body) {
@@ -316,7 +307,7 @@ Result<void> Index::put(const ArchiveSummary& s, const std::vector<EntryRecord>*
     st.bind(17, std::string_view(s.header_json));
     st.bind(18, static_cast<std::int64_t>(s.listed && entries != nullptr));
     st.bind(19, now_seconds());
-    RK_TRY(run(st));
+    RK_TRY(st.run());
     RK_TRY_ASSIGN(std::int64_t id, db_.query_int("SELECT last_insert_rowid()"));
     RK_TRY(put_children(id, s));
     if (entries) RK_TRY(put_entries(id, *entries));
@@ -338,14 +329,14 @@ Result<void> Index::put_children(std::int64_t id, const ArchiveSummary& s) {
     dbs.bind(5, static_cast<std::int64_t>(d.bytes));
     dbs.bind(6, d.user_version);
     dbs.bind(7, d.page_size);
-    RK_TRY(run(dbs));
+    RK_TRY(dbs.run());
     for (std::size_t k = 0; k < d.tables.size(); ++k) {
       tables.bind(1, id);
       tables.bind(2, seq);
       tables.bind(3, static_cast<std::int64_t>(k));
       tables.bind(4, std::string_view(d.tables[k].name));
       tables.bind(5, static_cast<std::int64_t>(d.tables[k].rows));
-      RK_TRY(run(tables));
+      RK_TRY(tables.run());
     }
     for (std::size_t k = 0; k < d.tenants.size(); ++k) {
       tenants.bind(1, id);
@@ -354,7 +345,7 @@ Result<void> Index::put_children(std::int64_t id, const ArchiveSummary& s) {
       tenants.bind(4, std::string_view(d.tenants[k].id));
       tenants.bind(5, std::string_view(d.tenants[k].label));
       tenants.bind(6, static_cast<std::int64_t>(d.tenants[k].rows));
-      RK_TRY(run(tenants));
+      RK_TRY(tenants.run());
     }
   }
   RK_TRY_ASSIGN(auto findings, db_.prepare("INSERT INTO findings VALUES(?1,?2,?3,?4,?5,?6)"));
@@ -366,7 +357,7 @@ Result<void> Index::put_children(std::int64_t id, const ArchiveSummary& s) {
     findings.bind(4, severity_name(f.severity));
     findings.bind(5, std::string_view(f.entry));
     findings.bind(6, std::string_view(f.message));
-    RK_TRY(run(findings));
+    RK_TRY(findings.run());
   }
   return {};
 }
@@ -389,7 +380,7 @@ Result<void> Index::put_entries(std::int64_t id, const std::vector<EntryRecord>&
       st.bind(9, std::string_view(e.hash->hex()));
     else
       st.bind_null(9);
-    RK_TRY(run(st));
+    RK_TRY(st.run());
   }
   return {};
 }
@@ -400,32 +391,31 @@ Result<std::vector<EntryRecord>> Index::entries(const std::string& path) {
                                      "a.id = e.archive_id WHERE a.path = ?1 ORDER BY e.seq"));
   st.bind(1, std::string_view(path));
   std::vector<EntryRecord> out;
-  while (true) {
-    RK_TRY_ASSIGN(bool row, st.step());
-    if (!row) break;
+  RK_TRY(st.for_each([&]() -> Result<void> {
     EntryRecord e;
     e.path = st.column_text(0);
     e.type = type_from_name(st.column_text(1));
-    if (st.column_type(2) != ValueType::kNull)
+    if (st.column_type(2) != ValueType::kNull) {
       e.size = static_cast<std::uint64_t>(st.column_int(2));
+    }
     e.mtime = st.column_int(3);
     e.encrypted = st.column_int(4) != 0;
     e.safe = st.column_int(5) != 0;
     if (st.column_type(6) != ValueType::kNull) e.hash = Digest128::from_hex(st.column_text(6));
     out.push_back(std::move(e));
-  }
+    return {};
+  }));
   return out;
 }
 
 Result<std::vector<ArchiveSummary>> Index::list() {
   RK_TRY_ASSIGN(auto st, db_.prepare("SELECT * FROM archives ORDER BY indexed_at DESC, id DESC"));
   std::vector<ArchiveSummary> out;
-  while (true) {
-    RK_TRY_ASSIGN(bool row, st.step());
-    if (!row) break;
+  RK_TRY(st.for_each([&]() -> Result<void> {
     RK_TRY_ASSIGN(auto s, load(st));
     out.push_back(std::move(s));
-  }
+    return {};
+  }));
   return out;
 }
 
@@ -443,7 +433,7 @@ Result<void> Index::delete_archive(const std::string& path) {
     std::string_view key = table == "archives" ? "id" : "archive_id";
     RK_TRY_ASSIGN(auto del, db_.prepare(fmt::format("DELETE FROM {} WHERE {} = ?1", table, key)));
     del.bind(1, id);
-    RK_TRY(run(del));
+    RK_TRY(del.run());
   }
   return {};
 }

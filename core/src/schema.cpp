@@ -17,14 +17,13 @@ Result<void> read_columns(Database& db, TableInfo& table) {
                                       "pragma_table_info(?1) ORDER BY cid"));
   stmt.bind(1, std::string_view(table.name));
   std::vector<std::pair<int, std::string>> key;
-  for (;;) {
-    RK_TRY_ASSIGN(bool row, stmt.step());
-    if (!row) break;
+  RK_TRY(stmt.for_each([&]() -> Result<void> {
     ColumnInfo col{std::string(stmt.column_text(0)), std::string(stmt.column_text(1)),
                    stmt.column_int(2) != 0, static_cast<int>(stmt.column_int(3))};
     if (col.pk_position > 0) key.emplace_back(col.pk_position, col.name);
     table.columns.push_back(std::move(col));
-  }
+    return {};
+  }));
   std::sort(key.begin(), key.end());
   for (auto& [pos, name] : key) table.primary_key.push_back(name);
   return {};
@@ -35,16 +34,15 @@ Result<void> read_foreign_keys(Database& db, TableInfo& table) {
                                       "pragma_foreign_key_list(?1) ORDER BY id, seq"));
   stmt.bind(1, std::string_view(table.name));
   std::int64_t current = -1;
-  for (;;) {
-    RK_TRY_ASSIGN(bool row, stmt.step());
-    if (!row) break;
+  RK_TRY(stmt.for_each([&]() -> Result<void> {
     if (stmt.column_int(0) != current) {
       current = stmt.column_int(0);
       table.foreign_keys.push_back(ForeignKey{std::string(stmt.column_text(1)), {}, {}});
     }
     table.foreign_keys.back().from.emplace_back(stmt.column_text(2));
     table.foreign_keys.back().to.emplace_back(stmt.column_text(3));
-  }
+    return {};
+  }));
   return {};
 }
 
@@ -55,16 +53,15 @@ Result<void> read_tables(Database& db, DatabaseSummary& summary) {
                                       "WHERE l.schema = 'main' AND l.type != 'view' "
                                       "AND l.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
                                       "ORDER BY l.name"));
-  for (;;) {
-    RK_TRY_ASSIGN(bool row, stmt.step());
-    if (!row) break;
+  RK_TRY(stmt.for_each([&]() -> Result<void> {
     TableInfo t;
     t.name = stmt.column_text(0);
     t.kind = stmt.column_text(1);
     t.without_rowid = stmt.column_int(2) != 0;
     t.sql = stmt.column_text(3);
     summary.tables.push_back(std::move(t));
-  }
+    return {};
+  }));
   for (auto& t : summary.tables) {
     RK_TRY(read_columns(db, t));
     RK_TRY(read_foreign_keys(db, t));
@@ -76,13 +73,12 @@ Result<void> read_objects(Database& db, DatabaseSummary& summary) {
   RK_TRY_ASSIGN(auto stmt, db.prepare("SELECT type, name, tbl_name, sql FROM sqlite_schema "
                                       "WHERE type IN ('index','trigger','view') AND sql IS NOT "
                                       "NULL ORDER BY type, name"));
-  for (;;) {
-    RK_TRY_ASSIGN(bool row, stmt.step());
-    if (!row) break;
+  RK_TRY(stmt.for_each([&]() -> Result<void> {
     summary.objects.push_back(
         SchemaObject{std::string(stmt.column_text(0)), std::string(stmt.column_text(1)),
                      std::string(stmt.column_text(2)), std::string(stmt.column_text(3))});
-  }
+    return {};
+  }));
   return {};
 }
 
@@ -123,14 +119,13 @@ Result<std::vector<TenantCount>> count_tenants(Database& db, const DatabaseSumma
                   db.prepare(fmt::format("SELECT CAST({0} AS TEXT), count(*) FROM {1} "
                                          "GROUP BY 1",
                                          quote_identifier(col), quote_identifier(t.name))));
-    for (;;) {
-      RK_TRY_ASSIGN(bool row, stmt.step());
-      if (!row) break;
+    RK_TRY(stmt.for_each([&]() -> Result<void> {
       std::string id(stmt.column_text(0));
       auto& entry = tenants[id];
       entry.id = id;
       entry.rows += static_cast<std::uint64_t>(stmt.column_int(1));
-    }
+      return {};
+    }));
   }
   if (!any) {
     return fail(ErrorCode::kInvalidArgument,
@@ -143,12 +138,11 @@ Result<std::vector<TenantCount>> count_tenants(Database& db, const DatabaseSumma
     RK_TRY_ASSIGN(auto stmt, db.prepare(fmt::format(
                                  "SELECT CAST({} AS TEXT), {} FROM {}", quote_identifier(spec.key),
                                  quote_identifier(*spec.label), quote_identifier(*spec.table))));
-    for (;;) {
-      RK_TRY_ASSIGN(bool row, stmt.step());
-      if (!row) break;
+    RK_TRY(stmt.for_each([&]() -> Result<void> {
       auto it = tenants.find(std::string(stmt.column_text(0)));
       if (it != tenants.end()) it->second.label = stmt.column_text(1);
-    }
+      return {};
+    }));
   }
   std::vector<TenantCount> out;
   for (auto& [id, t] : tenants) out.push_back(std::move(t));

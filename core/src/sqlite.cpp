@@ -170,6 +170,13 @@ Result<bool> Statement::step() {
   return tl::unexpected(db_->error("a query"));
 }
 
+Result<void> Statement::run() {
+  auto r = step();
+  reset();
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
 void Statement::reset() {
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);

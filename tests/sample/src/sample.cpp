@@ -130,7 +130,7 @@ class Writer {
       st.bind(2, std::string_view(name));
       st.bind(3, std::string_view(rng_.pick(kCountries)));
       st.bind(4, std::string_view(timestamp(rng_, 2015)));
-      RK_TRY(run(st));
+      RK_TRY(st.run());
       names.push_back(name);
     }
     return settings(n);
@@ -148,7 +148,7 @@ class Writer {
           st.bind_null(3);
         else
           st.bind(3, std::string_view(fmt::format("{}-{}", key, rng_.below(100))));
-        RK_TRY(run(st));
+        RK_TRY(st.run());
       }
     }
     return {};
@@ -185,7 +185,7 @@ class Writer {
         st.bind_null(9);
       else
         st.bind(9, kLorem.substr(0, 40 + rng_.below(80)));
-      RK_TRY(run(st));
+      RK_TRY(st.run());
     }
     return {};
   }
@@ -208,7 +208,7 @@ class Writer {
       else
         st.bind(7, static_cast<double>(rng_.below(100000)) / 100.0);
       st.bind(8, static_cast<std::int64_t>(rng_.chance(8)));
-      RK_TRY(run(st));
+      RK_TRY(st.run());
     }
     return {};
   }
@@ -219,7 +219,7 @@ class Writer {
     for (std::uint64_t i = 0; i < n; ++i) {
       st.bind(1, static_cast<std::int64_t>(1 + rng_.below(persons)));
       st.bind(2, std::string_view(rng_.pick(kTags)));
-      RK_TRY(run(st));
+      RK_TRY(st.run());
     }
     return {};
   }
@@ -236,7 +236,7 @@ class Writer {
         st.bind_null(5);
       else
         st.bind(5, std::string_view(fmt::format("record {}", rng_.below(1000000))));
-      RK_TRY(run(st));
+      RK_TRY(st.run());
     }
     return {};
   }
@@ -255,17 +255,10 @@ class Writer {
     st.bind(5, std::string_view(fs::path(path).stem().string()));
     st.bind(6, static_cast<std::int64_t>(bytes));
     st.bind(7, std::string_view(timestamp(rng_, 2022)));
-    return run(st);
+    return st.run();
   }
 
  private:
-  Result<void> run(core::Statement& st) {
-    auto r = st.step();
-    st.reset();
-    if (!r) return tl::unexpected(r.error());
-    return {};
-  }
-
   Database& db_;
   Rng& rng_;
   std::optional<core::Statement> doc_stmt_;

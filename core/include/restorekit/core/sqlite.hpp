@@ -81,6 +81,19 @@ class Statement {
   // @return true when a row is available, false when done. @error kDatabase.
   [[nodiscard]] Result<bool> step();
   void reset();
+  // Runs a statement that returns no rows, then resets it (bindings cleared) for reuse.
+  // @error kDatabase.
+  [[nodiscard]] Result<void> run();
+  // Steps to the end, calling `row()` (which returns Result<void>) for each row.
+  // @error kDatabase, or the first error `row` returns.
+  template <typename RowFn>
+  [[nodiscard]] Result<void> for_each(RowFn&& row) {
+    for (;;) {
+      RK_TRY_ASSIGN(bool more, step());
+      if (!more) return {};
+      RK_TRY(row());
+    }
+  }
 
   // Parameters are 1-based, as in SQLite.
   void bind(int index, std::int64_t value);
