@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -56,30 +57,62 @@ struct ArchiveWriter::Impl {
   std::uint64_t entry_written = 0;
   std::string current;
 
+  ZSTD_CCtx* zstd = nullptr;
+  std::vector<char> zstd_out;
+
   ~Impl() {
     if (entry) archive_entry_free(entry);
     if (handle) archive_write_free(handle);
+    ZSTD_freeCCtx(zstd);
   }
 
-  static la_ssize_t write_cb(archive* a, void* data, const void* buffer, std::size_t length) {
-    auto* self = static_cast<Impl*>(data);
+  // Where compressed bytes end up: the caller's fd or memory buffer.
+  bool sink(archive* a, const void* buffer, std::size_t length) {
     const auto* bytes = static_cast<const std::byte*>(buffer);
-    if (self->memory) {
-      self->memory->insert(self->memory->end(), bytes, bytes + length);
+    if (memory) {
+      memory->insert(memory->end(), bytes, bytes + length);
     } else {
       std::size_t done = 0;
       while (done < length) {
-        ssize_t n = ::write(self->fd, bytes + done, length - done);
+        ssize_t n = ::write(fd, bytes + done, length - done);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
           archive_set_error(a, errno, "%s", std::strerror(errno));
-          return -1;
+          return false;
         }
         done += static_cast<std::size_t>(n);
       }
     }
-    self->written += length;
-    return static_cast<la_ssize_t>(length);
+    written += length;
+    return true;
+  }
+
+  bool compress(archive* a, const void* buffer, std::size_t length, ZSTD_EndDirective mode) {
+    ZSTD_inBuffer in{buffer, length, 0};
+    for (;;) {
+      ZSTD_outBuffer out{zstd_out.data(), zstd_out.size(), 0};
+      std::size_t remaining = ZSTD_compressStream2(zstd, &out, &in, mode);
+      if (ZSTD_isError(remaining)) {
+        archive_set_error(a, EIO, "zstd: %s", ZSTD_getErrorName(remaining));
+        return false;
+      }
+      if (out.pos > 0 && !sink(a, zstd_out.data(), out.pos)) return false;
+      bool done = mode == ZSTD_e_end ? remaining == 0 : in.pos == in.size;
+      if (done) return true;
+    }
+  }
+
+  static la_ssize_t write_cb(archive* a, void* data, const void* buffer, std::size_t length) {
+    auto* self = static_cast<Impl*>(data);
+    bool ok = self->zstd ? self->compress(a, buffer, length, ZSTD_e_continue)
+                         : self->sink(a, buffer, length);
+    return ok ? static_cast<la_ssize_t>(length) : -1;
+  }
+
+  static int close_cb(archive* a, void* data) {
+    auto* self = static_cast<Impl*>(data);
+    if (self->zstd && !self->compress(a, nullptr, 0, ZSTD_e_end)) return ARCHIVE_FATAL;
+    return ARCHIVE_OK;
   }
 
   tl::unexpected<Error> error(std::string_view what) {
@@ -90,7 +123,7 @@ struct ArchiveWriter::Impl {
   }
 
   Result<void> option(const char* module, const char* key, const std::string& value) {
-    if (archive_write_set_option(handle, module, key, value.c_str()) < ARCHIVE_WARN) {
+    if (archive_write_set_option(handle, module, key, value.c_str()) != ARCHIVE_OK) {
       return error(fmt::format("option {}:{}={} refused", module, key, value));
     }
     return {};
@@ -123,34 +156,41 @@ struct ArchiveWriter::Impl {
 
   Result<void> configure_tar(const WriterOptions& o) {
     if (archive_write_set_format_pax_restricted(handle) != ARCHIVE_OK) return error("tar format");
-    const char* module = nullptr;
-    int r = ARCHIVE_OK;
-    switch (o.kind) {
-      case ArchiveKind::kTarGz:
-        r = archive_write_add_filter_gzip(handle);
-        module = "gzip";
-        break;
-      case ArchiveKind::kTarZst:
-        r = archive_write_add_filter_zstd(handle);
-        module = "zstd";
-        break;
-      case ArchiveKind::kTarXz:
-        r = archive_write_add_filter_xz(handle);
-        module = "xz";
-        break;
-      case ArchiveKind::kZip: break;
-    }
+    archive_write_set_bytes_in_last_block(handle, 1);
+    if (o.kind == ArchiveKind::kTarZst) return configure_zstd(o);
+    bool gzip = o.kind == ArchiveKind::kTarGz;
+    const char* module = gzip ? "gzip" : "xz";
+    int r = gzip ? archive_write_add_filter_gzip(handle) : archive_write_add_filter_xz(handle);
     if (r != ARCHIVE_OK) return error("compression filter");
     if (o.level >= 0) RK_TRY(option(module, "compression-level", std::to_string(o.level)));
-    if (o.threads > 1 && o.kind != ArchiveKind::kTarGz) {
-      RK_TRY(option(module, "threads", std::to_string(o.threads)));
-    }
-    archive_write_set_bytes_in_last_block(handle, 1);
+    if (o.threads > 1 && !gzip) RK_TRY(option(module, "threads", std::to_string(o.threads)));
+    return {};
+  }
+
+  // zstd is compressed here rather than by libarchive's filter, which writes frames without
+  // content checksums; ours carry them, so `zstd -t` and verify can check every frame.
+  Result<void> configure_zstd(const WriterOptions& o) {
+    zstd = ZSTD_createCCtx();
+    if (!zstd) return fail(ErrorCode::kInternal, "zstd could not allocate a compressor");
+    zstd_out.resize(ZSTD_CStreamOutSize());
+    int level = o.level >= 0 ? o.level : ZSTD_CLEVEL_DEFAULT;
+    auto set = [&](ZSTD_cParameter param, int value) -> Result<void> {
+      std::size_t r = ZSTD_CCtx_setParameter(zstd, param, value);
+      if (ZSTD_isError(r)) {
+        return fail(ErrorCode::kInvalidArgument,
+                    fmt::format("zstd refused a setting for {}: {}", name, ZSTD_getErrorName(r)),
+                    name);
+      }
+      return {};
+    };
+    RK_TRY(set(ZSTD_c_compressionLevel, level));
+    RK_TRY(set(ZSTD_c_checksumFlag, 1));
+    if (o.threads > 1) (void)set(ZSTD_c_nbWorkers, o.threads);  // single-threaded libzstd: ignored
     return {};
   }
 
   Result<void> open() {
-    if (archive_write_open2(handle, this, nullptr, &Impl::write_cb, nullptr, nullptr) !=
+    if (archive_write_open2(handle, this, nullptr, &Impl::write_cb, &Impl::close_cb, nullptr) !=
         ARCHIVE_OK) {
       return error("open");
     }

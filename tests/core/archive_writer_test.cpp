@@ -79,3 +79,26 @@ TEST(ArchiveWriter, TarKindsAreReadableByBsdtar) {
 
 }  // namespace
 }  // namespace restorekit::core
+
+namespace restorekit::core {
+namespace {
+
+TEST(ArchiveWriter, ZstdFramesCarryContentChecksums) {
+  auto bytes = test::make_archive(ArchiveKind::kTarZst, {{"a.txt", std::string(100000, 'a')}});
+  ASSERT_GT(bytes.size(), 5u);
+  EXPECT_EQ(bytes[0], std::byte{0x28});
+  EXPECT_EQ(bytes[3], std::byte{0xfd});
+  EXPECT_NE(static_cast<unsigned>(bytes[4]) & 0x04u, 0u) << "Content_Checksum_flag unset";
+  RK_REQUIRE_TOOL("zstd");
+  test::ScratchDir dir;
+  test::write_file(dir / "t.tar.zst",
+                   std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  bytes[bytes.size() - 2] ^= std::byte{0x01};  // inside the 4-byte frame checksum
+  test::write_file(dir / "bad.tar.zst",
+                   std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  EXPECT_EQ(test::run({"zstd", "-tq", "t.tar.zst"}, dir.path()).exit_code, 0);
+  EXPECT_NE(test::run({"zstd", "-tq", "bad.tar.zst"}, dir.path()).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace restorekit::core
