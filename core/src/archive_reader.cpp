@@ -14,6 +14,8 @@
 
 #include <restorekit/core/safe_path.hpp>
 
+#include "decoding_source.hpp"
+
 namespace restorekit::core {
 
 namespace {
@@ -81,8 +83,72 @@ void ensure_utf8_locale() {
   });
 }
 
+// Replays a peeked first chunk, then reads on from the inner source (for sources that cannot
+// seek back after codec detection).
+class ReplaySource final : public ByteSource {
+ public:
+  ReplaySource(std::unique_ptr<ByteSource> inner, std::span<const std::byte> first)
+      : inner_(std::move(inner)), first_(first.begin(), first.end()) {}
+  Result<std::span<const std::byte>> read() override {
+    if (!replayed_) {
+      replayed_ = true;
+      return std::span<const std::byte>(first_);
+    }
+    return inner_->read();
+  }
+  Result<std::uint64_t> seek(std::int64_t offset, int whence) override {
+    return inner_->seek(offset, whence);
+  }
+  [[nodiscard]] bool seekable() const override { return false; }
+  [[nodiscard]] std::optional<std::uint64_t> size() const override { return inner_->size(); }
+  [[nodiscard]] std::string name() const override { return inner_->name(); }
+
+ private:
+  std::unique_ptr<ByteSource> inner_;
+  std::vector<std::byte> first_;
+  bool replayed_ = false;
+};
+
+// Counts the raw (compressed) bytes read from the archive, below any decoder: the compression
+// ratio limit compares output with this.
+class CountingSource final : public ByteSource {
+ public:
+  CountingSource(std::unique_ptr<ByteSource> inner, std::uint64_t* counter)
+      : inner_(std::move(inner)), counter_(counter) {}
+  Result<std::span<const std::byte>> read() override {
+    auto chunk = inner_->read();
+    if (chunk) *counter_ += chunk->size();
+    return chunk;
+  }
+  Result<std::uint64_t> seek(std::int64_t offset, int whence) override {
+    return inner_->seek(offset, whence);
+  }
+  [[nodiscard]] bool seekable() const override { return inner_->seekable(); }
+  [[nodiscard]] std::optional<std::uint64_t> size() const override { return inner_->size(); }
+  [[nodiscard]] std::string name() const override { return inner_->name(); }
+
+ private:
+  std::unique_ptr<ByteSource> inner_;
+  std::uint64_t* counter_;
+};
+
+// Detects the codec from the first bytes and wraps the source in its decoder.
+Result<std::unique_ptr<ByteSource>> with_decoder(std::unique_ptr<ByteSource> source, Codec& codec,
+                                                 std::vector<Finding>* notes) {
+  RK_TRY_ASSIGN(auto head, source->read());
+  codec = detect_codec(head);
+  if (source->seekable()) {
+    RK_TRY(source->seek(0, SEEK_SET));
+  } else {
+    source = std::make_unique<ReplaySource>(std::move(source), head);
+  }
+  return make_decoding_source(std::move(source), codec, notes);
+}
+
 struct ArchiveReader::Impl {
   std::unique_ptr<ByteSource> source;
+  Codec codec = Codec::kNone;
+  std::vector<Finding> notes;
   ReaderOptions options;
   archive* handle = nullptr;
   std::string name;
@@ -114,7 +180,6 @@ struct ArchiveReader::Impl {
       return -1;
     }
     *buffer = chunk->data();
-    self->raw_read += chunk->size();
     return static_cast<la_ssize_t>(chunk->size());
   }
 
@@ -281,6 +346,7 @@ struct ArchiveReader::Impl {
     const char* detail = archive_format_name(handle);
     info.format_detail = detail ? detail : "";
     info.filters.clear();
+    if (codec != Codec::kNone) info.filters.emplace_back(codec_name(codec));
     for (int i = 0; i < archive_filter_count(handle); ++i) {
       if (archive_filter_code(handle, i) == ARCHIVE_FILTER_NONE) continue;
       const char* f = archive_filter_name(handle, i);
@@ -385,6 +451,19 @@ struct ArchiveReader::Impl {
     return account(block);
   }
 
+  Result<void> drain() {
+    if (fatal) return tl::unexpected(*fatal);
+    if (codec == Codec::kNone) return {};
+    for (;;) {
+      auto chunk = source->read();
+      if (!chunk) {
+        fatal = chunk.error();
+        return tl::unexpected(chunk.error());
+      }
+      if (chunk->empty()) return {};
+    }
+  }
+
   Result<void> skip() {
     if (fatal) return tl::unexpected(*fatal);
     if (!entry_open) return {};
@@ -411,7 +490,10 @@ Result<ArchiveReader> ArchiveReader::open(std::unique_ptr<ByteSource> source,
   ensure_utf8_locale();
   auto impl = std::make_unique<Impl>();
   impl->name = source->name();
-  impl->source = std::move(source);
+  bool rewinds = source->seekable();
+  auto counted = std::make_unique<CountingSource>(std::move(source), &impl->raw_read);
+  RK_TRY_ASSIGN(impl->source, with_decoder(std::move(counted), impl->codec, &impl->notes));
+  if (rewinds) impl->raw_read = 0;  // the codec peek is read again from the start
   impl->options = std::move(options);
   RK_TRY(impl->start());
   return ArchiveReader(std::move(impl));
@@ -428,6 +510,12 @@ Result<void> ArchiveReader::skip() {
 }
 bool ArchiveReader::dead() const {
   return impl_->fatal.has_value();
+}
+Result<void> ArchiveReader::drain() {
+  return impl_->drain();
+}
+const std::vector<Finding>& ArchiveReader::stream_notes() const {
+  return impl_->notes;
 }
 const ArchiveInfo& ArchiveReader::info() const {
   return impl_->info;

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "test_support.hpp"
 
 namespace restorekit::core {
@@ -371,6 +373,75 @@ TEST(ArchiveReader, FailingReadAtAnyPointGivesACleanIoError) {
     }
   }
   EXPECT_GT(failures_seen, 3);
+}
+
+// Reads everything, drains the stream, and says whether anything at all was reported.
+bool anything_reported(const std::vector<std::byte>& bytes) {
+  auto reader = ArchiveReader::open(memory_source(bytes));
+  if (!reader) return true;
+  auto all = read_all(*reader);
+  bool reported = all.fatal.has_value() || !reader->stream_notes().empty();
+  for (const auto& e : all.entries) reported = reported || e.data_error || e.problem;
+  if (!all.fatal && !reader->drain()) reported = true;
+  return reported || !reader->stream_notes().empty();
+}
+
+TEST(ArchiveReader, EveryFlippedByteOfAGnuTarGzIsReported) {
+  RK_REQUIRE_TOOL("tar");
+  RK_REQUIRE_TOOL("gzip");
+  ScratchDir dir;
+  test::write_file(dir / "d/a.txt", "hello\n");
+  std::string text;
+  for (int i = 0; i < 300; ++i) text += "line " + std::to_string(i * 7919) + "\n";
+  test::write_file(dir / "d/b.txt", text);
+  ASSERT_EQ(test::sh("tar czf t.tgz d", dir.path()), 0);
+  auto data = test::read_file(dir / "t.tgz");
+  std::vector<std::byte> bytes(data.size());
+  std::memcpy(bytes.data(), data.data(), data.size());
+  ASSERT_FALSE(anything_reported(bytes)) << "the intact archive must read cleanly";
+  std::vector<std::size_t> missed;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    auto flipped = bytes;
+    flipped[i] ^= std::byte{0xff};
+    if (!anything_reported(flipped)) missed.push_back(i);
+  }
+  EXPECT_TRUE(missed.empty()) << missed.size() << " of " << bytes.size()
+                              << " flipped bytes went unnoticed, first at offset "
+                              << (missed.empty() ? 0 : missed.front());
+}
+
+TEST(ArchiveReader, GzipTrailerMismatchIsACrcError) {
+  auto bytes = test::make_archive(ArchiveKind::kTarGz, {{"a.txt", std::string(5000, 'x')}});
+  bytes[bytes.size() - 6] ^= std::byte{0x01};  // inside the CRC-32 of the trailer
+  auto reader = ArchiveReader::open(memory_source(bytes));
+  std::optional<Error> err;  // a small stream is decoded whole by the first read, in open()
+  if (!reader) {
+    err = reader.error();
+  } else {
+    auto all = read_all(*reader);
+    err = all.fatal;
+    if (!err && !reader->drain()) err = reader->drain().error();
+  }
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err->code, ErrorCode::kCrcError) << err->message;
+}
+
+TEST(ArchiveReader, ZstdWithoutChecksumsIsNoted) {
+  RK_REQUIRE_TOOL("bsdtar");
+  ScratchDir dir;
+  test::write_file(dir / "d/a.txt", "x");
+  // libarchive's own zstd filter writes frames without checksums.
+  ASSERT_EQ(test::sh("bsdtar --zstd -cf t.tar.zst d && tar --zstd -cf gnu.tar.zst d", dir.path()),
+            0);
+  auto plain = ArchiveReader::open(dir / "t.tar.zst");
+  ASSERT_TRUE(plain);
+  read_all(*plain);
+  ASSERT_EQ(plain->stream_notes().size(), 1u);
+  EXPECT_EQ(plain->stream_notes()[0].code, "ZSTD_NO_CHECKSUM");
+  auto checked = ArchiveReader::open(dir / "gnu.tar.zst");
+  ASSERT_TRUE(checked);
+  read_all(*checked);
+  EXPECT_TRUE(checked->stream_notes().empty());
 }
 
 TEST(ArchiveReader, ReadsUtf8NamesFromInfoZip) {

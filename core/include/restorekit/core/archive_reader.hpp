@@ -6,6 +6,10 @@
 //   3. read_block() repeatedly for the entry's data (zero-copy views), or skip();
 //   4. next() again, until it yields nullptr at the end of the archive.
 //
+// Compressed tar streams (gzip, zstd, xz) are decoded by restorekit itself (zlib, libzstd,
+// liblzma), so that every gzip member's CRC-32/ISIZE trailer and every zstd/xz check is
+// verified — libarchive 3.6.2 skips the gzip trailer. bzip2 and lz4 are left to libarchive.
+//
 // Guarantees (DESIGN.md, "Untrusted input"):
 // - Only zip, tar (all variants), 7z and cpio, with the gzip, bzip2, xz, zstd and lz4 filters.
 // - Every negative libarchive return, ARCHIVE_WARN included, fails the entry (or the handle).
@@ -35,6 +39,7 @@
 
 #include <restorekit/core/byte_source.hpp>
 #include <restorekit/core/error.hpp>
+#include <restorekit/core/finding.hpp>
 
 namespace restorekit::core {
 
@@ -112,6 +117,17 @@ class ArchiveReader {
 
   // Skips the rest of the current entry without decompressing where the format allows.
   [[nodiscard]] Result<void> skip();
+
+  // After next() returned nullptr: decodes the rest of a gzip/zstd/xz stream that the tar
+  // reader left unread (it stops at the tar end marker), so that the final checks — the gzip
+  // trailer, the last zstd frame's checksum, the xz index and check — are verified.
+  // @error kCrcError, kCorruptData, kTruncated, kIo.
+  [[nodiscard]] Result<void> drain();
+
+  // Observations about the compressed stream that are not errors: a zstd stream without
+  // checksums (ZSTD_NO_CHECKSUM), an xz stream without a check (XZ_NO_CHECK), implausible gzip
+  // header fields (GZIP_HEADER), zero padding after gzip data (GZIP_TRAILING_DATA).
+  [[nodiscard]] const std::vector<Finding>& stream_notes() const;
 
   // True once a fatal error made the handle unusable.
   [[nodiscard]] bool dead() const;

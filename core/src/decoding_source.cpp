@@ -1,0 +1,310 @@
+#include "decoding_source.hpp"
+
+#include <lzma.h>
+#include <zlib.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace restorekit::core {
+
+namespace {
+
+constexpr std::size_t kOutChunk = std::size_t{1} << 20;
+constexpr std::uint64_t kXzMemoryLimit = std::uint64_t{256} << 20;
+constexpr int kZstdWindowLogMax = 27;  // zstd's own default limit (128 MiB windows)
+
+bool starts_with(std::span<const std::byte> data, std::initializer_list<unsigned char> magic) {
+  if (data.size() < magic.size()) return false;
+  std::size_t i = 0;
+  for (unsigned char m : magic) {
+    if (data[i++] != std::byte{m}) return false;
+  }
+  return true;
+}
+
+// Shared plumbing: pulls compressed chunks from the inner source, tracks position and owns the
+// output buffer. Subclasses decode.
+class Decoder : public ByteSource {
+ public:
+  Decoder(std::unique_ptr<ByteSource> inner, std::vector<Finding>* notes, std::string_view codec)
+      : inner_(std::move(inner)), notes_(notes), codec_(codec), out_(kOutChunk) {}
+
+  Result<std::uint64_t> seek(std::int64_t, int) override {
+    return fail(ErrorCode::kInvalidArgument, "a decompressed stream cannot seek", name());
+  }
+  [[nodiscard]] bool seekable() const override { return false; }
+  [[nodiscard]] std::optional<std::uint64_t> size() const override { return inner_->size(); }
+  [[nodiscard]] std::string name() const override { return inner_->name(); }
+
+ protected:
+  // Refills `in_` when it is empty. @return false at the end of the compressed input.
+  Result<bool> refill() {
+    if (!in_.empty()) return true;
+    RK_TRY_ASSIGN(in_, inner_->read());
+    return !in_.empty();
+  }
+  void consume(std::size_t n) {
+    in_ = in_.subspan(n);
+    consumed_ += n;
+  }
+  tl::unexpected<Error> damaged(ErrorCode code, std::string_view what) const {
+    return fail(code,
+                fmt::format("{} stream of {} is damaged at compressed byte {}: {}", codec_, name(),
+                            consumed_, what),
+                name());
+  }
+  tl::unexpected<Error> truncated() const {
+    return fail(ErrorCode::kTruncated,
+                fmt::format("{} stream of {} ends at compressed byte {} before its end; the "
+                            "backup file is incomplete",
+                            codec_, name(), consumed_),
+                name());
+  }
+  void note(std::string code, std::string message) {
+    if (notes_)
+      notes_->push_back(Finding{std::move(code), Severity::kWarning, "", std::move(message)});
+  }
+
+  std::unique_ptr<ByteSource> inner_;
+  std::vector<Finding>* notes_;
+  std::string_view codec_;
+  std::span<const std::byte> in_;
+  std::uint64_t consumed_ = 0;
+  std::vector<std::byte> out_;
+  bool finished_ = false;
+};
+
+class GzipDecoder final : public Decoder {
+ public:
+  GzipDecoder(std::unique_ptr<ByteSource> inner, std::vector<Finding>* notes)
+      : Decoder(std::move(inner), notes, "gzip") {
+    std::memset(&z_, 0, sizeof z_);
+    inflateInit2(&z_, 16 + MAX_WBITS);
+  }
+  ~GzipDecoder() override { inflateEnd(&z_); }
+  GzipDecoder(const GzipDecoder&) = delete;
+  GzipDecoder& operator=(const GzipDecoder&) = delete;
+
+  Result<std::span<const std::byte>> read() override {
+    while (!finished_) {
+      RK_TRY_ASSIGN(bool more, refill());
+      if (!more) {
+        if (in_member_) return truncated();
+        finished_ = true;
+        break;
+      }
+      if (!in_member_) RK_TRY(start_member());
+      if (!in_member_) continue;
+      RK_TRY_ASSIGN(std::size_t produced, inflate_some());
+      if (produced > 0) return std::span<const std::byte>(out_.data(), produced);
+    }
+    return std::span<const std::byte>{};
+  }
+
+ private:
+  // At a member boundary: another member, zero padding (tolerated, noted), or garbage.
+  Result<void> start_member() {
+    if (in_[0] == std::byte{0}) {
+      if (!padding_noted_) {
+        note("GZIP_TRAILING_DATA", fmt::format("{} has zero bytes after its gzip data", name()));
+      }
+      padding_noted_ = true;
+      auto nonzero =
+          std::find_if(in_.begin(), in_.end(), [](std::byte b) { return b != std::byte{0}; });
+      consume(static_cast<std::size_t>(nonzero - in_.begin()));
+      return {};
+    }
+    if (in_.size() >= 2 && !(in_[0] == std::byte{0x1f} && in_[1] == std::byte{0x8b})) {
+      return damaged(ErrorCode::kCorruptData, "data after the last gzip member is not gzip");
+    }
+    if (in_.size() >= 10) check_header(in_.subspan(0, 10));
+    inflateReset(&z_);
+    in_member_ = true;
+    return {};
+  }
+
+  // Header fields nothing else checks (RFC 1952): flag them when implausible.
+  void check_header(std::span<const std::byte> h) {
+    auto byte = [&](std::size_t i) { return static_cast<unsigned>(h[i]); };
+    std::uint32_t mtime = byte(4) | byte(5) << 8 | byte(6) << 16 | byte(7) << 24;
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    constexpr std::int64_t k1980 = 315532800;
+    bool odd_time = mtime != 0 && (mtime < k1980 || mtime > now + 86400);
+    bool odd_xfl = byte(8) != 0 && byte(8) != 2 && byte(8) != 4;
+    bool odd_os = byte(9) > 13 && byte(9) != 255;
+    if (odd_time || odd_xfl || odd_os) {
+      note("GZIP_HEADER",
+           fmt::format("the gzip header of {} holds implausible values (mtime {}, XFL {}, OS {}); "
+                       "the header was altered, the data may still be intact",
+                       name(), mtime, byte(8), byte(9)));
+    }
+  }
+
+  Result<std::size_t> inflate_some() {
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in_.data()));
+    z_.avail_in = static_cast<uInt>(std::min<std::size_t>(in_.size(), UINT32_MAX));
+    z_.next_out = reinterpret_cast<Bytef*>(out_.data());
+    z_.avail_out = static_cast<uInt>(out_.size());
+    int rc = inflate(&z_, Z_NO_FLUSH);
+    consume(in_.size() - z_.avail_in);
+    std::size_t produced = out_.size() - z_.avail_out;
+    if (rc == Z_STREAM_END) {
+      in_member_ = false;
+    } else if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT || rc == Z_MEM_ERROR) {
+      std::string_view msg = z_.msg ? z_.msg : "invalid data";
+      bool check = msg.find("check") != std::string_view::npos;  // "incorrect data/length check"
+      return damaged(check ? ErrorCode::kCrcError : ErrorCode::kCorruptData,
+                     check ? fmt::format("{} (the gzip trailer's CRC-32/ISIZE does not match)", msg)
+                           : std::string(msg));
+    }
+    return produced;
+  }
+
+  z_stream z_{};
+  bool in_member_ = false;
+  bool padding_noted_ = false;
+};
+
+class ZstdDecoder final : public Decoder {
+ public:
+  ZstdDecoder(std::unique_ptr<ByteSource> inner, std::vector<Finding>* notes)
+      : Decoder(std::move(inner), notes, "zstd"), z_(ZSTD_createDCtx()) {
+    ZSTD_DCtx_setParameter(z_, ZSTD_d_windowLogMax, kZstdWindowLogMax);
+  }
+  ~ZstdDecoder() override { ZSTD_freeDCtx(z_); }
+  ZstdDecoder(const ZstdDecoder&) = delete;
+  ZstdDecoder& operator=(const ZstdDecoder&) = delete;
+
+  Result<std::span<const std::byte>> read() override {
+    while (!finished_) {
+      RK_TRY_ASSIGN(bool more, refill());
+      if (!more) {
+        if (mid_frame_) return truncated();
+        finished_ = true;
+        break;
+      }
+      if (!mid_frame_) note_missing_checksum();
+      ZSTD_inBuffer in{in_.data(), in_.size(), 0};
+      ZSTD_outBuffer out{out_.data(), out_.size(), 0};
+      std::size_t rc = ZSTD_decompressStream(z_, &out, &in);
+      consume(in.pos);
+      if (ZSTD_isError(rc)) {
+        bool check = ZSTD_getErrorCode(rc) == ZSTD_error_checksum_wrong;
+        return damaged(check ? ErrorCode::kCrcError : ErrorCode::kCorruptData,
+                       ZSTD_getErrorName(rc));
+      }
+      mid_frame_ = rc != 0;
+      if (out.pos > 0) return std::span<const std::byte>(out_.data(), out.pos);
+    }
+    return std::span<const std::byte>{};
+  }
+
+ private:
+  // Frame header (RFC 8878): magic, then the descriptor whose bit 2 is Content_Checksum_flag.
+  void note_missing_checksum() {
+    if (checksum_noted_ || in_.size() < 5 || detect_codec(in_) != Codec::kZstd) return;
+    if ((static_cast<unsigned>(in_[4]) & 0x04u) == 0) {
+      checksum_noted_ = true;
+      note("ZSTD_NO_CHECKSUM",
+           fmt::format("the zstd frames of {} carry no checksums: damage inside them can only be "
+                       "caught by the archive's own checks (none for tar) or a checksum file",
+                       name()));
+    }
+  }
+
+  ZSTD_DCtx* z_;
+  bool mid_frame_ = false;
+  bool checksum_noted_ = false;
+};
+
+class XzDecoder final : public Decoder {
+ public:
+  XzDecoder(std::unique_ptr<ByteSource> inner, std::vector<Finding>* notes)
+      : Decoder(std::move(inner), notes, "xz") {
+    init_ = lzma_stream_decoder(&s_, kXzMemoryLimit, LZMA_CONCATENATED | LZMA_TELL_NO_CHECK);
+  }
+  ~XzDecoder() override { lzma_end(&s_); }
+  XzDecoder(const XzDecoder&) = delete;
+  XzDecoder& operator=(const XzDecoder&) = delete;
+
+  Result<std::span<const std::byte>> read() override {
+    if (init_ != LZMA_OK) return damaged(ErrorCode::kInternal, "liblzma could not start");
+    while (!finished_) {
+      RK_TRY_ASSIGN(bool more, refill());
+      s_.next_in = reinterpret_cast<const uint8_t*>(in_.data());
+      s_.avail_in = in_.size();
+      s_.next_out = reinterpret_cast<uint8_t*>(out_.data());
+      s_.avail_out = out_.size();
+      lzma_ret rc = lzma_code(&s_, more ? LZMA_RUN : LZMA_FINISH);
+      consume(in_.size() - s_.avail_in);
+      std::size_t produced = out_.size() - s_.avail_out;
+      if (rc == LZMA_STREAM_END) finished_ = true;
+      if (rc == LZMA_NO_CHECK) {
+        note("XZ_NO_CHECK", fmt::format("the xz stream of {} carries no integrity check", name()));
+      } else if (rc != LZMA_OK && rc != LZMA_STREAM_END) {
+        RK_TRY(fail_with(rc, more));
+      }
+      if (produced > 0) return std::span<const std::byte>(out_.data(), produced);
+    }
+    return std::span<const std::byte>{};
+  }
+
+ private:
+  Result<void> fail_with(lzma_ret rc, bool more) {
+    switch (rc) {
+      case LZMA_BUF_ERROR:
+        if (!more) return truncated();
+        return damaged(ErrorCode::kCorruptData, "no progress possible");
+      case LZMA_MEMLIMIT_ERROR:
+        return damaged(ErrorCode::kLimitExceeded, "it needs more than 256 MiB of memory");
+      case LZMA_DATA_ERROR:
+        return damaged(ErrorCode::kCrcError, "corrupt data or a failed integrity check");
+      default:
+        return damaged(ErrorCode::kCorruptData,
+                       fmt::format("liblzma error {}", static_cast<int>(rc)));
+    }
+  }
+
+  lzma_stream s_ = LZMA_STREAM_INIT;
+  lzma_ret init_;
+};
+
+}  // namespace
+
+Codec detect_codec(std::span<const std::byte> head) {
+  if (starts_with(head, {0x1f, 0x8b})) return Codec::kGzip;
+  if (starts_with(head, {0x28, 0xb5, 0x2f, 0xfd})) return Codec::kZstd;
+  if (starts_with(head, {0xfd, '7', 'z', 'X', 'Z', 0x00})) return Codec::kXz;
+  return Codec::kNone;
+}
+
+std::string_view codec_name(Codec codec) {
+  switch (codec) {
+    case Codec::kGzip: return "gzip";
+    case Codec::kZstd: return "zstd";
+    case Codec::kXz: return "xz";
+    case Codec::kNone: return "none";
+  }
+  return "none";
+}
+
+std::unique_ptr<ByteSource> make_decoding_source(std::unique_ptr<ByteSource> inner, Codec codec,
+                                                 std::vector<Finding>* notes) {
+  switch (codec) {
+    case Codec::kGzip: return std::make_unique<GzipDecoder>(std::move(inner), notes);
+    case Codec::kZstd: return std::make_unique<ZstdDecoder>(std::move(inner), notes);
+    case Codec::kXz: return std::make_unique<XzDecoder>(std::move(inner), notes);
+    case Codec::kNone: return inner;
+  }
+  return inner;
+}
+
+}  // namespace restorekit::core

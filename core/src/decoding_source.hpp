@@ -1,0 +1,29 @@
+// DecodingSource (private to core): decompresses gzip, zstd and xz streams itself and hands
+// libarchive the plain tar bytes, because libarchive 3.6.2 never checks the gzip CRC-32/ISIZE
+// trailer and stops reading at the tar end marker, before the final checksums of zstd and xz
+// are decoded. Here every member/frame is decoded to its end and its check verified; drain()
+// decodes whatever libarchive left unread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <restorekit/core/byte_source.hpp>
+#include <restorekit/core/finding.hpp>
+
+namespace restorekit::core {
+
+enum class Codec { kNone, kGzip, kZstd, kXz };
+
+// The codec whose magic starts `head`; kNone for anything else.
+Codec detect_codec(std::span<const std::byte> head);
+std::string_view codec_name(Codec codec);
+
+// Wraps `inner` (positioned at its start) in a decoder for `codec`. Stream-level observations
+// that are not errors (no checksums in a zstd frame, odd gzip header fields) are appended to
+// `notes`, which must outlive the source.
+std::unique_ptr<ByteSource> make_decoding_source(std::unique_ptr<ByteSource> inner, Codec codec,
+                                                 std::vector<Finding>* notes);
+
+}  // namespace restorekit::core
