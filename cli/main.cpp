@@ -5,6 +5,7 @@
 
 #include "cmd_backup.hpp"
 #include "cmd_inspect.hpp"
+#include "cmd_verify.hpp"
 #include "common.hpp"
 
 int main(int argc, char** argv) {
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   int exit_code = restorekit::cli::kExitOk;
   restorekit::cli::setup_backup(app, exit_code);
   restorekit::cli::setup_inspect(app, exit_code);
+  restorekit::cli::setup_verify(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

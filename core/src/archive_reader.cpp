@@ -285,7 +285,7 @@ struct ArchiveReader::Impl {
 
   void fill_entry(archive_entry* ae) {
     entry = Entry{};
-    entry.index = entries;
+    entry.index = entries - 1;  // next() has already counted this entry
     const char* utf8 = archive_entry_pathname_utf8(ae);
     const char* raw = archive_entry_pathname(ae);
     entry.raw_path = utf8 ? utf8 : (raw ? raw : "");

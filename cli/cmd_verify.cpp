@@ -1,0 +1,88 @@
+#include "cmd_verify.hpp"
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include <restorekit/core/fs.hpp>
+#include <restorekit/verify/verify.hpp>
+
+#include "common.hpp"
+#include "render_verify.hpp"
+
+namespace restorekit::cli {
+
+namespace {
+
+constexpr std::string_view kSchema = "restorekit.verify/1";
+
+struct VerifyArgs {
+  CommonOptions common;
+  std::string backup;
+  std::string checksums;
+  std::string junit;
+  unsigned threads = 0;
+  core::ReaderLimits limits;
+};
+
+Result<void> write_junit(const verify::VerifyReport& report, const std::string& path) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  render_verify_junit(report, out);
+  out.close();
+  if (!out) {
+    return fail(ErrorCode::kIo, fmt::format("cannot write the JUnit report {}", path), path);
+  }
+  return {};
+}
+
+int run_verify(const VerifyArgs& a) {
+  verify::VerifyOptions o;
+  o.reader.limits = a.limits;
+  auto passwords = load_passwords(a.common);
+  if (!passwords) return report_error(a.common, kSchema, passwords.error());
+  o.reader.passwords = std::move(*passwords);
+  auto profile = load_profile_option(a.common);
+  if (!profile) return report_error(a.common, kSchema, profile.error());
+  o.profile = std::move(*profile);
+  if (!a.checksums.empty()) o.checksums_file = a.checksums;
+  o.threads = a.threads;
+  ProgressBar bar(a.common, "verifying");
+  o.progress = bar.callback();
+  auto report = verify::verify(a.backup, o);
+  bar.clear();
+  if (!report) return report_error(a.common, kSchema, report.error());
+  if (!a.junit.empty()) {
+    if (auto written = write_junit(*report, a.junit); !written) {
+      return report_error(a.common, kSchema, written.error());
+    }
+  }
+  if (a.common.json) {
+    std::cout << verify_json(*report).dump(2, ' ', false,
+                                           nlohmann::ordered_json::error_handler_t::replace)
+              << "\n";
+  } else if (!a.common.quiet || !report->intact()) {
+    render_verify_text(*report, std::cout);
+  }
+  return report->intact() ? kExitOk : kExitProblems;
+}
+
+}  // namespace
+
+void setup_verify(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<VerifyArgs>();
+  auto* cmd = app.add_subcommand(
+      "verify", "Read every byte of a backup: checksums, structure, databases, documents");
+  cmd->add_option("backup", args->backup, "backup archive")->required();
+  cmd->add_option("--checksums", args->checksums,
+                  "xxhsum file (XXH32/XXH64/XXH3/XXH128, GNU or BSD style) to check entries "
+                  "against");
+  cmd->add_option("--threads", args->threads, "readers in parallel for zip (default: all cores)");
+  cmd->add_option("--junit", args->junit, "also write a JUnit XML report to this file");
+  add_common_flags(*cmd, args->common, /*catalog=*/false, /*profile=*/true);
+  add_limit_flags(*cmd, args->limits);
+  cmd->callback([args, &exit_code] { exit_code = run_verify(*args); });
+}
+
+}  // namespace restorekit::cli

@@ -1,0 +1,207 @@
+#include "render_verify.hpp"
+
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <restorekit/core/safe_path.hpp>
+
+#include "common.hpp"
+
+namespace restorekit::cli {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+using core::Finding;
+using core::Severity;
+
+double throughput(std::uint64_t bytes, double seconds) {
+  return seconds > 0 ? static_cast<double>(bytes) / seconds : 0.0;
+}
+
+std::string verdict_line(const verify::VerifyReport& r) {
+  if (r.intact()) {
+    std::size_t warnings = r.count(Severity::kWarning);
+    return fmt::format(
+        "INTACT: {} entries, {}, {} database{} checked{}", grouped(r.entries), human_bytes(r.bytes),
+        r.databases.size(), r.databases.size() == 1 ? "" : "s",
+        warnings ? fmt::format(" ({} warning{})", warnings, warnings == 1 ? "" : "s") : "");
+  }
+  std::size_t errors = r.count(Severity::kError);
+  std::size_t warnings = r.count(Severity::kWarning);
+  return fmt::format("DAMAGED: {} error{}, {} warning{}", errors, errors == 1 ? "" : "s", warnings,
+                     warnings == 1 ? "" : "s");
+}
+
+// The JUnit test case a finding belongs to.
+std::string check_of(const Finding& f) {
+  static const std::map<std::string, std::string, std::less<>> kChecks = {
+      {"CRC_ERROR", "archive integrity"},
+      {"CORRUPT_DATA", "archive integrity"},
+      {"TRUNCATED", "archive integrity"},
+      {"RATIO_LIMIT", "archive integrity"},
+      {"LIMIT_EXCEEDED", "archive integrity"},
+      {"ZSTD_NO_CHECKSUM", "archive integrity"},
+      {"XZ_NO_CHECK", "archive integrity"},
+      {"GZIP_HEADER", "archive integrity"},
+      {"GZIP_TRAILING_DATA", "archive integrity"},
+      {"PASSWORD_REQUIRED", "archive integrity"},
+      {"BAD_PASSWORD", "archive integrity"},
+      {"DUPLICATE_ENTRY", "archive structure"},
+      {"UNSAFE_PATH", "archive structure"},
+      {"UNSAFE_LINK", "archive structure"},
+      {"SIZE_MISMATCH", "archive structure"},
+      {"CHECKSUM_MISMATCH", "entry checksums"},
+      {"MISSING_ENTRY", "entry checksums"},
+      {"EXTRA_ENTRY", "entry checksums"},
+      {"BAD_CHECKSUMS", "entry checksums"},
+      {"HEADER_MISMATCH", "backup header"},
+      {"BAD_HEADER", "backup header"},
+      {"DOC_MISSING", "document references"},
+      {"NO_DATABASE", "databases"}};
+  if (f.code.rfind("DB_", 0) == 0 || f.code == "UNTRUSTED_SCHEMA") {
+    return "database " + f.entry.substr(0, f.entry.find(':'));
+  }
+  auto it = kChecks.find(f.code);
+  return it == kChecks.end() ? "other" : it->second;
+}
+
+std::string xml_escape(std::string_view raw) {
+  std::string text = core::escape_name(raw);  // no control characters reach the XML
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void render_verify_text(const verify::VerifyReport& r, std::ostream& out) {
+  fmt::print(out, "{}\n", verdict_line(r));
+  std::string filters;
+  for (const auto& f : r.archive.filters) filters += ", " + f;
+  fmt::print(out, "  {} — {} backup, {}{}; {} in {:.2f} s ({}/s, {} thread{})\n",
+             core::escape_name(r.path),
+             r.kind == core::BackupKind::kRestorekit ? "restorekit" : "foreign",
+             r.archive.format.empty() ? "unknown" : r.archive.format, filters,
+             human_bytes(r.archive_bytes), r.seconds,
+             human_bytes(static_cast<std::uint64_t>(throughput(r.archive_bytes, r.seconds))),
+             r.threads, r.threads == 1 ? "" : "s");
+  if (r.checksums_checked > 0) {
+    fmt::print(out, "  checksums   {} entries compared\n", grouped(r.checksums_checked));
+  }
+  for (const auto& db : r.databases) {
+    fmt::print(out, "  database    {} ({}): {} tables, integrity {}, {} foreign-key violation{}\n",
+               core::escape_name(db.entry), human_bytes(db.bytes), db.tables,
+               db.integrity_ok ? "ok" : "FAILED", db.foreign_key_violations,
+               db.foreign_key_violations == 1 ? "" : "s");
+  }
+  for (auto severity : {Severity::kError, Severity::kWarning, Severity::kInfo}) {
+    bool header = false;
+    for (const auto& f : r.findings) {
+      if (f.severity != severity) continue;
+      if (!header) fmt::print(out, "{}s:\n", core::severity_name(severity));
+      header = true;
+      fmt::print(out, "  {:<18} {}\n", f.code, core::escape_name(f.message));
+    }
+  }
+}
+
+json verify_json(const verify::VerifyReport& r) {
+  json findings = json::array();
+  for (const auto& f : r.findings) {
+    findings.push_back({{"code", f.code},
+                        {"severity", core::severity_name(f.severity)},
+                        {"entry", f.entry},
+                        {"message", f.message}});
+  }
+  json databases = json::array();
+  for (const auto& db : r.databases) {
+    databases.push_back({{"entry", db.entry},
+                         {"kind", db.kind},
+                         {"bytes", db.bytes},
+                         {"tables", db.tables},
+                         {"integrity_ok", db.integrity_ok},
+                         {"foreign_key_violations", db.foreign_key_violations}});
+  }
+  return {{"schema", "restorekit.verify/1"},
+          {"path", r.path},
+          {"verdict", r.intact() ? "intact" : "damaged"},
+          {"kind", r.kind == core::BackupKind::kRestorekit ? "restorekit" : "foreign"},
+          {"format", r.archive.format},
+          {"filters", r.archive.filters},
+          {"findings", findings},
+          {"totals",
+           {{"entries", r.entries},
+            {"bytes", r.bytes},
+            {"archive_bytes", r.archive_bytes},
+            {"databases", r.databases.size()},
+            {"checksums_checked", r.checksums_checked},
+            {"errors", r.count(Severity::kError)},
+            {"warnings", r.count(Severity::kWarning)}}},
+          {"databases", databases},
+          {"threads", r.threads},
+          {"seconds", r.seconds},
+          {"throughput",
+           {{"bytes_per_second", throughput(r.bytes, r.seconds)},
+            {"archive_bytes_per_second", throughput(r.archive_bytes, r.seconds)}}}};
+}
+
+void render_verify_junit(const verify::VerifyReport& r, std::ostream& out) {
+  std::vector<std::string> checks = {"archive integrity", "archive structure", "entry checksums"};
+  if (r.kind == core::BackupKind::kRestorekit) checks.push_back("backup header");
+  for (const auto& db : r.databases) checks.push_back("database " + db.entry);
+  if (r.databases.empty()) checks.push_back("databases");
+  std::map<std::string, std::vector<const Finding*>> by_check;
+  for (const auto& f : r.findings) {
+    std::string check = check_of(f);
+    if (std::find(checks.begin(), checks.end(), check) == checks.end()) checks.push_back(check);
+    by_check[check].push_back(&f);
+  }
+  std::size_t failures = 0;
+  for (const auto& check : checks) {
+    for (const auto* f : by_check[check]) {
+      if (f->severity == Severity::kError) {
+        ++failures;
+        break;
+      }
+    }
+  }
+  fmt::print(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+  fmt::print(
+      out, "<testsuites name=\"restorekit verify\" tests=\"{}\" failures=\"{}\" time=\"{:.3f}\">\n",
+      checks.size(), failures, r.seconds);
+  fmt::print(
+      out, "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{:.3f}\">\n",
+      xml_escape(r.path), checks.size(), failures, r.seconds);
+  for (const auto& check : checks) {
+    fmt::print(out, "    <testcase classname=\"restorekit.verify\" name=\"{}\">\n",
+               xml_escape(check));
+    std::string notes;
+    for (const auto* f : by_check[check]) {
+      if (f->severity == Severity::kError) {
+        fmt::print(out, "      <failure type=\"{}\" message=\"{}\">{}: {}</failure>\n",
+                   xml_escape(f->code), xml_escape(f->message), xml_escape(f->code),
+                   xml_escape(f->message));
+      } else {
+        notes += fmt::format("{} {}: {}\n", core::severity_name(f->severity), f->code, f->message);
+      }
+    }
+    if (!notes.empty()) fmt::print(out, "      <system-out>{}</system-out>\n", xml_escape(notes));
+    fmt::print(out, "    </testcase>\n");
+  }
+  fmt::print(out, "  </testsuite>\n</testsuites>\n");
+}
+
+}  // namespace restorekit::cli

@@ -1,0 +1,17 @@
+// Renders a verify report: text (verdict line first, then findings by severity), JSON
+// ("restorekit.verify/1") and JUnit XML (a test case per check and per database).
+#pragma once
+
+#include <ostream>
+
+#include <nlohmann/json.hpp>
+
+#include <restorekit/verify/verify.hpp>
+
+namespace restorekit::cli {
+
+void render_verify_text(const verify::VerifyReport& report, std::ostream& out);
+nlohmann::ordered_json verify_json(const verify::VerifyReport& report);
+void render_verify_junit(const verify::VerifyReport& report, std::ostream& out);
+
+}  // namespace restorekit::cli

@@ -1,0 +1,36 @@
+// Checksum lists as xxhsum writes them, for checking foreign backups (`verify --checksums`).
+//
+// Accepted lines (xxhsum 0.8): GNU style "<hex>  <path>" where the digest length selects the
+// algorithm (8 hex: XXH32, 16: XXH64, 32: XXH128), with an optional '*' binary marker and the
+// leading-backslash escaping of names holding '\' or a newline; and BSD style
+// "XXH32 (<path>) = <hex>", "XXH64 (...)", "XXH128 (...)", "XXH3 (...)" (XXH3 64-bit), each
+// optionally with the "_LE" suffix of --little-endian output. Empty lines and lines starting
+// with '#' are ignored. Input: untrusted. Thread-safe (pure functions).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <restorekit/core/error.hpp>
+
+namespace restorekit::verify {
+
+enum class HashAlgorithm { kXxh32, kXxh64, kXxh3_64, kXxh128 };
+
+std::string_view algorithm_name(HashAlgorithm algorithm);  // "XXH32", "XXH64", "XXH3", "XXH128"
+
+struct ExpectedHash {
+  std::string path;  // normalised archive path (a leading "./" dropped)
+  HashAlgorithm algorithm = HashAlgorithm::kXxh128;
+  std::string hex;       // lowercase canonical (big-endian) hex digits
+  std::size_t line = 0;  // 1-based line number, for messages
+};
+
+// @error kInvalidArgument naming the first malformed line (number and escaped text), or a
+// path that is unsafe (absolute, "..").
+[[nodiscard]] Result<std::vector<ExpectedHash>> parse_checksum_list(std::string_view text,
+                                                                    std::string_view name);
+
+}  // namespace restorekit::verify

@@ -1,0 +1,77 @@
+// verify: is this backup intact and restorable, and if not, exactly what is wrong?
+//
+// One streaming pass reads every byte of the archive and feeds, per entry, the hasher
+// (XXH3-128, plus XXH32/XXH64/XXH3-64 where a checksum list asks for them), the structural
+// checks, and the database stager (database entries are written to a private temporary file
+// in the same pass and checked with integrity_check and foreign_key_check, opened as
+// untrusted). Nothing is decompressed twice. Zip archives, whose entries are independent, are
+// verified on several threads, each with its own reader; tar streams use one reader while a
+// second thread decompresses ahead, so hashing hides behind decompression.
+//
+// Problems found are findings (VerifyReport::findings) and the pass goes on to the end; an
+// Error means the archive could not be verified at all (missing, not an archive, encryption
+// restorekit cannot read, cancelled). Memory: bounded buffers per reader plus, per entry, its
+// path and digests. Thread safety: independent calls may run in parallel.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <restorekit/core/archive_reader.hpp>
+#include <restorekit/core/error.hpp>
+#include <restorekit/core/finding.hpp>
+#include <restorekit/core/profile.hpp>
+#include <restorekit/core/progress.hpp>
+#include <restorekit/core/summary.hpp>
+
+namespace restorekit::verify {
+
+struct VerifyOptions {
+  core::ReaderOptions reader;            // limits and passwords
+  std::optional<core::Profile> profile;  // document reference columns, documents root, tenants
+  // An xxhsum file to check the entries of a (foreign) backup against (checksum_list.hpp).
+  std::optional<std::filesystem::path> checksums_file;
+  unsigned threads = 0;            // zip: readers in parallel; 0 = one per core
+  std::filesystem::path temp_dir;  // where databases are staged; default: system temp
+  ProgressFn progress;             // raw archive bytes read / archive size
+  CancelToken cancel;
+};
+
+struct DatabaseResult {
+  std::string entry;
+  std::string kind = "sqlite";  // or "sql-dump"
+  std::uint64_t bytes = 0;
+  std::uint64_t tables = 0;
+  bool integrity_ok = false;
+  std::uint64_t foreign_key_violations = 0;
+};
+
+struct VerifyReport {
+  std::string path;
+  core::BackupKind kind = core::BackupKind::kForeign;
+  core::ArchiveInfo archive;
+  std::vector<core::Finding> findings;  // errors first, then warnings, then info
+  std::vector<DatabaseResult> databases;
+  std::uint64_t entries = 0;
+  std::uint64_t bytes = 0;              // uncompressed bytes read
+  std::uint64_t archive_bytes = 0;      // size of the archive file
+  std::uint64_t checksums_checked = 0;  // entries compared with a checksum list
+  unsigned threads = 1;
+  double seconds = 0;
+
+  // True when no finding is an error (warnings and info keep a backup intact).
+  [[nodiscard]] bool intact() const;
+  [[nodiscard]] std::size_t count(core::Severity severity) const;
+};
+
+// Reads every byte of `archive` and reports what is wrong with it.
+// @error kNotFound, kInvalidArgument (not a regular file; unreadable checksum list),
+//   kNotAnArchive, kEncryptionUnsupported, kIo, kCancelled. Damage is never an error: it is
+//   reported as findings. Input: untrusted archive (and checksum list).
+[[nodiscard]] Result<VerifyReport> verify(const std::filesystem::path& archive,
+                                          const VerifyOptions& options);
+
+}  // namespace restorekit::verify

@@ -1,0 +1,141 @@
+#include <restorekit/verify/checksum_list.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include <restorekit/core/safe_path.hpp>
+
+namespace restorekit::verify {
+
+namespace {
+
+struct Tag {
+  std::string_view name;
+  HashAlgorithm algorithm;
+  std::size_t hex_digits;
+};
+
+constexpr Tag kTags[] = {{"XXH32", HashAlgorithm::kXxh32, 8},
+                         {"XXH64", HashAlgorithm::kXxh64, 16},
+                         {"XXH128", HashAlgorithm::kXxh128, 32},
+                         {"XXH3", HashAlgorithm::kXxh3_64, 16}};
+
+bool is_hex(std::string_view s) {
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// Little-endian digests are the canonical bytes reversed.
+std::string canonical_hex(std::string_view hex, bool little_endian) {
+  std::string out = lower(hex);
+  if (!little_endian) return out;
+  std::string reversed;
+  for (std::size_t i = out.size(); i >= 2; i -= 2) reversed += out.substr(i - 2, 2);
+  return reversed;
+}
+
+std::optional<std::string> unescape(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\') {
+      out += s[i];
+      continue;
+    }
+    if (++i == s.size()) return std::nullopt;
+    if (s[i] == 'n')
+      out += '\n';
+    else if (s[i] == '\\')
+      out += '\\';
+    else
+      return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<ExpectedHash> parse_bsd(std::string_view line) {
+  for (const auto& tag : kTags) {
+    for (bool le : {false, true}) {
+      std::string prefix = fmt::format("{}{} (", tag.name, le ? "_LE" : "");
+      if (line.substr(0, prefix.size()) != prefix) continue;
+      auto close = line.rfind(") = ");
+      if (close == std::string_view::npos || close < prefix.size()) return std::nullopt;
+      std::string_view hex = line.substr(close + 4);
+      if (hex.size() != tag.hex_digits || !is_hex(hex)) return std::nullopt;
+      return ExpectedHash{std::string(line.substr(prefix.size(), close - prefix.size())),
+                          tag.algorithm, canonical_hex(hex, le), 0};
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<ExpectedHash> parse_gnu(std::string_view line) {
+  bool escaped = !line.empty() && line.front() == '\\';
+  if (escaped) line.remove_prefix(1);
+  auto space = line.find(' ');
+  if (space == std::string_view::npos || space + 2 > line.size()) return std::nullopt;
+  std::string_view hex = line.substr(0, space);
+  char marker = line[space + 1];
+  if ((marker != ' ' && marker != '*') || !is_hex(hex)) return std::nullopt;
+  std::optional<HashAlgorithm> algorithm;
+  for (const auto& tag : kTags) {
+    if (tag.hex_digits == hex.size() && tag.algorithm != HashAlgorithm::kXxh3_64) {
+      algorithm = tag.algorithm;
+    }
+  }
+  if (!algorithm) return std::nullopt;
+  std::string_view raw = line.substr(space + 2);
+  auto path = escaped ? unescape(raw) : std::optional<std::string>(std::string(raw));
+  if (!path || path->empty()) return std::nullopt;
+  return ExpectedHash{*path, *algorithm, lower(hex), 0};
+}
+
+}  // namespace
+
+std::string_view algorithm_name(HashAlgorithm algorithm) {
+  switch (algorithm) {
+    case HashAlgorithm::kXxh32: return "XXH32";
+    case HashAlgorithm::kXxh64: return "XXH64";
+    case HashAlgorithm::kXxh3_64: return "XXH3";
+    case HashAlgorithm::kXxh128: return "XXH128";
+  }
+  return "XXH128";
+}
+
+Result<std::vector<ExpectedHash>> parse_checksum_list(std::string_view text,
+                                                      std::string_view name) {
+  std::vector<ExpectedHash> out;
+  std::size_t number = 0;
+  while (!text.empty()) {
+    ++number;
+    auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || line.front() == '#') continue;
+    auto parsed = parse_bsd(line);
+    if (!parsed) parsed = parse_gnu(line);
+    auto path = parsed ? core::normalize_entry_path(parsed->path) : Result<std::string>{};
+    if (!parsed || !path) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("{} line {} is not an xxhsum line with a safe relative path: \"{}\"",
+                              name, number, core::escape_name(line.substr(0, 200))),
+                  std::string(name));
+    }
+    parsed->path = std::move(*path);
+    parsed->line = number;
+    out.push_back(std::move(*parsed));
+  }
+  return out;
+}
+
+}  // namespace restorekit::verify

@@ -1,0 +1,35 @@
+// Checks of one staged database (private to verify): integrity, foreign keys, schema objects
+// that call side-effect functions, and documents its reference columns name.
+#pragma once
+
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <restorekit/core/finding.hpp>
+#include <restorekit/core/profile.hpp>
+#include <restorekit/core/sqlite.hpp>
+#include <restorekit/verify/verify.hpp>
+
+namespace restorekit::verify::detail {
+
+struct DatabaseCheck {
+  DatabaseResult result;
+  std::vector<core::Finding> findings;
+  core::DatabaseSummary summary;  // for header comparisons
+  std::vector<core::TenantCount> tenants;
+};
+
+// Opens `staged` as untrusted (a SQL dump is loaded into a scratch database first) and runs
+// every check. `entry` names the database in findings.
+DatabaseCheck check_database(const std::filesystem::path& staged, const std::string& entry,
+                             bool sql_dump, const std::optional<std::string>& tenant_column);
+
+// Every value of the profile's reference columns must name a file entry under `root`.
+std::vector<core::Finding> check_document_references(
+    const std::filesystem::path& staged, const std::string& entry,
+    const std::vector<core::ColumnRef>& refs, const std::string& root,
+    const std::set<std::string, std::less<>>& files);
+
+}  // namespace restorekit::verify::detail

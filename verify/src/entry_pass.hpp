@@ -1,0 +1,68 @@
+// One pass of one reader over an archive (private to verify): per entry, hash the data, keep
+// small restorekit metadata entries verbatim, stage databases, and record what failed. With
+// several workers (zip), worker w reads the data of entries whose index % workers == w and
+// skips the rest; worker 0 also records every entry's metadata.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <restorekit/core/archive_reader.hpp>
+#include <restorekit/core/hash.hpp>
+#include <restorekit/core/progress.hpp>
+#include <restorekit/verify/checksum_list.hpp>
+
+namespace restorekit::verify::detail {
+
+struct Digests {
+  std::optional<core::Digest128> xxh128;
+  std::optional<std::string> extra_hex;  // the algorithm a checksum list asked for, if not XXH128
+};
+
+struct EntryResult {
+  std::uint64_t index = 0;
+  std::string path;  // normalised, or the raw name of an unsafe entry
+  core::EntryType type = core::EntryType::kFile;
+  bool encrypted = false;
+  std::optional<std::uint64_t> declared_size;
+  std::optional<Error> problem;  // unsafe path/link, device, damaged header
+  // Filled by the worker that read the data:
+  bool data_read = false;
+  std::uint64_t bytes = 0;
+  Digests digests;
+  std::optional<Error> data_error;
+  bool fatal = false;  // data_error also ended the whole pass (reported once, as the stop)
+  std::optional<std::filesystem::path> staged;  // a database staged to this file
+  bool sql_dump = false;
+  std::string text;  // restorekit/header.json and checksums.xxh128, kept verbatim
+};
+
+struct PassPlan {
+  unsigned worker = 0;
+  unsigned workers = 1;
+  // Extra algorithms a checksum list wants, by normalised path.
+  const std::map<std::string, HashAlgorithm, std::less<>>* extra = nullptr;
+  std::filesystem::path stage_dir;
+  CancelToken cancel;
+  std::atomic<std::uint64_t>* raw_bytes = nullptr;  // progress across workers
+  std::function<void()> on_progress;                // called after each block, throttled by caller
+};
+
+struct PassOutcome {
+  std::vector<EntryResult> entries;  // worker 0: every entry; others: the ones they own
+  std::optional<Error> stopped;      // the fatal error that ended the pass early
+  std::string last_good_entry;       // the last entry that ended cleanly before `stopped`
+  std::uint64_t raw_offset = 0;      // raw archive bytes read when the pass ended
+  std::optional<Error> drain_error;  // the final stream checks failed (worker 0 only)
+};
+
+// @error kCancelled, kIo (staging). Everything else is recorded in the outcome.
+[[nodiscard]] Result<PassOutcome> run_pass(core::ArchiveReader& reader, const PassPlan& plan);
+
+}  // namespace restorekit::verify::detail

@@ -1,0 +1,357 @@
+#include <restorekit/verify/verify.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include <restorekit/core/backup_format.hpp>
+#include <restorekit/core/fs.hpp>
+#include <restorekit/core/safe_path.hpp>
+
+#include "backup_checks.hpp"
+#include "database_checks.hpp"
+#include "entry_pass.hpp"
+
+namespace restorekit::verify {
+
+namespace fs = std::filesystem;
+using core::Finding;
+using core::Severity;
+using detail::EntryResult;
+using detail::PassOutcome;
+
+bool VerifyReport::intact() const {
+  return count(Severity::kError) == 0;
+}
+
+std::size_t VerifyReport::count(Severity severity) const {
+  return static_cast<std::size_t>(std::count_if(
+      findings.begin(), findings.end(), [&](const Finding& f) { return f.severity == severity; }));
+}
+
+namespace {
+
+// Failures that mean "could not verify at all" rather than "damaged".
+bool is_operational(ErrorCode code) {
+  return code == ErrorCode::kNotFound || code == ErrorCode::kInvalidArgument ||
+         code == ErrorCode::kNotAnArchive || code == ErrorCode::kIo ||
+         code == ErrorCode::kEncryptionUnsupported || code == ErrorCode::kCancelled ||
+         code == ErrorCode::kInternal;
+}
+
+std::string finding_code(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kCrcError: return "CRC_ERROR";
+    case ErrorCode::kTruncated: return "TRUNCATED";
+    case ErrorCode::kPasswordRequired: return "PASSWORD_REQUIRED";
+    case ErrorCode::kBadPassword: return "BAD_PASSWORD";
+    case ErrorCode::kRatioLimit: return "RATIO_LIMIT";
+    case ErrorCode::kLimitExceeded: return "LIMIT_EXCEEDED";
+    case ErrorCode::kUnsafePath: return "UNSAFE_PATH";
+    case ErrorCode::kUnsafeLink: return "UNSAFE_LINK";
+    default: return "CORRUPT_DATA";
+  }
+}
+
+// Zip entries are independent: each reader can seek straight to its own entries.
+bool starts_like_zip(const fs::path& path) {
+  std::array<char, 4> magic{};
+  std::ifstream in(path, std::ios::binary);
+  in.read(magic.data(), magic.size());
+  return in && magic[0] == 'P' && magic[1] == 'K' &&
+         ((magic[2] == 3 && magic[3] == 4) || (magic[2] == 5 && magic[3] == 6));
+}
+
+unsigned thread_count(const VerifyOptions& o) {
+  unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  return std::clamp(o.threads == 0 ? hw : o.threads, 1u, 64u);
+}
+
+class Verifier {
+ public:
+  Verifier(fs::path path, const VerifyOptions& o)
+      : path_(std::move(path)), o_(o), throttle_(o.progress) {}
+
+  Result<VerifyReport> run() {
+    auto started = std::chrono::steady_clock::now();
+    RK_TRY(load_checksum_list());
+    RK_TRY_ASSIGN(auto temp, core::TempDir::create(o_.temp_dir, "restorekit-verify-"));
+    stage_dir_ = temp.path();
+    RK_TRY(pass());
+    report_.findings.insert(report_.findings.end(), pending_.begin(), pending_.end());
+    check_entries();
+    check_contents();
+    std::stable_sort(report_.findings.begin(), report_.findings.end(),
+                     [](const Finding& a, const Finding& b) { return a.severity < b.severity; });
+    report_.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    return std::move(report_);
+  }
+
+ private:
+  Result<void> load_checksum_list() {
+    if (!o_.checksums_file) return {};
+    RK_TRY_ASSIGN(auto text, core::read_small_file(*o_.checksums_file, std::uint64_t{1} << 30));
+    RK_TRY_ASSIGN(expected_, parse_checksum_list(text, o_.checksums_file->string()));
+    for (const auto& e : expected_) {
+      if (e.algorithm != HashAlgorithm::kXxh128) extra_[e.path] = e.algorithm;
+    }
+    return {};
+  }
+
+  // Opens the first reader, then (zip only) more readers on more threads; merges outcomes.
+  Result<void> pass() {
+    RK_TRY_ASSIGN(auto first, core::ArchiveReader::open(path_, o_.reader));
+    report_.path = path_.string();
+    report_.archive_bytes = first.raw_size().value_or(0);
+    // The format is known after the first header; zip entries are independent.
+    std::optional<core::ArchiveReader> reader(std::move(first));
+    unsigned workers = starts_like_zip(path_) ? thread_count(o_) : 1;
+    report_.threads = workers;
+    std::vector<Result<PassOutcome>> outcomes(workers, fail(ErrorCode::kInternal, "not run"));
+    std::vector<std::thread> threads;
+    std::mutex progress_mutex;
+    auto on_progress = [&] {
+      std::lock_guard lock(progress_mutex);
+      progress_.bytes_done = raw_bytes_.load(std::memory_order_relaxed);
+      progress_.bytes_total = report_.archive_bytes;
+      throttle_.update(progress_);
+    };
+    std::vector<detail::PassPlan> plans(workers);
+    for (unsigned w = 0; w < workers; ++w) {
+      plans[w] =
+          detail::PassPlan{w, workers, &extra_, stage_dir_, o_.cancel, &raw_bytes_, on_progress};
+    }
+    for (unsigned w = 1; w < workers; ++w) {
+      threads.emplace_back([&, w] {
+        auto r = core::ArchiveReader::open(path_, o_.reader);
+        outcomes[w] = r ? detail::run_pass(*r, plans[w]) : tl::unexpected(r.error());
+      });
+    }
+    outcomes[0] = detail::run_pass(*reader, plans[0]);
+    report_.archive = reader->info();
+    for (const auto& n : reader->stream_notes()) pending_.push_back(n);
+    for (auto& t : threads) t.join();
+    return merge(outcomes);
+  }
+
+  Result<void> merge(std::vector<Result<PassOutcome>>& outcomes) {
+    for (auto& o : outcomes) {
+      if (!o) return tl::unexpected(o.error());
+    }
+    entries_ = std::move(outcomes[0]->entries);
+    for (std::size_t w = 1; w < outcomes.size(); ++w) {
+      for (auto& r : outcomes[w]->entries) {
+        if (r.index < entries_.size() && entries_[r.index].index == r.index) {
+          entries_[r.index] = std::move(r);
+        }
+      }
+    }
+    for (auto& o : outcomes) {
+      complete_ = complete_ && !o->stopped;
+      RK_TRY(stopped(*o));
+      if (o->drain_error) RK_TRY(damage(*o->drain_error, ""));
+    }
+    report_.entries = entries_.size();
+    for (const auto& e : entries_) report_.bytes += e.bytes;
+    return {};
+  }
+
+  // A fatal error that ended a pass: the archive is damaged (or could not be verified).
+  Result<void> stopped(const PassOutcome& o) {
+    if (!o.stopped) return {};
+    Error e = *o.stopped;
+    if (e.code == ErrorCode::kTruncated) {
+      e.message = fmt::format(
+          "{}; the last intact entry is \"{}\", reading stopped at byte {} of "
+          "{}",
+          e.message, core::escape_name(o.last_good_entry), o.raw_offset, report_.archive_bytes);
+    }
+    reported_.insert(o.stopped->message);
+    return damage(e, o.last_good_entry);
+  }
+
+  // Several readers (or an entry and the stop it caused) may report the same damage once.
+  Result<void> damage(const Error& e, const std::string& entry) {
+    if (is_operational(e.code)) return tl::unexpected(e);
+    if (!reported_.insert(e.message).second) return {};
+    pending_.push_back(Finding{finding_code(e.code), Severity::kError, entry, e.message});
+    return {};
+  }
+
+  void add(std::string code, Severity severity, std::string entry, std::string message) {
+    report_.findings.push_back(
+        Finding{std::move(code), severity, std::move(entry), std::move(message)});
+  }
+
+  // Per-entry structure: unsafe names, duplicates, encryption, data errors, sizes.
+  void check_entries() {
+    std::set<std::string, std::less<>> names;
+    std::map<ErrorCode, std::pair<std::uint64_t, std::string>> aggregated;
+    for (const auto& e : entries_) {
+      if (e.problem) {
+        add(finding_code(e.problem->code), Severity::kError, e.path, e.problem->message);
+      }
+      if (e.type != core::EntryType::kDirectory && !names.insert(e.path).second) {
+        add("DUPLICATE_ENTRY", Severity::kError, e.path,
+            fmt::format("entry \"{}\" appears more than once; which copy a restore would use is "
+                        "undefined",
+                        core::escape_name(e.path)));
+      }
+      check_data(e, aggregated);
+    }
+    for (const auto& [code, agg] : aggregated) {
+      add(finding_code(code), Severity::kError, agg.second,
+          fmt::format("{} encrypted entr{} could not be read ({}{})", agg.first,
+                      agg.first == 1 ? "y" : "ies",
+                      code == ErrorCode::kBadPassword ? "wrong password, first: \""
+                                                      : "no password given, first: \"",
+                      core::escape_name(agg.second) + "\""));
+    }
+    files_ = std::move(names);
+  }
+
+  void check_data(const EntryResult& e,
+                  std::map<ErrorCode, std::pair<std::uint64_t, std::string>>& aggregated) {
+    if (!e.data_read || e.fatal || (e.data_error && reported_.count(e.data_error->message))) {
+      return;
+    }
+    if (e.data_error) {
+      auto code = e.data_error->code;
+      if (code == ErrorCode::kPasswordRequired || code == ErrorCode::kBadPassword) {
+        auto& agg = aggregated[code];
+        if (agg.first++ == 0) agg.second = e.path;
+      } else if (!is_operational(code)) {
+        add(finding_code(code), Severity::kError, e.path, e.data_error->message);
+      } else {
+        add("CORRUPT_DATA", Severity::kError, e.path, e.data_error->message);
+      }
+      return;
+    }
+    if (e.declared_size && *e.declared_size != e.bytes) {
+      add("SIZE_MISMATCH", Severity::kError, e.path,
+          fmt::format("entry \"{}\" declares {} bytes but holds {}", core::escape_name(e.path),
+                      *e.declared_size, e.bytes));
+    }
+  }
+
+  // Our backup's own lists, a checksum list, databases and document references.
+  void check_contents() {
+    bool ours = !entries_.empty() && entries_.front().path == core::kHeaderEntry &&
+                core::parse_header(entries_.front().text).has_value();
+    report_.kind = ours ? core::BackupKind::kRestorekit : core::BackupKind::kForeign;
+    auto databases = check_databases();
+    if (ours) {
+      auto header = *core::parse_header(entries_.front().text);
+      detail::BackupCheckInput in{header, entries_, databases, complete_};
+      for (auto& f : detail::check_backup(in)) report_.findings.push_back(std::move(f));
+      report_.checksums_checked = in.checked;
+    } else if (!entries_.empty() && entries_.front().path == core::kHeaderEntry) {
+      add("BAD_HEADER", Severity::kError, std::string(core::kHeaderEntry),
+          core::parse_header(entries_.front().text).error().message);
+    }
+    if (!expected_.empty()) check_list();
+    check_references(databases);
+    cleanup_staged();
+  }
+
+  std::vector<detail::DatabaseCheck> check_databases() {
+    std::vector<detail::DatabaseCheck> out;
+    std::optional<std::string> tenant_column;
+    if (o_.profile) tenant_column = o_.profile->tenant_column;
+    if (!entries_.empty() && entries_.front().path == core::kHeaderEntry) {
+      if (auto h = core::parse_header(entries_.front().text); h && h->tenant_column) {
+        tenant_column = h->tenant_column;
+      }
+    }
+    for (const auto& e : entries_) {
+      if (!e.staged) continue;
+      auto check = detail::check_database(*e.staged, e.path, e.sql_dump, tenant_column);
+      for (auto& f : check.findings) report_.findings.push_back(f);
+      report_.databases.push_back(check.result);
+      out.push_back(std::move(check));
+    }
+    if (out.empty() && complete_) {
+      add("NO_DATABASE", Severity::kWarning, "",
+          fmt::format("{} holds no database (no SQLite file, no SQL dump); only documents could "
+                      "be restored from it",
+                      core::escape_name(path_.string())));
+    }
+    return out;
+  }
+
+  void check_list() {
+    std::map<std::string, const EntryResult*, std::less<>> by_path;
+    for (const auto& e : entries_) by_path[e.path] = &e;
+    for (const auto& x : expected_) {
+      auto it = by_path.find(x.path);
+      if (it == by_path.end()) {
+        add("MISSING_ENTRY", Severity::kError, x.path,
+            fmt::format("{} lists \"{}\" (line {}), but the backup does not hold it",
+                        o_.checksums_file->string(), core::escape_name(x.path), x.line));
+        continue;
+      }
+      const EntryResult& e = *it->second;
+      if (!e.data_read || e.data_error) continue;  // already reported
+      std::string actual = x.algorithm == HashAlgorithm::kXxh128 ? e.digests.xxh128->hex()
+                                                                 : e.digests.extra_hex.value_or("");
+      ++report_.checksums_checked;
+      if (actual != x.hex) {
+        add("CHECKSUM_MISMATCH", Severity::kError, x.path,
+            fmt::format("entry \"{}\" has {} {} but {} line {} expects {}",
+                        core::escape_name(x.path), algorithm_name(x.algorithm), actual,
+                        o_.checksums_file->string(), x.line, x.hex));
+      }
+    }
+  }
+
+  void check_references(const std::vector<detail::DatabaseCheck>&) {
+    if (!o_.profile || o_.profile->references.empty()) return;
+    std::string root = o_.profile->documents_root.value_or(
+        report_.kind == core::BackupKind::kRestorekit ? "docs/" : "");
+    for (const auto& e : entries_) {
+      if (!e.staged || e.sql_dump) continue;
+      for (auto& f : detail::check_document_references(*e.staged, e.path, o_.profile->references,
+                                                       root, files_)) {
+        report_.findings.push_back(std::move(f));
+      }
+    }
+  }
+
+  void cleanup_staged() {
+    std::error_code ec;
+    for (const auto& e : entries_) {
+      if (e.staged) fs::remove(*e.staged, ec);
+    }
+  }
+
+  fs::path path_;
+  const VerifyOptions& o_;
+  ProgressThrottle throttle_;
+  Progress progress_;
+  std::atomic<std::uint64_t> raw_bytes_{0};
+  fs::path stage_dir_;
+  std::vector<ExpectedHash> expected_;
+  std::map<std::string, HashAlgorithm, std::less<>> extra_;
+  std::vector<EntryResult> entries_;
+  std::set<std::string, std::less<>> files_;
+  std::vector<Finding> pending_;
+  bool complete_ = true;
+  std::set<std::string> reported_;  // messages of damage already reported  // every entry was seen (no pass stopped early)
+  VerifyReport report_;
+};
+
+}  // namespace
+
+Result<VerifyReport> verify(const fs::path& archive, const VerifyOptions& options) {
+  return Verifier(archive, options).run();
+}
+
+}  // namespace restorekit::verify
