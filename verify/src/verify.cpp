@@ -174,8 +174,9 @@ class Verifier {
           "{}",
           e.message, core::escape_name(o.last_good_entry), o.raw_offset, report_.archive_bytes);
     }
-    reported_.insert(o.stopped->message);
-    return damage(e, o.last_good_entry);
+    RK_TRY(damage(e, o.last_good_entry));
+    reported_.insert(o.stopped->message);  // the failed entry reports the same damage
+    return {};
   }
 
   // Several readers (or an entry and the stop it caused) may report the same damage once.
