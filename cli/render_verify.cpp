@@ -61,7 +61,8 @@ std::string check_of(const Finding& f) {
       {"HEADER_MISMATCH", "backup header"},
       {"BAD_HEADER", "backup header"},
       {"DOC_MISSING", "document references"},
-      {"NO_DATABASE", "databases"}};
+      {"NO_DATABASE", "databases"},
+      {"EMPTY_ARCHIVE", "archive structure"}};
   if (f.code.rfind("DB_", 0) == 0 || f.code == "UNTRUSTED_SCHEMA") {
     return "database " + f.entry.substr(0, f.entry.find(':'));
   }

@@ -57,36 +57,8 @@ ReadAll read_memory(const std::vector<std::byte>& bytes, ReaderOptions options =
   return read_all(*reader);
 }
 
-// Writes entries with raw (possibly hostile) names through libarchive itself.
-struct RawEntry {
-  std::string name;
-  unsigned type = AE_IFREG;
-  std::string data;
-  std::string link;
-};
-
-std::vector<std::byte> raw_tar(const std::vector<RawEntry>& entries) {
-  std::vector<std::byte> out(1 << 20);
-  std::size_t used = 0;
-  archive* a = archive_write_new();
-  archive_write_set_format_pax_restricted(a);
-  archive_write_open_memory(a, out.data(), out.size(), &used);
-  for (const auto& e : entries) {
-    archive_entry* ae = archive_entry_new();
-    archive_entry_set_pathname(ae, e.name.c_str());
-    archive_entry_set_filetype(ae, e.type);
-    archive_entry_set_perm(ae, 0644);
-    archive_entry_set_size(ae, static_cast<la_int64_t>(e.data.size()));
-    if (!e.link.empty()) archive_entry_set_symlink(ae, e.link.c_str());
-    archive_write_header(a, ae);
-    if (!e.data.empty()) archive_write_data(a, e.data.data(), e.data.size());
-    archive_entry_free(ae);
-  }
-  archive_write_close(a);
-  archive_write_free(a);
-  out.resize(used);
-  return out;
-}
+using test::raw_tar;
+using test::RawEntry;
 
 class ArchiveReaderRoundTrip : public ::testing::TestWithParam<ArchiveKind> {};
 

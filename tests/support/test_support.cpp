@@ -11,6 +11,10 @@
 #include <sstream>
 #include <thread>
 
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <restorekit/core/archive_reader.hpp>
 #include <restorekit/core/fs.hpp>
 
 extern char** environ;
@@ -146,6 +150,62 @@ std::vector<std::byte> make_archive(core::ArchiveKind kind, const std::vector<Me
   }
   EXPECT_TRUE(writer->finish());
   return out;
+}
+
+std::vector<std::byte> raw_tar(const std::vector<RawEntry>& entries) {
+  std::vector<std::byte> out(8 << 20);
+  std::size_t used = 0;
+  archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  archive_write_open_memory(a, out.data(), out.size(), &used);
+  for (const auto& e : entries) {
+    archive_entry* ae = archive_entry_new();
+    archive_entry_set_pathname(ae, e.name.c_str());
+    archive_entry_set_filetype(ae, e.type);
+    archive_entry_set_perm(ae, 0644);
+    archive_entry_set_size(ae, static_cast<la_int64_t>(e.data.size()));
+    if (!e.link.empty()) archive_entry_set_symlink(ae, e.link.c_str());
+    archive_write_header(a, ae);
+    if (!e.data.empty()) archive_write_data(a, e.data.data(), e.data.size());
+    archive_entry_free(ae);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  out.resize(used);
+  return out;
+}
+
+void write_bytes(const fs::path& path, const std::vector<std::byte>& bytes) {
+  write_file(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+std::vector<std::byte> rewrite_archive(
+    const fs::path& source, core::ArchiveKind kind,
+    const std::function<std::optional<std::string>(const std::string&, std::string)>& edit,
+    const std::vector<MemoryEntry>& extra) {
+  auto reader = core::ArchiveReader::open(source);
+  EXPECT_TRUE(reader) << reader.error().message;
+  std::vector<MemoryEntry> entries;
+  for (;;) {
+    auto e = reader->next();
+    if (!e || !*e) break;
+    if ((*e)->type == core::EntryType::kDirectory) {
+      entries.push_back({(*e)->path + "/", ""});
+      continue;
+    }
+    std::string data;
+    for (;;) {
+      auto b = reader->read_block();
+      if (!b || b->empty()) break;
+      data.append(reinterpret_cast<const char*>(b->data()), b->size());
+    }
+    if (auto kept = edit((*e)->path, std::move(data))) entries.push_back({(*e)->path, *kept});
+  }
+  auto last = entries.back();
+  entries.pop_back();
+  entries.insert(entries.end(), extra.begin(), extra.end());
+  entries.push_back(last);
+  return make_archive(kind, entries);
 }
 
 const sample::SampleResult& small_sample() {

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,6 +66,27 @@ struct MemoryEntry {
 };
 std::vector<std::byte> make_archive(core::ArchiveKind kind, const std::vector<MemoryEntry>& entries,
                                     std::optional<std::string> password = std::nullopt);
+
+// A tar with raw (possibly hostile) entries, written by libarchive itself: names are not
+// checked, links and device nodes allowed. `type` is an AE_IF* value (default: regular file).
+struct RawEntry {
+  std::string name;
+  unsigned type = 0100000;
+  std::string data;
+  std::string link;
+};
+std::vector<std::byte> raw_tar(const std::vector<RawEntry>& entries);
+
+// Writes bytes to a file.
+void write_bytes(const fs::path& path, const std::vector<std::byte>& bytes);
+
+// Rewrites an archive entry by entry through `edit`, which may change an entry's data (return
+// it) or drop it (return nullopt); `extra` entries are appended before the last entry.
+std::vector<std::byte> rewrite_archive(
+    const fs::path& source, core::ArchiveKind kind,
+    const std::function<std::optional<std::string>(const std::string& path, std::string data)>&
+        edit,
+    const std::vector<MemoryEntry>& extra = {});
 
 // A small generated sample application (cached per process: generated once, copied per test).
 const sample::SampleResult& small_sample();

@@ -272,6 +272,12 @@ class Verifier {
         tenant_column = h->tenant_column;
       }
     }
+    if (entries_.empty() && complete_) {
+      add("EMPTY_ARCHIVE", Severity::kError, "",
+          fmt::format("{} holds no entries: nothing can be restored from it",
+                      core::escape_name(path_.string())));
+      return out;
+    }
     for (const auto& e : entries_) {
       if (!e.staged) continue;
       auto check = detail::check_database(*e.staged, e.path, e.sql_dump, tenant_column);

@@ -1,0 +1,443 @@
+#include <restorekit/verify/verify.hpp>
+
+#include <archive_entry.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include <restorekit/core/backup.hpp>
+#include <restorekit/core/sqlite.hpp>
+
+#include "test_support.hpp"
+
+namespace restorekit::verify {
+namespace {
+
+using test::ScratchDir;
+namespace fs = std::filesystem;
+
+fs::path our_backup(const fs::path& out, const fs::path& db, const fs::path& docs) {
+  core::BackupOptions o;
+  o.database = db;
+  o.documents = docs;
+  o.output = out;
+  o.tenants = core::TenantSpec{"company_id", "companies", "id", "name"};
+  auto r = core::write_backup(o);
+  EXPECT_TRUE(r) << r.error().message;
+  return out;
+}
+
+fs::path our_backup(const ScratchDir& dir, const std::string& name) {
+  const auto& s = test::small_sample();
+  return our_backup(dir / name, s.database, s.documents);
+}
+
+VerifyOptions options_in(const ScratchDir& dir) {
+  VerifyOptions o;
+  o.temp_dir = dir / "tmp";
+  fs::create_directories(o.temp_dir);
+  return o;
+}
+
+std::set<std::string> codes(const VerifyReport& r) {
+  std::set<std::string> out;
+  for (const auto& f : r.findings) out.insert(f.code);
+  return out;
+}
+
+const core::Finding* find_code(const VerifyReport& r, std::string_view code) {
+  for (const auto& f : r.findings) {
+    if (f.code == code) return &f;
+  }
+  return nullptr;
+}
+
+std::string describe(const VerifyReport& r) {
+  std::string out;
+  for (const auto& f : r.findings) out += f.code + ": " + f.message + "\n";
+  return out;
+}
+
+class OurBackups : public ::testing::TestWithParam<std::pair<std::string, unsigned>> {};
+
+TEST_P(OurBackups, AreIntactWithEveryEntryChecksummed) {
+  ScratchDir dir;
+  auto path = our_backup(dir, "b." + GetParam().first);
+  auto o = options_in(dir);
+  o.threads = GetParam().second;
+  auto r = verify(path, o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->intact()) << describe(*r);
+  EXPECT_TRUE(r->findings.empty()) << describe(*r);
+  EXPECT_EQ(r->kind, core::BackupKind::kRestorekit);
+  EXPECT_EQ(r->checksums_checked, 1 + test::small_sample().document_files);
+  ASSERT_EQ(r->databases.size(), 1u);
+  EXPECT_TRUE(r->databases[0].integrity_ok);
+  EXPECT_TRUE(fs::is_empty(o.temp_dir)) << "staged databases must be removed";
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, OurBackups,
+                         ::testing::Values(std::pair<std::string, unsigned>{"zip", 1},
+                                           std::pair<std::string, unsigned>{"zip", 4},
+                                           std::pair<std::string, unsigned>{"tar.gz", 0},
+                                           std::pair<std::string, unsigned>{"tar.zst", 0},
+                                           std::pair<std::string, unsigned>{"tar.xz", 0}));
+
+TEST(Verify, EveryFlippedByteOfAGnuTarGzIsReported) {
+  RK_REQUIRE_TOOL("tar");
+  ScratchDir dir;
+  test::write_file(dir / "d/a.txt", "hello\n");
+  std::string text;
+  for (int i = 0; i < 200; ++i) text += "line " + std::to_string(i * 7919) + "\n";
+  test::write_file(dir / "d/b.txt", text);
+  ASSERT_EQ(test::sh("tar czf t.tgz d", dir.path()), 0);
+  auto data = test::read_file(dir / "t.tgz");
+  auto o = options_in(dir);
+  auto clean = verify(dir / "t.tgz", o);
+  ASSERT_TRUE(clean);
+  EXPECT_EQ(codes(*clean), std::set<std::string>{"NO_DATABASE"}) << describe(*clean);
+  std::vector<std::size_t> missed;
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    std::string flipped = data;
+    flipped[i] = static_cast<char>(flipped[i] ^ 0xff);
+    test::write_file(dir / "f.tgz", flipped);
+    auto r = verify(dir / "f.tgz", o);
+    bool reported = !r || codes(*r) != std::set<std::string>{"NO_DATABASE"};
+    if (!reported) missed.push_back(i);
+  }
+  EXPECT_TRUE(missed.empty()) << missed.size() << " of " << data.size()
+                              << " flips unreported; first at byte " << missed.front();
+}
+
+TEST(Verify, TamperedDocumentIsAChecksumMismatch) {
+  ScratchDir dir;
+  auto path = our_backup(dir, "b.tar.zst");
+  std::string victim;
+  auto bytes = test::rewrite_archive(path, core::ArchiveKind::kTarZst,
+                                     [&](const std::string& p, std::string data) {
+                                       if (victim.empty() && p.rfind("docs/", 0) == 0) {
+                                         victim = p;
+                                         data += "tampered";
+                                       }
+                                       return std::optional<std::string>(data);
+                                     });
+  test::write_bytes(dir / "t.tar.zst", bytes);
+  auto r = verify(dir / "t.tar.zst", options_in(dir));
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->intact());
+  const auto* f = find_code(*r, "CHECKSUM_MISMATCH");
+  ASSERT_NE(f, nullptr) << describe(*r);
+  EXPECT_EQ(f->entry, victim);
+  EXPECT_TRUE(find_code(*r, "HEADER_MISMATCH")) << "document bytes differ from the header";
+}
+
+TEST(Verify, MissingAndExtraEntriesAreNamed) {
+  ScratchDir dir;
+  auto path = our_backup(dir, "b.zip");
+  std::string dropped;
+  auto bytes = test::rewrite_archive(
+      path, core::ArchiveKind::kZip,
+      [&](const std::string& p, std::string data) -> std::optional<std::string> {
+        if (dropped.empty() && p.rfind("docs/", 0) == 0) {
+          dropped = p;
+          return std::nullopt;
+        }
+        return data;
+      },
+      {{"docs/smuggled.txt", "not in the checksums"}});
+  test::write_bytes(dir / "t.zip", bytes);
+  auto r = verify(dir / "t.zip", options_in(dir));
+  ASSERT_TRUE(r);
+  const auto* missing = find_code(*r, "MISSING_ENTRY");
+  ASSERT_NE(missing, nullptr) << describe(*r);
+  EXPECT_EQ(missing->entry, dropped);
+  const auto* extra = find_code(*r, "EXTRA_ENTRY");
+  ASSERT_NE(extra, nullptr);
+  EXPECT_EQ(extra->entry, "docs/smuggled.txt");
+}
+
+TEST(Verify, HeaderThatLiesAboutRowCountsIsAMismatch) {
+  ScratchDir dir;
+  auto path = our_backup(dir, "b.tar.gz");
+  auto bytes = test::rewrite_archive(path, core::ArchiveKind::kTarGz,
+                                     [&](const std::string& p, std::string data) {
+                                       if (p == "restorekit/header.json") {
+                                         auto pos = data.find("\"name\": \"persons\"");
+                                         auto rows = data.find("\"rows\": ", pos);
+                                         data.insert(rows + 8, "1");  // 123 rows become 1123
+                                       }
+                                       return std::optional<std::string>(data);
+                                     });
+  test::write_bytes(dir / "t.tar.gz", bytes);
+  auto r = verify(dir / "t.tar.gz", options_in(dir));
+  ASSERT_TRUE(r);
+  const auto* f = find_code(*r, "HEADER_MISMATCH");
+  ASSERT_NE(f, nullptr) << describe(*r);
+  EXPECT_NE(f->message.find("persons"), std::string::npos);
+}
+
+TEST(Verify, DuplicateAndUnsafeEntriesAreStructuralErrors) {
+  ScratchDir dir;
+  test::write_bytes(dir / "h.tar", test::raw_tar({{"docs/a.txt", AE_IFREG, "one", ""},
+                                                  {"docs/a.txt", AE_IFREG, "two", ""},
+                                                  {"../escape.txt", AE_IFREG, "x", ""},
+                                                  {"docs/link", AE_IFLNK, "", "/etc/passwd"}}));
+  auto r = verify(dir / "h.tar", options_in(dir));
+  ASSERT_TRUE(r);
+  auto c = codes(*r);
+  EXPECT_TRUE(c.count("DUPLICATE_ENTRY"));
+  EXPECT_TRUE(c.count("UNSAFE_PATH"));
+  EXPECT_TRUE(c.count("UNSAFE_LINK"));
+  EXPECT_FALSE(r->intact());
+}
+
+TEST(Verify, ZipCrcErrorNamesTheEntry) {
+  RK_REQUIRE_TOOL("zip");
+  ScratchDir dir;
+  std::string body(20000, 'A');
+  test::write_file(dir / "in/a.txt", "first");
+  test::write_file(dir / "in/b.txt", body);
+  ASSERT_EQ(test::sh("zip -q0r stored.zip in", dir.path()), 0);
+  auto data = test::read_file(dir / "stored.zip");
+  auto pos = data.find(std::string(100, 'A'));
+  ASSERT_NE(pos, std::string::npos);
+  data[pos + 50] = 'B';
+  test::write_file(dir / "stored.zip", data);
+  for (unsigned threads : {1u, 3u}) {
+    auto o = options_in(dir);
+    o.threads = threads;
+    auto r = verify(dir / "stored.zip", o);
+    ASSERT_TRUE(r);
+    const auto* f = find_code(*r, "CRC_ERROR");
+    ASSERT_NE(f, nullptr) << describe(*r);
+    EXPECT_EQ(f->entry, "in/b.txt");
+  }
+}
+
+TEST(Verify, TruncationNamesTheLastGoodEntryAndTheOffset) {
+  ScratchDir dir;
+  auto path = our_backup(dir, "b.tar.zst");
+  fs::resize_file(path, fs::file_size(path) * 2 / 3);
+  auto r = verify(path, options_in(dir));
+  ASSERT_TRUE(r) << r.error().message;
+  const auto* f = find_code(*r, "TRUNCATED");
+  ASSERT_NE(f, nullptr) << describe(*r);
+  EXPECT_FALSE(f->entry.empty());
+  EXPECT_NE(f->message.find("last intact entry"), std::string::npos);
+  EXPECT_NE(f->message.find("stopped at byte"), std::string::npos);
+  EXPECT_FALSE(find_code(*r, "NO_DATABASE")) << "an incomplete pass cannot say that";
+}
+
+TEST(Verify, EncryptedZipWithoutOrWithWrongPasswordIsReported) {
+  RK_REQUIRE_TOOL("zip");
+  ScratchDir dir;
+  test::write_file(dir / "in/a.txt", "secret");
+  test::write_file(dir / "in/b.txt", "secret too");
+  ASSERT_EQ(test::sh("zip -qr -P pw enc.zip in", dir.path()), 0);
+  auto none = verify(dir / "enc.zip", options_in(dir));
+  ASSERT_TRUE(none);
+  ASSERT_TRUE(find_code(*none, "PASSWORD_REQUIRED")) << describe(*none);
+  EXPECT_NE(find_code(*none, "PASSWORD_REQUIRED")->message.find("2 encrypted entries"),
+            std::string::npos);
+  auto o = options_in(dir);
+  o.reader.passwords.candidates = {"nope"};
+  auto wrong = verify(dir / "enc.zip", o);
+  ASSERT_TRUE(wrong);
+  EXPECT_TRUE(find_code(*wrong, "BAD_PASSWORD")) << describe(*wrong);
+  o.reader.passwords.candidates = {"pw"};
+  auto right = verify(dir / "enc.zip", o);
+  ASSERT_TRUE(right);
+  EXPECT_TRUE(right->intact()) << describe(*right);
+}
+
+TEST(Verify, RatioBombStopsWithAFinding) {
+  ScratchDir dir;
+  test::write_bytes(
+      dir / "bomb.tar.zst",
+      test::make_archive(core::ArchiveKind::kTarZst, {{"zeros.bin", std::string(16 << 20, '\0')}}));
+  auto o = options_in(dir);
+  o.reader.limits.ratio_grace_bytes = 1 << 20;
+  o.reader.limits.max_ratio = 100;
+  auto r = verify(dir / "bomb.tar.zst", o);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(find_code(*r, "RATIO_LIMIT")) << describe(*r);
+}
+
+// A database with a corrupt page, an unenforced foreign key and a trigger calling
+// load_extension, packed in a zip.
+TEST(Verify, DatabaseProblemsAreFound) {
+  ScratchDir dir;
+  {
+    auto db = core::Database::open(dir / "good.sqlite", core::OpenMode::kCreate);
+    ASSERT_TRUE(
+        db->exec("CREATE TABLE p(id INTEGER PRIMARY KEY);"
+                 "CREATE TABLE c(id INTEGER PRIMARY KEY, p INTEGER REFERENCES p(id));"
+                 "INSERT INTO c VALUES(1, 42);"
+                 "CREATE TRIGGER t AFTER INSERT ON p BEGIN "
+                 "SELECT load_extension('/tmp/x.so'); END;"));
+    ASSERT_TRUE(
+        db->exec("CREATE TABLE big(x); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
+                 "SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO big SELECT "
+                 "randomblob(100) FROM n;"));
+  }
+  fs::copy_file(dir / "good.sqlite", dir / "bad.sqlite");
+  {
+    std::fstream f(dir / "bad.sqlite", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096 * 3 + 100);
+    std::string junk(600, '\x5a');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  auto good = test::read_file(dir / "good.sqlite");
+  auto bad = test::read_file(dir / "bad.sqlite");
+  test::write_bytes(
+      dir / "dbs.zip",
+      test::make_archive(core::ArchiveKind::kZip, {{"good.sqlite", good}, {"bad.sqlite", bad}}));
+  auto r = verify(dir / "dbs.zip", options_in(dir));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->databases.size(), 2u);
+  const auto* integrity = find_code(*r, "DB_INTEGRITY");
+  ASSERT_NE(integrity, nullptr) << describe(*r);
+  EXPECT_EQ(integrity->entry, "bad.sqlite");
+  EXPECT_EQ(integrity->severity, core::Severity::kError);
+  const auto* fk = find_code(*r, "DB_FOREIGN_KEY");
+  ASSERT_NE(fk, nullptr);
+  EXPECT_EQ(fk->severity, core::Severity::kWarning);
+  const auto* schema = find_code(*r, "UNTRUSTED_SCHEMA");
+  ASSERT_NE(schema, nullptr);
+  EXPECT_NE(schema->message.find("load_extension"), std::string::npos);
+  EXPECT_FALSE(fs::exists("/tmp/x.so"));
+}
+
+TEST(Verify, DocumentsOnlyArchiveHasNoDatabaseWarning) {
+  ScratchDir dir;
+  test::write_bytes(dir / "docs.tar.gz",
+                    test::make_archive(core::ArchiveKind::kTarGz, {{"docs/a.txt", "a"}}));
+  auto r = verify(dir / "docs.tar.gz", options_in(dir));
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->intact());
+  ASSERT_TRUE(find_code(*r, "NO_DATABASE"));
+  EXPECT_EQ(find_code(*r, "NO_DATABASE")->severity, core::Severity::kWarning);
+}
+
+TEST(Verify, ReferencedDocumentsMustBeInTheBackup) {
+  ScratchDir dir;
+  const auto& s = test::small_sample();
+  fs::copy(s.documents, dir / "docs", fs::copy_options::recursive);
+  auto db = core::Database::open_untrusted(s.database);
+  auto st = db->prepare("SELECT path FROM documents ORDER BY id LIMIT 1");
+  ASSERT_TRUE(st && st->step());
+  std::string removed(st->column_text(0));
+  fs::remove(dir / "docs" / fs::u8path(removed));
+  auto path = our_backup(dir / "b.tar.zst", s.database, dir / "docs");
+  auto o = options_in(dir);
+  o.profile = core::Profile{};
+  o.profile->references = {{"documents", "path"}};
+  auto r = verify(path, o);
+  ASSERT_TRUE(r);
+  const auto* f = find_code(*r, "DOC_MISSING");
+  ASSERT_NE(f, nullptr) << describe(*r);
+  EXPECT_NE(f->message.find(removed), std::string::npos) << f->message;
+  EXPECT_NE(f->message.find("1 row"), std::string::npos) << f->message;
+}
+
+TEST(Verify, ForeignBackupIsCheckedAgainstAnXxhsumList) {
+  RK_REQUIRE_TOOL("xxhsum");
+  RK_REQUIRE_TOOL("bsdtar");
+  ScratchDir dir;
+  test::write_file(dir / "d/a.txt", "alpha");
+  test::write_file(dir / "d/b.txt", "beta");
+  test::write_file(dir / "d/c.txt", "gamma");
+  test::write_file(dir / "d/e.txt", "epsilon");
+  ASSERT_EQ(test::sh("xxhsum -H0 d/a.txt > sums && xxhsum -H1 d/b.txt >> sums && "
+                     "xxhsum -H2 d/c.txt >> sums && xxhsum --tag -H3 d/e.txt >> sums && "
+                     "bsdtar -czf f.tar.gz d",
+                     dir.path()),
+            0);
+  auto o = options_in(dir);
+  o.checksums_file = dir / "sums";
+  auto r = verify(dir / "f.tar.gz", o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->intact()) << describe(*r);
+  EXPECT_EQ(r->checksums_checked, 4u);
+
+  test::write_file(dir / "d/b.txt", "BETA");
+  test::write_file(dir / "d/e.txt", "EPSILON");
+  ASSERT_EQ(test::sh("rm d/c.txt && bsdtar -czf g.tar.gz d", dir.path()), 0);
+  auto bad = verify(dir / "g.tar.gz", o);
+  ASSERT_TRUE(bad);
+  std::set<std::string> mismatched;
+  for (const auto& f : bad->findings) {
+    if (f.code == "CHECKSUM_MISMATCH") mismatched.insert(f.entry);
+  }
+  EXPECT_EQ(mismatched, (std::set<std::string>{"d/b.txt", "d/e.txt"})) << describe(*bad);
+  ASSERT_TRUE(find_code(*bad, "MISSING_ENTRY"));
+  EXPECT_EQ(find_code(*bad, "MISSING_ENTRY")->entry, "d/c.txt");
+}
+
+TEST(Verify, CannotVerifyIsAnErrorNotAFinding) {
+  ScratchDir dir;
+  auto o = options_in(dir);
+  EXPECT_EQ(verify(dir / "none.zip", o).error().code, ErrorCode::kNotFound);
+  test::write_file(dir / "text.zip", "plain text");
+  EXPECT_EQ(verify(dir / "text.zip", o).error().code, ErrorCode::kNotAnArchive);
+  o.checksums_file = dir / "missing-sums";
+  test::write_bytes(dir / "ok.tar.gz", test::make_archive(core::ArchiveKind::kTarGz, {{"a", "a"}}));
+  EXPECT_EQ(verify(dir / "ok.tar.gz", o).error().code, ErrorCode::kNotFound);
+}
+
+TEST(Verify, EncryptedSevenZipCannotBeVerified) {
+  RK_REQUIRE_TOOL("7z");
+  ScratchDir dir;
+  test::write_file(dir / "in/a.txt", "x");
+  ASSERT_EQ(test::sh("7z a -pabc -bso0 enc.7z in", dir.path()), 0);
+  auto o = options_in(dir);
+  o.reader.passwords.candidates = {"abc"};
+  auto r = verify(dir / "enc.7z", o);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kEncryptionUnsupported);
+}
+
+TEST(Verify, CancellationIsAnError) {
+  ScratchDir dir;
+  auto path = our_backup(dir, "b.tar.zst");
+  auto o = options_in(dir);
+  o.cancel.cancel();
+  auto r = verify(path, o);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kCancelled);
+}
+
+// Every archive of libarchive's own test suite gives a result or a clean error, and the ones
+// its tests expect to fail never verify as intact.
+TEST(Verify, LibarchiveCorpusNeverCrashesAndBrokenFilesAreNeverIntact) {
+  auto corpus = test::corpus_dir();
+  if (!corpus) GTEST_SKIP() << "SKIPPED: corpus not found (set RESTOREKIT_CORPUS)";
+  std::ifstream index(*corpus / "libarchive" / "INDEX.tsv");
+  std::string line;
+  std::getline(index, line);
+  ScratchDir dir;
+  int checked = 0;
+  std::vector<std::string> wrongly_intact;
+  while (std::getline(index, line)) {
+    std::istringstream fields(line);
+    std::string file, format, what, expected;
+    std::getline(fields, file, '\t');
+    std::getline(fields, format, '\t');
+    std::getline(fields, what, '\t');
+    std::getline(fields, expected, '\t');
+    auto o = options_in(dir);
+    o.reader.limits.max_total_bytes = 256u << 20;
+    auto r = verify(*corpus / "libarchive" / file, o);
+    ++checked;
+    if (expected.rfind("must fail", 0) == 0 && r && r->intact()) wrongly_intact.push_back(file);
+  }
+  EXPECT_GT(checked, 200);
+  EXPECT_TRUE(wrongly_intact.empty()) << wrongly_intact.size() << " broken archives verified "
+                                      << "as intact, e.g. " << wrongly_intact.front();
+}
+
+}  // namespace
+}  // namespace restorekit::verify
