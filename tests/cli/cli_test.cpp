@@ -323,3 +323,80 @@ TEST(Golden, ErrorMessages) {
 
 }  // namespace
 }  // namespace restorekit::test
+
+namespace restorekit::test {
+namespace {
+
+TEST(CliVerify, IntactBackupExits0AndDamagedExits1) {
+  Fixture f;
+  ASSERT_EQ(f.backup("b.tar.zst").exit_code, 0);
+  auto ok = rk({"verify", (f.dir / "b.tar.zst").string()});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+  EXPECT_EQ(ok.out.rfind("INTACT: ", 0), 0u) << ok.out;
+  fs::resize_file(f.dir / "b.tar.zst", fs::file_size(f.dir / "b.tar.zst") / 2);
+  auto bad = rk({"verify", (f.dir / "b.tar.zst").string()});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.out.rfind("DAMAGED: ", 0), 0u) << bad.out;
+  EXPECT_NE(bad.out.find("TRUNCATED"), std::string::npos);
+  auto missing = rk({"verify", (f.dir / "nope.zip").string()});
+  EXPECT_EQ(missing.exit_code, 2);
+}
+
+TEST(CliVerify, JsonFollowsTheContract) {
+  Fixture f;
+  ASSERT_EQ(f.backup("b.zip").exit_code, 0);
+  auto r = rk({"verify", (f.dir / "b.zip").string(), "--json", "--threads", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = parse_json(r);
+  EXPECT_EQ(j["schema"], "restorekit.verify/1");
+  EXPECT_EQ(j["path"], (f.dir / "b.zip").string());
+  EXPECT_EQ(j["verdict"], "intact");
+  EXPECT_TRUE(j["findings"].is_array());
+  EXPECT_GT(j["totals"]["entries"].get<int>(), 40);
+  EXPECT_GT(j["totals"]["bytes"].get<std::uint64_t>(), 0u);
+  EXPECT_EQ(j["totals"]["databases"], 1);
+  EXPECT_EQ(j["threads"], 2);
+  EXPECT_TRUE(j["seconds"].is_number());
+  EXPECT_TRUE(j["throughput"]["bytes_per_second"].is_number());
+}
+
+TEST(CliVerify, JunitHasACaseForEveryCheckAndFailuresCarryTheSentence) {
+  Fixture f;
+  ASSERT_EQ(f.backup("b.tar.gz").exit_code, 0);
+  auto good = rk({"verify", (f.dir / "b.tar.gz").string(), "--junit",
+                  (f.dir / "good.xml").string(), "--quiet"});
+  ASSERT_EQ(good.exit_code, 0) << good.err;
+  EXPECT_TRUE(good.out.empty()) << "--quiet prints nothing for an intact backup";
+  auto xml = read_file(f.dir / "good.xml");
+  EXPECT_NE(xml.find("<testsuites name=\"restorekit verify\" tests=\"5\" failures=\"0\""),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("name=\"database db/app.sqlite\""), std::string::npos);
+  EXPECT_NE(xml.find("name=\"backup header\""), std::string::npos);
+
+  auto data = read_file(f.dir / "b.tar.gz");
+  data[data.size() - 5] = static_cast<char>(data[data.size() - 5] ^ 0x10);  // gzip trailer
+  write_file(f.dir / "bad.tar.gz", data);
+  auto bad = rk({"verify", (f.dir / "bad.tar.gz").string(), "--junit",
+                 (f.dir / "bad.xml").string()});
+  EXPECT_EQ(bad.exit_code, 1);
+  auto bad_xml = read_file(f.dir / "bad.xml");
+  EXPECT_NE(bad_xml.find("<failure type=\"CRC_ERROR\""), std::string::npos) << bad_xml;
+}
+
+TEST(CliVerify, ChecksumsOptionChecksAForeignBackup) {
+  RK_REQUIRE_TOOL("xxhsum");
+  RK_REQUIRE_TOOL("bsdtar");
+  Fixture f;
+  ASSERT_EQ(sh("find docs -type f -exec xxhsum -H2 {} + > sums.xxh128 && "
+               "bsdtar --zstd -cf f.tar.zst app.sqlite docs",
+               f.dir.path()),
+            0);
+  auto r = rk({"verify", (f.dir / "f.tar.zst").string(), "--checksums",
+               (f.dir / "sums.xxh128").string(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(parse_json(r)["totals"]["checksums_checked"], small_sample().document_files);
+}
+
+}  // namespace
+}  // namespace restorekit::test

@@ -108,8 +108,15 @@ class Verifier {
 
   // Opens the first reader, then (zip only) more readers on more threads; merges outcomes.
   Result<void> pass() {
-    RK_TRY_ASSIGN(auto first, core::ArchiveReader::open(path_, o_.reader));
     report_.path = path_.string();
+    auto opened = core::ArchiveReader::open(path_, o_.reader);
+    if (!opened) {
+      // A small damaged stream fails while the reader starts: damage, unless operational.
+      complete_ = false;
+      report_.archive_bytes = fs::file_size(path_, ec_);
+      return damage(opened.error(), "");
+    }
+    auto first = std::move(*opened);
     report_.archive_bytes = first.raw_size().value_or(0);
     // The format is known after the first header; zip entries are independent.
     std::optional<core::ArchiveReader> reader(std::move(first));
@@ -351,6 +358,7 @@ class Verifier {
   std::set<std::string, std::less<>> files_;
   std::vector<Finding> pending_;
   bool complete_ = true;
+  std::error_code ec_;
   std::set<std::string> reported_;  // messages of damage already reported  // every entry was seen (no pass stopped early)
   VerifyReport report_;
 };
