@@ -5,24 +5,14 @@
 # several runs of each, with the peer `bsdtar -tf` (listing only) timed in the same run.
 # Usage: bench/inspect_bench.sh [build-dir] [work-dir]
 set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:-build/release}"
 work="${2:-${TMPDIR:-/tmp}/restorekit-bench}"
 rk="$build/cli/restorekit"
 gen="$build/tests/sample/restorekit-sample"
-runs=5
+RUNS=5
+source "$here/common.sh"
 mkdir -p "$work"
-
-median() {  # median wall time in seconds of running "$@" $runs times
-  local times=()
-  for _ in $(seq "$runs"); do
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$@" >/dev/null 2>&1 || { echo "command failed: $*" >&2; exit 1; }
-    t1=$(date +%s.%N)
-    times+=("$(echo "$t1 - $t0" | bc -l)")
-  done
-  printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
-}
 
 make_set() {  # name rows docs doc_bytes
   local dir="$work/$1"
@@ -42,9 +32,9 @@ printf '%-34s %12s %12s\n' "archive" "payload" "median s"
 declare -A t
 for set in small large; do
   payload=$(du -sb "$work/$set/app" | cut -f1)
-  t[ours_$set]=$(median "$rk" inspect "$work/$set/ours.tar.zst" --no-catalog)
-  t[foreign_$set]=$(median "$rk" inspect "$work/$set/foreign.tar.zst" --no-catalog)
-  t[bsdtar_$set]=$(median bsdtar -tf "$work/$set/foreign.tar.zst")
+  t[ours_$set]=$(median_time "$rk" inspect "$work/$set/ours.tar.zst" --no-catalog)
+  t[foreign_$set]=$(median_time "$rk" inspect "$work/$set/foreign.tar.zst" --no-catalog)
+  t[bsdtar_$set]=$(median_time bsdtar -tf "$work/$set/foreign.tar.zst")
   printf '%-34s %12s %12.4f\n' "restorekit inspect ours ($set)" "$payload" "${t[ours_$set]}"
   printf '%-34s %12s %12.4f\n' "restorekit inspect foreign ($set)" "$payload" "${t[foreign_$set]}"
   printf '%-34s %12s %12.4f\n' "bsdtar -tf foreign ($set)" "$payload" "${t[bsdtar_$set]}"

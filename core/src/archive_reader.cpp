@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <clocale>
 #include <cstring>
@@ -113,7 +114,7 @@ class ReplaySource final : public ByteSource {
 // ratio limit compares output with this.
 class CountingSource final : public ByteSource {
  public:
-  CountingSource(std::unique_ptr<ByteSource> inner, std::uint64_t* counter)
+  CountingSource(std::unique_ptr<ByteSource> inner, std::atomic<std::uint64_t>* counter)
       : inner_(std::move(inner)), counter_(counter) {}
   Result<std::span<const std::byte>> read() override {
     auto chunk = inner_->read();
@@ -129,20 +130,22 @@ class CountingSource final : public ByteSource {
 
  private:
   std::unique_ptr<ByteSource> inner_;
-  std::uint64_t* counter_;
+  std::atomic<std::uint64_t>* counter_;
 };
 
 // Detects the codec from the first bytes and wraps the source in its decoder.
 Result<std::unique_ptr<ByteSource>> with_decoder(std::unique_ptr<ByteSource> source, Codec& codec,
-                                                 std::vector<Finding>* notes) {
+                                                 std::vector<Finding>* notes, Prefetch prefetch,
+                                                 std::atomic<std::uint64_t>& raw_read) {
   RK_TRY_ASSIGN(auto head, source->read());
   codec = detect_codec(head);
   if (source->seekable()) {
     RK_TRY(source->seek(0, SEEK_SET));
+    raw_read = 0;  // the peeked bytes are read again from the start
   } else {
     source = std::make_unique<ReplaySource>(std::move(source), head);
   }
-  return make_decoding_source(std::move(source), codec, notes);
+  return make_decoding_source(std::move(source), codec, notes, prefetch);
 }
 
 struct ArchiveReader::Impl {
@@ -159,7 +162,7 @@ struct ArchiveReader::Impl {
   std::optional<Error> source_error;  // the last ByteSource failure, reported verbatim
   bool entry_open = false;            // data of the current entry not yet fully read
   std::uint64_t entries = 0;
-  std::uint64_t raw_read = 0;
+  std::atomic<std::uint64_t> raw_read{0};  // written by a prefetching decoder's thread
   std::uint64_t produced = 0;
   std::uint64_t entry_offset = 0;      // next expected offset inside the entry (sparse holes)
   std::uint64_t hole = 0;              // zero bytes still owed before `pending`
@@ -490,10 +493,9 @@ Result<ArchiveReader> ArchiveReader::open(std::unique_ptr<ByteSource> source,
   ensure_utf8_locale();
   auto impl = std::make_unique<Impl>();
   impl->name = source->name();
-  bool rewinds = source->seekable();
   auto counted = std::make_unique<CountingSource>(std::move(source), &impl->raw_read);
-  RK_TRY_ASSIGN(impl->source, with_decoder(std::move(counted), impl->codec, &impl->notes));
-  if (rewinds) impl->raw_read = 0;  // the codec peek is read again from the start
+  RK_TRY_ASSIGN(impl->source, with_decoder(std::move(counted), impl->codec, &impl->notes,
+                                           options.prefetch, impl->raw_read));
   impl->options = std::move(options);
   RK_TRY(impl->start());
   return ArchiveReader(std::move(impl));

@@ -6,8 +6,13 @@
 #include <zstd_errors.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -33,7 +38,16 @@ bool starts_with(std::span<const std::byte> data, std::initializer_list<unsigned
 class Decoder : public ByteSource {
  public:
   Decoder(std::unique_ptr<ByteSource> inner, std::vector<Finding>* notes, std::string_view codec)
-      : inner_(std::move(inner)), notes_(notes), codec_(codec), out_(kOutChunk) {}
+      : inner_(std::move(inner)), notes_(notes), codec_(codec) {}
+
+  // Decodes the next bytes into `dst`. @return how many; 0 at the end of the stream.
+  virtual Result<std::size_t> decode(std::span<std::byte> dst) = 0;
+
+  Result<std::span<const std::byte>> read() override {
+    if (!out_) out_ = std::make_unique_for_overwrite<std::byte[]>(kOutChunk);
+    RK_TRY_ASSIGN(std::size_t n, decode(std::span<std::byte>(out_.get(), kOutChunk)));
+    return std::span<const std::byte>(out_.get(), n);
+  }
 
   Result<std::uint64_t> seek(std::int64_t, int) override {
     return fail(ErrorCode::kInvalidArgument, "a decompressed stream cannot seek", name());
@@ -76,7 +90,7 @@ class Decoder : public ByteSource {
   std::string_view codec_;
   std::span<const std::byte> in_;
   std::uint64_t consumed_ = 0;
-  std::vector<std::byte> out_;
+  std::unique_ptr<std::byte[]> out_;  // allocated on first read(); unused when prefetching
   bool finished_ = false;
 };
 
@@ -91,7 +105,7 @@ class GzipDecoder final : public Decoder {
   GzipDecoder(const GzipDecoder&) = delete;
   GzipDecoder& operator=(const GzipDecoder&) = delete;
 
-  Result<std::span<const std::byte>> read() override {
+  Result<std::size_t> decode(std::span<std::byte> dst) override {
     while (!finished_) {
       RK_TRY_ASSIGN(bool more, refill());
       if (!more) {
@@ -101,10 +115,10 @@ class GzipDecoder final : public Decoder {
       }
       if (!in_member_) RK_TRY(start_member());
       if (!in_member_) continue;
-      RK_TRY_ASSIGN(std::size_t produced, inflate_some());
-      if (produced > 0) return std::span<const std::byte>(out_.data(), produced);
+      RK_TRY_ASSIGN(std::size_t produced, inflate_some(dst));
+      if (produced > 0) return produced;
     }
-    return std::span<const std::byte>{};
+    return std::size_t{0};
   }
 
  private:
@@ -148,14 +162,14 @@ class GzipDecoder final : public Decoder {
     }
   }
 
-  Result<std::size_t> inflate_some() {
+  Result<std::size_t> inflate_some(std::span<std::byte> dst) {
     z_.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in_.data()));
     z_.avail_in = static_cast<uInt>(std::min<std::size_t>(in_.size(), UINT32_MAX));
-    z_.next_out = reinterpret_cast<Bytef*>(out_.data());
-    z_.avail_out = static_cast<uInt>(out_.size());
+    z_.next_out = reinterpret_cast<Bytef*>(dst.data());
+    z_.avail_out = static_cast<uInt>(dst.size());
     int rc = inflate(&z_, Z_NO_FLUSH);
     consume(in_.size() - z_.avail_in);
-    std::size_t produced = out_.size() - z_.avail_out;
+    std::size_t produced = dst.size() - z_.avail_out;
     if (rc == Z_STREAM_END) {
       in_member_ = false;
     } else if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT || rc == Z_MEM_ERROR) {
@@ -183,7 +197,7 @@ class ZstdDecoder final : public Decoder {
   ZstdDecoder(const ZstdDecoder&) = delete;
   ZstdDecoder& operator=(const ZstdDecoder&) = delete;
 
-  Result<std::span<const std::byte>> read() override {
+  Result<std::size_t> decode(std::span<std::byte> dst) override {
     while (!finished_) {
       RK_TRY_ASSIGN(bool more, refill());
       if (!more) {
@@ -193,7 +207,7 @@ class ZstdDecoder final : public Decoder {
       }
       if (!mid_frame_) note_missing_checksum();
       ZSTD_inBuffer in{in_.data(), in_.size(), 0};
-      ZSTD_outBuffer out{out_.data(), out_.size(), 0};
+      ZSTD_outBuffer out{dst.data(), dst.size(), 0};
       std::size_t rc = ZSTD_decompressStream(z_, &out, &in);
       consume(in.pos);
       if (ZSTD_isError(rc)) {
@@ -202,9 +216,9 @@ class ZstdDecoder final : public Decoder {
                        ZSTD_getErrorName(rc));
       }
       mid_frame_ = rc != 0;
-      if (out.pos > 0) return std::span<const std::byte>(out_.data(), out.pos);
+      if (out.pos > 0) return out.pos;
     }
-    return std::span<const std::byte>{};
+    return std::size_t{0};
   }
 
  private:
@@ -235,26 +249,26 @@ class XzDecoder final : public Decoder {
   XzDecoder(const XzDecoder&) = delete;
   XzDecoder& operator=(const XzDecoder&) = delete;
 
-  Result<std::span<const std::byte>> read() override {
+  Result<std::size_t> decode(std::span<std::byte> dst) override {
     if (init_ != LZMA_OK) return damaged(ErrorCode::kInternal, "liblzma could not start");
     while (!finished_) {
       RK_TRY_ASSIGN(bool more, refill());
       s_.next_in = reinterpret_cast<const uint8_t*>(in_.data());
       s_.avail_in = in_.size();
-      s_.next_out = reinterpret_cast<uint8_t*>(out_.data());
-      s_.avail_out = out_.size();
+      s_.next_out = reinterpret_cast<uint8_t*>(dst.data());
+      s_.avail_out = dst.size();
       lzma_ret rc = lzma_code(&s_, more ? LZMA_RUN : LZMA_FINISH);
       consume(in_.size() - s_.avail_in);
-      std::size_t produced = out_.size() - s_.avail_out;
+      std::size_t produced = dst.size() - s_.avail_out;
       if (rc == LZMA_STREAM_END) finished_ = true;
       if (rc == LZMA_NO_CHECK) {
         note("XZ_NO_CHECK", fmt::format("the xz stream of {} carries no integrity check", name()));
       } else if (rc != LZMA_OK && rc != LZMA_STREAM_END) {
         RK_TRY(fail_with(rc, more));
       }
-      if (produced > 0) return std::span<const std::byte>(out_.data(), produced);
+      if (produced > 0) return produced;
     }
-    return std::span<const std::byte>{};
+    return std::size_t{0};
   }
 
  private:
@@ -277,6 +291,107 @@ class XzDecoder final : public Decoder {
   lzma_ret init_;
 };
 
+// Decodes ahead on a second thread, so that decompression overlaps the caller's work (tar
+// parsing, hashing). Buffers cycle between the two threads; at most kSlots are in flight.
+class PrefetchingDecoder final : public ByteSource {
+ public:
+  explicit PrefetchingDecoder(std::unique_ptr<Decoder> decoder) : decoder_(std::move(decoder)) {
+    for (auto& slot : slots_) {
+      slot.data = std::make_unique_for_overwrite<std::byte[]>(kOutChunk);
+      free_.push_back(&slot);
+    }
+    thread_ = std::thread([this] { produce(); });
+  }
+  ~PrefetchingDecoder() override {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  PrefetchingDecoder(const PrefetchingDecoder&) = delete;
+  PrefetchingDecoder& operator=(const PrefetchingDecoder&) = delete;
+
+  Result<std::span<const std::byte>> read() override {
+    std::unique_lock lock(mutex_);
+    if (current_) {
+      free_.push_back(std::exchange(current_, nullptr));
+      cv_.notify_all();
+    }
+    cv_.wait(lock, [&] { return !filled_.empty() || done_; });
+    if (filled_.empty()) {
+      if (error_) return tl::unexpected(*error_);
+      return std::span<const std::byte>{};
+    }
+    current_ = filled_.front();
+    filled_.pop_front();
+    return std::span<const std::byte>(current_->data.get(), current_->size);
+  }
+
+  Result<std::uint64_t> seek(std::int64_t offset, int whence) override {
+    return decoder_->seek(offset, whence);
+  }
+  [[nodiscard]] bool seekable() const override { return false; }
+  [[nodiscard]] std::optional<std::uint64_t> size() const override { return decoder_->size(); }
+  [[nodiscard]] std::string name() const override { return decoder_->name(); }
+
+ private:
+  static constexpr std::size_t kSlots = 4;
+  struct Slot {
+    std::unique_ptr<std::byte[]> data;
+    std::size_t size = 0;
+  };
+
+  void produce() {
+    for (;;) {
+      Slot* slot = nullptr;
+      {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return stop_ || !free_.empty(); });
+        if (stop_) return;
+        slot = free_.front();
+        free_.pop_front();
+      }
+      auto n =
+          decoder_->decode(std::span<std::byte>(slot->data.get(), kOutChunk));  // outside the lock
+      std::lock_guard lock(mutex_);
+      if (!n || *n == 0) {
+        if (!n) error_ = n.error();
+        done_ = true;
+        cv_.notify_all();
+        return;
+      }
+      slot->size = *n;
+      filled_.push_back(slot);
+      cv_.notify_all();
+    }
+  }
+
+  std::unique_ptr<Decoder> decoder_;
+  std::array<Slot, kSlots> slots_;
+  std::deque<Slot*> free_;
+  std::deque<Slot*> filled_;
+  Slot* current_ = nullptr;
+  std::optional<Error> error_;
+  bool done_ = false;
+  bool stop_ = false;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::thread thread_;
+};
+
+std::unique_ptr<Decoder> make_decoder(std::unique_ptr<ByteSource> inner, Codec codec,
+                                      std::vector<Finding>* notes) {
+  switch (codec) {
+    case Codec::kGzip: return std::make_unique<GzipDecoder>(std::move(inner), notes);
+    case Codec::kZstd: return std::make_unique<ZstdDecoder>(std::move(inner), notes);
+    case Codec::kXz: return std::make_unique<XzDecoder>(std::move(inner), notes);
+    case Codec::kNone: break;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 Codec detect_codec(std::span<const std::byte> head) {
@@ -297,14 +412,11 @@ std::string_view codec_name(Codec codec) {
 }
 
 std::unique_ptr<ByteSource> make_decoding_source(std::unique_ptr<ByteSource> inner, Codec codec,
-                                                 std::vector<Finding>* notes) {
-  switch (codec) {
-    case Codec::kGzip: return std::make_unique<GzipDecoder>(std::move(inner), notes);
-    case Codec::kZstd: return std::make_unique<ZstdDecoder>(std::move(inner), notes);
-    case Codec::kXz: return std::make_unique<XzDecoder>(std::move(inner), notes);
-    case Codec::kNone: return inner;
-  }
-  return inner;
+                                                 std::vector<Finding>* notes, Prefetch prefetch) {
+  if (codec == Codec::kNone) return inner;
+  auto decoder = make_decoder(std::move(inner), codec, notes);
+  if (prefetch == Prefetch::kYes) return std::make_unique<PrefetchingDecoder>(std::move(decoder));
+  return decoder;
 }
 
 }  // namespace restorekit::core

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <restorekit/core/archive_reader.hpp>
 #include <restorekit/core/byte_source.hpp>
 #include <restorekit/core/finding.hpp>
 
@@ -23,7 +24,9 @@ std::string_view codec_name(Codec codec);
 // Wraps `inner` (positioned at its start) in a decoder for `codec`. Stream-level observations
 // that are not errors (no checksums in a zstd frame, odd gzip header fields) are appended to
 // `notes`, which must outlive the source.
+// With Prefetch::kYes the decoder runs ahead on its own thread (a few 1 MiB buffers), so
+// decompression overlaps the caller's work; `notes` is then complete once the stream ended.
 std::unique_ptr<ByteSource> make_decoding_source(std::unique_ptr<ByteSource> inner, Codec codec,
-                                                 std::vector<Finding>* notes);
+                                                 std::vector<Finding>* notes, Prefetch prefetch);
 
 }  // namespace restorekit::core

@@ -86,30 +86,44 @@ INSTANTIATE_TEST_SUITE_P(Formats, OurBackups,
                                            std::pair<std::string, unsigned>{"tar.zst", 0},
                                            std::pair<std::string, unsigned>{"tar.xz", 0}));
 
+// Flips every byte of a tar.gz made by GNU tar and gzip. Every flip must be reported, except
+// one that leaves the stream decoding to the very same bytes with a matching CRC (deflate has
+// a little redundancy, e.g. in a dynamic Huffman header): such an archive is intact by any
+// definition, and the oracle for that is the peer tool, `gzip -dc | cmp`.
 TEST(Verify, EveryFlippedByteOfAGnuTarGzIsReported) {
   RK_REQUIRE_TOOL("tar");
+  RK_REQUIRE_TOOL("gzip");
   ScratchDir dir;
   test::write_file(dir / "d/a.txt", "hello\n");
   std::string text;
   for (int i = 0; i < 200; ++i) text += "line " + std::to_string(i * 7919) + "\n";
   test::write_file(dir / "d/b.txt", text);
-  ASSERT_EQ(test::sh("tar czf t.tgz d", dir.path()), 0);
+  ASSERT_EQ(test::sh("tar czf t.tgz d && gzip -dc t.tgz > t.tar", dir.path()), 0);
   auto data = test::read_file(dir / "t.tgz");
   auto o = options_in(dir);
   auto clean = verify(dir / "t.tgz", o);
   ASSERT_TRUE(clean);
   EXPECT_EQ(codes(*clean), std::set<std::string>{"NO_DATABASE"}) << describe(*clean);
   std::vector<std::size_t> missed;
+  int harmless = 0;
   for (std::size_t i = 0; i < data.size(); ++i) {
     std::string flipped = data;
     flipped[i] = static_cast<char>(flipped[i] ^ 0xff);
     test::write_file(dir / "f.tgz", flipped);
     auto r = verify(dir / "f.tgz", o);
-    bool reported = !r || codes(*r) != std::set<std::string>{"NO_DATABASE"};
-    if (!reported) missed.push_back(i);
+    if (!r || codes(*r) != std::set<std::string>{"NO_DATABASE"}) continue;
+    bool identical =
+        test::run({"/bin/sh", "-c", "gzip -dc f.tgz | cmp -s - t.tar"}, dir.path()).exit_code == 0;
+    if (identical) {
+      ++harmless;
+    } else {
+      missed.push_back(i);
+    }
   }
   EXPECT_TRUE(missed.empty()) << missed.size() << " of " << data.size()
-                              << " flips unreported; first at byte " << missed.front();
+                              << " flips that change the data went unreported; first at byte "
+                              << missed.front();
+  EXPECT_LE(harmless, 3) << "flips decoding to identical data should be rare";
 }
 
 TEST(Verify, TamperedDocumentIsAChecksumMismatch) {

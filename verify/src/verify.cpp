@@ -109,7 +109,9 @@ class Verifier {
   // Opens the first reader, then (zip only) more readers on more threads; merges outcomes.
   Result<void> pass() {
     report_.path = path_.string();
-    auto opened = core::ArchiveReader::open(path_, o_.reader);
+    core::ReaderOptions reader_options = o_.reader;
+    reader_options.prefetch = core::Prefetch::kYes;  // hashing hides behind decompression
+    auto opened = core::ArchiveReader::open(path_, reader_options);
     if (!opened) {
       // A small damaged stream fails while the reader starts: damage, unless operational.
       complete_ = false;
@@ -359,7 +361,8 @@ class Verifier {
   std::vector<Finding> pending_;
   bool complete_ = true;
   std::error_code ec_;
-  std::set<std::string> reported_;  // messages of damage already reported  // every entry was seen (no pass stopped early)
+  std::set<std::string> reported_;  // messages of damage already reported  // every entry was seen
+                                    // (no pass stopped early)
   VerifyReport report_;
 };
 

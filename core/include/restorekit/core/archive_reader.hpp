@@ -78,9 +78,14 @@ struct Passwords {
   [[nodiscard]] bool any() const { return !candidates.empty() || prompt != nullptr; }
 };
 
+// Whether a compressed tar stream is decompressed ahead on a second thread (verify: hashing
+// and tar parsing then hide behind decompression) or on the caller's thread (inspect).
+enum class Prefetch { kNo, kYes };
+
 struct ReaderOptions {
   ReaderLimits limits;
   Passwords passwords;
+  Prefetch prefetch = Prefetch::kNo;
 };
 
 struct ArchiveInfo {

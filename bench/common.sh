@@ -1,0 +1,28 @@
+# Shared helpers for the whole-process benchmarks (sourced).
+# median_time CMD...: median wall time in seconds over $RUNS runs (default 3); the command's
+# output is discarded. peak_rss_kib CMD...: peak resident set size of one run.
+RUNS="${RUNS:-3}"
+
+median_time() {
+  local times=() t0 t1
+  for _ in $(seq "$RUNS"); do
+    t0=$(date +%s.%N)
+    "$@" >/dev/null 2>&1 || { rc=$?; [ "$rc" -le 1 ] || { echo "failed ($rc): $*" >&2; exit 1; }; }
+    t1=$(date +%s.%N)
+    times+=("$(echo "$t1 - $t0" | bc -l)")
+  done
+  printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+peak_rss_kib() {
+  /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1
+}
+
+ratio() { echo "$1 / $2" | bc -l; }
+
+# make_sample DIR ROWS DOCS DOC_BYTES: the sample application, generated once.
+make_sample() {
+  [ -f "$1/app/app.sqlite" ] && return
+  rm -rf "$1" && mkdir -p "$1"
+  "$GEN" --out "$1/app" --rows "$2" --docs "$3" --doc-bytes "$4" --no-live >/dev/null
+}
