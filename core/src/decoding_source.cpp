@@ -33,6 +33,14 @@ bool starts_with(std::span<const std::byte> data, std::initializer_list<unsigned
   return true;
 }
 
+// A gzip member that ended inside a decoded chunk: where, and what its trailer promised.
+struct MemberEnd {
+  std::size_t offset = 0;  // in the chunk: the member's data ends here
+  std::uint32_t crc = 0;
+  std::uint32_t isize = 0;  // uncompressed size modulo 2^32
+};
+using Marks = std::vector<MemberEnd>;
+
 // Shared plumbing: pulls compressed chunks from the inner source, tracks position and owns the
 // output buffer. Subclasses decode.
 class Decoder : public ByteSource {
@@ -41,12 +49,20 @@ class Decoder : public ByteSource {
       : inner_(std::move(inner)), notes_(notes), codec_(codec) {}
 
   // Decodes the next bytes into `dst`. @return how many; 0 at the end of the stream.
-  virtual Result<std::size_t> decode(std::span<std::byte> dst) = 0;
+  // `marks` receives what check() must verify about this chunk (gzip: member ends).
+  virtual Result<std::size_t> decode(std::span<std::byte> dst, Marks& marks) = 0;
+
+  // Verifies a decoded chunk, in order, on the consuming thread: with prefetching, the gzip
+  // CRC-32 is computed here rather than on the decompressing thread, which is the busy one.
+  virtual Result<void> check(std::span<const std::byte>, const Marks&) { return {}; }
 
   Result<std::span<const std::byte>> read() override {
     if (!out_) out_ = std::make_unique_for_overwrite<std::byte[]>(kOutChunk);
-    RK_TRY_ASSIGN(std::size_t n, decode(std::span<std::byte>(out_.get(), kOutChunk)));
-    return std::span<const std::byte>(out_.get(), n);
+    Marks marks;
+    RK_TRY_ASSIGN(std::size_t n, decode(std::span<std::byte>(out_.get(), kOutChunk), marks));
+    std::span<const std::byte> chunk(out_.get(), n);
+    RK_TRY(check(chunk, marks));
+    return chunk;
   }
 
   Result<std::uint64_t> seek(std::int64_t, int) override {
@@ -94,34 +110,73 @@ class Decoder : public ByteSource {
   bool finished_ = false;
 };
 
+// gzip (RFC 1952) with zlib's raw inflate: the member header and trailer are parsed here, and
+// the CRC-32/ISIZE check runs in check(), so that it can overlap decompression.
 class GzipDecoder final : public Decoder {
  public:
   GzipDecoder(std::unique_ptr<ByteSource> inner, std::vector<Finding>* notes)
       : Decoder(std::move(inner), notes, "gzip") {
     std::memset(&z_, 0, sizeof z_);
-    inflateInit2(&z_, 16 + MAX_WBITS);
+    inflateInit2(&z_, -MAX_WBITS);
   }
   ~GzipDecoder() override { inflateEnd(&z_); }
   GzipDecoder(const GzipDecoder&) = delete;
   GzipDecoder& operator=(const GzipDecoder&) = delete;
 
-  Result<std::size_t> decode(std::span<std::byte> dst) override {
+  Result<std::size_t> decode(std::span<std::byte> dst, Marks& marks) override {
+    std::size_t produced = 0;
     while (!finished_) {
       RK_TRY_ASSIGN(bool more, refill());
       if (!more) {
-        if (in_member_) return truncated();
+        if (stage_ != Stage::kBetween) return truncated();
         finished_ = true;
         break;
       }
-      if (!in_member_) RK_TRY(start_member());
-      if (!in_member_) continue;
-      RK_TRY_ASSIGN(std::size_t produced, inflate_some(dst));
-      if (produced > 0) return produced;
+      switch (stage_) {
+        case Stage::kBetween: RK_TRY(start_member()); break;
+        case Stage::kHeader: RK_TRY(read_header()); break;
+        case Stage::kBody: {
+          RK_TRY_ASSIGN(std::size_t n, inflate_some(dst.subspan(produced)));
+          produced += n;
+          break;
+        }
+        case Stage::kTrailer: read_trailer(marks, produced); break;
+      }
+      if (produced == dst.size() || (produced > 0 && stage_ == Stage::kBody && in_.empty())) break;
     }
-    return std::size_t{0};
+    return produced;
+  }
+
+  Result<void> check(std::span<const std::byte> chunk, const Marks& marks) override {
+    std::size_t pos = 0;
+    for (const auto& end : marks) {
+      update(chunk.subspan(pos, end.offset - pos));
+      pos = end.offset;
+      if (crc_ != end.crc || static_cast<std::uint32_t>(size_) != end.isize) {
+        return fail(ErrorCode::kCrcError,
+                    fmt::format("gzip member {} of {} fails its trailer check (CRC-32 {:08x} and "
+                                "size {} recorded, {:08x} and {} decoded): the data is damaged",
+                                members_checked_ + 1, name(), end.crc, end.isize, crc_,
+                                static_cast<std::uint32_t>(size_)),
+                    name());
+      }
+      ++members_checked_;
+      crc_ = 0;
+      size_ = 0;
+    }
+    update(chunk.subspan(pos));
+    return {};
   }
 
  private:
+  enum class Stage { kBetween, kHeader, kBody, kTrailer };
+  static constexpr std::size_t kMaxHeader = 64 * 1024;
+
+  void update(std::span<const std::byte> data) {
+    crc_ = crc32_z(crc_, reinterpret_cast<const Bytef*>(data.data()), data.size());
+    size_ += data.size();
+  }
+
   // At a member boundary: another member, zero padding (tolerated, noted), or garbage.
   Result<void> start_member() {
     if (in_[0] == std::byte{0}) {
@@ -134,18 +189,66 @@ class GzipDecoder final : public Decoder {
       consume(static_cast<std::size_t>(nonzero - in_.begin()));
       return {};
     }
-    if (in_.size() >= 2 && !(in_[0] == std::byte{0x1f} && in_[1] == std::byte{0x8b})) {
-      return damaged(ErrorCode::kCorruptData, "data after the last gzip member is not gzip");
-    }
-    if (in_.size() >= 10) check_header(in_.subspan(0, 10));
-    inflateReset(&z_);
-    in_member_ = true;
+    header_.clear();
+    stage_ = Stage::kHeader;
     return {};
   }
 
+  // Collects the header (it may span input chunks) and checks it.
+  Result<void> read_header() {
+    std::size_t take = std::min(in_.size(), kMaxHeader - header_.size());
+    std::size_t before = header_.size();
+    header_.insert(header_.end(), in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(take));
+    RK_TRY_ASSIGN(std::size_t length, header_length());
+    if (length == 0) {
+      if (header_.size() >= kMaxHeader) return damaged(ErrorCode::kCorruptData, "oversized header");
+      consume(take);
+      return {};
+    }
+    consume(length - before);
+    check_header_fields();
+    inflateReset(&z_);
+    stage_ = Stage::kBody;
+    return {};
+  }
+
+  // @return the header's length once complete, 0 while more bytes are needed.
+  Result<std::size_t> header_length() {
+    auto byte = [&](std::size_t i) { return static_cast<unsigned>(header_[i]); };
+    if (header_.size() >= 2 && (byte(0) != 0x1f || byte(1) != 0x8b)) {
+      return damaged(ErrorCode::kCorruptData, "data after the last gzip member is not gzip");
+    }
+    if (header_.size() < 10) return std::size_t{0};
+    unsigned flags = byte(3);
+    if (byte(2) != 8 || (flags & 0xe0) != 0) {
+      return damaged(ErrorCode::kCorruptData, "unknown compression method or header flags");
+    }
+    std::size_t pos = 10;
+    if (flags & 0x04) {  // FEXTRA
+      if (header_.size() < pos + 2) return std::size_t{0};
+      pos += 2 + (byte(pos) | byte(pos + 1) << 8);
+    }
+    for (unsigned flag : {0x08u, 0x10u}) {  // FNAME, FCOMMENT: zero-terminated
+      if (!(flags & flag)) continue;
+      while (pos < header_.size() && header_[pos] != std::byte{0}) ++pos;
+      if (pos >= header_.size()) return std::size_t{0};
+      ++pos;
+    }
+    if (flags & 0x02) {  // FHCRC: the low 16 bits of the header's CRC-32
+      if (header_.size() < pos + 2) return std::size_t{0};
+      auto crc = crc32_z(0, reinterpret_cast<const Bytef*>(header_.data()), pos) & 0xffffu;
+      if (crc != (byte(pos) | byte(pos + 1) << 8)) {
+        return damaged(ErrorCode::kCrcError, "the header's CRC-16 does not match");
+      }
+      pos += 2;
+    }
+    if (header_.size() < pos) return std::size_t{0};
+    return pos;
+  }
+
   // Header fields nothing else checks (RFC 1952): flag them when implausible.
-  void check_header(std::span<const std::byte> h) {
-    auto byte = [&](std::size_t i) { return static_cast<unsigned>(h[i]); };
+  void check_header_fields() {
+    auto byte = [&](std::size_t i) { return static_cast<unsigned>(header_[i]); };
     std::uint32_t mtime = byte(4) | byte(5) << 8 | byte(6) << 16 | byte(7) << 24;
     auto now = std::chrono::duration_cast<std::chrono::seconds>(
                    std::chrono::system_clock::now().time_since_epoch())
@@ -169,22 +272,40 @@ class GzipDecoder final : public Decoder {
     z_.avail_out = static_cast<uInt>(dst.size());
     int rc = inflate(&z_, Z_NO_FLUSH);
     consume(in_.size() - z_.avail_in);
-    std::size_t produced = dst.size() - z_.avail_out;
     if (rc == Z_STREAM_END) {
-      in_member_ = false;
-    } else if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT || rc == Z_MEM_ERROR) {
-      std::string_view msg = z_.msg ? z_.msg : "invalid data";
-      bool check = msg.find("check") != std::string_view::npos;  // "incorrect data/length check"
-      return damaged(check ? ErrorCode::kCrcError : ErrorCode::kCorruptData,
-                     check ? fmt::format("{} (the gzip trailer's CRC-32/ISIZE does not match)", msg)
-                           : std::string(msg));
+      stage_ = Stage::kTrailer;
+      trailer_.clear();
+    } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      return damaged(ErrorCode::kCorruptData, z_.msg ? z_.msg : "invalid deflate data");
     }
-    return produced;
+    return dst.size() - z_.avail_out;
+  }
+
+  // The 8-byte trailer (it may span input chunks): CRC-32 and ISIZE, both little-endian.
+  void read_trailer(Marks& marks, std::size_t produced) {
+    std::size_t take = std::min(in_.size(), std::size_t{8} - trailer_.size());
+    trailer_.insert(trailer_.end(), in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(take));
+    consume(take);
+    if (trailer_.size() < 8) return;
+    auto le32 = [&](std::size_t i) {
+      std::uint32_t v = 0;
+      for (std::size_t k = 0; k < 4; ++k)
+        v |= std::to_integer<std::uint32_t>(trailer_[i + k]) << (8 * k);
+      return v;
+    };
+    marks.push_back(MemberEnd{produced, le32(0), le32(4)});
+    stage_ = Stage::kBetween;
   }
 
   z_stream z_{};
-  bool in_member_ = false;
+  Stage stage_ = Stage::kBetween;
+  std::vector<std::byte> header_;
+  std::vector<std::byte> trailer_;
   bool padding_noted_ = false;
+  // check() state, on the consuming thread:
+  unsigned long crc_ = 0;
+  std::uint64_t size_ = 0;
+  std::uint64_t members_checked_ = 0;
 };
 
 class ZstdDecoder final : public Decoder {
@@ -197,7 +318,7 @@ class ZstdDecoder final : public Decoder {
   ZstdDecoder(const ZstdDecoder&) = delete;
   ZstdDecoder& operator=(const ZstdDecoder&) = delete;
 
-  Result<std::size_t> decode(std::span<std::byte> dst) override {
+  Result<std::size_t> decode(std::span<std::byte> dst, Marks&) override {
     while (!finished_) {
       RK_TRY_ASSIGN(bool more, refill());
       if (!more) {
@@ -249,7 +370,7 @@ class XzDecoder final : public Decoder {
   XzDecoder(const XzDecoder&) = delete;
   XzDecoder& operator=(const XzDecoder&) = delete;
 
-  Result<std::size_t> decode(std::span<std::byte> dst) override {
+  Result<std::size_t> decode(std::span<std::byte> dst, Marks&) override {
     if (init_ != LZMA_OK) return damaged(ErrorCode::kInternal, "liblzma could not start");
     while (!finished_) {
       RK_TRY_ASSIGN(bool more, refill());
@@ -326,7 +447,10 @@ class PrefetchingDecoder final : public ByteSource {
     }
     current_ = filled_.front();
     filled_.pop_front();
-    return std::span<const std::byte>(current_->data.get(), current_->size);
+    lock.unlock();
+    std::span<const std::byte> chunk(current_->data.get(), current_->size);
+    RK_TRY(decoder_->check(chunk, current_->marks));
+    return chunk;
   }
 
   Result<std::uint64_t> seek(std::int64_t offset, int whence) override {
@@ -341,6 +465,7 @@ class PrefetchingDecoder final : public ByteSource {
   struct Slot {
     std::unique_ptr<std::byte[]> data;
     std::size_t size = 0;
+    Marks marks;
   };
 
   void produce() {
@@ -353,8 +478,9 @@ class PrefetchingDecoder final : public ByteSource {
         slot = free_.front();
         free_.pop_front();
       }
-      auto n =
-          decoder_->decode(std::span<std::byte>(slot->data.get(), kOutChunk));  // outside the lock
+      slot->marks.clear();
+      auto n = decoder_->decode(std::span<std::byte>(slot->data.get(), kOutChunk),
+                                slot->marks);  // the slow part, outside the lock
       std::lock_guard lock(mutex_);
       if (!n || *n == 0) {
         if (!n) error_ = n.error();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -162,13 +163,24 @@ DatabaseCheck check_database(const std::filesystem::path& staged, const std::str
   }
   auto db = core::Database::open_untrusted(db_path);
   if (!db) return unreadable(db.error());
+  // integrity_check is the slowest check: it runs on its own connection and thread while this
+  // one describes the schema and checks foreign keys.
+  DatabaseCheck integrity_part;
+  std::thread integrity_thread([&] {
+    if (auto own = core::Database::open_untrusted(db_path)) integrity(*own, entry, integrity_part);
+  });
   auto summary = core::describe_database(*db);
+  if (summary) {
+    out.summary = std::move(*summary);
+    out.result.tables = out.summary.tables.size();
+    foreign_keys(*db, entry, out);
+    untrusted_schema(out.summary, entry, out);
+  }
+  integrity_thread.join();
+  out.result.integrity_ok = integrity_part.result.integrity_ok;
+  out.findings.insert(out.findings.begin(), integrity_part.findings.begin(),
+                      integrity_part.findings.end());
   if (!summary) return unreadable(summary.error());
-  out.summary = std::move(*summary);
-  out.result.tables = out.summary.tables.size();
-  integrity(*db, entry, out);
-  foreign_keys(*db, entry, out);
-  untrusted_schema(out.summary, entry, out);
   if (tenant_column) {
     if (auto t =
             core::count_tenants(*db, out.summary, core::TenantSpec{*tenant_column, {}, "id", {}})) {

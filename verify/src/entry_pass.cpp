@@ -93,7 +93,10 @@ class Worker {
     r.encrypted = e.encrypted;
     r.declared_size = e.size;
     r.problem = e.problem;
-    if (owned && e.safe() && e.type == core::EntryType::kFile) RK_TRY(read_data(e, r));
+    if (owned && e.safe() && e.type == core::EntryType::kFile) {
+      RK_TRY(read_data(e, r));
+      if (plan_.on_entry) plan_.on_entry(r);
+    }
     if (!r.data_error) out_.last_good_entry = r.path;
     out_.entries.push_back(std::move(r));
     return {};

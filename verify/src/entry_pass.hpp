@@ -52,6 +52,9 @@ struct PassPlan {
   CancelToken cancel;
   std::atomic<std::uint64_t>* raw_bytes = nullptr;  // progress across workers
   std::function<void()> on_progress;                // called after each block, throttled by caller
+  // Called when an entry's data was read (on the worker's thread): lets the caller start the
+  // checks of a staged database while the rest of the archive streams.
+  std::function<void(const EntryResult&)> on_entry;
 };
 
 struct PassOutcome {
