@@ -418,7 +418,7 @@ class PrefetchingDecoder final : public ByteSource {
  public:
   explicit PrefetchingDecoder(std::unique_ptr<Decoder> decoder) : decoder_(std::move(decoder)) {
     for (auto& slot : slots_) {
-      slot.data = std::make_unique_for_overwrite<std::byte[]>(kOutChunk);
+      slot.data = std::make_unique_for_overwrite<std::byte[]>(kSlotBytes);
       free_.push_back(&slot);
     }
     thread_ = std::thread([this] { produce(); });
@@ -462,6 +462,7 @@ class PrefetchingDecoder final : public ByteSource {
 
  private:
   static constexpr std::size_t kSlots = 4;
+  static constexpr std::size_t kSlotBytes = std::size_t{2} << 20;
   struct Slot {
     std::unique_ptr<std::byte[]> data;
     std::size_t size = 0;
@@ -479,7 +480,7 @@ class PrefetchingDecoder final : public ByteSource {
         free_.pop_front();
       }
       slot->marks.clear();
-      auto n = decoder_->decode(std::span<std::byte>(slot->data.get(), kOutChunk),
+      auto n = decoder_->decode(std::span<std::byte>(slot->data.get(), kSlotBytes),
                                 slot->marks);  // the slow part, outside the lock
       std::lock_guard lock(mutex_);
       if (!n || *n == 0) {

@@ -59,6 +59,62 @@ bool is_metadata(std::string_view path) {
   return path == core::kHeaderEntry || path == core::kChecksumsEntry;
 }
 
+// Decides from an entry's first bytes whether it is a database (SQLite magic, or a SQL dump)
+// and, if so, streams it into a staging file. Holds at most kPeekBytes of any other entry.
+class Stager {
+ public:
+  Stager(const core::Entry& e, EntryResult& r, const std::filesystem::path& dir)
+      : entry_(e), result_(r), dir_(dir) {}
+
+  Result<void> feed(std::span<const std::byte> block) {
+    if (state_ == State::kStaging) return write(block);
+    if (state_ == State::kOther) return {};
+    std::size_t take = std::min(block.size(), kPeekBytes - head_.size());
+    head_.insert(head_.end(), block.begin(), block.begin() + static_cast<std::ptrdiff_t>(take));
+    if (head_.size() < kPeekBytes) return {};
+    RK_TRY(decide());
+    return state_ == State::kStaging ? write(block.subspan(take)) : Result<void>{};
+  }
+
+  // At the entry's end: an entry shorter than the peek is decided now.
+  Result<void> finish() {
+    if (state_ == State::kPeeking && !head_.empty()) return decide();
+    return {};
+  }
+
+ private:
+  enum class State { kPeeking, kStaging, kOther };
+
+  Result<void> decide() {
+    std::string_view text(reinterpret_cast<const char*>(head_.data()), head_.size());
+    bool sqlite = core::has_sqlite_magic(head_);
+    bool dump = !sqlite && core::looks_like_sql_dump(entry_.path, text);
+    if (!sqlite && !dump) {
+      state_ = State::kOther;
+      head_ = {};
+      return {};
+    }
+    result_.sql_dump = dump;
+    result_.staged = dir_ / fmt::format("entry-{}", entry_.index);
+    RK_TRY_ASSIGN(fd_, core::create_new_file(*result_.staged));
+    state_ = State::kStaging;
+    RK_TRY(write(head_));
+    head_ = {};
+    return {};
+  }
+
+  Result<void> write(std::span<const std::byte> data) {
+    return core::write_all(fd_.get(), data.data(), data.size(), result_.staged->string());
+  }
+
+  const core::Entry& entry_;
+  EntryResult& result_;
+  const std::filesystem::path& dir_;
+  State state_ = State::kPeeking;
+  std::vector<std::byte> head_;
+  core::UniqueFd fd_;
+};
+
 class Worker {
  public:
   Worker(core::ArchiveReader& reader, const PassPlan& plan) : reader_(reader), plan_(plan) {}
@@ -109,8 +165,7 @@ class Worker {
     if (plan_.extra) {
       if (auto it = plan_.extra->find(e.path); it != plan_.extra->end()) extra.emplace(it->second);
     }
-    std::vector<std::byte> head;
-    std::optional<core::UniqueFd> stage;
+    Stager stager(e, r, plan_.stage_dir);
     bool keep_text = is_metadata(e.path);
     for (;;) {
       if (plan_.cancel.cancelled()) return fail(ErrorCode::kCancelled, "verify cancelled");
@@ -129,9 +184,9 @@ class Worker {
       if (keep_text && r.text.size() + block->size() <= kMaxMetadataText) {
         r.text.append(reinterpret_cast<const char*>(block->data()), block->size());
       }
-      RK_TRY(maybe_stage(e, r, head, stage, *block));
+      RK_TRY(stager.feed(*block));
     }
-    if (head.size() > 0 && !stage) RK_TRY(decide_database(e, r, head, stage, true));
+    RK_TRY(stager.finish());
     if (r.data_error && r.staged) {  // a damaged database is not checked further
       std::error_code ec;
       std::filesystem::remove(*r.staged, ec);
@@ -139,36 +194,6 @@ class Worker {
     }
     r.digests.xxh128 = hasher.digest();
     if (extra) r.digests.extra_hex = extra->hex();
-    return {};
-  }
-
-  // Collects the first bytes; once enough are seen, decides whether the entry is a database
-  // and from then on streams it into its staging file.
-  Result<void> maybe_stage(const core::Entry& e, EntryResult& r, std::vector<std::byte>& head,
-                           std::optional<core::UniqueFd>& stage, std::span<const std::byte> block) {
-    if (stage) {
-      return core::write_all(stage->get(), block.data(), block.size(), r.staged->string());
-    }
-    if (head.size() >= kPeekBytes) return {};  // decided: not a database
-    head.insert(head.end(), block.begin(), block.end());
-    if (head.size() < kPeekBytes) return {};
-    return decide_database(e, r, head, stage, false);
-  }
-
-  Result<void> decide_database(const core::Entry& e, EntryResult& r, std::vector<std::byte>& head,
-                               std::optional<core::UniqueFd>& stage, bool ended) {
-    std::string_view text(reinterpret_cast<const char*>(head.data()), head.size());
-    bool sqlite = core::has_sqlite_magic(head);
-    bool dump = !sqlite && core::looks_like_sql_dump(e.path, text);
-    if (!sqlite && !dump) {
-      if (!ended) head.resize(kPeekBytes);  // keep "decided" without holding more
-      return {};
-    }
-    r.sql_dump = dump;
-    r.staged = plan_.stage_dir / fmt::format("entry-{}", e.index);
-    RK_TRY_ASSIGN(auto fd, core::create_new_file(*r.staged));
-    RK_TRY(core::write_all(fd.get(), head.data(), head.size(), r.staged->string()));
-    stage.emplace(std::move(fd));
     return {};
   }
 
