@@ -20,6 +20,14 @@ echo "== restorekit backup"
 echo "== restorekit inspect (reads only the header entry)"
 "$bin/cli/restorekit" inspect "$demo/backup.tar.zst" --catalog "$demo/catalog.sqlite"
 
+echo "== restorekit verify (every byte: checksums, structure, database integrity, documents)"
+"$bin/cli/restorekit" verify "$demo/backup.tar.zst" --profile "$demo/app/profile.toml" \
+  --junit "$demo/verify-junit.xml"
+
+echo "== a damaged copy (the last third cut off): verify names the problem and exits 1"
+head -c "$(( $(stat -c %s "$demo/backup.tar.zst") * 2 / 3 ))" "$demo/backup.tar.zst" > "$demo/damaged.tar.zst"
+"$bin/cli/restorekit" verify "$demo/damaged.tar.zst" || echo "(exit code $?)"
+
 echo "== the same backup checked with stock tools: bsdtar + xxhsum -c"
 mkdir -p "$demo/extracted"
 bsdtar -xf "$demo/backup.tar.zst" -C "$demo/extracted"

@@ -181,7 +181,7 @@ TEST(Verify, HeaderThatLiesAboutRowCountsIsAMismatch) {
                                        if (p == "restorekit/header.json") {
                                          auto pos = data.find("\"name\": \"persons\"");
                                          auto rows = data.find("\"rows\": ", pos);
-                                         data.insert(rows + 8, "1");  // 123 rows become 1123
+                                         data.insert(rows + 8, 1, '1');  // 123 rows become 1123
                                        }
                                        return std::optional<std::string>(data);
                                      });
