@@ -22,14 +22,11 @@ struct InspectArgs {
 };
 
 int run_inspect(const InspectArgs& a) {
+  auto inputs = load_backup_inputs(a.common, a.limits);
+  if (!inputs) return report_error(a.common, kSchema, inputs.error());
   inspect::InspectOptions o;
-  o.reader.limits = a.limits;
-  auto passwords = load_passwords(a.common);
-  if (!passwords) return report_error(a.common, kSchema, passwords.error());
-  o.reader.passwords = std::move(*passwords);
-  auto profile = load_profile_option(a.common);
-  if (!profile) return report_error(a.common, kSchema, profile.error());
-  o.profile = std::move(*profile);
+  o.reader = std::move(inputs->reader);
+  o.profile = std::move(inputs->profile);
   o.list_entries = a.entries ? inspect::ListEntries::kYes : inspect::ListEntries::kNo;
   auto index = open_catalog(a.common);
   if (index) o.index = &*index;

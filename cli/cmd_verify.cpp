@@ -38,14 +38,11 @@ Result<void> write_junit(const verify::VerifyReport& report, const std::string& 
 }
 
 int run_verify(const VerifyArgs& a) {
+  auto inputs = load_backup_inputs(a.common, a.limits);
+  if (!inputs) return report_error(a.common, kSchema, inputs.error());
   verify::VerifyOptions o;
-  o.reader.limits = a.limits;
-  auto passwords = load_passwords(a.common);
-  if (!passwords) return report_error(a.common, kSchema, passwords.error());
-  o.reader.passwords = std::move(*passwords);
-  auto profile = load_profile_option(a.common);
-  if (!profile) return report_error(a.common, kSchema, profile.error());
-  o.profile = std::move(*profile);
+  o.reader = std::move(inputs->reader);
+  o.profile = std::move(inputs->profile);
   if (!a.checksums.empty()) o.checksums_file = a.checksums;
   o.threads = a.threads;
   ProgressBar bar(a.common, "verifying");

@@ -119,6 +119,14 @@ Result<std::optional<core::Profile>> load_profile_option(const CommonOptions& o)
   return std::optional<core::Profile>(std::move(p));
 }
 
+Result<BackupInputs> load_backup_inputs(const CommonOptions& o, const core::ReaderLimits& limits) {
+  BackupInputs in;
+  in.reader.limits = limits;
+  RK_TRY_ASSIGN(in.reader.passwords, load_passwords(o));
+  RK_TRY_ASSIGN(in.profile, load_profile_option(o));
+  return in;
+}
+
 std::optional<core::Index> open_catalog(const CommonOptions& o) {
   if (o.no_catalog) return std::nullopt;
   fs::path path = o.catalog;

@@ -47,6 +47,14 @@ void add_common_flags(CLI::App& cmd, CommonOptions& o, bool catalog, bool profil
 // The profile given with --profile, if any. @error from core::load_profile.
 [[nodiscard]] Result<std::optional<core::Profile>> load_profile_option(const CommonOptions& o);
 
+// What every command that reads a backup needs from the common flags.
+struct BackupInputs {
+  core::ReaderOptions reader;  // limits and passwords
+  std::optional<core::Profile> profile;
+};
+[[nodiscard]] Result<BackupInputs> load_backup_inputs(const CommonOptions& o,
+                                                      const core::ReaderLimits& limits);
+
 // The index at --catalog, or the default under $XDG_CACHE_HOME/restorekit/ (~/.cache/...);
 // nullopt with --no-catalog. An index that cannot be opened is reported on stderr and skipped.
 std::optional<core::Index> open_catalog(const CommonOptions& o);

@@ -1,5 +1,7 @@
 #include <restorekit/core/backup_format.hpp>
 
+#include <restorekit/core/checksum_list.hpp>
+
 #include <ctime>
 
 #include <fmt/format.h>
@@ -171,23 +173,17 @@ std::string checksum_line(std::string_view path, const Digest128& digest) {
 }
 
 Result<std::vector<ChecksumLine>> parse_checksums(std::string_view text) {
+  auto list = parse_checksum_list(text, kChecksumsEntry);
+  if (!list) return fail(ErrorCode::kBadBackup, list.error().message, std::string(kChecksumsEntry));
   std::vector<ChecksumLine> out;
-  std::size_t line_no = 0;
-  while (!text.empty()) {
-    ++line_no;
-    auto nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) continue;
-    auto digest = Digest128::from_hex(line.substr(0, 32));
-    if (!digest || line.size() < 35 || line.substr(32, 2) != "  ") {
-      return fail(
-          ErrorCode::kBadBackup,
-          fmt::format("{} line {} is not \"<32 hex digits>  <path>\"", kChecksumsEntry, line_no),
-          std::string(kChecksumsEntry));
+  for (auto& expected : *list) {
+    auto digest = Digest128::from_hex(expected.hex);
+    if (expected.algorithm != HashAlgorithm::kXxh128 || !digest) {
+      return fail(ErrorCode::kBadBackup,
+                  fmt::format("{} line {} is not an XXH3-128 line", kChecksumsEntry, expected.line),
+                  std::string(kChecksumsEntry));
     }
-    out.push_back(ChecksumLine{std::string(line.substr(34)), *digest});
+    out.push_back(ChecksumLine{std::move(expected.path), *digest});
   }
   return out;
 }

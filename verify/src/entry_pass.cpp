@@ -21,25 +21,26 @@ constexpr std::uint64_t kMaxMetadataText = std::uint64_t{256} << 20;
 // The hash a checksum list asked for besides XXH3-128, computed in the same pass.
 class ExtraHasher {
  public:
-  explicit ExtraHasher(HashAlgorithm a) : algorithm_(a) {
+  explicit ExtraHasher(core::HashAlgorithm a) : algorithm_(a) {
     XXH32_reset(s32_.get(), 0);
     XXH64_reset(s64_.get(), 0);
     XXH3_64bits_reset(s3_.get());
   }
   void update(std::span<const std::byte> d) {
     switch (algorithm_) {
-      case HashAlgorithm::kXxh32: XXH32_update(s32_.get(), d.data(), d.size()); break;
-      case HashAlgorithm::kXxh64: XXH64_update(s64_.get(), d.data(), d.size()); break;
-      case HashAlgorithm::kXxh3_64: XXH3_64bits_update(s3_.get(), d.data(), d.size()); break;
-      case HashAlgorithm::kXxh128: break;
+      case core::HashAlgorithm::kXxh32: XXH32_update(s32_.get(), d.data(), d.size()); break;
+      case core::HashAlgorithm::kXxh64: XXH64_update(s64_.get(), d.data(), d.size()); break;
+      case core::HashAlgorithm::kXxh3_64: XXH3_64bits_update(s3_.get(), d.data(), d.size()); break;
+      case core::HashAlgorithm::kXxh128: break;
     }
   }
   std::string hex() {
     switch (algorithm_) {
-      case HashAlgorithm::kXxh32: return fmt::format("{:08x}", XXH32_digest(s32_.get()));
-      case HashAlgorithm::kXxh64: return fmt::format("{:016x}", XXH64_digest(s64_.get()));
-      case HashAlgorithm::kXxh3_64: return fmt::format("{:016x}", XXH3_64bits_digest(s3_.get()));
-      case HashAlgorithm::kXxh128: break;
+      case core::HashAlgorithm::kXxh32: return fmt::format("{:08x}", XXH32_digest(s32_.get()));
+      case core::HashAlgorithm::kXxh64: return fmt::format("{:016x}", XXH64_digest(s64_.get()));
+      case core::HashAlgorithm::kXxh3_64:
+        return fmt::format("{:016x}", XXH3_64bits_digest(s3_.get()));
+      case core::HashAlgorithm::kXxh128: break;
     }
     return {};
   }
@@ -49,7 +50,7 @@ class ExtraHasher {
   struct Deleter {
     void operator()(T* p) const { Free(p); }
   };
-  HashAlgorithm algorithm_;
+  core::HashAlgorithm algorithm_;
   std::unique_ptr<XXH32_state_t, Deleter<XXH32_state_t, XXH32_freeState>> s32_{XXH32_createState()};
   std::unique_ptr<XXH64_state_t, Deleter<XXH64_state_t, XXH64_freeState>> s64_{XXH64_createState()};
   std::unique_ptr<XXH3_state_t, Deleter<XXH3_state_t, XXH3_freeState>> s3_{XXH3_createState()};

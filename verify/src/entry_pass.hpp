@@ -14,9 +14,9 @@
 #include <vector>
 
 #include <restorekit/core/archive_reader.hpp>
+#include <restorekit/core/checksum_list.hpp>
 #include <restorekit/core/hash.hpp>
 #include <restorekit/core/progress.hpp>
-#include <restorekit/verify/checksum_list.hpp>
 
 namespace restorekit::verify::detail {
 
@@ -47,7 +47,7 @@ struct PassPlan {
   unsigned worker = 0;
   unsigned workers = 1;
   // Extra algorithms a checksum list wants, by normalised path.
-  const std::map<std::string, HashAlgorithm, std::less<>>* extra = nullptr;
+  const std::map<std::string, core::HashAlgorithm, std::less<>>* extra = nullptr;
   std::filesystem::path stage_dir;
   CancelToken cancel;
   std::atomic<std::uint64_t>* raw_bytes = nullptr;  // progress across workers

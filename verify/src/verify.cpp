@@ -100,9 +100,9 @@ class Verifier {
   Result<void> load_checksum_list() {
     if (!o_.checksums_file) return {};
     RK_TRY_ASSIGN(auto text, core::read_small_file(*o_.checksums_file, std::uint64_t{1} << 30));
-    RK_TRY_ASSIGN(expected_, parse_checksum_list(text, o_.checksums_file->string()));
+    RK_TRY_ASSIGN(expected_, core::parse_checksum_list(text, o_.checksums_file->string()));
     for (const auto& e : expected_) {
-      if (e.algorithm != HashAlgorithm::kXxh128) extra_[e.path] = e.algorithm;
+      if (e.algorithm != core::HashAlgorithm::kXxh128) extra_[e.path] = e.algorithm;
     }
     return {};
   }
@@ -347,13 +347,14 @@ class Verifier {
       }
       const EntryResult& e = *it->second;
       if (!e.data_read || e.data_error) continue;  // already reported
-      std::string actual = x.algorithm == HashAlgorithm::kXxh128 ? e.digests.xxh128->hex()
-                                                                 : e.digests.extra_hex.value_or("");
+      std::string actual = x.algorithm == core::HashAlgorithm::kXxh128
+                               ? e.digests.xxh128->hex()
+                               : e.digests.extra_hex.value_or("");
       ++report_.checksums_checked;
       if (actual != x.hex) {
         add("CHECKSUM_MISMATCH", Severity::kError, x.path,
             fmt::format("entry \"{}\" has {} {} but {} line {} expects {}",
-                        core::escape_name(x.path), algorithm_name(x.algorithm), actual,
+                        core::escape_name(x.path), core::algorithm_name(x.algorithm), actual,
                         o_.checksums_file->string(), x.line, x.hex));
       }
     }
@@ -385,8 +386,8 @@ class Verifier {
   Progress progress_;
   std::atomic<std::uint64_t> raw_bytes_{0};
   fs::path stage_dir_;
-  std::vector<ExpectedHash> expected_;
-  std::map<std::string, HashAlgorithm, std::less<>> extra_;
+  std::vector<core::ExpectedHash> expected_;
+  std::map<std::string, core::HashAlgorithm, std::less<>> extra_;
   std::vector<EntryResult> entries_;
   std::set<std::string, std::less<>> files_;
   std::vector<Finding> pending_;

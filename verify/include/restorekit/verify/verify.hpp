@@ -32,7 +32,7 @@ namespace restorekit::verify {
 struct VerifyOptions {
   core::ReaderOptions reader;            // limits and passwords
   std::optional<core::Profile> profile;  // document reference columns, documents root, tenants
-  // An xxhsum file to check the entries of a (foreign) backup against (checksum_list.hpp).
+  // An xxhsum file to check the entries of a (foreign) backup against (core/checksum_list.hpp).
   std::optional<std::filesystem::path> checksums_file;
   unsigned threads = 0;            // zip: readers in parallel; 0 = one per core
   std::filesystem::path temp_dir;  // where databases are staged; default: system temp

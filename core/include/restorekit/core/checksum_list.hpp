@@ -1,4 +1,5 @@
-// Checksum lists as xxhsum writes them, for checking foreign backups (`verify --checksums`).
+// Checksum lists as xxhsum writes them: restorekit/checksums.xxh128 in our backups, and the
+// lists `verify --checksums` checks foreign backups against.
 //
 // Accepted lines (xxhsum 0.8): GNU style "<hex>  <path>" where the digest length selects the
 // algorithm (8 hex: XXH32, 16: XXH64, 32: XXH128), with an optional '*' binary marker and the
@@ -15,7 +16,7 @@
 
 #include <restorekit/core/error.hpp>
 
-namespace restorekit::verify {
+namespace restorekit::core {
 
 enum class HashAlgorithm { kXxh32, kXxh64, kXxh3_64, kXxh128 };
 
@@ -33,4 +34,4 @@ struct ExpectedHash {
 [[nodiscard]] Result<std::vector<ExpectedHash>> parse_checksum_list(std::string_view text,
                                                                     std::string_view name);
 
-}  // namespace restorekit::verify
+}  // namespace restorekit::core

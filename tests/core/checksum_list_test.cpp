@@ -1,8 +1,8 @@
-#include <restorekit/verify/checksum_list.hpp>
+#include <restorekit/core/checksum_list.hpp>
 
 #include <gtest/gtest.h>
 
-namespace restorekit::verify {
+namespace restorekit::core {
 namespace {
 
 TEST(ChecksumList, ReadsGnuAndBsdLinesOfEveryAlgorithm) {
@@ -41,4 +41,4 @@ TEST(ChecksumList, MalformedOrUnsafeLinesAreErrorsWithTheirNumber) {
 }
 
 }  // namespace
-}  // namespace restorekit::verify
+}  // namespace restorekit::core

@@ -1,4 +1,4 @@
-#include <restorekit/verify/checksum_list.hpp>
+#include <restorekit/core/checksum_list.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -8,7 +8,7 @@
 
 #include <restorekit/core/safe_path.hpp>
 
-namespace restorekit::verify {
+namespace restorekit::core {
 
 namespace {
 
@@ -124,11 +124,11 @@ Result<std::vector<ExpectedHash>> parse_checksum_list(std::string_view text,
     if (line.empty() || line.front() == '#') continue;
     auto parsed = parse_bsd(line);
     if (!parsed) parsed = parse_gnu(line);
-    auto path = parsed ? core::normalize_entry_path(parsed->path) : Result<std::string>{};
+    auto path = parsed ? normalize_entry_path(parsed->path) : Result<std::string>{};
     if (!parsed || !path) {
       return fail(ErrorCode::kInvalidArgument,
                   fmt::format("{} line {} is not an xxhsum line with a safe relative path: \"{}\"",
-                              name, number, core::escape_name(line.substr(0, 200))),
+                              name, number, escape_name(line.substr(0, 200))),
                   std::string(name));
     }
     parsed->path = std::move(*path);
@@ -138,4 +138,4 @@ Result<std::vector<ExpectedHash>> parse_checksum_list(std::string_view text,
   return out;
 }
 
-}  // namespace restorekit::verify
+}  // namespace restorekit::core
