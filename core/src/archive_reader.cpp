@@ -135,7 +135,7 @@ class CountingSource final : public ByteSource {
 
 // Detects the codec from the first bytes and wraps the source in its decoder.
 Result<std::unique_ptr<ByteSource>> with_decoder(std::unique_ptr<ByteSource> source, Codec& codec,
-                                                 std::vector<Finding>* notes, Prefetch prefetch,
+                                                 StreamNotes* notes, Prefetch prefetch,
                                                  std::atomic<std::uint64_t>& raw_read) {
   RK_TRY_ASSIGN(auto head, source->read());
   codec = detect_codec(head);
@@ -151,7 +151,7 @@ Result<std::unique_ptr<ByteSource>> with_decoder(std::unique_ptr<ByteSource> sou
 struct ArchiveReader::Impl {
   std::unique_ptr<ByteSource> source;
   Codec codec = Codec::kNone;
-  std::vector<Finding> notes;
+  StreamNotes notes;
   ReaderOptions options;
   archive* handle = nullptr;
   std::string name;
@@ -516,8 +516,8 @@ bool ArchiveReader::dead() const {
 Result<void> ArchiveReader::drain() {
   return impl_->drain();
 }
-const std::vector<Finding>& ArchiveReader::stream_notes() const {
-  return impl_->notes;
+std::vector<Finding> ArchiveReader::stream_notes() const {
+  return impl_->notes.snapshot();
 }
 const ArchiveInfo& ArchiveReader::info() const {
   return impl_->info;

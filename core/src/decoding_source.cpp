@@ -45,7 +45,7 @@ using Marks = std::vector<MemberEnd>;
 // output buffer. Subclasses decode.
 class Decoder : public ByteSource {
  public:
-  Decoder(std::unique_ptr<ByteSource> inner, std::vector<Finding>* notes, std::string_view codec)
+  Decoder(std::unique_ptr<ByteSource> inner, StreamNotes* notes, std::string_view codec)
       : inner_(std::move(inner)), notes_(notes), codec_(codec) {}
 
   // Decodes the next bytes into `dst`. @return how many; 0 at the end of the stream.
@@ -97,12 +97,11 @@ class Decoder : public ByteSource {
                 name());
   }
   void note(std::string code, std::string message) {
-    if (notes_)
-      notes_->push_back(Finding{std::move(code), Severity::kWarning, "", std::move(message)});
+    if (notes_) notes_->add(Finding{std::move(code), Severity::kWarning, "", std::move(message)});
   }
 
   std::unique_ptr<ByteSource> inner_;
-  std::vector<Finding>* notes_;
+  StreamNotes* notes_;
   std::string_view codec_;
   std::span<const std::byte> in_;
   std::uint64_t consumed_ = 0;
@@ -114,7 +113,7 @@ class Decoder : public ByteSource {
 // the CRC-32/ISIZE check runs in check(), so that it can overlap decompression.
 class GzipDecoder final : public Decoder {
  public:
-  GzipDecoder(std::unique_ptr<ByteSource> inner, std::vector<Finding>* notes)
+  GzipDecoder(std::unique_ptr<ByteSource> inner, StreamNotes* notes)
       : Decoder(std::move(inner), notes, "gzip") {
     std::memset(&z_, 0, sizeof z_);
     inflateInit2(&z_, -MAX_WBITS);
@@ -310,7 +309,7 @@ class GzipDecoder final : public Decoder {
 
 class ZstdDecoder final : public Decoder {
  public:
-  ZstdDecoder(std::unique_ptr<ByteSource> inner, std::vector<Finding>* notes)
+  ZstdDecoder(std::unique_ptr<ByteSource> inner, StreamNotes* notes)
       : Decoder(std::move(inner), notes, "zstd"), z_(ZSTD_createDCtx()) {
     ZSTD_DCtx_setParameter(z_, ZSTD_d_windowLogMax, kZstdWindowLogMax);
   }
@@ -362,7 +361,7 @@ class ZstdDecoder final : public Decoder {
 
 class XzDecoder final : public Decoder {
  public:
-  XzDecoder(std::unique_ptr<ByteSource> inner, std::vector<Finding>* notes)
+  XzDecoder(std::unique_ptr<ByteSource> inner, StreamNotes* notes)
       : Decoder(std::move(inner), notes, "xz") {
     init_ = lzma_stream_decoder(&s_, kXzMemoryLimit, LZMA_CONCATENATED | LZMA_TELL_NO_CHECK);
   }
@@ -509,7 +508,7 @@ class PrefetchingDecoder final : public ByteSource {
 };
 
 std::unique_ptr<Decoder> make_decoder(std::unique_ptr<ByteSource> inner, Codec codec,
-                                      std::vector<Finding>* notes) {
+                                      StreamNotes* notes) {
   switch (codec) {
     case Codec::kGzip: return std::make_unique<GzipDecoder>(std::move(inner), notes);
     case Codec::kZstd: return std::make_unique<ZstdDecoder>(std::move(inner), notes);
@@ -539,7 +538,7 @@ std::string_view codec_name(Codec codec) {
 }
 
 std::unique_ptr<ByteSource> make_decoding_source(std::unique_ptr<ByteSource> inner, Codec codec,
-                                                 std::vector<Finding>* notes, Prefetch prefetch) {
+                                                 StreamNotes* notes, Prefetch prefetch) {
   if (codec == Codec::kNone) return inner;
   auto decoder = make_decoder(std::move(inner), codec, notes);
   if (prefetch == Prefetch::kYes) return std::make_unique<PrefetchingDecoder>(std::move(decoder));

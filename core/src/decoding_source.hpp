@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,23 @@ namespace restorekit::core {
 
 enum class Codec { kNone, kGzip, kZstd, kXz };
 
+// Stream observations, appended by the decoding thread and read by the caller's.
+class StreamNotes {
+ public:
+  void add(Finding f) {
+    std::lock_guard lock(mutex_);
+    notes_.push_back(std::move(f));
+  }
+  [[nodiscard]] std::vector<Finding> snapshot() const {
+    std::lock_guard lock(mutex_);
+    return notes_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<Finding> notes_;
+};
+
 // The codec whose magic starts `head`; kNone for anything else.
 Codec detect_codec(std::span<const std::byte> head);
 std::string_view codec_name(Codec codec);
@@ -27,6 +45,6 @@ std::string_view codec_name(Codec codec);
 // With Prefetch::kYes the decoder runs ahead on its own thread (a few 1 MiB buffers), so
 // decompression overlaps the caller's work; `notes` is then complete once the stream ended.
 std::unique_ptr<ByteSource> make_decoding_source(std::unique_ptr<ByteSource> inner, Codec codec,
-                                                 std::vector<Finding>* notes, Prefetch prefetch);
+                                                 StreamNotes* notes, Prefetch prefetch);
 
 }  // namespace restorekit::core

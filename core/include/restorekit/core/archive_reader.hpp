@@ -132,7 +132,8 @@ class ArchiveReader {
   // Observations about the compressed stream that are not errors: a zstd stream without
   // checksums (ZSTD_NO_CHECKSUM), an xz stream without a check (XZ_NO_CHECK), implausible gzip
   // header fields (GZIP_HEADER), zero padding after gzip data (GZIP_TRAILING_DATA).
-  [[nodiscard]] const std::vector<Finding>& stream_notes() const;
+  // Thread-safe: a prefetching decoder may still be adding notes.
+  [[nodiscard]] std::vector<Finding> stream_notes() const;
 
   // True once a fatal error made the handle unusable.
   [[nodiscard]] bool dead() const;
