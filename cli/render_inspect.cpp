@@ -155,6 +155,9 @@ json inspect_json(const inspect::InspectReport& r, bool list_entries) {
       {"entries", s.entries},
       {"bytes", s.bytes},
       {"archive_bytes", s.archive_bytes},
+      {"ratio", s.archive_bytes > 0
+                    ? static_cast<double>(s.bytes) / static_cast<double>(s.archive_bytes)
+                    : 0.0},
       {"header", header},
       {"databases", databases},
       {"documents", {{"files", s.document_files}, {"bytes", s.document_bytes}}},
