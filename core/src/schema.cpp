@@ -3,6 +3,7 @@
 #include <restorekit/core/sqlite.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <map>
 
@@ -104,6 +105,21 @@ Result<DatabaseSummary> describe_database(Database& db, CountRows count) {
   return summary;
 }
 
+bool tenant_id_less(std::string_view a, std::string_view b) {
+  auto numeric = [](std::string_view s) -> std::optional<long long> {
+    long long v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    return !s.empty() && ec == std::errc() && end == s.data() + s.size()
+               ? std::optional<long long>(v)
+               : std::nullopt;
+  };
+  auto na = numeric(a);
+  auto nb = numeric(b);
+  if (na && nb) return *na < *nb;
+  if (na.has_value() != nb.has_value()) return na.has_value();
+  return a < b;
+}
+
 Result<std::vector<TenantCount>> count_tenants(Database& db, const DatabaseSummary& summary,
                                                const TenantSpec& spec) {
   std::map<std::string, TenantCount> tenants;
@@ -146,17 +162,8 @@ Result<std::vector<TenantCount>> count_tenants(Database& db, const DatabaseSumma
   }
   std::vector<TenantCount> out;
   for (auto& [id, t] : tenants) out.push_back(std::move(t));
-  // Integer ids in numeric order (2 before 10), then the rest in text order.
-  auto numeric = [](const std::string& s) -> std::optional<long long> {
-    char* end = nullptr;
-    long long v = std::strtoll(s.c_str(), &end, 10);
-    return !s.empty() && end && *end == '\0' ? std::optional<long long>(v) : std::nullopt;
-  };
-  std::stable_sort(out.begin(), out.end(), [&](const TenantCount& a, const TenantCount& b) {
-    auto na = numeric(a.id);
-    auto nb = numeric(b.id);
-    if (na && nb) return *na < *nb;
-    return na.has_value() > nb.has_value();
+  std::stable_sort(out.begin(), out.end(), [](const TenantCount& a, const TenantCount& b) {
+    return tenant_id_less(a.id, b.id);
   });
   return out;
 }

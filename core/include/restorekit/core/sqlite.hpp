@@ -190,6 +190,10 @@ struct TenantCount {
   std::uint64_t rows = 0;
 };
 
+// Tenant ids in the order people expect: integers numerically (2 before 10), then the rest as
+// text.
+bool tenant_id_less(std::string_view a, std::string_view b);
+
 // Rows per tenant over every table that has the tenant column (plus the tenant's own row in
 // the tenant table), sorted by id. @error kDatabase, kInvalidArgument (no table has the column).
 [[nodiscard]] Result<std::vector<TenantCount>> count_tenants(Database& db,

@@ -1,0 +1,206 @@
+#include "table_diff.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "values.hpp"
+
+namespace restorekit::diff::detail {
+
+namespace {
+
+using core::quote_identifier;
+
+// Column positions of one side's scan: key, compared, live-only, tenant.
+struct Layout {
+  int key_count = 0;
+  int common_begin = 0;
+  int common_count = 0;
+  int live_only_begin = 0;
+  int live_only_count = 0;
+  int tenant = -1;
+};
+
+bool has_column(const core::TableInfo& t, const std::string& name) {
+  return std::any_of(t.columns.begin(), t.columns.end(),
+                     [&](const core::ColumnInfo& c) { return c.name == name; });
+}
+
+std::string column_list(const std::vector<std::string>& cols) {
+  std::string out;
+  for (const auto& c : cols) out += (out.empty() ? "" : ", ") + quote_identifier(c);
+  return out;
+}
+
+// SELECT <key> <compared> <live-only> <tenant> FROM t ORDER BY <key>
+Result<core::Statement> scan(const TableJob& job, const Side& side, bool is_live, Layout& layout) {
+  std::vector<std::string> key = job.by_content ? job.common : job.key;
+  std::string key_sql = key.empty() ? std::string("rowid") : column_list(key);
+  layout.key_count = key.empty() ? 1 : static_cast<int>(key.size());
+  layout.common_begin = layout.key_count;
+  layout.common_count = static_cast<int>(job.common.size());
+  std::string select = key_sql;
+  if (!job.common.empty()) select += ", " + column_list(job.common);
+  layout.live_only_begin = layout.common_begin + layout.common_count;
+  if (is_live && !job.live_only.empty()) {
+    select += ", " + column_list(job.live_only);
+    layout.live_only_count = static_cast<int>(job.live_only.size());
+  }
+  if (job.tenant_column && has_column(*side.table, *job.tenant_column)) {
+    layout.tenant = layout.live_only_begin + layout.live_only_count;
+    select += ", " + quote_identifier(*job.tenant_column);
+  }
+  return side.db->prepare(
+      fmt::format("SELECT {} FROM {} ORDER BY {}", select, quote_identifier(job.name), key_sql));
+}
+
+class Merge {
+ public:
+  Merge(const TableJob& job, TenantTally& tenants, const CancelToken& cancel,
+        const std::function<void(std::uint64_t)>& progress)
+      : job_(job), tenants_(tenants), cancel_(cancel), progress_(progress) {}
+
+  Result<TableDiff> run() {
+    out_.name = job_.name;
+    out_.key = job_.by_content    ? "content"
+               : job_.key.empty() ? "rowid"
+                                  : fmt::format("primary key ({})", fmt::join(job_.key, ", "));
+    std::optional<core::Statement> live;
+    std::optional<core::Statement> backup;
+    if (job_.live.db) {
+      RK_TRY_ASSIGN(live, scan(job_, job_.live, true, live_layout_));
+    }
+    if (job_.backup.db) {
+      RK_TRY_ASSIGN(backup, scan(job_, job_.backup, false, backup_layout_));
+    }
+    RK_TRY_ASSIGN(bool a, step(live));
+    RK_TRY_ASSIGN(bool b, step(backup));
+    std::uint64_t rows = 0;
+    while (a || b) {
+      if ((++rows & 0xfff) == 0) {
+        if (cancel_.cancelled()) return fail(ErrorCode::kCancelled, "diff cancelled");
+        if (progress_) progress_(0x1000);
+      }
+      int c = !a ? 1 : !b ? -1 : compare_keys(*live, *backup);
+      if (c < 0) {
+        lost(*live);
+        RK_TRY_ASSIGN(a, step(live));
+      } else if (c > 0) {
+        revived(*backup);
+        RK_TRY_ASSIGN(b, step(backup));
+      } else {
+        matched(*live, *backup);
+        RK_TRY_ASSIGN(a, step(live));
+        RK_TRY_ASSIGN(b, step(backup));
+      }
+    }
+    return std::move(out_);
+  }
+
+ private:
+  static Result<bool> step(std::optional<core::Statement>& s) {
+    if (!s) return false;
+    return s->step();
+  }
+
+  int compare_keys(const core::Statement& l, const core::Statement& b) const {
+    for (int i = 0; i < live_layout_.key_count; ++i) {
+      if (int c = compare_columns(l, i, b, i); c != 0) return c;
+    }
+    return 0;
+  }
+
+  core::Digest128 digest(const core::Statement& s, const Layout& layout) const {
+    core::Hasher h;
+    for (int i = 0; i < layout.common_count; ++i) hash_column(h, s, layout.common_begin + i);
+    return h.digest();
+  }
+
+  TenantDiff* tenant_of(const core::Statement& s, const Layout& layout) {
+    if (layout.tenant < 0) return nullptr;
+    std::string id(s.column_text(layout.tenant));
+    auto& t = tenants_[id];
+    t.id = id;
+    return &t;
+  }
+
+  std::string key_text(const core::Statement& s) const {
+    std::vector<std::string> key = job_.by_content ? job_.common : job_.key;
+    if (key.empty()) return fmt::format("rowid={}", literal(s, 0));
+    std::string out;
+    for (std::size_t i = 0; i < key.size(); ++i) {
+      out += fmt::format("{}{}={}", i ? ", " : "", key[i], literal(s, static_cast<int>(i)));
+    }
+    return out;
+  }
+
+  void lost(const core::Statement& l) {
+    ++out_.lost;
+    if (auto* t = tenant_of(l, live_layout_)) ++t->lost;
+    if (out_.lost_samples.size() < job_.samples) out_.lost_samples.push_back({key_text(l), {}});
+  }
+
+  void revived(const core::Statement& b) {
+    ++out_.revived;
+    if (auto* t = tenant_of(b, backup_layout_)) ++t->revived;
+    if (out_.revived_samples.size() < job_.samples) {
+      out_.revived_samples.push_back({key_text(b), {}});
+    }
+  }
+
+  void matched(const core::Statement& l, const core::Statement& b) {
+    bool live_only_value = false;
+    for (int i = 0; i < live_layout_.live_only_count; ++i) {
+      live_only_value = live_only_value ||
+                        l.column_type(live_layout_.live_only_begin + i) != core::ValueType::kNull;
+    }
+    if (!live_only_value && digest(l, live_layout_) == digest(b, backup_layout_)) {
+      ++out_.unchanged;
+      return;
+    }
+    ++out_.reverted;
+    if (auto* t = tenant_of(l, live_layout_)) ++t->reverted;
+    if (out_.reverted_samples.size() < job_.samples) out_.reverted_samples.push_back(changes(l, b));
+  }
+
+  RowSample changes(const core::Statement& l, const core::Statement& b) const {
+    RowSample sample{key_text(l), {}};
+    for (int i = 0; i < live_layout_.common_count; ++i) {
+      int li = live_layout_.common_begin + i;
+      int bi = backup_layout_.common_begin + i;
+      core::Hasher hl;
+      core::Hasher hb;
+      hash_column(hl, l, li);
+      hash_column(hb, b, bi);
+      if (hl.digest() != hb.digest()) {
+        sample.changes.push_back(
+            {job_.common[static_cast<std::size_t>(i)], literal(l, li), literal(b, bi)});
+      }
+    }
+    for (int i = 0; i < live_layout_.live_only_count; ++i) {
+      int li = live_layout_.live_only_begin + i;
+      if (l.column_type(li) == core::ValueType::kNull) continue;
+      sample.changes.push_back(
+          {job_.live_only[static_cast<std::size_t>(i)], literal(l, li), "(no such column)"});
+    }
+    return sample;
+  }
+
+  const TableJob& job_;
+  TenantTally& tenants_;
+  const CancelToken& cancel_;
+  const std::function<void(std::uint64_t)>& progress_;
+  Layout live_layout_;
+  Layout backup_layout_;
+  TableDiff out_;
+};
+
+}  // namespace
+
+Result<TableDiff> diff_table(const TableJob& job, TenantTally& tenants, const CancelToken& cancel,
+                             const std::function<void(std::uint64_t)>& progress) {
+  return Merge(job, tenants, cancel, progress).run();
+}
+
+}  // namespace restorekit::diff::detail

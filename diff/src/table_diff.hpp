@@ -1,0 +1,40 @@
+// The streaming merge of one table's two ordered scans (private to diff).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <restorekit/core/progress.hpp>
+#include <restorekit/core/sqlite.hpp>
+#include <restorekit/diff/diff.hpp>
+
+namespace restorekit::diff::detail {
+
+struct Side {
+  core::Database* db = nullptr;  // null: the table does not exist on this side
+  const core::TableInfo* table = nullptr;
+};
+
+struct TableJob {
+  std::string name;
+  Side live;
+  Side backup;
+  std::vector<std::string> key;        // matching columns; empty means rowid
+  bool by_content = false;             // key = every compared column, duplicates allowed
+  std::vector<std::string> common;     // columns compared
+  std::vector<std::string> live_only;  // a non-NULL value here makes a matched row reverted
+  std::optional<std::string> tenant_column;
+  std::size_t samples = 0;
+};
+
+// Tallies per tenant id, shared by all tables of one diff.
+using TenantTally = std::map<std::string, TenantDiff>;
+
+// @error kDatabase (a scan failed), kCancelled.
+[[nodiscard]] Result<TableDiff> diff_table(const TableJob& job, TenantTally& tenants,
+                                           const CancelToken& cancel,
+                                           const std::function<void(std::uint64_t)>& progress);
+
+}  // namespace restorekit::diff::detail

@@ -1,0 +1,156 @@
+#include "values.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include <restorekit/core/safe_path.hpp>
+
+namespace restorekit::diff::detail {
+
+namespace {
+
+using core::ValueType;
+
+int type_rank(ValueType t) {
+  switch (t) {
+    case ValueType::kNull: return 0;
+    case ValueType::kInteger:
+    case ValueType::kReal: return 1;
+    case ValueType::kText: return 2;
+    case ValueType::kBlob: return 3;
+  }
+  return 0;
+}
+
+int compare_bytes(std::span<const std::byte> x, std::span<const std::byte> y) {
+  int c = std::memcmp(x.data(), y.data(), std::min(x.size(), y.size()));
+  if (c != 0) return c < 0 ? -1 : 1;
+  return x.size() < y.size() ? -1 : x.size() > y.size() ? 1 : 0;
+}
+
+// Integer against real as SQLite does it: exactly, without losing the integer's low bits.
+int compare_int_real(std::int64_t i, double r) {
+  if (std::isnan(r)) return 1;
+  constexpr double kTwo63 = 9223372036854775808.0;
+  if (r >= kTwo63) return -1;
+  if (r < -kTwo63) return 1;
+  auto truncated = static_cast<std::int64_t>(r);
+  if (i != truncated) return i < truncated ? -1 : 1;
+  double fraction = r - static_cast<double>(truncated);
+  return fraction > 0 ? -1 : fraction < 0 ? 1 : 0;
+}
+
+int compare_numbers(const core::Statement& a, int i, const core::Statement& b, int j) {
+  ValueType ta = a.column_type(i);
+  ValueType tb = b.column_type(j);
+  if (ta == ValueType::kInteger && tb == ValueType::kInteger) {
+    auto x = a.column_int(i);
+    auto y = b.column_int(j);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (ta == ValueType::kReal && tb == ValueType::kReal) {
+    double x = a.column_double(i);
+    double y = b.column_double(j);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (ta == ValueType::kInteger) return compare_int_real(a.column_int(i), b.column_double(j));
+  return -compare_int_real(b.column_int(j), a.column_double(i));
+}
+
+// An integral REAL that an int64 holds exactly encodes as that integer.
+bool integral(double r, std::int64_t& out) {
+  if (!std::isfinite(r) || r != std::trunc(r) || r < -9223372036854775808.0 ||
+      r >= 9223372036854775808.0) {
+    return false;
+  }
+  out = static_cast<std::int64_t>(r);
+  return true;
+}
+
+void hash_tagged(core::Hasher& h, char tag, const void* data, std::size_t size) {
+  h.update(std::string_view(&tag, 1));
+  if (tag == 't' || tag == 'b') {
+    std::uint64_t n = size;
+    h.update(std::string_view(reinterpret_cast<const char*>(&n), sizeof n));
+  }
+  h.update(std::string_view(static_cast<const char*>(data), size));
+}
+
+}  // namespace
+
+int compare_columns(const core::Statement& a, int i, const core::Statement& b, int j) {
+  int ra = type_rank(a.column_type(i));
+  int rb = type_rank(b.column_type(j));
+  if (ra != rb) return ra < rb ? -1 : 1;
+  switch (ra) {
+    case 0: return 0;
+    case 1: return compare_numbers(a, i, b, j);
+    case 2: {
+      auto x = a.column_text(i);
+      auto y = b.column_text(j);
+      return compare_bytes(std::as_bytes(std::span(x)), std::as_bytes(std::span(y)));
+    }
+    default: return compare_bytes(a.column_blob(i), b.column_blob(j));
+  }
+}
+
+void hash_column(core::Hasher& h, const core::Statement& s, int i) {
+  switch (s.column_type(i)) {
+    case ValueType::kNull: hash_tagged(h, 'n', nullptr, 0); break;
+    case ValueType::kInteger: {
+      std::int64_t v = s.column_int(i);
+      hash_tagged(h, 'i', &v, sizeof v);
+      break;
+    }
+    case ValueType::kReal: {
+      double r = s.column_double(i);
+      std::int64_t v = 0;
+      if (integral(r, v)) {
+        hash_tagged(h, 'i', &v, sizeof v);
+      } else {
+        hash_tagged(h, 'r', &r, sizeof r);
+      }
+      break;
+    }
+    case ValueType::kText: {
+      auto t = s.column_text(i);
+      hash_tagged(h, 't', t.data(), t.size());
+      break;
+    }
+    case ValueType::kBlob: {
+      auto b = s.column_blob(i);
+      hash_tagged(h, 'b', b.data(), b.size());
+      break;
+    }
+  }
+}
+
+std::string literal(const core::Statement& s, int i) {
+  constexpr std::size_t kMax = 60;
+  switch (s.column_type(i)) {
+    case ValueType::kNull: return "NULL";
+    case ValueType::kInteger: return std::to_string(s.column_int(i));
+    case ValueType::kReal: return fmt::format("{}", s.column_double(i));
+    case ValueType::kText: {
+      std::string text(s.column_text(i).substr(0, kMax));
+      std::string quoted = "'";
+      for (char c : text) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+      quoted += s.column_text(i).size() > kMax ? "…'" : "'";
+      return core::escape_name(quoted);
+    }
+    case ValueType::kBlob: {
+      auto b = s.column_blob(i);
+      std::string hex;
+      for (std::size_t k = 0; k < std::min<std::size_t>(b.size(), kMax / 2); ++k) {
+        hex += fmt::format("{:02X}", std::to_integer<unsigned>(b[k]));
+      }
+      return fmt::format("X'{}{}' ({} bytes)", hex, b.size() > kMax / 2 ? "…" : "", b.size());
+    }
+  }
+  return "NULL";
+}
+
+}  // namespace restorekit::diff::detail

@@ -1,0 +1,26 @@
+// Value comparison and canonical encoding for diff (private).
+//
+// Keys are compared the way SQLite's ORDER BY sorts them with the BINARY collation: NULL, then
+// numbers by value (integer and real mixed), then text (bytewise), then blobs (bytewise), so
+// that a merge of two ordered scans sees keys in the same order. Row contents are hashed in a
+// canonical, type-tagged encoding in which an integral REAL equals the INTEGER of the same value
+// (as `IS NOT` has it) and text never equals a blob.
+#pragma once
+
+#include <string>
+
+#include <restorekit/core/hash.hpp>
+#include <restorekit/core/sqlite.hpp>
+
+namespace restorekit::diff::detail {
+
+// <0, 0, >0 as column `i` of `a` sorts before, with or after column `j` of `b`.
+int compare_columns(const core::Statement& a, int i, const core::Statement& b, int j);
+
+// Feeds column `i` of the current row into `h` in the canonical encoding.
+void hash_column(core::Hasher& h, const core::Statement& s, int i);
+
+// A SQL literal for column `i` (strings quoted, blobs as X'..', long values shortened).
+std::string literal(const core::Statement& s, int i);
+
+}  // namespace restorekit::diff::detail
