@@ -4,6 +4,7 @@
 #include <restorekit/core/archive_reader.hpp>
 
 #include "cmd_backup.hpp"
+#include "cmd_diff.hpp"
 #include "cmd_inspect.hpp"
 #include "cmd_verify.hpp"
 #include "common.hpp"
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   restorekit::cli::setup_backup(app, exit_code);
   restorekit::cli::setup_inspect(app, exit_code);
   restorekit::cli::setup_verify(app, exit_code);
+  restorekit::cli::setup_diff(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

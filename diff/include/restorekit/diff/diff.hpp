@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include <restorekit/core/archive_reader.hpp>
 #include <restorekit/core/error.hpp>
 #include <restorekit/core/progress.hpp>
 #include <restorekit/core/sqlite.hpp>
@@ -85,6 +86,50 @@ struct DatabaseDiff {
 
   [[nodiscard]] bool changed() const;
 };
+
+struct DocumentDiff {
+  std::string root;           // the documents root inside the backup, e.g. "docs/"
+  std::uint64_t lost = 0;     // only in the live folder: a restore deletes them
+  std::uint64_t revived = 0;  // only in the backup: a restore brings them back
+  std::uint64_t changed = 0;  // in both, different size or XXH3-128
+  std::uint64_t unchanged = 0;
+  std::uint64_t lost_bytes = 0;
+  std::vector<std::string> lost_samples;
+  std::vector<std::string> revived_samples;
+  std::vector<std::string> changed_samples;
+};
+
+struct BackupDiffOptions {
+  DiffOptions diff;
+  core::ReaderOptions reader;  // limits and passwords for the archive
+  // Glob of the database entry (the profile's); default: the header's database in our
+  // backups, else the first entry with SQLite content.
+  std::optional<std::string> database_entry;
+  // Documents root inside the backup; default: "docs/" when the archive has it, else the root.
+  std::optional<std::string> documents_root;
+  std::optional<std::filesystem::path> live_documents;  // compare documents when set
+  std::filesystem::path temp_dir;  // where the database is staged; default: system temp
+};
+
+struct DiffReport {
+  std::string backup_database;  // the archive entry compared (empty for a bare database file)
+  DatabaseDiff database;
+  std::optional<DocumentDiff> documents;
+
+  [[nodiscard]] bool changed() const {
+    return database.changed() ||
+           (documents && (documents->lost || documents->revived || documents->changed));
+  }
+};
+
+// Compares a backup — an archive (one pass: its database is staged to a private temporary
+// file, its documents hashed) or a bare SQLite file — with the live database and, when given,
+// the live documents folder.
+// @error as diff_databases, plus the archive reader's errors, kNotFound (no database in the
+//   backup), kIo.
+[[nodiscard]] Result<DiffReport> diff_backup(const std::filesystem::path& backup,
+                                             const std::filesystem::path& live,
+                                             const BackupDiffOptions& options);
 
 // Compares a backup's database (a file restorekit staged or the user gave; opened as untrusted)
 // with the live database (opened read-only).

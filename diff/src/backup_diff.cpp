@@ -1,0 +1,216 @@
+// diff_backup: one pass over the archive stages its database and hashes its documents, then the
+// database and the documents are compared with live.
+#include <fnmatch.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+
+#include <fmt/format.h>
+
+#include <restorekit/core/archive_reader.hpp>
+#include <restorekit/core/backup_format.hpp>
+#include <restorekit/core/fs.hpp>
+#include <restorekit/core/hash.hpp>
+#include <restorekit/core/safe_path.hpp>
+#include <restorekit/diff/diff.hpp>
+
+namespace restorekit::diff {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct FileFacts {
+  std::uint64_t size = 0;
+  core::Digest128 digest;
+};
+
+bool is_sqlite_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::array<char, 16> head{};
+  in.read(head.data(), head.size());
+  return in && core::has_sqlite_magic(std::as_bytes(std::span(head)));
+}
+
+Result<core::Digest128> hash_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return fail(ErrorCode::kIo, fmt::format("cannot read {}", p.string()), p.string());
+  core::Hasher h;
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    h.update(std::string_view(buf.data(), static_cast<std::size_t>(in.gcount())));
+  }
+  return h.digest();
+}
+
+// The archive pass: the database entry is staged, every other file hashed.
+class ArchivePass {
+ public:
+  ArchivePass(const fs::path& archive, const BackupDiffOptions& o, const fs::path& stage)
+      : archive_(archive), o_(o), stage_(stage) {}
+
+  Result<void> run() {
+    RK_TRY_ASSIGN(auto reader, core::ArchiveReader::open(archive_, o_.reader));
+    for (;;) {
+      if (o_.diff.cancel.cancelled()) return fail(ErrorCode::kCancelled, "diff cancelled");
+      RK_TRY_ASSIGN(const core::Entry* e, reader.next());
+      if (!e) break;
+      if (e->type != core::EntryType::kFile || !e->safe()) continue;
+      RK_TRY(visit(reader, *e));
+    }
+    if (database_.empty()) {
+      return fail(ErrorCode::kNotFound,
+                  fmt::format("{} holds no database to compare (no SQLite entry{})",
+                              core::escape_name(archive_.string()),
+                              o_.database_entry ? " matching " + *o_.database_entry : ""),
+                  archive_.string());
+    }
+    return {};
+  }
+
+  [[nodiscard]] const std::string& database() const { return database_; }
+  [[nodiscard]] const std::map<std::string, FileFacts>& files() const { return files_; }
+
+ private:
+  bool wanted_database(const std::string& path) const {
+    if (!database_.empty()) return false;
+    if (o_.database_entry) return ::fnmatch(o_.database_entry->c_str(), path.c_str(), 0) == 0;
+    if (header_database_) return path == *header_database_;
+    return true;  // decided by content
+  }
+
+  Result<void> visit(core::ArchiveReader& reader, const core::Entry& e) {
+    core::Hasher h;
+    std::optional<core::UniqueFd> staged;
+    bool candidate = wanted_database(e.path);
+    bool first = true;
+    std::string text;  // the header, if this is it
+    for (;;) {
+      RK_TRY_ASSIGN(auto block, reader.read_block());
+      if (block.empty()) break;
+      if (first && candidate && core::has_sqlite_magic(block)) {
+        RK_TRY_ASSIGN(auto fd, core::create_new_file(stage_));
+        staged.emplace(std::move(fd));
+      }
+      first = false;
+      if (staged) {
+        RK_TRY(core::write_all(staged->get(), block.data(), block.size(), stage_.string()));
+      } else {
+        h.update(block);
+      }
+      if (e.path == core::kHeaderEntry && text.size() < core::kMaxHeaderBytes) {
+        text.append(reinterpret_cast<const char*>(block.data()), block.size());
+      }
+    }
+    if (staged) {
+      database_ = e.path;
+    } else {
+      files_[e.path] = FileFacts{e.size.value_or(0), h.digest()};
+    }
+    if (e.path == core::kHeaderEntry) {
+      if (auto header = core::parse_header(text); header && !header->databases.empty()) {
+        header_database_ = header->databases.front().entry;
+      }
+    }
+    return {};
+  }
+
+  const fs::path& archive_;
+  const BackupDiffOptions& o_;
+  fs::path stage_;
+  std::string database_;
+  std::optional<std::string> header_database_;
+  std::map<std::string, FileFacts> files_;
+};
+
+std::string documents_root(const BackupDiffOptions& o,
+                           const std::map<std::string, FileFacts>& files) {
+  if (o.documents_root) {
+    std::string root = *o.documents_root;
+    if (!root.empty() && root.back() != '/') root += '/';
+    return root;
+  }
+  bool docs = std::any_of(files.begin(), files.end(),
+                          [](const auto& f) { return f.first.rfind("docs/", 0) == 0; });
+  return docs ? "docs/" : "";
+}
+
+Result<DocumentDiff> diff_documents(const std::map<std::string, FileFacts>& files,
+                                    const std::string& root, const fs::path& live,
+                                    std::size_t samples) {
+  DocumentDiff out;
+  out.root = root;
+  std::map<std::string, fs::path> live_files;
+  std::error_code ec;
+  if (!fs::is_directory(live, ec)) {
+    return fail(ErrorCode::kNotFound,
+                fmt::format("live documents folder {} does not exist", live.string()),
+                live.string());
+  }
+  for (fs::recursive_directory_iterator it(live, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_regular_file(ec) && !it->is_symlink(ec)) {
+      live_files[fs::relative(it->path(), live).generic_string()] = it->path();
+    }
+  }
+  auto sample = [&](std::vector<std::string>& v, const std::string& path) {
+    if (v.size() < samples) v.push_back(path);
+  };
+  for (const auto& [entry, facts] : files) {
+    if (entry.rfind(root, 0) != 0 || entry.rfind("restorekit/", 0) == 0) continue;
+    std::string rel = entry.substr(root.size());
+    auto it = live_files.find(rel);
+    if (it == live_files.end()) {
+      ++out.revived;
+      sample(out.revived_samples, rel);
+      continue;
+    }
+    bool same = fs::file_size(it->second, ec) == facts.size;
+    if (same) {
+      RK_TRY_ASSIGN(auto digest, hash_file(it->second));
+      same = digest == facts.digest;
+    }
+    if (same) {
+      ++out.unchanged;
+    } else {
+      ++out.changed;
+      sample(out.changed_samples, rel);
+    }
+    live_files.erase(it);
+  }
+  for (const auto& [rel, path] : live_files) {
+    ++out.lost;
+    out.lost_bytes += fs::file_size(path, ec);
+    sample(out.lost_samples, rel);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<DiffReport> diff_backup(const fs::path& backup, const fs::path& live,
+                               const BackupDiffOptions& o) {
+  DiffReport report;
+  if (!fs::exists(backup)) {
+    return fail(ErrorCode::kNotFound,
+                fmt::format("{} does not exist; check the path", backup.string()), backup.string());
+  }
+  if (is_sqlite_file(backup)) {
+    RK_TRY_ASSIGN(report.database, diff_databases(backup, live, o.diff));
+    return report;
+  }
+  RK_TRY_ASSIGN(auto temp, core::TempDir::create(o.temp_dir, "restorekit-diff-"));
+  ArchivePass pass(backup, o, temp.path() / "database.sqlite");
+  RK_TRY(pass.run());
+  report.backup_database = pass.database();
+  RK_TRY_ASSIGN(report.database, diff_databases(temp.path() / "database.sqlite", live, o.diff));
+  if (o.live_documents) {
+    RK_TRY_ASSIGN(report.documents, diff_documents(pass.files(), documents_root(o, pass.files()),
+                                                   *o.live_documents, o.diff.sample_rows));
+  }
+  return report;
+}
+
+}  // namespace restorekit::diff
