@@ -400,3 +400,53 @@ TEST(CliVerify, ChecksumsOptionChecksAForeignBackup) {
 
 }  // namespace
 }  // namespace restorekit::test
+
+namespace restorekit::test {
+namespace {
+
+TEST(CliDiff, ExitCodesAndJsonContract) {
+  Fixture f;
+  ASSERT_EQ(f.backup("b.tar.zst").exit_code, 0);
+  const auto& s = small_sample();
+  auto same = rk({"diff", (f.dir / "b.tar.zst").string(), "--live", f.db.string()});
+  EXPECT_EQ(same.exit_code, 0) << same.out << same.err;
+  EXPECT_NE(same.out.find("a restore changes nothing"), std::string::npos) << same.out;
+
+  auto r = rk({"diff", (f.dir / "b.tar.zst").string(), "--live", s.live_database.string(),
+               "--live-docs", s.live_documents.string(), "--profile", f.profile.string(), "--json",
+               "--rows", "2"});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  auto j = parse_json(r);
+  EXPECT_EQ(j["schema"], "restorekit.diff/1");
+  ASSERT_TRUE(j["tables"].is_array());
+  bool persons = false;
+  for (const auto& t : j["tables"]) {
+    for (const char* field : {"name", "lost", "revived", "reverted", "unchanged", "schema_changes"}) {
+      EXPECT_TRUE(t.contains(field)) << field;
+    }
+    persons = persons || t["name"] == "persons";
+  }
+  EXPECT_TRUE(persons);
+  EXPECT_GT(j["totals"]["lost"].get<int>(), 0);
+  EXPECT_TRUE(j["totals"].contains("revived"));
+  EXPECT_TRUE(j["totals"].contains("reverted"));
+  ASSERT_FALSE(j["tenants"].empty()) << "the profile names the tenant column";
+  for (const char* field : {"id", "label", "lost", "revived", "reverted"}) {
+    EXPECT_TRUE(j["tenants"][0].contains(field)) << field;
+  }
+  for (const char* field : {"lost", "revived", "changed"}) {
+    EXPECT_TRUE(j["documents"].contains(field)) << field;
+  }
+  auto text = rk({"diff", (f.dir / "b.tar.zst").string(), "--live", s.live_database.string(),
+                  "--live-docs", s.live_documents.string()});
+  EXPECT_EQ(text.exit_code, 1);
+  EXPECT_NE(text.out.find("a restore loses"), std::string::npos) << text.out;
+  auto missing = rk({"diff", (f.dir / "b.tar.zst").string(), "--live", "/nonexistent.db"});
+  EXPECT_EQ(missing.exit_code, 2);
+  auto no_live = rk({"diff", (f.dir / "b.tar.zst").string()});
+  EXPECT_EQ(no_live.exit_code, 2);
+  EXPECT_NE(no_live.err.find("--live"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace restorekit::test
