@@ -1,5 +1,7 @@
 #include "render_diff.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
@@ -91,9 +93,22 @@ void render_diff_text(const diff::DiffReport& r, std::ostream& out) {
              grouped(d.reverted));
   for (const auto& c : d.schema_changes) fmt::print(out, "schema: {}\n", c);
   if (!d.tenants.empty()) {
-    fmt::print(out, "\n{:<8} {:<30} {:>10} {:>10} {:>10}\n", "tenant", "label", "lost", "revived",
-               "reverted");
-    for (const auto& t : d.tenants) {
+    // The most affected tenants first; --json lists every tenant in id order.
+    constexpr std::size_t kShown = 10;
+    std::vector<const diff::TenantDiff*> order;
+    for (const auto& t : d.tenants) order.push_back(&t);
+    auto weight = [](const diff::TenantDiff* t) { return t->lost + t->revived + t->reverted; };
+    std::stable_sort(order.begin(), order.end(),
+                     [&](const auto* a, const auto* b) { return weight(a) > weight(b); });
+    fmt::print(
+        out, "\n{:<8} {:<30} {:>10} {:>10} {:>10}{}\n", "tenant", "label", "lost", "revived",
+        "reverted",
+        order.size() > kShown
+            ? fmt::format("   (the {} most affected of {}; --json lists all)", kShown, order.size())
+            : "");
+    if (order.size() > kShown) order.resize(kShown);
+    for (const auto* tp : order) {
+      const auto& t = *tp;
       fmt::print(out, "{:<8} {:<30} {:>10} {:>10} {:>10}\n", escape_name(t.id),
                  escape_name(t.label), grouped(t.lost), grouped(t.revived), grouped(t.reverted));
     }

@@ -28,6 +28,11 @@ echo "== a damaged copy (the last third cut off): verify names the problem and e
 head -c "$(( $(stat -c %s "$demo/backup.tar.zst") * 2 / 3 ))" "$demo/backup.tar.zst" > "$demo/damaged.tar.zst"
 "$bin/cli/restorekit" verify "$demo/damaged.tar.zst" || echo "(exit code $?)"
 
+echo "== restorekit diff: what restoring this backup would do to the live system (a working day later)"
+"$bin/cli/restorekit" diff "$demo/backup.tar.zst" --live "$demo/app/live/app.sqlite" \
+  --live-docs "$demo/app/live/docs" --profile "$demo/app/profile.toml" --rows 1 \
+  || echo "(exit code $?: differences found)"
+
 echo "== the same backup checked with stock tools: bsdtar + xxhsum -c"
 mkdir -p "$demo/extracted"
 bsdtar -xf "$demo/backup.tar.zst" -C "$demo/extracted"
