@@ -105,6 +105,19 @@ Result<DatabaseSummary> describe_database(Database& db, CountRows count) {
   return summary;
 }
 
+Result<std::map<std::string, std::string>> tenant_labels(Database& db, const TenantSpec& spec) {
+  std::map<std::string, std::string> out;
+  if (!spec.table || !spec.label) return out;
+  RK_TRY_ASSIGN(auto stmt, db.prepare(fmt::format(
+                               "SELECT CAST({} AS TEXT), {} FROM {}", quote_identifier(spec.key),
+                               quote_identifier(*spec.label), quote_identifier(*spec.table))));
+  RK_TRY(stmt.for_each([&]() -> Result<void> {
+    out[std::string(stmt.column_text(0))] = stmt.column_text(1);
+    return {};
+  }));
+  return out;
+}
+
 bool tenant_id_less(std::string_view a, std::string_view b) {
   auto numeric = [](std::string_view s) -> std::optional<long long> {
     long long v = 0;
@@ -150,15 +163,9 @@ Result<std::vector<TenantCount>> count_tenants(Database& db, const DatabaseSumma
                             db.path(), spec.column),
                 db.path());
   }
-  if (spec.table && spec.label) {
-    RK_TRY_ASSIGN(auto stmt, db.prepare(fmt::format(
-                                 "SELECT CAST({} AS TEXT), {} FROM {}", quote_identifier(spec.key),
-                                 quote_identifier(*spec.label), quote_identifier(*spec.table))));
-    RK_TRY(stmt.for_each([&]() -> Result<void> {
-      auto it = tenants.find(std::string(stmt.column_text(0)));
-      if (it != tenants.end()) it->second.label = stmt.column_text(1);
-      return {};
-    }));
+  RK_TRY_ASSIGN(auto labels, tenant_labels(db, spec));
+  for (auto& [id, label] : labels) {
+    if (auto it = tenants.find(id); it != tenants.end()) it->second.label = std::move(label);
   }
   std::vector<TenantCount> out;
   for (auto& [id, t] : tenants) out.push_back(std::move(t));

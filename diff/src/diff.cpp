@@ -1,8 +1,11 @@
 #include <restorekit/diff/diff.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -131,19 +134,73 @@ class Differ {
     RK_TRY_ASSIGN(auto backup_schema, core::describe_database(backup, core::CountRows::kNo));
     RK_TRY_ASSIGN(auto live_schema, core::describe_database(live, core::CountRows::kNo));
     RK_TRY_ASSIGN(auto names, table_names(live_schema, backup_schema));
-    for (const auto& name : names) {
-      RK_TRY_ASSIGN(auto t, table(name, live, live_schema, backup, backup_schema));
+    RK_TRY(all_tables(names, backup_path, live_path, live_schema, backup_schema));
+    for (const auto& t : out_.tables) {
       out_.lost += t.lost;
       out_.revived += t.revived;
       out_.reverted += t.reverted;
-      out_.tables.push_back(std::move(t));
     }
     database_wide(live_schema, backup_schema);
-    label_tenants(live, live_schema, backup, backup_schema);
+    label_tenants(live, backup);
     return std::move(out_);
   }
 
- private:
+  // Tables are independent: two workers, each with its own connections to both databases,
+  // take them largest first, so that the two cores share the scans.
+  Result<void> all_tables(std::vector<std::string> names, const std::filesystem::path& backup_path,
+                          const std::filesystem::path& live_path,
+                          const DatabaseSummary& live_schema,
+                          const DatabaseSummary& backup_schema) {
+    order_by_size(names, live_path);
+    std::vector<std::optional<Result<TableDiff>>> results(names.size());
+    std::vector<detail::TenantTally> tallies(std::min<std::size_t>(kWorkers, names.size()));
+    std::atomic<std::size_t> next{0};
+    auto work = [&](std::size_t w) {
+      auto backup = core::Database::open_untrusted(backup_path);
+      auto live = core::Database::open(live_path, core::OpenMode::kReadOnly);
+      for (std::size_t i; (i = next.fetch_add(1)) < names.size();) {
+        if (!backup || !live) {
+          results[i] = tl::unexpected(!backup ? backup.error() : live.error());
+          continue;
+        }
+        results[i] = table(names[i], *live, live_schema, *backup, backup_schema, tallies[w]);
+      }
+    };
+    std::vector<std::thread> threads;
+    for (std::size_t w = 1; w < tallies.size(); ++w) threads.emplace_back(work, w);
+    if (!tallies.empty()) work(0);
+    for (auto& t : threads) t.join();
+    for (auto& r : results) {
+      if (!*r) return tl::unexpected(r->error());
+      out_.tables.push_back(std::move(**r));
+    }
+    std::sort(out_.tables.begin(), out_.tables.end(),
+              [](const TableDiff& a, const TableDiff& b) { return a.name < b.name; });
+    for (auto& tally : tallies) {
+      for (auto& [id, t] : tally) {
+        auto& sum = tenants_[id];
+        sum.id = id;
+        sum.lost += t.lost;
+        sum.revived += t.revived;
+        sum.reverted += t.reverted;
+      }
+    }
+    return {};
+  }
+
+  // Largest tables first (max(rowid) is a cheap estimate), so that no worker is left with the
+  // biggest one at the end.
+  static void order_by_size(std::vector<std::string>& names, const std::filesystem::path& live) {
+    std::map<std::string, std::int64_t> size;
+    if (auto db = core::Database::open(live, core::OpenMode::kReadOnly)) {
+      for (const auto& n : names) {
+        size[n] = db->query_int("SELECT max(rowid) FROM " + core::quote_identifier(n)).value_or(0);
+      }
+    }
+    std::stable_sort(names.begin(), names.end(),
+                     [&](const std::string& a, const std::string& b) { return size[a] > size[b]; });
+  }
+
   Result<std::vector<std::string>> table_names(const DatabaseSummary& live,
                                                const DatabaseSummary& backup) {
     std::set<std::string> names;
@@ -166,7 +223,7 @@ class Differ {
 
   Result<TableDiff> table(const std::string& name, core::Database& live,
                           const DatabaseSummary& live_schema, core::Database& backup,
-                          const DatabaseSummary& backup_schema) {
+                          const DatabaseSummary& backup_schema, detail::TenantTally& tenants) {
     const TableInfo* l = find_table(live_schema, name);
     const TableInfo* b = find_table(backup_schema, name);
     detail::TableJob job;
@@ -185,10 +242,11 @@ class Differ {
       for (const auto& c : only.columns) job.common.push_back(c.name);
     }
     auto progress = [this](std::uint64_t rows) {
+      std::lock_guard lock(progress_mutex_);
       progress_.entries_done += rows;
       throttle_.update(progress_);
     };
-    RK_TRY_ASSIGN(auto t, detail::diff_table(job, tenants_, o_.cancel, progress));
+    RK_TRY_ASSIGN(auto t, detail::diff_table(job, tenants, o_.cancel, progress));
     t.only_in_live = !b;
     t.only_in_backup = !l;
     t.schema_changes = std::move(pre.schema_changes);
@@ -207,15 +265,13 @@ class Differ {
   }
 
   // Labels from the tenant table, live's first, then the backup's.
-  void label_tenants(core::Database& live, const DatabaseSummary& live_schema,
-                     core::Database& backup, const DatabaseSummary& backup_schema) {
+  void label_tenants(core::Database& live, core::Database& backup) {
     if (!o_.tenants) return;
-    for (auto [db, schema] : {std::pair{&live, &live_schema}, std::pair{&backup, &backup_schema}}) {
-      if (auto counts = core::count_tenants(*db, *schema, *o_.tenants)) {
-        for (const auto& c : *counts) {
-          auto it = tenants_.find(c.id);
-          if (it != tenants_.end() && it->second.label.empty()) it->second.label = c.label;
-        }
+    for (auto* db : {&live, &backup}) {
+      for (auto& [id, label] :
+           core::tenant_labels(*db, *o_.tenants).value_or(std::map<std::string, std::string>{})) {
+        auto it = tenants_.find(id);
+        if (it != tenants_.end() && it->second.label.empty()) it->second.label = label;
       }
     }
     for (auto& [id, t] : tenants_) out_.tenants.push_back(std::move(t));
@@ -224,7 +280,9 @@ class Differ {
         [](const TenantDiff& a, const TenantDiff& b) { return core::tenant_id_less(a.id, b.id); });
   }
 
+  static constexpr std::size_t kWorkers = 2;
   const DiffOptions& o_;
+  std::mutex progress_mutex_;
   ProgressThrottle throttle_;
   Progress progress_;
   detail::TenantTally tenants_;

@@ -111,18 +111,20 @@ class Merge {
     return 0;
   }
 
-  core::Digest128 digest(const core::Statement& s, const Layout& layout) const {
-    core::Hasher h;
-    for (int i = 0; i < layout.common_count; ++i) hash_column(h, s, layout.common_begin + i);
-    return h.digest();
+  core::Digest128 digest(const core::Statement& s, const Layout& layout) {
+    encoding_.clear();
+    for (int i = 0; i < layout.common_count; ++i)
+      encode_column(encoding_, s, layout.common_begin + i);
+    return core::hash128(encoding_);
   }
 
   TenantDiff* tenant_of(const core::Statement& s, const Layout& layout) {
     if (layout.tenant < 0) return nullptr;
-    std::string id(s.column_text(layout.tenant));
-    auto& t = tenants_[id];
-    t.id = id;
-    return &t;
+    std::string_view id = s.column_text(layout.tenant);
+    auto it = tenants_.find(id);  // no allocation for a tenant already seen
+    if (it == tenants_.end())
+      it = tenants_.emplace(std::string(id), TenantDiff{std::string(id), {}, 0, 0, 0}).first;
+    return &it->second;
   }
 
   std::string key_text(const core::Statement& s) const {
@@ -169,11 +171,11 @@ class Merge {
     for (int i = 0; i < live_layout_.common_count; ++i) {
       int li = live_layout_.common_begin + i;
       int bi = backup_layout_.common_begin + i;
-      core::Hasher hl;
-      core::Hasher hb;
-      hash_column(hl, l, li);
-      hash_column(hb, b, bi);
-      if (hl.digest() != hb.digest()) {
+      std::string el;
+      std::string eb;
+      encode_column(el, l, li);
+      encode_column(eb, b, bi);
+      if (el != eb) {
         sample.changes.push_back(
             {job_.common[static_cast<std::size_t>(i)], literal(l, li), literal(b, bi)});
       }
@@ -194,6 +196,7 @@ class Merge {
   Layout live_layout_;
   Layout backup_layout_;
   TableDiff out_;
+  std::string encoding_;  // reused for every row's canonical encoding
 };
 
 }  // namespace

@@ -30,7 +30,7 @@ struct TableJob {
 };
 
 // Tallies per tenant id, shared by all tables of one diff.
-using TenantTally = std::map<std::string, TenantDiff>;
+using TenantTally = std::map<std::string, TenantDiff, std::less<>>;
 
 // @error kDatabase (a scan failed), kCancelled.
 [[nodiscard]] Result<TableDiff> diff_table(const TableJob& job, TenantTally& tenants,

@@ -70,13 +70,13 @@ bool integral(double r, std::int64_t& out) {
   return true;
 }
 
-void hash_tagged(core::Hasher& h, char tag, const void* data, std::size_t size) {
-  h.update(std::string_view(&tag, 1));
+void append_tagged(std::string& out, char tag, const void* data, std::size_t size) {
+  out += tag;
   if (tag == 't' || tag == 'b') {
     std::uint64_t n = size;
-    h.update(std::string_view(reinterpret_cast<const char*>(&n), sizeof n));
+    out.append(reinterpret_cast<const char*>(&n), sizeof n);
   }
-  h.update(std::string_view(static_cast<const char*>(data), size));
+  out.append(static_cast<const char*>(data), size);
 }
 
 }  // namespace
@@ -97,32 +97,32 @@ int compare_columns(const core::Statement& a, int i, const core::Statement& b, i
   }
 }
 
-void hash_column(core::Hasher& h, const core::Statement& s, int i) {
+void encode_column(std::string& out, const core::Statement& s, int i) {
   switch (s.column_type(i)) {
-    case ValueType::kNull: hash_tagged(h, 'n', nullptr, 0); break;
+    case ValueType::kNull: append_tagged(out, 'n', nullptr, 0); break;
     case ValueType::kInteger: {
       std::int64_t v = s.column_int(i);
-      hash_tagged(h, 'i', &v, sizeof v);
+      append_tagged(out, 'i', &v, sizeof v);
       break;
     }
     case ValueType::kReal: {
       double r = s.column_double(i);
       std::int64_t v = 0;
       if (integral(r, v)) {
-        hash_tagged(h, 'i', &v, sizeof v);
+        append_tagged(out, 'i', &v, sizeof v);
       } else {
-        hash_tagged(h, 'r', &r, sizeof r);
+        append_tagged(out, 'r', &r, sizeof r);
       }
       break;
     }
     case ValueType::kText: {
       auto t = s.column_text(i);
-      hash_tagged(h, 't', t.data(), t.size());
+      append_tagged(out, 't', t.data(), t.size());
       break;
     }
     case ValueType::kBlob: {
       auto b = s.column_blob(i);
-      hash_tagged(h, 'b', b.data(), b.size());
+      append_tagged(out, 'b', b.data(), b.size());
       break;
     }
   }

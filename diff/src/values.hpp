@@ -17,8 +17,9 @@ namespace restorekit::diff::detail {
 // <0, 0, >0 as column `i` of `a` sorts before, with or after column `j` of `b`.
 int compare_columns(const core::Statement& a, int i, const core::Statement& b, int j);
 
-// Feeds column `i` of the current row into `h` in the canonical encoding.
-void hash_column(core::Hasher& h, const core::Statement& s, int i);
+// Appends column `i` of the current row to `out` in the canonical encoding; a row's digest is
+// the XXH3-128 of its columns' encodings, computed in one call.
+void encode_column(std::string& out, const core::Statement& s, int i);
 
 // A SQL literal for column `i` (strings quoted, blobs as X'..', long values shortened).
 std::string literal(const core::Statement& s, int i);

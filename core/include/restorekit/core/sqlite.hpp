@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -189,6 +190,11 @@ struct TenantCount {
   std::string label;  // from the tenant table; empty when unknown
   std::uint64_t rows = 0;
 };
+
+// Labels by tenant id, from the tenant table (empty when the spec names no table or label).
+// @error kDatabase (no such table or column).
+[[nodiscard]] Result<std::map<std::string, std::string>> tenant_labels(Database& db,
+                                                                       const TenantSpec& spec);
 
 // Tenant ids in the order people expect: integers numerically (2 before 10), then the rest as
 // text.
