@@ -99,7 +99,7 @@ int run_backup(const BackupArgs& a) {
         {"skipped", result->skipped},
         {"seconds", seconds},
     };
-    std::cout << doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+    print_json(doc);
   } else if (!a.common.quiet) {
     render_text(*result, seconds, std::cout);
   }

@@ -74,9 +74,7 @@ int run_diff(const DiffArgs& a) {
   bar.clear();
   if (!report) return report_error(a.common, kSchema, report.error());
   if (a.common.json) {
-    std::cout << diff_json(*report).dump(2, ' ', false,
-                                         nlohmann::ordered_json::error_handler_t::replace)
-              << "\n";
+    print_json(diff_json(*report));
   } else if (!a.common.quiet || report->changed()) {
     render_diff_text(*report, std::cout);
   }

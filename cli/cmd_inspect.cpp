@@ -36,9 +36,7 @@ int run_inspect(const InspectArgs& a) {
   bar.clear();
   if (!report) return report_error(a.common, kSchema, report.error());
   if (a.common.json) {
-    std::cout << inspect_json(*report, a.entries)
-                     .dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
-              << "\n";
+    print_json(inspect_json(*report, a.entries));
   } else {
     render_inspect_text(*report, a.entries, std::cout);
   }

@@ -56,9 +56,7 @@ int run_verify(const VerifyArgs& a) {
     }
   }
   if (a.common.json) {
-    std::cout << verify_json(*report).dump(2, ' ', false,
-                                           nlohmann::ordered_json::error_handler_t::replace)
-              << "\n";
+    print_json(verify_json(*report));
   } else if (!a.common.quiet || !report->intact()) {
     render_verify_text(*report, std::cout);
   }

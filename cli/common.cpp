@@ -154,13 +154,17 @@ nlohmann::ordered_json error_json(const Error& error) {
   return {{"code", code_name(error.code)}, {"message", error.message}, {"subject", error.subject}};
 }
 
+void print_json(const nlohmann::ordered_json& doc) {
+  std::cout << doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+}
+
 int report_error(const CommonOptions& o, std::string_view schema, const Error& error) {
   std::string hint = hint_for(error.code);
   fmt::print(stderr, "restorekit: error: {}{}\n", core::escape_name(error.message),
              hint.empty() ? "" : fmt::format(" ({})", hint));
   if (o.json) {
     nlohmann::ordered_json doc = {{"schema", schema}, {"error", error_json(error)}};
-    std::cout << doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+    print_json(doc);
   }
   return kExitError;
 }

@@ -65,6 +65,9 @@ int report_error(const CommonOptions& o, std::string_view schema, const Error& e
 
 nlohmann::ordered_json error_json(const Error& error);
 
+// Prints one JSON document on stdout (invalid UTF-8 from archive names replaced, not fatal).
+void print_json(const nlohmann::ordered_json& doc);
+
 // A progress bar on stderr, drawn only when stderr is a terminal and --quiet is not given.
 class ProgressBar {
  public:
