@@ -13,6 +13,24 @@ namespace restorekit::core {
 
 namespace {
 
+// The collation of each primary-key column, from the index that enforces the key (a rowid
+// alias has none: integers need no collation).
+Result<void> read_key_collations(Database& db, TableInfo& table) {
+  RK_TRY_ASSIGN(auto stmt, db.prepare("SELECT x.name, x.coll FROM pragma_index_list(?1) AS l, "
+                                      "pragma_index_xinfo(l.name) AS x WHERE l.origin = 'pk' "
+                                      "AND x.key = 1"));
+  stmt.bind(1, std::string_view(table.name));
+  return stmt.for_each([&]() -> Result<void> {
+    for (auto& c : table.columns) {
+      if (c.name != stmt.column_text(0)) continue;
+      c.collation = stmt.column_text(1);
+      for (char& ch : c.collation)
+        ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    }
+    return {};
+  });
+}
+
 Result<void> read_columns(Database& db, TableInfo& table) {
   RK_TRY_ASSIGN(auto stmt, db.prepare("SELECT name, type, \"notnull\", pk FROM "
                                       "pragma_table_info(?1) ORDER BY cid"));
@@ -27,7 +45,7 @@ Result<void> read_columns(Database& db, TableInfo& table) {
   }));
   std::sort(key.begin(), key.end());
   for (auto& [pos, name] : key) table.primary_key.push_back(name);
-  return {};
+  return read_key_collations(db, table);
 }
 
 Result<void> read_foreign_keys(Database& db, TableInfo& table) {

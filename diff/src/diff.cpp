@@ -50,6 +50,11 @@ void choose_key(const TableInfo& live, const TableInfo& backup, NoKeyTables no_k
                 detail::TableJob& job) {
   if (!live.primary_key.empty() && has_all(backup, live.primary_key)) {
     job.key = live.primary_key;
+    for (const auto& k : job.key) {
+      auto coll = find_column(live, k)->collation;
+      // Only the built-in collations can be reproduced by the merge.
+      job.key_collations.push_back(coll == "NOCASE" || coll == "RTRIM" ? coll : "BINARY");
+    }
   } else if (!live.primary_key.empty() || !backup.primary_key.empty()) {
     job.key.clear();  // the key changed: fall back to rowid where both sides have one
     job.by_content = live.without_rowid || backup.without_rowid;

@@ -37,6 +37,17 @@ std::string column_list(const std::vector<std::string>& cols) {
 Result<core::Statement> scan(const TableJob& job, const Side& side, bool is_live, Layout& layout) {
   std::vector<std::string> key = job.by_content ? job.common : job.key;
   std::string key_sql = key.empty() ? std::string("rowid") : column_list(key);
+  // Both sides sort with live's collations, spelled out, so that their orders agree with each
+  // other and with the merge's comparisons (COLLATE BINARY keeps the primary-key index usable).
+  std::string order_sql = "rowid";
+  if (!key.empty()) {
+    order_sql.clear();
+    for (std::size_t i = 0; i < key.size(); ++i) {
+      std::string coll =
+          i < job.key_collations.size() && !job.by_content ? job.key_collations[i] : "BINARY";
+      order_sql += fmt::format("{}{} COLLATE {}", i ? ", " : "", quote_identifier(key[i]), coll);
+    }
+  }
   layout.key_count = key.empty() ? 1 : static_cast<int>(key.size());
   layout.common_begin = layout.key_count;
   layout.common_count = static_cast<int>(job.common.size());
@@ -52,7 +63,7 @@ Result<core::Statement> scan(const TableJob& job, const Side& side, bool is_live
     select += ", " + quote_identifier(*job.tenant_column);
   }
   return side.db->prepare(
-      fmt::format("SELECT {} FROM {} ORDER BY {}", select, quote_identifier(job.name), key_sql));
+      fmt::format("SELECT {} FROM {} ORDER BY {}", select, quote_identifier(job.name), order_sql));
 }
 
 class Merge {
@@ -106,7 +117,11 @@ class Merge {
 
   int compare_keys(const core::Statement& l, const core::Statement& b) const {
     for (int i = 0; i < live_layout_.key_count; ++i) {
-      if (int c = compare_columns(l, i, b, i); c != 0) return c;
+      auto k = static_cast<std::size_t>(i);
+      auto coll = !job_.by_content && k < job_.key_collations.size()
+                      ? collation_of(job_.key_collations[k])
+                      : Collation::kBinary;
+      if (int c = compare_columns(l, i, b, i, coll); c != 0) return c;
     }
     return 0;
   }

@@ -21,10 +21,11 @@ struct TableJob {
   std::string name;
   Side live;
   Side backup;
-  std::vector<std::string> key;        // matching columns; empty means rowid
-  bool by_content = false;             // key = every compared column, duplicates allowed
-  std::vector<std::string> common;     // columns compared
-  std::vector<std::string> live_only;  // a non-NULL value here makes a matched row reverted
+  std::vector<std::string> key;             // matching columns; empty means rowid
+  std::vector<std::string> key_collations;  // per key column (live's), e.g. "BINARY", "NOCASE"
+  bool by_content = false;                  // key = every compared column, duplicates allowed
+  std::vector<std::string> common;          // columns compared
+  std::vector<std::string> live_only;       // a non-NULL value here makes a matched row reverted
   std::optional<std::string> tenant_column;
   std::size_t samples = 0;
 };

@@ -79,20 +79,41 @@ void append_tagged(std::string& out, char tag, const void* data, std::size_t siz
   out.append(static_cast<const char*>(data), size);
 }
 
+// SQLite's NOCASE folds ASCII letters only; RTRIM ignores trailing spaces.
+int compare_text(std::string_view x, std::string_view y, Collation collation) {
+  if (collation == Collation::kRtrim) {
+    while (!x.empty() && x.back() == ' ') x.remove_suffix(1);
+    while (!y.empty() && y.back() == ' ') y.remove_suffix(1);
+  }
+  if (collation != Collation::kNocase) {
+    return compare_bytes(std::as_bytes(std::span(x)), std::as_bytes(std::span(y)));
+  }
+  auto fold = [](char c) {
+    return static_cast<unsigned char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  };
+  for (std::size_t k = 0; k < std::min(x.size(), y.size()); ++k) {
+    if (fold(x[k]) != fold(y[k])) return fold(x[k]) < fold(y[k]) ? -1 : 1;
+  }
+  return x.size() < y.size() ? -1 : x.size() > y.size() ? 1 : 0;
+}
+
 }  // namespace
 
-int compare_columns(const core::Statement& a, int i, const core::Statement& b, int j) {
+Collation collation_of(std::string_view name) {
+  if (name == "NOCASE") return Collation::kNocase;
+  if (name == "RTRIM") return Collation::kRtrim;
+  return Collation::kBinary;
+}
+
+int compare_columns(const core::Statement& a, int i, const core::Statement& b, int j,
+                    Collation collation) {
   int ra = type_rank(a.column_type(i));
   int rb = type_rank(b.column_type(j));
   if (ra != rb) return ra < rb ? -1 : 1;
   switch (ra) {
     case 0: return 0;
     case 1: return compare_numbers(a, i, b, j);
-    case 2: {
-      auto x = a.column_text(i);
-      auto y = b.column_text(j);
-      return compare_bytes(std::as_bytes(std::span(x)), std::as_bytes(std::span(y)));
-    }
+    case 2: return compare_text(a.column_text(i), b.column_text(j), collation);
     default: return compare_bytes(a.column_blob(i), b.column_blob(j));
   }
 }

@@ -14,8 +14,14 @@
 
 namespace restorekit::diff::detail {
 
-// <0, 0, >0 as column `i` of `a` sorts before, with or after column `j` of `b`.
-int compare_columns(const core::Statement& a, int i, const core::Statement& b, int j);
+// The built-in collations a key column may declare.
+enum class Collation { kBinary, kNocase, kRtrim };
+Collation collation_of(std::string_view name);  // "NOCASE", "RTRIM", anything else: BINARY
+
+// <0, 0, >0 as column `i` of `a` sorts before, with or after column `j` of `b` (text compared
+// with `collation`, as ORDER BY ... COLLATE does).
+int compare_columns(const core::Statement& a, int i, const core::Statement& b, int j,
+                    Collation collation = Collation::kBinary);
 
 // Appends column `i` of the current row to `out` in the canonical encoding; a row's digest is
 // the XXH3-128 of its columns' encodings, computed in one call.

@@ -171,6 +171,25 @@ TEST(Diff, KeysOfEveryKindAndTablesOnOneSide) {
             (std::vector<std::uint64_t>{1, 1, 0, 2}));
 }
 
+// A NOCASE key: 'Apple' and 'apple' are the same row (its stored spelling changed since).
+TEST(Diff, KeysWithNocaseCollationMatchAsSqliteDoes) {
+  ScratchDir dir;
+  std::string schema = "CREATE TABLE f(k TEXT PRIMARY KEY COLLATE NOCASE, v);";
+  make_db(dir / "b.db", schema +
+                            "INSERT INTO f VALUES('apple',1),('Banana',2),('cherry',3),('fig',4),"
+                            "('Zebra',5);");
+  make_db(dir / "l.db", schema +
+                            "INSERT INTO f VALUES('Apple',1),('banana',20),('date',4),('fig',4),"
+                            "('zebra',5);");
+  auto d = diff_databases(dir / "b.db", dir / "l.db", with_samples(5));
+  ASSERT_TRUE(d) << d.error().message;
+  const auto& f = table(*d, "f");
+  EXPECT_EQ(f.lost, 1u) << "date";
+  EXPECT_EQ(f.revived, 1u) << "cherry";
+  EXPECT_EQ(f.reverted, 3u) << "Apple, banana, zebra: same rows, changed spelling or value";
+  EXPECT_EQ(f.unchanged, 1u) << "fig";
+}
+
 TEST(Diff, DuplicateRowsCountAsAMultisetByContent) {
   ScratchDir dir;
   make_db(dir / "b.db", "CREATE TABLE n(x); INSERT INTO n VALUES(1),(1),(2);");

@@ -135,7 +135,8 @@ struct ColumnInfo {
   std::string name;
   std::string type;  // declared type, as written
   bool not_null = false;
-  int pk_position = 0;  // 1-based position in the primary key; 0 when not part of it
+  int pk_position = 0;               // 1-based position in the primary key; 0 when not part of it
+  std::string collation = "BINARY";  // of a primary-key column (from its index); else BINARY
 };
 
 struct ForeignKey {
