@@ -363,8 +363,8 @@ TEST(CliVerify, JsonFollowsTheContract) {
 TEST(CliVerify, JunitHasACaseForEveryCheckAndFailuresCarryTheSentence) {
   Fixture f;
   ASSERT_EQ(f.backup("b.tar.gz").exit_code, 0);
-  auto good = rk({"verify", (f.dir / "b.tar.gz").string(), "--junit",
-                  (f.dir / "good.xml").string(), "--quiet"});
+  auto good = rk({"verify", (f.dir / "b.tar.gz").string(), "--junit", (f.dir / "good.xml").string(),
+                  "--quiet"});
   ASSERT_EQ(good.exit_code, 0) << good.err;
   EXPECT_TRUE(good.out.empty()) << "--quiet prints nothing for an intact backup";
   auto xml = read_file(f.dir / "good.xml");
@@ -377,8 +377,8 @@ TEST(CliVerify, JunitHasACaseForEveryCheckAndFailuresCarryTheSentence) {
   auto data = read_file(f.dir / "b.tar.gz");
   data[data.size() - 5] = static_cast<char>(data[data.size() - 5] ^ 0x10);  // gzip trailer
   write_file(f.dir / "bad.tar.gz", data);
-  auto bad = rk({"verify", (f.dir / "bad.tar.gz").string(), "--junit",
-                 (f.dir / "bad.xml").string()});
+  auto bad =
+      rk({"verify", (f.dir / "bad.tar.gz").string(), "--junit", (f.dir / "bad.xml").string()});
   EXPECT_EQ(bad.exit_code, 1);
   auto bad_xml = read_file(f.dir / "bad.xml");
   EXPECT_NE(bad_xml.find("<failure type=\"CRC_ERROR\""), std::string::npos) << bad_xml;
@@ -412,16 +412,17 @@ TEST(CliDiff, ExitCodesAndJsonContract) {
   EXPECT_EQ(same.exit_code, 0) << same.out << same.err;
   EXPECT_NE(same.out.find("a restore changes nothing"), std::string::npos) << same.out;
 
-  auto r = rk({"diff", (f.dir / "b.tar.zst").string(), "--live", s.live_database.string(),
-               "--live-docs", s.live_documents.string(), "--profile", f.profile.string(), "--json",
-               "--rows", "2"});
+  auto r =
+      rk({"diff", (f.dir / "b.tar.zst").string(), "--live", s.live_database.string(), "--live-docs",
+          s.live_documents.string(), "--profile", f.profile.string(), "--json", "--rows", "2"});
   ASSERT_EQ(r.exit_code, 1) << r.err;
   auto j = parse_json(r);
   EXPECT_EQ(j["schema"], "restorekit.diff/1");
   ASSERT_TRUE(j["tables"].is_array());
   bool persons = false;
   for (const auto& t : j["tables"]) {
-    for (const char* field : {"name", "lost", "revived", "reverted", "unchanged", "schema_changes"}) {
+    for (const char* field :
+         {"name", "lost", "revived", "reverted", "unchanged", "schema_changes"}) {
       EXPECT_TRUE(t.contains(field)) << field;
     }
     persons = persons || t["name"] == "persons";
