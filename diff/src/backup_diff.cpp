@@ -198,6 +198,13 @@ Result<DiffReport> diff_backup(const fs::path& backup, const fs::path& live,
                 fmt::format("{} does not exist; check the path", backup.string()), backup.string());
   }
   if (is_sqlite_file(backup)) {
+    if (o.live_documents) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("{} is a bare database file and holds no documents to compare with "
+                              "{}; give the backup archive, or leave out the live documents",
+                              backup.string(), o.live_documents->string()),
+                  backup.string());
+    }
     RK_TRY_ASSIGN(report.database, diff_databases(backup, live, o.diff));
     return report;
   }

@@ -335,6 +335,11 @@ TEST(DiffBackup, ForeignZipAndBareDatabaseFiles) {
   auto bare = diff_backup(dir / "app.sqlite", s.live_database, BackupDiffOptions{});
   ASSERT_TRUE(bare);
   EXPECT_EQ(bare->database.lost, zip->database.lost);
+  BackupDiffOptions with_docs;
+  with_docs.live_documents = s.live_documents;
+  auto bare_docs = diff_backup(dir / "app.sqlite", s.live_database, with_docs);
+  ASSERT_FALSE(bare_docs) << "a bare database holds no documents to compare";
+  EXPECT_EQ(bare_docs.error().code, ErrorCode::kInvalidArgument);
   ASSERT_EQ(
       test::sh(
           "zip -q docs.zip profile.toml 2>/dev/null || (echo x > x.txt && zip -q docs.zip x.txt)",
