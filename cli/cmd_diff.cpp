@@ -40,6 +40,7 @@ Result<diff::BackupDiffOptions> build_options(const DiffArgs& a, diff::BackupDif
     o.database_entry = profile->database_entry;
     o.documents_root = profile->documents_root;
     o.live_documents = profile->live_documents;
+    o.without_documents = diff::BackupDiffOptions::WithoutDocuments::kSkip;
   }
   if (!a.tenant_column.empty()) {
     core::TenantSpec spec = o.diff.tenants.value_or(core::TenantSpec{});
@@ -47,7 +48,10 @@ Result<diff::BackupDiffOptions> build_options(const DiffArgs& a, diff::BackupDif
     o.diff.tenants = spec;
   }
   if (!a.docs_root.empty()) o.documents_root = a.docs_root;
-  if (!a.live_docs.empty()) o.live_documents = a.live_docs;
+  if (!a.live_docs.empty()) {
+    o.live_documents = a.live_docs;
+    o.without_documents = diff::BackupDiffOptions::WithoutDocuments::kError;
+  }
   return o;
 }
 

@@ -198,7 +198,7 @@ Result<DiffReport> diff_backup(const fs::path& backup, const fs::path& live,
                 fmt::format("{} does not exist; check the path", backup.string()), backup.string());
   }
   if (is_sqlite_file(backup)) {
-    if (o.live_documents) {
+    if (o.live_documents && o.without_documents == BackupDiffOptions::WithoutDocuments::kError) {
       return fail(ErrorCode::kInvalidArgument,
                   fmt::format("{} is a bare database file and holds no documents to compare with "
                               "{}; give the backup archive, or leave out the live documents",

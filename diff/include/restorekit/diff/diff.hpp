@@ -108,6 +108,9 @@ struct BackupDiffOptions {
   // Documents root inside the backup; default: "docs/" when the archive has it, else the root.
   std::optional<std::string> documents_root;
   std::optional<std::filesystem::path> live_documents;  // compare documents when set
+  // A bare database file holds no documents: an error when they were asked for explicitly,
+  // skipped when they came from a profile that applies to archives and files alike.
+  enum class WithoutDocuments { kError, kSkip } without_documents = WithoutDocuments::kError;
   std::filesystem::path temp_dir;  // where the database is staged; default: system temp
 };
 
