@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -127,11 +128,12 @@ class GzipDecoder final : public Decoder {
     while (!finished_) {
       RK_TRY_ASSIGN(bool more, refill());
       if (!more) {
-        if (stage_ != Stage::kBetween) return truncated();
+        if (stage_ != Stage::kBetween && stage_ != Stage::kGarbage) return truncated();
         finished_ = true;
         break;
       }
       switch (stage_) {
+        case Stage::kGarbage: consume(in_.size()); break;
         case Stage::kBetween: RK_TRY(start_member()); break;
         case Stage::kHeader: RK_TRY(read_header()); break;
         case Stage::kBody: {
@@ -168,7 +170,7 @@ class GzipDecoder final : public Decoder {
   }
 
  private:
-  enum class Stage { kBetween, kHeader, kBody, kTrailer };
+  enum class Stage { kBetween, kHeader, kBody, kTrailer, kGarbage };
   static constexpr std::size_t kMaxHeader = 64 * 1024;
 
   void update(std::span<const std::byte> data) {
@@ -199,12 +201,20 @@ class GzipDecoder final : public Decoder {
     std::size_t before = header_.size();
     header_.insert(header_.end(), in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(take));
     RK_TRY_ASSIGN(std::size_t length, header_length());
+    if (length == std::numeric_limits<std::size_t>::max()) {
+      // As gzip itself does: data after the last member is ignored, and said so.
+      note("GZIP_TRAILING_DATA",
+           fmt::format("{} holds data after its last gzip member, which is ignored", name()));
+      stage_ = Stage::kGarbage;
+      return {};
+    }
     if (length == 0) {
       if (header_.size() >= kMaxHeader) return damaged(ErrorCode::kCorruptData, "oversized header");
       consume(take);
       return {};
     }
     consume(length - before);
+    ++members_;
     check_header_fields();
     inflateReset(&z_);
     stage_ = Stage::kBody;
@@ -215,7 +225,8 @@ class GzipDecoder final : public Decoder {
   Result<std::size_t> header_length() {
     auto byte = [&](std::size_t i) { return static_cast<unsigned>(header_[i]); };
     if (header_.size() >= 2 && (byte(0) != 0x1f || byte(1) != 0x8b)) {
-      return damaged(ErrorCode::kCorruptData, "data after the last gzip member is not gzip");
+      if (members_ == 0) return damaged(ErrorCode::kCorruptData, "this is not gzip data");
+      return std::numeric_limits<std::size_t>::max();  // trailing data, not another member
     }
     if (header_.size() < 10) return std::size_t{0};
     unsigned flags = byte(3);
@@ -301,6 +312,7 @@ class GzipDecoder final : public Decoder {
   std::vector<std::byte> header_;
   std::vector<std::byte> trailer_;
   bool padding_noted_ = false;
+  std::uint64_t members_ = 0;  // members whose header was read
   // check() state, on the consuming thread:
   unsigned long crc_ = 0;
   std::uint64_t size_ = 0;
