@@ -14,7 +14,7 @@ using core::quote_identifier;
 
 // Column positions of one side's scan: key, compared, live-only, tenant.
 struct Layout {
-  int key_count = 0;
+  std::vector<int> key_cols;  // positions of the key columns (rowid, or within the compared ones)
   int common_begin = 0;
   int common_count = 0;
   int live_only_begin = 0;
@@ -36,7 +36,6 @@ std::string column_list(const std::vector<std::string>& cols) {
 // SELECT <key> <compared> <live-only> <tenant> FROM t ORDER BY <key>
 Result<core::Statement> scan(const TableJob& job, const Side& side, bool is_live, Layout& layout) {
   std::vector<std::string> key = job.by_content ? job.common : job.key;
-  std::string key_sql = key.empty() ? std::string("rowid") : column_list(key);
   // Both sides sort with live's collations, spelled out, so that their orders agree with each
   // other and with the merge's comparisons (COLLATE BINARY keeps the primary-key index usable).
   std::string order_sql = "rowid";
@@ -48,19 +47,32 @@ Result<core::Statement> scan(const TableJob& job, const Side& side, bool is_live
       order_sql += fmt::format("{}{} COLLATE {}", i ? ", " : "", quote_identifier(key[i]), coll);
     }
   }
-  layout.key_count = key.empty() ? 1 : static_cast<int>(key.size());
-  layout.common_begin = layout.key_count;
+  // Each column is read once: key and tenant columns are found among the compared ones.
+  auto position = [&](const std::string& name) -> int {
+    auto it = std::find(job.common.begin(), job.common.end(), name);
+    return it == job.common.end() ? -1
+                                  : layout.common_begin + static_cast<int>(it - job.common.begin());
+  };
+  std::string select;
+  if (key.empty()) {
+    select = "rowid";
+    layout.common_begin = 1;
+    layout.key_cols = {0};
+  }
   layout.common_count = static_cast<int>(job.common.size());
-  std::string select = key_sql;
-  if (!job.common.empty()) select += ", " + column_list(job.common);
+  if (!job.common.empty()) select += (select.empty() ? "" : ", ") + column_list(job.common);
+  for (const auto& k : key) layout.key_cols.push_back(position(k));
   layout.live_only_begin = layout.common_begin + layout.common_count;
   if (is_live && !job.live_only.empty()) {
     select += ", " + column_list(job.live_only);
     layout.live_only_count = static_cast<int>(job.live_only.size());
   }
   if (job.tenant_column && has_column(*side.table, *job.tenant_column)) {
-    layout.tenant = layout.live_only_begin + layout.live_only_count;
-    select += ", " + quote_identifier(*job.tenant_column);
+    layout.tenant = position(*job.tenant_column);
+    if (layout.tenant < 0) {
+      layout.tenant = layout.live_only_begin + layout.live_only_count;
+      select += ", " + quote_identifier(*job.tenant_column);
+    }
   }
   return side.db->prepare(
       fmt::format("SELECT {} FROM {} ORDER BY {}", select, quote_identifier(job.name), order_sql));
@@ -116,12 +128,12 @@ class Merge {
   }
 
   int compare_keys(const core::Statement& l, const core::Statement& b) const {
-    for (int i = 0; i < live_layout_.key_count; ++i) {
-      auto k = static_cast<std::size_t>(i);
+    for (std::size_t k = 0; k < live_layout_.key_cols.size(); ++k) {
       auto coll = !job_.by_content && k < job_.key_collations.size()
                       ? collation_of(job_.key_collations[k])
                       : Collation::kBinary;
-      if (int c = compare_columns(l, i, b, i, coll); c != 0) return c;
+      int c = compare_columns(l, live_layout_.key_cols[k], b, backup_layout_.key_cols[k], coll);
+      if (c != 0) return c;
     }
     return 0;
   }
@@ -142,12 +154,12 @@ class Merge {
     return &it->second;
   }
 
-  std::string key_text(const core::Statement& s) const {
-    std::vector<std::string> key = job_.by_content ? job_.common : job_.key;
+  std::string key_text(const core::Statement& s, const Layout& layout) const {
+    const std::vector<std::string>& key = job_.by_content ? job_.common : job_.key;
     if (key.empty()) return fmt::format("rowid={}", literal(s, 0));
     std::string out;
     for (std::size_t i = 0; i < key.size(); ++i) {
-      out += fmt::format("{}{}={}", i ? ", " : "", key[i], literal(s, static_cast<int>(i)));
+      out += fmt::format("{}{}={}", i ? ", " : "", key[i], literal(s, layout.key_cols[i]));
     }
     return out;
   }
@@ -155,14 +167,15 @@ class Merge {
   void lost(const core::Statement& l) {
     ++out_.lost;
     if (auto* t = tenant_of(l, live_layout_)) ++t->lost;
-    if (out_.lost_samples.size() < job_.samples) out_.lost_samples.push_back({key_text(l), {}});
+    if (out_.lost_samples.size() < job_.samples)
+      out_.lost_samples.push_back({key_text(l, live_layout_), {}});
   }
 
   void revived(const core::Statement& b) {
     ++out_.revived;
     if (auto* t = tenant_of(b, backup_layout_)) ++t->revived;
     if (out_.revived_samples.size() < job_.samples) {
-      out_.revived_samples.push_back({key_text(b), {}});
+      out_.revived_samples.push_back({key_text(b, backup_layout_), {}});
     }
   }
 
@@ -182,7 +195,7 @@ class Merge {
   }
 
   RowSample changes(const core::Statement& l, const core::Statement& b) const {
-    RowSample sample{key_text(l), {}};
+    RowSample sample{key_text(l, live_layout_), {}};
     for (int i = 0; i < live_layout_.common_count; ++i) {
       int li = live_layout_.common_begin + i;
       int bi = backup_layout_.common_begin + i;
