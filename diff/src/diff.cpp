@@ -150,37 +150,173 @@ class Differ {
     return std::move(out_);
   }
 
-  // Tables are independent: two workers, each with its own connections to both databases,
-  // take them largest first, so that the two cores share the scans.
-  Result<void> all_tables(std::vector<std::string> names, const std::filesystem::path& backup_path,
+  // A table's comparison, planned once; big tables are cut into key ranges (work items).
+  struct Plan {
+    detail::TableJob job;
+    TableDiff pre;  // schema changes found while planning
+    const TableInfo* live = nullptr;
+    const TableInfo* backup = nullptr;
+    std::int64_t size = 0;  // max(rowid) in live: a cheap size estimate
+  };
+
+  // Tables (and ranges of big ones) are independent: two workers, each with its own
+  // connections to both databases, take them largest first, so that both cores stay busy.
+  Result<void> all_tables(const std::vector<std::string>& names,
+                          const std::filesystem::path& backup_path,
                           const std::filesystem::path& live_path,
                           const DatabaseSummary& live_schema,
                           const DatabaseSummary& backup_schema) {
-    order_by_size(names, live_path);
-    std::vector<std::optional<Result<TableDiff>>> results(names.size());
-    std::vector<detail::TenantTally> tallies(std::min<std::size_t>(kWorkers, names.size()));
+    std::vector<Plan> plans;
+    for (const auto& n : names) plans.push_back(plan(n, live_schema, backup_schema));
+    estimate_sizes(plans, live_path);
+    std::vector<detail::TableJob> items = split(plans);
+    std::vector<std::optional<Result<TableDiff>>> results(items.size());
+    std::vector<detail::TenantTally> tallies(std::min<std::size_t>(kWorkers, items.size()));
     std::atomic<std::size_t> next{0};
     auto work = [&](std::size_t w) {
       auto backup = core::Database::open_untrusted(backup_path);
       auto live = core::Database::open(live_path, core::OpenMode::kReadOnly);
-      for (std::size_t i; (i = next.fetch_add(1)) < names.size();) {
+      for (std::size_t i; (i = next.fetch_add(1)) < items.size();) {
         if (!backup || !live) {
           results[i] = tl::unexpected(!backup ? backup.error() : live.error());
           continue;
         }
-        results[i] = table(names[i], *live, live_schema, *backup, backup_schema, tallies[w]);
+        auto job = items[i];
+        if (job.live.table) job.live.db = &*live;
+        if (job.backup.table) job.backup.db = &*backup;
+        results[i] = detail::diff_table(job, tallies[w], o_.cancel, progress_fn());
       }
     };
     std::vector<std::thread> threads;
     for (std::size_t w = 1; w < tallies.size(); ++w) threads.emplace_back(work, w);
     if (!tallies.empty()) work(0);
     for (auto& t : threads) t.join();
-    for (auto& r : results) {
-      if (!*r) return tl::unexpected(r->error());
-      out_.tables.push_back(std::move(**r));
+    RK_TRY(combine(plans, items, results, live_schema, backup_schema));
+    merge_tallies(tallies);
+    return {};
+  }
+
+  Plan plan(const std::string& name, const DatabaseSummary& live_schema,
+            const DatabaseSummary& backup_schema) const {
+    Plan p;
+    p.live = find_table(live_schema, name);
+    p.backup = find_table(backup_schema, name);
+    auto& job = p.job;
+    job.name = name;
+    job.samples = o_.sample_rows;
+    if (o_.tenants) job.tenant_column = o_.tenants->column;
+    job.live.table = p.live;
+    job.backup.table = p.backup;
+    if (p.live && p.backup) {
+      choose_key(*p.live, *p.backup, o_.no_key, job);
+      compare_columns(*p.live, *p.backup, job, p.pre);
+    } else {
+      const TableInfo& only = p.live ? *p.live : *p.backup;
+      job.key = only.primary_key;
+      for (const auto& c : only.columns) job.common.push_back(c.name);
+    }
+    return p;
+  }
+
+  static void estimate_sizes(std::vector<Plan>& plans, const std::filesystem::path& live) {
+    auto db = core::Database::open(live, core::OpenMode::kReadOnly);
+    if (!db) return;
+    for (auto& p : plans) {
+      if (!p.live || p.live->without_rowid) continue;
+      p.size =
+          db->query_int("SELECT max(rowid) FROM " + core::quote_identifier(p.job.name)).value_or(0);
+    }
+  }
+
+  // The column a table's rows can be sliced by: rowid, or an INTEGER PRIMARY KEY (its alias)
+  // on both sides — never NULL, so that "< mid" and ">= mid" cover every row.
+  static std::optional<std::string> range_column(const Plan& p) {
+    const auto& job = p.job;
+    if (job.by_content) return std::nullopt;
+    auto rowid_table = [](const TableInfo* t) { return !t || !t->without_rowid; };
+    if (!rowid_table(p.live) || !rowid_table(p.backup)) return std::nullopt;
+    if (job.key.empty()) return std::string("rowid");
+    if (job.key.size() != 1) return std::nullopt;
+    for (const TableInfo* t : {p.live, p.backup}) {
+      const auto* c = t ? find_column(*t, job.key[0]) : nullptr;
+      if (t && (!c || lower(c->type) != "integer" || t->primary_key.size() != 1)) {
+        return std::nullopt;
+      }
+    }
+    return job.key[0];
+  }
+
+  // Work items, largest first; a big sliceable table becomes two halves.
+  std::vector<detail::TableJob> split(std::vector<Plan>& plans) const {
+    std::vector<std::pair<std::int64_t, detail::TableJob>> items;
+    for (const auto& p : plans) {
+      auto column = range_column(p);
+      if (!column || p.size < kSplitRows) {
+        items.emplace_back(p.size, p.job);
+        continue;
+      }
+      std::int64_t mid = p.size / 2;
+      auto low = p.job;
+      low.range_column = *column;
+      low.to = mid;
+      auto high = low;
+      high.to.reset();
+      high.from = mid;
+      items.emplace_back(p.size / 2, std::move(low));
+      items.emplace_back(p.size / 2, std::move(high));
+    }
+    std::stable_sort(items.begin(), items.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::vector<detail::TableJob> out;
+    for (auto& [size, job] : items) out.push_back(std::move(job));
+    return out;
+  }
+
+  // Sums the slices of each table and adds what planning found.
+  Result<void> combine(const std::vector<Plan>& plans, const std::vector<detail::TableJob>& items,
+                       std::vector<std::optional<Result<TableDiff>>>& results,
+                       const DatabaseSummary& live_schema, const DatabaseSummary& backup_schema) {
+    std::map<std::string, TableDiff> by_name;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (!*results[i]) return tl::unexpected(results[i]->error());
+      auto& part = **results[i];
+      auto [it, fresh] = by_name.try_emplace(items[i].name, std::move(part));
+      if (!fresh) add_slice(it->second, part);
+    }
+    for (const auto& p : plans) {
+      TableDiff t = std::move(by_name[p.job.name]);
+      t.only_in_live = !p.backup;
+      t.only_in_backup = !p.live;
+      t.schema_changes = p.pre.schema_changes;
+      if (!p.backup)
+        t.schema_changes.push_back("table created since the backup (a restore drops it)");
+      if (!p.live) {
+        t.schema_changes.push_back("table dropped since the backup (a restore brings it back)");
+      }
+      compare_objects(live_schema, backup_schema, p.job.name, t.schema_changes);
+      out_.tables.push_back(std::move(t));
     }
     std::sort(out_.tables.begin(), out_.tables.end(),
               [](const TableDiff& a, const TableDiff& b) { return a.name < b.name; });
+    return {};
+  }
+
+  void add_slice(TableDiff& sum, TableDiff& part) const {
+    sum.lost += part.lost;
+    sum.revived += part.revived;
+    sum.reverted += part.reverted;
+    sum.unchanged += part.unchanged;
+    auto append = [&](std::vector<RowSample>& to, std::vector<RowSample>& from) {
+      for (auto& s : from) {
+        if (to.size() < o_.sample_rows) to.push_back(std::move(s));
+      }
+    };
+    append(sum.lost_samples, part.lost_samples);
+    append(sum.revived_samples, part.revived_samples);
+    append(sum.reverted_samples, part.reverted_samples);
+  }
+
+  void merge_tallies(std::vector<detail::TenantTally>& tallies) {
     for (auto& tally : tallies) {
       for (auto& [id, t] : tally) {
         auto& sum = tenants_[id];
@@ -190,20 +326,14 @@ class Differ {
         sum.reverted += t.reverted;
       }
     }
-    return {};
   }
 
-  // Largest tables first (max(rowid) is a cheap estimate), so that no worker is left with the
-  // biggest one at the end.
-  static void order_by_size(std::vector<std::string>& names, const std::filesystem::path& live) {
-    std::map<std::string, std::int64_t> size;
-    if (auto db = core::Database::open(live, core::OpenMode::kReadOnly)) {
-      for (const auto& n : names) {
-        size[n] = db->query_int("SELECT max(rowid) FROM " + core::quote_identifier(n)).value_or(0);
-      }
-    }
-    std::stable_sort(names.begin(), names.end(),
-                     [&](const std::string& a, const std::string& b) { return size[a] > size[b]; });
+  std::function<void(std::uint64_t)> progress_fn() {
+    return [this](std::uint64_t rows) {
+      std::lock_guard lock(progress_mutex_);
+      progress_.entries_done += rows;
+      throttle_.update(progress_);
+    };
   }
 
   Result<std::vector<std::string>> table_names(const DatabaseSummary& live,
@@ -224,41 +354,6 @@ class Differ {
       }
     }
     return o_.tables;
-  }
-
-  Result<TableDiff> table(const std::string& name, core::Database& live,
-                          const DatabaseSummary& live_schema, core::Database& backup,
-                          const DatabaseSummary& backup_schema, detail::TenantTally& tenants) {
-    const TableInfo* l = find_table(live_schema, name);
-    const TableInfo* b = find_table(backup_schema, name);
-    detail::TableJob job;
-    job.name = name;
-    job.samples = o_.sample_rows;
-    if (o_.tenants) job.tenant_column = o_.tenants->column;
-    if (l) job.live = {&live, l};
-    if (b) job.backup = {&backup, b};
-    TableDiff pre;
-    if (l && b) {
-      choose_key(*l, *b, o_.no_key, job);
-      compare_columns(*l, *b, job, pre);
-    } else {
-      const TableInfo& only = l ? *l : *b;
-      job.key = only.primary_key;
-      for (const auto& c : only.columns) job.common.push_back(c.name);
-    }
-    auto progress = [this](std::uint64_t rows) {
-      std::lock_guard lock(progress_mutex_);
-      progress_.entries_done += rows;
-      throttle_.update(progress_);
-    };
-    RK_TRY_ASSIGN(auto t, detail::diff_table(job, tenants, o_.cancel, progress));
-    t.only_in_live = !b;
-    t.only_in_backup = !l;
-    t.schema_changes = std::move(pre.schema_changes);
-    if (!b) t.schema_changes.push_back("table created since the backup (a restore drops it)");
-    if (!l) t.schema_changes.push_back("table dropped since the backup (a restore brings it back)");
-    compare_objects(live_schema, backup_schema, name, t.schema_changes);
-    return t;
   }
 
   void database_wide(const DatabaseSummary& live, const DatabaseSummary& backup) {
@@ -286,6 +381,7 @@ class Differ {
   }
 
   static constexpr std::size_t kWorkers = 2;
+  static constexpr std::int64_t kSplitRows = 200'000;  // tables bigger than this are halved
   const DiffOptions& o_;
   std::mutex progress_mutex_;
   ProgressThrottle throttle_;

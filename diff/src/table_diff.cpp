@@ -33,6 +33,21 @@ std::string column_list(const std::vector<std::string>& cols) {
   return out;
 }
 
+// In a rowid table ordered by a key that is not the rowid, walking the key's index costs a
+// random table lookup per row; a sequential scan and SQLite's sorter (bounded memory, spilling
+// to temporary files) is about three times faster.
+bool sort_instead_of_index(const core::TableInfo& t, const std::vector<std::string>& key) {
+  if (t.without_rowid || key.empty()) return false;
+  bool rowid_alias = key.size() == 1 && t.primary_key.size() == 1 && t.primary_key[0] == key[0] &&
+                     std::any_of(t.columns.begin(), t.columns.end(), [&](const auto& c) {
+                       std::string type = c.type;
+                       for (char& ch : type)
+                         ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+                       return c.name == key[0] && type == "INTEGER";
+                     });
+  return !rowid_alias;
+}
+
 // SELECT <key> <compared> <live-only> <tenant> FROM t ORDER BY <key>
 Result<core::Statement> scan(const TableJob& job, const Side& side, bool is_live, Layout& layout) {
   std::vector<std::string> key = job.by_content ? job.common : job.key;
@@ -74,8 +89,16 @@ Result<core::Statement> scan(const TableJob& job, const Side& side, bool is_live
       select += ", " + quote_identifier(*job.tenant_column);
     }
   }
+  std::string where;
+  if (job.from)
+    where += fmt::format(" WHERE {} >= {}", quote_identifier(job.range_column), *job.from);
+  if (job.to) {
+    where += fmt::format("{} {} < {}", where.empty() ? " WHERE" : " AND",
+                         quote_identifier(job.range_column), *job.to);
+  }
   return side.db->prepare(
-      fmt::format("SELECT {} FROM {} ORDER BY {}", select, quote_identifier(job.name), order_sql));
+      fmt::format("SELECT {} FROM {}{}{} ORDER BY {}", select, quote_identifier(job.name),
+                  sort_instead_of_index(*side.table, key) ? " NOT INDEXED" : "", where, order_sql));
 }
 
 class Merge {

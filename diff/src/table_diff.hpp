@@ -28,6 +28,11 @@ struct TableJob {
   std::vector<std::string> live_only;       // a non-NULL value here makes a matched row reverted
   std::optional<std::string> tenant_column;
   std::size_t samples = 0;
+  // A slice of the rows, for splitting a big table between workers: range_column (rowid or a
+  // rowid alias, never NULL) >= from and < to; an unset bound is open.
+  std::string range_column;
+  std::optional<std::int64_t> from;
+  std::optional<std::int64_t> to;
 };
 
 // Tallies per tenant id, shared by all tables of one diff.
