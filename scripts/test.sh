@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds with warnings as errors and runs the whole test suite.
+# Installs dependencies, builds with warnings as errors and runs the whole test suite; then
+# builds the asan preset and runs the suite again under AddressSanitizer (with leak detection)
+# and UndefinedBehaviorSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-deps.sh
 bash scripts/build.sh ci
 ctest --preset ci
+bash scripts/build.sh asan
+ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1" \
+  ctest --preset asan
