@@ -11,7 +11,7 @@
 
 int main(int argc, char** argv) {
   restorekit::core::ensure_utf8_locale();
-  CLI::App app{"restorekit: inspect, verify, diff and safely restore application backups"};
+  CLI::App app{"restorekit: inspect, verify and diff application backups before a restore"};
   app.set_version_flag("--version", std::string(restorekit::cli::kVersion));
   app.require_subcommand(1);
   int exit_code = restorekit::cli::kExitOk;
