@@ -48,6 +48,15 @@ const TableDiff& table(const DatabaseDiff& d, const std::string& name) {
   return none;
 }
 
+// sqldiff turns the backup into live: its inserts are the rows a restore loses, its deletes
+// the rows it revives, its changes the rows it reverts.
+void expect_counts_match(const TableDiff& t, const Counts& c, const std::string& label) {
+  EXPECT_EQ(t.lost, c.inserts) << label;
+  EXPECT_EQ(t.revived, c.deletes) << label;
+  EXPECT_EQ(t.reverted, c.changes) << label;
+  EXPECT_EQ(t.unchanged, c.unchanged) << label;
+}
+
 DiffOptions by_content() {
   DiffOptions o;
   o.no_key = NoKeyTables::kByContent;
@@ -82,11 +91,7 @@ TEST(Diff, SampleCountsEqualSqldiffForEveryTableWithMatchingColumns) {
   ASSERT_FALSE(expected.empty());
   for (const auto& [name, c] : expected) {
     if (name == "persons") continue;  // a column was added: checked below
-    const auto& t = table(*d, name);
-    EXPECT_EQ(t.lost, c.inserts) << name;
-    EXPECT_EQ(t.revived, c.deletes) << name;
-    EXPECT_EQ(t.reverted, c.changes) << name;
-    EXPECT_EQ(t.unchanged, c.unchanged) << name;
+    expect_counts_match(table(*d, name), c, name);
   }
   // persons gained a column: rows differing in the common columns (what sqldiff counts), plus
   // matched rows whose only difference is a non-NULL value in the new column.
@@ -213,11 +218,7 @@ TEST(Diff, BigTablesSplitIntoRangesCountLikeSqldiff) {
   auto d = diff_databases(dir / "b.db", dir / "l.db", DiffOptions{});
   ASSERT_TRUE(d) << d.error().message;
   for (const auto& [name, c] : sqldiff_summary(dir / "b.db", dir / "l.db")) {
-    const auto& t = table(*d, name);
-    EXPECT_EQ(t.lost, c.inserts) << name;
-    EXPECT_EQ(t.revived, c.deletes) << name;
-    EXPECT_EQ(t.reverted, c.changes) << name;
-    EXPECT_EQ(t.unchanged, c.unchanged) << name;
+    expect_counts_match(table(*d, name), c, name);
   }
 }
 
@@ -280,11 +281,7 @@ TEST(Diff, MutatedCorpusDatabaseEqualsSqldiff) {
     ASSERT_TRUE(d) << d.error().message;
     for (const auto& [table_name, c] : sqldiff_summary(dir / "backup.db", dir / "live.db")) {
       if (table_name.rfind("sqlite_", 0) == 0) continue;  // SQLite's own tables are not data
-      const auto& t = table(*d, table_name);
-      EXPECT_EQ(t.lost, c.inserts) << name << ":" << table_name;
-      EXPECT_EQ(t.revived, c.deletes) << name << ":" << table_name;
-      EXPECT_EQ(t.reverted, c.changes) << name << ":" << table_name;
-      EXPECT_EQ(t.unchanged, c.unchanged) << name << ":" << table_name;
+      expect_counts_match(table(*d, table_name), c, std::string(name) + ":" + table_name);
     }
   }
 }
