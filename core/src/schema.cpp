@@ -136,6 +136,18 @@ Result<std::map<std::string, std::string>> tenant_labels(Database& db, const Ten
   return out;
 }
 
+bool is_rowid_alias(const TableInfo& table, std::string_view column) {
+  if (table.without_rowid || table.primary_key.size() != 1 || table.primary_key[0] != column) {
+    return false;
+  }
+  return std::any_of(table.columns.begin(), table.columns.end(), [&](const ColumnInfo& c) {
+    return c.name == column && c.type.size() == 7 &&
+           std::equal(c.type.begin(), c.type.end(), "INTEGER", [](char a, char b) {
+             return std::toupper(static_cast<unsigned char>(a)) == b;
+           });
+  });
+}
+
 bool tenant_id_less(std::string_view a, std::string_view b) {
   auto numeric = [](std::string_view s) -> std::optional<long long> {
     long long v = 0;

@@ -238,10 +238,7 @@ class Differ {
     if (job.key.empty()) return std::string("rowid");
     if (job.key.size() != 1) return std::nullopt;
     for (const TableInfo* t : {p.live, p.backup}) {
-      const auto* c = t ? find_column(*t, job.key[0]) : nullptr;
-      if (t && (!c || lower(c->type) != "integer" || t->primary_key.size() != 1)) {
-        return std::nullopt;
-      }
+      if (t && !core::is_rowid_alias(*t, job.key[0])) return std::nullopt;
     }
     return job.key[0];
   }

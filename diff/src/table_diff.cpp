@@ -38,14 +38,7 @@ std::string column_list(const std::vector<std::string>& cols) {
 // to temporary files) is about three times faster.
 bool sort_instead_of_index(const core::TableInfo& t, const std::vector<std::string>& key) {
   if (t.without_rowid || key.empty()) return false;
-  bool rowid_alias = key.size() == 1 && t.primary_key.size() == 1 && t.primary_key[0] == key[0] &&
-                     std::any_of(t.columns.begin(), t.columns.end(), [&](const auto& c) {
-                       std::string type = c.type;
-                       for (char& ch : type)
-                         ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-                       return c.name == key[0] && type == "INTEGER";
-                     });
-  return !rowid_alias;
+  return !(key.size() == 1 && core::is_rowid_alias(t, key[0]));
 }
 
 // SELECT <key> <compared> <live-only> <tenant> FROM t ORDER BY <key>

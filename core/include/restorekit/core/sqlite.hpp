@@ -156,6 +156,11 @@ struct TableInfo {
   std::string sql;                    // CREATE statement
 };
 
+// True when `column` is the table's rowid under another name: a rowid table whose single-column
+// primary key is declared exactly INTEGER (any case). Such a column is never NULL and its order
+// is the table's own.
+bool is_rowid_alias(const TableInfo& table, std::string_view column);
+
 struct SchemaObject {
   std::string type;  // "index", "trigger", "view"
   std::string name;
