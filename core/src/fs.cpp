@@ -60,9 +60,14 @@ UniqueFd::~UniqueFd() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Result<UniqueFd> create_new_file(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return io_error("create", path.string(), errno);
+Result<UniqueFd> create_new_file(const std::filesystem::path& path, unsigned mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) {
+    int err = errno;
+    auto e = io_error("create", path.string(), err);
+    errno = err;
+    return e;
+  }
   return UniqueFd(fd);
 }
 

@@ -22,11 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct FileFacts {
-  std::uint64_t size = 0;
-  core::Digest128 digest;
-};
-
 bool is_sqlite_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::array<char, 16> head{};
@@ -72,7 +67,7 @@ class ArchivePass {
   }
 
   [[nodiscard]] const std::string& database() const { return database_; }
-  [[nodiscard]] const std::map<std::string, FileFacts>& files() const { return files_; }
+  [[nodiscard]] const std::vector<core::EntryRecord>& files() const { return files_; }
 
  private:
   bool wanted_database(const std::string& path) const {
@@ -87,6 +82,7 @@ class ArchivePass {
     std::optional<core::UniqueFd> staged;
     bool candidate = wanted_database(e.path);
     bool first = true;
+    std::uint64_t bytes = 0;
     std::string text;  // the header, if this is it
     for (;;) {
       RK_TRY_ASSIGN(auto block, reader.read_block());
@@ -96,6 +92,7 @@ class ArchivePass {
         staged.emplace(std::move(fd));
       }
       first = false;
+      bytes += block.size();
       if (staged) {
         RK_TRY(core::write_all(staged->get(), block.data(), block.size(), stage_.string()));
       } else {
@@ -108,7 +105,8 @@ class ArchivePass {
     if (staged) {
       database_ = e.path;
     } else {
-      files_[e.path] = FileFacts{e.size.value_or(0), h.digest()};
+      files_.push_back(core::EntryRecord{e.path, e.type, bytes, e.mtime, e.encrypted, true,
+                                         h.digest()});
     }
     if (e.path == core::kHeaderEntry) {
       if (auto header = core::parse_header(text); header && !header->databases.empty()) {
@@ -123,22 +121,24 @@ class ArchivePass {
   fs::path stage_;
   std::string database_;
   std::optional<std::string> header_database_;
-  std::map<std::string, FileFacts> files_;
+  std::vector<core::EntryRecord> files_;
 };
 
-std::string documents_root(const BackupDiffOptions& o,
-                           const std::map<std::string, FileFacts>& files) {
-  if (o.documents_root) {
-    std::string root = *o.documents_root;
+}  // namespace
+
+std::string documents_root(const std::optional<std::string>& given,
+                           const std::vector<core::EntryRecord>& files) {
+  if (given) {
+    std::string root = *given;
     if (!root.empty() && root.back() != '/') root += '/';
     return root;
   }
   bool docs = std::any_of(files.begin(), files.end(),
-                          [](const auto& f) { return f.first.rfind("docs/", 0) == 0; });
+                          [](const auto& f) { return f.path.rfind("docs/", 0) == 0; });
   return docs ? "docs/" : "";
 }
 
-Result<DocumentDiff> diff_documents(const std::map<std::string, FileFacts>& files,
+Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
                                     const std::string& root, const fs::path& live,
                                     std::size_t samples) {
   DocumentDiff out;
@@ -158,7 +158,9 @@ Result<DocumentDiff> diff_documents(const std::map<std::string, FileFacts>& file
   auto sample = [&](std::vector<std::string>& v, const std::string& path) {
     if (v.size() < samples) v.push_back(path);
   };
-  for (const auto& [entry, facts] : files) {
+  for (const auto& file : files) {
+    const std::string& entry = file.path;
+    if (file.type != core::EntryType::kFile || !file.hash || !file.safe) continue;
     if (entry.rfind(root, 0) != 0 || entry.rfind("restorekit/", 0) == 0) continue;
     std::string rel = entry.substr(root.size());
     auto it = live_files.find(rel);
@@ -167,10 +169,10 @@ Result<DocumentDiff> diff_documents(const std::map<std::string, FileFacts>& file
       sample(out.revived_samples, rel);
       continue;
     }
-    bool same = fs::file_size(it->second, ec) == facts.size;
+    bool same = fs::file_size(it->second, ec) == file.size.value_or(0);
     if (same) {
       RK_TRY_ASSIGN(auto digest, hash_file(it->second));
-      same = digest == facts.digest;
+      same = digest == *file.hash;
     }
     if (same) {
       ++out.unchanged;
@@ -187,8 +189,6 @@ Result<DocumentDiff> diff_documents(const std::map<std::string, FileFacts>& file
   }
   return out;
 }
-
-}  // namespace
 
 Result<DiffReport> diff_backup(const fs::path& backup, const fs::path& live,
                                const BackupDiffOptions& o) {
@@ -214,8 +214,9 @@ Result<DiffReport> diff_backup(const fs::path& backup, const fs::path& live,
   report.backup_database = pass.database();
   RK_TRY_ASSIGN(report.database, diff_databases(temp.path() / "database.sqlite", live, o.diff));
   if (o.live_documents) {
-    RK_TRY_ASSIGN(report.documents, diff_documents(pass.files(), documents_root(o, pass.files()),
-                                                   *o.live_documents, o.diff.sample_rows));
+    RK_TRY_ASSIGN(report.documents,
+                  diff_documents(pass.files(), documents_root(o.documents_root, pass.files()),
+                                 *o.live_documents, o.diff.sample_rows));
   }
   return report;
 }

@@ -173,6 +173,7 @@ DatabaseCheck check_database(const std::filesystem::path& staged, const std::str
   if (summary) {
     out.summary = std::move(*summary);
     out.result.tables = out.summary.tables.size();
+    out.result.user_version = out.summary.user_version;
     foreign_keys(*db, entry, out);
     untrusted_schema(out.summary, entry, out);
   }

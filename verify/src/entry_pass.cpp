@@ -1,6 +1,10 @@
 #include "entry_pass.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <xxhash.h>
+
+#include <cerrno>
 
 #include <memory>
 
@@ -60,26 +64,44 @@ bool is_metadata(std::string_view path) {
   return path == core::kHeaderEntry || path == core::kChecksumsEntry;
 }
 
+// Creates `dir`/`relative`'s parent folders (0755 less the umask). Paths are normalised and
+// safe, and the tree is restorekit's own, so no component can be a link.
+Result<void> make_parents(const std::filesystem::path& target) {
+  std::error_code ec;
+  std::filesystem::create_directories(target.parent_path(), ec);
+  if (ec) {
+    return fail(ErrorCode::kIo,
+                fmt::format("cannot stage {}: {}", target.string(), ec.message()),
+                target.string());
+  }
+  return {};
+}
+
 // Decides from an entry's first bytes whether it is a database (SQLite magic, or a SQL dump)
-// and, if so, streams it into a staging file. Holds at most kPeekBytes of any other entry.
+// and, if so, streams it into a staging file. Any other entry is streamed into the files tree
+// when one is asked for; else at most kPeekBytes of it are held.
 class Stager {
  public:
-  Stager(const core::Entry& e, EntryResult& r, const std::filesystem::path& dir)
-      : entry_(e), result_(r), dir_(dir) {}
+  Stager(const core::Entry& e, EntryResult& r, const PassPlan& plan)
+      : entry_(e), result_(r), dir_(plan.stage_dir), files_dir_(plan.files_dir) {}
 
   Result<void> feed(std::span<const std::byte> block) {
     if (state_ == State::kStaging) return write(block);
-    if (state_ == State::kOther) return {};
+    if (state_ == State::kOther) return fd_ ? write_file(block) : Result<void>{};
     std::size_t take = std::min(block.size(), kPeekBytes - head_.size());
     head_.insert(head_.end(), block.begin(), block.begin() + static_cast<std::ptrdiff_t>(take));
     if (head_.size() < kPeekBytes) return {};
     RK_TRY(decide());
-    return state_ == State::kStaging ? write(block.subspan(take)) : Result<void>{};
+    return feed(block.subspan(take));
   }
 
   // At the entry's end: an entry shorter than the peek is decided now.
   Result<void> finish() {
-    if (state_ == State::kPeeking && !head_.empty()) return decide();
+    if (state_ == State::kPeeking) RK_TRY(decide());
+    if (state_ == State::kOther && fd_) {
+      struct timespec times[2] = {{0, UTIME_OMIT}, {entry_.mtime, 0}};
+      ::futimens(fd_.get(), times);  // best effort: documents keep their dates
+    }
     return {};
   }
 
@@ -92,6 +114,8 @@ class Stager {
     bool dump = !sqlite && core::looks_like_sql_dump(entry_.path, text);
     if (!sqlite && !dump) {
       state_ = State::kOther;
+      if (!files_dir_.empty() && !is_metadata(entry_.path)) RK_TRY(open_file());
+      if (fd_) RK_TRY(write_file(head_));
       head_ = {};
       return {};
     }
@@ -108,9 +132,26 @@ class Stager {
     return core::write_all(fd_.get(), data.data(), data.size(), result_.staged->string());
   }
 
+  // A document goes to the files tree under its archive path. A second entry of the same name
+  // keeps the first copy (verify reports DUPLICATE_ENTRY, which blocks a restore anyway).
+  Result<void> open_file() {
+    file_ = files_dir_ / entry_.path;
+    RK_TRY(make_parents(file_));
+    auto fd = core::create_new_file(file_, 0666);
+    if (!fd && errno == EEXIST) return {};
+    RK_TRY_ASSIGN(fd_, std::move(fd));
+    return {};
+  }
+
+  Result<void> write_file(std::span<const std::byte> data) {
+    return core::write_all(fd_.get(), data.data(), data.size(), file_.string());
+  }
+
   const core::Entry& entry_;
   EntryResult& result_;
   const std::filesystem::path& dir_;
+  const std::filesystem::path& files_dir_;
+  std::filesystem::path file_;
   State state_ = State::kPeeking;
   std::vector<std::byte> head_;
   core::UniqueFd fd_;
@@ -150,6 +191,11 @@ class Worker {
     r.encrypted = e.encrypted;
     r.declared_size = e.size;
     r.problem = e.problem;
+    r.mtime = e.mtime;
+    if (owned && e.safe() && e.type == core::EntryType::kDirectory && !plan_.files_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(plan_.files_dir / e.path, ec);  // a file wins later
+    }
     if (owned && e.safe() && e.type == core::EntryType::kFile) {
       RK_TRY(read_data(e, r));
       if (plan_.on_entry) plan_.on_entry(r);
@@ -166,7 +212,7 @@ class Worker {
     if (plan_.extra) {
       if (auto it = plan_.extra->find(e.path); it != plan_.extra->end()) extra.emplace(it->second);
     }
-    Stager stager(e, r, plan_.stage_dir);
+    Stager stager(e, r, plan_);
     bool keep_text = is_metadata(e.path);
     for (;;) {
       if (plan_.cancel.cancelled()) return fail(ErrorCode::kCancelled, "verify cancelled");

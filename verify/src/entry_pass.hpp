@@ -41,6 +41,7 @@ struct EntryResult {
   std::optional<std::filesystem::path> staged;  // a database staged to this file
   bool sql_dump = false;
   std::string text;  // restorekit/header.json and checksums.xxh128, kept verbatim
+  std::int64_t mtime = 0;
 };
 
 struct PassPlan {
@@ -49,6 +50,7 @@ struct PassPlan {
   // Extra algorithms a checksum list wants, by normalised path.
   const std::map<std::string, core::HashAlgorithm, std::less<>>* extra = nullptr;
   std::filesystem::path stage_dir;
+  std::filesystem::path files_dir;  // when not empty: stage every other file below it
   CancelToken cancel;
   std::atomic<std::uint64_t>* raw_bytes = nullptr;  // progress across workers
   std::function<void()> on_progress;                // called after each block, throttled by caller

@@ -83,9 +83,15 @@ class Verifier {
   Result<VerifyReport> run() {
     auto started = std::chrono::steady_clock::now();
     RK_TRY(load_checksum_list());
-    RK_TRY_ASSIGN(auto temp, core::TempDir::create(o_.temp_dir, "restorekit-verify-"));
-    stage_dir_ = temp.path();
+    std::optional<core::TempDir> temp;
+    if (o_.stage_dir) {
+      stage_dir_ = *o_.stage_dir;
+    } else {
+      RK_TRY_ASSIGN(temp, core::TempDir::create(o_.temp_dir, "restorekit-verify-"));
+      stage_dir_ = temp->path();
+    }
     RK_TRY(pass());
+    list_entries();
     report_.findings.insert(report_.findings.end(), pending_.begin(), pending_.end());
     check_entries();
     check_contents();
@@ -138,6 +144,7 @@ class Verifier {
     auto on_entry = [this](const EntryResult& e) { start_database_check(e); };
     for (unsigned w = 0; w < workers; ++w) {
       plans[w] = detail::PassPlan{w,         workers,     &extra_,     stage_dir_,
+                                  o_.stage_files_to.value_or(fs::path()),
                                   o_.cancel, &raw_bytes_, on_progress, on_entry};
     }
     for (unsigned w = 1; w < workers; ++w) {
@@ -297,6 +304,7 @@ class Verifier {
         check.tenants = recount_tenants(e, *tenant_column);
       }
       for (auto& f : check.findings) report_.findings.push_back(f);
+      if (o_.stage_dir) check.result.staged = e.staged;
       report_.databases.push_back(check.result);
       out.push_back(std::move(check));
     }
@@ -373,7 +381,18 @@ class Verifier {
     }
   }
 
+  void list_entries() {
+    report_.listing.reserve(entries_.size());
+    for (const auto& e : entries_) {
+      core::EntryRecord r{e.path, e.type, e.data_read ? std::optional(e.bytes) : e.declared_size,
+                          e.mtime, e.encrypted, !e.problem, std::nullopt};
+      if (e.data_read && !e.data_error) r.hash = e.digests.xxh128;
+      report_.listing.push_back(std::move(r));
+    }
+  }
+
   void cleanup_staged() {
+    if (o_.stage_dir) return;  // the caller keeps them
     std::error_code ec;
     for (const auto& e : entries_) {
       if (e.staged) fs::remove(*e.staged, ec);

@@ -49,8 +49,10 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-// Creates a new file (O_EXCL, O_NOFOLLOW, mode 0600). @error kIo naming the path.
-[[nodiscard]] Result<UniqueFd> create_new_file(const std::filesystem::path& path);
+// Creates a new file (O_EXCL, O_NOFOLLOW; `mode` less the umask, private by default).
+// @error kIo naming the path (errno is left set, e.g. EEXIST).
+[[nodiscard]] Result<UniqueFd> create_new_file(const std::filesystem::path& path,
+                                               unsigned mode = 0600);
 
 // Writes all of `data` to `fd`. @error kIo naming `name`.
 [[nodiscard]] Result<void> write_all(int fd, const void* data, std::size_t size,

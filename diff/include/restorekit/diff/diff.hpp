@@ -23,6 +23,7 @@
 #include <restorekit/core/error.hpp>
 #include <restorekit/core/progress.hpp>
 #include <restorekit/core/sqlite.hpp>
+#include <restorekit/core/summary.hpp>
 
 namespace restorekit::diff {
 
@@ -133,6 +134,20 @@ struct DiffReport {
 [[nodiscard]] Result<DiffReport> diff_backup(const std::filesystem::path& backup,
                                              const std::filesystem::path& live,
                                              const BackupDiffOptions& options);
+
+// The documents root inside a backup: `given` (a trailing '/' added) when set, else "docs/"
+// when some file lies under it, else "" (the archive root).
+[[nodiscard]] std::string documents_root(const std::optional<std::string>& given,
+                                         const std::vector<core::EntryRecord>& files);
+
+// Compares a backup's files under `root` — a listing whose file records carry XXH3-128, such
+// as VerifyReport::listing, with database entries taken out — with the live documents folder.
+// Files in restorekit/ and records without a hash are left out. Live files are hashed only
+// when their size matches. @error kNotFound (no such folder), kIo.
+[[nodiscard]] Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
+                                                  const std::string& root,
+                                                  const std::filesystem::path& live,
+                                                  std::size_t samples);
 
 // Compares a backup's database (a file restorekit staged or the user gave; opened as untrusted)
 // with the live database (opened read-only).

@@ -36,6 +36,13 @@ struct VerifyOptions {
   std::optional<std::filesystem::path> checksums_file;
   unsigned threads = 0;            // zip: readers in parallel; 0 = one per core
   std::filesystem::path temp_dir;  // where databases are staged; default: system temp
+  // Restore's stagers, run in the same pass. With `stage_dir`, databases are staged into that
+  // (existing, private) directory and kept there (DatabaseResult::staged) instead of a removed
+  // temporary folder. With `stage_files_to`, every other safe regular file and directory is
+  // also written below that directory under its archive path (restorekit/ metadata excluded),
+  // so that a restore can move the documents into place with one rename.
+  std::optional<std::filesystem::path> stage_dir;
+  std::optional<std::filesystem::path> stage_files_to;
   ProgressFn progress;             // raw archive bytes read / archive size
   CancelToken cancel;
 };
@@ -47,6 +54,8 @@ struct DatabaseResult {
   std::uint64_t tables = 0;
   bool integrity_ok = false;
   std::uint64_t foreign_key_violations = 0;
+  std::int64_t user_version = 0;
+  std::optional<std::filesystem::path> staged;  // kept only with VerifyOptions::stage_dir
 };
 
 struct VerifyReport {
@@ -55,6 +64,9 @@ struct VerifyReport {
   core::ArchiveInfo archive;
   std::vector<core::Finding> findings;  // errors first, then warnings, then info
   std::vector<DatabaseResult> databases;
+  // Every entry in archive order: path, type, size read, mtime and, for files read cleanly,
+  // XXH3-128 (what diff and the catalog reuse instead of reading the archive again).
+  std::vector<core::EntryRecord> listing;
   std::uint64_t entries = 0;
   std::uint64_t bytes = 0;              // uncompressed bytes read
   std::uint64_t archive_bytes = 0;      // size of the archive file
