@@ -23,6 +23,7 @@ std::string_view code_name(ErrorCode code) {
     case ErrorCode::kBadBackup: return "BAD_BACKUP";
     case ErrorCode::kProfile: return "PROFILE_ERROR";
     case ErrorCode::kCancelled: return "CANCELLED";
+    case ErrorCode::kConflict: return "CONFLICT";
     case ErrorCode::kInternal: return "INTERNAL_ERROR";
   }
   return "INTERNAL_ERROR";

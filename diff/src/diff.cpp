@@ -1,5 +1,7 @@
 #include <restorekit/diff/diff.hpp>
 
+#include <restorekit/core/restore_state.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -396,6 +398,7 @@ bool DatabaseDiff::changed() const {
 
 Result<DatabaseDiff> diff_databases(const std::filesystem::path& backup,
                                     const std::filesystem::path& live, const DiffOptions& options) {
+  RK_TRY(core::require_no_unfinished_restore(live));
   return Differ(options).run(backup, live);
 }
 

@@ -37,6 +37,8 @@ enum class ErrorCode {
   kBadBackup,              // a restorekit backup whose header or checksums cannot be parsed
   kProfile,                // a profile file is unreadable or holds an unknown/invalid key
   kCancelled,              // the caller's cancellation token was tripped
+  kConflict,               // the live system forbids it now: in use, changed since the plan,
+                           // or an interrupted restore waits for `restore --recover`
   kInternal,               // a broken invariant inside restorekit (a bug)
 };
 

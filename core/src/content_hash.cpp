@@ -1,0 +1,146 @@
+#include <restorekit/core/content_hash.hpp>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace restorekit::core {
+
+namespace {
+
+// Values are buffered and hashed in large blocks: one hasher call per value costs more than
+// the hashing.
+class Feed {
+ public:
+  explicit Feed(Hasher& h) : h_(h) { buf_.reserve(kFlush + 4096); }
+  ~Feed() { flush(); }
+  Feed(const Feed&) = delete;
+  Feed& operator=(const Feed&) = delete;
+
+  void tag(char t) { buf_.push_back(t); }
+  void u64(std::uint64_t v) {
+    char b[8];
+    std::memcpy(b, &v, 8);
+    buf_.append(b, 8);
+    maybe_flush();
+  }
+  void bytes(const void* p, std::size_t n) {
+    u64(n);
+    if (n > kFlush) {
+      flush();
+      h_.update(std::string_view(static_cast<const char*>(p), n));
+      return;
+    }
+    buf_.append(static_cast<const char*>(p), n);
+    maybe_flush();
+  }
+  void text(std::string_view s) { bytes(s.data(), s.size()); }
+  void flush() {
+    if (!buf_.empty()) h_.update(std::string_view(buf_));
+    buf_.clear();
+  }
+
+ private:
+  static constexpr std::size_t kFlush = 1 << 16;
+  void maybe_flush() {
+    if (buf_.size() >= kFlush) flush();
+  }
+  Hasher& h_;
+  std::string buf_;
+};
+
+Result<void> hash_rows(Database& db, const std::string& sql, Feed& feed,
+                       const CancelToken& cancel) {
+  RK_TRY_ASSIGN(auto st, db.prepare(sql));
+  int n = st.column_count();
+  std::uint64_t rows = 0;
+  return st.for_each([&]() -> Result<void> {
+    if ((++rows & 0xFFFF) == 0 && cancel.cancelled()) {
+      return fail(ErrorCode::kCancelled, "content hash cancelled");
+    }
+    feed.tag('R');
+    for (int i = 0; i < n; ++i) {
+      switch (st.column_type(i)) {
+        case ValueType::kInteger:
+          feed.tag('i');
+          feed.u64(static_cast<std::uint64_t>(st.column_int(i)));
+          break;
+        case ValueType::kReal: {
+          double d = st.column_double(i);
+          std::uint64_t bits = 0;
+          std::memcpy(&bits, &d, 8);
+          feed.tag('r');
+          feed.u64(bits);
+          break;
+        }
+        case ValueType::kText:
+          feed.tag('t');
+          feed.text(st.column_text(i));
+          break;
+        case ValueType::kBlob: {
+          auto b = st.column_blob(i);
+          feed.tag('b');
+          feed.bytes(b.data(), b.size());
+          break;
+        }
+        case ValueType::kNull: feed.tag('n'); break;
+      }
+    }
+    return {};
+  });
+}
+
+}  // namespace
+
+Result<Digest128> content_hash(Database& db, const CancelToken& cancel) {
+  RK_TRY(db.exec("BEGIN"));
+  Hasher hasher;
+  auto body = [&]() -> Result<void> {
+    Feed feed(hasher);
+    RK_TRY_ASSIGN(auto user_version, db.query_int("PRAGMA user_version"));
+    RK_TRY_ASSIGN(auto application_id, db.query_int("PRAGMA application_id"));
+    feed.u64(static_cast<std::uint64_t>(user_version));
+    feed.u64(static_cast<std::uint64_t>(application_id));
+    struct Table {
+      std::string name;
+      bool without_rowid = false;
+    };
+    std::vector<Table> tables;
+    RK_TRY_ASSIGN(auto schema, db.prepare("SELECT type, name, tbl_name, coalesce(sql, '') FROM "
+                                          "sqlite_schema ORDER BY type, name"));
+    RK_TRY(schema.for_each([&]() -> Result<void> {
+      feed.tag('S');
+      for (int i = 0; i < 4; ++i) feed.text(schema.column_text(i));
+      std::string_view sql = schema.column_text(3);
+      if (schema.column_text(0) == "table" &&
+          sql.rfind("CREATE VIRTUAL", 0) == std::string_view::npos) {
+        tables.push_back({std::string(schema.column_text(1)), false});
+      }
+      return {};
+    }));
+    for (auto& t : tables) {
+      RK_TRY_ASSIGN(auto list, db.prepare("SELECT wr FROM pragma_table_list WHERE schema = 'main' "
+                                          "AND name = ?"));
+      list.bind(1, t.name);
+      RK_TRY_ASSIGN(bool found, list.step());
+      t.without_rowid = found && list.column_int(0) != 0;
+      feed.tag('T');
+      feed.text(t.name);
+      std::string q = quote_identifier(t.name);
+      // NOT INDEXED: the table's own b-tree, so the order is its rowid or primary key.
+      RK_TRY(hash_rows(db,
+                       t.without_rowid ? fmt::format("SELECT * FROM {} NOT INDEXED", q)
+                                       : fmt::format("SELECT _rowid_, * FROM {} NOT INDEXED", q),
+                       feed, cancel));
+    }
+    return {};
+  };
+  auto done = body();
+  (void)db.exec("COMMIT");
+  RK_TRY(done);
+  return hasher.digest();
+}
+
+}  // namespace restorekit::core

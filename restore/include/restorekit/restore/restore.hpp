@@ -1,0 +1,172 @@
+// restore: a dry run that proves a restore is safe and says what it changes, then an atomic,
+// reversible restore (DESIGN.md, "Restore model").
+//
+// plan(): one pass over the archive — verify's visitors plus the stagers — stages the database
+// (and, when asked, the documents) next to the live data, verifies every byte, runs the diff
+// against live and the preflight checks (LIVE_IN_USE, UNTRUSTED_SCHEMA,
+// SCHEMA_NEWER_THAN_BACKUP, DISK_SPACE, ORPHANED_ROWS for a selective restore), takes the live
+// database's content hash and predicts the apply step's duration. The live database and
+// documents are not modified.
+//
+// apply(): under the live database's exclusive lock, refuses when live changed since the plan,
+// takes a safety snapshot, writes a journal, swaps the documents in with
+// renameat2(RENAME_EXCHANGE) and copies the staged database into the live one through SQLite's
+// backup API (full restore) or runs one transaction (selective restore): that copy or commit is
+// the single commit point. recover() finishes or undoes an apply that was interrupted (the
+// journal says which content hashes mean "before" and "after"); rollback() puts the last
+// safety snapshot back through the same journaled procedure.
+//
+// Thread safety: operations on different live databases may run in parallel; one live database
+// is guarded by its SQLite lock and the journal.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <restorekit/core/archive_reader.hpp>
+#include <restorekit/core/error.hpp>
+#include <restorekit/core/finding.hpp>
+#include <restorekit/core/hash.hpp>
+#include <restorekit/core/profile.hpp>
+#include <restorekit/core/progress.hpp>
+#include <restorekit/core/sqlite.hpp>
+#include <restorekit/diff/diff.hpp>
+
+namespace restorekit::restore {
+
+// What a selective restore takes from the backup; empty = a full restore.
+struct Selection {
+  std::vector<std::string> tenants;          // tenant ids (as text)
+  std::optional<core::TenantSpec> tenant;    // required with `tenants`
+  std::vector<std::string> tables;           // only these tables
+  std::vector<std::string> exclude_tables;   // never these tables
+  bool drop_other_tenants = false;           // also delete live rows of every other tenant
+
+  [[nodiscard]] bool selective() const {
+    return !tenants.empty() || !tables.empty() || !exclude_tables.empty();
+  }
+};
+
+struct PlanOptions {
+  std::filesystem::path live;                            // the live database
+  std::optional<std::filesystem::path> live_documents;   // the live documents folder
+  bool documents = true;                                 // false: --no-docs
+  // Keep the plan (plan.json, the staged database and the staged documents) in this folder,
+  // which must be on the live database's filesystem. Without it, a dry run stages only the
+  // database (documents are hashed in the stream) and removes it at the end.
+  std::optional<std::filesystem::path> plan_out;
+  // Stage the documents even without `plan_out` (restore BACKUP --yes: apply follows).
+  bool stage_documents = false;
+  Selection selection;
+  bool allow_schema_changes = false;
+  std::optional<std::string> database_entry;   // glob; default: header's, else first SQLite
+  std::optional<std::string> documents_root;   // default: "docs/" when present, else root
+  std::optional<std::filesystem::path> lock_file;  // present while the application runs
+  std::optional<core::Profile> profile;        // verify's reference checks, tenants
+  core::ReaderOptions reader;
+  diff::DiffOptions diff;                      // tenant breakdown, sample rows
+  ProgressFn progress;
+  CancelToken cancel;
+};
+
+struct TableChange {
+  std::string table;
+  std::uint64_t deleted = 0;   // live rows the restore deletes
+  std::uint64_t inserted = 0;  // backup rows it inserts
+  std::uint64_t orphaned = 0;  // rows whose foreign key points nowhere afterwards
+};
+
+struct Plan {
+  std::string backup;
+  std::filesystem::path live;
+  std::optional<std::filesystem::path> live_documents;
+  std::string database_entry;          // the archive entry restored
+  Selection selection;
+  bool allow_schema_changes = false;
+  std::vector<core::Finding> checks;   // verify findings + restore checks, errors first
+  diff::DiffReport effects;
+  std::vector<TableChange> changes;    // selective restore: per table
+  std::vector<std::string> steps;      // what apply will do, in order, as sentences
+
+  core::Digest128 live_hash;           // content hash of live when planned
+  core::Digest128 result_hash;         // content hash live will have after the apply
+  std::uint64_t live_bytes = 0;
+  std::uint64_t staged_bytes = 0;
+  std::uint64_t archive_bytes = 0;
+  std::uint64_t document_files = 0;    // staged or to stage
+  std::uint64_t document_bytes = 0;
+
+  std::filesystem::path staging;       // folder of the staged data
+  std::filesystem::path staged_database;
+  std::optional<std::filesystem::path> staged_documents;  // a tree to swap in
+  std::optional<std::filesystem::path> staged_files;      // its staging root, when not in staging
+  std::optional<std::filesystem::path> plan_dir;          // kept plan (plan_out)
+
+  double seconds = 0;                  // the dry run's own duration
+  double throughput = 0;               // archive bytes per second of the pass
+  double predicted_apply_seconds = 0;  // downtime predicted for apply
+
+  [[nodiscard]] bool safe() const;     // no check is an error
+};
+
+// Makes a plan. The staging folder is removed again unless `plan_out` or `stage_documents`
+// (then it lives until apply() or discard()).
+// @error kNotFound (backup, live), kConflict (unfinished restore), kInvalidArgument (bad
+//   selection), the archive reader's and verify's operational errors, kIo, kCancelled.
+[[nodiscard]] Result<Plan> plan(const std::filesystem::path& backup, const PlanOptions& options);
+
+// Reads a plan kept with `plan_out`. @error kNotFound, kBadBackup (not a plan).
+[[nodiscard]] Result<Plan> load_plan(const std::filesystem::path& plan_dir);
+
+// Removes a plan's staged data.
+void discard(const Plan& plan);
+
+// Test seam: called at each step boundary of apply (and, during the page copy, after every
+// chunk with step "copy"). A crash harness kills the process here.
+using StepHook = std::function<void(std::string_view step)>;
+
+struct ApplyOptions {
+  unsigned keep_snapshots = 3;   // older safety snapshots are removed after a success
+  ProgressFn progress;           // pages copied
+  CancelToken cancel;            // honoured until the commit point
+  StepHook on_step;
+};
+
+struct ApplyReport {
+  bool applied = false;                // false: refused (see refusal), live untouched
+  std::string refusal;                 // why, when refused
+  std::vector<core::Finding> checks;   // post-apply checks (integrity, content hash, orphans)
+  std::vector<TableChange> changes;    // selective restore, as committed
+  std::filesystem::path snapshot;      // the safety snapshot taken
+  double downtime_seconds = 0;         // exclusive lock held
+  double seconds = 0;
+};
+
+// Applies a plan whose checks passed. Refuses (applied = false, live untouched) when a check
+// blocks, when live is in use, or when live changed since the plan.
+// @error kConflict (unfinished restore), kIo, kDatabase, kCancelled (live untouched).
+[[nodiscard]] Result<ApplyReport> apply(const Plan& plan, const ApplyOptions& options);
+
+struct RecoverReport {
+  std::string outcome;  // "nothing to recover", "finished", "undone"
+  std::vector<std::string> actions;
+};
+
+// Finishes (live holds the new content) or undoes (live holds the old) an interrupted restore.
+// @error kConflict when live matches neither state (journal kept), kIo, kDatabase.
+[[nodiscard]] Result<RecoverReport> recover(const std::filesystem::path& live);
+
+// Puts the last safety snapshot back (journaled like apply; the current state becomes a new
+// snapshot). @error kNotFound (no snapshot), kConflict, kIo, kDatabase.
+[[nodiscard]] Result<ApplyReport> rollback(const std::filesystem::path& live,
+                                           const ApplyOptions& options);
+
+// Processes that hold the live database (or its -wal / -journal) open, as "pid 4242 (crm)".
+std::vector<std::string> processes_using(const std::filesystem::path& live);
+
+}  // namespace restorekit::restore

@@ -1,0 +1,417 @@
+// apply, rollback and recover: the journaled, atomic replacement of the live database and
+// documents (DESIGN.md, "Restore model", step 2).
+//
+// Order: exclusive lock; content hash of live (refuse if it changed since the plan); safety
+// snapshot; journal (old and new content hashes, where the documents are) written and synced;
+// documents swapped in with renameat2(RENAME_EXCHANGE); the staged database copied into live
+// through the backup API (or the selective transaction) — the single commit point; journal
+// marked committed; old documents moved into the snapshot; journal removed. A kill at any
+// instant leaves live old or new (SQLite's own journal sees to the database) and the journal
+// tells recover() how to bring the documents to match.
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include <restorekit/core/content_hash.hpp>
+#include <restorekit/core/fs.hpp>
+#include <restorekit/core/restore_state.hpp>
+
+#include "internal.hpp"
+
+namespace restorekit::restore {
+
+namespace detail {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using core::Finding;
+using core::Severity;
+
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+tl::unexpected<Error> io_error(const std::string& what, const fs::path& p) {
+  return fail(ErrorCode::kIo, fmt::format("cannot {} {}: {}", what, p.string(), std::strerror(errno)),
+              p.string());
+}
+
+Result<void> make_private_dir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return fail(ErrorCode::kIo, fmt::format("cannot create {}: {}", dir.string(), ec.message()),
+                dir.string());
+  }
+  fs::permissions(dir, fs::perms::owner_all, ec);
+  return {};
+}
+
+// A new folder under snapshots/ named by the UTC time (a suffix keeps names unique).
+Result<fs::path> new_snapshot_dir(const fs::path& live) {
+  auto base = core::restore_snapshots_dir(live);
+  RK_TRY(make_private_dir(base));
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  for (int i = 0; i < 1000; ++i) {
+    auto dir = base / (i ? fmt::format("{}-{}", stamp, i) : std::string(stamp));
+    if (::mkdir(dir.c_str(), 0700) == 0) return dir;
+    if (errno != EEXIST) return io_error("create", dir);
+  }
+  return fail(ErrorCode::kIo, fmt::format("cannot name a new snapshot in {}", base.string()));
+}
+
+int renameat2_(const fs::path& from, const fs::path& to, unsigned flags) {
+  return ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), flags);
+}
+
+Result<void> sync_parents(const DocumentSwap& d) {
+  RK_TRY(core::sync_directory(d.live.parent_path()));
+  if (d.staged.parent_path() != d.live.parent_path()) {
+    RK_TRY(core::sync_directory(d.staged.parent_path()));
+  }
+  return {};
+}
+
+// Puts the staged tree in place of the live one (exchanging them when live exists).
+Result<void> swap_in(const DocumentSwap& d) {
+  int rc = d.live_ino ? renameat2_(d.staged, d.live, RENAME_EXCHANGE)
+                      : renameat2_(d.staged, d.live, RENAME_NOREPLACE);
+  if (rc != 0) return io_error(fmt::format("swap the documents {} into", d.staged.string()), d.live);
+  return sync_parents(d);
+}
+
+// The reverse of swap_in.
+Result<void> swap_out(const DocumentSwap& d) {
+  int rc = d.live_ino ? renameat2_(d.staged, d.live, RENAME_EXCHANGE)
+                      : renameat2_(d.live, d.staged, RENAME_NOREPLACE);
+  if (rc != 0) return io_error("swap the documents back at", d.live);
+  return sync_parents(d);
+}
+
+bool new_documents_in_place(const DocumentSwap& d) {
+  return inode_of(d.live) == d.staged_ino;
+}
+
+nlohmann::json snapshot_json(const Job& job, const std::optional<fs::path>& documents) {
+  return {{"schema", "restorekit.snapshot/1"},
+          {"live", job.live.string()},
+          {"live_documents", job.documents ? job.documents->live.string() : ""},
+          {"documents", documents ? documents->string() : ""},
+          {"hash", job.old_hash.hex()},
+          {"created", static_cast<std::int64_t>(std::time(nullptr))}};
+}
+
+// After the commit: the old documents (now at the staged path) become the snapshot's.
+Result<void> keep_old_documents(const Job& job) {
+  if (!job.documents || !job.documents->live_ino) {
+    return write_json_durably(job.snapshot / "snapshot.json", snapshot_json(job, std::nullopt));
+  }
+  fs::path kept = job.documents->staged;
+  std::error_code ec;
+  if (fs::exists(kept, ec)) {
+    auto target = job.snapshot / "documents";
+    if (renameat2_(kept, target, RENAME_NOREPLACE) == 0) {
+      kept = target;
+    } else if (errno != EXDEV) {
+      return io_error("move the old documents into the snapshot", target);
+    }  // on another filesystem the old documents stay where they are, named in snapshot.json
+  }
+  return write_json_durably(job.snapshot / "snapshot.json", snapshot_json(job, kept));
+}
+
+void remove_tree(const fs::path& p) {
+  std::error_code ec;
+  if (!p.empty()) fs::remove_all(p, ec);
+}
+
+bool is_staging_dir(const fs::path& live, const fs::path& p) {
+  return p.parent_path() == core::restore_state_dir(live) &&
+         p.filename().string().rfind("staging-", 0) == 0;
+}
+
+void prune_snapshots(const fs::path& live, unsigned keep) {
+  std::error_code ec;
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::directory_iterator(core::restore_snapshots_dir(live), ec)) {
+    if (e.is_directory(ec)) dirs.push_back(e.path());
+  }
+  std::sort(dirs.begin(), dirs.end());
+  keep = std::max(1u, keep);
+  for (std::size_t i = 0; i + keep < dirs.size(); ++i) remove_tree(dirs[i]);
+}
+
+std::vector<Finding> post_checks(const Job& job, const std::vector<TableChange>& changes) {
+  std::vector<Finding> out;
+  auto db = core::Database::open(job.live, core::OpenMode::kReadOnly);
+  if (!db) {
+    out.push_back(Finding{"DB_INTEGRITY", Severity::kError, job.live.string(), db.error().message});
+    return out;
+  }
+  auto ok = db->prepare("PRAGMA integrity_check(5)");
+  std::string problems;
+  if (ok) {
+    (void)ok->for_each([&]() -> Result<void> {
+      if (ok->column_text(0) != "ok") problems += std::string(ok->column_text(0)) + "; ";
+      return {};
+    });
+  } else {
+    problems = ok.error().message;
+  }
+  if (!problems.empty()) {
+    out.push_back(Finding{"DB_INTEGRITY", Severity::kError, job.live.string(),
+                          fmt::format("integrity_check of the restored database failed: {}; "
+                                      "run `restorekit restore --rollback --live {}`",
+                                      problems, job.live.string())});
+  }
+  auto hash = core::content_hash(*db);
+  if (!hash || *hash != job.result_hash) {
+    out.push_back(Finding{"RESULT_MISMATCH", Severity::kError, job.live.string(),
+                          fmt::format("the restored database's content hash {} differs from the "
+                                      "planned {}; run `restorekit restore --rollback --live {}`",
+                                      hash ? hash->hex() : hash.error().message,
+                                      job.result_hash.hex(), job.live.string())});
+  }
+  for (const auto& c : changes) {
+    if (!c.orphaned) continue;
+    out.push_back(Finding{"ORPHANED_ROWS", Severity::kWarning, c.table,
+                          fmt::format("{} row{} of {} now point to rows that do not exist "
+                                      "(PRAGMA foreign_key_check)",
+                                      c.orphaned, c.orphaned == 1 ? "" : "s", c.table)});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::uint64_t inode_of(const fs::path& p) {
+  struct stat st {};
+  if (::lstat(p.c_str(), &st) != 0) return 0;
+  return static_cast<std::uint64_t>(st.st_ino);
+}
+
+Result<ApplyReport> execute(Job job, const ApplyOptions& o) {
+  auto started = Clock::now();
+  ApplyReport report;
+  auto hook = [&](std::string_view step) {
+    if (o.on_step) o.on_step(step);
+  };
+  auto refuse = [&](std::string why) -> Result<ApplyReport> {
+    report.refusal = std::move(why);
+    report.seconds = since(started);
+    return report;
+  };
+  RK_TRY(core::require_no_unfinished_restore(job.live));
+  RK_TRY(make_private_dir(core::restore_state_dir(job.live)));
+  if (auto users = processes_using(job.live); !users.empty()) {
+    return refuse(fmt::format("LIVE_IN_USE: {} is open in {}", job.live.string(), users.front()));
+  }
+  auto locked = lock_live(job.live);
+  if (!locked && locked.error().code == ErrorCode::kConflict) {
+    return refuse("LIVE_IN_USE: " + locked.error().message);
+  }
+  if (!locked) return tl::unexpected(locked.error());
+  std::optional<core::Database> live(std::move(*locked));
+  auto locked_at = Clock::now();
+  hook("locked");
+
+  RK_TRY_ASSIGN(job.old_hash, core::content_hash(*live, o.cancel));
+  if (job.expected_live && *job.expected_live != job.old_hash) {
+    return refuse(fmt::format("live changed since the plan (content hash {} then, {} now); make "
+                              "a new plan",
+                              job.expected_live->hex(), job.old_hash.hex()));
+  }
+  RK_TRY_ASSIGN(job.snapshot, new_snapshot_dir(job.live));
+  auto drop_snapshot = [&] { remove_tree(job.snapshot); };
+  if (auto copied = copy_to_new_file(*live, job.snapshot / "database.sqlite"); !copied) {
+    drop_snapshot();
+    return tl::unexpected(copied.error());
+  }
+  report.snapshot = job.snapshot;
+  hook("snapshot");
+  if (o.cancel.cancelled()) {
+    drop_snapshot();
+    return fail(ErrorCode::kCancelled, "restore cancelled; live is unchanged");
+  }
+  if (job.documents) {
+    job.documents->staged_ino = inode_of(job.documents->staged);
+    job.documents->live_ino = inode_of(job.documents->live);
+  }
+  auto journal = core::restore_journal_path(job.live);
+  if (auto w = write_json_durably(journal, job_json(job)); !w) {
+    drop_snapshot();
+    return tl::unexpected(w.error());
+  }
+  hook("journal");
+  auto undo = [&](const Error& e) -> tl::unexpected<Error> {
+    if (job.documents && new_documents_in_place(*job.documents)) {
+      if (auto back = swap_out(*job.documents); !back) return tl::unexpected(back.error());
+    }
+    std::error_code ec;
+    fs::remove(journal, ec);
+    drop_snapshot();
+    return tl::unexpected(e);
+  };
+  if (job.documents) {
+    if (auto swapped = swap_in(*job.documents); !swapped) return undo(swapped.error());
+    hook("documents");
+  }
+
+  // The commit point.
+  if (job.selection) {
+    auto changes = run_selective(*live, job.staged_database, *job.selection);
+    if (!changes) return undo(changes.error());
+    report.changes = std::move(*changes);
+  } else {
+    auto staged = core::Database::open_untrusted(job.staged_database);
+    if (!staged) return undo(staged.error());
+    ProgressThrottle throttle(o.progress);
+    auto on_chunk = [&](int done, int total) {
+      throttle.update(Progress{static_cast<std::uint64_t>(done), static_cast<std::uint64_t>(total),
+                               0, 0, "copying pages"});
+      hook("copy");
+    };
+    if (auto copied = copy_pages(*staged, *live, on_chunk, o.cancel); !copied) {
+      return undo(copied.error());
+    }
+  }
+  hook("committed");
+  job.state = "committed";
+  RK_TRY(write_json_durably(journal, job_json(job)));
+  hook("journal-committed");
+  RK_TRY(keep_old_documents(job));
+  hook("documents-kept");
+  std::error_code ec;
+  fs::remove(journal, ec);
+  RK_TRY(core::sync_directory(journal.parent_path()));
+  hook("done");
+  live.reset();  // releases the exclusive lock
+  report.downtime_seconds = since(locked_at);
+  report.applied = true;
+
+  if (job.remove_after) remove_tree(*job.remove_after);
+  report.checks = post_checks(job, report.changes);
+  prune_snapshots(job.live, o.keep_snapshots);
+  report.seconds = since(started);
+  return report;
+}
+
+}  // namespace detail
+
+Result<ApplyReport> apply(const Plan& plan, const ApplyOptions& options) {
+  if (!plan.safe()) {
+    ApplyReport refused;
+    refused.refusal = "the plan's checks block this restore; fix them and make a new plan";
+    return refused;
+  }
+  detail::Job job;
+  job.live = plan.live;
+  job.staged_database = plan.staged_database;
+  if (plan.staged_documents && plan.live_documents) {
+    job.documents = detail::DocumentSwap{*plan.live_documents, *plan.staged_documents, 0, 0};
+  }
+  if (plan.selection.selective()) job.selection = plan.selection;
+  job.expected_live = plan.live_hash;
+  job.result_hash = plan.result_hash;
+  job.remove_after = plan.plan_dir ? *plan.plan_dir : plan.staging;
+  return detail::execute(std::move(job), options);
+}
+
+Result<ApplyReport> rollback(const std::filesystem::path& live, const ApplyOptions& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::directory_iterator(core::restore_snapshots_dir(live), ec)) {
+    if (fs::exists(e.path() / "snapshot.json", ec)) dirs.push_back(e.path());
+  }
+  if (dirs.empty()) {
+    return fail(ErrorCode::kNotFound,
+                fmt::format("no safety snapshot of {} in {}; nothing to roll back", live.string(),
+                            core::restore_snapshots_dir(live).string()),
+                live.string());
+  }
+  std::sort(dirs.begin(), dirs.end());
+  const fs::path& snap = dirs.back();
+  RK_TRY_ASSIGN(auto j, detail::read_json(snap / "snapshot.json"));
+  auto hash = core::Digest128::from_hex(j.value("hash", ""));
+  if (!hash) return fail(ErrorCode::kBadBackup, fmt::format("{} is damaged", (snap / "snapshot.json").string()));
+  detail::Job job;
+  job.kind = "rollback";
+  job.live = live;
+  job.staged_database = snap / "database.sqlite";
+  job.result_hash = *hash;
+  job.remove_after = snap;
+  std::string docs = j.value("documents", "");
+  std::string live_docs = j.value("live_documents", "");
+  if (!docs.empty() && !live_docs.empty()) {
+    job.documents = detail::DocumentSwap{live_docs, docs, 0, 0};
+  }
+  return detail::execute(std::move(job), options);
+}
+
+Result<RecoverReport> recover(const std::filesystem::path& live) {
+  namespace fs = std::filesystem;
+  RecoverReport report;
+  auto journal = core::restore_journal_path(live);
+  std::error_code ec;
+  if (!fs::exists(journal, ec)) {
+    report.outcome = "nothing to recover";
+    for (const auto& e : fs::directory_iterator(core::restore_state_dir(live), ec)) {
+      if (detail::is_staging_dir(live, e.path())) {
+        detail::remove_tree(e.path());
+        report.actions.push_back("removed stale staging " + e.path().string());
+      }
+    }
+    return report;
+  }
+  RK_TRY_ASSIGN(auto j, detail::read_json(journal));
+  RK_TRY_ASSIGN(auto job, detail::job_from_json(j));
+  RK_TRY_ASSIGN(auto db, detail::lock_live(live));
+  RK_TRY_ASSIGN(auto hash, core::content_hash(db));
+  if (hash == job.result_hash) {
+    if (job.documents && !detail::new_documents_in_place(*job.documents)) {
+      RK_TRY(detail::swap_in(*job.documents));
+      report.actions.push_back("swapped the backup's documents into " + job.documents->live.string());
+    }
+    RK_TRY(detail::keep_old_documents(job));
+    if (job.remove_after) detail::remove_tree(*job.remove_after);
+    report.outcome = "finished";
+    report.actions.push_back("the live database already holds the restored content");
+  } else if (hash == job.old_hash) {
+    if (job.documents && detail::new_documents_in_place(*job.documents)) {
+      RK_TRY(detail::swap_out(*job.documents));
+      report.actions.push_back("put the previous documents back into " +
+                               job.documents->live.string());
+    }
+    detail::remove_tree(job.snapshot);
+    if (job.remove_after && detail::is_staging_dir(live, *job.remove_after)) {
+      detail::remove_tree(*job.remove_after);
+    }
+    report.outcome = "undone";
+    report.actions.push_back("the live database still holds its content from before the restore");
+  } else {
+    return fail(ErrorCode::kConflict,
+                fmt::format("{} matches neither the state before ({}) nor after ({}) the "
+                            "interrupted restore: it was changed since; the journal {} is kept — "
+                            "compare with the safety snapshot in {}",
+                            live.string(), job.old_hash.hex(), job.result_hash.hex(),
+                            journal.string(), job.snapshot.string()),
+                live.string());
+  }
+  fs::remove(journal, ec);
+  RK_TRY(core::sync_directory(journal.parent_path()));
+  return report;
+}
+
+}  // namespace restorekit::restore

@@ -1,0 +1,109 @@
+// Pieces shared by plan, apply, recover and rollback (private to restore).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <restorekit/core/finding.hpp>
+#include <restorekit/core/hash.hpp>
+#include <restorekit/core/progress.hpp>
+#include <restorekit/core/sqlite.hpp>
+#include <restorekit/restore/restore.hpp>
+
+namespace restorekit::restore::detail {
+
+namespace fs = std::filesystem;
+
+// --- checks.cpp: preflight checks -------------------------------------------------------------
+
+// LIVE_IN_USE findings: processes holding the files open, and the application's lock file.
+std::vector<core::Finding> live_in_use_checks(const fs::path& live,
+                                              const std::optional<fs::path>& lock_file);
+
+// UNTRUSTED_SCHEMA and SCHEMA_NEWER_THAN_BACKUP; errors unless `allow` (then warnings).
+std::vector<core::Finding> schema_checks(const core::DatabaseSummary& backup,
+                                         const core::DatabaseSummary& live, bool allow);
+
+// DISK_SPACE when the filesystem of `dir` has less than `needed` bytes free.
+std::optional<core::Finding> disk_space_check(const fs::path& dir, std::uint64_t needed);
+
+// --- sqlite helpers (live.cpp) ----------------------------------------------------------------
+
+// Copies every page of `src` into `dest` through the backup API, in chunks; `on_chunk` runs
+// after each chunk (progress, test hooks). Cancellation before the last chunk rolls `dest`
+// back. @error kDatabase, kCancelled.
+[[nodiscard]] Result<void> copy_pages(core::Database& src, core::Database& dest,
+                                      const std::function<void(int done, int total)>& on_chunk,
+                                      const CancelToken& cancel);
+
+// Copies `src` into a new database file `dest` (safety snapshots, scratch copies).
+[[nodiscard]] Result<void> copy_to_new_file(core::Database& src, const fs::path& dest);
+
+// Opens a database restorekit staged from a backup for writing (page-size rebuild): defensive,
+// trusted_schema off, triggers and views off.
+[[nodiscard]] Result<core::Database> open_staged_for_writing(const fs::path& path);
+
+// The live database opened with its exclusive lock held (locking_mode=EXCLUSIVE plus a no-op
+// write, which also catches idle WAL readers). @error kConflict when another connection holds
+// it.
+[[nodiscard]] Result<core::Database> lock_live(const fs::path& live);
+
+// "wal", "delete", ...
+[[nodiscard]] Result<std::string> journal_mode(core::Database& db);
+
+// --- selective.cpp ----------------------------------------------------------------------------
+
+// Runs a selective restore as one transaction on `target` (live, or a scratch copy of it),
+// reading the staged backup database; triggers and foreign-key enforcement are off for the
+// transaction, and foreign_key_check afterwards counts orphaned rows per table.
+// @error kInvalidArgument (a named table or tenant column that does not exist), kDatabase.
+[[nodiscard]] Result<std::vector<TableChange>> run_selective(core::Database& target,
+                                                             const fs::path& staged,
+                                                             const Selection& selection);
+
+// --- journal.cpp ------------------------------------------------------------------------------
+
+struct DocumentSwap {
+  fs::path live;             // the live documents folder
+  fs::path staged;           // the tree swapped in; holds the old documents afterwards
+  std::uint64_t staged_ino = 0;
+  std::uint64_t live_ino = 0;  // 0 when live had no documents folder
+};
+
+// What apply, rollback and recover need to finish or undo a restore.
+struct Job {
+  std::string kind = "restore";  // "restore" or "rollback"
+  fs::path live;
+  fs::path staged_database;
+  std::optional<DocumentSwap> documents;
+  std::optional<Selection> selection;            // set for a selective restore
+  std::optional<core::Digest128> expected_live;  // refuse unless live still has this hash
+  core::Digest128 result_hash;
+  std::optional<fs::path> remove_after;  // staging folder or consumed snapshot
+  // Filled while running:
+  core::Digest128 old_hash;
+  fs::path snapshot;
+  std::string state = "prepared";  // "prepared", "committed"
+};
+
+nlohmann::json job_json(const Job& job);
+[[nodiscard]] Result<Job> job_from_json(const nlohmann::json& j);
+[[nodiscard]] Result<void> write_json_durably(const fs::path& path, const nlohmann::json& j);
+[[nodiscard]] Result<nlohmann::json> read_json(const fs::path& path);
+
+std::string selection_to_string(const Selection& s);
+nlohmann::json selection_json(const Selection& s);
+Selection selection_from_json(const nlohmann::json& j);
+
+// --- apply.cpp --------------------------------------------------------------------------------
+
+[[nodiscard]] Result<ApplyReport> execute(Job job, const ApplyOptions& options);
+
+std::uint64_t inode_of(const fs::path& p);  // 0 when absent
+
+}  // namespace restorekit::restore::detail

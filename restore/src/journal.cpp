@@ -1,0 +1,137 @@
+// The restore journal and the plan/snapshot documents: small JSON files written durably
+// (temporary file, fsync, rename, fsync of the folder).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <restorekit/core/fs.hpp>
+
+#include "internal.hpp"
+
+namespace restorekit::restore::detail {
+
+Result<void> write_json_durably(const fs::path& path, const nlohmann::json& j) {
+  auto tmp = path;
+  tmp += ".tmp";
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  std::string text = j.dump(2) + "\n";
+  {
+    RK_TRY_ASSIGN(auto fd, core::create_new_file(tmp));
+    RK_TRY(core::write_all(fd.get(), text.data(), text.size(), tmp.string()));
+    RK_TRY(core::sync_fd(fd.get(), tmp.string()));
+  }
+  return core::rename_durably(tmp, path);
+}
+
+Result<nlohmann::json> read_json(const fs::path& path) {
+  RK_TRY_ASSIGN(auto text, core::read_small_file(path, 16u << 20));
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return fail(ErrorCode::kBadBackup, fmt::format("{} is not valid restorekit JSON", path.string()),
+                path.string());
+  }
+  return j;
+}
+
+nlohmann::json selection_json(const Selection& s) {
+  nlohmann::json j = {{"tenants", s.tenants},
+                      {"tables", s.tables},
+                      {"exclude_tables", s.exclude_tables},
+                      {"drop_other_tenants", s.drop_other_tenants}};
+  if (s.tenant) {
+    j["tenant"] = {{"column", s.tenant->column},
+                   {"table", s.tenant->table.value_or("")},
+                   {"key", s.tenant->key},
+                   {"label", s.tenant->label.value_or("")}};
+  }
+  return j;
+}
+
+Selection selection_from_json(const nlohmann::json& j) {
+  Selection s;
+  s.tenants = j.value("tenants", std::vector<std::string>{});
+  s.tables = j.value("tables", std::vector<std::string>{});
+  s.exclude_tables = j.value("exclude_tables", std::vector<std::string>{});
+  s.drop_other_tenants = j.value("drop_other_tenants", false);
+  if (j.contains("tenant") && j["tenant"].is_object()) {
+    const auto& t = j["tenant"];
+    core::TenantSpec spec;
+    spec.column = t.value("column", "");
+    if (auto table = t.value("table", ""); !table.empty()) spec.table = table;
+    spec.key = t.value("key", "id");
+    if (auto label = t.value("label", ""); !label.empty()) spec.label = label;
+    s.tenant = spec;
+  }
+  return s;
+}
+
+std::string selection_to_string(const Selection& s) {
+  std::vector<std::string> parts;
+  auto join = [](const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& x : v) out += (out.empty() ? "" : ", ") + x;
+    return out;
+  };
+  if (!s.tenants.empty()) parts.push_back("tenants " + join(s.tenants));
+  if (!s.tables.empty()) parts.push_back("tables " + join(s.tables));
+  if (!s.exclude_tables.empty()) parts.push_back("all tables but " + join(s.exclude_tables));
+  if (s.drop_other_tenants) parts.push_back("other tenants dropped");
+  return join(parts);
+}
+
+nlohmann::json job_json(const Job& job) {
+  nlohmann::json j = {{"schema", "restorekit.journal/1"},
+                      {"kind", job.kind},
+                      {"state", job.state},
+                      {"live", job.live.string()},
+                      {"staged_database", job.staged_database.string()},
+                      {"old_hash", job.old_hash.hex()},
+                      {"new_hash", job.result_hash.hex()},
+                      {"snapshot", job.snapshot.string()},
+                      {"remove_after", job.remove_after ? job.remove_after->string() : ""},
+                      {"documents", nullptr},
+                      {"selection", nullptr}};
+  if (job.documents) {
+    j["documents"] = {{"live", job.documents->live.string()},
+                      {"staged", job.documents->staged.string()},
+                      {"staged_ino", job.documents->staged_ino},
+                      {"live_ino", job.documents->live_ino}};
+  }
+  if (job.selection) j["selection"] = selection_json(*job.selection);
+  return j;
+}
+
+Result<Job> job_from_json(const nlohmann::json& j) {
+  if (j.value("schema", "") != "restorekit.journal/1") {
+    return fail(ErrorCode::kBadBackup, "the restore journal has an unknown schema");
+  }
+  try {
+    Job job;
+    job.kind = j.at("kind").get<std::string>();
+    job.state = j.at("state").get<std::string>();
+    job.live = j.at("live").get<std::string>();
+    job.staged_database = j.at("staged_database").get<std::string>();
+    auto old_hash = core::Digest128::from_hex(j.at("old_hash").get<std::string>());
+    auto new_hash = core::Digest128::from_hex(j.at("new_hash").get<std::string>());
+    if (!old_hash || !new_hash) return fail(ErrorCode::kBadBackup, "bad hash in the journal");
+    job.old_hash = *old_hash;
+    job.result_hash = *new_hash;
+    job.snapshot = j.at("snapshot").get<std::string>();
+    if (auto r = j.value("remove_after", ""); !r.empty()) job.remove_after = r;
+    if (j.at("documents").is_object()) {
+      const auto& d = j["documents"];
+      job.documents = DocumentSwap{d.at("live").get<std::string>(),
+                                   d.at("staged").get<std::string>(),
+                                   d.at("staged_ino").get<std::uint64_t>(),
+                                   d.at("live_ino").get<std::uint64_t>()};
+    }
+    if (j.at("selection").is_object()) job.selection = selection_from_json(j["selection"]);
+    return job;
+  } catch (const nlohmann::json::exception& e) {
+    return fail(ErrorCode::kBadBackup, fmt::format("the restore journal is damaged: {}", e.what()));
+  }
+}
+
+}  // namespace restorekit::restore::detail

@@ -1,0 +1,530 @@
+// plan(): the dry run. One verify pass with the stagers attached, then the checks, the diff,
+// the content hashes and the downtime prediction; live is only read.
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+
+#include <fmt/format.h>
+
+#include <restorekit/core/content_hash.hpp>
+#include <restorekit/core/restore_state.hpp>
+#include <restorekit/core/safe_path.hpp>
+#include <restorekit/core/sql_dump.hpp>
+#include <restorekit/verify/verify.hpp>
+
+#include "internal.hpp"
+
+namespace restorekit::restore {
+
+namespace fs = std::filesystem;
+using core::Finding;
+using core::Severity;
+
+bool Plan::safe() const {
+  return std::none_of(checks.begin(), checks.end(),
+                      [](const Finding& f) { return f.severity == Severity::kError; });
+}
+
+void discard(const Plan& plan) {
+  std::error_code ec;
+  if (!plan.staging.empty()) fs::remove_all(plan.staging, ec);
+  if (plan.staged_files) fs::remove_all(*plan.staged_files, ec);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::string_view kPlanSchema = "restorekit.plan/1";
+
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::uint64_t file_size_or_zero(const fs::path& p) {
+  std::error_code ec;
+  auto n = fs::file_size(p, ec);
+  return ec ? 0 : n;
+}
+
+dev_t device_of(const fs::path& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 ? st.st_dev : 0;
+}
+
+Result<fs::path> make_temp_dir(const fs::path& parent, const std::string& prefix) {
+  std::string pattern = (parent / (prefix + "XXXXXX")).string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return fail(ErrorCode::kIo,
+                fmt::format("cannot create a staging folder in {}: {}", parent.string(),
+                            std::strerror(errno)),
+                parent.string());
+  }
+  return fs::path(pattern);
+}
+
+Finding finding(std::string code, Severity severity, std::string entry, std::string message) {
+  return Finding{std::move(code), severity, std::move(entry), std::move(message)};
+}
+
+class Planner {
+ public:
+  Planner(fs::path backup, const PlanOptions& o) : backup_(std::move(backup)), o_(o) {}
+
+  Result<Plan> run() {
+    started_ = Clock::now();
+    RK_TRY(prepare());
+    auto done = build();
+    bool keep = done && (o_.plan_out || o_.stage_documents);
+    if (!keep) discard(p_);
+    RK_TRY(done);
+    std::stable_sort(p_.checks.begin(), p_.checks.end(),
+                     [](const Finding& a, const Finding& b) { return a.severity < b.severity; });
+    if (o_.plan_out) {
+      p_.plan_dir = *o_.plan_out;
+      p_.seconds = since(started_);
+      RK_TRY(save());
+    }
+    p_.seconds = since(started_);
+    return std::move(p_);
+  }
+
+ private:
+  Result<void> prepare() {
+    std::error_code ec;
+    if (!fs::is_regular_file(backup_, ec)) {
+      return fail(ErrorCode::kNotFound,
+                  fmt::format("backup {} does not exist or is not a file", backup_.string()),
+                  backup_.string());
+    }
+    p_.backup = backup_.string();
+    p_.live = fs::absolute(o_.live);
+    if (!fs::is_regular_file(p_.live, ec)) {
+      return fail(ErrorCode::kNotFound,
+                  fmt::format("live database {} does not exist; to restore into a new database, "
+                              "create an empty file there first",
+                              p_.live.string()),
+                  p_.live.string());
+    }
+    if (o_.live_documents && o_.documents) p_.live_documents = fs::absolute(*o_.live_documents);
+    p_.selection = o_.selection;
+    p_.allow_schema_changes = o_.allow_schema_changes;
+    if (!p_.selection.tenants.empty() && !p_.selection.tenant) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "--tenant needs the tenant column: give --tenant-column or a profile with "
+                  "[database] tenant_column");
+    }
+    RK_TRY(core::require_no_unfinished_restore(p_.live));
+    auto state = core::restore_state_dir(p_.live);
+    fs::create_directories(state, ec);
+    fs::permissions(state, fs::perms::owner_all, ec);
+    if (o_.plan_out) {
+      const auto& dir = *o_.plan_out;
+      if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+        return fail(ErrorCode::kInvalidArgument,
+                    fmt::format("plan folder {} exists and is not empty; give a new folder",
+                                dir.string()),
+                    dir.string());
+      }
+      fs::create_directories(dir, ec);
+      if (ec) {
+        return fail(ErrorCode::kIo, fmt::format("cannot create {}: {}", dir.string(), ec.message()),
+                    dir.string());
+      }
+      if (device_of(dir) != device_of(state)) {
+        return fail(ErrorCode::kInvalidArgument,
+                    fmt::format("plan folder {} is not on the live database's filesystem; the "
+                                "staged data must be, so that apply is a copy and a rename",
+                                dir.string()),
+                    dir.string());
+      }
+      p_.staging = fs::absolute(dir);
+    } else {
+      RK_TRY_ASSIGN(p_.staging, make_temp_dir(state, "staging-"));
+    }
+    fs::create_directories(p_.staging / "db", ec);
+    stage_documents_ = p_.live_documents && (o_.plan_out || o_.stage_documents);
+    if (stage_documents_) {
+      auto parent = p_.live_documents->parent_path();
+      if (device_of(parent) == device_of(p_.staging)) {
+        files_dir_ = p_.staging / "files";
+        fs::create_directories(files_dir_, ec);
+      } else {  // documents live on another filesystem: stage them beside the folder
+        RK_TRY_ASSIGN(files_dir_,
+                      make_temp_dir(parent, "." + p_.live_documents->filename().string() +
+                                                ".restorekit-"));
+        p_.staged_files = files_dir_;
+      }
+    }
+    return {};
+  }
+
+  Result<void> build() {
+    RK_TRY(pass());
+    if (database_.empty()) {
+      p_.checks.push_back(finding("NO_DATABASE", Severity::kError, "",
+                                  "the backup holds no database that could be restored"));
+      return {};
+    }
+    RK_TRY(compare_schemas());
+    RK_TRY(effects());
+    RK_TRY(hashes());
+    space_and_prediction();
+    return {};
+  }
+
+  Result<void> pass() {
+    verify::VerifyOptions vo;
+    vo.reader = o_.reader;
+    vo.profile = o_.profile;
+    vo.stage_dir = p_.staging / "db";
+    if (stage_documents_) vo.stage_files_to = files_dir_;
+    vo.progress = o_.progress;
+    vo.cancel = o_.cancel;
+    auto t = Clock::now();
+    RK_TRY_ASSIGN(report_, verify::verify(backup_, vo));
+    pass_seconds_ = since(t);
+    p_.archive_bytes = report_.archive_bytes;
+    p_.throughput = pass_seconds_ > 0 ? static_cast<double>(report_.archive_bytes) / pass_seconds_
+                                      : 0;
+    p_.checks = report_.findings;
+    const verify::DatabaseResult* chosen = nullptr;
+    for (const auto& d : report_.databases) {
+      if (!d.staged) continue;
+      if (o_.database_entry && ::fnmatch(o_.database_entry->c_str(), d.entry.c_str(), 0) != 0) {
+        continue;
+      }
+      chosen = &d;
+      break;
+    }
+    if (!chosen) return {};
+    database_ = chosen->entry;
+    p_.database_entry = chosen->entry;
+    p_.staged_database = p_.staging / "database.sqlite";
+    if (chosen->kind == "sql-dump") {
+      RK_TRY(core::load_sql_dump(*chosen->staged, p_.staged_database, chosen->entry));
+    } else {
+      std::error_code ec;
+      fs::rename(*chosen->staged, p_.staged_database, ec);
+      if (ec) {
+        return fail(ErrorCode::kIo, fmt::format("cannot stage the database: {}", ec.message()),
+                    p_.staged_database.string());
+      }
+    }
+    std::error_code ec;
+    fs::remove_all(p_.staging / "db", ec);
+    p_.staged_bytes = file_size_or_zero(p_.staged_database);
+    return {};
+  }
+
+  Result<void> compare_schemas() {
+    RK_TRY_ASSIGN(auto live, core::Database::open(p_.live, core::OpenMode::kReadOnly));
+    RK_TRY_ASSIGN(live_summary_, core::describe_database(live, core::CountRows::kNo));
+    RK_TRY_ASSIGN(live_mode_, detail::journal_mode(live));
+    {
+      RK_TRY_ASSIGN(auto staged, core::Database::open_untrusted(p_.staged_database));
+      RK_TRY_ASSIGN(backup_summary_, core::describe_database(staged, core::CountRows::kNo));
+    }
+    for (auto& f : detail::live_in_use_checks(p_.live, o_.lock_file)) p_.checks.push_back(f);
+    for (auto& f : detail::schema_checks(backup_summary_, live_summary_, o_.allow_schema_changes)) {
+      p_.checks.push_back(f);
+    }
+    // In WAL mode the backup API cannot change the page size: rebuild the staged copy.
+    if (live_mode_ == "wal" && backup_summary_.page_size != live_summary_.page_size &&
+        !p_.selection.selective()) {
+      RK_TRY_ASSIGN(auto staged, detail::open_staged_for_writing(p_.staged_database));
+      RK_TRY(staged.exec(fmt::format("PRAGMA journal_mode=DELETE; PRAGMA page_size={}; VACUUM",
+                                     live_summary_.page_size)));
+      p_.checks.push_back(finding(
+          "PAGE_SIZE_REBUILT", Severity::kInfo, database_,
+          fmt::format("the backup's page size is {} and live (WAL mode) uses {}: the staged copy "
+                      "was rebuilt with VACUUM so that it can be copied in",
+                      backup_summary_.page_size, live_summary_.page_size)));
+      p_.staged_bytes = file_size_or_zero(p_.staged_database);
+    }
+    return {};
+  }
+
+  Result<void> effects() {
+    diff::DiffOptions d = o_.diff;
+    d.cancel = o_.cancel;
+    d.progress = {};
+    if (p_.selection.tenant && !d.tenants) d.tenants = p_.selection.tenant;
+    RK_TRY_ASSIGN(p_.effects.database, diff::diff_databases(p_.staged_database, p_.live, d));
+    p_.effects.backup_database = database_;
+    if (!p_.live_documents) return {};
+    std::vector<core::EntryRecord> files;
+    for (const auto& e : report_.listing) {
+      bool database = std::any_of(report_.databases.begin(), report_.databases.end(),
+                                  [&](const auto& db) { return db.entry == e.path; });
+      if (!database) files.push_back(e);
+    }
+    std::string root = diff::documents_root(o_.documents_root, files);
+    for (const auto& f : files) {
+      if (f.type == core::EntryType::kFile && f.path.rfind(root, 0) == 0 &&
+          f.path.rfind("restorekit/", 0) != 0) {
+        ++p_.document_files;
+        p_.document_bytes += f.size.value_or(0);
+      }
+    }
+    std::error_code ec;
+    fs::path live_docs = *p_.live_documents;
+    if (!fs::exists(live_docs, ec)) {  // nothing there yet: everything is revived
+      live_docs = p_.staging / "no-documents";
+      fs::create_directories(live_docs, ec);
+    }
+    RK_TRY_ASSIGN(p_.effects.documents,
+                  diff::diff_documents(files, root, live_docs, o_.diff.sample_rows));
+    if (p_.document_files == 0) {
+      p_.checks.push_back(finding("NO_DOCUMENTS", Severity::kInfo, root,
+                                  "the backup holds no documents; the live documents folder is "
+                                  "left as it is"));
+      p_.live_documents.reset();
+      return {};
+    }
+    if (stage_documents_) {
+      std::string sub = root;
+      if (!sub.empty() && sub.back() == '/') sub.pop_back();
+      p_.staged_documents = sub.empty() ? files_dir_ : files_dir_ / sub;
+    }
+    return {};
+  }
+
+  // The content hashes apply compares: live now, and live after the restore. The live copy
+  // taken for them also measures how fast this disk copies a database.
+  Result<void> hashes() {
+    auto copy = p_.staging / "live-copy.sqlite";
+    p_.live_bytes = file_size_or_zero(p_.live) + file_size_or_zero(p_.live.string() + "-wal");
+    {
+      RK_TRY_ASSIGN(auto live, core::Database::open(p_.live, core::OpenMode::kReadOnly));
+      auto t = Clock::now();
+      RK_TRY(detail::copy_to_new_file(live, copy));
+      copy_seconds_ = since(t);
+    }
+    std::error_code ec;
+    auto cleanup = [&] { fs::remove(copy, ec); };
+    auto t = Clock::now();
+    auto result_hash = std::async(std::launch::async, [&]() -> Result<core::Digest128> {
+      if (p_.selection.selective()) return core::Digest128{};
+      RK_TRY_ASSIGN(auto staged, core::Database::open_untrusted(p_.staged_database));
+      return core::content_hash(staged, o_.cancel);
+    });
+    {
+      auto db = core::Database::open(copy, core::OpenMode::kReadWrite);
+      if (!db) {
+        cleanup();
+        return tl::unexpected(db.error());
+      }
+      auto hash = core::content_hash(*db, o_.cancel);
+      hash_seconds_ = since(t);
+      if (!hash) {
+        cleanup();
+        return tl::unexpected(hash.error());
+      }
+      p_.live_hash = *hash;
+      if (p_.selection.selective()) {
+        auto changes = detail::run_selective(*db, p_.staged_database, p_.selection);
+        if (!changes) {
+          cleanup();
+          return tl::unexpected(changes.error());
+        }
+        p_.changes = std::move(*changes);
+        auto after = core::content_hash(*db, o_.cancel);
+        if (!after) {
+          cleanup();
+          return tl::unexpected(after.error());
+        }
+        p_.result_hash = *after;
+      }
+    }
+    auto staged_hash = result_hash.get();
+    cleanup();
+    RK_TRY(staged_hash);
+    if (!p_.selection.selective()) p_.result_hash = *staged_hash;
+    for (const auto& c : p_.changes) {
+      if (!c.orphaned) continue;
+      p_.checks.push_back(finding("ORPHANED_ROWS", Severity::kWarning, c.table,
+                                  fmt::format("after this restore {} row{} of {} would point to "
+                                              "rows that do not exist (foreign_key_check on the "
+                                              "staged result)",
+                                              c.orphaned, c.orphaned == 1 ? "" : "s", c.table)));
+    }
+    return {};
+  }
+
+  void space_and_prediction() {
+    std::uint64_t docs_to_stage = p_.staged_documents ? 0 : p_.document_bytes;
+    std::uint64_t needed = p_.live_bytes + p_.staged_bytes + docs_to_stage;
+    if (auto f = detail::disk_space_check(core::restore_state_dir(p_.live), needed)) {
+      p_.checks.push_back(*f);
+    }
+    double rate = copy_seconds_ > 0 ? static_cast<double>(p_.live_bytes) / copy_seconds_ : 2e8;
+    rate = std::max(rate, 1e6);
+    // Under the lock: hash live, snapshot it, copy the staged database in (its own journal
+    // writes the old pages once more).
+    p_.predicted_apply_seconds = hash_seconds_ + static_cast<double>(p_.live_bytes) / rate +
+                                 1.5 * static_cast<double>(p_.staged_bytes) / rate;
+    steps();
+  }
+
+  void steps() {
+    auto& s = p_.steps;
+    s.push_back(fmt::format("take the exclusive lock on {} (locking_mode=EXCLUSIVE and a no-op "
+                            "write)",
+                            p_.live.string()));
+    s.push_back(fmt::format("check that live still has content hash {}", p_.live_hash.hex()));
+    s.push_back(fmt::format("take a safety snapshot of the live database under {}",
+                            core::restore_snapshots_dir(p_.live).string()));
+    s.push_back("write and sync the journal (old and new content hashes)");
+    if (p_.live_documents) {
+      s.push_back(fmt::format("{}swap {} documents into {} (renameat2 RENAME_EXCHANGE)",
+                              p_.staged_documents ? "" : "stage and ", p_.document_files,
+                              p_.live_documents->string()));
+    }
+    if (p_.selection.selective()) {
+      s.push_back(fmt::format("in one transaction, restore {} (commit point)",
+                              detail::selection_to_string(p_.selection)));
+    } else {
+      s.push_back(fmt::format("copy the staged database ({} bytes) into live through the SQLite "
+                              "backup API (commit point)",
+                              p_.staged_bytes));
+    }
+    s.push_back("mark the journal committed, keep the old documents in the snapshot, remove the "
+                "journal");
+    s.push_back(fmt::format("check live: integrity_check and content hash {}",
+                            p_.result_hash.hex()));
+  }
+
+  Result<void> save() {
+    nlohmann::json checks = nlohmann::json::array();
+    for (const auto& f : p_.checks) {
+      checks.push_back({{"code", f.code},
+                        {"severity", core::severity_name(f.severity)},
+                        {"entry", f.entry},
+                        {"message", f.message}});
+    }
+    nlohmann::json j = {
+        {"schema", kPlanSchema},
+        {"backup", fs::absolute(p_.backup).string()},
+        {"live", p_.live.string()},
+        {"live_documents", p_.live_documents ? p_.live_documents->string() : ""},
+        {"database_entry", p_.database_entry},
+        {"selection", detail::selection_json(p_.selection)},
+        {"allow_schema_changes", p_.allow_schema_changes},
+        {"checks", checks},
+        {"live_hash", p_.live_hash.hex()},
+        {"result_hash", p_.result_hash.hex()},
+        {"live_bytes", p_.live_bytes},
+        {"staged_bytes", p_.staged_bytes},
+        {"archive_bytes", p_.archive_bytes},
+        {"document_files", p_.document_files},
+        {"document_bytes", p_.document_bytes},
+        {"staged_database", p_.staged_database.filename().string()},
+        {"staged_documents", p_.staged_documents ? p_.staged_documents->string() : ""},
+        {"staged_files", p_.staged_files ? p_.staged_files->string() : ""},
+        {"steps", p_.steps},
+        {"predicted_apply_seconds", p_.predicted_apply_seconds},
+        {"seconds", p_.seconds},
+    };
+    return detail::write_json_durably(p_.staging / "plan.json", j);
+  }
+
+  fs::path backup_;
+  const PlanOptions& o_;
+  Plan p_;
+  Clock::time_point started_;
+  bool stage_documents_ = false;
+  fs::path files_dir_;
+  verify::VerifyReport report_;
+  std::string database_;
+  core::DatabaseSummary live_summary_;
+  core::DatabaseSummary backup_summary_;
+  std::string live_mode_;
+  double pass_seconds_ = 0;
+  double copy_seconds_ = 0;
+  double hash_seconds_ = 0;
+};
+
+core::Severity severity_from(const std::string& s) {
+  if (s == "error") return Severity::kError;
+  if (s == "warning") return Severity::kWarning;
+  return Severity::kInfo;
+}
+
+}  // namespace
+
+Result<Plan> plan(const fs::path& backup, const PlanOptions& options) {
+  return Planner(backup, options).run();
+}
+
+Result<Plan> load_plan(const fs::path& plan_dir) {
+  auto path = plan_dir / "plan.json";
+  RK_TRY_ASSIGN(auto j, detail::read_json(path));
+  if (j.value("schema", "") != kPlanSchema) {
+    return fail(ErrorCode::kBadBackup,
+                fmt::format("{} is not a restorekit plan (made by `restore --dry-run "
+                            "--plan-out`)",
+                            path.string()),
+                path.string());
+  }
+  try {
+    Plan p;
+    p.backup = j.at("backup").get<std::string>();
+    p.live = j.at("live").get<std::string>();
+    if (auto d = j.value("live_documents", ""); !d.empty()) p.live_documents = d;
+    p.database_entry = j.value("database_entry", "");
+    p.selection = detail::selection_from_json(j.at("selection"));
+    p.allow_schema_changes = j.value("allow_schema_changes", false);
+    for (const auto& c : j.at("checks")) {
+      p.checks.push_back(Finding{c.value("code", ""), severity_from(c.value("severity", "")),
+                                 c.value("entry", ""), c.value("message", "")});
+    }
+    auto live_hash = core::Digest128::from_hex(j.at("live_hash").get<std::string>());
+    auto result_hash = core::Digest128::from_hex(j.at("result_hash").get<std::string>());
+    if (!live_hash || !result_hash) {
+      return fail(ErrorCode::kBadBackup, fmt::format("{} holds a bad hash", path.string()));
+    }
+    p.live_hash = *live_hash;
+    p.result_hash = *result_hash;
+    p.live_bytes = j.value("live_bytes", std::uint64_t{0});
+    p.staged_bytes = j.value("staged_bytes", std::uint64_t{0});
+    p.archive_bytes = j.value("archive_bytes", std::uint64_t{0});
+    p.document_files = j.value("document_files", std::uint64_t{0});
+    p.document_bytes = j.value("document_bytes", std::uint64_t{0});
+    p.staging = fs::absolute(plan_dir);
+    p.plan_dir = p.staging;
+    p.staged_database = p.staging / j.at("staged_database").get<std::string>();
+    // The staged paths must lie inside the plan folder (or its recorded documents staging):
+    // a plan is a file someone could edit.
+    if (auto d = j.value("staged_documents", ""); !d.empty()) p.staged_documents = d;
+    if (auto d = j.value("staged_files", ""); !d.empty()) p.staged_files = d;
+    auto inside = [](const fs::path& child, const fs::path& parent) {
+      auto rel = child.lexically_normal().lexically_relative(parent.lexically_normal());
+      return !rel.empty() && *rel.begin() != "..";
+    };
+    if (p.staged_documents &&
+        !inside(*p.staged_documents, p.staged_files ? *p.staged_files : p.staging)) {
+      return fail(ErrorCode::kBadBackup,
+                  fmt::format("{} names staged documents outside the plan", path.string()));
+    }
+    p.steps = j.value("steps", std::vector<std::string>{});
+    p.predicted_apply_seconds = j.value("predicted_apply_seconds", 0.0);
+    p.seconds = j.value("seconds", 0.0);
+    std::error_code ec;
+    if (!fs::exists(p.staged_database, ec)) {
+      return fail(ErrorCode::kNotFound,
+                  fmt::format("the plan's staged database {} is gone; make a new plan",
+                              p.staged_database.string()),
+                  p.staged_database.string());
+    }
+    return p;
+  } catch (const nlohmann::json::exception& e) {
+    return fail(ErrorCode::kBadBackup,
+                fmt::format("{} is damaged: {}", path.string(), e.what()), path.string());
+  }
+}
+
+}  // namespace restorekit::restore
