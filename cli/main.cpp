@@ -6,12 +6,13 @@
 #include "cmd_backup.hpp"
 #include "cmd_diff.hpp"
 #include "cmd_inspect.hpp"
+#include "cmd_restore.hpp"
 #include "cmd_verify.hpp"
 #include "common.hpp"
 
 int main(int argc, char** argv) {
   restorekit::core::ensure_utf8_locale();
-  CLI::App app{"restorekit: inspect, verify and diff application backups before a restore"};
+  CLI::App app{"restorekit: inspect, verify and diff application backups, then restore them safely"};
   app.set_version_flag("--version", std::string(restorekit::cli::kVersion));
   app.require_subcommand(1);
   int exit_code = restorekit::cli::kExitOk;
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   restorekit::cli::setup_inspect(app, exit_code);
   restorekit::cli::setup_verify(app, exit_code);
   restorekit::cli::setup_diff(app, exit_code);
+  restorekit::cli::setup_restore(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

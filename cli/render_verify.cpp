@@ -108,9 +108,13 @@ void render_verify_text(const verify::VerifyReport& r, std::ostream& out) {
                db.integrity_ok ? "ok" : "FAILED", db.foreign_key_violations,
                db.foreign_key_violations == 1 ? "" : "s");
   }
+  render_findings_text(r.findings, out);
+}
+
+void render_findings_text(const std::vector<core::Finding>& findings, std::ostream& out) {
   for (auto severity : {Severity::kError, Severity::kWarning, Severity::kInfo}) {
     bool header = false;
-    for (const auto& f : r.findings) {
+    for (const auto& f : findings) {
       if (f.severity != severity) continue;
       if (!header) fmt::print(out, "{}s:\n", core::severity_name(severity));
       header = true;
@@ -119,14 +123,19 @@ void render_verify_text(const verify::VerifyReport& r, std::ostream& out) {
   }
 }
 
-json verify_json(const verify::VerifyReport& r) {
+json findings_json(const std::vector<core::Finding>& list) {
   json findings = json::array();
-  for (const auto& f : r.findings) {
+  for (const auto& f : list) {
     findings.push_back({{"code", f.code},
                         {"severity", core::severity_name(f.severity)},
                         {"entry", f.entry},
                         {"message", f.message}});
   }
+  return findings;
+}
+
+json verify_json(const verify::VerifyReport& r) {
+  json findings = findings_json(r.findings);
   json databases = json::array();
   for (const auto& db : r.databases) {
     databases.push_back({{"entry", db.entry},

@@ -14,4 +14,9 @@ void render_verify_text(const verify::VerifyReport& report, std::ostream& out);
 nlohmann::ordered_json verify_json(const verify::VerifyReport& report);
 void render_verify_junit(const verify::VerifyReport& report, std::ostream& out);
 
+// Findings by severity (errors, then warnings, then info), one line each; and as JSON objects
+// {code, severity, entry, message}. Shared by every command that reports findings.
+void render_findings_text(const std::vector<core::Finding>& findings, std::ostream& out);
+nlohmann::ordered_json findings_json(const std::vector<core::Finding>& findings);
+
 }  // namespace restorekit::cli

@@ -1,0 +1,148 @@
+#include "render_restore.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <restorekit/core/safe_path.hpp>
+
+#include "common.hpp"
+#include "render_diff.hpp"
+#include "render_verify.hpp"
+
+namespace restorekit::cli {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+const core::Finding* first_error(const std::vector<core::Finding>& checks) {
+  for (const auto& f : checks) {
+    if (f.severity == core::Severity::kError) return &f;
+  }
+  return nullptr;
+}
+
+json changes_json(const std::vector<restore::TableChange>& changes) {
+  json out = json::array();
+  for (const auto& c : changes) {
+    out.push_back({{"table", c.table},
+                   {"deleted", c.deleted},
+                   {"inserted", c.inserted},
+                   {"orphaned", c.orphaned}});
+  }
+  return out;
+}
+
+void render_changes(const std::vector<restore::TableChange>& changes, std::ostream& out) {
+  if (changes.empty()) return;
+  fmt::print(out, "rows changed by the selective restore:\n");
+  for (const auto& c : changes) {
+    fmt::print(out, "  {:<24} {:>10} deleted {:>10} inserted{}\n", core::escape_name(c.table),
+               grouped(c.deleted), grouped(c.inserted),
+               c.orphaned ? fmt::format("  {} orphaned", grouped(c.orphaned)) : "");
+  }
+}
+
+}  // namespace
+
+std::string restore_verdict(const RestoreOutcome& o) {
+  if (o.applied) return o.applied->applied ? "restored" : "refused";
+  return o.plan && o.plan->safe() ? "safe" : "blocked";
+}
+
+void render_restore_text(const RestoreOutcome& o, std::ostream& out) {
+  std::string verdict = restore_verdict(o);
+  const restore::Plan* p = o.plan ? &*o.plan : nullptr;
+  if (verdict == "safe") {
+    fmt::print(out, "SAFE TO APPLY — predicted downtime {:.1f} s\n", p->predicted_apply_seconds);
+  } else if (verdict == "blocked") {
+    const auto* f = p ? first_error(p->checks) : nullptr;
+    fmt::print(out, "BLOCKED: {}\n",
+               f ? fmt::format("{} — {}", f->code, core::escape_name(f->message)) : "see below");
+  } else if (verdict == "restored") {
+    fmt::print(out, "RESTORED in {:.2f} s (downtime {:.2f} s); safety snapshot {}\n",
+               o.applied->seconds, o.applied->downtime_seconds, o.applied->snapshot.string());
+  } else {
+    fmt::print(out, "REFUSED: {}; live is unchanged\n", o.applied->refusal);
+  }
+  if (p) {
+    fmt::print(out, "  {} → {}{}\n", core::escape_name(p->backup), p->live.string(),
+               p->live_documents ? " + " + p->live_documents->string() : "");
+    if (p->seconds > 0) {
+      fmt::print(out, "  dry run {:.2f} s ({}/s over the archive)\n", p->seconds,
+                 human_bytes(static_cast<std::uint64_t>(p->throughput)));
+    }
+    if (!p->checks.empty()) {
+      fmt::print(out, "checks:\n");
+      render_findings_text(p->checks, out);
+    }
+    if (!p->effects.database.tables.empty()) {
+      fmt::print(out, "effects:\n");
+      render_diff_text(p->effects, out);
+    }
+    render_changes(o.applied ? o.applied->changes : p->changes, out);
+    if (o.dry_run && !p->steps.empty()) {
+      fmt::print(out, "apply would:\n");
+      for (std::size_t i = 0; i < p->steps.size(); ++i) {
+        fmt::print(out, "  {}. {}\n", i + 1, p->steps[i]);
+      }
+    }
+    if (o.dry_run && p->plan_dir && p->safe()) {
+      fmt::print(out, "plan kept in {}; apply it with: restorekit restore --apply {}\n",
+                 p->plan_dir->string(), p->plan_dir->string());
+    }
+  }
+  if (o.applied && !o.applied->checks.empty()) {
+    fmt::print(out, "after the restore:\n");
+    render_findings_text(o.applied->checks, out);
+  }
+}
+
+json restore_json(const RestoreOutcome& o) {
+  json doc = {{"schema", "restorekit.restore/1"}, {"verdict", restore_verdict(o)}};
+  const restore::Plan* p = o.plan ? &*o.plan : nullptr;
+  json checks = p ? findings_json(p->checks) : json::array();
+  if (o.applied) {
+    for (auto& f : findings_json(o.applied->checks)) checks.push_back(f);
+  }
+  doc["checks"] = checks;
+  doc["effects"] = p && !p->effects.database.tables.empty() ? diff_json(p->effects) : json(nullptr);
+  doc["predicted_apply_seconds"] = p ? p->predicted_apply_seconds : 0.0;
+  doc["plan"] = p && p->plan_dir ? json(p->plan_dir->string()) : json(nullptr);
+  if (p) {
+    doc["backup"] = p->backup;
+    doc["live"] = p->live.string();
+    doc["live_documents"] = p->live_documents ? json(p->live_documents->string()) : json(nullptr);
+    doc["database_entry"] = p->database_entry;
+    doc["selective"] = p->selection.selective();
+    doc["changes"] = changes_json(o.applied ? o.applied->changes : p->changes);
+    doc["steps"] = p->steps;
+    doc["live_hash"] = p->live_hash.hex();
+    doc["result_hash"] = p->result_hash.hex();
+    doc["dry_run_seconds"] = p->seconds;
+    doc["archive_bytes"] = p->archive_bytes;
+    doc["throughput"] = p->throughput;
+  }
+  if (o.applied) {
+    doc["applied"] = {{"restored", o.applied->applied},
+                      {"refusal", o.applied->refusal},
+                      {"snapshot", o.applied->snapshot.string()},
+                      {"downtime_seconds", o.applied->downtime_seconds},
+                      {"seconds", o.applied->seconds}};
+  }
+  return doc;
+}
+
+void render_recover_text(const restore::RecoverReport& r, std::ostream& out) {
+  fmt::print(out, "RECOVERY: {}\n", r.outcome);
+  for (const auto& a : r.actions) fmt::print(out, "  {}\n", a);
+}
+
+json recover_json(const restore::RecoverReport& r) {
+  return {{"schema", "restorekit.restore/1"},
+          {"verdict", r.outcome == "nothing to recover" ? "clean" : "recovered"},
+          {"outcome", r.outcome},
+          {"actions", r.actions}};
+}
+
+}  // namespace restorekit::cli
