@@ -47,9 +47,13 @@ CancelToken& interrupt_token() {
   return token;
 }
 
-void on_interrupt(int) { interrupt_token().cancel(); }
+void on_interrupt(int) {
+  interrupt_token().cancel();
+}
 
-Error usage(std::string message) { return Error(ErrorCode::kInvalidArgument, std::move(message)); }
+Error usage(std::string message) {
+  return Error(ErrorCode::kInvalidArgument, std::move(message));
+}
 
 std::string live_path(const RestoreArgs& a, const std::optional<core::Profile>& profile) {
   if (!a.live.empty()) return a.live;
@@ -115,8 +119,8 @@ int finish(const RestoreArgs& a, const RestoreOutcome& outcome) {
 int run_restore(const RestoreArgs& a) {
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
-  int modes = int(a.dry_run) + int(a.yes) + int(!a.apply.empty()) + int(a.rollback) +
-              int(a.recover);
+  int modes =
+      int(a.dry_run) + int(a.yes) + int(!a.apply.empty()) + int(a.rollback) + int(a.recover);
   if (modes != 1) {
     return report_error(a.common, kSchema,
                         usage("say what to do: --dry-run (plan only), --yes (plan and restore), "

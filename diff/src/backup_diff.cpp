@@ -105,8 +105,8 @@ class ArchivePass {
     if (staged) {
       database_ = e.path;
     } else {
-      files_.push_back(core::EntryRecord{e.path, e.type, bytes, e.mtime, e.encrypted, true,
-                                         h.digest()});
+      files_.push_back(
+          core::EntryRecord{e.path, e.type, bytes, e.mtime, e.encrypted, true, h.digest()});
     }
     if (e.path == core::kHeaderEntry) {
       if (auto header = core::parse_header(text); header && !header->databases.empty()) {

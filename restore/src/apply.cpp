@@ -40,8 +40,8 @@ double since(Clock::time_point t) {
 }
 
 tl::unexpected<Error> io_error(const std::string& what, const fs::path& p) {
-  return fail(ErrorCode::kIo, fmt::format("cannot {} {}: {}", what, p.string(), std::strerror(errno)),
-              p.string());
+  return fail(ErrorCode::kIo,
+              fmt::format("cannot {} {}: {}", what, p.string(), std::strerror(errno)), p.string());
 }
 
 Result<void> make_private_dir(const fs::path& dir) {
@@ -88,7 +88,8 @@ Result<void> sync_parents(const DocumentSwap& d) {
 Result<void> swap_in(const DocumentSwap& d) {
   int rc = d.live_ino ? renameat2_(d.staged, d.live, RENAME_EXCHANGE)
                       : renameat2_(d.staged, d.live, RENAME_NOREPLACE);
-  if (rc != 0) return io_error(fmt::format("swap the documents {} into", d.staged.string()), d.live);
+  if (rc != 0)
+    return io_error(fmt::format("swap the documents {} into", d.staged.string()), d.live);
   return sync_parents(d);
 }
 
@@ -228,9 +229,10 @@ Result<ApplyReport> execute(Job job, const ApplyOptions& o) {
 
   RK_TRY_ASSIGN(job.old_hash, core::content_hash(*live, o.cancel));
   if (job.expected_live && *job.expected_live != job.old_hash) {
-    return refuse(fmt::format("live changed since the plan (content hash {} then, {} now); make "
-                              "a new plan",
-                              job.expected_live->hex(), job.old_hash.hex()));
+    return refuse(
+        fmt::format("live changed since the plan (content hash {} then, {} now); make "
+                    "a new plan",
+                    job.expected_live->hex(), job.old_hash.hex()));
   }
   RK_TRY_ASSIGN(job.snapshot, new_snapshot_dir(job.live));
   auto drop_snapshot = [&] { remove_tree(job.snapshot); };
@@ -282,7 +284,7 @@ Result<ApplyReport> execute(Job job, const ApplyOptions& o) {
                                0, 0, "copying pages"});
       hook("copy");
     };
-    if (auto copied = copy_pages(*staged, *live, on_chunk, o.cancel); !copied) {
+    if (auto copied = copy_pages(*staged, *live, on_chunk, o.cancel, o.copy_chunk_pages); !copied) {
       return undo(copied.error());
     }
   }
@@ -345,7 +347,9 @@ Result<ApplyReport> rollback(const std::filesystem::path& live, const ApplyOptio
   const fs::path& snap = dirs.back();
   RK_TRY_ASSIGN(auto j, detail::read_json(snap / "snapshot.json"));
   auto hash = core::Digest128::from_hex(j.value("hash", ""));
-  if (!hash) return fail(ErrorCode::kBadBackup, fmt::format("{} is damaged", (snap / "snapshot.json").string()));
+  if (!hash)
+    return fail(ErrorCode::kBadBackup,
+                fmt::format("{} is damaged", (snap / "snapshot.json").string()));
   detail::Job job;
   job.kind = "rollback";
   job.live = live;
@@ -382,7 +386,8 @@ Result<RecoverReport> recover(const std::filesystem::path& live) {
   if (hash == job.result_hash) {
     if (job.documents && !detail::new_documents_in_place(*job.documents)) {
       RK_TRY(detail::swap_in(*job.documents));
-      report.actions.push_back("swapped the backup's documents into " + job.documents->live.string());
+      report.actions.push_back("swapped the backup's documents into " +
+                               job.documents->live.string());
     }
     RK_TRY(detail::keep_old_documents(job));
     if (job.remove_after) detail::remove_tree(*job.remove_after);

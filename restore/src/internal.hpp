@@ -39,7 +39,7 @@ std::optional<core::Finding> disk_space_check(const fs::path& dir, std::uint64_t
 // back. @error kDatabase, kCancelled.
 [[nodiscard]] Result<void> copy_pages(core::Database& src, core::Database& dest,
                                       const std::function<void(int done, int total)>& on_chunk,
-                                      const CancelToken& cancel);
+                                      const CancelToken& cancel, int chunk_pages = 4096);
 
 // Copies `src` into a new database file `dest` (safety snapshots, scratch copies).
 [[nodiscard]] Result<void> copy_to_new_file(core::Database& src, const fs::path& dest);
@@ -69,8 +69,8 @@ std::optional<core::Finding> disk_space_check(const fs::path& dir, std::uint64_t
 // --- journal.cpp ------------------------------------------------------------------------------
 
 struct DocumentSwap {
-  fs::path live;             // the live documents folder
-  fs::path staged;           // the tree swapped in; holds the old documents afterwards
+  fs::path live;    // the live documents folder
+  fs::path staged;  // the tree swapped in; holds the old documents afterwards
   std::uint64_t staged_ino = 0;
   std::uint64_t live_ino = 0;  // 0 when live had no documents folder
 };

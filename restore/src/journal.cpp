@@ -29,8 +29,8 @@ Result<nlohmann::json> read_json(const fs::path& path) {
   RK_TRY_ASSIGN(auto text, core::read_small_file(path, 16u << 20));
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
-    return fail(ErrorCode::kBadBackup, fmt::format("{} is not valid restorekit JSON", path.string()),
-                path.string());
+    return fail(ErrorCode::kBadBackup,
+                fmt::format("{} is not valid restorekit JSON", path.string()), path.string());
   }
   return j;
 }
@@ -122,10 +122,9 @@ Result<Job> job_from_json(const nlohmann::json& j) {
     if (auto r = j.value("remove_after", ""); !r.empty()) job.remove_after = r;
     if (j.at("documents").is_object()) {
       const auto& d = j["documents"];
-      job.documents = DocumentSwap{d.at("live").get<std::string>(),
-                                   d.at("staged").get<std::string>(),
-                                   d.at("staged_ino").get<std::uint64_t>(),
-                                   d.at("live_ino").get<std::uint64_t>()};
+      job.documents = DocumentSwap{
+          d.at("live").get<std::string>(), d.at("staged").get<std::string>(),
+          d.at("staged_ino").get<std::uint64_t>(), d.at("live_ino").get<std::uint64_t>()};
     }
     if (j.at("selection").is_object()) job.selection = selection_from_json(j["selection"]);
     return job;

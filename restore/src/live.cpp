@@ -10,14 +10,13 @@ namespace restorekit::restore::detail {
 
 namespace {
 
-constexpr int kChunkPages = 4096;  // 16 MiB at 4 KiB pages: cancellation and progress points
 constexpr int kLockTimeoutMs = 2000;
 
 }  // namespace
 
 Result<void> copy_pages(core::Database& src, core::Database& dest,
-                        const std::function<void(int, int)>& on_chunk,
-                        const CancelToken& cancel) {
+                        const std::function<void(int, int)>& on_chunk, const CancelToken& cancel,
+                        int chunk_pages) {
   sqlite3_backup* b = sqlite3_backup_init(dest.handle(), "main", src.handle(), "main");
   if (!b) return tl::unexpected(dest.error("starting the page copy"));
   int rc = SQLITE_OK;
@@ -25,10 +24,11 @@ Result<void> copy_pages(core::Database& src, core::Database& dest,
     // The step that copies the last pages also commits: check cancellation before it.
     if (cancel.cancelled()) {
       sqlite3_backup_finish(b);  // rolls the destination back
-      return fail(ErrorCode::kCancelled, "restore cancelled before the commit point; live is "
-                                         "unchanged");
+      return fail(ErrorCode::kCancelled,
+                  "restore cancelled before the commit point; live is "
+                  "unchanged");
     }
-    rc = sqlite3_backup_step(b, kChunkPages);
+    rc = sqlite3_backup_step(b, chunk_pages);
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
       sqlite3_sleep(20);
       continue;
@@ -41,10 +41,10 @@ Result<void> copy_pages(core::Database& src, core::Database& dest,
   }
   sqlite3_backup_finish(b);
   if (rc != SQLITE_DONE) {
-    return fail(ErrorCode::kDatabase,
-                fmt::format("copying {} into {} failed: {}", src.path(), dest.path(),
-                            sqlite3_errstr(rc)),
-                dest.path());
+    return fail(
+        ErrorCode::kDatabase,
+        fmt::format("copying {} into {} failed: {}", src.path(), dest.path(), sqlite3_errstr(rc)),
+        dest.path());
   }
   return {};
 }

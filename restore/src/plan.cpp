@@ -124,10 +124,10 @@ class Planner {
     if (o_.plan_out) {
       const auto& dir = *o_.plan_out;
       if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
-        return fail(ErrorCode::kInvalidArgument,
-                    fmt::format("plan folder {} exists and is not empty; give a new folder",
-                                dir.string()),
-                    dir.string());
+        return fail(
+            ErrorCode::kInvalidArgument,
+            fmt::format("plan folder {} exists and is not empty; give a new folder", dir.string()),
+            dir.string());
       }
       fs::create_directories(dir, ec);
       if (ec) {
@@ -153,9 +153,9 @@ class Planner {
         files_dir_ = p_.staging / "files";
         fs::create_directories(files_dir_, ec);
       } else {  // documents live on another filesystem: stage them beside the folder
-        RK_TRY_ASSIGN(files_dir_,
-                      make_temp_dir(parent, "." + p_.live_documents->filename().string() +
-                                                ".restorekit-"));
+        RK_TRY_ASSIGN(
+            files_dir_,
+            make_temp_dir(parent, "." + p_.live_documents->filename().string() + ".restorekit-"));
         p_.staged_files = files_dir_;
       }
     }
@@ -188,8 +188,8 @@ class Planner {
     RK_TRY_ASSIGN(report_, verify::verify(backup_, vo));
     pass_seconds_ = since(t);
     p_.archive_bytes = report_.archive_bytes;
-    p_.throughput = pass_seconds_ > 0 ? static_cast<double>(report_.archive_bytes) / pass_seconds_
-                                      : 0;
+    p_.throughput =
+        pass_seconds_ > 0 ? static_cast<double>(report_.archive_bytes) / pass_seconds_ : 0;
     p_.checks = report_.findings;
     const verify::DatabaseResult* chosen = nullptr;
     for (const auto& d : report_.databases) {
@@ -372,9 +372,10 @@ class Planner {
 
   void steps() {
     auto& s = p_.steps;
-    s.push_back(fmt::format("take the exclusive lock on {} (locking_mode=EXCLUSIVE and a no-op "
-                            "write)",
-                            p_.live.string()));
+    s.push_back(
+        fmt::format("take the exclusive lock on {} (locking_mode=EXCLUSIVE and a no-op "
+                    "write)",
+                    p_.live.string()));
     s.push_back(fmt::format("check that live still has content hash {}", p_.live_hash.hex()));
     s.push_back(fmt::format("take a safety snapshot of the live database under {}",
                             core::restore_snapshots_dir(p_.live).string()));
@@ -388,14 +389,16 @@ class Planner {
       s.push_back(fmt::format("in one transaction, restore {} (commit point)",
                               detail::selection_to_string(p_.selection)));
     } else {
-      s.push_back(fmt::format("copy the staged database ({} bytes) into live through the SQLite "
-                              "backup API (commit point)",
-                              p_.staged_bytes));
+      s.push_back(
+          fmt::format("copy the staged database ({} bytes) into live through the SQLite "
+                      "backup API (commit point)",
+                      p_.staged_bytes));
     }
-    s.push_back("mark the journal committed, keep the old documents in the snapshot, remove the "
-                "journal");
-    s.push_back(fmt::format("check live: integrity_check and content hash {}",
-                            p_.result_hash.hex()));
+    s.push_back(
+        "mark the journal committed, keep the old documents in the snapshot, remove the "
+        "journal");
+    s.push_back(
+        fmt::format("check live: integrity_check and content hash {}", p_.result_hash.hex()));
   }
 
   Result<void> save() {
@@ -522,8 +525,8 @@ Result<Plan> load_plan(const fs::path& plan_dir) {
     }
     return p;
   } catch (const nlohmann::json::exception& e) {
-    return fail(ErrorCode::kBadBackup,
-                fmt::format("{} is damaged: {}", path.string(), e.what()), path.string());
+    return fail(ErrorCode::kBadBackup, fmt::format("{} is damaged: {}", path.string(), e.what()),
+                path.string());
   }
 }
 

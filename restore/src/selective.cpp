@@ -30,8 +30,8 @@ std::string immutable_uri(const fs::path& p) {
 }
 
 const core::TableInfo* find(const core::DatabaseSummary& s, const std::string& name) {
-  auto it = std::find_if(s.tables.begin(), s.tables.end(),
-                         [&](const auto& t) { return t.name == name; });
+  auto it =
+      std::find_if(s.tables.begin(), s.tables.end(), [&](const auto& t) { return t.name == name; });
   return it == s.tables.end() ? nullptr : &*it;
 }
 
@@ -148,7 +148,8 @@ Result<std::vector<TableChange>> run_selective(core::Database& target, const fs:
       TableChange c{t.live->name};
       std::string q = core::quote_identifier(t.live->name);
       std::string cols;
-      for (const auto& col : t.columns) cols += (cols.empty() ? "" : ", ") + core::quote_identifier(col);
+      for (const auto& col : t.columns)
+        cols += (cols.empty() ? "" : ", ") + core::quote_identifier(col);
       std::string where;
       std::vector<std::string> none;
       if (t.tenant_column) {

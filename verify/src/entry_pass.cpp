@@ -70,8 +70,7 @@ Result<void> make_parents(const std::filesystem::path& target) {
   std::error_code ec;
   std::filesystem::create_directories(target.parent_path(), ec);
   if (ec) {
-    return fail(ErrorCode::kIo,
-                fmt::format("cannot stage {}: {}", target.string(), ec.message()),
+    return fail(ErrorCode::kIo, fmt::format("cannot stage {}: {}", target.string(), ec.message()),
                 target.string());
   }
   return {};

@@ -143,9 +143,9 @@ class Verifier {
     std::vector<detail::PassPlan> plans(workers);
     auto on_entry = [this](const EntryResult& e) { start_database_check(e); };
     for (unsigned w = 0; w < workers; ++w) {
-      plans[w] = detail::PassPlan{w,         workers,     &extra_,     stage_dir_,
-                                  o_.stage_files_to.value_or(fs::path()),
-                                  o_.cancel, &raw_bytes_, on_progress, on_entry};
+      plans[w] = detail::PassPlan{
+          w,         workers,     &extra_,     stage_dir_, o_.stage_files_to.value_or(fs::path()),
+          o_.cancel, &raw_bytes_, on_progress, on_entry};
     }
     for (unsigned w = 1; w < workers; ++w) {
       threads.emplace_back([&, w] {
@@ -384,8 +384,10 @@ class Verifier {
   void list_entries() {
     report_.listing.reserve(entries_.size());
     for (const auto& e : entries_) {
-      core::EntryRecord r{e.path, e.type, e.data_read ? std::optional(e.bytes) : e.declared_size,
-                          e.mtime, e.encrypted, !e.problem, std::nullopt};
+      core::EntryRecord r{
+          e.path,      e.type,      e.data_read ? std::optional(e.bytes) : e.declared_size,
+          e.mtime,     e.encrypted, !e.problem,
+          std::nullopt};
       if (e.data_read && !e.data_error) r.hash = e.digests.xxh128;
       report_.listing.push_back(std::move(r));
     }

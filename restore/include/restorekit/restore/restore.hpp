@@ -41,11 +41,11 @@ namespace restorekit::restore {
 
 // What a selective restore takes from the backup; empty = a full restore.
 struct Selection {
-  std::vector<std::string> tenants;          // tenant ids (as text)
-  std::optional<core::TenantSpec> tenant;    // required with `tenants`
-  std::vector<std::string> tables;           // only these tables
-  std::vector<std::string> exclude_tables;   // never these tables
-  bool drop_other_tenants = false;           // also delete live rows of every other tenant
+  std::vector<std::string> tenants;         // tenant ids (as text)
+  std::optional<core::TenantSpec> tenant;   // required with `tenants`
+  std::vector<std::string> tables;          // only these tables
+  std::vector<std::string> exclude_tables;  // never these tables
+  bool drop_other_tenants = false;          // also delete live rows of every other tenant
 
   [[nodiscard]] bool selective() const {
     return !tenants.empty() || !tables.empty() || !exclude_tables.empty();
@@ -53,9 +53,9 @@ struct Selection {
 };
 
 struct PlanOptions {
-  std::filesystem::path live;                            // the live database
-  std::optional<std::filesystem::path> live_documents;   // the live documents folder
-  bool documents = true;                                 // false: --no-docs
+  std::filesystem::path live;                           // the live database
+  std::optional<std::filesystem::path> live_documents;  // the live documents folder
+  bool documents = true;                                // false: --no-docs
   // Keep the plan (plan.json, the staged database and the staged documents) in this folder,
   // which must be on the live database's filesystem. Without it, a dry run stages only the
   // database (documents are hashed in the stream) and removes it at the end.
@@ -64,12 +64,12 @@ struct PlanOptions {
   bool stage_documents = false;
   Selection selection;
   bool allow_schema_changes = false;
-  std::optional<std::string> database_entry;   // glob; default: header's, else first SQLite
-  std::optional<std::string> documents_root;   // default: "docs/" when present, else root
+  std::optional<std::string> database_entry;       // glob; default: header's, else first SQLite
+  std::optional<std::string> documents_root;       // default: "docs/" when present, else root
   std::optional<std::filesystem::path> lock_file;  // present while the application runs
-  std::optional<core::Profile> profile;        // verify's reference checks, tenants
+  std::optional<core::Profile> profile;            // verify's reference checks, tenants
   core::ReaderOptions reader;
-  diff::DiffOptions diff;                      // tenant breakdown, sample rows
+  diff::DiffOptions diff;  // tenant breakdown, sample rows
   ProgressFn progress;
   CancelToken cancel;
 };
@@ -85,23 +85,23 @@ struct Plan {
   std::string backup;
   std::filesystem::path live;
   std::optional<std::filesystem::path> live_documents;
-  std::string database_entry;          // the archive entry restored
+  std::string database_entry;  // the archive entry restored
   Selection selection;
   bool allow_schema_changes = false;
-  std::vector<core::Finding> checks;   // verify findings + restore checks, errors first
+  std::vector<core::Finding> checks;  // verify findings + restore checks, errors first
   diff::DiffReport effects;
-  std::vector<TableChange> changes;    // selective restore: per table
-  std::vector<std::string> steps;      // what apply will do, in order, as sentences
+  std::vector<TableChange> changes;  // selective restore: per table
+  std::vector<std::string> steps;    // what apply will do, in order, as sentences
 
-  core::Digest128 live_hash;           // content hash of live when planned
-  core::Digest128 result_hash;         // content hash live will have after the apply
+  core::Digest128 live_hash;    // content hash of live when planned
+  core::Digest128 result_hash;  // content hash live will have after the apply
   std::uint64_t live_bytes = 0;
   std::uint64_t staged_bytes = 0;
   std::uint64_t archive_bytes = 0;
-  std::uint64_t document_files = 0;    // staged or to stage
+  std::uint64_t document_files = 0;  // staged or to stage
   std::uint64_t document_bytes = 0;
 
-  std::filesystem::path staging;       // folder of the staged data
+  std::filesystem::path staging;  // folder of the staged data
   std::filesystem::path staged_database;
   std::optional<std::filesystem::path> staged_documents;  // a tree to swap in
   std::optional<std::filesystem::path> staged_files;      // its staging root, when not in staging
@@ -111,7 +111,7 @@ struct Plan {
   double throughput = 0;               // archive bytes per second of the pass
   double predicted_apply_seconds = 0;  // downtime predicted for apply
 
-  [[nodiscard]] bool safe() const;     // no check is an error
+  [[nodiscard]] bool safe() const;  // no check is an error
 };
 
 // Makes a plan. The staging folder is removed again unless `plan_out` or `stage_documents`
@@ -131,19 +131,20 @@ void discard(const Plan& plan);
 using StepHook = std::function<void(std::string_view step)>;
 
 struct ApplyOptions {
-  unsigned keep_snapshots = 3;   // older safety snapshots are removed after a success
-  ProgressFn progress;           // pages copied
-  CancelToken cancel;            // honoured until the commit point
+  unsigned keep_snapshots = 3;  // older safety snapshots are removed after a success
+  ProgressFn progress;          // pages copied
+  CancelToken cancel;           // honoured until the commit point
   StepHook on_step;
+  int copy_chunk_pages = 4096;  // pages per backup-API step (progress and cancellation points)
 };
 
 struct ApplyReport {
-  bool applied = false;                // false: refused (see refusal), live untouched
-  std::string refusal;                 // why, when refused
-  std::vector<core::Finding> checks;   // post-apply checks (integrity, content hash, orphans)
-  std::vector<TableChange> changes;    // selective restore, as committed
-  std::filesystem::path snapshot;      // the safety snapshot taken
-  double downtime_seconds = 0;         // exclusive lock held
+  bool applied = false;               // false: refused (see refusal), live untouched
+  std::string refusal;                // why, when refused
+  std::vector<core::Finding> checks;  // post-apply checks (integrity, content hash, orphans)
+  std::vector<TableChange> changes;   // selective restore, as committed
+  std::filesystem::path snapshot;     // the safety snapshot taken
+  double downtime_seconds = 0;        // exclusive lock held
   double seconds = 0;
 };
 

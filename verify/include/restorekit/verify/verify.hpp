@@ -43,7 +43,7 @@ struct VerifyOptions {
   // so that a restore can move the documents into place with one rename.
   std::optional<std::filesystem::path> stage_dir;
   std::optional<std::filesystem::path> stage_files_to;
-  ProgressFn progress;             // raw archive bytes read / archive size
+  ProgressFn progress;  // raw archive bytes read / archive size
   CancelToken cancel;
 };
 

@@ -1,0 +1,486 @@
+// restore: the dry run leaves live byte-identical; apply makes live equal the backup (checked
+// with sqlite3 .dump where available, and by content hash); refusals leave live untouched;
+// selective restores change exactly the chosen rows; rollback and recover; and a crash harness
+// that SIGKILLs apply at every step boundary and at random instants.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <restorekit/core/backup.hpp>
+#include <restorekit/core/content_hash.hpp>
+#include <restorekit/core/hash.hpp>
+#include <restorekit/core/restore_state.hpp>
+#include <restorekit/diff/diff.hpp>
+#include <restorekit/restore/restore.hpp>
+
+#include "test_support.hpp"
+
+namespace restorekit::test {
+namespace {
+
+// Hash of every file's bytes in a tree, by relative path (empty string for a missing tree).
+std::string tree_hash(const fs::path& root) {
+  std::error_code ec;
+  if (!fs::exists(root, ec)) return "";
+  std::map<std::string, std::string> files;
+  for (fs::recursive_directory_iterator it(root, ec), end; it != end; it.increment(ec)) {
+    if (it->is_regular_file()) {
+      core::Hasher h;
+      h.update(read_file(it->path()));
+      files[fs::relative(it->path(), root).generic_string()] = h.digest().hex();
+    } else if (it->is_directory()) {
+      files[fs::relative(it->path(), root).generic_string() + "/"] = "dir";
+    }
+  }
+  std::string all;
+  for (const auto& [k, v] : files) all += k + "=" + v + "\n";
+  core::Hasher h;
+  h.update(all);
+  return h.digest().hex();
+}
+
+std::string file_hash(const fs::path& p) {
+  core::Hasher h;
+  h.update(read_file(p));
+  return h.digest().hex();
+}
+
+// Databases are opened read-write, as the application would after a crash: the first
+// connection rolls back a hot journal (a read-only one cannot).
+core::Digest128 content_of(const fs::path& db_path) {
+  auto db = core::Database::open(db_path, core::OpenMode::kReadWrite);
+  EXPECT_TRUE(db) << db.error().message;
+  auto h = core::content_hash(*db);
+  EXPECT_TRUE(h) << h.error().message;
+  return *h;
+}
+
+// `sqlite3 DB .dump`: an independent view of a database's content.
+std::string dump(const fs::path& db) {
+  auto r = run({"sqlite3", db.string(), ".dump"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out;
+}
+
+bool integrity_ok(const fs::path& db) {
+  auto conn = core::Database::open(db, core::OpenMode::kReadWrite);
+  if (!conn) return false;
+  auto st = conn->prepare("PRAGMA integrity_check");
+  if (!st) return false;
+  auto row = st->step();
+  return row && *row && st->column_text(0) == "ok";
+}
+
+std::int64_t query(const fs::path& db, const std::string& sql) {
+  auto conn = core::Database::open(db, core::OpenMode::kReadOnly);
+  EXPECT_TRUE(conn);
+  auto v = conn->query_int(sql);
+  EXPECT_TRUE(v) << sql << ": " << (v ? "" : v.error().message);
+  return v.value_or(-1);
+}
+
+void exec(const fs::path& db, const std::string& sql) {
+  auto conn = core::Database::open(db, core::OpenMode::kReadWrite);
+  ASSERT_TRUE(conn);
+  auto r = conn->exec(sql);
+  ASSERT_TRUE(r) << r.error().message;
+}
+
+class RestoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto& s = small_sample();
+    fs::copy(s.database.parent_path(), scratch_ / "app", fs::copy_options::recursive);
+    app_ = scratch_ / "app";
+    live_ = app_ / "live" / "app.sqlite";
+    live_docs_ = app_ / "live" / "docs";
+    backup_ = scratch_ / "backup.tar.zst";
+    core::BackupOptions o;
+    o.database = app_ / "app.sqlite";
+    o.documents = app_ / "docs";
+    o.output = backup_;
+    auto b = core::write_backup(o);
+    ASSERT_TRUE(b) << b.error().message;
+  }
+
+  restore::PlanOptions options() const {
+    restore::PlanOptions o;
+    o.live = live_;
+    o.live_documents = live_docs_;
+    o.allow_schema_changes = true;  // the sample's live copy was upgraded since the backup
+    return o;
+  }
+
+  restore::Plan make_plan(restore::PlanOptions o) {
+    auto p = restore::plan(backup_, o);
+    EXPECT_TRUE(p) << p.error().message;
+    return p ? std::move(*p) : restore::Plan{};
+  }
+
+  restore::Plan kept_plan() {
+    auto o = options();
+    o.plan_out = scratch_ / fmt::format("plan-{}", ++plans_);
+    return make_plan(o);
+  }
+
+  bool has_check(const restore::Plan& p, const std::string& code, core::Severity s) {
+    return std::any_of(p.checks.begin(), p.checks.end(),
+                       [&](const auto& f) { return f.code == code && f.severity == s; });
+  }
+
+  ScratchDir scratch_;
+  fs::path app_, live_, live_docs_, backup_;
+  int plans_ = 0;
+};
+
+TEST_F(RestoreTest, DryRunLeavesLiveByteIdenticalAndPredicts) {
+  auto db_before = file_hash(live_);
+  auto docs_before = tree_hash(live_docs_);
+  auto o = options();
+  o.allow_schema_changes = false;
+  auto blocked = make_plan(o);
+  EXPECT_FALSE(blocked.safe());
+  EXPECT_TRUE(has_check(blocked, "SCHEMA_NEWER_THAN_BACKUP", core::Severity::kError));
+  auto p = kept_plan();
+  EXPECT_TRUE(p.safe());
+  EXPECT_GT(p.predicted_apply_seconds, 0);
+  EXPECT_GT(p.effects.database.lost, 0u);
+  ASSERT_TRUE(p.effects.documents);
+  EXPECT_GT(p.effects.documents->lost + p.effects.documents->changed, 0u);
+  EXPECT_EQ(p.live_hash, content_of(live_));
+  EXPECT_EQ(p.result_hash, content_of(app_ / "app.sqlite"));
+  ASSERT_TRUE(p.staged_documents);
+  EXPECT_EQ(tree_hash(*p.staged_documents), tree_hash(app_ / "docs"));
+  EXPECT_EQ(file_hash(live_), db_before);
+  EXPECT_EQ(tree_hash(live_docs_), docs_before);
+  // Without --plan-out nothing stays behind but the (empty) state folder.
+  auto state = core::restore_state_dir(live_);
+  EXPECT_TRUE(fs::is_empty(state)) << state;
+}
+
+TEST_F(RestoreTest, FullRestoreMakesLiveEqualTheBackupAndRollbackUndoesIt) {
+  RK_REQUIRE_TOOL("sqlite3");
+  auto old_dump = dump(live_);
+  auto old_docs = tree_hash(live_docs_);
+  auto p = kept_plan();
+  ASSERT_TRUE(p.safe());
+  auto r = restore::apply(p, {});
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(r->applied) << r->refusal;
+  EXPECT_TRUE(r->checks.empty()) << r->checks.front().message;
+  EXPECT_EQ(dump(live_), dump(app_ / "app.sqlite"));
+  EXPECT_EQ(tree_hash(live_docs_), tree_hash(app_ / "docs"));
+  EXPECT_FALSE(fs::exists(*p.plan_dir)) << "an applied plan is consumed";
+  EXPECT_FALSE(fs::exists(core::restore_journal_path(live_)));
+  EXPECT_TRUE(fs::exists(r->snapshot / "database.sqlite"));
+  EXPECT_EQ(tree_hash(r->snapshot / "documents"), old_docs);
+
+  auto back = restore::rollback(live_, {});
+  ASSERT_TRUE(back) << back.error().message;
+  ASSERT_TRUE(back->applied) << back->refusal;
+  EXPECT_EQ(dump(live_), old_dump);
+  EXPECT_EQ(tree_hash(live_docs_), old_docs);
+}
+
+TEST_F(RestoreTest, RefusesWhenLiveChangedSinceThePlan) {
+  auto p = kept_plan();
+  exec(live_, "INSERT INTO settings(company_id, key, value) VALUES (1, 'late', 'write')");
+  auto db_before = file_hash(live_);
+  auto docs_before = tree_hash(live_docs_);
+  auto r = restore::apply(p, {});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_FALSE(r->applied);
+  EXPECT_NE(r->refusal.find("changed since the plan"), std::string::npos) << r->refusal;
+  EXPECT_EQ(tree_hash(live_docs_), docs_before);
+  EXPECT_EQ(query(live_, "SELECT count(*) FROM settings WHERE key = 'late'"), 1);
+  EXPECT_FALSE(fs::exists(core::restore_journal_path(live_)));
+  (void)db_before;
+}
+
+TEST_F(RestoreTest, LiveInUseByAnotherProcessBlocksThePlan) {
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int fd = ::open(live_.c_str(), O_RDONLY);
+    (void)fd;
+    ::sleep(30);
+    ::_exit(0);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto p = make_plan(options());
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_FALSE(p.safe());
+  auto it = std::find_if(p.checks.begin(), p.checks.end(),
+                         [](const auto& f) { return f.code == "LIVE_IN_USE"; });
+  ASSERT_NE(it, p.checks.end());
+  EXPECT_NE(it->message.find(fmt::format("pid {}", child)), std::string::npos) << it->message;
+}
+
+TEST_F(RestoreTest, LockFileBlocksThePlan) {
+  auto o = options();
+  o.lock_file = app_ / "app.lock";
+  write_file(*o.lock_file, "4242\n");
+  auto p = make_plan(o);
+  EXPECT_TRUE(has_check(p, "LIVE_IN_USE", core::Severity::kError));
+}
+
+TEST_F(RestoreTest, AnOpenWalConnectionMakesApplyRefuse) {
+  exec(live_, "PRAGMA journal_mode=WAL");
+  auto p = kept_plan();
+  auto reader = core::Database::open(live_, core::OpenMode::kReadOnly);
+  ASSERT_TRUE(reader);
+  ASSERT_TRUE(reader->exec("BEGIN; SELECT count(*) FROM persons;"));
+  auto st = reader->prepare("SELECT count(*) FROM persons");
+  ASSERT_TRUE(st && st->step());
+  auto before = content_of(live_);
+  auto r = restore::apply(p, {});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_FALSE(r->applied);
+  EXPECT_NE(r->refusal.find("LIVE_IN_USE"), std::string::npos) << r->refusal;
+  st->reset();
+  (void)reader->exec("COMMIT");
+  EXPECT_EQ(content_of(live_), before);
+}
+
+TEST_F(RestoreTest, BackupTriggersAndViewsNeedPermission) {
+  exec(app_ / "app.sqlite",
+       "CREATE VIEW v_people AS SELECT * FROM persons;"
+       "CREATE TRIGGER t_audit AFTER INSERT ON persons BEGIN SELECT 1; END;");
+  fs::remove(backup_);
+  core::BackupOptions o;
+  o.database = app_ / "app.sqlite";
+  o.documents = app_ / "docs";
+  o.output = backup_;
+  ASSERT_TRUE(core::write_backup(o));
+  auto p = make_plan(options());  // allows the older schema, not triggers: both need the flag
+  EXPECT_TRUE(has_check(p, "UNTRUSTED_SCHEMA", core::Severity::kWarning));
+  auto strict = options();
+  strict.allow_schema_changes = false;
+  auto q = make_plan(strict);
+  EXPECT_TRUE(has_check(q, "UNTRUSTED_SCHEMA", core::Severity::kError));
+  EXPECT_FALSE(q.safe());
+}
+
+TEST_F(RestoreTest, WalLiveWithAnotherPageSizeGetsARebuiltCopy) {
+  exec(live_, "PRAGMA page_size=8192; VACUUM; PRAGMA journal_mode=WAL;");
+  ASSERT_EQ(query(live_, "PRAGMA page_size"), 8192);
+  auto p = kept_plan();
+  EXPECT_TRUE(has_check(p, "PAGE_SIZE_REBUILT", core::Severity::kInfo));
+  auto r = restore::apply(p, {});
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(r->applied) << r->refusal;
+  EXPECT_TRUE(r->checks.empty()) << r->checks.front().message;
+  EXPECT_EQ(query(live_, "PRAGMA page_size"), 8192);
+  EXPECT_EQ(content_of(live_), content_of(app_ / "app.sqlite"));
+}
+
+TEST_F(RestoreTest, TenantRestoreChangesOnlyThatTenant) {
+  auto o = options();
+  o.live_documents.reset();
+  o.selection.tenants = {"3"};
+  o.selection.tenant = core::TenantSpec{"company_id", "companies", "id", "name"};
+  o.plan_out = scratch_ / "tenant-plan";
+  auto p = make_plan(o);
+  ASSERT_TRUE(p.safe());
+  ASSERT_FALSE(p.changes.empty());
+  auto count = [&](const fs::path& db, const std::string& table, const std::string& where) {
+    return query(db, fmt::format("SELECT count(*) FROM {} WHERE {}", table, where));
+  };
+  auto backup_db = app_ / "app.sqlite";
+  auto other_before = count(live_, "appointments", "company_id <> 3");
+  auto r = restore::apply(p, {});
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(r->applied) << r->refusal;
+  for (const auto& c : r->changes) {
+    if (c.table != "appointments") continue;
+    EXPECT_EQ(c.inserted,
+              static_cast<std::uint64_t>(count(backup_db, "appointments", "company_id = 3")));
+  }
+  EXPECT_EQ(count(live_, "appointments", "company_id = 3"),
+            count(backup_db, "appointments", "company_id = 3"));
+  EXPECT_EQ(count(live_, "appointments", "company_id <> 3"), other_before);
+  // Tenant 3's rows now equal the backup's, checked row by row on the common columns.
+  auto conn = core::Database::open(live_, core::OpenMode::kReadOnly);
+  ASSERT_TRUE(conn);
+  ASSERT_TRUE(conn->exec(fmt::format("ATTACH '{}' AS b", backup_db.string())));
+  auto diff = conn->query_int(
+      "SELECT count(*) FROM (SELECT id, starts_at, subject, price FROM main.appointments WHERE "
+      "company_id = 3 EXCEPT SELECT id, starts_at, subject, price FROM b.appointments WHERE "
+      "company_id = 3)");
+  ASSERT_TRUE(diff) << diff.error().message;
+  EXPECT_EQ(*diff, 0);
+  EXPECT_EQ(content_of(live_), p.result_hash);
+}
+
+TEST_F(RestoreTest, CancelledBeforeTheCommitLeavesLiveUntouched) {
+  auto p = kept_plan();
+  auto db_before = content_of(live_);
+  auto docs_before = tree_hash(live_docs_);
+  restore::ApplyOptions ao;
+  ao.on_step = [&](std::string_view step) {
+    if (step == "documents") ao.cancel.cancel();
+  };
+  auto r = restore::apply(p, ao);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kCancelled);
+  EXPECT_EQ(content_of(live_), db_before);
+  EXPECT_EQ(tree_hash(live_docs_), docs_before);
+  EXPECT_FALSE(fs::exists(core::restore_journal_path(live_)));
+  EXPECT_TRUE(fs::is_empty(core::restore_snapshots_dir(live_)));
+}
+
+TEST_F(RestoreTest, AnUnfinishedJournalBlocksEveryCommandUntilRecovered) {
+  auto p = kept_plan();
+  write_file(core::restore_journal_path(live_), "{}");
+  auto again = restore::plan(backup_, options());
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+  auto d = diff::diff_databases(app_ / "app.sqlite", live_, {});
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code, ErrorCode::kConflict);
+  auto r = restore::apply(p, {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kConflict);
+  fs::remove(core::restore_journal_path(live_));
+  auto rec = restore::recover(live_);
+  ASSERT_TRUE(rec) << rec.error().message;
+  EXPECT_EQ(rec->outcome, "nothing to recover");
+}
+
+// --- crash safety ---------------------------------------------------------------------------
+
+// When an undisturbed apply reached its steps, measured from the fork.
+struct StepTimes {
+  std::int64_t journal_us = 0;    // the swap and the page copy follow
+  std::int64_t committed_us = 0;  // the commit point
+  std::int64_t done_us = 0;       // the journal is gone
+};
+
+// Runs apply in a child process; `kill_at` names a step at which the child SIGKILLs itself,
+// `delay` kills it from outside after that long; `times` receives when the child reached its
+// steps. @return true when the child was killed.
+bool apply_in_child(const restore::Plan& p, const std::string& kill_at,
+                    std::optional<std::chrono::microseconds> delay, StepTimes* times = nullptr) {
+  int fds[2];
+  if (::pipe(fds) != 0) return false;
+  auto started = std::chrono::steady_clock::now();
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::close(fds[0]);
+    StepTimes seen;
+    auto now = [&] {
+      return std::chrono::duration_cast<std::chrono::microseconds>(
+                 std::chrono::steady_clock::now() - started)
+          .count();
+    };
+    restore::ApplyOptions ao;
+    ao.copy_chunk_pages = 4;  // many chunks: many instants inside the page copy
+    ao.on_step = [&](std::string_view step) {
+      if (step == kill_at) ::raise(SIGKILL);
+      if (step == "copy") std::this_thread::sleep_for(std::chrono::microseconds(50));
+      if (step == "journal") seen.journal_us = now();
+      if (step == "committed") seen.committed_us = now();
+      if (step == "done") {
+        seen.done_us = now();
+        (void)!::write(fds[1], &seen, sizeof seen);
+      }
+    };
+    auto r = restore::apply(p, ao);
+    ::_exit(r && r->applied ? 0 : 3);
+  }
+  ::close(fds[1]);
+  if (delay) {
+    std::this_thread::sleep_for(*delay);
+    ::kill(child, SIGKILL);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  StepTimes seen;
+  if (::read(fds[0], &seen, sizeof seen) == sizeof seen && times) *times = seen;
+  ::close(fds[0]);
+  return WIFSIGNALED(status);
+}
+
+TEST_F(RestoreTest, KilledAtAnyInstantLiveIsOldOrNewAndRecoverCleansUp) {
+  auto pristine = scratch_ / "pristine";
+  fs::copy(app_ / "live", pristine, fs::copy_options::recursive);
+  auto old_hash = content_of(live_);
+  auto new_hash = content_of(app_ / "app.sqlite");
+  auto old_docs = tree_hash(live_docs_);
+  auto new_docs = tree_hash(app_ / "docs");
+
+  auto reset_live = [&] {
+    std::error_code ec;
+    fs::remove_all(app_ / "live", ec);
+    fs::copy(pristine, app_ / "live", fs::copy_options::recursive);
+  };
+  // Measures one undisturbed apply, to aim the random kills: most inside the document swap and
+  // the page copy, the rest anywhere.
+  StepTimes t;
+  ASSERT_FALSE(apply_in_child(kept_plan(), "", std::nullopt, &t));
+  ASSERT_GT(t.committed_us, t.journal_us);
+  ASSERT_EQ(content_of(live_), new_hash);
+
+  std::vector<std::string> steps = {"locked", "snapshot",  "journal",           "documents",
+                                    "copy",   "committed", "journal-committed", "documents-kept",
+                                    "done"};
+  std::mt19937 rng(20261122);
+  int killed = 0, old_state = 0, new_state = 0, finished = 0, undone = 0;
+  const int kCopyKills = 60;
+  const int kRandomKills = kCopyKills + 20;
+  for (int i = 0; i < static_cast<int>(steps.size()) + kRandomKills; ++i) {
+    reset_live();
+    auto p = kept_plan();
+    ASSERT_TRUE(p.safe());
+    bool at_step = i < static_cast<int>(steps.size());
+    std::string step = at_step ? steps[static_cast<std::size_t>(i)] : "";
+    std::optional<std::chrono::microseconds> delay;
+    if (!at_step) {
+      bool in_copy = i < static_cast<int>(steps.size()) + kCopyKills;
+      delay = std::chrono::microseconds(std::uniform_int_distribution<std::int64_t>(
+          in_copy ? t.journal_us : 0, in_copy ? t.committed_us : t.done_us)(rng));
+    }
+    SCOPED_TRACE(at_step ? "killed at step " + step
+                         : fmt::format("killed after {} us", delay->count()));
+    killed += apply_in_child(p, step, delay) ? 1 : 0;
+
+    // Right after the kill: live is intact and holds exactly the old or the new content.
+    ASSERT_TRUE(integrity_ok(live_));
+    auto hash = content_of(live_);
+    ASSERT_TRUE(hash == old_hash || hash == new_hash);
+    (hash == old_hash ? old_state : new_state)++;
+
+    auto rec = restore::recover(live_);
+    ASSERT_TRUE(rec) << rec.error().message;
+    finished += rec->outcome == "finished";
+    undone += rec->outcome == "undone";
+    EXPECT_FALSE(fs::exists(core::restore_journal_path(live_)));
+    EXPECT_EQ(content_of(live_), hash) << "recover never changes the database";
+    EXPECT_EQ(tree_hash(live_docs_), hash == new_hash ? new_docs : old_docs)
+        << "the documents match the database after recover";
+    if (p.plan_dir && hash == old_hash) discard(p);
+  }
+  RecordProperty("kills", killed);
+  std::printf(
+      "crash harness: %d kills (%zu at step boundaries, %d at random instants of the "
+      "swap and page copy, %d anywhere); live old %d, new %d; recover finished %d, "
+      "undid %d\n",
+      killed, steps.size(), kCopyKills, kRandomKills - kCopyKills, old_state, new_state, finished,
+      undone);
+  EXPECT_GE(killed, static_cast<int>(steps.size()) + kRandomKills / 2);
+  EXPECT_GT(old_state, 0);
+  EXPECT_GT(new_state, 0);
+}
+
+}  // namespace
+}  // namespace restorekit::test
