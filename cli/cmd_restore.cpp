@@ -103,7 +103,8 @@ Result<restore::PlanOptions> plan_options(const RestoreArgs& a, BackupInputs inp
 int finish(const RestoreArgs& a, const RestoreOutcome& outcome) {
   if (a.common.json) {
     print_json(restore_json(outcome));
-  } else if (!a.common.quiet || restore_verdict(outcome) != "safe") {
+  } else if (!a.common.quiet || restore_verdict(outcome) == "blocked" ||
+             restore_verdict(outcome) == "refused") {
     render_restore_text(outcome, std::cout);
   }
   std::string verdict = restore_verdict(outcome);

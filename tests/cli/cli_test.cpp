@@ -451,3 +451,66 @@ TEST(CliDiff, ExitCodesAndJsonContract) {
 
 }  // namespace
 }  // namespace restorekit::test
+
+namespace restorekit::test {
+namespace {
+
+TEST(CliRestore, DryRunThenApplyThenRollbackWithExitCodesAndJson) {
+  Fixture f;
+  ASSERT_EQ(f.backup("b.tar.zst").exit_code, 0);
+  const auto& s = small_sample();
+  auto live_dir = f.dir / "live";
+  fs::copy(s.live_database.parent_path(), live_dir, fs::copy_options::recursive);
+  auto live = (live_dir / "app.sqlite").string();
+  auto live_docs = (live_dir / "docs").string();
+  auto backup = (f.dir / "b.tar.zst").string();
+  std::vector<std::string> base = {"restore", backup,        "--live",    live,
+                                   "--live-docs", live_docs, "--profile", f.profile.string()};
+  auto with = [&](std::vector<std::string> extra) {
+    auto args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return rk(args);
+  };
+
+  auto blocked = with({"--dry-run"});
+  EXPECT_EQ(blocked.exit_code, 1) << blocked.out << blocked.err;
+  EXPECT_EQ(blocked.out.rfind("BLOCKED: SCHEMA_NEWER_THAN_BACKUP", 0), 0u) << blocked.out;
+
+  auto plan_dir = (f.dir / "plan").string();
+  auto safe = with({"--dry-run", "--allow-schema-changes", "--plan-out", plan_dir, "--json"});
+  ASSERT_EQ(safe.exit_code, 0) << safe.out << safe.err;
+  auto j = parse_json(safe);
+  EXPECT_EQ(j["schema"], "restorekit.restore/1");
+  EXPECT_EQ(j["verdict"], "safe");
+  EXPECT_TRUE(j["checks"].is_array());
+  EXPECT_EQ(j["effects"]["schema"], "restorekit.diff/1");
+  EXPECT_GT(j["effects"]["totals"]["lost"].get<int>(), 0);
+  EXPECT_GT(j["predicted_apply_seconds"].get<double>(), 0);
+  EXPECT_EQ(j["plan"], plan_dir);
+
+  auto text = with({"--dry-run", "--allow-schema-changes"});
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_EQ(text.out.rfind("SAFE TO APPLY — predicted downtime ", 0), 0u) << text.out;
+
+  auto applied = rk({"restore", "--apply", plan_dir, "--json"});
+  ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  EXPECT_EQ(parse_json(applied)["verdict"], "restored");
+  auto again = rk({"restore", "--apply", plan_dir});
+  EXPECT_EQ(again.exit_code, 2) << "a consumed plan cannot be applied twice";
+
+  auto rolled = rk({"restore", "--rollback", "--live", live});
+  EXPECT_EQ(rolled.exit_code, 0) << rolled.out << rolled.err;
+  EXPECT_EQ(rolled.out.rfind("RESTORED", 0), 0u) << rolled.out;
+  auto recovered = rk({"restore", "--recover", "--live", live, "--json"});
+  EXPECT_EQ(recovered.exit_code, 0);
+  EXPECT_EQ(parse_json(recovered)["outcome"], "nothing to recover");
+
+  auto yes = with({"--yes", "--allow-schema-changes", "--quiet"});
+  EXPECT_EQ(yes.exit_code, 0) << yes.out << yes.err;
+  auto no_mode = with({});
+  EXPECT_EQ(no_mode.exit_code, 2);
+  EXPECT_NE(no_mode.err.find("--dry-run"), std::string::npos) << no_mode.err;
+}
+
+}  // namespace
+}  // namespace restorekit::test
