@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <future>
 
 #include <fmt/format.h>
 
@@ -153,30 +154,36 @@ void prune_snapshots(const fs::path& live, unsigned keep) {
   for (std::size_t i = 0; i + keep < dirs.size(); ++i) remove_tree(dirs[i]);
 }
 
+// integrity_check's complaints ("" when it says ok).
+std::string integrity_problems(const fs::path& live) {
+  auto db = core::Database::open(live, core::OpenMode::kReadOnly);
+  if (!db) return db.error().message;
+  auto ok = db->prepare("PRAGMA integrity_check(5)");
+  if (!ok) return ok.error().message;
+  std::string problems;
+  auto done = ok->for_each([&]() -> Result<void> {
+    if (ok->column_text(0) != "ok") problems += std::string(ok->column_text(0)) + "; ";
+    return {};
+  });
+  return done ? problems : done.error().message;
+}
+
+// After the commit, on two threads: integrity_check, and the content hash that must equal the
+// planned result.
 std::vector<Finding> post_checks(const Job& job, const std::vector<TableChange>& changes) {
   std::vector<Finding> out;
-  auto db = core::Database::open(job.live, core::OpenMode::kReadOnly);
-  if (!db) {
-    out.push_back(Finding{"DB_INTEGRITY", Severity::kError, job.live.string(), db.error().message});
-    return out;
-  }
-  auto ok = db->prepare("PRAGMA integrity_check(5)");
-  std::string problems;
-  if (ok) {
-    (void)ok->for_each([&]() -> Result<void> {
-      if (ok->column_text(0) != "ok") problems += std::string(ok->column_text(0)) + "; ";
-      return {};
-    });
-  } else {
-    problems = ok.error().message;
-  }
+  auto integrity = std::async(std::launch::async, integrity_problems, job.live);
+  auto hash = [&]() -> Result<core::Digest128> {
+    RK_TRY_ASSIGN(auto db, core::Database::open(job.live, core::OpenMode::kReadOnly));
+    return core::content_hash(db);
+  }();
+  std::string problems = integrity.get();
   if (!problems.empty()) {
     out.push_back(Finding{"DB_INTEGRITY", Severity::kError, job.live.string(),
                           fmt::format("integrity_check of the restored database failed: {}; "
                                       "run `restorekit restore --rollback --live {}`",
                                       problems, job.live.string())});
   }
-  auto hash = core::content_hash(*db);
   if (!hash || *hash != job.result_hash) {
     out.push_back(Finding{"RESULT_MISMATCH", Severity::kError, job.live.string(),
                           fmt::format("the restored database's content hash {} differs from the "
@@ -195,6 +202,15 @@ std::vector<Finding> post_checks(const Job& job, const std::vector<TableChange>&
 }
 
 }  // namespace
+
+// Apply names the plan's hash as the old state before it confirmed it on the snapshot: an
+// interrupted apply of a stale plan left live equal to its snapshot instead.
+bool matches_snapshot(const Job& job, const core::Digest128& hash) {
+  auto db = core::Database::open_untrusted(job.snapshot / "database.sqlite");
+  if (!db) return false;
+  auto h = core::content_hash(*db);
+  return h && *h == hash;
+}
 
 std::uint64_t inode_of(const fs::path& p) {
   struct stat st {};
@@ -227,16 +243,10 @@ Result<ApplyReport> execute(Job job, const ApplyOptions& o) {
   auto locked_at = Clock::now();
   hook("locked");
 
-  RK_TRY_ASSIGN(job.old_hash, core::content_hash(*live, o.cancel));
-  if (job.expected_live && *job.expected_live != job.old_hash) {
-    return refuse(
-        fmt::format("live changed since the plan (content hash {} then, {} now); make "
-                    "a new plan",
-                    job.expected_live->hex(), job.old_hash.hex()));
-  }
   RK_TRY_ASSIGN(job.snapshot, new_snapshot_dir(job.live));
   auto drop_snapshot = [&] { remove_tree(job.snapshot); };
-  if (auto copied = copy_to_new_file(*live, job.snapshot / "database.sqlite"); !copied) {
+  auto snapshot_db = job.snapshot / "database.sqlite";
+  if (auto copied = copy_to_new_file(*live, snapshot_db); !copied) {
     drop_snapshot();
     return tl::unexpected(copied.error());
   }
@@ -246,46 +256,79 @@ Result<ApplyReport> execute(Job job, const ApplyOptions& o) {
     drop_snapshot();
     return fail(ErrorCode::kCancelled, "restore cancelled; live is unchanged");
   }
+  // Live's content hash is taken on the snapshot, an exact copy restorekit owns. With a plan,
+  // it runs on a second thread while the documents are swapped and the pages copied, and the
+  // commit waits for it; the journal meanwhile names the plan's hash as the old state (recover
+  // also accepts the snapshot's own hash).
+  auto hash_snapshot = [snapshot_db, cancel = o.cancel]() -> Result<core::Digest128> {
+    RK_TRY_ASSIGN(auto db, core::Database::open_untrusted(snapshot_db));
+    return core::content_hash(db, cancel);
+  };
+  std::future<Result<core::Digest128>> live_hash;
+  if (job.expected_live) {
+    job.old_hash = *job.expected_live;
+    live_hash = std::async(std::launch::async, hash_snapshot);
+  } else if (auto h = hash_snapshot(); h) {
+    job.old_hash = *h;
+  } else {
+    drop_snapshot();
+    return tl::unexpected(h.error());
+  }
+  std::optional<std::string> changed_since_plan;
+  auto before_commit = [&]() -> Result<void> {
+    if (!live_hash.valid()) return {};
+    RK_TRY_ASSIGN(auto h, live_hash.get());
+    if (h == job.old_hash) return {};
+    changed_since_plan =
+        fmt::format("live changed since the plan (content hash {} then, {} now); make a new plan",
+                    job.old_hash.hex(), h.hex());
+    return fail(ErrorCode::kConflict, *changed_since_plan);
+  };
   if (job.documents) {
     job.documents->staged_ino = inode_of(job.documents->staged);
     job.documents->live_ino = inode_of(job.documents->live);
   }
   auto journal = core::restore_journal_path(job.live);
-  if (auto w = write_json_durably(journal, job_json(job)); !w) {
-    drop_snapshot();
-    return tl::unexpected(w.error());
-  }
-  hook("journal");
-  auto undo = [&](const Error& e) -> tl::unexpected<Error> {
-    if (job.documents && new_documents_in_place(*job.documents)) {
-      if (auto back = swap_out(*job.documents); !back) return tl::unexpected(back.error());
-    }
+  // Puts everything back as it was before the commit point.
+  auto undo = [&]() -> Result<void> {
+    if (live_hash.valid()) live_hash.wait();
+    if (job.documents && new_documents_in_place(*job.documents)) RK_TRY(swap_out(*job.documents));
     std::error_code ec;
     fs::remove(journal, ec);
     drop_snapshot();
+    return {};
+  };
+  auto abandon = [&](const Error& e) -> Result<ApplyReport> {
+    RK_TRY(undo());
+    if (changed_since_plan) return refuse(*changed_since_plan);
     return tl::unexpected(e);
   };
+  if (auto w = write_json_durably(journal, job_json(job)); !w) return abandon(w.error());
+  hook("journal");
   if (job.documents) {
-    if (auto swapped = swap_in(*job.documents); !swapped) return undo(swapped.error());
+    if (auto swapped = swap_in(*job.documents); !swapped) return abandon(swapped.error());
     hook("documents");
   }
 
   // The commit point.
   if (job.selection) {
+    if (auto same = before_commit(); !same) return abandon(same.error());
     auto changes = run_selective(*live, job.staged_database, *job.selection);
-    if (!changes) return undo(changes.error());
+    if (!changes) return abandon(changes.error());
     report.changes = std::move(*changes);
   } else {
     auto staged = core::Database::open_untrusted(job.staged_database);
-    if (!staged) return undo(staged.error());
+    if (!staged) return abandon(staged.error());
     ProgressThrottle throttle(o.progress);
     auto on_chunk = [&](int done, int total) {
       throttle.update(Progress{static_cast<std::uint64_t>(done), static_cast<std::uint64_t>(total),
                                0, 0, "copying pages"});
       hook("copy");
     };
-    if (auto copied = copy_pages(*staged, *live, on_chunk, o.cancel, o.copy_chunk_pages); !copied) {
-      return undo(copied.error());
+    if (auto copied =
+            copy_pages(*staged, *live, on_chunk, o.cancel, o.copy_chunk_pages, before_commit);
+        !copied) {
+      return abandon(copied.error());
     }
   }
   hook("committed");
@@ -393,7 +436,7 @@ Result<RecoverReport> recover(const std::filesystem::path& live) {
     if (job.remove_after) detail::remove_tree(*job.remove_after);
     report.outcome = "finished";
     report.actions.push_back("the live database already holds the restored content");
-  } else if (hash == job.old_hash) {
+  } else if (hash == job.old_hash || detail::matches_snapshot(job, hash)) {
     if (job.documents && detail::new_documents_in_place(*job.documents)) {
       RK_TRY(detail::swap_out(*job.documents));
       report.actions.push_back("put the previous documents back into " +

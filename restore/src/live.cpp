@@ -16,25 +16,28 @@ constexpr int kLockTimeoutMs = 2000;
 
 Result<void> copy_pages(core::Database& src, core::Database& dest,
                         const std::function<void(int, int)>& on_chunk, const CancelToken& cancel,
-                        int chunk_pages) {
+                        int chunk_pages, const std::function<Result<void>()>& before_commit) {
   sqlite3_backup* b = sqlite3_backup_init(dest.handle(), "main", src.handle(), "main");
   if (!b) return tl::unexpected(dest.error("starting the page copy"));
-  int rc = SQLITE_OK;
-  for (;;) {
-    // The step that copies the last pages also commits: check cancellation before it.
+  auto abandon = [&](Error e) -> Result<void> {
+    sqlite3_backup_finish(b);  // rolls the destination back
+    return tl::unexpected(std::move(e));
+  };
+  // A step of 0 pages takes the locks and counts the pages, so that the last step is known.
+  int rc = sqlite3_backup_step(b, 0);
+  bool checked = !before_commit;
+  while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+    if (rc != SQLITE_OK) sqlite3_sleep(20);
     if (cancel.cancelled()) {
-      sqlite3_backup_finish(b);  // rolls the destination back
-      return fail(ErrorCode::kCancelled,
-                  "restore cancelled before the commit point; live is "
-                  "unchanged");
+      return abandon(Error(ErrorCode::kCancelled,
+                           "restore cancelled before the commit point; live is unchanged"));
+    }
+    if (!checked && sqlite3_backup_remaining(b) <= chunk_pages) {
+      checked = true;
+      if (auto ok = before_commit(); !ok) return abandon(ok.error());
     }
     rc = sqlite3_backup_step(b, chunk_pages);
-    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
-      sqlite3_sleep(20);
-      continue;
-    }
-    if (rc != SQLITE_OK) break;
-    if (on_chunk) {
+    if (rc == SQLITE_OK && on_chunk) {
       int total = sqlite3_backup_pagecount(b);
       on_chunk(total - sqlite3_backup_remaining(b), total);
     }

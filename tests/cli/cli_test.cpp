@@ -464,7 +464,7 @@ TEST(CliRestore, DryRunThenApplyThenRollbackWithExitCodesAndJson) {
   auto live = (live_dir / "app.sqlite").string();
   auto live_docs = (live_dir / "docs").string();
   auto backup = (f.dir / "b.tar.zst").string();
-  std::vector<std::string> base = {"restore", backup,        "--live",    live,
+  std::vector<std::string> base = {"restore",     backup,    "--live",    live,
                                    "--live-docs", live_docs, "--profile", f.profile.string()};
   auto with = [&](std::vector<std::string> extra) {
     auto args = base;
