@@ -54,7 +54,8 @@ void render_restore_text(const RestoreOutcome& o, std::ostream& out) {
   std::string verdict = restore_verdict(o);
   const restore::Plan* p = o.plan ? &*o.plan : nullptr;
   if (verdict == "safe") {
-    fmt::print(out, "SAFE TO APPLY — predicted downtime {:.1f} s\n", p->predicted_apply_seconds);
+    double t = p->predicted_apply_seconds;
+    fmt::print(out, "SAFE TO APPLY — predicted downtime {:.{}f} s\n", t, t < 1 ? 2 : 1);
   } else if (verdict == "blocked") {
     const auto* f = p ? first_error(p->checks) : nullptr;
     fmt::print(out, "BLOCKED: {}\n",

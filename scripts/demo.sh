@@ -42,3 +42,14 @@ echo "== a foreign backup (zip made by Info-ZIP), inspected by content"
 (cd "$demo/app" && zip -qr ../foreign.zip app.sqlite docs)
 "$bin/cli/restorekit" inspect "$demo/foreign.zip" --profile "$demo/app/profile.toml" \
   --catalog "$demo/catalog.sqlite"
+
+echo "== restorekit restore --dry-run: is it safe to restore, what would it change, how long would it take?"
+echo "   (the live application was upgraded since the backup: the dry run blocks and says why)"
+"$bin/cli/restorekit" restore "$demo/backup.tar.zst" --live "$demo/app/live/app.sqlite" \
+  --live-docs "$demo/app/live/docs" --profile "$demo/app/profile.toml" --dry-run \
+  || echo "(exit code $?: blocked)"
+echo "== the same dry run, accepting the older schema, keeping the plan for apply"
+rm -rf "$demo/plan"
+"$bin/cli/restorekit" restore "$demo/backup.tar.zst" --live "$demo/app/live/app.sqlite" \
+  --live-docs "$demo/app/live/docs" --profile "$demo/app/profile.toml" --dry-run \
+  --allow-schema-changes --plan-out "$demo/plan"

@@ -21,12 +21,6 @@ namespace {
 using core::Finding;
 using core::Severity;
 
-std::string human(std::uint64_t bytes) {
-  if (bytes >= 1'000'000'000) return fmt::format("{:.1f} GB", static_cast<double>(bytes) / 1e9);
-  if (bytes >= 1'000'000) return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6);
-  return fmt::format("{} bytes", bytes);
-}
-
 std::string process_name(const std::string& pid) {
   std::ifstream in("/proc/" + pid + "/comm");
   std::string name;
@@ -70,6 +64,13 @@ std::vector<std::string> processes_using(const std::filesystem::path& live) {
 }
 
 namespace detail {
+
+std::string human(std::uint64_t bytes) {
+  if (bytes >= 1'000'000'000) return fmt::format("{:.1f} GB", static_cast<double>(bytes) / 1e9);
+  if (bytes >= 1'000'000) return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6);
+  if (bytes >= 1'000) return fmt::format("{:.1f} kB", static_cast<double>(bytes) / 1e3);
+  return fmt::format("{} bytes", bytes);
+}
 
 std::vector<Finding> live_in_use_checks(const fs::path& live, const std::optional<fs::path>& lock) {
   std::vector<Finding> out;

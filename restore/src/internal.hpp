@@ -21,6 +21,8 @@ namespace fs = std::filesystem;
 
 // --- checks.cpp: preflight checks -------------------------------------------------------------
 
+std::string human(std::uint64_t bytes);  // "4.2 MB"
+
 // LIVE_IN_USE findings: processes holding the files open, and the application's lock file.
 std::vector<core::Finding> live_in_use_checks(const fs::path& live,
                                               const std::optional<fs::path>& lock_file);

@@ -363,10 +363,11 @@ class Planner {
     }
     double rate = copy_seconds_ > 0 ? static_cast<double>(p_.live_bytes) / copy_seconds_ : 2e8;
     rate = std::max(rate, 1e6);
-    // Under the lock: hash live, snapshot it, copy the staged database in (its own journal
-    // writes the old pages once more).
-    p_.predicted_apply_seconds = hash_seconds_ + static_cast<double>(p_.live_bytes) / rate +
-                                 1.5 * static_cast<double>(p_.staged_bytes) / rate;
+    // Under the lock: snapshot live, then copy the staged database in (its own journal writes
+    // the old pages once more) while live's hash is checked on the snapshot.
+    double copy = 1.5 * static_cast<double>(p_.staged_bytes) / rate;
+    p_.predicted_apply_seconds =
+        static_cast<double>(p_.live_bytes) / rate + std::max(copy, hash_seconds_);
     steps();
   }
 
@@ -390,9 +391,9 @@ class Planner {
                               detail::selection_to_string(p_.selection)));
     } else {
       s.push_back(
-          fmt::format("copy the staged database ({} bytes) into live through the SQLite "
+          fmt::format("copy the staged database ({}) into live through the SQLite "
                       "backup API (commit point)",
-                      p_.staged_bytes));
+                      detail::human(p_.staged_bytes)));
     }
     s.push_back(
         "mark the journal committed, keep the old documents in the snapshot, remove the "
