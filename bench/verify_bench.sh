@@ -34,12 +34,12 @@ printf '\n%-46s %10s %10s %8s %s\n' "comparison" "ours s" "peer s" "ratio" "targ
 line() { printf '%-46s %10.3f %10.3f %7.2fx %s\n' "$1" "$2" "$3" "$(ratio "$3" "$2")" "$4"; }
 
 for fmt in tar.zst tar.gz; do
-  ours=$(median_time rk verify "$set_dir/docs.$fmt" --quiet)
+  ours=$(median_time rk verify "$set_dir/docs.$fmt" --quiet --no-catalog)
   peer=$(median_time sh -c "bsdtar -xOf '$set_dir/docs.$fmt' > /dev/null")
   line "verify $fmt vs bsdtar -xOf (throughput)" "$ours" "$peer" ">= 0.95x"
 done
 
-ours=$(median_time rk verify "$set_dir/docs.zip" --threads 2 --quiet)
+ours=$(median_time rk verify "$set_dir/docs.zip" --threads 2 --quiet --no-catalog)
 peer=$(median_time unzip -tq "$set_dir/docs.zip")
 line "verify --threads 2 zip vs unzip -tq" "$ours" "$peer" ">= 1.6x"
 peer=$(median_time 7z t "$set_dir/docs.zip")
@@ -53,12 +53,12 @@ manual() {
   sqlite3 "$tmp/db/app.sqlite" 'PRAGMA integrity_check' >/dev/null
   rm -rf "$tmp"
 }
-ours=$(median_time rk verify "$set_dir/backup.tar.zst" --quiet)
+ours=$(median_time rk verify "$set_dir/backup.tar.zst" --quiet --no-catalog)
 peer=$(median_time manual)
 line "verify backup vs bsdtar -xf+xxhsum -c+sqlite3" "$ours" "$peer" ">= 5x"
 
 echo
 for a in docs.tar.zst docs.tar.gz docs.zip backup.tar.zst; do
   printf 'peak RSS verify %-16s %6d MiB (target <= 64 MiB)\n' "$a" \
-    "$(( $(peak_rss_kib "$RK" verify "$set_dir/$a" --quiet) / 1024 ))"
+    "$(( $(peak_rss_kib "$RK" verify "$set_dir/$a" --quiet --no-catalog) / 1024 ))"
 done

@@ -72,6 +72,8 @@ int run_diff(const DiffArgs& a) {
                               "diff needs the live database: give --live DB (or [live] database "
                               "in the profile)"));
   }
+  auto index = open_catalog(a.common);
+  if (index) options->index = &*index;
   ProgressBar bar(a.common, "comparing");
   options->diff.progress = bar.callback();
   auto report = diff::diff_backup(a.backup, live, *options);
@@ -102,7 +104,7 @@ void setup_diff(CLI::App& app, int& exit_code) {
   cmd->add_flag("--by-content", args->by_content,
                 "match rows of tables without a primary key by content, not rowid");
   cmd->add_option("--rows", args->rows, "show up to N sample rows per category and table");
-  add_common_flags(*cmd, args->common, /*catalog=*/false, /*profile=*/true);
+  add_common_flags(*cmd, args->common, /*catalog=*/true, /*profile=*/true);
   add_limit_flags(*cmd, args->limits);
   cmd->callback([args, &exit_code] { exit_code = run_diff(*args); });
 }

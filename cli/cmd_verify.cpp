@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <restorekit/core/fs.hpp>
+#include <restorekit/inspect/inspect.hpp>
 #include <restorekit/verify/verify.hpp>
 
 #include "common.hpp"
@@ -37,12 +38,40 @@ Result<void> write_junit(const verify::VerifyReport& report, const std::string& 
   return {};
 }
 
+// Records the result in the catalog: the archive's listing with a hash per file (diff and
+// restore then need not read the documents again) and the verdict. An archive the catalog does
+// not hold yet is added first (inspect: the header of our backups, a listing of others).
+void record_in_catalog(const VerifyArgs& a, const BackupInputs& inputs,
+                       const verify::VerifyReport& report) {
+  auto index = open_catalog(a.common);
+  if (!index) return;
+  std::string key = core::index_key(a.backup);
+  auto fingerprint = core::fingerprint_file(a.backup);
+  if (!fingerprint) return;
+  auto known = index->find(key, *fingerprint);
+  if (known && !*known) {
+    inspect::InspectOptions o;
+    o.reader = inputs.reader;
+    o.profile = inputs.profile;
+    o.index = &*index;
+    (void)inspect::inspect(a.backup, o);
+  }
+  auto recorded = index->record_verification(
+      key, *fingerprint, report.listing,
+      core::Verification{0, report.intact(), report.count(core::Severity::kError),
+                         report.count(core::Severity::kWarning)});
+  if (!recorded && !a.common.quiet) {
+    fmt::print(stderr, "note: the result was not recorded in the catalog: {}\n",
+               recorded.error().message);
+  }
+}
+
 int run_verify(const VerifyArgs& a) {
   auto inputs = load_backup_inputs(a.common, a.limits);
   if (!inputs) return report_error(a.common, kSchema, inputs.error());
   verify::VerifyOptions o;
-  o.reader = std::move(inputs->reader);
-  o.profile = std::move(inputs->profile);
+  o.reader = inputs->reader;
+  o.profile = inputs->profile;
   if (!a.checksums.empty()) o.checksums_file = a.checksums;
   o.threads = a.threads;
   ProgressBar bar(a.common, "verifying");
@@ -50,6 +79,7 @@ int run_verify(const VerifyArgs& a) {
   auto report = verify::verify(a.backup, o);
   bar.clear();
   if (!report) return report_error(a.common, kSchema, report.error());
+  record_in_catalog(a, *inputs, *report);
   if (!a.junit.empty()) {
     if (auto written = write_junit(*report, a.junit); !written) {
       return report_error(a.common, kSchema, written.error());
@@ -75,7 +105,7 @@ void setup_verify(CLI::App& app, int& exit_code) {
                   "against");
   cmd->add_option("--threads", args->threads, "readers in parallel for zip (default: all cores)");
   cmd->add_option("--junit", args->junit, "also write a JUnit XML report to this file");
-  add_common_flags(*cmd, args->common, /*catalog=*/false, /*profile=*/true);
+  add_common_flags(*cmd, args->common, /*catalog=*/true, /*profile=*/true);
   add_limit_flags(*cmd, args->limits);
   cmd->callback([args, &exit_code] { exit_code = run_verify(*args); });
 }

@@ -45,13 +45,20 @@ CREATE TABLE IF NOT EXISTS db_tenants(
   archive_id INTEGER NOT NULL, db_seq INTEGER NOT NULL, seq INTEGER NOT NULL,
   id TEXT NOT NULL, label TEXT NOT NULL, rows INTEGER NOT NULL,
   PRIMARY KEY(archive_id, db_seq, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS verifications(
+  archive_id INTEGER PRIMARY KEY, verified_at INTEGER NOT NULL, intact INTEGER NOT NULL,
+  errors INTEGER NOT NULL, warnings INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS staged(
+  path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+  head_tail TEXT NOT NULL, entry TEXT NOT NULL, file TEXT NOT NULL, used_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS findings(
   archive_id INTEGER NOT NULL, seq INTEGER NOT NULL, code TEXT NOT NULL, severity TEXT NOT NULL,
   entry TEXT NOT NULL, message TEXT NOT NULL, PRIMARY KEY(archive_id, seq)) WITHOUT ROWID;
 )sql";
 
-constexpr std::array<std::string_view, 6> kChildTables = {"entries",    "databases", "db_tables",
-                                                          "db_tenants", "findings",  "archives"};
+constexpr std::array<std::string_view, 7> kChildTables = {
+    "entries", "databases", "db_tables", "db_tenants", "findings", "verifications", "archives"};
+constexpr std::size_t kMaxStagedCopies = 4;  // staged databases kept for diff and restore
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -105,6 +112,12 @@ std::string_view severity_name(Severity severity) {
     case Severity::kInfo: return "info";
   }
   return "warning";
+}
+
+std::string index_key(const std::filesystem::path& archive) {
+  std::error_code ec;
+  auto abs = std::filesystem::weakly_canonical(std::filesystem::absolute(archive), ec);
+  return (ec ? std::filesystem::absolute(archive) : abs).string();
 }
 
 Result<Fingerprint> fingerprint_file(const std::filesystem::path& path) {
@@ -421,6 +434,135 @@ Result<std::vector<ArchiveSummary>> Index::list() {
 
 Result<void> Index::forget(const std::string& path) {
   return in_transaction([&] { return delete_archive(path); });
+}
+
+Result<std::optional<std::int64_t>> Index::archive_id(const std::string& path,
+                                                      const Fingerprint& fingerprint) {
+  RK_TRY_ASSIGN(auto st, db_.prepare("SELECT id, size, mtime_ns, head_tail FROM archives WHERE "
+                                     "path = ?1"));
+  st.bind(1, std::string_view(path));
+  RK_TRY_ASSIGN(bool row, st.step());
+  if (!row) return std::optional<std::int64_t>{};
+  Fingerprint stored{static_cast<std::uint64_t>(st.column_int(1)), st.column_int(2),
+                     Digest128::from_hex(st.column_text(3)).value_or(Digest128{})};
+  if (!(stored == fingerprint)) return std::optional<std::int64_t>{};
+  return std::optional<std::int64_t>(st.column_int(0));
+}
+
+Result<bool> Index::record_verification(const std::string& path, const Fingerprint& fingerprint,
+                                        const std::vector<EntryRecord>& listing,
+                                        const Verification& v) {
+  RK_TRY_ASSIGN(auto id, archive_id(path, fingerprint));
+  if (!id) return false;
+  auto recorded = in_transaction([&]() -> Result<void> {
+    RK_TRY_ASSIGN(auto del, db_.prepare("DELETE FROM entries WHERE archive_id = ?1"));
+    del.bind(1, *id);
+    RK_TRY(del.run());
+    RK_TRY(put_entries(*id, listing));
+    RK_TRY_ASSIGN(auto listed, db_.prepare("UPDATE archives SET listed = 1 WHERE id = ?1"));
+    listed.bind(1, *id);
+    RK_TRY(listed.run());
+    RK_TRY_ASSIGN(auto st, db_.prepare("INSERT OR REPLACE INTO verifications VALUES(?1, ?2, ?3, "
+                                       "?4, ?5)"));
+    st.bind(1, *id);
+    st.bind(2, v.verified_at ? v.verified_at : now_seconds());
+    st.bind(3, static_cast<std::int64_t>(v.intact));
+    st.bind(4, static_cast<std::int64_t>(v.errors));
+    st.bind(5, static_cast<std::int64_t>(v.warnings));
+    return st.run();
+  });
+  RK_TRY(recorded);
+  return true;
+}
+
+Result<std::optional<Verification>> Index::verification(const std::string& path) {
+  RK_TRY_ASSIGN(auto st, db_.prepare("SELECT v.verified_at, v.intact, v.errors, v.warnings FROM "
+                                     "verifications v JOIN archives a ON a.id = v.archive_id "
+                                     "WHERE a.path = ?1"));
+  st.bind(1, std::string_view(path));
+  RK_TRY_ASSIGN(bool row, st.step());
+  if (!row) return std::optional<Verification>{};
+  return std::optional<Verification>(Verification{st.column_int(0), st.column_int(1) != 0,
+                                                  static_cast<std::uint64_t>(st.column_int(2)),
+                                                  static_cast<std::uint64_t>(st.column_int(3))});
+}
+
+std::filesystem::path Index::staged_dir() const {
+  if (db_.path().empty() || db_.path() == ":memory:") return {};
+  return std::filesystem::path(db_.path() + ".staged");
+}
+
+Result<std::optional<StagedCopy>> Index::staged_database(const std::string& path,
+                                                         const Fingerprint& fingerprint) {
+  RK_TRY_ASSIGN(auto st, db_.prepare("SELECT size, mtime_ns, head_tail, entry, file FROM staged "
+                                     "WHERE path = ?1"));
+  st.bind(1, std::string_view(path));
+  RK_TRY_ASSIGN(bool row, st.step());
+  if (!row) return std::optional<StagedCopy>{};
+  Fingerprint stored{static_cast<std::uint64_t>(st.column_int(0)), st.column_int(1),
+                     Digest128::from_hex(st.column_text(2)).value_or(Digest128{})};
+  StagedCopy copy{std::string(st.column_text(3)), std::filesystem::path(st.column_text(4))};
+  std::error_code ec;
+  if (!(stored == fingerprint) || !std::filesystem::is_regular_file(copy.file, ec)) {
+    return std::optional<StagedCopy>{};
+  }
+  RK_TRY_ASSIGN(auto used, db_.prepare("UPDATE staged SET used_at = ?2 WHERE path = ?1"));
+  used.bind(1, std::string_view(path));
+  used.bind(2, now_seconds());
+  RK_TRY(used.run());
+  return std::optional<StagedCopy>(std::move(copy));
+}
+
+Result<std::filesystem::path> Index::keep_staged_database(const std::string& path,
+                                                          const Fingerprint& fingerprint,
+                                                          const std::string& entry,
+                                                          const std::filesystem::path& file) {
+  auto dir = staged_dir();
+  if (dir.empty()) return file;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+  auto target = dir / (fingerprint.head_tail.hex() + ".sqlite");
+  std::filesystem::rename(file, target, ec);
+  if (ec) {  // another filesystem: copy
+    ec.clear();
+    std::filesystem::copy_file(file, target, std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) {
+      return fail(
+          ErrorCode::kIo,
+          fmt::format("cannot keep the staged database in {}: {}", dir.string(), ec.message()),
+          dir.string());
+    }
+  }
+  auto kept = in_transaction([&]() -> Result<void> {
+    RK_TRY_ASSIGN(auto st, db_.prepare("INSERT OR REPLACE INTO staged VALUES(?1, ?2, ?3, ?4, ?5, "
+                                       "?6, ?7)"));
+    st.bind(1, std::string_view(path));
+    st.bind(2, static_cast<std::int64_t>(fingerprint.size));
+    st.bind(3, fingerprint.mtime_ns);
+    st.bind(4, std::string_view(fingerprint.head_tail.hex()));
+    st.bind(5, std::string_view(entry));
+    st.bind(6, std::string_view(target.string()));
+    st.bind(7, now_seconds());
+    return st.run();
+  });
+  RK_TRY(kept);
+  // Only the most recently used copies stay: they are as large as the databases.
+  RK_TRY_ASSIGN(auto old, db_.prepare(fmt::format("SELECT path, file FROM staged ORDER BY used_at "
+                                                  "DESC, rowid DESC LIMIT -1 OFFSET {}",
+                                                  kMaxStagedCopies)));
+  std::vector<std::pair<std::string, std::string>> drop;
+  RK_TRY(old.for_each([&]() -> Result<void> {
+    drop.emplace_back(old.column_text(0), old.column_text(1));
+    return {};
+  }));
+  for (const auto& [p, f] : drop) {
+    RK_TRY_ASSIGN(auto del, db_.prepare("DELETE FROM staged WHERE path = ?1"));
+    del.bind(1, std::string_view(p));
+    RK_TRY(del.run());
+    if (f != target.string()) std::filesystem::remove(f, ec);
+  }
+  return target;
 }
 
 Result<void> Index::delete_archive(const std::string& path) {

@@ -44,8 +44,10 @@ Result<core::Digest128> hash_file(const fs::path& p) {
 // The archive pass: the database entry is staged, every other file hashed.
 class ArchivePass {
  public:
-  ArchivePass(const fs::path& archive, const BackupDiffOptions& o, const fs::path& stage)
-      : archive_(archive), o_(o), stage_(stage) {}
+  // With `documents` false the pass ends as soon as the database is staged.
+  ArchivePass(const fs::path& archive, const BackupDiffOptions& o, const fs::path& stage,
+              bool documents)
+      : archive_(archive), o_(o), stage_(stage), documents_(documents) {}
 
   Result<void> run() {
     RK_TRY_ASSIGN(auto reader, core::ArchiveReader::open(archive_, o_.reader));
@@ -55,7 +57,9 @@ class ArchivePass {
       if (!e) break;
       if (e->type != core::EntryType::kFile || !e->safe()) continue;
       RK_TRY(visit(reader, *e));
+      if (!documents_ && !database_.empty()) break;
     }
+    bytes_read_ = reader.raw_bytes_read();
     if (database_.empty()) {
       return fail(ErrorCode::kNotFound,
                   fmt::format("{} holds no database to compare (no SQLite entry{})",
@@ -68,6 +72,7 @@ class ArchivePass {
 
   [[nodiscard]] const std::string& database() const { return database_; }
   [[nodiscard]] const std::vector<core::EntryRecord>& files() const { return files_; }
+  [[nodiscard]] std::uint64_t bytes_read() const { return bytes_read_; }
 
  private:
   bool wanted_database(const std::string& path) const {
@@ -119,6 +124,8 @@ class ArchivePass {
   const fs::path& archive_;
   const BackupDiffOptions& o_;
   fs::path stage_;
+  bool documents_ = true;
+  std::uint64_t bytes_read_ = 0;
   std::string database_;
   std::optional<std::string> header_database_;
   std::vector<core::EntryRecord> files_;
@@ -208,15 +215,55 @@ Result<DiffReport> diff_backup(const fs::path& backup, const fs::path& live,
     RK_TRY_ASSIGN(report.database, diff_databases(backup, live, o.diff));
     return report;
   }
-  RK_TRY_ASSIGN(auto temp, core::TempDir::create(o.temp_dir, "restorekit-diff-"));
-  ArchivePass pass(backup, o, temp.path() / "database.sqlite");
-  RK_TRY(pass.run());
-  report.backup_database = pass.database();
-  RK_TRY_ASSIGN(report.database, diff_databases(temp.path() / "database.sqlite", live, o.diff));
+  // What the index already knows: the staged database, and every document's hash.
+  std::string key = core::index_key(backup);
+  std::optional<core::Fingerprint> fingerprint;
+  std::optional<core::StagedCopy> cached;
+  std::vector<core::EntryRecord> known;
+  if (o.index) {
+    if (auto fp = core::fingerprint_file(backup)) fingerprint = *fp;
+  }
+  if (fingerprint) {
+    cached = o.index->staged_database(key, *fingerprint).value_or(std::nullopt);
+    auto summary = o.index->find(key, *fingerprint);
+    auto entries = summary && *summary && (*summary)->listed
+                       ? o.index->entries(key)
+                       : Result<std::vector<core::EntryRecord>>{};
+    bool hashed = entries && !entries->empty() &&
+                  std::all_of(entries->begin(), entries->end(), [](const auto& e) {
+                    return e.type != core::EntryType::kFile || !e.safe || e.hash.has_value();
+                  });
+    if (hashed) known = std::move(*entries);
+  }
+  bool need_documents = o.live_documents.has_value() && known.empty();
+  std::optional<core::TempDir> temp;
+  fs::path database;
+  std::vector<core::EntryRecord> files;
+  if (cached && !need_documents) {
+    database = cached->file;
+    report.backup_database = cached->entry;
+  } else {
+    RK_TRY_ASSIGN(temp, core::TempDir::create(o.temp_dir, "restorekit-diff-"));
+    ArchivePass pass(backup, o, temp->path() / "database.sqlite", need_documents);
+    RK_TRY(pass.run());
+    report.backup_database = pass.database();
+    report.archive_bytes_read = pass.bytes_read();
+    database = temp->path() / "database.sqlite";
+    if (fingerprint) {
+      RK_TRY_ASSIGN(database,
+                    o.index->keep_staged_database(key, *fingerprint, pass.database(), database));
+    }
+    files = pass.files();
+  }
+  if (!known.empty()) {
+    // The index's listing holds the database entries too: they are not documents.
+    std::erase_if(known, [&](const auto& e) { return e.path == report.backup_database; });
+    files = std::move(known);
+  }
+  RK_TRY_ASSIGN(report.database, diff_databases(database, live, o.diff));
   if (o.live_documents) {
-    RK_TRY_ASSIGN(report.documents,
-                  diff_documents(pass.files(), documents_root(o.documents_root, pass.files()),
-                                 *o.live_documents, o.diff.sample_rows));
+    RK_TRY_ASSIGN(report.documents, diff_documents(files, documents_root(o.documents_root, files),
+                                                   *o.live_documents, o.diff.sample_rows));
   }
   return report;
 }

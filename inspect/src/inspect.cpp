@@ -22,12 +22,6 @@ namespace {
 
 constexpr std::size_t kPeekBytes = 4096;
 
-std::string absolute_path(const fs::path& p) {
-  std::error_code ec;
-  auto abs = fs::weakly_canonical(fs::absolute(p), ec);
-  return (ec ? fs::absolute(p) : abs).string();
-}
-
 core::EntryRecord record_of(const Entry& e) {
   return core::EntryRecord{
       e.safe() ? e.path : e.raw_path, e.type, e.size, e.mtime, e.encrypted, e.safe(), std::nullopt};
@@ -54,7 +48,7 @@ class Inspector {
   Result<InspectReport> run() {
     auto started = std::chrono::steady_clock::now();
     RK_TRY_ASSIGN(report_.summary.fingerprint, core::fingerprint_file(path_));
-    report_.summary.path = absolute_path(path_);
+    report_.summary.path = core::index_key(path_);
     report_.summary.archive_bytes = report_.summary.fingerprint.size;
     RK_TRY_ASSIGN(bool cached, from_index());
     if (!cached) {

@@ -18,9 +18,11 @@
 #include <restorekit/core/backup.hpp>
 #include <restorekit/core/content_hash.hpp>
 #include <restorekit/core/hash.hpp>
+#include <restorekit/core/index.hpp>
 #include <restorekit/core/restore_state.hpp>
 #include <restorekit/diff/diff.hpp>
 #include <restorekit/restore/restore.hpp>
+#include <restorekit/verify/verify.hpp>
 
 #include "test_support.hpp"
 
@@ -480,6 +482,62 @@ TEST_F(RestoreTest, KilledAtAnyInstantLiveIsOldOrNewAndRecoverCleansUp) {
   EXPECT_GE(killed, static_cast<int>(steps.size()) + kRandomKills / 2);
   EXPECT_GT(old_state, 0);
   EXPECT_GT(new_state, 0);
+}
+
+}  // namespace
+}  // namespace restorekit::test
+
+namespace restorekit::test {
+namespace {
+
+// diff with an index: the second diff of an unchanged archive reads none of it (the staged
+// database is kept, the documents' hashes come from a recorded verify). Asserted by counters.
+TEST_F(RestoreTest, DiffReusesTheIndexInsteadOfReadingTheArchiveAgain) {
+  auto index = core::Index::open(scratch_ / "index.sqlite");
+  ASSERT_TRUE(index) << index.error().message;
+  diff::BackupDiffOptions o;
+  o.index = &*index;
+  auto first = diff::diff_backup(backup_, live_, o);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_GT(first->archive_bytes_read, 0u);
+  auto second = diff::diff_backup(backup_, live_, o);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(second->archive_bytes_read, 0u) << "the staged database is reused";
+  EXPECT_EQ(second->database.lost, first->database.lost);
+  EXPECT_EQ(second->database.reverted, first->database.reverted);
+
+  // Documents: without recorded hashes the archive is read; after verify recorded them, not.
+  o.live_documents = live_docs_;
+  auto read = diff::diff_backup(backup_, live_, o);
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_GT(read->archive_bytes_read, 0u);
+  auto fingerprint = core::fingerprint_file(backup_);
+  ASSERT_TRUE(fingerprint);
+  core::ArchiveSummary summary;
+  summary.path = core::index_key(backup_);
+  summary.fingerprint = *fingerprint;
+  ASSERT_TRUE(index->put(summary));
+  verify::VerifyOptions vo;
+  auto verified = verify::verify(backup_, vo);
+  ASSERT_TRUE(verified) << verified.error().message;
+  auto recorded = index->record_verification(summary.path, *fingerprint, verified->listing,
+                                             core::Verification{0, true, 0, 0});
+  ASSERT_TRUE(recorded && *recorded);
+  auto reused = diff::diff_backup(backup_, live_, o);
+  ASSERT_TRUE(reused) << reused.error().message;
+  EXPECT_EQ(reused->archive_bytes_read, 0u) << "document hashes come from the index";
+  ASSERT_TRUE(reused->documents && read->documents);
+  EXPECT_EQ(reused->documents->lost, read->documents->lost);
+  EXPECT_EQ(reused->documents->revived, read->documents->revived);
+  EXPECT_EQ(reused->documents->changed, read->documents->changed);
+  EXPECT_EQ(reused->documents->unchanged, read->documents->unchanged);
+  EXPECT_GT(read->documents->lost + read->documents->changed, 0u);
+
+  // A changed archive is read again.
+  fs::last_write_time(backup_, fs::last_write_time(backup_) + std::chrono::seconds(5));
+  auto changed = diff::diff_backup(backup_, live_, o);
+  ASSERT_TRUE(changed) << changed.error().message;
+  EXPECT_GT(changed->archive_bytes_read, 0u);
 }
 
 }  // namespace

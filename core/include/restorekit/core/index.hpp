@@ -19,6 +19,23 @@
 
 namespace restorekit::core {
 
+// The key the index files an archive under: its absolute path, symlinks resolved.
+std::string index_key(const std::filesystem::path& archive);
+
+struct Verification {
+  std::int64_t verified_at = 0;  // seconds since the epoch; 0 = now
+  bool intact = false;
+  std::uint64_t errors = 0;
+  std::uint64_t warnings = 0;
+};
+
+// A database staged from an archive, kept so that diff and restore need not read the archive
+// again. The file is a copy of hostile input: open it as untrusted.
+struct StagedCopy {
+  std::string entry;  // the archive entry it came from
+  std::filesystem::path file;
+};
+
 class Index {
  public:
   // Opens (creating the file, its folder and the schema when missing) the index at `path`.
@@ -46,10 +63,35 @@ class Index {
   // Removes an archive and everything about it. @error kDatabase.
   [[nodiscard]] Result<void> forget(const std::string& path);
 
+  // Records a verify run of an archive the index holds with this fingerprint: its listing, with
+  // a hash per file read cleanly, replaces the stored one. @return false when the index does
+  // not hold the archive with this fingerprint (nothing written). @error kDatabase.
+  [[nodiscard]] Result<bool> record_verification(const std::string& path,
+                                                 const Fingerprint& fingerprint,
+                                                 const std::vector<EntryRecord>& listing,
+                                                 const Verification& verification);
+  // The last verify run recorded for an archive, if any.
+  [[nodiscard]] Result<std::optional<Verification>> verification(const std::string& path);
+
+  // The staged database kept for the archive at `path`, when its fingerprint still matches and
+  // the file exists. @error kDatabase.
+  [[nodiscard]] Result<std::optional<StagedCopy>> staged_database(const std::string& path,
+                                                                  const Fingerprint& fingerprint);
+  // Moves `file` (a database staged from the archive's `entry`) into the index's cache folder
+  // (<index>.staged/, private) and records it; the least recently used copies beyond a few are
+  // removed. An index in memory keeps nothing and returns `file`. @return where the copy is
+  // now. @error kIo, kDatabase.
+  [[nodiscard]] Result<std::filesystem::path> keep_staged_database(
+      const std::string& path, const Fingerprint& fingerprint, const std::string& entry,
+      const std::filesystem::path& file);
+
  private:
   explicit Index(Database db) : db_(std::move(db)) {}
   [[nodiscard]] Result<void> init_schema();
   [[nodiscard]] Result<void> delete_archive(const std::string& path);
+  [[nodiscard]] Result<std::optional<std::int64_t>> archive_id(const std::string& path,
+                                                               const Fingerprint& fingerprint);
+  [[nodiscard]] std::filesystem::path staged_dir() const;
   [[nodiscard]] Result<void> in_transaction(const std::function<Result<void>()>& body);
   [[nodiscard]] Result<ArchiveSummary> load(Statement& row);
   [[nodiscard]] Result<void> load_children(std::int64_t id, ArchiveSummary& summary);

@@ -21,6 +21,7 @@
 
 #include <restorekit/core/archive_reader.hpp>
 #include <restorekit/core/error.hpp>
+#include <restorekit/core/index.hpp>
 #include <restorekit/core/progress.hpp>
 #include <restorekit/core/sqlite.hpp>
 #include <restorekit/core/summary.hpp>
@@ -113,10 +114,15 @@ struct BackupDiffOptions {
   // skipped when they came from a profile that applies to archives and files alike.
   enum class WithoutDocuments { kError, kSkip } without_documents = WithoutDocuments::kError;
   std::filesystem::path temp_dir;  // where the database is staged; default: system temp
+  // With an index: the database staged from this archive is kept there and reused while the
+  // archive's fingerprint is unchanged, and document hashes recorded by verify are used
+  // instead of reading the documents again. Without one, the archive is read every time.
+  core::Index* index = nullptr;
 };
 
 struct DiffReport {
   std::string backup_database;  // the archive entry compared (empty for a bare database file)
+  std::uint64_t archive_bytes_read = 0;  // 0 when everything came from the index
   DatabaseDiff database;
   std::optional<DocumentDiff> documents;
 
