@@ -7,9 +7,9 @@
 #include <fmt/format.h>
 
 #include <restorekit/core/fs.hpp>
-#include <restorekit/inspect/inspect.hpp>
 #include <restorekit/verify/verify.hpp>
 
+#include "catalog_ops.hpp"
 #include "common.hpp"
 #include "render_verify.hpp"
 
@@ -38,29 +38,14 @@ Result<void> write_junit(const verify::VerifyReport& report, const std::string& 
   return {};
 }
 
-// Records the result in the catalog: the archive's listing with a hash per file (diff and
-// restore then need not read the documents again) and the verdict. An archive the catalog does
-// not hold yet is added first (inspect: the header of our backups, a listing of others).
+// Records the listing with hashes (diff and restore then need not read the documents again)
+// and the verdict in the catalog.
 void record_in_catalog(const VerifyArgs& a, const BackupInputs& inputs,
                        const verify::VerifyReport& report) {
   auto index = open_catalog(a.common);
   if (!index) return;
-  std::string key = core::index_key(a.backup);
-  auto fingerprint = core::fingerprint_file(a.backup);
-  if (!fingerprint) return;
-  auto known = index->find(key, *fingerprint);
-  if (known && !*known) {
-    inspect::InspectOptions o;
-    o.reader = inputs.reader;
-    o.profile = inputs.profile;
-    o.index = &*index;
-    (void)inspect::inspect(a.backup, o);
-  }
-  auto recorded = index->record_verification(
-      key, *fingerprint, report.listing,
-      core::Verification{0, report.intact(), report.count(core::Severity::kError),
-                         report.count(core::Severity::kWarning)});
-  if (!recorded && !a.common.quiet) {
+  if (auto recorded = record_verify(*index, a.backup, inputs, report);
+      !recorded && !a.common.quiet) {
     fmt::print(stderr, "note: the result was not recorded in the catalog: {}\n",
                recorded.error().message);
   }

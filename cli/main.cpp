@@ -4,6 +4,7 @@
 #include <restorekit/core/archive_reader.hpp>
 
 #include "cmd_backup.hpp"
+#include "cmd_catalog.hpp"
 #include "cmd_diff.hpp"
 #include "cmd_inspect.hpp"
 #include "cmd_restore.hpp"
@@ -12,7 +13,8 @@
 
 int main(int argc, char** argv) {
   restorekit::core::ensure_utf8_locale();
-  CLI::App app{"restorekit: inspect, verify and diff application backups, then restore them safely"};
+  CLI::App app{
+      "restorekit: inspect, verify and diff application backups, then restore them safely"};
   app.set_version_flag("--version", std::string(restorekit::cli::kVersion));
   app.require_subcommand(1);
   int exit_code = restorekit::cli::kExitOk;
@@ -21,6 +23,7 @@ int main(int argc, char** argv) {
   restorekit::cli::setup_verify(app, exit_code);
   restorekit::cli::setup_diff(app, exit_code);
   restorekit::cli::setup_restore(app, exit_code);
+  restorekit::cli::setup_catalog(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -17,7 +17,7 @@ namespace restorekit::core {
 
 namespace {
 
-constexpr std::int64_t kSchemaVersion = 1;
+constexpr std::int64_t kSchemaVersion = 2;
 constexpr std::size_t kFingerprintSpan = 64 * 1024;
 
 constexpr std::string_view kSchema = R"sql(
@@ -32,8 +32,9 @@ CREATE TABLE IF NOT EXISTS archives(
 CREATE TABLE IF NOT EXISTS entries(
   archive_id INTEGER NOT NULL, seq INTEGER NOT NULL, path TEXT NOT NULL, type TEXT NOT NULL,
   size INTEGER, mtime INTEGER NOT NULL, encrypted INTEGER NOT NULL, safe INTEGER NOT NULL,
-  hash TEXT, PRIMARY KEY(archive_id, seq)) WITHOUT ROWID;
+  hash TEXT, name TEXT NOT NULL, PRIMARY KEY(archive_id, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS entries_by_path ON entries(path);
+CREATE INDEX IF NOT EXISTS entries_by_name ON entries(name);
 CREATE TABLE IF NOT EXISTS databases(
   archive_id INTEGER NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL, kind TEXT NOT NULL,
   bytes INTEGER NOT NULL, user_version INTEGER NOT NULL, page_size INTEGER NOT NULL,
@@ -187,6 +188,11 @@ Result<void> Index::init_schema() {
                 db_.path());
   }
   return in_transaction([&]() -> Result<void> {
+    if (version >= 1 && version < kSchemaVersion) {  // a cache: an older layout is rebuilt
+      for (auto table : kChildTables)
+        RK_TRY(db_.exec(fmt::format("DROP TABLE IF EXISTS {}", table)));
+      RK_TRY(db_.exec("DROP TABLE IF EXISTS staged"));
+    }
     RK_TRY(db_.exec(kSchema));
     return db_.exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
   });
@@ -376,7 +382,7 @@ Result<void> Index::put_children(std::int64_t id, const ArchiveSummary& s) {
 }
 
 Result<void> Index::put_entries(std::int64_t id, const std::vector<EntryRecord>& entries) {
-  RK_TRY_ASSIGN(auto st, db_.prepare("INSERT INTO entries VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"));
+  RK_TRY_ASSIGN(auto st, db_.prepare("INSERT INTO entries VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"));
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
     st.bind(1, id);
@@ -393,6 +399,8 @@ Result<void> Index::put_entries(std::int64_t id, const std::vector<EntryRecord>&
       st.bind(9, std::string_view(e.hash->hex()));
     else
       st.bind_null(9);
+    auto slash = e.path.find_last_of('/', e.path.size() > 1 ? e.path.size() - 2 : 0);
+    st.bind(10, std::string_view(e.path).substr(slash == std::string::npos ? 0 : slash + 1));
     RK_TRY(st.run());
   }
   return {};
@@ -416,6 +424,36 @@ Result<std::vector<EntryRecord>> Index::entries(const std::string& path) {
     e.safe = st.column_int(5) != 0;
     if (st.column_type(6) != ValueType::kNull) e.hash = Digest128::from_hex(st.column_text(6));
     out.push_back(std::move(e));
+    return {};
+  }));
+  return out;
+}
+
+Result<std::vector<Index::EntryMatch>> Index::find_entries(std::string_view glob,
+                                                           std::size_t limit) {
+  bool anywhere = glob.find('/') == std::string_view::npos;
+  RK_TRY_ASSIGN(auto st, db_.prepare(fmt::format(
+                             "SELECT a.path, e.path, e.type, e.size, e.mtime, e.encrypted, e.safe, "
+                             "e.hash FROM entries e JOIN archives a ON a.id = e.archive_id WHERE "
+                             "e.path GLOB ?1{} ORDER BY a.path, e.seq LIMIT ?2",
+                             anywhere ? " OR e.name GLOB ?1" : "")));
+  st.bind(1, glob);
+  st.bind(2, static_cast<std::int64_t>(limit));
+  std::vector<EntryMatch> out;
+  RK_TRY(st.for_each([&]() -> Result<void> {
+    EntryMatch m;
+    m.archive = st.column_text(0);
+    m.entry.path = st.column_text(1);
+    m.entry.type = type_from_name(st.column_text(2));
+    if (st.column_type(3) != ValueType::kNull) {
+      m.entry.size = static_cast<std::uint64_t>(st.column_int(3));
+    }
+    m.entry.mtime = st.column_int(4);
+    m.entry.encrypted = st.column_int(5) != 0;
+    m.entry.safe = st.column_int(6) != 0;
+    if (st.column_type(7) != ValueType::kNull)
+      m.entry.hash = Digest128::from_hex(st.column_text(7));
+    out.push_back(std::move(m));
     return {};
   }));
   return out;

@@ -60,6 +60,15 @@ class Index {
   // Every archive in the index, newest indexed first.
   [[nodiscard]] Result<std::vector<ArchiveSummary>> list();
 
+  // Entries of every listed archive whose path matches `glob` (SQLite GLOB: *, ?, [...]; a
+  // pattern without '/' also matches a file name in any folder), at most `limit`.
+  struct EntryMatch {
+    std::string archive;
+    EntryRecord entry;
+  };
+  [[nodiscard]] Result<std::vector<EntryMatch>> find_entries(std::string_view glob,
+                                                             std::size_t limit);
+
   // Removes an archive and everything about it. @error kDatabase.
   [[nodiscard]] Result<void> forget(const std::string& path);
 
