@@ -11,6 +11,7 @@
 
 #include <restorekit/core/backup.hpp>
 #include <restorekit/core/safe_path.hpp>
+#include <restorekit/verify/rotation.hpp>
 
 #include "common.hpp"
 
@@ -29,6 +30,9 @@ struct BackupArgs {
   std::string tenant_column;
   int level = -1;
   int threads = 0;
+  unsigned keep = 0;
+  std::string format = "tar.zst";
+  core::ReaderLimits limits;
 };
 
 Result<std::string> encryption_password(const CommonOptions& o) {
@@ -79,10 +83,53 @@ void render_text(const core::BackupResult& r, double seconds, std::ostream& out)
   }
 }
 
+// `--keep N`: -o names a folder; the new backup is verified before old ones are deleted.
+int run_rotation(const BackupArgs& a, core::BackupOptions options) {
+  verify::RotationOptions o;
+  o.folder = a.output;
+  o.keep = a.keep;
+  o.extension = a.format;
+  options.output.clear();
+  o.backup = std::move(options);
+  auto inputs = load_backup_inputs(a.common, a.limits);
+  if (!inputs) return report_error(a.common, kSchema, inputs.error());
+  o.verify.reader = inputs->reader;
+  if (o.backup.password) o.verify.reader.passwords.candidates = {*o.backup.password};
+  o.verify.profile = inputs->profile;
+  auto r = verify::rotate_backup(o);
+  if (!r) return report_error(a.common, kSchema, r.error());
+  if (a.common.json) {
+    std::vector<std::string> removed;
+    for (const auto& p : r->removed) removed.push_back(p.string());
+    print_json({{"schema", kSchema},
+                {"path", r->written.string()},
+                {"verdict", r->intact ? "intact" : "damaged"},
+                {"removed", removed},
+                {"kept", verify::good_copies(o.folder).size()}});
+  } else if (!a.common.quiet || !r->intact) {
+    if (r->intact) {
+      fmt::print("wrote and verified {}; {} good cop{} kept, {} old one{} removed\n",
+                 r->written.string(), verify::good_copies(o.folder).size(),
+                 verify::good_copies(o.folder).size() == 1 ? "y" : "ies", r->removed.size(),
+                 r->removed.size() == 1 ? "" : "s");
+    } else {
+      fmt::print(
+          "DAMAGED: the new backup failed verification and was kept aside as {}; no old "
+          "copy was removed\n",
+          r->written.string());
+      for (const auto& f : r->report.findings) {
+        fmt::print("  {:<18} {}\n", f.code, core::escape_name(f.message));
+      }
+    }
+  }
+  return r->intact ? kExitOk : kExitProblems;
+}
+
 int run_backup(const BackupArgs& a) {
   auto started = std::chrono::steady_clock::now();
   auto options = build_options(a);
   if (!options) return report_error(a.common, kSchema, options.error());
+  if (a.keep > 0) return run_rotation(a, std::move(*options));
   ProgressBar bar(a.common, "backing up");
   options->progress = bar.callback();
   auto result = core::write_backup(*options);
@@ -113,8 +160,14 @@ void setup_backup(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("backup", "Write a restorekit backup of a database and documents");
   cmd->add_option("--db", args->db, "the live SQLite database")->required();
   cmd->add_option("--docs", args->docs, "the live documents folder");
-  cmd->add_option("-o,--output", args->output, "backup file: .zip, .tar.gz, .tar.zst or .tar.xz")
+  cmd->add_option("-o,--output", args->output,
+                  "backup file: .zip, .tar.gz, .tar.zst or .tar.xz (with --keep: a folder)")
       ->required();
+  cmd->add_option("--keep", args->keep,
+                  "rotate: write a dated backup into the -o folder, verify it, then keep the N "
+                  "newest good copies");
+  cmd->add_option("--format", args->format, "with --keep: zip, tar.gz, tar.zst or tar.xz")
+      ->capture_default_str();
   cmd->add_flag("--encrypt", args->encrypt, "AES-256 encryption (zip only)");
   cmd->add_option("--tenant-column", args->tenant_column,
                   "column naming the tenant (overrides the profile)");

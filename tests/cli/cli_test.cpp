@@ -1,7 +1,16 @@
 // End-to-end tests of the restorekit executable: real backups, real foreign archives made by
 // peer tools, hostile inputs, and golden outputs (RESTOREKIT_UPDATE_GOLDEN=1 rewrites them).
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <fstream>
+#include <map>
 #include <regex>
+#include <thread>
+
+#include <fmt/format.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -510,6 +519,109 @@ TEST(CliRestore, DryRunThenApplyThenRollbackWithExitCodesAndJson) {
   auto no_mode = with({});
   EXPECT_EQ(no_mode.exit_code, 2);
   EXPECT_NE(no_mode.err.find("--dry-run"), std::string::npos) << no_mode.err;
+}
+
+}  // namespace
+}  // namespace restorekit::test
+
+namespace restorekit::test {
+namespace {
+
+TEST(CliCatalog, MixedFolderAddedOnceVerifiedListedAndSearched) {
+  RK_REQUIRE_TOOL("zip");
+  Fixture f;
+  auto set = f.dir / "set";
+  fs::create_directories(set / "usb");
+  ASSERT_EQ(f.backup("set/mon.tar.zst").exit_code, 0);
+  write_file(f.dir / "pw", "secret\n");
+  auto pw = (f.dir / "pw").string();
+  ASSERT_EQ(f.backup("set/usb/enc.zip", {"--encrypt", "--password-file", pw}).exit_code, 0);
+  ASSERT_EQ(sh("zip -qr set/foreign.zip app.sqlite docs", f.dir.path()), 0);
+  auto ours = read_file(set / "mon.tar.zst");
+  write_file(set / "damaged.tar.zst", ours.substr(0, ours.size() / 2));
+  write_file(set / "notes.txt", "not a backup\n");
+  std::vector<std::string> cat = {"--catalog", f.catalog(), "--password-file", pw};
+  auto catalog = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "catalog");
+    args.insert(args.end(), cat.begin(), cat.end());
+    return rk(args);
+  };
+
+  auto first = catalog({"add", set.string(), "--json"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  auto j1 = parse_json(first);
+  EXPECT_EQ(j1["read"], 4);
+  EXPECT_EQ(j1["skipped"], 1);
+  auto second = catalog({"add", set.string(), "--json"});
+  auto j2 = parse_json(second);
+  EXPECT_EQ(j2["read"], 0) << "a second add reads no archive again";
+  EXPECT_EQ(j2["unchanged"], 4);
+
+  auto best_before = catalog({"best"});
+  EXPECT_EQ(best_before.exit_code, 1) << "nothing verified yet";
+  auto verified = catalog({"verify", "--threads", "2", "--json"});
+  EXPECT_EQ(verified.exit_code, 1) << verified.out << verified.err;  // one is damaged
+  auto jv = parse_json(verified);
+  EXPECT_EQ(jv["intact"], 3);
+  EXPECT_EQ(jv["damaged"], 1);
+  auto again = catalog({"verify", "--json"});
+  EXPECT_EQ(parse_json(again)["verified"], 0) << "verified archives are not verified again";
+
+  auto list = parse_json(catalog({"list", "--json"}));
+  std::map<std::string, std::string> status;
+  for (const auto& b : list["backups"]) {
+    status[fs::path(b["path"].get<std::string>()).filename().string()] = b["status"];
+  }
+  EXPECT_EQ(status["mon.tar.zst"], "intact");
+  EXPECT_EQ(status["enc.zip"], "intact");
+  EXPECT_EQ(status["foreign.zip"], "intact");
+  EXPECT_EQ(status["damaged.tar.zst"], "damaged");
+  auto best = catalog({"best"});
+  EXPECT_EQ(best.exit_code, 0);
+  EXPECT_NE(best.out.find(".zip"), std::string::npos) << best.out;  // the newest intact
+
+  auto found = parse_json(catalog({"find", "app.sqlite", "--json"}));
+  ASSERT_GE(found["matches"].size(), 3u) << found.dump();
+  for (const auto& m : found["matches"]) {
+    if (m["archive"].get<std::string>().find("damaged") != std::string::npos) continue;
+    EXPECT_FALSE(m["hash"].is_null()) << "verify recorded the hashes: " << m.dump();
+  }
+  auto none = catalog({"find", "*.nothing"});
+  EXPECT_EQ(none.exit_code, 1);
+
+  fs::remove(set / "foreign.zip");
+  auto listed = catalog({"list"});
+  EXPECT_NE(listed.out.find("missing"), std::string::npos) << listed.out;
+  EXPECT_EQ(catalog({"forget", "--stale"}).exit_code, 0);
+  EXPECT_EQ(parse_json(catalog({"list", "--json"}))["backups"].size(), 3u);
+}
+
+TEST(CliCatalog, InterruptedAddLeavesAUsableCatalog) {
+  Fixture f;
+  auto set = f.dir / "set";
+  fs::create_directories(set);
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_EQ(f.backup(fmt::format("set/b{:02}.tar.gz", i)).exit_code, 0);
+  }
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::execl(restorekit_exe().c_str(), "restorekit", "catalog", "add", set.c_str(), "--catalog",
+            f.catalog().c_str(), "--quiet", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(40));
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  auto list = rk({"catalog", "list", "--catalog", f.catalog(), "--json"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  auto add = rk({"catalog", "add", set.string(), "--catalog", f.catalog(), "--json"});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  auto j = parse_json(add);
+  EXPECT_EQ(j["read"].get<int>() + j["unchanged"].get<int>(), 12);
+  auto check = run({"sqlite3", f.catalog(), "PRAGMA integrity_check"});
+  if (check.exit_code == 0) {
+    EXPECT_EQ(check.out, "ok\n");
+  }
 }
 
 }  // namespace

@@ -542,3 +542,45 @@ TEST_F(RestoreTest, DiffReusesTheIndexInsteadOfReadingTheArchiveAgain) {
 
 }  // namespace
 }  // namespace restorekit::test
+
+#include <restorekit/verify/rotation.hpp>
+
+namespace restorekit::test {
+namespace {
+
+TEST_F(RestoreTest, RotationKeepsTheNewestGoodCopiesAndNeverCountsADamagedOne) {
+  verify::RotationOptions o;
+  o.backup.database = app_ / "app.sqlite";
+  o.backup.documents = app_ / "docs";
+  o.folder = scratch_ / "rotation";
+  o.keep = 2;
+  std::vector<fs::path> written;
+  for (int i = 0; i < 3; ++i) {
+    auto r = verify::rotate_backup(o);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->intact);
+    written.push_back(r->written);
+  }
+  auto good = verify::good_copies(o.folder);
+  ASSERT_EQ(good.size(), 2u);
+  EXPECT_FALSE(fs::exists(written[0])) << "the oldest copy beyond --keep is removed";
+
+  // A backup that fails verification (one byte flipped after writing) is kept aside and no
+  // good copy is removed.
+  o.verifier = [](const fs::path& p, const verify::VerifyOptions& vo) {
+    auto bytes = read_file(p);
+    bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x40);
+    write_file(p, bytes);
+    return verify::verify(p, vo);
+  };
+  auto bad = verify::rotate_backup(o);
+  ASSERT_TRUE(bad) << bad.error().message;
+  EXPECT_FALSE(bad->intact);
+  EXPECT_EQ(bad->written.extension(), ".damaged");
+  EXPECT_TRUE(fs::exists(bad->written));
+  EXPECT_EQ(verify::good_copies(o.folder), good) << "every old good copy is still there";
+  EXPECT_TRUE(bad->removed.empty());
+}
+
+}  // namespace
+}  // namespace restorekit::test
