@@ -11,6 +11,15 @@ if(RESTOREKIT_ENABLE_UBSAN)
   target_compile_options(restorekit_settings INTERFACE -fsanitize=undefined -fno-sanitize-recover=undefined)
   target_link_options(restorekit_settings INTERFACE -fsanitize=undefined)
 endif()
+if(RESTOREKIT_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "RESTOREKIT_FUZZ needs clang (use the fuzz preset)")
+  endif()
+  target_compile_options(restorekit_settings INTERFACE
+    -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+    -fno-omit-frame-pointer)
+  target_link_options(restorekit_settings INTERFACE -fsanitize=address,undefined)
+endif()
 
 add_library(restorekit_warnings INTERFACE)
 target_compile_options(restorekit_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds with warnings as errors and runs the whole test suite; then
 # builds the asan preset and runs the suite again under AddressSanitizer (with leak detection)
-# and UndefinedBehaviorSanitizer.
+# and UndefinedBehaviorSanitizer; then builds the libFuzzer targets and runs each for
+# FUZZ_SECONDS (default 60; 0 skips), two at a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-deps.sh
@@ -10,3 +11,6 @@ ctest --preset ci
 bash scripts/build.sh asan
 ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1" \
   ctest --preset asan
+if [ "${FUZZ_SECONDS:-60}" != 0 ]; then
+  FUZZ_JOBS=2 fuzz/run "${FUZZ_SECONDS:-60}"
+fi

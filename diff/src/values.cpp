@@ -26,7 +26,10 @@ int type_rank(ValueType t) {
 }
 
 int compare_bytes(std::span<const std::byte> x, std::span<const std::byte> y) {
-  int c = std::memcmp(x.data(), y.data(), std::min(x.size(), y.size()));
+  // An empty value may have a null data pointer (SQLite's zero-length blob): memcmp must not see
+  // it (found by fuzz_row_encoding).
+  std::size_t n = std::min(x.size(), y.size());
+  int c = n == 0 ? 0 : std::memcmp(x.data(), y.data(), n);
   if (c != 0) return c < 0 ? -1 : 1;
   return x.size() < y.size() ? -1 : x.size() > y.size() ? 1 : 0;
 }

@@ -1,0 +1,40 @@
+// Archive reading + path safety over arbitrary bytes: every entry is listed (names normalised
+// and checked by the reader), every block read, the stream drained. Limits are small so that a
+// decompression bomb is refused rather than slow.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include <restorekit/core/archive_reader.hpp>
+#include <restorekit/core/safe_path.hpp>
+
+using namespace restorekit;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  core::ReaderOptions o;
+  o.limits.max_entries = 10'000;
+  o.limits.max_total_bytes = 64u << 20;
+  o.limits.ratio_grace_bytes = 1u << 20;
+  o.passwords.candidates = {"password", "secret"};
+  auto bytes = std::as_bytes(std::span(data, size));
+  auto reader = core::ArchiveReader::open(core::memory_source(bytes), o);
+  if (!reader) return 0;
+  for (;;) {
+    auto e = reader->next();
+    if (!e || !*e) break;
+    const core::Entry& entry = **e;
+    // A safe entry's path is normalised: it must pass the check again unchanged.
+    if (entry.safe() && !entry.path.empty()) {
+      auto again = core::normalize_entry_path(entry.path);
+      if (!again || *again != entry.path) __builtin_trap();
+    }
+    (void)core::escape_name(entry.raw_path);
+    for (;;) {
+      auto block = reader->read_block();
+      if (!block || block->empty()) break;
+    }
+    if (reader->dead()) break;
+  }
+  (void)reader->drain();
+  return 0;
+}
