@@ -72,7 +72,9 @@ void bind(core::Statement& st, int index, const Value& v) {
   }
 }
 
-int sign(int x) { return (x > 0) - (x < 0); }
+int sign(int x) {
+  return (x > 0) - (x < 0);
+}
 
 }  // namespace
 

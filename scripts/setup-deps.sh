@@ -14,7 +14,7 @@ packages=(
   # peer tools: real foreign archives in tests, yardsticks in benchmarks
   zip unzip p7zip-full libarchive-tools xxhash zstd xz-utils gzip sqlite3 sqlite3-tools
   # fuzzing: clang with libFuzzer and the sanitizer runtimes (the fuzz preset, fuzz/run)
-  clang-14 libclang-rt-14-dev
+  clang clang-14 libclang-rt-14-dev
   # UTF-8 locale for libarchive's name conversion; time(1) for peak RSS in benchmarks
   locales time bc
 )

@@ -16,7 +16,8 @@ Result<void> write_json_durably(const fs::path& path, const nlohmann::json& j) {
   tmp += ".tmp";
   std::error_code ec;
   fs::remove(tmp, ec);
-  std::string text = j.dump(2) + "\n";
+  // Entry names from hostile archives may hold invalid UTF-8: replaced, never a throw.
+  std::string text = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   {
     RK_TRY_ASSIGN(auto fd, core::create_new_file(tmp));
     RK_TRY(core::write_all(fd.get(), text.data(), text.size(), tmp.string()));

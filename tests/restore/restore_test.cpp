@@ -584,3 +584,29 @@ TEST_F(RestoreTest, RotationKeepsTheNewestGoodCopiesAndNeverCountsADamagedOne) {
 
 }  // namespace
 }  // namespace restorekit::test
+
+namespace restorekit::test {
+namespace {
+
+// Found by the hostile-corpus test: a kept plan whose findings name an entry with invalid UTF-8
+// made the JSON writer throw (the process aborted). Now it is replaced and the plan is kept.
+TEST_F(RestoreTest, AKeptPlanSurvivesEntryNamesThatAreNotUtf8) {
+  auto archive = scratch_ / "latin1.tar";
+  write_bytes(archive, raw_tar({{"app.sqlite", 0100000, read_file(app_ / "app.sqlite"), ""},
+                                {"docs/Gr\xfc\xdf"
+                                 "e.txt",
+                                 0100000, "hallo", ""},
+                                {"docs/../escape.txt", 0100000, "x", ""}}));
+  auto o = options();
+  o.plan_out = scratch_ / "latin1-plan";
+  auto p = restore::plan(archive, o);
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_FALSE(p->safe()) << "the unsafe entry blocks";
+  auto loaded = restore::load_plan(*o.plan_out);
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_EQ(loaded->checks.size(), p->checks.size());
+  EXPECT_FALSE(fs::exists(scratch_ / "escape.txt"));
+}
+
+}  // namespace
+}  // namespace restorekit::test
