@@ -1,5 +1,7 @@
 #include <restorekit/core/profile.hpp>
 
+#include <restorekit/core/fs.hpp>
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -143,16 +145,13 @@ Result<Profile> parse_profile(std::string_view toml_text, const std::filesystem:
 }
 
 Result<Profile> load_profile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::error_code ec;
-    bool exists = std::filesystem::exists(path, ec);
-    return fail(exists ? ErrorCode::kIo : ErrorCode::kNotFound,
-                fmt::format("cannot read profile {}", path.string()), path.string());
+  auto text = read_small_file(path);  // a profile is a few hundred bytes; 1 MiB is the bound
+  if (!text) {
+    Error e = text.error();
+    e.message = fmt::format("cannot read profile {}: {}", path.string(), e.message);
+    return tl::unexpected(e);
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  auto profile = parse_profile(buffer.str(), path.parent_path());
+  auto profile = parse_profile(*text, path.parent_path());
   if (!profile) {
     Error e = profile.error();
     e.message = fmt::format("{}: {}", path.string(), e.message);
