@@ -158,6 +158,7 @@ void prune_snapshots(const fs::path& live, unsigned keep) {
 std::string integrity_problems(const fs::path& live) {
   auto db = core::Database::open(live, core::OpenMode::kReadOnly);
   if (!db) return db.error().message;
+  (void)db->exec("PRAGMA cache_size=-16384");  // 16 MiB: fewer re-reads while checking indexes
   auto ok = db->prepare("PRAGMA integrity_check(5)");
   if (!ok) return ok.error().message;
   std::string problems;
@@ -418,6 +419,14 @@ Result<RecoverReport> recover(const std::filesystem::path& live) {
       if (detail::is_staging_dir(live, e.path())) {
         detail::remove_tree(e.path());
         report.actions.push_back("removed stale staging " + e.path().string());
+      }
+    }
+    // A snapshot is complete once its snapshot.json exists; without a journal, one that lacks
+    // it is what a restore killed before its journal left behind.
+    for (const auto& e : fs::directory_iterator(core::restore_snapshots_dir(live), ec)) {
+      if (e.is_directory(ec) && !fs::exists(e.path() / "snapshot.json", ec)) {
+        detail::remove_tree(e.path());
+        report.actions.push_back("removed incomplete snapshot " + e.path().string());
       }
     }
     return report;

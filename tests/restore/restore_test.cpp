@@ -471,6 +471,11 @@ TEST_F(RestoreTest, KilledAtAnyInstantLiveIsOldOrNewAndRecoverCleansUp) {
     EXPECT_EQ(tree_hash(live_docs_), hash == new_hash ? new_docs : old_docs)
         << "the documents match the database after recover";
     if (p.plan_dir && hash == old_hash) discard(p);
+    // Whatever the kill left, recover leaves no incomplete snapshot behind.
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(core::restore_snapshots_dir(live_), ec)) {
+      EXPECT_TRUE(fs::exists(e.path() / "snapshot.json")) << e.path();
+    }
   }
   RecordProperty("kills", killed);
   std::printf(
