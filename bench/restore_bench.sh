@@ -55,12 +55,13 @@ peer=$(median_time extract_check integrity_check sqldiff)
 line "dry run vs bsdtar -xf + integrity_check + sqldiff" "$ours" "$peer" "$(ratio "$peer" "$ours")" ">= 3x faster"
 
 # Apply: each run on a fresh live copy with a fresh plan (neither is timed).
-applies=() peers=() downtimes=()
+applies=() peers=() downtimes=() predictions=()
 for _ in $(seq "$RUNS"); do
   fresh_live
   rm -rf plan
-  "$RK" restore backup.tar.zst --live live/app.sqlite --live-docs live/docs --dry-run \
-    --allow-schema-changes --plan-out plan --quiet
+  planned=$("$RK" restore backup.tar.zst --live live/app.sqlite --live-docs live/docs --dry-run \
+    --allow-schema-changes --plan-out plan --json)
+  predictions+=("$(echo "$planned" | sed -n 's/.*"predicted_apply_seconds": *\([0-9.e+-]*\).*/\1/p' | head -1)")
   sync
   t0=$(date +%s.%N)
   out=$("$RK" restore --apply plan --json)
@@ -80,6 +81,9 @@ peer=$(median "${peers[@]}")
 down=$(median "${downtimes[@]}")
 line "apply (full restore) vs sqlite3 .restore" "$ours" "$peer" "$(ratio "$ours" "$peer")" "<= 1.5x"
 line "  of which downtime (exclusive lock held)" "$down" "$peer" "$(ratio "$down" "$peer")" ""
+pred=$(median "${predictions[@]}")
+printf '%-52s %9.3f %9s %7.2fx %s\n' "  downtime predicted by the dry run" "$pred" "" \
+  "$(ratio "$pred" "$down")" "(predicted / measured)"
 
 echo
 fresh_live
