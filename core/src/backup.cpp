@@ -23,6 +23,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+constexpr std::string_view kWorkPrefix = ".restorekit-backup-";
+
 constexpr std::size_t kCopyChunk = std::size_t{1} << 20;
 
 struct DocFile {
@@ -245,7 +247,9 @@ Result<BackupResult> write_backup(const BackupOptions& o) {
                 o.output.string());
   }
   fs::path out_dir = o.output.parent_path().empty() ? fs::path(".") : o.output.parent_path();
-  RK_TRY_ASSIGN(auto work, TempDir::create(out_dir, ".restorekit-backup-"));
+  // What killed backups left here goes first; a running backup's folder is locked.
+  remove_stale_temp_dirs(out_dir, kWorkPrefix);
+  RK_TRY_ASSIGN(auto work, TempDir::create_locked(out_dir, kWorkPrefix));
   fs::path snapshot = work.path() / "snapshot.sqlite";
   RK_TRY(snapshot_database(o.database, snapshot));
 

@@ -1,6 +1,7 @@
 #include <restorekit/core/fs.hpp>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,18 +35,59 @@ Result<TempDir> TempDir::create(const std::filesystem::path& parent, std::string
   return TempDir(std::filesystem::path(pattern));
 }
 
+Result<TempDir> TempDir::create_locked(const std::filesystem::path& parent,
+                                       std::string_view prefix) {
+  RK_TRY_ASSIGN(auto dir, create(parent, prefix));
+  dir.lock_fd_ = ::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir.lock_fd_ < 0 || ::flock(dir.lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return io_error("lock", dir.path().string(), errno);
+  }
+  return dir;
+}
+
+void TempDir::reset() {
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+  path_.clear();
+  lock_fd_ = -1;
+}
+
+std::filesystem::path TempDir::release() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+  lock_fd_ = -1;
+  return std::exchange(path_, {});
+}
+
 TempDir& TempDir::operator=(TempDir&& other) noexcept {
   if (this != &other) {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+    reset();
     path_ = std::exchange(other.path_, {});
+    lock_fd_ = std::exchange(other.lock_fd_, -1);
   }
   return *this;
 }
 
 TempDir::~TempDir() {
+  reset();
+}
+
+std::vector<std::filesystem::path> remove_stale_temp_dirs(const std::filesystem::path& parent,
+                                                          std::string_view prefix) {
+  std::vector<std::filesystem::path> removed;
   std::error_code ec;
-  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  for (const auto& e : std::filesystem::directory_iterator(parent, ec)) {
+    if (e.path().filename().string().rfind(prefix, 0) != 0) continue;
+    struct stat st {};
+    if (::lstat(e.path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid()) {
+      continue;
+    }
+    UniqueFd fd(::open(e.path().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;  // in use
+    std::filesystem::remove_all(e.path(), ec);
+    if (!ec) removed.push_back(e.path());
+  }
+  return removed;
 }
 
 UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {

@@ -2,7 +2,16 @@
 
 #include <xxhash.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <restorekit/core/fs.hpp>
 
 namespace restorekit::core {
 
@@ -80,6 +89,26 @@ Digest128 hash128(std::span<const std::byte> data) {
 
 Digest128 hash128(std::string_view data) {
   return from_xxh(XXH3_128bits(data.data(), data.size()));
+}
+
+Result<Digest128> hash_file(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  auto failed = [&] {
+    return fail(ErrorCode::kIo,
+                fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)),
+                path.string());
+  };
+  if (!fd) return failed();
+  Hasher h;
+  std::vector<char> buf(std::size_t{1} << 20);
+  for (;;) {
+    auto n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return failed();
+    if (n == 0) break;
+    h.update(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+  }
+  return h.digest();
 }
 
 }  // namespace restorekit::core

@@ -175,4 +175,23 @@ std::string escape_name(std::string_view raw) {
   return out;
 }
 
+std::optional<std::string> too_long_to_restore(std::string_view path, std::size_t prefix) {
+  constexpr std::size_t kNameMax = 255;
+  constexpr std::size_t kPathMax = 4096;  // including the terminating NUL
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    auto end = std::min(path.find('/', start), path.size());
+    if (end - start > kNameMax) {
+      return fmt::format("\"{}\" has a name of {} bytes; Linux filesystems take at most {}",
+                         escape_name(path), end - start, kNameMax);
+    }
+    start = end + 1;
+  }
+  if (prefix + path.size() + 1 > kPathMax) {
+    return fmt::format("\"{}\" would be a path of {} bytes; Linux takes at most {}",
+                       escape_name(path), prefix + path.size(), kPathMax - 1);
+  }
+  return std::nullopt;
+}
+
 }  // namespace restorekit::core

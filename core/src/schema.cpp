@@ -136,6 +136,11 @@ Result<std::map<std::string, std::string>> tenant_labels(Database& db, const Ten
   return out;
 }
 
+bool too_wide_to_select(const TableInfo& table) {
+  constexpr std::size_t kColumnLimit = 2000;  // SQLITE_MAX_COLUMN as Debian builds it
+  return table.kind == "table" && table.columns.size() + 1 > kColumnLimit;
+}
+
 bool is_rowid_alias(const TableInfo& table, std::string_view column) {
   if (table.without_rowid || table.primary_key.size() != 1 || table.primary_key[0] != column) {
     return false;

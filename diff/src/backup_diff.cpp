@@ -29,18 +29,6 @@ bool is_sqlite_file(const fs::path& p) {
   return in && core::has_sqlite_magic(std::as_bytes(std::span(head)));
 }
 
-Result<core::Digest128> hash_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return fail(ErrorCode::kIo, fmt::format("cannot read {}", p.string()), p.string());
-  core::Hasher h;
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    h.update(std::string_view(buf.data(), static_cast<std::size_t>(in.gcount())));
-  }
-  return h.digest();
-}
-
 // The archive pass: the database entry is staged, every other file hashed.
 class ArchivePass {
  public:
@@ -178,7 +166,7 @@ Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
     }
     bool same = fs::file_size(it->second, ec) == file.size.value_or(0);
     if (same) {
-      RK_TRY_ASSIGN(auto digest, hash_file(it->second));
+      RK_TRY_ASSIGN(auto digest, core::hash_file(it->second));
       same = digest == *file.hash;
     }
     if (same) {

@@ -204,6 +204,43 @@ std::vector<Finding> post_checks(const Job& job, const std::vector<TableChange>&
 
 }  // namespace
 
+// Why a job must not run: its documents folder holds or lies inside anything of live, or the
+// tree it swaps in or the folder it removes afterwards holds anything of live.
+std::optional<std::string> unsafe_job(const Job& job) {
+  auto protect = live_paths(job.live);
+  if (job.documents) {
+    if (auto bad = check_layout(job.live, job.documents->live); !bad) return bad.error().message;
+    if (auto held = held_by(job.documents->staged, protect)) {
+      return fmt::format("the documents to swap in, {}, hold {}", job.documents->staged.string(),
+                         held->string());
+    }
+    protect.push_back(job.documents->live);
+  }
+  if (job.remove_after) {
+    if (auto held = held_by(*job.remove_after, protect)) {
+      return fmt::format("the folder to remove after the restore, {}, holds {}",
+                         job.remove_after->string(), held->string());
+    }
+  }
+  return std::nullopt;
+}
+
+// Why the live documents no longer match the dry run's view of them, or nullopt.
+std::optional<std::string> documents_changed(const Job& job) {
+  if (!job.documents || !job.live_tree) return std::nullopt;
+  std::vector<TreeEntry> now;
+  std::error_code ec;
+  if (fs::exists(job.documents->live, ec) || fs::is_symlink(job.documents->live, ec)) {
+    auto scanned = scan_tree(job.documents->live, HashFiles::kNo);
+    if (!scanned) return scanned.error().message;
+    now = std::move(*scanned);
+  }
+  auto d = first_difference(*job.live_tree, now, TreeCompare::kMetadata);
+  if (!d) return std::nullopt;
+  return fmt::format("the live documents in {} changed since the plan: {}; make a new plan",
+                     job.documents->live.string(), *d);
+}
+
 // Apply names the plan's hash as the old state before it confirmed it on the snapshot: an
 // interrupted apply of a stale plan left live equal to its snapshot instead.
 bool matches_snapshot(const Job& job, const core::Digest128& hash) {
@@ -231,6 +268,7 @@ Result<ApplyReport> execute(Job job, const ApplyOptions& o) {
     return report;
   };
   RK_TRY(core::require_no_unfinished_restore(job.live));
+  if (auto why = unsafe_job(job)) return refuse(*why);
   RK_TRY(make_private_dir(core::restore_state_dir(job.live)));
   if (auto users = processes_using(job.live); !users.empty()) {
     return refuse(fmt::format("LIVE_IN_USE: {} is open in {}", job.live.string(), users.front()));
@@ -304,6 +342,10 @@ Result<ApplyReport> execute(Job job, const ApplyOptions& o) {
     if (changed_since_plan) return refuse(*changed_since_plan);
     return tl::unexpected(e);
   };
+  if (auto changed = documents_changed(job)) {
+    RK_TRY(undo());
+    return refuse(*changed);
+  }
   if (auto w = write_json_durably(journal, job_json(job)); !w) return abandon(w.error());
   hook("journal");
   if (job.documents) {
@@ -356,22 +398,30 @@ Result<ApplyReport> execute(Job job, const ApplyOptions& o) {
 }  // namespace detail
 
 Result<ApplyReport> apply(const Plan& plan, const ApplyOptions& options) {
-  if (!plan.safe()) {
+  auto refuse = [](std::string why) {
     ApplyReport refused;
-    refused.refusal = "the plan's checks block this restore; fix them and make a new plan";
+    refused.refusal = std::move(why);
     return refused;
-  }
+  };
+  if (!plan.safe()) return refuse("the plan's checks block this restore; fix them and make a new plan");
+  // Everything apply installs must be what the dry run checked (checked before the lock, so
+  // that a large tree's hashing is not downtime; the plan folder is private to the caller).
+  if (auto why = detail::plan_tampered(plan)) return refuse(*why);
+  if (auto why = detail::staged_data_changed(plan)) return refuse(*why);
   detail::Job job;
   job.live = plan.live;
   job.staged_database = plan.staged_database;
   if (plan.staged_documents && plan.live_documents) {
     job.documents = detail::DocumentSwap{*plan.live_documents, *plan.staged_documents, 0, 0};
+    job.live_tree = plan.live_tree;
   }
   if (plan.selection.selective()) job.selection = plan.selection;
   job.expected_live = plan.live_hash;
   job.result_hash = plan.result_hash;
   job.remove_after = plan.plan_dir ? *plan.plan_dir : plan.staging;
-  return detail::execute(std::move(job), options);
+  auto report = detail::execute(std::move(job), options);
+  if (report && report->applied) detail::unregister_plan(plan);
+  return report;
 }
 
 Result<ApplyReport> rollback(const std::filesystem::path& live, const ApplyOptions& options) {

@@ -70,6 +70,48 @@ std::optional<core::Finding> disk_space_check(const fs::path& dir, std::uint64_t
                                                              const fs::path& staged,
                                                              const Selection& selection);
 
+// --- guard.cpp ------------------------------------------------------------------------------
+
+// The live database, its -wal, -journal and -shm, and its restore state folder (resolved).
+std::vector<fs::path> live_paths(const fs::path& live);
+
+// The first of `paths` that `dir` is or holds, or nullopt.
+std::optional<fs::path> held_by(const fs::path& dir, const std::vector<fs::path>& paths);
+
+// @error kInvalidArgument when `documents` is, holds or lies inside any of live_paths(live) or
+//   `others` (the plan folder, a staging folder): a restore would move them away.
+[[nodiscard]] Result<void> check_layout(const fs::path& live, const fs::path& documents,
+                                        const std::vector<fs::path>& others = {});
+
+enum class HashFiles { kNo, kYes };
+// Every file and folder below `root` (and `root` itself as ""), by lstat: links are never
+// followed and show as kOther. Sorted by path. @error kIo.
+[[nodiscard]] Result<std::vector<TreeEntry>> scan_tree(const fs::path& root, HashFiles hash);
+
+// The tree a listing stages under `root` (files with their hashes, folders explicit or
+// implied), as scan_tree() would see it with hashes.
+std::vector<TreeEntry> tree_from_listing(const std::vector<core::EntryRecord>& files,
+                                         const std::string& root);
+
+enum class TreeCompare { kContent, kMetadata };
+// The first difference between two sorted trees, as a sentence; nullopt when they are equal.
+// kContent compares types, sizes and hashes; kMetadata types, sizes, mtimes and inodes.
+std::optional<std::string> first_difference(const std::vector<TreeEntry>& expected,
+                                            const std::vector<TreeEntry>& actual,
+                                            TreeCompare how);
+
+// The dry run registers a kept plan (plan.json's digest) beside live; apply requires it.
+[[nodiscard]] Result<void> register_plan(const fs::path& live, const core::Digest128& digest,
+                                         const fs::path& plan_dir);
+void unregister_plan(const Plan& plan);
+
+// Why a kept plan cannot be trusted (folder not private, plan.json not the registered one), or
+// nullopt.
+std::optional<std::string> plan_tampered(const Plan& plan);
+
+// Why the staged database or documents differ from what the dry run checked, or nullopt.
+std::optional<std::string> staged_data_changed(const Plan& plan);
+
 // --- journal.cpp ------------------------------------------------------------------------------
 
 struct DocumentSwap {
@@ -89,6 +131,9 @@ struct Job {
   std::optional<core::Digest128> expected_live;  // refuse unless live still has this hash
   core::Digest128 result_hash;
   std::optional<fs::path> remove_after;  // staging folder or consumed snapshot
+  // The live documents as the dry run saw them (apply refuses when they changed since); not
+  // journaled: only checked before the commit point.
+  std::optional<std::vector<TreeEntry>> live_tree;
   // Filled while running:
   core::Digest128 old_hash;
   fs::path snapshot;
@@ -97,8 +142,13 @@ struct Job {
 
 nlohmann::json job_json(const Job& job);
 [[nodiscard]] Result<Job> job_from_json(const nlohmann::json& j);
+[[nodiscard]] Result<void> write_text_durably(const fs::path& path, std::string_view text);
 [[nodiscard]] Result<void> write_json_durably(const fs::path& path, const nlohmann::json& j);
-[[nodiscard]] Result<nlohmann::json> read_json(const fs::path& path);
+[[nodiscard]] Result<nlohmann::json> read_json(const fs::path& path,
+                                               std::uint64_t max_bytes = 16u << 20);
+
+nlohmann::json tree_json(const std::vector<TreeEntry>& tree);
+[[nodiscard]] Result<std::vector<TreeEntry>> tree_from_json(const nlohmann::json& j);
 
 std::string selection_to_string(const Selection& s);
 nlohmann::json selection_json(const Selection& s);
@@ -107,6 +157,8 @@ Selection selection_from_json(const nlohmann::json& j);
 // --- apply.cpp --------------------------------------------------------------------------------
 
 [[nodiscard]] Result<ApplyReport> execute(Job job, const ApplyOptions& options);
+std::optional<std::string> unsafe_job(const Job& job);
+std::optional<std::string> documents_changed(const Job& job);
 
 std::uint64_t inode_of(const fs::path& p);  // 0 when absent
 

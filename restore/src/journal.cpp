@@ -12,12 +12,16 @@
 namespace restorekit::restore::detail {
 
 Result<void> write_json_durably(const fs::path& path, const nlohmann::json& j) {
+  // Entry names from hostile archives may hold invalid UTF-8: replaced, never a throw.
+  return write_text_durably(
+      path, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+}
+
+Result<void> write_text_durably(const fs::path& path, std::string_view text) {
   auto tmp = path;
   tmp += ".tmp";
   std::error_code ec;
   fs::remove(tmp, ec);
-  // Entry names from hostile archives may hold invalid UTF-8: replaced, never a throw.
-  std::string text = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   {
     RK_TRY_ASSIGN(auto fd, core::create_new_file(tmp));
     RK_TRY(core::write_all(fd.get(), text.data(), text.size(), tmp.string()));
@@ -26,14 +30,49 @@ Result<void> write_json_durably(const fs::path& path, const nlohmann::json& j) {
   return core::rename_durably(tmp, path);
 }
 
-Result<nlohmann::json> read_json(const fs::path& path) {
-  RK_TRY_ASSIGN(auto text, core::read_small_file(path, 16u << 20));
+Result<nlohmann::json> read_json(const fs::path& path, std::uint64_t max_bytes) {
+  RK_TRY_ASSIGN(auto text, core::read_small_file(path, max_bytes));
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return fail(ErrorCode::kBadBackup,
                 fmt::format("{} is not valid restorekit JSON", path.string()), path.string());
   }
   return j;
+}
+
+nlohmann::json tree_json(const std::vector<TreeEntry>& tree) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& e : tree) {
+    nlohmann::json j = {{"path", e.path},
+                        {"type", core::entry_type_name(e.type)},
+                        {"size", e.size},
+                        {"mtime_ns", e.mtime_ns},
+                        {"inode", e.inode}};
+    if (e.hash) j["xxh128"] = e.hash->hex();
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+Result<std::vector<TreeEntry>> tree_from_json(const nlohmann::json& j) {
+  std::vector<TreeEntry> out;
+  for (const auto& x : j) {
+    TreeEntry e;
+    e.path = x.at("path").get<std::string>();
+    auto type = x.at("type").get<std::string>();
+    e.type = type == "file" ? core::EntryType::kFile
+             : type == "directory" ? core::EntryType::kDirectory
+                                   : core::EntryType::kOther;
+    e.size = x.at("size").get<std::uint64_t>();
+    e.mtime_ns = x.at("mtime_ns").get<std::int64_t>();
+    e.inode = x.at("inode").get<std::uint64_t>();
+    if (x.contains("xxh128")) {
+      e.hash = core::Digest128::from_hex(x["xxh128"].get<std::string>());
+      if (!e.hash) return fail(ErrorCode::kBadBackup, "a tree entry holds a bad hash");
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
 }
 
 nlohmann::json selection_json(const Selection& s) {

@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,6 +12,8 @@
 #include <fmt/format.h>
 
 #include <restorekit/core/content_hash.hpp>
+#include <restorekit/core/fs.hpp>
+#include <restorekit/core/hash.hpp>
 #include <restorekit/core/restore_state.hpp>
 #include <restorekit/core/safe_path.hpp>
 #include <restorekit/core/sql_dump.hpp>
@@ -30,6 +33,7 @@ bool Plan::safe() const {
 }
 
 void discard(const Plan& plan) {
+  detail::unregister_plan(plan);
   std::error_code ec;
   if (!plan.staging.empty()) fs::remove_all(plan.staging, ec);
   if (plan.staged_files) fs::remove_all(*plan.staged_files, ec);
@@ -39,6 +43,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::string_view kPlanSchema = "restorekit.plan/1";
+constexpr const char* kStagedDatabase = "database.sqlite";
+constexpr std::uint64_t kMaxPlanBytes = std::uint64_t{1} << 30;
 
 double since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -55,15 +61,42 @@ dev_t device_of(const fs::path& p) {
   return ::stat(p.c_str(), &st) == 0 ? st.st_dev : 0;
 }
 
+// A private folder that outlives this process (until apply or discard removes it).
 Result<fs::path> make_temp_dir(const fs::path& parent, const std::string& prefix) {
-  std::string pattern = (parent / (prefix + "XXXXXX")).string();
-  if (::mkdtemp(pattern.data()) == nullptr) {
-    return fail(ErrorCode::kIo,
-                fmt::format("cannot create a staging folder in {}: {}", parent.string(),
-                            std::strerror(errno)),
-                parent.string());
+  RK_TRY_ASSIGN(auto dir, core::TempDir::create(parent, prefix));
+  return dir.release();
+}
+
+// The filesystem of `dir` is too tight to stage a dry run without crowding the application:
+// less free than 4 x the archive plus max(1 GiB, 5% of the filesystem).
+bool tight(const fs::path& dir, std::uint64_t archive_bytes) {
+  struct statvfs sv {};
+  if (::statvfs(dir.c_str(), &sv) != 0) return false;
+  auto free_bytes = static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize;
+  auto size = static_cast<std::uint64_t>(sv.f_blocks) * sv.f_frsize;
+  return free_bytes < 4 * archive_bytes + std::max<std::uint64_t>(std::uint64_t{1} << 30, size / 20);
+}
+
+// A symlinked documents folder is restored through its target, so that the link stays.
+Result<fs::path> documents_folder(const fs::path& given) {
+  auto p = fs::absolute(given);
+  std::error_code ec;
+  if (!fs::is_symlink(p, ec)) return p.lexically_normal();
+  auto target = fs::canonical(p, ec);
+  if (ec || !fs::is_directory(target, ec)) {
+    return fail(ErrorCode::kInvalidArgument,
+                fmt::format("the documents folder {} is a link to {}, which is not a folder",
+                            p.string(), fs::read_symlink(p, ec).string()),
+                p.string());
   }
-  return fs::path(pattern);
+  return target;
+}
+
+// A folder with another device than its parent (or its own parent: "/") is a mount point.
+bool is_mount_point(const fs::path& dir) {
+  struct stat self {}, parent {};
+  if (::stat(dir.c_str(), &self) != 0 || ::stat((dir / "..").c_str(), &parent) != 0) return false;
+  return self.st_dev != parent.st_dev || self.st_ino == parent.st_ino;
 }
 
 Finding finding(std::string code, Severity severity, std::string entry, std::string message) {
@@ -109,7 +142,9 @@ class Planner {
                               p_.live.string()),
                   p_.live.string());
     }
-    if (o_.live_documents && o_.documents) p_.live_documents = fs::absolute(*o_.live_documents);
+    if (o_.live_documents && o_.documents) {
+      RK_TRY_ASSIGN(p_.live_documents, documents_folder(*o_.live_documents));
+    }
     p_.selection = o_.selection;
     p_.allow_schema_changes = o_.allow_schema_changes;
     if (!p_.selection.tenants.empty() && !p_.selection.tenant) {
@@ -118,6 +153,12 @@ class Planner {
                   "[database] tenant_column");
     }
     RK_TRY(core::require_no_unfinished_restore(p_.live));
+    if (p_.live_documents) {
+      std::vector<fs::path> others;
+      if (o_.plan_out) others.push_back(*o_.plan_out);
+      if (o_.stage_dir) others.push_back(*o_.stage_dir);
+      RK_TRY(detail::check_layout(p_.live, *p_.live_documents, others));
+    }
     auto state = core::restore_state_dir(p_.live);
     fs::create_directories(state, ec);
     fs::permissions(state, fs::perms::owner_all, ec);
@@ -134,6 +175,7 @@ class Planner {
         return fail(ErrorCode::kIo, fmt::format("cannot create {}: {}", dir.string(), ec.message()),
                     dir.string());
       }
+      fs::permissions(dir, fs::perms::owner_all, ec);  // apply refuses a plan others can write
       if (device_of(dir) != device_of(state)) {
         return fail(ErrorCode::kInvalidArgument,
                     fmt::format("plan folder {} is not on the live database's filesystem; the "
@@ -142,8 +184,10 @@ class Planner {
                     dir.string());
       }
       p_.staging = fs::absolute(dir);
-    } else {
+    } else if (o_.stage_documents) {
       RK_TRY_ASSIGN(p_.staging, make_temp_dir(state, "staging-"));
+    } else {
+      RK_TRY_ASSIGN(p_.staging, make_temp_dir(dry_run_stage_parent(state), "restorekit-dry-run-"));
     }
     fs::create_directories(p_.staging / "db", ec);
     stage_documents_ = p_.live_documents && (o_.plan_out || o_.stage_documents);
@@ -162,6 +206,15 @@ class Planner {
     return {};
   }
 
+  // A dry run that is not followed by apply stages where it cannot crowd live.
+  fs::path dry_run_stage_parent(const fs::path& state) const {
+    if (o_.stage_dir) return *o_.stage_dir;
+    std::error_code ec;
+    if (!tight(state, fs::file_size(backup_, ec))) return state;
+    auto tmp = fs::temp_directory_path(ec);
+    return ec ? fs::path("/tmp") : tmp;
+  }
+
   Result<void> build() {
     RK_TRY(pass());
     if (database_.empty()) {
@@ -170,6 +223,7 @@ class Planner {
       return {};
     }
     RK_TRY(compare_schemas());
+    if (too_wide()) return {};
     RK_TRY(effects());
     RK_TRY(hashes());
     space_and_prediction();
@@ -191,6 +245,9 @@ class Planner {
     p_.throughput =
         pass_seconds_ > 0 ? static_cast<double>(report_.archive_bytes) / pass_seconds_ : 0;
     p_.checks = report_.findings;
+    for (auto& f : p_.checks) {  // verify warns; a restore here cannot proceed
+      if (f.code == "NOT_RESTORABLE_HERE") f.severity = Severity::kError;
+    }
     const verify::DatabaseResult* chosen = nullptr;
     for (const auto& d : report_.databases) {
       if (!d.staged) continue;
@@ -203,7 +260,7 @@ class Planner {
     if (!chosen) return {};
     database_ = chosen->entry;
     p_.database_entry = chosen->entry;
-    p_.staged_database = p_.staging / "database.sqlite";
+    p_.staged_database = p_.staging / kStagedDatabase;
     if (chosen->kind == "sql-dump") {
       RK_TRY(core::load_sql_dump(*chosen->staged, p_.staged_database, chosen->entry));
     } else {
@@ -248,6 +305,49 @@ class Planner {
     return {};
   }
 
+  // Tables SQLite cannot SELECT with their rowid (more columns than its limit) stop the plan
+  // before the diff would fail on them.
+  bool too_wide() {
+    bool blocked = false;
+    for (const auto* s : {&backup_summary_, &live_summary_}) {
+      for (const auto& t : s->tables) {
+        if (!core::too_wide_to_select(t)) continue;
+        blocked = true;
+        p_.checks.push_back(finding(
+            "NOT_RESTORABLE_HERE", Severity::kError, t.name,
+            fmt::format("table {} of the {} database has {} columns, more than SQLite can read "
+                        "with its rowid in one query here; restore it with sqlite3 .restore",
+                        core::escape_name(t.name), s == &backup_summary_ ? "backup's" : "live",
+                        t.columns.size())));
+      }
+    }
+    return blocked;
+  }
+
+  // What a documents folder must allow for a restore by rename: no mount point, and every
+  // name short enough below it.
+  void documents_checks(const std::vector<core::EntryRecord>& files, const std::string& root) {
+    const auto& docs = *p_.live_documents;
+    std::error_code ec;
+    if (fs::exists(docs, ec) && is_mount_point(docs)) {
+      p_.checks.push_back(finding(
+          "NOT_RESTORABLE_HERE", Severity::kError, docs.string(),
+          fmt::format("the live documents folder {} is a mount point (a Docker volume or another "
+                      "filesystem): restorekit swaps the documents folder in with one rename, "
+                      "which a mount point refuses; give --live-docs a folder inside the mount, "
+                      "or restore the database alone with --no-docs",
+                      docs.string())));
+    }
+    for (const auto& f : files) {
+      if (f.path.rfind(root, 0) != 0) continue;
+      auto why = core::too_long_to_restore(f.path.substr(root.size()), docs.string().size() + 1);
+      if (!why) continue;
+      p_.checks.push_back(finding("NOT_RESTORABLE_HERE", Severity::kError, f.path,
+                                  fmt::format("below {}: {}", docs.string(), *why)));
+      break;
+    }
+  }
+
   Result<void> effects() {
     diff::DiffOptions d = o_.diff;
     d.cancel = o_.cancel;
@@ -263,6 +363,7 @@ class Planner {
       if (!database) files.push_back(e);
     }
     std::string root = diff::documents_root(o_.documents_root, files);
+    documents_checks(files, root);
     for (const auto& f : files) {
       if (f.type == core::EntryType::kFile && f.path.rfind(root, 0) == 0 &&
           f.path.rfind("restorekit/", 0) != 0) {
@@ -275,6 +376,8 @@ class Planner {
     if (!fs::exists(live_docs, ec)) {  // nothing there yet: everything is revived
       live_docs = p_.staging / "no-documents";
       fs::create_directories(live_docs, ec);
+    } else if (stage_documents_) {  // apply refuses if live's documents change after this
+      RK_TRY_ASSIGN(p_.live_tree, detail::scan_tree(live_docs, detail::HashFiles::kNo));
     }
     RK_TRY_ASSIGN(p_.effects.documents,
                   diff::diff_documents(files, root, live_docs, o_.diff.sample_rows));
@@ -289,60 +392,28 @@ class Planner {
       std::string sub = root;
       if (!sub.empty() && sub.back() == '/') sub.pop_back();
       p_.staged_documents = sub.empty() ? files_dir_ : files_dir_ / sub;
+      p_.staged_tree = detail::tree_from_listing(files, root);
     }
     return {};
   }
 
-  // The content hashes apply compares: live now, and live after the restore. The live copy
-  // taken for them also measures how fast this disk copies a database.
+  // The hashes apply compares: live's content now and after the restore, and the staged
+  // database's bytes. Live is read in place, never copied, except for a selective restore,
+  // whose transaction runs on a scratch copy (staged where this dry run stages).
   Result<void> hashes() {
-    auto copy = p_.staging / "live-copy.sqlite";
     p_.live_bytes = file_size_or_zero(p_.live) + file_size_or_zero(p_.live.string() + "-wal");
-    {
-      RK_TRY_ASSIGN(auto live, core::Database::open(p_.live, core::OpenMode::kReadOnly));
-      auto t = Clock::now();
-      RK_TRY(detail::copy_to_new_file(live, copy));
-      copy_seconds_ = since(t);
-    }
-    std::error_code ec;
-    auto cleanup = [&] { fs::remove(copy, ec); };
+    RK_TRY_ASSIGN(p_.staged_database_hash, core::hash_file(p_.staged_database));
     auto t = Clock::now();
     auto result_hash = std::async(std::launch::async, [&]() -> Result<core::Digest128> {
       if (p_.selection.selective()) return core::Digest128{};
       RK_TRY_ASSIGN(auto staged, core::Database::open_untrusted(p_.staged_database));
       return core::content_hash(staged, o_.cancel);
     });
-    {
-      auto db = core::Database::open(copy, core::OpenMode::kReadWrite);
-      if (!db) {
-        cleanup();
-        return tl::unexpected(db.error());
-      }
-      auto hash = core::content_hash(*db, o_.cancel);
-      hash_seconds_ = since(t);
-      if (!hash) {
-        cleanup();
-        return tl::unexpected(hash.error());
-      }
-      p_.live_hash = *hash;
-      if (p_.selection.selective()) {
-        auto changes = detail::run_selective(*db, p_.staged_database, p_.selection);
-        if (!changes) {
-          cleanup();
-          return tl::unexpected(changes.error());
-        }
-        p_.changes = std::move(*changes);
-        auto after = core::content_hash(*db, o_.cancel);
-        if (!after) {
-          cleanup();
-          return tl::unexpected(after.error());
-        }
-        p_.result_hash = *after;
-      }
-    }
+    auto live = p_.selection.selective() ? selective_effects() : live_hash();
     auto staged_hash = result_hash.get();
-    cleanup();
+    RK_TRY(live);
     RK_TRY(staged_hash);
+    hash_seconds_ = p_.selection.selective() ? since(t) : read_seconds_;
     if (!p_.selection.selective()) p_.result_hash = *staged_hash;
     for (const auto& c : p_.changes) {
       if (!c.orphaned) continue;
@@ -355,13 +426,52 @@ class Planner {
     return {};
   }
 
+  // Live's content hash in one read transaction: a consistent state while the application
+  // keeps writing.
+  Result<void> live_hash() {
+    RK_TRY_ASSIGN(auto live, core::Database::open(p_.live, core::OpenMode::kReadOnly));
+    auto t = Clock::now();
+    RK_TRY_ASSIGN(p_.live_hash, core::content_hash(live, o_.cancel));
+    read_seconds_ = since(t);
+    return {};
+  }
+
+  // A selective restore's exact effect: its transaction on a scratch copy of live.
+  Result<void> selective_effects() {
+    auto copy = p_.staging / "live-copy.sqlite";
+    std::error_code ec;
+    struct Remove {
+      fs::path p;
+      ~Remove() {
+        std::error_code e;
+        fs::remove(p, e);
+      }
+    } remove{copy};
+    {
+      RK_TRY_ASSIGN(auto live, core::Database::open(p_.live, core::OpenMode::kReadOnly));
+      auto t = Clock::now();
+      RK_TRY(detail::copy_to_new_file(live, copy));
+      read_seconds_ = since(t);
+    }
+    RK_TRY_ASSIGN(auto db, core::Database::open(copy, core::OpenMode::kReadWrite));
+    RK_TRY_ASSIGN(p_.live_hash, core::content_hash(db, o_.cancel));
+    RK_TRY_ASSIGN(p_.changes, detail::run_selective(db, p_.staged_database, p_.selection));
+    RK_TRY_ASSIGN(p_.result_hash, core::content_hash(db, o_.cancel));
+    return {};
+  }
+
   void space_and_prediction() {
     std::uint64_t docs_to_stage = p_.staged_documents ? 0 : p_.document_bytes;
     std::uint64_t needed = p_.live_bytes + p_.staged_bytes + docs_to_stage;
     if (auto f = detail::disk_space_check(core::restore_state_dir(p_.live), needed)) {
       p_.checks.push_back(*f);
     }
-    double rate = copy_seconds_ > 0 ? static_cast<double>(p_.live_bytes) / copy_seconds_ : 2e8;
+    // The pace of a page copy: a measured copy of live (selective restore), else the pass that
+    // wrote the staged database (a lower bound: it also decompressed and verified).
+    double rate = read_seconds_ > 0 && p_.selection.selective()
+                      ? static_cast<double>(p_.live_bytes) / read_seconds_
+                  : pass_seconds_ > 0 ? static_cast<double>(p_.staged_bytes) / pass_seconds_
+                                      : 2e8;
     rate = std::max(rate, 1e6);
     // Under the lock: snapshot live, then copy the staged database in (its own journal writes
     // the old pages once more) while live's hash is checked on the snapshot.
@@ -427,13 +537,21 @@ class Planner {
         {"document_files", p_.document_files},
         {"document_bytes", p_.document_bytes},
         {"staged_database", p_.staged_database.filename().string()},
+        {"staged_database_xxh128", p_.staged_database_hash.hex()},
+        {"staged_tree", detail::tree_json(p_.staged_tree)},
+        {"live_tree", detail::tree_json(p_.live_tree)},
         {"staged_documents", p_.staged_documents ? p_.staged_documents->string() : ""},
         {"staged_files", p_.staged_files ? p_.staged_files->string() : ""},
         {"steps", p_.steps},
         {"predicted_apply_seconds", p_.predicted_apply_seconds},
         {"seconds", p_.seconds},
     };
-    return detail::write_json_durably(p_.staging / "plan.json", j);
+    auto file = p_.staging / "plan.json";
+    RK_TRY(detail::write_json_durably(file, j));
+    RK_TRY_ASSIGN(auto digest, core::hash_file(file));
+    RK_TRY(detail::register_plan(p_.live, digest, p_.staging));
+    p_.plan_digest = digest;
+    return {};
   }
 
   fs::path backup_;
@@ -448,7 +566,7 @@ class Planner {
   core::DatabaseSummary backup_summary_;
   std::string live_mode_;
   double pass_seconds_ = 0;
-  double copy_seconds_ = 0;
+  double read_seconds_ = 0;
   double hash_seconds_ = 0;
 };
 
@@ -466,7 +584,8 @@ Result<Plan> plan(const fs::path& backup, const PlanOptions& options) {
 
 Result<Plan> load_plan(const fs::path& plan_dir) {
   auto path = plan_dir / "plan.json";
-  RK_TRY_ASSIGN(auto j, detail::read_json(path));
+  RK_TRY_ASSIGN(auto j, detail::read_json(path, kMaxPlanBytes));
+  RK_TRY_ASSIGN(auto digest, core::hash_file(path));
   if (j.value("schema", "") != kPlanSchema) {
     return fail(ErrorCode::kBadBackup,
                 fmt::format("{} is not a restorekit plan (made by `restore --dry-run "
@@ -500,7 +619,23 @@ Result<Plan> load_plan(const fs::path& plan_dir) {
     p.document_bytes = j.value("document_bytes", std::uint64_t{0});
     p.staging = fs::absolute(plan_dir);
     p.plan_dir = p.staging;
-    p.staged_database = p.staging / j.at("staged_database").get<std::string>();
+    p.plan_digest = digest;
+    // The dry run always names the staged database so; anything else is an edited plan.
+    if (j.at("staged_database").get<std::string>() != kStagedDatabase) {
+      return fail(ErrorCode::kBadBackup,
+                  fmt::format("{} names a staged database other than {}: the plan was edited; "
+                              "make a new plan",
+                              path.string(), kStagedDatabase),
+                  path.string());
+    }
+    p.staged_database = p.staging / kStagedDatabase;
+    auto staged_hash = core::Digest128::from_hex(j.value("staged_database_xxh128", ""));
+    if (!staged_hash) {
+      return fail(ErrorCode::kBadBackup, fmt::format("{} holds a bad hash", path.string()));
+    }
+    p.staged_database_hash = *staged_hash;
+    RK_TRY_ASSIGN(p.staged_tree, detail::tree_from_json(j.at("staged_tree")));
+    RK_TRY_ASSIGN(p.live_tree, detail::tree_from_json(j.at("live_tree")));
     // The staged paths must lie inside the plan folder (or its recorded documents staging):
     // a plan is a file someone could edit.
     if (auto d = j.value("staged_documents", ""); !d.empty()) p.staged_documents = d;

@@ -1,5 +1,11 @@
 #include <restorekit/core/backup.hpp>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <map>
 #include <thread>
@@ -153,6 +159,34 @@ TEST(Backup, CancelledBackupLeavesNoFile) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kCancelled);
   EXPECT_TRUE(leftovers(dir.path()).empty());
+}
+
+// A backup killed mid-way leaves its private work folder; the next backup into the same folder
+// removes it, but never one that a running backup holds (its lock).
+TEST(Backup, StaleWorkFoldersOfKilledBackupsAreRemovedByTheNextOne) {
+  ScratchDir dir;
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto o = options_for(dir / "killed.tar.zst");
+    o.progress = [](const Progress&) { ::raise(SIGKILL); };
+    (void)write_backup(o);
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  auto stale = leftovers(dir.path());
+  ASSERT_EQ(stale.size(), 1u) << "the killed backup left its work folder";
+  fs::create_directory(dir / ".restorekit-backup-running");
+  int held = ::open((dir / ".restorekit-backup-running").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(::flock(held, LOCK_EX | LOCK_NB), 0);
+  auto r = write_backup(options_for(dir / "next.tar.zst"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_FALSE(fs::exists(stale.front())) << "stale work folder kept";
+  EXPECT_TRUE(fs::exists(dir / ".restorekit-backup-running")) << "a running backup's folder";
+  ::close(held);
 }
 
 TEST(Backup, NeverOverwritesAnExistingFile) {

@@ -139,6 +139,17 @@ void untrusted_schema(const core::DatabaseSummary& s, const std::string& entry,
   }
 }
 
+void too_wide(const core::DatabaseSummary& s, const std::string& entry, DatabaseCheck& out) {
+  for (const auto& t : s.tables) {
+    if (!core::too_wide_to_select(t)) continue;
+    out.findings.push_back(Finding{
+        "NOT_RESTORABLE_HERE", Severity::kWarning, fmt::format("{}:{}", entry, t.name),
+        fmt::format("table {} in {} has {} columns, more than SQLite reads with its rowid in one "
+                    "query: restorekit cannot diff or restore it (sqlite3 .restore can)",
+                    core::escape_name(t.name), entry, t.columns.size())});
+  }
+}
+
 }  // namespace
 
 DatabaseCheck check_database(const std::filesystem::path& staged, const std::string& entry,
@@ -176,6 +187,7 @@ DatabaseCheck check_database(const std::filesystem::path& staged, const std::str
     out.result.user_version = out.summary.user_version;
     foreign_keys(*db, entry, out);
     untrusted_schema(out.summary, entry, out);
+    too_wide(out.summary, entry, out);
   }
   integrity_thread.join();
   out.result.integrity_ok = integrity_part.result.integrity_ok;

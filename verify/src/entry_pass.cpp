@@ -64,18 +64,6 @@ bool is_metadata(std::string_view path) {
   return path == core::kHeaderEntry || path == core::kChecksumsEntry;
 }
 
-// Creates `dir`/`relative`'s parent folders (0755 less the umask). Paths are normalised and
-// safe, and the tree is restorekit's own, so no component can be a link.
-Result<void> make_parents(const std::filesystem::path& target) {
-  std::error_code ec;
-  std::filesystem::create_directories(target.parent_path(), ec);
-  if (ec) {
-    return fail(ErrorCode::kIo, fmt::format("cannot stage {}: {}", target.string(), ec.message()),
-                target.string());
-  }
-  return {};
-}
-
 // Decides from an entry's first bytes whether it is a database (SQLite magic, or a SQL dump)
 // and, if so, streams it into a staging file. Any other entry is streamed into the files tree
 // when one is asked for; else at most kPeekBytes of it are held.
@@ -131,13 +119,21 @@ class Stager {
     return core::write_all(fd_.get(), data.data(), data.size(), result_.staged->string());
   }
 
-  // A document goes to the files tree under its archive path. A second entry of the same name
-  // keeps the first copy (verify reports DUPLICATE_ENTRY, which blocks a restore anyway).
+  // A document goes to the files tree under its archive path. A second entry of the same name,
+  // or a path that another entry made a file (or a folder), keeps what came first: verify
+  // reports DUPLICATE_ENTRY or PATH_CONFLICT, which block a restore anyway.
   Result<void> open_file() {
     file_ = files_dir_ / entry_.path;
-    RK_TRY(make_parents(file_));
+    // Paths are normalised and safe, and the tree is restorekit's own: no component is a link.
+    std::error_code ec;
+    std::filesystem::create_directories(file_.parent_path(), ec);
+    if (ec == std::errc::not_a_directory || ec == std::errc::file_exists) return {};
+    if (ec) {
+      return fail(ErrorCode::kIo, fmt::format("cannot stage {}: {}", file_.string(), ec.message()),
+                  file_.string());
+    }
     auto fd = core::create_new_file(file_, 0666);
-    if (!fd && errno == EEXIST) return {};
+    if (!fd && (errno == EEXIST || errno == EISDIR)) return {};
     RK_TRY_ASSIGN(fd_, std::move(fd));
     return {};
   }

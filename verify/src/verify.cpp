@@ -226,6 +226,7 @@ class Verifier {
       }
       check_data(e, aggregated);
     }
+    check_paths();
     for (const auto& [code, agg] : aggregated) {
       add(finding_code(code), Severity::kError, agg.second,
           fmt::format("{} encrypted entr{} could not be read ({}{})", agg.first,
@@ -235,6 +236,33 @@ class Verifier {
                       core::escape_name(agg.second) + "\""));
     }
     files_ = std::move(names);
+  }
+
+  // Names a restore cannot write: a path that is both a file and a folder (PATH_CONFLICT), and
+  // names longer than Linux filesystems take (NOT_RESTORABLE_HERE). In archive order, so the
+  // same archive always gives the same findings, however many readers ran.
+  void check_paths() {
+    std::set<std::string, std::less<>> folders;
+    for (const auto& e : entries_) {
+      if (e.problem) continue;
+      if (e.type == core::EntryType::kDirectory) folders.insert(e.path);
+      for (auto slash = e.path.find('/'); slash != std::string::npos;
+           slash = e.path.find('/', slash + 1)) {
+        folders.insert(e.path.substr(0, slash));
+      }
+    }
+    for (const auto& e : entries_) {
+      if (e.problem) continue;
+      if (e.type != core::EntryType::kDirectory && folders.count(e.path)) {
+        add("PATH_CONFLICT", Severity::kError, e.path,
+            fmt::format("\"{}\" is both a file and a folder holding other entries: a restore "
+                        "cannot write both, so this backup cannot be restored as it is",
+                        core::escape_name(e.path)));
+      }
+      if (auto why = core::too_long_to_restore(e.path)) {
+        add("NOT_RESTORABLE_HERE", Severity::kWarning, e.path, *why);
+      }
+    }
   }
 
   void check_data(const EntryResult& e,

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <restorekit/core/error.hpp>
 
@@ -14,23 +15,38 @@ namespace restorekit::core {
 
 // A private (0700) directory created under `parent` (default: the system temp dir), removed
 // with everything in it when the object dies. Move-only.
+//
+// A locked one also holds an flock on itself while it lives, so that a later run can tell the
+// folder of a killed process (no lock) from one in use: see remove_stale_temp_dirs().
 class TempDir {
  public:
   // @error kIo naming `parent` when it cannot be created.
   [[nodiscard]] static Result<TempDir> create(const std::filesystem::path& parent = {},
                                               std::string_view prefix = "restorekit-");
-  TempDir(TempDir&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+  [[nodiscard]] static Result<TempDir> create_locked(const std::filesystem::path& parent,
+                                                     std::string_view prefix);
+  TempDir(TempDir&& other) noexcept
+      : path_(std::exchange(other.path_, {})), lock_fd_(std::exchange(other.lock_fd_, -1)) {}
   TempDir& operator=(TempDir&& other) noexcept;
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   ~TempDir();
 
   [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+  // Stops owning the folder (it outlives the object) and returns its path.
+  std::filesystem::path release();
 
  private:
   explicit TempDir(std::filesystem::path p) : path_(std::move(p)) {}
+  void reset();
   std::filesystem::path path_;
+  int lock_fd_ = -1;
 };
+
+// Removes the folders `parent`/`prefix`* that this user owns and that no live process holds
+// locked (TempDir::create_locked): what killed runs left behind. @return the removed folders.
+std::vector<std::filesystem::path> remove_stale_temp_dirs(const std::filesystem::path& parent,
+                                                          std::string_view prefix);
 
 // A file descriptor that is closed on destruction. Move-only.
 class UniqueFd {

@@ -12,6 +12,9 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <filesystem>
+
+#include <restorekit/core/error.hpp>
 
 namespace restorekit::core {
 
@@ -48,5 +51,9 @@ class Hasher {
 // One-shot XXH3-128 of a buffer.
 Digest128 hash128(std::span<const std::byte> data);
 Digest128 hash128(std::string_view data);
+
+// XXH3-128 of a regular file's bytes; a symbolic link is not followed.
+// @error kIo naming the file (missing, a link, unreadable).
+[[nodiscard]] Result<Digest128> hash_file(const std::filesystem::path& path);
 
 }  // namespace restorekit::core

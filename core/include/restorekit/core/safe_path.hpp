@@ -7,6 +7,8 @@
 #pragma once
 
 #include <string>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include <restorekit/core/error.hpp>
@@ -31,6 +33,11 @@ enum class LinkKind { kSymbolic, kHard };
 //   the tree with "..". Input: untrusted.
 [[nodiscard]] Result<void> check_link(std::string_view entry_path, std::string_view target,
                                       LinkKind kind);
+
+// Why a safe relative path cannot be written on Linux filesystems (a component over NAME_MAX,
+// 255 bytes; the whole path at PATH_MAX, 4096, or more), as a sentence; nullopt when it can.
+// A target folder's own length adds to the path: restore checks that with its prefix.
+std::optional<std::string> too_long_to_restore(std::string_view path, std::size_t prefix = 0);
 
 // Makes an archive-supplied string safe to print on a terminal or in a log line: control
 // characters, DEL, backslash and invalid UTF-8 bytes become \n, \t, \\, \xNN escapes; valid

@@ -161,6 +161,10 @@ struct TableInfo {
 // is the table's own.
 bool is_rowid_alias(const TableInfo& table, std::string_view column);
 
+// True when SQLite cannot SELECT the table's rowid with all its columns in one query (its
+// compiled column limit, 2000 in Debian): diff, content hash and a selective restore need that.
+bool too_wide_to_select(const TableInfo& table);
+
 struct SchemaObject {
   std::string type;  // "index", "trigger", "view"
   std::string name;

@@ -62,6 +62,11 @@ struct PlanOptions {
   std::optional<std::filesystem::path> plan_out;
   // Stage the documents even without `plan_out` (restore BACKUP --yes: apply follows).
   bool stage_documents = false;
+  // Where a dry run without `plan_out`/`stage_documents` stages the database. Default: beside
+  // live, unless the live filesystem is tight (less free than 4 x the archive plus 1 GiB or 5%
+  // of the filesystem), then the system temp folder: a dry run never takes the space the live
+  // application needs.
+  std::optional<std::filesystem::path> stage_dir;
   Selection selection;
   bool allow_schema_changes = false;
   std::optional<std::string> database_entry;       // glob; default: header's, else first SQLite
@@ -81,6 +86,19 @@ struct TableChange {
   std::uint64_t orphaned = 0;  // rows whose foreign key points nowhere afterwards
 };
 
+// One file or folder of a documents tree as the dry run saw it: the staged tree apply may
+// install (with hashes) and the live folder it will replace (with inode and mtime). apply
+// compares both again and refuses on any difference.
+struct TreeEntry {
+  std::string path;  // relative to the tree's root, '/'-separated; "" is the root itself
+  core::EntryType type = core::EntryType::kFile;  // kOther: neither a file nor a folder
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::uint64_t inode = 0;
+  std::optional<core::Digest128> hash;  // staged files
+  friend bool operator==(const TreeEntry&, const TreeEntry&) = default;
+};
+
 struct Plan {
   std::string backup;
   std::filesystem::path live;
@@ -95,6 +113,9 @@ struct Plan {
 
   core::Digest128 live_hash;    // content hash of live when planned
   core::Digest128 result_hash;  // content hash live will have after the apply
+  core::Digest128 staged_database_hash;  // XXH3-128 of the staged database file's bytes
+  std::vector<TreeEntry> staged_tree;    // under staged_documents, sorted by path
+  std::vector<TreeEntry> live_tree;      // under live_documents when planned, sorted by path
   std::uint64_t live_bytes = 0;
   std::uint64_t staged_bytes = 0;
   std::uint64_t archive_bytes = 0;
@@ -106,6 +127,9 @@ struct Plan {
   std::optional<std::filesystem::path> staged_documents;  // a tree to swap in
   std::optional<std::filesystem::path> staged_files;      // its staging root, when not in staging
   std::optional<std::filesystem::path> plan_dir;          // kept plan (plan_out)
+  // XXH3-128 of plan.json, registered beside live by the dry run: apply refuses a kept plan
+  // whose file was edited, or that names another live database.
+  std::optional<core::Digest128> plan_digest;
 
   double seconds = 0;                  // the dry run's own duration
   double throughput = 0;               // archive bytes per second of the pass
@@ -115,12 +139,16 @@ struct Plan {
 };
 
 // Makes a plan. The staging folder is removed again unless `plan_out` or `stage_documents`
-// (then it lives until apply() or discard()).
+// (then it lives until apply() or discard()). A symlinked documents folder is resolved: its
+// target is restored and the link kept.
 // @error kNotFound (backup, live), kConflict (unfinished restore), kInvalidArgument (bad
-//   selection), the archive reader's and verify's operational errors, kIo, kCancelled.
+//   selection; a documents folder that holds, or lies inside, the live database, its -wal,
+//   -journal or -shm, its restore state or the plan folder), the archive reader's and verify's
+//   operational errors, kIo, kCancelled.
 [[nodiscard]] Result<Plan> plan(const std::filesystem::path& backup, const PlanOptions& options);
 
-// Reads a plan kept with `plan_out`. @error kNotFound, kBadBackup (not a plan).
+// Reads a plan kept with `plan_out`; apply() checks it against what the dry run registered.
+// @error kNotFound, kBadBackup (not a plan, or paths outside the plan folder).
 [[nodiscard]] Result<Plan> load_plan(const std::filesystem::path& plan_dir);
 
 // Removes a plan's staged data.
@@ -149,7 +177,11 @@ struct ApplyReport {
 };
 
 // Applies a plan whose checks passed. Refuses (applied = false, live untouched) when a check
-// blocks, when live is in use, or when live changed since the plan.
+// blocks, when live is in use, when live (database or documents) changed since the plan, or
+// when anything it would install differs from what the dry run checked: plan.json edited or
+// not registered for this live database, a plan folder others can write, a staged database
+// with other bytes, a staged documents tree with other names, hashes or anything but regular
+// files and folders.
 // @error kConflict (unfinished restore), kIo, kDatabase, kCancelled (live untouched).
 [[nodiscard]] Result<ApplyReport> apply(const Plan& plan, const ApplyOptions& options);
 
