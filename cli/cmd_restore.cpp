@@ -25,6 +25,7 @@ struct RestoreArgs {
   bool no_docs = false;
   bool dry_run = false;
   std::string plan_out;
+  std::string stage_dir;
   bool yes = false;
   std::string apply;
   bool rollback = false;
@@ -93,6 +94,7 @@ Result<restore::PlanOptions> plan_options(const RestoreArgs& a, BackupInputs inp
   o.allow_schema_changes = a.allow_schema_changes;
   o.diff.sample_rows = a.rows;
   if (!a.plan_out.empty()) o.plan_out = a.plan_out;
+  if (!a.stage_dir.empty()) o.stage_dir = a.stage_dir;
   o.stage_documents = a.yes;
   o.reader = std::move(inputs.reader);
   o.profile = std::move(inputs.profile);
@@ -207,6 +209,9 @@ void setup_restore(CLI::App& app, int& exit_code) {
   cmd->add_flag("--dry-run", args->dry_run, "plan only: the live system is not touched");
   cmd->add_option("--plan-out", args->plan_out,
                   "with --dry-run: keep the plan and the staged data in this folder");
+  cmd->add_option("--stage-dir", args->stage_dir,
+                  "with --dry-run (no --plan-out): stage the database here instead of beside "
+                  "live (default: beside live, or the temp folder when live's disk is tight)");
   cmd->add_flag("--yes", args->yes, "plan, then restore when every check passes");
   cmd->add_option("--apply", args->apply, "apply a plan kept with --plan-out");
   cmd->add_flag("--rollback", args->rollback, "put back the last safety snapshot");

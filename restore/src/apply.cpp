@@ -143,6 +143,27 @@ bool is_staging_dir(const fs::path& live, const fs::path& p) {
          p.filename().string().rfind("staging-", 0) == 0;
 }
 
+// A snapshot whose documents stayed on their own filesystem names them in snapshot.json, in
+// the staging folder the dry run made beside the documents (".<name>.restorekit-*"): that
+// folder goes with the snapshot, unless it holds anything of live.
+void remove_snapshot(const fs::path& live, const fs::path& dir) {
+  if (auto j = read_json(dir / "snapshot.json")) {
+    fs::path docs = j->value("documents", "");
+    fs::path live_docs = j->value("live_documents", "");
+    auto outside = docs.lexically_relative(dir);
+    auto holder = docs.parent_path();
+    bool ours = holder.filename().string().rfind(".", 0) == 0 &&
+                holder.filename().string().find(".restorekit-") != std::string::npos;
+    auto protect = live_paths(live);
+    if (!live_docs.empty()) protect.push_back(live_docs);
+    if (!docs.empty() && (outside.empty() || *outside.begin() == "..") && ours &&
+        !held_by(holder, protect)) {
+      remove_tree(holder);
+    }
+  }
+  remove_tree(dir);
+}
+
 void prune_snapshots(const fs::path& live, unsigned keep) {
   std::error_code ec;
   std::vector<fs::path> dirs;
@@ -151,7 +172,7 @@ void prune_snapshots(const fs::path& live, unsigned keep) {
   }
   std::sort(dirs.begin(), dirs.end());
   keep = std::max(1u, keep);
-  for (std::size_t i = 0; i + keep < dirs.size(); ++i) remove_tree(dirs[i]);
+  for (std::size_t i = 0; i + keep < dirs.size(); ++i) remove_snapshot(live, dirs[i]);
 }
 
 // integrity_check's complaints ("" when it says ok).
@@ -483,6 +504,13 @@ Result<RecoverReport> recover(const std::filesystem::path& live) {
   }
   RK_TRY_ASSIGN(auto j, detail::read_json(journal));
   RK_TRY_ASSIGN(auto job, detail::job_from_json(j));
+  if (auto why = detail::unsafe_job(job)) {
+    return fail(ErrorCode::kConflict,
+                fmt::format("the journal {} names folders that must not be moved or removed ({}); "
+                            "nothing was changed: compare live with the snapshot in {} by hand",
+                            journal.string(), *why, job.snapshot.string()),
+                live.string());
+  }
   RK_TRY_ASSIGN(auto db, detail::lock_live(live));
   RK_TRY_ASSIGN(auto hash, core::content_hash(db));
   if (hash == job.result_hash) {

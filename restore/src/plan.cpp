@@ -467,10 +467,10 @@ class Planner {
       p_.checks.push_back(*f);
     }
     // The pace of a page copy: a measured copy of live (selective restore), else the pass that
-    // wrote the staged database (a lower bound: it also decompressed and verified).
+    // expanded and wrote the archive (a lower bound: it also decompressed and verified).
     double rate = read_seconds_ > 0 && p_.selection.selective()
                       ? static_cast<double>(p_.live_bytes) / read_seconds_
-                  : pass_seconds_ > 0 ? static_cast<double>(p_.staged_bytes) / pass_seconds_
+                  : pass_seconds_ > 0 ? static_cast<double>(report_.bytes) / pass_seconds_
                                       : 2e8;
     rate = std::max(rate, 1e6);
     // Under the lock: snapshot live, then copy the staged database in (its own journal writes
@@ -544,6 +544,7 @@ class Planner {
         {"staged_files", p_.staged_files ? p_.staged_files->string() : ""},
         {"steps", p_.steps},
         {"predicted_apply_seconds", p_.predicted_apply_seconds},
+        {"throughput", p_.throughput},
         {"seconds", p_.seconds},
     };
     auto file = p_.staging / "plan.json";
@@ -651,6 +652,7 @@ Result<Plan> load_plan(const fs::path& plan_dir) {
     }
     p.steps = j.value("steps", std::vector<std::string>{});
     p.predicted_apply_seconds = j.value("predicted_apply_seconds", 0.0);
+    p.throughput = j.value("throughput", 0.0);
     p.seconds = j.value("seconds", 0.0);
     std::error_code ec;
     if (!fs::exists(p.staged_database, ec)) {

@@ -152,6 +152,40 @@ TEST_F(RestoreSafetyTest, APlanRewrittenToSwapTheDatabaseFolderIsRefused) {
   EXPECT_TRUE(fs::exists(core::restore_state_dir(live_)));
 }
 
+// A journal (left by a kill, or written by hand) whose documents or clean-up point at the
+// database's folder: recover moves and removes nothing.
+TEST_F(RestoreSafetyTest, RecoverNeverMovesOrRemovesAFolderThatHoldsLive) {
+  auto p = kept_plan();
+  auto r = restore::apply(p, {});
+  ASSERT_TRUE(r && r->applied);
+  auto db_before = file_hash(live_);
+  auto folder_before = tree_hash(live_.parent_path());
+  json journal = {{"schema", "restorekit.journal/1"},
+                  {"kind", "restore"},
+                  {"state", "committed"},
+                  {"live", live_.string()},
+                  {"staged_database", (scratch_ / "x.sqlite").string()},
+                  {"old_hash", core::Digest128{}.hex()},
+                  {"new_hash", content_of(live_).hex()},
+                  {"snapshot", r->snapshot.string()},
+                  {"remove_after", live_.parent_path().string()},
+                  {"documents",
+                   {{"live", live_.parent_path().string()},
+                    {"staged", (scratch_ / "elsewhere").string()},
+                    {"staged_ino", 1},
+                    {"live_ino", 2}}},
+                  {"selection", nullptr}};
+  write_json_file(core::restore_journal_path(live_), journal);
+  auto rec = restore::recover(live_);
+  ASSERT_FALSE(rec) << "recover followed a journal that moves the database's folder";
+  EXPECT_NE(rec.error().message.find("nothing was changed"), std::string::npos)
+      << rec.error().message;
+  EXPECT_EQ(file_hash(live_), db_before);
+  EXPECT_TRUE(fs::exists(core::restore_journal_path(live_))) << "the journal is kept";
+  fs::remove(core::restore_journal_path(live_));
+  EXPECT_EQ(tree_hash(live_.parent_path()), folder_before);
+}
+
 // --- B2: apply installs exactly what the dry run checked ----------------------------------------
 
 TEST_F(RestoreSafetyTest, StagedDocumentsReplacedByASymlinkAreRefused) {

@@ -4,6 +4,7 @@
 // that SIGKILLs apply at every step boundary and at random instants.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -298,80 +299,122 @@ bool apply_in_child(const restore::Plan& p, const std::string& kill_at,
   return WIFSIGNALED(status);
 }
 
-TEST_F(RestoreTest, KilledAtAnyInstantLiveIsOldOrNewAndRecoverCleansUp) {
+// Kills apply at every step boundary and at random instants (most inside the document swap and
+// the page copy), with live laid out as the fixture has it after `layout` (which also resets
+// it: called before every run). After each kill live is intact and old or new, and recover
+// brings the documents to match.
+class CrashHarness : public RestoreTest {
+ protected:
+  void run_harness(int copy_kills, int other_kills, const std::function<void()>& layout) {
+    layout();
+    auto old_hash = content_of(live_);
+    auto new_hash = content_of(app_ / "app.sqlite");
+    auto old_docs = tree_hash(live_docs_);
+    auto new_docs = tree_hash(app_ / "docs");
+    bool linked = fs::is_symlink(live_docs_);
+    StepTimes t;
+    ASSERT_FALSE(apply_in_child(kept_plan(), "", std::nullopt, &t));
+    ASSERT_GT(t.committed_us, t.journal_us);
+    ASSERT_EQ(content_of(live_), new_hash);
+
+    std::vector<std::string> steps = {"locked", "snapshot",  "journal",           "documents",
+                                      "copy",   "committed", "journal-committed", "documents-kept",
+                                      "done"};
+    std::mt19937 rng(20261122);
+    int killed = 0, old_state = 0, new_state = 0, finished = 0, undone = 0;
+    const int kRandomKills = copy_kills + other_kills;
+    for (int i = 0; i < static_cast<int>(steps.size()) + kRandomKills; ++i) {
+      layout();
+      auto p = kept_plan();
+      ASSERT_TRUE(p.safe());
+      bool at_step = i < static_cast<int>(steps.size());
+      std::string step = at_step ? steps[static_cast<std::size_t>(i)] : "";
+      std::optional<std::chrono::microseconds> delay;
+      if (!at_step) {
+        bool in_copy = i < static_cast<int>(steps.size()) + copy_kills;
+        delay = std::chrono::microseconds(std::uniform_int_distribution<std::int64_t>(
+            in_copy ? t.journal_us : 0, in_copy ? t.committed_us : t.done_us)(rng));
+      }
+      SCOPED_TRACE(at_step ? "killed at step " + step
+                           : fmt::format("killed after {} us", delay->count()));
+      killed += apply_in_child(p, step, delay) ? 1 : 0;
+
+      // Right after the kill: live is intact and holds exactly the old or the new content.
+      ASSERT_TRUE(integrity_ok(live_));
+      auto hash = content_of(live_);
+      ASSERT_TRUE(hash == old_hash || hash == new_hash);
+      (hash == old_hash ? old_state : new_state)++;
+
+      auto rec = restore::recover(live_);
+      ASSERT_TRUE(rec) << rec.error().message;
+      finished += rec->outcome == "finished";
+      undone += rec->outcome == "undone";
+      EXPECT_FALSE(fs::exists(core::restore_journal_path(live_)));
+      EXPECT_EQ(content_of(live_), hash) << "recover never changes the database";
+      EXPECT_EQ(tree_hash(live_docs_), hash == new_hash ? new_docs : old_docs)
+          << "the documents match the database after recover";
+      EXPECT_EQ(fs::is_symlink(live_docs_), linked) << "the documents folder keeps its kind";
+      if (p.plan_dir && hash == old_hash) discard(p);
+      // Whatever the kill left, recover leaves no incomplete snapshot behind.
+      std::error_code ec;
+      for (const auto& e : fs::directory_iterator(core::restore_snapshots_dir(live_), ec)) {
+        EXPECT_TRUE(fs::exists(e.path() / "snapshot.json")) << e.path();
+      }
+    }
+    RecordProperty("kills", killed);
+    std::printf(
+        "crash harness%s: %d kills (%zu at step boundaries, %d at random instants of the "
+        "swap and page copy, %d anywhere); live old %d, new %d; recover finished %d, "
+        "undid %d\n",
+        linked ? " (symlinked documents)" : "", killed, steps.size(), copy_kills, other_kills,
+        old_state, new_state, finished, undone);
+    EXPECT_GE(killed, static_cast<int>(steps.size()) + kRandomKills / 2);
+    EXPECT_GT(old_state, 0);
+    EXPECT_GT(new_state, 0);
+  }
+};
+
+TEST_F(CrashHarness, KilledAtAnyInstantLiveIsOldOrNewAndRecoverCleansUp) {
   auto pristine = scratch_ / "pristine";
   fs::copy(app_ / "live", pristine, fs::copy_options::recursive);
-  auto old_hash = content_of(live_);
-  auto new_hash = content_of(app_ / "app.sqlite");
-  auto old_docs = tree_hash(live_docs_);
-  auto new_docs = tree_hash(app_ / "docs");
-
-  auto reset_live = [&] {
+  run_harness(60, 20, [&] {
     std::error_code ec;
     fs::remove_all(app_ / "live", ec);
     fs::copy(pristine, app_ / "live", fs::copy_options::recursive);
-  };
-  // Measures one undisturbed apply, to aim the random kills: most inside the document swap and
-  // the page copy, the rest anywhere.
-  StepTimes t;
-  ASSERT_FALSE(apply_in_child(kept_plan(), "", std::nullopt, &t));
-  ASSERT_GT(t.committed_us, t.journal_us);
-  ASSERT_EQ(content_of(live_), new_hash);
+  });
+}
 
-  std::vector<std::string> steps = {"locked", "snapshot",  "journal",           "documents",
-                                    "copy",   "committed", "journal-committed", "documents-kept",
-                                    "done"};
-  std::mt19937 rng(20261122);
-  int killed = 0, old_state = 0, new_state = 0, finished = 0, undone = 0;
-  const int kCopyKills = 60;
-  const int kRandomKills = kCopyKills + 20;
-  for (int i = 0; i < static_cast<int>(steps.size()) + kRandomKills; ++i) {
-    reset_live();
-    auto p = kept_plan();
-    ASSERT_TRUE(p.safe());
-    bool at_step = i < static_cast<int>(steps.size());
-    std::string step = at_step ? steps[static_cast<std::size_t>(i)] : "";
-    std::optional<std::chrono::microseconds> delay;
-    if (!at_step) {
-      bool in_copy = i < static_cast<int>(steps.size()) + kCopyKills;
-      delay = std::chrono::microseconds(std::uniform_int_distribution<std::int64_t>(
-          in_copy ? t.journal_us : 0, in_copy ? t.committed_us : t.done_us)(rng));
-    }
-    SCOPED_TRACE(at_step ? "killed at step " + step
-                         : fmt::format("killed after {} us", delay->count()));
-    killed += apply_in_child(p, step, delay) ? 1 : 0;
-
-    // Right after the kill: live is intact and holds exactly the old or the new content.
-    ASSERT_TRUE(integrity_ok(live_));
-    auto hash = content_of(live_);
-    ASSERT_TRUE(hash == old_hash || hash == new_hash);
-    (hash == old_hash ? old_state : new_state)++;
-
-    auto rec = restore::recover(live_);
-    ASSERT_TRUE(rec) << rec.error().message;
-    finished += rec->outcome == "finished";
-    undone += rec->outcome == "undone";
-    EXPECT_FALSE(fs::exists(core::restore_journal_path(live_)));
-    EXPECT_EQ(content_of(live_), hash) << "recover never changes the database";
-    EXPECT_EQ(tree_hash(live_docs_), hash == new_hash ? new_docs : old_docs)
-        << "the documents match the database after recover";
-    if (p.plan_dir && hash == old_hash) discard(p);
-    // Whatever the kill left, recover leaves no incomplete snapshot behind.
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(core::restore_snapshots_dir(live_), ec)) {
-      EXPECT_TRUE(fs::exists(e.path() / "snapshot.json")) << e.path();
-    }
+// The documents folder is a link (to another filesystem where /dev/shm is one): apply swaps
+// the target's contents and the link stays, at every instant.
+TEST_F(CrashHarness, KilledAtAnyInstantSymlinkedDocumentsKeepTheirLinkAndMatch) {
+  auto pristine = scratch_ / "pristine";
+  fs::copy(app_ / "live", pristine, fs::copy_options::recursive);
+  auto target = scratch_ / "real-docs";
+  struct stat shm {}, here {};
+  if (::stat("/dev/shm", &shm) == 0 && ::stat(scratch_.path().c_str(), &here) == 0 &&
+      shm.st_dev != here.st_dev) {
+    target = fs::path("/dev/shm") / fmt::format("rk-harness-{}", ::getpid()) / "docs";
   }
-  RecordProperty("kills", killed);
-  std::printf(
-      "crash harness: %d kills (%zu at step boundaries, %d at random instants of the "
-      "swap and page copy, %d anywhere); live old %d, new %d; recover finished %d, "
-      "undid %d\n",
-      killed, steps.size(), kCopyKills, kRandomKills - kCopyKills, old_state, new_state, finished,
-      undone);
-  EXPECT_GE(killed, static_cast<int>(steps.size()) + kRandomKills / 2);
-  EXPECT_GT(old_state, 0);
-  EXPECT_GT(new_state, 0);
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } cleanup{target.parent_path()};
+  run_harness(20, 10, [&] {
+    std::error_code ec;
+    fs::remove_all(app_ / "live", ec);
+    fs::remove_all(target.parent_path(), ec);
+    fs::copy(pristine, app_ / "live", fs::copy_options::recursive);
+    fs::create_directories(target.parent_path());
+    fs::rename(live_docs_, target, ec);
+    if (ec) {  // across filesystems
+      fs::copy(live_docs_, target, fs::copy_options::recursive);
+      fs::remove_all(live_docs_);
+    }
+    fs::create_directory_symlink(target, live_docs_);
+  });
 }
 
 }  // namespace
