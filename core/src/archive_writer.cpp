@@ -156,6 +156,7 @@ struct ArchiveWriter::Impl {
 
   Result<void> configure_tar(const WriterOptions& o) {
     if (archive_write_set_format_pax_restricted(handle) != ARCHIVE_OK) return error("tar format");
+    RK_TRY(option("pax", "hdrcharset", "BINARY"));
     archive_write_set_bytes_in_last_block(handle, 1);
     if (o.kind == ArchiveKind::kTarZst) return configure_zstd(o);
     bool gzip = o.kind == ArchiveKind::kTarGz;
@@ -201,7 +202,7 @@ struct ArchiveWriter::Impl {
                       std::uint32_t mode) {
     archive_entry_clear(entry);
     std::string p(path);
-    archive_entry_set_pathname_utf8(entry, p.c_str());
+    archive_entry_copy_pathname(entry, p.c_str());
     archive_entry_set_filetype(entry, type);
     archive_entry_set_perm(entry, mode);
     archive_entry_set_size(entry, static_cast<la_int64_t>(size));

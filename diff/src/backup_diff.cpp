@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <restorekit/core/names.hpp>
 #include <restorekit/core/archive_reader.hpp>
 #include <restorekit/core/backup_format.hpp>
 #include <restorekit/core/fs.hpp>
@@ -138,7 +139,7 @@ Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
                                     std::size_t samples) {
   DocumentDiff out;
   out.root = root;
-  std::map<std::string, fs::path> live_files;
+  std::map<std::string, std::pair<std::string, fs::path>> live_files;  // by name_key
   std::error_code ec;
   if (!fs::is_directory(live, ec)) {
     return fail(ErrorCode::kNotFound,
@@ -147,7 +148,8 @@ Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
   }
   for (fs::recursive_directory_iterator it(live, ec), end; !ec && it != end; it.increment(ec)) {
     if (it->is_regular_file(ec) && !it->is_symlink(ec)) {
-      live_files[fs::relative(it->path(), live).generic_string()] = it->path();
+      auto rel = fs::relative(it->path(), live).generic_string();
+      live_files[core::name_key(rel)] = {rel, it->path()};
     }
   }
   auto sample = [&](std::vector<std::string>& v, const std::string& path) {
@@ -158,15 +160,16 @@ Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
     if (file.type != core::EntryType::kFile || !file.hash || !file.safe) continue;
     if (entry.rfind(root, 0) != 0 || entry.rfind("restorekit/", 0) == 0) continue;
     std::string rel = entry.substr(root.size());
-    auto it = live_files.find(rel);
+    auto it = live_files.find(core::name_key(rel));
     if (it == live_files.end()) {
       ++out.revived;
       sample(out.revived_samples, rel);
       continue;
     }
-    bool same = fs::file_size(it->second, ec) == file.size.value_or(0);
+    const fs::path& live_file = it->second.second;
+    bool same = fs::file_size(live_file, ec) == file.size.value_or(0);
     if (same) {
-      RK_TRY_ASSIGN(auto digest, core::hash_file(it->second));
+      RK_TRY_ASSIGN(auto digest, core::hash_file(live_file));
       same = digest == *file.hash;
     }
     if (same) {
@@ -177,10 +180,10 @@ Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
     }
     live_files.erase(it);
   }
-  for (const auto& [rel, path] : live_files) {
+  for (const auto& [key, live_file] : live_files) {
     ++out.lost;
-    out.lost_bytes += fs::file_size(path, ec);
-    sample(out.lost_samples, rel);
+    out.lost_bytes += fs::file_size(live_file.second, ec);
+    sample(out.lost_samples, live_file.first);
   }
   return out;
 }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <restorekit/core/names.hpp>
 #include <restorekit/core/safe_path.hpp>
 
 namespace restorekit::verify::detail {
@@ -16,7 +17,7 @@ using core::Severity;
 class BackupChecker {
  public:
   explicit BackupChecker(BackupCheckInput& in) : in_(in) {
-    for (const auto& e : in.entries) by_path_[e.path] = &e;
+    for (const auto& e : in.entries) by_path_[core::name_key(e.path)] = &e;
   }
 
   std::vector<Finding> run() {
@@ -61,12 +62,12 @@ class BackupChecker {
     }
     std::map<std::string, const core::ChecksumLine*> listed;
     for (const auto& line : *lines) {
-      listed[line.path] = &line;
+      listed[core::name_key(line.path)] = &line;
       compare(line);
     }
     for (const auto& e : in_.entries) {
       bool metadata = e.path == core::kHeaderEntry || e.path == core::kChecksumsEntry;
-      if (e.type == core::EntryType::kFile && !metadata && !listed.count(e.path)) {
+      if (e.type == core::EntryType::kFile && !metadata && !listed.count(core::name_key(e.path))) {
         add("EXTRA_ENTRY", e.path,
             fmt::format("entry \"{}\" is not listed in {}: it was added after the backup was "
                         "written",
@@ -76,7 +77,7 @@ class BackupChecker {
   }
 
   void compare(const core::ChecksumLine& line) {
-    auto it = by_path_.find(line.path);
+    auto it = by_path_.find(core::name_key(line.path));
     if (it == by_path_.end()) {
       add("MISSING_ENTRY", line.path,
           fmt::format("entry \"{}\" is listed in {} but not in the backup",
@@ -117,7 +118,7 @@ class BackupChecker {
   }
 
   void check_database(const core::HeaderDatabase& promised) {
-    auto it = by_path_.find(promised.entry);
+    auto it = by_path_.find(core::name_key(promised.entry));
     if (it == by_path_.end()) {
       add("MISSING_ENTRY", promised.entry,
           fmt::format("database {} named in the header is not in the backup", promised.entry));

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <restorekit/core/names.hpp>
 #include <restorekit/core/safe_path.hpp>
 #include <restorekit/core/sql_dump.hpp>
 
@@ -224,7 +225,7 @@ std::vector<Finding> check_document_references(const std::filesystem::path& stag
     (void)st->for_each([&]() -> Result<void> {
       std::string value(st->column_text(1));
       auto normalised = core::normalize_entry_path(root + value);
-      if (normalised && files.count(*normalised)) return {};
+      if (normalised && files.count(core::name_key(*normalised))) return {};
       if (++missing <= kMaxExampleRows) {
         examples += fmt::format("{}rowid {} \"{}\"", missing == 1 ? "" : ", ", st->column_int(0),
                                 core::escape_name(value));

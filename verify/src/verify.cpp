@@ -14,6 +14,7 @@
 
 #include <restorekit/core/backup_format.hpp>
 #include <restorekit/core/fs.hpp>
+#include <restorekit/core/names.hpp>
 #include <restorekit/core/safe_path.hpp>
 
 #include "backup_checks.hpp"
@@ -212,18 +213,13 @@ class Verifier {
 
   // Per-entry structure: unsafe names, duplicates, encryption, data errors, sizes.
   void check_entries() {
-    std::set<std::string, std::less<>> names;
+    std::map<std::string, std::string, std::less<>> names;  // name_key -> first spelling
     std::map<ErrorCode, std::pair<std::uint64_t, std::string>> aggregated;
     for (const auto& e : entries_) {
       if (e.problem) {
         add(finding_code(e.problem->code), Severity::kError, e.path, e.problem->message);
       }
-      if (e.type != core::EntryType::kDirectory && !names.insert(e.path).second) {
-        add("DUPLICATE_ENTRY", Severity::kError, e.path,
-            fmt::format("entry \"{}\" appears more than once; which copy a restore would use is "
-                        "undefined",
-                        core::escape_name(e.path)));
-      }
+      if (e.type != core::EntryType::kDirectory) duplicate(names, e.path);
       check_data(e, aggregated);
     }
     check_paths();
@@ -235,7 +231,26 @@ class Verifier {
                                                       : "no password given, first: \"",
                       core::escape_name(agg.second) + "\""));
     }
-    files_ = std::move(names);
+    for (auto& [key, spelling] : names) files_.insert(key);
+  }
+
+  // The same name twice is an error (which copy would a restore use?); two spellings of one
+  // name under Unicode normalisation (NFD from macOS, NFC from elsewhere) are a warning: Linux
+  // keeps both, filesystems that normalise (macOS, Windows) would merge them.
+  void duplicate(std::map<std::string, std::string, std::less<>>& names, const std::string& path) {
+    auto [it, inserted] = names.emplace(core::name_key(path), path);
+    if (inserted) return;
+    if (it->second == path) {
+      add("DUPLICATE_ENTRY", Severity::kError, path,
+          fmt::format("entry \"{}\" appears more than once; which copy a restore would use is "
+                      "undefined",
+                      core::escape_name(path)));
+      return;
+    }
+    add("DUPLICATE_ENTRY", Severity::kWarning, path,
+        fmt::format("entries \"{}\" and \"{}\" are one name in two Unicode spellings (NFC and "
+                    "NFD): Linux keeps both, macOS and Windows would merge them into one file",
+                    core::escape_name(it->second), core::escape_name(path)));
   }
 
   // Names a restore cannot write: a path that is both a file and a folder (PATH_CONFLICT), and
@@ -372,9 +387,9 @@ class Verifier {
 
   void check_list() {
     std::map<std::string, const EntryResult*, std::less<>> by_path;
-    for (const auto& e : entries_) by_path[e.path] = &e;
+    for (const auto& e : entries_) by_path[core::name_key(e.path)] = &e;
     for (const auto& x : expected_) {
-      auto it = by_path.find(x.path);
+      auto it = by_path.find(core::name_key(x.path));
       if (it == by_path.end()) {
         add("MISSING_ENTRY", Severity::kError, x.path,
             fmt::format("{} lists \"{}\" (line {}), but the backup does not hold it",

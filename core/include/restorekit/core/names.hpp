@@ -1,0 +1,21 @@
+// The one rule for comparing names (DESIGN.md, "Names"): names are stored, listed and restored
+// byte-exact as found, and compared under Unicode NFC, so that a document written by macOS
+// (decomposed, NFD: "u" + U+0308) and the same document named by Windows or Linux tools
+// (composed, NFC: "ü") are one name. Every comparison of two names — references with entries,
+// archive with live documents, checksum lists with entries, patterns with names — goes
+// through name_key(). Backed by utf8proc. Thread safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace restorekit::core {
+
+// The form under which names compare: NFC of valid UTF-8; bytes that are not valid UTF-8 are
+// returned unchanged (they compare byte by byte).
+std::string name_key(std::string_view name);
+
+// True when two names are the same under name_key().
+bool same_name(std::string_view a, std::string_view b);
+
+}  // namespace restorekit::core
