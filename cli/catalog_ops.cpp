@@ -50,7 +50,8 @@ AddOutcome add_to_catalog(core::Index& index, const std::filesystem::path& archi
                                      why.subject, why.message});
   if (!index.put(s)) return AddOutcome::kNotABackup;
   if (!report) {
-    (void)index.record_verification(key, *fingerprint, {}, core::Verification{0, false, 1, 0});
+    (void)index.record_verification(key, *fingerprint, {},
+                                    core::Verification{0, core::Verdict::kDamaged, 1, 0});
   }
   return AddOutcome::kDamaged;
 }
@@ -64,7 +65,7 @@ Result<void> record_verify(core::Index& index, const std::filesystem::path& arch
   RK_TRY_ASSIGN(bool recorded,
                 index.record_verification(
                     key, fingerprint, report.listing,
-                    core::Verification{0, report.intact(), report.count(core::Severity::kError),
+                    core::Verification{0, report.verdict(), report.count(core::Severity::kError),
                                        report.count(core::Severity::kWarning)}));
   if (!recorded) {
     return fail(ErrorCode::kIo, "the archive changed while it was verified; verify it again",

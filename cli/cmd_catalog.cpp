@@ -70,7 +70,7 @@ Result<std::vector<Row>> rows(core::Index& index) {
                      ? "damaged"
                      : "unverified";
     } else {
-      r.status = r.verification->intact ? "intact" : "damaged";
+      r.status = std::string(core::verdict_name(r.verification->verdict));
     }
     r.summary = std::move(s);
     out.push_back(std::move(r));

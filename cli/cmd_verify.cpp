@@ -1,5 +1,6 @@
 #include "cmd_verify.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -7,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <restorekit/core/fs.hpp>
+#include <restorekit/core/safe_path.hpp>
 #include <restorekit/verify/verify.hpp>
 
 #include "catalog_ops.hpp"
@@ -75,7 +77,19 @@ int run_verify(const VerifyArgs& a) {
   } else if (!a.common.quiet || !report->intact()) {
     render_verify_text(*report, std::cout);
   }
-  return report->intact() ? kExitOk : kExitProblems;
+  switch (report->verdict()) {
+    case core::Verdict::kIntact: return kExitOk;
+    case core::Verdict::kDamaged: return kExitProblems;
+    case core::Verdict::kLocked:  // could not verify: not damage
+      fmt::print(stderr, "restorekit: error: {} could not be verified: {}\n",
+                 core::escape_name(a.backup),
+                 std::any_of(report->findings.begin(), report->findings.end(),
+                             [](const auto& f) { return f.code == "BAD_PASSWORD"; })
+                     ? "the password is wrong"
+                     : "it is encrypted and no password was given");
+      return kExitError;
+  }
+  return kExitProblems;
 }
 
 }  // namespace

@@ -23,6 +23,11 @@ double throughput(std::uint64_t bytes, double seconds) {
 }
 
 std::string verdict_line(const verify::VerifyReport& r) {
+  if (r.verdict() == core::Verdict::kLocked) {
+    return "LOCKED: the backup is encrypted and could not be read without the right password "
+           "(give --password-file FILE or --password-env VAR); nothing about its contents was "
+           "checked";
+  }
   if (r.intact()) {
     std::size_t warnings = r.count(Severity::kWarning);
     return fmt::format(
@@ -147,7 +152,7 @@ json verify_json(const verify::VerifyReport& r) {
   }
   return {{"schema", "restorekit.verify/1"},
           {"path", r.path},
-          {"verdict", r.intact() ? "intact" : "damaged"},
+          {"verdict", core::verdict_name(r.verdict())},
           {"kind", r.kind == core::BackupKind::kRestorekit ? "restorekit" : "foreign"},
           {"format", r.archive.format},
           {"filters", r.archive.filters},

@@ -63,6 +63,24 @@ std::string_view format_family(int format) {
 
 }  // namespace
 
+struct Passwords::Answers {
+  std::mutex mutex;
+  std::vector<std::optional<std::string>> given;
+};
+
+std::shared_ptr<Passwords::Answers> Passwords::make_answers() {
+  return std::make_shared<Answers>();
+}
+
+std::optional<std::string> Passwords::prompted(std::size_t index) const {
+  std::lock_guard lock(answers_->mutex);  // held while asking: the other readers wait
+  while (answers_->given.size() <= index) {
+    if (!answers_->given.empty() && !answers_->given.back()) return std::nullopt;  // gave up
+    answers_->given.push_back(prompt ? prompt() : std::nullopt);
+  }
+  return answers_->given[index];
+}
+
 std::string_view entry_type_name(EntryType type) {
   switch (type) {
     case EntryType::kFile: return "file";
@@ -168,6 +186,7 @@ struct ArchiveReader::Impl {
   std::uint64_t hole = 0;              // zero bytes still owed before `pending`
   std::span<const std::byte> pending;  // a data block held back while a hole is emitted
   std::size_t next_candidate = 0;
+  std::size_t next_prompt = 0;
   std::string prompted;  // storage for a prompted password
 
   ~Impl() {
@@ -217,7 +236,7 @@ struct ArchiveReader::Impl {
       return pw.candidates[self->next_candidate++].c_str();
     }
     if (!pw.prompt) return nullptr;
-    auto answer = pw.prompt();
+    auto answer = pw.prompted(self->next_prompt++);
     if (!answer) return nullptr;
     self->prompted = std::move(*answer);
     return self->prompted.c_str();

@@ -20,7 +20,7 @@ namespace restorekit::core {
 
 namespace {
 
-constexpr std::int64_t kSchemaVersion = 2;
+constexpr std::int64_t kSchemaVersion = 3;
 constexpr std::size_t kFingerprintSpan = 64 * 1024;
 
 constexpr std::string_view kSchema = R"sql(
@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS db_tenants(
   id TEXT NOT NULL, label TEXT NOT NULL, rows INTEGER NOT NULL,
   PRIMARY KEY(archive_id, db_seq, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS verifications(
-  archive_id INTEGER PRIMARY KEY, verified_at INTEGER NOT NULL, intact INTEGER NOT NULL,
+  archive_id INTEGER PRIMARY KEY, verified_at INTEGER NOT NULL, verdict TEXT NOT NULL,
   errors INTEGER NOT NULL, warnings INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS staged(
   path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
@@ -108,6 +108,21 @@ std::int64_t now_seconds() {
 }
 
 }  // namespace
+
+std::string_view verdict_name(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kIntact: return "intact";
+    case Verdict::kDamaged: return "damaged";
+    case Verdict::kLocked: return "locked";
+  }
+  return "damaged";
+}
+
+Verdict verdict_from_name(std::string_view name) {
+  if (name == "intact") return Verdict::kIntact;
+  if (name == "locked") return Verdict::kLocked;
+  return Verdict::kDamaged;
+}
 
 std::string_view severity_name(Severity severity) {
   switch (severity) {
@@ -521,7 +536,7 @@ Result<bool> Index::record_verification(const std::string& path, const Fingerpri
                                        "?4, ?5)"));
     st.bind(1, *id);
     st.bind(2, v.verified_at ? v.verified_at : now_seconds());
-    st.bind(3, static_cast<std::int64_t>(v.intact));
+    st.bind(3, verdict_name(v.verdict));
     st.bind(4, static_cast<std::int64_t>(v.errors));
     st.bind(5, static_cast<std::int64_t>(v.warnings));
     return st.run();
@@ -531,13 +546,14 @@ Result<bool> Index::record_verification(const std::string& path, const Fingerpri
 }
 
 Result<std::optional<Verification>> Index::verification(const std::string& path) {
-  RK_TRY_ASSIGN(auto st, db_.prepare("SELECT v.verified_at, v.intact, v.errors, v.warnings FROM "
+  RK_TRY_ASSIGN(auto st, db_.prepare("SELECT v.verified_at, v.verdict, v.errors, v.warnings FROM "
                                      "verifications v JOIN archives a ON a.id = v.archive_id "
                                      "WHERE a.path = ?1"));
   st.bind(1, std::string_view(path));
   RK_TRY_ASSIGN(bool row, st.step());
   if (!row) return std::optional<Verification>{};
-  return std::optional<Verification>(Verification{st.column_int(0), st.column_int(1) != 0,
+  return std::optional<Verification>(Verification{st.column_int(0),
+                                                  verdict_from_name(st.column_text(1)),
                                                   static_cast<std::uint64_t>(st.column_int(2)),
                                                   static_cast<std::uint64_t>(st.column_int(3))});
 }

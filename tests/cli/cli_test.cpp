@@ -114,6 +114,36 @@ TEST(Cli, EncryptedBackupRoundTripsWithPasswordFileAndEnv) {
   EXPECT_NE(wrong.err.find("wrong password"), std::string::npos) << wrong.err;
 }
 
+// A locked backup is not damaged: verify exits 2 with PASSWORD_REQUIRED / BAD_PASSWORD only,
+// and the catalog records it as locked.
+TEST(Cli, VerifyOfALockedBackupExits2AndTheCatalogSaysLocked) {
+  Fixture f;
+  write_file(f.dir / "pw.txt", "correct horse\n");
+  write_file(f.dir / "bad.txt", "wrong\n");
+  ASSERT_EQ(
+      f.backup("enc.zip", {"--encrypt", "--password-file", (f.dir / "pw.txt").string()}).exit_code,
+      0);
+  for (const std::string& pw : {std::string(), (f.dir / "bad.txt").string()}) {
+    std::vector<std::string> args = {"verify", (f.dir / "enc.zip").string(), "--json",
+                                     "--catalog", f.catalog()};
+    if (!pw.empty()) args.insert(args.end(), {"--password-file", pw});
+    auto r = rk(args);
+    EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find(pw.empty() ? "no password" : "password is wrong"), std::string::npos)
+        << r.err;
+    auto j = parse_json(r);
+    EXPECT_EQ(j["verdict"], "locked");
+    ASSERT_EQ(j["findings"].size(), 1u) << j["findings"].dump();
+    EXPECT_EQ(j["findings"][0]["code"], pw.empty() ? "PASSWORD_REQUIRED" : "BAD_PASSWORD");
+  }
+  auto list = rk({"catalog", "list", "--json", "--catalog", f.catalog()});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("\"locked\""), std::string::npos) << list.out;
+  auto right = rk({"verify", (f.dir / "enc.zip").string(), "--password-file",
+                   (f.dir / "pw.txt").string(), "--no-catalog"});
+  EXPECT_EQ(right.exit_code, 0) << right.out << right.err;
+}
+
 TEST(Cli, EncryptWithoutPasswordIsRefused) {
   Fixture f;
   auto b = f.backup("enc.zip", {"--encrypt"});

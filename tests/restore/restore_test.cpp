@@ -454,7 +454,7 @@ TEST_F(RestoreTest, DiffReusesTheIndexInsteadOfReadingTheArchiveAgain) {
   auto verified = verify::verify(backup_, vo);
   ASSERT_TRUE(verified) << verified.error().message;
   auto recorded = index->record_verification(summary.path, *fingerprint, verified->listing,
-                                             core::Verification{0, true, 0, 0});
+                                             core::Verification{0, core::Verdict::kIntact, 0, 0});
   ASSERT_TRUE(recorded && *recorded);
   auto reused = diff::diff_backup(backup_, live_, o);
   ASSERT_TRUE(reused) << reused.error().message;

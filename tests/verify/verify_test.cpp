@@ -2,10 +2,14 @@
 
 #include <archive_entry.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <restorekit/core/backup.hpp>
@@ -265,6 +269,79 @@ TEST(Verify, EncryptedZipWithoutOrWithWrongPasswordIsReported) {
   auto right = verify(dir / "enc.zip", o);
   ASSERT_TRUE(right);
   EXPECT_TRUE(right->intact()) << describe(*right);
+}
+
+// A locked backup is not a damaged one: only PASSWORD_REQUIRED / BAD_PASSWORD, nothing derived
+// from what could not be read (header, database, checksums), verdict locked.
+TEST(Verify, OurEncryptedBackupWithoutTheRightPasswordIsLockedNotDamaged) {
+  ScratchDir dir;
+  const auto& s = test::small_sample();
+  core::BackupOptions b;
+  b.database = s.database;
+  b.documents = s.documents;
+  b.output = dir / "enc.zip";
+  b.password = "right";
+  ASSERT_TRUE(core::write_backup(b));
+  for (std::optional<std::string> pw : {std::optional<std::string>(), std::optional<std::string>("wrong")}) {
+    SCOPED_TRACE(pw.value_or("no password"));
+    auto o = options_in(dir);
+    if (pw) o.reader.passwords.candidates = {*pw};
+    auto r = verify(dir / "enc.zip", o);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->verdict(), core::Verdict::kLocked) << describe(*r);
+    ASSERT_EQ(r->findings.size(), 1u) << describe(*r);
+    EXPECT_EQ(r->findings.front().code, pw ? "BAD_PASSWORD" : "PASSWORD_REQUIRED");
+  }
+}
+
+// Damage inside an encrypted entry, read with the right password, is damage; a failure to
+// decrypt when no encrypted entry decrypted at all is the wrong password (what a password that
+// passes AES's 2-byte check value looks like), so the backup is locked, not damaged.
+TEST(Verify, EncryptedEntriesFailingAloneMeanAWrongPasswordNotDamage) {
+  ScratchDir dir;
+  std::string big(1 << 20, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 2654435761u) >> 13);
+  auto flip_middle = [](std::vector<std::byte> bytes, std::size_t at) {
+    bytes[at] ^= std::byte{0x5a};
+    return bytes;
+  };
+  auto two = test::make_archive(core::ArchiveKind::kZip, {{"a.txt", "first"}, {"b.bin", big}},
+                                "pw");
+  test::write_bytes(dir / "two.zip", flip_middle(two, two.size() / 2));
+  auto o = options_in(dir);
+  o.reader.passwords.candidates = {"pw"};
+  auto damaged = verify(dir / "two.zip", o);
+  ASSERT_TRUE(damaged) << damaged.error().message;
+  EXPECT_EQ(damaged->verdict(), core::Verdict::kDamaged) << describe(*damaged);
+
+  auto one = test::make_archive(core::ArchiveKind::kZip, {{"b.bin", big}}, "pw");
+  test::write_bytes(dir / "one.zip", flip_middle(one, one.size() / 2));
+  auto locked = verify(dir / "one.zip", o);
+  ASSERT_TRUE(locked) << locked.error().message;
+  EXPECT_EQ(locked->verdict(), core::Verdict::kLocked) << describe(*locked);
+  EXPECT_TRUE(find_code(*locked, "BAD_PASSWORD")) << describe(*locked);
+  EXPECT_FALSE(find_code(*locked, "CORRUPT_DATA")) << describe(*locked);
+}
+
+// On a terminal the password is asked once, however many readers verify the zip.
+TEST(Verify, ThePasswordPromptIsAskedOnceForEveryReader) {
+  ScratchDir dir;
+  std::vector<test::MemoryEntry> entries;
+  for (int i = 0; i < 40; ++i) entries.push_back({fmt::format("f{}.txt", i), "content"});
+  test::write_bytes(dir / "enc.zip", test::make_archive(core::ArchiveKind::kZip, entries, "pw"));
+  auto o = options_in(dir);
+  o.threads = 4;
+  std::atomic<int> asked{0};
+  o.reader.passwords.prompt = [&]() -> std::optional<std::string> {
+    ++asked;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // a person typing
+    return "pw";
+  };
+  auto r = verify(dir / "enc.zip", o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->intact()) << describe(*r);
+  EXPECT_EQ(r->threads, 4u);
+  EXPECT_EQ(asked.load(), 1);
 }
 
 TEST(Verify, RatioBombStopsWithAFinding) {

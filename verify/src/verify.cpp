@@ -33,6 +33,14 @@ bool VerifyReport::intact() const {
   return count(Severity::kError) == 0;
 }
 
+core::Verdict VerifyReport::verdict() const {
+  bool locked = std::any_of(findings.begin(), findings.end(), [](const Finding& f) {
+    return f.code == "PASSWORD_REQUIRED" || f.code == "BAD_PASSWORD";
+  });
+  if (locked) return core::Verdict::kLocked;
+  return intact() ? core::Verdict::kIntact : core::Verdict::kDamaged;
+}
+
 std::size_t VerifyReport::count(Severity severity) const {
   return static_cast<std::size_t>(std::count_if(
       findings.begin(), findings.end(), [&](const Finding& f) { return f.severity == severity; }));
@@ -93,9 +101,16 @@ class Verifier {
     }
     RK_TRY(pass());
     list_entries();
+    bool locked = classify_encrypted();
     report_.findings.insert(report_.findings.end(), pending_.begin(), pending_.end());
     check_entries();
-    check_contents();
+    // A locked backup says nothing about what it could not read: no header, checksum, database
+    // or reference findings derived from unread data.
+    if (locked) {
+      cleanup_staged(JoinChecks::kYes);
+    } else {
+      check_contents();
+    }
     std::stable_sort(report_.findings.begin(), report_.findings.end(),
                      [](const Finding& a, const Finding& b) { return a.severity < b.severity; });
     report_.seconds =
@@ -209,6 +224,40 @@ class Verifier {
   void add(std::string code, Severity severity, std::string entry, std::string message) {
     report_.findings.push_back(
         Finding{std::move(code), severity, std::move(entry), std::move(message)});
+  }
+
+  // True when encrypted entries could not be read for want of the right password. With a
+  // password given, an encrypted entry that failed to decrypt while no encrypted entry of the
+  // archive decrypted cleanly is a wrong password that passed AES's 2-byte check value (1 in
+  // 65,536), not damage: it becomes BAD_PASSWORD (and the pass it stopped is not TRUNCATED).
+  bool classify_encrypted() {
+    std::uint64_t decrypted = 0;
+    std::vector<EntryResult*> failed;
+    for (auto& e : entries_) {
+      if (!e.encrypted || !e.data_read) continue;
+      if (e.data_error) {
+        failed.push_back(&e);
+      } else {
+        ++decrypted;
+      }
+    }
+    auto password_error = [](ErrorCode c) {
+      return c == ErrorCode::kPasswordRequired || c == ErrorCode::kBadPassword;
+    };
+    bool locked = std::any_of(failed.begin(), failed.end(), [&](const EntryResult* e) {
+      return password_error(e->data_error->code);
+    });
+    if (decrypted > 0 || failed.empty()) return locked;
+    for (auto* e : failed) {
+      if (password_error(e->data_error->code)) continue;
+      auto message = e->data_error->message;
+      std::erase_if(pending_, [&](const Finding& f) { return f.message.rfind(message, 0) == 0; });
+      reported_.erase(message);
+      e->data_error->code = o_.reader.passwords.any() ? ErrorCode::kBadPassword
+                                                      : ErrorCode::kPasswordRequired;
+      e->fatal = false;
+    }
+    return true;
   }
 
   // Per-entry structure: unsafe names, duplicates, encryption, data errors, sizes.
@@ -436,7 +485,11 @@ class Verifier {
     }
   }
 
-  void cleanup_staged() {
+  enum class JoinChecks { kNo, kYes };
+  void cleanup_staged(JoinChecks join = JoinChecks::kNo) {
+    if (join == JoinChecks::kYes) {
+      for (auto& [index, pending] : checks_) pending.wait();  // they read the staged files
+    }
     if (o_.stage_dir) return;  // the caller keeps them
     std::error_code ec;
     for (const auto& e : entries_) {

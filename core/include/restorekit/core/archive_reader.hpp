@@ -73,9 +73,19 @@ struct ReaderLimits {
 struct Passwords {
   std::vector<std::string> candidates;  // tried in order
   // Asked for one more candidate once the list is exhausted; nullopt gives up. May be empty.
+  // Readers opened from copies of one Passwords (verify's readers on several threads) share
+  // the answers: the person is asked once, whichever reader asks first, and the others wait.
   std::function<std::optional<std::string>()> prompt;
 
   [[nodiscard]] bool any() const { return !candidates.empty() || prompt != nullptr; }
+
+  // The `index`-th prompted answer (0-based), asking for it if nobody has yet. Thread safe.
+  [[nodiscard]] std::optional<std::string> prompted(std::size_t index) const;
+
+ private:
+  struct Answers;
+  std::shared_ptr<Answers> answers_ = make_answers();
+  static std::shared_ptr<Answers> make_answers();
 };
 
 // Whether a compressed tar stream is decompressed ahead on a second thread (verify: hashing

@@ -12,6 +12,13 @@ enum class Severity { kError, kWarning, kInfo };
 
 std::string_view severity_name(Severity severity);  // "error", "warning", "info"
 
+// What reading a whole backup concluded: every byte checked and sound; damage found; or
+// locked (encrypted entries could not be read for want of the right password: not damage).
+enum class Verdict { kIntact, kDamaged, kLocked };
+
+std::string_view verdict_name(Verdict verdict);  // "intact", "damaged", "locked"
+Verdict verdict_from_name(std::string_view name);  // unknown names read as kDamaged
+
 struct Finding {
   std::string code;  // e.g. "UNSAFE_PATH"
   Severity severity = Severity::kWarning;

@@ -24,7 +24,7 @@ std::string index_key(const std::filesystem::path& archive);
 
 struct Verification {
   std::int64_t verified_at = 0;  // seconds since the epoch; 0 = now
-  bool intact = false;
+  Verdict verdict = Verdict::kDamaged;
   std::uint64_t errors = 0;
   std::uint64_t warnings = 0;
 };

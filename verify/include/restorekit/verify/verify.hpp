@@ -76,6 +76,9 @@ struct VerifyReport {
 
   // True when no finding is an error (warnings and info keep a backup intact).
   [[nodiscard]] bool intact() const;
+  // kLocked when encrypted entries could not be read (PASSWORD_REQUIRED, BAD_PASSWORD: then
+  // those are the only findings about unread data), else kIntact or kDamaged.
+  [[nodiscard]] core::Verdict verdict() const;
   [[nodiscard]] std::size_t count(core::Severity severity) const;
 };
 
