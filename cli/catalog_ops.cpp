@@ -13,7 +13,6 @@ bool is_damage(ErrorCode code) {
     case ErrorCode::kCrcError:
     case ErrorCode::kRatioLimit:
     case ErrorCode::kLimitExceeded:
-    case ErrorCode::kBadPassword:
     case ErrorCode::kEncryptionUnsupported:
     case ErrorCode::kDatabase: return true;
     default: return false;
@@ -40,7 +39,8 @@ AddOutcome add_to_catalog(core::Index& index, const std::filesystem::path& archi
   if (report && !report->incomplete) return AddOutcome::kRead;
   Error why = report ? *report->incomplete : report.error();
   if (message) *message = why.message;
-  if (!report && !is_damage(why.code)) return AddOutcome::kNotABackup;
+  bool locked = why.code == ErrorCode::kPasswordRequired || why.code == ErrorCode::kBadPassword;
+  if (!report && !is_damage(why.code) && !locked) return AddOutcome::kNotABackup;
   // Damaged, or encrypted without a usable password: recorded, so that listings show it.
   core::ArchiveSummary s = report ? report->summary : core::ArchiveSummary{};
   s.path = key;
@@ -49,11 +49,11 @@ AddOutcome add_to_catalog(core::Index& index, const std::filesystem::path& archi
   s.findings.push_back(core::Finding{std::string(code_name(why.code)), core::Severity::kError,
                                      why.subject, why.message});
   if (!index.put(s)) return AddOutcome::kNotABackup;
-  if (!report) {
-    (void)index.record_verification(key, *fingerprint, {},
-                                    core::Verification{0, core::Verdict::kDamaged, 1, 0});
+  if (!report || locked) {
+    auto verdict = locked ? core::Verdict::kLocked : core::Verdict::kDamaged;
+    (void)index.record_verification(key, *fingerprint, {}, core::Verification{0, verdict, 1, 0});
   }
-  return AddOutcome::kDamaged;
+  return locked ? AddOutcome::kLocked : AddOutcome::kDamaged;
 }
 
 Result<void> record_verify(core::Index& index, const std::filesystem::path& archive,

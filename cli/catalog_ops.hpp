@@ -12,12 +12,13 @@
 
 namespace restorekit::cli {
 
-enum class AddOutcome { kRead, kUnchanged, kDamaged, kNotABackup };
+enum class AddOutcome { kRead, kUnchanged, kDamaged, kLocked, kNotABackup };
 
 // Makes sure the catalog holds the archive with its current fingerprint: an unchanged archive
 // is not read; otherwise inspect reads it (the header of our backups, a listing of others). An
 // archive that cannot be read is recorded as damaged; a file that is no archive is skipped.
-// `message` receives the reason for kDamaged / kNotABackup.
+// An encrypted archive without a usable password is recorded as locked, not damaged.
+// `message` receives the reason for kDamaged / kLocked / kNotABackup.
 AddOutcome add_to_catalog(core::Index& index, const std::filesystem::path& archive,
                           const BackupInputs& inputs, std::string* message = nullptr);
 

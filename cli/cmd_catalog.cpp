@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <iostream>
+#include <ctime>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -30,6 +32,8 @@ struct CatalogArgs {
   unsigned threads = 0;
   std::size_t limit = 1000;
   bool stale = false;
+  bool recheck = false;
+  std::string older_than;
   core::ReaderLimits limits;
 };
 
@@ -107,11 +111,32 @@ std::vector<fs::path> expand(const std::vector<std::string>& paths) {
 }
 
 int need_index(const CatalogArgs& a, std::optional<core::Index>& index) {
-  index = open_catalog(a.common);
+  std::optional<Error> why;
+  index = open_catalog(a.common, &why);
   if (index) return kExitOk;
+  if (why) return report_error(a.common, kSchema, *why);
   return report_error(a.common, kSchema,
                       Error(ErrorCode::kInvalidArgument,
                             "no catalog: give --catalog FILE (or set HOME / XDG_CACHE_HOME)"));
+}
+
+// "30d", "12h", "90m", "45s" or plain seconds, as seconds; nullopt when malformed.
+std::optional<std::int64_t> parse_duration(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  std::size_t used = 0;
+  long long n = 0;
+  try {
+    n = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (n < 0) return std::nullopt;
+  std::string unit = text.substr(used);
+  static const std::map<std::string, std::int64_t, std::less<>> kUnits = {
+      {"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}, {"w", 604800}};
+  auto it = kUnits.find(unit);
+  if (it == kUnits.end()) return std::nullopt;
+  return static_cast<std::int64_t>(n) * it->second;
 }
 
 int run_add(const CatalogArgs& a) {
@@ -119,10 +144,18 @@ int run_add(const CatalogArgs& a) {
   if (int rc = need_index(a, index)) return rc;
   auto inputs = load_backup_inputs(a.common, a.limits);
   if (!inputs) return report_error(a.common, kSchema, inputs.error());
+  for (const auto& p : a.paths) {
+    std::error_code ec;
+    if (!fs::exists(p, ec)) {
+      return report_error(a.common, kSchema,
+                          Error(ErrorCode::kNotFound,
+                                fmt::format("{} does not exist; check the path", p), p));
+    }
+  }
   auto files = expand(a.paths);
   ProgressBar bar(a.common, "indexing");
   auto progress = bar.callback();
-  std::uint64_t read = 0, unchanged = 0, damaged = 0, skipped = 0, done = 0;
+  std::uint64_t read = 0, unchanged = 0, damaged = 0, locked = 0, skipped = 0, done = 0;
   json items = json::array();
   for (const auto& f : files) {
     std::string message;
@@ -134,6 +167,7 @@ int run_add(const CatalogArgs& a) {
       case AddOutcome::kRead: ++read; break;
       case AddOutcome::kUnchanged: ++unchanged, what = "unchanged"; break;
       case AddOutcome::kDamaged: ++damaged, what = "damaged"; break;
+      case AddOutcome::kLocked: ++locked, what = "locked"; break;
       case AddOutcome::kNotABackup: ++skipped, what = "skipped"; break;
     }
     items.push_back({{"path", core::index_key(f)}, {"outcome", what}, {"message", message}});
@@ -150,11 +184,13 @@ int run_add(const CatalogArgs& a) {
                 {"read", read},
                 {"unchanged", unchanged},
                 {"damaged", damaged},
+                {"locked", locked},
                 {"skipped", skipped},
                 {"archives", items}});
   } else if (!a.common.quiet) {
-    fmt::print("{} files: {} read, {} unchanged (not read again), {} damaged, {} skipped\n",
-               files.size(), read, unchanged, damaged, skipped);
+    fmt::print(
+        "{} files: {} read, {} unchanged (not read again), {} damaged, {} locked, {} skipped\n",
+        files.size(), read, unchanged, damaged, locked, skipped);
   }
   return kExitOk;
 }
@@ -165,18 +201,34 @@ int run_verify_all(const CatalogArgs& a) {
   auto inputs = load_backup_inputs(a.common, a.limits);
   if (!inputs) return report_error(a.common, kSchema, inputs.error());
   inputs->reader.passwords.prompt = nullptr;
+  std::optional<std::int64_t> older_than;
+  if (!a.older_than.empty()) {
+    older_than = parse_duration(a.older_than);
+    if (!older_than) {
+      return report_error(a.common, kSchema,
+                          Error(ErrorCode::kInvalidArgument,
+                                fmt::format("--older-than {}: give a duration such as 30d, 12h, "
+                                            "90m or 45s",
+                                            a.older_than)));
+    }
+  }
   auto all = rows(*index);
   if (!all) return report_error(a.common, kSchema, all.error());
   std::vector<std::string> todo;
+  auto now = static_cast<std::int64_t>(std::time(nullptr));
   for (const auto& r : *all) {
-    if (r.status == "unverified" || r.status == "changed") todo.push_back(r.summary.path);
+    bool stale = older_than && r.verification && r.verification->verified_at <= now - *older_than;
+    if (r.status == "unverified" || r.status == "changed" ||
+        (r.status != "missing" && (a.recheck || stale))) {
+      todo.push_back(r.summary.path);
+    }
   }
   index.reset();  // every worker opens its own connection
   unsigned workers = a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency());
   workers = std::min<unsigned>(workers, std::max<std::size_t>(1, todo.size()));
   std::atomic<std::size_t> next{0};
   std::mutex out_mutex;
-  std::uint64_t intact = 0, damaged = 0, failed = 0;
+  std::uint64_t intact = 0, damaged = 0, locked = 0, failed = 0;
   json items = json::array();
   auto work = [&] {
     auto own = open_catalog(a.common);
@@ -196,31 +248,56 @@ int run_verify_all(const CatalogArgs& a) {
         continue;
       }
       (void)record_verify(*own, path, *inputs, *report);
-      (report->intact() ? intact : damaged)++;
+      auto verdict = report->verdict();
+      (verdict == core::Verdict::kIntact ? intact : verdict == core::Verdict::kLocked ? locked
+                                                                                     : damaged)++;
       items.push_back({{"path", path},
-                       {"status", report->intact() ? "intact" : "damaged"},
+                       {"status", core::verdict_name(verdict)},
                        {"errors", report->count(core::Severity::kError)}});
       if (!a.common.json && !a.common.quiet) {
-        fmt::print("{:<9} {}\n", report->intact() ? "intact" : "DAMAGED", path);
+        fmt::print("{:<9} {}\n",
+                   verdict == core::Verdict::kDamaged ? "DAMAGED" : core::verdict_name(verdict),
+                   core::escape_name(path));
       }
     }
   };
   std::vector<std::thread> threads;
   for (unsigned w = 0; w < workers; ++w) threads.emplace_back(work);
   for (auto& t : threads) t.join();
+  // The verdict is the catalog's, not this run's: a damaged or missing backup fails the run
+  // whether or not it was read now.
+  std::vector<std::pair<std::string, std::string>> bad;  // path, status
+  if (auto fresh = open_catalog(a.common)) {
+    if (auto now_rows = rows(*fresh)) {
+      for (const auto& r : *now_rows) {
+        if (r.status == "damaged" || r.status == "missing") bad.emplace_back(r.summary.path, r.status);
+      }
+    }
+  }
   if (a.common.json) {
+    json held = json::array();
+    for (const auto& [path, status] : bad) held.push_back({{"path", path}, {"status", status}});
     print_json({{"schema", kSchema},
                 {"command", "verify"},
-                {"verified", intact + damaged},
+                {"verified", intact + damaged + locked},
                 {"intact", intact},
                 {"damaged", damaged},
+                {"locked", locked},
                 {"errors", failed},
-                {"archives", items}});
+                {"archives", items},
+                {"catalog_problems", held}});
   } else if (!a.common.quiet) {
-    fmt::print("{} verified ({} intact, {} damaged), {} could not be read; {} already verified\n",
-               intact + damaged, intact, damaged, failed, all->size() - todo.size());
+    fmt::print(
+        "{} verified ({} intact, {} damaged, {} locked), {} could not be read; {} already "
+        "verified\n",
+        intact + damaged + locked, intact, damaged, locked, failed, all->size() - todo.size());
   }
-  return damaged || failed ? kExitProblems : kExitOk;
+  if (!a.common.json) {
+    for (const auto& [path, status] : bad) {
+      fmt::print("the catalog holds a {} backup: {}\n", status, core::escape_name(path));
+    }
+  }
+  return !bad.empty() || failed ? kExitProblems : kExitOk;
 }
 
 json row_json(const Row& r) {
@@ -341,8 +418,15 @@ void setup_catalog(CLI::App& app, int& exit_code) {
   add_limit_flags(*add, args->limits);
   add->callback([args, &exit_code] { exit_code = run_add(*args); });
 
-  auto* verify = cmd->add_subcommand("verify", "verify every backup not verified since it changed");
+  auto* verify = cmd->add_subcommand(
+      "verify",
+      "verify every backup not verified since it changed; exit 1 while the catalog holds a "
+      "damaged or missing backup");
   verify->add_option("--threads", args->threads, "archives verified in parallel");
+  verify->add_flag("--recheck", args->recheck,
+                   "read every backup again (bit rot the fingerprint cannot see)");
+  verify->add_option("--older-than", args->older_than,
+                     "also read again backups last verified longer ago than this (30d, 12h)");
   add_common(verify);
   add_limit_flags(*verify, args->limits);
   verify->callback([args, &exit_code] { exit_code = run_verify_all(*args); });

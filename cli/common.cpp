@@ -127,7 +127,7 @@ Result<BackupInputs> load_backup_inputs(const CommonOptions& o, const core::Read
   return in;
 }
 
-std::optional<core::Index> open_catalog(const CommonOptions& o) {
+std::optional<core::Index> open_catalog(const CommonOptions& o, std::optional<Error>* why) {
   if (o.no_catalog) return std::nullopt;
   fs::path path = o.catalog;
   if (path.empty()) {
@@ -142,10 +142,18 @@ std::optional<core::Index> open_catalog(const CommonOptions& o) {
   }
   auto index = core::Index::open(path);
   if (!index) {
-    if (!o.quiet) {
+    if (why) {
+      *why = index.error();
+    } else if (!o.quiet) {
       fmt::print(stderr, "restorekit: note: index not used: {}\n", index.error().message);
     }
     return std::nullopt;
+  }
+  if (index->set_aside()) {
+    fmt::print(stderr,
+               "restorekit: warning: the catalog {} was damaged; it is kept as {} and a new "
+               "catalog was started (run `restorekit catalog add` on your backups again)\n",
+               path.string(), index->set_aside()->string());
   }
   return std::move(*index);
 }

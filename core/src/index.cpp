@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 
 #include <fmt/format.h>
 
@@ -22,6 +23,8 @@ namespace {
 
 constexpr std::int64_t kSchemaVersion = 3;
 constexpr std::size_t kFingerprintSpan = 64 * 1024;
+constexpr std::size_t kFingerprintBlocks = 32;
+constexpr std::size_t kFingerprintBlock = 4096;
 
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS archives(
@@ -160,8 +163,18 @@ Result<Fingerprint> fingerprint_file(const std::filesystem::path& path) {
   fp.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
   std::vector<std::byte> buf(kFingerprintSpan);
   Hasher hasher;
-  for (off_t offset : {off_t{0}, std::max<off_t>(0, st.st_size - off_t{kFingerprintSpan})}) {
-    ssize_t n = ::pread(fd.get(), buf.data(), buf.size(), offset);
+  // The head and the tail (where headers, checksums and zip's central directory live), and
+  // blocks spread evenly between them: bit rot there is seen without reading the whole file.
+  std::vector<std::pair<off_t, std::size_t>> spans = {
+      {0, kFingerprintSpan},
+      {std::max<off_t>(0, st.st_size - off_t{kFingerprintSpan}), kFingerprintSpan}};
+  for (std::size_t i = 1; i <= kFingerprintBlocks; ++i) {
+    spans.emplace_back(static_cast<off_t>(static_cast<std::uint64_t>(st.st_size) * i /
+                                          (kFingerprintBlocks + 1)),
+                       kFingerprintBlock);
+  }
+  for (auto [offset, length] : spans) {
+    ssize_t n = ::pread(fd.get(), buf.data(), length, offset);
     if (n < 0) {
       return fail(ErrorCode::kIo,
                   fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)),
@@ -182,11 +195,46 @@ Result<Index> Index::open(const std::filesystem::path& path) {
                             ec.message()),
                 path.string());
   }
+  auto opened = open_file(path);
+  if (opened || !is_damaged_file(opened.error())) return opened;
+  // A cache: keep the damaged file for whoever wants to look at it, and start afresh.
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  std::filesystem::path aside = path.string() + ".corrupt-" + stamp;
+  std::filesystem::rename(path, aside, ec);
+  if (ec) {
+    return fail(ErrorCode::kDatabase,
+                fmt::format("the catalog {} is damaged ({}) and cannot be moved aside: {}",
+                            path.string(), opened.error().message, ec.message()),
+                path.string());
+  }
+  for (const char* suffix : {"-wal", "-shm"}) {
+    std::filesystem::remove(path.string() + suffix, ec);
+  }
+  RK_TRY_ASSIGN(auto index, open_file(path));
+  index.set_aside_ = aside;
+  return index;
+}
+
+Result<Index> Index::open_file(const std::filesystem::path& path) {
   RK_TRY_ASSIGN(auto db, Database::open(path, OpenMode::kCreate));
   Index index(std::move(db));
   RK_TRY(index.db_.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));
   RK_TRY(index.init_schema());
+  // Reading every table's root page finds a truncated file at once (quick_check would read
+  // the whole catalog on every command).
+  RK_TRY(index.db_.exec("SELECT count(*) FROM (SELECT 1 FROM archives LIMIT 1); "
+                        "SELECT count(*) FROM (SELECT 1 FROM entries LIMIT 1);"));
   return index;
+}
+
+bool Index::is_damaged_file(const Error& e) {
+  return e.code == ErrorCode::kDatabase &&
+         (e.message.find("not a database") != std::string::npos ||
+          e.message.find("malformed") != std::string::npos);
 }
 
 Result<Index> Index::open_memory() {

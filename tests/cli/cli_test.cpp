@@ -626,6 +626,106 @@ TEST(CliCatalog, MixedFolderAddedOnceVerifiedListedAndSearched) {
   EXPECT_EQ(parse_json(catalog({"list", "--json"}))["backups"].size(), 3u);
 }
 
+// Bit rot that keeps size and mtime: the fingerprint samples spread blocks, and --recheck /
+// --older-than re-read everything; a catalog holding a damaged backup fails every verify run.
+TEST(CliCatalog, BitRotIsFoundByRecheckAndTheCatalogStaysRedUntilFixed) {
+  Fixture f;
+  auto set = f.dir / "set";
+  fs::create_directories(set);
+  std::string noise(4 << 20, '\0');  // incompressible: the archives are 4 MB, not all sampled
+  std::uint64_t x = 88172645463325252ull;
+  for (auto& c : noise) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    c = static_cast<char>(x);
+  }
+  write_file(f.docs / "scan.bin", noise);
+  ASSERT_EQ(f.backup("set/a.tar.zst").exit_code, 0);
+  ASSERT_EQ(f.backup("set/b.tar.zst").exit_code, 0);
+  auto catalog = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "catalog");
+    args.insert(args.end(), {"--catalog", f.catalog()});
+    return rk(args);
+  };
+  ASSERT_EQ(catalog({"add", set.string()}).exit_code, 0);
+  ASSERT_EQ(catalog({"verify"}).exit_code, 0);
+  // 4 bytes flipped past the middle, between sampled blocks, with size and mtime restored.
+  auto victim = set / "b.tar.zst";
+  auto mtime = fs::last_write_time(victim);
+  auto bytes = read_file(victim);
+  std::size_t at = bytes.size() * 16 / 33 + 8192;  // between the 16th and 17th sampled block
+  for (std::size_t i = 0; i < 4; ++i) bytes[at + i] = static_cast<char>(bytes[at + i] ^ 0x55);
+  write_file(victim, bytes);
+  fs::last_write_time(victim, mtime);
+  auto quick = catalog({"verify", "--json"});
+  EXPECT_EQ(parse_json(quick)["verified"], 0) << "the sampled fingerprint missed this flip";
+  auto recheck = catalog({"verify", "--recheck", "--json"});
+  EXPECT_EQ(recheck.exit_code, 1) << recheck.out << recheck.err;
+  auto j = parse_json(recheck);
+  EXPECT_EQ(j["verified"], 2);
+  EXPECT_EQ(j["damaged"], 1);
+  ASSERT_EQ(j["catalog_problems"].size(), 1u);
+  EXPECT_NE(j["catalog_problems"][0]["path"].get<std::string>().find("b.tar.zst"),
+            std::string::npos);
+  auto again = catalog({"verify"});
+  EXPECT_EQ(again.exit_code, 1) << "still holds a damaged backup: " << again.out;
+  EXPECT_NE(again.out.find("b.tar.zst"), std::string::npos) << again.out;
+  auto best = catalog({"best"});
+  EXPECT_EQ(best.exit_code, 0);
+  EXPECT_NE(best.out.find("a.tar.zst"), std::string::npos) << best.out;
+  auto older = catalog({"verify", "--older-than", "0s", "--json"});
+  EXPECT_EQ(parse_json(older)["verified"], 2) << older.out;
+  EXPECT_EQ(catalog({"verify", "--older-than", "soon"}).exit_code, 2);
+
+  // A flip inside a sampled block changes the fingerprint: the next verify reads it again.
+  auto a = set / "a.tar.zst";
+  auto a_mtime = fs::last_write_time(a);
+  auto a_bytes = read_file(a);
+  a_bytes[a_bytes.size() / 33] = static_cast<char>(a_bytes[a_bytes.size() / 33] ^ 0x55);
+  write_file(a, a_bytes);
+  fs::last_write_time(a, a_mtime);
+  auto seen = catalog({"verify", "--json"});
+  EXPECT_EQ(parse_json(seen)["verified"], 1) << seen.out;
+}
+
+TEST(CliCatalog, AMissingPathIsAnErrorNotASkip) {
+  Fixture f;
+  auto r = rk({"catalog", "add", (f.dir / "nothere").string(), "--catalog", f.catalog()});
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.err.find("nothere"), std::string::npos) << r.err;
+}
+
+TEST(CliCatalog, ADamagedCatalogIsKeptAsideAndRebuilt) {
+  Fixture f;
+  ASSERT_EQ(f.backup("a.tar.zst").exit_code, 0);
+  ASSERT_EQ(rk({"catalog", "add", (f.dir / "a.tar.zst").string(), "--catalog", f.catalog()})
+                .exit_code,
+            0);
+  auto good = read_file(f.catalog());
+  fs::remove(f.catalog() + "-wal");
+  fs::remove(f.catalog() + "-shm");
+  std::string random(good.size(), '\0');
+  for (std::size_t i = 0; i < random.size(); ++i) random[i] = static_cast<char>(i * 7919 + 13);
+  for (const std::string& damage : {random, good.substr(0, 3000)}) {
+    write_file(f.catalog(), damage);
+    auto r = rk({"catalog", "list", "--catalog", f.catalog()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("was damaged"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("give --catalog"), std::string::npos) << r.err;
+    int kept = 0;
+    for (const auto& e : fs::directory_iterator(f.dir.path())) {
+      kept += e.path().filename().string().find("catalog.sqlite.corrupt-") == 0;
+    }
+    EXPECT_GE(kept, 1);
+    auto add = rk({"catalog", "add", (f.dir / "a.tar.zst").string(), "--catalog", f.catalog()});
+    EXPECT_EQ(add.exit_code, 0) << add.err;
+    for (const auto& e : fs::directory_iterator(f.dir.path())) {
+      if (e.path().filename().string().find("catalog.sqlite.corrupt-") == 0) fs::remove(e.path());
+    }
+    fs::remove(f.catalog() + "-wal");
+    fs::remove(f.catalog() + "-shm");
+  }
+}
+
 TEST(CliCatalog, InterruptedAddLeavesAUsableCatalog) {
   Fixture f;
   auto set = f.dir / "set";

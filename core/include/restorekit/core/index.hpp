@@ -38,9 +38,16 @@ struct StagedCopy {
 
 class Index {
  public:
-  // Opens (creating the file, its folder and the schema when missing) the index at `path`.
-  // @error kIo (folder cannot be created), kDatabase (not an index, newer schema).
+  // Opens (creating the file, its folder and the schema when missing) the index at `path`. A
+  // damaged index file (truncated, overwritten: SQLite says it is not a database or malformed)
+  // is kept aside as `<path>.corrupt-<UTC time>` and a new index is started: set_aside() names
+  // the kept file. @error kIo (folder cannot be created), kDatabase (newer schema, or the
+  // damaged file cannot be moved).
   [[nodiscard]] static Result<Index> open(const std::filesystem::path& path);
+  // Where open() kept a damaged index file, if it did.
+  [[nodiscard]] const std::optional<std::filesystem::path>& set_aside() const {
+    return set_aside_;
+  }
   // An index in memory (tests).
   [[nodiscard]] static Result<Index> open_memory();
 
@@ -96,6 +103,8 @@ class Index {
 
  private:
   explicit Index(Database db) : db_(std::move(db)) {}
+  [[nodiscard]] static Result<Index> open_file(const std::filesystem::path& path);
+  static bool is_damaged_file(const Error& e);
   [[nodiscard]] Result<void> init_schema();
   [[nodiscard]] Result<void> delete_archive(const std::string& path);
   [[nodiscard]] Result<std::optional<std::int64_t>> archive_id(const std::string& path,
@@ -107,6 +116,7 @@ class Index {
   [[nodiscard]] Result<void> put_children(std::int64_t id, const ArchiveSummary& summary);
   [[nodiscard]] Result<void> put_entries(std::int64_t id, const std::vector<EntryRecord>& entries);
   Database db_;
+  std::optional<std::filesystem::path> set_aside_;
 };
 
 }  // namespace restorekit::core

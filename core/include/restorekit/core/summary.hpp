@@ -20,7 +20,7 @@ namespace restorekit::core {
 struct Fingerprint {
   std::uint64_t size = 0;
   std::int64_t mtime_ns = 0;
-  Digest128 head_tail;  // XXH3-128 of the first and last 64 KiB
+  Digest128 head_tail;  // XXH3-128 of the first and last 64 KiB and 32 spread 4 KiB blocks
   friend bool operator==(const Fingerprint&, const Fingerprint&) = default;
 };
 
