@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -197,6 +198,12 @@ Result<Index> Index::open(const std::filesystem::path& path) {
   }
   auto opened = open_file(path);
   if (opened || !is_damaged_file(opened.error())) return opened;
+  if (!looks_like_a_catalog(path)) {
+    return fail(ErrorCode::kDatabase,
+                fmt::format("{} is not a restorekit catalog ({}); give --catalog a new file",
+                            path.string(), opened.error().message),
+                path.string());
+  }
   // A cache: keep the damaged file for whoever wants to look at it, and start afresh.
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -229,6 +236,17 @@ Result<Index> Index::open_file(const std::filesystem::path& path) {
   RK_TRY(index.db_.exec("SELECT count(*) FROM (SELECT 1 FROM archives LIMIT 1); "
                         "SELECT count(*) FROM (SELECT 1 FROM entries LIMIT 1);"));
   return index;
+}
+
+// Only a file that was an index (SQLite's magic, or an index's name) is moved aside: a wrong
+// --catalog pointing at someone's archive stays where it is.
+bool Index::looks_like_a_catalog(const std::filesystem::path& path) {
+  auto ext = path.extension().string();
+  if (ext == ".sqlite" || ext == ".sqlite3" || ext == ".db") return true;
+  std::array<char, 16> magic{};
+  std::ifstream in(path, std::ios::binary);
+  in.read(magic.data(), magic.size());
+  return in && has_sqlite_magic(std::as_bytes(std::span(magic)));
 }
 
 bool Index::is_damaged_file(const Error& e) {

@@ -92,11 +92,23 @@ TEST(Index, PersistsInAFile) {
   EXPECT_EQ(index->list()->size(), 1u);
 }
 
-TEST(Index, RefusesAFileThatIsNoIndex) {
+TEST(Index, ADamagedIndexIsKeptAsideAndANewOneStarted) {
   test::ScratchDir dir;
-  test::write_file(dir / "junk.sqlite", std::string(4096, 'j'));
-  auto index = Index::open(dir / "junk.sqlite");
-  EXPECT_FALSE(index);
+  test::write_file(dir / "catalog.sqlite", std::string(4096, 'j'));
+  auto index = Index::open(dir / "catalog.sqlite");
+  ASSERT_TRUE(index) << index.error().message;
+  ASSERT_TRUE(index->set_aside());
+  EXPECT_EQ(test::read_file(*index->set_aside()), std::string(4096, 'j'));
+  EXPECT_TRUE(index->list());
+}
+
+TEST(Index, RefusesAndKeepsAFileThatWasNeverAnIndex) {
+  test::ScratchDir dir;
+  test::write_file(dir / "backup.zip", std::string(4096, 'j'));
+  auto index = Index::open(dir / "backup.zip");
+  ASSERT_FALSE(index);
+  EXPECT_NE(index.error().message.find("not a restorekit catalog"), std::string::npos);
+  EXPECT_EQ(test::read_file(dir / "backup.zip"), std::string(4096, 'j'));
 }
 
 TEST(Fingerprint, ChangesWithContentAndNotOtherwise) {

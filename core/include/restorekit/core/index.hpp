@@ -105,6 +105,7 @@ class Index {
   explicit Index(Database db) : db_(std::move(db)) {}
   [[nodiscard]] static Result<Index> open_file(const std::filesystem::path& path);
   static bool is_damaged_file(const Error& e);
+  static bool looks_like_a_catalog(const std::filesystem::path& path);
   [[nodiscard]] Result<void> init_schema();
   [[nodiscard]] Result<void> delete_archive(const std::string& path);
   [[nodiscard]] Result<std::optional<std::int64_t>> archive_id(const std::string& path,
