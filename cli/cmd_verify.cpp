@@ -30,9 +30,14 @@ struct VerifyArgs {
   core::ReaderLimits limits;
 };
 
-Result<void> write_junit(const verify::VerifyReport& report, const std::string& path) {
+Result<void> write_junit(const Result<verify::VerifyReport>& report, const VerifyArgs& a) {
+  const std::string& path = a.junit;
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  render_verify_junit(report, out);
+  if (report) {
+    render_verify_junit(*report, out);
+  } else {
+    render_verify_junit_error(a.backup, report.error(), out);
+  }
   out.close();
   if (!out) {
     return fail(ErrorCode::kIo, fmt::format("cannot write the JUnit report {}", path), path);
@@ -53,9 +58,30 @@ void record_in_catalog(const VerifyArgs& a, const BackupInputs& inputs,
   }
 }
 
+// An error (exit 2) that also lands in the JUnit report, as one case that could not run: a CI
+// job that reads the file sees why nothing was verified.
+int verify_error(const VerifyArgs& a, const Error& error) {
+  if (!a.junit.empty()) (void)write_junit(Result<verify::VerifyReport>(tl::unexpected(error)), a);
+  return report_error(a.common, kSchema, error);
+}
+
+int exit_code_of(const VerifyArgs& a, const verify::VerifyReport& report) {
+  switch (report.verdict()) {
+    case core::Verdict::kIntact: return kExitOk;
+    case core::Verdict::kDamaged: return kExitProblems;
+    case core::Verdict::kLocked: break;  // could not verify: not damage
+  }
+  bool wrong = std::any_of(report.findings.begin(), report.findings.end(),
+                           [](const auto& f) { return f.code == "BAD_PASSWORD"; });
+  fmt::print(stderr, "restorekit: error: {} could not be verified: {}\n",
+             core::escape_name(a.backup),
+             wrong ? "the password is wrong" : "it is encrypted and no password was given");
+  return kExitError;
+}
+
 int run_verify(const VerifyArgs& a) {
   auto inputs = load_backup_inputs(a.common, a.limits);
-  if (!inputs) return report_error(a.common, kSchema, inputs.error());
+  if (!inputs) return verify_error(a, inputs.error());
   verify::VerifyOptions o;
   o.reader = inputs->reader;
   o.profile = inputs->profile;
@@ -65,10 +91,10 @@ int run_verify(const VerifyArgs& a) {
   o.progress = bar.callback();
   auto report = verify::verify(a.backup, o);
   bar.clear();
-  if (!report) return report_error(a.common, kSchema, report.error());
+  if (!report) return verify_error(a, report.error());
   record_in_catalog(a, *inputs, *report);
   if (!a.junit.empty()) {
-    if (auto written = write_junit(*report, a.junit); !written) {
+    if (auto written = write_junit(report, a); !written) {
       return report_error(a.common, kSchema, written.error());
     }
   }
@@ -77,19 +103,7 @@ int run_verify(const VerifyArgs& a) {
   } else if (!a.common.quiet || !report->intact()) {
     render_verify_text(*report, std::cout);
   }
-  switch (report->verdict()) {
-    case core::Verdict::kIntact: return kExitOk;
-    case core::Verdict::kDamaged: return kExitProblems;
-    case core::Verdict::kLocked:  // could not verify: not damage
-      fmt::print(stderr, "restorekit: error: {} could not be verified: {}\n",
-                 core::escape_name(a.backup),
-                 std::any_of(report->findings.begin(), report->findings.end(),
-                             [](const auto& f) { return f.code == "BAD_PASSWORD"; })
-                     ? "the password is wrong"
-                     : "it is encrypted and no password was given");
-      return kExitError;
-  }
-  return kExitProblems;
+  return exit_code_of(a, *report);
 }
 
 }  // namespace

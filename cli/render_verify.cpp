@@ -173,50 +173,116 @@ json verify_json(const verify::VerifyReport& r) {
             {"archive_bytes_per_second", throughput(r.archive_bytes, r.seconds)}}}};
 }
 
-void render_verify_junit(const verify::VerifyReport& r, std::ostream& out) {
-  std::vector<std::string> checks = {"archive integrity", "archive structure", "entry checksums"};
-  if (r.kind == core::BackupKind::kRestorekit) checks.push_back("backup header");
-  for (const auto& db : r.databases) checks.push_back("database " + db.entry);
-  if (r.databases.empty()) checks.push_back("databases");
-  std::map<std::string, std::vector<const Finding*>> by_check;
+namespace {
+
+// One JUnit test case: a check that ran (its findings, its time) or was skipped (and why).
+struct JunitCase {
+  std::string name;
+  double seconds = 0;
+  std::optional<std::string> skipped;
+  std::vector<const Finding*> findings;
+};
+
+// Why a check did not run, or nullopt when it did.
+std::optional<std::string> not_run(const verify::VerifyReport& r, const std::string& check) {
+  bool content = check != "archive integrity" && check != "archive structure";
+  if (content && r.verdict() == core::Verdict::kLocked) {
+    return "the backup is locked: its encrypted entries could not be read without the right "
+           "password";
+  }
+  if (check == "entry checksums" && r.checksums_checked == 0) {
+    if (!r.complete) return std::string("the archive could not be read to its end");
+    return std::string("no checksum list: the backup has none (give --checksums FILE)");
+  }
+  if (check == "databases" && r.databases.empty() && !r.complete) {
+    return std::string("the archive could not be read to its end");
+  }
+  return std::nullopt;
+}
+
+std::vector<JunitCase> junit_cases(const verify::VerifyReport& r) {
+  std::vector<JunitCase> cases = {{"archive integrity", r.timings.pass, {}, {}},
+                                  {"archive structure", r.timings.entries, {}, {}},
+                                  {"entry checksums", r.timings.contents, {}, {}}};
+  if (r.kind == core::BackupKind::kRestorekit) cases.push_back({"backup header", 0, {}, {}});
+  for (const auto& db : r.databases) cases.push_back({"database " + db.entry, db.seconds, {}, {}});
+  if (r.databases.empty()) cases.push_back({"databases", 0, {}, {}});
   for (const auto& f : r.findings) {
     std::string check = check_of(f);
-    if (std::find(checks.begin(), checks.end(), check) == checks.end()) checks.push_back(check);
-    by_check[check].push_back(&f);
+    auto it = std::find_if(cases.begin(), cases.end(),
+                           [&](const JunitCase& c) { return c.name == check; });
+    if (it == cases.end()) it = cases.insert(cases.end(), JunitCase{check, 0, {}, {}});
+    it->findings.push_back(&f);
   }
-  std::size_t failures = 0;
-  for (const auto& check : checks) {
-    for (const auto* f : by_check[check]) {
-      if (f->severity == Severity::kError) {
-        ++failures;
-        break;
-      }
+  for (auto& c : cases) {
+    if (c.findings.empty()) c.skipped = not_run(r, c.name);
+  }
+  return cases;
+}
+
+// A check that could not run (a locked backup, a verify that failed) is a JUnit error, not a
+// failure.
+bool is_error(const JunitCase& c, const Finding& f) {
+  return c.name == "verify" || f.code == "PASSWORD_REQUIRED" || f.code == "BAD_PASSWORD";
+}
+
+void print_case(const JunitCase& c, std::ostream& out) {
+  fmt::print(out, "    <testcase classname=\"restorekit.verify\" name=\"{}\" time=\"{:.3f}\">\n",
+             xml_escape(c.name), c.seconds);
+  if (c.skipped) fmt::print(out, "      <skipped message=\"{}\"/>\n", xml_escape(*c.skipped));
+  std::string notes;
+  for (const auto* f : c.findings) {
+    if (f->severity == Severity::kError) {
+      // A locked backup could not be checked: an error, not a failed check.
+      const char* tag = is_error(c, *f) ? "error" : "failure";
+      fmt::print(out, "      <{} type=\"{}\" message=\"{}\">{}: {}</{}>\n", tag,
+                 xml_escape(f->code), xml_escape(f->message), xml_escape(f->code),
+                 xml_escape(f->message), tag);
+    } else {
+      notes += fmt::format("{} {}: {}\n", core::severity_name(f->severity), f->code,
+                           xml_escape(f->message));
     }
+  }
+  if (!notes.empty()) fmt::print(out, "      <system-out>{}</system-out>\n", notes);
+  fmt::print(out, "    </testcase>\n");
+}
+
+void print_suite(const std::string& path, const std::vector<JunitCase>& cases, double seconds,
+                 std::ostream& out) {
+  std::size_t failures = 0, errors = 0, skipped = 0;
+  for (const auto& c : cases) {
+    skipped += c.skipped ? 1 : 0;
+    bool failed = false, errored = false;
+    for (const auto* f : c.findings) {
+      if (f->severity != Severity::kError) continue;
+      (is_error(c, *f) ? errored : failed) = true;
+    }
+    failures += failed ? 1 : 0;
+    errors += errored ? 1 : 0;
   }
   fmt::print(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-  fmt::print(
-      out, "<testsuites name=\"restorekit verify\" tests=\"{}\" failures=\"{}\" time=\"{:.3f}\">\n",
-      checks.size(), failures, r.seconds);
-  fmt::print(
-      out, "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{:.3f}\">\n",
-      xml_escape(r.path), checks.size(), failures, r.seconds);
-  for (const auto& check : checks) {
-    fmt::print(out, "    <testcase classname=\"restorekit.verify\" name=\"{}\">\n",
-               xml_escape(check));
-    std::string notes;
-    for (const auto* f : by_check[check]) {
-      if (f->severity == Severity::kError) {
-        fmt::print(out, "      <failure type=\"{}\" message=\"{}\">{}: {}</failure>\n",
-                   xml_escape(f->code), xml_escape(f->message), xml_escape(f->code),
-                   xml_escape(f->message));
-      } else {
-        notes += fmt::format("{} {}: {}\n", core::severity_name(f->severity), f->code, f->message);
-      }
-    }
-    if (!notes.empty()) fmt::print(out, "      <system-out>{}</system-out>\n", xml_escape(notes));
-    fmt::print(out, "    </testcase>\n");
-  }
+  fmt::print(out,
+             "<testsuites name=\"restorekit verify\" tests=\"{}\" failures=\"{}\" "
+             "errors=\"{}\" skipped=\"{}\" time=\"{:.3f}\">\n",
+             cases.size(), failures, errors, skipped, seconds);
+  fmt::print(out,
+             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" "
+             "skipped=\"{}\" time=\"{:.3f}\">\n",
+             xml_escape(path), cases.size(), failures, errors, skipped, seconds);
+  for (const auto& c : cases) print_case(c, out);
   fmt::print(out, "  </testsuite>\n</testsuites>\n");
+}
+
+}  // namespace
+
+void render_verify_junit(const verify::VerifyReport& r, std::ostream& out) {
+  print_suite(r.path, junit_cases(r), r.seconds, out);
+}
+
+void render_verify_junit_error(const std::string& path, const Error& error, std::ostream& out) {
+  Finding f{std::string(code_name(error.code)), Severity::kError, error.subject,
+            "could not verify: " + error.message};
+  print_suite(path, {JunitCase{"verify", 0, {}, {&f}}}, 0, out);
 }
 
 }  // namespace restorekit::cli

@@ -407,7 +407,8 @@ TEST(CliVerify, JunitHasACaseForEveryCheckAndFailuresCarryTheSentence) {
   ASSERT_EQ(good.exit_code, 0) << good.err;
   EXPECT_TRUE(good.out.empty()) << "--quiet prints nothing for an intact backup";
   auto xml = read_file(f.dir / "good.xml");
-  EXPECT_NE(xml.find("<testsuites name=\"restorekit verify\" tests=\"5\" failures=\"0\""),
+  EXPECT_NE(xml.find("<testsuites name=\"restorekit verify\" tests=\"5\" failures=\"0\" "
+                     "errors=\"0\" skipped=\"0\""),
             std::string::npos)
       << xml;
   EXPECT_NE(xml.find("name=\"database db/app.sqlite\""), std::string::npos);
@@ -421,6 +422,80 @@ TEST(CliVerify, JunitHasACaseForEveryCheckAndFailuresCarryTheSentence) {
   EXPECT_EQ(bad.exit_code, 1);
   auto bad_xml = read_file(f.dir / "bad.xml");
   EXPECT_NE(bad_xml.find("<failure type=\"CRC_ERROR\""), std::string::npos) << bad_xml;
+}
+
+// CI traps: a check that never ran is <skipped>, never a pass; every case has its time; the
+// file is written when verify cannot run (exit 2); notes hold real line breaks.
+TEST(CliVerify, JunitSkipsChecksThatNeverRanAndIsWrittenOnErrors) {
+  RK_REQUIRE_TOOL("zip");
+  Fixture f;
+  ASSERT_EQ(sh("zip -qr foreign.zip app.sqlite docs", f.dir.path()), 0);
+  auto cases_of = [](const std::string& xml) {
+    std::map<std::string, std::string> cases;  // name -> the case's XML
+    for (std::size_t at = xml.find("<testcase "); at != std::string::npos;
+         at = xml.find("<testcase ", at + 1)) {
+      auto name_at = xml.find(" name=\"", at) + 7;
+      auto name = xml.substr(name_at, xml.find('"', name_at) - name_at);
+      cases[name] = xml.substr(at, xml.find("</testcase>", at) - at);
+    }
+    return cases;
+  };
+  auto foreign = rk({"verify", (f.dir / "foreign.zip").string(), "--junit",
+                     (f.dir / "foreign.xml").string(), "--no-catalog"});
+  EXPECT_EQ(foreign.exit_code, 0) << foreign.out << foreign.err;
+  auto cases = cases_of(read_file(f.dir / "foreign.xml"));
+  ASSERT_TRUE(cases.count("entry checksums"));
+  EXPECT_NE(cases["entry checksums"].find("<skipped"), std::string::npos)
+      << "a foreign zip has no checksum list: " << cases["entry checksums"];
+  EXPECT_EQ(cases["archive integrity"].find("<skipped"), std::string::npos);
+  for (const auto& [name, xml] : cases) {
+    EXPECT_NE(xml.find(" time=\""), std::string::npos) << name;
+  }
+
+  ASSERT_EQ(f.backup("b.tar.zst").exit_code, 0);
+  auto data = read_file(f.dir / "b.tar.zst");
+  write_file(f.dir / "cut.tar.zst", data.substr(0, data.size() / 3));
+  auto cut = rk({"verify", (f.dir / "cut.tar.zst").string(), "--junit",
+                 (f.dir / "cut.xml").string(), "--no-catalog"});
+  EXPECT_EQ(cut.exit_code, 1);
+  auto cut_cases = cases_of(read_file(f.dir / "cut.xml"));
+  EXPECT_EQ(cut_cases["entry checksums"].find("<failure"), std::string::npos);
+  EXPECT_NE(cut_cases["entry checksums"].find("<skipped"), std::string::npos)
+      << "0 compared on a truncated file is not a pass: " << cut_cases["entry checksums"];
+
+  write_file(f.dir / "pw", "secret\n");
+  ASSERT_EQ(f.backup("enc.zip", {"--encrypt", "--password-file", (f.dir / "pw").string()})
+                .exit_code,
+            0);
+  auto locked = rk({"verify", (f.dir / "enc.zip").string(), "--junit",
+                    (f.dir / "locked.xml").string(), "--no-catalog"});
+  EXPECT_EQ(locked.exit_code, 2);
+  auto locked_xml = read_file(f.dir / "locked.xml");
+  auto locked_cases = cases_of(locked_xml);
+  EXPECT_NE(locked_cases["archive integrity"].find("<error type=\"PASSWORD_REQUIRED\""),
+            std::string::npos)
+      << locked_xml;
+  EXPECT_NE(locked_cases["entry checksums"].find("<skipped"), std::string::npos) << locked_xml;
+  EXPECT_EQ(locked_xml.find("<failure"), std::string::npos) << locked_xml;
+
+  auto missing = rk({"verify", (f.dir / "nothere.zip").string(), "--junit",
+                     (f.dir / "missing.xml").string(), "--no-catalog"});
+  EXPECT_EQ(missing.exit_code, 2);
+  auto missing_xml = read_file(f.dir / "missing.xml");
+  EXPECT_NE(missing_xml.find("tests=\"1\" failures=\"0\" errors=\"1\""), std::string::npos)
+      << missing_xml;
+  EXPECT_NE(missing_xml.find("nothere.zip"), std::string::npos) << missing_xml;
+
+  // Warnings go to <system-out> one per line, with real line breaks.
+  write_file(f.dir / "docs-only/a.txt", "a");
+  ASSERT_EQ(sh("zip -qr docs.zip docs-only", f.dir.path()), 0);
+  ASSERT_EQ(rk({"verify", (f.dir / "docs.zip").string(), "--junit",
+                (f.dir / "docs.xml").string(), "--no-catalog"})
+                .exit_code,
+            0);
+  auto docs_xml = read_file(f.dir / "docs.xml");
+  EXPECT_NE(docs_xml.find("<system-out>warning NO_DATABASE"), std::string::npos) << docs_xml;
+  EXPECT_EQ(docs_xml.find("\\n"), std::string::npos) << "a literal \\n: " << docs_xml;
 }
 
 TEST(CliVerify, ChecksumsOptionChecksAForeignBackup) {

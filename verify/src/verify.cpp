@@ -48,6 +48,14 @@ std::size_t VerifyReport::count(Severity severity) const {
 
 namespace {
 
+// Seconds since `t`, which moves to now.
+double lap(std::chrono::steady_clock::time_point& t) {
+  auto now = std::chrono::steady_clock::now();
+  double s = std::chrono::duration<double>(now - t).count();
+  t = now;
+  return s;
+}
+
 // Failures that mean "could not verify at all" rather than "damaged".
 bool is_operational(ErrorCode code) {
   return code == ErrorCode::kNotFound || code == ErrorCode::kInvalidArgument ||
@@ -99,11 +107,15 @@ class Verifier {
       RK_TRY_ASSIGN(temp, core::TempDir::create(o_.temp_dir, "restorekit-verify-"));
       stage_dir_ = temp->path();
     }
+    auto t = std::chrono::steady_clock::now();
     RK_TRY(pass());
+    report_.timings.pass = lap(t);
+    report_.complete = complete_;
     list_entries();
     bool locked = classify_encrypted();
     report_.findings.insert(report_.findings.end(), pending_.begin(), pending_.end());
     check_entries();
+    report_.timings.entries = lap(t);
     // A locked backup says nothing about what it could not read: no header, checksum, database
     // or reference findings derived from unread data.
     if (locked) {
@@ -111,6 +123,7 @@ class Verifier {
     } else {
       check_contents();
     }
+    report_.timings.contents = lap(t);
     std::stable_sort(report_.findings.begin(), report_.findings.end(),
                      [](const Finding& a, const Finding& b) { return a.severity < b.severity; });
     report_.seconds =
@@ -421,8 +434,13 @@ class Verifier {
     if (!e.staged || e.data_error) return;
     auto column = header_tenant_column_;
     if (!column && o_.profile) column = o_.profile->tenant_column;
-    checks_.emplace(e.index, std::async(std::launch::async, detail::check_database, *e.staged,
-                                        e.path, e.sql_dump, column));
+    checks_.emplace(e.index, std::async(std::launch::async, [staged = *e.staged, path = e.path,
+                                                             dump = e.sql_dump, column] {
+                      auto t = std::chrono::steady_clock::now();
+                      auto check = detail::check_database(staged, path, dump, column);
+                      check.result.seconds = lap(t);
+                      return check;
+                    }));
   }
 
   std::vector<core::TenantCount> recount_tenants(const EntryResult& e, const std::string& column) {

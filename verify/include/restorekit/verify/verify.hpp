@@ -56,6 +56,14 @@ struct DatabaseResult {
   std::uint64_t foreign_key_violations = 0;
   std::int64_t user_version = 0;
   std::optional<std::filesystem::path> staged;  // kept only with VerifyOptions::stage_dir
+  double seconds = 0;                            // its checks (integrity, foreign keys, schema)
+};
+
+// Where a verify run spent its time, per kind of check (JUnit gives each case its time).
+struct VerifyTimings {
+  double pass = 0;      // reading and decompressing every byte, hashing (archive integrity)
+  double entries = 0;   // names, duplicates, sizes (archive structure)
+  double contents = 0;  // header, checksum lists, databases, references
 };
 
 struct VerifyReport {
@@ -71,8 +79,10 @@ struct VerifyReport {
   std::uint64_t bytes = 0;              // uncompressed bytes read
   std::uint64_t archive_bytes = 0;      // size of the archive file
   std::uint64_t checksums_checked = 0;  // entries compared with a checksum list
+  bool complete = true;  // every entry was read (false: the pass stopped at damage)
   unsigned threads = 1;
   double seconds = 0;
+  VerifyTimings timings;
 
   // True when no finding is an error (warnings and info keep a backup intact).
   [[nodiscard]] bool intact() const;
