@@ -27,6 +27,7 @@ struct VerifyArgs {
   std::string checksums;
   std::string junit;
   unsigned threads = 0;
+  bool require_database = false;
   core::ReaderLimits limits;
 };
 
@@ -87,6 +88,7 @@ int run_verify(const VerifyArgs& a) {
   o.profile = inputs->profile;
   if (!a.checksums.empty()) o.checksums_file = a.checksums;
   o.threads = a.threads;
+  o.require_database = a.require_database;
   ProgressBar bar(a.common, "verifying");
   o.progress = bar.callback();
   auto report = verify::verify(a.backup, o);
@@ -118,6 +120,8 @@ void setup_verify(CLI::App& app, int& exit_code) {
                   "against");
   cmd->add_option("--threads", args->threads, "readers in parallel for zip (default: all cores)");
   cmd->add_option("--junit", args->junit, "also write a JUnit XML report to this file");
+  cmd->add_flag("--require-database", args->require_database,
+                "a backup without a readable database is damaged (exit 1), not a warning");
   add_common_flags(*cmd, args->common, /*catalog=*/true, /*profile=*/true);
   add_limit_flags(*cmd, args->limits);
   cmd->callback([args, &exit_code] { exit_code = run_verify(*args); });

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <restorekit/core/safe_path.hpp>
 #include <restorekit/core/sqlite.hpp>
 
 namespace restorekit::core {
@@ -88,11 +89,79 @@ Result<Database> open_scratch(const std::filesystem::path& dest, std::uint64_t m
 
 }  // namespace
 
+namespace {
+
+std::string lowered(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+}  // namespace
+
+bool named_like_database(std::string_view path) {
+  auto lower = lowered(path);
+  for (std::string_view ext : {".db", ".db3", ".sqlite", ".sqlite3", ".s3db", ".sql"}) {
+    if (ends_with(lower, ext)) return true;
+  }
+  return false;
+}
+
+std::optional<std::string> foreign_dump_dialect(std::string_view head) {
+  auto lower = lowered(head);
+  auto has = [&](std::string_view mark) { return lower.find(mark) != std::string::npos; };
+  if (has("-- mysql dump") || has("-- mariadb dump") || has("/*!40") || has("engine=innodb") ||
+      has("engine=myisam") || has("lock tables `")) {
+    return std::string("MySQL");
+  }
+  if (has("-- postgresql database dump") || has("set statement_timeout") ||
+      has("from stdin;") || has("pg_catalog.")) {
+    return std::string("PostgreSQL");
+  }
+  if (has("set ansi_nulls") || has("set quoted_identifier") || has("\ngo\n") ||
+      has("\r\ngo\r\n")) {
+    return std::string("SQL Server");
+  }
+  return std::nullopt;
+}
+
+DatabaseGuess guess_database(std::string_view path, std::span<const std::byte> head) {
+  if (has_sqlite_magic(head)) return {DatabaseKind::kSqlite, {}};
+  std::string_view text(reinterpret_cast<const char*>(head.data()), head.size());
+  if (looks_like_sql_dump(path, text)) return {DatabaseKind::kSqliteDump, {}};
+  if (!named_like_database(path)) return {};
+  if (auto dialect = foreign_dump_dialect(text)) return {DatabaseKind::kForeignDump, *dialect};
+  return {DatabaseKind::kNotDatabase, {}};
+}
+
+std::optional<Finding> database_guess_finding(std::string_view path, const DatabaseGuess& guess) {
+  std::string name = escape_name(path);
+  if (guess.kind == DatabaseKind::kForeignDump) {
+    return Finding{"FOREIGN_SQL_DUMP", Severity::kWarning, std::string(path),
+                   fmt::format("\"{}\" looks like a {} dump; restorekit reads SQLite databases "
+                               "and SQLite dumps, so it was neither checked nor can it be restored",
+                               name, guess.dialect)};
+  }
+  if (guess.kind == DatabaseKind::kNotDatabase) {
+    return Finding{"NOT_A_DATABASE", Severity::kWarning, std::string(path),
+                   fmt::format("\"{}\" is named like a database but is no SQLite database nor SQL "
+                               "dump (it does not start with \"SQLite format 3\")",
+                               name)};
+  }
+  return std::nullopt;
+}
+
 bool looks_like_sql_dump(std::string_view path, std::string_view head) {
   std::string lower(path);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (lower.size() < 4 || lower.substr(lower.size() - 4) != ".sql") return false;
+  if (foreign_dump_dialect(head)) return false;  // another dialect: not loadable as SQLite
   std::string_view first = skip_comments(head);
   for (std::string_view start : {"PRAGMA", "BEGIN", "CREATE TABLE", "INSERT INTO"}) {
     if (starts_with_ci(first, start)) return true;

@@ -219,10 +219,14 @@ class Inspector {
       }
       head.insert(head.end(), block.begin(), block.end());
     }
-    std::string_view head_text(reinterpret_cast<const char*>(head.data()), head.size());
-    bool sqlite = core::has_sqlite_magic(head);
-    bool dump = !sqlite && core::looks_like_sql_dump(e.path, head_text);
-    if (!sqlite && !dump) return false;
+    auto guess = core::guess_database(e.path, head);
+    bool dump = guess.kind == core::DatabaseKind::kSqliteDump;
+    if (guess.kind != core::DatabaseKind::kSqlite && !dump) {
+      if (auto f = core::database_guess_finding(e.path, guess)) {
+        report_.summary.findings.push_back(*f);
+      }
+      return false;
+    }
     RK_TRY_ASSIGN(auto staged, stage(e, head, ended));
     RK_TRY(describe_staged(e, staged, dump));
     std::error_code ec;

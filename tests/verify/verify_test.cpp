@@ -344,6 +344,68 @@ TEST(Verify, ThePasswordPromptIsAskedOnceForEveryReader) {
   EXPECT_EQ(asked.load(), 1);
 }
 
+// No database where one is expected is damage; a file named like a database that is none, or
+// a dump in another SQL dialect, is named in a warning.
+TEST(Verify, AMissingDatabaseIsAnErrorWhereOneIsExpected) {
+  ScratchDir dir;
+  test::write_bytes(dir / "text.zip", test::make_archive(core::ArchiveKind::kZip,
+                                                         {{"backup.db", "just text\n"},
+                                                          {"docs/a.txt", "a"}}));
+  auto plain = verify(dir / "text.zip", options_in(dir));
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_TRUE(plain->intact()) << describe(*plain);
+  ASSERT_TRUE(find_code(*plain, "NOT_A_DATABASE")) << describe(*plain);
+  EXPECT_NE(find_code(*plain, "NOT_A_DATABASE")->message.find("backup.db"), std::string::npos);
+  EXPECT_EQ(find_code(*plain, "NO_DATABASE")->severity, core::Severity::kWarning);
+
+  auto required = options_in(dir);
+  required.require_database = true;
+  auto r = verify(dir / "text.zip", required);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->intact());
+  EXPECT_EQ(find_code(*r, "NO_DATABASE")->severity, core::Severity::kError) << describe(*r);
+
+  auto profiled = options_in(dir);
+  profiled.profile = core::Profile{};
+  profiled.profile->database_entry = "*.db";
+  auto p = verify(dir / "text.zip", profiled);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(find_code(*p, "NO_DATABASE")->severity, core::Severity::kError) << describe(*p);
+
+  // Our backup's header lists its database: without it the backup is damaged.
+  auto ours = our_backup(dir, "b.tar.gz");
+  test::write_bytes(dir / "nodb.tar.gz",
+                    test::rewrite_archive(ours, core::ArchiveKind::kTarGz,
+                                          [](const std::string& path, std::string data)
+                                              -> std::optional<std::string> {
+                                            if (path.rfind("db/", 0) == 0) return std::nullopt;
+                                            return data;
+                                          }));
+  auto h = verify(dir / "nodb.tar.gz", options_in(dir));
+  ASSERT_TRUE(h);
+  ASSERT_TRUE(find_code(*h, "NO_DATABASE")) << describe(*h);
+  EXPECT_EQ(find_code(*h, "NO_DATABASE")->severity, core::Severity::kError);
+  EXPECT_NE(find_code(*h, "NO_DATABASE")->message.find("header lists"), std::string::npos);
+}
+
+TEST(Verify, AMysqlDumpIsNamedForWhatItIs) {
+  ScratchDir dir;
+  std::string dump =
+      "-- MySQL dump 10.13  Distrib 8.0.36, for Linux (x86_64)\n"
+      "/*!40101 SET NAMES utf8mb4 */;\n"
+      "CREATE TABLE `customers` (\n  `id` int NOT NULL AUTO_INCREMENT,\n  PRIMARY KEY (`id`)\n"
+      ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;\n"
+      "INSERT INTO `customers` VALUES (1),(2);\n";
+  test::write_bytes(dir / "my.zip", test::make_archive(core::ArchiveKind::kZip,
+                                                       {{"dump.sql", dump}, {"docs/a.txt", "a"}}));
+  auto r = verify(dir / "my.zip", options_in(dir));
+  ASSERT_TRUE(r) << r.error().message;
+  const auto* f = find_code(*r, "FOREIGN_SQL_DUMP");
+  ASSERT_NE(f, nullptr) << describe(*r);
+  EXPECT_NE(f->message.find("MySQL"), std::string::npos) << f->message;
+  EXPECT_FALSE(find_code(*r, "DB_INTEGRITY")) << "not loaded as a SQLite dump: " << describe(*r);
+}
+
 TEST(Verify, RatioBombStopsWithAFinding) {
   ScratchDir dir;
   test::write_bytes(

@@ -96,11 +96,12 @@ class Stager {
   enum class State { kPeeking, kStaging, kOther };
 
   Result<void> decide() {
-    std::string_view text(reinterpret_cast<const char*>(head_.data()), head_.size());
-    bool sqlite = core::has_sqlite_magic(head_);
-    bool dump = !sqlite && core::looks_like_sql_dump(entry_.path, text);
+    auto guess = core::guess_database(entry_.path, head_);
+    bool sqlite = guess.kind == core::DatabaseKind::kSqlite;
+    bool dump = guess.kind == core::DatabaseKind::kSqliteDump;
     if (!sqlite && !dump) {
       state_ = State::kOther;
+      result_.not_a_database = core::database_guess_finding(entry_.path, guess);
       if (!files_dir_.empty() && !is_metadata(entry_.path)) RK_TRY(open_file());
       if (fd_) RK_TRY(write_file(head_));
       head_ = {};

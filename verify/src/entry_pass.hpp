@@ -40,6 +40,8 @@ struct EntryResult {
   bool fatal = false;  // data_error also ended the whole pass (reported once, as the stop)
   std::optional<std::filesystem::path> staged;  // a database staged to this file
   bool sql_dump = false;
+  // Named like a database (*.db, *.sqlite, *.sql, ...) but none that restorekit reads.
+  std::optional<core::Finding> not_a_database;
   std::string text;  // restorekit/header.json and checksums.xxh128, kept verbatim
   std::int64_t mtime = 0;
 };

@@ -413,13 +413,41 @@ class Verifier {
       report_.databases.push_back(check.result);
       out.push_back(std::move(check));
     }
-    if (out.empty() && complete_) {
-      add("NO_DATABASE", Severity::kWarning, "",
-          fmt::format("{} holds no database (no SQLite file, no SQL dump); only documents could "
-                      "be restored from it",
-                      core::escape_name(path_.string())));
-    }
+    not_databases();
+    if (out.empty() && complete_) no_database();
     return out;
+  }
+
+  // Entries named like databases that are none restorekit reads.
+  void not_databases() {
+    for (const auto& e : entries_) {
+      if (e.not_a_database) report_.findings.push_back(*e.not_a_database);
+    }
+  }
+
+  // No database at all: a warning for a documents-only archive, an error where one is expected
+  // (--require-database, the profile's database.entry, a restorekit header listing one).
+  void no_database() {
+    std::optional<std::string> expected;
+    if (o_.require_database) expected = "--require-database was given";
+    if (o_.profile && o_.profile->database_entry) {
+      expected = fmt::format("the profile expects \"{}\"", *o_.profile->database_entry);
+    }
+    if (!entries_.empty() && entries_.front().path == core::kHeaderEntry) {
+      if (auto h = core::parse_header(entries_.front().text); h && !h->databases.empty()) {
+        expected = fmt::format("its header lists \"{}\"", h->databases.front().entry);
+      }
+    }
+    std::string what = fmt::format("{} holds no readable database (no SQLite file, no SQLite dump)",
+                                   core::escape_name(path_.string()));
+    if (expected) {
+      add("NO_DATABASE", Severity::kError, "",
+          fmt::format("{}, but {}: nothing of the application's data could be restored", what,
+                      *expected));
+    } else {
+      add("NO_DATABASE", Severity::kWarning, "",
+          fmt::format("{}; only documents could be restored from it", what));
+    }
   }
 
   // Starts the checks of a freshly staged database on their own thread, so that they overlap

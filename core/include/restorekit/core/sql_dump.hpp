@@ -10,14 +10,45 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
 #include <string_view>
 
 #include <restorekit/core/error.hpp>
+#include <restorekit/core/finding.hpp>
 
 namespace restorekit::core {
 
 // True when an entry named `path` whose data starts with `head` looks like a SQL dump: a
 // .sql name and a first statement such as PRAGMA, BEGIN, CREATE TABLE or INSERT.
+// True when an entry's name says "database": *.db, *.db3, *.sqlite, *.sqlite3, *.s3db, *.sql
+// (any case). Such an entry that is no SQLite database nor SQLite dump deserves a word.
+bool named_like_database(std::string_view path);
+
+// The SQL dialect of a dump restorekit does not read ("MySQL", "PostgreSQL", "SQL Server"),
+// from its first bytes; nullopt when it shows none of their marks. Input: untrusted.
+std::optional<std::string> foreign_dump_dialect(std::string_view head);
+
+// The one rule that decides, from an entry's name and first bytes (up to 4 KiB), whether it is
+// a database restorekit reads; used by every command that meets archive entries.
+enum class DatabaseKind {
+  kNone,         // an ordinary file
+  kSqlite,       // starts with "SQLite format 3\0"
+  kSqliteDump,   // *.sql whose first statement is SQLite's
+  kForeignDump,  // a dump in another dialect (dialect says which)
+  kNotDatabase,  // named like a database, but none of the above
+};
+struct DatabaseGuess {
+  DatabaseKind kind = DatabaseKind::kNone;
+  std::string dialect;  // kForeignDump: "MySQL", "PostgreSQL", "SQL Server"
+};
+DatabaseGuess guess_database(std::string_view path, std::span<const std::byte> head);
+
+// The warning for an entry guessed kForeignDump or kNotDatabase (FOREIGN_SQL_DUMP,
+// NOT_A_DATABASE); nullopt for the others.
+std::optional<Finding> database_guess_finding(std::string_view path, const DatabaseGuess& guess);
+
 bool looks_like_sql_dump(std::string_view path, std::string_view head);
 
 // Executes the dump at `dump` into a new database file `dest`; messages call it `name`.

@@ -35,6 +35,9 @@ struct VerifyOptions {
   // An xxhsum file to check the entries of a (foreign) backup against (core/checksum_list.hpp).
   std::optional<std::filesystem::path> checksums_file;
   unsigned threads = 0;            // zip: readers in parallel; 0 = one per core
+  // A backup without a readable database is damaged (NO_DATABASE is an error, not a warning).
+  // Also implied by a profile's database.entry and by a restorekit header that lists one.
+  bool require_database = false;
   std::filesystem::path temp_dir;  // where databases are staged; default: system temp
   // Restore's stagers, run in the same pass. With `stage_dir`, databases are staged into that
   // (existing, private) directory and kept there (DatabaseResult::staged) instead of a removed
