@@ -182,6 +182,7 @@ struct ArchiveReader::Impl {
   std::uint64_t entries = 0;
   std::atomic<std::uint64_t> raw_read{0};  // written by a prefetching decoder's thread
   std::uint64_t produced = 0;
+  std::uint64_t fed = 0;  // bytes handed to libarchive (decoded, for tar.gz/.zst/.xz)
   std::uint64_t entry_offset = 0;      // next expected offset inside the entry (sparse holes)
   std::uint64_t hole = 0;              // zero bytes still owed before `pending`
   std::span<const std::byte> pending;  // a data block held back while a hole is emitted
@@ -199,6 +200,14 @@ struct ArchiveReader::Impl {
     if (!chunk) {
       self->source_error = chunk.error();
       archive_set_error(a, EIO, "%s", chunk.error().message.c_str());
+      return -1;
+    }
+    // The decoded stream counts too: skipping an entry (inspect) still expands it.
+    self->fed += chunk->size();
+    if (auto over = self->over_limits(self->fed, "the archive stream")) {
+      self->fatal = over;
+      self->source_error = over;
+      archive_set_error(a, EIO, "%s", over->message.c_str());
       return -1;
     }
     *buffer = chunk->data();
@@ -414,23 +423,33 @@ struct ArchiveReader::Impl {
     return account(std::span<const std::byte>(kZeros.data(), n));
   }
 
+  // The size and ratio limits, for `bytes` expanded so far (of an entry, or of the stream).
+  std::optional<Error> over_limits(std::uint64_t bytes, std::string_view what) const {
+    const auto& lim = options.limits;
+    if (bytes > lim.max_total_bytes) {
+      return Error(ErrorCode::kLimitExceeded,
+                   fmt::format("{} expands past {} bytes, the configured limit; stopped",
+                               escape_name(name), lim.max_total_bytes),
+                   entry.raw_path);
+    }
+    if (bytes > lim.ratio_grace_bytes &&
+        static_cast<double>(bytes) > lim.max_ratio * static_cast<double>(raw_read + 1)) {
+      std::string where = entry_open ? fmt::format("entry \"{}\" of {}",
+                                                   escape_name(entry.raw_path), escape_name(name))
+                                     : fmt::format("{} of {}", what, escape_name(name));
+      return Error(ErrorCode::kRatioLimit,
+                   fmt::format("{} expands more than {:.0f}:1 (a decompression bomb?); stopped "
+                               "before it filled memory or disk",
+                               where, lim.max_ratio),
+                   entry.raw_path);
+    }
+    return std::nullopt;
+  }
+
   Result<std::span<const std::byte>> account(std::span<const std::byte> block) {
     produced += block.size();
-    const auto& lim = options.limits;
-    if (produced > lim.max_total_bytes) {
-      fatal = Error(ErrorCode::kLimitExceeded,
-                    fmt::format("{} expands past {} bytes, the configured limit; stopped",
-                                escape_name(name), lim.max_total_bytes),
-                    entry.raw_path);
-      return tl::unexpected(*fatal);
-    }
-    if (produced > lim.ratio_grace_bytes &&
-        static_cast<double>(produced) > lim.max_ratio * static_cast<double>(raw_read + 1)) {
-      fatal = Error(ErrorCode::kRatioLimit,
-                    fmt::format("entry \"{}\" of {} expands more than {:.0f}:1 (a decompression "
-                                "bomb?); stopped before it filled memory or disk",
-                                escape_name(entry.raw_path), escape_name(name), lim.max_ratio),
-                    entry.raw_path);
+    if (auto over = over_limits(produced, "the archive")) {
+      fatal = over;
       return tl::unexpected(*fatal);
     }
     return block;

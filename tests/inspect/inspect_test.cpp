@@ -61,6 +61,22 @@ bool empty_dir(const fs::path& p) {
   return fs::is_empty(p);
 }
 
+// A bomb is stopped by the ratio limit even where inspect skips the data (tar streams still
+// decompress what they skip): every command that reads an archive applies the same limits.
+TEST(Inspect, ADecompressionBombIsStoppedWhileSkipping) {
+  test::ScratchDir dir;
+  test::write_bytes(dir / "bomb.tar.zst",
+                    test::make_archive(core::ArchiveKind::kTarZst,
+                                       {{"zeros.bin", std::string(32 << 20, '\0')},
+                                        {"after.txt", "x"}}));
+  InspectOptions o;
+  o.reader.limits.ratio_grace_bytes = 1 << 20;
+  auto r = inspect(dir / "bomb.tar.zst", o);
+  Error why = r ? r->incomplete.value_or(Error(ErrorCode::kInternal, "complete")) : r.error();
+  EXPECT_EQ(why.code, ErrorCode::kRatioLimit) << why.message;
+  EXPECT_NE(why.message.find("1000:1"), std::string::npos) << why.message;
+}
+
 TEST(Inspect, OurBackupIsSummarisedFromItsHeader) {
   ScratchDir dir;
   auto path = our_backup(dir, "b.tar.zst");

