@@ -56,6 +56,7 @@ Result<core::BackupOptions> build_options(const BackupArgs& a) {
   o.level = a.level;
   o.threads = a.threads;
   o.tool_version = std::string(kVersion);
+  o.cancel = interrupt_token();
   if (a.encrypt) {
     RK_TRY_ASSIGN(o.password, encryption_password(a.common));
   }

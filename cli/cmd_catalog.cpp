@@ -239,6 +239,7 @@ int run_verify_all(const CatalogArgs& a) {
       o.reader = inputs->reader;
       o.profile = inputs->profile;
       o.threads = 1;  // the parallelism is across archives
+      o.cancel = interrupt_token();
       auto report = verify::verify(path, o);
       std::lock_guard lock(out_mutex);
       if (!report) {

@@ -60,6 +60,7 @@ int run_diff(const DiffArgs& a) {
   if (!inputs) return report_error(a.common, kSchema, inputs.error());
   diff::BackupDiffOptions base;
   base.reader = std::move(inputs->reader);
+  base.diff.cancel = interrupt_token();
   auto options = build_options(a, std::move(base), inputs->profile);
   if (!options) return report_error(a.common, kSchema, options.error());
   std::string live = a.live;

@@ -32,6 +32,7 @@ int run_inspect(const InspectArgs& a) {
   if (index) o.index = &*index;
   ProgressBar bar(a.common, "inspecting");
   o.progress = bar.callback();
+  o.cancel = interrupt_token();
   auto report = inspect::inspect(a.backup, o);
   bar.clear();
   if (!report) return report_error(a.common, kSchema, report.error());

@@ -42,16 +42,6 @@ struct RestoreArgs {
   core::ReaderLimits limits;
 };
 
-// Ctrl-C trips the token; the library stops before the commit point and leaves live as it was.
-CancelToken& interrupt_token() {
-  static CancelToken token;
-  return token;
-}
-
-void on_interrupt(int) {
-  interrupt_token().cancel();
-}
-
 Error usage(std::string message) {
   return Error(ErrorCode::kInvalidArgument, std::move(message));
 }
@@ -120,8 +110,6 @@ int finish(const RestoreArgs& a, const RestoreOutcome& outcome) {
 }
 
 int run_restore(const RestoreArgs& a) {
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
   int modes =
       int(a.dry_run) + int(a.yes) + int(!a.apply.empty()) + int(a.rollback) + int(a.recover);
   if (modes != 1) {

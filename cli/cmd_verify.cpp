@@ -91,6 +91,7 @@ int run_verify(const VerifyArgs& a) {
   o.require_database = a.require_database;
   ProgressBar bar(a.common, "verifying");
   o.progress = bar.callback();
+  o.cancel = interrupt_token();
   auto report = verify::verify(a.backup, o);
   bar.clear();
   if (!report) return verify_error(a, report.error());

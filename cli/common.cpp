@@ -1,5 +1,9 @@
 #include "common.hpp"
 
+#include <csignal>
+
+#include <restorekit/core/sqlite.hpp>
+
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
@@ -125,6 +129,26 @@ Result<BackupInputs> load_backup_inputs(const CommonOptions& o, const core::Read
   RK_TRY_ASSIGN(in.reader.passwords, load_passwords(o));
   RK_TRY_ASSIGN(in.profile, load_profile_option(o));
   return in;
+}
+
+CancelToken& interrupt_token() {
+  static CancelToken token;
+  return token;
+}
+
+namespace {
+void on_interrupt(int) {
+  interrupt_token().cancel();  // an atomic store: safe in a signal handler
+}
+}  // namespace
+
+void install_interrupt_handlers() {
+  core::set_query_cancel(interrupt_token());
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
 }
 
 std::optional<core::Index> open_catalog(const CommonOptions& o, std::optional<Error>* why) {

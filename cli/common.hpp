@@ -55,6 +55,14 @@ struct BackupInputs {
 [[nodiscard]] Result<BackupInputs> load_backup_inputs(const CommonOptions& o,
                                                       const core::ReaderLimits& limits);
 
+// The token Ctrl-C (SIGINT) and SIGTERM trip: every command passes it to the library, whose
+// archive passes and SQLite queries then stop within a fraction of a second, cleaning up (a
+// restore stops before its commit point and leaves live as it was).
+CancelToken& interrupt_token();
+// Installs the SIGINT/SIGTERM handlers (even where the parent shell ignored SIGINT) and hands
+// the token to every SQLite connection. Called once by main().
+void install_interrupt_handlers();
+
 // The index at --catalog, or the default under $XDG_CACHE_HOME/restorekit/ (~/.cache/...);
 // nullopt with --no-catalog. An index that cannot be opened is reported on stderr and skipped
 // (`why`, when given, receives the reason); a damaged one kept aside is said on stderr.

@@ -13,6 +13,7 @@
 
 int main(int argc, char** argv) {
   restorekit::core::ensure_utf8_locale();
+  restorekit::cli::install_interrupt_handlers();
   CLI::App app{
       "restorekit: inspect, verify and diff application backups, then restore them safely"};
   app.set_version_flag("--version", std::string(restorekit::cli::kVersion));

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <mutex>
+
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -13,6 +15,7 @@ namespace restorekit::core {
 namespace {
 
 constexpr int kBusyTimeoutMs = 5000;
+constexpr int kCancelCheckSteps = 10000;  // VM steps between checks of the cancel token
 
 // file: URI for a path: '%', '?', '#' and non-ASCII bytes percent-encoded.
 std::string file_uri(const std::string& path, std::string_view query) {
@@ -28,6 +31,16 @@ std::string file_uri(const std::string& path, std::string_view query) {
   return uri;
 }
 
+CancelToken& query_cancel() {
+  static CancelToken token;
+  return token;
+}
+std::mutex query_cancel_mutex;
+
+int check_cancel(void* flag) {
+  return static_cast<CancelToken*>(flag)->cancelled() ? 1 : 0;
+}
+
 Result<sqlite3*> open_raw(const std::string& target, const std::string& name, int flags) {
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(target.c_str(), &db, flags, nullptr);
@@ -38,6 +51,7 @@ Result<sqlite3*> open_raw(const std::string& target, const std::string& name, in
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  sqlite3_progress_handler(db, kCancelCheckSteps, &check_cancel, &query_cancel());
   return db;
 }
 
@@ -110,7 +124,16 @@ Result<Database> Database::open_memory() {
   return Database(db, ":memory:");
 }
 
+void set_query_cancel(const CancelToken& token) {
+  std::lock_guard lock(query_cancel_mutex);
+  query_cancel() = token;
+}
+
 Error Database::error(std::string_view what) const {
+  if (sqlite3_errcode(db_) == SQLITE_INTERRUPT) {
+    return Error(ErrorCode::kCancelled, fmt::format("{} on database {} was cancelled", what, path_),
+                 path_);
+  }
   return Error(ErrorCode::kDatabase,
                fmt::format("{} failed on database {}: {}", what, path_, sqlite3_errmsg(db_)),
                path_);
@@ -122,7 +145,9 @@ Result<void> Database::exec(std::string_view sql) {
   if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : sqlite3_errmsg(db_);
     sqlite3_free(err);
-    return fail(ErrorCode::kDatabase, fmt::format("database {}: {}", path_, msg), path_);
+    auto code = sqlite3_errcode(db_) == SQLITE_INTERRUPT ? ErrorCode::kCancelled
+                                                         : ErrorCode::kDatabase;
+    return fail(code, fmt::format("database {}: {}", path_, msg), path_);
   }
   return {};
 }

@@ -53,6 +53,8 @@ class Inspector {
     RK_TRY_ASSIGN(bool cached, from_index());
     if (!cached) {
       RK_TRY(read_archive());
+      // A query cut short by the token leaves a partial summary: never stored, never shown.
+      if (o_.cancel.cancelled()) return fail(ErrorCode::kCancelled, "inspect cancelled");
       store_in_index();
     }
     report_.seconds =

@@ -134,6 +134,9 @@ class Verifier {
       check_contents();
     }
     report_.timings.contents = lap(t);
+    // Checks cut short by the token report damage that is not there: a cancelled run is no
+    // verdict.
+    if (o_.cancel.cancelled()) return fail(ErrorCode::kCancelled, "verify cancelled");
     std::stable_sort(report_.findings.begin(), report_.findings.end(),
                      [](const Finding& a, const Finding& b) { return a.severity < b.severity; });
     report_.seconds =

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <restorekit/core/error.hpp>
+#include <restorekit/core/progress.hpp>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -118,6 +119,12 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
   const Database* db_ = nullptr;
 };
+
+// A token that every connection restorekit opens checks while SQLite works (a progress
+// handler every few thousand VM steps): once tripped, running and later queries stop with
+// kCancelled, so a long integrity_check, diff or content hash ends promptly. The command line
+// sets its Ctrl-C token here; an application may set its own. Default: one never tripped.
+void set_query_cancel(const CancelToken& token);
 
 // Quotes an identifier for SQL: "name" with embedded quotes doubled. Safe for hostile names.
 std::string quote_identifier(std::string_view name);
