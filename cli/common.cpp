@@ -8,6 +8,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -281,4 +282,54 @@ void add_limit_flags(CLI::App& cmd, core::ReaderLimits& limits) {
                  "stop when data expands more than this many times (decompression bombs)")
       ->capture_default_str();
 }
+namespace {
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+}  // namespace
+
+std::optional<int> handle_command_word(CLI::App& app, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return std::nullopt;
+  std::string word = argv[1];
+  std::vector<std::string> names;
+  for (const auto* sub : app.get_subcommands({})) names.push_back(sub->get_name());
+  if (std::find(names.begin(), names.end(), word) != names.end()) return std::nullopt;
+  if (word == "help") {
+    if (argc < 3) {
+      std::cout << app.help();
+      return kExitOk;
+    }
+    for (auto* sub : app.get_subcommands({})) {
+      if (sub->get_name() != argv[2]) continue;
+      std::cout << sub->help();
+      return kExitOk;
+    }
+    word = argv[2];
+  }
+  auto closest = std::min_element(names.begin(), names.end(), [&](const auto& a, const auto& b) {
+    return edit_distance(word, a) < edit_distance(word, b);
+  });
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  std::string hint = closest != names.end() && edit_distance(word, *closest) <= 2
+                         ? fmt::format("did you mean '{}'? ", *closest)
+                         : std::string();
+  fmt::print(stderr, "restorekit: error: '{}' is not a command; {}the commands are: {}\n",
+             core::escape_name(word), hint, list);
+  return kExitError;
+}
+
 }  // namespace restorekit::cli

@@ -105,4 +105,8 @@ std::string grouped(std::uint64_t n);
 namespace restorekit::cli {
 // Adds --max-entries, --max-bytes and --max-ratio, bound to `limits` (defaults shown).
 void add_limit_flags(CLI::App& cmd, core::ReaderLimits& limits);
+
+// `restorekit help [COMMAND]` prints that help; a first word that is no command is an error that
+// names the commands and the closest one ("verfy": did you mean verify?). nullopt: parse as usual.
+std::optional<int> handle_command_word(CLI::App& app, int argc, char** argv);
 }  // namespace restorekit::cli

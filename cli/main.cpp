@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   restorekit::cli::setup_diff(app, exit_code);
   restorekit::cli::setup_restore(app, exit_code);
   restorekit::cli::setup_catalog(app, exit_code);
+  if (auto handled = restorekit::cli::handle_command_word(app, argc, argv)) return *handled;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

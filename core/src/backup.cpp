@@ -198,6 +198,12 @@ Result<void> check_options(const BackupOptions& o) {
   if (o.database.empty() || o.output.empty()) {
     return fail(ErrorCode::kInvalidArgument, "a backup needs a database and an output path");
   }
+  if (fs::is_directory(o.database, ec)) {
+    return fail(ErrorCode::kInvalidArgument,
+                fmt::format("{} is a folder; give --db the database file itself (such as {})",
+                            o.database.string(), (o.database / "app.sqlite").string()),
+                o.database.string());
+  }
   if (!fs::is_regular_file(o.database, ec)) {
     return fail(ErrorCode::kNotFound,
                 fmt::format("database {} does not exist; check the path", o.database.string()),

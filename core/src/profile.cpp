@@ -6,7 +6,11 @@
 #include <set>
 #include <sstream>
 
+#include <array>
+
 #include <fmt/format.h>
+
+#include <restorekit/core/sqlite.hpp>
 #include <toml++/toml.h>
 
 namespace restorekit::core {
@@ -144,10 +148,32 @@ Result<Profile> parse_profile(std::string_view toml_text, const std::filesystem:
   return p;
 }
 
+namespace {
+
+bool has_sqlite_file_magic(const std::filesystem::path& path) {
+  std::array<char, 16> head{};
+  std::ifstream in(path, std::ios::binary);
+  in.read(head.data(), head.size());
+  return in && has_sqlite_magic(std::as_bytes(std::span(head)));
+}
+
+}  // namespace
+
 Result<Profile> load_profile(const std::filesystem::path& path) {
   auto text = read_small_file(path);  // a profile is a few hundred bytes; 1 MiB is the bound
+  bool database = text ? text->rfind(std::string("SQLite format 3\0", 16), 0) == 0
+                       : has_sqlite_file_magic(path);
+  if (database) {
+    return fail(ErrorCode::kInvalidArgument,
+                fmt::format("{} is a SQLite database, not a profile (a small TOML file); give "
+                            "the database with --db or --live and the profile with --profile",
+                            path.string()),
+                path.string());
+  }
   if (!text) {
     Error e = text.error();
+    // Too large is no limit to raise (a profile is small): it is the wrong file.
+    if (e.code == ErrorCode::kLimitExceeded) e.code = ErrorCode::kInvalidArgument;
     e.message = fmt::format("cannot read profile {}: {}", path.string(), e.message);
     return tl::unexpected(e);
   }

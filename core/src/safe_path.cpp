@@ -1,5 +1,7 @@
 #include <restorekit/core/safe_path.hpp>
 
+#include <utf8proc.h>
+
 #include <fmt/format.h>
 
 #include <vector>
@@ -163,7 +165,18 @@ std::string escape_name(std::string_view raw) {
       if (len == 0) {
         out += fmt::format("\\x{:02x}", c);
       } else {
-        out.append(raw.substr(i, len));
+        // Invisible characters that reorder or hide text (bidi overrides such as U+202E,
+        // zero-width spaces, line separators, C1 controls) are shown as code points.
+        utf8proc_int32_t cp = 0;
+        utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(raw.data() + i),
+                         static_cast<utf8proc_ssize_t>(len), &cp);
+        auto category = utf8proc_category(cp);
+        if (category == UTF8PROC_CATEGORY_CF || category == UTF8PROC_CATEGORY_CC ||
+            category == UTF8PROC_CATEGORY_ZL || category == UTF8PROC_CATEGORY_ZP) {
+          out += fmt::format("\\u{{{:04x}}}", cp);
+        } else {
+          out.append(raw.substr(i, len));
+        }
         i += len;
         continue;
       }

@@ -55,8 +55,18 @@ Result<sqlite3*> open_raw(const std::string& target, const std::string& name, in
   return db;
 }
 
+Result<void> not_a_folder(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) return {};
+  return fail(ErrorCode::kInvalidArgument,
+              fmt::format("{} is a folder; give the database file itself (such as {})",
+                          path.string(), (path / "app.sqlite").string()),
+              path.string());
+}
+
 Result<void> require_file(const std::filesystem::path& path) {
   std::error_code ec;
+  RK_TRY(not_a_folder(path));
   if (!std::filesystem::exists(path, ec)) {
     return fail(ErrorCode::kNotFound,
                 fmt::format("database {} does not exist; check the path", path.string()),
@@ -85,7 +95,7 @@ Database::~Database() {
 
 Result<Database> Database::open(const std::filesystem::path& path, OpenMode mode) {
   int flags = SQLITE_OPEN_NOMUTEX;
-  if (mode != OpenMode::kCreate) RK_TRY(require_file(path));
+  RK_TRY(mode == OpenMode::kCreate ? not_a_folder(path) : require_file(path));
   switch (mode) {
     case OpenMode::kReadOnly: flags |= SQLITE_OPEN_READONLY; break;
     case OpenMode::kReadWrite: flags |= SQLITE_OPEN_READWRITE; break;

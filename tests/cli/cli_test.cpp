@@ -899,3 +899,41 @@ TEST(CliInterrupt, CtrlCEndsEveryCommandWithinASecond) {
 
 }  // namespace
 }  // namespace restorekit::test
+
+namespace restorekit::test {
+namespace {
+
+// Mistakes people make say what to do: a folder for a database, a database for a profile, a
+// mistyped command (with the closest one), `help COMMAND`.
+TEST(CliMistakes, EveryMistakeNamesTheFixAndExits2) {
+  Fixture f;
+  ASSERT_EQ(f.backup("b.tar.zst").exit_code, 0);
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  std::vector<Case> cases = {
+      {{"backup", "--db", f.dir.path().string(), "-o", (f.dir / "x.tar.zst").string()},
+       "is a folder; give --db the database file itself"},
+      {{"diff", (f.dir / "b.tar.zst").string(), "--live", f.dir.path().string(), "--no-catalog"},
+       "is a folder; give the database file itself"},
+      {{"verify", (f.dir / "b.tar.zst").string(), "--profile", f.db.string(), "--no-catalog"},
+       "is a SQLite database, not a profile"},
+      {{"verfy", (f.dir / "b.tar.zst").string()}, "did you mean 'verify'?"},
+      {{"frobnicate"}, "the commands are: backup, inspect, verify, diff, restore, catalog"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.args.front());
+    auto r = rk(c.args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("raise the limit"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("A subcommand is required"), std::string::npos) << r.err;
+  }
+  auto help = rk({"help", "verify"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--junit"), std::string::npos) << help.out;
+}
+
+}  // namespace
+}  // namespace restorekit::test

@@ -62,6 +62,17 @@ TEST(CheckLink, RefusesTargetsLeavingTheTree) {
   EXPECT_FALSE(check_link("docs/link", "", LinkKind::kSymbolic));
 }
 
+// A name with a right-to-left override shows "exe.txt" for "txt.exe"; zero-width characters
+// make two names look alike: both are shown as code points.
+TEST(EscapeName, ShowsBidiAndZeroWidthCharactersAsCodePoints) {
+  EXPECT_EQ(escape_name("invoice\u202etxt.exe"), "invoice\\u{202e}txt.exe");
+  EXPECT_EQ(escape_name("a\u200bb"), "a\\u{200b}b");
+  EXPECT_EQ(escape_name("x\u2066y\u2069"), "x\\u{2066}y\\u{2069}");
+  EXPECT_EQ(escape_name("\ufeffname"), "\\u{feff}name");
+  EXPECT_EQ(escape_name("c1\u0085"), "c1\\u{0085}");
+  EXPECT_EQ(escape_name("Z\u00fcrich \u65e5\u672c"), "Z\u00fcrich \u65e5\u672c");
+}
+
 TEST(EscapeName, EscapesControlBytesAndKeepsUtf8) {
   EXPECT_EQ(escape_name("plain.txt"), "plain.txt");
   EXPECT_EQ(escape_name("Müller"), "Müller");

@@ -40,7 +40,9 @@ enum class LinkKind { kSymbolic, kHard };
 std::optional<std::string> too_long_to_restore(std::string_view path, std::size_t prefix = 0);
 
 // Makes an archive-supplied string safe to print on a terminal or in a log line: control
-// characters, DEL, backslash and invalid UTF-8 bytes become \n, \t, \\, \xNN escapes; valid
+// characters, DEL, backslash and invalid UTF-8 bytes become \n, \t, \\, \xNN escapes;
+// invisible code points that reorder or hide text (bidi controls such as U+202E, zero-width
+// and format characters, line separators, C1 controls) become \u{XXXX}; other valid
 // non-ASCII UTF-8 is kept. Used for every name restorekit prints.
 std::string escape_name(std::string_view raw);
 
