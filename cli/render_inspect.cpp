@@ -128,6 +128,13 @@ void render_inspect_text(const inspect::InspectReport& r, bool list_entries, std
   if (s.databases.empty()) fmt::print(out, "  database    none found\n");
   fmt::print(out, "  documents   {} files, {}\n", grouped(s.document_files),
              human_bytes(s.document_bytes));
+  if (ours && !s.listed) {
+    // A preview reads the header only: a truncated or damaged backup shows the same figures.
+    fmt::print(out,
+               "  (figures from the backup's header, not verified: `restorekit verify {}` "
+               "reads every byte)\n",
+               escape_name(s.path));
+  }
   if (!s.findings.empty()) {
     fmt::print(out, "warnings:\n");
     for (const auto& f : s.findings) {

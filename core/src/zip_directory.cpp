@@ -95,6 +95,7 @@ class Checker {
                          name_));
       return std::move(report_);
     }
+    report_.end_record = true;
     RK_TRY(read_end(*end));
     if (!directory_ok_) return std::move(report_);
     RK_TRY(walk_directory());

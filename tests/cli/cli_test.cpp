@@ -930,6 +930,12 @@ TEST(CliMistakes, EveryMistakeNamesTheFixAndExits2) {
     EXPECT_EQ(r.err.find("raise the limit"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("A subcommand is required"), std::string::npos) << r.err;
   }
+  // A header-only preview of a cut backup says its figures are the header's, unverified.
+  auto data = read_file(f.dir / "b.tar.zst");
+  write_file(f.dir / "cut.tar.zst", data.substr(0, data.size() / 2));
+  auto preview = rk({"inspect", (f.dir / "cut.tar.zst").string(), "--no-catalog"});
+  EXPECT_NE(preview.out.find("figures from the backup's header, not verified"), std::string::npos)
+      << preview.out;
   auto help = rk({"help", "verify"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("--junit"), std::string::npos) << help.out;

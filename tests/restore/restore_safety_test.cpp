@@ -293,7 +293,13 @@ TEST_F(RestoreSafetyTest, APathThatIsBothFileAndFolderIsAPathConflict) {
                                                           {"docs/sub", "outer"},
                                                           {"docs/sub/file", "inner"},
                                                           {"docs/a/b", "x"}}));
-  for (const auto& archive : {tar, zip}) {
+  // An in-tree link followed by an entry through it: the same conflict, never dropped silently.
+  auto linked = scratch_ / "linked.tar";
+  write_bytes(linked, raw_tar({{"app.sqlite", 0100000, db, ""},
+                               {"docs/d/x", 0100000, "x", ""},
+                               {"docs/l", 0120000, "", "d"},
+                               {"docs/l/f", 0100000, "through the link", ""}}));
+  for (const auto& archive : {tar, zip, linked}) {
     SCOPED_TRACE(archive.filename().string());
     for (int run = 0; run < 4; ++run) {
       verify::VerifyOptions vo;
@@ -305,7 +311,7 @@ TEST_F(RestoreSafetyTest, APathThatIsBothFileAndFolderIsAPathConflict) {
       EXPECT_FALSE(v->intact());
     }
     auto o = options();
-    o.plan_out = scratch_ / ("conflict-plan-" + archive.extension().string().substr(1));
+    o.plan_out = scratch_ / ("conflict-plan-" + archive.filename().string());
     auto p = restore::plan(archive, o);
     ASSERT_TRUE(p) << p.error().message;
     EXPECT_FALSE(p->safe());

@@ -406,6 +406,44 @@ TEST(Verify, AMysqlDumpIsNamedForWhatItIs) {
   EXPECT_FALSE(find_code(*r, "DB_INTEGRITY")) << "not loaded as a SQLite dump: " << describe(*r);
 }
 
+// A zip cut short is TRUNCATED once, naming where reading stopped, however many readers ran.
+TEST(Verify, ATruncatedZipIsOneTruncationNotManyCorruptions) {
+  ScratchDir dir;
+  auto zip = our_backup(dir, "b.zip");
+  auto bytes = test::read_file(zip);
+  test::write_file(dir / "cut.zip", bytes.substr(0, bytes.size() * 2 / 3));
+  for (unsigned threads : {1u, 4u}) {
+    auto o = options_in(dir);
+    o.threads = threads;
+    auto r = verify(dir / "cut.zip", o);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->verdict(), core::Verdict::kDamaged);
+    EXPECT_FALSE(find_code(*r, "CORRUPT_DATA")) << describe(*r);
+    const auto* t = find_code(*r, "TRUNCATED");
+    ASSERT_NE(t, nullptr) << describe(*r);
+    EXPECT_NE(t->message.find("last intact entry"), std::string::npos) << t->message;
+    EXPECT_NE(t->message.find(std::to_string(bytes.size() * 2 / 3)), std::string::npos)
+        << t->message;
+  }
+}
+
+// Several readers of one zip report the archive's bytes once, never more than the file holds.
+TEST(Verify, ZipProgressNeverOvershoots) {
+  ScratchDir dir;
+  auto zip = our_backup(dir, "b.zip");
+  auto o = options_in(dir);
+  o.threads = 4;
+  std::atomic<std::uint64_t> most{0}, total{0};
+  o.progress = [&](const Progress& p) {
+    most = std::max<std::uint64_t>(most, p.bytes_done);
+    total = p.bytes_total;
+  };
+  auto r = verify(zip, o);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_GT(total.load(), 0u);
+  EXPECT_LE(most.load(), total.load());
+}
+
 TEST(Verify, RatioBombStopsWithAFinding) {
   ScratchDir dir;
   test::write_bytes(

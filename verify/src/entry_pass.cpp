@@ -203,6 +203,9 @@ class Worker {
 
   Result<void> read_data(const core::Entry& e, EntryResult& r) {
     r.data_read = true;
+    // Progress counts the bytes of this worker's own entries: what it skipped (the other
+    // workers' entries of a zip) is counted by the worker that reads them.
+    if (plan_.workers > 1) reported_ = reader_.raw_bytes_read();
     core::Hasher hasher;
     std::optional<ExtraHasher> extra;
     if (plan_.extra) {

@@ -118,6 +118,7 @@ class Verifier {
     if (directory.valid()) {
       RK_TRY_ASSIGN(auto d, directory.get());
       pending_.insert(pending_.end(), d.findings.begin(), d.findings.end());
+      truncated_zip_ = !d.end_record;
     }
     report_.timings.pass = lap(t);
     report_.complete = complete_;
@@ -125,6 +126,7 @@ class Verifier {
     bool locked = classify_encrypted();
     report_.findings.insert(report_.findings.end(), pending_.begin(), pending_.end());
     check_entries();
+    if (truncated_zip_) summarise_truncation();
     report_.timings.entries = lap(t);
     // A locked backup says nothing about what it could not read: no header, checksum, database
     // or reference findings derived from unread data.
@@ -252,6 +254,26 @@ class Verifier {
         Finding{std::move(code), severity, std::move(entry), std::move(message)});
   }
 
+  // A zip without its end record was cut short: the decompression errors of the entries it cut
+  // are one TRUNCATED finding naming where reading stopped, not one CORRUPT_DATA per reader.
+  void summarise_truncation() {
+    const EntryResult* first = nullptr;
+    for (const auto& e : entries_) {
+      if (e.data_error && (!first || e.index < first->index)) first = &e;
+    }
+    if (!first) return;
+    std::string last_intact;
+    for (const auto& e : entries_) {
+      if (e.index < first->index && !e.data_error) last_intact = e.path;
+    }
+    std::erase_if(report_.findings, [](const Finding& f) { return f.code == "CORRUPT_DATA"; });
+    add("TRUNCATED", Severity::kError, first->path,
+        fmt::format("{} is truncated: it ends after {} bytes, inside entry \"{}\", and has no "
+                    "central directory; the last intact entry is \"{}\"",
+                    core::escape_name(path_.string()), report_.archive_bytes,
+                    core::escape_name(first->path), core::escape_name(last_intact)));
+  }
+
   // True when encrypted entries could not be read for want of the right password. With a
   // password given, an encrypted entry that failed to decrypt while no encrypted entry of the
   // archive decrypted cleanly is a wrong password that passed AES's 2-byte check value (1 in
@@ -345,9 +367,11 @@ class Verifier {
       if (e.problem) continue;
       if (e.type != core::EntryType::kDirectory && folders.count(e.path)) {
         add("PATH_CONFLICT", Severity::kError, e.path,
-            fmt::format("\"{}\" is both a file and a folder holding other entries: a restore "
-                        "cannot write both, so this backup cannot be restored as it is",
-                        core::escape_name(e.path)));
+            fmt::format("\"{}\" is both a {} and a folder holding other entries: a restore "
+                        "cannot write both (entries behind a link would be written through it "
+                        "or dropped), so this backup cannot be restored as it is",
+                        core::escape_name(e.path),
+                        e.type == core::EntryType::kSymlink ? "symbolic link" : "file"));
       }
       if (auto why = core::too_long_to_restore(e.path)) {
         add("NOT_RESTORABLE_HERE", Severity::kWarning, e.path, *why);
@@ -571,6 +595,7 @@ class Verifier {
   std::map<std::uint64_t, std::future<detail::DatabaseCheck>> checks_;  // by entry index
   std::optional<std::string> header_tenant_column_;
   bool complete_ = true;
+  bool truncated_zip_ = false;  // a zip without its end of central directory record
   std::error_code ec_;
   std::set<std::string> reported_;  // messages of damage already reported  // every entry was seen
                                     // (no pass stopped early)

@@ -35,6 +35,7 @@ struct ZipDirectoryReport {
   std::vector<Finding> findings;  // CENTRAL_DIRECTORY errors, at most kMaxFindings
   std::uint64_t entries = 0;      // entries the directory lists
   std::uint64_t prefix = 0;       // bytes before the zip (a self-extracting stub)
+  bool end_record = false;        // the end of central directory record was found
 };
 
 // Checks the zip of `size` bytes read through `read`. `name` names the archive in sentences.
