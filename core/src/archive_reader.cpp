@@ -385,10 +385,19 @@ struct ArchiveReader::Impl {
     }
   }
 
+  // "./" (what `tar -C dir -cf x .` writes first) is the archive's root itself: nothing to
+  // restore and nothing unsafe, so it is passed over like the peers do.
+  static bool names_the_root(archive_entry* ae) {
+    const char* raw = archive_entry_pathname(ae);
+    if (!raw || !*raw || archive_entry_filetype(ae) != AE_IFDIR) return false;
+    return std::string_view(raw).find_first_not_of("./") == std::string_view::npos;
+  }
+
   Result<const Entry*> next() {
     if (fatal) return tl::unexpected(*fatal);
     archive_entry* ae = nullptr;
     int r = archive_read_next_header(handle, &ae);
+    while (r == ARCHIVE_OK && ae && names_the_root(ae)) r = archive_read_next_header(handle, &ae);
     entry_open = false;
     hole = 0;
     pending = {};
