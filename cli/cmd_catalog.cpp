@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <iostream>
 #include <ctime>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -147,9 +147,9 @@ int run_add(const CatalogArgs& a) {
   for (const auto& p : a.paths) {
     std::error_code ec;
     if (!fs::exists(p, ec)) {
-      return report_error(a.common, kSchema,
-                          Error(ErrorCode::kNotFound,
-                                fmt::format("{} does not exist; check the path", p), p));
+      return report_error(
+          a.common, kSchema,
+          Error(ErrorCode::kNotFound, fmt::format("{} does not exist; check the path", p), p));
     }
   }
   auto files = expand(a.paths);
@@ -250,8 +250,9 @@ int run_verify_all(const CatalogArgs& a) {
       }
       (void)record_verify(*own, path, *inputs, *report);
       auto verdict = report->verdict();
-      (verdict == core::Verdict::kIntact ? intact : verdict == core::Verdict::kLocked ? locked
-                                                                                     : damaged)++;
+      (verdict == core::Verdict::kIntact   ? intact
+       : verdict == core::Verdict::kLocked ? locked
+                                           : damaged)++;
       items.push_back({{"path", path},
                        {"status", core::verdict_name(verdict)},
                        {"errors", report->count(core::Severity::kError)}});
@@ -271,7 +272,8 @@ int run_verify_all(const CatalogArgs& a) {
   if (auto fresh = open_catalog(a.common)) {
     if (auto now_rows = rows(*fresh)) {
       for (const auto& r : *now_rows) {
-        if (r.status == "damaged" || r.status == "missing") bad.emplace_back(r.summary.path, r.status);
+        if (r.status == "damaged" || r.status == "missing")
+          bad.emplace_back(r.summary.path, r.status);
       }
     }
   }

@@ -66,7 +66,8 @@ void install_interrupt_handlers();
 // The index at --catalog, or the default under $XDG_CACHE_HOME/restorekit/ (~/.cache/...);
 // nullopt with --no-catalog. An index that cannot be opened is reported on stderr and skipped
 // (`why`, when given, receives the reason); a damaged one kept aside is said on stderr.
-std::optional<core::Index> open_catalog(const CommonOptions& o, std::optional<Error>* why = nullptr);
+std::optional<core::Index> open_catalog(const CommonOptions& o,
+                                        std::optional<Error>* why = nullptr);
 
 // Prints an error as one sentence (plus a hint for the flags that fix it) on stderr, and for
 // --json a document {"schema": ..., "error": {...}} on stdout. @return kExitError.

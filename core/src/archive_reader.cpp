@@ -182,7 +182,7 @@ struct ArchiveReader::Impl {
   std::uint64_t entries = 0;
   std::atomic<std::uint64_t> raw_read{0};  // written by a prefetching decoder's thread
   std::uint64_t produced = 0;
-  std::uint64_t fed = 0;  // bytes handed to libarchive (decoded, for tar.gz/.zst/.xz)
+  std::uint64_t fed = 0;               // bytes handed to libarchive (decoded, for tar.gz/.zst/.xz)
   std::uint64_t entry_offset = 0;      // next expected offset inside the entry (sparse holes)
   std::uint64_t hole = 0;              // zero bytes still owed before `pending`
   std::span<const std::byte> pending;  // a data block held back while a hole is emitted

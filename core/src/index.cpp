@@ -170,9 +170,9 @@ Result<Fingerprint> fingerprint_file(const std::filesystem::path& path) {
       {0, kFingerprintSpan},
       {std::max<off_t>(0, st.st_size - off_t{kFingerprintSpan}), kFingerprintSpan}};
   for (std::size_t i = 1; i <= kFingerprintBlocks; ++i) {
-    spans.emplace_back(static_cast<off_t>(static_cast<std::uint64_t>(st.st_size) * i /
-                                          (kFingerprintBlocks + 1)),
-                       kFingerprintBlock);
+    spans.emplace_back(
+        static_cast<off_t>(static_cast<std::uint64_t>(st.st_size) * i / (kFingerprintBlocks + 1)),
+        kFingerprintBlock);
   }
   for (auto [offset, length] : spans) {
     ssize_t n = ::pread(fd.get(), buf.data(), length, offset);
@@ -233,8 +233,9 @@ Result<Index> Index::open_file(const std::filesystem::path& path) {
   RK_TRY(index.init_schema());
   // Reading every table's root page finds a truncated file at once (quick_check would read
   // the whole catalog on every command).
-  RK_TRY(index.db_.exec("SELECT count(*) FROM (SELECT 1 FROM archives LIMIT 1); "
-                        "SELECT count(*) FROM (SELECT 1 FROM entries LIMIT 1);"));
+  RK_TRY(
+      index.db_.exec("SELECT count(*) FROM (SELECT 1 FROM archives LIMIT 1); "
+                     "SELECT count(*) FROM (SELECT 1 FROM entries LIMIT 1);"));
   return index;
 }
 
@@ -250,9 +251,8 @@ bool Index::looks_like_a_catalog(const std::filesystem::path& path) {
 }
 
 bool Index::is_damaged_file(const Error& e) {
-  return e.code == ErrorCode::kDatabase &&
-         (e.message.find("not a database") != std::string::npos ||
-          e.message.find("malformed") != std::string::npos);
+  return e.code == ErrorCode::kDatabase && (e.message.find("not a database") != std::string::npos ||
+                                            e.message.find("malformed") != std::string::npos);
 }
 
 Result<Index> Index::open_memory() {
@@ -618,10 +618,9 @@ Result<std::optional<Verification>> Index::verification(const std::string& path)
   st.bind(1, std::string_view(path));
   RK_TRY_ASSIGN(bool row, st.step());
   if (!row) return std::optional<Verification>{};
-  return std::optional<Verification>(Verification{st.column_int(0),
-                                                  verdict_from_name(st.column_text(1)),
-                                                  static_cast<std::uint64_t>(st.column_int(2)),
-                                                  static_cast<std::uint64_t>(st.column_int(3))});
+  return std::optional<Verification>(Verification{
+      st.column_int(0), verdict_from_name(st.column_text(1)),
+      static_cast<std::uint64_t>(st.column_int(2)), static_cast<std::uint64_t>(st.column_int(3))});
 }
 
 std::filesystem::path Index::staged_dir() const {

@@ -10,8 +10,8 @@
 
 #include <fmt/format.h>
 
-#include <restorekit/core/sqlite.hpp>
 #include <toml++/toml.h>
+#include <restorekit/core/sqlite.hpp>
 
 namespace restorekit::core {
 

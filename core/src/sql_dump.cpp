@@ -119,12 +119,11 @@ std::optional<std::string> foreign_dump_dialect(std::string_view head) {
       has("engine=myisam") || has("lock tables `")) {
     return std::string("MySQL");
   }
-  if (has("-- postgresql database dump") || has("set statement_timeout") ||
-      has("from stdin;") || has("pg_catalog.")) {
+  if (has("-- postgresql database dump") || has("set statement_timeout") || has("from stdin;") ||
+      has("pg_catalog.")) {
     return std::string("PostgreSQL");
   }
-  if (has("set ansi_nulls") || has("set quoted_identifier") || has("\ngo\n") ||
-      has("\r\ngo\r\n")) {
+  if (has("set ansi_nulls") || has("set quoted_identifier") || has("\ngo\n") || has("\r\ngo\r\n")) {
     return std::string("SQL Server");
   }
   return std::nullopt;

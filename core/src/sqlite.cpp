@@ -155,8 +155,8 @@ Result<void> Database::exec(std::string_view sql) {
   if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : sqlite3_errmsg(db_);
     sqlite3_free(err);
-    auto code = sqlite3_errcode(db_) == SQLITE_INTERRUPT ? ErrorCode::kCancelled
-                                                         : ErrorCode::kDatabase;
+    auto code =
+        sqlite3_errcode(db_) == SQLITE_INTERRUPT ? ErrorCode::kCancelled : ErrorCode::kDatabase;
     return fail(code, fmt::format("database {}: {}", path_, msg), path_);
   }
   return {};

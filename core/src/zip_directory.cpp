@@ -90,9 +90,10 @@ class Checker {
   Result<ZipDirectoryReport> run() {
     RK_TRY_ASSIGN(auto end, find_end());
     if (!end) {
-      damage(fmt::format("{} has no end of central directory record: the zip is truncated or "
-                         "not a zip; Windows, macOS and unzip cannot open it",
-                         name_));
+      damage(
+          fmt::format("{} has no end of central directory record: the zip is truncated or "
+                      "not a zip; Windows, macOS and unzip cannot open it",
+                      name_));
       return std::move(report_);
     }
     report_.end_record = true;
@@ -149,25 +150,28 @@ class Checker {
     if (at >= 20) RK_TRY(read_zip64_end(at, end_of_directory));  // its values win
     std::uint32_t disk = disk_, cd_disk = cd_disk_;
     if (disk != 0 || cd_disk != 0) {
-      damage(fmt::format("{} is one part of a zip split over several disks; restorekit reads "
-                         "whole zips only",
-                         name_));
+      damage(
+          fmt::format("{} is one part of a zip split over several disks; restorekit reads "
+                      "whole zips only",
+                      name_));
       return {};
     }
     if (cd_size_ > end_of_directory) {
-      damage(fmt::format("the end of central directory record of {} says the directory holds {} "
-                         "bytes, more than precede the record ({:#x})",
-                         name_, cd_size_, end_of_directory));
+      damage(
+          fmt::format("the end of central directory record of {} says the directory holds {} "
+                      "bytes, more than precede the record ({:#x})",
+                      name_, cd_size_, end_of_directory));
       return {};
     }
     // The directory ends where the end record starts; bytes before the zip (a self-extracting
     // stub) shift every offset by the same amount, never backwards.
     std::uint64_t expected_start = end_of_directory - cd_size_;
     if (cd_offset_ > expected_start) {
-      damage(fmt::format("the end of central directory record of {} points to offset {:#x}, "
-                         "past where the directory can be ({:#x}; the file has {} bytes): the "
-                         "directory that Windows, macOS and unzip read is lost",
-                         name_, cd_offset_, expected_start, size_));
+      damage(
+          fmt::format("the end of central directory record of {} points to offset {:#x}, "
+                      "past where the directory can be ({:#x}; the file has {} bytes): the "
+                      "directory that Windows, macOS and unzip read is lost",
+                      name_, cd_offset_, expected_start, size_));
       return {};
     }
     report_.prefix = expected_start - cd_offset_;
@@ -183,9 +187,10 @@ class Checker {
     std::uint64_t record = u64(&loc[8]);
     RK_TRY_ASSIGN(auto r, bytes(record, 56));
     if (r.size() < 56 || u32(&r[0]) != kZip64EndSignature) {
-      damage(fmt::format("the zip64 end of central directory locator of {} points to offset "
-                         "{:#x}, where there is no zip64 end record",
-                         name_, record));
+      damage(
+          fmt::format("the zip64 end of central directory locator of {} points to offset "
+                      "{:#x}, where there is no zip64 end record",
+                      name_, record));
       return {};
     }
     disk_ = u32(&r[16]);
@@ -248,9 +253,10 @@ class Checker {
       RK_TRY_ASSIGN(auto central, central_at(at));
       if (!central) {
         current_.clear();
-        damage(fmt::format("the central directory of {} is damaged at offset {:#x} (entry {}): "
-                           "no directory header there",
-                           name_, at, seen + 1));
+        damage(
+            fmt::format("the central directory of {} is damaged at offset {:#x} (entry {}): "
+                        "no directory header there",
+                        name_, at, seen + 1));
         return {};
       }
       ++seen;
@@ -273,9 +279,10 @@ class Checker {
     RK_TRY_ASSIGN(auto local, local_at(at));
     std::string entry = escape_name(c.name);
     if (!local) {
-      damage(fmt::format("entry \"{}\" of {}: the central directory points to offset {:#x}, "
-                         "where there is no local header",
-                         entry, name_, at));
+      damage(
+          fmt::format("entry \"{}\" of {}: the central directory points to offset {:#x}, "
+                      "where there is no local header",
+                      entry, name_, at));
       return {};
     }
     if (local->name != c.name) {
@@ -283,18 +290,20 @@ class Checker {
                          escape_name(local->name)));
     }
     if (local->method != c.method) {
-      damage(fmt::format("entry \"{}\" of {}: compression method {} in the central directory, {} "
-                         "in the local header",
-                         entry, name_, c.method, local->method));
+      damage(
+          fmt::format("entry \"{}\" of {}: compression method {} in the central directory, {} "
+                      "in the local header",
+                      entry, name_, c.method, local->method));
     }
     if (local->flags & kFlagDescriptor) return {};  // the local header leaves them to a descriptor
     if (local->crc != c.crc || local->compressed != c.compressed ||
         local->uncompressed != c.uncompressed) {
-      damage(fmt::format("entry \"{}\" of {}: the central directory says CRC-32 {:08x}, {} bytes "
-                         "({} compressed), the local header CRC-32 {:08x}, {} bytes ({} "
-                         "compressed)",
-                         entry, name_, c.crc, c.uncompressed, c.compressed, local->crc,
-                         local->uncompressed, local->compressed));
+      damage(
+          fmt::format("entry \"{}\" of {}: the central directory says CRC-32 {:08x}, {} bytes "
+                      "({} compressed), the local header CRC-32 {:08x}, {} bytes ({} "
+                      "compressed)",
+                      entry, name_, c.crc, c.uncompressed, c.compressed, local->crc,
+                      local->uncompressed, local->compressed));
     }
     return {};
   }
@@ -310,9 +319,10 @@ class Checker {
       bool listed = std::binary_search(locals_.begin(), locals_.end(), at);
       current_ = local->name;
       if (!listed) {
-        damage(fmt::format("entry \"{}\" of {} (local header at offset {:#x}) is missing from the "
-                           "central directory: Windows, macOS and unzip do not see it",
-                           escape_name(local->name), name_, at));
+        damage(
+            fmt::format("entry \"{}\" of {} (local header at offset {:#x}) is missing from the "
+                        "central directory: Windows, macOS and unzip do not see it",
+                        escape_name(local->name), name_, at));
       }
       RK_TRY_ASSIGN(auto next, after(at, *local));
       if (!next || *next <= at) break;

@@ -9,11 +9,11 @@
 
 #include <fmt/format.h>
 
-#include <restorekit/core/names.hpp>
 #include <restorekit/core/archive_reader.hpp>
 #include <restorekit/core/backup_format.hpp>
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/hash.hpp>
+#include <restorekit/core/names.hpp>
 #include <restorekit/core/safe_path.hpp>
 #include <restorekit/diff/diff.hpp>
 

@@ -256,7 +256,7 @@ std::optional<std::string> documents_changed(const Job& job) {
     if (!scanned) return scanned.error().message;
     now = std::move(*scanned);
   }
-  auto d = first_difference(*job.live_tree, now, TreeCompare::kMetadata);
+  auto d = first_difference(*job.live_tree, now, TreeCompare::kMetadata, job.documents->live);
   if (!d) return std::nullopt;
   return fmt::format("the live documents in {} changed since the plan: {}; make a new plan",
                      job.documents->live.string(), *d);
@@ -424,7 +424,8 @@ Result<ApplyReport> apply(const Plan& plan, const ApplyOptions& options) {
     refused.refusal = std::move(why);
     return refused;
   };
-  if (!plan.safe()) return refuse("the plan's checks block this restore; fix them and make a new plan");
+  if (!plan.safe())
+    return refuse("the plan's checks block this restore; fix them and make a new plan");
   // Everything apply installs must be what the dry run checked (checked before the lock, so
   // that a large tree's hashing is not downtime; the plan folder is private to the caller).
   if (auto why = detail::plan_tampered(plan)) return refuse(*why);

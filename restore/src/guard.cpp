@@ -84,8 +84,8 @@ Result<std::vector<TreeEntry>> scan_tree(const fs::path& root, HashFiles hash) {
   auto add = [&](const fs::path& p, const std::string& rel) -> Result<void> {
     struct stat st {};
     if (::lstat(p.c_str(), &st) != 0) {
-      return fail(ErrorCode::kIo, fmt::format("cannot read {}: {}", p.string(),
-                                              std::strerror(errno)), p.string());
+      return fail(ErrorCode::kIo,
+                  fmt::format("cannot read {}: {}", p.string(), std::strerror(errno)), p.string());
     }
     TreeEntry e;
     e.path = rel;
@@ -119,13 +119,19 @@ Result<std::vector<TreeEntry>> scan_tree(const fs::path& root, HashFiles hash) {
 }
 
 std::optional<std::string> first_difference(const std::vector<TreeEntry>& expected,
-                                            const std::vector<TreeEntry>& actual,
-                                            TreeCompare how) {
+                                            const std::vector<TreeEntry>& actual, TreeCompare how,
+                                            const fs::path& root) {
   auto name = [](const TreeEntry& e) {
     return e.path.empty() ? std::string("the folder itself")
                           : fmt::format("\"{}\"", core::escape_name(e.path));
   };
-  std::optional<std::string> folder;
+  // A file whose size, mtime or inode moved still has the planned content when its hash says
+  // so (touched, copied back, restored from elsewhere).
+  auto same_content = [&](const TreeEntry& planned) {
+    if (!planned.hash || root.empty()) return false;
+    auto now = core::hash_file(root / planned.path);
+    return now && *now == *planned.hash;
+  };
   std::size_t i = 0, j = 0;
   while (i < expected.size() || j < actual.size()) {
     if (j == actual.size() || (i < expected.size() && expected[i].path < actual[j].path)) {
@@ -136,22 +142,19 @@ std::optional<std::string> first_difference(const std::vector<TreeEntry>& expect
     }
     const auto& x = expected[i++];
     const auto& y = actual[j++];
-    if (y.type == core::EntryType::kOther) {
+    if (how == TreeCompare::kContent && y.type == core::EntryType::kOther) {
       return fmt::format("{} is neither a regular file nor a folder", name(y));
     }
-    bool same = x.type == y.type && x.size == y.size &&
-                (how == TreeCompare::kContent
-                     ? x.hash == y.hash
-                     : x.mtime_ns == y.mtime_ns && x.inode == y.inode);
-    if (same) continue;
-    // A folder's mtime changes with what it holds: name the file that changed, if any.
-    if (x.type == core::EntryType::kDirectory && x.type == y.type) {
-      if (!folder) folder = fmt::format("{} was changed", name(y));
-      continue;
-    }
-    return fmt::format("{} was changed", name(y));
+    if (x.type != y.type) return fmt::format("{} was changed", name(y));
+    // A folder is what it holds (its own mtime moves with any file made and removed again).
+    if (x.type == core::EntryType::kDirectory) continue;
+    bool same = how == TreeCompare::kContent
+                    ? x.size == y.size && x.hash == y.hash
+                    : (x.size == y.size && x.mtime_ns == y.mtime_ns && x.inode == y.inode) ||
+                          (x.type == core::EntryType::kFile && same_content(x));
+    if (!same) return fmt::format("{} was changed", name(y));
   }
-  return folder;
+  return std::nullopt;
 }
 
 std::vector<TreeEntry> tree_from_listing(const std::vector<core::EntryRecord>& files,
@@ -213,18 +216,20 @@ std::optional<std::string> plan_tampered(const Plan& plan) {
     return fmt::format("the plan folder {} is not a folder", plan.plan_dir->string());
   }
   if (st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
-    return fmt::format("the plan folder {} must be private to you (mode 0700, owned by uid {}); "
-                       "others could have changed what it installs: make a new plan",
-                       plan.plan_dir->string(), ::geteuid());
+    return fmt::format(
+        "the plan folder {} must be private to you (mode 0700, owned by uid {}); "
+        "others could have changed what it installs: make a new plan",
+        plan.plan_dir->string(), ::geteuid());
   }
-  auto registered = plan.plan_digest
-                        ? core::read_small_file(registry_dir(plan.live) / plan.plan_digest->hex(),
-                                                64 * 1024)
-                        : Result<std::string>(fail(ErrorCode::kNotFound, ""));
+  auto registered =
+      plan.plan_digest
+          ? core::read_small_file(registry_dir(plan.live) / plan.plan_digest->hex(), 64 * 1024)
+          : Result<std::string>(fail(ErrorCode::kNotFound, ""));
   if (!registered || *registered != resolved(*plan.plan_dir).string()) {
-    return fmt::format("{} is not the plan the dry run wrote for {} (edited, copied, or made for "
-                       "another database): make a new plan",
-                       (*plan.plan_dir / "plan.json").string(), plan.live.string());
+    return fmt::format(
+        "{} is not the plan the dry run wrote for {} (edited, copied, or made for "
+        "another database): make a new plan",
+        (*plan.plan_dir / "plan.json").string(), plan.live.string());
   }
   return std::nullopt;
 }
@@ -232,20 +237,21 @@ std::optional<std::string> plan_tampered(const Plan& plan) {
 std::optional<std::string> staged_data_changed(const Plan& plan) {
   auto db = core::hash_file(plan.staged_database);
   if (!db || *db != plan.staged_database_hash) {
-    return fmt::format("the staged database {} is not the one the dry run checked ({}); make a "
-                       "new plan",
-                       plan.staged_database.string(),
-                       db ? "XXH3-128 " + db->hex() + ", expected " +
-                                plan.staged_database_hash.hex()
-                          : db.error().message);
+    return fmt::format(
+        "the staged database {} is not the one the dry run checked ({}); make a "
+        "new plan",
+        plan.staged_database.string(),
+        db ? "XXH3-128 " + db->hex() + ", expected " + plan.staged_database_hash.hex()
+           : db.error().message);
   }
   if (!plan.staged_documents || !plan.live_documents) return std::nullopt;
   auto tree = scan_tree(*plan.staged_documents, HashFiles::kYes);
   if (!tree) return tree.error().message;
   if (auto d = first_difference(plan.staged_tree, *tree, TreeCompare::kContent)) {
-    return fmt::format("the staged documents in {} are not what the dry run checked: {}; make a "
-                       "new plan",
-                       plan.staged_documents->string(), *d);
+    return fmt::format(
+        "the staged documents in {} are not what the dry run checked: {}; make a "
+        "new plan",
+        plan.staged_documents->string(), *d);
   }
   return std::nullopt;
 }

@@ -95,10 +95,12 @@ std::vector<TreeEntry> tree_from_listing(const std::vector<core::EntryRecord>& f
 
 enum class TreeCompare { kContent, kMetadata };
 // The first difference between two sorted trees, as a sentence; nullopt when they are equal.
-// kContent compares types, sizes and hashes; kMetadata types, sizes, mtimes and inodes.
+// kContent compares types, sizes and hashes, and refuses anything but files and folders;
+// kMetadata compares types, sizes, mtimes and inodes, and where those differ the file's hash
+// (below `root`) with the planned one. Folders compare by what they hold.
 std::optional<std::string> first_difference(const std::vector<TreeEntry>& expected,
-                                            const std::vector<TreeEntry>& actual,
-                                            TreeCompare how);
+                                            const std::vector<TreeEntry>& actual, TreeCompare how,
+                                            const fs::path& root = {});
 
 // The dry run registers a kept plan (plan.json's digest) beside live; apply requires it.
 [[nodiscard]] Result<void> register_plan(const fs::path& live, const core::Digest128& digest,

@@ -13,8 +13,8 @@ namespace restorekit::restore::detail {
 
 Result<void> write_json_durably(const fs::path& path, const nlohmann::json& j) {
   // Entry names from hostile archives may hold invalid UTF-8: replaced, never a throw.
-  return write_text_durably(
-      path, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  return write_text_durably(path,
+                            j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 Result<void> write_text_durably(const fs::path& path, std::string_view text) {
@@ -60,7 +60,7 @@ Result<std::vector<TreeEntry>> tree_from_json(const nlohmann::json& j) {
     TreeEntry e;
     e.path = x.at("path").get<std::string>();
     auto type = x.at("type").get<std::string>();
-    e.type = type == "file" ? core::EntryType::kFile
+    e.type = type == "file"        ? core::EntryType::kFile
              : type == "directory" ? core::EntryType::kDirectory
                                    : core::EntryType::kOther;
     e.size = x.at("size").get<std::uint64_t>();

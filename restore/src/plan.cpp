@@ -74,7 +74,8 @@ bool tight(const fs::path& dir, std::uint64_t archive_bytes) {
   if (::statvfs(dir.c_str(), &sv) != 0) return false;
   auto free_bytes = static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize;
   auto size = static_cast<std::uint64_t>(sv.f_blocks) * sv.f_frsize;
-  return free_bytes < 4 * archive_bytes + std::max<std::uint64_t>(std::uint64_t{1} << 30, size / 20);
+  return free_bytes <
+         4 * archive_bytes + std::max<std::uint64_t>(std::uint64_t{1} << 30, size / 20);
 }
 
 // A symlinked documents folder is restored through its target, so that the link stays.
@@ -94,7 +95,8 @@ Result<fs::path> documents_folder(const fs::path& given) {
 
 // A folder with another device than its parent (or its own parent: "/") is a mount point.
 bool is_mount_point(const fs::path& dir) {
-  struct stat self {}, parent {};
+  struct stat self {
+  }, parent{};
   if (::stat(dir.c_str(), &self) != 0 || ::stat((dir / "..").c_str(), &parent) != 0) return false;
   return self.st_dev != parent.st_dev || self.st_ino == parent.st_ino;
 }
@@ -377,7 +379,7 @@ class Planner {
       live_docs = p_.staging / "no-documents";
       fs::create_directories(live_docs, ec);
     } else if (stage_documents_) {  // apply refuses if live's documents change after this
-      RK_TRY_ASSIGN(p_.live_tree, detail::scan_tree(live_docs, detail::HashFiles::kNo));
+      RK_TRY_ASSIGN(p_.live_tree, detail::scan_tree(live_docs, detail::HashFiles::kYes));
     }
     RK_TRY_ASSIGN(p_.effects.documents,
                   diff::diff_documents(files, root, live_docs, o_.diff.sample_rows));

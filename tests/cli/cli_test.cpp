@@ -127,8 +127,8 @@ TEST(Cli, VerifyOfALockedBackupExits2AndTheCatalogSaysLocked) {
       f.backup("enc.zip", {"--encrypt", "--password-file", (f.dir / "pw.txt").string()}).exit_code,
       0);
   for (const std::string& pw : {std::string(), (f.dir / "bad.txt").string()}) {
-    std::vector<std::string> args = {"verify", (f.dir / "enc.zip").string(), "--json",
-                                     "--catalog", f.catalog()};
+    std::vector<std::string> args = {"verify", (f.dir / "enc.zip").string(), "--json", "--catalog",
+                                     f.catalog()};
     if (!pw.empty()) args.insert(args.end(), {"--password-file", pw});
     auto r = rk(args);
     EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
@@ -467,9 +467,8 @@ TEST(CliVerify, JunitSkipsChecksThatNeverRanAndIsWrittenOnErrors) {
       << "0 compared on a truncated file is not a pass: " << cut_cases["entry checksums"];
 
   write_file(f.dir / "pw", "secret\n");
-  ASSERT_EQ(f.backup("enc.zip", {"--encrypt", "--password-file", (f.dir / "pw").string()})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      f.backup("enc.zip", {"--encrypt", "--password-file", (f.dir / "pw").string()}).exit_code, 0);
   auto locked = rk({"verify", (f.dir / "enc.zip").string(), "--junit",
                     (f.dir / "locked.xml").string(), "--no-catalog"});
   EXPECT_EQ(locked.exit_code, 2);
@@ -492,8 +491,8 @@ TEST(CliVerify, JunitSkipsChecksThatNeverRanAndIsWrittenOnErrors) {
   // Warnings go to <system-out> one per line, with real line breaks.
   write_file(f.dir / "docs-only/a.txt", "a");
   ASSERT_EQ(sh("zip -qr docs.zip docs-only", f.dir.path()), 0);
-  ASSERT_EQ(rk({"verify", (f.dir / "docs.zip").string(), "--junit",
-                (f.dir / "docs.xml").string(), "--no-catalog"})
+  ASSERT_EQ(rk({"verify", (f.dir / "docs.zip").string(), "--junit", (f.dir / "docs.xml").string(),
+                "--no-catalog"})
                 .exit_code,
             0);
   auto docs_xml = read_file(f.dir / "docs.xml");
@@ -775,9 +774,9 @@ TEST(CliCatalog, AMissingPathIsAnErrorNotASkip) {
 TEST(CliCatalog, ADamagedCatalogIsKeptAsideAndRebuilt) {
   Fixture f;
   ASSERT_EQ(f.backup("a.tar.zst").exit_code, 0);
-  ASSERT_EQ(rk({"catalog", "add", (f.dir / "a.tar.zst").string(), "--catalog", f.catalog()})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      rk({"catalog", "add", (f.dir / "a.tar.zst").string(), "--catalog", f.catalog()}).exit_code,
+      0);
   auto good = read_file(f.catalog());
   fs::remove(f.catalog() + "-wal");
   fs::remove(f.catalog() + "-shm");
@@ -852,7 +851,8 @@ TEST(CliInterrupt, CtrlCEndsEveryCommandWithinASecond) {
     auto db = core::Database::open(dir / "app.sqlite", core::OpenMode::kCreate);
     ASSERT_TRUE(db);
     std::string sql = "BEGIN;";
-    for (int i = 0; i < 20000; ++i) sql += fmt::format("CREATE TABLE t{}(id INTEGER PRIMARY KEY, x);", i);
+    for (int i = 0; i < 20000; ++i)
+      sql += fmt::format("CREATE TABLE t{}(id INTEGER PRIMARY KEY, x);", i);
     ASSERT_TRUE(db->exec(sql + "COMMIT;"));
   }
   fs::copy_file(dir / "app.sqlite", dir / "live.sqlite");
@@ -887,8 +887,7 @@ TEST(CliInterrupt, CtrlCEndsEveryCommandWithinASecond) {
     ::kill(child, SIGINT);
     int status = 0;
     ::waitpid(child, &status, 0);
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
     EXPECT_LT(seconds, kSecond) << "still running a second after Ctrl-C";
     EXPECT_TRUE(WIFEXITED(status));
     EXPECT_EQ(WEXITSTATUS(status), 2) << "a cancelled run is no verdict";

@@ -23,9 +23,13 @@ TEST(Names, HangulAndOtherDecompositionsCompose) {
 
 TEST(Names, AsciiAndInvalidUtf8CompareByBytes) {
   EXPECT_EQ(name_key("docs/a.txt"), "docs/a.txt");
-  std::string latin1 = "docs/Gr\xfc\xdf" "e.txt";
+  std::string latin1 =
+      "docs/Gr\xfc\xdf"
+      "e.txt";
   EXPECT_EQ(name_key(latin1), latin1);
-  EXPECT_FALSE(same_name(latin1, "docs/Gr\xc3\xbc\xc3\x9f" "e.txt"));
+  EXPECT_FALSE(same_name(latin1,
+                         "docs/Gr\xc3\xbc\xc3\x9f"
+                         "e.txt"));
 }
 
 }  // namespace

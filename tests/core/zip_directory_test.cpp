@@ -32,7 +32,9 @@ std::uint32_t get32(const std::string& s, std::size_t at) {
   std::memcpy(&v, s.data() + at, 4);
   return v;
 }
-void put32(std::string& s, std::size_t at, std::uint32_t v) { std::memcpy(s.data() + at, &v, 4); }
+void put32(std::string& s, std::size_t at, std::uint32_t v) {
+  std::memcpy(s.data() + at, &v, 4);
+}
 
 class ZipDirectory : public ::testing::Test {
  protected:
@@ -61,12 +63,13 @@ TEST_F(ZipDirectory, ZipsFromStockToolsAgreeWithTheirDirectory) {
   RK_REQUIRE_TOOL("zip");
   RK_REQUIRE_TOOL("python3");
   RK_REQUIRE_TOOL("unzip");
-  ASSERT_EQ(test::sh("zip -qr deflated.zip in && zip -qr0 stored.zip in && "
-                     "zip -qr -fz zip64.zip in && "
-                     "cat in/a.txt | zip -q streamed.zip - && "
-                     "printf 'MZ stub of a self-extractor' > sfx.zip && cat deflated.zip >> sfx.zip",
-                     dir_.path()),
-            0);
+  ASSERT_EQ(
+      test::sh("zip -qr deflated.zip in && zip -qr0 stored.zip in && "
+               "zip -qr -fz zip64.zip in && "
+               "cat in/a.txt | zip -q streamed.zip - && "
+               "printf 'MZ stub of a self-extractor' > sfx.zip && cat deflated.zip >> sfx.zip",
+               dir_.path()),
+      0);
   ASSERT_EQ(test::sh("python3 -c \"import zipfile\n"
                      "z=zipfile.ZipFile('py.zip','w',zipfile.ZIP_DEFLATED)\n"
                      "z.write('in/a.txt'); z.writestr('x/empty/', '')\n"
@@ -104,8 +107,7 @@ TEST_F(ZipDirectory, DamageToTheDirectoryIsFoundWhereUnzipFindsIt) {
       {"no-eocd.zip", [&](std::string& b) { b.resize(end); }, "no end of central directory"},
       {"cd-name.zip", [&](std::string& b) { b[cd + 46] = static_cast<char>(b[cd + 46] ^ 0x20); },
        "in its local header"},
-      {"cd-crc.zip", [&](std::string& b) { put32(b, cd + 16, get32(b, cd + 16) ^ 1); },
-       "CRC-32"},
+      {"cd-crc.zip", [&](std::string& b) { put32(b, cd + 16, get32(b, cd + 16) ^ 1); }, "CRC-32"},
       {"cd-offset.zip", [&](std::string& b) { put32(b, cd + 42, 7); }, "no local header"},
       {"cd-count.zip", [&](std::string& b) { b[end + 10] = static_cast<char>(b[end + 10] + 1); },
        "counts"},
@@ -126,16 +128,17 @@ TEST_F(ZipDirectory, DamageToTheDirectoryIsFoundWhereUnzipFindsIt) {
 TEST_F(ZipDirectory, ALocalEntryTheDirectoryDoesNotListIsFound) {
   RK_REQUIRE_TOOL("python3");
   // The first directory record is dropped; the end record is adjusted to match.
-  ASSERT_EQ(test::sh("python3 -c \"import zipfile,struct\n"
-                     "z=zipfile.ZipFile('two.zip','w'); z.writestr('hidden.txt','secret');"
-                     " z.writestr('shown.txt','hello'); z.close()\n"
-                     "b=bytearray(open('two.zip','rb').read()); e=b.rfind(b'PK\\\\x05\\\\x06')\n"
-                     "cd=struct.unpack_from('<I',b,e+16)[0]; n=struct.unpack_from('<H',b,cd+28)[0]\n"
-                     "first=46+n; del b[cd:cd+first]; e-=first\n"
-                     "struct.pack_into('<HHI',b,e+8,1,1,struct.unpack_from('<I',b,e+12)[0]-first)\n"
-                     "open('hidden.zip','wb').write(b)\"",
-                     dir_.path()),
-            0);
+  ASSERT_EQ(
+      test::sh("python3 -c \"import zipfile,struct\n"
+               "z=zipfile.ZipFile('two.zip','w'); z.writestr('hidden.txt','secret');"
+               " z.writestr('shown.txt','hello'); z.close()\n"
+               "b=bytearray(open('two.zip','rb').read()); e=b.rfind(b'PK\\\\x05\\\\x06')\n"
+               "cd=struct.unpack_from('<I',b,e+16)[0]; n=struct.unpack_from('<H',b,cd+28)[0]\n"
+               "first=46+n; del b[cd:cd+first]; e-=first\n"
+               "struct.pack_into('<HHI',b,e+8,1,1,struct.unpack_from('<I',b,e+12)[0]-first)\n"
+               "open('hidden.zip','wb').write(b)\"",
+               dir_.path()),
+      0);
   auto r = check(dir_ / "hidden.zip");
   ASSERT_EQ(r.findings.size(), 1u) << describe(r);
   EXPECT_NE(r.findings.front().message.find("hidden.txt"), std::string::npos) << describe(r);

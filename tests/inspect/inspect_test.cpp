@@ -65,10 +65,10 @@ bool empty_dir(const fs::path& p) {
 // decompress what they skip): every command that reads an archive applies the same limits.
 TEST(Inspect, ADecompressionBombIsStoppedWhileSkipping) {
   test::ScratchDir dir;
-  test::write_bytes(dir / "bomb.tar.zst",
-                    test::make_archive(core::ArchiveKind::kTarZst,
-                                       {{"zeros.bin", std::string(32 << 20, '\0')},
-                                        {"after.txt", "x"}}));
+  test::write_bytes(
+      dir / "bomb.tar.zst",
+      test::make_archive(core::ArchiveKind::kTarZst,
+                         {{"zeros.bin", std::string(32 << 20, '\0')}, {"after.txt", "x"}}));
   InspectOptions o;
   o.reader.limits.ratio_grace_bytes = 1 << 20;
   auto r = inspect(dir / "bomb.tar.zst", o);

@@ -44,8 +44,9 @@ class UnicodeNames : public ::testing::Test {
     write_file(app_ / "docs" / "plain.txt", "plain");
     auto db = core::Database::open(app_ / "app.sqlite", core::OpenMode::kCreate);
     ASSERT_TRUE(db);
-    ASSERT_TRUE(db->exec("CREATE TABLE documents(id INTEGER PRIMARY KEY, path TEXT NOT NULL);"
-                         "INSERT INTO documents(path) VALUES ('plain.txt'), ('missing.pdf');"));
+    ASSERT_TRUE(
+        db->exec("CREATE TABLE documents(id INTEGER PRIMARY KEY, path TEXT NOT NULL);"
+                 "INSERT INTO documents(path) VALUES ('plain.txt'), ('missing.pdf');"));
     auto st = db->prepare("INSERT INTO documents(path) VALUES (?1)");
     ASSERT_TRUE(st);
     st->bind(1, kNfd);
@@ -70,23 +71,24 @@ TEST_F(UnicodeNames, ReferencesInNfdMatchEntriesInNfcFromEveryTool) {
   RK_REQUIRE_TOOL("python3");
   std::vector<fs::path> archives;
   // bsdtar's pax writer stores the NFC spelling.
-  ASSERT_EQ(sh("LC_ALL=C.UTF-8 bsdtar -cf " + (scratch_ / "bsdtar.tar").string() +
-                   " app.sqlite docs",
-               app_),
-            0);
+  ASSERT_EQ(
+      sh("LC_ALL=C.UTF-8 bsdtar -cf " + (scratch_ / "bsdtar.tar").string() + " app.sqlite docs",
+         app_),
+      0);
   archives.push_back(scratch_ / "bsdtar.tar");
   // Info-ZIP keeps the bytes (NFD).
-  ASSERT_EQ(sh("LC_ALL=C.UTF-8 zip -qr " + (scratch_ / "infozip.zip").string() +
-                   " app.sqlite docs",
+  ASSERT_EQ(sh("LC_ALL=C.UTF-8 zip -qr " + (scratch_ / "infozip.zip").string() + " app.sqlite docs",
                app_),
             0);
   archives.push_back(scratch_ / "infozip.zip");
   // Python writes the entry in NFC (what a Windows tool would), the row stays NFD.
   ASSERT_EQ(sh("python3 -c \"import zipfile,unicodedata as u,os\n"
-               "z=zipfile.ZipFile('" + (scratch_ / "python.zip").string() + "','w')\n"
-               "z.write('app.sqlite')\n"
-               "for n in os.listdir('docs'): z.write('docs/'+n, u.normalize('NFC','docs/'+n))\n"
-               "z.close()\"",
+               "z=zipfile.ZipFile('" +
+                   (scratch_ / "python.zip").string() +
+                   "','w')\n"
+                   "z.write('app.sqlite')\n"
+                   "for n in os.listdir('docs'): z.write('docs/'+n, u.normalize('NFC','docs/'+n))\n"
+                   "z.close()\"",
                app_),
             0);
   archives.push_back(scratch_ / "python.zip");
@@ -115,13 +117,12 @@ TEST_F(UnicodeNames, OurBackupStoresNfdByteExactAndStockToolsCheckIt) {
     auto b = core::write_backup(o);
     ASSERT_TRUE(b) << b.error().message;
     // The bytes in the archive are the bytes on disk, as Python's own readers see them.
-    std::string list = name == "b.zip"
-                           ? "import zipfile; n=zipfile.ZipFile('" + o.output.string() +
-                                 "').namelist()"
-                           : "import tarfile; n=tarfile.open('" +
-                                 (name == "b.tar.zst" ? (scratch_ / "b.tar").string()
-                                                      : o.output.string()) +
-                                 "').getnames()";
+    std::string list =
+        name == "b.zip"
+            ? "import zipfile; n=zipfile.ZipFile('" + o.output.string() + "').namelist()"
+            : "import tarfile; n=tarfile.open('" +
+                  (name == "b.tar.zst" ? (scratch_ / "b.tar").string() : o.output.string()) +
+                  "').getnames()";
     if (name == "b.tar.zst") {
       ASSERT_EQ(sh("zstd -qdf " + o.output.string() + " -o " + (scratch_ / "b.tar").string()), 0);
     }
@@ -145,9 +146,9 @@ TEST_F(UnicodeNames, OurBackupStoresNfdByteExactAndStockToolsCheckIt) {
 
 TEST_F(UnicodeNames, LiveDocumentsInNfdAreTheBackupsNfcDocuments) {
   RK_REQUIRE_TOOL("bsdtar");
-  ASSERT_EQ(sh("LC_ALL=C.UTF-8 bsdtar -cf " + (scratch_ / "b.tar").string() + " app.sqlite docs",
-               app_),
-            0);
+  ASSERT_EQ(
+      sh("LC_ALL=C.UTF-8 bsdtar -cf " + (scratch_ / "b.tar").string() + " app.sqlite docs", app_),
+      0);
   verify::VerifyOptions vo;
   auto r = verify::verify(scratch_ / "b.tar", vo);
   ASSERT_TRUE(r);
@@ -166,7 +167,8 @@ TEST_F(UnicodeNames, TwoSpellingsOfOneNameInOneArchiveAreReportedWithBoth) {
   RK_REQUIRE_TOOL("python3");
   // GNU tar names are stored and read as raw bytes: both spellings survive.
   ASSERT_EQ(sh("python3 -c \"import tarfile,io\n"
-               "t=tarfile.open('" + (scratch_ / "two.tar").string() +
+               "t=tarfile.open('" +
+               (scratch_ / "two.tar").string() +
                "','w',format=tarfile.GNU_FORMAT)\n"
                "for n in ['docs/Zu\\u0308rich.jpg','docs/Z\\u00fcrich.jpg']:\n"
                "  i=tarfile.TarInfo(n); i.size=1; t.addfile(i, io.BytesIO(b'x'))\n"
@@ -187,10 +189,11 @@ TEST_F(UnicodeNames, CatalogFindMatchesEitherSpelling) {
   core::ArchiveSummary s;
   s.path = "/backups/mac.zip";
   s.listed = true;
-  std::vector<core::EntryRecord> entries = {{"docs/" + kNfd, core::EntryType::kFile, 1, 0, false,
-                                             true, std::nullopt}};
+  std::vector<core::EntryRecord> entries = {
+      {"docs/" + kNfd, core::EntryType::kFile, 1, 0, false, true, std::nullopt}};
   ASSERT_TRUE(index->put(s, &entries));
-  for (const std::string& pattern : {"docs/" + kNfc, std::string("*rich_NFD*"), std::string("Z\xc3\xbc*")}) {
+  for (const std::string& pattern :
+       {"docs/" + kNfc, std::string("*rich_NFD*"), std::string("Z\xc3\xbc*")}) {
     auto found = index->find_entries(pattern, 10);
     ASSERT_TRUE(found) << found.error().message;
     ASSERT_EQ(found->size(), 1u) << pattern;

@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
-#include <optional>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -104,7 +104,8 @@ bool make(const Variation& v, const fs::path& in) {
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 bool quiet_ok(const std::vector<std::string>& argv) {
@@ -152,7 +153,9 @@ const std::vector<Damage>& damages() {
   static const std::vector<Damage> d = {
       {"intact", [](std::string b, const std::string&) { return std::optional(b); }},
       {"truncated",
-       [](std::string b, const std::string&) { return std::optional(b.substr(0, b.size() * 2 / 3)); }},
+       [](std::string b, const std::string&) {
+         return std::optional(b.substr(0, b.size() * 2 / 3));
+       }},
       {"flip-data",
        [](std::string b, const std::string&) {
          b[b.size() / 2] = static_cast<char>(b[b.size() / 2] ^ 0x41);
@@ -178,7 +181,8 @@ const std::vector<Damage>& damages() {
 }
 
 TEST(PeerMatrix, RestorekitAgreesWithThePeersOnEveryVariation) {
-  for (const char* tool : {"zip", "unzip", "7z", "bsdtar", "tar", "gzip", "zstd", "xz", "python3"}) {
+  for (const char* tool :
+       {"zip", "unzip", "7z", "bsdtar", "tar", "gzip", "zstd", "xz", "python3"}) {
     RK_REQUIRE_TOOL(tool);
   }
   ScratchDir dir;
@@ -223,9 +227,9 @@ TEST(PeerMatrix, RestorekitAgreesWithThePeersOnEveryVariation) {
       both_damaged += !rk_ok && !*peers;
       if (rk_ok == *peers) continue;
       std::string id = v.name + "/" + d.name;
-      std::string line = fmt::format("{}: restorekit {} (exit {}), peers {}", id,
-                                     rk_ok ? "intact" : "damaged", rk.exit_code,
-                                     *peers ? "sound" : "damaged");
+      std::string line =
+          fmt::format("{}: restorekit {} (exit {}), peers {}", id, rk_ok ? "intact" : "damaged",
+                      rk.exit_code, *peers ? "sound" : "damaged");
       disagreements.push_back(line);
       if (kKnownDisagreements.count(id)) {
         explained_seen.insert(id);
@@ -234,10 +238,11 @@ TEST(PeerMatrix, RestorekitAgreesWithThePeersOnEveryVariation) {
       }
     }
   }
-  std::printf("peer matrix: %d archives, %d comparisons (%d damaged by both); restorekit agrees "
-              "with the peers except %zu (listed with reasons); %zu cases where unzip and 7z "
-              "disagree with each other were not compared\n",
-              archives, compared, both_damaged, disagreements.size(), split.size());
+  std::printf(
+      "peer matrix: %d archives, %d comparisons (%d damaged by both); restorekit agrees "
+      "with the peers except %zu (listed with reasons); %zu cases where unzip and 7z "
+      "disagree with each other were not compared\n",
+      archives, compared, both_damaged, disagreements.size(), split.size());
   for (const auto& l : split) std::printf("  peers split: %s\n", l.c_str());
   for (const auto& l : disagreements) std::printf("  %s\n", l.c_str());
   RecordProperty("comparisons", compared);

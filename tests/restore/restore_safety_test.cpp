@@ -60,11 +60,11 @@ class Tmpfs {
   bool mounted_ = false;
 };
 
-#define RK_REQUIRE_TMPFS(t)                                                               \
-  do {                                                                                    \
-    if (!(t).mounted())                                                                   \
-      GTEST_SKIP() << "SKIPPED: cannot mount a tmpfs here (needs root, as in CI): "       \
-                   << std::strerror(errno);                                               \
+#define RK_REQUIRE_TMPFS(t)                                                         \
+  do {                                                                              \
+    if (!(t).mounted())                                                             \
+      GTEST_SKIP() << "SKIPPED: cannot mount a tmpfs here (needs root, as in CI): " \
+                   << std::strerror(errno);                                         \
   } while (false)
 
 class RestoreSafetyTest : public RestoreTest {
@@ -95,6 +95,20 @@ class RestoreSafetyTest : public RestoreTest {
   }
 
   fs::path staged_docs(const fs::path& plan_dir) { return plan_dir / "files" / "docs"; }
+
+  // What this machine cannot restore: verify warns (NOT_RESTORABLE_HERE), the dry run blocks.
+  void expect_warned_then_blocked(const fs::path& archive, const restore::PlanOptions& o) {
+    verify::VerifyOptions vo;
+    auto v = verify::verify(archive, vo);
+    ASSERT_TRUE(v) << v.error().message;
+    EXPECT_TRUE(has_code(v->findings, "NOT_RESTORABLE_HERE", core::Severity::kWarning))
+        << messages(v->findings);
+    auto p = restore::plan(archive, o);
+    ASSERT_TRUE(p) << p.error().message;
+    EXPECT_FALSE(p->safe());
+    EXPECT_TRUE(has_code(p->checks, "NOT_RESTORABLE_HERE", core::Severity::kError))
+        << messages(p->checks);
+  }
 
   std::string last_refusal_;
 };
@@ -332,7 +346,8 @@ TEST_F(RestoreSafetyTest, SymlinkedDocumentsKeepTheirLinkAndRollBack) {
       fs::remove_all(p, ec);
     }
   } guard{shm};
-  struct stat a {}, b {};
+  struct stat a {
+  }, b{};
   if (::stat("/dev/shm", &a) == 0 && ::stat(scratch_.path().c_str(), &b) == 0 &&
       a.st_dev != b.st_dev) {
     targets.push_back(shm / "docs");  // another filesystem than live's
@@ -392,6 +407,21 @@ TEST_F(RestoreSafetyTest, DocumentsChangedAfterThePlanMakeApplyRefuse) {
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_FALSE(s->applied);
   EXPECT_NE(s->refusal.find("changed since the plan"), std::string::npos) << s->refusal;
+  restore::discard(q);
+
+  // Touched (mtime moved) or rewritten with the same bytes: the content is what was planned.
+  auto t = kept_plan();
+  for (const auto& e : fs::recursive_directory_iterator(live_docs_)) {
+    if (!e.is_regular_file()) continue;
+    auto same = read_file(e.path());
+    fs::remove(e.path());
+    write_file(e.path(), same);  // a new inode and mtime, the same bytes
+  }
+  write_file(live_docs_ / "tmp.lock", "x");
+  fs::remove(live_docs_ / "tmp.lock");  // the folder's mtime moves, nothing in it changed
+  auto u = restore::apply(t, {});
+  ASSERT_TRUE(u) << u.error().message;
+  EXPECT_TRUE(u->applied) << u->refusal;
 }
 
 // --- a nearly full live filesystem -----------------------------------------------------------
@@ -466,17 +496,7 @@ TEST_F(RestoreSafetyTest, NamesTooLongForThisMachineWarnInVerifyAndBlockTheDryRu
   write_bytes(archive, raw_tar({{"app.sqlite", 0100000, db, ""},
                                 {long_name, 0100000, "x", ""},
                                 {"docs/ok.txt", 0100000, "ok", ""}}));
-  verify::VerifyOptions vo;
-  auto v = verify::verify(archive, vo);
-  ASSERT_TRUE(v) << v.error().message;
-  EXPECT_TRUE(has_code(v->findings, "NOT_RESTORABLE_HERE", core::Severity::kWarning))
-      << messages(v->findings);
-  auto o = options();
-  auto p = restore::plan(archive, o);
-  ASSERT_TRUE(p) << p.error().message;
-  EXPECT_FALSE(p->safe());
-  EXPECT_TRUE(has_code(p->checks, "NOT_RESTORABLE_HERE", core::Severity::kError))
-      << messages(p->checks);
+  expect_warned_then_blocked(archive, options());
 }
 
 TEST_F(RestoreSafetyTest, ATableTooWideToSelectWarnsInVerifyAndBlocksTheDryRun) {
@@ -487,18 +507,9 @@ TEST_F(RestoreSafetyTest, ATableTooWideToSelectWarnsInVerifyAndBlocksTheDryRun) 
   exec(wide, fmt::format("CREATE TABLE wide({}); INSERT INTO wide(c0) VALUES (1)", cols));
   auto archive = scratch_ / "wide.tar";
   write_bytes(archive, raw_tar({{"app.sqlite", 0100000, read_file(wide), ""}}));
-  verify::VerifyOptions vo;
-  auto v = verify::verify(archive, vo);
-  ASSERT_TRUE(v) << v.error().message;
-  EXPECT_TRUE(has_code(v->findings, "NOT_RESTORABLE_HERE", core::Severity::kWarning))
-      << messages(v->findings);
   auto o = options();
   o.live_documents.reset();
-  auto p = restore::plan(archive, o);
-  ASSERT_TRUE(p) << p.error().message;
-  EXPECT_FALSE(p->safe());
-  EXPECT_TRUE(has_code(p->checks, "NOT_RESTORABLE_HERE", core::Severity::kError))
-      << messages(p->checks);
+  expect_warned_then_blocked(archive, o);
 }
 
 }  // namespace

@@ -391,7 +391,8 @@ TEST_F(CrashHarness, KilledAtAnyInstantSymlinkedDocumentsKeepTheirLinkAndMatch) 
   auto pristine = scratch_ / "pristine";
   fs::copy(app_ / "live", pristine, fs::copy_options::recursive);
   auto target = scratch_ / "real-docs";
-  struct stat shm {}, here {};
+  struct stat shm {
+  }, here{};
   if (::stat("/dev/shm", &shm) == 0 && ::stat(scratch_.path().c_str(), &here) == 0 &&
       shm.st_dev != here.st_dev) {
     target = fs::path("/dev/shm") / fmt::format("rk-harness-{}", ::getpid()) / "docs";

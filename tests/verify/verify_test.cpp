@@ -4,10 +4,10 @@
 
 #include <atomic>
 #include <chrono>
-#include <thread>
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -282,7 +282,8 @@ TEST(Verify, OurEncryptedBackupWithoutTheRightPasswordIsLockedNotDamaged) {
   b.output = dir / "enc.zip";
   b.password = "right";
   ASSERT_TRUE(core::write_backup(b));
-  for (std::optional<std::string> pw : {std::optional<std::string>(), std::optional<std::string>("wrong")}) {
+  for (std::optional<std::string> pw :
+       {std::optional<std::string>(), std::optional<std::string>("wrong")}) {
     SCOPED_TRACE(pw.value_or("no password"));
     auto o = options_in(dir);
     if (pw) o.reader.passwords.candidates = {*pw};
@@ -305,8 +306,8 @@ TEST(Verify, EncryptedEntriesFailingAloneMeanAWrongPasswordNotDamage) {
     bytes[at] ^= std::byte{0x5a};
     return bytes;
   };
-  auto two = test::make_archive(core::ArchiveKind::kZip, {{"a.txt", "first"}, {"b.bin", big}},
-                                "pw");
+  auto two =
+      test::make_archive(core::ArchiveKind::kZip, {{"a.txt", "first"}, {"b.bin", big}}, "pw");
   test::write_bytes(dir / "two.zip", flip_middle(two, two.size() / 2));
   auto o = options_in(dir);
   o.reader.passwords.candidates = {"pw"};
@@ -348,9 +349,9 @@ TEST(Verify, ThePasswordPromptIsAskedOnceForEveryReader) {
 // a dump in another SQL dialect, is named in a warning.
 TEST(Verify, AMissingDatabaseIsAnErrorWhereOneIsExpected) {
   ScratchDir dir;
-  test::write_bytes(dir / "text.zip", test::make_archive(core::ArchiveKind::kZip,
-                                                         {{"backup.db", "just text\n"},
-                                                          {"docs/a.txt", "a"}}));
+  test::write_bytes(dir / "text.zip",
+                    test::make_archive(core::ArchiveKind::kZip,
+                                       {{"backup.db", "just text\n"}, {"docs/a.txt", "a"}}));
   auto plain = verify(dir / "text.zip", options_in(dir));
   ASSERT_TRUE(plain) << plain.error().message;
   EXPECT_TRUE(plain->intact()) << describe(*plain);
@@ -376,8 +377,8 @@ TEST(Verify, AMissingDatabaseIsAnErrorWhereOneIsExpected) {
   auto ours = our_backup(dir, "b.tar.gz");
   test::write_bytes(dir / "nodb.tar.gz",
                     test::rewrite_archive(ours, core::ArchiveKind::kTarGz,
-                                          [](const std::string& path, std::string data)
-                                              -> std::optional<std::string> {
+                                          [](const std::string& path,
+                                             std::string data) -> std::optional<std::string> {
                                             if (path.rfind("db/", 0) == 0) return std::nullopt;
                                             return data;
                                           }));

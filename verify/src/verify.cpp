@@ -112,7 +112,8 @@ class Verifier {
     // Zip's central directory is checked against the local headers beside the pass.
     std::future<Result<core::ZipDirectoryReport>> directory;
     if (starts_like_zip(path_)) {
-      directory = std::async(std::launch::async, [this] { return core::check_zip_directory(path_); });
+      directory =
+          std::async(std::launch::async, [this] { return core::check_zip_directory(path_); });
     }
     RK_TRY(pass());
     if (directory.valid()) {
@@ -301,8 +302,8 @@ class Verifier {
       auto message = e->data_error->message;
       std::erase_if(pending_, [&](const Finding& f) { return f.message.rfind(message, 0) == 0; });
       reported_.erase(message);
-      e->data_error->code = o_.reader.passwords.any() ? ErrorCode::kBadPassword
-                                                      : ErrorCode::kPasswordRequired;
+      e->data_error->code =
+          o_.reader.passwords.any() ? ErrorCode::kBadPassword : ErrorCode::kPasswordRequired;
       e->fatal = false;
     }
     return true;

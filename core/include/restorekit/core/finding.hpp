@@ -16,7 +16,7 @@ std::string_view severity_name(Severity severity);  // "error", "warning", "info
 // locked (encrypted entries could not be read for want of the right password: not damage).
 enum class Verdict { kIntact, kDamaged, kLocked };
 
-std::string_view verdict_name(Verdict verdict);  // "intact", "damaged", "locked"
+std::string_view verdict_name(Verdict verdict);    // "intact", "damaged", "locked"
 Verdict verdict_from_name(std::string_view name);  // unknown names read as kDamaged
 
 struct Finding {

@@ -7,12 +7,12 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <filesystem>
 
 #include <restorekit/core/error.hpp>
 

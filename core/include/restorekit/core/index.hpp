@@ -45,9 +45,7 @@ class Index {
   // damaged file cannot be moved).
   [[nodiscard]] static Result<Index> open(const std::filesystem::path& path);
   // Where open() kept a damaged index file, if it did.
-  [[nodiscard]] const std::optional<std::filesystem::path>& set_aside() const {
-    return set_aside_;
-  }
+  [[nodiscard]] const std::optional<std::filesystem::path>& set_aside() const { return set_aside_; }
   // An index in memory (tests).
   [[nodiscard]] static Result<Index> open_memory();
 

@@ -6,7 +6,6 @@
 // filesystem access, thread-safe.
 #pragma once
 
-#include <string>
 #include <optional>
 #include <string>
 #include <string_view>

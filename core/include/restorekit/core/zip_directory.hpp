@@ -40,8 +40,7 @@ struct ZipDirectoryReport {
 
 // Checks the zip of `size` bytes read through `read`. `name` names the archive in sentences.
 // @error kIo (a read failed). Damage is never an error: it is a finding.
-[[nodiscard]] Result<ZipDirectoryReport> check_zip_directory(const ReadAt& read,
-                                                             std::uint64_t size,
+[[nodiscard]] Result<ZipDirectoryReport> check_zip_directory(const ReadAt& read, std::uint64_t size,
                                                              std::string_view name);
 
 // The same for a file. @error kNotFound, kIo.

@@ -111,8 +111,8 @@ struct Plan {
   std::vector<TableChange> changes;  // selective restore: per table
   std::vector<std::string> steps;    // what apply will do, in order, as sentences
 
-  core::Digest128 live_hash;    // content hash of live when planned
-  core::Digest128 result_hash;  // content hash live will have after the apply
+  core::Digest128 live_hash;             // content hash of live when planned
+  core::Digest128 result_hash;           // content hash live will have after the apply
   core::Digest128 staged_database_hash;  // XXH3-128 of the staged database file's bytes
   std::vector<TreeEntry> staged_tree;    // under staged_documents, sorted by path
   std::vector<TreeEntry> live_tree;      // under live_documents when planned, sorted by path

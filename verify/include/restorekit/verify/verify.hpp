@@ -34,7 +34,7 @@ struct VerifyOptions {
   std::optional<core::Profile> profile;  // document reference columns, documents root, tenants
   // An xxhsum file to check the entries of a (foreign) backup against (core/checksum_list.hpp).
   std::optional<std::filesystem::path> checksums_file;
-  unsigned threads = 0;            // zip: readers in parallel; 0 = one per core
+  unsigned threads = 0;  // zip: readers in parallel; 0 = one per core
   // A backup without a readable database is damaged (NO_DATABASE is an error, not a warning).
   // Also implied by a profile's database.entry and by a restorekit header that lists one.
   bool require_database = false;
@@ -59,7 +59,7 @@ struct DatabaseResult {
   std::uint64_t foreign_key_violations = 0;
   std::int64_t user_version = 0;
   std::optional<std::filesystem::path> staged;  // kept only with VerifyOptions::stage_dir
-  double seconds = 0;                            // its checks (integrity, foreign keys, schema)
+  double seconds = 0;                           // its checks (integrity, foreign keys, schema)
 };
 
 // Where a verify run spent its time, per kind of check (JUnit gives each case its time).
@@ -82,7 +82,7 @@ struct VerifyReport {
   std::uint64_t bytes = 0;              // uncompressed bytes read
   std::uint64_t archive_bytes = 0;      // size of the archive file
   std::uint64_t checksums_checked = 0;  // entries compared with a checksum list
-  bool complete = true;  // every entry was read (false: the pass stopped at damage)
+  bool complete = true;                 // every entry was read (false: the pass stopped at damage)
   unsigned threads = 1;
   double seconds = 0;
   VerifyTimings timings;
