@@ -124,6 +124,12 @@ void render_diff_text(const diff::DiffReport& r, std::ostream& out) {
       fmt::print(out, "      revived   {}\n", escape_name(p));
     for (const auto& p : docs.changed_samples)
       fmt::print(out, "      changed   {}\n", escape_name(p));
+    for (const auto& [a, b] : docs.live_duplicates) {
+      fmt::print(out,
+                 "      DUPLICATE_ENTRY live \"{}\" and \"{}\" are one name in two Unicode "
+                 "spellings\n",
+                 escape_name(a), escape_name(b));
+    }
   }
   fmt::print(out, "\n{}.\n", summary_sentence(r));
 }
@@ -166,7 +172,8 @@ json diff_json(const diff::DiffReport& r) {
                  {"samples",
                   {{"lost", docs.lost_samples},
                    {"revived", docs.revived_samples},
-                   {"changed", docs.changed_samples}}}};
+                   {"changed", docs.changed_samples}}},
+                 {"live_duplicates", docs.live_duplicates}};
   }
   return {{"schema", "restorekit.diff/1"},
           {"backup_database", r.backup_database},

@@ -146,15 +146,22 @@ Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
                 fmt::format("live documents folder {} does not exist", live.string()),
                 live.string());
   }
-  for (fs::recursive_directory_iterator it(live, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->is_regular_file(ec) && !it->is_symlink(ec)) {
-      auto rel = fs::relative(it->path(), live).generic_string();
-      live_files[core::name_key(rel)] = {rel, it->path()};
-    }
-  }
   auto sample = [&](std::vector<std::string>& v, const std::string& path) {
     if (v.size() < samples) v.push_back(path);
   };
+  for (fs::recursive_directory_iterator it(live, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_regular_file(ec) && !it->is_symlink(ec)) {
+      auto rel = fs::relative(it->path(), live).generic_string();
+      auto [at, added] = live_files.try_emplace(core::name_key(rel), rel, it->path());
+      if (!added) {
+        out.live_duplicates.emplace_back(at->second.first, rel);
+        ++out.lost;  // the spelling left over is not in the backup under either name
+        std::error_code size_ec;
+        out.lost_bytes += fs::file_size(it->path(), size_ec);
+        sample(out.lost_samples, rel);
+      }
+    }
+  }
   for (const auto& file : files) {
     const std::string& entry = file.path;
     if (file.type != core::EntryType::kFile || !file.hash || !file.safe) continue;

@@ -383,6 +383,13 @@ class Planner {
     }
     RK_TRY_ASSIGN(p_.effects.documents,
                   diff::diff_documents(files, root, live_docs, o_.diff.sample_rows));
+    for (const auto& [a, b] : p_.effects.documents->live_duplicates) {
+      p_.checks.push_back(finding(
+          "DUPLICATE_ENTRY", Severity::kWarning, b,
+          fmt::format("the live documents \"{}\" and \"{}\" are one name in two Unicode "
+                      "spellings (NFC and NFD); the restore replaces both with the backup's",
+                      core::escape_name(a), core::escape_name(b))));
+    }
     if (p_.document_files == 0) {
       p_.checks.push_back(finding("NO_DOCUMENTS", Severity::kInfo, root,
                                   "the backup holds no documents; the live documents folder is "

@@ -3,9 +3,12 @@
 // checksum lists with entries, archive documents with live ones, catalog patterns with entries.
 // The cases are built with stock tools (bsdtar, Info-ZIP zip, Python's zipfile and tarfile) on
 // real NFD and NFC names.
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include <restorekit/core/backup.hpp>
+#include <restorekit/core/hash.hpp>
 #include <restorekit/core/index.hpp>
 #include <restorekit/core/sqlite.hpp>
 #include <restorekit/diff/diff.hpp>
@@ -161,6 +164,19 @@ TEST_F(UnicodeNames, LiveDocumentsInNfdAreTheBackupsNfcDocuments) {
   EXPECT_EQ(d->unchanged, 2u);
   EXPECT_EQ(d->lost, 0u) << "one document counted as lost and revived";
   EXPECT_EQ(d->revived, 0u);
+}
+
+TEST_F(UnicodeNames, TwoSpellingsInTheLiveFolderAreReportedWithBoth) {
+  write_file(app_ / "docs" / kNfc, "the other spelling");
+  std::vector<core::EntryRecord> files = {{"docs/" + kNfd, core::EntryType::kFile, 10, 0, false,
+                                           true, core::hash128(std::string_view("jpeg bytes"))}};
+  auto d = diff::diff_documents(files, "docs/", app_ / "docs", 10);
+  ASSERT_TRUE(d) << d.error().message;
+  ASSERT_EQ(d->live_duplicates.size(), 1u);
+  std::set<std::string> both = {d->live_duplicates[0].first, d->live_duplicates[0].second};
+  EXPECT_EQ(both, (std::set<std::string>{kNfd, kNfc}));
+  EXPECT_EQ(d->unchanged + d->changed, 1u);
+  EXPECT_EQ(d->lost, 2u) << "plain.txt and the spelling the backup does not hold";
 }
 
 TEST_F(UnicodeNames, TwoSpellingsOfOneNameInOneArchiveAreReportedWithBoth) {

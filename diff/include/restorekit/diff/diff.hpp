@@ -99,6 +99,9 @@ struct DocumentDiff {
   std::vector<std::string> lost_samples;
   std::vector<std::string> revived_samples;
   std::vector<std::string> changed_samples;
+  // Live files that are one name in two Unicode spellings (NFC and NFD), as "a" / "b" pairs:
+  // the backup's document matches one of them, the other is counted lost.
+  std::vector<std::pair<std::string, std::string>> live_duplicates;
 };
 
 struct BackupDiffOptions {
