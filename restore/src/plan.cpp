@@ -365,7 +365,6 @@ class Planner {
       if (!database) files.push_back(e);
     }
     std::string root = diff::documents_root(o_.documents_root, files);
-    documents_checks(files, root);
     for (const auto& f : files) {
       if (f.type == core::EntryType::kFile && f.path.rfind(root, 0) == 0 &&
           f.path.rfind("restorekit/", 0) != 0) {
@@ -373,6 +372,7 @@ class Planner {
         p_.document_bytes += f.size.value_or(0);
       }
     }
+    if (p_.document_files > 0) documents_checks(files, root);  // none: live's are left alone
     std::error_code ec;
     fs::path live_docs = *p_.live_documents;
     if (!fs::exists(live_docs, ec)) {  // nothing there yet: everything is revived
