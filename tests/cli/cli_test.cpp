@@ -354,6 +354,46 @@ TEST(Golden, BackupAndInspectText) {
   expect_golden("inspect_text", r, f.dir.path());
 }
 
+// What a support engineer reads from verify, diff and the restore dry run, reviewed like code:
+// a change to these words shows up here (RESTOREKIT_UPDATE_GOLDEN=1 to accept it).
+TEST(Golden, VerifyDiffAndRestoreText) {
+  Fixture f;
+  ASSERT_EQ(f.backup("golden.tar.zst").exit_code, 0);
+  auto live = small_sample().database.parent_path() / "live";
+  fs::copy(live, f.dir / "live", fs::copy_options::recursive);
+  auto backup = (f.dir / "golden.tar.zst").string();
+  auto timeless = [](CommandResult r) {
+    for (auto* text : {&r.out, &r.err}) {
+      *text = std::regex_replace(*text, std::regex(R"(\d+(\.\d+)? s\b)"), "<S> s");
+      *text = std::regex_replace(*text, std::regex(R"([\d.]+ [kMG]?B/s)"), "<RATE>");
+      *text = std::regex_replace(*text, std::regex(R"([0-9a-f]{32})"), "<HASH>");
+      *text = std::regex_replace(*text, std::regex(R"(\d{8}T\d{6}Z)"), "<STAMP>");
+      // The archive's size moves by a few bytes with the header's timestamp.
+      *text =
+          std::regex_replace(*text, std::regex(R"([\d.]+ [kMG]?B in <S> s)"), "<SIZE> in <S> s");
+      *text = std::regex_replace(*text, std::regex(R"(byte \d+)"), "byte <N>");
+      *text = std::regex_replace(*text, std::regex(R"(byte <N> of \d+)"), "byte <N> of <N>");
+    }
+    return r;
+  };
+  expect_golden("verify_text", timeless(rk({"verify", backup, "--no-catalog"})), f.dir.path());
+  auto data = read_file(f.dir / "golden.tar.zst");
+  write_file(f.dir / "cut.tar.zst", data.substr(0, data.size() / 2));
+  expect_golden("verify_damaged_text",
+                timeless(rk({"verify", (f.dir / "cut.tar.zst").string(), "--no-catalog"})),
+                f.dir.path());
+  expect_golden("diff_text",
+                timeless(rk({"diff", backup, "--live", (f.dir / "live/app.sqlite").string(),
+                             "--live-docs", (f.dir / "live/docs").string(), "--profile",
+                             f.profile.string(), "--no-catalog"})),
+                f.dir.path());
+  expect_golden("restore_dry_run_text",
+                timeless(rk({"restore", backup, "--live", (f.dir / "live/app.sqlite").string(),
+                             "--live-docs", (f.dir / "live/docs").string(), "--profile",
+                             f.profile.string(), "--dry-run", "--allow-schema-changes"})),
+                f.dir.path());
+}
+
 TEST(Golden, ErrorMessages) {
   ScratchDir dir;
   write_file(dir / "text.zip", "not an archive");
