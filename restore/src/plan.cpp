@@ -67,15 +67,22 @@ Result<fs::path> make_temp_dir(const fs::path& parent, const std::string& prefix
   return dir.release();
 }
 
-// The filesystem of `dir` is too tight to stage a dry run without crowding the application:
-// less free than 4 x the archive plus max(1 GiB, 5% of the filesystem).
-bool tight(const fs::path& dir, std::uint64_t archive_bytes) {
+struct Space {
+  std::uint64_t free = 0;
+  std::uint64_t size = 0;
+};
+
+Space space_of(const fs::path& dir) {
   struct statvfs sv {};
-  if (::statvfs(dir.c_str(), &sv) != 0) return false;
-  auto free_bytes = static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize;
-  auto size = static_cast<std::uint64_t>(sv.f_blocks) * sv.f_frsize;
-  return free_bytes <
-         4 * archive_bytes + std::max<std::uint64_t>(std::uint64_t{1} << 30, size / 20);
+  if (::statvfs(dir.c_str(), &sv) != 0) return {};
+  return {static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize,
+          static_cast<std::uint64_t>(sv.f_blocks) * sv.f_frsize};
+}
+
+// The filesystem is too tight to stage a dry run without crowding the application: less free
+// than 4 x the archive plus max(1 GiB, 5% of the filesystem).
+bool tight(const Space& s, std::uint64_t archive_bytes) {
+  return s.free < 4 * archive_bytes + std::max<std::uint64_t>(std::uint64_t{1} << 30, s.size / 20);
 }
 
 // A symlinked documents folder is restored through its target, so that the link stays.
@@ -209,12 +216,15 @@ class Planner {
   }
 
   // A dry run that is not followed by apply stages where it cannot crowd live.
+  // On a tight live filesystem: the temp folder, when it has more room (a small tmpfs may not).
   fs::path dry_run_stage_parent(const fs::path& state) const {
     if (o_.stage_dir) return *o_.stage_dir;
     std::error_code ec;
-    if (!tight(state, fs::file_size(backup_, ec))) return state;
+    auto live = space_of(state);
+    if (!tight(live, fs::file_size(backup_, ec))) return state;
     auto tmp = fs::temp_directory_path(ec);
-    return ec ? fs::path("/tmp") : tmp;
+    if (ec) tmp = "/tmp";
+    return space_of(tmp).free > live.free ? tmp : state;
   }
 
   Result<void> build() {

@@ -64,8 +64,8 @@ struct PlanOptions {
   bool stage_documents = false;
   // Where a dry run without `plan_out`/`stage_documents` stages the database. Default: beside
   // live, unless the live filesystem is tight (less free than 4 x the archive plus 1 GiB or 5%
-  // of the filesystem), then the system temp folder: a dry run never takes the space the live
-  // application needs.
+  // of the filesystem) and the system temp folder has more room: a dry run does not take the
+  // space the live application needs.
   std::optional<std::filesystem::path> stage_dir;
   Selection selection;
   bool allow_schema_changes = false;
