@@ -1,10 +1,11 @@
 #include "cmd_restore.hpp"
 
-#include <csignal>
 #include <iostream>
 #include <memory>
 
 #include <fmt/format.h>
+
+#include <restorekit/core/sqlite.hpp>
 
 #include <restorekit/restore/restore.hpp>
 
@@ -109,6 +110,13 @@ int finish(const RestoreArgs& a, const RestoreOutcome& outcome) {
   return kExitOk;
 }
 
+// Apply, rollback and recover decide themselves where Ctrl-C may stop them (before the commit
+// point, through ApplyOptions::cancel): past it, every SQLite step must run, so the interrupt
+// no longer cancels queries.
+void journaled_steps_ahead() {
+  core::set_query_cancel(CancelToken());
+}
+
 int run_restore(const RestoreArgs& a) {
   int modes =
       int(a.dry_run) + int(a.yes) + int(!a.apply.empty()) + int(a.rollback) + int(a.recover);
@@ -121,12 +129,13 @@ int run_restore(const RestoreArgs& a) {
   if (!inputs) return report_error(a.common, kSchema, inputs.error());
   restore::ApplyOptions apply_options;
   apply_options.keep_snapshots = a.keep_snapshots;
-  apply_options.cancel = interrupt_token();
+  apply_options.cancel = interrupt_token();  // honoured by apply up to its commit point
   std::string live = live_path(a, inputs->profile);
   if ((a.rollback || a.recover) && live.empty()) {
     return report_error(a.common, kSchema, usage("give the live database with --live DB"));
   }
   if (a.recover) {
+    journaled_steps_ahead();
     auto r = restore::recover(live);
     if (!r) return report_error(a.common, kSchema, r.error());
     if (a.common.json) {
@@ -138,6 +147,7 @@ int run_restore(const RestoreArgs& a) {
   }
   RestoreOutcome outcome;
   if (a.rollback) {
+    journaled_steps_ahead();
     auto r = restore::rollback(live, apply_options);
     if (!r) return report_error(a.common, kSchema, r.error());
     outcome.applied = std::move(*r);
@@ -147,6 +157,7 @@ int run_restore(const RestoreArgs& a) {
     auto p = restore::load_plan(a.apply);
     if (!p) return report_error(a.common, kSchema, p.error());
     outcome.plan = std::move(*p);
+    journaled_steps_ahead();
     auto r = restore::apply(*outcome.plan, apply_options);
     if (!r) return report_error(a.common, kSchema, r.error());
     outcome.applied = std::move(*r);
@@ -170,6 +181,7 @@ int run_restore(const RestoreArgs& a) {
   outcome.plan = std::move(*p);
   outcome.dry_run = a.dry_run;
   if (a.yes && outcome.plan->safe()) {
+    journaled_steps_ahead();
     auto r = restore::apply(*outcome.plan, apply_options);
     if (!r) {
       restore::discard(*outcome.plan);

@@ -122,8 +122,11 @@ class Statement {
 
 // A token that every connection restorekit opens checks while SQLite works (a progress
 // handler every few thousand VM steps): once tripped, running and later queries stop with
-// kCancelled, so a long integrity_check, diff or content hash ends promptly. The command line
-// sets its Ctrl-C token here; an application may set its own. Default: one never tripped.
+// kCancelled, so a long integrity_check, diff or content hash ends promptly; once tripped, no
+// new statement starts either. The command line sets its Ctrl-C token here; an application may
+// set its own. Default: one never tripped. Set it before work starts, from one thread; restore's
+// apply, rollback and recover must run every statement past their commit point, so while they
+// run use a token here that is never tripped and stop them through ApplyOptions::cancel.
 void set_query_cancel(const CancelToken& token);
 
 // Quotes an identifier for SQL: "name" with embedded quotes doubled. Safe for hostile names.
