@@ -29,8 +29,8 @@ std::string format_line(const core::ArchiveSummary& s) {
 
 void render_database(const core::DatabaseInfo& db, std::ostream& out) {
   fmt::print(out, "  database    {}  {}{}, user_version {}, page size {}\n", escape_name(db.entry),
-             human_bytes(db.bytes), db.kind == "sql-dump" ? " (SQL dump)" : "", db.user_version,
-             db.page_size);
+             human_bytes(db.bytes), db.kind == core::DatabaseFormat::kSqlDump ? " (SQL dump)" : "",
+             db.user_version, db.page_size);
   std::size_t width = 10;
   for (const auto& t : db.tables) width = std::max(width, escape_name(t.name).size());
   for (const auto& t : db.tables) {
@@ -89,7 +89,7 @@ json database_json(const core::DatabaseInfo& db) {
   for (const auto& t : db.tenants) {
     tenants.push_back({{"id", t.id}, {"label", t.label}, {"rows", t.rows}});
   }
-  return {{"entry", db.entry},         {"kind", db.kind},
+  return {{"entry", db.entry},         {"kind", core::database_format_name(db.kind)},
           {"bytes", db.bytes},         {"user_version", db.user_version},
           {"page_size", db.page_size}, {"tables", tables},
           {"tenants", tenants}};

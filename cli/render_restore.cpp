@@ -135,15 +135,16 @@ json restore_json(const RestoreOutcome& o) {
 }
 
 void render_recover_text(const restore::RecoverReport& r, std::ostream& out) {
-  fmt::print(out, "RECOVERY: {}\n", r.outcome);
+  fmt::print(out, "RECOVERY: {}\n", restore::recover_outcome_name(r.outcome));
   for (const auto& a : r.actions) fmt::print(out, "  {}\n", a);
 }
 
 json recover_json(const restore::RecoverReport& r) {
-  return {{"schema", "restorekit.restore/1"},
-          {"verdict", r.outcome == "nothing to recover" ? "clean" : "recovered"},
-          {"outcome", r.outcome},
-          {"actions", r.actions}};
+  return {
+      {"schema", "restorekit.restore/1"},
+      {"verdict", r.outcome == restore::RecoverOutcome::kNothingToRecover ? "clean" : "recovered"},
+      {"outcome", restore::recover_outcome_name(r.outcome)},
+      {"actions", r.actions}};
 }
 
 }  // namespace restorekit::cli

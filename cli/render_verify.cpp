@@ -144,7 +144,7 @@ json verify_json(const verify::VerifyReport& r) {
   json databases = json::array();
   for (const auto& db : r.databases) {
     databases.push_back({{"entry", db.entry},
-                         {"kind", db.kind},
+                         {"kind", core::database_format_name(db.kind)},
                          {"bytes", db.bytes},
                          {"tables", db.tables},
                          {"integrity_ok", db.integrity_ok},

@@ -113,6 +113,14 @@ std::int64_t now_seconds() {
 
 }  // namespace
 
+std::string_view database_format_name(DatabaseFormat format) {
+  return format == DatabaseFormat::kSqlDump ? "sql-dump" : "sqlite";
+}
+
+DatabaseFormat database_format_from_name(std::string_view name) {
+  return name == "sql-dump" ? DatabaseFormat::kSqlDump : DatabaseFormat::kSqlite;
+}
+
 std::string_view verdict_name(Verdict verdict) {
   switch (verdict) {
     case Verdict::kIntact: return "intact";
@@ -341,7 +349,7 @@ Result<void> Index::load_children(std::int64_t id, ArchiveSummary& s) {
   dbs.bind(1, id);
   RK_TRY(dbs.for_each([&]() -> Result<void> {
     s.databases.push_back(DatabaseInfo{std::string(dbs.column_text(0)),
-                                       std::string(dbs.column_text(1)),
+                                       database_format_from_name(dbs.column_text(1)),
                                        static_cast<std::uint64_t>(dbs.column_int(2)),
                                        dbs.column_int(3),
                                        dbs.column_int(4),
@@ -442,7 +450,7 @@ Result<void> Index::put_children(std::int64_t id, const ArchiveSummary& s) {
     dbs.bind(1, id);
     dbs.bind(2, seq);
     dbs.bind(3, std::string_view(d.entry));
-    dbs.bind(4, std::string_view(d.kind));
+    dbs.bind(4, database_format_name(d.kind));
     dbs.bind(5, static_cast<std::int64_t>(d.bytes));
     dbs.bind(6, d.user_version);
     dbs.bind(7, d.page_size);

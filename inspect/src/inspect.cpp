@@ -149,8 +149,9 @@ class Inspector {
     s.document_files = h.document_files;
     s.document_bytes = h.document_bytes;
     for (const auto& db : h.databases) {
-      s.databases.push_back(core::DatabaseInfo{db.entry, "sqlite", db.bytes, db.user_version,
-                                               db.page_size, db.tables, db.tenants});
+      s.databases.push_back(core::DatabaseInfo{db.entry, core::DatabaseFormat::kSqlite, db.bytes,
+                                               db.user_version, db.page_size, db.tables,
+                                               db.tenants});
     }
     s.header_json = std::move(text);
     s.header = std::move(h);
@@ -274,7 +275,7 @@ class Inspector {
     auto info = std::move(*described);
     info.entry = e.path;
     info.bytes = bytes;
-    if (dump) info.kind = "sql-dump";
+    if (dump) info.kind = core::DatabaseFormat::kSqlDump;
     report_.summary.databases.push_back(std::move(info));
     return {};
   }

@@ -396,7 +396,7 @@ Result<ApplyReport> execute(Job job, const ApplyOptions& o) {
     }
   }
   hook("committed");
-  job.state = "committed";
+  job.state = Job::State::kCommitted;
   RK_TRY(write_json_durably(journal, job_json(job)));
   hook("journal-committed");
   RK_TRY(keep_old_documents(job));
@@ -417,6 +417,15 @@ Result<ApplyReport> execute(Job job, const ApplyOptions& o) {
 }
 
 }  // namespace detail
+
+std::string_view recover_outcome_name(RecoverOutcome outcome) {
+  switch (outcome) {
+    case RecoverOutcome::kNothingToRecover: return "nothing to recover";
+    case RecoverOutcome::kFinished: return "finished";
+    case RecoverOutcome::kUndone: return "undone";
+  }
+  return "nothing to recover";
+}
 
 Result<ApplyReport> apply(const Plan& plan, const ApplyOptions& options) {
   auto refuse = [](std::string why) {
@@ -467,7 +476,7 @@ Result<ApplyReport> rollback(const std::filesystem::path& live, const ApplyOptio
     return fail(ErrorCode::kBadBackup,
                 fmt::format("{} is damaged", (snap / "snapshot.json").string()));
   detail::Job job;
-  job.kind = "rollback";
+  job.kind = detail::Job::Kind::kRollback;
   job.live = live;
   job.staged_database = snap / "database.sqlite";
   job.result_hash = *hash;
@@ -486,7 +495,7 @@ Result<RecoverReport> recover(const std::filesystem::path& live) {
   auto journal = core::restore_journal_path(live);
   std::error_code ec;
   if (!fs::exists(journal, ec)) {
-    report.outcome = "nothing to recover";
+    report.outcome = RecoverOutcome::kNothingToRecover;
     for (const auto& e : fs::directory_iterator(core::restore_state_dir(live), ec)) {
       if (detail::is_staging_dir(live, e.path())) {
         detail::remove_tree(e.path());
@@ -522,7 +531,7 @@ Result<RecoverReport> recover(const std::filesystem::path& live) {
     }
     RK_TRY(detail::keep_old_documents(job));
     if (job.remove_after) detail::remove_tree(*job.remove_after);
-    report.outcome = "finished";
+    report.outcome = RecoverOutcome::kFinished;
     report.actions.push_back("the live database already holds the restored content");
   } else if (hash == job.old_hash || detail::matches_snapshot(job, hash)) {
     if (job.documents && detail::new_documents_in_place(*job.documents)) {
@@ -534,7 +543,7 @@ Result<RecoverReport> recover(const std::filesystem::path& live) {
     if (job.remove_after && detail::is_staging_dir(live, *job.remove_after)) {
       detail::remove_tree(*job.remove_after);
     }
-    report.outcome = "undone";
+    report.outcome = RecoverOutcome::kUndone;
     report.actions.push_back("the live database still holds its content from before the restore");
   } else {
     return fail(ErrorCode::kConflict,

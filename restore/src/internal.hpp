@@ -125,7 +125,7 @@ struct DocumentSwap {
 
 // What apply, rollback and recover need to finish or undo a restore.
 struct Job {
-  std::string kind = "restore";  // "restore" or "rollback"
+  enum class Kind { kRestore, kRollback } kind = Kind::kRestore;
   fs::path live;
   fs::path staged_database;
   std::optional<DocumentSwap> documents;
@@ -139,7 +139,7 @@ struct Job {
   // Filled while running:
   core::Digest128 old_hash;
   fs::path snapshot;
-  std::string state = "prepared";  // "prepared", "committed"
+  enum class State { kPrepared, kCommitted } state = State::kPrepared;
 };
 
 nlohmann::json job_json(const Job& job);

@@ -123,8 +123,8 @@ std::string selection_to_string(const Selection& s) {
 
 nlohmann::json job_json(const Job& job) {
   nlohmann::json j = {{"schema", "restorekit.journal/1"},
-                      {"kind", job.kind},
-                      {"state", job.state},
+                      {"kind", job.kind == Job::Kind::kRollback ? "rollback" : "restore"},
+                      {"state", job.state == Job::State::kCommitted ? "committed" : "prepared"},
                       {"live", job.live.string()},
                       {"staged_database", job.staged_database.string()},
                       {"old_hash", job.old_hash.hex()},
@@ -149,8 +149,10 @@ Result<Job> job_from_json(const nlohmann::json& j) {
   }
   try {
     Job job;
-    job.kind = j.at("kind").get<std::string>();
-    job.state = j.at("state").get<std::string>();
+    job.kind =
+        j.at("kind").get<std::string>() == "rollback" ? Job::Kind::kRollback : Job::Kind::kRestore;
+    job.state = j.at("state").get<std::string>() == "committed" ? Job::State::kCommitted
+                                                                : Job::State::kPrepared;
     job.live = j.at("live").get<std::string>();
     job.staged_database = j.at("staged_database").get<std::string>();
     auto old_hash = core::Digest128::from_hex(j.at("old_hash").get<std::string>());

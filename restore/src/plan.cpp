@@ -273,7 +273,7 @@ class Planner {
     database_ = chosen->entry;
     p_.database_entry = chosen->entry;
     p_.staged_database = p_.staging / kStagedDatabase;
-    if (chosen->kind == "sql-dump") {
+    if (chosen->kind == core::DatabaseFormat::kSqlDump) {
       RK_TRY(core::load_sql_dump(*chosen->staged, p_.staged_database, chosen->entry));
     } else {
       std::error_code ec;

@@ -21,7 +21,7 @@ ArchiveSummary summary(const std::string& path) {
   s.oldest_mtime = 1;
   s.newest_mtime = 2;
   s.databases.push_back(DatabaseInfo{"app.sqlite",
-                                     "sqlite",
+                                     DatabaseFormat::kSqlDump,
                                      990,
                                      7,
                                      4096,
@@ -45,6 +45,7 @@ TEST(Index, AnswersOnlyForAnUnchangedFingerprint) {
   const auto& f = **found;
   EXPECT_EQ(f.archive.filters, std::vector<std::string>{"zstd"});
   EXPECT_EQ(f.databases[0].tables[1].name, "companies");
+  EXPECT_EQ(f.databases[0].kind, DatabaseFormat::kSqlDump);
   EXPECT_EQ(f.databases[0].tenants[0].label, "Acme");
   EXPECT_EQ(f.findings[0].code, "UNSAFE_PATH");
   EXPECT_EQ(f.oldest_mtime, 1);

@@ -242,7 +242,7 @@ TEST_F(RestoreTest, AnUnfinishedJournalBlocksEveryCommandUntilRecovered) {
   fs::remove(core::restore_journal_path(live_));
   auto rec = restore::recover(live_);
   ASSERT_TRUE(rec) << rec.error().message;
-  EXPECT_EQ(rec->outcome, "nothing to recover");
+  EXPECT_EQ(rec->outcome, restore::RecoverOutcome::kNothingToRecover);
 }
 
 // --- crash safety ---------------------------------------------------------------------------
@@ -323,21 +323,27 @@ class CrashHarness : public RestoreTest {
     std::mt19937 rng(20261122);
     int killed = 0, old_state = 0, new_state = 0, finished = 0, undone = 0;
     const int kRandomKills = copy_kills + other_kills;
-    for (int i = 0; i < static_cast<int>(steps.size()) + kRandomKills; ++i) {
+    const int kSteps = static_cast<int>(steps.size());
+    // Random instants that fall after a run finished miss; up to three tries per kill wanted
+    // keep the count of kills that land steady on a loaded machine.
+    int landed = 0;
+    for (int i = 0; i < kSteps + 3 * kRandomKills && (i < kSteps || landed < kRandomKills); ++i) {
       layout();
       auto p = kept_plan();
       ASSERT_TRUE(p.safe());
-      bool at_step = i < static_cast<int>(steps.size());
+      bool at_step = i < kSteps;
       std::string step = at_step ? steps[static_cast<std::size_t>(i)] : "";
       std::optional<std::chrono::microseconds> delay;
       if (!at_step) {
-        bool in_copy = i < static_cast<int>(steps.size()) + copy_kills;
+        bool in_copy = landed < copy_kills;
         delay = std::chrono::microseconds(std::uniform_int_distribution<std::int64_t>(
             in_copy ? t.journal_us : 0, in_copy ? t.committed_us : t.done_us)(rng));
       }
       SCOPED_TRACE(at_step ? "killed at step " + step
                            : fmt::format("killed after {} us", delay->count()));
-      killed += apply_in_child(p, step, delay) ? 1 : 0;
+      bool hit = apply_in_child(p, step, delay);
+      killed += hit ? 1 : 0;
+      landed += hit && !at_step ? 1 : 0;
 
       // Right after the kill: live is intact and holds exactly the old or the new content.
       ASSERT_TRUE(integrity_ok(live_));
@@ -347,8 +353,8 @@ class CrashHarness : public RestoreTest {
 
       auto rec = restore::recover(live_);
       ASSERT_TRUE(rec) << rec.error().message;
-      finished += rec->outcome == "finished";
-      undone += rec->outcome == "undone";
+      finished += rec->outcome == restore::RecoverOutcome::kFinished;
+      undone += rec->outcome == restore::RecoverOutcome::kUndone;
       EXPECT_FALSE(fs::exists(core::restore_journal_path(live_)));
       EXPECT_EQ(content_of(live_), hash) << "recover never changes the database";
       EXPECT_EQ(tree_hash(live_docs_), hash == new_hash ? new_docs : old_docs)
@@ -363,13 +369,12 @@ class CrashHarness : public RestoreTest {
     }
     RecordProperty("kills", killed);
     std::printf(
-        "crash harness%s: %d kills (%zu at step boundaries, %d at random instants of the "
-        "swap and page copy, %d anywhere); live old %d, new %d; recover finished %d, "
+        "crash harness%s: %d kills (%zu at step boundaries, %d at random instants: %d aimed at "
+        "the swap and page copy, %d anywhere); live old %d, new %d; recover finished %d, "
         "undid %d\n",
-        linked ? " (symlinked documents)" : "", killed, steps.size(), copy_kills, other_kills,
-        old_state, new_state, finished, undone);
-    // Kills aimed past the end of a faster run miss: a third of the random ones must land.
-    EXPECT_GE(killed, static_cast<int>(steps.size()) + kRandomKills / 3);
+        linked ? " (symlinked documents)" : "", killed, steps.size(), landed, copy_kills,
+        other_kills, old_state, new_state, finished, undone);
+    EXPECT_GE(landed, kRandomKills / 2);
     EXPECT_GT(old_state, 0);
     EXPECT_GT(new_state, 0);
   }

@@ -157,7 +157,7 @@ DatabaseCheck check_database(const std::filesystem::path& staged, const std::str
                              bool sql_dump, const std::optional<std::string>& tenant_column) {
   DatabaseCheck out;
   out.result.entry = entry;
-  out.result.kind = sql_dump ? "sql-dump" : "sqlite";
+  out.result.kind = sql_dump ? core::DatabaseFormat::kSqlDump : core::DatabaseFormat::kSqlite;
   std::error_code ec;
   out.result.bytes = std::filesystem::file_size(staged, ec);
   std::filesystem::path db_path = staged;

@@ -27,9 +27,14 @@ struct Fingerprint {
 // @error kNotFound, kIo, kInvalidArgument (not a regular file).
 [[nodiscard]] Result<Fingerprint> fingerprint_file(const std::filesystem::path& path);
 
+// How a database sits in an archive: a SQLite file, or a SQL text dump loaded into one.
+enum class DatabaseFormat { kSqlite, kSqlDump };
+std::string_view database_format_name(DatabaseFormat format);     // "sqlite", "sql-dump"
+DatabaseFormat database_format_from_name(std::string_view name);  // unknown: kSqlite
+
 struct DatabaseInfo {
-  std::string entry;            // archive path of the database entry
-  std::string kind = "sqlite";  // "sqlite", or "sql-dump" for a SQL text dump
+  std::string entry;  // archive path of the database entry
+  DatabaseFormat kind = DatabaseFormat::kSqlite;
   std::uint64_t bytes = 0;
   std::int64_t user_version = 0;
   std::int64_t page_size = 0;

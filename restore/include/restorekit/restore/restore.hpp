@@ -185,8 +185,16 @@ struct ApplyReport {
 // @error kConflict (unfinished restore), kIo, kDatabase, kCancelled (live untouched).
 [[nodiscard]] Result<ApplyReport> apply(const Plan& plan, const ApplyOptions& options);
 
+// What recover() found and did.
+enum class RecoverOutcome {
+  kNothingToRecover,  // no journal: no restore was interrupted (stale staging was removed)
+  kFinished,          // live held the new content: the documents were brought forward
+  kUndone,            // live held the old content: the documents were put back
+};
+std::string_view recover_outcome_name(RecoverOutcome outcome);  // "nothing to recover", ...
+
 struct RecoverReport {
-  std::string outcome;  // "nothing to recover", "finished", "undone"
+  RecoverOutcome outcome = RecoverOutcome::kNothingToRecover;
   std::vector<std::string> actions;
 };
 

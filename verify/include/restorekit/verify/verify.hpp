@@ -52,7 +52,7 @@ struct VerifyOptions {
 
 struct DatabaseResult {
   std::string entry;
-  std::string kind = "sqlite";  // or "sql-dump"
+  core::DatabaseFormat kind = core::DatabaseFormat::kSqlite;
   std::uint64_t bytes = 0;
   std::uint64_t tables = 0;
   bool integrity_ok = false;
