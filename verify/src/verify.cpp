@@ -21,6 +21,7 @@
 #include "backup_checks.hpp"
 #include "database_checks.hpp"
 #include "entry_pass.hpp"
+#include "name_checks.hpp"
 
 namespace restorekit::verify {
 
@@ -258,21 +259,10 @@ class Verifier {
   // A zip without its end record was cut short: the decompression errors of the entries it cut
   // are one TRUNCATED finding naming where reading stopped, not one CORRUPT_DATA per reader.
   void summarise_truncation() {
-    const EntryResult* first = nullptr;
-    for (const auto& e : entries_) {
-      if (e.data_error && (!first || e.index < first->index)) first = &e;
-    }
-    if (!first) return;
-    std::string last_intact;
-    for (const auto& e : entries_) {
-      if (e.index < first->index && !e.data_error) last_intact = e.path;
-    }
+    auto t = detail::zip_truncation(entries_, path_.string(), report_.archive_bytes);
+    if (!t) return;
     std::erase_if(report_.findings, [](const Finding& f) { return f.code == "CORRUPT_DATA"; });
-    add("TRUNCATED", Severity::kError, first->path,
-        fmt::format("{} is truncated: it ends after {} bytes, inside entry \"{}\", and has no "
-                    "central directory; the last intact entry is \"{}\"",
-                    core::escape_name(path_.string()), report_.archive_bytes,
-                    core::escape_name(first->path), core::escape_name(last_intact)));
+    report_.findings.push_back(std::move(*t));
   }
 
   // True when encrypted entries could not be read for want of the right password. With a
@@ -311,16 +301,15 @@ class Verifier {
 
   // Per-entry structure: unsafe names, duplicates, encryption, data errors, sizes.
   void check_entries() {
-    std::map<std::string, std::string, std::less<>> names;  // name_key -> first spelling
     std::map<ErrorCode, std::pair<std::uint64_t, std::string>> aggregated;
     for (const auto& e : entries_) {
       if (e.problem) {
         add(finding_code(e.problem->code), Severity::kError, e.path, e.problem->message);
       }
-      if (e.type != core::EntryType::kDirectory) duplicate(names, e.path);
       check_data(e, aggregated);
     }
-    check_paths();
+    append(detail::duplicate_names(entries_, files_));
+    append(detail::path_checks(entries_));
     for (const auto& [code, agg] : aggregated) {
       add(finding_code(code), Severity::kError, agg.second,
           fmt::format("{} encrypted entr{} could not be read ({}{})", agg.first,
@@ -329,55 +318,10 @@ class Verifier {
                                                       : "no password given, first: \"",
                       core::escape_name(agg.second) + "\""));
     }
-    for (auto& [key, spelling] : names) files_.insert(key);
   }
 
-  // The same name twice is an error (which copy would a restore use?); two spellings of one
-  // name under Unicode normalisation (NFD from macOS, NFC from elsewhere) are a warning: Linux
-  // keeps both, filesystems that normalise (macOS, Windows) would merge them.
-  void duplicate(std::map<std::string, std::string, std::less<>>& names, const std::string& path) {
-    auto [it, inserted] = names.emplace(core::name_key(path), path);
-    if (inserted) return;
-    if (it->second == path) {
-      add("DUPLICATE_ENTRY", Severity::kError, path,
-          fmt::format("entry \"{}\" appears more than once; which copy a restore would use is "
-                      "undefined",
-                      core::escape_name(path)));
-      return;
-    }
-    add("DUPLICATE_ENTRY", Severity::kWarning, path,
-        fmt::format("entries \"{}\" and \"{}\" are one name in two Unicode spellings (NFC and "
-                    "NFD): Linux keeps both, macOS and Windows would merge them into one file",
-                    core::escape_name(it->second), core::escape_name(path)));
-  }
-
-  // Names a restore cannot write: a path that is both a file and a folder (PATH_CONFLICT), and
-  // names longer than Linux filesystems take (NOT_RESTORABLE_HERE). In archive order, so the
-  // same archive always gives the same findings, however many readers ran.
-  void check_paths() {
-    std::set<std::string, std::less<>> folders;
-    for (const auto& e : entries_) {
-      if (e.problem) continue;
-      if (e.type == core::EntryType::kDirectory) folders.insert(e.path);
-      for (auto slash = e.path.find('/'); slash != std::string::npos;
-           slash = e.path.find('/', slash + 1)) {
-        folders.insert(e.path.substr(0, slash));
-      }
-    }
-    for (const auto& e : entries_) {
-      if (e.problem) continue;
-      if (e.type != core::EntryType::kDirectory && folders.count(e.path)) {
-        add("PATH_CONFLICT", Severity::kError, e.path,
-            fmt::format("\"{}\" is both a {} and a folder holding other entries: a restore "
-                        "cannot write both (entries behind a link would be written through it "
-                        "or dropped), so this backup cannot be restored as it is",
-                        core::escape_name(e.path),
-                        e.type == core::EntryType::kSymlink ? "symbolic link" : "file"));
-      }
-      if (auto why = core::too_long_to_restore(e.path)) {
-        add("NOT_RESTORABLE_HERE", Severity::kWarning, e.path, *why);
-      }
-    }
+  void append(std::vector<Finding> findings) {
+    for (auto& f : findings) report_.findings.push_back(std::move(f));
   }
 
   void check_data(const EntryResult& e,
