@@ -1,6 +1,7 @@
 // Preflight checks of a restore: who holds the live database, what the backup's schema would
 // bring or take away, and whether the disk holds what apply writes.
 #include <dirent.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -170,6 +171,60 @@ std::optional<Finding> disk_space_check(const fs::path& dir, std::uint64_t neede
                              "live database, the copy's journal and the staged documents); free "
                              "{} or more",
                              dir.string(), human(free), human(needed), human(needed - free))};
+}
+
+namespace {
+
+// A folder with another device than its parent (or its own parent: "/") is a mount point.
+bool is_mount_point(const fs::path& dir) {
+  struct stat self {};
+  struct stat parent {};
+  if (::stat(dir.c_str(), &self) != 0 || ::stat((dir / "..").c_str(), &parent) != 0) return false;
+  return self.st_dev != parent.st_dev || self.st_ino == parent.st_ino;
+}
+
+}  // namespace
+
+std::vector<Finding> too_wide_checks(const core::DatabaseSummary& backup,
+                                     const core::DatabaseSummary& live) {
+  std::vector<Finding> out;
+  for (const auto* s : {&backup, &live}) {
+    for (const auto& t : s->tables) {
+      if (!core::too_wide_to_select(t)) continue;
+      out.push_back(Finding{
+          "NOT_RESTORABLE_HERE", Severity::kError, t.name,
+          fmt::format("table {} of the {} database has {} columns, more than SQLite can read "
+                      "with its rowid in one query here; restore it with sqlite3 .restore",
+                      core::escape_name(t.name), s == &backup ? "backup's" : "live",
+                      t.columns.size())});
+    }
+  }
+  return out;
+}
+
+std::vector<Finding> documents_folder_checks(const fs::path& documents,
+                                             const std::vector<core::EntryRecord>& files,
+                                             const std::string& root) {
+  std::vector<Finding> out;
+  std::error_code ec;
+  if (fs::exists(documents, ec) && is_mount_point(documents)) {
+    out.push_back(Finding{
+        "NOT_RESTORABLE_HERE", Severity::kError, documents.string(),
+        fmt::format("the live documents folder {} is a mount point (a Docker volume or another "
+                    "filesystem): restorekit swaps the documents folder in with one rename, "
+                    "which a mount point refuses; give --live-docs a folder inside the mount, or "
+                    "restore the database alone with --no-docs",
+                    documents.string())});
+  }
+  for (const auto& f : files) {
+    if (f.path.rfind(root, 0) != 0) continue;
+    auto why = core::too_long_to_restore(f.path.substr(root.size()), documents.string().size() + 1);
+    if (!why) continue;
+    out.push_back(Finding{"NOT_RESTORABLE_HERE", Severity::kError, f.path,
+                          fmt::format("below {}: {}", documents.string(), *why)});
+    break;
+  }
+  return out;
 }
 
 }  // namespace detail

@@ -31,6 +31,17 @@ std::vector<core::Finding> live_in_use_checks(const fs::path& live,
 std::vector<core::Finding> schema_checks(const core::DatabaseSummary& backup,
                                          const core::DatabaseSummary& live, bool allow);
 
+// NOT_RESTORABLE_HERE (error) for every table of either database that SQLite cannot SELECT
+// with its rowid in one query.
+std::vector<core::Finding> too_wide_checks(const core::DatabaseSummary& backup,
+                                           const core::DatabaseSummary& live);
+
+// NOT_RESTORABLE_HERE (error) when the live documents folder cannot take a restore by rename:
+// a mount point, or a backup path (below `root`) too long below it.
+std::vector<core::Finding> documents_folder_checks(const fs::path& documents,
+                                                   const std::vector<core::EntryRecord>& files,
+                                                   const std::string& root);
+
 // DISK_SPACE when the filesystem of `dir` has less than `needed` bytes free.
 std::optional<core::Finding> disk_space_check(const fs::path& dir, std::uint64_t needed);
 

@@ -100,14 +100,6 @@ Result<fs::path> documents_folder(const fs::path& given) {
   return target;
 }
 
-// A folder with another device than its parent (or its own parent: "/") is a mount point.
-bool is_mount_point(const fs::path& dir) {
-  struct stat self {
-  }, parent{};
-  if (::stat(dir.c_str(), &self) != 0 || ::stat((dir / "..").c_str(), &parent) != 0) return false;
-  return self.st_dev != parent.st_dev || self.st_ino == parent.st_ino;
-}
-
 Finding finding(std::string code, Severity severity, std::string entry, std::string message) {
   return Finding{std::move(code), severity, std::move(entry), std::move(message)};
 }
@@ -317,47 +309,11 @@ class Planner {
     return {};
   }
 
-  // Tables SQLite cannot SELECT with their rowid (more columns than its limit) stop the plan
-  // before the diff would fail on them.
+  // Tables SQLite cannot SELECT with their rowid stop the plan before the diff would fail.
   bool too_wide() {
-    bool blocked = false;
-    for (const auto* s : {&backup_summary_, &live_summary_}) {
-      for (const auto& t : s->tables) {
-        if (!core::too_wide_to_select(t)) continue;
-        blocked = true;
-        p_.checks.push_back(finding(
-            "NOT_RESTORABLE_HERE", Severity::kError, t.name,
-            fmt::format("table {} of the {} database has {} columns, more than SQLite can read "
-                        "with its rowid in one query here; restore it with sqlite3 .restore",
-                        core::escape_name(t.name), s == &backup_summary_ ? "backup's" : "live",
-                        t.columns.size())));
-      }
-    }
-    return blocked;
-  }
-
-  // What a documents folder must allow for a restore by rename: no mount point, and every
-  // name short enough below it.
-  void documents_checks(const std::vector<core::EntryRecord>& files, const std::string& root) {
-    const auto& docs = *p_.live_documents;
-    std::error_code ec;
-    if (fs::exists(docs, ec) && is_mount_point(docs)) {
-      p_.checks.push_back(finding(
-          "NOT_RESTORABLE_HERE", Severity::kError, docs.string(),
-          fmt::format("the live documents folder {} is a mount point (a Docker volume or another "
-                      "filesystem): restorekit swaps the documents folder in with one rename, "
-                      "which a mount point refuses; give --live-docs a folder inside the mount, "
-                      "or restore the database alone with --no-docs",
-                      docs.string())));
-    }
-    for (const auto& f : files) {
-      if (f.path.rfind(root, 0) != 0) continue;
-      auto why = core::too_long_to_restore(f.path.substr(root.size()), docs.string().size() + 1);
-      if (!why) continue;
-      p_.checks.push_back(finding("NOT_RESTORABLE_HERE", Severity::kError, f.path,
-                                  fmt::format("below {}: {}", docs.string(), *why)));
-      break;
-    }
+    auto found = detail::too_wide_checks(backup_summary_, live_summary_);
+    p_.checks.insert(p_.checks.end(), found.begin(), found.end());
+    return !found.empty();
   }
 
   Result<void> effects() {
@@ -382,7 +338,11 @@ class Planner {
         p_.document_bytes += f.size.value_or(0);
       }
     }
-    if (p_.document_files > 0) documents_checks(files, root);  // none: live's are left alone
+    if (p_.document_files > 0) {  // none: live's documents are left alone
+      for (auto& f : detail::documents_folder_checks(*p_.live_documents, files, root)) {
+        p_.checks.push_back(std::move(f));
+      }
+    }
     std::error_code ec;
     fs::path live_docs = *p_.live_documents;
     if (!fs::exists(live_docs, ec)) {  // nothing there yet: everything is revived
