@@ -252,10 +252,7 @@ Result<Index> Index::open_file(const std::filesystem::path& path) {
 bool Index::looks_like_a_catalog(const std::filesystem::path& path) {
   auto ext = path.extension().string();
   if (ext == ".sqlite" || ext == ".sqlite3" || ext == ".db") return true;
-  std::array<char, 16> magic{};
-  std::ifstream in(path, std::ios::binary);
-  in.read(magic.data(), magic.size());
-  return in && has_sqlite_magic(std::as_bytes(std::span(magic)));
+  return has_sqlite_magic(path);
 }
 
 bool Index::is_damaged_file(const Error& e) {

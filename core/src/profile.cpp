@@ -148,21 +148,9 @@ Result<Profile> parse_profile(std::string_view toml_text, const std::filesystem:
   return p;
 }
 
-namespace {
-
-bool has_sqlite_file_magic(const std::filesystem::path& path) {
-  std::array<char, 16> head{};
-  std::ifstream in(path, std::ios::binary);
-  in.read(head.data(), head.size());
-  return in && has_sqlite_magic(std::as_bytes(std::span(head)));
-}
-
-}  // namespace
-
 Result<Profile> load_profile(const std::filesystem::path& path) {
   auto text = read_small_file(path);  // a profile is a few hundred bytes; 1 MiB is the bound
-  bool database = text ? text->rfind(std::string("SQLite format 3\0", 16), 0) == 0
-                       : has_sqlite_file_magic(path);
+  bool database = has_sqlite_magic(path);
   if (database) {
     return fail(ErrorCode::kInvalidArgument,
                 fmt::format("{} is a SQLite database, not a profile (a small TOML file); give "

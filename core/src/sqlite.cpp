@@ -5,7 +5,9 @@
 #include <mutex>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <fstream>
 #include <map>
 
 #include <fmt/format.h>
@@ -292,6 +294,13 @@ std::string quote_identifier(std::string_view name) {
 bool has_sqlite_magic(std::span<const std::byte> head) {
   static constexpr char kMagic[] = "SQLite format 3";  // 16 bytes with its NUL
   return head.size() >= sizeof(kMagic) && std::memcmp(head.data(), kMagic, sizeof(kMagic)) == 0;
+}
+
+bool has_sqlite_magic(const std::filesystem::path& path) {
+  std::array<char, 16> head{};
+  std::ifstream in(path, std::ios::binary);
+  in.read(head.data(), head.size());
+  return in && has_sqlite_magic(std::as_bytes(std::span(head)));
 }
 
 Result<void> snapshot_database(const std::filesystem::path& source,

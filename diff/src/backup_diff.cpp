@@ -23,13 +23,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool is_sqlite_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::array<char, 16> head{};
-  in.read(head.data(), head.size());
-  return in && core::has_sqlite_magic(std::as_bytes(std::span(head)));
-}
-
 // The archive pass: the database entry is staged, every other file hashed.
 class ArchivePass {
  public:
@@ -202,7 +195,7 @@ Result<DiffReport> diff_backup(const fs::path& backup, const fs::path& live,
     return fail(ErrorCode::kNotFound,
                 fmt::format("{} does not exist; check the path", backup.string()), backup.string());
   }
-  if (is_sqlite_file(backup)) {
+  if (core::has_sqlite_magic(backup)) {
     if (o.live_documents && o.without_documents == BackupDiffOptions::WithoutDocuments::kError) {
       return fail(ErrorCode::kInvalidArgument,
                   fmt::format("{} is a bare database file and holds no documents to compare with "

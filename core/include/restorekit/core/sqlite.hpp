@@ -134,6 +134,8 @@ std::string quote_identifier(std::string_view name);
 
 // True when `head` starts with the SQLite file magic "SQLite format 3\0".
 bool has_sqlite_magic(std::span<const std::byte> head);
+// True when the file at `path` starts with that magic (false when it cannot be read).
+bool has_sqlite_magic(const std::filesystem::path& path);
 
 // Copies a consistent snapshot of `source` into a new file `dest` through SQLite's online
 // backup API (one read transaction: writers in other connections may go on; the copy holds a
