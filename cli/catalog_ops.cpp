@@ -51,7 +51,8 @@ AddOutcome add_to_catalog(core::Index& index, const std::filesystem::path& archi
   if (!index.put(s)) return AddOutcome::kNotABackup;
   if (!report || locked) {
     auto verdict = locked ? core::Verdict::kLocked : core::Verdict::kDamaged;
-    (void)index.record_verification(key, *fingerprint, {}, core::Verification{0, verdict, 1, 0});
+    (void)index.record_verification(key, *fingerprint, nullptr,
+                                    core::Verification{0, verdict, 1, 0});
   }
   return locked ? AddOutcome::kLocked : AddOutcome::kDamaged;
 }
@@ -64,7 +65,7 @@ Result<void> record_verify(core::Index& index, const std::filesystem::path& arch
   if (!known) (void)add_to_catalog(index, archive, inputs);
   RK_TRY_ASSIGN(bool recorded,
                 index.record_verification(
-                    key, fingerprint, report.listing,
+                    key, fingerprint, report.listing.get(),
                     core::Verification{0, report.verdict(), report.count(core::Severity::kError),
                                        report.count(core::Severity::kWarning)}));
   if (!recorded) {

@@ -401,7 +401,7 @@ Result<void> Index::in_transaction(const std::function<Result<void>()>& body) {
   return db_.exec("COMMIT");
 }
 
-Result<void> Index::put(const ArchiveSummary& s, const std::vector<EntryRecord>* entries) {
+Result<void> Index::put(const ArchiveSummary& s, const EntryStore* entries) {
   return in_transaction([&]() -> Result<void> {
     RK_TRY(delete_archive(s.path));
     RK_TRY_ASSIGN(auto st, db_.prepare("INSERT INTO archives(path, size, mtime_ns, head_tail, "
@@ -484,12 +484,13 @@ Result<void> Index::put_children(std::int64_t id, const ArchiveSummary& s) {
   return {};
 }
 
-Result<void> Index::put_entries(std::int64_t id, const std::vector<EntryRecord>& entries) {
+Result<void> Index::put_entries(std::int64_t id, const EntryStore& entries) {
   RK_TRY_ASSIGN(auto st, db_.prepare("INSERT INTO entries VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"));
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    const auto& e = entries[i];
+  std::int64_t seq = 0;
+  return entries.for_each([&](const StoredEntry& stored) -> Result<void> {
+    const auto& e = stored.record;
     st.bind(1, id);
-    st.bind(2, static_cast<std::int64_t>(i));
+    st.bind(2, seq++);
     st.bind(3, std::string_view(e.path));
     st.bind(4, entry_type_name(e.type));
     bind_optional(
@@ -504,9 +505,8 @@ Result<void> Index::put_entries(std::int64_t id, const std::vector<EntryRecord>&
       st.bind_null(9);
     auto slash = e.path.find_last_of('/', e.path.size() > 1 ? e.path.size() - 2 : 0);
     st.bind(10, std::string_view(e.path).substr(slash == std::string::npos ? 0 : slash + 1));
-    RK_TRY(st.run());
-  }
-  return {};
+    return st.run();
+  });
 }
 
 Result<std::vector<EntryRecord>> Index::entries(const std::string& path) {
@@ -591,18 +591,19 @@ Result<std::optional<std::int64_t>> Index::archive_id(const std::string& path,
 }
 
 Result<bool> Index::record_verification(const std::string& path, const Fingerprint& fingerprint,
-                                        const std::vector<EntryRecord>& listing,
-                                        const Verification& v) {
+                                        const EntryStore* listing, const Verification& v) {
   RK_TRY_ASSIGN(auto id, archive_id(path, fingerprint));
   if (!id) return false;
   auto recorded = in_transaction([&]() -> Result<void> {
-    RK_TRY_ASSIGN(auto del, db_.prepare("DELETE FROM entries WHERE archive_id = ?1"));
-    del.bind(1, *id);
-    RK_TRY(del.run());
-    RK_TRY(put_entries(*id, listing));
-    RK_TRY_ASSIGN(auto listed, db_.prepare("UPDATE archives SET listed = 1 WHERE id = ?1"));
-    listed.bind(1, *id);
-    RK_TRY(listed.run());
+    if (listing) {
+      RK_TRY_ASSIGN(auto del, db_.prepare("DELETE FROM entries WHERE archive_id = ?1"));
+      del.bind(1, *id);
+      RK_TRY(del.run());
+      RK_TRY(put_entries(*id, *listing));
+      RK_TRY_ASSIGN(auto listed, db_.prepare("UPDATE archives SET listed = 1 WHERE id = ?1"));
+      listed.bind(1, *id);
+      RK_TRY(listed.run());
+    }
     RK_TRY_ASSIGN(auto st, db_.prepare("INSERT OR REPLACE INTO verifications VALUES(?1, ?2, ?3, "
                                        "?4, ?5)"));
     st.bind(1, *id);

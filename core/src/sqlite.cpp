@@ -136,6 +136,13 @@ Result<Database> Database::open_memory() {
   return Database(db, ":memory:");
 }
 
+Result<Database> Database::open_scratch() {
+  // An empty name is SQLite's private temporary database, removed when the connection closes.
+  RK_TRY_ASSIGN(sqlite3 * db,
+                open_raw("", "(scratch)", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+  return Database(db, "(scratch)");
+}
+
 void set_query_cancel(const CancelToken& token) {
   std::lock_guard lock(query_cancel_mutex);
   query_cancel() = token;

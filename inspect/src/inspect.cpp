@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <restorekit/core/backup_format.hpp>
+#include <restorekit/core/entry_store.hpp>
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/safe_path.hpp>
 #include <restorekit/core/sql_dump.hpp>
@@ -80,7 +81,7 @@ class Inspector {
   void store_in_index() {
     if (!o_.index || report_.incomplete) return;
     bool full = report_.summary.listed;
-    auto stored = o_.index->put(report_.summary, full ? &records_ : nullptr);
+    auto stored = o_.index->put(report_.summary, full ? records_.get() : nullptr);
     if (!stored) {
       report_.summary.findings.push_back(core::Finding{
           "INDEX_UNAVAILABLE", core::Severity::kInfo, "",
@@ -90,6 +91,7 @@ class Inspector {
 
   Result<void> read_archive() {
     RK_TRY_ASSIGN(reader_, ArchiveReader::open(path_, o_.reader));
+    RK_TRY_ASSIGN(records_, core::EntryStore::create());
     RK_TRY_ASSIGN(const Entry* first, reader_->next());
     if (first) {
       report_.summary.archive = reader_->info();
@@ -106,8 +108,11 @@ class Inspector {
       RK_TRY_ASSIGN(e, reader_->next());
     }
     s.listed = true;
+    RK_TRY(records_->seal());
     finish_foreign_summary();
-    if (listing()) report_.entries = records_;
+    if (listing()) {
+      RK_TRY_ASSIGN(report_.entries, records_->records());
+    }
     return {};
   }
 
@@ -193,7 +198,8 @@ class Inspector {
     }
     // Records are kept for every scanned entry (the index stores the listing), but only a
     // listing run returns them.
-    records_.push_back(record_of(e));
+    RK_TRY(records_->add(core::StoredEntry{e.index, record_of(e), false, false, std::nullopt},
+                         core::Ownership::kOwned));
     if (e.problem) {
       s.findings.push_back(core::Finding{std::string(code_name(e.problem->code)),
                                          core::Severity::kWarning, e.raw_path, e.problem->message});
@@ -202,7 +208,7 @@ class Inspector {
     if (e.type != EntryType::kFile || s.kind == core::BackupKind::kRestorekit) return {};
     if (e.path.rfind("restorekit/", 0) == 0) return {};
     RK_TRY_ASSIGN(bool is_db, maybe_database(e));
-    if (!is_db) files_.push_back({e.path, e.size.value_or(0)});
+    if (!is_db) count_file(e.path, e.size.value_or(0));
     return {};
   }
 
@@ -299,21 +305,37 @@ class Inspector {
     return {};
   }
 
+  // Documents are the files under the profile's root, else under "docs/" when any file is
+  // there, else every file that is no database: counted for each candidate as entries pass.
+  struct FileCount {
+    std::uint64_t files = 0;
+    std::uint64_t bytes = 0;
+    void add(std::uint64_t size) {
+      ++files;
+      bytes += size;
+    }
+  };
+
+  void count_file(const std::string& path, std::uint64_t size) {
+    all_files_.add(size);
+    if (path.rfind("docs/", 0) == 0) docs_files_.add(size);
+    if (o_.profile && o_.profile->documents_root &&
+        path.rfind(*o_.profile->documents_root, 0) == 0) {
+      root_files_.add(size);
+    }
+  }
+
   void finish_foreign_summary() {
     auto& s = report_.summary;
     if (s.kind == core::BackupKind::kRestorekit) return;  // a listing of our backup
-    std::string root;
+    FileCount documents = all_files_;
     if (o_.profile && o_.profile->documents_root) {
-      root = *o_.profile->documents_root;
-    } else if (std::any_of(files_.begin(), files_.end(),
-                           [](const auto& f) { return f.first.rfind("docs/", 0) == 0; })) {
-      root = "docs/";
+      if (!o_.profile->documents_root->empty()) documents = root_files_;
+    } else if (docs_files_.files > 0) {
+      documents = docs_files_;
     }
-    for (const auto& [path, size] : files_) {
-      if (!root.empty() && path.rfind(root, 0) != 0) continue;
-      s.document_files++;
-      s.document_bytes += size;
-    }
+    s.document_files = documents.files;
+    s.document_bytes = documents.bytes;
     s.bytes = s.document_bytes;
     for (const auto& db : s.databases) s.bytes += db.bytes;
   }
@@ -325,8 +347,10 @@ class Inspector {
   InspectReport report_;
   std::optional<ArchiveReader> reader_;
   std::optional<core::TempDir> temp_;
-  std::vector<std::pair<std::string, std::uint64_t>> files_;  // non-database files
-  std::vector<core::EntryRecord> records_;                    // every entry scanned
+  FileCount all_files_;                        // files that are no database
+  FileCount docs_files_;                       // ... under "docs/"
+  FileCount root_files_;                       // ... under the profile's documents root
+  std::shared_ptr<core::EntryStore> records_;  // every entry scanned, on disk
 };
 
 }  // namespace

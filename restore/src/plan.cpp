@@ -324,12 +324,12 @@ class Planner {
     RK_TRY_ASSIGN(p_.effects.database, diff::diff_databases(p_.staged_database, p_.live, d));
     p_.effects.backup_database = database_;
     if (!p_.live_documents) return {};
-    std::vector<core::EntryRecord> files;
-    for (const auto& e : report_.listing) {
-      bool database = std::any_of(report_.databases.begin(), report_.databases.end(),
-                                  [&](const auto& db) { return db.entry == e.path; });
-      if (!database) files.push_back(e);
-    }
+    // The documents' listing is held in memory here: diff and the staged tree need it whole.
+    RK_TRY_ASSIGN(auto files, report_.listing->records());
+    std::erase_if(files, [&](const core::EntryRecord& e) {
+      return std::any_of(report_.databases.begin(), report_.databases.end(),
+                         [&](const auto& db) { return db.entry == e.path; });
+    });
     std::string root = diff::documents_root(o_.documents_root, files);
     for (const auto& f : files) {
       if (f.type == core::EntryType::kFile && f.path.rfind(root, 0) == 0 &&

@@ -38,7 +38,9 @@ TEST(Index, AnswersOnlyForAnUnchangedFingerprint) {
   auto s = summary("/b/one.tar.zst");
   std::vector<EntryRecord> entries = {{"app.sqlite", EntryType::kFile, 990, 1, false, true, {}},
                                       {"../x", EntryType::kFile, 1, 2, false, false, hash128("y")}};
-  ASSERT_TRUE(index->put(s, &entries));
+  auto store = EntryStore::from_records(entries);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(index->put(s, store->get()));
   auto found = index->find(s.path, s.fingerprint);
   ASSERT_TRUE(found);
   ASSERT_TRUE(found->has_value());

@@ -155,11 +155,10 @@ TEST_F(UnicodeNames, LiveDocumentsInNfdAreTheBackupsNfcDocuments) {
   verify::VerifyOptions vo;
   auto r = verify::verify(scratch_ / "b.tar", vo);
   ASSERT_TRUE(r);
-  std::vector<core::EntryRecord> files;
-  for (const auto& e : r->listing) {
-    if (e.path != "app.sqlite") files.push_back(e);
-  }
-  auto d = diff::diff_documents(files, "docs/", app_ / "docs", 10);
+  auto files = r->listing->records();
+  ASSERT_TRUE(files);
+  std::erase_if(*files, [](const core::EntryRecord& e) { return e.path == "app.sqlite"; });
+  auto d = diff::diff_documents(*files, "docs/", app_ / "docs", 10);
   ASSERT_TRUE(d) << d.error().message;
   EXPECT_EQ(d->unchanged, 2u);
   EXPECT_EQ(d->lost, 0u) << "one document counted as lost and revived";
@@ -207,7 +206,9 @@ TEST_F(UnicodeNames, CatalogFindMatchesEitherSpelling) {
   s.listed = true;
   std::vector<core::EntryRecord> entries = {
       {"docs/" + kNfd, core::EntryType::kFile, 1, 0, false, true, std::nullopt}};
-  ASSERT_TRUE(index->put(s, &entries));
+  auto store = core::EntryStore::from_records(entries);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(index->put(s, store->get()));
   for (const std::string& pattern :
        {"docs/" + kNfc, std::string("*rich_NFD*"), std::string("Z\xc3\xbc*")}) {
     auto found = index->find_entries(pattern, 10);

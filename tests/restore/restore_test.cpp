@@ -460,7 +460,7 @@ TEST_F(RestoreTest, DiffReusesTheIndexInsteadOfReadingTheArchiveAgain) {
   verify::VerifyOptions vo;
   auto verified = verify::verify(backup_, vo);
   ASSERT_TRUE(verified) << verified.error().message;
-  auto recorded = index->record_verification(summary.path, *fingerprint, verified->listing,
+  auto recorded = index->record_verification(summary.path, *fingerprint, verified->listing.get(),
                                              core::Verification{0, core::Verdict::kIntact, 0, 0});
   ASSERT_TRUE(recorded && *recorded);
   auto reused = diff::diff_backup(backup_, live_, o);

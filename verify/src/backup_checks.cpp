@@ -16,16 +16,14 @@ using core::Severity;
 
 class BackupChecker {
  public:
-  explicit BackupChecker(BackupCheckInput& in) : in_(in) {
-    for (const auto& e : in.entries) by_path_[core::name_key(e.path)] = &e;
-  }
+  explicit BackupChecker(BackupCheckInput& in) : in_(in) {}
 
-  std::vector<Finding> run() {
-    if (in_.complete) check_layout();
-    check_checksums();
+  Result<std::vector<Finding>> run() {
+    if (in_.complete) RK_TRY(check_layout());
+    RK_TRY(check_checksums());
     if (!in_.complete) return std::move(out_);  // the rest needs the whole archive
-    check_totals();
-    for (const auto& db : in_.header.databases) check_database(db);
+    RK_TRY(check_totals());
+    for (const auto& db : in_.header.databases) RK_TRY(check_database(db));
     return std::move(out_);
   }
 
@@ -40,73 +38,79 @@ class BackupChecker {
         fmt::format("the header promises {}; the backup was altered after it was written", what));
   }
 
-  void check_layout() {
-    const auto& last = in_.entries.back();
-    if (last.path != core::kChecksumsEntry) {
+  Result<void> check_layout() {
+    const auto* list = in_.checksums;
+    if (!list || list->index != in_.last_index) {
       add("MISSING_ENTRY", std::string(core::kChecksumsEntry),
-          by_path_.count(std::string(core::kChecksumsEntry))
-              ? fmt::format("{} is not the last entry, as format v1 requires",
-                            core::kChecksumsEntry)
-              : fmt::format("{} is missing: the entries' checksums cannot be checked",
-                            core::kChecksumsEntry));
+          list ? fmt::format("{} is not the last entry, as format v1 requires",
+                             core::kChecksumsEntry)
+               : fmt::format("{} is missing: the entries' checksums cannot be checked",
+                             core::kChecksumsEntry));
     }
+    return {};
   }
 
-  void check_checksums() {
-    auto it = by_path_.find(std::string(core::kChecksumsEntry));
-    if (it == by_path_.end() || it->second->data_error) return;
-    auto lines = core::parse_checksums(it->second->text);
+  // Every line is looked up in the store; the entries found are marked, and a file left
+  // unmarked is EXTRA_ENTRY unless it shares its name with a marked one (a duplicate, which is
+  // reported as such).
+  Result<void> check_checksums() {
+    const auto* list = in_.checksums;
+    if (!list || list->data_error) return {};
+    auto lines = core::parse_checksums(list->text);
     if (!lines) {
       add("BAD_CHECKSUMS", std::string(core::kChecksumsEntry), lines.error().message);
-      return;
+      return {};
     }
-    std::map<std::string, const core::ChecksumLine*> listed;
-    for (const auto& line : *lines) {
-      listed[core::name_key(line.path)] = &line;
-      compare(line);
-    }
-    for (const auto& e : in_.entries) {
+    std::vector<bool> listed(in_.last_index + 1);
+    for (const auto& line : *lines) RK_TRY(compare(line, listed));
+    return in_.entries.for_each([&](const core::StoredEntry& s) -> Result<void> {
+      const auto& e = s.record;
       bool metadata = e.path == core::kHeaderEntry || e.path == core::kChecksumsEntry;
-      if (e.type == core::EntryType::kFile && !metadata && !listed.count(core::name_key(e.path))) {
-        add("EXTRA_ENTRY", e.path,
-            fmt::format("entry \"{}\" is not listed in {}: it was added after the backup was "
-                        "written",
-                        core::escape_name(e.path), core::kChecksumsEntry));
-      }
-    }
+      if (e.type != core::EntryType::kFile || metadata || listed[s.index]) return {};
+      RK_TRY_ASSIGN(auto first, in_.entries.find(e.path));
+      if (first && first->index != s.index && listed[first->index]) return {};
+      add("EXTRA_ENTRY", e.path,
+          fmt::format("entry \"{}\" is not listed in {}: it was added after the backup was "
+                      "written",
+                      core::escape_name(e.path), core::kChecksumsEntry));
+      return {};
+    });
   }
 
-  void compare(const core::ChecksumLine& line) {
-    auto it = by_path_.find(core::name_key(line.path));
-    if (it == by_path_.end()) {
+  Result<void> compare(const core::ChecksumLine& line, std::vector<bool>& listed) {
+    RK_TRY_ASSIGN(auto found, in_.entries.find(line.path));
+    if (!found) {
       add("MISSING_ENTRY", line.path,
           fmt::format("entry \"{}\" is listed in {} but not in the backup",
                       core::escape_name(line.path), core::kChecksumsEntry));
-      return;
+      return {};
     }
-    const EntryResult& e = *it->second;
-    if (!e.data_read || e.data_error || !e.digests.xxh128) return;  // reported elsewhere
+    if (found->index < listed.size()) listed[found->index] = true;
+    const auto& hash = found->record.hash;
+    if (!hash) return {};  // not read, or failed: reported elsewhere
     ++in_.checked;
-    if (*e.digests.xxh128 != line.digest) {
+    if (*hash != line.digest) {
       add("CHECKSUM_MISMATCH", line.path,
           fmt::format("entry \"{}\" has XXH3-128 {} but {} records {}",
-                      core::escape_name(line.path), e.digests.xxh128->hex(), core::kChecksumsEntry,
+                      core::escape_name(line.path), hash->hex(), core::kChecksumsEntry,
                       line.digest.hex()));
     }
+    return {};
   }
 
-  void check_totals() {
+  Result<void> check_totals() {
     const auto& h = in_.header;
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
     std::string root = h.documents_root;
-    for (const auto& e : in_.entries) {
-      bool doc = e.type == core::EntryType::kFile && e.path.rfind(root, 0) == 0;
-      if (doc) {
+    RK_TRY(in_.entries.for_each([&](const core::StoredEntry& s) -> Result<void> {
+      const auto& e = s.record;
+      if (e.type == core::EntryType::kFile && e.path.rfind(root, 0) == 0) {
         ++files;
-        bytes += e.bytes;
+        if (s.data_read) bytes += e.size.value_or(0);
       }
-    }
+      return {};
+    }));
     if (in_.entries.size() != h.total_entries) {
       mismatch(
           "", fmt::format("{} entries, the archive holds {}", h.total_entries, in_.entries.size()));
@@ -115,22 +119,25 @@ class BackupChecker {
       mismatch(root, fmt::format("{} documents of {} bytes, the archive holds {} of {} bytes",
                                  h.document_files, h.document_bytes, files, bytes));
     }
+    return {};
   }
 
-  void check_database(const core::HeaderDatabase& promised) {
-    auto it = by_path_.find(core::name_key(promised.entry));
-    if (it == by_path_.end()) {
+  Result<void> check_database(const core::HeaderDatabase& promised) {
+    RK_TRY_ASSIGN(auto found, in_.entries.find(promised.entry));
+    if (!found) {
       add("MISSING_ENTRY", promised.entry,
           fmt::format("database {} named in the header is not in the backup", promised.entry));
-      return;
+      return {};
     }
-    if (it->second->data_read && !it->second->data_error && it->second->bytes != promised.bytes) {
-      mismatch(promised.entry, fmt::format("{} of {} bytes, it holds {}", promised.entry,
-                                           promised.bytes, it->second->bytes));
+    std::uint64_t bytes = found->record.size.value_or(0);
+    if (found->data_read && !found->failed && bytes != promised.bytes) {
+      mismatch(promised.entry,
+               fmt::format("{} of {} bytes, it holds {}", promised.entry, promised.bytes, bytes));
     }
     for (const auto& check : in_.databases) {
       if (check.result.entry == promised.entry) compare_rows(promised, check);
     }
+    return {};
   }
 
   void compare_rows(const core::HeaderDatabase& promised, const DatabaseCheck& check) {
@@ -171,13 +178,12 @@ class BackupChecker {
   }
 
   BackupCheckInput& in_;
-  std::map<std::string, const EntryResult*, std::less<>> by_path_;
   std::vector<Finding> out_;
 };
 
 }  // namespace
 
-std::vector<Finding> check_backup(BackupCheckInput& in) {
+Result<std::vector<Finding>> check_backup(BackupCheckInput& in) {
   return BackupChecker(in).run();
 }
 

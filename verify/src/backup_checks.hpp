@@ -15,12 +15,15 @@ namespace restorekit::verify::detail {
 
 struct BackupCheckInput {
   const core::BackupHeader& header;
-  const std::vector<EntryResult>& entries;
+  const core::EntryStore& entries;
   const std::vector<DatabaseCheck>& databases;
-  bool complete = true;       // every entry was seen; otherwise only what was seen is compared
-  std::uint64_t checked = 0;  // out: entries compared with the checksum list
+  bool complete = true;          // every entry was seen; otherwise only what was seen is compared
+  const EntryResult* checksums;  // restorekit/checksums.xxh128 with its text, when present
+  std::uint64_t last_index = 0;  // the index of the archive's last entry
+  std::uint64_t checked = 0;     // out: entries compared with the checksum list
 };
 
-std::vector<core::Finding> check_backup(BackupCheckInput& in);
+// @error kDatabase (a query of the entry store failed).
+Result<std::vector<core::Finding>> check_backup(BackupCheckInput& in);
 
 }  // namespace restorekit::verify::detail

@@ -209,7 +209,7 @@ std::vector<Finding> check_document_references(const std::filesystem::path& stag
                                                const std::string& entry,
                                                const std::vector<core::ColumnRef>& refs,
                                                const std::string& root,
-                                               const std::set<std::string, std::less<>>& files) {
+                                               const core::EntryStore& files) {
   std::vector<Finding> out;
   auto db = core::Database::open_untrusted(staged);
   if (!db) return out;
@@ -225,7 +225,10 @@ std::vector<Finding> check_document_references(const std::filesystem::path& stag
     (void)st->for_each([&]() -> Result<void> {
       std::string value(st->column_text(1));
       auto normalised = core::normalize_entry_path(root + value);
-      if (normalised && files.count(core::name_key(*normalised))) return {};
+      if (normalised) {
+        RK_TRY_ASSIGN(auto found, files.find(*normalised));
+        if (found) return {};
+      }
       if (++missing <= kMaxExampleRows) {
         examples += fmt::format("{}rowid {} \"{}\"", missing == 1 ? "" : ", ", st->column_int(0),
                                 core::escape_name(value));

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <restorekit/core/entry_store.hpp>
 #include <restorekit/core/finding.hpp>
 #include <restorekit/core/profile.hpp>
 #include <restorekit/core/sqlite.hpp>
@@ -26,10 +27,12 @@ struct DatabaseCheck {
 DatabaseCheck check_database(const std::filesystem::path& staged, const std::string& entry,
                              bool sql_dump, const std::optional<std::string>& tenant_column);
 
-// Every value of the profile's reference columns must name a file entry under `root`.
-std::vector<core::Finding> check_document_references(
-    const std::filesystem::path& staged, const std::string& entry,
-    const std::vector<core::ColumnRef>& refs, const std::string& root,
-    const std::set<std::string, std::less<>>& files);
+// Every value of the profile's reference columns must name a file entry under `root` (looked up
+// in `files` under the name rule).
+std::vector<core::Finding> check_document_references(const std::filesystem::path& staged,
+                                                     const std::string& entry,
+                                                     const std::vector<core::ColumnRef>& refs,
+                                                     const std::string& root,
+                                                     const core::EntryStore& files);
 
 }  // namespace restorekit::verify::detail

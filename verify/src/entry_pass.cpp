@@ -12,6 +12,7 @@
 
 #include <restorekit/core/backup_format.hpp>
 #include <restorekit/core/fs.hpp>
+#include <restorekit/core/safe_path.hpp>
 #include <restorekit/core/sql_dump.hpp>
 #include <restorekit/core/sqlite.hpp>
 
@@ -63,6 +64,25 @@ class ExtraHasher {
 bool is_metadata(std::string_view path) {
   return path == core::kHeaderEntry || path == core::kChecksumsEntry;
 }
+
+}  // namespace
+
+bool EntryResult::notable() const {
+  bool size_mismatch = data_read && !data_error && declared_size && *declared_size != bytes;
+  return problem || data_error || staged || not_a_database || too_long || size_mismatch ||
+         is_metadata(path);
+}
+
+core::StoredEntry EntryResult::stored() const {
+  core::EntryRecord r{path,        type,      data_read ? std::optional(bytes) : declared_size,
+                      mtime,       encrypted, !problem,
+                      std::nullopt};
+  if (data_read && !data_error) r.hash = digests.xxh128;
+  return core::StoredEntry{index, std::move(r), data_read, data_error.has_value(),
+                           data_read && !data_error ? digests.extra_hex : std::nullopt};
+}
+
+namespace {
 
 // Decides from an entry's first bytes whether it is a database (SQLite magic, or a SQL dump)
 // and, if so, streams it into a staging file. Any other entry is streamed into the files tree
@@ -197,7 +217,14 @@ class Worker {
       if (plan_.on_entry) plan_.on_entry(r);
     }
     if (!r.data_error) out_.last_good_entry = r.path;
-    out_.entries.push_back(std::move(r));
+    if (e.safe()) r.too_long = core::too_long_to_restore(e.path);
+    // Worker 0 lists every entry; a row of the owner replaces its row in the store.
+    RK_TRY(
+        plan_.store->add(r.stored(), owned ? core::Ownership::kOwned : core::Ownership::kNotOwned));
+    if (!owned) return {};
+    out_.bytes += r.bytes;
+    if (r.encrypted && r.data_read && !r.data_error) ++out_.decrypted;
+    if (r.notable()) out_.notable.push_back(std::move(r));
     return {};
   }
 

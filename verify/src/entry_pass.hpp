@@ -1,5 +1,7 @@
 // One pass of one reader over an archive (private to verify): per entry, hash the data, keep
-// small restorekit metadata entries verbatim, stage databases, and record what failed. With
+// small restorekit metadata entries verbatim, stage databases, and record what failed. Every
+// entry goes to the shared EntryStore (on disk); only the few a finding or a later check needs
+// (unsafe, failed, staged, metadata, misnamed, too long, size mismatch) stay in memory. With
 // several workers (zip), worker w reads the data of entries whose index % workers == w and
 // skips the rest; worker 0 also records every entry's metadata.
 #pragma once
@@ -15,6 +17,7 @@
 
 #include <restorekit/core/archive_reader.hpp>
 #include <restorekit/core/checksum_list.hpp>
+#include <restorekit/core/entry_store.hpp>
 #include <restorekit/core/hash.hpp>
 #include <restorekit/core/progress.hpp>
 
@@ -44,9 +47,16 @@ struct EntryResult {
   std::optional<core::Finding> not_a_database;
   std::string text;  // restorekit/header.json and checksums.xxh128, kept verbatim
   std::int64_t mtime = 0;
+  std::optional<std::string> too_long;  // why the name cannot be restored on this machine
+
+  // Whether this entry is kept in memory after the pass (see the top of this file).
+  [[nodiscard]] bool notable() const;
+  // Its row in the EntryStore.
+  [[nodiscard]] core::StoredEntry stored() const;
 };
 
 struct PassPlan {
+  core::EntryStore* store = nullptr;  // every entry is recorded here
   unsigned worker = 0;
   unsigned workers = 1;
   // Extra algorithms a checksum list wants, by normalised path.
@@ -62,7 +72,9 @@ struct PassPlan {
 };
 
 struct PassOutcome {
-  std::vector<EntryResult> entries;  // worker 0: every entry; others: the ones they own
+  std::vector<EntryResult> notable;  // the entries this worker owns that stay in memory
+  std::uint64_t bytes = 0;           // data bytes read by this worker
+  std::uint64_t decrypted = 0;       // encrypted entries this worker read cleanly
   std::optional<Error> stopped;      // the fatal error that ended the pass early
   std::string last_good_entry;       // the last entry that ended cleanly before `stopped`
   std::uint64_t raw_offset = 0;      // raw archive bytes read when the pass ended

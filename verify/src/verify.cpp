@@ -102,6 +102,7 @@ class Verifier {
   Result<VerifyReport> run() {
     auto started = std::chrono::steady_clock::now();
     RK_TRY(load_checksum_list());
+    RK_TRY_ASSIGN(store_, core::EntryStore::create());
     std::optional<core::TempDir> temp;
     if (o_.stage_dir) {
       stage_dir_ = *o_.stage_dir;
@@ -124,18 +125,21 @@ class Verifier {
     }
     report_.timings.pass = lap(t);
     report_.complete = complete_;
-    list_entries();
+    RK_TRY(store_->seal());
+    report_.entries = store_->size();
+    report_.listing = store_;
+    find_header();
     bool locked = classify_encrypted();
     report_.findings.insert(report_.findings.end(), pending_.begin(), pending_.end());
-    check_entries();
-    if (truncated_zip_) summarise_truncation();
+    RK_TRY(check_entries());
+    if (truncated_zip_) RK_TRY(summarise_truncation());
     report_.timings.entries = lap(t);
     // A locked backup says nothing about what it could not read: no header, checksum, database
     // or reference findings derived from unread data.
     if (locked) {
       cleanup_staged(JoinChecks::kYes);
     } else {
-      check_contents();
+      RK_TRY(check_contents());
     }
     report_.timings.contents = lap(t);
     // Checks cut short by the token report damage that is not there: a cancelled run is no
@@ -189,9 +193,10 @@ class Verifier {
     std::vector<detail::PassPlan> plans(workers);
     auto on_entry = [this](const EntryResult& e) { start_database_check(e); };
     for (unsigned w = 0; w < workers; ++w) {
-      plans[w] = detail::PassPlan{
-          w,         workers,     &extra_,     stage_dir_, o_.stage_files_to.value_or(fs::path()),
-          o_.cancel, &raw_bytes_, on_progress, on_entry};
+      plans[w] = detail::PassPlan{store_.get(), w,           workers,
+                                  &extra_,      stage_dir_,  o_.stage_files_to.value_or(fs::path()),
+                                  o_.cancel,    &raw_bytes_, on_progress,
+                                  on_entry};
     }
     for (unsigned w = 1; w < workers; ++w) {
       threads.emplace_back([&, w] {
@@ -210,21 +215,18 @@ class Verifier {
     for (auto& o : outcomes) {
       if (!o) return tl::unexpected(o.error());
     }
-    entries_ = std::move(outcomes[0]->entries);
-    for (std::size_t w = 1; w < outcomes.size(); ++w) {
-      for (auto& r : outcomes[w]->entries) {
-        if (r.index < entries_.size() && entries_[r.index].index == r.index) {
-          entries_[r.index] = std::move(r);
-        }
-      }
+    for (auto& o : outcomes) {
+      for (auto& r : o->notable) entries_.push_back(std::move(r));
+      report_.bytes += o->bytes;
+      decrypted_ += o->decrypted;
     }
+    std::sort(entries_.begin(), entries_.end(),
+              [](const EntryResult& a, const EntryResult& b) { return a.index < b.index; });
     for (auto& o : outcomes) {
       complete_ = complete_ && !o->stopped;
       RK_TRY(stopped(*o));
       if (o->drain_error) RK_TRY(damage(*o->drain_error, ""));
     }
-    report_.entries = entries_.size();
-    for (const auto& e : entries_) report_.bytes += e.bytes;
     return {};
   }
 
@@ -258,11 +260,13 @@ class Verifier {
 
   // A zip without its end record was cut short: the decompression errors of the entries it cut
   // are one TRUNCATED finding naming where reading stopped, not one CORRUPT_DATA per reader.
-  void summarise_truncation() {
-    auto t = detail::zip_truncation(entries_, path_.string(), report_.archive_bytes);
-    if (!t) return;
+  Result<void> summarise_truncation() {
+    RK_TRY_ASSIGN(auto t,
+                  detail::zip_truncation(*store_, entries_, path_.string(), report_.archive_bytes));
+    if (!t) return {};
     std::erase_if(report_.findings, [](const Finding& f) { return f.code == "CORRUPT_DATA"; });
     report_.findings.push_back(std::move(*t));
+    return {};
   }
 
   // True when encrypted entries could not be read for want of the right password. With a
@@ -270,15 +274,9 @@ class Verifier {
   // archive decrypted cleanly is a wrong password that passed AES's 2-byte check value (1 in
   // 65,536), not damage: it becomes BAD_PASSWORD (and the pass it stopped is not TRUNCATED).
   bool classify_encrypted() {
-    std::uint64_t decrypted = 0;
     std::vector<EntryResult*> failed;
     for (auto& e : entries_) {
-      if (!e.encrypted || !e.data_read) continue;
-      if (e.data_error) {
-        failed.push_back(&e);
-      } else {
-        ++decrypted;
-      }
+      if (e.encrypted && e.data_read && e.data_error) failed.push_back(&e);
     }
     auto password_error = [](ErrorCode c) {
       return c == ErrorCode::kPasswordRequired || c == ErrorCode::kBadPassword;
@@ -286,7 +284,7 @@ class Verifier {
     bool locked = std::any_of(failed.begin(), failed.end(), [&](const EntryResult* e) {
       return password_error(e->data_error->code);
     });
-    if (decrypted > 0 || failed.empty()) return locked;
+    if (decrypted_ > 0 || failed.empty()) return locked;
     for (auto* e : failed) {
       if (password_error(e->data_error->code)) continue;
       auto message = e->data_error->message;
@@ -300,7 +298,7 @@ class Verifier {
   }
 
   // Per-entry structure: unsafe names, duplicates, encryption, data errors, sizes.
-  void check_entries() {
+  Result<void> check_entries() {
     std::map<ErrorCode, std::pair<std::uint64_t, std::string>> aggregated;
     for (const auto& e : entries_) {
       if (e.problem) {
@@ -308,8 +306,10 @@ class Verifier {
       }
       check_data(e, aggregated);
     }
-    append(detail::duplicate_names(entries_, files_));
-    append(detail::path_checks(entries_));
+    RK_TRY_ASSIGN(auto duplicates, detail::duplicate_names(*store_));
+    append(std::move(duplicates));
+    RK_TRY_ASSIGN(auto paths, detail::path_checks(*store_, entries_));
+    append(std::move(paths));
     for (const auto& [code, agg] : aggregated) {
       add(finding_code(code), Severity::kError, agg.second,
           fmt::format("{} encrypted entr{} could not be read ({}{})", agg.first,
@@ -318,6 +318,7 @@ class Verifier {
                                                       : "no password given, first: \"",
                       core::escape_name(agg.second) + "\""));
     }
+    return {};
   }
 
   void append(std::vector<Finding> findings) {
@@ -349,35 +350,56 @@ class Verifier {
   }
 
   // Our backup's own lists, a checksum list, databases and document references.
-  void check_contents() {
-    bool ours = !entries_.empty() && entries_.front().path == core::kHeaderEntry &&
-                core::parse_header(entries_.front().text).has_value();
-    report_.kind = ours ? core::BackupKind::kRestorekit : core::BackupKind::kForeign;
-    auto databases = check_databases();
-    if (ours) {
-      auto header = *core::parse_header(entries_.front().text);
-      detail::BackupCheckInput in{header, entries_, databases, complete_};
-      for (auto& f : detail::check_backup(in)) report_.findings.push_back(std::move(f));
-      report_.checksums_checked = in.checked;
-    } else if (!entries_.empty() && entries_.front().path == core::kHeaderEntry) {
-      add("BAD_HEADER", Severity::kError, std::string(core::kHeaderEntry),
-          core::parse_header(entries_.front().text).error().message);
+  // The header is parsed once, here: our backups put it first.
+  void find_header() {
+    if (entries_.empty() || entries_.front().index != 0) return;
+    const EntryResult& first = entries_.front();
+    if (first.path != core::kHeaderEntry) return;
+    header_entry_ = &first;
+    if (!header_) header_ = core::parse_header(first.text);  // the pass parsed it on reading
+  }
+
+  const EntryResult* checksums_entry() const {
+    for (const auto& e : entries_) {
+      if (e.path == core::kChecksumsEntry) return &e;
     }
-    if (!expected_.empty()) check_list();
+    return nullptr;
+  }
+
+  const EntryResult* entry_at(std::uint64_t index) const {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), index,
+                               [](const EntryResult& e, std::uint64_t i) { return e.index < i; });
+    return it != entries_.end() && it->index == index ? &*it : nullptr;
+  }
+
+  bool ours() const { return header_entry_ && header_ && header_->has_value(); }
+
+  Result<void> check_contents() {
+    report_.kind = ours() ? core::BackupKind::kRestorekit : core::BackupKind::kForeign;
+    auto databases = check_databases();
+    if (ours()) {
+      detail::BackupCheckInput in{**header_,         *store_,
+                                  databases,         complete_,
+                                  checksums_entry(), store_->size() == 0 ? 0 : store_->size() - 1};
+      RK_TRY_ASSIGN(auto found, detail::check_backup(in));
+      append(std::move(found));
+      report_.checksums_checked = in.checked;
+    } else if (header_entry_) {
+      add("BAD_HEADER", Severity::kError, std::string(core::kHeaderEntry),
+          header_->error().message);
+    }
+    if (!expected_.empty()) RK_TRY(check_list());
     check_references(databases);
     cleanup_staged();
+    return {};
   }
 
   std::vector<detail::DatabaseCheck> check_databases() {
     std::vector<detail::DatabaseCheck> out;
     std::optional<std::string> tenant_column;
     if (o_.profile) tenant_column = o_.profile->tenant_column;
-    if (!entries_.empty() && entries_.front().path == core::kHeaderEntry) {
-      if (auto h = core::parse_header(entries_.front().text); h && h->tenant_column) {
-        tenant_column = h->tenant_column;
-      }
-    }
-    if (entries_.empty() && complete_) {
+    if (ours() && (*header_)->tenant_column) tenant_column = (*header_)->tenant_column;
+    if (store_->size() == 0 && complete_) {
       add("EMPTY_ARCHIVE", Severity::kError, "",
           fmt::format("{} holds no entries: nothing can be restored from it",
                       core::escape_name(path_.string())));
@@ -385,8 +407,9 @@ class Verifier {
     }
     for (auto& [index, pending] : checks_) {
       auto check = pending.get();
-      const EntryResult& e = entries_[index];
-      if (!e.staged) continue;  // the entry turned out damaged after all
+      const EntryResult* found = entry_at(index);
+      if (!found || !found->staged) continue;  // the entry turned out damaged after all
+      const EntryResult& e = *found;
       if (tenant_column && check.tenants.empty()) {
         check.tenants = recount_tenants(e, *tenant_column);
       }
@@ -415,10 +438,8 @@ class Verifier {
     if (o_.profile && o_.profile->database_entry) {
       expected = fmt::format("the profile expects \"{}\"", *o_.profile->database_entry);
     }
-    if (!entries_.empty() && entries_.front().path == core::kHeaderEntry) {
-      if (auto h = core::parse_header(entries_.front().text); h && !h->databases.empty()) {
-        expected = fmt::format("its header lists \"{}\"", h->databases.front().entry);
-      }
+    if (ours() && !(*header_)->databases.empty()) {
+      expected = fmt::format("its header lists \"{}\"", (*header_)->databases.front().entry);
     }
     std::string what = fmt::format("{} holds no readable database (no SQLite file, no SQLite dump)",
                                    core::escape_name(path_.string()));
@@ -436,13 +457,10 @@ class Verifier {
   // the rest of the archive pass (our backups put the database right after the header).
   void start_database_check(const EntryResult& e) {
     std::lock_guard lock(checks_mutex_);
-    if (e.path == core::kHeaderEntry) {
-      if (auto h = core::parse_header(e.text); h && h->tenant_column) {
-        header_tenant_column_ = h->tenant_column;
-      }
-    }
+    if (e.index == 0 && e.path == core::kHeaderEntry) header_ = core::parse_header(e.text);
     if (!e.staged || e.data_error) return;
-    auto column = header_tenant_column_;
+    std::optional<std::string> column;
+    if (header_ && *header_) column = (*header_)->tenant_column;
     if (!column && o_.profile) column = o_.profile->tenant_column;
     checks_.emplace(e.index, std::async(std::launch::async, [staged = *e.staged, path = e.path,
                                                              dump = e.sql_dump, column] {
@@ -462,22 +480,19 @@ class Verifier {
         .value_or(std::vector<core::TenantCount>{});
   }
 
-  void check_list() {
-    std::map<std::string, const EntryResult*, std::less<>> by_path;
-    for (const auto& e : entries_) by_path[core::name_key(e.path)] = &e;
+  Result<void> check_list() {
     for (const auto& x : expected_) {
-      auto it = by_path.find(core::name_key(x.path));
-      if (it == by_path.end()) {
+      RK_TRY_ASSIGN(auto found, store_->find(x.path));
+      if (!found) {
         add("MISSING_ENTRY", Severity::kError, x.path,
             fmt::format("{} lists \"{}\" (line {}), but the backup does not hold it",
                         o_.checksums_file->string(), core::escape_name(x.path), x.line));
         continue;
       }
-      const EntryResult& e = *it->second;
-      if (!e.data_read || e.data_error) continue;  // already reported
+      if (!found->data_read || found->failed) continue;  // already reported
       std::string actual = x.algorithm == core::HashAlgorithm::kXxh128
-                               ? e.digests.xxh128->hex()
-                               : e.digests.extra_hex.value_or("");
+                               ? found->record.hash->hex()
+                               : found->extra_hex.value_or("");
       ++report_.checksums_checked;
       if (actual != x.hex) {
         add("CHECKSUM_MISMATCH", Severity::kError, x.path,
@@ -486,6 +501,7 @@ class Verifier {
                         o_.checksums_file->string(), x.line, x.hex));
       }
     }
+    return {};
   }
 
   void check_references(const std::vector<detail::DatabaseCheck>&) {
@@ -495,21 +511,9 @@ class Verifier {
     for (const auto& e : entries_) {
       if (!e.staged || e.sql_dump) continue;
       for (auto& f : detail::check_document_references(*e.staged, e.path, o_.profile->references,
-                                                       root, files_)) {
+                                                       root, *store_)) {
         report_.findings.push_back(std::move(f));
       }
-    }
-  }
-
-  void list_entries() {
-    report_.listing.reserve(entries_.size());
-    for (const auto& e : entries_) {
-      core::EntryRecord r{
-          e.path,      e.type,      e.data_read ? std::optional(e.bytes) : e.declared_size,
-          e.mtime,     e.encrypted, !e.problem,
-          std::nullopt};
-      if (e.data_read && !e.data_error) r.hash = e.digests.xxh128;
-      report_.listing.push_back(std::move(r));
     }
   }
 
@@ -533,17 +537,18 @@ class Verifier {
   fs::path stage_dir_;
   std::vector<core::ExpectedHash> expected_;
   std::map<std::string, core::HashAlgorithm, std::less<>> extra_;
-  std::vector<EntryResult> entries_;
-  std::set<std::string, std::less<>> files_;
+  std::shared_ptr<core::EntryStore> store_;           // every entry, on disk
+  std::vector<EntryResult> entries_;                  // the notable ones, in index order
+  std::uint64_t decrypted_ = 0;                       // encrypted entries read cleanly
+  const EntryResult* header_entry_ = nullptr;         // restorekit/header.json as the first entry
+  std::optional<Result<core::BackupHeader>> header_;  // parsed once
   std::vector<Finding> pending_;
   std::mutex checks_mutex_;
   std::map<std::uint64_t, std::future<detail::DatabaseCheck>> checks_;  // by entry index
-  std::optional<std::string> header_tenant_column_;
   bool complete_ = true;
   bool truncated_zip_ = false;  // a zip without its end of central directory record
   std::error_code ec_;
-  std::set<std::string> reported_;  // messages of damage already reported  // every entry was seen
-                                    // (no pass stopped early)
+  std::set<std::string> reported_;  // messages of damage already reported
   VerifyReport report_;
 };
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <restorekit/core/error.hpp>
+#include <restorekit/core/entry_store.hpp>
 #include <restorekit/core/sqlite.hpp>
 #include <restorekit/core/summary.hpp>
 
@@ -57,7 +58,7 @@ class Index {
   // Stores (replacing) an archive's summary; with `entries`, its complete listing too.
   // @error kDatabase.
   [[nodiscard]] Result<void> put(const ArchiveSummary& summary,
-                                 const std::vector<EntryRecord>* entries = nullptr);
+                                 const EntryStore* entries = nullptr);
 
   // The stored listing of an archive, in archive order; empty when never listed.
   [[nodiscard]] Result<std::vector<EntryRecord>> entries(const std::string& path);
@@ -77,12 +78,12 @@ class Index {
   // Removes an archive and everything about it. @error kDatabase.
   [[nodiscard]] Result<void> forget(const std::string& path);
 
-  // Records a verify run of an archive the index holds with this fingerprint: its listing, with
-  // a hash per file read cleanly, replaces the stored one. @return false when the index does
-  // not hold the archive with this fingerprint (nothing written). @error kDatabase.
+  // Records a verify run of an archive the index holds with this fingerprint: its listing (when
+  // given), with a hash per file read cleanly, replaces the stored one. @return false when the
+  // index does not hold the archive with this fingerprint (nothing written). @error kDatabase.
   [[nodiscard]] Result<bool> record_verification(const std::string& path,
                                                  const Fingerprint& fingerprint,
-                                                 const std::vector<EntryRecord>& listing,
+                                                 const EntryStore* listing,
                                                  const Verification& verification);
   // The last verify run recorded for an archive, if any.
   [[nodiscard]] Result<std::optional<Verification>> verification(const std::string& path);
@@ -113,7 +114,7 @@ class Index {
   [[nodiscard]] Result<ArchiveSummary> load(Statement& row);
   [[nodiscard]] Result<void> load_children(std::int64_t id, ArchiveSummary& summary);
   [[nodiscard]] Result<void> put_children(std::int64_t id, const ArchiveSummary& summary);
-  [[nodiscard]] Result<void> put_entries(std::int64_t id, const std::vector<EntryRecord>& entries);
+  [[nodiscard]] Result<void> put_entries(std::int64_t id, const EntryStore& entries);
   Database db_;
   std::optional<std::filesystem::path> set_aside_;
 };

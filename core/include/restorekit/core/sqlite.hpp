@@ -43,6 +43,10 @@ class Database {
 
   // A private in-memory database (tests, scratch work).
   [[nodiscard]] static Result<Database> open_memory();
+  // A private database on disk, in SQLite's temp folder ($SQLITE_TMPDIR, else $TMPDIR, else
+  // /var/tmp or /tmp), deleted when closed: scratch work too large for memory.
+  // @error kDatabase.
+  [[nodiscard]] static Result<Database> open_scratch();
 
   Database(Database&&) noexcept;
   Database& operator=(Database&&) noexcept;

@@ -10,17 +10,19 @@
 //
 // Problems found are findings (VerifyReport::findings) and the pass goes on to the end; an
 // Error means the archive could not be verified at all (missing, not an archive, encryption
-// restorekit cannot read, cancelled). Memory: bounded buffers per reader plus, per entry, its
-// path and digests. Thread safety: independent calls may run in parallel.
+// restorekit cannot read, cancelled). Memory: bounded buffers per reader; every entry goes to
+// an on-disk EntryStore, and only entries a finding needs stay in memory. Thread safety: independent calls may run in parallel.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <restorekit/core/archive_reader.hpp>
+#include <restorekit/core/entry_store.hpp>
 #include <restorekit/core/error.hpp>
 #include <restorekit/core/finding.hpp>
 #include <restorekit/core/profile.hpp>
@@ -76,8 +78,10 @@ struct VerifyReport {
   std::vector<core::Finding> findings;  // errors first, then warnings, then info
   std::vector<DatabaseResult> databases;
   // Every entry in archive order: path, type, size read, mtime and, for files read cleanly,
-  // XXH3-128 (what diff and the catalog reuse instead of reading the archive again).
-  std::vector<core::EntryRecord> listing;
+  // XXH3-128 (what diff and the catalog reuse instead of reading the archive again). Kept on
+  // disk (core::EntryStore), so that memory does not grow with the entry count; shared by
+  // copies of the report.
+  std::shared_ptr<const core::EntryStore> listing;
   std::uint64_t entries = 0;
   std::uint64_t bytes = 0;              // uncompressed bytes read
   std::uint64_t archive_bytes = 0;      // size of the archive file

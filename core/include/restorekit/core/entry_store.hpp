@@ -1,0 +1,109 @@
+// EntryStore: every entry of one archive, kept on disk instead of in memory.
+//
+// verify and inspect see every entry of an archive, and several checks need the whole list
+// (duplicate names under the name rule, a file that is also a folder, lookups by name for a
+// checksum list or the header, the listing the catalog records). Held in memory that costs
+// hundreds of bytes per entry: 10M entries would need gigabytes. The store writes each entry
+// to a private temporary SQLite database (in SQLite's temp folder, $SQLITE_TMPDIR or $TMPDIR,
+// deleted when the store is destroyed) with a bounded page cache, and answers those checks
+// with queries, so memory stays a few MiB whatever the entry count.
+//
+// Lifecycle:
+//   1. create() (or create_memory() for small tests);
+//   2. add() every entry, from any number of threads (batched into large transactions);
+//   3. seal() once: commits and builds the lookup indexes; add() is refused afterwards;
+//   4. query: for_each(), find(), duplicates(), path_conflicts(), last_intact_before().
+//
+// Several readers of one zip may add the same entry (by index): a row marked `owned` (the
+// reader that read the entry's data) replaces one that is not, never the reverse.
+// Thread safety: add() may be called concurrently; queries after seal() from one thread at a
+// time. Names are kept raw (byte-exact) as given.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <restorekit/core/archive_reader.hpp>
+#include <restorekit/core/error.hpp>
+#include <restorekit/core/hash.hpp>
+#include <restorekit/core/summary.hpp>
+
+namespace restorekit::core {
+
+class Database;
+class Statement;
+
+// One row of the store: what the listing shows (EntryRecord) plus what verify's checks ask.
+struct StoredEntry {
+  std::uint64_t index = 0;
+  EntryRecord record;
+  bool data_read = false;                // the entry's data was read to its end or a failure
+  bool failed = false;                   // reading its data failed
+  std::optional<std::string> extra_hex;  // a checksum list's other algorithm (XXH32/64, XXH3-64)
+};
+
+enum class Ownership { kOwned, kNotOwned };
+
+class EntryStore {
+ public:
+  // A store in a private temporary file. @error kDatabase (the temp folder cannot be written).
+  [[nodiscard]] static Result<std::shared_ptr<EntryStore>> create();
+  // A store in memory (tests and small listings). @error kDatabase.
+  [[nodiscard]] static Result<std::shared_ptr<EntryStore>> create_memory();
+  // A sealed store holding `records` in order (tests, and listings read back from the index).
+  [[nodiscard]] static Result<std::shared_ptr<EntryStore>> from_records(
+      const std::vector<EntryRecord>& records);
+
+  EntryStore(const EntryStore&) = delete;
+  EntryStore& operator=(const EntryStore&) = delete;
+  ~EntryStore();
+
+  // Records an entry. @error kDatabase (disk full), kInvalidArgument (after seal()).
+  [[nodiscard]] Result<void> add(const StoredEntry& entry, Ownership ownership);
+  // Ends adding: commits and indexes names. @error kDatabase.
+  [[nodiscard]] Result<void> seal();
+
+  // Entries stored (distinct indexes).
+  [[nodiscard]] std::uint64_t size() const;
+
+  // Every entry in index (archive) order. @error kDatabase, or the first error `fn` returns.
+  using RecordFn = std::function<Result<void>(const StoredEntry&)>;
+  [[nodiscard]] Result<void> for_each(const RecordFn& fn) const;
+  // The listing as a vector (small archives, tests): memory grows with the entry count.
+  [[nodiscard]] Result<std::vector<EntryRecord>> records() const;
+
+  // The first entry that is not a folder whose name equals `name` under the name rule
+  // (name_key). @error kDatabase.
+  [[nodiscard]] Result<std::optional<StoredEntry>> find(std::string_view name) const;
+
+  // Entries (not folders) whose name equals an earlier entry's under the name rule, in index
+  // order, each with the first entry's spelling. @error kDatabase.
+  struct Duplicate {
+    StoredEntry entry;
+    std::string first_spelling;
+  };
+  [[nodiscard]] Result<std::vector<Duplicate>> duplicates() const;
+
+  // Safe entries that are not folders but whose path is also a folder: a folder entry of that
+  // path, or any safe entry below it. Index order. @error kDatabase.
+  [[nodiscard]] Result<std::vector<StoredEntry>> path_conflicts() const;
+
+  // The last entry before `index` whose data did not fail (empty when none). @error kDatabase.
+  [[nodiscard]] Result<std::string> last_intact_before(std::uint64_t index) const;
+
+ private:
+  struct Impl;
+  explicit EntryStore(std::unique_ptr<Impl> impl);
+  [[nodiscard]] static Result<std::shared_ptr<EntryStore>> open(Result<Database> db);
+  [[nodiscard]] Result<void> flush_locked();
+  std::unique_ptr<Impl> impl_;
+  mutable std::mutex mutex_;
+};
+
+}  // namespace restorekit::core

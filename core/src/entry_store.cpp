@@ -1,0 +1,259 @@
+#include <restorekit/core/entry_store.hpp>
+
+#include <map>
+
+#include <fmt/format.h>
+
+#include <restorekit/core/names.hpp>
+#include <restorekit/core/sqlite.hpp>
+
+namespace restorekit::core {
+
+namespace {
+
+constexpr std::size_t kBatchRows = 20'000;  // rows per transaction while adding
+constexpr int kDirectory = static_cast<int>(EntryType::kDirectory);
+
+// 8 MiB of page cache: enough for the indexes' hot pages, small beside the 64 MiB budget.
+constexpr std::string_view kSchema = R"sql(
+PRAGMA journal_mode=OFF;
+PRAGMA synchronous=OFF;
+PRAGMA locking_mode=EXCLUSIVE;
+PRAGMA temp_store=FILE;
+PRAGMA cache_size=-8192;
+CREATE TABLE entries(
+  idx INTEGER PRIMARY KEY, path TEXT NOT NULL, key TEXT, type INTEGER NOT NULL,
+  size INTEGER, mtime INTEGER NOT NULL, encrypted INTEGER NOT NULL, safe INTEGER NOT NULL,
+  hash_high INTEGER, hash_low INTEGER, extra_hex TEXT, data_read INTEGER NOT NULL,
+  failed INTEGER NOT NULL, owned INTEGER NOT NULL);
+)sql";
+
+// A row that read the data (owned) replaces one that only listed the entry, never the reverse.
+constexpr std::string_view kInsert = R"sql(
+INSERT INTO entries VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)
+ON CONFLICT(idx) DO UPDATE SET path=excluded.path, key=excluded.key, type=excluded.type,
+  size=excluded.size, mtime=excluded.mtime, encrypted=excluded.encrypted, safe=excluded.safe,
+  hash_high=excluded.hash_high, hash_low=excluded.hash_low, extra_hex=excluded.extra_hex,
+  data_read=excluded.data_read, failed=excluded.failed, owned=1
+WHERE excluded.owned AND NOT entries.owned
+)sql";
+
+constexpr std::string_view kColumns =
+    "idx, path, type, size, mtime, encrypted, safe, hash_high, hash_low, extra_hex, data_read, "
+    "failed";
+
+// The key column is NULL where the name is its own key (ASCII and other NFC names: almost all),
+// which keeps the file and its index small; lookups use coalesce(key, path).
+std::optional<std::string> stored_key(std::string_view path) {
+  std::string key = name_key(path);
+  if (key == path) return std::nullopt;
+  return key;
+}
+
+StoredEntry read_row(const Statement& st) {
+  StoredEntry e;
+  e.index = static_cast<std::uint64_t>(st.column_int(0));
+  auto& r = e.record;
+  r.path = std::string(st.column_text(1));
+  r.type = static_cast<EntryType>(st.column_int(2));
+  if (st.column_type(3) != ValueType::kNull) {
+    r.size = static_cast<std::uint64_t>(st.column_int(3));
+  }
+  r.mtime = st.column_int(4);
+  r.encrypted = st.column_int(5) != 0;
+  r.safe = st.column_int(6) != 0;
+  if (st.column_type(7) != ValueType::kNull) {
+    r.hash = Digest128{static_cast<std::uint64_t>(st.column_int(7)),
+                       static_cast<std::uint64_t>(st.column_int(8))};
+  }
+  if (st.column_type(9) != ValueType::kNull) e.extra_hex = std::string(st.column_text(9));
+  e.data_read = st.column_int(10) != 0;
+  e.failed = st.column_int(11) != 0;
+  return e;
+}
+
+void bind_row(Statement& st, const StoredEntry& e, Ownership ownership) {
+  const auto& r = e.record;
+  st.bind(1, static_cast<std::int64_t>(e.index));
+  st.bind(2, std::string_view(r.path));
+  if (auto key = stored_key(r.path)) {
+    st.bind(3, std::string_view(*key));
+  } else {
+    st.bind_null(3);
+  }
+  st.bind(4, static_cast<std::int64_t>(r.type));
+  if (r.size) {
+    st.bind(5, static_cast<std::int64_t>(*r.size));
+  } else {
+    st.bind_null(5);
+  }
+  st.bind(6, r.mtime);
+  st.bind(7, std::int64_t{r.encrypted});
+  st.bind(8, std::int64_t{r.safe});
+  if (r.hash) {
+    st.bind(9, static_cast<std::int64_t>(r.hash->high));
+    st.bind(10, static_cast<std::int64_t>(r.hash->low));
+  } else {
+    st.bind_null(9);
+    st.bind_null(10);
+  }
+  if (e.extra_hex) {
+    st.bind(11, std::string_view(*e.extra_hex));
+  } else {
+    st.bind_null(11);
+  }
+  st.bind(12, std::int64_t{e.data_read});
+  st.bind(13, std::int64_t{e.failed});
+  st.bind(14, std::int64_t{ownership == Ownership::kOwned});
+}
+
+}  // namespace
+
+struct EntryStore::Impl {
+  Database db;
+  std::optional<Statement> insert;
+  std::size_t pending = 0;  // rows in the open transaction
+  bool sealed = false;
+  std::uint64_t size = 0;
+};
+
+EntryStore::EntryStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EntryStore::~EntryStore() = default;
+
+Result<std::shared_ptr<EntryStore>> EntryStore::open(Result<Database> db) {
+  if (!db) return tl::unexpected(db.error());
+  RK_TRY(db->exec(kSchema));
+  RK_TRY_ASSIGN(auto insert, db->prepare(kInsert));
+  auto impl = std::make_unique<Impl>(Impl{std::move(*db), std::nullopt});
+  impl->insert = std::move(insert);
+  return std::shared_ptr<EntryStore>(new EntryStore(std::move(impl)));
+}
+
+Result<std::shared_ptr<EntryStore>> EntryStore::create() {
+  return open(Database::open_scratch());
+}
+
+Result<std::shared_ptr<EntryStore>> EntryStore::create_memory() {
+  return open(Database::open_memory());
+}
+
+Result<std::shared_ptr<EntryStore>> EntryStore::from_records(
+    const std::vector<EntryRecord>& records) {
+  RK_TRY_ASSIGN(auto store, records.size() > kBatchRows ? create() : create_memory());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    RK_TRY(store->add(StoredEntry{i, records[i], records[i].hash.has_value(), false, std::nullopt},
+                      Ownership::kOwned));
+  }
+  RK_TRY(store->seal());
+  return store;
+}
+
+Result<void> EntryStore::flush_locked() {
+  if (impl_->pending == 0) return {};
+  impl_->pending = 0;
+  return impl_->db.exec("COMMIT");
+}
+
+Result<void> EntryStore::add(const StoredEntry& entry, Ownership ownership) {
+  std::lock_guard lock(mutex_);
+  if (impl_->sealed) {
+    return fail(ErrorCode::kInvalidArgument, "the entry store was sealed; nothing more is added");
+  }
+  if (impl_->pending == 0) RK_TRY(impl_->db.exec("BEGIN"));
+  bind_row(*impl_->insert, entry, ownership);
+  RK_TRY(impl_->insert->run());
+  if (++impl_->pending >= kBatchRows) RK_TRY(flush_locked());
+  return {};
+}
+
+Result<void> EntryStore::seal() {
+  std::lock_guard lock(mutex_);
+  if (impl_->sealed) return {};
+  RK_TRY(flush_locked());
+  impl_->insert.reset();
+  // Built once over the whole table: faster than maintaining them row by row.
+  RK_TRY(
+      impl_->db.exec("CREATE INDEX by_key ON entries(coalesce(key, path), idx) WHERE type != 1;"
+                     "CREATE INDEX by_path ON entries(path) WHERE safe;"));
+  static_assert(kDirectory == 1, "the partial indexes above name the folder type as 1");
+  RK_TRY_ASSIGN(auto n, impl_->db.query_int("SELECT count(*) FROM entries"));
+  impl_->size = static_cast<std::uint64_t>(n);
+  impl_->sealed = true;
+  return {};
+}
+
+std::uint64_t EntryStore::size() const {
+  return impl_->size;
+}
+
+Result<void> EntryStore::for_each(const RecordFn& fn) const {
+  RK_TRY_ASSIGN(auto st,
+                impl_->db.prepare(fmt::format("SELECT {} FROM entries ORDER BY idx", kColumns)));
+  return st.for_each([&]() -> Result<void> { return fn(read_row(st)); });
+}
+
+Result<std::vector<EntryRecord>> EntryStore::records() const {
+  std::vector<EntryRecord> out;
+  RK_TRY(for_each([&](const StoredEntry& e) -> Result<void> {
+    out.push_back(e.record);
+    return {};
+  }));
+  return out;
+}
+
+Result<std::optional<StoredEntry>> EntryStore::find(std::string_view name) const {
+  RK_TRY_ASSIGN(auto st, impl_->db.prepare(fmt::format(
+                             "SELECT {} FROM entries WHERE coalesce(key, path) = ?1 AND type != 1 "
+                             "ORDER BY idx LIMIT 1",
+                             kColumns)));
+  std::string key = name_key(name);
+  st.bind(1, std::string_view(key));
+  RK_TRY_ASSIGN(bool row, st.step());
+  if (!row) return std::nullopt;
+  return read_row(st);
+}
+
+Result<std::vector<EntryStore::Duplicate>> EntryStore::duplicates() const {
+  // Keys held twice are rare: find them with one scan of the index, then read their rows.
+  RK_TRY_ASSIGN(auto st, impl_->db.prepare(fmt::format(
+                             "SELECT {}, coalesce(key, path) FROM entries WHERE type != 1 AND "
+                             "coalesce(key, path) IN (SELECT coalesce(key, path) FROM entries "
+                             "WHERE type != 1 GROUP BY 1 HAVING count(*) > 1) ORDER BY idx",
+                             kColumns)));
+  std::vector<Duplicate> out;
+  std::map<std::string, std::string, std::less<>> first;  // key -> first spelling
+  RK_TRY(st.for_each([&]() -> Result<void> {
+    auto e = read_row(st);
+    auto [it, inserted] = first.emplace(std::string(st.column_text(12)), e.record.path);
+    if (!inserted) out.push_back(Duplicate{std::move(e), it->second});
+    return {};
+  }));
+  return out;
+}
+
+Result<std::vector<StoredEntry>> EntryStore::path_conflicts() const {
+  // Everything below "p/" sorts between "p/" and "p0" ('0' follows '/'), byte by byte.
+  RK_TRY_ASSIGN(auto st, impl_->db.prepare(fmt::format(
+                             "SELECT {} FROM entries e WHERE e.safe AND e.type != 1 AND ("
+                             "EXISTS(SELECT 1 FROM entries f WHERE f.safe AND f.path >= e.path "
+                             "|| '/' AND f.path < e.path || '0') OR "
+                             "EXISTS(SELECT 1 FROM entries f WHERE f.safe AND f.path = e.path AND "
+                             "f.type = 1)) ORDER BY e.idx",
+                             kColumns)));
+  std::vector<StoredEntry> out;
+  RK_TRY(st.for_each([&]() -> Result<void> {
+    out.push_back(read_row(st));
+    return {};
+  }));
+  return out;
+}
+
+Result<std::string> EntryStore::last_intact_before(std::uint64_t index) const {
+  RK_TRY_ASSIGN(auto st, impl_->db.prepare("SELECT path FROM entries WHERE idx < ?1 AND NOT failed "
+                                           "ORDER BY idx DESC LIMIT 1"));
+  st.bind(1, static_cast<std::int64_t>(index));
+  RK_TRY_ASSIGN(bool row, st.step());
+  return row ? std::string(st.column_text(0)) : std::string();
+}
+
+}  // namespace restorekit::core

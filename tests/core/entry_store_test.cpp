@@ -1,0 +1,126 @@
+#include <restorekit/core/entry_store.hpp>
+
+#include <thread>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+namespace restorekit::core {
+namespace {
+
+StoredEntry entry(std::uint64_t index, std::string path, EntryType type = EntryType::kFile,
+                  bool safe = true, bool failed = false) {
+  EntryRecord r{std::move(path), type, 3, 0, false, safe, std::nullopt};
+  if (!failed && type == EntryType::kFile) r.hash = Digest128{index, index};
+  return StoredEntry{index, std::move(r), type == EntryType::kFile, failed, std::nullopt};
+}
+
+std::shared_ptr<EntryStore> store_of(const std::vector<StoredEntry>& entries) {
+  auto store = EntryStore::create();
+  EXPECT_TRUE(store) << store.error().message;
+  for (const auto& e : entries) EXPECT_TRUE((*store)->add(e, Ownership::kOwned));
+  EXPECT_TRUE((*store)->seal());
+  return *store;
+}
+
+std::vector<std::string> paths(const std::vector<StoredEntry>& entries) {
+  std::vector<std::string> out;
+  for (const auto& e : entries) out.push_back(e.record.path);
+  return out;
+}
+
+const std::string kNfc = "docs/Z\xc3\xbcrich.jpg";   // ü composed
+const std::string kNfd = "docs/Zu\xcc\x88rich.jpg";  // u + combining diaeresis
+
+TEST(EntryStore, ListsEntriesInArchiveOrderWhateverOrderTheyCame) {
+  auto store = store_of({entry(2, "c"), entry(0, "a"), entry(1, "b", EntryType::kDirectory)});
+  ASSERT_EQ(store->size(), 3u);
+  auto records = store->records();
+  ASSERT_TRUE(records);
+  ASSERT_EQ(records->size(), 3u);
+  EXPECT_EQ((*records)[0].path, "a");
+  EXPECT_EQ((*records)[1].type, EntryType::kDirectory);
+  EXPECT_EQ((*records)[2].hash, (Digest128{2, 2}));
+}
+
+TEST(EntryStore, FindsFilesUnderTheNameRuleButNotFolders) {
+  auto store = store_of({entry(0, "docs", EntryType::kDirectory), entry(1, kNfd)});
+  auto by_nfc = store->find(kNfc);
+  ASSERT_TRUE(by_nfc);
+  ASSERT_TRUE(by_nfc->has_value()) << "NFC finds the NFD spelling";
+  EXPECT_EQ((*by_nfc)->record.path, kNfd) << "names stay byte-exact";
+  auto folder = store->find("docs");
+  ASSERT_TRUE(folder);
+  EXPECT_FALSE(folder->has_value());
+}
+
+TEST(EntryStore, DuplicatesNameTheFirstSpelling) {
+  auto store =
+      store_of({entry(0, kNfc), entry(1, "x"), entry(2, kNfd), entry(3, "x"),
+                entry(4, "d", EntryType::kDirectory), entry(5, "d", EntryType::kDirectory)});
+  auto d = store->duplicates();
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->size(), 2u) << "folders listed twice are no duplicates";
+  EXPECT_EQ((*d)[0].entry.record.path, kNfd);
+  EXPECT_EQ((*d)[0].first_spelling, kNfc);
+  EXPECT_EQ((*d)[1].entry.index, 3u);
+  EXPECT_EQ((*d)[1].first_spelling, "x");
+}
+
+TEST(EntryStore, PathConflictsAreFilesThatAreAlsoFolders) {
+  auto store = store_of({entry(0, "a"), entry(1, "a b"), entry(2, "a.txt"), entry(3, "a/deep/f"),
+                         entry(4, "b"), entry(5, "b", EntryType::kDirectory), entry(6, "c"),
+                         entry(7, "c/x", EntryType::kFile, /*safe=*/false)});
+  auto c = store->path_conflicts();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(paths(*c), (std::vector<std::string>{"a", "b"}))
+      << "'a b' and 'a.txt' sort between 'a' and 'a/': no conflict; unsafe entries do not count";
+}
+
+TEST(EntryStore, ARowThatReadTheDataReplacesAListingRowNeverTheReverse) {
+  auto created = EntryStore::create();
+  ASSERT_TRUE(created);
+  auto& store = **created;
+  auto listed = entry(0, "f");
+  listed.record.hash.reset();
+  listed.data_read = false;
+  ASSERT_TRUE(store.add(listed, Ownership::kNotOwned));
+  ASSERT_TRUE(store.add(entry(0, "f"), Ownership::kOwned));
+  ASSERT_TRUE(store.add(entry(1, "g"), Ownership::kOwned));
+  ASSERT_TRUE(store.add(
+      StoredEntry{
+          1, {"g", EntryType::kFile, 3, 0, false, true, std::nullopt}, false, false, std::nullopt},
+      Ownership::kNotOwned));
+  ASSERT_TRUE(store.seal());
+  EXPECT_EQ(store.size(), 2u);
+  auto records = store.records();
+  ASSERT_TRUE(records);
+  EXPECT_TRUE((*records)[0].hash.has_value());
+  EXPECT_TRUE((*records)[1].hash.has_value());
+  EXPECT_FALSE(store.add(entry(2, "h"), Ownership::kOwned)) << "sealed";
+}
+
+TEST(EntryStore, ManyThreadsAddAndTheLastIntactEntryIsFound) {
+  auto created = EntryStore::create();
+  ASSERT_TRUE(created);
+  auto& store = **created;
+  constexpr std::uint64_t kEach = 30'000;
+  std::vector<std::thread> threads;
+  for (std::uint64_t t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      for (std::uint64_t i = t; i < 2 * kEach; i += 2) {
+        ASSERT_TRUE(store.add(entry(i, fmt::format("f{}", i), EntryType::kFile, true, i >= 50'000),
+                              Ownership::kOwned));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(store.seal());
+  EXPECT_EQ(store.size(), 2 * kEach);
+  auto last = store.last_intact_before(50'010);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(*last, "f49999");
+}
+
+}  // namespace
+}  // namespace restorekit::core
