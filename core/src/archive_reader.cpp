@@ -115,10 +115,14 @@ class ReplaySource final : public ByteSource {
     }
     return inner_->read();
   }
+  // The head came from offset 0: until it is replayed, the reader stands at 0 while the inner
+  // source stands after the head.
   Result<std::uint64_t> seek(std::int64_t offset, int whence) override {
+    if (!replayed_ && whence == SEEK_CUR) whence = SEEK_SET;
+    replayed_ = true;
     return inner_->seek(offset, whence);
   }
-  [[nodiscard]] bool seekable() const override { return false; }
+  [[nodiscard]] bool seekable() const override { return inner_->seekable(); }
   [[nodiscard]] std::optional<std::uint64_t> size() const override { return inner_->size(); }
   [[nodiscard]] std::string name() const override { return inner_->name(); }
 
@@ -153,22 +157,21 @@ class CountingSource final : public ByteSource {
 
 // Detects the codec from the first bytes and wraps the source in its decoder.
 Result<std::unique_ptr<ByteSource>> with_decoder(std::unique_ptr<ByteSource> source, Codec& codec,
-                                                 StreamNotes* notes, Prefetch prefetch,
-                                                 std::atomic<std::uint64_t>& raw_read) {
+                                                 bool& zip, StreamNotes* notes, Prefetch prefetch) {
   RK_TRY_ASSIGN(auto head, source->read());
   codec = detect_codec(head);
-  if (source->seekable()) {
-    RK_TRY(source->seek(0, SEEK_SET));
-    raw_read = 0;  // the peeked bytes are read again from the start
-  } else {
-    source = std::make_unique<ReplaySource>(std::move(source), head);
-  }
+  zip = head.size() >= 4 && head[0] == std::byte{'P'} && head[1] == std::byte{'K'} &&
+        ((head[2] == std::byte{3} && head[3] == std::byte{4}) ||
+         (head[2] == std::byte{5} && head[3] == std::byte{6}));
+  // The sniffed bytes are replayed, never read twice (a seekable source stays seekable).
+  source = std::make_unique<ReplaySource>(std::move(source), head);
   return make_decoding_source(std::move(source), codec, notes, prefetch);
 }
 
 struct ArchiveReader::Impl {
   std::unique_ptr<ByteSource> source;
   Codec codec = Codec::kNone;
+  bool zip = false;  // the first bytes are a zip's
   StreamNotes notes;
   ReaderOptions options;
   archive* handle = nullptr;
@@ -529,9 +532,8 @@ ArchiveReader::ArchiveReader(ArchiveReader&&) noexcept = default;
 ArchiveReader& ArchiveReader::operator=(ArchiveReader&&) noexcept = default;
 ArchiveReader::~ArchiveReader() = default;
 
-Result<ArchiveReader> ArchiveReader::open(const std::filesystem::path& path,
-                                          ReaderOptions options) {
-  RK_TRY_ASSIGN(auto source, open_file_source(path));
+Result<ArchiveReader> ArchiveReader::open(const ArchiveSource& archive, ReaderOptions options) {
+  RK_TRY_ASSIGN(auto source, archive.open());
   return open(std::move(source), std::move(options));
 }
 
@@ -541,8 +543,8 @@ Result<ArchiveReader> ArchiveReader::open(std::unique_ptr<ByteSource> source,
   auto impl = std::make_unique<Impl>();
   impl->name = source->name();
   auto counted = std::make_unique<CountingSource>(std::move(source), &impl->raw_read);
-  RK_TRY_ASSIGN(impl->source, with_decoder(std::move(counted), impl->codec, &impl->notes,
-                                           options.prefetch, impl->raw_read));
+  RK_TRY_ASSIGN(impl->source, with_decoder(std::move(counted), impl->codec, impl->zip, &impl->notes,
+                                           options.prefetch));
   impl->options = std::move(options);
   RK_TRY(impl->start());
   return ArchiveReader(std::move(impl));
@@ -556,6 +558,9 @@ Result<std::span<const std::byte>> ArchiveReader::read_block() {
 }
 Result<void> ArchiveReader::skip() {
   return impl_->skip();
+}
+bool ArchiveReader::starts_like_zip() const {
+  return impl_->zip;
 }
 bool ArchiveReader::dead() const {
   return impl_->fatal.has_value();

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -112,6 +113,37 @@ Result<std::unique_ptr<ByteSource>> open_file_source(const std::filesystem::path
 
 std::unique_ptr<ByteSource> memory_source(std::span<const std::byte> data, std::string name) {
   return std::make_unique<MemorySource>(data, std::move(name));
+}
+
+Result<std::size_t> read_at(ByteSource& source, std::uint64_t offset, std::span<std::byte> out) {
+  RK_TRY(source.seek(static_cast<std::int64_t>(offset), SEEK_SET));
+  std::size_t done = 0;
+  while (done < out.size()) {
+    RK_TRY_ASSIGN(auto chunk, source.read());
+    if (chunk.empty()) break;
+    std::size_t take = std::min(chunk.size(), out.size() - done);
+    std::memcpy(out.data() + done, chunk.data(), take);
+    done += take;
+  }
+  return done;
+}
+
+ArchiveSource::ArchiveSource(std::filesystem::path path)
+    : opener_([path] { return open_file_source(path); }), name_(path.string()), path_(path) {}
+ArchiveSource::ArchiveSource(const std::string& path)
+    : ArchiveSource(std::filesystem::path(path)) {}
+ArchiveSource::ArchiveSource(const char* path) : ArchiveSource(std::filesystem::path(path)) {}
+ArchiveSource::ArchiveSource(Opener opener, std::string name)
+    : opener_(std::move(opener)), name_(std::move(name)) {}
+
+ArchiveSource ArchiveSource::memory(std::span<const std::byte> data, std::string name) {
+  return ArchiveSource(
+      [data, name] { return Result<std::unique_ptr<ByteSource>>(memory_source(data, name)); },
+      name);
+}
+
+Result<std::unique_ptr<ByteSource>> ArchiveSource::open() const {
+  return opener_();
 }
 
 }  // namespace restorekit::core

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <optional>
 
+#include <xxhash.h>
+
 #include <fmt/format.h>
 
 #include <restorekit/core/safe_path.hpp>
@@ -136,6 +138,60 @@ Result<std::vector<ExpectedHash>> parse_checksum_list(std::string_view text,
     out.push_back(std::move(*parsed));
   }
   return out;
+}
+
+}  // namespace restorekit::core
+
+namespace restorekit::core {
+
+struct AnyHasher::State {
+  HashAlgorithm algorithm;
+  XXH32_state_t* s32 = XXH32_createState();
+  XXH64_state_t* s64 = XXH64_createState();
+  XXH3_state_t* s3 = XXH3_createState();
+  explicit State(HashAlgorithm a) : algorithm(a) {
+    XXH32_reset(s32, 0);
+    XXH64_reset(s64, 0);
+    if (a == HashAlgorithm::kXxh3_64) {
+      XXH3_64bits_reset(s3);
+    } else {
+      XXH3_128bits_reset(s3);
+    }
+  }
+  ~State() {
+    XXH32_freeState(s32);
+    XXH64_freeState(s64);
+    XXH3_freeState(s3);
+  }
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+};
+
+AnyHasher::AnyHasher(HashAlgorithm algorithm) : state_(std::make_unique<State>(algorithm)) {}
+AnyHasher::~AnyHasher() = default;
+AnyHasher::AnyHasher(AnyHasher&&) noexcept = default;
+AnyHasher& AnyHasher::operator=(AnyHasher&&) noexcept = default;
+
+void AnyHasher::update(std::span<const std::byte> d) {
+  switch (state_->algorithm) {
+    case HashAlgorithm::kXxh32: XXH32_update(state_->s32, d.data(), d.size()); break;
+    case HashAlgorithm::kXxh64: XXH64_update(state_->s64, d.data(), d.size()); break;
+    case HashAlgorithm::kXxh3_64: XXH3_64bits_update(state_->s3, d.data(), d.size()); break;
+    case HashAlgorithm::kXxh128: XXH3_128bits_update(state_->s3, d.data(), d.size()); break;
+  }
+}
+
+std::string AnyHasher::hex() const {
+  switch (state_->algorithm) {
+    case HashAlgorithm::kXxh32: return fmt::format("{:08x}", XXH32_digest(state_->s32));
+    case HashAlgorithm::kXxh64: return fmt::format("{:016x}", XXH64_digest(state_->s64));
+    case HashAlgorithm::kXxh3_64: return fmt::format("{:016x}", XXH3_64bits_digest(state_->s3));
+    case HashAlgorithm::kXxh128: {
+      XXH128_hash_t h = XXH3_128bits_digest(state_->s3);
+      return fmt::format("{:016x}{:016x}", h.high64, h.low64);
+    }
+  }
+  return {};
 }
 
 }  // namespace restorekit::core

@@ -365,34 +365,19 @@ Result<ZipDirectoryReport> check_zip_directory(const ReadAt& read, std::uint64_t
   return Checker(read, size, name).run();
 }
 
-Result<ZipDirectoryReport> check_zip_directory(const std::filesystem::path& zip) {
-  UniqueFd fd(::open(zip.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    return fail(errno == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
-                fmt::format("cannot open {}: {}", zip.string(), std::strerror(errno)),
-                zip.string());
+Result<ZipDirectoryReport> check_zip_directory(const ArchiveSource& zip) {
+  RK_TRY_ASSIGN(auto source, zip.open());
+  auto size = source->size();
+  if (!size || !source->seekable()) {
+    return fail(
+        ErrorCode::kInvalidArgument,
+        fmt::format("{} cannot be read at random: its zip directory is not checked", zip.name()),
+        zip.name());
   }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) {
-    return fail(ErrorCode::kIo, fmt::format("cannot read {}", zip.string()), zip.string());
-  }
-  ReadAt read = [&](std::uint64_t offset, std::span<std::byte> out) -> Result<std::size_t> {
-    std::size_t done = 0;
-    while (done < out.size()) {
-      auto n = ::pread(fd.get(), out.data() + done, out.size() - done,
-                       static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        return fail(ErrorCode::kIo,
-                    fmt::format("cannot read {}: {}", zip.string(), std::strerror(errno)),
-                    zip.string());
-      }
-      if (n == 0) break;
-      done += static_cast<std::size_t>(n);
-    }
-    return done;
+  ReadAt read = [&](std::uint64_t offset, std::span<std::byte> out) {
+    return read_at(*source, offset, out);
   };
-  return check_zip_directory(read, static_cast<std::uint64_t>(st.st_size), zip.string());
+  return check_zip_directory(read, *size, zip.name());
 }
 
 }  // namespace restorekit::core

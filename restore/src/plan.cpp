@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <restorekit/core/content_hash.hpp>
+#include <restorekit/core/entry_visitors.hpp>
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/hash.hpp>
 #include <restorekit/core/restore_state.hpp>
@@ -238,8 +239,12 @@ class Planner {
     verify::VerifyOptions vo;
     vo.reader = o_.reader;
     vo.profile = o_.profile;
-    vo.stage_dir = p_.staging / "db";
-    if (stage_documents_) vo.stage_files_to = files_dir_;
+    vo.temp_dir = p_.staging / "db";  // beside live: the chosen database is renamed into place
+    if (stage_documents_) {           // restore's own stager rides verify's pass
+      vo.visitors = [this](const core::DatabaseStager& databases) {
+        return std::make_unique<core::DocumentStager>(files_dir_, databases);
+      };
+    }
     vo.progress = o_.progress;
     vo.cancel = o_.cancel;
     auto t = Clock::now();

@@ -72,15 +72,19 @@ TEST_P(OurBackups, AreIntactWithEveryEntryChecksummed) {
   auto path = our_backup(dir, "b." + GetParam().first);
   auto o = options_in(dir);
   o.threads = GetParam().second;
-  auto r = verify(path, o);
-  ASSERT_TRUE(r) << r.error().message;
-  EXPECT_TRUE(r->intact()) << describe(*r);
-  EXPECT_TRUE(r->findings.empty()) << describe(*r);
-  EXPECT_EQ(r->kind, core::BackupKind::kRestorekit);
-  EXPECT_EQ(r->checksums_checked, 1 + test::small_sample().document_files);
-  ASSERT_EQ(r->databases.size(), 1u);
-  EXPECT_TRUE(r->databases[0].integrity_ok);
-  EXPECT_TRUE(fs::is_empty(o.temp_dir)) << "staged databases must be removed";
+  {
+    auto r = verify(path, o);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->intact()) << describe(*r);
+    EXPECT_TRUE(r->findings.empty()) << describe(*r);
+    EXPECT_EQ(r->kind, core::BackupKind::kRestorekit);
+    EXPECT_EQ(r->checksums_checked, 1 + test::small_sample().document_files);
+    ASSERT_EQ(r->databases.size(), 1u);
+    EXPECT_TRUE(r->databases[0].integrity_ok);
+    ASSERT_TRUE(r->databases[0].staged);
+    EXPECT_TRUE(fs::is_regular_file(*r->databases[0].staged)) << "the report keeps its copy";
+  }
+  EXPECT_TRUE(fs::is_empty(o.temp_dir)) << "staged databases go with the report";
 }
 
 INSTANTIATE_TEST_SUITE_P(Formats, OurBackups,

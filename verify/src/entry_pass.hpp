@@ -1,9 +1,10 @@
-// One pass of one reader over an archive (private to verify): per entry, hash the data, keep
-// small restorekit metadata entries verbatim, stage databases, and record what failed. Every
+// verify's use of core's archive pass (private to verify): one reader's pass with core's
+// visitors — metadata, hashes, the database stager — any visitors the caller adds (restore's
+// document stager), and verify's recorder, which turns each entry into an EntryResult. Every
 // entry goes to the shared EntryStore (on disk); only the few a finding or a later check needs
 // (unsafe, failed, staged, metadata, misnamed, too long, size mismatch) stay in memory. With
-// several workers (zip), worker w reads the data of entries whose index % workers == w and
-// skips the rest; worker 0 also records every entry's metadata.
+// several readers (zip), reader w reads the data of entries whose index % readers == w and
+// skips the rest; reader 0 also records every entry's metadata.
 #pragma once
 
 #include <atomic>
@@ -11,22 +12,19 @@
 #include <filesystem>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
+#include <restorekit/core/archive_pass.hpp>
 #include <restorekit/core/archive_reader.hpp>
 #include <restorekit/core/checksum_list.hpp>
 #include <restorekit/core/entry_store.hpp>
+#include <restorekit/core/entry_visitors.hpp>
 #include <restorekit/core/hash.hpp>
 #include <restorekit/core/progress.hpp>
+#include <restorekit/verify/verify.hpp>
 
 namespace restorekit::verify::detail {
-
-struct Digests {
-  std::optional<core::Digest128> xxh128;
-  std::optional<std::string> extra_hex;  // the algorithm a checksum list asked for, if not XXH128
-};
 
 struct EntryResult {
   std::uint64_t index = 0;
@@ -35,14 +33,14 @@ struct EntryResult {
   bool encrypted = false;
   std::optional<std::uint64_t> declared_size;
   std::optional<Error> problem;  // unsafe path/link, device, damaged header
-  // Filled by the worker that read the data:
+  // Filled by the reader that read the data:
   bool data_read = false;
   std::uint64_t bytes = 0;
-  Digests digests;
+  std::optional<core::Digest128> xxh128;
+  std::optional<std::string> extra_hex;  // the algorithm a checksum list asked for, if not XXH128
   std::optional<Error> data_error;
   bool fatal = false;  // data_error also ended the whole pass (reported once, as the stop)
-  std::optional<std::filesystem::path> staged;  // a database staged to this file
-  bool sql_dump = false;
+  std::optional<core::StagedDatabase> staged;  // a database staged to a file
   // Named like a database (*.db, *.sqlite, *.sql, ...) but none that restorekit reads.
   std::optional<core::Finding> not_a_database;
   std::string text;  // restorekit/header.json and checksums.xxh128, kept verbatim
@@ -61,27 +59,26 @@ struct PassPlan {
   unsigned workers = 1;
   // Extra algorithms a checksum list wants, by normalised path.
   const std::map<std::string, core::HashAlgorithm, std::less<>>* extra = nullptr;
-  std::filesystem::path stage_dir;
-  std::filesystem::path files_dir;  // when not empty: stage every other file below it
+  std::filesystem::path stage_dir;                          // where databases are staged
+  const VerifyOptions::VisitorFactory* visitors = nullptr;  // the caller's, when any
   CancelToken cancel;
-  std::atomic<std::uint64_t>* raw_bytes = nullptr;  // progress across workers
+  std::atomic<std::uint64_t>* raw_bytes = nullptr;  // progress across readers
   std::function<void()> on_progress;                // called after each block, throttled by caller
-  // Called when an entry's data was read (on the worker's thread): lets the caller start the
+  std::function<void(const core::ArchiveInfo&)> on_format;  // reader 0, at the first entry
+  // Called when an entry's data was read (on the reader's thread): lets the caller start the
   // checks of a staged database while the rest of the archive streams.
   std::function<void(const EntryResult&)> on_entry;
 };
 
 struct PassOutcome {
-  std::vector<EntryResult> notable;  // the entries this worker owns that stay in memory
-  std::uint64_t bytes = 0;           // data bytes read by this worker
-  std::uint64_t decrypted = 0;       // encrypted entries this worker read cleanly
-  std::optional<Error> stopped;      // the fatal error that ended the pass early
-  std::string last_good_entry;       // the last entry that ended cleanly before `stopped`
-  std::uint64_t raw_offset = 0;      // raw archive bytes read when the pass ended
-  std::optional<Error> drain_error;  // the final stream checks failed (worker 0 only)
+  core::PassOutcome pass;
+  std::vector<EntryResult> notable;  // the entries this reader owns that stay in memory
+  std::uint64_t bytes = 0;           // data bytes read by this reader
+  std::uint64_t decrypted = 0;       // encrypted entries this reader read cleanly
 };
 
-// @error kCancelled, kIo (staging). Everything else is recorded in the outcome.
+// @error kCancelled, kIo (staging), kDatabase (the entry store). Everything else is recorded
+// in the outcome.
 [[nodiscard]] Result<PassOutcome> run_pass(core::ArchiveReader& reader, const PassPlan& plan);
 
 }  // namespace restorekit::verify::detail

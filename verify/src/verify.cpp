@@ -80,15 +80,6 @@ std::string finding_code(ErrorCode code) {
   }
 }
 
-// Zip entries are independent: each reader can seek straight to its own entries.
-bool starts_like_zip(const fs::path& path) {
-  std::array<char, 4> magic{};
-  std::ifstream in(path, std::ios::binary);
-  in.read(magic.data(), magic.size());
-  return in && magic[0] == 'P' && magic[1] == 'K' &&
-         ((magic[2] == 3 && magic[3] == 4) || (magic[2] == 5 && magic[3] == 6));
-}
-
 unsigned thread_count(const VerifyOptions& o) {
   unsigned hw = std::max(1u, std::thread::hardware_concurrency());
   return std::clamp(o.threads == 0 ? hw : o.threads, 1u, 64u);
@@ -96,30 +87,19 @@ unsigned thread_count(const VerifyOptions& o) {
 
 class Verifier {
  public:
-  Verifier(fs::path path, const VerifyOptions& o)
-      : path_(std::move(path)), o_(o), throttle_(o.progress) {}
+  Verifier(const core::ArchiveSource& archive, const VerifyOptions& o)
+      : archive_(archive), o_(o), throttle_(o.progress) {}
 
   Result<VerifyReport> run() {
     auto started = std::chrono::steady_clock::now();
     RK_TRY(load_checksum_list());
     RK_TRY_ASSIGN(store_, core::EntryStore::create());
-    std::optional<core::TempDir> temp;
-    if (o_.stage_dir) {
-      stage_dir_ = *o_.stage_dir;
-    } else {
-      RK_TRY_ASSIGN(temp, core::TempDir::create(o_.temp_dir, "restorekit-verify-"));
-      stage_dir_ = temp->path();
-    }
+    RK_TRY_ASSIGN(auto staging, core::TempDir::create(o_.temp_dir, "restorekit-verify-"));
+    report_.staging = std::make_shared<const core::TempDir>(std::move(staging));
     auto t = std::chrono::steady_clock::now();
-    // Zip's central directory is checked against the local headers beside the pass.
-    std::future<Result<core::ZipDirectoryReport>> directory;
-    if (starts_like_zip(path_)) {
-      directory =
-          std::async(std::launch::async, [this] { return core::check_zip_directory(path_); });
-    }
     RK_TRY(pass());
-    if (directory.valid()) {
-      RK_TRY_ASSIGN(auto d, directory.get());
+    if (directory_.valid()) {
+      RK_TRY_ASSIGN(auto d, directory_.get());
       pending_.insert(pending_.end(), d.findings.begin(), d.findings.end());
       truncated_zip_ = !d.end_record;
     }
@@ -137,7 +117,7 @@ class Verifier {
     // A locked backup says nothing about what it could not read: no header, checksum, database
     // or reference findings derived from unread data.
     if (locked) {
-      cleanup_staged(JoinChecks::kYes);
+      join_checks();
     } else {
       RK_TRY(check_contents());
     }
@@ -165,21 +145,25 @@ class Verifier {
 
   // Opens the first reader, then (zip only) more readers on more threads; merges outcomes.
   Result<void> pass() {
-    report_.path = path_.string();
+    report_.path = archive_.name();
     core::ReaderOptions reader_options = o_.reader;
     reader_options.prefetch = core::Prefetch::kYes;  // hashing hides behind decompression
-    auto opened = core::ArchiveReader::open(path_, reader_options);
+    auto opened = core::ArchiveReader::open(archive_, reader_options);
     if (!opened) {
       // A small damaged stream fails while the reader starts: damage, unless operational.
       complete_ = false;
-      report_.archive_bytes = fs::file_size(path_, ec_);
+      if (archive_.path()) report_.archive_bytes = fs::file_size(*archive_.path(), ec_);
       return damage(opened.error(), "");
     }
-    auto first = std::move(*opened);
-    report_.archive_bytes = first.raw_size().value_or(0);
-    // The format is known after the first header; zip entries are independent.
-    std::optional<core::ArchiveReader> reader(std::move(first));
-    unsigned workers = starts_like_zip(path_) ? thread_count(o_) : 1;
+    std::optional<core::ArchiveReader> reader(std::move(*opened));
+    report_.archive_bytes = reader->raw_size().value_or(0);
+    // Zip entries are independent: each reader seeks straight to its own entries, and the
+    // central directory is checked against the local headers beside the pass.
+    unsigned workers = reader->starts_like_zip() ? thread_count(o_) : 1;
+    if (reader->starts_like_zip()) {
+      directory_ =
+          std::async(std::launch::async, [this] { return core::check_zip_directory(archive_); });
+    }
     report_.threads = workers;
     std::vector<Result<PassOutcome>> outcomes(workers, fail(ErrorCode::kInternal, "not run"));
     std::vector<std::thread> threads;
@@ -193,14 +177,14 @@ class Verifier {
     std::vector<detail::PassPlan> plans(workers);
     auto on_entry = [this](const EntryResult& e) { start_database_check(e); };
     for (unsigned w = 0; w < workers; ++w) {
-      plans[w] = detail::PassPlan{store_.get(), w,           workers,
-                                  &extra_,      stage_dir_,  o_.stage_files_to.value_or(fs::path()),
-                                  o_.cancel,    &raw_bytes_, on_progress,
-                                  on_entry};
+      plans[w] = detail::PassPlan{
+          store_.get(), w,         workers,     &extra_,     report_.staging->path(),
+          &o_.visitors, o_.cancel, &raw_bytes_, on_progress, {},
+          on_entry};
     }
     for (unsigned w = 1; w < workers; ++w) {
       threads.emplace_back([&, w] {
-        auto r = core::ArchiveReader::open(path_, o_.reader);
+        auto r = core::ArchiveReader::open(archive_, o_.reader);
         outcomes[w] = r ? detail::run_pass(*r, plans[w]) : tl::unexpected(r.error());
       });
     }
@@ -223,15 +207,15 @@ class Verifier {
     std::sort(entries_.begin(), entries_.end(),
               [](const EntryResult& a, const EntryResult& b) { return a.index < b.index; });
     for (auto& o : outcomes) {
-      complete_ = complete_ && !o->stopped;
-      RK_TRY(stopped(*o));
-      if (o->drain_error) RK_TRY(damage(*o->drain_error, ""));
+      complete_ = complete_ && !o->pass.stopped;
+      RK_TRY(stopped(o->pass));
+      if (o->pass.drain_error) RK_TRY(damage(*o->pass.drain_error, ""));
     }
     return {};
   }
 
   // A fatal error that ended a pass: the archive is damaged (or could not be verified).
-  Result<void> stopped(const PassOutcome& o) {
+  Result<void> stopped(const core::PassOutcome& o) {
     if (!o.stopped) return {};
     Error e = *o.stopped;
     if (e.code == ErrorCode::kTruncated) {
@@ -261,8 +245,8 @@ class Verifier {
   // A zip without its end record was cut short: the decompression errors of the entries it cut
   // are one TRUNCATED finding naming where reading stopped, not one CORRUPT_DATA per reader.
   Result<void> summarise_truncation() {
-    RK_TRY_ASSIGN(auto t,
-                  detail::zip_truncation(*store_, entries_, path_.string(), report_.archive_bytes));
+    RK_TRY_ASSIGN(
+        auto t, detail::zip_truncation(*store_, entries_, archive_.name(), report_.archive_bytes));
     if (!t) return {};
     std::erase_if(report_.findings, [](const Finding& f) { return f.code == "CORRUPT_DATA"; });
     report_.findings.push_back(std::move(*t));
@@ -390,7 +374,6 @@ class Verifier {
     }
     if (!expected_.empty()) RK_TRY(check_list());
     check_references(databases);
-    cleanup_staged();
     return {};
   }
 
@@ -402,7 +385,7 @@ class Verifier {
     if (store_->size() == 0 && complete_) {
       add("EMPTY_ARCHIVE", Severity::kError, "",
           fmt::format("{} holds no entries: nothing can be restored from it",
-                      core::escape_name(path_.string())));
+                      core::escape_name(archive_.name())));
       return out;
     }
     for (auto& [index, pending] : checks_) {
@@ -414,7 +397,7 @@ class Verifier {
         check.tenants = recount_tenants(e, *tenant_column);
       }
       for (auto& f : check.findings) report_.findings.push_back(f);
-      if (o_.stage_dir) check.result.staged = e.staged;
+      check.result.staged = e.staged->file;
       report_.databases.push_back(check.result);
       out.push_back(std::move(check));
     }
@@ -442,7 +425,7 @@ class Verifier {
       expected = fmt::format("its header lists \"{}\"", (*header_)->databases.front().entry);
     }
     std::string what = fmt::format("{} holds no readable database (no SQLite file, no SQLite dump)",
-                                   core::escape_name(path_.string()));
+                                   core::escape_name(archive_.name()));
     if (expected) {
       add("NO_DATABASE", Severity::kError, "",
           fmt::format("{}, but {}: nothing of the application's data could be restored", what,
@@ -462,8 +445,9 @@ class Verifier {
     std::optional<std::string> column;
     if (header_ && *header_) column = (*header_)->tenant_column;
     if (!column && o_.profile) column = o_.profile->tenant_column;
-    checks_.emplace(e.index, std::async(std::launch::async, [staged = *e.staged, path = e.path,
-                                                             dump = e.sql_dump, column] {
+    bool dump = e.staged->format == core::DatabaseFormat::kSqlDump;
+    checks_.emplace(e.index, std::async(std::launch::async, [staged = e.staged->file, path = e.path,
+                                                             dump, column] {
                       auto t = std::chrono::steady_clock::now();
                       auto check = detail::check_database(staged, path, dump, column);
                       check.result.seconds = lap(t);
@@ -472,7 +456,7 @@ class Verifier {
   }
 
   std::vector<core::TenantCount> recount_tenants(const EntryResult& e, const std::string& column) {
-    auto db = core::Database::open_untrusted(*e.staged);
+    auto db = core::Database::open_untrusted(e.staged->file);
     if (!db) return {};
     auto summary = core::describe_database(*db, core::CountRows::kNo);
     if (!summary) return {};
@@ -509,32 +493,25 @@ class Verifier {
     std::string root = o_.profile->documents_root.value_or(
         report_.kind == core::BackupKind::kRestorekit ? "docs/" : "");
     for (const auto& e : entries_) {
-      if (!e.staged || e.sql_dump) continue;
-      for (auto& f : detail::check_document_references(*e.staged, e.path, o_.profile->references,
-                                                       root, *store_)) {
+      if (!e.staged || e.staged->format == core::DatabaseFormat::kSqlDump) continue;
+      for (auto& f : detail::check_document_references(e.staged->file, e.path,
+                                                       o_.profile->references, root, *store_)) {
         report_.findings.push_back(std::move(f));
       }
     }
   }
 
-  enum class JoinChecks { kNo, kYes };
-  void cleanup_staged(JoinChecks join = JoinChecks::kNo) {
-    if (join == JoinChecks::kYes) {
-      for (auto& [index, pending] : checks_) pending.wait();  // they read the staged files
-    }
-    if (o_.stage_dir) return;  // the caller keeps them
-    std::error_code ec;
-    for (const auto& e : entries_) {
-      if (e.staged) fs::remove(*e.staged, ec);
-    }
+  // The checks still running read the staged files, which the report's staging folder keeps.
+  void join_checks() {
+    for (auto& [index, pending] : checks_) pending.wait();
   }
 
-  fs::path path_;
+  const core::ArchiveSource& archive_;
+  std::future<Result<core::ZipDirectoryReport>> directory_;  // zip: the central directory
   const VerifyOptions& o_;
   ProgressThrottle throttle_;
   Progress progress_;
   std::atomic<std::uint64_t> raw_bytes_{0};
-  fs::path stage_dir_;
   std::vector<core::ExpectedHash> expected_;
   std::map<std::string, core::HashAlgorithm, std::less<>> extra_;
   std::shared_ptr<core::EntryStore> store_;           // every entry, on disk
@@ -554,7 +531,7 @@ class Verifier {
 
 }  // namespace
 
-Result<VerifyReport> verify(const fs::path& archive, const VerifyOptions& options) {
+Result<VerifyReport> verify(const core::ArchiveSource& archive, const VerifyOptions& options) {
   return Verifier(archive, options).run();
 }
 

@@ -106,9 +106,10 @@ struct ArchiveInfo {
 
 class ArchiveReader {
  public:
-  // Opens a file (zip files through the seekable reader, so names and sizes come from the
-  // central directory). @error kNotFound, kIo, kInvalidArgument (not a regular file).
-  [[nodiscard]] static Result<ArchiveReader> open(const std::filesystem::path& path,
+  // Opens a new source of `archive` (a file, memory, any opener; zip files through the
+  // seekable reader, so names and sizes come from the central directory).
+  // @error kNotFound, kIo, kInvalidArgument (not a regular file), or the opener's error.
+  [[nodiscard]] static Result<ArchiveReader> open(const ArchiveSource& archive,
                                                   ReaderOptions options = {});
   // Opens any ByteSource (memory, fault-injecting, ...).
   [[nodiscard]] static Result<ArchiveReader> open(std::unique_ptr<ByteSource> source,
@@ -144,6 +145,10 @@ class ArchiveReader {
   // header fields (GZIP_HEADER), zero padding after gzip data (GZIP_TRAILING_DATA).
   // Thread-safe: a prefetching decoder may still be adding notes.
   [[nodiscard]] std::vector<Finding> stream_notes() const;
+
+  // True when the archive starts like a zip (a local header or an empty zip's end record):
+  // known at open(), before any entry, from the bytes read to detect the compression.
+  [[nodiscard]] bool starts_like_zip() const;
 
   // True once a fatal error made the handle unusable.
   [[nodiscard]] bool dead() const;

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -45,5 +46,41 @@ class ByteSource {
 // A source over caller-owned memory; `data` must outlive the source.
 std::unique_ptr<ByteSource> memory_source(std::span<const std::byte> data,
                                           std::string name = "<memory>");
+
+// Reads up to out.size() bytes at `offset` through seek() and read() (random access for the
+// zip directory check). @return the bytes read (fewer at the end). @error kIo.
+[[nodiscard]] Result<std::size_t> read_at(ByteSource& source, std::uint64_t offset,
+                                          std::span<std::byte> out);
+
+// ArchiveSource: what every command that reads an archive takes (verify, inspect, diff, the
+// restore dry run): a file path, caller-owned memory, or any opener of ByteSources (a
+// fault-injecting or counting wrapper in tests, an application's own storage). Each open()
+// gives a new, independent source: zip verification reads with one per thread.
+// Copyable; the opener must be callable from several threads.
+class ArchiveSource {
+ public:
+  using Opener = std::function<Result<std::unique_ptr<ByteSource>>()>;
+
+  // A file (implicit, so that paths keep working wherever a source is expected).
+  ArchiveSource(std::filesystem::path path);  // NOLINT(google-explicit-constructor)
+  ArchiveSource(const std::string& path);     // NOLINT(google-explicit-constructor)
+  ArchiveSource(const char* path);            // NOLINT(google-explicit-constructor)
+  // Caller-owned memory that must outlive every source opened from it.
+  static ArchiveSource memory(std::span<const std::byte> data, std::string name = "<memory>");
+  // Any opener; `name` is what messages call the archive.
+  ArchiveSource(Opener opener, std::string name);
+
+  // A new source positioned at the start. @error as open_file_source, or the opener's.
+  [[nodiscard]] Result<std::unique_ptr<ByteSource>> open() const;
+  // What messages call the archive: the path, or the given name.
+  [[nodiscard]] const std::string& name() const { return name_; }
+  // The file, for a path source (fingerprints, the catalog); nullopt otherwise.
+  [[nodiscard]] const std::optional<std::filesystem::path>& path() const { return path_; }
+
+ private:
+  Opener opener_;
+  std::string name_;
+  std::optional<std::filesystem::path> path_;
+};
 
 }  // namespace restorekit::core

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +23,25 @@ namespace restorekit::core {
 enum class HashAlgorithm { kXxh32, kXxh64, kXxh3_64, kXxh128 };
 
 std::string_view algorithm_name(HashAlgorithm algorithm);  // "XXH32", "XXH64", "XXH3", "XXH128"
+
+// A streaming hasher for any algorithm a checksum list may name, printing the digest as
+// xxhsum does (lowercase canonical hex). One thread at a time.
+class AnyHasher {
+ public:
+  explicit AnyHasher(HashAlgorithm algorithm);
+  ~AnyHasher();
+  AnyHasher(AnyHasher&&) noexcept;
+  AnyHasher& operator=(AnyHasher&&) noexcept;
+  AnyHasher(const AnyHasher&) = delete;
+  AnyHasher& operator=(const AnyHasher&) = delete;
+
+  void update(std::span<const std::byte> data);
+  [[nodiscard]] std::string hex() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 struct ExpectedHash {
   std::string path;  // normalised archive path (a leading "./" dropped)

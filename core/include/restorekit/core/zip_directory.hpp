@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include <restorekit/core/byte_source.hpp>
 #include <restorekit/core/error.hpp>
 #include <restorekit/core/finding.hpp>
 
@@ -43,7 +44,8 @@ struct ZipDirectoryReport {
 [[nodiscard]] Result<ZipDirectoryReport> check_zip_directory(const ReadAt& read, std::uint64_t size,
                                                              std::string_view name);
 
-// The same for a file. @error kNotFound, kIo.
-[[nodiscard]] Result<ZipDirectoryReport> check_zip_directory(const std::filesystem::path& zip);
+// The same for an archive source (one source of its own, read at random).
+// @error kNotFound, kIo, kInvalidArgument (a source that cannot seek or has no size).
+[[nodiscard]] Result<ZipDirectoryReport> check_zip_directory(const ArchiveSource& zip);
 
 }  // namespace restorekit::core

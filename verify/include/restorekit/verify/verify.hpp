@@ -11,11 +11,13 @@
 // Problems found are findings (VerifyReport::findings) and the pass goes on to the end; an
 // Error means the archive could not be verified at all (missing, not an archive, encryption
 // restorekit cannot read, cancelled). Memory: bounded buffers per reader; every entry goes to
-// an on-disk EntryStore, and only entries a finding needs stay in memory. Thread safety: independent calls may run in parallel.
+// an on-disk EntryStore, and only entries a finding needs stay in memory. Thread safety:
+// independent calls may run in parallel.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,8 +25,10 @@
 
 #include <restorekit/core/archive_reader.hpp>
 #include <restorekit/core/entry_store.hpp>
+#include <restorekit/core/entry_visitors.hpp>
 #include <restorekit/core/error.hpp>
 #include <restorekit/core/finding.hpp>
+#include <restorekit/core/fs.hpp>
 #include <restorekit/core/profile.hpp>
 #include <restorekit/core/progress.hpp>
 #include <restorekit/core/summary.hpp>
@@ -40,14 +44,15 @@ struct VerifyOptions {
   // A backup without a readable database is damaged (NO_DATABASE is an error, not a warning).
   // Also implied by a profile's database.entry and by a restorekit header that lists one.
   bool require_database = false;
-  std::filesystem::path temp_dir;  // where databases are staged; default: system temp
-  // Restore's stagers, run in the same pass. With `stage_dir`, databases are staged into that
-  // (existing, private) directory and kept there (DatabaseResult::staged) instead of a removed
-  // temporary folder. With `stage_files_to`, every other safe regular file and directory is
-  // also written below that directory under its archive path (restorekit/ metadata excluded),
-  // so that a restore can move the documents into place with one rename.
-  std::optional<std::filesystem::path> stage_dir;
-  std::optional<std::filesystem::path> stage_files_to;
+  // Where databases are staged, in a private folder that the report owns (VerifyReport::staging);
+  // default: the system temp folder. A restore stages beside live, so that a rename installs.
+  std::filesystem::path temp_dir;
+  // More visitors for the same pass (restore's document stager): called once per reader (zip:
+  // one per thread) with that reader's database stager; the visitor is attached after verify's
+  // own and hears of every entry (it receives the data of the entries its reader reads).
+  using VisitorFactory =
+      std::function<std::unique_ptr<core::EntryVisitor>(const core::DatabaseStager& databases)>;
+  VisitorFactory visitors;
   ProgressFn progress;  // raw archive bytes read / archive size
   CancelToken cancel;
 };
@@ -60,7 +65,7 @@ struct DatabaseResult {
   bool integrity_ok = false;
   std::uint64_t foreign_key_violations = 0;
   std::int64_t user_version = 0;
-  std::optional<std::filesystem::path> staged;  // kept only with VerifyOptions::stage_dir
+  std::optional<std::filesystem::path> staged;  // the staged copy, in VerifyReport::staging
   double seconds = 0;                           // its checks (integrity, foreign keys, schema)
 };
 
@@ -90,6 +95,8 @@ struct VerifyReport {
   unsigned threads = 1;
   double seconds = 0;
   VerifyTimings timings;
+  // The private folder holding the staged databases; removed with the last copy of the report.
+  std::shared_ptr<const core::TempDir> staging;
 
   // True when no finding is an error (warnings and info keep a backup intact).
   [[nodiscard]] bool intact() const;
@@ -99,11 +106,14 @@ struct VerifyReport {
   [[nodiscard]] std::size_t count(core::Severity severity) const;
 };
 
-// Reads every byte of `archive` and reports what is wrong with it.
+// Reads every byte of `archive` (a path, memory, or any ByteSource opener) and reports what is
+// wrong with it. A read error or a short read of the source is damage (a finding), not an
+// error, unless nothing could be read at all.
 // @error kNotFound, kInvalidArgument (not a regular file; unreadable checksum list),
-//   kNotAnArchive, kEncryptionUnsupported, kIo, kCancelled. Damage is never an error: it is
-//   reported as findings. Input: untrusted archive (and checksum list).
-[[nodiscard]] Result<VerifyReport> verify(const std::filesystem::path& archive,
+//   kNotAnArchive, kEncryptionUnsupported, kIo, kCancelled, kDatabase (the entry store).
+//   Damage is never an error: it is reported as findings. Input: untrusted archive (and
+//   checksum list).
+[[nodiscard]] Result<VerifyReport> verify(const core::ArchiveSource& archive,
                                           const VerifyOptions& options);
 
 }  // namespace restorekit::verify
