@@ -5,8 +5,10 @@
 
 #include <fmt/format.h>
 
+#include <restorekit/core/archive_pass.hpp>
 #include <restorekit/core/backup_format.hpp>
 #include <restorekit/core/entry_store.hpp>
+#include <restorekit/core/entry_visitors.hpp>
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/safe_path.hpp>
 #include <restorekit/core/sql_dump.hpp>
@@ -20,8 +22,6 @@ using core::Entry;
 using core::EntryType;
 
 namespace {
-
-constexpr std::size_t kPeekBytes = 4096;
 
 core::EntryRecord record_of(const Entry& e) {
   return core::EntryRecord{
@@ -41,16 +41,19 @@ core::DatabaseInfo database_info(const std::string& entry, std::uint64_t bytes,
   return info;
 }
 
-class Inspector {
+class Inspector final : public core::EntryVisitor {
  public:
-  Inspector(const fs::path& path, const InspectOptions& o)
-      : path_(path), o_(o), throttle_(o.progress) {}
+  Inspector(const core::ArchiveSource& archive, const InspectOptions& o)
+      : archive_(archive), o_(o), throttle_(o.progress) {}
 
   Result<InspectReport> run() {
     auto started = std::chrono::steady_clock::now();
-    RK_TRY_ASSIGN(report_.summary.fingerprint, core::fingerprint_file(path_));
-    report_.summary.path = core::index_key(path_);
-    report_.summary.archive_bytes = report_.summary.fingerprint.size;
+    report_.summary.path = archive_.path() ? core::index_key(*archive_.path()) : archive_.name();
+    if (archive_.path()) {
+      RK_TRY_ASSIGN(fingerprint_, core::fingerprint_file(*archive_.path()));
+      report_.summary.fingerprint = *fingerprint_;
+      report_.summary.archive_bytes = fingerprint_->size;
+    }
     RK_TRY_ASSIGN(bool cached, from_index());
     if (!cached) {
       RK_TRY(read_archive());
@@ -63,12 +66,28 @@ class Inspector {
     return std::move(report_);
   }
 
+  // The pass hears of each entry here, after the metadata collector and the database stager.
+  Result<core::Interest> begin(const Entry&) override { return core::Interest::kSkip; }
+
+  Result<void> end(const Entry& e, const core::EntryEnd& how) override {
+    if (e.index == 0) RK_TRY(first_entry(e, how));
+    auto& s = report_.summary;
+    if (s.kind == core::BackupKind::kRestorekit && !listing()) {
+      s.entries = s.header->total_entries;
+      done_ = true;  // our header says the rest: the archive is not read further
+      return {};
+    }
+    return visit(e, how);
+  }
+
+  [[nodiscard]] bool done() const override { return done_; }
+
  private:
   bool listing() const { return o_.list_entries == ListEntries::kYes; }
 
   Result<bool> from_index() {
-    if (!o_.index) return false;
-    RK_TRY_ASSIGN(auto found, o_.index->find(report_.summary.path, report_.summary.fingerprint));
+    if (!o_.index || !fingerprint_) return false;
+    RK_TRY_ASSIGN(auto found, o_.index->find(report_.summary.path, *fingerprint_));
     if (!found || (listing() && !found->listed)) return false;
     report_.summary = std::move(*found);
     if (listing()) {
@@ -79,7 +98,7 @@ class Inspector {
   }
 
   void store_in_index() {
-    if (!o_.index || report_.incomplete) return;
+    if (!o_.index || !fingerprint_ || report_.incomplete) return;
     bool full = report_.summary.listed;
     auto stored = o_.index->put(report_.summary, full ? records_.get() : nullptr);
     if (!stored) {
@@ -89,25 +108,25 @@ class Inspector {
     }
   }
 
+  // One pass: the header, then (foreign backups, or a listing) every entry, databases staged
+  // and described as they stream by.
   Result<void> read_archive() {
-    RK_TRY_ASSIGN(reader_, ArchiveReader::open(path_, o_.reader));
+    RK_TRY_ASSIGN(auto reader, ArchiveReader::open(archive_, o_.reader));
+    if (!fingerprint_) report_.summary.archive_bytes = reader.raw_size().value_or(0);
     RK_TRY_ASSIGN(records_, core::EntryStore::create());
-    RK_TRY_ASSIGN(const Entry* first, reader_->next());
-    if (first) {
-      report_.summary.archive = reader_->info();
-      RK_TRY(try_header(*first));
-    }
-    auto& s = report_.summary;
-    if (s.kind == core::BackupKind::kRestorekit && !listing()) {
-      s.entries = s.header->total_entries;
-      return {};
-    }
-    for (const Entry* e = first; e != nullptr;) {
-      RK_TRY(check_cancel());
-      RK_TRY(visit(*e));
-      RK_TRY_ASSIGN(e, reader_->next());
-    }
-    s.listed = true;
+    RK_TRY_ASSIGN(temp_, core::TempDir::create(o_.temp_dir, "restorekit-inspect-"));
+    core::MetadataVisitor metadata;
+    metadata_ = &metadata;
+    core::DatabaseStager databases(temp_->path(), [this](const Entry& e) { return candidate(e); });
+    databases_ = &databases;
+    core::ArchivePass pass(pass_options(reader));
+    pass.attach(metadata);
+    pass.attach(databases);
+    pass.attach(*this);
+    RK_TRY_ASSIGN(auto outcome, pass.run(reader));
+    if (outcome.stopped) return tl::unexpected(*outcome.stopped);
+    if (outcome.finished_early) return {};
+    report_.summary.listed = true;
     RK_TRY(records_->seal());
     finish_foreign_summary();
     if (listing()) {
@@ -116,33 +135,50 @@ class Inspector {
     return {};
   }
 
-  Result<void> check_cancel() {
-    if (o_.cancel.cancelled()) return fail(ErrorCode::kCancelled, "inspect cancelled");
-    progress_.bytes_done = reader_->raw_bytes_read();
-    progress_.bytes_total = report_.summary.archive_bytes;
-    throttle_.update(progress_);
-    return {};
+  core::PassOptions pass_options(const ArchiveReader& reader) {
+    core::PassOptions o;
+    o.cancel = o_.cancel;
+    o.progress = [this, &reader](std::uint64_t) {
+      progress_.bytes_done = reader.raw_bytes_read();
+      progress_.bytes_total = report_.summary.archive_bytes;
+      throttle_.update(progress_);
+    };
+    o.on_format = [this](const core::ArchiveInfo& info) { report_.summary.archive = info; };
+    return o;
   }
 
-  // Reads restorekit/header.json when the archive starts with it.
-  Result<void> try_header(const Entry& e) {
+  // Files whose first bytes are looked at: those of a foreign backup, not restorekit's own,
+  // and not encrypted ones without a password.
+  bool candidate(const Entry& e) const {
+    return report_.summary.kind != core::BackupKind::kRestorekit &&
+           e.path.rfind("restorekit/", 0) != 0 && (!e.encrypted || o_.reader.passwords.any());
+  }
+
+  // restorekit/header.json as the first entry makes the archive one of ours.
+  Result<void> first_entry(const Entry& e, const core::EntryEnd& how) {
     if (e.path != core::kHeaderEntry || e.type != EntryType::kFile) return {};
-    auto text = read_entry_text(e);
-    if (!text) {
-      if (text.error().code == ErrorCode::kPasswordRequired) {
+    if (how.failure) {
+      if (how.failure->code == ErrorCode::kPasswordRequired) {
         note_password_required(e);
         return {};
       }
-      return tl::unexpected(text.error());
+      return tl::unexpected(*how.failure);
     }
-    auto header = core::parse_header(*text);
-    if (!header) {
-      report_.summary.findings.push_back(
-          core::Finding{"BAD_HEADER", core::Severity::kWarning, std::string(core::kHeaderEntry),
-                        header.error().message + "; the archive is inspected as a foreign backup"});
+    if (how.bytes > core::kMaxHeaderBytes) {
+      return fail(
+          ErrorCode::kBadBackup,
+          fmt::format("entry \"{}\" is larger than a header may be", core::escape_name(e.raw_path)),
+          e.raw_path);
+    }
+    const auto& header = metadata_->header();
+    if (!header) return {};
+    if (!*header) {
+      report_.summary.findings.push_back(core::Finding{
+          "BAD_HEADER", core::Severity::kWarning, std::string(core::kHeaderEntry),
+          header->error().message + "; the archive is inspected as a foreign backup"});
       return {};
     }
-    apply_header(std::move(*header), std::move(*text), e.encrypted);
+    apply_header(**header, metadata_->take_text(), e.encrypted);
     return {};
   }
 
@@ -162,21 +198,6 @@ class Inspector {
     s.header = std::move(h);
   }
 
-  Result<std::string> read_entry_text(const Entry& e) {
-    std::string out;
-    for (;;) {
-      RK_TRY_ASSIGN(auto block, reader_->read_block());
-      if (block.empty()) return out;
-      if (out.size() + block.size() > core::kMaxHeaderBytes) {
-        return fail(ErrorCode::kBadBackup,
-                    fmt::format("entry \"{}\" is larger than a header may be",
-                                core::escape_name(e.raw_path)),
-                    e.raw_path);
-      }
-      out.append(reinterpret_cast<const char*>(block.data()), block.size());
-    }
-  }
-
   void note_password_required(const Entry& e) {
     report_.summary.encrypted = true;
     if (report_.incomplete) return;
@@ -184,11 +205,11 @@ class Inspector {
         Error(ErrorCode::kPasswordRequired,
               fmt::format("{} is encrypted (first: entry \"{}\"); names and sizes are listed, but "
                           "contents were not read without a password",
-                          core::escape_name(path_.string()), core::escape_name(e.raw_path)),
+                          core::escape_name(archive_.name()), core::escape_name(e.raw_path)),
               e.raw_path);
   }
 
-  Result<void> visit(const Entry& e) {
+  Result<void> visit(const Entry& e, const core::EntryEnd& how) {
     auto& s = report_.summary;
     s.entries++;
     if (e.encrypted) s.encrypted = true;
@@ -207,81 +228,38 @@ class Inspector {
     }
     if (e.type != EntryType::kFile || s.kind == core::BackupKind::kRestorekit) return {};
     if (e.path.rfind("restorekit/", 0) == 0) return {};
-    RK_TRY_ASSIGN(bool is_db, maybe_database(e));
-    if (!is_db) count_file(e.path, e.size.value_or(0));
+    if (e.encrypted && !o_.reader.passwords.any()) {
+      note_password_required(e);
+      return {};
+    }
+    if (how.failure) return tl::unexpected(*how.failure);
+    if (const auto& staged = databases_->staged()) return describe_staged(*staged);
+    if (const auto& f = databases_->finding()) s.findings.push_back(*f);
+    count_file(e.path, e.size.value_or(0));
     return {};
   }
 
-  // Peeks at an entry's first bytes; stages and describes it when it is a database.
-  Result<bool> maybe_database(const Entry& e) {
-    if (e.encrypted && !o_.reader.passwords.any()) {
-      note_password_required(e);
-      return false;
-    }
-    std::vector<std::byte> head;
-    bool ended = false;
-    while (head.size() < kPeekBytes) {
-      RK_TRY_ASSIGN(auto block, reader_->read_block());
-      if (block.empty()) {
-        ended = true;
-        break;
-      }
-      head.insert(head.end(), block.begin(), block.end());
-    }
-    auto guess = core::guess_database(e.path, head);
-    bool dump = guess.kind == core::DatabaseKind::kSqliteDump;
-    if (guess.kind != core::DatabaseKind::kSqlite && !dump) {
-      if (auto f = core::database_guess_finding(e.path, guess)) {
-        report_.summary.findings.push_back(*f);
-      }
-      return false;
-    }
-    RK_TRY_ASSIGN(auto staged, stage(e, head, ended));
-    RK_TRY(describe_staged(e, staged, dump));
+  Result<void> describe_staged(const core::StagedDatabase& staged) {
     std::error_code ec;
-    fs::remove(staged, ec);
-    return true;
-  }
-
-  Result<fs::path> stage(const Entry& e, const std::vector<std::byte>& head, bool ended) {
-    if (!temp_) {
-      RK_TRY_ASSIGN(auto t, core::TempDir::create(o_.temp_dir, "restorekit-inspect-"));
-      temp_ = std::move(t);
-    }
-    fs::path file = temp_->path() / fmt::format("entry-{}", e.index);
-    RK_TRY_ASSIGN(auto fd, core::create_new_file(file));
-    RK_TRY(core::write_all(fd.get(), head.data(), head.size(), file.string()));
-    while (!ended) {
-      RK_TRY(check_cancel());
-      auto block = reader_->read_block();
-      if (!block) {
-        Error err = block.error();
-        err.message = fmt::format("database {}", err.message);
-        return tl::unexpected(err);
-      }
-      if (block->empty()) break;
-      RK_TRY(core::write_all(fd.get(), block->data(), block->size(), file.string()));
-    }
-    return file;
-  }
-
-  Result<void> describe_staged(const Entry& e, const fs::path& staged, bool dump) {
-    std::error_code ec;
-    std::uint64_t bytes = fs::file_size(staged, ec);
-    fs::path db_path = staged;
+    std::uint64_t bytes = fs::file_size(staged.file, ec);
+    fs::path db_path = staged.file;
+    bool dump = staged.format == core::DatabaseFormat::kSqlDump;
     if (dump) {
-      db_path = staged.string() + ".sqlite";
-      if (auto loaded = core::load_sql_dump(staged, db_path, core::escape_name(e.path)); !loaded) {
-        return unreadable_database(e, loaded.error());
+      db_path = staged.file.string() + ".sqlite";
+      if (auto loaded = core::load_sql_dump(staged.file, db_path, core::escape_name(staged.entry));
+          !loaded) {
+        fs::remove(staged.file, ec);
+        return unreadable_database(staged.entry, loaded.error());
       }
     }
     auto described = describe_file(db_path);
+    fs::remove(staged.file, ec);
     if (dump) fs::remove(db_path, ec);
-    if (!described) return unreadable_database(e, described.error());
+    if (!described) return unreadable_database(staged.entry, described.error());
     auto info = std::move(*described);
-    info.entry = e.path;
+    info.entry = staged.entry;
     info.bytes = bytes;
-    if (dump) info.kind = core::DatabaseFormat::kSqlDump;
+    info.kind = staged.format;
     report_.summary.databases.push_back(std::move(info));
     return {};
   }
@@ -297,11 +275,11 @@ class Inspector {
     return info;
   }
 
-  Result<void> unreadable_database(const Entry& e, const Error& err) {
+  Result<void> unreadable_database(const std::string& entry, const Error& err) {
     report_.summary.findings.push_back(
-        core::Finding{"DB_INTEGRITY", core::Severity::kWarning, e.path,
+        core::Finding{"DB_INTEGRITY", core::Severity::kWarning, entry,
                       fmt::format("entry \"{}\" looks like a database but cannot be read: {}",
-                                  core::escape_name(e.path), err.message)});
+                                  core::escape_name(entry), err.message)});
     return {};
   }
 
@@ -340,13 +318,16 @@ class Inspector {
     for (const auto& db : s.databases) s.bytes += db.bytes;
   }
 
-  fs::path path_;
+  const core::ArchiveSource& archive_;
   const InspectOptions& o_;
   ProgressThrottle throttle_;
   Progress progress_;
   InspectReport report_;
-  std::optional<ArchiveReader> reader_;
+  std::optional<core::Fingerprint> fingerprint_;  // path sources: the index's key
   std::optional<core::TempDir> temp_;
+  core::MetadataVisitor* metadata_ = nullptr;  // the pass's, while it runs
+  core::DatabaseStager* databases_ = nullptr;  // the pass's, while it runs
+  bool done_ = false;
   FileCount all_files_;                        // files that are no database
   FileCount docs_files_;                       // ... under "docs/"
   FileCount root_files_;                       // ... under the profile's documents root
@@ -355,7 +336,7 @@ class Inspector {
 
 }  // namespace
 
-Result<InspectReport> inspect(const fs::path& archive, const InspectOptions& options) {
+Result<InspectReport> inspect(const core::ArchiveSource& archive, const InspectOptions& options) {
   return Inspector(archive, options).run();
 }
 

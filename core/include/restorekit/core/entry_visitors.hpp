@@ -3,7 +3,8 @@
 // hasher and the stager, restore the document stager on top of verify's.
 //
 // Every visitor keeps the results of the entry that just ended, readable from the end() of a
-// visitor attached after it (and until the next entry begins). Thread safety: one thread.
+// visitor attached after it (and until the next entry begins). They serve the visitors that
+// own the pass and never hold it open: done() is always true. Thread safety: one thread.
 // Input: untrusted archive data; names were normalised and checked by the reader.
 #pragma once
 
@@ -37,6 +38,7 @@ class HashVisitor final : public EntryVisitor {
   Result<Interest> begin(const Entry& entry) override;
   Result<Interest> block(std::span<const std::byte> data) override;
   Result<void> end(const Entry& entry, const EntryEnd& how) override;
+  [[nodiscard]] bool done() const override { return true; }
 
   // Of the last entry: its XXH3-128, and the extra algorithm's hex digits, when read cleanly.
   [[nodiscard]] const std::optional<Digest128>& digest() const { return digest_; }
@@ -72,6 +74,7 @@ class DatabaseStager final : public EntryVisitor {
   Result<Interest> begin(const Entry& entry) override;
   Result<Interest> block(std::span<const std::byte> data) override;
   Result<void> end(const Entry& entry, const EntryEnd& how) override;
+  [[nodiscard]] bool done() const override { return true; }
 
   // While an entry streams: whether its kind is known yet, and whether it is a database.
   [[nodiscard]] bool decided() const { return state_ != State::kPeeking; }
@@ -108,6 +111,7 @@ class DocumentStager final : public EntryVisitor {
   Result<Interest> begin(const Entry& entry) override;
   Result<Interest> block(std::span<const std::byte> data) override;
   Result<void> end(const Entry& entry, const EntryEnd& how) override;
+  [[nodiscard]] bool done() const override { return true; }
 
  private:
   Result<void> open_file();
@@ -131,6 +135,7 @@ class MetadataVisitor final : public EntryVisitor {
   Result<Interest> begin(const Entry& entry) override;
   Result<Interest> block(std::span<const std::byte> data) override;
   Result<void> end(const Entry& entry, const EntryEnd& how) override;
+  [[nodiscard]] bool done() const override { return true; }
 
   // The last entry's text (empty unless it is metadata); take_text() moves it out.
   [[nodiscard]] const std::string& text() const { return text_; }

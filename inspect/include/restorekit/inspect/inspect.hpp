@@ -48,11 +48,13 @@ struct InspectReport {
   double seconds = 0;
 };
 
+// Inspects `archive` (a path, memory, or any ByteSource opener; only a path source is answered
+// from and recorded in the index, keyed by its fingerprint).
 // @error kNotFound, kInvalidArgument (not a regular file), kNotAnArchive, kTruncated,
 //   kCorruptData, kCrcError (a database entry is damaged), kBadPassword,
-//   kEncryptionUnsupported, kRatioLimit, kLimitExceeded, kDatabase, kIo, kCancelled.
-// Input: untrusted archive.
-[[nodiscard]] Result<InspectReport> inspect(const std::filesystem::path& archive,
+//   kEncryptionUnsupported, kRatioLimit, kLimitExceeded, kDatabase, kIo (a read of the source
+//   failed), kCancelled. Input: untrusted archive.
+[[nodiscard]] Result<InspectReport> inspect(const core::ArchiveSource& archive,
                                             const InspectOptions& options);
 
 }  // namespace restorekit::inspect
