@@ -9,12 +9,15 @@
 
 #include <fmt/format.h>
 
+#include <restorekit/core/archive_pass.hpp>
 #include <restorekit/core/archive_reader.hpp>
 #include <restorekit/core/backup_format.hpp>
+#include <restorekit/core/entry_visitors.hpp>
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/hash.hpp>
 #include <restorekit/core/names.hpp>
 #include <restorekit/core/safe_path.hpp>
+#include <restorekit/core/sql_dump.hpp>
 #include <restorekit/diff/diff.hpp>
 
 namespace restorekit::diff {
@@ -23,92 +26,106 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The archive pass: the database entry is staged, every other file hashed.
-class ArchivePass {
+// diff's part of the one pass: the first database entry (the profile's glob, else the header's
+// database, else the first by content — SQLite files and SQLite dumps alike) is staged, every
+// other file hashed. Without documents to compare, the pass ends once the database is staged.
+class DiffPass final : public core::EntryVisitor {
  public:
-  // With `documents` false the pass ends as soon as the database is staged.
-  ArchivePass(const fs::path& archive, const BackupDiffOptions& o, const fs::path& stage,
-              bool documents)
+  DiffPass(const core::ArchiveSource& archive, const BackupDiffOptions& o, const fs::path& stage,
+           bool documents)
       : archive_(archive), o_(o), stage_(stage), documents_(documents) {}
 
   Result<void> run() {
     RK_TRY_ASSIGN(auto reader, core::ArchiveReader::open(archive_, o_.reader));
-    for (;;) {
-      if (o_.diff.cancel.cancelled()) return fail(ErrorCode::kCancelled, "diff cancelled");
-      RK_TRY_ASSIGN(const core::Entry* e, reader.next());
-      if (!e) break;
-      if (e->type != core::EntryType::kFile || !e->safe()) continue;
-      RK_TRY(visit(reader, *e));
-      if (!documents_ && !database_.empty()) break;
+    core::MetadataVisitor metadata;
+    core::HashVisitor hashes;
+    core::DatabaseStager databases(stage_.parent_path(),
+                                   [this](const core::Entry& e) { return wanted_database(e); });
+    metadata_ = &metadata;
+    hashes_ = &hashes;
+    databases_ = &databases;
+    core::PassOptions po;
+    po.cancel = o_.diff.cancel;
+    core::ArchivePass pass(po);
+    pass.attach(metadata);
+    pass.attach(hashes);
+    pass.attach(databases);
+    pass.attach(*this);
+    auto outcome = pass.run(reader);
+    if (!outcome && outcome.error().code == ErrorCode::kCancelled) {
+      return fail(ErrorCode::kCancelled, "diff cancelled");
     }
+    RK_TRY(outcome);
+    if (outcome->stopped) return tl::unexpected(*outcome->stopped);
     bytes_read_ = reader.raw_bytes_read();
-    if (database_.empty()) {
+    if (!staged_) {
       return fail(ErrorCode::kNotFound,
-                  fmt::format("{} holds no database to compare (no SQLite entry{})",
-                              core::escape_name(archive_.string()),
+                  fmt::format("{} holds no database to compare (no SQLite entry or SQLite "
+                              "dump{})",
+                              core::escape_name(archive_.name()),
                               o_.database_entry ? " matching " + *o_.database_entry : ""),
-                  archive_.string());
+                  archive_.name());
     }
+    return install();
+  }
+
+  Result<core::Interest> begin(const core::Entry&) override { return core::Interest::kSkip; }
+
+  Result<void> end(const core::Entry& e, const core::EntryEnd& how) override {
+    if (e.index == 0 && metadata_->header() && *metadata_->header() &&
+        !(*metadata_->header())->databases.empty()) {
+      header_database_ = (*metadata_->header())->databases.front().entry;
+    }
+    if (e.type != core::EntryType::kFile || !e.safe() || !how.data_read) return {};
+    if (how.failure) return tl::unexpected(*how.failure);
+    if (!staged_ && databases_->staged()) {
+      staged_ = databases_->staged();
+      return {};
+    }
+    files_.push_back(core::EntryRecord{e.path, e.type, how.bytes, e.mtime, e.encrypted, true,
+                                       hashes_->digest()});
     return {};
   }
 
-  [[nodiscard]] const std::string& database() const { return database_; }
+  [[nodiscard]] bool done() const override { return !documents_ && staged_; }
+
+  [[nodiscard]] const std::string& database() const { return staged_->entry; }
   [[nodiscard]] const std::vector<core::EntryRecord>& files() const { return files_; }
   [[nodiscard]] std::uint64_t bytes_read() const { return bytes_read_; }
 
  private:
-  bool wanted_database(const std::string& path) const {
-    if (!database_.empty()) return false;
-    if (o_.database_entry) return ::fnmatch(o_.database_entry->c_str(), path.c_str(), 0) == 0;
-    if (header_database_) return path == *header_database_;
+  bool wanted_database(const core::Entry& e) const {
+    if (staged_) return false;
+    if (o_.database_entry) return ::fnmatch(o_.database_entry->c_str(), e.path.c_str(), 0) == 0;
+    if (header_database_) return e.path == *header_database_;
     return true;  // decided by content
   }
 
-  Result<void> visit(core::ArchiveReader& reader, const core::Entry& e) {
-    core::Hasher h;
-    std::optional<core::UniqueFd> staged;
-    bool candidate = wanted_database(e.path);
-    bool first = true;
-    std::uint64_t bytes = 0;
-    std::string text;  // the header, if this is it
-    for (;;) {
-      RK_TRY_ASSIGN(auto block, reader.read_block());
-      if (block.empty()) break;
-      if (first && candidate && core::has_sqlite_magic(block)) {
-        RK_TRY_ASSIGN(auto fd, core::create_new_file(stage_));
-        staged.emplace(std::move(fd));
-      }
-      first = false;
-      bytes += block.size();
-      if (staged) {
-        RK_TRY(core::write_all(staged->get(), block.data(), block.size(), stage_.string()));
-      } else {
-        h.update(block);
-      }
-      if (e.path == core::kHeaderEntry && text.size() < core::kMaxHeaderBytes) {
-        text.append(reinterpret_cast<const char*>(block.data()), block.size());
-      }
+  // The staged entry becomes `stage_`: a SQLite file by rename, a dump by loading it.
+  Result<void> install() {
+    std::error_code ec;
+    if (staged_->format == core::DatabaseFormat::kSqlDump) {
+      RK_TRY(core::load_sql_dump(staged_->file, stage_, staged_->entry));
+      fs::remove(staged_->file, ec);
+      return {};
     }
-    if (staged) {
-      database_ = e.path;
-    } else {
-      files_.push_back(
-          core::EntryRecord{e.path, e.type, bytes, e.mtime, e.encrypted, true, h.digest()});
-    }
-    if (e.path == core::kHeaderEntry) {
-      if (auto header = core::parse_header(text); header && !header->databases.empty()) {
-        header_database_ = header->databases.front().entry;
-      }
+    fs::rename(staged_->file, stage_, ec);
+    if (ec) {
+      return fail(ErrorCode::kIo, fmt::format("cannot stage the database: {}", ec.message()),
+                  stage_.string());
     }
     return {};
   }
 
-  const fs::path& archive_;
+  const core::ArchiveSource& archive_;
   const BackupDiffOptions& o_;
   fs::path stage_;
   bool documents_ = true;
+  core::MetadataVisitor* metadata_ = nullptr;  // the pass's, while it runs
+  core::HashVisitor* hashes_ = nullptr;
+  core::DatabaseStager* databases_ = nullptr;
   std::uint64_t bytes_read_ = 0;
-  std::string database_;
+  std::optional<core::StagedDatabase> staged_;
   std::optional<std::string> header_database_;
   std::vector<core::EntryRecord> files_;
 };
@@ -188,73 +205,110 @@ Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
   return out;
 }
 
-Result<DiffReport> diff_backup(const fs::path& backup, const fs::path& live,
-                               const BackupDiffOptions& o) {
-  DiffReport report;
-  if (!fs::exists(backup)) {
-    return fail(ErrorCode::kNotFound,
-                fmt::format("{} does not exist; check the path", backup.string()), backup.string());
-  }
-  if (core::has_sqlite_magic(backup)) {
-    if (o.live_documents && o.without_documents == BackupDiffOptions::WithoutDocuments::kError) {
-      return fail(ErrorCode::kInvalidArgument,
-                  fmt::format("{} is a bare database file and holds no documents to compare with "
-                              "{}; give the backup archive, or leave out the live documents",
-                              backup.string(), o.live_documents->string()),
-                  backup.string());
-    }
-    RK_TRY_ASSIGN(report.database, diff_databases(backup, live, o.diff));
-    return report;
-  }
-  // What the index already knows: the staged database, and every document's hash.
-  std::string key = core::index_key(backup);
-  std::optional<core::Fingerprint> fingerprint;
-  std::optional<core::StagedCopy> cached;
-  std::vector<core::EntryRecord> known;
-  if (o.index) {
-    if (auto fp = core::fingerprint_file(backup)) fingerprint = *fp;
-  }
-  if (fingerprint) {
-    cached = o.index->staged_database(key, *fingerprint).value_or(std::nullopt);
-    auto summary = o.index->find(key, *fingerprint);
-    auto entries = summary && *summary && (*summary)->listed
-                       ? o.index->entries(key)
-                       : Result<std::vector<core::EntryRecord>>{};
-    bool hashed = entries && !entries->empty() &&
-                  std::all_of(entries->begin(), entries->end(), [](const auto& e) {
-                    return e.type != core::EntryType::kFile || !e.safe || e.hash.has_value();
-                  });
-    if (hashed) known = std::move(*entries);
-  }
-  bool need_documents = o.live_documents.has_value() && known.empty();
+namespace {
+
+// What diff compares with live: the staged database and the documents' hashes.
+struct BackupContent {
   std::optional<core::TempDir> temp;
   fs::path database;
+  std::string entry;
   std::vector<core::EntryRecord> files;
-  if (cached && !need_documents) {
-    database = cached->file;
-    report.backup_database = cached->entry;
+  std::uint64_t bytes_read = 0;
+};
+
+// What the index already knows of an unchanged archive: the staged database, and (from a verify
+// run) every document's hash.
+struct Known {
+  std::optional<core::Fingerprint> fingerprint;
+  std::optional<core::StagedCopy> staged;
+  std::vector<core::EntryRecord> files;
+};
+
+Known known_to_index(const fs::path& backup, const BackupDiffOptions& o) {
+  Known k;
+  if (!o.index) return k;
+  if (auto fp = core::fingerprint_file(backup)) k.fingerprint = *fp;
+  if (!k.fingerprint) return k;
+  std::string key = core::index_key(backup);
+  k.staged = o.index->staged_database(key, *k.fingerprint).value_or(std::nullopt);
+  auto summary = o.index->find(key, *k.fingerprint);
+  auto entries = summary && *summary && (*summary)->listed
+                     ? o.index->entries(key)
+                     : Result<std::vector<core::EntryRecord>>{};
+  bool hashed = entries && !entries->empty() &&
+                std::all_of(entries->begin(), entries->end(), [](const auto& e) {
+                  return e.type != core::EntryType::kFile || !e.safe || e.hash.has_value();
+                });
+  if (hashed) k.files = std::move(*entries);
+  return k;
+}
+
+Result<BackupContent> read_backup(const core::ArchiveSource& backup, const BackupDiffOptions& o,
+                                  Known& known) {
+  BackupContent c;
+  bool need_documents = o.live_documents.has_value() && known.files.empty();
+  if (known.staged && !need_documents) {
+    c.database = known.staged->file;
+    c.entry = known.staged->entry;
   } else {
-    RK_TRY_ASSIGN(temp, core::TempDir::create(o.temp_dir, "restorekit-diff-"));
-    ArchivePass pass(backup, o, temp->path() / "database.sqlite", need_documents);
+    RK_TRY_ASSIGN(c.temp, core::TempDir::create(o.temp_dir, "restorekit-diff-"));
+    c.database = c.temp->path() / "database.sqlite";
+    DiffPass pass(backup, o, c.database, need_documents);
     RK_TRY(pass.run());
-    report.backup_database = pass.database();
-    report.archive_bytes_read = pass.bytes_read();
-    database = temp->path() / "database.sqlite";
-    if (fingerprint) {
-      RK_TRY_ASSIGN(database,
-                    o.index->keep_staged_database(key, *fingerprint, pass.database(), database));
+    c.entry = pass.database();
+    c.bytes_read = pass.bytes_read();
+    c.files = pass.files();
+    if (known.fingerprint) {
+      RK_TRY_ASSIGN(c.database,
+                    o.index->keep_staged_database(core::index_key(*backup.path()),
+                                                  *known.fingerprint, c.entry, c.database));
     }
-    files = pass.files();
   }
-  if (!known.empty()) {
+  if (!known.files.empty()) {
     // The index's listing holds the database entries too: they are not documents.
-    std::erase_if(known, [&](const auto& e) { return e.path == report.backup_database; });
-    files = std::move(known);
+    std::erase_if(known.files, [&](const auto& e) { return e.path == c.entry; });
+    c.files = std::move(known.files);
   }
-  RK_TRY_ASSIGN(report.database, diff_databases(database, live, o.diff));
+  return c;
+}
+
+// A bare SQLite file given as the backup: compared as it is.
+Result<DiffReport> diff_bare_database(const fs::path& backup, const fs::path& live,
+                                      const BackupDiffOptions& o) {
+  if (o.live_documents && o.without_documents == BackupDiffOptions::WithoutDocuments::kError) {
+    return fail(ErrorCode::kInvalidArgument,
+                fmt::format("{} is a bare database file and holds no documents to compare with "
+                            "{}; give the backup archive, or leave out the live documents",
+                            backup.string(), o.live_documents->string()),
+                backup.string());
+  }
+  DiffReport report;
+  RK_TRY_ASSIGN(report.database, diff_databases(backup, live, o.diff));
+  return report;
+}
+
+}  // namespace
+
+Result<DiffReport> diff_backup(const core::ArchiveSource& backup, const fs::path& live,
+                               const BackupDiffOptions& o) {
+  Known known;
+  if (const auto& path = backup.path()) {
+    if (!fs::exists(*path)) {
+      return fail(ErrorCode::kNotFound,
+                  fmt::format("{} does not exist; check the path", path->string()), path->string());
+    }
+    if (core::has_sqlite_magic(*path)) return diff_bare_database(*path, live, o);
+    known = known_to_index(*path, o);
+  }
+  RK_TRY_ASSIGN(auto content, read_backup(backup, o, known));
+  DiffReport report;
+  report.backup_database = content.entry;
+  report.archive_bytes_read = content.bytes_read;
+  RK_TRY_ASSIGN(report.database, diff_databases(content.database, live, o.diff));
   if (o.live_documents) {
-    RK_TRY_ASSIGN(report.documents, diff_documents(files, documents_root(o.documents_root, files),
-                                                   *o.live_documents, o.diff.sample_rows));
+    RK_TRY_ASSIGN(report.documents,
+                  diff_documents(content.files, documents_root(o.documents_root, content.files),
+                                 *o.live_documents, o.diff.sample_rows));
   }
   return report;
 }

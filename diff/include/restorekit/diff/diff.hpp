@@ -135,12 +135,13 @@ struct DiffReport {
   }
 };
 
-// Compares a backup — an archive (one pass: its database is staged to a private temporary
-// file, its documents hashed) or a bare SQLite file — with the live database and, when given,
-// the live documents folder.
+// Compares a backup — an archive (one pass: its database, a SQLite file or a SQLite dump, is
+// staged to a private temporary file, its documents hashed) or a bare SQLite file — with the
+// live database and, when given, the live documents folder. `backup` is a path (then the index
+// may answer, and a bare database file is compared as it is), memory, or any ByteSource opener.
 // @error as diff_databases, plus the archive reader's errors, kNotFound (no database in the
 //   backup), kIo.
-[[nodiscard]] Result<DiffReport> diff_backup(const std::filesystem::path& backup,
+[[nodiscard]] Result<DiffReport> diff_backup(const core::ArchiveSource& backup,
                                              const std::filesystem::path& live,
                                              const BackupDiffOptions& options);
 
