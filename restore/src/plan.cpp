@@ -107,7 +107,7 @@ Finding finding(std::string code, Severity severity, std::string entry, std::str
 
 class Planner {
  public:
-  Planner(fs::path backup, const PlanOptions& o) : backup_(std::move(backup)), o_(o) {}
+  Planner(const core::ArchiveSource& backup, const PlanOptions& o) : backup_(backup), o_(o) {}
 
   Result<Plan> run() {
     started_ = Clock::now();
@@ -130,12 +130,12 @@ class Planner {
  private:
   Result<void> prepare() {
     std::error_code ec;
-    if (!fs::is_regular_file(backup_, ec)) {
+    if (backup_.path() && !fs::is_regular_file(*backup_.path(), ec)) {
       return fail(ErrorCode::kNotFound,
-                  fmt::format("backup {} does not exist or is not a file", backup_.string()),
-                  backup_.string());
+                  fmt::format("backup {} does not exist or is not a file", backup_.name()),
+                  backup_.name());
     }
-    p_.backup = backup_.string();
+    p_.backup = backup_.name();
     p_.live = fs::absolute(o_.live);
     if (!fs::is_regular_file(p_.live, ec)) {
       return fail(ErrorCode::kNotFound,
@@ -208,13 +208,18 @@ class Planner {
     return {};
   }
 
+  std::uint64_t archive_size() const {
+    auto source = backup_.open();
+    return source ? (*source)->size().value_or(0) : 0;
+  }
+
   // A dry run that is not followed by apply stages where it cannot crowd live.
   // On a tight live filesystem: the temp folder, when it has more room (a small tmpfs may not).
   fs::path dry_run_stage_parent(const fs::path& state) const {
     if (o_.stage_dir) return *o_.stage_dir;
     std::error_code ec;
     auto live = space_of(state);
-    if (!tight(live, fs::file_size(backup_, ec))) return state;
+    if (!tight(live, archive_size())) return state;
     auto tmp = fs::temp_directory_path(ec);
     if (ec) tmp = "/tmp";
     return space_of(tmp).free > live.free ? tmp : state;
@@ -539,7 +544,7 @@ class Planner {
     return {};
   }
 
-  fs::path backup_;
+  const core::ArchiveSource& backup_;
   const PlanOptions& o_;
   Plan p_;
   Clock::time_point started_;
@@ -563,7 +568,7 @@ core::Severity severity_from(const std::string& s) {
 
 }  // namespace
 
-Result<Plan> plan(const fs::path& backup, const PlanOptions& options) {
+Result<Plan> plan(const core::ArchiveSource& backup, const PlanOptions& options) {
   return Planner(backup, options).run();
 }
 

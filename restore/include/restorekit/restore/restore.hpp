@@ -138,14 +138,16 @@ struct Plan {
   [[nodiscard]] bool safe() const;  // no check is an error
 };
 
-// Makes a plan. The staging folder is removed again unless `plan_out` or `stage_documents`
+// Makes a plan from `backup` (a path, memory, or any ByteSource opener: the archive is read in
+// one pass, never copied). The staging folder is removed again unless `plan_out` or
+// `stage_documents`
 // (then it lives until apply() or discard()). A symlinked documents folder is resolved: its
 // target is restored and the link kept.
 // @error kNotFound (backup, live), kConflict (unfinished restore), kInvalidArgument (bad
 //   selection; a documents folder that holds, or lies inside, the live database, its -wal,
 //   -journal or -shm, its restore state or the plan folder), the archive reader's and verify's
 //   operational errors, kIo, kCancelled.
-[[nodiscard]] Result<Plan> plan(const std::filesystem::path& backup, const PlanOptions& options);
+[[nodiscard]] Result<Plan> plan(const core::ArchiveSource& backup, const PlanOptions& options);
 
 // Reads a plan kept with `plan_out`; apply() checks it against what the dry run registered.
 // @error kNotFound, kBadBackup (not a plan, or paths outside the plan folder).
