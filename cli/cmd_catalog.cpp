@@ -1,20 +1,17 @@
 #include "cmd_catalog.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <ctime>
 #include <iostream>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <thread>
 
 #include <fmt/format.h>
 
+#include <restorekit/catalog/catalog.hpp>
 #include <restorekit/core/safe_path.hpp>
 #include <restorekit/verify/verify.hpp>
 
-#include "catalog_ops.hpp"
 #include "common.hpp"
 
 namespace restorekit::cli {
@@ -37,52 +34,8 @@ struct CatalogArgs {
   core::ReaderLimits limits;
 };
 
-struct Row {
-  core::ArchiveSummary summary;
-  std::optional<core::Verification> verification;
-  std::string status;  // intact, damaged, unverified, changed, missing
-  std::int64_t created = 0;
-};
-
-// When a backup was made: our header's time, else its newest entry.
-std::int64_t created_of(const core::ArchiveSummary& s) {
-  if (s.header && !s.header->created_at.empty()) {
-    std::tm tm{};
-    if (::strptime(s.header->created_at.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) {
-      return static_cast<std::int64_t>(::timegm(&tm));
-    }
-  }
-  return s.newest_mtime.value_or(0);
-}
-
-Result<std::vector<Row>> rows(core::Index& index) {
-  RK_TRY_ASSIGN(auto all, index.list());
-  std::vector<Row> out;
-  for (auto& s : all) {
-    Row r;
-    r.created = created_of(s);
-    std::error_code ec;
-    auto fp = core::fingerprint_file(s.path);
-    RK_TRY_ASSIGN(r.verification, index.verification(s.path));
-    if (!fs::exists(s.path, ec)) {
-      r.status = "missing";
-    } else if (!fp || !(*fp == s.fingerprint)) {
-      r.status = "changed";
-    } else if (!r.verification) {
-      r.status = std::any_of(s.findings.begin(), s.findings.end(),
-                             [](const auto& f) { return f.severity == core::Severity::kError; })
-                     ? "damaged"
-                     : "unverified";
-    } else {
-      r.status = std::string(core::verdict_name(r.verification->verdict));
-    }
-    r.summary = std::move(s);
-    out.push_back(std::move(r));
-  }
-  std::stable_sort(out.begin(), out.end(),
-                   [](const Row& a, const Row& b) { return a.created > b.created; });
-  return out;
-}
+using catalog::Row;
+using catalog::Status;
 
 std::string date(std::int64_t t) {
   if (t <= 0) return "unknown";
@@ -110,7 +63,7 @@ std::vector<fs::path> expand(const std::vector<std::string>& paths) {
   return out;
 }
 
-int need_index(const CatalogArgs& a, std::optional<core::Index>& index) {
+int need_index(const CatalogArgs& a, std::optional<catalog::Index>& index) {
   std::optional<Error> why;
   index = open_catalog(a.common, &why);
   if (index) return kExitOk;
@@ -140,7 +93,7 @@ std::optional<std::int64_t> parse_duration(const std::string& text) {
 }
 
 int run_add(const CatalogArgs& a) {
-  std::optional<core::Index> index;
+  std::optional<catalog::Index> index;
   if (int rc = need_index(a, index)) return rc;
   auto inputs = load_backup_inputs(a.common, a.limits);
   if (!inputs) return report_error(a.common, kSchema, inputs.error());
@@ -155,56 +108,104 @@ int run_add(const CatalogArgs& a) {
   auto files = expand(a.paths);
   ProgressBar bar(a.common, "indexing");
   auto progress = bar.callback();
-  std::uint64_t read = 0, unchanged = 0, damaged = 0, locked = 0, skipped = 0, done = 0;
+  catalog::AddOptions options{inputs->reader, inputs->profile};
+  std::map<catalog::AddOutcome, std::uint64_t> counts;
   json items = json::array();
+  std::uint64_t done = 0;
   for (const auto& f : files) {
     std::string message;
-    auto outcome = add_to_catalog(*index, f, *inputs, &message);
+    auto outcome = catalog::add(*index, f, options, &message);
+    ++counts[outcome];
     ++done;
     if (progress) progress(Progress{done, files.size(), done, files.size(), f.string()});
-    const char* what = "read";
-    switch (outcome) {
-      case AddOutcome::kRead: ++read; break;
-      case AddOutcome::kUnchanged: ++unchanged, what = "unchanged"; break;
-      case AddOutcome::kDamaged: ++damaged, what = "damaged"; break;
-      case AddOutcome::kLocked: ++locked, what = "locked"; break;
-      case AddOutcome::kNotABackup: ++skipped, what = "skipped"; break;
-    }
+    auto what = catalog::outcome_name(outcome);
     items.push_back({{"path", core::index_key(f)}, {"outcome", what}, {"message", message}});
-    if (!a.common.json && !a.common.quiet && outcome != AddOutcome::kRead &&
-        outcome != AddOutcome::kUnchanged) {
+    if (!a.common.json && !a.common.quiet && outcome != catalog::AddOutcome::kRead &&
+        outcome != catalog::AddOutcome::kUnchanged) {
       fmt::print("{:<9} {} — {}\n", what, core::escape_name(f.string()),
                  core::escape_name(message));
     }
   }
   bar.clear();
+  using catalog::AddOutcome;
   if (a.common.json) {
     print_json({{"schema", kSchema},
                 {"command", "add"},
-                {"read", read},
-                {"unchanged", unchanged},
-                {"damaged", damaged},
-                {"locked", locked},
-                {"skipped", skipped},
+                {"read", counts[AddOutcome::kRead]},
+                {"unchanged", counts[AddOutcome::kUnchanged]},
+                {"damaged", counts[AddOutcome::kDamaged]},
+                {"locked", counts[AddOutcome::kLocked]},
+                {"skipped", counts[AddOutcome::kNotABackup]},
                 {"archives", items}});
   } else if (!a.common.quiet) {
     fmt::print(
         "{} files: {} read, {} unchanged (not read again), {} damaged, {} locked, {} skipped\n",
-        files.size(), read, unchanged, damaged, locked, skipped);
+        files.size(), counts[AddOutcome::kRead], counts[AddOutcome::kUnchanged],
+        counts[AddOutcome::kDamaged], counts[AddOutcome::kLocked], counts[AddOutcome::kNotABackup]);
   }
   return kExitOk;
 }
 
+void print_verify_all(const CatalogArgs& a, const catalog::VerifyManyReport& r) {
+  if (a.common.json) {
+    json items = json::array();
+    for (const auto& v : r.archives) {
+      if (!v.verdict) {
+        items.push_back({{"path", v.path}, {"status", "error"}, {"message", v.message}});
+      } else {
+        items.push_back(
+            {{"path", v.path}, {"status", core::verdict_name(*v.verdict)}, {"errors", v.errors}});
+      }
+    }
+    json held = json::array();
+    for (const auto& p : r.problems) {
+      held.push_back({{"path", p.summary.path}, {"status", catalog::status_name(p.status)}});
+    }
+    print_json({{"schema", kSchema},
+                {"command", "verify"},
+                {"verified", r.intact + r.damaged + r.locked},
+                {"intact", r.intact},
+                {"damaged", r.damaged},
+                {"locked", r.locked},
+                {"errors", r.failed},
+                {"archives", items},
+                {"catalog_problems", held}});
+    return;
+  }
+  if (!a.common.quiet) {
+    fmt::print(
+        "{} verified ({} intact, {} damaged, {} locked), {} could not be read; {} already "
+        "verified\n",
+        r.intact + r.damaged + r.locked, r.intact, r.damaged, r.locked, r.failed, r.already);
+  }
+  for (const auto& p : r.problems) {
+    fmt::print("the catalog holds a {} backup: {}\n", catalog::status_name(p.status),
+               core::escape_name(p.summary.path));
+  }
+}
+
 int run_verify_all(const CatalogArgs& a) {
-  std::optional<core::Index> index;
-  if (int rc = need_index(a, index)) return rc;
+  auto path = catalog_path(a.common);
+  if (!path) {
+    return report_error(a.common, kSchema,
+                        Error(ErrorCode::kInvalidArgument,
+                              "no catalog: give --catalog FILE (or set HOME / XDG_CACHE_HOME)"));
+  }
+  {
+    std::optional<catalog::Index> index;  // opened once here to report (and set aside) damage
+    if (int rc = need_index(a, index)) return rc;
+  }
   auto inputs = load_backup_inputs(a.common, a.limits);
   if (!inputs) return report_error(a.common, kSchema, inputs.error());
-  inputs->reader.passwords.prompt = nullptr;
-  std::optional<std::int64_t> older_than;
+  catalog::VerifyManyOptions o;
+  o.reader = inputs->reader;
+  o.profile = inputs->profile;
+  o.threads = a.threads;
+  o.recheck = a.recheck;
+  o.cancel = interrupt_token();
   if (!a.older_than.empty()) {
-    older_than = parse_duration(a.older_than);
-    if (!older_than) {
+    o.older_than = parse_duration(a.older_than);
+    if (!o.older_than) {
       return report_error(a.common, kSchema,
                           Error(ErrorCode::kInvalidArgument,
                                 fmt::format("--older-than {}: give a duration such as 30d, 12h, "
@@ -212,95 +213,22 @@ int run_verify_all(const CatalogArgs& a) {
                                             a.older_than)));
     }
   }
-  auto all = rows(*index);
-  if (!all) return report_error(a.common, kSchema, all.error());
-  std::vector<std::string> todo;
-  auto now = static_cast<std::int64_t>(std::time(nullptr));
-  for (const auto& r : *all) {
-    bool stale = older_than && r.verification && r.verification->verified_at <= now - *older_than;
-    if (r.status == "unverified" || r.status == "changed" ||
-        (r.status != "missing" && (a.recheck || stale))) {
-      todo.push_back(r.summary.path);
-    }
-  }
-  index.reset();  // every worker opens its own connection
-  unsigned workers = a.threads ? a.threads : std::max(1u, std::thread::hardware_concurrency());
-  workers = std::min<unsigned>(workers, std::max<std::size_t>(1, todo.size()));
-  std::atomic<std::size_t> next{0};
-  std::mutex out_mutex;
-  std::uint64_t intact = 0, damaged = 0, locked = 0, failed = 0;
-  json items = json::array();
-  auto work = [&] {
-    auto own = open_catalog(a.common);
-    if (!own) return;
-    for (std::size_t i; (i = next.fetch_add(1)) < todo.size();) {
-      const auto& path = todo[i];
-      verify::VerifyOptions o;
-      o.reader = inputs->reader;
-      o.profile = inputs->profile;
-      o.threads = 1;  // the parallelism is across archives
-      o.cancel = interrupt_token();
-      auto report = verify::verify(path, o);
-      std::lock_guard lock(out_mutex);
-      if (!report) {
-        ++failed;
-        items.push_back({{"path", path}, {"status", "error"}, {"message", report.error().message}});
-        if (!a.common.json) fmt::print("error     {} — {}\n", path, report.error().message);
-        continue;
-      }
-      (void)record_verify(*own, path, *inputs, *report);
-      auto verdict = report->verdict();
-      (verdict == core::Verdict::kIntact   ? intact
-       : verdict == core::Verdict::kLocked ? locked
-                                           : damaged)++;
-      items.push_back({{"path", path},
-                       {"status", core::verdict_name(verdict)},
-                       {"errors", report->count(core::Severity::kError)}});
-      if (!a.common.json && !a.common.quiet) {
-        fmt::print("{:<9} {}\n",
-                   verdict == core::Verdict::kDamaged ? "DAMAGED" : core::verdict_name(verdict),
-                   core::escape_name(path));
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  for (unsigned w = 0; w < workers; ++w) threads.emplace_back(work);
-  for (auto& t : threads) t.join();
-  // The verdict is the catalog's, not this run's: a damaged or missing backup fails the run
-  // whether or not it was read now.
-  std::vector<std::pair<std::string, std::string>> bad;  // path, status
-  if (auto fresh = open_catalog(a.common)) {
-    if (auto now_rows = rows(*fresh)) {
-      for (const auto& r : *now_rows) {
-        if (r.status == "damaged" || r.status == "missing")
-          bad.emplace_back(r.summary.path, r.status);
-      }
-    }
-  }
-  if (a.common.json) {
-    json held = json::array();
-    for (const auto& [path, status] : bad) held.push_back({{"path", path}, {"status", status}});
-    print_json({{"schema", kSchema},
-                {"command", "verify"},
-                {"verified", intact + damaged + locked},
-                {"intact", intact},
-                {"damaged", damaged},
-                {"locked", locked},
-                {"errors", failed},
-                {"archives", items},
-                {"catalog_problems", held}});
-  } else if (!a.common.quiet) {
-    fmt::print(
-        "{} verified ({} intact, {} damaged, {} locked), {} could not be read; {} already "
-        "verified\n",
-        intact + damaged + locked, intact, damaged, locked, failed, all->size() - todo.size());
-  }
   if (!a.common.json) {
-    for (const auto& [path, status] : bad) {
-      fmt::print("the catalog holds a {} backup: {}\n", status, core::escape_name(path));
-    }
+    o.on_archive = [&a](const catalog::VerifiedArchive& v) {
+      if (!v.verdict) {
+        fmt::print("error     {} — {}\n", core::escape_name(v.path), core::escape_name(v.message));
+      } else if (!a.common.quiet) {
+        fmt::print(
+            "{:<9} {}\n",
+            *v.verdict == core::Verdict::kDamaged ? "DAMAGED" : core::verdict_name(*v.verdict),
+            core::escape_name(v.path));
+      }
+    };
   }
-  return !bad.empty() || failed ? kExitProblems : kExitOk;
+  auto report = catalog::verify_many(*path, o);
+  if (!report) return report_error(a.common, kSchema, report.error());
+  print_verify_all(a, *report);
+  return report->ok() ? kExitOk : kExitProblems;
 }
 
 json row_json(const Row& r) {
@@ -309,7 +237,7 @@ json row_json(const Row& r) {
   for (const auto& d : s.databases) tenants += d.tenants.size();
   return {{"path", s.path},
           {"created", r.created},
-          {"status", r.status},
+          {"status", catalog::status_name(r.status)},
           {"kind", s.kind == core::BackupKind::kRestorekit ? "restorekit" : "foreign"},
           {"format", s.archive.format},
           {"archive_bytes", s.archive_bytes},
@@ -321,13 +249,13 @@ json row_json(const Row& r) {
 }
 
 int run_list(const CatalogArgs& a, bool best_only) {
-  std::optional<core::Index> index;
+  std::optional<catalog::Index> index;
   if (int rc = need_index(a, index)) return rc;
-  auto all = rows(*index);
+  auto all = catalog::rows(*index);
   if (!all) return report_error(a.common, kSchema, all.error());
   if (best_only) {
-    auto it =
-        std::find_if(all->begin(), all->end(), [](const Row& r) { return r.status == "intact"; });
+    auto it = std::find_if(all->begin(), all->end(),
+                           [](const Row& r) { return r.status == Status::kIntact; });
     if (it == all->end()) {
       if (!a.common.quiet) fmt::print(stderr, "no intact backup in the catalog\n");
       return kExitProblems;
@@ -353,13 +281,14 @@ int run_list(const CatalogArgs& a, bool best_only) {
     fmt::print("{:<16}  {:>9}  {:<10} {:>3} {:>7}  {:<10}  {}\n", date(r.created),
                human_bytes(r.summary.archive_bytes),
                r.summary.archive.format.empty() ? "?" : r.summary.archive.format,
-               r.summary.databases.size(), tenants, r.status, core::escape_name(r.summary.path));
+               r.summary.databases.size(), tenants, catalog::status_name(r.status),
+               core::escape_name(r.summary.path));
   }
   return kExitOk;
 }
 
 int run_find(const CatalogArgs& a) {
-  std::optional<core::Index> index;
+  std::optional<catalog::Index> index;
   if (int rc = need_index(a, index)) return rc;
   auto found = index->find_entries(a.pattern, a.limit);
   if (!found) return report_error(a.common, kSchema, found.error());
@@ -384,15 +313,15 @@ int run_find(const CatalogArgs& a) {
 }
 
 int run_forget(const CatalogArgs& a) {
-  std::optional<core::Index> index;
+  std::optional<catalog::Index> index;
   if (int rc = need_index(a, index)) return rc;
   std::vector<std::string> targets;
   for (const auto& p : a.paths) targets.push_back(core::index_key(p));
   if (a.stale) {
-    auto all = rows(*index);
+    auto all = catalog::rows(*index);
     if (!all) return report_error(a.common, kSchema, all.error());
     for (const auto& r : *all) {
-      if (r.status == "missing") targets.push_back(r.summary.path);
+      if (r.status == Status::kMissing) targets.push_back(r.summary.path);
     }
   }
   for (const auto& t : targets) {

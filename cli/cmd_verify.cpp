@@ -7,11 +7,11 @@
 
 #include <fmt/format.h>
 
+#include <restorekit/catalog/catalog.hpp>
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/safe_path.hpp>
 #include <restorekit/verify/verify.hpp>
 
-#include "catalog_ops.hpp"
 #include "common.hpp"
 #include "render_verify.hpp"
 
@@ -46,14 +46,12 @@ Result<void> write_junit(const Result<verify::VerifyReport>& report, const Verif
   return {};
 }
 
-// Records the listing with hashes (diff and restore then need not read the documents again)
-// and the verdict in the catalog.
-void record_in_catalog(const VerifyArgs& a, const BackupInputs& inputs,
-                       const verify::VerifyReport& report) {
+// Records the listing with hashes (diff and restore then need not read the documents again),
+// the verdict and, for an archive the catalog does not know yet, the summary verify made.
+void record_in_catalog(const VerifyArgs& a, const verify::VerifyReport& report) {
   auto index = open_catalog(a.common);
   if (!index) return;
-  if (auto recorded = record_verify(*index, a.backup, inputs, report);
-      !recorded && !a.common.quiet) {
+  if (auto recorded = catalog::record(*index, a.backup, report); !recorded && !a.common.quiet) {
     fmt::print(stderr, "note: the result was not recorded in the catalog: {}\n",
                recorded.error().message);
   }
@@ -95,7 +93,7 @@ int run_verify(const VerifyArgs& a) {
   auto report = verify::verify(a.backup, o);
   bar.clear();
   if (!report) return verify_error(a, report.error());
-  record_in_catalog(a, *inputs, *report);
+  record_in_catalog(a, *report);
   if (!a.junit.empty()) {
     if (auto written = write_junit(report, a); !written) {
       return report_error(a.common, kSchema, written.error());

@@ -152,20 +152,21 @@ void install_interrupt_handlers() {
   ::sigaction(SIGTERM, &sa, nullptr);
 }
 
-std::optional<core::Index> open_catalog(const CommonOptions& o, std::optional<Error>* why) {
+std::optional<fs::path> catalog_path(const CommonOptions& o) {
   if (o.no_catalog) return std::nullopt;
-  fs::path path = o.catalog;
-  if (path.empty()) {
-    const char* xdg = std::getenv("XDG_CACHE_HOME");
-    const char* home = std::getenv("HOME");
-    if (xdg && *xdg)
-      path = fs::path(xdg) / "restorekit" / "catalog.sqlite";
-    else if (home && *home)
-      path = fs::path(home) / ".cache" / "restorekit" / "catalog.sqlite";
-    else
-      return std::nullopt;
-  }
-  auto index = core::Index::open(path);
+  if (!o.catalog.empty()) return fs::path(o.catalog);
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  if (xdg && *xdg) return fs::path(xdg) / "restorekit" / "catalog.sqlite";
+  if (home && *home) return fs::path(home) / ".cache" / "restorekit" / "catalog.sqlite";
+  return std::nullopt;
+}
+
+std::optional<catalog::Index> open_catalog(const CommonOptions& o, std::optional<Error>* why) {
+  auto found = catalog_path(o);
+  if (!found) return std::nullopt;
+  const fs::path& path = *found;
+  auto index = catalog::Index::open(path);
   if (!index) {
     if (why) {
       *why = index.error();

@@ -12,9 +12,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <restorekit/catalog/index.hpp>
 #include <restorekit/core/archive_reader.hpp>
 #include <restorekit/core/error.hpp>
-#include <restorekit/core/index.hpp>
 #include <restorekit/core/profile.hpp>
 #include <restorekit/core/progress.hpp>
 
@@ -63,11 +63,15 @@ CancelToken& interrupt_token();
 // the token to every SQLite connection. Called once by main().
 void install_interrupt_handlers();
 
-// The index at --catalog, or the default under $XDG_CACHE_HOME/restorekit/ (~/.cache/...);
-// nullopt with --no-catalog. An index that cannot be opened is reported on stderr and skipped
+// The catalog file --catalog names, or the default under $XDG_CACHE_HOME/restorekit/
+// (~/.cache/...); nullopt with --no-catalog or without a home.
+std::optional<std::filesystem::path> catalog_path(const CommonOptions& o);
+
+// The index at catalog_path(); nullopt with --no-catalog. An index that cannot be opened is
+// reported on stderr and skipped
 // (`why`, when given, receives the reason); a damaged one kept aside is said on stderr.
-std::optional<core::Index> open_catalog(const CommonOptions& o,
-                                        std::optional<Error>* why = nullptr);
+std::optional<catalog::Index> open_catalog(const CommonOptions& o,
+                                           std::optional<Error>* why = nullptr);
 
 // Prints an error as one sentence (plus a hint for the flags that fix it) on stderr, and for
 // --json a document {"schema": ..., "error": {...}} on stdout. @return kExitError.

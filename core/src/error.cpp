@@ -2,6 +2,13 @@
 
 namespace restorekit {
 
+bool is_operational(ErrorCode code) {
+  return code == ErrorCode::kNotFound || code == ErrorCode::kInvalidArgument ||
+         code == ErrorCode::kNotAnArchive || code == ErrorCode::kIo ||
+         code == ErrorCode::kEncryptionUnsupported || code == ErrorCode::kCancelled ||
+         code == ErrorCode::kInternal;
+}
+
 std::string_view code_name(ErrorCode code) {
   switch (code) {
     case ErrorCode::kInvalidArgument: return "INVALID_ARGUMENT";

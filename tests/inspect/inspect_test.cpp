@@ -1,3 +1,4 @@
+#include <restorekit/catalog/index.hpp>
 #include <restorekit/inspect/inspect.hpp>
 
 #include <set>
@@ -269,7 +270,7 @@ TEST(Inspect, BadInputGivesCleanErrors) {
 TEST(Inspect, RepeatedInspectOfAnUnchangedArchiveComesFromTheIndex) {
   ScratchDir dir;
   auto path = foreign_backup(dir, "bsdtar --zstd -cf", "f.tar.zst");
-  auto index = core::Index::open_memory();
+  auto index = catalog::Index::open_memory();
   ASSERT_TRUE(index);
   auto o = options_in(dir);
   o.index = &*index;

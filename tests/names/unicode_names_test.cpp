@@ -9,7 +9,7 @@
 
 #include <restorekit/core/backup.hpp>
 #include <restorekit/core/hash.hpp>
-#include <restorekit/core/index.hpp>
+#include <restorekit/catalog/index.hpp>
 #include <restorekit/core/sqlite.hpp>
 #include <restorekit/diff/diff.hpp>
 #include <restorekit/restore/restore.hpp>
@@ -199,7 +199,7 @@ TEST_F(UnicodeNames, TwoSpellingsOfOneNameInOneArchiveAreReportedWithBoth) {
 }
 
 TEST_F(UnicodeNames, CatalogFindMatchesEitherSpelling) {
-  auto index = core::Index::open_memory();
+  auto index = catalog::Index::open_memory();
   ASSERT_TRUE(index);
   core::ArchiveSummary s;
   s.path = "/backups/mac.zip";

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <restorekit/catalog/catalog.hpp>
+#include <restorekit/catalog/index.hpp>
 #include <restorekit/core/byte_source.hpp>
 #include <restorekit/diff/diff.hpp>
 #include <restorekit/inspect/inspect.hpp>
@@ -93,6 +95,48 @@ TEST_F(OnePass, VerifyReadsEveryByteOnceWithOneSource) {
   EXPECT_EQ(tally.opens, 1);
 }
 
+TEST_F(OnePass, RecordingAVerifyRunReadsNothingMoreAndSaysWhatInspectWould) {
+  for (const char* name : {"backup.tar.zst", "foreign.zip"}) {
+    SCOPED_TRACE(name);
+    fs::path archive = scratch_ / name;
+    if (std::string(name) == "foreign.zip") {
+      RK_REQUIRE_TOOL("zip");
+      ASSERT_EQ(sh("zip -q -r " + archive.string() + " app.sqlite docs", app_), 0);
+    }
+    Tally tally;
+    verify::VerifyOptions o;
+    auto r = verify::verify(counted(archive, tally), o);
+    ASSERT_TRUE(r) << r.error().message;
+    auto index = catalog::Index::open_memory();
+    ASSERT_TRUE(index);
+    ASSERT_TRUE(catalog::record(*index, archive, *r));
+    EXPECT_EQ(tally.opens, r->archive.format == "zip" ? static_cast<int>(r->threads) + 1 : 1)
+        << "verify's readers (and the zip directory check); recording opens no source";
+    auto key = core::index_key(archive);
+    auto fingerprint = core::fingerprint_file(archive);
+    ASSERT_TRUE(fingerprint);
+    auto recorded = index->find(key, *fingerprint);
+    ASSERT_TRUE(recorded && *recorded) << "recorded without inspect reading it";
+    auto verification = index->verification(key);
+    ASSERT_TRUE(verification && *verification);
+    EXPECT_EQ((*verification)->verdict, core::Verdict::kIntact);
+    inspect::InspectOptions io;
+    auto inspected = inspect::inspect(archive, io);
+    ASSERT_TRUE(inspected);
+    const auto& want = inspected->summary;
+    const auto& got = **recorded;
+    EXPECT_EQ(got.kind, want.kind);
+    EXPECT_EQ(got.entries, want.entries);
+    EXPECT_EQ(got.document_files, want.document_files);
+    EXPECT_EQ(got.document_bytes, want.document_bytes);
+    EXPECT_EQ(got.bytes, want.bytes);
+    ASSERT_EQ(got.databases.size(), want.databases.size());
+    EXPECT_EQ(got.databases[0].entry, want.databases[0].entry);
+    EXPECT_EQ(got.databases[0].tables.size(), want.databases[0].tables.size());
+    EXPECT_TRUE(got.listed);
+  }
+}
+
 TEST_F(OnePass, ADryRunReadsEveryByteOnce) {
   Tally tally;
   auto p = restore::plan(counted(backup_, tally), options());
@@ -103,7 +147,7 @@ TEST_F(OnePass, ADryRunReadsEveryByteOnce) {
 }
 
 TEST_F(OnePass, DiffReadsOnceAndARepeatedDiffReadsNothing) {
-  auto index = core::Index::open(scratch_ / "catalog.sqlite");  // keeps staged copies
+  auto index = catalog::Index::open(scratch_ / "catalog.sqlite");  // keeps staged copies
   ASSERT_TRUE(index);
   diff::BackupDiffOptions o;
   o.live_documents = live_docs_;
@@ -123,7 +167,7 @@ TEST_F(OnePass, DiffReadsOnceAndARepeatedDiffReadsNothing) {
   summary.fingerprint = *fingerprint;
   ASSERT_TRUE(index->put(summary));
   ASSERT_TRUE(index->record_verification(summary.path, *fingerprint, verified->listing.get(),
-                                         core::Verification{0, core::Verdict::kIntact, 0, 0}));
+                                         catalog::Verification{0, core::Verdict::kIntact, 0, 0}));
   o.index = &*index;
   auto staged = diff::diff_backup(backup_, live_, o);  // stages the database once
   ASSERT_TRUE(staged) << staged.error().message;

@@ -19,7 +19,7 @@
 #include <restorekit/core/backup.hpp>
 #include <restorekit/core/content_hash.hpp>
 #include <restorekit/core/hash.hpp>
-#include <restorekit/core/index.hpp>
+#include <restorekit/catalog/index.hpp>
 #include <restorekit/core/restore_state.hpp>
 #include <restorekit/diff/diff.hpp>
 #include <restorekit/restore/restore.hpp>
@@ -433,7 +433,7 @@ namespace {
 // diff with an index: the second diff of an unchanged archive reads none of it (the staged
 // database is kept, the documents' hashes come from a recorded verify). Asserted by counters.
 TEST_F(RestoreTest, DiffReusesTheIndexInsteadOfReadingTheArchiveAgain) {
-  auto index = core::Index::open(scratch_ / "index.sqlite");
+  auto index = catalog::Index::open(scratch_ / "index.sqlite");
   ASSERT_TRUE(index) << index.error().message;
   diff::BackupDiffOptions o;
   o.index = &*index;
@@ -461,7 +461,7 @@ TEST_F(RestoreTest, DiffReusesTheIndexInsteadOfReadingTheArchiveAgain) {
   auto verified = verify::verify(backup_, vo);
   ASSERT_TRUE(verified) << verified.error().message;
   auto recorded = index->record_verification(summary.path, *fingerprint, verified->listing.get(),
-                                             core::Verification{0, core::Verdict::kIntact, 0, 0});
+                                             catalog::Verification{0, core::Verdict::kIntact, 0, 0});
   ASSERT_TRUE(recorded && *recorded);
   auto reused = diff::diff_backup(backup_, live_, o);
   ASSERT_TRUE(reused) << reused.error().message;

@@ -22,6 +22,7 @@
 #include "database_checks.hpp"
 #include "entry_pass.hpp"
 #include "name_checks.hpp"
+#include "summary.hpp"
 
 namespace restorekit::verify {
 
@@ -56,14 +57,6 @@ double lap(std::chrono::steady_clock::time_point& t) {
   double s = std::chrono::duration<double>(now - t).count();
   t = now;
   return s;
-}
-
-// Failures that mean "could not verify at all" rather than "damaged".
-bool is_operational(ErrorCode code) {
-  return code == ErrorCode::kNotFound || code == ErrorCode::kInvalidArgument ||
-         code == ErrorCode::kNotAnArchive || code == ErrorCode::kIo ||
-         code == ErrorCode::kEncryptionUnsupported || code == ErrorCode::kCancelled ||
-         code == ErrorCode::kInternal;
 }
 
 std::string finding_code(ErrorCode code) {
@@ -121,6 +114,7 @@ class Verifier {
     } else {
       RK_TRY(check_contents());
     }
+    RK_TRY(summarise());
     report_.timings.contents = lap(t);
     // Checks cut short by the token report damage that is not there: a cancelled run is no
     // verdict.
@@ -374,6 +368,17 @@ class Verifier {
     }
     if (!expected_.empty()) RK_TRY(check_list());
     check_references(databases);
+    checked_ = std::move(databases);
+    return {};
+  }
+
+  Result<void> summarise() {
+    std::optional<core::BackupHeader> header;
+    if (ours()) header = **header_;
+    RK_TRY_ASSIGN(
+        report_.summary,
+        detail::summarise({report_, *store_, header,
+                           header_entry_ ? header_entry_->text : std::string(), checked_}));
     return {};
   }
 
@@ -515,6 +520,7 @@ class Verifier {
   std::vector<core::ExpectedHash> expected_;
   std::map<std::string, core::HashAlgorithm, std::less<>> extra_;
   std::shared_ptr<core::EntryStore> store_;           // every entry, on disk
+  std::vector<detail::DatabaseCheck> checked_;        // the databases' checks, for the summary
   std::vector<EntryResult> entries_;                  // the notable ones, in index order
   std::uint64_t decrypted_ = 0;                       // encrypted entries read cleanly
   const EntryResult* header_entry_ = nullptr;         // restorekit/header.json as the first entry

@@ -45,6 +45,11 @@ enum class ErrorCode {
 // Stable upper-case name of a code, e.g. "BAD_PASSWORD". Never changes once released.
 std::string_view code_name(ErrorCode code);
 
+// True for failures that mean an archive could not be looked at (missing, not an archive, an
+// I/O error, encryption restorekit cannot read, cancelled) rather than that it is damaged: the
+// one rule verify and the catalog share to tell "could not verify" from "damaged".
+bool is_operational(ErrorCode code);
+
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;  // one sentence: what failed and what to do

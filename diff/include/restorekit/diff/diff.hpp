@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
+#include <restorekit/core/archive_index.hpp>
 #include <restorekit/core/archive_reader.hpp>
 #include <restorekit/core/error.hpp>
-#include <restorekit/core/index.hpp>
 #include <restorekit/core/progress.hpp>
 #include <restorekit/core/sqlite.hpp>
 #include <restorekit/core/summary.hpp>
@@ -120,7 +120,7 @@ struct BackupDiffOptions {
   // With an index: the database staged from this archive is kept there and reused while the
   // archive's fingerprint is unchanged, and document hashes recorded by verify are used
   // instead of reading the documents again. Without one, the archive is read every time.
-  core::Index* index = nullptr;
+  core::ArchiveIndex* index = nullptr;
 };
 
 struct DiffReport {

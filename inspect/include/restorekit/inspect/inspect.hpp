@@ -16,9 +16,9 @@
 #include <optional>
 #include <vector>
 
+#include <restorekit/core/archive_index.hpp>
 #include <restorekit/core/archive_reader.hpp>
 #include <restorekit/core/error.hpp>
-#include <restorekit/core/index.hpp>
 #include <restorekit/core/profile.hpp>
 #include <restorekit/core/progress.hpp>
 #include <restorekit/core/summary.hpp>
@@ -31,9 +31,9 @@ struct InspectOptions {
   core::ReaderOptions reader;            // limits and passwords
   std::optional<core::Profile> profile;  // tenant column, database glob, documents root
   ListEntries list_entries = ListEntries::kNo;
-  core::Index* index = nullptr;    // optional: answer from / record into the index
-  std::filesystem::path temp_dir;  // where databases are staged; default: system temp
-  ProgressFn progress;             // compressed bytes read / archive size
+  core::ArchiveIndex* index = nullptr;  // optional: answer from / record into the index
+  std::filesystem::path temp_dir;       // where databases are staged; default: system temp
+  ProgressFn progress;                  // compressed bytes read / archive size
   CancelToken cancel;
 };
 

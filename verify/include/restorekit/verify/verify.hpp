@@ -95,6 +95,9 @@ struct VerifyReport {
   unsigned threads = 1;
   double seconds = 0;
   VerifyTimings timings;
+  // What inspect would say of the archive (no fingerprint: the caller's, for a file), made in
+  // the same pass; the catalog records it. A locked backup's holds only its listing's figures.
+  core::ArchiveSummary summary;
   // The private folder holding the staged databases; removed with the last copy of the report.
   std::shared_ptr<const core::TempDir> staging;
 

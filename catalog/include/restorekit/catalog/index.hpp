@@ -13,15 +13,23 @@
 #include <optional>
 #include <vector>
 
-#include <restorekit/core/error.hpp>
+#include <restorekit/core/archive_index.hpp>
 #include <restorekit/core/entry_store.hpp>
+#include <restorekit/core/error.hpp>
+#include <restorekit/core/finding.hpp>
 #include <restorekit/core/sqlite.hpp>
 #include <restorekit/core/summary.hpp>
 
-namespace restorekit::core {
+namespace restorekit::catalog {
 
-// The key the index files an archive under: its absolute path, symlinks resolved.
-std::string index_key(const std::filesystem::path& archive);
+using core::ArchiveSummary;
+using core::Database;
+using core::EntryRecord;
+using core::EntryStore;
+using core::Fingerprint;
+using core::StagedCopy;
+using core::Statement;
+using core::Verdict;
 
 struct Verification {
   std::int64_t verified_at = 0;  // seconds since the epoch; 0 = now
@@ -30,14 +38,7 @@ struct Verification {
   std::uint64_t warnings = 0;
 };
 
-// A database staged from an archive, kept so that diff and restore need not read the archive
-// again. The file is a copy of hostile input: open it as untrusted.
-struct StagedCopy {
-  std::string entry;  // the archive entry it came from
-  std::filesystem::path file;
-};
-
-class Index {
+class Index final : public core::ArchiveIndex {
  public:
   // Opens (creating the file, its folder and the schema when missing) the index at `path`. A
   // damaged index file (truncated, overwritten: SQLite says it is not a database or malformed)
@@ -53,15 +54,15 @@ class Index {
   // The stored summary of the archive at `path` (absolute), only when its fingerprint equals
   // `fingerprint`; nullopt when unknown or changed. @error kDatabase.
   [[nodiscard]] Result<std::optional<ArchiveSummary>> find(const std::string& path,
-                                                           const Fingerprint& fingerprint);
+                                                           const Fingerprint& fingerprint) override;
 
   // Stores (replacing) an archive's summary; with `entries`, its complete listing too.
   // @error kDatabase.
   [[nodiscard]] Result<void> put(const ArchiveSummary& summary,
-                                 const EntryStore* entries = nullptr);
+                                 const EntryStore* entries = nullptr) override;
 
   // The stored listing of an archive, in archive order; empty when never listed.
-  [[nodiscard]] Result<std::vector<EntryRecord>> entries(const std::string& path);
+  [[nodiscard]] Result<std::vector<EntryRecord>> entries(const std::string& path) override;
 
   // Every archive in the index, newest indexed first.
   [[nodiscard]] Result<std::vector<ArchiveSummary>> list();
@@ -90,15 +91,15 @@ class Index {
 
   // The staged database kept for the archive at `path`, when its fingerprint still matches and
   // the file exists. @error kDatabase.
-  [[nodiscard]] Result<std::optional<StagedCopy>> staged_database(const std::string& path,
-                                                                  const Fingerprint& fingerprint);
+  [[nodiscard]] Result<std::optional<StagedCopy>> staged_database(
+      const std::string& path, const Fingerprint& fingerprint) override;
   // Moves `file` (a database staged from the archive's `entry`) into the index's cache folder
   // (<index>.staged/, private) and records it; the least recently used copies beyond a few are
   // removed. An index in memory keeps nothing and returns `file`. @return where the copy is
   // now. @error kIo, kDatabase.
   [[nodiscard]] Result<std::filesystem::path> keep_staged_database(
       const std::string& path, const Fingerprint& fingerprint, const std::string& entry,
-      const std::filesystem::path& file);
+      const std::filesystem::path& file) override;
 
  private:
   explicit Index(Database db) : db_(std::move(db)) {}
@@ -119,4 +120,4 @@ class Index {
   std::optional<std::filesystem::path> set_aside_;
 };
 
-}  // namespace restorekit::core
+}  // namespace restorekit::catalog

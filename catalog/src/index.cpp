@@ -1,4 +1,4 @@
-#include <restorekit/core/index.hpp>
+#include <restorekit/catalog/index.hpp>
 
 #include <sys/stat.h>
 
@@ -18,14 +18,13 @@
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/names.hpp>
 
-namespace restorekit::core {
+namespace restorekit::catalog {
+
+using namespace core;  // NOLINT(google-build-using-namespace): the index stores core's types
 
 namespace {
 
 constexpr std::int64_t kSchemaVersion = 3;
-constexpr std::size_t kFingerprintSpan = 64 * 1024;
-constexpr std::size_t kFingerprintBlocks = 32;
-constexpr std::size_t kFingerprintBlock = 4096;
 
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS archives(
@@ -112,88 +111,6 @@ std::int64_t now_seconds() {
 }
 
 }  // namespace
-
-std::string_view database_format_name(DatabaseFormat format) {
-  return format == DatabaseFormat::kSqlDump ? "sql-dump" : "sqlite";
-}
-
-DatabaseFormat database_format_from_name(std::string_view name) {
-  return name == "sql-dump" ? DatabaseFormat::kSqlDump : DatabaseFormat::kSqlite;
-}
-
-std::string_view verdict_name(Verdict verdict) {
-  switch (verdict) {
-    case Verdict::kIntact: return "intact";
-    case Verdict::kDamaged: return "damaged";
-    case Verdict::kLocked: return "locked";
-  }
-  return "damaged";
-}
-
-Verdict verdict_from_name(std::string_view name) {
-  if (name == "intact") return Verdict::kIntact;
-  if (name == "locked") return Verdict::kLocked;
-  return Verdict::kDamaged;
-}
-
-std::string_view severity_name(Severity severity) {
-  switch (severity) {
-    case Severity::kError: return "error";
-    case Severity::kWarning: return "warning";
-    case Severity::kInfo: return "info";
-  }
-  return "warning";
-}
-
-std::string index_key(const std::filesystem::path& archive) {
-  std::error_code ec;
-  auto abs = std::filesystem::weakly_canonical(std::filesystem::absolute(archive), ec);
-  return (ec ? std::filesystem::absolute(archive) : abs).string();
-}
-
-Result<Fingerprint> fingerprint_file(const std::filesystem::path& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd && errno == ENOENT) {
-    return fail(ErrorCode::kNotFound,
-                fmt::format("{} does not exist; check the path", path.string()), path.string());
-  }
-  if (!fd) {
-    return fail(ErrorCode::kIo,
-                fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)),
-                path.string());
-  }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    return fail(ErrorCode::kInvalidArgument, fmt::format("{} is not a regular file", path.string()),
-                path.string());
-  }
-  Fingerprint fp;
-  fp.size = static_cast<std::uint64_t>(st.st_size);
-  fp.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-  std::vector<std::byte> buf(kFingerprintSpan);
-  Hasher hasher;
-  // The head and the tail (where headers, checksums and zip's central directory live), and
-  // blocks spread evenly between them: bit rot there is seen without reading the whole file.
-  std::vector<std::pair<off_t, std::size_t>> spans = {
-      {0, kFingerprintSpan},
-      {std::max<off_t>(0, st.st_size - off_t{kFingerprintSpan}), kFingerprintSpan}};
-  for (std::size_t i = 1; i <= kFingerprintBlocks; ++i) {
-    spans.emplace_back(
-        static_cast<off_t>(static_cast<std::uint64_t>(st.st_size) * i / (kFingerprintBlocks + 1)),
-        kFingerprintBlock);
-  }
-  for (auto [offset, length] : spans) {
-    ssize_t n = ::pread(fd.get(), buf.data(), length, offset);
-    if (n < 0) {
-      return fail(ErrorCode::kIo,
-                  fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)),
-                  path.string());
-    }
-    hasher.update(std::span<const std::byte>(buf.data(), static_cast<std::size_t>(n)));
-  }
-  fp.head_tail = hasher.digest();
-  return fp;
-}
 
 Result<Index> Index::open(const std::filesystem::path& path) {
   std::error_code ec;
@@ -722,4 +639,4 @@ Result<void> Index::delete_archive(const std::string& path) {
   return {};
 }
 
-}  // namespace restorekit::core
+}  // namespace restorekit::catalog

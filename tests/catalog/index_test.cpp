@@ -1,11 +1,13 @@
-#include <restorekit/core/index.hpp>
+#include <restorekit/catalog/index.hpp>
 
 #include <gtest/gtest.h>
 
 #include "test_support.hpp"
 
-namespace restorekit::core {
+namespace restorekit::catalog {
 namespace {
+
+using namespace core;  // NOLINT(google-build-using-namespace)
 
 ArchiveSummary summary(const std::string& path) {
   ArchiveSummary s;
@@ -129,4 +131,4 @@ TEST(Fingerprint, ChangesWithContentAndNotOtherwise) {
 }
 
 }  // namespace
-}  // namespace restorekit::core
+}  // namespace restorekit::catalog

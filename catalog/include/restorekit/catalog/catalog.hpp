@@ -1,0 +1,106 @@
+// catalog: many backups, triaged together. Adds archives to the index (index.hpp), records
+// verify runs from the listing the verify pass already made (the archive is not read again),
+// verifies many archives in parallel, and says what state each backup is in.
+//
+// Thread safety: functions taking an Index use it from the calling thread only; verify_many
+// opens one Index per worker on the catalog file it is given.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <restorekit/catalog/index.hpp>
+#include <restorekit/core/archive_reader.hpp>
+#include <restorekit/core/profile.hpp>
+#include <restorekit/core/progress.hpp>
+#include <restorekit/verify/verify.hpp>
+
+namespace restorekit::catalog {
+
+// What the catalog knows of a backup now.
+enum class Status {
+  kIntact,      // verified intact since it last changed
+  kDamaged,     // verified damaged, or unreadable when added
+  kLocked,      // encrypted, and no usable password when verified
+  kUnverified,  // listed, never verified
+  kChanged,     // the file changed since it was listed (fingerprint)
+  kMissing,     // the file is gone
+};
+std::string_view status_name(Status status);  // "intact", "damaged", "locked", ...
+
+struct Row {
+  core::ArchiveSummary summary;
+  std::optional<Verification> verification;
+  Status status = Status::kUnverified;
+  std::int64_t created = 0;  // when the backup was made: the header's time, else newest entry
+};
+
+// Every backup in the catalog with its status, newest first. @error kDatabase.
+[[nodiscard]] Result<std::vector<Row>> rows(Index& index);
+
+struct AddOptions {
+  core::ReaderOptions reader;  // limits; passwords (never prompted: many archives)
+  std::optional<core::Profile> profile;
+};
+
+enum class AddOutcome { kRead, kUnchanged, kDamaged, kLocked, kNotABackup };
+std::string_view outcome_name(AddOutcome outcome);  // "read", "unchanged", ...
+
+// Makes sure the catalog holds the archive with its current fingerprint: an unchanged archive
+// is not read; otherwise inspect reads it (the header of our backups, a listing of others). An
+// archive that cannot be read is recorded as damaged, an encrypted one without a usable
+// password as locked; a file that is no archive is not recorded. `message` receives the reason
+// for kDamaged, kLocked and kNotABackup.
+AddOutcome add(Index& index, const std::filesystem::path& archive, const AddOptions& options,
+               std::string* message = nullptr);
+
+// Records a verify run of `archive` — its listing with hashes, its verdict — and, when the
+// catalog does not hold the archive yet, the summary the verify pass made (nothing is read
+// again). @error kIo (the archive changed while it was verified), kDatabase.
+[[nodiscard]] Result<void> record(Index& index, const std::filesystem::path& archive,
+                                  const verify::VerifyReport& report);
+
+struct VerifiedArchive {
+  std::string path;
+  std::optional<core::Verdict> verdict;  // unset: could not be verified (`message` says why)
+  std::uint64_t errors = 0;
+  std::string message;
+};
+
+struct VerifyManyOptions {
+  core::ReaderOptions reader;  // passwords are never prompted for
+  std::optional<core::Profile> profile;
+  unsigned threads = 0;  // archives verified in parallel; 0 = one per core
+  bool recheck = false;  // read every backup again, even verified unchanged ones
+  // Also read again backups last verified longer ago than this many seconds.
+  std::optional<std::int64_t> older_than;
+  ProgressFn progress;  // archives done / archives to do
+  CancelToken cancel;
+  // Called as each archive is done (from the worker, one call at a time): a front end prints it.
+  std::function<void(const VerifiedArchive&)> on_archive;
+};
+
+struct VerifyManyReport {
+  std::vector<VerifiedArchive> archives;  // in the order they finished
+  std::uint64_t intact = 0;
+  std::uint64_t damaged = 0;
+  std::uint64_t locked = 0;
+  std::uint64_t failed = 0;   // could not be verified
+  std::uint64_t already = 0;  // verified before and unchanged: not read
+  std::vector<Row> problems;  // the catalog's damaged and missing backups, after the run
+  [[nodiscard]] bool ok() const { return problems.empty() && failed == 0; }
+};
+
+// Verifies every backup in the catalog at `catalog` that is unverified or changed (or all with
+// `recheck`, or those verified longer ago than `older_than`), several at a time, each worker on
+// its own connection, and records each run. @error kDatabase (the catalog cannot be opened),
+// kCancelled.
+[[nodiscard]] Result<VerifyManyReport> verify_many(const std::filesystem::path& catalog,
+                                                   const VerifyManyOptions& options);
+
+}  // namespace restorekit::catalog

@@ -1,0 +1,55 @@
+// ArchiveIndex: what inspect and diff ask of an index of backup archives, so that a repeated
+// question about an unchanged archive is answered without reading it again. The catalog module
+// (catalog/index.hpp) implements it over SQLite; core only names the contract, so that the
+// modules that read archives do not depend on the catalog.
+//
+// Thread safety: as the implementation says (the catalog's Index: one per thread).
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <restorekit/core/entry_store.hpp>
+#include <restorekit/core/error.hpp>
+#include <restorekit/core/summary.hpp>
+
+namespace restorekit::core {
+
+// The key an index files an archive under: its absolute path, symlinks resolved.
+std::string index_key(const std::filesystem::path& archive);
+
+// A database staged from an archive, kept so that diff and restore need not read the archive
+// again. The file is a copy of hostile input: open it as untrusted.
+struct StagedCopy {
+  std::string entry;  // the archive entry it came from
+  std::filesystem::path file;
+};
+
+class ArchiveIndex {
+ public:
+  virtual ~ArchiveIndex() = default;
+
+  // The stored summary of the archive at `path` (an index_key), only when its fingerprint
+  // equals `fingerprint`; nullopt when unknown or changed. @error kDatabase.
+  [[nodiscard]] virtual Result<std::optional<ArchiveSummary>> find(
+      const std::string& path, const Fingerprint& fingerprint) = 0;
+  // Stores (replacing) an archive's summary; with `entries`, its complete listing too.
+  // @error kDatabase.
+  [[nodiscard]] virtual Result<void> put(const ArchiveSummary& summary,
+                                         const EntryStore* entries = nullptr) = 0;
+  // The stored listing of an archive, in archive order; empty when never listed.
+  [[nodiscard]] virtual Result<std::vector<EntryRecord>> entries(const std::string& path) = 0;
+  // The staged database kept for the archive, when its fingerprint still matches and the file
+  // exists. @error kDatabase.
+  [[nodiscard]] virtual Result<std::optional<StagedCopy>> staged_database(
+      const std::string& path, const Fingerprint& fingerprint) = 0;
+  // Keeps `file` (a database staged from the archive's `entry`) for later; @return where the
+  // copy is now. @error kIo, kDatabase.
+  [[nodiscard]] virtual Result<std::filesystem::path> keep_staged_database(
+      const std::string& path, const Fingerprint& fingerprint, const std::string& entry,
+      const std::filesystem::path& file) = 0;
+};
+
+}  // namespace restorekit::core
