@@ -57,7 +57,8 @@ void render_samples(const diff::TableDiff& t, std::ostream& out) {
   for (const auto& s : t.reverted_samples) {
     fmt::print(out, "      reverted  {}\n", escape_name(s.key));
     for (const auto& c : s.changes) {
-      fmt::print(out, "                  {}: {} -> {}\n", escape_name(c.column), c.live, c.backup);
+      fmt::print(out, "                  {}: {} -> {}\n", escape_name(c.column),
+                 escape_name(c.live), escape_name(c.backup));
     }
   }
 }

@@ -10,6 +10,9 @@
 
 using namespace restorekit;
 
+// The fuzzer is the application: it sets the UTF-8 locale the reader asks for.
+[[maybe_unused]] static const bool kUtf8Locale = (restorekit::core::ensure_utf8_locale(), true);
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   core::ReaderOptions o;
   o.limits.max_entries = 10'000;

@@ -92,12 +92,24 @@ std::string_view entry_type_name(EntryType type) {
   return "other";
 }
 
+bool utf8_locale() {
+  const char* current = std::setlocale(LC_CTYPE, nullptr);
+  std::string_view cur = current ? current : "";
+  return contains_ci(cur, "utf-8") || contains_ci(cur, "utf8");
+}
+
+Result<void> require_utf8_locale() {
+  if (utf8_locale()) return {};
+  return fail(ErrorCode::kInvalidArgument,
+              "archive names are read and written as UTF-8, but LC_CTYPE is not a UTF-8 locale: "
+              "call restorekit::core::ensure_utf8_locale() (or setlocale(LC_CTYPE, \"C.UTF-8\")) "
+              "once at start-up");
+}
+
 void ensure_utf8_locale() {
   static std::once_flag once;
   std::call_once(once, [] {
-    const char* current = std::setlocale(LC_CTYPE, nullptr);
-    std::string_view cur = current ? current : "";
-    if (contains_ci(cur, "utf-8") || contains_ci(cur, "utf8")) return;
+    if (utf8_locale()) return;
     if (std::setlocale(LC_CTYPE, "C.UTF-8") == nullptr) std::setlocale(LC_CTYPE, "C.utf8");
   });
 }
@@ -285,9 +297,8 @@ struct ArchiveReader::Impl {
     if (code == ErrorCode::kPasswordRequired && options.passwords.any()) {
       code = ErrorCode::kBadPassword;
     }
-    std::string where = subject == name ? fmt::format("{}", escape_name(name))
-                                        : fmt::format("entry \"{}\" of {}", escape_name(subject),
-                                                      escape_name(name));
+    std::string where = subject == name ? fmt::format("{}", name)
+                                        : fmt::format("entry \"{}\" of {}", subject, name);
     std::string sentence;
     switch (code) {
       case ErrorCode::kPasswordRequired:
@@ -324,10 +335,10 @@ struct ArchiveReader::Impl {
     const char* raw = archive_entry_pathname(ae);
     entry.raw_path = utf8 ? utf8 : (raw ? raw : "");
     if (!utf8) {
-      entry.problem = Error(ErrorCode::kUnsafePath,
-                            fmt::format("entry \"{}\" has a name that cannot be read as UTF-8",
-                                        escape_name(entry.raw_path)),
-                            entry.raw_path);
+      entry.problem =
+          Error(ErrorCode::kUnsafePath,
+                fmt::format("entry \"{}\" has a name that cannot be read as UTF-8", entry.raw_path),
+                entry.raw_path);
     } else if (auto norm = normalize_entry_path(entry.raw_path)) {
       entry.path = std::move(*norm);
     } else {
@@ -362,7 +373,7 @@ struct ArchiveReader::Impl {
         entry.problem = Error(ErrorCode::kUnsafePath,
                               fmt::format("entry \"{}\" is a device, FIFO or socket; only "
                                           "regular files and directories are extracted",
-                                          escape_name(entry.raw_path)),
+                                          entry.raw_path),
                               entry.raw_path);
       }
     }
@@ -411,7 +422,7 @@ struct ArchiveReader::Impl {
       fatal = Error(ErrorCode::kLimitExceeded,
                     fmt::format("{} holds more than {} entries, the configured limit; raise it if "
                                 "the backup is genuine",
-                                escape_name(name), options.limits.max_entries),
+                                name, options.limits.max_entries),
                     name);
       return tl::unexpected(*fatal);
     }
@@ -419,8 +430,8 @@ struct ArchiveReader::Impl {
     if (r != ARCHIVE_OK && !entry.problem) {
       const char* text = archive_error_string(handle);
       entry.problem = Error(classify_message(text ? text : ""),
-                            fmt::format("entry \"{}\" has a damaged header: {}",
-                                        escape_name(entry.raw_path), text ? text : "unknown"),
+                            fmt::format("entry \"{}\" has a damaged header: {}", entry.raw_path,
+                                        text ? text : "unknown"),
                             entry.raw_path);
     }
     if (entries == 1) fill_info();
@@ -440,15 +451,14 @@ struct ArchiveReader::Impl {
     const auto& lim = options.limits;
     if (bytes > lim.max_total_bytes) {
       return Error(ErrorCode::kLimitExceeded,
-                   fmt::format("{} expands past {} bytes, the configured limit; stopped",
-                               escape_name(name), lim.max_total_bytes),
+                   fmt::format("{} expands past {} bytes, the configured limit; stopped", name,
+                               lim.max_total_bytes),
                    entry.raw_path);
     }
     if (bytes > lim.ratio_grace_bytes &&
         static_cast<double>(bytes) > lim.max_ratio * static_cast<double>(raw_read + 1)) {
-      std::string where = entry_open ? fmt::format("entry \"{}\" of {}",
-                                                   escape_name(entry.raw_path), escape_name(name))
-                                     : fmt::format("{} of {}", what, escape_name(name));
+      std::string where = entry_open ? fmt::format("entry \"{}\" of {}", entry.raw_path, name)
+                                     : fmt::format("{} of {}", what, name);
       return Error(ErrorCode::kRatioLimit,
                    fmt::format("{} expands more than {:.0f}:1 (a decompression bomb?); stopped "
                                "before it filled memory or disk",
@@ -539,7 +549,7 @@ Result<ArchiveReader> ArchiveReader::open(const ArchiveSource& archive, ReaderOp
 
 Result<ArchiveReader> ArchiveReader::open(std::unique_ptr<ByteSource> source,
                                           ReaderOptions options) {
-  ensure_utf8_locale();
+  RK_TRY(require_utf8_locale());
   auto impl = std::make_unique<Impl>();
   impl->name = source->name();
   auto counted = std::make_unique<CountingSource>(std::move(source), &impl->raw_read);

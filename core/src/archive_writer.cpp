@@ -224,7 +224,7 @@ ArchiveWriter::~ArchiveWriter() = default;
 
 Result<ArchiveWriter> ArchiveWriter::open_fd(int fd, std::string name,
                                              const WriterOptions& options) {
-  ensure_utf8_locale();
+  RK_TRY(require_utf8_locale());
   auto impl = std::make_unique<Impl>();
   impl->fd = fd;
   impl->name = std::move(name);
@@ -235,7 +235,7 @@ Result<ArchiveWriter> ArchiveWriter::open_fd(int fd, std::string name,
 
 Result<ArchiveWriter> ArchiveWriter::open_memory(std::vector<std::byte>& out,
                                                  const WriterOptions& options) {
-  ensure_utf8_locale();
+  RK_TRY(require_utf8_locale());
   auto impl = std::make_unique<Impl>();
   impl->memory = &out;
   impl->name = "<memory>";

@@ -53,7 +53,7 @@ Result<std::string> doc_entry_name(const fs::path& root, const fs::path& p) {
     return fail(ErrorCode::kInvalidArgument,
                 fmt::format("document {} has a name that cannot be stored safely (control "
                             "characters, backslash, ':' or invalid UTF-8); rename it",
-                            escape_name(p.string())),
+                            p.string()),
                 p.string());
   }
   return "docs/" + rel;

@@ -130,7 +130,7 @@ Result<std::vector<ExpectedHash>> parse_checksum_list(std::string_view text,
     if (!parsed || !path) {
       return fail(ErrorCode::kInvalidArgument,
                   fmt::format("{} line {} is not an xxhsum line with a safe relative path: \"{}\"",
-                              name, number, escape_name(line.substr(0, 200))),
+                              name, number, line.substr(0, 200)),
                   std::string(name));
     }
     parsed->path = std::move(*path);

@@ -72,8 +72,7 @@ std::string join(const std::vector<std::string_view>& parts) {
 
 tl::unexpected<Error> unsafe(std::string_view raw, std::string_view why) {
   return fail(ErrorCode::kUnsafePath,
-              fmt::format("entry \"{}\" {}; it is never extracted", escape_name(raw), why),
-              std::string(raw));
+              fmt::format("entry \"{}\" {}; it is never extracted", raw, why), std::string(raw));
 }
 
 }  // namespace
@@ -112,10 +111,10 @@ Result<std::string> normalize_entry_path(std::string_view raw) {
 
 Result<void> check_link(std::string_view entry_path, std::string_view target, LinkKind kind) {
   auto refuse = [&](std::string_view why) {
-    return fail(ErrorCode::kUnsafeLink,
-                fmt::format("link \"{}\" -> \"{}\" {}; it is never extracted",
-                            escape_name(entry_path), escape_name(target), why),
-                std::string(entry_path));
+    return fail(
+        ErrorCode::kUnsafeLink,
+        fmt::format("link \"{}\" -> \"{}\" {}; it is never extracted", entry_path, target, why),
+        std::string(entry_path));
   };
   if (target.empty()) return refuse("has an empty target");
   for (unsigned char c : target) {
@@ -195,14 +194,14 @@ std::optional<std::string> too_long_to_restore(std::string_view path, std::size_
   while (start <= path.size()) {
     auto end = std::min(path.find('/', start), path.size());
     if (end - start > kNameMax) {
-      return fmt::format("\"{}\" has a name of {} bytes; Linux filesystems take at most {}",
-                         escape_name(path), end - start, kNameMax);
+      return fmt::format("\"{}\" has a name of {} bytes; Linux filesystems take at most {}", path,
+                         end - start, kNameMax);
     }
     start = end + 1;
   }
   if (prefix + path.size() + 1 > kPathMax) {
-    return fmt::format("\"{}\" would be a path of {} bytes; Linux takes at most {}",
-                       escape_name(path), prefix + path.size(), kPathMax - 1);
+    return fmt::format("\"{}\" would be a path of {} bytes; Linux takes at most {}", path,
+                       prefix + path.size(), kPathMax - 1);
   }
   return std::nullopt;
 }

@@ -139,7 +139,7 @@ DatabaseGuess guess_database(std::string_view path, std::span<const std::byte> h
 }
 
 std::optional<Finding> database_guess_finding(std::string_view path, const DatabaseGuess& guess) {
-  std::string name = escape_name(path);
+  std::string name(path);
   if (guess.kind == DatabaseKind::kForeignDump) {
     return Finding{"FOREIGN_SQL_DUMP", Severity::kWarning, std::string(path),
                    fmt::format("\"{}\" looks like a {} dump; restorekit reads SQLite databases "

@@ -85,7 +85,7 @@ void apply_zip64(Header& h, std::span<const std::byte> extra, bool central,
 class Checker {
  public:
   Checker(const ReadAt& read, std::uint64_t size, std::string_view name)
-      : read_(read), size_(size), name_(escape_name(name)) {}
+      : read_(read), size_(size), name_(name) {}
 
   Result<ZipDirectoryReport> run() {
     RK_TRY_ASSIGN(auto end, find_end());
@@ -277,7 +277,7 @@ class Checker {
   Result<void> compare_local(const Header& c) {
     std::uint64_t at = c.offset + report_.prefix;
     RK_TRY_ASSIGN(auto local, local_at(at));
-    std::string entry = escape_name(c.name);
+    std::string entry = c.name;
     if (!local) {
       damage(
           fmt::format("entry \"{}\" of {}: the central directory points to offset {:#x}, "
@@ -287,7 +287,7 @@ class Checker {
     }
     if (local->name != c.name) {
       damage(fmt::format("entry \"{}\" of {} is named \"{}\" in its local header", entry, name_,
-                         escape_name(local->name)));
+                         local->name));
     }
     if (local->method != c.method) {
       damage(
@@ -322,7 +322,7 @@ class Checker {
         damage(
             fmt::format("entry \"{}\" of {} (local header at offset {:#x}) is missing from the "
                         "central directory: Windows, macOS and unzip do not see it",
-                        escape_name(local->name), name_, at));
+                        local->name, name_, at));
       }
       RK_TRY_ASSIGN(auto next, after(at, *local));
       if (!next || *next <= at) break;

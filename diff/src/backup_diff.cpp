@@ -59,12 +59,12 @@ class DiffPass final : public core::EntryVisitor {
     if (outcome->stopped) return tl::unexpected(*outcome->stopped);
     bytes_read_ = reader.raw_bytes_read();
     if (!staged_) {
-      return fail(ErrorCode::kNotFound,
-                  fmt::format("{} holds no database to compare (no SQLite entry or SQLite "
-                              "dump{})",
-                              core::escape_name(archive_.name()),
-                              o_.database_entry ? " matching " + *o_.database_entry : ""),
-                  archive_.name());
+      return fail(
+          ErrorCode::kNotFound,
+          fmt::format("{} holds no database to compare (no SQLite entry or SQLite "
+                      "dump{})",
+                      archive_.name(), o_.database_entry ? " matching " + *o_.database_entry : ""),
+          archive_.name());
     }
     return install();
   }

@@ -71,15 +71,14 @@ void compare_columns(const TableInfo& live, const TableInfo& backup, detail::Tab
     const auto* other = find_column(backup, c.name);
     if (!other) {
       job.live_only.push_back(c.name);
-      out.schema_changes.push_back(
-          fmt::format("column {} added since the backup (a restore drops it and its values)",
-                      core::escape_name(c.name)));
+      out.schema_changes.push_back(fmt::format(
+          "column {} added since the backup (a restore drops it and its values)", c.name));
       continue;
     }
     job.common.push_back(c.name);
     if (lower(other->type) != lower(c.type)) {
       out.schema_changes.push_back(fmt::format("column {} is declared {} in live, {} in the backup",
-                                               core::escape_name(c.name), c.type, other->type));
+                                               c.name, c.type, other->type));
     }
   }
   for (const auto& c : backup.columns) {
@@ -87,7 +86,7 @@ void compare_columns(const TableInfo& live, const TableInfo& backup, detail::Tab
       out.schema_changes.push_back(
           fmt::format("column {} removed since the backup (a restore "
                       "brings it back)",
-                      core::escape_name(c.name)));
+                      c.name));
     }
   }
   if (live.primary_key != backup.primary_key) {
@@ -117,15 +116,14 @@ void compare_objects(const DatabaseSummary& live, const DatabaseSummary& backup,
   for (const auto& [name, o] : in_live) {
     auto it = in_backup.find(name);
     if (it == in_backup.end()) {
-      out.push_back(fmt::format("{} added since the backup", core::escape_name(name)));
+      out.push_back(fmt::format("{} added since the backup", name));
     } else if (it->second->sql != o->sql) {
-      out.push_back(fmt::format("{} changed since the backup", core::escape_name(name)));
+      out.push_back(fmt::format("{} changed since the backup", name));
     }
   }
   for (const auto& [name, o] : in_backup) {
     if (!in_live.count(name)) {
-      out.push_back(fmt::format("{} removed since the backup (a restore brings it back)",
-                                core::escape_name(name)));
+      out.push_back(fmt::format("{} removed since the backup (a restore brings it back)", name));
     }
   }
 }
@@ -348,8 +346,7 @@ class Differ {
     for (const auto& wanted : o_.tables) {
       if (!names.count(wanted)) {
         return fail(ErrorCode::kInvalidArgument,
-                    fmt::format("table \"{}\" is in neither database; check --tables",
-                                core::escape_name(wanted)));
+                    fmt::format("table \"{}\" is in neither database; check --tables", wanted));
       }
     }
     return o_.tables;

@@ -163,7 +163,7 @@ std::string literal(const core::Statement& s, int i) {
       std::string quoted = "'";
       for (char c : text) quoted += c == '\'' ? std::string("''") : std::string(1, c);
       quoted += s.column_text(i).size() > kMax ? "…'" : "'";
-      return core::escape_name(quoted);
+      return quoted;
     }
     case ValueType::kBlob: {
       auto b = s.column_blob(i);

@@ -165,10 +165,9 @@ class Inspector final : public core::EntryVisitor {
       return tl::unexpected(*how.failure);
     }
     if (how.bytes > core::kMaxHeaderBytes) {
-      return fail(
-          ErrorCode::kBadBackup,
-          fmt::format("entry \"{}\" is larger than a header may be", core::escape_name(e.raw_path)),
-          e.raw_path);
+      return fail(ErrorCode::kBadBackup,
+                  fmt::format("entry \"{}\" is larger than a header may be", e.raw_path),
+                  e.raw_path);
     }
     const auto& header = metadata_->header();
     if (!header) return {};
@@ -205,7 +204,7 @@ class Inspector final : public core::EntryVisitor {
         Error(ErrorCode::kPasswordRequired,
               fmt::format("{} is encrypted (first: entry \"{}\"); names and sizes are listed, but "
                           "contents were not read without a password",
-                          core::escape_name(archive_.name()), core::escape_name(e.raw_path)),
+                          archive_.name(), e.raw_path),
               e.raw_path);
   }
 
@@ -246,8 +245,7 @@ class Inspector final : public core::EntryVisitor {
     bool dump = staged.format == core::DatabaseFormat::kSqlDump;
     if (dump) {
       db_path = staged.file.string() + ".sqlite";
-      if (auto loaded = core::load_sql_dump(staged.file, db_path, core::escape_name(staged.entry));
-          !loaded) {
+      if (auto loaded = core::load_sql_dump(staged.file, db_path, staged.entry); !loaded) {
         fs::remove(staged.file, ec);
         return unreadable_database(staged.entry, loaded.error());
       }
@@ -279,7 +277,7 @@ class Inspector final : public core::EntryVisitor {
     report_.summary.findings.push_back(
         core::Finding{"DB_INTEGRITY", core::Severity::kWarning, entry,
                       fmt::format("entry \"{}\" looks like a database but cannot be read: {}",
-                                  core::escape_name(entry), err.message)});
+                                  entry, err.message)});
     return {};
   }
 

@@ -111,7 +111,7 @@ std::vector<Finding> schema_checks(const core::DatabaseSummary& backup,
     out.push_back(Finding{"UNTRUSTED_SCHEMA", severity, o.name,
                           fmt::format("the backup brings {} \"{}\" that the live database does "
                                       "not have (it would run inside the application){}",
-                                      o.type, core::escape_name(o.name), hint)});
+                                      o.type, o.name, hint)});
   }
   auto find_table = [](const core::DatabaseSummary& s, const std::string& name) {
     auto it = std::find_if(s.tables.begin(), s.tables.end(),
@@ -125,7 +125,7 @@ std::vector<Finding> schema_checks(const core::DatabaseSummary& backup,
     out.push_back(Finding{"UNTRUSTED_SCHEMA", severity, t.name,
                           fmt::format("the backup brings virtual table \"{}\" that the live "
                                       "database does not have{}",
-                                      core::escape_name(t.name), hint)});
+                                      t.name, hint)});
   }
   std::vector<std::string> newer;
   if (live.user_version > backup.user_version) {
@@ -136,15 +136,14 @@ std::vector<Finding> schema_checks(const core::DatabaseSummary& backup,
     if (t.kind != "table") continue;
     const auto* b = find_table(backup, t.name);
     if (!b) {
-      newer.push_back(fmt::format("table {} exists only in live", core::escape_name(t.name)));
+      newer.push_back(fmt::format("table {} exists only in live", t.name));
       continue;
     }
     for (const auto& c : t.columns) {
       bool has = std::any_of(b->columns.begin(), b->columns.end(),
                              [&](const auto& bc) { return bc.name == c.name; });
       if (!has) {
-        newer.push_back(fmt::format("column {}.{} exists only in live", core::escape_name(t.name),
-                                    core::escape_name(c.name)));
+        newer.push_back(fmt::format("column {}.{} exists only in live", t.name, c.name));
       }
     }
   }
@@ -195,8 +194,7 @@ std::vector<Finding> too_wide_checks(const core::DatabaseSummary& backup,
           "NOT_RESTORABLE_HERE", Severity::kError, t.name,
           fmt::format("table {} of the {} database has {} columns, more than SQLite can read "
                       "with its rowid in one query here; restore it with sqlite3 .restore",
-                      core::escape_name(t.name), s == &backup ? "backup's" : "live",
-                      t.columns.size())});
+                      t.name, s == &backup ? "backup's" : "live", t.columns.size())});
     }
   }
   return out;

@@ -122,8 +122,7 @@ std::optional<std::string> first_difference(const std::vector<TreeEntry>& expect
                                             const std::vector<TreeEntry>& actual, TreeCompare how,
                                             const fs::path& root) {
   auto name = [](const TreeEntry& e) {
-    return e.path.empty() ? std::string("the folder itself")
-                          : fmt::format("\"{}\"", core::escape_name(e.path));
+    return e.path.empty() ? std::string("the folder itself") : fmt::format("\"{}\"", e.path);
   };
   // A file whose size, mtime or inode moved still has the planned content when its hash says
   // so (touched, copied back, restored from elsewhere).

@@ -368,7 +368,7 @@ class Planner {
           "DUPLICATE_ENTRY", Severity::kWarning, b,
           fmt::format("the live documents \"{}\" and \"{}\" are one name in two Unicode "
                       "spellings (NFC and NFD); the restore replaces both with the backup's",
-                      core::escape_name(a), core::escape_name(b))));
+                      a, b)));
     }
     if (p_.document_files == 0) {
       p_.checks.push_back(finding("NO_DOCUMENTS", Severity::kInfo, root,

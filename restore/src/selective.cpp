@@ -76,7 +76,7 @@ Result<std::vector<Target>> choose_tables(const core::DatabaseSummary& live,
       return fail(ErrorCode::kInvalidArgument,
                   fmt::format("table \"{}\" is not in both the live database and the backup; a "
                               "selective restore restores tables both have",
-                              core::escape_name(name)),
+                              name),
                   name);
     }
   }
@@ -111,9 +111,9 @@ Result<std::vector<Target>> choose_tables(const core::DatabaseSummary& live,
     out.push_back(std::move(target));
   }
   if (!sel.tenants.empty() && out.empty()) {
-    return fail(ErrorCode::kInvalidArgument,
-                fmt::format("no table has the tenant column \"{}\" in both databases",
-                            core::escape_name(sel.tenant->column)));
+    return fail(
+        ErrorCode::kInvalidArgument,
+        fmt::format("no table has the tenant column \"{}\" in both databases", sel.tenant->column));
   }
   return out;
 }

@@ -244,6 +244,36 @@ TEST(Cli, HostileArchiveIsListedWithWarningsAndNothingIsExtracted) {
   EXPECT_EQ(before, after);
 }
 
+// The library keeps names raw; the text renderer escapes them once, JSON carries them as they
+// are (escaped by JSON itself).
+TEST(Cli, HostileNamesAreEscapedOnceInTextAndRawInJson) {
+  RK_REQUIRE_TOOL("python3");
+  Fixture f;
+  write_file(f.dir / "make.py",
+             "import io, tarfile\n"
+             "with tarfile.open('names.tar', 'w') as t:\n"
+             "    t.addfile(tarfile.TarInfo('../a\\tb\\\\c\\u202e.txt'), io.BytesIO(b''))\n");
+  ASSERT_EQ(sh("python3 make.py", f.dir.path()), 0);
+  std::string raw = "../a\tb\\c\u202e.txt";
+  auto text = rk({"verify", (f.dir / "names.tar").string(), "--no-catalog"}, f.dir.path());
+  EXPECT_EQ(text.exit_code, 1) << text.err;
+  EXPECT_NE(text.out.find("../a\\tb\\\\c\\u{202e}.txt"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("\\\\t"), std::string::npos) << "escaped twice: " << text.out;
+  EXPECT_EQ(text.out.find('\t'), std::string::npos);
+  auto as_json =
+      rk({"verify", (f.dir / "names.tar").string(), "--no-catalog", "--json"}, f.dir.path());
+  auto doc = parse_json(as_json);
+  bool found = false;
+  for (const auto& finding : doc["findings"]) {
+    if (finding["code"] == "UNSAFE_PATH") {
+      found = true;
+      EXPECT_EQ(finding["entry"], raw);
+      EXPECT_NE(finding["message"].get<std::string>().find(raw), std::string::npos);
+    }
+  }
+  EXPECT_TRUE(found) << as_json.out;
+}
+
 TEST(Cli, BadInputExits2WithOneSentence) {
   ScratchDir dir;
   write_file(dir / "text.zip", "not an archive");

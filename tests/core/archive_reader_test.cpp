@@ -1,3 +1,4 @@
+#include <clocale>
 #include <restorekit/core/archive_reader.hpp>
 
 #include <archive.h>
@@ -472,6 +473,26 @@ TEST(ArchiveReader, ReadsEveryPeerFormat) {
     for (const auto& e : all.entries) found = found || (e.path == "in/a.txt" && e.data == "alpha");
     EXPECT_TRUE(found) << name;
   }
+}
+
+}  // namespace
+}  // namespace restorekit::core
+
+namespace restorekit::core {
+namespace {
+
+// The locale is the application's: the library never changes it, and says what to do.
+TEST(ArchiveReaderLocale, ANonUtf8LocaleIsRefusedWithWhatToDo) {
+  std::string before = std::setlocale(LC_CTYPE, nullptr);
+  ASSERT_NE(std::setlocale(LC_CTYPE, "C"), nullptr);
+  std::vector<std::byte> none;
+  auto r = ArchiveReader::open(memory_source(none));
+  std::string after = std::setlocale(LC_CTYPE, nullptr);
+  std::setlocale(LC_CTYPE, before.c_str());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(r.error().message.find("ensure_utf8_locale"), std::string::npos);
+  EXPECT_EQ(after, "C") << "the library left the process's locale alone";
 }
 
 }  // namespace

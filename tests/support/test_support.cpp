@@ -21,6 +21,9 @@ extern char** environ;
 
 namespace restorekit::test {
 
+// Every test binary is an application: it sets the UTF-8 locale the library asks for.
+[[maybe_unused]] const bool kUtf8Locale = (core::ensure_utf8_locale(), true);
+
 ScratchDir::ScratchDir() {
   std::string pattern = (fs::temp_directory_path() / "rk-test-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) std::abort();

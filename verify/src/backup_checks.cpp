@@ -72,7 +72,7 @@ class BackupChecker {
       add("EXTRA_ENTRY", e.path,
           fmt::format("entry \"{}\" is not listed in {}: it was added after the backup was "
                       "written",
-                      core::escape_name(e.path), core::kChecksumsEntry));
+                      e.path, core::kChecksumsEntry));
       return {};
     });
   }
@@ -81,8 +81,8 @@ class BackupChecker {
     RK_TRY_ASSIGN(auto found, in_.entries.find(line.path));
     if (!found) {
       add("MISSING_ENTRY", line.path,
-          fmt::format("entry \"{}\" is listed in {} but not in the backup",
-                      core::escape_name(line.path), core::kChecksumsEntry));
+          fmt::format("entry \"{}\" is listed in {} but not in the backup", line.path,
+                      core::kChecksumsEntry));
       return {};
     }
     if (found->index < listed.size()) listed[found->index] = true;
@@ -91,9 +91,8 @@ class BackupChecker {
     ++in_.checked;
     if (*hash != line.digest) {
       add("CHECKSUM_MISMATCH", line.path,
-          fmt::format("entry \"{}\" has XXH3-128 {} but {} records {}",
-                      core::escape_name(line.path), hash->hex(), core::kChecksumsEntry,
-                      line.digest.hex()));
+          fmt::format("entry \"{}\" has XXH3-128 {} but {} records {}", line.path, hash->hex(),
+                      core::kChecksumsEntry, line.digest.hex()));
     }
     return {};
   }
@@ -149,8 +148,7 @@ class BackupChecker {
       auto found = actual.find(t.name);
       if (found == actual.end() || found->second != t.rows) {
         mismatch(fmt::format("{}:{}", promised.entry, t.name),
-                 fmt::format("{} rows in table {}, the database holds {}", t.rows,
-                             core::escape_name(t.name),
+                 fmt::format("{} rows in table {}, the database holds {}", t.rows, t.name,
                              found == actual.end() ? std::string("no such table")
                                                    : std::to_string(found->second)));
       }
@@ -170,9 +168,8 @@ class BackupChecker {
       // The header counts the tenant's own row in the tenant table too.
       std::uint64_t got = actual.count(t.id) ? actual[t.id] : 0;
       if (got != t.rows && got + 1 != t.rows) {
-        mismatch(promised.entry,
-                 fmt::format("{} rows for tenant {} ({}), the database holds {}", t.rows,
-                             core::escape_name(t.id), core::escape_name(t.label), got));
+        mismatch(promised.entry, fmt::format("{} rows for tenant {} ({}), the database holds {}",
+                                             t.rows, t.id, t.label, got));
       }
     }
   }

@@ -79,7 +79,7 @@ void integrity(core::Database& db, const std::string& entry, DatabaseCheck& out)
   if (problems.empty()) return;
   std::string joined;
   for (std::size_t i = 0; i < problems.size() && i < 3; ++i) {
-    joined += (i ? "; " : "") + core::escape_name(problems[i]);
+    joined += (i ? "; " : "") + problems[i];
   }
   out.findings.push_back(
       Finding{"DB_INTEGRITY", Severity::kError, entry,
@@ -100,8 +100,8 @@ void foreign_keys(core::Database& db, const std::string& entry, DatabaseCheck& o
         "DB_FOREIGN_KEY", Severity::kWarning, fmt::format("{}:{}", entry, st->column_text(0)),
         fmt::format("{} row{} of table {} in {} reference{} missing rows of {} (declared foreign "
                     "key not enforced by the application)",
-                    n, n == 1 ? "" : "s", core::escape_name(st->column_text(0)), entry,
-                    n == 1 ? "s" : "", core::escape_name(st->column_text(1)))});
+                    n, n == 1 ? "" : "s", st->column_text(0), entry, n == 1 ? "s" : "",
+                    st->column_text(1))});
     return {};
   });
 }
@@ -112,7 +112,7 @@ void untrusted_schema(const core::DatabaseSummary& s, const std::string& entry,
     out.findings.push_back(
         Finding{"UNTRUSTED_SCHEMA", Severity::kWarning, fmt::format("{}:{}", entry, name),
                 fmt::format("{} {} in {} {}; restorekit never runs it, but the application would",
-                            type, core::escape_name(name), entry, why)});
+                            type, name, entry, why)});
   };
   for (const auto& o : s.objects) {
     if (o.type == "index") continue;
@@ -134,8 +134,7 @@ void untrusted_schema(const core::DatabaseSummary& s, const std::string& entry,
                      kInnocuousModules.end();
     if (!innocuous) {
       flag("virtual table", t.name,
-           fmt::format("uses module \"{}\", which may reach outside the database",
-                       core::escape_name(module)));
+           fmt::format("uses module \"{}\", which may reach outside the database", module));
     }
   }
 }
@@ -147,7 +146,7 @@ void too_wide(const core::DatabaseSummary& s, const std::string& entry, Database
         "NOT_RESTORABLE_HERE", Severity::kWarning, fmt::format("{}:{}", entry, t.name),
         fmt::format("table {} in {} has {} columns, more than SQLite reads with its rowid in one "
                     "query: restorekit cannot diff or restore it (sqlite3 .restore can)",
-                    core::escape_name(t.name), entry, t.columns.size())});
+                    t.name, entry, t.columns.size())});
   }
 }
 
@@ -162,9 +161,9 @@ DatabaseCheck check_database(const std::filesystem::path& staged, const std::str
   out.result.bytes = std::filesystem::file_size(staged, ec);
   std::filesystem::path db_path = staged;
   auto unreadable = [&](const Error& e) {
-    out.findings.push_back(Finding{
-        "DB_INTEGRITY", Severity::kError, entry,
-        fmt::format("database {} cannot be read: {}", entry, core::escape_name(e.message))});
+    out.findings.push_back(
+        Finding{"DB_INTEGRITY", Severity::kError, entry,
+                fmt::format("database {} cannot be read: {}", entry, e.message)});
     return out;
   };
   if (sql_dump) {
@@ -230,8 +229,8 @@ std::vector<Finding> check_document_references(const std::filesystem::path& stag
         if (found) return {};
       }
       if (++missing <= kMaxExampleRows) {
-        examples += fmt::format("{}rowid {} \"{}\"", missing == 1 ? "" : ", ", st->column_int(0),
-                                core::escape_name(value));
+        examples +=
+            fmt::format("{}rowid {} \"{}\"", missing == 1 ? "" : ", ", st->column_int(0), value);
       }
       return {};
     });
@@ -240,8 +239,7 @@ std::vector<Finding> check_document_references(const std::filesystem::path& stag
         "DOC_MISSING", Severity::kError, fmt::format("{}:{}.{}", entry, ref.table, ref.column),
         fmt::format("{} row{} of {}.{} in {} name documents that are not in the backup under "
                     "\"{}\": {}{}",
-                    missing, missing == 1 ? "" : "s", core::escape_name(ref.table),
-                    core::escape_name(ref.column), entry, core::escape_name(root), examples,
+                    missing, missing == 1 ? "" : "s", ref.table, ref.column, entry, root, examples,
                     missing > kMaxExampleRows ? ", …" : "")});
   }
   return out;

@@ -19,14 +19,14 @@ Result<std::vector<Finding>> duplicate_names(const core::EntryStore& store) {
       out.push_back(Finding{"DUPLICATE_ENTRY", Severity::kError, path,
                             fmt::format("entry \"{}\" appears more than once; which copy a "
                                         "restore would use is undefined",
-                                        core::escape_name(path))});
+                                        path)});
       continue;
     }
     out.push_back(Finding{
         "DUPLICATE_ENTRY", Severity::kWarning, path,
         fmt::format("entries \"{}\" and \"{}\" are one name in two Unicode spellings (NFC and "
                     "NFD): Linux keeps both, macOS and Windows would merge them into one file",
-                    core::escape_name(d.first_spelling), core::escape_name(path))});
+                    d.first_spelling, path)});
   }
   return out;
 }
@@ -42,8 +42,7 @@ Result<std::vector<Finding>> path_checks(const core::EntryStore& store,
         fmt::format("\"{}\" is both a {} and a folder holding other entries: a restore cannot "
                     "write both (entries behind a link would be written through it or "
                     "dropped), so this backup cannot be restored as it is",
-                    core::escape_name(e.path),
-                    e.type == core::EntryType::kSymlink ? "symbolic link" : "file")});
+                    e.path, e.type == core::EntryType::kSymlink ? "symbolic link" : "file")});
   }
   for (const auto& e : notable) {
     if (e.too_long)
@@ -62,8 +61,7 @@ Result<std::optional<Finding>> zip_truncation(const core::EntryStore& store,
   return Finding{"TRUNCATED", Severity::kError, first->path,
                  fmt::format("{} is truncated: it ends after {} bytes, inside entry \"{}\", and "
                              "has no central directory; the last intact entry is \"{}\"",
-                             core::escape_name(archive), size, core::escape_name(first->path),
-                             core::escape_name(last_intact))};
+                             archive, size, first->path, last_intact)};
 }
 
 }  // namespace restorekit::verify::detail

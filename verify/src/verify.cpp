@@ -216,7 +216,7 @@ class Verifier {
       e.message = fmt::format(
           "{}; the last intact entry is \"{}\", reading stopped at byte {} of "
           "{}",
-          e.message, core::escape_name(o.last_good_entry), o.raw_offset, report_.archive_bytes);
+          e.message, o.last_good_entry, o.raw_offset, report_.archive_bytes);
     }
     RK_TRY(damage(e, o.last_good_entry));
     reported_.insert(o.stopped->message);  // the failed entry reports the same damage
@@ -294,7 +294,7 @@ class Verifier {
                       agg.first == 1 ? "y" : "ies",
                       code == ErrorCode::kBadPassword ? "wrong password, first: \""
                                                       : "no password given, first: \"",
-                      core::escape_name(agg.second) + "\""));
+                      agg.second + "\""));
     }
     return {};
   }
@@ -322,8 +322,8 @@ class Verifier {
     }
     if (e.declared_size && *e.declared_size != e.bytes) {
       add("SIZE_MISMATCH", Severity::kError, e.path,
-          fmt::format("entry \"{}\" declares {} bytes but holds {}", core::escape_name(e.path),
-                      *e.declared_size, e.bytes));
+          fmt::format("entry \"{}\" declares {} bytes but holds {}", e.path, *e.declared_size,
+                      e.bytes));
     }
   }
 
@@ -389,8 +389,7 @@ class Verifier {
     if (ours() && (*header_)->tenant_column) tenant_column = (*header_)->tenant_column;
     if (store_->size() == 0 && complete_) {
       add("EMPTY_ARCHIVE", Severity::kError, "",
-          fmt::format("{} holds no entries: nothing can be restored from it",
-                      core::escape_name(archive_.name())));
+          fmt::format("{} holds no entries: nothing can be restored from it", archive_.name()));
       return out;
     }
     for (auto& [index, pending] : checks_) {
@@ -430,7 +429,7 @@ class Verifier {
       expected = fmt::format("its header lists \"{}\"", (*header_)->databases.front().entry);
     }
     std::string what = fmt::format("{} holds no readable database (no SQLite file, no SQLite dump)",
-                                   core::escape_name(archive_.name()));
+                                   archive_.name());
     if (expected) {
       add("NO_DATABASE", Severity::kError, "",
           fmt::format("{}, but {}: nothing of the application's data could be restored", what,
@@ -475,7 +474,7 @@ class Verifier {
       if (!found) {
         add("MISSING_ENTRY", Severity::kError, x.path,
             fmt::format("{} lists \"{}\" (line {}), but the backup does not hold it",
-                        o_.checksums_file->string(), core::escape_name(x.path), x.line));
+                        o_.checksums_file->string(), x.path, x.line));
         continue;
       }
       if (!found->data_read || found->failed) continue;  // already reported
@@ -485,9 +484,9 @@ class Verifier {
       ++report_.checksums_checked;
       if (actual != x.hex) {
         add("CHECKSUM_MISMATCH", Severity::kError, x.path,
-            fmt::format("entry \"{}\" has {} {} but {} line {} expects {}",
-                        core::escape_name(x.path), core::algorithm_name(x.algorithm), actual,
-                        o_.checksums_file->string(), x.line, x.hex));
+            fmt::format("entry \"{}\" has {} {} but {} line {} expects {}", x.path,
+                        core::algorithm_name(x.algorithm), actual, o_.checksums_file->string(),
+                        x.line, x.hex));
       }
     }
     return {};

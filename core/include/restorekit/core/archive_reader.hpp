@@ -165,8 +165,17 @@ class ArchiveReader {
   std::unique_ptr<Impl> impl_;
 };
 
-// One-time process set-up for libarchive name conversion: makes LC_CTYPE a UTF-8 locale
-// (C.UTF-8) when the current one is not. Called by ArchiveReader::open(); safe to call again.
+// The locale is the application's: libarchive converts entry names through LC_CTYPE, and
+// restorekit reads and writes them as UTF-8, so LC_CTYPE must be a UTF-8 locale. The library
+// never changes it; ArchiveReader::open() and the ArchiveWriter refuse to start without one
+// (kInvalidArgument naming this function).
+//
+// Makes LC_CTYPE a UTF-8 locale (C.UTF-8) when the current one is not. Call it once at
+// start-up, before threads start (setlocale is process-wide); the restorekit executable does.
 void ensure_utf8_locale();
+// True when LC_CTYPE is a UTF-8 locale.
+bool utf8_locale();
+// kInvalidArgument, saying what to do, unless LC_CTYPE is a UTF-8 locale.
+[[nodiscard]] Result<void> require_utf8_locale();
 
 }  // namespace restorekit::core
