@@ -64,7 +64,8 @@ void render_restore_text(const RestoreOutcome& o, std::ostream& out) {
     fmt::print(out, "RESTORED in {:.2f} s (downtime {:.2f} s); safety snapshot {}\n",
                o.applied->seconds, o.applied->downtime_seconds, o.applied->snapshot.string());
   } else {
-    fmt::print(out, "REFUSED: {}; live is unchanged\n", o.applied->refusal);
+    fmt::print(out, "REFUSED ({}): {}; live is unchanged\n", o.applied->refusal.code,
+               core::escape_name(o.applied->refusal.message));
   }
   if (p) {
     fmt::print(out, "  {} → {}{}\n", core::escape_name(p->backup), p->live.string(),
@@ -126,7 +127,8 @@ json restore_json(const RestoreOutcome& o) {
   }
   if (o.applied) {
     doc["applied"] = {{"restored", o.applied->applied},
-                      {"refusal", o.applied->refusal},
+                      {"refusal", o.applied->refusal.message},
+                      {"refusal_code", o.applied->refusal.code},
                       {"snapshot", o.applied->snapshot.string()},
                       {"downtime_seconds", o.applied->downtime_seconds},
                       {"seconds", o.applied->seconds}};

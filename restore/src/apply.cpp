@@ -271,6 +271,11 @@ bool matches_snapshot(const Job& job, const core::Digest128& hash) {
   return h && *h == hash;
 }
 
+// A refusal is a finding: a stable code for scripts, a sentence for people.
+core::Finding refusal(std::string code, std::string why) {
+  return core::Finding{std::move(code), core::Severity::kError, "", std::move(why)};
+}
+
 std::uint64_t inode_of(const fs::path& p) {
   struct stat st {};
   if (::lstat(p.c_str(), &st) != 0) return 0;
@@ -283,20 +288,20 @@ Result<ApplyReport> execute(Job job, const ApplyOptions& o) {
   auto hook = [&](std::string_view step) {
     if (o.on_step) o.on_step(step);
   };
-  auto refuse = [&](std::string why) -> Result<ApplyReport> {
-    report.refusal = std::move(why);
+  auto refuse = [&](std::string code, std::string why) -> Result<ApplyReport> {
+    report.refusal = refusal(std::move(code), std::move(why));
     report.seconds = since(started);
     return report;
   };
   RK_TRY(core::require_no_unfinished_restore(job.live));
-  if (auto why = unsafe_job(job)) return refuse(*why);
+  if (auto why = unsafe_job(job)) return refuse("UNSAFE_LAYOUT", *why);
   RK_TRY(make_private_dir(core::restore_state_dir(job.live)));
   if (auto users = processes_using(job.live); !users.empty()) {
-    return refuse(fmt::format("LIVE_IN_USE: {} is open in {}", job.live.string(), users.front()));
+    return refuse("LIVE_IN_USE", fmt::format("{} is open in {}", job.live.string(), users.front()));
   }
   auto locked = lock_live(job.live);
   if (!locked && locked.error().code == ErrorCode::kConflict) {
-    return refuse("LIVE_IN_USE: " + locked.error().message);
+    return refuse("LIVE_IN_USE", locked.error().message);
   }
   if (!locked) return tl::unexpected(locked.error());
   std::optional<core::Database> live(std::move(*locked));
@@ -360,12 +365,12 @@ Result<ApplyReport> execute(Job job, const ApplyOptions& o) {
   };
   auto abandon = [&](const Error& e) -> Result<ApplyReport> {
     RK_TRY(undo());
-    if (changed_since_plan) return refuse(*changed_since_plan);
+    if (changed_since_plan) return refuse("LIVE_CHANGED", *changed_since_plan);
     return tl::unexpected(e);
   };
   if (auto changed = documents_changed(job)) {
     RK_TRY(undo());
-    return refuse(*changed);
+    return refuse("DOCUMENTS_CHANGED", *changed);
   }
   if (auto w = write_json_durably(journal, job_json(job)); !w) return abandon(w.error());
   hook("journal");
@@ -428,17 +433,19 @@ std::string_view recover_outcome_name(RecoverOutcome outcome) {
 }
 
 Result<ApplyReport> apply(const Plan& plan, const ApplyOptions& options) {
-  auto refuse = [](std::string why) {
+  auto refuse = [](std::string code, std::string why) {
     ApplyReport refused;
-    refused.refusal = std::move(why);
+    refused.refusal = detail::refusal(std::move(code), std::move(why));
     return refused;
   };
-  if (!plan.safe())
-    return refuse("the plan's checks block this restore; fix them and make a new plan");
+  if (!plan.safe()) {
+    return refuse("PLAN_BLOCKED",
+                  "the plan's checks block this restore; fix them and make a new plan");
+  }
   // Everything apply installs must be what the dry run checked (checked before the lock, so
   // that a large tree's hashing is not downtime; the plan folder is private to the caller).
-  if (auto why = detail::plan_tampered(plan)) return refuse(*why);
-  if (auto why = detail::staged_data_changed(plan)) return refuse(*why);
+  if (auto why = detail::plan_tampered(plan)) return refuse("PLAN_TAMPERED", *why);
+  if (auto why = detail::staged_data_changed(plan)) return refuse("STAGED_CHANGED", *why);
   detail::Job job;
   job.live = plan.live;
   job.staged_database = plan.staged_database;

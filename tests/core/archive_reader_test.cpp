@@ -1,5 +1,6 @@
-#include <clocale>
 #include <restorekit/core/archive_reader.hpp>
+
+#include <clocale>
 
 #include <archive.h>
 #include <archive_entry.h>

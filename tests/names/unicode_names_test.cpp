@@ -7,9 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <restorekit/catalog/index.hpp>
 #include <restorekit/core/backup.hpp>
 #include <restorekit/core/hash.hpp>
-#include <restorekit/catalog/index.hpp>
 #include <restorekit/core/sqlite.hpp>
 #include <restorekit/diff/diff.hpp>
 #include <restorekit/restore/restore.hpp>
@@ -236,7 +236,7 @@ TEST_F(UnicodeNames, ARestoreWritesTheNameAsTheBackupHoldsIt) {
   ASSERT_TRUE(p->safe());
   auto r = restore::apply(*p, {});
   ASSERT_TRUE(r) << r.error().message;
-  ASSERT_TRUE(r->applied) << r->refusal;
+  ASSERT_TRUE(r->applied) << r->refusal.message;
   EXPECT_TRUE(fs::exists(live / "docs" / kNfd)) << "the NFD name was not restored byte-exact";
   EXPECT_FALSE(fs::exists(live / "docs" / kNfc));
 }

@@ -80,8 +80,8 @@ class RestoreSafetyTest : public RestoreTest {
       auto r = restore::apply(*loaded, {});
       if (r) {
         EXPECT_FALSE(r->applied) << "a tampered plan was applied";
-        EXPECT_FALSE(r->refusal.empty());
-        last_refusal_ = r->refusal;
+        EXPECT_FALSE(r->refusal.message.empty());
+        last_refusal_ = r->refusal.message;
       } else {
         last_refusal_ = r.error().message;
       }
@@ -369,13 +369,13 @@ TEST_F(RestoreSafetyTest, SymlinkedDocumentsKeepTheirLinkAndRollBack) {
     ASSERT_TRUE(p.safe()) << messages(p.checks);
     auto r = restore::apply(p, {});
     ASSERT_TRUE(r) << r.error().message;
-    ASSERT_TRUE(r->applied) << r->refusal;
+    ASSERT_TRUE(r->applied) << r->refusal.message;
     ASSERT_TRUE(fs::is_symlink(live_docs_)) << "the link was replaced by a folder";
     EXPECT_EQ(fs::read_symlink(live_docs_), target);
     EXPECT_EQ(tree_hash(target), new_docs);
     auto back = restore::rollback(live_, {});
     ASSERT_TRUE(back) << back.error().message;
-    ASSERT_TRUE(back->applied) << back->refusal;
+    ASSERT_TRUE(back->applied) << back->refusal.message;
     ASSERT_TRUE(fs::is_symlink(live_docs_));
     EXPECT_EQ(tree_hash(target), old_docs);
     // The next target starts without this one's snapshots.
@@ -391,8 +391,11 @@ TEST_F(RestoreSafetyTest, DocumentsChangedAfterThePlanMakeApplyRefuse) {
   auto r = restore::apply(p, {});
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_FALSE(r->applied);
-  EXPECT_NE(r->refusal.find("uploaded-after-plan.pdf"), std::string::npos) << r->refusal;
-  EXPECT_NE(r->refusal.find("changed since the plan"), std::string::npos) << r->refusal;
+  EXPECT_NE(r->refusal.message.find("uploaded-after-plan.pdf"), std::string::npos)
+      << r->refusal.message;
+  EXPECT_EQ(r->refusal.code, "DOCUMENTS_CHANGED");
+  EXPECT_NE(r->refusal.message.find("changed since the plan"), std::string::npos)
+      << r->refusal.message;
   EXPECT_EQ(read_file(live_docs_ / "uploaded-after-plan.pdf"), "new upload");
   restore::discard(p);
 
@@ -406,7 +409,8 @@ TEST_F(RestoreSafetyTest, DocumentsChangedAfterThePlanMakeApplyRefuse) {
   auto s = restore::apply(q, {});
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_FALSE(s->applied);
-  EXPECT_NE(s->refusal.find("changed since the plan"), std::string::npos) << s->refusal;
+  EXPECT_NE(s->refusal.message.find("changed since the plan"), std::string::npos)
+      << s->refusal.message;
   restore::discard(q);
 
   // Touched (mtime moved) or rewritten with the same bytes: the content is what was planned.
@@ -421,7 +425,7 @@ TEST_F(RestoreSafetyTest, DocumentsChangedAfterThePlanMakeApplyRefuse) {
   fs::remove(live_docs_ / "tmp.lock");  // the folder's mtime moves, nothing in it changed
   auto u = restore::apply(t, {});
   ASSERT_TRUE(u) << u.error().message;
-  EXPECT_TRUE(u->applied) << u->refusal;
+  EXPECT_TRUE(u->applied) << u->refusal.message;
 }
 
 // --- a nearly full live filesystem -----------------------------------------------------------

@@ -16,10 +16,10 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <restorekit/catalog/index.hpp>
 #include <restorekit/core/backup.hpp>
 #include <restorekit/core/content_hash.hpp>
 #include <restorekit/core/hash.hpp>
-#include <restorekit/catalog/index.hpp>
 #include <restorekit/core/restore_state.hpp>
 #include <restorekit/diff/diff.hpp>
 #include <restorekit/restore/restore.hpp>
@@ -63,7 +63,7 @@ TEST_F(RestoreTest, FullRestoreMakesLiveEqualTheBackupAndRollbackUndoesIt) {
   ASSERT_TRUE(p.safe());
   auto r = restore::apply(p, {});
   ASSERT_TRUE(r) << r.error().message;
-  ASSERT_TRUE(r->applied) << r->refusal;
+  ASSERT_TRUE(r->applied) << r->refusal.message;
   EXPECT_TRUE(r->checks.empty()) << r->checks.front().message;
   EXPECT_EQ(dump(live_), dump(app_ / "app.sqlite"));
   EXPECT_EQ(tree_hash(live_docs_), tree_hash(app_ / "docs"));
@@ -74,7 +74,7 @@ TEST_F(RestoreTest, FullRestoreMakesLiveEqualTheBackupAndRollbackUndoesIt) {
 
   auto back = restore::rollback(live_, {});
   ASSERT_TRUE(back) << back.error().message;
-  ASSERT_TRUE(back->applied) << back->refusal;
+  ASSERT_TRUE(back->applied) << back->refusal.message;
   EXPECT_EQ(dump(live_), old_dump);
   EXPECT_EQ(tree_hash(live_docs_), old_docs);
 }
@@ -87,7 +87,9 @@ TEST_F(RestoreTest, RefusesWhenLiveChangedSinceThePlan) {
   auto r = restore::apply(p, {});
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_FALSE(r->applied);
-  EXPECT_NE(r->refusal.find("changed since the plan"), std::string::npos) << r->refusal;
+  EXPECT_NE(r->refusal.message.find("changed since the plan"), std::string::npos)
+      << r->refusal.message;
+  EXPECT_EQ(r->refusal.code, "LIVE_CHANGED");
   EXPECT_EQ(tree_hash(live_docs_), docs_before);
   EXPECT_EQ(query(live_, "SELECT count(*) FROM settings WHERE key = 'late'"), 1);
   EXPECT_FALSE(fs::exists(core::restore_journal_path(live_)));
@@ -134,7 +136,7 @@ TEST_F(RestoreTest, AnOpenWalConnectionMakesApplyRefuse) {
   auto r = restore::apply(p, {});
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_FALSE(r->applied);
-  EXPECT_NE(r->refusal.find("LIVE_IN_USE"), std::string::npos) << r->refusal;
+  EXPECT_EQ(r->refusal.code, "LIVE_IN_USE") << r->refusal.message;
   st->reset();
   (void)reader->exec("COMMIT");
   EXPECT_EQ(content_of(live_), before);
@@ -166,7 +168,7 @@ TEST_F(RestoreTest, WalLiveWithAnotherPageSizeGetsARebuiltCopy) {
   EXPECT_TRUE(has_check(p, "PAGE_SIZE_REBUILT", core::Severity::kInfo));
   auto r = restore::apply(p, {});
   ASSERT_TRUE(r) << r.error().message;
-  ASSERT_TRUE(r->applied) << r->refusal;
+  ASSERT_TRUE(r->applied) << r->refusal.message;
   EXPECT_TRUE(r->checks.empty()) << r->checks.front().message;
   EXPECT_EQ(query(live_, "PRAGMA page_size"), 8192);
   EXPECT_EQ(content_of(live_), content_of(app_ / "app.sqlite"));
@@ -188,7 +190,7 @@ TEST_F(RestoreTest, TenantRestoreChangesOnlyThatTenant) {
   auto other_before = count(live_, "appointments", "company_id <> 3");
   auto r = restore::apply(p, {});
   ASSERT_TRUE(r) << r.error().message;
-  ASSERT_TRUE(r->applied) << r->refusal;
+  ASSERT_TRUE(r->applied) << r->refusal.message;
   for (const auto& c : r->changes) {
     if (c.table != "appointments") continue;
     EXPECT_EQ(c.inserted,
@@ -460,8 +462,9 @@ TEST_F(RestoreTest, DiffReusesTheIndexInsteadOfReadingTheArchiveAgain) {
   verify::VerifyOptions vo;
   auto verified = verify::verify(backup_, vo);
   ASSERT_TRUE(verified) << verified.error().message;
-  auto recorded = index->record_verification(summary.path, *fingerprint, verified->listing.get(),
-                                             catalog::Verification{0, core::Verdict::kIntact, 0, 0});
+  auto recorded =
+      index->record_verification(summary.path, *fingerprint, verified->listing.get(),
+                                 catalog::Verification{0, core::Verdict::kIntact, 0, 0});
   ASSERT_TRUE(recorded && *recorded);
   auto reused = diff::diff_backup(backup_, live_, o);
   ASSERT_TRUE(reused) << reused.error().message;

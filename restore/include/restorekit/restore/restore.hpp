@@ -169,8 +169,10 @@ struct ApplyOptions {
 };
 
 struct ApplyReport {
-  bool applied = false;               // false: refused (see refusal), live untouched
-  std::string refusal;                // why, when refused
+  bool applied = false;  // false: refused (see refusal), live untouched
+  // Why, when refused: UNSAFE_LAYOUT, LIVE_IN_USE, LIVE_CHANGED, DOCUMENTS_CHANGED,
+  // PLAN_BLOCKED, PLAN_TAMPERED or STAGED_CHANGED, with a sentence (severity error).
+  core::Finding refusal;
   std::vector<core::Finding> checks;  // post-apply checks (integrity, content hash, orphans)
   std::vector<TableChange> changes;   // selective restore, as committed
   std::filesystem::path snapshot;     // the safety snapshot taken
