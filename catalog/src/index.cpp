@@ -13,8 +13,6 @@
 
 #include <fmt/format.h>
 
-#include <sqlite3.h>
-
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/names.hpp>
 
@@ -184,21 +182,8 @@ Result<Index> Index::open_memory() {
   return index;
 }
 
-// name_key(x) as SQL, so that patterns and stored names compare under the one name rule.
-void sql_name_key(sqlite3_context* ctx, int, sqlite3_value** argv) {
-  auto* text = sqlite3_value_text(argv[0]);
-  if (!text) return sqlite3_result_null(ctx);
-  auto key = name_key(std::string_view(reinterpret_cast<const char*>(text),
-                                       static_cast<std::size_t>(sqlite3_value_bytes(argv[0]))));
-  sqlite3_result_text(ctx, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
-}
-
 Result<void> Index::init_schema() {
-  if (sqlite3_create_function(db_.handle(), "name_key", 1,
-                              SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
-                              &sql_name_key, nullptr, nullptr) != SQLITE_OK) {
-    return fail(ErrorCode::kDatabase, "cannot register name_key() in the index", db_.path());
-  }
+  RK_TRY(db_.add_name_key_function());
   RK_TRY_ASSIGN(auto version, db_.query_int("PRAGMA user_version"));
   if (version > kSchemaVersion) {
     return fail(ErrorCode::kDatabase,

@@ -34,7 +34,8 @@ bool ArchivePass::all_done() const {
 }
 
 Result<void> ArchivePass::visit(ArchiveReader& reader, const Entry& entry) {
-  std::vector<EntryVisitor*> readers;
+  auto& readers = readers_;  // reused: no allocation per entry
+  readers.clear();
   for (auto* v : visitors_) {
     RK_TRY_ASSIGN(auto interest, v->begin(entry));
     if (interest == Interest::kData) readers.push_back(v);
@@ -69,12 +70,12 @@ Result<void> ArchivePass::read_data(ArchiveReader& reader, std::vector<EntryVisi
     progress(reader);
     if (block->empty()) return {};
     how.bytes += block->size();
-    std::vector<EntryVisitor*> still;
+    std::size_t kept = 0;  // compacted in place: no allocation per block
     for (auto* v : readers) {
       RK_TRY_ASSIGN(auto interest, v->block(*block));
-      if (interest == Interest::kData) still.push_back(v);
+      if (interest == Interest::kData) readers[kept++] = v;
     }
-    readers.swap(still);
+    readers.resize(kept);
   }
   how.data_read = false;  // nobody read it to its end: the rest is skipped
   return {};

@@ -1,5 +1,7 @@
 #include <restorekit/core/sql_dump.hpp>
 
+#include "sqlite_internal.hpp"
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -73,17 +75,17 @@ int statement_budget(void* calls) {
 Result<Database> open_scratch(const std::filesystem::path& dest, std::uint64_t max_bytes) {
   RK_TRY_ASSIGN(auto db, Database::open(dest, OpenMode::kCreate));
   int off = 0;
-  sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
-  sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &off);
-  sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &off);
-  sqlite3_limit(db.handle(), SQLITE_LIMIT_ATTACHED, 0);
-  sqlite3_limit(db.handle(), SQLITE_LIMIT_LENGTH, kMaxValueBytes);
-  sqlite3_limit(db.handle(), SQLITE_LIMIT_SQL_LENGTH, kMaxValueBytes);
+  sqlite3_db_config(raw_handle(db), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(raw_handle(db), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &off);
+  sqlite3_db_config(raw_handle(db), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, &off);
+  sqlite3_limit(raw_handle(db), SQLITE_LIMIT_ATTACHED, 0);
+  sqlite3_limit(raw_handle(db), SQLITE_LIMIT_LENGTH, kMaxValueBytes);
+  sqlite3_limit(raw_handle(db), SQLITE_LIMIT_SQL_LENGTH, kMaxValueBytes);
   RK_TRY(
       db.exec(fmt::format("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
                           "PRAGMA max_page_count={};",
                           std::max<std::uint64_t>(max_bytes / 4096, 16))));
-  sqlite3_set_authorizer(db.handle(), &dump_authorizer, nullptr);
+  sqlite3_set_authorizer(raw_handle(db), &dump_authorizer, nullptr);
   return db;
 }
 
@@ -174,7 +176,7 @@ Result<void> load_sql_dump(const std::filesystem::path& dump, const std::filesys
   if (!in) return fail(ErrorCode::kIo, fmt::format("cannot read {}", dump.string()), dump.string());
   RK_TRY_ASSIGN(auto db, open_scratch(dest, max_bytes));
   int progress_calls = 0;
-  sqlite3_progress_handler(db.handle(), kProgressEvery, &statement_budget, &progress_calls);
+  sqlite3_progress_handler(raw_handle(db), kProgressEvery, &statement_budget, &progress_calls);
   std::string statement;
   std::string line;
   std::uint64_t number = 0;
@@ -200,7 +202,7 @@ Result<void> load_sql_dump(const std::filesystem::path& dump, const std::filesys
     if (!r) {
       return fail(ErrorCode::kCorruptData,
                   fmt::format("SQL dump {}: statement {} failed or was refused ({})", name, number,
-                              sqlite3_errmsg(db.handle())),
+                              sqlite3_errmsg(raw_handle(db))),
                   std::string(name));
     }
     statement.clear();

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include "sqlite_internal.hpp"
+
 #include <mutex>
 
 #include <algorithm>
@@ -11,6 +13,8 @@
 #include <map>
 
 #include <fmt/format.h>
+
+#include <restorekit/core/names.hpp>
 
 namespace restorekit::core {
 
@@ -113,12 +117,7 @@ Result<Database> Database::open_untrusted(const std::filesystem::path& path) {
   int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
   RK_TRY_ASSIGN(sqlite3 * raw, open_raw(file_uri(name, "immutable=1"), name, flags));
   Database db(raw, name);
-  int off = 0;
-  sqlite3_db_config(raw, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
-  sqlite3_db_config(raw, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
-  sqlite3_db_config(raw, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &off);
-  sqlite3_db_config(raw, SQLITE_DBCONFIG_ENABLE_VIEW, 0, &off);
-  sqlite3_db_config(raw, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, &off);
+  db.apply_defences();
   sqlite3_limit(raw, SQLITE_LIMIT_ATTACHED, 0);
   RK_TRY(db.exec("PRAGMA cell_size_check=ON; PRAGMA mmap_size=0;"));
   // Touch the schema now so that "not a database" is reported at open, naming the file.
@@ -141,6 +140,82 @@ Result<Database> Database::open_scratch() {
   RK_TRY_ASSIGN(sqlite3 * db,
                 open_raw("", "(scratch)", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
   return Database(db, "(scratch)");
+}
+
+sqlite3* raw_handle(const Database& db) {
+  return db.db_;
+}
+
+void Database::apply_defences() {
+  int off = 0;
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &off);
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_ENABLE_VIEW, 0, &off);
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, &off);
+}
+
+void Database::set_busy_timeout(int milliseconds) {
+  sqlite3_busy_timeout(db_, milliseconds);
+}
+
+namespace {
+
+// name_key(x) as SQL, so that patterns and stored names compare under the one name rule.
+void sql_name_key(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  const auto* text = sqlite3_value_text(argv[0]);
+  if (!text) return sqlite3_result_null(ctx);
+  auto key = name_key(std::string_view(reinterpret_cast<const char*>(text),
+                                       static_cast<std::size_t>(sqlite3_value_bytes(argv[0]))));
+  sqlite3_result_text(ctx, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+}
+
+}  // namespace
+
+Result<void> Database::add_name_key_function() {
+  if (sqlite3_create_function(db_, "name_key", 1,
+                              SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr,
+                              &sql_name_key, nullptr, nullptr) != SQLITE_OK) {
+    return tl::unexpected(error("registering name_key()"));
+  }
+  return {};
+}
+
+Result<void> copy_pages(Database& src, Database& dest, const PageCopyOptions& o) {
+  sqlite3_backup* b = sqlite3_backup_init(raw_handle(dest), "main", raw_handle(src), "main");
+  if (!b) return tl::unexpected(dest.error("starting the page copy"));
+  auto abandon = [&](Error e) -> Result<void> {
+    sqlite3_backup_finish(b);  // rolls the destination back
+    return tl::unexpected(std::move(e));
+  };
+  // A step of 0 pages takes the locks and counts the pages, so that the last step is known.
+  int rc = sqlite3_backup_step(b, 0);
+  bool checked = !o.before_commit;
+  while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+    if (rc != SQLITE_OK) sqlite3_sleep(20);
+    if (o.cancel.cancelled()) {
+      return abandon(Error(ErrorCode::kCancelled,
+                           fmt::format("copying {} into {} was cancelled; {} is unchanged",
+                                       src.path(), dest.path(), dest.path())));
+    }
+    if (!checked && sqlite3_backup_remaining(b) <= o.chunk_pages) {
+      checked = true;
+      if (auto ok = o.before_commit(); !ok) return abandon(ok.error());
+    }
+    rc = sqlite3_backup_step(b, o.chunk_pages);
+    if (rc == SQLITE_OK && o.on_chunk) {
+      int total = sqlite3_backup_pagecount(b);
+      o.on_chunk(total - sqlite3_backup_remaining(b), total);
+    }
+  }
+  sqlite3_backup_finish(b);
+  if (rc != SQLITE_DONE) {
+    return fail(
+        ErrorCode::kDatabase,
+        fmt::format("copying {} into {} failed: {}", src.path(), dest.path(), sqlite3_errstr(rc)),
+        dest.path());
+  }
+  return {};
 }
 
 void set_query_cancel(const CancelToken& token) {
@@ -319,7 +394,7 @@ Result<void> snapshot_database(const std::filesystem::path& source,
                 dest.string());
   }
   RK_TRY_ASSIGN(auto dst, Database::open(dest, OpenMode::kCreate));
-  sqlite3_backup* backup = sqlite3_backup_init(dst.handle(), "main", src.handle(), "main");
+  sqlite3_backup* backup = sqlite3_backup_init(raw_handle(dst), "main", raw_handle(src), "main");
   if (!backup) return tl::unexpected(dst.error("starting the snapshot"));
   // One step over all pages: a single read transaction, hence a consistent snapshot.
   int rc = SQLITE_OK;

@@ -9,7 +9,6 @@
 // instant leaves live old or new (SQLite's own journal sees to the database) and the journal
 // tells recover() how to bring the documents to match.
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -394,8 +393,9 @@ Result<ApplyReport> execute(Job job, const ApplyOptions& o) {
                                0, 0, "copying pages"});
       hook("copy");
     };
-    if (auto copied =
-            copy_pages(*staged, *live, on_chunk, o.cancel, o.copy_chunk_pages, before_commit);
+    if (auto copied = core::copy_pages(
+            *staged, *live,
+            core::PageCopyOptions{on_chunk, o.cancel, o.copy_chunk_pages, before_commit});
         !copied) {
       return abandon(copied.error());
     }

@@ -47,15 +47,6 @@ std::optional<core::Finding> disk_space_check(const fs::path& dir, std::uint64_t
 
 // --- sqlite helpers (live.cpp) ----------------------------------------------------------------
 
-// Copies every page of `src` into `dest` through the backup API, in chunks; `on_chunk` runs
-// after each chunk (progress, test hooks). `before_commit` runs before the step that copies the
-// last pages (which also commits): its error, or cancellation, rolls `dest` back.
-// @error kDatabase, kCancelled, or before_commit's error.
-[[nodiscard]] Result<void> copy_pages(core::Database& src, core::Database& dest,
-                                      const std::function<void(int done, int total)>& on_chunk,
-                                      const CancelToken& cancel, int chunk_pages = 4096,
-                                      const std::function<Result<void>()>& before_commit = {});
-
 // Copies `src` into a new database file `dest` (safety snapshots, scratch copies).
 [[nodiscard]] Result<void> copy_to_new_file(core::Database& src, const fs::path& dest);
 

@@ -1,6 +1,5 @@
 // A selective restore (tenants and/or tables) as one transaction: delete the chosen live rows,
 // insert the backup's, then count rows whose foreign keys point nowhere.
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <charconv>
@@ -126,10 +125,7 @@ Result<std::vector<TableChange>> run_selective(core::Database& target, const fs:
     return fail(ErrorCode::kInvalidArgument,
                 "a tenant restore needs the tenant column: give --tenant-column or a profile");
   }
-  int off = 0;
-  sqlite3_db_config(target.handle(), SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &off);
-  sqlite3_db_config(target.handle(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
-  sqlite3_db_config(target.handle(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  target.apply_defences();
   RK_TRY(target.exec("PRAGMA foreign_keys=OFF"));
   RK_TRY_ASSIGN(auto live_summary, core::describe_database(target, core::CountRows::kNo));
   RK_TRY_ASSIGN(auto backup_db, core::Database::open_untrusted(staged));

@@ -160,14 +160,7 @@ TEST_F(OnePass, DiffReadsOnceAndARepeatedDiffReadsNothing) {
   verify::VerifyOptions vo;
   auto verified = verify::verify(backup_, vo);
   ASSERT_TRUE(verified);
-  auto fingerprint = core::fingerprint_file(backup_);
-  ASSERT_TRUE(fingerprint);
-  core::ArchiveSummary summary;
-  summary.path = core::index_key(backup_);
-  summary.fingerprint = *fingerprint;
-  ASSERT_TRUE(index->put(summary));
-  ASSERT_TRUE(index->record_verification(summary.path, *fingerprint, verified->listing.get(),
-                                         catalog::Verification{0, core::Verdict::kIntact, 0, 0}));
+  ASSERT_TRUE(catalog::record(*index, backup_, *verified));
   o.index = &*index;
   auto staged = diff::diff_backup(backup_, live_, o);  // stages the database once
   ASSERT_TRUE(staged) << staged.error().message;

@@ -103,6 +103,7 @@ class ArchivePass {
 
   PassOptions o_;
   std::vector<EntryVisitor*> visitors_;
+  std::vector<EntryVisitor*> readers_;  // the visitors reading the current entry
   PassOutcome out_;
   std::uint64_t reported_ = 0;  // raw bytes already reported as progress
 };

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -61,8 +62,17 @@ class Database {
   // The single integer a query returns (e.g. "PRAGMA user_version"). @error kDatabase.
   [[nodiscard]] Result<std::int64_t> query_int(std::string_view sql);
 
-  [[nodiscard]] sqlite3* handle() const { return db_; }
   [[nodiscard]] const std::string& path() const { return path_; }
+
+  // The defences of open_untrusted() for a connection that must write (a staged copy being
+  // rebuilt, a selective restore's target): defensive mode, trusted_schema=OFF, triggers, views
+  // and extension loading off.
+  void apply_defences();
+  // How long a statement waits for another connection's lock before SQLITE_BUSY.
+  void set_busy_timeout(int milliseconds);
+  // Registers name_key(text) as a deterministic SQL function (the one name rule, names.hpp),
+  // so that stored names and patterns compare under it in SQL. @error kDatabase.
+  [[nodiscard]] Result<void> add_name_key_function();
   [[nodiscard]] std::int64_t changes() const;
 
   // A kDatabase error carrying SQLite's current message, naming this database.
@@ -70,6 +80,8 @@ class Database {
 
  private:
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  // The raw connection stays inside core (sqlite_internal.hpp).
+  friend sqlite3* raw_handle(const Database& db);
   sqlite3* db_ = nullptr;
   std::string path_;
 };
@@ -140,6 +152,22 @@ std::string quote_identifier(std::string_view name);
 bool has_sqlite_magic(std::span<const std::byte> head);
 // True when the file at `path` starts with that magic (false when it cannot be read).
 bool has_sqlite_magic(const std::filesystem::path& path);
+
+struct PageCopyOptions {
+  // After each chunk of pages (progress, test hooks).
+  std::function<void(int done, int total)> on_chunk;
+  CancelToken cancel;  // honoured between chunks: `dest` is rolled back
+  int chunk_pages = 4096;
+  // Runs before the step that copies the last pages (which also commits); its error rolls
+  // `dest` back.
+  std::function<Result<void>()> before_commit;
+};
+
+// Copies every page of `src` into `dest` through SQLite's backup API, in chunks: `dest`
+// becomes a copy of `src` in one commit, or is left as it was.
+// @error kDatabase, kCancelled, or before_commit's error.
+[[nodiscard]] Result<void> copy_pages(Database& src, Database& dest,
+                                      const PageCopyOptions& options = {});
 
 // Copies a consistent snapshot of `source` into a new file `dest` through SQLite's online
 // backup API (one read transaction: writers in other connections may go on; the copy holds a
