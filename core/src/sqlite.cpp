@@ -47,7 +47,19 @@ int check_cancel(void* flag) {
   return static_cast<CancelToken*>(flag)->cancelled() ? 1 : 0;
 }
 
+std::mutex open_observer_mutex;
+std::function<void(std::string_view)>& open_observer() {
+  static std::function<void(std::string_view)> observer;
+  return observer;
+}
+
+void observe_open(const std::string& name) {
+  std::lock_guard lock(open_observer_mutex);
+  if (open_observer()) open_observer()(name);
+}
+
 Result<sqlite3*> open_raw(const std::string& target, const std::string& name, int flags) {
+  observe_open(name);
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(target.c_str(), &db, flags, nullptr);
   if (rc != SQLITE_OK) {
@@ -216,6 +228,11 @@ Result<void> copy_pages(Database& src, Database& dest, const PageCopyOptions& o)
         dest.path());
   }
   return {};
+}
+
+void set_open_observer(std::function<void(std::string_view name)> observer) {
+  std::lock_guard lock(open_observer_mutex);
+  open_observer() = std::move(observer);
 }
 
 void set_query_cancel(const CancelToken& token) {

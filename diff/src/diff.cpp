@@ -132,14 +132,20 @@ class Differ {
  public:
   Differ(const DiffOptions& o) : o_(o), throttle_(o.progress) {}
 
-  Result<DatabaseDiff> run(const std::filesystem::path& backup_path,
-                           const std::filesystem::path& live_path) {
-    RK_TRY_ASSIGN(auto backup, core::Database::open_untrusted(backup_path));
-    RK_TRY_ASSIGN(auto live, core::Database::open(live_path, core::OpenMode::kReadOnly));
-    RK_TRY_ASSIGN(auto backup_schema, core::describe_database(backup, core::CountRows::kNo));
-    RK_TRY_ASSIGN(auto live_schema, core::describe_database(live, core::CountRows::kNo));
+  Result<DatabaseDiff> run(const Sessions& s) {
+    core::Database& backup = s.backup;
+    core::Database& live = s.live;
+    DatabaseSummary described_backup, described_live;
+    if (!s.backup_schema) {
+      RK_TRY_ASSIGN(described_backup, core::describe_database(backup, core::CountRows::kNo));
+    }
+    if (!s.live_schema) {
+      RK_TRY_ASSIGN(described_live, core::describe_database(live, core::CountRows::kNo));
+    }
+    const auto& backup_schema = s.backup_schema ? *s.backup_schema : described_backup;
+    const auto& live_schema = s.live_schema ? *s.live_schema : described_live;
     RK_TRY_ASSIGN(auto names, table_names(live_schema, backup_schema));
-    RK_TRY(all_tables(names, backup_path, live_path, live_schema, backup_schema));
+    RK_TRY(all_tables(names, s, live_schema, backup_schema));
     for (const auto& t : out_.tables) {
       out_.lost += t.lost;
       out_.revived += t.revived;
@@ -159,31 +165,34 @@ class Differ {
     std::int64_t size = 0;  // max(rowid) in live: a cheap size estimate
   };
 
-  // Tables (and ranges of big ones) are independent: two workers, each with its own
-  // connections to both databases, take them largest first, so that both cores stay busy.
-  Result<void> all_tables(const std::vector<std::string>& names,
-                          const std::filesystem::path& backup_path,
-                          const std::filesystem::path& live_path,
+  // Tables (and ranges of big ones) are independent: two workers take them largest first, so
+  // that both cores stay busy; the first works on the caller's connections, the second opens
+  // its own (a connection belongs to one thread).
+  Result<void> all_tables(const std::vector<std::string>& names, const Sessions& s,
                           const DatabaseSummary& live_schema,
                           const DatabaseSummary& backup_schema) {
     std::vector<Plan> plans;
     for (const auto& n : names) plans.push_back(plan(n, live_schema, backup_schema));
-    estimate_sizes(plans, live_path);
+    estimate_sizes(plans, s.live);
     std::vector<detail::TableJob> items = split(plans);
     std::vector<std::optional<Result<TableDiff>>> results(items.size());
     std::vector<detail::TenantTally> tallies(std::min<std::size_t>(kWorkers, items.size()));
     std::atomic<std::size_t> next{0};
     auto work = [&](std::size_t w) {
-      auto backup = core::Database::open_untrusted(backup_path);
-      auto live = core::Database::open(live_path, core::OpenMode::kReadOnly);
+      Result<core::Database> own_backup = fail(ErrorCode::kInternal, "not opened");
+      Result<core::Database> own_live = fail(ErrorCode::kInternal, "not opened");
+      if (w > 0) {
+        own_backup = core::Database::open_untrusted(s.backup.path());
+        own_live = core::Database::open(s.live.path(), core::OpenMode::kReadOnly);
+      }
       for (std::size_t i; (i = next.fetch_add(1)) < items.size();) {
-        if (!backup || !live) {
-          results[i] = tl::unexpected(!backup ? backup.error() : live.error());
+        if (w > 0 && (!own_backup || !own_live)) {
+          results[i] = tl::unexpected(!own_backup ? own_backup.error() : own_live.error());
           continue;
         }
         auto job = items[i];
-        if (job.live.table) job.live.db = &*live;
-        if (job.backup.table) job.backup.db = &*backup;
+        if (job.live.table) job.live.db = w > 0 ? &*own_live : &s.live;
+        if (job.backup.table) job.backup.db = w > 0 ? &*own_backup : &s.backup;
         results[i] = detail::diff_table(job, tallies[w], o_.cancel, progress_fn());
       }
     };
@@ -218,13 +227,11 @@ class Differ {
     return p;
   }
 
-  static void estimate_sizes(std::vector<Plan>& plans, const std::filesystem::path& live) {
-    auto db = core::Database::open(live, core::OpenMode::kReadOnly);
-    if (!db) return;
+  static void estimate_sizes(std::vector<Plan>& plans, core::Database& live) {
     for (auto& p : plans) {
       if (!p.live || p.live->without_rowid) continue;
-      p.size =
-          db->query_int("SELECT max(rowid) FROM " + core::quote_identifier(p.job.name)).value_or(0);
+      p.size = live.query_int("SELECT max(rowid) FROM " + core::quote_identifier(p.job.name))
+                   .value_or(0);
     }
   }
 
@@ -396,7 +403,14 @@ bool DatabaseDiff::changed() const {
 Result<DatabaseDiff> diff_databases(const std::filesystem::path& backup,
                                     const std::filesystem::path& live, const DiffOptions& options) {
   RK_TRY(core::require_no_unfinished_restore(live));
-  return Differ(options).run(backup, live);
+  RK_TRY_ASSIGN(auto backup_db, core::Database::open_untrusted(backup));
+  RK_TRY_ASSIGN(auto live_db, core::Database::open(live, core::OpenMode::kReadOnly));
+  return Differ(options).run(Sessions{backup_db, live_db});
+}
+
+Result<DatabaseDiff> diff_databases(const Sessions& sessions, const DiffOptions& options) {
+  RK_TRY(core::require_no_unfinished_restore(sessions.live.path()));
+  return Differ(options).run(sessions);
 }
 
 }  // namespace restorekit::diff

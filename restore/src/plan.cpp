@@ -291,14 +291,14 @@ class Planner {
     return {};
   }
 
+  // One session per database for the rest of the plan: the schema checks, the diff and the
+  // hashes all use these two connections (and their summaries).
   Result<void> compare_schemas() {
-    RK_TRY_ASSIGN(auto live, core::Database::open(p_.live, core::OpenMode::kReadOnly));
-    RK_TRY_ASSIGN(live_summary_, core::describe_database(live, core::CountRows::kNo));
-    RK_TRY_ASSIGN(live_mode_, detail::journal_mode(live));
-    {
-      RK_TRY_ASSIGN(auto staged, core::Database::open_untrusted(p_.staged_database));
-      RK_TRY_ASSIGN(backup_summary_, core::describe_database(staged, core::CountRows::kNo));
-    }
+    RK_TRY_ASSIGN(live_db_, core::Database::open(p_.live, core::OpenMode::kReadOnly));
+    RK_TRY_ASSIGN(live_summary_, core::describe_database(*live_db_, core::CountRows::kNo));
+    RK_TRY_ASSIGN(live_mode_, detail::journal_mode(*live_db_));
+    RK_TRY_ASSIGN(staged_db_, core::Database::open_untrusted(p_.staged_database));
+    RK_TRY_ASSIGN(backup_summary_, core::describe_database(*staged_db_, core::CountRows::kNo));
     for (auto& f : detail::live_in_use_checks(p_.live, o_.lock_file)) p_.checks.push_back(f);
     for (auto& f : detail::schema_checks(backup_summary_, live_summary_, o_.allow_schema_changes)) {
       p_.checks.push_back(f);
@@ -306,9 +306,13 @@ class Planner {
     // In WAL mode the backup API cannot change the page size: rebuild the staged copy.
     if (live_mode_ == "wal" && backup_summary_.page_size != live_summary_.page_size &&
         !p_.selection.selective()) {
-      RK_TRY_ASSIGN(auto staged, detail::open_staged_for_writing(p_.staged_database));
-      RK_TRY(staged.exec(fmt::format("PRAGMA journal_mode=DELETE; PRAGMA page_size={}; VACUUM",
-                                     live_summary_.page_size)));
+      staged_db_.reset();  // an immutable connection must not outlive a rewrite of its file
+      {
+        RK_TRY_ASSIGN(auto staged, detail::open_staged_for_writing(p_.staged_database));
+        RK_TRY(staged.exec(fmt::format("PRAGMA journal_mode=DELETE; PRAGMA page_size={}; VACUUM",
+                                       live_summary_.page_size)));
+      }
+      RK_TRY_ASSIGN(staged_db_, core::Database::open_untrusted(p_.staged_database));
       p_.checks.push_back(finding(
           "PAGE_SIZE_REBUILT", Severity::kInfo, database_,
           fmt::format("the backup's page size is {} and live (WAL mode) uses {}: the staged copy "
@@ -331,7 +335,9 @@ class Planner {
     d.cancel = o_.cancel;
     d.progress = {};
     if (p_.selection.tenant && !d.tenants) d.tenants = p_.selection.tenant;
-    RK_TRY_ASSIGN(p_.effects.database, diff::diff_databases(p_.staged_database, p_.live, d));
+    RK_TRY_ASSIGN(p_.effects.database,
+                  diff::diff_databases(
+                      diff::Sessions{*staged_db_, *live_db_, &backup_summary_, &live_summary_}, d));
     p_.effects.backup_database = database_;
     if (!p_.live_documents) return {};
     // The documents' listing is held in memory here: diff and the staged tree need it whole.
@@ -395,8 +401,7 @@ class Planner {
     auto t = Clock::now();
     auto result_hash = std::async(std::launch::async, [&]() -> Result<core::Digest128> {
       if (p_.selection.selective()) return core::Digest128{};
-      RK_TRY_ASSIGN(auto staged, core::Database::open_untrusted(p_.staged_database));
-      return core::content_hash(staged, o_.cancel);
+      return core::content_hash(*staged_db_, o_.cancel);  // this thread's while it runs
     });
     auto live = p_.selection.selective() ? selective_effects() : live_hash();
     auto staged_hash = result_hash.get();
@@ -418,9 +423,8 @@ class Planner {
   // Live's content hash in one read transaction: a consistent state while the application
   // keeps writing.
   Result<void> live_hash() {
-    RK_TRY_ASSIGN(auto live, core::Database::open(p_.live, core::OpenMode::kReadOnly));
     auto t = Clock::now();
-    RK_TRY_ASSIGN(p_.live_hash, core::content_hash(live, o_.cancel));
+    RK_TRY_ASSIGN(p_.live_hash, core::content_hash(*live_db_, o_.cancel));
     read_seconds_ = since(t);
     return {};
   }
@@ -437,9 +441,8 @@ class Planner {
       }
     } remove{copy};
     {
-      RK_TRY_ASSIGN(auto live, core::Database::open(p_.live, core::OpenMode::kReadOnly));
       auto t = Clock::now();
-      RK_TRY(detail::copy_to_new_file(live, copy));
+      RK_TRY(detail::copy_to_new_file(*live_db_, copy));
       read_seconds_ = since(t);
     }
     RK_TRY_ASSIGN(auto db, core::Database::open(copy, core::OpenMode::kReadWrite));
@@ -554,6 +557,8 @@ class Planner {
   std::string database_;
   core::DatabaseSummary live_summary_;
   core::DatabaseSummary backup_summary_;
+  std::optional<core::Database> live_db_;    // the plan's one session on live (read-only)
+  std::optional<core::Database> staged_db_;  // ... and on the staged copy (untrusted)
   std::string live_mode_;
   double pass_seconds_ = 0;
   double read_seconds_ = 0;

@@ -2,15 +2,19 @@
 // with a counting source; and every command that reads an archive takes an ArchiveSource, so a
 // fault injected at any offset (an I/O error, a short read) ends it cleanly.
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include <restorekit/catalog/catalog.hpp>
 #include <restorekit/catalog/index.hpp>
 #include <restorekit/core/byte_source.hpp>
+#include <restorekit/core/sqlite.hpp>
 #include <restorekit/diff/diff.hpp>
 #include <restorekit/inspect/inspect.hpp>
 #include <restorekit/restore/restore.hpp>
@@ -144,6 +148,29 @@ TEST_F(OnePass, ADryRunReadsEveryByteOnce) {
   EXPECT_TRUE(p->effects.documents.has_value());
   EXPECT_EQ(tally.bytes, size());
   EXPECT_EQ(tally.opens, 2) << "the pass, and the size the stage folder is chosen by (no read)";
+}
+
+// A dry run holds one session per database for its checks, diff and hashes; besides those,
+// verify's check of the staged copy and the diff's second worker open their own.
+TEST_F(OnePass, ADryRunOpensEachDatabaseOnceForItsOwnWork) {
+  std::mutex m;
+  std::map<std::string, int> opens;  // "live" / "staged"
+  std::string live = live_.string();
+  std::vector<std::string> seen;
+  core::set_open_observer([&](std::string_view name) {
+    std::lock_guard lock(m);
+    if (name == "(scratch)") return;  // the entry store
+    ++opens[name == live ? "live" : "staged"];
+    seen.emplace_back(name);
+  });
+  auto p = restore::plan(backup_, options());
+  core::set_open_observer({});
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(opens["live"], 2) << "the plan's session and the diff's second worker";
+  EXPECT_EQ(opens["staged"], 4)
+      << "verify's checks (integrity and schema in parallel), the plan's session, the diff's "
+         "second worker: "
+      << fmt::format("{}", fmt::join(seen, ", "));
 }
 
 TEST_F(OnePass, DiffReadsOnceAndARepeatedDiffReadsNothing) {

@@ -145,6 +145,10 @@ class Statement {
 // run use a token here that is never tripped and stop them through ApplyOptions::cancel.
 void set_query_cancel(const CancelToken& token);
 
+// Called with the name of every database restorekit opens, from the opening thread (tests count
+// the sessions a command holds). Set it before work starts; empty: none.
+void set_open_observer(std::function<void(std::string_view name)> observer);
+
 // Quotes an identifier for SQL: "name" with embedded quotes doubled. Safe for hostile names.
 std::string quote_identifier(std::string_view name);
 

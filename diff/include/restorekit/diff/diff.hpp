@@ -167,4 +167,19 @@ struct DiffReport {
                                                   const std::filesystem::path& live,
                                                   const DiffOptions& options);
 
+// Connections a caller already holds (the dry run opens each database once) and, when known,
+// their schemas (describe_database with CountRows::kNo). `backup` must have been opened with
+// open_untrusted(). The connections are used from the calling thread only; a second worker
+// opens its own pair by their paths. They must outlive the call.
+struct Sessions {
+  core::Database& backup;
+  core::Database& live;
+  const core::DatabaseSummary* backup_schema = nullptr;
+  const core::DatabaseSummary* live_schema = nullptr;
+};
+
+// The same over the caller's connections. @error as above.
+[[nodiscard]] Result<DatabaseDiff> diff_databases(const Sessions& sessions,
+                                                  const DiffOptions& options);
+
 }  // namespace restorekit::diff
