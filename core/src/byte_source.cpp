@@ -45,6 +45,23 @@ class FileSource final : public ByteSource {
     return static_cast<std::uint64_t>(pos);
   }
 
+  // pread: exactly the bytes asked for, and the sequential position is left alone.
+  Result<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> out) override {
+    std::size_t done = 0;
+    while (done < out.size()) {
+      ssize_t n =
+          ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        return fail(ErrorCode::kIo, fmt::format("cannot read {}: {}", name_, std::strerror(errno)),
+                    name_);
+      }
+      if (n == 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    return done;
+  }
+
   [[nodiscard]] bool seekable() const override { return true; }
   [[nodiscard]] std::optional<std::uint64_t> size() const override { return size_; }
   [[nodiscard]] std::string name() const override { return name_; }
@@ -115,11 +132,11 @@ std::unique_ptr<ByteSource> memory_source(std::span<const std::byte> data, std::
   return std::make_unique<MemorySource>(data, std::move(name));
 }
 
-Result<std::size_t> read_at(ByteSource& source, std::uint64_t offset, std::span<std::byte> out) {
-  RK_TRY(source.seek(static_cast<std::int64_t>(offset), SEEK_SET));
+Result<std::size_t> ByteSource::read_at(std::uint64_t offset, std::span<std::byte> out) {
+  RK_TRY(seek(static_cast<std::int64_t>(offset), SEEK_SET));
   std::size_t done = 0;
   while (done < out.size()) {
-    RK_TRY_ASSIGN(auto chunk, source.read());
+    RK_TRY_ASSIGN(auto chunk, read());
     if (chunk.empty()) break;
     std::size_t take = std::min(chunk.size(), out.size() - done);
     std::memcpy(out.data() + done, chunk.data(), take);

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <fmt/format.h>
@@ -59,7 +60,7 @@ Result<Interest> DatabaseStager::begin(const Entry& entry) {
   entry_ = &entry;
   staged_.reset();
   finding_.reset();
-  head_.clear();
+  head_.clear();  // keeps its capacity: no allocation per entry
   fd_ = UniqueFd();
   bool wanted = is_readable_file(entry) && (!candidate_ || candidate_(entry));
   state_ = wanted ? State::kPeeking : State::kIdle;
@@ -72,10 +73,14 @@ Result<Interest> DatabaseStager::block(std::span<const std::byte> data) {
     return Interest::kData;
   }
   if (state_ != State::kPeeking) return Interest::kSkip;
-  head_.insert(head_.end(), data.begin(), data.end());
+  // Only the peek is copied; once a database is recognised, the rest of the block follows it.
+  std::size_t take = std::min(data.size(), kPeekBytes - head_.size());
+  head_.insert(head_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(take));
   if (head_.size() < kPeekBytes) return Interest::kData;
   RK_TRY(decide());
-  return staging() ? Interest::kData : Interest::kSkip;
+  if (!staging()) return Interest::kSkip;
+  RK_TRY(write(data.subspan(take)));
+  return Interest::kData;
 }
 
 Result<void> DatabaseStager::decide() {
@@ -85,7 +90,6 @@ Result<void> DatabaseStager::decide() {
   if (!sqlite && !dump) {
     state_ = State::kIdle;
     finding_ = database_guess_finding(entry_->path, guess);
-    head_ = {};
     return {};
   }
   staged_ =
@@ -93,9 +97,7 @@ Result<void> DatabaseStager::decide() {
                      dump ? DatabaseFormat::kSqlDump : DatabaseFormat::kSqlite};
   RK_TRY_ASSIGN(fd_, create_new_file(staged_->file));
   state_ = State::kStaging;
-  RK_TRY(write(head_));
-  head_ = {};
-  return {};
+  return write(head_);
 }
 
 Result<void> DatabaseStager::write(std::span<const std::byte> data) {
@@ -141,7 +143,7 @@ Result<Interest> DocumentStager::block(std::span<const std::byte> data) {
   if (!fd_ && !skipped_) {
     RK_TRY(open_file());
     if (fd_) RK_TRY(write(held_));
-    held_ = {};
+    held_.clear();
   }
   if (!fd_) return Interest::kSkip;
   RK_TRY(write(data));

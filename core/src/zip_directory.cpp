@@ -375,7 +375,7 @@ Result<ZipDirectoryReport> check_zip_directory(const ArchiveSource& zip) {
         zip.name());
   }
   ReadAt read = [&](std::uint64_t offset, std::span<std::byte> out) {
-    return read_at(*source, offset, out);
+    return source->read_at(offset, out);
   };
   return check_zip_directory(read, *size, zip.name());
 }

@@ -31,6 +31,11 @@ class ByteSource {
   // @return the new absolute position. @error kIo, or kInvalidArgument when !seekable().
   virtual Result<std::uint64_t> seek(std::int64_t offset, int whence) = 0;
 
+  // Reads up to out.size() bytes at `offset` (random access: the zip directory check). The
+  // default seeks and reads chunks; files and memory answer exactly what is asked.
+  // @return the bytes read (fewer at the end). @error kIo, kInvalidArgument (!seekable()).
+  [[nodiscard]] virtual Result<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> out);
+
   [[nodiscard]] virtual bool seekable() const = 0;
   [[nodiscard]] virtual std::optional<std::uint64_t> size() const = 0;
   // A name for messages: the file path, or "<memory>".
@@ -46,11 +51,6 @@ class ByteSource {
 // A source over caller-owned memory; `data` must outlive the source.
 std::unique_ptr<ByteSource> memory_source(std::span<const std::byte> data,
                                           std::string name = "<memory>");
-
-// Reads up to out.size() bytes at `offset` through seek() and read() (random access for the
-// zip directory check). @return the bytes read (fewer at the end). @error kIo.
-[[nodiscard]] Result<std::size_t> read_at(ByteSource& source, std::uint64_t offset,
-                                          std::span<std::byte> out);
 
 // ArchiveSource: what every command that reads an archive takes (verify, inspect, diff, the
 // restore dry run): a file path, caller-owned memory, or any opener of ByteSources (a
