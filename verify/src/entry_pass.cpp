@@ -66,6 +66,7 @@ class Recorder final : public core::EntryVisitor {
     r.staged = databases_.staged();
     r.not_a_database = databases_.finding();
     r.text = metadata_.take_text();
+    if (r.index == 0) r.header = metadata_.header();
   }
 
   const PassPlan& plan_;

@@ -44,6 +44,8 @@ struct EntryResult {
   // Named like a database (*.db, *.sqlite, *.sql, ...) but none that restorekit reads.
   std::optional<core::Finding> not_a_database;
   std::string text;  // restorekit/header.json and checksums.xxh128, kept verbatim
+  // The header, parsed once by the metadata collector, when this is the first entry.
+  std::optional<Result<core::BackupHeader>> header;
   std::int64_t mtime = 0;
   std::optional<std::string> too_long;  // why the name cannot be restored on this machine
 

@@ -327,14 +327,15 @@ class Verifier {
     }
   }
 
-  // Our backup's own lists, a checksum list, databases and document references.
-  // The header is parsed once, here: our backups put it first.
+  // Our backups put their header first.
   void find_header() {
     if (entries_.empty() || entries_.front().index != 0) return;
     const EntryResult& first = entries_.front();
     if (first.path != core::kHeaderEntry) return;
     header_entry_ = &first;
-    if (!header_) header_ = core::parse_header(first.text);  // the pass parsed it on reading
+    // Parsed once, by the pass's metadata collector; a header whose read failed is parsed from
+    // what was read, so that BAD_HEADER says what is wrong with it.
+    if (!header_) header_ = first.header ? *first.header : core::parse_header(first.text);
   }
 
   const EntryResult* checksums_entry() const {
@@ -444,7 +445,7 @@ class Verifier {
   // the rest of the archive pass (our backups put the database right after the header).
   void start_database_check(const EntryResult& e) {
     std::lock_guard lock(checks_mutex_);
-    if (e.index == 0 && e.path == core::kHeaderEntry) header_ = core::parse_header(e.text);
+    if (e.header) header_ = e.header;
     if (!e.staged || e.data_error) return;
     std::optional<std::string> column;
     if (header_ && *header_) column = (*header_)->tenant_column;
