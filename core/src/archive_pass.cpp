@@ -2,11 +2,13 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 namespace restorekit::core {
 
 Result<PassOutcome> ArchivePass::run(ArchiveReader& reader) {
   for (;;) {
-    if (o_.cancel.cancelled()) return fail(ErrorCode::kCancelled, "cancelled");
+    RK_TRY(check_cancel(reader));
     auto next = reader.next();
     if (!next) {
       out_.stopped = next.error();
@@ -59,7 +61,7 @@ Result<void> ArchivePass::read_data(ArchiveReader& reader, std::vector<EntryVisi
   // reader's to count.
   if (o_.reads) reported_ = reader.raw_bytes_read();
   while (!readers.empty()) {
-    if (o_.cancel.cancelled()) return fail(ErrorCode::kCancelled, "cancelled");
+    RK_TRY(check_cancel(reader));
     auto block = reader.read_block();
     if (!block) {
       how.failure = block.error();
@@ -79,6 +81,12 @@ Result<void> ArchivePass::read_data(ArchiveReader& reader, std::vector<EntryVisi
   }
   how.data_read = false;  // nobody read it to its end: the rest is skipped
   return {};
+}
+
+Result<void> ArchivePass::check_cancel(const ArchiveReader& reader) const {
+  if (!o_.cancel.cancelled()) return {};
+  return fail(ErrorCode::kCancelled, fmt::format("reading {} was cancelled", reader.name()),
+              reader.name());
 }
 
 void ArchivePass::progress(const ArchiveReader& reader) {

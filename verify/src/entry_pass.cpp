@@ -87,7 +87,6 @@ core::PassOptions pass_options(const PassPlan& plan) {
     plan.raw_bytes->fetch_add(raw, std::memory_order_relaxed);
     if (plan.on_progress) plan.on_progress();
   };
-  o.on_format = plan.on_format;
   o.drain = plan.worker == 0;
   return o;
 }

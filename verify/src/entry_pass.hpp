@@ -66,7 +66,6 @@ struct PassPlan {
   CancelToken cancel;
   std::atomic<std::uint64_t>* raw_bytes = nullptr;  // progress across readers
   std::function<void()> on_progress;                // called after each block, throttled by caller
-  std::function<void(const core::ArchiveInfo&)> on_format;  // reader 0, at the first entry
   // Called when an entry's data was read (on the reader's thread): lets the caller start the
   // checks of a staged database while the rest of the archive streams.
   std::function<void(const EntryResult&)> on_entry;

@@ -173,8 +173,7 @@ class Verifier {
     for (unsigned w = 0; w < workers; ++w) {
       plans[w] = detail::PassPlan{
           store_.get(), w,         workers,     &extra_,     report_.staging->path(),
-          &o_.visitors, o_.cancel, &raw_bytes_, on_progress, {},
-          on_entry};
+          &o_.visitors, o_.cancel, &raw_bytes_, on_progress, on_entry};
     }
     for (unsigned w = 1; w < workers; ++w) {
       threads.emplace_back([&, w] {

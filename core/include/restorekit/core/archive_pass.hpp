@@ -99,6 +99,7 @@ class ArchivePass {
   [[nodiscard]] Result<void> read_data(ArchiveReader& reader, std::vector<EntryVisitor*>& readers,
                                        EntryEnd& how);
   [[nodiscard]] bool all_done() const;
+  [[nodiscard]] Result<void> check_cancel(const ArchiveReader& reader) const;
   void progress(const ArchiveReader& reader);
 
   PassOptions o_;
