@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -167,9 +168,21 @@ TEST_F(OnePass, ADryRunOpensEachDatabaseOnceForItsOwnWork) {
   core::set_open_observer({});
   ASSERT_TRUE(p) << p.error().message;
   EXPECT_EQ(opens["live"], 2) << "the plan's session and the diff's second worker";
-  EXPECT_EQ(opens["staged"], 4)
-      << "verify's checks (integrity and schema in parallel), the plan's session, the diff's "
-         "second worker: "
+  // verify's checks: one connection describes the schema while the integrity and foreign-key
+  // checks (quick_check, one per table, one per table with foreign keys) run on one worker
+  // per core, at most one per check.
+  auto db = core::Database::open_untrusted(app_ / "app.sqlite");
+  ASSERT_TRUE(db);
+  auto checks = db->query_int(
+      "SELECT 1 + count(*) + (SELECT count(DISTINCT m.name) FROM sqlite_schema m, "
+      "pragma_foreign_key_list(m.name) WHERE m.type = 'table') FROM sqlite_schema "
+      "WHERE type = 'table' AND rootpage > 0");
+  ASSERT_TRUE(checks);
+  int workers = static_cast<int>(
+      std::min<std::int64_t>(*checks, std::max(1u, std::thread::hardware_concurrency())));
+  EXPECT_EQ(opens["staged"], 1 + workers + 2)
+      << "verify's checks (schema, and " << workers
+      << " workers), the plan's session, the diff's second worker: "
       << fmt::format("{}", fmt::join(seen, ", "));
 }
 

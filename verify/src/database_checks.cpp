@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -20,6 +22,11 @@ using core::Severity;
 
 constexpr int kMaxIntegrityMessages = 20;
 constexpr std::size_t kMaxExampleRows = 10;
+// Page cache shared out among the check workers: with SQLite's default 2 MiB, a foreign-key
+// check's parent lookups and an index check re-read most pages through pread; 8 MiB halves
+// their time. Bounded in total, so that the peak stays under 64 MiB on any machine.
+constexpr std::int64_t kCheckCacheKiB = 16 * 1024;
+constexpr std::int64_t kMinWorkerCacheKiB = 2 * 1024;
 
 // Functions with effects outside the database (SQLite's shell and extensions).
 constexpr std::array<std::string_view, 11> kSideEffectFunctions = {
@@ -64,18 +71,169 @@ std::string virtual_module(const std::string& lowered_sql) {
   return lowered_sql.substr(start, end - start);
 }
 
-void integrity(core::Database& db, const std::string& entry, DatabaseCheck& out) {
-  auto st = db.prepare(fmt::format("PRAGMA integrity_check({})", kMaxIntegrityMessages));
+// One unit of the integrity and foreign-key checks, run on a worker's own connection.
+// PRAGMA integrity_check(T) checks table T and its indexes but skips the file-wide accounting
+// (the freelist, pages never used or used twice), which PRAGMA quick_check does: together they
+// cover what a whole integrity_check covers, and the tables spread over the cores.
+struct CheckJob {
+  enum class Kind { kWholeFile, kStructure, kTable, kForeignKeys };
+  CheckJob(Kind k, std::string t, std::int64_t c) : kind(k), table(std::move(t)), cost(c) {}
+  Kind kind;
+  std::string table;
+  std::int64_t cost = 0;  // for scheduling: the largest first
   std::vector<std::string> problems;
-  if (st) {
-    (void)st->for_each([&]() -> Result<void> {
-      std::string line(st->column_text(0));
-      if (line != "ok") problems.push_back(line);
-      return {};
-    });
+  bool capped = false;
+  struct Violations {
+    std::string table, parent;
+    std::uint64_t rows = 0;
+  };
+  std::vector<Violations> violations;
+};
+
+std::string job_sql(const CheckJob& job) {
+  switch (job.kind) {
+    case CheckJob::Kind::kWholeFile:
+      return fmt::format("PRAGMA integrity_check({})", kMaxIntegrityMessages);
+    case CheckJob::Kind::kStructure:
+      return fmt::format("PRAGMA quick_check({})", kMaxIntegrityMessages);
+    case CheckJob::Kind::kTable:
+      return fmt::format("PRAGMA integrity_check({})", core::quote_identifier(job.table));
+    case CheckJob::Kind::kForeignKeys:
+      // An empty table name: every table (the schema could not be listed).
+      return fmt::format(
+          "SELECT \"table\", parent, count(*) FROM pragma_foreign_key_check{} GROUP BY 1, 2",
+          job.table.empty() ? "" : "(?1)");
   }
-  out.result.integrity_ok = st && problems.empty();
-  if (!st) problems.push_back(st.error().message);
+  return {};
+}
+
+void run_job(core::Database& db, CheckJob& job) {
+  auto st = db.prepare(job_sql(job));
+  if (!st) {
+    job.problems.push_back(st.error().message);
+    return;
+  }
+  if (job.kind == CheckJob::Kind::kForeignKeys && !job.table.empty()) st->bind(1, job.table);
+  auto done = st->for_each([&]() -> Result<void> {
+    if (job.kind == CheckJob::Kind::kForeignKeys) {
+      job.violations.push_back({std::string(st->column_text(0)), std::string(st->column_text(1)),
+                                static_cast<std::uint64_t>(st->column_int(2))});
+      return {};
+    }
+    // A row may hold several problems, one per line, under a "*** in database" heading.
+    std::string_view text = st->column_text(0);
+    while (!text.empty()) {
+      auto end = std::min(text.find('\n'), text.size());
+      std::string_view line = text.substr(0, end);
+      text.remove_prefix(std::min(end + 1, text.size()));
+      if (line.empty() || line == "ok" || line.starts_with("*** in database")) continue;
+      if (job.problems.size() >= static_cast<std::size_t>(kMaxIntegrityMessages)) {
+        job.capped = true;
+      } else {
+        job.problems.emplace_back(line);
+      }
+    }
+    return {};
+  });
+  // A check that stops half-way (a page SQLite cannot parse) is a problem, not a pass.
+  if (!done) job.problems.push_back(done.error().message);
+}
+
+// The checks to run: file-wide structure plus one integrity check per table (a single whole
+// integrity_check where the file has one table, or its schema cannot be listed), and one
+// foreign-key check per table that declares foreign keys.
+std::vector<CheckJob> plan_jobs(core::Database& db) {
+  using Kind = CheckJob::Kind;
+  std::vector<CheckJob> jobs;
+  auto whole = [&] {
+    std::vector<CheckJob> all;
+    all.emplace_back(Kind::kWholeFile, "", 2);
+    all.emplace_back(Kind::kForeignKeys, "", 1);
+    return all;
+  };
+  auto tables = db.prepare(
+      "SELECT m.name, (SELECT count(*) FROM sqlite_schema i WHERE i.type = 'index' "
+      "AND i.tbl_name = m.name), (SELECT count(*) FROM pragma_foreign_key_list(m.name)) "
+      "FROM sqlite_schema m WHERE m.type = 'table' AND m.rootpage > 0");
+  if (!tables) return whole();
+  std::vector<CheckJob> table_jobs, fk_jobs;
+  std::int64_t total = 0;
+  auto listed = tables->for_each([&]() -> Result<void> {
+    std::string name(tables->column_text(0));
+    // max(rowid) is a cheap size estimate (a descent of the b-tree); a WITHOUT ROWID table
+    // has none and is taken as large, so that it starts early.
+    std::int64_t rows = std::int64_t{1} << 40;
+    if (auto n = db.query_int(
+            fmt::format("SELECT coalesce(max(rowid), 0) FROM {}", core::quote_identifier(name)))) {
+      rows = std::max<std::int64_t>(*n, 1);
+    }
+    total += rows;
+    table_jobs.emplace_back(Kind::kTable, name, rows * (1 + tables->column_int(1)));
+    if (tables->column_int(2) > 0) {
+      fk_jobs.emplace_back(Kind::kForeignKeys, name, rows * tables->column_int(2));
+    }
+    return {};
+  });
+  if (!listed) return whole();
+  if (table_jobs.size() <= 1) {
+    jobs.emplace_back(Kind::kWholeFile, "", total);
+  } else {
+    jobs.emplace_back(Kind::kStructure, "", total);
+    for (auto& j : table_jobs) jobs.push_back(std::move(j));
+  }
+  for (auto& j : fk_jobs) jobs.push_back(std::move(j));
+  return jobs;
+}
+
+// Runs `jobs` on up to `threads` workers, each on its own read-only connection, largest first.
+void run_jobs(const std::filesystem::path& db_path, std::vector<CheckJob>& jobs, unsigned threads) {
+  std::vector<std::size_t> order(jobs.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return jobs[a].cost > jobs[b].cost; });
+  std::atomic<std::size_t> next{0};
+  unsigned n = static_cast<unsigned>(std::min<std::size_t>(std::max(1u, threads), jobs.size()));
+  std::int64_t cache_kib = std::max(kMinWorkerCacheKiB, kCheckCacheKiB / std::max(1u, n));
+  auto worker = [&] {
+    auto db = core::Database::open_untrusted(db_path);
+    if (db) (void)db->exec(fmt::format("PRAGMA cache_size = -{}", cache_kib));
+    for (std::size_t i; (i = next.fetch_add(1)) < order.size();) {
+      CheckJob& job = jobs[order[i]];
+      if (db) {
+        run_job(*db, job);
+      } else {
+        job.problems.push_back(db.error().message);
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned w = 1; w < n; ++w) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+}
+
+void integrity_findings(const std::vector<CheckJob>& jobs, const std::string& entry,
+                        DatabaseCheck& out) {
+  std::vector<std::string> problems;
+  bool capped = false;
+  for (const auto& job : jobs) {
+    if (job.kind == CheckJob::Kind::kForeignKeys) {
+      // A foreign-key check that could not run says nothing about integrity.
+      continue;
+    }
+    capped = capped || job.capped;
+    for (const auto& p : job.problems) {
+      // quick_check and a table's integrity_check walk the same b-tree: one line per problem.
+      if (std::find(problems.begin(), problems.end(), p) != problems.end()) continue;
+      if (problems.size() >= static_cast<std::size_t>(kMaxIntegrityMessages)) {
+        capped = true;
+        break;
+      }
+      problems.push_back(p);
+    }
+  }
+  out.result.integrity_ok = problems.empty();
+  out.integrity_problems = problems;
   if (problems.empty()) return;
   std::string joined;
   for (std::size_t i = 0; i < problems.size() && i < 3; ++i) {
@@ -85,25 +243,27 @@ void integrity(core::Database& db, const std::string& entry, DatabaseCheck& out)
       Finding{"DB_INTEGRITY", Severity::kError, entry,
               fmt::format("database {} fails PRAGMA integrity_check ({} problem{}{}): {}", entry,
                           problems.size(), problems.size() == 1 ? "" : "s",
-                          problems.size() >= kMaxIntegrityMessages ? " or more" : "", joined)});
+                          capped ? " or more" : "", joined)});
 }
 
-void foreign_keys(core::Database& db, const std::string& entry, DatabaseCheck& out) {
-  auto st = db.prepare(
-      "SELECT \"table\", parent, count(*) FROM pragma_foreign_key_check "
-      "GROUP BY 1, 2 ORDER BY 1, 2");
-  if (!st) return;
-  (void)st->for_each([&]() -> Result<void> {
-    auto n = static_cast<std::uint64_t>(st->column_int(2));
-    out.result.foreign_key_violations += n;
+void foreign_key_findings(const std::vector<CheckJob>& jobs, const std::string& entry,
+                          DatabaseCheck& out) {
+  std::vector<CheckJob::Violations> all;
+  for (const auto& job : jobs) {
+    all.insert(all.end(), job.violations.begin(), job.violations.end());
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.table, a.parent) < std::tie(b.table, b.parent);
+  });
+  for (const auto& v : all) {
+    out.result.foreign_key_violations += v.rows;
     out.findings.push_back(Finding{
-        "DB_FOREIGN_KEY", Severity::kWarning, fmt::format("{}:{}", entry, st->column_text(0)),
+        "DB_FOREIGN_KEY", Severity::kWarning, fmt::format("{}:{}", entry, v.table),
         fmt::format("{} row{} of table {} in {} reference{} missing rows of {} (declared foreign "
                     "key not enforced by the application)",
-                    n, n == 1 ? "" : "s", st->column_text(0), entry, n == 1 ? "s" : "",
-                    st->column_text(1))});
-    return {};
-  });
+                    v.rows, v.rows == 1 ? "" : "s", v.table, entry, v.rows == 1 ? "s" : "",
+                    v.parent)});
+  }
 }
 
 void untrusted_schema(const core::DatabaseSummary& s, const std::string& entry,
@@ -153,7 +313,8 @@ void too_wide(const core::DatabaseSummary& s, const std::string& entry, Database
 }  // namespace
 
 DatabaseCheck check_database(const std::filesystem::path& staged, const std::string& entry,
-                             bool sql_dump, const std::optional<std::string>& tenant_column) {
+                             bool sql_dump, const std::optional<std::string>& tenant_column,
+                             unsigned threads) {
   DatabaseCheck out;
   out.result.entry = entry;
   out.result.kind = sql_dump ? core::DatabaseFormat::kSqlDump : core::DatabaseFormat::kSqlite;
@@ -174,25 +335,29 @@ DatabaseCheck check_database(const std::filesystem::path& staged, const std::str
   }
   auto db = core::Database::open_untrusted(db_path);
   if (!db) return unreadable(db.error());
-  // integrity_check is the slowest check: it runs on its own connection and thread while this
-  // one describes the schema and checks foreign keys.
-  DatabaseCheck integrity_part;
-  std::thread integrity_thread([&] {
-    if (auto own = core::Database::open_untrusted(db_path)) integrity(*own, entry, integrity_part);
-  });
+  // The integrity and foreign-key checks are the slowest: they run on `threads` workers, each
+  // with its own connection, while this one describes the schema.
+  auto jobs = plan_jobs(*db);
+  std::thread checks([&] { run_jobs(db_path, jobs, threads); });
   auto summary = core::describe_database(*db);
   if (summary) {
     out.summary = std::move(*summary);
     out.result.tables = out.summary.tables.size();
     out.result.user_version = out.summary.user_version;
-    foreign_keys(*db, entry, out);
     untrusted_schema(out.summary, entry, out);
     too_wide(out.summary, entry, out);
   }
-  integrity_thread.join();
-  out.result.integrity_ok = integrity_part.result.integrity_ok;
-  out.findings.insert(out.findings.begin(), integrity_part.findings.begin(),
-                      integrity_part.findings.end());
+  checks.join();
+  DatabaseCheck checked;
+  integrity_findings(jobs, entry, checked);
+  // Rows read through damaged pages are no evidence of missing parents (and what SQLite reads
+  // there depends on which connection reached the damage first): a damaged file's foreign
+  // keys are not judged.
+  if (checked.result.integrity_ok) foreign_key_findings(jobs, entry, checked);
+  out.result.integrity_ok = checked.result.integrity_ok;
+  out.result.foreign_key_violations = checked.result.foreign_key_violations;
+  out.integrity_problems = std::move(checked.integrity_problems);
+  out.findings.insert(out.findings.begin(), checked.findings.begin(), checked.findings.end());
   if (!summary) return unreadable(summary.error());
   if (tenant_column) {
     if (auto t =

@@ -20,12 +20,17 @@ struct DatabaseCheck {
   std::vector<core::Finding> findings;
   core::DatabaseSummary summary;  // for header comparisons
   std::vector<core::TenantCount> tenants;
+  // What the integrity checks reported, one line per problem, in a fixed order (file-wide
+  // structure first, then tables in schema order), at most 20.
+  std::vector<std::string> integrity_problems;
 };
 
 // Opens `staged` as untrusted (a SQL dump is loaded into a scratch database first) and runs
-// every check. `entry` names the database in findings.
+// every check; the integrity and foreign-key checks per table, on up to `threads` connections
+// at once. `entry` names the database in findings.
 DatabaseCheck check_database(const std::filesystem::path& staged, const std::string& entry,
-                             bool sql_dump, const std::optional<std::string>& tenant_column);
+                             bool sql_dump, const std::optional<std::string>& tenant_column,
+                             unsigned threads);
 
 // Every value of the profile's reference columns must name a file entry under `root` (looked up
 // in `files` under the name rule).

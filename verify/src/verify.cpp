@@ -451,9 +451,9 @@ class Verifier {
     if (!column && o_.profile) column = o_.profile->tenant_column;
     bool dump = e.staged->format == core::DatabaseFormat::kSqlDump;
     checks_.emplace(e.index, std::async(std::launch::async, [staged = e.staged->file, path = e.path,
-                                                             dump, column] {
+                                                             dump, column, n = thread_count(o_)] {
                       auto t = std::chrono::steady_clock::now();
-                      auto check = detail::check_database(staged, path, dump, column);
+                      auto check = detail::check_database(staged, path, dump, column, n);
                       check.result.seconds = lap(t);
                       return check;
                     }));
