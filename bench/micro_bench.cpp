@@ -1,6 +1,13 @@
 // Micro benchmarks of the hot paths: XXH3-128 hashing and the archive reader's block path
 // (decompression + zero-copy blocks), so that regressions show up as throughput numbers.
 #include <benchmark/benchmark.h>
+#include <isa-l/crc.h>
+#include <isa-l/igzip_lib.h>
+#include <zlib.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
 
 #include <restorekit/core/archive_reader.hpp>
 #include <restorekit/core/archive_writer.hpp>
@@ -87,6 +94,87 @@ BENCHMARK(BM_ReadHashTarZst)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ReadTarGz)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ReadHashTarGz)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ReadHashZip)->Unit(benchmark::kMillisecond);
+
+// The gzip decoder's inflate and CRC-32, by zlib and by ISA-L, on the same raw deflate stream
+// (issue 14: "measure both and keep the faster"; the decoder uses ISA-L).
+std::vector<std::byte> raw_deflate(const std::vector<std::byte>& data) {
+  z_stream z{};
+  deflateInit2(&z, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+  std::vector<std::byte> out(deflateBound(&z, data.size()));
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_FINISH);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+constexpr std::size_t kInflateBytes = 32 << 20;
+
+// Text-like rows (what documents and SQL dumps mostly are): numbers, words, separators.
+std::vector<std::byte> text_payload() {
+  static const char* words[] = {"invoice", "customer", "Berlin", "paid",  "overdue", "2026-11-30",
+                                "contact", "phone",    "note",   "order", "shipped", "refund"};
+  std::string text;
+  std::uint64_t state = 42;
+  while (text.size() < kInflateBytes) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    text += std::to_string(state >> 40) + ";" + words[(state >> 20) % 12] + ";" +
+            words[(state >> 8) % 12] + ";" + std::to_string((state >> 30) % 100000) + "\n";
+  }
+  text.resize(kInflateBytes);
+  std::vector<std::byte> out(text.size());
+  std::memcpy(out.data(), text.data(), text.size());
+  return out;
+}
+
+void BM_InflateZlib(benchmark::State& state) {
+  auto packed = raw_deflate(state.range(0) ? text_payload() : payload(kInflateBytes));
+  std::vector<std::byte> out(1 << 20);
+  for (auto _ : state) {
+    z_stream z{};
+    inflateInit2(&z, -MAX_WBITS);
+    z.next_in = reinterpret_cast<Bytef*>(packed.data());
+    z.avail_in = static_cast<uInt>(packed.size());
+    unsigned long crc = 0;
+    int rc = Z_OK;
+    while (rc == Z_OK) {
+      z.next_out = reinterpret_cast<Bytef*>(out.data());
+      z.avail_out = static_cast<uInt>(out.size());
+      rc = inflate(&z, Z_NO_FLUSH);
+      crc = crc32_z(crc, reinterpret_cast<const Bytef*>(out.data()), out.size() - z.avail_out);
+    }
+    inflateEnd(&z);
+    benchmark::DoNotOptimize(crc);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kInflateBytes));
+}
+
+void BM_InflateIsal(benchmark::State& state) {
+  auto packed = raw_deflate(state.range(0) ? text_payload() : payload(kInflateBytes));
+  std::vector<std::byte> out(1 << 20);
+  auto z = std::make_unique<inflate_state>();
+  for (auto _ : state) {
+    isal_inflate_init(z.get());
+    z->next_in = reinterpret_cast<std::uint8_t*>(packed.data());
+    z->avail_in = static_cast<std::uint32_t>(packed.size());
+    std::uint32_t crc = 0;
+    while (z->block_state != ISAL_BLOCK_FINISH) {
+      z->next_out = reinterpret_cast<std::uint8_t*>(out.data());
+      z->avail_out = static_cast<std::uint32_t>(out.size());
+      if (isal_inflate(z.get()) < 0) break;
+      crc = crc32_gzip_refl(crc, reinterpret_cast<const unsigned char*>(out.data()),
+                            out.size() - z->avail_out);
+    }
+    benchmark::DoNotOptimize(crc);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kInflateBytes));
+}
+// Arg 0: the half-random payload above; 1: text rows.
+BENCHMARK(BM_InflateZlib)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_InflateIsal)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -1,7 +1,8 @@
 #include "decoding_source.hpp"
 
+#include <isa-l/crc.h>
+#include <isa-l/igzip_lib.h>
 #include <lzma.h>
-#include <zlib.h>
 #include <zstd.h>
 #include <zstd_errors.h>
 
@@ -110,16 +111,16 @@ class Decoder : public ByteSource {
   bool finished_ = false;
 };
 
-// gzip (RFC 1952) with zlib's raw inflate: the member header and trailer are parsed here, and
-// the CRC-32/ISIZE check runs in check(), so that it can overlap decompression.
+// gzip (RFC 1952) with ISA-L's raw inflate and CRC-32 (igzip: 2.8x zlib's speed on text rows,
+// 1.1x on half-random data; bench/micro_bench's BM_Inflate pairs): the member header and
+// trailer are parsed here, and the CRC-32/ISIZE check runs in check(), so that it can overlap
+// decompression.
 class GzipDecoder final : public Decoder {
  public:
   GzipDecoder(std::unique_ptr<ByteSource> inner, StreamNotes* notes)
-      : Decoder(std::move(inner), notes, "gzip") {
-    std::memset(&z_, 0, sizeof z_);
-    inflateInit2(&z_, -MAX_WBITS);
+      : Decoder(std::move(inner), notes, "gzip"), isal_(std::make_unique<inflate_state>()) {
+    isal_inflate_init(isal_.get());
   }
-  ~GzipDecoder() override { inflateEnd(&z_); }
   GzipDecoder(const GzipDecoder&) = delete;
   GzipDecoder& operator=(const GzipDecoder&) = delete;
 
@@ -174,7 +175,7 @@ class GzipDecoder final : public Decoder {
   static constexpr std::size_t kMaxHeader = 64 * 1024;
 
   void update(std::span<const std::byte> data) {
-    crc_ = crc32_z(crc_, reinterpret_cast<const Bytef*>(data.data()), data.size());
+    crc_ = crc32_gzip_refl(crc_, reinterpret_cast<const unsigned char*>(data.data()), data.size());
     size_ += data.size();
   }
 
@@ -216,7 +217,8 @@ class GzipDecoder final : public Decoder {
     consume(length - before);
     ++members_;
     check_header_fields();
-    inflateReset(&z_);
+    isal_inflate_reset(isal_.get());
+    isal_->crc_flag = ISAL_DEFLATE;  // raw deflate: the trailer is checked here
     stage_ = Stage::kBody;
     return {};
   }
@@ -246,7 +248,8 @@ class GzipDecoder final : public Decoder {
     }
     if (flags & 0x02) {  // FHCRC: the low 16 bits of the header's CRC-32
       if (header_.size() < pos + 2) return std::size_t{0};
-      auto crc = crc32_z(0, reinterpret_cast<const Bytef*>(header_.data()), pos) & 0xffffu;
+      auto crc =
+          crc32_gzip_refl(0, reinterpret_cast<const unsigned char*>(header_.data()), pos) & 0xffffu;
       if (crc != (byte(pos) | byte(pos + 1) << 8)) {
         return damaged(ErrorCode::kCrcError, "the header's CRC-16 does not match");
       }
@@ -276,19 +279,35 @@ class GzipDecoder final : public Decoder {
   }
 
   Result<std::size_t> inflate_some(std::span<std::byte> dst) {
-    z_.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(in_.data()));
-    z_.avail_in = static_cast<uInt>(std::min<std::size_t>(in_.size(), UINT32_MAX));
-    z_.next_out = reinterpret_cast<Bytef*>(dst.data());
-    z_.avail_out = static_cast<uInt>(dst.size());
-    int rc = inflate(&z_, Z_NO_FLUSH);
-    consume(in_.size() - z_.avail_in);
-    if (rc == Z_STREAM_END) {
+    inflate_state& z = *isal_;
+    z.next_in = reinterpret_cast<std::uint8_t*>(const_cast<std::byte*>(in_.data()));
+    z.avail_in = static_cast<std::uint32_t>(std::min<std::size_t>(in_.size(), UINT32_MAX));
+    z.next_out = reinterpret_cast<std::uint8_t*>(dst.data());
+    z.avail_out = static_cast<std::uint32_t>(std::min<std::size_t>(dst.size(), UINT32_MAX));
+    std::size_t offered = z.avail_in;
+    int rc = isal_inflate(&z);
+    if (rc < 0) return damaged(ErrorCode::kCorruptData, isal_error(rc));
+    if (z.block_state == ISAL_BLOCK_FINISH) {
+      // igzip reads ahead 8 bytes at a time: whole bytes still in its bit buffer belong to the
+      // trailer, not to the deflate stream.
+      std::uint32_t unread = static_cast<std::uint32_t>(z.read_in_length) / 8;
+      z.avail_in += unread;
+      z.read_in_length = 0;
+      z.read_in = 0;
       stage_ = Stage::kTrailer;
       trailer_.clear();
-    } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-      return damaged(ErrorCode::kCorruptData, z_.msg ? z_.msg : "invalid deflate data");
     }
-    return dst.size() - z_.avail_out;
+    consume(offered - z.avail_in);
+    return static_cast<std::size_t>(dst.size() - z.avail_out);
+  }
+
+  static std::string isal_error(int rc) {
+    switch (rc) {
+      case ISAL_INVALID_BLOCK: return "invalid deflate block";
+      case ISAL_INVALID_SYMBOL: return "invalid deflate symbol";
+      case ISAL_INVALID_LOOKBACK: return "invalid deflate back-reference distance";
+      default: return fmt::format("invalid deflate data (igzip error {})", rc);
+    }
   }
 
   // The 8-byte trailer (it may span input chunks): CRC-32 and ISIZE, both little-endian.
@@ -307,14 +326,14 @@ class GzipDecoder final : public Decoder {
     stage_ = Stage::kBetween;
   }
 
-  z_stream z_{};
+  std::unique_ptr<inflate_state> isal_;
   Stage stage_ = Stage::kBetween;
   std::vector<std::byte> header_;
   std::vector<std::byte> trailer_;
   bool padding_noted_ = false;
   std::uint64_t members_ = 0;  // members whose header was read
   // check() state, on the consuming thread:
-  unsigned long crc_ = 0;
+  std::uint32_t crc_ = 0;
   std::uint64_t size_ = 0;
   std::uint64_t members_checked_ = 0;
 };
