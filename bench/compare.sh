@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Every yardstick of DESIGN.md ("Performance yardsticks") on two datasets, each comparison timed
+# against its peer tool in the same run (medians of $RUNS, default 3):
+#   sample  restorekit's sample generator (300k rows, 2,000 documents of 100 KB);
+#   crm     bench/make_crm.sh: another shape, made with stock tools only (10 tables of text-heavy
+#           rows, composite keys, a keyless table, BLOBs, 6,000 small documents, a WAL-mode live
+#           database a working day later).
+# Archives: documents-only tar.zst / tar.gz by bsdtar, a zip of database + documents by Info-ZIP,
+# restorekit's own tar.zst backup. Ratios are "times faster" (peer time / ours) except where
+# marked "x the peer's time".
+# Usage: bench/compare.sh [build-dir] [work-dir] [datasets...]   (default: sample crm)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+build="$(cd "${1:-build/release}" && pwd)"
+work="${2:-${TMPDIR:-/tmp}/restorekit-bench}"
+shift $(($# > 2 ? 2 : $#))
+datasets=(sample crm)
+[ $# -gt 0 ] && datasets=("$@")
+RK="$build/cli/restorekit"
+GEN="$build/tests/sample/restorekit-sample"
+source "$here/common.sh"
+mkdir -p "$work"
+
+# Lays out dataset $1 under $work/cmp-$1: db, docs, live.db, live.docs and the four archives.
+prepare() {
+  local d="$work/cmp-$1"
+  case "$1" in
+    sample)
+      if [ ! -f "$d/app/live/app.sqlite" ]; then
+        rm -rf "$d" && mkdir -p "$d"
+        "$GEN" --out "$d/app" --rows 300000 --docs 2000 --doc-bytes 100000 >/dev/null
+      fi
+      ln -sfn app/app.sqlite "$d/db"; ln -sfn app/docs "$d/docs"
+      ln -sfn app/live/app.sqlite "$d/live.db"; ln -sfn app/live/docs "$d/live.docs" ;;
+    crm)
+      bash "$here/make_crm.sh" "$d/data"
+      ln -sfn data/app/crm.sqlite "$d/db"; ln -sfn data/app/docs "$d/docs"
+      ln -sfn data/live/crm.sqlite "$d/live.db"; ln -sfn data/live/docs "$d/live.docs" ;;
+  esac
+  cd "$d"
+  local dbname
+  dbname=$(basename "$(readlink -f db)")
+  [ -f docs.tar.zst ] || (cd "$(readlink -f docs)/.." && bsdtar --zstd -cf "$d/docs.tar.zst" docs)
+  [ -f docs.tar.gz ] || (cd "$(readlink -f docs)/.." && bsdtar -czf "$d/docs.tar.gz" docs)
+  [ -f all.zip ] || (cd "$(readlink -f docs)/.." && zip -qr "$d/all.zip" "$dbname" docs)
+  [ -f backup.tar.zst ] || "$RK" backup --db "$(readlink -f db)" --docs "$(readlink -f docs)" \
+    -o backup.tar.zst --quiet
+  [ -f staged.sqlite ] || cp "$(readlink -f db)" staged.sqlite  # what .restore restores from
+  cd - >/dev/null
+}
+
+line() {  # name ours peer ratio target
+  printf '%-58s %8.3f %8.3f %7.2fx  %s\n' "$1" "$2" "$3" "$4" "$5"
+}
+faster() { line "$1" "$2" "$3" "$(ratio "$3" "$2")" "$4"; }
+
+run_dataset() {
+  local name="$1" d="$work/cmp-$1"
+  prepare "$name"
+  cd "$d"
+  local dbfile
+  dbfile=$(basename "$(readlink -f db)")
+  echo
+  echo "== $name: database $(du -Lh db | cut -f1), $(find -L docs -type f | wc -l) documents" \
+    "($(du -Lsh docs | cut -f1)); runs: median of $RUNS"
+  printf '%-58s %8s %8s %8s  %s\n' "comparison" "ours s" "peer s" "ratio" "target"
+  local ours peer
+  for fmt in tar.zst tar.gz; do
+    ours=$(median_time "$RK" verify "docs.$fmt" --quiet --no-catalog)
+    peer=$(median_time sh -c "bsdtar -xOf docs.$fmt > /dev/null")
+    faster "verify docs.$fmt (bsdtar) vs bsdtar -xOf" "$ours" "$peer" \
+      "$([ "$fmt" = tar.zst ] && echo '>= 0.95x' || echo '>= 1.5x (ISA-L)')"
+  done
+  ours=$(median_time "$RK" verify all.zip --threads 2 --quiet --no-catalog)
+  peer=$(median_time 7z t all.zip)
+  faster "verify --threads 2 zip (Info-ZIP, with db) vs 7z t" "$ours" "$peer" ">= 1.3x"
+  peer=$(median_time unzip -tq all.zip)
+  faster "verify --threads 2 zip (Info-ZIP, with db) vs unzip -tq" "$ours" "$peer" ">= 2.5x"
+  ours=$(median_time "$RK" verify backup.tar.zst --quiet --no-catalog)
+  peer=$(median_time sh -c "bsdtar -xOf backup.tar.zst > /dev/null")
+  faster "verify our backup vs bsdtar -xOf (archive pass only)" "$ours" "$peer" ">= 1.5x"
+  manual_verify() {
+    local tmp
+    tmp=$(mktemp -d "$d/peer.XXXXXX")
+    bsdtar -xf backup.tar.zst -C "$tmp"
+    (cd "$tmp" && xxhsum -c --quiet restorekit/checksums.xxh128)
+    sqlite3 "$tmp/db/$dbfile" 'PRAGMA integrity_check' >/dev/null
+    rm -rf "$tmp"
+  }
+  peer=$(median_time manual_verify)
+  faster "verify our backup vs bsdtar -xf + xxhsum -c + integrity" "$ours" "$peer" ">= 4x"
+
+  ours=$(median_time "$RK" diff db --live live.db --json --tenant-column company_id)
+  peer=$(median_time sqldiff --summary db live.db)
+  faster "diff vs sqldiff --summary" "$ours" "$peer" ">= 4x"
+  peer=$(median_time sh -c "sqldiff db live.db > /dev/null")
+  faster "diff vs sqldiff" "$ours" "$peer" ">= 1.5x"
+
+  fresh_live() { rm -rf live && mkdir live && cp "$(readlink -f live.db)" "live/$dbfile" \
+    && cp -a "$(readlink -f live.docs)" live/docs; }
+  fresh_live
+  dry_run() {
+    "$RK" restore backup.tar.zst --live "live/$dbfile" --live-docs live/docs --dry-run \
+      --allow-schema-changes --quiet
+  }
+  manual_dry_run() {
+    local tmp
+    tmp=$(mktemp -d "$d/peer.XXXXXX")
+    bsdtar -xf backup.tar.zst -C "$tmp"
+    sqlite3 "$tmp/db/$dbfile" 'PRAGMA integrity_check' >/dev/null
+    { sqldiff "$tmp/db/$dbfile" "live/$dbfile" >/dev/null || true; }
+    rm -rf "$tmp"
+  }
+  ours=$(median_time dry_run)
+  peer=$(median_time manual_dry_run)
+  faster "dry run vs bsdtar -xf + integrity_check + sqldiff" "$ours" "$peer" ">= 3x"
+
+  # Apply: each run on a fresh live system with a fresh plan (neither is timed).
+  local applies=() peers=() downs=() out t0 t1
+  for _ in $(seq "$RUNS"); do
+    fresh_live && rm -rf plan
+    "$RK" restore backup.tar.zst --live "live/$dbfile" --live-docs live/docs --dry-run \
+      --allow-schema-changes --plan-out plan --quiet
+    sync
+    t0=$(date +%s.%N)
+    out=$("$RK" restore --apply plan --json)
+    t1=$(date +%s.%N)
+    applies+=("$(echo "$t1 - $t0" | bc -l)")
+    downs+=("$(echo "$out" | sed -n 's/.*"downtime_seconds": *\([0-9.e+-]*\).*/\1/p' | head -1)")
+    fresh_live && sync
+    t0=$(date +%s.%N)
+    sqlite3 "live/$dbfile" '.restore staged.sqlite'
+    t1=$(date +%s.%N)
+    peers+=("$(echo "$t1 - $t0" | bc -l)")
+  done
+  median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+  ours=$(median "${applies[@]}")
+  peer=$(median "${peers[@]}")
+  line "apply (full restore) vs sqlite3 .restore (x the peer's time)" "$ours" "$peer" \
+    "$(ratio "$ours" "$peer")" "<= 0.5x"
+  local down
+  down=$(median "${downs[@]}")
+  line "  of which downtime (lock held)" "$down" "$peer" "$(ratio "$down" "$peer")" "<= 50 ms"
+
+  fresh_live
+  printf 'peak RSS MiB: verify zip %d, verify backup %d, diff %d, dry run %d (target <= 64)\n' \
+    "$(($(peak_rss_kib "$RK" verify all.zip --threads 2 --quiet --no-catalog) / 1024))" \
+    "$(($(peak_rss_kib "$RK" verify backup.tar.zst --quiet --no-catalog) / 1024))" \
+    "$(($(peak_rss_kib "$RK" diff db --live live.db --json --tenant-column company_id) / 1024))" \
+    "$(($(peak_rss_kib "$RK" restore backup.tar.zst --live "live/$dbfile" --live-docs live/docs \
+      --dry-run --allow-schema-changes --quiet) / 1024))"
+  rm -rf plan
+  "$RK" restore backup.tar.zst --live "live/$dbfile" --live-docs live/docs --dry-run \
+    --allow-schema-changes --plan-out plan --quiet
+  printf 'peak RSS MiB: apply %d\n' "$(($(peak_rss_kib "$RK" restore --apply plan --quiet) / 1024))"
+  rm -rf live plan
+  cd - >/dev/null
+}
+
+for name in "${datasets[@]}"; do run_dataset "$name"; done
