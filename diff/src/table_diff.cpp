@@ -154,11 +154,14 @@ class Merge {
     return 0;
   }
 
-  core::Digest128 digest(const core::Statement& s, const Layout& layout) {
-    encoding_.clear();
-    for (int i = 0; i < layout.common_count; ++i)
-      encode_column(encoding_, s, layout.common_begin + i);
-    return core::hash128(encoding_);
+  // Column by column, stopping at the first difference (no copy, no hash).
+  bool same_row(const core::Statement& l, const core::Statement& b) const {
+    for (int i = 0; i < live_layout_.common_count; ++i) {
+      if (!same_value(l, live_layout_.common_begin + i, b, backup_layout_.common_begin + i)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   TenantDiff* tenant_of(const core::Statement& s, const Layout& layout) {
@@ -201,7 +204,7 @@ class Merge {
       live_only_value = live_only_value ||
                         l.column_type(live_layout_.live_only_begin + i) != core::ValueType::kNull;
     }
-    if (!live_only_value && digest(l, live_layout_) == digest(b, backup_layout_)) {
+    if (!live_only_value && same_row(l, b)) {
       ++out_.unchanged;
       return;
     }
@@ -215,11 +218,7 @@ class Merge {
     for (int i = 0; i < live_layout_.common_count; ++i) {
       int li = live_layout_.common_begin + i;
       int bi = backup_layout_.common_begin + i;
-      std::string el;
-      std::string eb;
-      encode_column(el, l, li);
-      encode_column(eb, b, bi);
-      if (el != eb) {
+      if (!same_value(l, li, b, bi)) {
         sample.changes.push_back(
             {job_.common[static_cast<std::size_t>(i)], literal(l, li), literal(b, bi)});
       }
@@ -240,7 +239,6 @@ class Merge {
   Layout live_layout_;
   Layout backup_layout_;
   TableDiff out_;
-  std::string encoding_;  // reused for every row's canonical encoding
 };
 
 }  // namespace

@@ -63,7 +63,7 @@ int compare_numbers(const core::Statement& a, int i, const core::Statement& b, i
   return -compare_int_real(b.column_int(j), a.column_double(i));
 }
 
-// An integral REAL that an int64 holds exactly encodes as that integer.
+// An integral REAL that an int64 holds exactly: it equals that integer.
 bool integral(double r, std::int64_t& out) {
   if (!std::isfinite(r) || r != std::trunc(r) || r < -9223372036854775808.0 ||
       r >= 9223372036854775808.0) {
@@ -71,15 +71,6 @@ bool integral(double r, std::int64_t& out) {
   }
   out = static_cast<std::int64_t>(r);
   return true;
-}
-
-void append_tagged(std::string& out, char tag, const void* data, std::size_t size) {
-  out += tag;
-  if (tag == 't' || tag == 'b') {
-    std::uint64_t n = size;
-    out.append(reinterpret_cast<const char*>(&n), sizeof n);
-  }
-  out.append(static_cast<const char*>(data), size);
 }
 
 // SQLite's NOCASE folds ASCII letters only; RTRIM ignores trailing spaces.
@@ -121,33 +112,43 @@ int compare_columns(const core::Statement& a, int i, const core::Statement& b, i
   }
 }
 
-void encode_column(std::string& out, const core::Statement& s, int i) {
-  switch (s.column_type(i)) {
-    case ValueType::kNull: append_tagged(out, 'n', nullptr, 0); break;
-    case ValueType::kInteger: {
-      std::int64_t v = s.column_int(i);
-      append_tagged(out, 'i', &v, sizeof v);
-      break;
-    }
-    case ValueType::kReal: {
-      double r = s.column_double(i);
-      std::int64_t v = 0;
-      if (integral(r, v)) {
-        append_tagged(out, 'i', &v, sizeof v);
-      } else {
-        append_tagged(out, 'r', &r, sizeof r);
-      }
-      break;
-    }
-    case ValueType::kText: {
-      auto t = s.column_text(i);
-      append_tagged(out, 't', t.data(), t.size());
-      break;
-    }
-    case ValueType::kBlob: {
-      auto b = s.column_blob(i);
-      append_tagged(out, 'b', b.data(), b.size());
-      break;
+namespace {
+
+// A number as it compares for equality: an integral REAL as that integer, any other REAL by its
+// bits (so that NaN equals the same NaN, as IS says).
+struct Number {
+  bool real = false;
+  std::int64_t bits = 0;
+  bool operator==(const Number&) const = default;
+};
+
+Number number(const core::Statement& s, int i, ValueType type) {
+  if (type == ValueType::kInteger) return {false, s.column_int(i)};
+  double r = s.column_double(i);
+  Number n;
+  if (!integral(r, n.bits)) {
+    n.real = true;
+    std::memcpy(&n.bits, &r, sizeof r);
+  }
+  return n;
+}
+
+}  // namespace
+
+bool same_value(const core::Statement& a, int i, const core::Statement& b, int j) {
+  ValueType ta = a.column_type(i);
+  ValueType tb = b.column_type(j);
+  bool na = ta == ValueType::kInteger || ta == ValueType::kReal;
+  bool nb = tb == ValueType::kInteger || tb == ValueType::kReal;
+  if (na || nb) return na && nb && number(a, i, ta) == number(b, j, tb);
+  if (ta != tb) return false;
+  switch (ta) {
+    case ValueType::kNull: return true;
+    case ValueType::kText: return a.column_text(i) == b.column_text(j);
+    default: {
+      auto x = a.column_blob(i);
+      auto y = b.column_blob(j);
+      return x.size() == y.size() && (x.empty() || std::memcmp(x.data(), y.data(), x.size()) == 0);
     }
   }
 }

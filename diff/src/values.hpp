@@ -23,9 +23,9 @@ Collation collation_of(std::string_view name);  // "NOCASE", "RTRIM", anything e
 int compare_columns(const core::Statement& a, int i, const core::Statement& b, int j,
                     Collation collation = Collation::kBinary);
 
-// Appends column `i` of the current row to `out` in the canonical encoding; a row's digest is
-// the XXH3-128 of its columns' encodings, computed in one call.
-void encode_column(std::string& out, const core::Statement& s, int i);
+// Whether column `i` of `a` holds the same value as column `j` of `b`, as SQL's IS says: numbers
+// by value (1 IS 1.0), text and blobs byte for byte, NULL only as NULL.
+bool same_value(const core::Statement& a, int i, const core::Statement& b, int j);
 
 // A SQL literal for column `i` (strings quoted, blobs as X'..', long values shortened).
 std::string literal(const core::Statement& s, int i);
