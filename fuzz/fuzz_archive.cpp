@@ -19,6 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   o.limits.max_total_bytes = 64u << 20;
   o.limits.ratio_grace_bytes = 1u << 20;
   o.passwords.candidates = {"password", "secret"};
+  // Both decoding paths: frames decoded whole on worker threads (prefetching) and streamed.
+  o.prefetch = size > 0 && (data[size - 1] & 1) ? core::Prefetch::kYes : core::Prefetch::kNo;
   auto bytes = std::as_bytes(std::span(data, size));
   auto reader = core::ArchiveReader::open(core::memory_source(bytes), o);
   if (!reader) return 0;

@@ -16,6 +16,10 @@ namespace restorekit::core {
 
 namespace {
 
+// Input per zstd frame: small enough that several frames decode at once in little memory, large
+// enough that the ratio barely moves (level 3's window is 2 MiB anyway).
+constexpr std::size_t kZstdFrameBytes = std::size_t{2} << 20;
+
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
@@ -58,7 +62,9 @@ struct ArchiveWriter::Impl {
   std::string current;
 
   ZSTD_CCtx* zstd = nullptr;
+  std::vector<char> zstd_in;  // the frame being filled
   std::vector<char> zstd_out;
+  bool zstd_framed = false;  // at least one frame written
 
   ~Impl() {
     if (entry) archive_entry_free(entry);
@@ -87,31 +93,43 @@ struct ArchiveWriter::Impl {
     return true;
   }
 
-  bool compress(archive* a, const void* buffer, std::size_t length, ZSTD_EndDirective mode) {
-    ZSTD_inBuffer in{buffer, length, 0};
-    for (;;) {
-      ZSTD_outBuffer out{zstd_out.data(), zstd_out.size(), 0};
-      std::size_t remaining = ZSTD_compressStream2(zstd, &out, &in, mode);
-      if (ZSTD_isError(remaining)) {
-        archive_set_error(a, EIO, "zstd: %s", ZSTD_getErrorName(remaining));
-        return false;
-      }
-      if (out.pos > 0 && !sink(a, zstd_out.data(), out.pos)) return false;
-      bool done = mode == ZSTD_e_end ? remaining == 0 : in.pos == in.size;
-      if (done) return true;
+  // Our tar.zst is a series of independent frames of kZstdFrameBytes of input, each with its
+  // content size and checksum: stock zstd and bsdtar read them as one stream, and restorekit
+  // decodes them on several cores at once.
+  bool compress(archive* a, const void* buffer, std::size_t length) {
+    const char* p = static_cast<const char*>(buffer);
+    while (length > 0) {
+      std::size_t take = std::min(length, kZstdFrameBytes - zstd_in.size());
+      zstd_in.insert(zstd_in.end(), p, p + take);
+      p += take;
+      length -= take;
+      if (zstd_in.size() == kZstdFrameBytes && !end_frame(a)) return false;
     }
+    return true;
+  }
+
+  bool end_frame(archive* a) {
+    std::size_t n =
+        ZSTD_compress2(zstd, zstd_out.data(), zstd_out.size(), zstd_in.data(), zstd_in.size());
+    if (ZSTD_isError(n)) {
+      archive_set_error(a, EIO, "zstd: %s", ZSTD_getErrorName(n));
+      return false;
+    }
+    zstd_in.clear();
+    zstd_framed = true;
+    return sink(a, zstd_out.data(), n);
   }
 
   static la_ssize_t write_cb(archive* a, void* data, const void* buffer, std::size_t length) {
     auto* self = static_cast<Impl*>(data);
-    bool ok = self->zstd ? self->compress(a, buffer, length, ZSTD_e_continue)
-                         : self->sink(a, buffer, length);
+    bool ok = self->zstd ? self->compress(a, buffer, length) : self->sink(a, buffer, length);
     return ok ? static_cast<la_ssize_t>(length) : -1;
   }
 
   static int close_cb(archive* a, void* data) {
     auto* self = static_cast<Impl*>(data);
-    if (self->zstd && !self->compress(a, nullptr, 0, ZSTD_e_end)) return ARCHIVE_FATAL;
+    bool pending = self->zstd && (!self->zstd_in.empty() || !self->zstd_framed);
+    if (pending && !self->end_frame(a)) return ARCHIVE_FATAL;
     return ARCHIVE_OK;
   }
 
@@ -173,7 +191,8 @@ struct ArchiveWriter::Impl {
   Result<void> configure_zstd(const WriterOptions& o) {
     zstd = ZSTD_createCCtx();
     if (!zstd) return fail(ErrorCode::kInternal, "zstd could not allocate a compressor");
-    zstd_out.resize(ZSTD_CStreamOutSize());
+    zstd_in.reserve(kZstdFrameBytes);
+    zstd_out.resize(ZSTD_compressBound(kZstdFrameBytes));
     int level = o.level >= 0 ? o.level : ZSTD_CLEVEL_DEFAULT;
     auto set = [&](ZSTD_cParameter param, int value) -> Result<void> {
       std::size_t r = ZSTD_CCtx_setParameter(zstd, param, value);

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <future>
 #include <limits>
 #include <mutex>
 #include <thread>
@@ -338,55 +339,266 @@ class GzipDecoder final : public Decoder {
   std::uint64_t members_checked_ = 0;
 };
 
+// zstd (RFC 8878). A stream of independent frames whose headers give their content size (our
+// backups' 2 MiB frames; pzstd's, or stock zstd run on parts) is decoded several frames at once,
+// each on its own thread, and handed out in order; any other frame (no content size, more than
+// kMaxParallelFrame) takes the streaming path, one frame at a time.
 class ZstdDecoder final : public Decoder {
  public:
-  ZstdDecoder(std::unique_ptr<ByteSource> inner, StreamNotes* notes)
-      : Decoder(std::move(inner), notes, "zstd"), z_(ZSTD_createDCtx()) {
+  ZstdDecoder(std::unique_ptr<ByteSource> inner, StreamNotes* notes, bool parallel)
+      : Decoder(std::move(inner), notes, "zstd"), z_(ZSTD_createDCtx()), parallel_(parallel) {
     ZSTD_DCtx_setParameter(z_, ZSTD_d_windowLogMax, kZstdWindowLogMax);
+    unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    slots_.resize(std::clamp(cores + 1, 2u, 5u));
+    for (auto& slot : slots_) free_.push_back(&slot);
   }
-  ~ZstdDecoder() override { ZSTD_freeDCtx(z_); }
+  ~ZstdDecoder() override {
+    for (auto& f : flight_) {
+      if (f.decoded.valid()) f.decoded.wait();
+    }
+    for (auto& slot : slots_) ZSTD_freeDCtx(slot.dctx);
+    ZSTD_freeDCtx(z_);
+  }
   ZstdDecoder(const ZstdDecoder&) = delete;
   ZstdDecoder& operator=(const ZstdDecoder&) = delete;
 
+  // The streaming path, one frame after the other (parallel or not, a frame that cannot be
+  // decoded whole goes this way).
   Result<std::size_t> decode(std::span<std::byte> dst, Marks&) override {
-    while (!finished_) {
+    for (;;) {
+      RK_TRY_ASSIGN(std::size_t n, stream(dst));
+      if (n > 0 || finished_) return n;
+    }
+  }
+
+  void stream_only() { parallel_ = false; }
+
+  // Whether the stream starts with a frame that can be decoded whole: then this decoder reads
+  // ahead by itself and needs no prefetching thread.
+  Result<bool> starts_with_whole_frame() {
+    RK_TRY(fill_head(kFrameHeaderMax));
+    return whole_frame_content().has_value();
+  }
+
+  // Parallel: each decoded frame is handed out as one chunk, straight from its slot (no copy);
+  // the slot returns to the pool at the next read.
+  Result<std::span<const std::byte>> read() override {
+    if (!parallel_) return Decoder::read();
+    if (handed_out_) {
+      free_.push_back(flight_.front().slot);
+      flight_.pop_front();
+      handed_out_ = false;
+    }
+    for (;;) {
+      if (!flight_.empty()) {
+        if (!mid_frame_ && !input_done_ && !free_.empty()) RK_TRY(launch_frames());
+        InFlight& front = flight_.front();
+        if (!front.ready) front.ready = front.decoded.get();
+        if (!*front.ready) return tl::unexpected(front.ready->error());
+        if (front.slot->content == 0) {  // a skippable frame
+          free_.push_back(front.slot);
+          flight_.pop_front();
+          continue;
+        }
+        handed_out_ = true;
+        return std::span<const std::byte>(front.slot->out.get(), front.slot->content);
+      }
+      if (finished_) return std::span<const std::byte>{};
+      if (!mid_frame_) {
+        RK_TRY(launch_frames());
+        if (!flight_.empty()) continue;
+      }
+      if (!stream_buffer_) stream_buffer_ = std::make_unique_for_overwrite<std::byte[]>(kOutChunk);
+      RK_TRY_ASSIGN(std::size_t n, stream(std::span<std::byte>(stream_buffer_.get(), kOutChunk)));
+      if (n > 0 || finished_) return std::span<const std::byte>(stream_buffer_.get(), n);
+    }
+  }
+
+ private:
+  // Frames of up to this much content are decoded whole, each in a slot of its own (its
+  // buffers are kept for the next frame); one slot per core plus one, at most five.
+  static constexpr std::size_t kMaxParallelFrame = std::size_t{4} << 20;
+  static constexpr std::size_t kFrameHeaderMax = 18;  // RFC 8878: magic + the longest header
+  static constexpr std::size_t kGatherStep = std::size_t{256} << 10;
+
+  struct Slot {
+    ZSTD_DCtx* dctx = nullptr;
+    std::vector<std::byte> frame;  // compressed
+    std::unique_ptr<std::byte[]> out;
+    std::size_t capacity = 0;
+    std::size_t content = 0;
+  };
+  struct InFlight {
+    Slot* slot = nullptr;
+    std::future<Result<void>> decoded;
+    std::optional<Result<void>> ready;
+    std::size_t pos = 0;
+  };
+
+  // Starts decoding whole frames while their headers allow it and slots are free; stops at the
+  // first frame that must stream (its bytes stay in head_ for stream()).
+  Result<void> launch_frames() {
+    while (!free_.empty()) {
+      RK_TRY(fill_head(kFrameHeaderMax));
+      if (head_size() == 0) {
+        input_done_ = true;
+        return {};
+      }
+      auto whole = whole_frame_content();
+      if (!whole) return {};  // streams instead (and a damaged or cut header is reported there)
+      std::size_t content = *whole;
+      note_missing_checksum_at({head(), head_size()});
+      // Gather the whole frame: its compressed size is known once all its blocks are here.
+      std::uint64_t offset = consumed_ - head_size();
+      std::size_t size = 0;
+      for (;;) {
+        size = ZSTD_findFrameCompressedSize(head(), head_size());
+        if (!ZSTD_isError(size)) break;
+        if (ZSTD_getErrorCode(size) != ZSTD_error_srcSize_wrong ||
+            head_size() > ZSTD_compressBound(kMaxParallelFrame) + 4096) {
+          return {};  // damaged: the streaming path reports where
+        }
+        std::size_t before = head_size();
+        RK_TRY(fill_head(before + kGatherStep));
+        if (head_size() == before) return {};  // truncated: stream() reports it
+      }
+      Slot* slot = free_.front();
+      free_.pop_front();
+      slot->frame.assign(head(), head() + size);
+      drop_head(size);
+      if (slot->capacity < content) {
+        slot->out = std::make_unique_for_overwrite<std::byte[]>(content);
+        slot->capacity = content;
+      }
+      if (!slot->dctx) slot->dctx = ZSTD_createDCtx();
+      slot->content = static_cast<std::size_t>(content);
+      InFlight f;
+      f.slot = slot;
+      f.decoded = std::async(std::launch::async, [slot, source = name(), offset]() -> Result<void> {
+        std::size_t n = ZSTD_decompressDCtx(slot->dctx, slot->out.get(), slot->content,
+                                            slot->frame.data(), slot->frame.size());
+        if (ZSTD_isError(n)) {
+          bool check = ZSTD_getErrorCode(n) == ZSTD_error_checksum_wrong;
+          return damaged_at(source, offset, check ? ErrorCode::kCrcError : ErrorCode::kCorruptData,
+                            ZSTD_getErrorName(n));
+        }
+        if (n != slot->content) {
+          return damaged_at(source, offset, ErrorCode::kCorruptData,
+                            fmt::format("a frame promised {} bytes and held {}", slot->content, n));
+        }
+        return {};
+      });
+      flight_.push_back(std::move(f));
+    }
+    return {};
+  }
+
+  // The content size of the frame at the head, where it can be decoded whole. Skippable frames
+  // report 0. Decoded into a buffer of its content size, a frame needs no window of its own,
+  // whatever its header asks for.
+  [[nodiscard]] std::optional<std::size_t> whole_frame_content() const {
+    std::uint64_t content = ZSTD_getFrameContentSize(head(), head_size());
+    if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN ||
+        content > kMaxParallelFrame) {
+      return std::nullopt;
+    }
+    return static_cast<std::size_t>(content);
+  }
+
+  // head_ from head_start_ on: compressed bytes taken from the input, not yet decoded.
+  [[nodiscard]] const std::byte* head() const { return head_.data() + head_start_; }
+  [[nodiscard]] std::size_t head_size() const { return head_.size() - head_start_; }
+  void drop_head(std::size_t n) {
+    head_start_ += n;
+    if (head_start_ == head_.size()) {
+      head_.clear();
+      head_start_ = 0;
+    } else if (head_start_ >= kGatherStep) {
+      head_.erase(head_.begin(), head_.begin() + static_cast<std::ptrdiff_t>(head_start_));
+      head_start_ = 0;
+    }
+  }
+
+  // Ensures head holds at least `want` bytes unless the input ends first.
+  Result<void> fill_head(std::size_t want) {
+    while (head_size() < want) {
+      RK_TRY_ASSIGN(bool more, refill());
+      if (!more) return {};
+      std::size_t take = std::min(in_.size(), want - head_size());
+      head_.insert(head_.end(), in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(take));
+      consume(take);
+    }
+    return {};
+  }
+
+  // One step of the streaming decoder, fed first from head_ (bytes gathered for a frame that
+  // could not go whole), then from the input.
+  Result<std::size_t> stream(std::span<std::byte> dst) {
+    std::span<const std::byte> src;
+    bool from_head = head_size() > 0;
+    if (from_head) {
+      src = std::span<const std::byte>(head(), head_size());
+    } else {
       RK_TRY_ASSIGN(bool more, refill());
       if (!more) {
         if (mid_frame_) return truncated();
         finished_ = true;
-        break;
+        return std::size_t{0};
       }
-      if (!mid_frame_) note_missing_checksum();
-      ZSTD_inBuffer in{in_.data(), in_.size(), 0};
-      ZSTD_outBuffer out{dst.data(), dst.size(), 0};
-      std::size_t rc = ZSTD_decompressStream(z_, &out, &in);
-      consume(in.pos);
-      if (ZSTD_isError(rc)) {
-        bool check = ZSTD_getErrorCode(rc) == ZSTD_error_checksum_wrong;
-        return damaged(check ? ErrorCode::kCrcError : ErrorCode::kCorruptData,
-                       ZSTD_getErrorName(rc));
-      }
-      mid_frame_ = rc != 0;
-      if (out.pos > 0) return out.pos;
+      src = in_;
+      if (!mid_frame_) note_missing_checksum_at(src);
     }
-    return std::size_t{0};
+    if (!mid_frame_ && from_head) note_missing_checksum_at(src);
+    ZSTD_inBuffer in{src.data(), src.size(), 0};
+    ZSTD_outBuffer out{dst.data(), dst.size(), 0};
+    std::size_t rc = ZSTD_decompressStream(z_, &out, &in);
+    if (from_head) {
+      drop_head(in.pos);
+    } else {
+      consume(in.pos);
+    }
+    if (ZSTD_isError(rc)) {
+      bool check = ZSTD_getErrorCode(rc) == ZSTD_error_checksum_wrong;
+      return damaged(check ? ErrorCode::kCrcError : ErrorCode::kCorruptData, ZSTD_getErrorName(rc));
+    }
+    mid_frame_ = rc != 0;
+    return out.pos;
   }
 
- private:
-  // Frame header (RFC 8878): magic, then the descriptor whose bit 2 is Content_Checksum_flag.
+  static tl::unexpected<Error> damaged_at(const std::string& source, std::uint64_t offset,
+                                          ErrorCode code, std::string_view what) {
+    return fail(code,
+                fmt::format("zstd stream of {} is damaged in the frame at compressed byte {}: {}",
+                            source, offset, what),
+                source);
+  }
+
   void note_missing_checksum() {
-    if (checksum_noted_ || in_.size() < 5 || detect_codec(in_) != Codec::kZstd) return;
-    if ((static_cast<unsigned>(in_[4]) & 0x04u) == 0) {
-      checksum_noted_ = true;
-      note("ZSTD_NO_CHECKSUM",
-           fmt::format("the zstd frames of {} carry no checksums: damage inside them can only be "
-                       "caught by the archive's own checks (none for tar) or a checksum file",
-                       name()));
-    }
+    if (checksum_noted_) return;
+    checksum_noted_ = true;
+    note("ZSTD_NO_CHECKSUM",
+         fmt::format("the zstd frames of {} carry no checksums: damage inside them can only be "
+                     "caught by the archive's own checks (none for tar) or a checksum file",
+                     name()));
+  }
+
+  // Frame header (RFC 8878): magic, then the descriptor whose bit 2 is Content_Checksum_flag.
+  void note_missing_checksum_at(std::span<const std::byte> frame) {
+    if (checksum_noted_ || frame.size() < 5 || detect_codec(frame) != Codec::kZstd) return;
+    if ((static_cast<unsigned>(frame[4]) & 0x04u) == 0) note_missing_checksum();
   }
 
   ZSTD_DCtx* z_;
+  bool parallel_;
+  std::vector<Slot> slots_;
+  std::deque<Slot*> free_;
+  bool handed_out_ = false;  // the front frame's chunk is with the caller
+  std::unique_ptr<std::byte[]> stream_buffer_;
+  std::deque<InFlight> flight_;
+  std::vector<std::byte> head_;
+  std::size_t head_start_ = 0;
   bool mid_frame_ = false;
+  bool input_done_ = false;
   bool checksum_noted_ = false;
 };
 
@@ -542,7 +754,7 @@ std::unique_ptr<Decoder> make_decoder(std::unique_ptr<ByteSource> inner, Codec c
                                       StreamNotes* notes) {
   switch (codec) {
     case Codec::kGzip: return std::make_unique<GzipDecoder>(std::move(inner), notes);
-    case Codec::kZstd: return std::make_unique<ZstdDecoder>(std::move(inner), notes);
+    case Codec::kZstd: return std::make_unique<ZstdDecoder>(std::move(inner), notes, false);
     case Codec::kXz: return std::make_unique<XzDecoder>(std::move(inner), notes);
     case Codec::kNone: break;
   }
@@ -571,6 +783,15 @@ std::string_view codec_name(Codec codec) {
 std::unique_ptr<ByteSource> make_decoding_source(std::unique_ptr<ByteSource> inner, Codec codec,
                                                  StreamNotes* notes, Prefetch prefetch) {
   if (codec == Codec::kNone) return inner;
+  if (codec == Codec::kZstd && prefetch == Prefetch::kYes) {
+    // Where the whole stream will be read and it starts with frames that decode whole (ours),
+    // they decode ahead on several threads; otherwise one thread decodes ahead.
+    auto zstd = std::make_unique<ZstdDecoder>(std::move(inner), notes, true);
+    auto whole = zstd->starts_with_whole_frame();
+    if (whole && *whole) return zstd;
+    zstd->stream_only();
+    return std::make_unique<PrefetchingDecoder>(std::move(zstd));
+  }
   auto decoder = make_decoder(std::move(inner), codec, notes);
   if (prefetch == Prefetch::kYes) return std::make_unique<PrefetchingDecoder>(std::move(decoder));
   return decoder;
