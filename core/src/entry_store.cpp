@@ -112,7 +112,8 @@ void bind_row(Statement& st, const StoredEntry& e, Ownership ownership) {
 struct EntryStore::Impl {
   Database db;
   std::optional<Statement> insert;
-  std::size_t pending = 0;  // rows in the open transaction
+  std::optional<Statement> find;  // prepared once: a checksum list looks up every entry
+  std::size_t pending = 0;        // rows in the open transaction
   bool sealed = false;
   std::uint64_t size = 0;
 };
@@ -124,7 +125,7 @@ Result<std::shared_ptr<EntryStore>> EntryStore::open(Result<Database> db) {
   if (!db) return tl::unexpected(db.error());
   RK_TRY(db->exec(kSchema));
   RK_TRY_ASSIGN(auto insert, db->prepare(kInsert));
-  auto impl = std::make_unique<Impl>(Impl{std::move(*db), std::nullopt});
+  auto impl = std::make_unique<Impl>(Impl{std::move(*db), std::nullopt, std::nullopt});
   impl->insert = std::move(insert);
   return std::shared_ptr<EntryStore>(new EntryStore(std::move(impl)));
 }
@@ -202,15 +203,21 @@ Result<std::vector<EntryRecord>> EntryStore::records() const {
 }
 
 Result<std::optional<StoredEntry>> EntryStore::find(std::string_view name) const {
-  RK_TRY_ASSIGN(auto st, impl_->db.prepare(fmt::format(
-                             "SELECT {} FROM entries WHERE coalesce(key, path) = ?1 AND type != 1 "
-                             "ORDER BY idx LIMIT 1",
-                             kColumns)));
+  if (!impl_->find) {
+    RK_TRY_ASSIGN(impl_->find, impl_->db.prepare(fmt::format(
+                                   "SELECT {} FROM entries WHERE coalesce(key, path) = ?1 AND "
+                                   "type != 1 ORDER BY idx LIMIT 1",
+                                   kColumns)));
+  }
+  Statement& st = *impl_->find;
   std::string key = name_key(name);
   st.bind(1, std::string_view(key));
-  RK_TRY_ASSIGN(bool row, st.step());
-  if (!row) return std::nullopt;
-  return read_row(st);
+  auto row = st.step();
+  std::optional<StoredEntry> out;
+  if (row && *row) out = read_row(st);
+  st.reset();
+  if (!row) return tl::unexpected(row.error());
+  return out;
 }
 
 Result<std::vector<EntryStore::Duplicate>> EntryStore::duplicates() const {
