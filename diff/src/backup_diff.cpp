@@ -146,7 +146,8 @@ std::string documents_root(const std::optional<std::string>& given,
 
 Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
                                     const std::string& root, const fs::path& live,
-                                    std::size_t samples) {
+                                    std::size_t samples,
+                                    const std::map<std::string, core::Digest128>* live_hashes) {
   DocumentDiff out;
   out.root = root;
   std::map<std::string, std::pair<std::string, fs::path>> live_files;  // by name_key
@@ -161,7 +162,7 @@ Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
   };
   for (fs::recursive_directory_iterator it(live, ec), end; !ec && it != end; it.increment(ec)) {
     if (it->is_regular_file(ec) && !it->is_symlink(ec)) {
-      auto rel = fs::relative(it->path(), live).generic_string();
+      auto rel = it->path().lexically_relative(live).generic_string();
       auto [at, added] = live_files.try_emplace(core::name_key(rel), rel, it->path());
       if (!added) {
         out.live_duplicates.emplace_back(at->second.first, rel);
@@ -186,8 +187,16 @@ Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
     const fs::path& live_file = it->second.second;
     bool same = fs::file_size(live_file, ec) == file.size.value_or(0);
     if (same) {
-      RK_TRY_ASSIGN(auto digest, core::hash_file(live_file));
-      same = digest == *file.hash;
+      std::optional<core::Digest128> digest;
+      if (live_hashes) {
+        if (auto k = live_hashes->find(it->second.first); k != live_hashes->end()) {
+          digest = k->second;
+        }
+      }
+      if (!digest) {
+        RK_TRY_ASSIGN(digest, core::hash_file(live_file));
+      }
+      same = *digest == *file.hash;
     }
     if (same) {
       ++out.unchanged;

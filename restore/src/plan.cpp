@@ -367,8 +367,12 @@ class Planner {
     } else if (stage_documents_) {  // apply refuses if live's documents change after this
       RK_TRY_ASSIGN(p_.live_tree, detail::scan_tree(live_docs, detail::HashFiles::kYes));
     }
+    std::map<std::string, core::Digest128> scanned;  // each live file is read once
+    for (const auto& e : p_.live_tree) {
+      if (e.hash) scanned.emplace(e.path, *e.hash);
+    }
     RK_TRY_ASSIGN(p_.effects.documents,
-                  diff::diff_documents(files, root, live_docs, o_.diff.sample_rows));
+                  diff::diff_documents(files, root, live_docs, o_.diff.sample_rows, &scanned));
     for (const auto& [a, b] : p_.effects.documents->live_duplicates) {
       p_.checks.push_back(finding(
           "DUPLICATE_ENTRY", Severity::kWarning, b,

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -153,11 +154,13 @@ struct DiffReport {
 // Compares a backup's files under `root` — a listing whose file records carry XXH3-128, such
 // as VerifyReport::listing, with database entries taken out — with the live documents folder.
 // Files in restorekit/ and records without a hash are left out. Live files are hashed only
-// when their size matches. @error kNotFound (no such folder), kIo.
-[[nodiscard]] Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
-                                                  const std::string& root,
-                                                  const std::filesystem::path& live,
-                                                  std::size_t samples);
+// when their size matches, unless `live_hashes` (path relative to `live`, '/'-separated ->
+// XXH3-128, as a scan just read them) already has theirs. @error kNotFound (no such folder),
+// kIo.
+[[nodiscard]] Result<DocumentDiff> diff_documents(
+    const std::vector<core::EntryRecord>& files, const std::string& root,
+    const std::filesystem::path& live, std::size_t samples,
+    const std::map<std::string, core::Digest128>* live_hashes = nullptr);
 
 // Compares a backup's database (a file restorekit staged or the user gave; opened as untrusted)
 // with the live database (opened read-only).
