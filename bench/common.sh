@@ -14,6 +14,26 @@ median_time() {
   printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 
+# median_pair "OURS" "PEER": both commands (shell strings) run alternately, $RUNS times each, so
+# that a change in the machine's load hits both sides alike; prints "ours_median peer_median".
+median_pair() {
+  local a=() b=() t0 t1
+  for _ in $(seq "$RUNS"); do
+    for side in 0 1; do
+      local cmd="$1"
+      [ "$side" = 1 ] && cmd="$2"
+      t0=$(date +%s.%N)
+      eval "$cmd" >/dev/null 2>&1 || { rc=$?; [ "$rc" -le 1 ] || { echo "failed ($rc): $cmd" >&2; exit 1; }; }
+      t1=$(date +%s.%N)
+      if [ "$side" = 0 ]; then a+=("$(echo "$t1 - $t0" | bc -l)"); else b+=("$(echo "$t1 - $t0" | bc -l)"); fi
+    done
+  done
+  local ma mb
+  ma=$(printf '%s\n' "${a[@]}" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+  mb=$(printf '%s\n' "${b[@]}" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+  echo "$ma $mb"
+}
+
 peak_rss_kib() {  # the command may exit 1 (differences, problems found)
   { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null || true; } | tail -1
 }

@@ -65,20 +65,23 @@ run_dataset() {
     "($(du -Lsh docs | cut -f1)); runs: median of $RUNS"
   printf '%-58s %8s %8s %8s  %s\n' "comparison" "ours s" "peer s" "ratio" "target"
   local ours peer
+  # Each comparison alternates ours and the peer's runs (median_pair), so load changes on a
+  # shared machine hit both sides.
+  compare() {  # name target ours-cmd peer-cmd
+    read -r ours peer < <(median_pair "$3" "$4")
+    faster "$1" "$ours" "$peer" "$2"
+  }
   for fmt in tar.zst tar.gz; do
-    ours=$(median_time "$RK" verify "docs.$fmt" --quiet --no-catalog)
-    peer=$(median_time sh -c "bsdtar -xOf docs.$fmt > /dev/null")
-    faster "verify docs.$fmt (bsdtar) vs bsdtar -xOf" "$ours" "$peer" \
-      "$([ "$fmt" = tar.zst ] && echo '>= 0.95x' || echo '>= 1.5x (ISA-L)')"
+    compare "verify docs.$fmt (bsdtar) vs bsdtar -xOf" \
+      "$([ "$fmt" = tar.zst ] && echo '>= 0.95x' || echo '>= 1.5x (ISA-L)')" \
+      "'$RK' verify docs.$fmt --quiet --no-catalog" "bsdtar -xOf docs.$fmt > /dev/null"
   done
-  ours=$(median_time "$RK" verify all.zip --threads 2 --quiet --no-catalog)
-  peer=$(median_time 7z t all.zip)
-  faster "verify --threads 2 zip (Info-ZIP, with db) vs 7z t" "$ours" "$peer" ">= 1.3x"
-  peer=$(median_time unzip -tq all.zip)
-  faster "verify --threads 2 zip (Info-ZIP, with db) vs unzip -tq" "$ours" "$peer" ">= 2.5x"
-  ours=$(median_time "$RK" verify backup.tar.zst --quiet --no-catalog)
-  peer=$(median_time sh -c "bsdtar -xOf backup.tar.zst > /dev/null")
-  faster "verify our backup vs bsdtar -xOf (archive pass only)" "$ours" "$peer" ">= 1.5x"
+  compare "verify --threads 2 zip (Info-ZIP, with db) vs 7z t" ">= 1.3x" \
+    "'$RK' verify all.zip --threads 2 --quiet --no-catalog" "7z t all.zip"
+  compare "verify --threads 2 zip (Info-ZIP, with db) vs unzip -tq" ">= 2.5x" \
+    "'$RK' verify all.zip --threads 2 --quiet --no-catalog" "unzip -tq all.zip"
+  compare "verify our backup vs bsdtar -xOf (archive pass only)" ">= 1.5x" \
+    "'$RK' verify backup.tar.zst --quiet --no-catalog" "bsdtar -xOf backup.tar.zst > /dev/null"
   manual_verify() {
     local tmp
     tmp=$(mktemp -d "$d/peer.XXXXXX")
@@ -87,14 +90,13 @@ run_dataset() {
     sqlite3 "$tmp/db/$dbfile" 'PRAGMA integrity_check' >/dev/null
     rm -rf "$tmp"
   }
-  peer=$(median_time manual_verify)
-  faster "verify our backup vs bsdtar -xf + xxhsum -c + integrity" "$ours" "$peer" ">= 4x"
+  compare "verify our backup vs bsdtar -xf + xxhsum -c + integrity" ">= 4x" \
+    "'$RK' verify backup.tar.zst --quiet --no-catalog" manual_verify
 
-  ours=$(median_time "$RK" diff db --live live.db --json --tenant-column company_id)
-  peer=$(median_time sqldiff --summary db live.db)
-  faster "diff vs sqldiff --summary" "$ours" "$peer" ">= 4x"
-  peer=$(median_time sh -c "sqldiff db live.db > /dev/null")
-  faster "diff vs sqldiff" "$ours" "$peer" ">= 1.5x"
+  compare "diff vs sqldiff --summary" ">= 4x" \
+    "'$RK' diff db --live live.db --json --tenant-column company_id" "sqldiff --summary db live.db"
+  compare "diff vs sqldiff" ">= 1.5x" \
+    "'$RK' diff db --live live.db --json --tenant-column company_id" "sqldiff db live.db"
 
   fresh_live() { rm -rf live && mkdir live && cp "$(readlink -f live.db)" "live/$dbfile" \
     && cp -a "$(readlink -f live.docs)" live/docs; }
@@ -111,9 +113,7 @@ run_dataset() {
     { sqldiff "$tmp/db/$dbfile" "live/$dbfile" >/dev/null || true; }
     rm -rf "$tmp"
   }
-  ours=$(median_time dry_run)
-  peer=$(median_time manual_dry_run)
-  faster "dry run vs bsdtar -xf + integrity_check + sqldiff" "$ours" "$peer" ">= 3x"
+  compare "dry run vs bsdtar -xf + integrity_check + sqldiff" ">= 3x" dry_run manual_dry_run
 
   # Apply: each run on a fresh live system with a fresh plan (neither is timed).
   local applies=() peers=() downs=() out t0 t1
