@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <map>
 #include <thread>
 #include <tuple>
 
@@ -27,6 +28,7 @@ constexpr std::size_t kMaxExampleRows = 10;
 // their time. Bounded in total, so that the peak stays under 64 MiB on any machine.
 constexpr std::int64_t kCheckCacheKiB = 16 * 1024;
 constexpr std::int64_t kMinWorkerCacheKiB = 2 * 1024;
+constexpr std::int64_t kMaxSplitTables = 256;
 
 // Functions with effects outside the database (SQLite's shell and extensions).
 constexpr std::array<std::string_view, 11> kSideEffectFunctions = {
@@ -139,9 +141,10 @@ void run_job(core::Database& db, CheckJob& job) {
   if (!done) job.problems.push_back(done.error().message);
 }
 
-// The checks to run: file-wide structure plus one integrity check per table (a single whole
-// integrity_check where the file has one table, or its schema cannot be listed), and one
-// foreign-key check per table that declares foreign keys.
+// The checks to run: file-wide structure plus one integrity check per table, and one
+// foreign-key check per table that declares foreign keys; a single whole integrity_check and
+// foreign_key_check where the file has one table, more than kMaxSplitTables, or a schema that
+// cannot be listed.
 std::vector<CheckJob> plan_jobs(core::Database& db) {
   using Kind = CheckJob::Kind;
   std::vector<CheckJob> jobs;
@@ -151,9 +154,23 @@ std::vector<CheckJob> plan_jobs(core::Database& db) {
     all.emplace_back(Kind::kForeignKeys, "", 1);
     return all;
   };
+  // integrity_check(T) walks the whole schema to find T's b-trees: split, n tables cost n^2
+  // (2,000 tables: 9x one whole check). Past kMaxSplitTables a hostile or unusual schema gets
+  // the whole-file checks instead.
+  auto count =
+      db.query_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND rootpage > 0");
+  if (!count || *count > kMaxSplitTables) return whole();
+  std::map<std::string, std::int64_t, std::less<>> indexes;
+  auto by_table = db.prepare(
+      "SELECT tbl_name, count(*) FROM sqlite_schema WHERE type = 'index' GROUP BY tbl_name");
+  if (!by_table) return whole();
+  auto counted = by_table->for_each([&]() -> Result<void> {
+    indexes[std::string(by_table->column_text(0))] = by_table->column_int(1);
+    return {};
+  });
+  if (!counted) return whole();
   auto tables = db.prepare(
-      "SELECT m.name, (SELECT count(*) FROM sqlite_schema i WHERE i.type = 'index' "
-      "AND i.tbl_name = m.name), (SELECT count(*) FROM pragma_foreign_key_list(m.name)) "
+      "SELECT m.name, (SELECT count(*) FROM pragma_foreign_key_list(m.name)) "
       "FROM sqlite_schema m WHERE m.type = 'table' AND m.rootpage > 0");
   if (!tables) return whole();
   std::vector<CheckJob> table_jobs, fk_jobs;
@@ -168,9 +185,11 @@ std::vector<CheckJob> plan_jobs(core::Database& db) {
       rows = std::max<std::int64_t>(*n, 1);
     }
     total += rows;
-    table_jobs.emplace_back(Kind::kTable, name, rows * (1 + tables->column_int(1)));
-    if (tables->column_int(2) > 0) {
-      fk_jobs.emplace_back(Kind::kForeignKeys, name, rows * tables->column_int(2));
+    auto idx = indexes.find(name);
+    table_jobs.emplace_back(Kind::kTable, name,
+                            rows * (1 + (idx == indexes.end() ? 0 : idx->second)));
+    if (tables->column_int(1) > 0) {
+      fk_jobs.emplace_back(Kind::kForeignKeys, name, rows * tables->column_int(1));
     }
     return {};
   });
