@@ -149,8 +149,9 @@ Result<Database> Database::open_memory() {
 
 Result<Database> Database::open_scratch() {
   // An empty name is SQLite's private temporary database, removed when the connection closes.
-  RK_TRY_ASSIGN(sqlite3 * db,
-                open_raw("", "(scratch)", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+  RK_TRY_ASSIGN(
+      sqlite3 * db,
+      open_raw("", "(scratch)", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX));
   return Database(db, "(scratch)");
 }
 

@@ -16,8 +16,9 @@
 //
 // Several readers of one zip may add the same entry (by index): a row marked `owned` (the
 // reader that read the entry's data) replaces one that is not, never the reverse.
-// Thread safety: add() may be called concurrently; queries after seal() from one thread at a
-// time. Names are kept raw (byte-exact) as given.
+// Thread safety: add() may be called concurrently (the store serializes it); queries after
+// seal() from one thread at a time — the connection is opened without SQLite's own mutex, which
+// cost 18% of a docs-only verify. Names are kept raw (byte-exact) as given.
 #pragma once
 
 #include <cstdint>

@@ -45,7 +45,8 @@ class Database {
   // A private in-memory database (tests, scratch work).
   [[nodiscard]] static Result<Database> open_memory();
   // A private database on disk, in SQLite's temp folder ($SQLITE_TMPDIR, else $TMPDIR, else
-  // /var/tmp or /tmp), deleted when closed: scratch work too large for memory.
+  // /var/tmp or /tmp), deleted when closed: scratch work too large for memory. Opened without
+  // SQLite's mutex: the owner serializes its use (as open_untrusted's connections are used).
   // @error kDatabase.
   [[nodiscard]] static Result<Database> open_scratch();
 
