@@ -54,9 +54,9 @@ std::optional<core::Finding> disk_space_check(const fs::path& dir, std::uint64_t
 // trusted_schema off, triggers and views off.
 [[nodiscard]] Result<core::Database> open_staged_for_writing(const fs::path& path);
 
-// The live database opened with its exclusive lock held (locking_mode=EXCLUSIVE plus a no-op
-// write, which also catches idle WAL readers). @error kConflict when another connection holds
-// it.
+// The live database opened with its exclusive lock held (locking_mode=EXCLUSIVE plus an empty
+// exclusive transaction, which writes nothing and also catches idle WAL readers). @error
+// kConflict when another connection holds it.
 [[nodiscard]] Result<core::Database> lock_live(const fs::path& live);
 
 // "wal", "delete", ...

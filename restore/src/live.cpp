@@ -39,11 +39,11 @@ Result<core::Database> lock_live(const fs::path& live) {
                 live.string());
   };
   RK_TRY(db.exec("PRAGMA locking_mode=EXCLUSIVE"));
-  auto version = db.query_int("PRAGMA user_version");
-  if (!version) return busy(version.error());
-  // A write takes the exclusive lock, and locking_mode=EXCLUSIVE keeps it until close.
-  if (auto w = db.exec(fmt::format("BEGIN EXCLUSIVE; PRAGMA user_version={}; COMMIT", *version));
-      !w) {
+  // An exclusive transaction takes the exclusive lock and locking_mode=EXCLUSIVE keeps it until
+  // close, committed empty: the file is not written (its mtime, ctime and size stay as the dry run
+  // saw them, and no journal is left), and it is refused while any other connection holds the
+  // database open in WAL mode, even idle (checked on SQLite 3.40).
+  if (auto w = db.exec("BEGIN EXCLUSIVE; COMMIT"); !w) {
     (void)db.exec("ROLLBACK");
     return busy(w.error());
   }

@@ -480,8 +480,8 @@ class Planner {
   void steps() {
     auto& s = p_.steps;
     s.push_back(
-        fmt::format("take the exclusive lock on {} (locking_mode=EXCLUSIVE and a no-op "
-                    "write)",
+        fmt::format("take the exclusive lock on {} (locking_mode=EXCLUSIVE and an empty "
+                    "exclusive transaction: nothing is written)",
                     p_.live.string()));
     s.push_back(fmt::format("check that live still has content hash {}", p_.live_hash.hex()));
     s.push_back(fmt::format("take a safety snapshot of the live database under {}",

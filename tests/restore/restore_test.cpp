@@ -142,6 +142,28 @@ TEST_F(RestoreTest, AnOpenWalConnectionMakesApplyRefuse) {
   EXPECT_EQ(content_of(live_), before);
 }
 
+// An application that keeps its WAL database open between requests holds no transaction, yet
+// a restore under it would break it: the lock (an empty exclusive transaction) refuses it too,
+// and leaves live exactly as it was, not even its timestamps touched.
+TEST_F(RestoreTest, AnIdleWalConnectionMakesApplyRefuseAndLiveIsNotTouched) {
+  exec(live_, "PRAGMA journal_mode=WAL");
+  auto p = kept_plan();
+  auto reader = core::Database::open(live_, core::OpenMode::kReadOnly);
+  ASSERT_TRUE(reader);
+  ASSERT_TRUE(reader->query_int("SELECT count(*) FROM persons"));  // then idle
+  struct stat before {};
+  ASSERT_EQ(::stat(live_.c_str(), &before), 0);
+  auto r = restore::apply(p, {});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_FALSE(r->applied);
+  EXPECT_EQ(r->refusal.code, "LIVE_IN_USE") << r->refusal.message;
+  struct stat after {};
+  ASSERT_EQ(::stat(live_.c_str(), &after), 0);
+  EXPECT_EQ(after.st_size, before.st_size);
+  EXPECT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+  EXPECT_EQ(after.st_ctim.tv_nsec, before.st_ctim.tv_nsec);
+}
+
 TEST_F(RestoreTest, BackupTriggersAndViewsNeedPermission) {
   exec(app_ / "app.sqlite",
        "CREATE VIEW v_people AS SELECT * FROM persons;"
