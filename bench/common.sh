@@ -34,6 +34,18 @@ median_pair() {
   echo "$ma $mb"
 }
 
+# extract_and_check ARCHIVE DB_ENTRY WORKDIR PRAGMA [LIVE_DB]: the manual pipeline a user would
+# run: bsdtar -xf into a fresh folder under WORKDIR, sqlite3 'PRAGMA <PRAGMA>' on the extracted
+# database, and (with LIVE_DB) sqldiff against live; the folder is removed after.
+extract_and_check() {
+  local tmp
+  tmp=$(mktemp -d "$3/peer.XXXXXX")
+  bsdtar -xf "$1" -C "$tmp"
+  sqlite3 "$tmp/$2" "PRAGMA $4" >/dev/null
+  [ -n "${5:-}" ] && { sqldiff "$tmp/$2" "$5" >/dev/null || true; }
+  rm -rf "$tmp"
+}
+
 peak_rss_kib() {  # the command may exit 1 (differences, problems found)
   { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null || true; } | tail -1
 }

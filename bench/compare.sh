@@ -105,14 +105,7 @@ run_dataset() {
     "$RK" restore backup.tar.zst --live "live/$dbfile" --live-docs live/docs --dry-run \
       --allow-schema-changes --quiet
   }
-  manual_dry_run() {
-    local tmp
-    tmp=$(mktemp -d "$d/peer.XXXXXX")
-    bsdtar -xf backup.tar.zst -C "$tmp"
-    sqlite3 "$tmp/db/$dbfile" 'PRAGMA integrity_check' >/dev/null
-    { sqldiff "$tmp/db/$dbfile" "live/$dbfile" >/dev/null || true; }
-    rm -rf "$tmp"
-  }
+  manual_dry_run() { extract_and_check backup.tar.zst "db/$dbfile" "$d" integrity_check "live/$dbfile"; }
   compare "dry run vs bsdtar -xf + integrity_check + sqldiff" ">= 3x" dry_run manual_dry_run
 
   # Apply: each run on a fresh live system with a fresh plan (neither is timed).

@@ -41,14 +41,7 @@ dry_run() {
   "$RK" restore backup.tar.zst --live live/app.sqlite --live-docs live/docs --dry-run \
     --allow-schema-changes --quiet
 }
-extract_check() {
-  local tmp
-  tmp=$(mktemp -d "$set_dir/peer.XXXXXX")
-  bsdtar -xf backup.tar.zst -C "$tmp"
-  sqlite3 "$tmp/db/app.sqlite" "PRAGMA $1" >/dev/null
-  [ "${2:-}" = sqldiff ] && { sqldiff "$tmp/db/app.sqlite" live/app.sqlite >/dev/null || true; }
-  rm -rf "$tmp"
-}
+extract_check() { extract_and_check backup.tar.zst db/app.sqlite "$set_dir" "$1" "${2:+live/app.sqlite}"; }
 ours=$(median_time dry_run)
 peer=$(median_time extract_check quick_check)
 line "dry run vs bsdtar -xf + quick_check (time)" "$ours" "$peer" "$(ratio "$ours" "$peer")" "<= 1.3x"

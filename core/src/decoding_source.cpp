@@ -339,6 +339,33 @@ class GzipDecoder final : public Decoder {
   std::uint64_t members_checked_ = 0;
 };
 
+// Compressed bytes taken from a stream but not yet decoded: appended at the back, consumed from
+// the front without moving the rest each time.
+class Gathered {
+ public:
+  [[nodiscard]] std::span<const std::byte> bytes() const {
+    return std::span<const std::byte>(data_).subspan(start_);
+  }
+  [[nodiscard]] std::size_t size() const { return data_.size() - start_; }
+  void append(std::span<const std::byte> more) {
+    data_.insert(data_.end(), more.begin(), more.end());
+  }
+  void drop(std::size_t n, std::size_t compact_after) {
+    start_ += n;
+    if (start_ == data_.size()) {
+      data_.clear();
+      start_ = 0;
+    } else if (start_ >= compact_after) {
+      data_.erase(data_.begin(), data_.begin() + static_cast<std::ptrdiff_t>(start_));
+      start_ = 0;
+    }
+  }
+
+ private:
+  std::vector<std::byte> data_;
+  std::size_t start_ = 0;
+};
+
 // zstd (RFC 8878). A stream of independent frames whose headers give their content size (our
 // backups' 2 MiB frames; pzstd's, or stock zstd run on parts) is decoded several frames at once,
 // each on its own thread, and handed out in order; any other frame (no content size, more than
@@ -440,32 +467,33 @@ class ZstdDecoder final : public Decoder {
   Result<void> launch_frames() {
     while (!free_.empty()) {
       RK_TRY(fill_head(kFrameHeaderMax));
-      if (head_size() == 0) {
+      if (head_.size() == 0) {
         input_done_ = true;
         return {};
       }
       auto whole = whole_frame_content();
       if (!whole) return {};  // streams instead (and a damaged or cut header is reported there)
       std::size_t content = *whole;
-      note_missing_checksum_at({head(), head_size()});
+      note_missing_checksum_at(head_.bytes());
       // Gather the whole frame: its compressed size is known once all its blocks are here.
-      std::uint64_t offset = consumed_ - head_size();
+      std::uint64_t offset = consumed_ - head_.size();
       std::size_t size = 0;
       for (;;) {
-        size = ZSTD_findFrameCompressedSize(head(), head_size());
+        size = ZSTD_findFrameCompressedSize(head_.bytes().data(), head_.size());
         if (!ZSTD_isError(size)) break;
         if (ZSTD_getErrorCode(size) != ZSTD_error_srcSize_wrong ||
-            head_size() > ZSTD_compressBound(kMaxParallelFrame) + 4096) {
+            head_.size() > ZSTD_compressBound(kMaxParallelFrame) + 4096) {
           return {};  // damaged: the streaming path reports where
         }
-        std::size_t before = head_size();
+        std::size_t before = head_.size();
         RK_TRY(fill_head(before + kGatherStep));
-        if (head_size() == before) return {};  // truncated: stream() reports it
+        if (head_.size() == before) return {};  // truncated: stream() reports it
       }
       Slot* slot = free_.front();
       free_.pop_front();
-      slot->frame.assign(head(), head() + size);
-      drop_head(size);
+      auto frame = head_.bytes().first(size);
+      slot->frame.assign(frame.begin(), frame.end());
+      head_.drop(size, kGatherStep);
       if (slot->capacity < content) {
         slot->out = std::make_unique_for_overwrite<std::byte[]>(content);
         slot->capacity = content;
@@ -497,7 +525,7 @@ class ZstdDecoder final : public Decoder {
   // report 0. Decoded into a buffer of its content size, a frame needs no window of its own,
   // whatever its header asks for.
   [[nodiscard]] std::optional<std::size_t> whole_frame_content() const {
-    std::uint64_t content = ZSTD_getFrameContentSize(head(), head_size());
+    std::uint64_t content = ZSTD_getFrameContentSize(head_.bytes().data(), head_.size());
     if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN ||
         content > kMaxParallelFrame) {
       return std::nullopt;
@@ -505,27 +533,13 @@ class ZstdDecoder final : public Decoder {
     return static_cast<std::size_t>(content);
   }
 
-  // head_ from head_start_ on: compressed bytes taken from the input, not yet decoded.
-  [[nodiscard]] const std::byte* head() const { return head_.data() + head_start_; }
-  [[nodiscard]] std::size_t head_size() const { return head_.size() - head_start_; }
-  void drop_head(std::size_t n) {
-    head_start_ += n;
-    if (head_start_ == head_.size()) {
-      head_.clear();
-      head_start_ = 0;
-    } else if (head_start_ >= kGatherStep) {
-      head_.erase(head_.begin(), head_.begin() + static_cast<std::ptrdiff_t>(head_start_));
-      head_start_ = 0;
-    }
-  }
-
   // Ensures head holds at least `want` bytes unless the input ends first.
   Result<void> fill_head(std::size_t want) {
-    while (head_size() < want) {
+    while (head_.size() < want) {
       RK_TRY_ASSIGN(bool more, refill());
       if (!more) return {};
-      std::size_t take = std::min(in_.size(), want - head_size());
-      head_.insert(head_.end(), in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(take));
+      std::size_t take = std::min(in_.size(), want - head_.size());
+      head_.append(in_.first(take));
       consume(take);
     }
     return {};
@@ -535,9 +549,9 @@ class ZstdDecoder final : public Decoder {
   // could not go whole), then from the input.
   Result<std::size_t> stream(std::span<std::byte> dst) {
     std::span<const std::byte> src;
-    bool from_head = head_size() > 0;
+    bool from_head = head_.size() > 0;
     if (from_head) {
-      src = std::span<const std::byte>(head(), head_size());
+      src = head_.bytes();
     } else {
       RK_TRY_ASSIGN(bool more, refill());
       if (!more) {
@@ -553,7 +567,7 @@ class ZstdDecoder final : public Decoder {
     ZSTD_outBuffer out{dst.data(), dst.size(), 0};
     std::size_t rc = ZSTD_decompressStream(z_, &out, &in);
     if (from_head) {
-      drop_head(in.pos);
+      head_.drop(in.pos, kGatherStep);
     } else {
       consume(in.pos);
     }
@@ -595,8 +609,7 @@ class ZstdDecoder final : public Decoder {
   bool handed_out_ = false;  // the front frame's chunk is with the caller
   std::unique_ptr<std::byte[]> stream_buffer_;
   std::deque<InFlight> flight_;
-  std::vector<std::byte> head_;
-  std::size_t head_start_ = 0;
+  Gathered head_;  // bytes of the next frame(s), taken from the input
   bool mid_frame_ = false;
   bool input_done_ = false;
   bool checksum_noted_ = false;
