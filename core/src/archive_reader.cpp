@@ -23,6 +23,14 @@ namespace {
 
 constexpr std::array<std::byte, 64 * 1024> kZeros{};
 
+// libarchive's name getters call exit(1) when a conversion fails while errno holds ENOMEM,
+// which may be left over from any earlier, handled failure (a refused allocation on the way):
+// errno is cleared before each.
+const char* name_of(archive_entry* ae, const char* (*getter)(archive_entry*)) {
+  errno = 0;
+  return getter(ae);
+}
+
 bool contains_ci(std::string_view haystack, std::string_view needle) {
   auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
                         [](char a, char b) { return std::tolower(a) == std::tolower(b); });
@@ -331,8 +339,8 @@ struct ArchiveReader::Impl {
   void fill_entry(archive_entry* ae) {
     entry = Entry{};
     entry.index = entries - 1;  // next() has already counted this entry
-    const char* utf8 = archive_entry_pathname_utf8(ae);
-    const char* raw = archive_entry_pathname(ae);
+    const char* utf8 = name_of(ae, archive_entry_pathname_utf8);
+    const char* raw = name_of(ae, archive_entry_pathname);
     entry.raw_path = utf8 ? utf8 : (raw ? raw : "");
     if (!utf8) {
       entry.problem =
@@ -354,7 +362,7 @@ struct ArchiveReader::Impl {
   }
 
   void fill_type(archive_entry* ae) {
-    const char* hard = archive_entry_hardlink_utf8(ae);
+    const char* hard = name_of(ae, archive_entry_hardlink_utf8);
     auto filetype = archive_entry_filetype(ae);
     if (hard) {
       entry.type = EntryType::kHardlink;
@@ -365,7 +373,7 @@ struct ArchiveReader::Impl {
       entry.type = EntryType::kDirectory;
     } else if (filetype == AE_IFLNK) {
       entry.type = EntryType::kSymlink;
-      const char* target = archive_entry_symlink_utf8(ae);
+      const char* target = name_of(ae, archive_entry_symlink_utf8);
       entry.link_target = target ? target : "";
     } else {
       entry.type = EntryType::kOther;
@@ -402,7 +410,7 @@ struct ArchiveReader::Impl {
   // "./" (what `tar -C dir -cf x .` writes first) is the archive's root itself: nothing to
   // restore and nothing unsafe, so it is passed over like the peers do.
   static bool names_the_root(archive_entry* ae) {
-    const char* raw = archive_entry_pathname(ae);
+    const char* raw = name_of(ae, archive_entry_pathname);
     if (!raw || !*raw || archive_entry_filetype(ae) != AE_IFDIR) return false;
     return std::string_view(raw).find_first_not_of("./") == std::string_view::npos;
   }

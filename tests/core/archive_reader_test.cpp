@@ -1,5 +1,6 @@
 #include <restorekit/core/archive_reader.hpp>
 
+#include <cerrno>
 #include <clocale>
 
 #include <archive.h>
@@ -320,6 +321,50 @@ class FailingSource final : public ByteSource {
   int fail_at_;
   int reads_ = 0;
 };
+
+// libarchive's name getters end the process (exit 1, "No memory") when a name cannot be
+// converted and errno happens to hold ENOMEM from anything earlier (in fuzzing: a refused
+// multi-GiB LZMA dictionary). The source below leaves errno so after every read, as a failed
+// allocation on the way would; the reader clears it, so the name is a finding, not an exit.
+class EnomemSource final : public ByteSource {
+ public:
+  explicit EnomemSource(std::span<const std::byte> data) : data_(data) {}
+  Result<std::span<const std::byte>> read() override {
+    auto chunk = data_.subspan(pos_);
+    pos_ = data_.size();
+    errno = ENOMEM;
+    return chunk;
+  }
+  Result<std::uint64_t> seek(std::int64_t, int) override {
+    return fail(ErrorCode::kInvalidArgument, "not seekable");
+  }
+  [[nodiscard]] bool seekable() const override { return false; }
+  [[nodiscard]] std::optional<std::uint64_t> size() const override { return data_.size(); }
+  [[nodiscard]] std::string name() const override { return "<enomem>"; }
+
+ private:
+  std::span<const std::byte> data_;
+  std::size_t pos_ = 0;
+};
+
+TEST(ArchiveReader, ANameThatIsNotUtf8AfterAFailedAllocationIsAFindingNotAnExit) {
+  RK_REQUIRE_TOOL("bsdtar");
+  ScratchDir dir;
+  test::write_file(dir / "docs/bad\xff\xfe.txt", "x");
+  test::write_file(dir / "docs/ok.txt", "fine");
+  // cpio keeps names unconverted until they are asked for (tar converts while reading, which
+  // happens to reset errno).
+  ASSERT_EQ(test::sh("bsdtar --format=newc -cf names.cpio docs/bad* docs/ok.txt", dir.path()), 0);
+  auto bytes = test::read_file(dir / "names.cpio");
+  auto reader =
+      ArchiveReader::open(std::make_unique<EnomemSource>(std::as_bytes(std::span(bytes))));
+  ASSERT_TRUE(reader);
+  auto all = read_all(*reader);
+  ASSERT_EQ(all.entries.size(), 2u);
+  ASSERT_TRUE(all.entries[0].problem);
+  EXPECT_EQ(all.entries[0].problem->code, ErrorCode::kUnsafePath);
+  EXPECT_EQ(all.entries[1].path, "docs/ok.txt");
+}
 
 TEST(ArchiveReader, FailingReadAtAnyPointGivesACleanIoError) {
   std::string payload(20000, 'q');
