@@ -61,8 +61,12 @@ void render_restore_text(const RestoreOutcome& o, std::ostream& out) {
     fmt::print(out, "BLOCKED: {}\n",
                f ? fmt::format("{} — {}", f->code, core::escape_name(f->message)) : "see below");
   } else if (verdict == "restored") {
-    fmt::print(out, "RESTORED in {:.2f} s (downtime {:.2f} s); safety snapshot {}\n",
-               o.applied->seconds, o.applied->downtime_seconds, o.applied->snapshot.string());
+    fmt::print(out, "RESTORED in {:.2f} s (downtime {:.3f} s, by {}); safety snapshot {}\n",
+               o.applied->seconds, o.applied->downtime_seconds, o.applied->method,
+               o.applied->snapshot.string());
+    if (!o.applied->copy_reason.empty()) {
+      fmt::print(out, "  copied, not swapped: {}\n", o.applied->copy_reason);
+    }
   } else {
     fmt::print(out, "REFUSED ({}): {}; live is unchanged\n", o.applied->refusal.code,
                core::escape_name(o.applied->refusal.message));
@@ -131,6 +135,8 @@ json restore_json(const RestoreOutcome& o) {
                       {"refusal_code", o.applied->refusal.code},
                       {"snapshot", o.applied->snapshot.string()},
                       {"downtime_seconds", o.applied->downtime_seconds},
+                      {"method", o.applied->method},
+                      {"copy_reason", o.applied->copy_reason},
                       {"seconds", o.applied->seconds}};
   }
   return doc;

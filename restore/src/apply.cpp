@@ -1,13 +1,17 @@
 // apply, rollback and recover: the journaled, atomic replacement of the live database and
 // documents (DESIGN.md, "Restore model", step 2).
 //
-// Order: exclusive lock; content hash of live (refuse if it changed since the plan); safety
-// snapshot; journal (old and new content hashes, where the documents are) written and synced;
-// documents swapped in with renameat2(RENAME_EXCHANGE); the staged database copied into live
-// through the backup API (or the selective transaction) — the single commit point; journal
-// marked committed; old documents moved into the snapshot; journal removed. A kill at any
-// instant leaves live old or new (SQLite's own journal sees to the database) and the journal
-// tells recover() how to bring the documents to match.
+// Order, under live's exclusive lock: live is what the plan saw (fingerprint, else content
+// hash); the journal (old and new content hashes, where the documents are) written and synced;
+// documents swapped in with renameat2(RENAME_EXCHANGE); then the commit point, one of
+//  - swap: live's WAL checkpointed and retired, the staged file (checked before the lock,
+//    unwritten since, given live's mode, owner and xattrs) exchanged with live; the old file
+//    becomes the safety snapshot; a process that opened live meanwhile makes it exchange back;
+//  - copy: a safety snapshot of live, then the staged database copied in through the backup API
+//    (or the selective transaction);
+// journal marked committed; old documents moved into the snapshot; journal removed. A kill at
+// any instant leaves live old or new and the journal tells recover() how to bring the documents
+// (and a retired WAL mode) to match.
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -101,6 +105,19 @@ Result<void> swap_out(const DocumentSwap& d) {
   return sync_parents(d);
 }
 
+// Exchanges two files by one rename (the swap's commit point, and its undo) and makes it
+// durable.
+Result<void> exchange(const fs::path& staged, const fs::path& live) {
+  if (renameat2_(staged, live, RENAME_EXCHANGE) != 0) {
+    return io_error(fmt::format("exchange {} with", staged.string()), live);
+  }
+  RK_TRY(core::sync_directory(live.parent_path()));
+  if (staged.parent_path() != live.parent_path()) {
+    RK_TRY(core::sync_directory(staged.parent_path()));
+  }
+  return {};
+}
+
 bool new_documents_in_place(const DocumentSwap& d) {
   return inode_of(d.live) == d.staged_ino;
 }
@@ -112,6 +129,20 @@ nlohmann::json snapshot_json(const Job& job, const std::optional<fs::path>& docu
           {"documents", documents ? documents->string() : ""},
           {"hash", job.old_hash.hex()},
           {"created", static_cast<std::int64_t>(std::time(nullptr))}};
+}
+
+// After a swap's commit: the old database file (now at the staged path) becomes the snapshot's.
+Result<void> keep_old_database(const Job& job) {
+  auto kept = job.snapshot / "database.sqlite";
+  std::error_code ec;
+  if (fs::exists(kept, ec)) return {};
+  if (::rename(job.staged_database.c_str(), kept.c_str()) != 0) {
+    return io_error(
+        fmt::format("move the old database {} into the snapshot as", job.staged_database.string()),
+        kept);
+  }
+  RK_TRY(core::sync_directory(kept.parent_path()));
+  return core::sync_directory(job.staged_database.parent_path());
 }
 
 // After the commit: the old documents (now at the staged path) become the snapshot's.
@@ -281,144 +312,298 @@ std::uint64_t inode_of(const fs::path& p) {
   return static_cast<std::uint64_t>(st.st_ino);
 }
 
-Result<ApplyReport> execute(Job job, const ApplyOptions& o) {
-  auto started = Clock::now();
-  ApplyReport report;
-  auto hook = [&](std::string_view step) {
-    if (o.on_step) o.on_step(step);
-  };
-  auto refuse = [&](std::string code, std::string why) -> Result<ApplyReport> {
-    report.refusal = refusal(std::move(code), std::move(why));
-    report.seconds = since(started);
-    return report;
-  };
-  RK_TRY(core::require_no_unfinished_restore(job.live));
-  if (auto why = unsafe_job(job)) return refuse("UNSAFE_LAYOUT", *why);
-  RK_TRY(make_private_dir(core::restore_state_dir(job.live)));
-  if (auto users = processes_using(job.live); !users.empty()) {
-    return refuse("LIVE_IN_USE", fmt::format("{} is open in {}", job.live.string(), users.front()));
-  }
-  auto locked = lock_live(job.live);
-  if (!locked && locked.error().code == ErrorCode::kConflict) {
-    return refuse("LIVE_IN_USE", locked.error().message);
-  }
-  if (!locked) return tl::unexpected(locked.error());
-  std::optional<core::Database> live(std::move(*locked));
-  auto locked_at = Clock::now();
-  hook("locked");
+namespace {
 
-  RK_TRY_ASSIGN(job.snapshot, new_snapshot_dir(job.live));
-  auto drop_snapshot = [&] { remove_tree(job.snapshot); };
-  auto snapshot_db = job.snapshot / "database.sqlite";
-  if (auto copied = copy_to_new_file(*live, snapshot_db); !copied) {
-    drop_snapshot();
-    return tl::unexpected(copied.error());
-  }
-  report.snapshot = job.snapshot;
-  hook("snapshot");
-  if (o.cancel.cancelled()) {
-    drop_snapshot();
-    return fail(ErrorCode::kCancelled, "restore cancelled; live is unchanged");
-  }
-  // Live's content hash is taken on the snapshot, an exact copy restorekit owns. With a plan,
-  // it runs on a second thread while the documents are swapped and the pages copied, and the
-  // commit waits for it; the journal meanwhile names the plan's hash as the old state (recover
-  // also accepts the snapshot's own hash).
-  auto hash_snapshot = [snapshot_db, cancel = o.cancel]() -> Result<core::Digest128> {
-    RK_TRY_ASSIGN(auto db, core::Database::open_untrusted(snapshot_db));
-    return core::content_hash(db, cancel);
-  };
-  std::future<Result<core::Digest128>> live_hash;
-  if (job.expected_live) {
-    job.old_hash = *job.expected_live;
-    live_hash = std::async(std::launch::async, hash_snapshot);
-  } else if (auto h = hash_snapshot(); h) {
-    job.old_hash = *h;
-  } else {
-    drop_snapshot();
-    return tl::unexpected(h.error());
-  }
-  std::optional<std::string> changed_since_plan;
-  auto before_commit = [&]() -> Result<void> {
-    if (!live_hash.valid()) return {};
-    RK_TRY_ASSIGN(auto h, live_hash.get());
-    if (h == job.old_hash) return {};
-    changed_since_plan =
-        fmt::format("live changed since the plan (content hash {} then, {} now); make a new plan",
-                    job.old_hash.hex(), h.hex());
-    return fail(ErrorCode::kConflict, *changed_since_plan);
-  };
-  if (job.documents) {
-    job.documents->staged_ino = inode_of(job.documents->staged);
-    job.documents->live_ino = inode_of(job.documents->live);
-  }
-  auto journal = core::restore_journal_path(job.live);
-  // Puts everything back as it was before the commit point.
-  auto undo = [&]() -> Result<void> {
-    if (live_hash.valid()) live_hash.wait();
-    if (job.documents && new_documents_in_place(*job.documents)) RK_TRY(swap_out(*job.documents));
+// One apply (or rollback): the lock, the proof that live is what the plan saw, then the staged
+// database installed by swap where one rename exchange can serve, else by copy.
+class Applier {
+ public:
+  Applier(Job job, const ApplyOptions& o) : job_(std::move(job)), o_(o) {}
+
+  Result<ApplyReport> run() {
+    started_ = Clock::now();
+    RK_TRY(core::require_no_unfinished_restore(job_.live));
+    if (auto why = unsafe_job(job_)) return refuse("UNSAFE_LAYOUT", *why);
+    RK_TRY(make_private_dir(core::restore_state_dir(job_.live)));
+    RK_TRY(make_private_dir(core::restore_snapshots_dir(job_.live)));
+    if (auto users = processes_using(job_.live); !users.empty()) {
+      return refuse("LIVE_IN_USE",
+                    fmt::format("{} is open in {}", job_.live.string(), users.front()));
+    }
+    auto locked = lock_live(job_.live);
+    if (!locked && locked.error().code == ErrorCode::kConflict) {
+      return refuse("LIVE_IN_USE", locked.error().message);
+    }
+    if (!locked) return tl::unexpected(locked.error());
+    live_.emplace(std::move(*locked));
+    locked_at_ = Clock::now();
+    hook("locked");
+    journal_ = core::restore_journal_path(job_.live);
+    if (job_.documents) {
+      job_.documents->staged_ino = inode_of(job_.documents->staged);
+      job_.documents->live_ino = inode_of(job_.documents->live);
+    }
+    if (auto changed = documents_changed(job_)) return refuse("DOCUMENTS_CHANGED", *changed);
+    // Live as the plan saw it, shown without reading it: its fingerprint is unchanged.
+    auto now = fingerprint(job_.live);
+    bool proven =
+        job_.expected_live && job_.live_fingerprint && now && *now == *job_.live_fingerprint;
     std::error_code ec;
-    fs::remove(journal, ec);
+    auto target = fs::canonical(job_.live, ec);
+    std::optional<std::string> why_copy =
+        ec ? std::optional<std::string>(ec.message()) : swap_blocker(job_, target);
+    if (!why_copy) return by_swap(target, proven);
+    report_.copy_reason = *why_copy;
+    return by_copy(proven);
+  }
+
+ private:
+  void hook(std::string_view step) {
+    if (o_.on_step) o_.on_step(step);
+  }
+
+  Result<ApplyReport> refuse(std::string code, std::string why) {
+    report_.refusal = refusal(std::move(code), std::move(why));
+    report_.seconds = since(started_);
+    return report_;
+  }
+
+  void drop_snapshot() { remove_tree(job_.snapshot); }
+
+  // Before the commit point: the documents back, the journal and the snapshot gone.
+  Result<void> undo_common() {
+    if (job_.documents && new_documents_in_place(*job_.documents)) {
+      RK_TRY(swap_out(*job_.documents));
+    }
+    std::error_code ec;
+    fs::remove(journal_, ec);
     drop_snapshot();
     return {};
-  };
-  auto abandon = [&](const Error& e) -> Result<ApplyReport> {
-    RK_TRY(undo());
-    if (changed_since_plan) return refuse("LIVE_CHANGED", *changed_since_plan);
-    return tl::unexpected(e);
-  };
-  if (auto changed = documents_changed(job)) {
-    RK_TRY(undo());
-    return refuse("DOCUMENTS_CHANGED", *changed);
-  }
-  if (auto w = write_json_durably(journal, job_json(job)); !w) return abandon(w.error());
-  hook("journal");
-  if (job.documents) {
-    if (auto swapped = swap_in(*job.documents); !swapped) return abandon(swapped.error());
-    hook("documents");
   }
 
-  // The commit point.
-  if (job.selection) {
-    if (auto same = before_commit(); !same) return abandon(same.error());
-    auto changes = run_selective(*live, job.staged_database, *job.selection);
-    if (!changes) return abandon(changes.error());
-    report.changes = std::move(*changes);
-  } else {
-    auto staged = core::Database::open_untrusted(job.staged_database);
-    if (!staged) return abandon(staged.error());
-    ProgressThrottle throttle(o.progress);
-    auto on_chunk = [&](int done, int total) {
-      throttle.update(Progress{static_cast<std::uint64_t>(done), static_cast<std::uint64_t>(total),
-                               0, 0, "copying pages"});
-      hook("copy");
-    };
-    if (auto copied = core::copy_pages(
-            *staged, *live,
-            core::PageCopyOptions{on_chunk, o.cancel, o.copy_chunk_pages, before_commit});
-        !copied) {
-      return abandon(copied.error());
+  // The swap: live's exclusive lock is held (and the staged file's, so that nobody opens the new
+  // file before the swap stands); live's WAL is checkpointed and retired, the documents and then
+  // the database are exchanged by rename; the old file becomes the snapshot. Everything under
+  // the lock is small and constant: the downtime does not grow with the database.
+  Result<ApplyReport> by_swap(const fs::path& target, bool proven) {
+    if (proven) {
+      job_.old_hash = *job_.expected_live;
+    } else {  // live changed on disk since the plan (or no plan): its content decides, read now
+      RK_TRY_ASSIGN(auto h, core::content_hash(*live_, o_.cancel));
+      if (job_.expected_live && h != *job_.expected_live) return live_changed(h);
+      job_.old_hash = h;
     }
+    std::optional<core::Database> staged_lock;
+    {
+      RK_TRY_ASSIGN(auto l, lock_live(job_.staged_database));
+      staged_lock.emplace(std::move(l));
+    }
+    auto staged_now = fingerprint(job_.staged_database);
+    if (!job_.staged_fingerprint || !staged_now ||
+        staged_now->file != job_.staged_fingerprint->file) {
+      return refuse("STAGED_CHANGED",
+                    fmt::format("the staged database {} was written after it was checked; make a "
+                                "new plan",
+                                job_.staged_database.string()));
+    }
+    if (auto same = copy_file_metadata(target, job_.staged_database); !same) {
+      report_.copy_reason = same.error().message;
+      staged_lock.reset();  // the copy reads the staged database
+      return by_copy(proven);
+    }
+    job_.method = Job::Method::kSwap;
+    report_.method = "swap";
+    RK_TRY_ASSIGN(job_.snapshot, new_snapshot_dir(job_.live));
+    report_.snapshot = job_.snapshot;
+    auto undo = [&]() -> Result<void> {
+      if (job_.retired_wal) RK_TRY(live_->exec("PRAGMA journal_mode=WAL"));
+      return undo_common();
+    };
+    // Live's -wal belongs to the old file: its frames go into it and it is removed (the new file
+    // gets live's journal mode from its own header, set by the dry run). The journal says so
+    // first, so that recover can put WAL mode back if the swap does not happen.
+    auto mode = journal_mode(*live_);
+    if (!mode) {
+      drop_snapshot();
+      return tl::unexpected(mode.error());
+    }
+    job_.retired_wal = *mode == "wal";
+    if (auto w = write_json_durably(journal_, job_json(job_)); !w) {
+      drop_snapshot();
+      return tl::unexpected(w.error());
+    }
+    hook("journal");
+    if (job_.retired_wal) {
+      if (auto r = live_->exec("PRAGMA journal_mode=DELETE"); !r) {
+        RK_TRY(undo());
+        return tl::unexpected(r.error());
+      }
+    }
+    hook("wal-retired");
+    if (job_.documents) {
+      if (auto swapped = swap_in(*job_.documents); !swapped) {
+        RK_TRY(undo());
+        return tl::unexpected(swapped.error());
+      }
+      hook("documents");
+    }
+    if (o_.cancel.cancelled()) {
+      RK_TRY(undo());
+      return fail(ErrorCode::kCancelled, "restore cancelled; live is unchanged");
+    }
+    // The commit point.
+    if (auto x = exchange(job_.staged_database, target); !x) {
+      RK_TRY(undo());
+      return tl::unexpected(x.error());
+    }
+    hook("committed");
+    // A process that opened live before the exchange (it waited on the lock) holds the old file,
+    // and would write into the snapshot once the lock is gone: put everything back.
+    if (auto users = processes_using(job_.staged_database); !users.empty()) {
+      RK_TRY(exchange(job_.staged_database, target));
+      RK_TRY(undo());
+      return refuse("LIVE_IN_USE", fmt::format("{} opened {} during the restore; stop it and apply "
+                                               "again (live is as before)",
+                                               users.front(), job_.live.string()));
+    }
+    job_.state = Job::State::kCommitted;
+    RK_TRY(write_json_durably(journal_, job_json(job_)));
+    hook("journal-committed");
+    RK_TRY(keep_old_database(job_));
+    hook("snapshot-kept");
+    RK_TRY(finish());
+    staged_lock.reset();
+    report_.downtime_seconds = since(locked_at_);
+    report_.applied = true;
+    if (job_.remove_after) remove_tree(*job_.remove_after);
+    prune_snapshots(job_.live, o_.keep_snapshots);
+    report_.seconds = since(started_);
+    return report_;
   }
-  hook("committed");
-  job.state = Job::State::kCommitted;
-  RK_TRY(write_json_durably(journal, job_json(job)));
-  hook("journal-committed");
-  RK_TRY(keep_old_documents(job));
-  hook("documents-kept");
-  std::error_code ec;
-  fs::remove(journal, ec);
-  RK_TRY(core::sync_directory(journal.parent_path()));
-  hook("done");
-  live.reset();  // releases the exclusive lock
-  report.downtime_seconds = since(locked_at);
-  report.applied = true;
 
-  if (job.remove_after) remove_tree(*job.remove_after);
-  report.checks = post_checks(job, report.changes);
-  prune_snapshots(job.live, o.keep_snapshots);
-  report.seconds = since(started);
-  return report;
+  // The copy: a safety snapshot of live, then the staged pages copied into it through SQLite's
+  // backup API (or the selective transaction), which is the commit point.
+  Result<ApplyReport> by_copy(bool proven) {
+    report_.method = "copy";
+    RK_TRY_ASSIGN(job_.snapshot, new_snapshot_dir(job_.live));
+    auto snapshot_db = job_.snapshot / "database.sqlite";
+    if (auto copied = copy_to_new_file(*live_, snapshot_db); !copied) {
+      drop_snapshot();
+      return tl::unexpected(copied.error());
+    }
+    report_.snapshot = job_.snapshot;
+    hook("snapshot");
+    if (o_.cancel.cancelled()) {
+      drop_snapshot();
+      return fail(ErrorCode::kCancelled, "restore cancelled; live is unchanged");
+    }
+    // Unless its fingerprint proved it, live's content hash is taken on the snapshot, an exact
+    // copy restorekit owns. With a plan, it runs on a second thread while the documents are
+    // swapped and the pages copied, and the commit waits for it; the journal meanwhile names the
+    // plan's hash as the old state (recover also accepts the snapshot's own hash).
+    auto hash_snapshot = [snapshot_db, cancel = o_.cancel]() -> Result<core::Digest128> {
+      RK_TRY_ASSIGN(auto db, core::Database::open_untrusted(snapshot_db));
+      return core::content_hash(db, cancel);
+    };
+    std::future<Result<core::Digest128>> live_hash;
+    if (job_.expected_live) {
+      job_.old_hash = *job_.expected_live;
+      if (!proven) live_hash = std::async(std::launch::async, hash_snapshot);
+    } else if (auto h = hash_snapshot(); h) {
+      job_.old_hash = *h;
+    } else {
+      drop_snapshot();
+      return tl::unexpected(h.error());
+    }
+    std::optional<core::Digest128> changed_to;
+    auto before_commit = [&]() -> Result<void> {
+      if (!live_hash.valid()) return {};
+      RK_TRY_ASSIGN(auto h, live_hash.get());
+      if (h == job_.old_hash) return {};
+      changed_to = h;
+      return fail(ErrorCode::kConflict, "live changed since the plan");
+    };
+    auto abandon = [&](const Error& e) -> Result<ApplyReport> {
+      if (live_hash.valid()) live_hash.wait();
+      RK_TRY(undo_common());
+      if (changed_to) return live_changed(*changed_to);
+      return tl::unexpected(e);
+    };
+    if (auto w = write_json_durably(journal_, job_json(job_)); !w) return abandon(w.error());
+    hook("journal");
+    if (job_.documents) {
+      if (auto swapped = swap_in(*job_.documents); !swapped) return abandon(swapped.error());
+      hook("documents");
+    }
+    // The commit point.
+    if (job_.selection) {
+      if (auto same = before_commit(); !same) return abandon(same.error());
+      auto changes = run_selective(*live_, job_.staged_database, *job_.selection);
+      if (!changes) return abandon(changes.error());
+      report_.changes = std::move(*changes);
+    } else {
+      auto staged = core::Database::open_untrusted(job_.staged_database);
+      if (!staged) return abandon(staged.error());
+      ProgressThrottle throttle(o_.progress);
+      auto on_chunk = [&](int done, int total) {
+        throttle.update(Progress{static_cast<std::uint64_t>(done),
+                                 static_cast<std::uint64_t>(total), 0, 0, "copying pages"});
+        hook("copy");
+      };
+      if (auto copied = core::copy_pages(
+              *staged, *live_,
+              core::PageCopyOptions{on_chunk, o_.cancel, o_.copy_chunk_pages, before_commit});
+          !copied) {
+        return abandon(copied.error());
+      }
+    }
+    hook("committed");
+    job_.state = Job::State::kCommitted;
+    RK_TRY(write_json_durably(journal_, job_json(job_)));
+    hook("journal-committed");
+    RK_TRY(finish());
+    report_.downtime_seconds = since(locked_at_);
+    report_.applied = true;
+    if (job_.remove_after) remove_tree(*job_.remove_after);
+    report_.checks = post_checks(job_, report_.changes);
+    prune_snapshots(job_.live, o_.keep_snapshots);
+    report_.seconds = since(started_);
+    return report_;
+  }
+
+  // After the commit: the old documents into the snapshot, the journal removed, the lock let go.
+  Result<void> finish() {
+    RK_TRY(keep_old_documents(job_));
+    hook("documents-kept");
+    std::error_code ec;
+    fs::remove(journal_, ec);
+    RK_TRY(core::sync_directory(journal_.parent_path()));
+    hook("done");
+    live_.reset();  // releases the exclusive lock
+    return {};
+  }
+
+  Result<ApplyReport> live_changed(const core::Digest128& now) {
+    bool rollback = job_.kind == Job::Kind::kRollback;
+    return refuse("LIVE_CHANGED",
+                  fmt::format("live changed since the {} (content hash {} then, {} now); {}",
+                              rollback ? "rollback began" : "plan", job_.expected_live->hex(),
+                              now.hex(), rollback ? "roll back again" : "make a new plan"));
+  }
+
+  Job job_;
+  const ApplyOptions& o_;
+  ApplyReport report_;
+  Clock::time_point started_;
+  Clock::time_point locked_at_;
+  std::optional<core::Database> live_;
+  fs::path journal_;
+};
+
+}  // namespace
+
+Result<ApplyReport> execute(Job job, const ApplyOptions& o) {
+  return Applier(std::move(job), o).run();
 }
 
 }  // namespace detail
@@ -445,7 +630,8 @@ Result<ApplyReport> apply(const Plan& plan, const ApplyOptions& options) {
   // Everything apply installs must be what the dry run checked (checked before the lock, so
   // that a large tree's hashing is not downtime; the plan folder is private to the caller).
   if (auto why = detail::plan_tampered(plan)) return refuse("PLAN_TAMPERED", *why);
-  if (auto why = detail::staged_data_changed(plan)) return refuse("STAGED_CHANGED", *why);
+  std::optional<DatabaseFingerprint> staged;
+  if (auto why = detail::staged_data_changed(plan, &staged)) return refuse("STAGED_CHANGED", *why);
   detail::Job job;
   job.live = plan.live;
   job.staged_database = plan.staged_database;
@@ -455,6 +641,8 @@ Result<ApplyReport> apply(const Plan& plan, const ApplyOptions& options) {
   }
   if (plan.selection.selective()) job.selection = plan.selection;
   job.expected_live = plan.live_hash;
+  job.live_fingerprint = plan.live_fingerprint;
+  job.staged_fingerprint = staged;
   job.result_hash = plan.result_hash;
   job.remove_after = plan.plan_dir ? *plan.plan_dir : plan.staging;
   auto report = detail::execute(std::move(job), options);
@@ -487,6 +675,39 @@ Result<ApplyReport> rollback(const std::filesystem::path& live, const ApplyOptio
   job.live = live;
   job.staged_database = snap / "database.sqlite";
   job.result_hash = *hash;
+  // The snapshot may come back by swap: it takes live's journal mode now, and both files are
+  // hashed here, before the lock, between fingerprints that the lock then compares.
+  RK_TRY(detail::set_wal_header(job.staged_database, detail::wal_header(live)));
+  Result<core::Digest128> kept = fail(ErrorCode::kIo, "not hashed");
+  RK_TRY_ASSIGN(job.staged_fingerprint,
+                detail::fingerprint_around(job.staged_database, [&]() -> Result<void> {
+                  RK_TRY_ASSIGN(auto db, core::Database::open_untrusted(job.staged_database));
+                  kept = core::content_hash(db, options.cancel);
+                  return {};
+                }));
+  if (!kept || *kept != *hash) {
+    return fail(ErrorCode::kBadBackup,
+                fmt::format("the safety snapshot {} no longer holds the content it was taken with "
+                            "({}); nothing was changed",
+                            job.staged_database.string(),
+                            kept ? "content hash " + kept->hex() + ", expected " + hash->hex()
+                                 : kept.error().message),
+                job.staged_database.string());
+  }
+  {
+    auto current = core::Database::open(live, core::OpenMode::kReadOnly);
+    if (current) {
+      Result<core::Digest128> now = fail(ErrorCode::kIo, "not hashed");
+      auto around = detail::fingerprint_around(live, [&]() -> Result<void> {
+        now = core::content_hash(*current, options.cancel);
+        return {};
+      });
+      if (around && *around && now) {
+        job.expected_live = *now;
+        job.live_fingerprint = *around;
+      }
+    }
+  }
   job.remove_after = snap;
   std::string docs = j.value("documents", "");
   std::string live_docs = j.value("live_documents", "");
@@ -536,6 +757,11 @@ Result<RecoverReport> recover(const std::filesystem::path& live) {
       report.actions.push_back("swapped the backup's documents into " +
                                job.documents->live.string());
     }
+    if (job.method == detail::Job::Method::kSwap) {
+      RK_TRY(detail::keep_old_database(job));
+      report.actions.push_back("kept the database file swapped out as the safety snapshot in " +
+                               job.snapshot.string());
+    }
     RK_TRY(detail::keep_old_documents(job));
     if (job.remove_after) detail::remove_tree(*job.remove_after);
     report.outcome = RecoverOutcome::kFinished;
@@ -545,6 +771,10 @@ Result<RecoverReport> recover(const std::filesystem::path& live) {
       RK_TRY(detail::swap_out(*job.documents));
       report.actions.push_back("put the previous documents back into " +
                                job.documents->live.string());
+    }
+    if (job.retired_wal && !detail::wal_header(live)) {
+      RK_TRY(db.exec("PRAGMA journal_mode=WAL"));
+      report.actions.push_back("put " + live.string() + " back into WAL mode");
     }
     detail::remove_tree(job.snapshot);
     if (job.remove_after && detail::is_staging_dir(live, *job.remove_after)) {

@@ -233,8 +233,14 @@ std::optional<std::string> plan_tampered(const Plan& plan) {
   return std::nullopt;
 }
 
-std::optional<std::string> staged_data_changed(const Plan& plan) {
-  auto db = core::hash_file(plan.staged_database);
+std::optional<std::string> staged_data_changed(const Plan& plan,
+                                               std::optional<DatabaseFingerprint>* staged) {
+  Result<core::Digest128> db = fail(ErrorCode::kIo, "not hashed");
+  auto around = fingerprint_around(plan.staged_database, [&]() -> Result<void> {
+    db = core::hash_file(plan.staged_database);
+    return {};
+  });
+  if (!around) return around.error().message;
   if (!db || *db != plan.staged_database_hash) {
     return fmt::format(
         "the staged database {} is not the one the dry run checked ({}); make a "
@@ -243,6 +249,13 @@ std::optional<std::string> staged_data_changed(const Plan& plan) {
         db ? "XXH3-128 " + db->hex() + ", expected " + plan.staged_database_hash.hex()
            : db.error().message);
   }
+  if (!*around) {
+    return fmt::format(
+        "the staged database {} was being written while it was checked; make a "
+        "new plan",
+        plan.staged_database.string());
+  }
+  *staged = *around;
   if (!plan.staged_documents || !plan.live_documents) return std::nullopt;
   auto tree = scan_tree(*plan.staged_documents, HashFiles::kYes);
   if (!tree) return tree.error().message;

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,6 +63,22 @@ std::optional<core::Finding> disk_space_check(const fs::path& dir, std::uint64_t
 // "wal", "delete", ...
 [[nodiscard]] Result<std::string> journal_mode(core::Database& db);
 
+// Whether a database file's header puts it in WAL mode (file format versions 2).
+bool wal_header(const fs::path& db);
+// Puts a database restorekit owns (staged, a snapshot) in WAL mode or out of it, so that it
+// comes in as live was. @error kDatabase, kIo.
+[[nodiscard]] Result<void> set_wal_header(const fs::path& db, bool wal);
+
+// The fingerprint of a database file and its -wal now. @error kIo (the file cannot be opened).
+[[nodiscard]] Result<DatabaseFingerprint> fingerprint(const fs::path& db);
+
+// Runs `read` between two fingerprints of `db`, the first taken settled (it waits out a change
+// made within the filesystem's timestamp granularity, twice at most). @return the fingerprint
+// when both are equal (nothing was written while `read` ran), nullopt when the file kept
+// changing. @error `read`'s, kIo.
+[[nodiscard]] Result<std::optional<DatabaseFingerprint>> fingerprint_around(
+    const fs::path& db, const std::function<Result<void>()>& read);
+
 // --- selective.cpp ----------------------------------------------------------------------------
 
 // Runs a selective restore as one transaction on `target` (live, or a scratch copy of it),
@@ -113,8 +130,11 @@ void unregister_plan(const Plan& plan);
 // nullopt.
 std::optional<std::string> plan_tampered(const Plan& plan);
 
-// Why the staged database or documents differ from what the dry run checked, or nullopt.
-std::optional<std::string> staged_data_changed(const Plan& plan);
+// Why the staged database or documents differ from what the dry run checked, or nullopt; the
+// staged database's fingerprint around its hash goes to `staged` (nullopt when it was being
+// written meanwhile, which is a difference too).
+std::optional<std::string> staged_data_changed(const Plan& plan,
+                                               std::optional<DatabaseFingerprint>* staged);
 
 // --- journal.cpp ------------------------------------------------------------------------------
 
@@ -133,12 +153,18 @@ struct Job {
   std::optional<DocumentSwap> documents;
   std::optional<Selection> selection;            // set for a selective restore
   std::optional<core::Digest128> expected_live;  // refuse unless live still has this hash
+  // Live as `expected_live` was taken, and the staged database as its check (file or content
+  // hash) saw it: equal under the lock, neither is read again. Not journaled.
+  std::optional<DatabaseFingerprint> live_fingerprint;
+  std::optional<DatabaseFingerprint> staged_fingerprint;
   core::Digest128 result_hash;
   std::optional<fs::path> remove_after;  // staging folder or consumed snapshot
   // The live documents as the dry run saw them (apply refuses when they changed since); not
   // journaled: only checked before the commit point.
   std::optional<std::vector<TreeEntry>> live_tree;
   // Filled while running:
+  enum class Method { kCopy, kSwap } method = Method::kCopy;
+  bool retired_wal = false;  // a swap took live out of WAL mode (undo puts it back)
   core::Digest128 old_hash;
   fs::path snapshot;
   enum class State { kPrepared, kCommitted } state = State::kPrepared;
@@ -151,12 +177,26 @@ nlohmann::json job_json(const Job& job);
 [[nodiscard]] Result<nlohmann::json> read_json(const fs::path& path,
                                                std::uint64_t max_bytes = 16u << 20);
 
+// @throws nlohmann::json::exception on a malformed object (callers catch it).
+nlohmann::json fingerprint_json(const DatabaseFingerprint& f);
+DatabaseFingerprint fingerprint_from_json(const nlohmann::json& j);
+
 nlohmann::json tree_json(const std::vector<TreeEntry>& tree);
 [[nodiscard]] Result<std::vector<TreeEntry>> tree_from_json(const nlohmann::json& j);
 
 std::string selection_to_string(const Selection& s);
 nlohmann::json selection_json(const Selection& s);
 Selection selection_from_json(const nlohmann::json& j);
+
+// --- swap.cpp ---------------------------------------------------------------------------------
+
+// Why the staged database cannot be swapped in for `target` (live, links resolved) by one
+// rename exchange, or nullopt: a selective restore, another filesystem, more than one link.
+std::optional<std::string> swap_blocker(const Job& job, const fs::path& target);
+
+// Gives `to` the owner, mode and extended attributes of `from` (and none of its own).
+// @error kIo naming what could not be set (e.g. another owner without the right to chown).
+[[nodiscard]] Result<void> copy_file_metadata(const fs::path& from, const fs::path& to);
 
 // --- apply.cpp --------------------------------------------------------------------------------
 

@@ -121,10 +121,35 @@ std::string selection_to_string(const Selection& s) {
   return join(parts);
 }
 
+namespace {
+
+nlohmann::json file_fingerprint_json(const FileFingerprint& f) {
+  return {{"device", f.device},     {"inode", f.inode},       {"size", f.size},
+          {"mtime_ns", f.mtime_ns}, {"ctime_ns", f.ctime_ns}, {"marks", f.marks}};
+}
+
+FileFingerprint file_fingerprint_from_json(const nlohmann::json& j) {
+  return {j.at("device").get<std::uint64_t>(),  j.at("inode").get<std::uint64_t>(),
+          j.at("size").get<std::uint64_t>(),    j.at("mtime_ns").get<std::int64_t>(),
+          j.at("ctime_ns").get<std::int64_t>(), j.at("marks").get<std::uint64_t>()};
+}
+
+}  // namespace
+
+nlohmann::json fingerprint_json(const DatabaseFingerprint& f) {
+  return {{"file", file_fingerprint_json(f.file)}, {"wal", file_fingerprint_json(f.wal)}};
+}
+
+DatabaseFingerprint fingerprint_from_json(const nlohmann::json& j) {
+  return {file_fingerprint_from_json(j.at("file")), file_fingerprint_from_json(j.at("wal"))};
+}
+
 nlohmann::json job_json(const Job& job) {
   nlohmann::json j = {{"schema", "restorekit.journal/1"},
                       {"kind", job.kind == Job::Kind::kRollback ? "rollback" : "restore"},
                       {"state", job.state == Job::State::kCommitted ? "committed" : "prepared"},
+                      {"method", job.method == Job::Method::kSwap ? "swap" : "copy"},
+                      {"retired_wal", job.retired_wal},
                       {"live", job.live.string()},
                       {"staged_database", job.staged_database.string()},
                       {"old_hash", job.old_hash.hex()},
@@ -153,6 +178,8 @@ Result<Job> job_from_json(const nlohmann::json& j) {
         j.at("kind").get<std::string>() == "rollback" ? Job::Kind::kRollback : Job::Kind::kRestore;
     job.state = j.at("state").get<std::string>() == "committed" ? Job::State::kCommitted
                                                                 : Job::State::kPrepared;
+    job.method = j.value("method", "copy") == "swap" ? Job::Method::kSwap : Job::Method::kCopy;
+    job.retired_wal = j.value("retired_wal", false);
     job.live = j.at("live").get<std::string>();
     job.staged_database = j.at("staged_database").get<std::string>();
     auto old_hash = core::Digest128::from_hex(j.at("old_hash").get<std::string>());

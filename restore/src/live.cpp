@@ -1,6 +1,15 @@
 // SQLite work on the live database and on restorekit's own copies: snapshots, the exclusive
-// lock, writable opens of staged (still hostile) databases.
+// lock, writable opens of staged (still hostile) databases, journal modes and fingerprints.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
 #include <fmt/format.h>
+
+#include <restorekit/core/fs.hpp>
 
 #include "internal.hpp"
 
@@ -10,7 +19,106 @@ namespace {
 
 constexpr int kLockTimeoutMs = 2000;
 
+std::int64_t ns_of(const struct timespec& t) {
+  return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+
+std::uint64_t big_endian(const unsigned char* p, int n) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < n; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+enum class FileKind { kDatabase, kWal };
+
+// One file's fingerprint; a -wal that is absent or empty (no frames) is all zero.
+Result<FileFingerprint> file_fingerprint(const fs::path& p, FileKind kind) {
+  core::UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (kind == FileKind::kWal && errno == ENOENT) return FileFingerprint{};
+    return fail(ErrorCode::kIo, fmt::format("cannot open {}: {}", p.string(), std::strerror(errno)),
+                p.string());
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return fail(ErrorCode::kIo, fmt::format("cannot stat {}: {}", p.string(), std::strerror(errno)),
+                p.string());
+  }
+  if (kind == FileKind::kWal && st.st_size == 0) return FileFingerprint{};
+  FileFingerprint f{static_cast<std::uint64_t>(st.st_dev),
+                    static_cast<std::uint64_t>(st.st_ino),
+                    static_cast<std::uint64_t>(st.st_size),
+                    ns_of(st.st_mtim),
+                    ns_of(st.st_ctim),
+                    0};
+  // Database header: change counter (24) and version-valid-for (92); WAL header: salts (16).
+  unsigned char header[100] = {};
+  auto n = ::pread(fd.get(), header, sizeof header, 0);
+  if (n == static_cast<ssize_t>(sizeof header) && kind == FileKind::kDatabase) {
+    f.marks = big_endian(header + 24, 4) << 32 | big_endian(header + 92, 4);
+  } else if (n >= 24 && kind == FileKind::kWal) {
+    f.marks = big_endian(header + 16, 8);
+  }
+  return f;
+}
+
+// How long after a write a file's change time may still equal the next write's: one tick of
+// the kernel's coarse clock, or whole seconds where the filesystem keeps no nanoseconds.
+std::chrono::nanoseconds granularity(const DatabaseFingerprint& f) {
+  bool whole_seconds = f.file.ctime_ns % 1'000'000'000 == 0 &&
+                       (f.wal.inode == 0 || f.wal.ctime_ns % 1'000'000'000 == 0);
+  return whole_seconds ? std::chrono::nanoseconds(std::chrono::seconds(2))
+                       : std::chrono::nanoseconds(std::chrono::milliseconds(20));
+}
+
+// How long to wait before `f` is settled (zero: it is).
+std::chrono::nanoseconds unsettled_for(const DatabaseFingerprint& f) {
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  auto changed = std::max(f.file.ctime_ns, f.wal.ctime_ns);
+  auto age = std::chrono::nanoseconds(ns_of(now) - changed);
+  auto g = granularity(f);
+  return age >= g ? std::chrono::nanoseconds(0) : g - age;
+}
+
 }  // namespace
+
+Result<DatabaseFingerprint> fingerprint(const fs::path& db) {
+  DatabaseFingerprint f;
+  RK_TRY_ASSIGN(f.file, file_fingerprint(db, FileKind::kDatabase));
+  RK_TRY_ASSIGN(f.wal, file_fingerprint(db.string() + "-wal", FileKind::kWal));
+  return f;
+}
+
+Result<std::optional<DatabaseFingerprint>> fingerprint_around(
+    const fs::path& db, const std::function<Result<void>()>& read) {
+  std::optional<DatabaseFingerprint> before;
+  for (int attempt = 0; attempt < 3 && !before; ++attempt) {
+    RK_TRY_ASSIGN(auto f, fingerprint(db));
+    auto wait = unsettled_for(f);
+    if (wait.count() == 0) {
+      before = f;
+    } else {
+      std::this_thread::sleep_for(wait);
+    }
+  }
+  RK_TRY(read());
+  if (!before) return std::optional<DatabaseFingerprint>{};
+  RK_TRY_ASSIGN(auto after, fingerprint(db));
+  return after == *before ? before : std::nullopt;
+}
+
+bool wal_header(const fs::path& db) {
+  core::UniqueFd fd(::open(db.c_str(), O_RDONLY | O_CLOEXEC));
+  unsigned char version[2] = {};
+  return fd && ::pread(fd.get(), version, 2, 18) == 2 && version[0] == 2 && version[1] == 2;
+}
+
+Result<void> set_wal_header(const fs::path& db, bool wal) {
+  if (wal_header(db) == wal) return {};
+  RK_TRY_ASSIGN(auto conn, open_staged_for_writing(db));
+  return conn.exec(wal ? "PRAGMA journal_mode=WAL" : "PRAGMA journal_mode=DELETE");
+}
 
 Result<void> copy_to_new_file(core::Database& src, const fs::path& dest) {
   std::error_code ec;

@@ -320,6 +320,14 @@ class Planner {
                       backup_summary_.page_size, live_summary_.page_size)));
       p_.staged_bytes = file_size_or_zero(p_.staged_database);
     }
+    // A full restore installs the staged file itself: it comes in with live's journal mode
+    // (WAL or a rollback journal; the header says which), and the hash apply checks covers it.
+    if (!p_.selection.selective() &&
+        detail::wal_header(p_.staged_database) != (live_mode_ == "wal")) {
+      staged_db_.reset();
+      RK_TRY(detail::set_wal_header(p_.staged_database, live_mode_ == "wal"));
+      RK_TRY_ASSIGN(staged_db_, core::Database::open_untrusted(p_.staged_database));
+    }
     return {};
   }
 
@@ -425,10 +433,14 @@ class Planner {
   }
 
   // Live's content hash in one read transaction: a consistent state while the application
-  // keeps writing.
+  // keeps writing. The fingerprints around it let apply prove live unchanged without reading
+  // it again.
   Result<void> live_hash() {
     auto t = Clock::now();
-    RK_TRY_ASSIGN(p_.live_hash, core::content_hash(*live_db_, o_.cancel));
+    RK_TRY_ASSIGN(p_.live_fingerprint, detail::fingerprint_around(p_.live, [&]() -> Result<void> {
+                    RK_TRY_ASSIGN(p_.live_hash, core::content_hash(*live_db_, o_.cancel));
+                    return {};
+                  }));
     read_seconds_ = since(t);
     return {};
   }
@@ -457,24 +469,39 @@ class Planner {
   }
 
   void space_and_prediction() {
+    swap_ = swap_expected();
+    // Room for the staged database, the documents not staged yet and, for a copy, a snapshot
+    // of live (a swap keeps the old file itself).
     std::uint64_t docs_to_stage = p_.staged_documents ? 0 : p_.document_bytes;
-    std::uint64_t needed = p_.live_bytes + p_.staged_bytes + docs_to_stage;
+    std::uint64_t needed = (swap_ ? 0 : p_.live_bytes) + p_.staged_bytes + docs_to_stage;
     if (auto f = detail::disk_space_check(core::restore_state_dir(p_.live), needed)) {
       p_.checks.push_back(*f);
     }
-    // The pace of a page copy: a measured copy of live (selective restore), else the pass that
-    // expanded and wrote the archive (a lower bound: it also decompressed and verified).
+    // Under the lock, a swap takes a few syncs and renames whatever the size (plus a read of live
+    // if something touched it since this dry run). A copy snapshots live, then copies the staged
+    // database in (its own journal writes the old pages once more) while live's hash is checked
+    // on the snapshot. The pace of a page copy: a measured copy of live (selective restore), else
+    // the pass that expanded and wrote the archive (a lower bound: it also decompressed and
+    // verified).
     double rate = read_seconds_ > 0 && p_.selection.selective()
                       ? static_cast<double>(p_.live_bytes) / read_seconds_
                   : pass_seconds_ > 0 ? static_cast<double>(report_.bytes) / pass_seconds_
                                       : 2e8;
     rate = std::max(rate, 1e6);
-    // Under the lock: snapshot live, then copy the staged database in (its own journal writes
-    // the old pages once more) while live's hash is checked on the snapshot.
     double copy = 1.5 * static_cast<double>(p_.staged_bytes) / rate;
     p_.predicted_apply_seconds =
-        static_cast<double>(p_.live_bytes) / rate + std::max(copy, hash_seconds_);
+        swap_ ? 0.01 + (p_.live_fingerprint ? 0 : read_seconds_)
+              : static_cast<double>(p_.live_bytes) / rate + std::max(copy, hash_seconds_);
     steps();
+  }
+
+  // Whether apply will install the staged file by a rename exchange (it decides again, under
+  // the lock): a full restore, staged on live's filesystem, live a file with one name.
+  bool swap_expected() const {
+    struct stat live {
+    }, staged{};
+    return !p_.selection.selective() && ::stat(p_.live.c_str(), &live) == 0 && live.st_nlink == 1 &&
+           ::stat(p_.staged_database.c_str(), &staged) == 0 && staged.st_dev == live.st_dev;
   }
 
   void steps() {
@@ -483,10 +510,19 @@ class Planner {
         fmt::format("take the exclusive lock on {} (locking_mode=EXCLUSIVE and an empty "
                     "exclusive transaction: nothing is written)",
                     p_.live.string()));
-    s.push_back(fmt::format("check that live still has content hash {}", p_.live_hash.hex()));
-    s.push_back(fmt::format("take a safety snapshot of the live database under {}",
-                            core::restore_snapshots_dir(p_.live).string()));
+    s.push_back(fmt::format(
+        "check that live still has content hash {}{}", p_.live_hash.hex(),
+        swap_ && p_.live_fingerprint ? " (by its fingerprint: untouched since this dry run)" : ""));
+    if (!swap_) {
+      s.push_back(fmt::format("take a safety snapshot of the live database under {}",
+                              core::restore_snapshots_dir(p_.live).string()));
+    }
     s.push_back("write and sync the journal (old and new content hashes)");
+    if (swap_ && live_mode_ == "wal") {
+      s.push_back(
+          "checkpoint live's -wal into it and take it out of WAL mode (the staged file "
+          "comes in WAL mode)");
+    }
     if (p_.live_documents) {
       s.push_back(fmt::format("{}swap {} documents into {} (renameat2 RENAME_EXCHANGE)",
                               p_.staged_documents ? "" : "stage and ", p_.document_files,
@@ -495,6 +531,13 @@ class Planner {
     if (p_.selection.selective()) {
       s.push_back(fmt::format("in one transaction, restore {} (commit point)",
                               detail::selection_to_string(p_.selection)));
+    } else if (swap_) {
+      s.push_back(fmt::format(
+          "exchange the staged database ({}, with live's mode, owner and extended attributes) "
+          "with live (renameat2 RENAME_EXCHANGE, commit point): the old file becomes the safety "
+          "snapshot under {}, not copied",
+          detail::human(p_.staged_bytes), core::restore_snapshots_dir(p_.live).string()));
+      s.push_back("check that no process opened the old file meanwhile (else exchange back)");
     } else {
       s.push_back(
           fmt::format("copy the staged database ({}) into live through the SQLite "
@@ -504,8 +547,12 @@ class Planner {
     s.push_back(
         "mark the journal committed, keep the old documents in the snapshot, remove the "
         "journal");
-    s.push_back(
-        fmt::format("check live: integrity_check and content hash {}", p_.result_hash.hex()));
+    s.push_back(swap_ ? fmt::format("check live: the file swapped in is the staged file whose "
+                                    "XXH3-128 {} was checked before the lock, unwritten since (its "
+                                    "fingerprint under the lock)",
+                                    p_.staged_database_hash.hex())
+                      : fmt::format("check live: integrity_check and content hash {}",
+                                    p_.result_hash.hex()));
   }
 
   Result<void> save() {
@@ -526,6 +573,8 @@ class Planner {
         {"allow_schema_changes", p_.allow_schema_changes},
         {"checks", checks},
         {"live_hash", p_.live_hash.hex()},
+        {"live_fingerprint",
+         p_.live_fingerprint ? detail::fingerprint_json(*p_.live_fingerprint) : nullptr},
         {"result_hash", p_.result_hash.hex()},
         {"live_bytes", p_.live_bytes},
         {"staged_bytes", p_.staged_bytes},
@@ -564,6 +613,7 @@ class Planner {
   std::optional<core::Database> live_db_;    // the plan's one session on live (read-only)
   std::optional<core::Database> staged_db_;  // ... and on the staged copy (untrusted)
   std::string live_mode_;
+  bool swap_ = false;
   double pass_seconds_ = 0;
   double read_seconds_ = 0;
   double hash_seconds_ = 0;
@@ -610,6 +660,9 @@ Result<Plan> load_plan(const fs::path& plan_dir) {
       return fail(ErrorCode::kBadBackup, fmt::format("{} holds a bad hash", path.string()));
     }
     p.live_hash = *live_hash;
+    if (j.contains("live_fingerprint") && j["live_fingerprint"].is_object()) {
+      p.live_fingerprint = detail::fingerprint_from_json(j["live_fingerprint"]);
+    }
     p.result_hash = *result_hash;
     p.live_bytes = j.value("live_bytes", std::uint64_t{0});
     p.staged_bytes = j.value("staged_bytes", std::uint64_t{0});

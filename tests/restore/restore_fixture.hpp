@@ -74,6 +74,17 @@ inline bool integrity_ok(const fs::path& db) {
   return row && *row && st->column_text(0) == "ok";
 }
 
+// Whether a database file's header puts it in WAL mode (read directly, opening nothing).
+inline bool wal_file(const fs::path& db) {
+  auto bytes = read_file(db);
+  return bytes.size() > 19 && bytes[18] == 2 && bytes[19] == 2;
+}
+
+inline std::uint64_t inode_of(const fs::path& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
 inline std::int64_t query(const fs::path& db, const std::string& sql) {
   auto conn = core::Database::open(db, core::OpenMode::kReadOnly);
   EXPECT_TRUE(conn);

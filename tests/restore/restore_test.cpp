@@ -327,23 +327,36 @@ bool apply_in_child(const restore::Plan& p, const std::string& kill_at,
 // the page copy), with live laid out as the fixture has it after `layout` (which also resets
 // it: called before every run). After each kill live is intact and old or new, and recover
 // brings the documents to match.
+enum class Method { kSwap, kCopy };
+
 class CrashHarness : public RestoreTest {
  protected:
-  void run_harness(int copy_kills, int other_kills, const std::function<void()>& layout) {
+  void run_harness(Method method, int copy_kills, int other_kills,
+                   const std::function<void()>& layout) {
     layout();
     auto old_hash = content_of(live_);
     auto new_hash = content_of(app_ / "app.sqlite");
     auto old_docs = tree_hash(live_docs_);
     auto new_docs = tree_hash(app_ / "docs");
     bool linked = fs::is_symlink(live_docs_);
+    bool wal = wal_file(live_);
     StepTimes t;
-    ASSERT_FALSE(apply_in_child(kept_plan(), "", std::nullopt, &t));
+    auto first = kept_plan();
+    auto staged_inode = inode_of(first.staged_database);
+    ASSERT_FALSE(apply_in_child(first, "", std::nullopt, &t));
     ASSERT_GT(t.committed_us, t.journal_us);
     ASSERT_EQ(content_of(live_), new_hash);
+    ASSERT_EQ(inode_of(live_) == staged_inode, method == Method::kSwap)
+        << "apply did not take the path this harness is for";
 
-    std::vector<std::string> steps = {"locked", "snapshot",  "journal",           "documents",
-                                      "copy",   "committed", "journal-committed", "documents-kept",
-                                      "done"};
+    std::vector<std::string> steps =
+        method == Method::kSwap
+            ? std::vector<std::string>{"locked",        "journal",        "wal-retired",
+                                       "documents",     "committed",      "journal-committed",
+                                       "snapshot-kept", "documents-kept", "done"}
+            : std::vector<std::string>{"locked", "snapshot",  "journal",           "documents",
+                                       "copy",   "committed", "journal-committed", "documents-kept",
+                                       "done"};
     std::mt19937 rng(20261122);
     int killed = 0, old_state = 0, new_state = 0, finished = 0, undone = 0;
     const int kRandomKills = copy_kills + other_kills;
@@ -384,6 +397,16 @@ class CrashHarness : public RestoreTest {
       EXPECT_EQ(tree_hash(live_docs_), hash == new_hash ? new_docs : old_docs)
           << "the documents match the database after recover";
       EXPECT_EQ(fs::is_symlink(live_docs_), linked) << "the documents folder keeps its kind";
+      EXPECT_EQ(wal_file(live_), wal) << "live keeps its journal mode";
+      if (hash == new_hash) {  // the newest snapshot holds the old content
+        std::vector<fs::path> snaps;
+        for (const auto& e : fs::directory_iterator(core::restore_snapshots_dir(live_))) {
+          snaps.push_back(e.path());
+        }
+        ASSERT_FALSE(snaps.empty());
+        EXPECT_EQ(content_of(*std::max_element(snaps.begin(), snaps.end()) / "database.sqlite"),
+                  old_hash);
+      }
       if (p.plan_dir && hash == old_hash) discard(p);
       // Whatever the kill left, recover leaves no incomplete snapshot behind.
       std::error_code ec;
@@ -393,10 +416,11 @@ class CrashHarness : public RestoreTest {
     }
     RecordProperty("kills", killed);
     std::printf(
-        "crash harness%s: %d kills (%zu at step boundaries, %d at random instants: %d aimed at "
-        "the swap and page copy, %d anywhere); live old %d, new %d; recover finished %d, "
-        "undid %d\n",
-        linked ? " (symlinked documents)" : "", killed, steps.size(), landed, copy_kills,
+        "crash harness (by %s%s%s): %d kills (%zu at step boundaries, %d at random instants: "
+        "%d aimed at the swap or page copy, %d anywhere); live old %d, new %d; recover "
+        "finished %d, undid %d\n",
+        method == Method::kSwap ? "swap" : "copy", wal ? ", WAL live" : "",
+        linked ? ", symlinked documents" : "", killed, steps.size(), landed, copy_kills,
         other_kills, old_state, new_state, finished, undone);
     EXPECT_GE(landed, kRandomKills / 2);
     EXPECT_GT(old_state, 0);
@@ -407,10 +431,35 @@ class CrashHarness : public RestoreTest {
 TEST_F(CrashHarness, KilledAtAnyInstantLiveIsOldOrNewAndRecoverCleansUp) {
   auto pristine = scratch_ / "pristine";
   fs::copy(app_ / "live", pristine, fs::copy_options::recursive);
-  run_harness(60, 20, [&] {
+  run_harness(Method::kSwap, 40, 20, [&] {
     std::error_code ec;
     fs::remove_all(app_ / "live", ec);
     fs::copy(pristine, app_ / "live", fs::copy_options::recursive);
+  });
+}
+
+// Live in WAL mode: the swap checkpoints and retires its -wal under the lock; a kill before the
+// exchange leaves the old file in rollback mode, and recover puts WAL back.
+TEST_F(CrashHarness, KilledAtAnyInstantAWalLiveIsOldOrNewAndKeepsWalMode) {
+  exec(live_, "PRAGMA journal_mode=WAL");
+  auto pristine = scratch_ / "pristine";
+  fs::copy(app_ / "live", pristine, fs::copy_options::recursive);
+  run_harness(Method::kSwap, 20, 10, [&] {
+    std::error_code ec;
+    fs::remove_all(app_ / "live", ec);
+    fs::copy(pristine, app_ / "live", fs::copy_options::recursive);
+  });
+}
+
+// A hard-linked live is restored by copy: kills land inside the page copy.
+TEST_F(CrashHarness, KilledAtAnyInstantDuringACopyLiveIsOldOrNew) {
+  auto pristine = scratch_ / "pristine";
+  fs::copy(app_ / "live", pristine, fs::copy_options::recursive);
+  run_harness(Method::kCopy, 40, 10, [&] {
+    std::error_code ec;
+    fs::remove_all(app_ / "live", ec);
+    fs::copy(pristine, app_ / "live", fs::copy_options::recursive);
+    fs::create_hard_link(live_, app_ / "live" / "second-name.sqlite");
   });
 }
 
@@ -433,7 +482,7 @@ TEST_F(CrashHarness, KilledAtAnyInstantSymlinkedDocumentsKeepTheirLinkAndMatch) 
       fs::remove_all(p, ec);
     }
   } cleanup{target.parent_path()};
-  run_harness(20, 10, [&] {
+  run_harness(Method::kSwap, 20, 10, [&] {
     std::error_code ec;
     fs::remove_all(app_ / "live", ec);
     fs::remove_all(target.parent_path(), ec);

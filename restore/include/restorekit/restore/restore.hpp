@@ -8,13 +8,18 @@
 // database's content hash and predicts the apply step's duration. The live database and
 // documents are not modified.
 //
-// apply(): under the live database's exclusive lock, refuses when live changed since the plan,
-// takes a safety snapshot, writes a journal, swaps the documents in with
-// renameat2(RENAME_EXCHANGE) and copies the staged database into the live one through SQLite's
-// backup API (full restore) or runs one transaction (selective restore): that copy or commit is
-// the single commit point. recover() finishes or undoes an apply that was interrupted (the
-// journal says which content hashes mean "before" and "after"); rollback() puts the last
-// safety snapshot back through the same journaled procedure.
+// apply(): under the live database's exclusive lock, refuses when live changed since the plan
+// (its fingerprint shows it untouched, else its content is hashed), writes a journal, swaps the
+// documents in with renameat2(RENAME_EXCHANGE) and then, for a full restore, exchanges the
+// staged database file with live the same way: the old file becomes the safety snapshot without
+// a copy (live's WAL is checkpointed and retired first; the new file has live's journal mode,
+// mode, owner and extended attributes; a process that opened live meanwhile makes it exchange
+// back). Where a rename cannot serve (a selective restore, another filesystem, a hard-linked
+// live, metadata that cannot be given) it snapshots live and copies the staged pages in through
+// SQLite's backup API, or runs one transaction. The exchange, copy or commit is the single
+// commit point. recover() finishes or undoes an apply that was interrupted (the journal says
+// which content hashes mean "before" and "after"); rollback() puts the last safety snapshot
+// back through the same journaled procedure.
 //
 // Thread safety: operations on different live databases may run in parallel; one live database
 // is guarded by its SQLite lock and the journal.
@@ -99,6 +104,26 @@ struct TreeEntry {
   friend bool operator==(const TreeEntry&, const TreeEntry&) = default;
 };
 
+// What shows, without reading it, that a database file was not written: the identity, size
+// and change times of the file and of its -wal, SQLite's change counter (header offset 24) and
+// the WAL's salts. Two equal fingerprints mean nothing was written between them, provided the
+// first was taken once the file's change time lay further back than the filesystem's timestamp
+// granularity (git's "racy clean" rule); restorekit takes them only so.
+struct FileFingerprint {
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::int64_t ctime_ns = 0;
+  std::uint64_t marks = 0;  // database: the change counter; -wal: its two salts
+  friend bool operator==(const FileFingerprint&, const FileFingerprint&) = default;
+};
+struct DatabaseFingerprint {
+  FileFingerprint file;
+  FileFingerprint wal;  // all zero when there is no -wal or an empty one
+  friend bool operator==(const DatabaseFingerprint&, const DatabaseFingerprint&) = default;
+};
+
 struct Plan {
   std::string backup;
   std::filesystem::path live;
@@ -111,7 +136,10 @@ struct Plan {
   std::vector<TableChange> changes;  // selective restore: per table
   std::vector<std::string> steps;    // what apply will do, in order, as sentences
 
-  core::Digest128 live_hash;             // content hash of live when planned
+  core::Digest128 live_hash;  // content hash of live when planned
+  // Live as that hash saw it (nothing written while it was taken): apply proves live unchanged
+  // by this instead of hashing it again under the lock. Absent when live kept changing.
+  std::optional<DatabaseFingerprint> live_fingerprint;
   core::Digest128 result_hash;           // content hash live will have after the apply
   core::Digest128 staged_database_hash;  // XXH3-128 of the staged database file's bytes
   std::vector<TreeEntry> staged_tree;    // under staged_documents, sorted by path
@@ -176,7 +204,12 @@ struct ApplyReport {
   std::vector<core::Finding> checks;  // post-apply checks (integrity, content hash, orphans)
   std::vector<TableChange> changes;   // selective restore, as committed
   std::filesystem::path snapshot;     // the safety snapshot taken
-  double downtime_seconds = 0;        // exclusive lock held
+  // "swap": the staged database was exchanged with live by one rename and the old file became
+  // the snapshot; "copy": live was snapshotted and the staged pages copied in (copy_reason says
+  // why a swap could not serve).
+  std::string method;
+  std::string copy_reason;
+  double downtime_seconds = 0;  // exclusive lock held
   double seconds = 0;
 };
 
