@@ -1,6 +1,7 @@
 // Pieces shared by plan, apply, recover and rollback (private to restore).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -71,6 +72,11 @@ bool wal_header(const fs::path& db);
 
 // The fingerprint of a database file and its -wal now. @error kIo (the file cannot be opened).
 [[nodiscard]] Result<DatabaseFingerprint> fingerprint(const fs::path& db);
+
+// How long to wait, at `now_ns` (CLOCK_REALTIME), until a change after `f` cannot share its
+// timestamps: one coarse clock tick (20 ms) past the newest change time, or 2 s where the
+// filesystem keeps whole seconds. Zero: `f` is settled.
+std::chrono::nanoseconds unsettled_for(const DatabaseFingerprint& f, std::int64_t now_ns);
 
 // Runs `read` between two fingerprints of `db`, the first taken settled (it waits out a change
 // made within the filesystem's timestamp granularity, twice at most). @return the fingerprint

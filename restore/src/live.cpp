@@ -51,6 +51,10 @@ Result<FileFingerprint> file_fingerprint(const fs::path& p, FileKind kind) {
                     ns_of(st.st_mtim),
                     ns_of(st.st_ctim),
                     0};
+  // SQLite running as root fchowns a -wal whenever it opens it (the dry run's read does), which
+  // moves its ctime without a write; a -wal is only ever appended to or restarted with new
+  // salts, which its size, mtime and salts show.
+  if (kind == FileKind::kWal) f.ctime_ns = 0;
   // Database header: change counter (24) and version-valid-for (92); WAL header: salts (16).
   unsigned char header[100] = {};
   auto n = ::pread(fd.get(), header, sizeof header, 0);
@@ -66,22 +70,19 @@ Result<FileFingerprint> file_fingerprint(const fs::path& p, FileKind kind) {
 // the kernel's coarse clock, or whole seconds where the filesystem keeps no nanoseconds.
 std::chrono::nanoseconds granularity(const DatabaseFingerprint& f) {
   bool whole_seconds = f.file.ctime_ns % 1'000'000'000 == 0 &&
-                       (f.wal.inode == 0 || f.wal.ctime_ns % 1'000'000'000 == 0);
+                       (f.wal.inode == 0 || f.wal.mtime_ns % 1'000'000'000 == 0);
   return whole_seconds ? std::chrono::nanoseconds(std::chrono::seconds(2))
                        : std::chrono::nanoseconds(std::chrono::milliseconds(20));
 }
 
-// How long to wait before `f` is settled (zero: it is).
-std::chrono::nanoseconds unsettled_for(const DatabaseFingerprint& f) {
-  struct timespec now {};
-  ::clock_gettime(CLOCK_REALTIME, &now);
-  auto changed = std::max(f.file.ctime_ns, f.wal.ctime_ns);
-  auto age = std::chrono::nanoseconds(ns_of(now) - changed);
+}  // namespace
+
+std::chrono::nanoseconds unsettled_for(const DatabaseFingerprint& f, std::int64_t now_ns) {
+  auto changed = std::max(f.file.ctime_ns, f.wal.mtime_ns);
+  auto age = std::chrono::nanoseconds(now_ns - changed);
   auto g = granularity(f);
   return age >= g ? std::chrono::nanoseconds(0) : g - age;
 }
-
-}  // namespace
 
 Result<DatabaseFingerprint> fingerprint(const fs::path& db) {
   DatabaseFingerprint f;
@@ -95,7 +96,9 @@ Result<std::optional<DatabaseFingerprint>> fingerprint_around(
   std::optional<DatabaseFingerprint> before;
   for (int attempt = 0; attempt < 3 && !before; ++attempt) {
     RK_TRY_ASSIGN(auto f, fingerprint(db));
-    auto wait = unsettled_for(f);
+    struct timespec now {};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    auto wait = unsettled_for(f, ns_of(now));
     if (wait.count() == 0) {
       before = f;
     } else {

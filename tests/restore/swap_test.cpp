@@ -2,6 +2,7 @@
 // becomes the safety snapshot, without a copy. Each hazard of DESIGN.md's restore model is
 // provoked here: live's WAL, a process that opens live during the swap, live's mode, owner and
 // extended attributes, a live file a rename cannot replace, a live file touched since the plan.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -13,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "internal.hpp"
 #include "restore_fixture.hpp"
 
 namespace restorekit::test {
@@ -24,6 +26,54 @@ bool wal_mode(const fs::path& db) {
 }
 
 using SwapTest = RestoreTest;
+
+// Overwrites bytes in place after the header: same size, same change counter.
+void overwrite_in_place(const fs::path& db) {
+  int fd = ::open(db.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::pwrite(fd, "x", 1, 4096 + 100), 1);
+  ::close(fd);
+}
+
+// A write that lands in the same timestamp tick as the fingerprint before it would leave size
+// and times as they were (git's "racy clean" case): a fingerprint counts only once the file's
+// newest change lies a tick back (whole seconds on filesystems without nanoseconds).
+TEST(Fingerprint, CountsOnlyOnceTheNewestChangeIsATickOld) {
+  using std::chrono::milliseconds;
+  restore::DatabaseFingerprint f;
+  std::int64_t now = 1'800'000'000'123'456'789;
+  f.file.ctime_ns = now - 5'000'000;
+  EXPECT_EQ(restore::detail::unsettled_for(f, now), milliseconds(15));
+  f.file.ctime_ns = now - 30'000'000;
+  EXPECT_EQ(restore::detail::unsettled_for(f, now).count(), 0);
+  f.wal = {1, 2, 4096, now - 1'000'000, 0, 7};  // a -wal written 1 ms ago
+  EXPECT_EQ(restore::detail::unsettled_for(f, now), milliseconds(19));
+  restore::DatabaseFingerprint coarse;  // whole seconds: a filesystem without nanoseconds
+  coarse.file.ctime_ns = 1'800'000'000'000'000'000;
+  EXPECT_EQ(restore::detail::unsettled_for(coarse, coarse.file.ctime_ns + 500'000'000),
+            milliseconds(1500));
+}
+
+TEST_F(SwapTest, AFingerprintOfAJustWrittenFileWaitsOutTheTick) {
+  overwrite_in_place(live_);
+  auto t0 = std::chrono::steady_clock::now();
+  auto f = restore::detail::fingerprint_around(live_, [] { return Result<void>{}; });
+  auto waited = std::chrono::steady_clock::now() - t0;
+  ASSERT_TRUE(f && *f);
+  EXPECT_GE(waited, std::chrono::milliseconds(10));
+}
+
+TEST_F(SwapTest, AFingerprintAroundAWriteIsNone) {
+  auto f = restore::detail::fingerprint_around(live_, [&]() -> Result<void> {
+    overwrite_in_place(live_);
+    return {};
+  });
+  ASSERT_TRUE(f);
+  EXPECT_FALSE(*f) << "the file changed while it was read";
+  auto g = restore::detail::fingerprint_around(live_, [] { return Result<void>{}; });
+  ASSERT_TRUE(g && *g);
+  EXPECT_EQ(**g, *restore::detail::fingerprint(live_));
+}
 
 TEST_F(SwapTest, TheStagedFileBecomesLiveAndTheOldFileTheSnapshot) {
   auto old_inode = inode_of(live_);
