@@ -1,4 +1,6 @@
 // restorekit: parse the command line, run one command, exit with its code.
+#include <cstdlib>
+
 #include <CLI/CLI.hpp>
 
 #include <restorekit/core/archive_reader.hpp>
@@ -13,6 +15,11 @@
 
 int main(int argc, char** argv) {
   restorekit::core::ensure_utf8_locale();
+  // Without TZ, glibc stats /etc/localtime on every mktime() under a process-wide lock, and
+  // libarchive converts every zip entry's DOS time with it: 38,000 stats and as many contended
+  // futex calls for a 6,000-entry zip on two readers (0.45 s -> 0.36 s). The same zone, named
+  // once, is read once.
+  ::setenv("TZ", ":/etc/localtime", 0);
   restorekit::cli::install_interrupt_handlers();
   CLI::App app{
       "restorekit: inspect, verify and diff application backups, then restore them safely"};
