@@ -112,7 +112,7 @@ PY
 mkdir -p "$dir/live"
 cp "$dir/app/crm.sqlite" "$dir/live/crm.sqlite"
 cp -a "$dir/app/docs" "$dir/live/docs"
-sqlite3 "$dir/live/crm.sqlite" <<SQL
+sqlite3 "$dir/live/crm.sqlite" >/dev/null <<SQL
 PRAGMA journal_mode = WAL;
 BEGIN;
 UPDATE contacts SET bio = $(text 350) WHERE (company_id * 31 + seq) % 50 = 0;

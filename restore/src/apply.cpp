@@ -277,19 +277,38 @@ std::optional<std::string> unsafe_job(const Job& job) {
 }
 
 // Why the live documents no longer match the dry run's view of them, or nullopt.
-std::optional<std::string> documents_changed(const Job& job) {
+std::optional<std::string> documents_changed(const Job& job, std::vector<TreeEntry>* now) {
   if (!job.documents || !job.live_tree) return std::nullopt;
-  std::vector<TreeEntry> now;
   std::error_code ec;
   if (fs::exists(job.documents->live, ec) || fs::is_symlink(job.documents->live, ec)) {
     auto scanned = scan_tree(job.documents->live, HashFiles::kNo);
     if (!scanned) return scanned.error().message;
-    now = std::move(*scanned);
+    *now = std::move(*scanned);
   }
-  auto d = first_difference(*job.live_tree, now, TreeCompare::kMetadata, job.documents->live);
+  auto d = first_difference(*job.live_tree, *now, TreeCompare::kMetadata, job.documents->live);
   if (!d) return std::nullopt;
   return fmt::format("the live documents in {} changed since the plan: {}; make a new plan",
                      job.documents->live.string(), *d);
+}
+
+std::optional<std::string> folders_changed(const Job& job, const std::vector<TreeEntry>& scanned) {
+  if (!job.documents) return std::nullopt;
+  for (const auto& e : scanned) {
+    if (e.type != core::EntryType::kDirectory) continue;
+    auto p = e.path.empty() ? job.documents->live : job.documents->live / e.path;
+    struct stat st {};
+    bool same = ::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+                static_cast<std::uint64_t>(st.st_ino) == e.inode &&
+                static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec ==
+                    e.mtime_ns;
+    if (!same) {
+      return fmt::format(
+          "the live documents in {} changed while the restore began (in \"{}\"); "
+          "make a new plan",
+          job.documents->live.string(), e.path);
+    }
+  }
+  return std::nullopt;
 }
 
 // Apply names the plan's hash as the old state before it confirmed it on the snapshot: an
@@ -326,6 +345,12 @@ class Applier {
     if (auto why = unsafe_job(job_)) return refuse("UNSAFE_LAYOUT", *why);
     RK_TRY(make_private_dir(core::restore_state_dir(job_.live)));
     RK_TRY(make_private_dir(core::restore_snapshots_dir(job_.live)));
+    // The live documents as the dry run saw them, compared whole before the lock (a large tree's
+    // scan is no downtime) and by their folders under it.
+    std::vector<TreeEntry> live_docs;
+    if (auto changed = documents_changed(job_, &live_docs)) {
+      return refuse("DOCUMENTS_CHANGED", *changed);
+    }
     if (auto users = processes_using(job_.live); !users.empty()) {
       return refuse("LIVE_IN_USE",
                     fmt::format("{} is open in {}", job_.live.string(), users.front()));
@@ -343,7 +368,9 @@ class Applier {
       job_.documents->staged_ino = inode_of(job_.documents->staged);
       job_.documents->live_ino = inode_of(job_.documents->live);
     }
-    if (auto changed = documents_changed(job_)) return refuse("DOCUMENTS_CHANGED", *changed);
+    if (auto changed = folders_changed(job_, live_docs)) {
+      return refuse("DOCUMENTS_CHANGED", *changed);
+    }
     // Live as the plan saw it, shown without reading it: its fingerprint is unchanged.
     auto now = fingerprint(job_.live);
     bool proven =

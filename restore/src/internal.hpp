@@ -208,7 +208,12 @@ std::optional<std::string> swap_blocker(const Job& job, const fs::path& target);
 
 [[nodiscard]] Result<ApplyReport> execute(Job job, const ApplyOptions& options);
 std::optional<std::string> unsafe_job(const Job& job);
-std::optional<std::string> documents_changed(const Job& job);
+// Why the live documents no longer match the dry run's view of them (names, types, sizes, mtimes,
+// inodes; a changed file's hash), or nullopt; the tree as scanned now goes to `now`.
+std::optional<std::string> documents_changed(const Job& job, std::vector<TreeEntry>* now);
+// Why a folder of `scanned` (a documents_changed() scan) is no longer as scanned (inode and
+// mtime: a file added, removed or renamed in it), or nullopt. Cheap enough for under the lock.
+std::optional<std::string> folders_changed(const Job& job, const std::vector<TreeEntry>& scanned);
 
 std::uint64_t inode_of(const fs::path& p);  // 0 when absent
 

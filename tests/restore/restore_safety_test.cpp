@@ -385,6 +385,22 @@ TEST_F(RestoreSafetyTest, SymlinkedDocumentsKeepTheirLinkAndRollBack) {
 
 // --- documents changed after the dry run -----------------------------------------------------
 
+// The documents are compared whole before the lock; a document uploaded after that, while apply
+// takes the lock, still shows under it (its folder's mtime moved) and apply refuses.
+TEST_F(RestoreSafetyTest, ADocumentUploadedWhileApplyTakesTheLockMakesItRefuse) {
+  auto p = kept_plan();
+  restore::ApplyOptions ao;
+  ao.on_step = [&](std::string_view step) {
+    if (step == "locked") write_file(live_docs_ / "uploaded-at-the-lock.pdf", "late upload");
+  };
+  auto r = restore::apply(p, ao);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_FALSE(r->applied);
+  EXPECT_EQ(r->refusal.code, "DOCUMENTS_CHANGED") << r->refusal.message;
+  EXPECT_EQ(read_file(live_docs_ / "uploaded-at-the-lock.pdf"), "late upload");
+  EXPECT_FALSE(fs::exists(core::restore_journal_path(live_)));
+}
+
 TEST_F(RestoreSafetyTest, DocumentsChangedAfterThePlanMakeApplyRefuse) {
   auto p = kept_plan();
   write_file(live_docs_ / "uploaded-after-plan.pdf", "new upload");
