@@ -45,6 +45,8 @@ class FileSource final : public ByteSource {
     return static_cast<std::uint64_t>(pos);
   }
 
+  [[nodiscard]] bool reads_at_in_place() const override { return true; }
+
   // pread: exactly the bytes asked for, and the sequential position is left alone.
   Result<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> out) override {
     std::size_t done = 0;
@@ -93,6 +95,14 @@ class MemorySource final : public ByteSource {
     pos_ = std::min<std::size_t>(static_cast<std::size_t>(target), data_.size());
     return pos_;
   }
+
+  Result<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> out) override {
+    if (offset >= data_.size()) return std::size_t{0};
+    auto n = std::min<std::size_t>(out.size(), data_.size() - static_cast<std::size_t>(offset));
+    std::memcpy(out.data(), data_.data() + offset, n);
+    return n;
+  }
+  [[nodiscard]] bool reads_at_in_place() const override { return true; }
 
   [[nodiscard]] bool seekable() const override { return true; }
   [[nodiscard]] std::optional<std::uint64_t> size() const override { return data_.size(); }

@@ -82,39 +82,11 @@ void apply_zip64(Header& h, std::span<const std::byte> extra, bool central,
   }
 }
 
-class Checker {
+// A zip read at random: its end record, directory headers and local headers. Every read is
+// bounded by the file.
+class ZipFile {
  public:
-  Checker(const ReadAt& read, std::uint64_t size, std::string_view name)
-      : read_(read), size_(size), name_(name) {}
-
-  Result<ZipDirectoryReport> run() {
-    RK_TRY_ASSIGN(auto end, find_end());
-    if (!end) {
-      damage(
-          fmt::format("{} has no end of central directory record: the zip is truncated or "
-                      "not a zip; Windows, macOS and unzip cannot open it",
-                      name_));
-      return std::move(report_);
-    }
-    report_.end_record = true;
-    RK_TRY(read_end(*end));
-    if (!directory_ok_) return std::move(report_);
-    RK_TRY(walk_directory());
-    RK_TRY(walk_locals());
-    return std::move(report_);
-  }
-
- private:
-  void damage(std::string message) {
-    if (report_.findings.size() == kMaxFindings) {
-      report_.findings.back().message = fmt::format(
-          "{} (and more disagreements in the central directory)", report_.findings.back().message);
-      return;
-    }
-    if (report_.findings.size() > kMaxFindings) return;
-    report_.findings.push_back(
-        Finding{"CENTRAL_DIRECTORY", Severity::kError, current_, std::move(message)});
-  }
+  ZipFile(const ReadAt& read, std::uint64_t size) : read_(read), size_(size) {}
 
   Result<std::vector<std::byte>> bytes(std::uint64_t offset, std::size_t n) {
     std::vector<std::byte> out(n);
@@ -139,67 +111,41 @@ class Checker {
     return loose;  // a comment length that does not fit: still the best guess
   }
 
-  Result<void> read_end(std::uint64_t at) {
+  // What the end record at `at` (and a zip64 end record, whose values win) says.
+  struct EndRecord {
+    std::uint32_t disk = 0;
+    std::uint32_t cd_disk = 0;
+    std::uint64_t entries = 0;
+    std::uint64_t cd_size = 0;
+    std::uint64_t cd_offset = 0;
+    std::uint64_t end_of_directory = 0;          // where the directory must end
+    std::optional<std::uint64_t> missing_zip64;  // a zip64 locator pointing at no zip64 record
+  };
+  Result<EndRecord> end_record(std::uint64_t at) {
+    EndRecord r;
     RK_TRY_ASSIGN(auto e, bytes(at, kEndSize));
-    disk_ = u16(&e[4]);
-    cd_disk_ = u16(&e[6]);
-    entries_ = u16(&e[10]);
-    cd_size_ = u32(&e[12]);
-    cd_offset_ = u32(&e[16]);
-    std::uint64_t end_of_directory = at;
-    if (at >= 20) RK_TRY(read_zip64_end(at, end_of_directory));  // its values win
-    std::uint32_t disk = disk_, cd_disk = cd_disk_;
-    if (disk != 0 || cd_disk != 0) {
-      damage(
-          fmt::format("{} is one part of a zip split over several disks; restorekit reads "
-                      "whole zips only",
-                      name_));
-      return {};
-    }
-    if (cd_size_ > end_of_directory) {
-      damage(
-          fmt::format("the end of central directory record of {} says the directory holds {} "
-                      "bytes, more than precede the record ({:#x})",
-                      name_, cd_size_, end_of_directory));
-      return {};
-    }
-    // The directory ends where the end record starts; bytes before the zip (a self-extracting
-    // stub) shift every offset by the same amount, never backwards.
-    std::uint64_t expected_start = end_of_directory - cd_size_;
-    if (cd_offset_ > expected_start) {
-      damage(
-          fmt::format("the end of central directory record of {} points to offset {:#x}, "
-                      "past where the directory can be ({:#x}; the file has {} bytes): the "
-                      "directory that Windows, macOS and unzip read is lost",
-                      name_, cd_offset_, expected_start, size_));
-      return {};
-    }
-    report_.prefix = expected_start - cd_offset_;
-    cd_start_ = expected_start;
-    report_.entries = entries_;
-    directory_ok_ = true;
-    return {};
-  }
-
-  Result<void> read_zip64_end(std::uint64_t end_at, std::uint64_t& end_of_directory) {
-    RK_TRY_ASSIGN(auto loc, bytes(end_at - 20, 20));
-    if (loc.size() < 20 || u32(&loc[0]) != kZip64LocatorSignature) return {};
+    r.disk = u16(&e[4]);
+    r.cd_disk = u16(&e[6]);
+    r.entries = u16(&e[10]);
+    r.cd_size = u32(&e[12]);
+    r.cd_offset = u32(&e[16]);
+    r.end_of_directory = at;
+    if (at < 20) return r;
+    RK_TRY_ASSIGN(auto loc, bytes(at - 20, 20));
+    if (loc.size() < 20 || u32(&loc[0]) != kZip64LocatorSignature) return r;
     std::uint64_t record = u64(&loc[8]);
-    RK_TRY_ASSIGN(auto r, bytes(record, 56));
-    if (r.size() < 56 || u32(&r[0]) != kZip64EndSignature) {
-      damage(
-          fmt::format("the zip64 end of central directory locator of {} points to offset "
-                      "{:#x}, where there is no zip64 end record",
-                      name_, record));
-      return {};
+    RK_TRY_ASSIGN(auto z, bytes(record, 56));
+    if (z.size() < 56 || u32(&z[0]) != kZip64EndSignature) {
+      r.missing_zip64 = record;
+      return r;
     }
-    disk_ = u32(&r[16]);
-    cd_disk_ = u32(&r[20]);
-    entries_ = u64(&r[32]);
-    cd_size_ = u64(&r[40]);
-    cd_offset_ = u64(&r[48]);
-    end_of_directory = record;
-    return {};
+    r.disk = u32(&z[16]);
+    r.cd_disk = u32(&z[20]);
+    r.entries = u64(&z[32]);
+    r.cd_size = u64(&z[40]);
+    r.cd_offset = u64(&z[48]);
+    r.end_of_directory = record;
+    return r;
   }
 
   Result<std::optional<Header>> central_at(std::uint64_t at) {
@@ -244,6 +190,87 @@ class Checker {
     apply_zip64(h, std::span(rest).subspan(name_len, extra_len), false, 0);
     h.length = kLocalSize + name_len + extra_len;
     return std::optional(std::move(h));
+  }
+
+ protected:
+  const ReadAt& read_;
+  std::uint64_t size_;
+};
+
+class Checker : ZipFile {
+ public:
+  Checker(const ReadAt& read, std::uint64_t size, std::string_view name)
+      : ZipFile(read, size), name_(name) {}
+
+  Result<ZipDirectoryReport> run() {
+    RK_TRY_ASSIGN(auto end, find_end());
+    if (!end) {
+      damage(
+          fmt::format("{} has no end of central directory record: the zip is truncated or "
+                      "not a zip; Windows, macOS and unzip cannot open it",
+                      name_));
+      return std::move(report_);
+    }
+    report_.end_record = true;
+    RK_TRY(read_end(*end));
+    if (!directory_ok_) return std::move(report_);
+    RK_TRY(walk_directory());
+    RK_TRY(walk_locals());
+    return std::move(report_);
+  }
+
+ private:
+  void damage(std::string message) {
+    if (report_.findings.size() == kMaxFindings) {
+      report_.findings.back().message = fmt::format(
+          "{} (and more disagreements in the central directory)", report_.findings.back().message);
+      return;
+    }
+    if (report_.findings.size() > kMaxFindings) return;
+    report_.findings.push_back(
+        Finding{"CENTRAL_DIRECTORY", Severity::kError, current_, std::move(message)});
+  }
+
+  Result<void> read_end(std::uint64_t at) {
+    RK_TRY_ASSIGN(auto e, end_record(at));
+    if (e.missing_zip64) {
+      damage(
+          fmt::format("the zip64 end of central directory locator of {} points to offset "
+                      "{:#x}, where there is no zip64 end record",
+                      name_, *e.missing_zip64));
+    }
+    entries_ = e.entries;
+    cd_size_ = e.cd_size;
+    if (e.disk != 0 || e.cd_disk != 0) {
+      damage(
+          fmt::format("{} is one part of a zip split over several disks; restorekit reads "
+                      "whole zips only",
+                      name_));
+      return {};
+    }
+    if (e.cd_size > e.end_of_directory) {
+      damage(
+          fmt::format("the end of central directory record of {} says the directory holds {} "
+                      "bytes, more than precede the record ({:#x})",
+                      name_, e.cd_size, e.end_of_directory));
+      return {};
+    }
+    // The directory ends where the end record starts; bytes before the zip (a self-extracting
+    // stub) shift every offset by the same amount, never backwards.
+    std::uint64_t expected_start = e.end_of_directory - e.cd_size;
+    if (e.cd_offset > expected_start) {
+      damage(
+          fmt::format("the end of central directory record of {} points to offset {:#x}, "
+                      "past where the directory can be ({:#x}; the file has {} bytes): the "
+                      "directory that Windows, macOS and unzip read is lost",
+                      name_, e.cd_offset, expected_start, size_));
+      return {};
+    }
+    report_.prefix = expected_start - e.cd_offset;
+    cd_start_ = expected_start;
+    report_.entries = entries_;
+    directory_ok_ = true;
+    return {};
   }
 
   Result<void> walk_directory() {
@@ -343,22 +370,75 @@ class Checker {
     return std::optional(next == locals_.end() ? cd_start_ : *next);
   }
 
-  const ReadAt& read_;
-  std::uint64_t size_;
   std::string name_;
   std::string current_;
   ZipDirectoryReport report_;
-  std::uint32_t disk_ = 0;
-  std::uint32_t cd_disk_ = 0;
   std::uint64_t entries_ = 0;
   std::uint64_t cd_size_ = 0;
-  std::uint64_t cd_offset_ = 0;
   std::uint64_t cd_start_ = 0;
   bool directory_ok_ = false;
   std::vector<std::uint64_t> locals_;
 };
 
 }  // namespace
+
+Result<std::optional<ZipDirectoryCursor>> ZipDirectoryCursor::open(ReadAt read,
+                                                                   std::uint64_t size) {
+  ZipDirectoryCursor c(std::move(read), size);
+  ZipFile zip(c.read_, size);
+  RK_TRY_ASSIGN(auto end, zip.find_end());
+  if (!end) return std::optional<ZipDirectoryCursor>{};
+  RK_TRY_ASSIGN(auto e, zip.end_record(*end));
+  if (e.missing_zip64 || e.disk != 0 || e.cd_disk != 0 || e.cd_size > e.end_of_directory ||
+      e.cd_offset > e.end_of_directory - e.cd_size) {
+    return std::optional<ZipDirectoryCursor>{};
+  }
+  c.at_ = e.end_of_directory - e.cd_size;
+  c.end_ = e.end_of_directory;
+  c.prefix_ = c.at_ - e.cd_offset;
+  return std::optional(std::move(c));
+}
+
+Result<std::size_t> ZipDirectoryCursor::buffered_read(std::uint64_t offset,
+                                                      std::span<std::byte> out) {
+  constexpr std::size_t kPiece = std::size_t{64} << 10;
+  if (offset < buffer_at_ || offset + out.size() > buffer_at_ + buffer_.size()) {
+    buffer_.resize(std::max(kPiece, out.size()));
+    RK_TRY_ASSIGN(std::size_t got, read_(offset, buffer_));
+    buffer_.resize(got);
+    buffer_at_ = offset;
+  }
+  std::size_t n = static_cast<std::size_t>(
+      std::min<std::uint64_t>(out.size(), buffer_at_ + buffer_.size() - offset));
+  std::memcpy(out.data(), buffer_.data() + (offset - buffer_at_), n);
+  return n;
+}
+
+Result<std::optional<ZipRecord>> ZipDirectoryCursor::next() {
+  if (at_ >= end_) return std::optional<ZipRecord>{};
+  ReadAt buffered = [this](std::uint64_t offset, std::span<std::byte> out) {
+    return buffered_read(offset, out);
+  };
+  ZipFile directory(buffered, size_);
+  RK_TRY_ASSIGN(auto central, directory.central_at(at_));
+  if (!central) {
+    at_ = end_;
+    return std::optional<ZipRecord>{};
+  }
+  at_ += central->length;
+  return std::optional(ZipRecord{std::move(central->name), central->flags, central->method,
+                                 central->crc, central->compressed, central->uncompressed,
+                                 central->offset + prefix_});
+}
+
+Result<std::optional<std::uint64_t>> ZipDirectoryCursor::data_offset(const ZipRecord& record) {
+  ZipFile file(read_, size_);
+  RK_TRY_ASSIGN(auto f, file.bytes(record.local_offset, kLocalSize));
+  if (f.size() < kLocalSize || u32(&f[0]) != kLocalSignature) {
+    return std::optional<std::uint64_t>{};
+  }
+  return std::optional(record.local_offset + kLocalSize + u16(&f[26]) + u16(&f[28]));
+}
 
 Result<ZipDirectoryReport> check_zip_directory(const ReadAt& read, std::uint64_t size,
                                                std::string_view name) {

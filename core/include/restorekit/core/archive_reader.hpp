@@ -96,6 +96,11 @@ struct ReaderOptions {
   ReaderLimits limits;
   Passwords passwords;
   Prefetch prefetch = Prefetch::kNo;
+  // Zip entries stored or deflated without encryption are read and inflated by restorekit
+  // (ISA-L; the CRC-32 and both sizes checked against the central directory) where the zip is a
+  // file or memory; libarchive still reads every header. false: libarchive inflates them too
+  // (tests compare the two).
+  bool own_zip_inflate = true;
 };
 
 struct ArchiveInfo {
@@ -157,6 +162,8 @@ class ArchiveReader {
   [[nodiscard]] const std::string& name() const;       // the source's name
   [[nodiscard]] std::uint64_t raw_bytes_read() const;  // compressed bytes consumed so far
   [[nodiscard]] std::uint64_t bytes_produced() const;  // uncompressed bytes handed out so far
+  // Zip entries whose data restorekit read and inflated itself (ReaderOptions::own_zip_inflate).
+  [[nodiscard]] std::uint64_t own_zip_entries() const;
   [[nodiscard]] std::optional<std::uint64_t> raw_size() const;
 
  private:

@@ -35,6 +35,9 @@ class ByteSource {
   // default seeks and reads chunks; files and memory answer exactly what is asked.
   // @return the bytes read (fewer at the end). @error kIo, kInvalidArgument (!seekable()).
   [[nodiscard]] virtual Result<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> out);
+  // Whether read_at() leaves the sequential position and the last read()'s span alone (files,
+  // memory), so that a reader may use both at once.
+  [[nodiscard]] virtual bool reads_at_in_place() const { return false; }
 
   [[nodiscard]] virtual bool seekable() const = 0;
   [[nodiscard]] virtual std::optional<std::uint64_t> size() const = 0;

@@ -48,4 +48,44 @@ struct ZipDirectoryReport {
 // @error kNotFound, kIo, kInvalidArgument (a source that cannot seek or has no size).
 [[nodiscard]] Result<ZipDirectoryReport> check_zip_directory(const ArchiveSource& zip);
 
+// One entry of a zip's central directory, and where its data starts (after its local header).
+struct ZipRecord {
+  std::string name;          // as stored
+  std::uint16_t flags = 0;   // bit 0: encrypted
+  std::uint16_t method = 0;  // 0 stored, 8 deflate, ...
+  std::uint32_t crc = 0;
+  std::uint64_t compressed = 0;
+  std::uint64_t uncompressed = 0;
+  std::uint64_t local_offset = 0;  // of its local header, in the file
+};
+
+// A zip's central directory in its own order, one record at a time (memory does not grow with
+// the entries): what a reader needs to read an entry's data without libarchive. Damage is not
+// judged here (check_zip_directory does): where the directory or a local header does not parse,
+// the walk ends. Thread safety: one cursor per thread.
+class ZipDirectoryCursor {
+ public:
+  // @return nullopt where the zip has no usable directory (no end record, split, out of bounds).
+  // @error kIo (a read failed).
+  [[nodiscard]] static Result<std::optional<ZipDirectoryCursor>> open(ReadAt read,
+                                                                      std::uint64_t size);
+  // The next record; nullopt at the end of the directory or where it stops parsing. The
+  // directory is read in 64 KiB pieces. @error kIo.
+  [[nodiscard]] Result<std::optional<ZipRecord>> next();
+  // Where the record's data starts (after its local header); nullopt when there is no local
+  // header at its offset. @error kIo.
+  [[nodiscard]] Result<std::optional<std::uint64_t>> data_offset(const ZipRecord& record);
+
+ private:
+  ZipDirectoryCursor(ReadAt read, std::uint64_t size) : read_(std::move(read)), size_(size) {}
+  Result<std::size_t> buffered_read(std::uint64_t offset, std::span<std::byte> out);
+  ReadAt read_;
+  std::uint64_t size_ = 0;
+  std::uint64_t at_ = 0;           // the next directory header
+  std::uint64_t end_ = 0;          // where the directory ends
+  std::uint64_t prefix_ = 0;       // bytes before the zip
+  std::vector<std::byte> buffer_;  // directory bytes from buffer_at_
+  std::uint64_t buffer_at_ = 0;
+};
+
 }  // namespace restorekit::core
