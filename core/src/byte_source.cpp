@@ -97,7 +97,7 @@ class MemorySource final : public ByteSource {
   }
 
   Result<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> out) override {
-    if (offset >= data_.size()) return std::size_t{0};
+    if (offset >= data_.size() || out.empty()) return std::size_t{0};
     auto n = std::min<std::size_t>(out.size(), data_.size() - static_cast<std::size_t>(offset));
     std::memcpy(out.data(), data_.data() + offset, n);
     return n;

@@ -410,7 +410,7 @@ Result<std::size_t> ZipDirectoryCursor::buffered_read(std::uint64_t offset,
   }
   std::size_t n = static_cast<std::size_t>(
       std::min<std::uint64_t>(out.size(), buffer_at_ + buffer_.size() - offset));
-  std::memcpy(out.data(), buffer_.data() + (offset - buffer_at_), n);
+  if (n > 0) std::memcpy(out.data(), buffer_.data() + (offset - buffer_at_), n);
   return n;
 }
 
