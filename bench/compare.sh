@@ -6,7 +6,8 @@
 #           rows, composite keys, a keyless table, BLOBs, 6,000 small documents, a WAL-mode live
 #           database a working day later).
 # Archives: documents-only tar.zst / tar.gz by bsdtar, a zip of database + documents by Info-ZIP,
-# restorekit's own tar.zst backup. Ratios are "times faster" (peer time / ours) except where
+# restorekit's own tar.zst backups (database + documents, and documents with a one-row database).
+# Ratios are "times faster" (peer time / ours) except where
 # marked "x the peer's time".
 # Usage: bench/compare.sh [build-dir] [work-dir] [datasets...]   (default: sample crm)
 set -euo pipefail
@@ -45,6 +46,11 @@ prepare() {
   [ -f all.zip ] || (cd "$(readlink -f docs)/.." && zip -qr "$d/all.zip" "$dbname" docs)
   [ -f backup.tar.zst ] || "$RK" backup --db "$(readlink -f db)" --docs "$(readlink -f docs)" \
     -o backup.tar.zst --quiet
+  # Our backup of the documents alone (a one-row database: `backup` always takes one).
+  if [ ! -f docs-backup.tar.zst ]; then
+    rm -f tiny.sqlite && sqlite3 tiny.sqlite 'CREATE TABLE t(x); INSERT INTO t VALUES (1);'
+    "$RK" backup --db tiny.sqlite --docs "$(readlink -f docs)" -o docs-backup.tar.zst --quiet
+  fi
   [ -f staged.sqlite ] || cp "$(readlink -f db)" staged.sqlite  # what .restore restores from
   cd - >/dev/null
 }
@@ -80,8 +86,9 @@ run_dataset() {
     "'$RK' verify all.zip --threads 2 --quiet --no-catalog" "7z t all.zip"
   compare "verify --threads 2 zip (Info-ZIP, with db) vs unzip -tq" ">= 2.5x" \
     "'$RK' verify all.zip --threads 2 --quiet --no-catalog" "unzip -tq all.zip"
-  compare "verify our backup vs bsdtar -xOf (archive pass only)" ">= 1.5x" \
-    "'$RK' verify backup.tar.zst --quiet --no-catalog" "bsdtar -xOf backup.tar.zst > /dev/null"
+  compare "verify our docs-only backup (tar.zst frames) vs bsdtar -xOf" ">= 1.5x" \
+    "'$RK' verify docs-backup.tar.zst --quiet --no-catalog" \
+    "bsdtar -xOf docs-backup.tar.zst > /dev/null"
   manual_verify() {
     local tmp
     tmp=$(mktemp -d "$d/peer.XXXXXX")
