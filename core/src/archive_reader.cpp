@@ -269,9 +269,8 @@ class OwnZipEntry {
     inflate_state& z = *state_;
     for (;;) {
       if (z.block_state == ISAL_BLOCK_FINISH) return std::span<const std::byte>{};
-      if (z.avail_in == 0) {
+      if (z.avail_in == 0) {  // none left: igzip may still hold bits and output to hand out
         RK_TRY_ASSIGN(std::size_t n, fill(file, in_.get(), kChunk));
-        if (n == 0 && z.read_in_length == 0) return damaged("Truncated ZIP file data");
         z.next_in = reinterpret_cast<std::uint8_t*>(in_.get());
         z.avail_in = static_cast<std::uint32_t>(n);
       }
