@@ -85,9 +85,13 @@ std::chrono::nanoseconds unsettled_for(const DatabaseFingerprint& f, std::int64_
 }
 
 Result<DatabaseFingerprint> fingerprint(const fs::path& db) {
+  // SQLite keeps the -wal beside the file a symbolic link names, not beside the link.
+  std::error_code ec;
+  auto real = fs::weakly_canonical(db, ec);
+  if (ec) real = db;
   DatabaseFingerprint f;
-  RK_TRY_ASSIGN(f.file, file_fingerprint(db, FileKind::kDatabase));
-  RK_TRY_ASSIGN(f.wal, file_fingerprint(db.string() + "-wal", FileKind::kWal));
+  RK_TRY_ASSIGN(f.file, file_fingerprint(real, FileKind::kDatabase));
+  RK_TRY_ASSIGN(f.wal, file_fingerprint(real.string() + "-wal", FileKind::kWal));
   return f;
 }
 

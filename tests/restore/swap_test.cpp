@@ -63,6 +63,32 @@ TEST_F(SwapTest, AFingerprintOfAJustWrittenFileWaitsOutTheTick) {
   EXPECT_GE(waited, std::chrono::milliseconds(10));
 }
 
+// A live database named through a symbolic link: its -wal lies beside the target, and the
+// fingerprint sees it there.
+TEST_F(SwapTest, AFingerprintThroughASymlinkSeesTheWalBesideTheTarget) {
+  RK_REQUIRE_TOOL("python3");
+  exec(live_, "PRAGMA journal_mode=WAL");
+  auto link = app_ / "link.sqlite";
+  fs::create_symlink(live_, link);
+  auto before = restore::detail::fingerprint(link);
+  ASSERT_TRUE(before);
+  EXPECT_EQ(before->wal.inode, 0u);
+  auto r = run({"python3", "-c",
+                "import sqlite3, os, sys\n"
+                "c = sqlite3.connect(sys.argv[1])\n"
+                "c.execute(\"PRAGMA wal_autocheckpoint=0\")\n"
+                "c.execute(\"UPDATE settings SET value = 'x'\")\n"
+                "c.commit()\n"
+                "os._exit(0)\n",
+                link.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(fs::exists(live_.string() + "-wal"));
+  auto after = restore::detail::fingerprint(link);
+  ASSERT_TRUE(after);
+  EXPECT_NE(after->wal.inode, 0u);
+  EXPECT_NE(*after, *before);
+}
+
 TEST_F(SwapTest, AFingerprintAroundAWriteIsNone) {
   auto f = restore::detail::fingerprint_around(live_, [&]() -> Result<void> {
     overwrite_in_place(live_);
@@ -209,6 +235,21 @@ TEST_F(SwapTest, TheNewFileGetsLiveModeOwnerAndExtendedAttributes) {
   } else {
     std::printf("SKIPPED (xattr part): this filesystem keeps no user extended attributes\n");
   }
+}
+
+// Live named through a symbolic link: the file it names is exchanged, the link stays.
+TEST_F(SwapTest, ASymlinkedLiveIsSwappedAtItsTargetAndTheLinkStays) {
+  auto real = app_ / "live" / "real.sqlite";
+  fs::rename(live_, real);
+  fs::create_symlink(real, live_);
+  auto p = kept_plan();
+  auto r = restore::apply(p, {});
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(r->applied) << r->refusal.message;
+  EXPECT_EQ(r->method, "swap") << r->copy_reason;
+  EXPECT_TRUE(fs::is_symlink(live_));
+  EXPECT_EQ(fs::read_symlink(live_), real);
+  EXPECT_EQ(content_of(real), p.result_hash);
 }
 
 // A second name for live would keep naming the old file: such a live is restored by copy,
