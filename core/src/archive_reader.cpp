@@ -12,13 +12,11 @@
 #include <mutex>
 
 #include <fmt/format.h>
-#include <isa-l/crc.h>
-#include <isa-l/igzip_lib.h>
 
 #include <restorekit/core/safe_path.hpp>
-#include <restorekit/core/zip_directory.hpp>
 
 #include "decoding_source.hpp"
+#include "own_zip.hpp"
 
 namespace restorekit::core {
 
@@ -191,129 +189,12 @@ Result<std::unique_ptr<ByteSource>> with_decoder(std::unique_ptr<ByteSource> sou
   return make_decoding_source(std::move(source), codec, notes, prefetch);
 }
 
-// A zip entry whose data restorekit reads at its offset and inflates itself (ISA-L), checked
-// against its central directory record: what libarchive would do, with a faster inflate and
-// CRC-32. Memory: two 256 KiB buffers and ISA-L's state, kept for the next entry.
-class OwnZipEntry {
- public:
-  static constexpr std::size_t kChunk = std::size_t{256} << 10;
-
-  void start(std::uint64_t data_offset, ZipRecord record) {
-    data_offset_ = data_offset;
-    record_ = std::move(record);
-    read_ = written_ = 0;
-    crc_ = 0;
-    finished_ = false;
-    if (!in_) {
-      in_ = std::make_unique_for_overwrite<std::byte[]>(kChunk);
-      out_ = std::make_unique_for_overwrite<std::byte[]>(kChunk);
-      state_ = std::make_unique<inflate_state>();
-      isal_inflate_init(state_.get());
-    }
-    isal_inflate_reset(state_.get());
-    state_->crc_flag = ISAL_DEFLATE;  // raw deflate; the CRC-32 is checked here
-  }
-
-  // The next block of the entry; empty at its end. The message of an error is libarchive's
-  // wording where it has one (the reader classifies and words both alike).
-  Result<std::span<const std::byte>> read(ByteSource& file) {
-    if (finished_) return std::span<const std::byte>{};
-    std::span<const std::byte> block;
-    if (record_.method == 0) {
-      RK_TRY_ASSIGN(block, stored(file));
-    } else {
-      RK_TRY_ASSIGN(block, inflated(file));
-    }
-    if (!block.empty()) {
-      crc_ =
-          crc32_gzip_refl(crc_, reinterpret_cast<const unsigned char*>(block.data()), block.size());
-      written_ += block.size();
-      return block;
-    }
-    finished_ = true;
-    // As libarchive: sizes agree modulo 4 GiB (writers that got zip64 wrong store the low half).
-    if ((written_ ^ record_.uncompressed) & 0xffffffffu) {
-      return damaged(fmt::format("ZIP entry holds {} bytes, its directory lists {}", written_,
-                                 record_.uncompressed));
-    }
-    if (crc_ != record_.crc) {
-      return damaged(fmt::format("ZIP bad CRC: {:#x} should be {:#x}", crc_, record_.crc));
-    }
-    return block;
-  }
-
-  [[nodiscard]] std::uint64_t compressed_read() const { return read_; }
-
- private:
-  static tl::unexpected<Error> damaged(std::string message) {
-    return tl::unexpected(Error(ErrorCode::kCorruptData, std::move(message)));
-  }
-
-  // Up to `want` more compressed bytes into `into`; a zip cut short is truncated.
-  Result<std::size_t> fill(ByteSource& file, std::byte* into, std::size_t want) {
-    want = static_cast<std::size_t>(std::min<std::uint64_t>(want, record_.compressed - read_));
-    if (want == 0) return std::size_t{0};
-    RK_TRY_ASSIGN(std::size_t got,
-                  file.read_at(data_offset_ + read_, std::span<std::byte>(into, want)));
-    read_ += got;
-    if (got < want) return damaged("Truncated ZIP file data");
-    return got;
-  }
-
-  Result<std::span<const std::byte>> stored(ByteSource& file) {
-    RK_TRY_ASSIGN(std::size_t n, fill(file, out_.get(), kChunk));
-    return std::span<const std::byte>(out_.get(), n);
-  }
-
-  Result<std::span<const std::byte>> inflated(ByteSource& file) {
-    inflate_state& z = *state_;
-    for (;;) {
-      if (z.block_state == ISAL_BLOCK_FINISH) return std::span<const std::byte>{};
-      if (z.avail_in == 0) {  // none left: igzip may still hold bits and output to hand out
-        RK_TRY_ASSIGN(std::size_t n, fill(file, in_.get(), kChunk));
-        z.next_in = reinterpret_cast<std::uint8_t*>(in_.get());
-        z.avail_in = static_cast<std::uint32_t>(n);
-      }
-      z.next_out = reinterpret_cast<std::uint8_t*>(out_.get());
-      z.avail_out = static_cast<std::uint32_t>(kChunk);
-      std::uint32_t before_in = z.avail_in;
-      int rc = isal_inflate(&z);
-      if (rc < 0) return damaged(fmt::format("ZIP decompression failed ({})", rc));
-      std::size_t n = kChunk - z.avail_out;
-      if (n > 0) return std::span<const std::byte>(out_.get(), n);
-      if (z.block_state != ISAL_BLOCK_FINISH && z.avail_in == before_in &&
-          read_ == record_.compressed) {
-        return damaged("Truncated ZIP file data");  // the stream wants more than the entry has
-      }
-    }
-  }
-
-  std::uint64_t data_offset_ = 0;
-  ZipRecord record_;
-  std::uint64_t read_ = 0;
-  std::uint64_t written_ = 0;
-  std::uint32_t crc_ = 0;
-  bool finished_ = false;
-  std::unique_ptr<std::byte[]> in_;
-  std::unique_ptr<std::byte[]> out_;
-  std::unique_ptr<inflate_state> state_;
-};
-
 struct ArchiveReader::Impl {
   std::unique_ptr<ByteSource> source;
-  // The file or memory under `source` when it reads at random without moving (zip entries).
-  ByteSource* positional = nullptr;
-  // Zip entries read by restorekit: the central directory walked alongside libarchive (which
-  // visits entries in local-header order, as most writers list them); out of step once, and
-  // libarchive reads the rest.
-  std::optional<ZipDirectoryCursor> zip_cursor;
-  enum class Cursor { kUnopened, kInStep, kOff } cursor_state = Cursor::kUnopened;
-  std::optional<ZipRecord> zip_record;  // the cursor's record for the current entry
-  std::uint64_t zip_here = 0;           // where libarchive stands after its header
-  OwnZipEntry own;
-  bool own_pending = false;  // the current entry may be read by `own` (settled at first read)
-  bool own_active = false;   // the current entry's data is read by `own`
-  std::uint64_t own_entries = 0;
+  // Zip entries restorekit reads itself, where the zip is a file or memory (own_zip.hpp).
+  std::unique_ptr<OwnZipReader> own_zip;
+  bool own_pending = false;  // the current entry may be read by own_zip (settled at first read)
+  bool own_active = false;   // the current entry's data is read by own_zip
   Codec codec = Codec::kNone;
   bool zip = false;  // the first bytes are a zip's
   StreamNotes notes;
@@ -545,48 +426,15 @@ struct ArchiveReader::Impl {
     return std::string_view(raw).find_first_not_of("./") == std::string_view::npos;
   }
 
-  // libarchive's next header, with the zip directory's record for it when in step.
+  // libarchive's next header; the zip directory cursor steps with it.
   int next_header(archive_entry** ae) {
     int r = archive_read_next_header(handle, ae);
-    zip_record.reset();
-    if ((r == ARCHIVE_OK || r == ARCHIVE_WARN) && *ae) step_zip_cursor();
+    if (own_zip && (r == ARCHIVE_OK || r == ARCHIVE_WARN) && *ae) {
+      la_int64_t here = archive_filter_bytes(handle, 0);
+      own_zip->header_read(here < 0 ? std::nullopt
+                                    : std::optional(static_cast<std::uint64_t>(here)));
+    }
     return r;
-  }
-
-  // Advances the zip directory cursor with libarchive (one record per header). Whether the
-  // record is this entry's is settled before its data is read: its data must start where
-  // libarchive stands after the header.
-  void step_zip_cursor() {
-    if (!zip || !positional || !options.own_zip_inflate || cursor_state == Cursor::kOff) return;
-    if (cursor_state == Cursor::kUnopened) {
-      cursor_state = Cursor::kOff;
-      auto size = positional->size();
-      if (!size) return;
-      ByteSource* file = positional;
-      auto c = ZipDirectoryCursor::open(
-          [file](std::uint64_t at, std::span<std::byte> out) { return file->read_at(at, out); },
-          *size);
-      if (!c || !*c) return;
-      zip_cursor = std::move(**c);
-      cursor_state = Cursor::kInStep;
-    }
-    auto record = zip_cursor->next();
-    la_int64_t here = archive_filter_bytes(handle, 0);
-    if (!record || !*record || here < 0) {
-      cursor_state = Cursor::kOff;
-      return;
-    }
-    zip_record = std::move(**record);
-    zip_here = static_cast<std::uint64_t>(here);
-  }
-
-  // Whether the record the cursor gave is this entry's (else the cursor is out of step for
-  // good, and libarchive reads this entry and the rest).
-  bool record_is_this_entry() {
-    auto data = zip_cursor->data_offset(*zip_record);
-    if (data && *data && **data == zip_here) return true;
-    cursor_state = Cursor::kOff;
-    return false;
   }
 
   Result<const Entry*> next() {
@@ -622,11 +470,8 @@ struct ArchiveReader::Impl {
     entry_open = true;
     // A clean header, stored or deflated, not encrypted, sizes as libarchive read them:
     // restorekit reads the data.
-    if (r == ARCHIVE_OK && zip_record && entry.type == EntryType::kFile && !entry.encrypted &&
-        (zip_record->flags & 1u) == 0 && (zip_record->method == 0 || zip_record->method == 8) &&
-        (!entry.size || *entry.size == zip_record->uncompressed)) {
-      own_pending = true;  // settled at the first read: skipped entries cost no header read
-    }
+    own_pending = own_zip && r == ARCHIVE_OK && entry.type == EntryType::kFile &&
+                  !entry.encrypted && own_zip->may_read(entry.size);
     return &entry;
   }
 
@@ -648,7 +493,7 @@ struct ArchiveReader::Impl {
     }
     // The compressed bytes of an entry restorekit reads itself count once libarchive skips
     // past them; meanwhile they count here.
-    std::uint64_t raw = raw_read + (own_active ? own.compressed_read() : 0);
+    std::uint64_t raw = raw_read + (own_active ? own_zip->compressed_read() : 0);
     if (bytes > lim.ratio_grace_bytes &&
         static_cast<double>(bytes) > lim.max_ratio * static_cast<double>(raw + 1)) {
       std::string where = entry_open ? fmt::format("entry \"{}\" of {}", entry.raw_path, name)
@@ -681,16 +526,12 @@ struct ArchiveReader::Impl {
       entry_offset += block.size();
       return account(block);
     }
-    if (own_pending) {
+    if (own_pending) {  // settled at the first read: skipped entries cost no header read
       own_pending = false;
-      if (record_is_this_entry()) {
-        own.start(zip_here, std::move(*zip_record));
-        own_active = true;
-        ++own_entries;
-      }
+      own_active = own_zip->begin();
     }
     if (own_active) {
-      auto block = own.read(*positional);
+      auto block = own_zip->read();
       if (!block) {
         entry_open = false;
         own_active = false;
@@ -775,11 +616,15 @@ Result<ArchiveReader> ArchiveReader::open(std::unique_ptr<ByteSource> source,
   RK_TRY(require_utf8_locale());
   auto impl = std::make_unique<Impl>();
   impl->name = source->name();
-  if (source->reads_at_in_place()) impl->positional = source.get();  // owned by the chain below
+  // The zip's file or memory, owned by the chain below, read at random beside libarchive.
+  ByteSource* file = source->reads_at_in_place() ? source.get() : nullptr;
   auto counted = std::make_unique<CountingSource>(std::move(source), &impl->raw_read);
   RK_TRY_ASSIGN(impl->source, with_decoder(std::move(counted), impl->codec, impl->zip, &impl->notes,
                                            options.prefetch));
   impl->options = std::move(options);
+  if (impl->zip && file && impl->options.own_zip_inflate) {
+    impl->own_zip = std::make_unique<OwnZipReader>(*file);
+  }
   RK_TRY(impl->start());
   return ArchiveReader(std::move(impl));
 }
@@ -818,7 +663,7 @@ std::uint64_t ArchiveReader::bytes_produced() const {
   return impl_->produced;
 }
 std::uint64_t ArchiveReader::own_zip_entries() const {
-  return impl_->own_entries;
+  return impl_->own_zip ? impl_->own_zip->entries() : 0;
 }
 std::optional<std::uint64_t> ArchiveReader::raw_size() const {
   return impl_->source->size();
