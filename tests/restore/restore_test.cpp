@@ -331,6 +331,17 @@ enum class Method { kSwap, kCopy };
 
 class CrashHarness : public RestoreTest {
  protected:
+  // Keeps a copy of the live folder as it is now; the function returned puts it back.
+  std::function<void()> pristine_live() {
+    auto pristine = scratch_ / "pristine";
+    fs::copy(app_ / "live", pristine, fs::copy_options::recursive);
+    return [this, pristine] {
+      std::error_code ec;
+      fs::remove_all(app_ / "live", ec);
+      fs::copy(pristine, app_ / "live", fs::copy_options::recursive);
+    };
+  }
+
   void run_harness(Method method, int copy_kills, int other_kills,
                    const std::function<void()>& layout) {
     layout();
@@ -429,36 +440,21 @@ class CrashHarness : public RestoreTest {
 };
 
 TEST_F(CrashHarness, KilledAtAnyInstantLiveIsOldOrNewAndRecoverCleansUp) {
-  auto pristine = scratch_ / "pristine";
-  fs::copy(app_ / "live", pristine, fs::copy_options::recursive);
-  run_harness(Method::kSwap, 40, 20, [&] {
-    std::error_code ec;
-    fs::remove_all(app_ / "live", ec);
-    fs::copy(pristine, app_ / "live", fs::copy_options::recursive);
-  });
+  run_harness(Method::kSwap, 40, 20, pristine_live());
 }
 
 // Live in WAL mode: the swap checkpoints and retires its -wal under the lock; a kill before the
 // exchange leaves the old file in rollback mode, and recover puts WAL back.
 TEST_F(CrashHarness, KilledAtAnyInstantAWalLiveIsOldOrNewAndKeepsWalMode) {
   exec(live_, "PRAGMA journal_mode=WAL");
-  auto pristine = scratch_ / "pristine";
-  fs::copy(app_ / "live", pristine, fs::copy_options::recursive);
-  run_harness(Method::kSwap, 20, 10, [&] {
-    std::error_code ec;
-    fs::remove_all(app_ / "live", ec);
-    fs::copy(pristine, app_ / "live", fs::copy_options::recursive);
-  });
+  run_harness(Method::kSwap, 20, 10, pristine_live());
 }
 
 // A hard-linked live is restored by copy: kills land inside the page copy.
 TEST_F(CrashHarness, KilledAtAnyInstantDuringACopyLiveIsOldOrNew) {
-  auto pristine = scratch_ / "pristine";
-  fs::copy(app_ / "live", pristine, fs::copy_options::recursive);
+  auto reset = pristine_live();
   run_harness(Method::kCopy, 40, 10, [&] {
-    std::error_code ec;
-    fs::remove_all(app_ / "live", ec);
-    fs::copy(pristine, app_ / "live", fs::copy_options::recursive);
+    reset();
     fs::create_hard_link(live_, app_ / "live" / "second-name.sqlite");
   });
 }
@@ -466,8 +462,7 @@ TEST_F(CrashHarness, KilledAtAnyInstantDuringACopyLiveIsOldOrNew) {
 // The documents folder is a link (to another filesystem where /dev/shm is one): apply swaps
 // the target's contents and the link stays, at every instant.
 TEST_F(CrashHarness, KilledAtAnyInstantSymlinkedDocumentsKeepTheirLinkAndMatch) {
-  auto pristine = scratch_ / "pristine";
-  fs::copy(app_ / "live", pristine, fs::copy_options::recursive);
+  auto reset = pristine_live();
   auto target = scratch_ / "real-docs";
   struct stat shm {
   }, here{};
@@ -483,10 +478,9 @@ TEST_F(CrashHarness, KilledAtAnyInstantSymlinkedDocumentsKeepTheirLinkAndMatch) 
     }
   } cleanup{target.parent_path()};
   run_harness(Method::kSwap, 20, 10, [&] {
+    reset();
     std::error_code ec;
-    fs::remove_all(app_ / "live", ec);
     fs::remove_all(target.parent_path(), ec);
-    fs::copy(pristine, app_ / "live", fs::copy_options::recursive);
     fs::create_directories(target.parent_path());
     fs::rename(live_docs_, target, ec);
     if (ec) {  // across filesystems

@@ -27,6 +27,20 @@ bool wal_mode(const fs::path& db) {
 
 using SwapTest = RestoreTest;
 
+// What an application that died leaves: `sql` committed to the -wal of the WAL-mode database
+// `db`, never checkpointed (python3 exits without closing the connection).
+void leave_in_wal(const fs::path& db, const std::string& sql) {
+  auto r = run({"python3", "-c",
+                "import sqlite3, os, sys\n"
+                "c = sqlite3.connect(sys.argv[1])\n"
+                "c.execute('PRAGMA wal_autocheckpoint=0')\n"
+                "c.execute(sys.argv[2])\n"
+                "c.commit()\n"
+                "os._exit(0)\n",
+                db.string(), sql});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+}
+
 // Overwrites bytes in place after the header: same size, same change counter.
 void overwrite_in_place(const fs::path& db) {
   int fd = ::open(db.c_str(), O_WRONLY);
@@ -73,15 +87,7 @@ TEST_F(SwapTest, AFingerprintThroughASymlinkSeesTheWalBesideTheTarget) {
   auto before = restore::detail::fingerprint(link);
   ASSERT_TRUE(before);
   EXPECT_EQ(before->wal.inode, 0u);
-  auto r = run({"python3", "-c",
-                "import sqlite3, os, sys\n"
-                "c = sqlite3.connect(sys.argv[1])\n"
-                "c.execute(\"PRAGMA wal_autocheckpoint=0\")\n"
-                "c.execute(\"UPDATE settings SET value = 'x'\")\n"
-                "c.commit()\n"
-                "os._exit(0)\n",
-                link.string()});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_NO_FATAL_FAILURE(leave_in_wal(link, "UPDATE settings SET value = 'x'"));
   ASSERT_TRUE(fs::exists(live_.string() + "-wal"));
   auto after = restore::detail::fingerprint(link);
   ASSERT_TRUE(after);
@@ -136,17 +142,8 @@ TEST_F(SwapTest, LiveWalFramesGoToTheSnapshotAndTheNewFileComesInWalMode) {
   RK_REQUIRE_TOOL("sqlite3");
   RK_REQUIRE_TOOL("python3");
   exec(live_, "PRAGMA journal_mode=WAL");
-  // An application that died with rows only in its -wal (no checkpoint on close).
-  auto r0 =
-      run({"python3", "-c",
-           "import sqlite3, os, sys\n"
-           "c = sqlite3.connect(sys.argv[1])\n"
-           "c.execute(\"PRAGMA wal_autocheckpoint=0\")\n"
-           "c.execute(\"INSERT INTO settings(company_id, key, value) VALUES (1, 'wal', 'only')\")\n"
-           "c.commit()\n"
-           "os._exit(0)\n",
-           live_.string()});
-  ASSERT_EQ(r0.exit_code, 0) << r0.err;
+  ASSERT_NO_FATAL_FAILURE(leave_in_wal(
+      live_, "INSERT INTO settings(company_id, key, value) VALUES (1, 'wal', 'only')"));
   auto p = kept_plan();  // reads live without a checkpoint (the last writer to close would)
   ASSERT_GT(fs::file_size(live_.string() + "-wal"), 0u);
   auto old_content = p.live_hash;
