@@ -202,6 +202,15 @@ Result<std::vector<EntryRecord>> EntryStore::records() const {
   return out;
 }
 
+Result<void> EntryStore::for_each_by_key(const KeyedFn& fn) const {
+  // Walks the by_key index (its WHERE clause is repeated so that the planner may use it).
+  RK_TRY_ASSIGN(auto st, impl_->db.prepare(fmt::format(
+                             "SELECT {}, coalesce(key, path) FROM entries WHERE type != 1 "
+                             "ORDER BY coalesce(key, path), idx",
+                             kColumns)));
+  return st.for_each([&]() -> Result<void> { return fn(st.column_text(12), read_row(st)); });
+}
+
 Result<std::optional<StoredEntry>> EntryStore::find(std::string_view name) const {
   if (!impl_->find) {
     RK_TRY_ASSIGN(impl_->find, impl_->db.prepare(fmt::format(

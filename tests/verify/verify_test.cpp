@@ -181,6 +181,57 @@ TEST(Verify, MissingAndExtraEntriesAreNamed) {
   EXPECT_EQ(extra->entry, "docs/smuggled.txt");
 }
 
+// The checksum list is merged against the entries in name order: the findings must still come
+// in the list's line order, then the extra entries in archive order, and a second entry of a
+// listed name is a duplicate, never an extra one.
+TEST(Verify, ChecksumFindingsComeInLineOrderThenExtrasInArchiveOrder) {
+  ScratchDir dir;
+  auto path = our_backup(dir, "b.tar.zst");
+  std::vector<std::string> docs;
+  std::string list;
+  test::rewrite_archive(path, core::ArchiveKind::kTarZst,
+                        [&](const std::string& p, std::string data) {
+                          if (p.rfind("docs/", 0) == 0) docs.push_back(p);
+                          if (p == "restorekit/checksums.xxh128") list = data;
+                          return std::optional<std::string>(data);
+                        });
+  ASSERT_GE(docs.size(), 6u);
+  const std::string dropped = docs[4], tampered_a = docs[1], tampered_b = docs[3];
+  const std::string twice = docs[2];
+  auto bytes = test::rewrite_archive(
+      path, core::ArchiveKind::kTarZst,
+      [&](const std::string& p, std::string data) -> std::optional<std::string> {
+        if (p == dropped) return std::nullopt;
+        if (p == tampered_a || p == tampered_b) data += "!";
+        return data;
+      },
+      {{"zz-last.txt", "after every name"}, {twice, "a second copy"}, {"docs/0.txt", "first"}});
+  test::write_bytes(dir / "t.tar.zst", bytes);
+  auto r = verify(dir / "t.tar.zst", options_in(dir));
+  ASSERT_TRUE(r);
+  std::vector<std::pair<std::size_t, std::string>> by_line;
+  for (const auto* p : {&dropped, &tampered_a, &tampered_b}) {
+    auto at = list.find("  " + *p + "\n");
+    ASSERT_NE(at, std::string::npos) << *p;
+    by_line.emplace_back(at, *p);
+  }
+  std::sort(by_line.begin(), by_line.end());
+  std::vector<std::string> expected;
+  for (const auto& [at, p] : by_line) {
+    expected.push_back((p == dropped ? "MISSING_ENTRY " : "CHECKSUM_MISMATCH ") + p);
+  }
+  expected.push_back("EXTRA_ENTRY zz-last.txt");
+  expected.push_back("EXTRA_ENTRY docs/0.txt");
+  std::vector<std::string> got;
+  for (const auto& f : r->findings) {
+    if (f.code == "MISSING_ENTRY" || f.code == "CHECKSUM_MISMATCH" || f.code == "EXTRA_ENTRY") {
+      got.push_back(f.code + " " + f.entry);
+    }
+  }
+  EXPECT_EQ(got, expected) << describe(*r);
+  EXPECT_TRUE(find_code(*r, "DUPLICATE_ENTRY")) << describe(*r);
+}
+
 TEST(Verify, HeaderThatLiesAboutRowCountsIsAMismatch) {
   ScratchDir dir;
   auto path = our_backup(dir, "b.tar.gz");

@@ -1,6 +1,9 @@
 #include "backup_checks.hpp"
 
+#include <algorithm>
 #include <map>
+#include <optional>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -50,9 +53,11 @@ class BackupChecker {
     return {};
   }
 
-  // Every line is looked up in the store; the entries found are marked, and a file left
-  // unmarked is EXTRA_ENTRY unless it shares its name with a marked one (a duplicate, which is
-  // reported as such).
+  // The list, sorted by name key, is merged against the store's entries in the same order:
+  // one scan instead of a lookup per line. A line is compared with the first entry of its key
+  // (lines with no entry are MISSING_ENTRY); a file whose key no line names is EXTRA_ENTRY (a
+  // second entry of a listed key is a duplicate, reported as such). Findings come in line order,
+  // then the extra entries in archive order.
   Result<void> check_checksums() {
     const auto* list = in_.checksums;
     if (!list || list->data_error) return {};
@@ -61,40 +66,80 @@ class BackupChecker {
       add("BAD_CHECKSUMS", std::string(core::kChecksumsEntry), lines.error().message);
       return {};
     }
-    std::vector<bool> listed(in_.last_index + 1);
-    for (const auto& line : *lines) RK_TRY(compare(line, listed));
-    return in_.entries.for_each([&](const core::StoredEntry& s) -> Result<void> {
-      const auto& e = s.record;
-      bool metadata = e.path == core::kHeaderEntry || e.path == core::kChecksumsEntry;
-      if (e.type != core::EntryType::kFile || metadata || listed[s.index]) return {};
-      RK_TRY_ASSIGN(auto first, in_.entries.find(e.path));
-      if (first && first->index != s.index && listed[first->index]) return {};
-      add("EXTRA_ENTRY", e.path,
-          fmt::format("entry \"{}\" is not listed in {}: it was added after the backup was "
-                      "written",
-                      e.path, core::kChecksumsEntry));
-      return {};
-    });
-  }
-
-  Result<void> compare(const core::ChecksumLine& line, std::vector<bool>& listed) {
-    RK_TRY_ASSIGN(auto found, in_.entries.find(line.path));
-    if (!found) {
-      add("MISSING_ENTRY", line.path,
-          fmt::format("entry \"{}\" is listed in {} but not in the backup", line.path,
-                      core::kChecksumsEntry));
-      return {};
+    struct Keyed {
+      std::string key;
+      std::size_t line;
+    };
+    std::vector<Keyed> order;
+    order.reserve(lines->size());
+    for (std::size_t i = 0; i < lines->size(); ++i) {
+      order.push_back(Keyed{core::name_key((*lines)[i].path), i});
     }
-    if (found->index < listed.size()) listed[found->index] = true;
-    const auto& hash = found->record.hash;
-    if (!hash) return {};  // not read, or failed: reported elsewhere
-    ++in_.checked;
-    if (*hash != line.digest) {
-      add("CHECKSUM_MISMATCH", line.path,
-          fmt::format("entry \"{}\" has XXH3-128 {} but {} records {}", line.path, hash->hex(),
-                      core::kChecksumsEntry, line.digest.hex()));
+    std::sort(order.begin(), order.end(), [](const Keyed& a, const Keyed& b) {
+      return std::tie(a.key, a.line) < std::tie(b.key, b.line);
+    });
+    std::vector<std::pair<std::uint64_t, Finding>> by_line;
+    std::vector<std::pair<std::uint64_t, Finding>> extra;  // by archive index
+    auto missing = [&](std::size_t line) {
+      const auto& path = (*lines)[line].path;
+      by_line.emplace_back(line, Finding{"MISSING_ENTRY", Severity::kError, path,
+                                         fmt::format("entry \"{}\" is listed in {} but not in the "
+                                                     "backup",
+                                                     path, core::kChecksumsEntry)});
+    };
+    std::size_t next = 0;
+    std::optional<std::string> group;  // the key of the entries being walked
+    bool listed = false;               // whether a line names that key
+    RK_TRY(in_.entries.for_each_by_key(
+        [&](std::string_view key, const core::StoredEntry& s) -> Result<void> {
+          if (group && *group == key) {
+            if (!listed) extra_entry(s, extra);
+            return {};
+          }
+          for (; next < order.size() && std::string_view(order[next].key) < key; ++next) {
+            missing(order[next].line);
+          }
+          group = std::string(key);
+          listed = false;
+          for (; next < order.size() && order[next].key == key; ++next) {
+            listed = true;
+            if (auto f = compare((*lines)[order[next].line], s)) {
+              by_line.emplace_back(order[next].line, std::move(*f));
+            }
+          }
+          if (!listed) extra_entry(s, extra);
+          return {};
+        }));
+    for (; next < order.size(); ++next) missing(order[next].line);
+    for (auto* found : {&by_line, &extra}) {
+      std::sort(found->begin(), found->end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (auto& [at, f] : *found) out_.push_back(std::move(f));
     }
     return {};
+  }
+
+  static void extra_entry(const core::StoredEntry& s,
+                          std::vector<std::pair<std::uint64_t, Finding>>& extra) {
+    const auto& e = s.record;
+    bool metadata = e.path == core::kHeaderEntry || e.path == core::kChecksumsEntry;
+    if (e.type != core::EntryType::kFile || metadata) return;
+    extra.emplace_back(s.index,
+                       Finding{"EXTRA_ENTRY", Severity::kError, e.path,
+                               fmt::format("entry \"{}\" is not listed in {}: it was added after "
+                                           "the backup was written",
+                                           e.path, core::kChecksumsEntry)});
+  }
+
+  // The line against the first entry of its name; a mismatch, if any.
+  std::optional<Finding> compare(const core::ChecksumLine& line, const core::StoredEntry& found) {
+    const auto& hash = found.record.hash;
+    if (!hash) return std::nullopt;  // not read, or failed: reported elsewhere
+    ++in_.checked;
+    if (*hash == line.digest) return std::nullopt;
+    return Finding{"CHECKSUM_MISMATCH", Severity::kError, line.path,
+                   fmt::format("entry \"{}\" has XXH3-128 {} but {} records {}", line.path,
+                               hash->hex(), core::kChecksumsEntry, line.digest.hex())};
   }
 
   Result<void> check_totals() {

@@ -12,7 +12,8 @@
 //   1. create() (or create_memory() for small tests);
 //   2. add() every entry, from any number of threads (batched into large transactions);
 //   3. seal() once: commits and builds the lookup indexes; add() is refused afterwards;
-//   4. query: for_each(), find(), duplicates(), path_conflicts(), last_intact_before().
+//   4. query: for_each(), for_each_by_key(), find(), duplicates(), path_conflicts(),
+//   last_intact_before().
 //
 // Several readers of one zip may add the same entry (by index): a row marked `owned` (the
 // reader that read the entry's data) replaces one that is not, never the reverse.
@@ -78,6 +79,13 @@ class EntryStore {
   [[nodiscard]] Result<void> for_each(const RecordFn& fn) const;
   // The listing as a vector (small archives, tests): memory grows with the entry count.
   [[nodiscard]] Result<std::vector<EntryRecord>> records() const;
+
+  // Every entry that is not a folder, ordered by its name under the name rule (name_key, byte
+  // order as std::string_view compares) and then by index, each with that key: one sorted
+  // stream that a sorted list (a checksum list) is merged against, instead of a lookup per
+  // line. @error kDatabase, or the first error `fn` returns.
+  using KeyedFn = std::function<Result<void>(std::string_view key, const StoredEntry&)>;
+  [[nodiscard]] Result<void> for_each_by_key(const KeyedFn& fn) const;
 
   // The first entry that is not a folder whose name equals `name` under the name rule
   // (name_key). @error kDatabase.
