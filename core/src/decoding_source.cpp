@@ -87,9 +87,13 @@ class Decoder : public ByteSource {
     consumed_ += n;
   }
   tl::unexpected<Error> damaged(ErrorCode code, std::string_view what) const {
+    return damaged(code, what, consumed_);
+  }
+  // `offset`: where in the compressed stream the decoder stood (bytes read ahead excluded).
+  tl::unexpected<Error> damaged(ErrorCode code, std::string_view what, std::uint64_t offset) const {
     return fail(code,
                 fmt::format("{} stream of {} is damaged at compressed byte {}: {}", codec_, name(),
-                            consumed_, what),
+                            offset, what),
                 name());
   }
   tl::unexpected<Error> truncated() const {
@@ -360,6 +364,20 @@ class Gathered {
       start_ = 0;
     }
   }
+  // Hands every byte over to `out` without copying them (out's old storage is kept for reuse);
+  // leaves this empty.
+  void move_to(std::vector<std::byte>& out) {
+    drop(0, 1);  // compacts
+    data_.swap(out);
+    data_.clear();
+  }
+  // Takes `bytes` back whole, in front of anything appended since (this must be empty).
+  void take_back(std::vector<std::byte>& bytes) {
+    drop(0, 1);
+    bytes.insert(bytes.end(), data_.begin(), data_.end());
+    data_.swap(bytes);
+    bytes.clear();
+  }
 
  private:
   std::vector<std::byte> data_;
@@ -475,25 +493,37 @@ class ZstdDecoder final : public Decoder {
       if (!whole) return {};  // streams instead (and a damaged or cut header is reported there)
       std::size_t content = *whole;
       note_missing_checksum_at(head_.bytes());
-      // Gather the whole frame: its compressed size is known once all its blocks are here.
+      // Gather the whole frame into the slot (its compressed size is known once all its blocks
+      // are here), moving what the head holds instead of copying it; bytes past the frame go
+      // back to the head, and so does everything when the frame must stream after all.
       std::uint64_t offset = consumed_ - head_.size();
+      Slot* slot = free_.front();
+      auto& frame = slot->frame;
+      head_.move_to(frame);
       std::size_t size = 0;
       for (;;) {
-        size = ZSTD_findFrameCompressedSize(head_.bytes().data(), head_.size());
+        size = ZSTD_findFrameCompressedSize(frame.data(), frame.size());
         if (!ZSTD_isError(size)) break;
         if (ZSTD_getErrorCode(size) != ZSTD_error_srcSize_wrong ||
-            head_.size() > ZSTD_compressBound(kMaxParallelFrame) + 4096) {
+            frame.size() > ZSTD_compressBound(kMaxParallelFrame) + 4096) {
+          head_.take_back(frame);
           return {};  // damaged: the streaming path reports where
         }
-        std::size_t before = head_.size();
-        RK_TRY(fill_head(before + kGatherStep));
-        if (head_.size() == before) return {};  // truncated: stream() reports it
+        auto more = refill();
+        if (!more || !*more) {
+          head_.take_back(frame);
+          if (!more) return tl::unexpected(more.error());
+          return {};  // truncated: stream() reports it
+        }
+        auto take = in_.first(std::min(in_.size(), kGatherStep));
+        frame.insert(frame.end(), take.begin(), take.end());
+        consume(take.size());
       }
-      Slot* slot = free_.front();
       free_.pop_front();
-      auto frame = head_.bytes().first(size);
-      slot->frame.assign(frame.begin(), frame.end());
-      head_.drop(size, kGatherStep);
+      if (frame.size() > size) {
+        head_.append(std::span<const std::byte>(frame).subspan(size));
+        frame.resize(size);
+      }
       if (slot->capacity < content) {
         slot->out = std::make_unique_for_overwrite<std::byte[]>(content);
         slot->capacity = content;
@@ -573,7 +603,9 @@ class ZstdDecoder final : public Decoder {
     }
     if (ZSTD_isError(rc)) {
       bool check = ZSTD_getErrorCode(rc) == ZSTD_error_checksum_wrong;
-      return damaged(check ? ErrorCode::kCrcError : ErrorCode::kCorruptData, ZSTD_getErrorName(rc));
+      // Bytes gathered ahead for whole frames are not where the damage is.
+      return damaged(check ? ErrorCode::kCrcError : ErrorCode::kCorruptData, ZSTD_getErrorName(rc),
+                     consumed_ - head_.size());
     }
     mid_frame_ = rc != 0;
     return out.pos;

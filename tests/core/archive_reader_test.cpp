@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <zstd.h>
 
 #include <cstring>
 
@@ -571,6 +572,62 @@ TEST(ArchiveReader, MultiFrameZstdDecodesInParallelExactlyAsWhenStreamed) {
     auto cut_parallel = outcome(cut, Prefetch::kYes);
     EXPECT_NE(cut_parallel.find("error"), std::string::npos) << "cut at " << at;
   }
+}
+
+// A frame whose blocks cannot even be walked (a reserved block type) is not decoded whole: all
+// its bytes, those gathered for it included, go to the streaming decoder, which must report the
+// damage exactly as it does when the stream is read one frame at a time.
+TEST(ArchiveReader, AFrameThatCannotBeGatheredStreamsFromItsFirstByte) {
+  RK_REQUIRE_TOOL("tar");
+  RK_REQUIRE_TOOL("zstd");
+  RK_REQUIRE_TOOL("split");
+  ScratchDir dir;
+  std::string part;
+  for (int i = 0; i < 40000; ++i) part += "line " + std::to_string(i * 7919 % 100003) + "\n";
+  test::write_file(dir / "d/a.txt", part);
+  test::write_file(dir / "d/b.txt", part + part);
+  ASSERT_EQ(
+      test::sh("tar cf t.tar d && split -b 200000 t.tar part. && for p in part.*; do zstd -q -c "
+               "--content-size $p; done > m.tar.zst",
+               dir.path()),
+      0);
+  auto data = test::read_file(dir / "m.tar.zst");
+  std::vector<std::byte> bytes(data.size());
+  std::memcpy(bytes.data(), data.data(), data.size());
+  // The third frame's first block header gets the reserved block type.
+  std::size_t at = 0;
+  for (int frame = 0; frame < 2; ++frame) {
+    std::size_t size = ZSTD_findFrameCompressedSize(bytes.data() + at, bytes.size() - at);
+    ASSERT_FALSE(ZSTD_isError(size));
+    at += size;
+  }
+  // RFC 8878 3.1.1.1: magic, descriptor, window byte unless single-segment, dictionary ID,
+  // content size.
+  auto fhd = std::to_integer<unsigned>(bytes[at + 4]);
+  bool single = (fhd >> 5) & 1;
+  std::size_t header = 5 + (single ? 0 : 1) + std::array<std::size_t, 4>{0, 1, 2, 4}[fhd & 3] +
+                       std::array<std::size_t, 4>{single ? 1u : 0u, 2, 4, 8}[fhd >> 6];
+  bytes[at + header] |= std::byte{0x06};
+  ASSERT_TRUE(ZSTD_isError(ZSTD_findFrameCompressedSize(bytes.data() + at, bytes.size() - at)));
+  auto message = [&](Prefetch prefetch) {
+    ReaderOptions options;
+    options.prefetch = prefetch;
+    auto reader = ArchiveReader::open(memory_source(bytes), options);
+    if (!reader) return reader.error().message;
+    auto all = read_all(*reader);
+    for (const auto& e : all.entries) {
+      if (e.data_error) return e.path + ": " + e.data_error->message;
+    }
+    return all.fatal ? all.fatal->message : std::string("no error");
+  };
+  auto streamed = message(Prefetch::kNo);
+  // Named where the damaged frame starts or at its bad block, never past it.
+  auto pos = streamed.find("compressed byte ");
+  ASSERT_NE(pos, std::string::npos) << streamed;
+  auto offset = std::stoull(streamed.substr(pos + 16));
+  EXPECT_GE(offset, at) << streamed;
+  EXPECT_LE(offset, at + header + 3) << streamed;
+  EXPECT_EQ(message(Prefetch::kYes), streamed);
 }
 
 TEST(ArchiveReader, GzipTrailerMismatchIsACrcError) {
