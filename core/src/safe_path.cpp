@@ -61,15 +61,6 @@ std::vector<std::string_view> split_components(std::string_view path) {
   return parts;
 }
 
-std::string join(const std::vector<std::string_view>& parts) {
-  std::string out;
-  for (auto part : parts) {
-    if (!out.empty()) out += '/';
-    out += part;
-  }
-  return out;
-}
-
 tl::unexpected<Error> unsafe(std::string_view raw, std::string_view why) {
   return fail(ErrorCode::kUnsafePath,
               fmt::format("entry \"{}\" {}; it is never extracted", raw, why), std::string(raw));
@@ -92,21 +83,25 @@ Result<std::string> normalize_entry_path(std::string_view raw) {
     if (is_control(c)) return unsafe(raw, "holds a control character in its name");
   }
   if (!is_valid_utf8(raw)) return unsafe(raw, "has a name that is not valid UTF-8");
-  std::string slashed(raw);
-  for (char& c : slashed) {
-    if (c == '\\') c = '/';
-  }
-  if (slashed.front() == '/') return unsafe(raw, "has an absolute path");
-  if (has_drive_letter(slashed)) return unsafe(raw, "starts with a drive letter");
-  auto parts = split_components(slashed);
-  if (parts.empty()) return unsafe(raw, "names no file (only '.' and '/')");
-  for (auto part : parts) {
+  // One pass, '\\' read as '/': the components joined by '/', without empty ones and '.'.
+  if (raw.front() == '/' || raw.front() == '\\') return unsafe(raw, "has an absolute path");
+  if (has_drive_letter(raw)) return unsafe(raw, "starts with a drive letter");
+  std::string out;
+  out.reserve(raw.size());
+  for (std::size_t start = 0; start <= raw.size();) {
+    std::size_t end = std::min(raw.find_first_of("/\\", start), raw.size());
+    std::string_view part = raw.substr(start, end - start);
+    start = end + 1;
+    if (part.empty() || part == ".") continue;
     if (part == "..") return unsafe(raw, "climbs out of the target with '..'");
     if (part.find(':') != std::string_view::npos) {
       return unsafe(raw, "holds ':' in a path component (a drive or stream name on Windows)");
     }
+    if (!out.empty()) out += '/';
+    out += part;
   }
-  return join(parts);
+  if (out.empty()) return unsafe(raw, "names no file (only '.' and '/')");
+  return out;
 }
 
 Result<void> check_link(std::string_view entry_path, std::string_view target, LinkKind kind) {

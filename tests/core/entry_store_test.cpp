@@ -122,5 +122,28 @@ TEST(EntryStore, ManyThreadsAddAndTheLastIntactEntryIsFound) {
   EXPECT_EQ(*last, "f49999");
 }
 
+TEST(EntryStore, WalksNonFoldersByNameKeyThenIndex) {
+  auto store = store_of({entry(0, "b"), entry(1, kNfd), entry(2, "a", EntryType::kDirectory),
+                         entry(3, kNfc), entry(4, "a/x"), entry(5, "B")});
+  std::vector<std::string> walked;
+  ASSERT_TRUE(store->for_each_by_key([&](std::string_view key, const StoredEntry& e) {
+    walked.push_back(fmt::format("{}@{}={}", e.record.path, e.index, key == kNfc ? "nfc" : key));
+    return Result<void>{};
+  }));
+  // Byte order of the keys ("B" < "a/x" < "b" < "docs/..."); one key, index order.
+  EXPECT_EQ(walked, (std::vector<std::string>{"B@5=B", "a/x@4=a/x", "b@0=b", kNfd + "@1=nfc",
+                                              kNfc + "@3=nfc"}));
+}
+
+TEST(EntryStore, AStoreDroppedBeforeItIsSealedStopsItsWriter) {
+  for (std::uint64_t n : {10u, 5'000u}) {
+    auto created = EntryStore::create();
+    ASSERT_TRUE(created);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      ASSERT_TRUE((*created)->add(entry(i, fmt::format("f{}", i)), Ownership::kOwned));
+    }
+  }  // the destructor joins the writer: a hang or a crash here is the failure
+}
+
 }  // namespace
 }  // namespace restorekit::core
