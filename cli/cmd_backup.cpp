@@ -11,6 +11,7 @@
 
 #include <restorekit/core/backup.hpp>
 #include <restorekit/core/safe_path.hpp>
+#include <restorekit/core/version.hpp>
 #include <restorekit/verify/rotation.hpp>
 
 #include "common.hpp"
@@ -19,7 +20,7 @@ namespace restorekit::cli {
 
 namespace {
 
-constexpr std::string_view kSchema = "restorekit.backup/1";
+constexpr std::string_view kSchema = core::schema::kBackup;
 
 struct BackupArgs {
   CommonOptions common;
@@ -55,7 +56,7 @@ Result<core::BackupOptions> build_options(const BackupArgs& a) {
   o.output = a.output;
   o.level = a.level;
   o.threads = a.threads;
-  o.tool_version = std::string(kVersion);
+  o.tool_version = std::string(core::version());
   o.cancel = interrupt_token();
   if (a.encrypt) {
     RK_TRY_ASSIGN(o.password, encryption_password(a.common));

@@ -10,6 +10,7 @@
 
 #include <restorekit/catalog/catalog.hpp>
 #include <restorekit/core/safe_path.hpp>
+#include <restorekit/core/version.hpp>
 #include <restorekit/verify/verify.hpp>
 
 #include "common.hpp"
@@ -20,7 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
-constexpr std::string_view kSchema = "restorekit.catalog/1";
+constexpr std::string_view kSchema = core::schema::kCatalog;
 
 struct CatalogArgs {
   CommonOptions common;

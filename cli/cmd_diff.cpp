@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <restorekit/core/version.hpp>
 #include <restorekit/diff/diff.hpp>
 
 #include "common.hpp"
@@ -14,7 +15,7 @@ namespace restorekit::cli {
 
 namespace {
 
-constexpr std::string_view kSchema = "restorekit.diff/1";
+constexpr std::string_view kSchema = core::schema::kDiff;
 
 struct DiffArgs {
   CommonOptions common;

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <memory>
 
+#include <restorekit/core/version.hpp>
 #include <restorekit/inspect/inspect.hpp>
 
 #include "common.hpp"
@@ -12,7 +13,7 @@ namespace restorekit::cli {
 
 namespace {
 
-constexpr std::string_view kSchema = "restorekit.inspect/1";
+constexpr std::string_view kSchema = core::schema::kInspect;
 
 struct InspectArgs {
   CommonOptions common;

@@ -7,6 +7,7 @@
 
 #include <restorekit/core/sqlite.hpp>
 
+#include <restorekit/core/version.hpp>
 #include <restorekit/restore/restore.hpp>
 
 #include "common.hpp"
@@ -16,7 +17,7 @@ namespace restorekit::cli {
 
 namespace {
 
-constexpr std::string_view kSchema = "restorekit.restore/1";
+constexpr std::string_view kSchema = core::schema::kRestore;
 
 struct RestoreArgs {
   CommonOptions common;

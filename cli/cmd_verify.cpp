@@ -10,6 +10,7 @@
 #include <restorekit/catalog/catalog.hpp>
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/safe_path.hpp>
+#include <restorekit/core/version.hpp>
 #include <restorekit/verify/verify.hpp>
 
 #include "common.hpp"
@@ -19,7 +20,7 @@ namespace restorekit::cli {
 
 namespace {
 
-constexpr std::string_view kSchema = "restorekit.verify/1";
+constexpr std::string_view kSchema = core::schema::kVerify;
 
 struct VerifyArgs {
   CommonOptions common;

@@ -13,11 +13,26 @@
 #include <iostream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/safe_path.hpp>
+#include <restorekit/core/version.hpp>
 
 namespace restorekit::cli {
+
+std::string version_text() {
+  std::string out =
+      fmt::format("restorekit {} (commit {})\n", core::version(), core::build_commit());
+  std::string libraries;
+  for (const auto& lib : core::linked_libraries()) {
+    libraries += fmt::format("{}{} {}", libraries.empty() ? "" : ", ", lib.name, lib.version);
+  }
+  out += fmt::format("libraries: {}\n", libraries);
+  out += fmt::format("backup format: {}\n", core::backup_format());
+  out += fmt::format("JSON schemas: {}", fmt::join(core::json_schemas(), ", "));
+  return out;
+}
 
 namespace fs = std::filesystem;
 

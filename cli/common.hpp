@@ -23,7 +23,9 @@ namespace restorekit::cli {
 // Exit codes, defined once (DESIGN.md, "Command line contract").
 enum ExitCode : int { kExitOk = 0, kExitProblems = 1, kExitError = 2 };
 
-inline constexpr std::string_view kVersion = RESTOREKIT_VERSION;
+// What `restorekit --version` prints: the version and commit, the libraries it runs with, the
+// backup format and the JSON schemas.
+std::string version_text();
 
 struct CommonOptions {
   bool json = false;

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   restorekit::cli::install_interrupt_handlers();
   CLI::App app{
       "restorekit: inspect, verify and diff application backups, then restore them safely"};
-  app.set_version_flag("--version", std::string(restorekit::cli::kVersion));
+  app.set_version_flag("--version", restorekit::cli::version_text);
   app.require_subcommand(1);
   int exit_code = restorekit::cli::kExitOk;
   restorekit::cli::setup_backup(app, exit_code);

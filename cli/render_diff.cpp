@@ -6,6 +6,7 @@
 #include <fmt/ostream.h>
 
 #include <restorekit/core/safe_path.hpp>
+#include <restorekit/core/version.hpp>
 
 #include "common.hpp"
 
@@ -176,7 +177,7 @@ json diff_json(const diff::DiffReport& r) {
                    {"changed", docs.changed_samples}}},
                  {"live_duplicates", docs.live_duplicates}};
   }
-  return {{"schema", "restorekit.diff/1"},
+  return {{"schema", core::schema::kDiff},
           {"backup_database", r.backup_database},
           {"changed", r.changed()},
           {"tables", tables},

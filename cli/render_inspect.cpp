@@ -5,6 +5,7 @@
 
 #include <restorekit/core/backup_format.hpp>
 #include <restorekit/core/safe_path.hpp>
+#include <restorekit/core/version.hpp>
 
 #include "common.hpp"
 
@@ -152,7 +153,7 @@ json inspect_json(const inspect::InspectReport& r, bool list_entries) {
   json databases = json::array();
   for (const auto& db : s.databases) databases.push_back(database_json(db));
   json doc = {
-      {"schema", "restorekit.inspect/1"},
+      {"schema", core::schema::kInspect},
       {"path", s.path},
       {"kind", s.kind == core::BackupKind::kRestorekit ? "restorekit" : "foreign"},
       {"format", s.archive.format},

@@ -4,6 +4,7 @@
 #include <fmt/ostream.h>
 
 #include <restorekit/core/safe_path.hpp>
+#include <restorekit/core/version.hpp>
 
 #include "common.hpp"
 #include "render_diff.hpp"
@@ -105,7 +106,7 @@ void render_restore_text(const RestoreOutcome& o, std::ostream& out) {
 }
 
 json restore_json(const RestoreOutcome& o) {
-  json doc = {{"schema", "restorekit.restore/1"}, {"verdict", restore_verdict(o)}};
+  json doc = {{"schema", core::schema::kRestore}, {"verdict", restore_verdict(o)}};
   const restore::Plan* p = o.plan ? &*o.plan : nullptr;
   json checks = p ? findings_json(p->checks) : json::array();
   if (o.applied) {
@@ -149,7 +150,7 @@ void render_recover_text(const restore::RecoverReport& r, std::ostream& out) {
 
 json recover_json(const restore::RecoverReport& r) {
   return {
-      {"schema", "restorekit.restore/1"},
+      {"schema", core::schema::kRestore},
       {"verdict", r.outcome == restore::RecoverOutcome::kNothingToRecover ? "clean" : "recovered"},
       {"outcome", restore::recover_outcome_name(r.outcome)},
       {"actions", r.actions}};

@@ -7,6 +7,7 @@
 #include <fmt/ostream.h>
 
 #include <restorekit/core/safe_path.hpp>
+#include <restorekit/core/version.hpp>
 
 #include "common.hpp"
 
@@ -150,7 +151,7 @@ json verify_json(const verify::VerifyReport& r) {
                          {"integrity_ok", db.integrity_ok},
                          {"foreign_key_violations", db.foreign_key_violations}});
   }
-  return {{"schema", "restorekit.verify/1"},
+  return {{"schema", core::schema::kVerify},
           {"path", r.path},
           {"verdict", core::verdict_name(r.verdict())},
           {"kind", r.kind == core::BackupKind::kRestorekit ? "restorekit" : "foreign"},

@@ -26,6 +26,7 @@
 #include <restorekit/core/content_hash.hpp>
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/restore_state.hpp>
+#include <restorekit/core/version.hpp>
 
 #include "internal.hpp"
 
@@ -123,7 +124,7 @@ bool new_documents_in_place(const DocumentSwap& d) {
 }
 
 nlohmann::json snapshot_json(const Job& job, const std::optional<fs::path>& documents) {
-  return {{"schema", "restorekit.snapshot/1"},
+  return {{"schema", core::schema::kSnapshot},
           {"live", job.live.string()},
           {"live_documents", job.documents ? job.documents->live.string() : ""},
           {"documents", documents ? documents->string() : ""},

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <restorekit/core/fs.hpp>
+#include <restorekit/core/version.hpp>
 
 #include "internal.hpp"
 
@@ -145,7 +146,7 @@ DatabaseFingerprint fingerprint_from_json(const nlohmann::json& j) {
 }
 
 nlohmann::json job_json(const Job& job) {
-  nlohmann::json j = {{"schema", "restorekit.journal/1"},
+  nlohmann::json j = {{"schema", core::schema::kJournal},
                       {"kind", job.kind == Job::Kind::kRollback ? "rollback" : "restore"},
                       {"state", job.state == Job::State::kCommitted ? "committed" : "prepared"},
                       {"method", job.method == Job::Method::kSwap ? "swap" : "copy"},
@@ -169,7 +170,7 @@ nlohmann::json job_json(const Job& job) {
 }
 
 Result<Job> job_from_json(const nlohmann::json& j) {
-  if (j.value("schema", "") != "restorekit.journal/1") {
+  if (j.value("schema", "") != core::schema::kJournal) {
     return fail(ErrorCode::kBadBackup, "the restore journal has an unknown schema");
   }
   try {

@@ -18,6 +18,7 @@
 #include <restorekit/core/restore_state.hpp>
 #include <restorekit/core/safe_path.hpp>
 #include <restorekit/core/sql_dump.hpp>
+#include <restorekit/core/version.hpp>
 #include <restorekit/verify/verify.hpp>
 
 #include "internal.hpp"
@@ -43,7 +44,7 @@ void discard(const Plan& plan) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::string_view kPlanSchema = "restorekit.plan/1";
+constexpr std::string_view kPlanSchema = core::schema::kPlan;
 constexpr const char* kStagedDatabase = "database.sqlite";
 constexpr std::uint64_t kMaxPlanBytes = std::uint64_t{1} << 30;
 

@@ -61,6 +61,45 @@ struct Fixture {
   std::string catalog() const { return (dir / "catalog.sqlite").string(); }
 };
 
+// The first word of a tool's output line that holds `marker`, after the marker.
+std::string version_after(const std::string& text, const std::string& marker) {
+  auto at = text.find(marker);
+  if (at == std::string::npos) return fmt::format("(\"{}\" not found in: {})", marker, text);
+  auto start = at + marker.size();
+  auto end = text.find_first_of(" ,\n", start);
+  return text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+// --version names the version CMake was given, the commit the source checkout is at, and the
+// library versions the peer tools from the same Debian packages report.
+TEST(Cli, VersionNamesTheBuildTheCommitAndTheLinkedLibraries) {
+  auto r = rk({"--version"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(r.out.starts_with(fmt::format("restorekit {} (commit ", RESTOREKIT_PROJECT_VERSION)))
+      << r.out;
+  auto head = run({"git", "-C", RESTOREKIT_SOURCE_DIR, "rev-parse", "--short=12", "HEAD"});
+  std::string commit = version_after(r.out, "(commit ");
+  if (head.exit_code == 0) {
+    EXPECT_TRUE(commit.starts_with(head.out.substr(0, 12))) << commit << " vs " << head.out;
+  } else {
+    EXPECT_EQ(commit, "unknown)");
+  }
+  EXPECT_NE(r.out.find("backup format: restorekit-backup/1\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("restorekit.verify/1"), std::string::npos) << r.out;
+  RK_REQUIRE_TOOL("bsdtar");
+  RK_REQUIRE_TOOL("sqlite3");
+  RK_REQUIRE_TOOL("zstd");
+  RK_REQUIRE_TOOL("xxhsum");
+  EXPECT_EQ(version_after(r.out, "libarchive "),
+            version_after(run({"bsdtar", "--version"}).out, "libarchive "));
+  EXPECT_EQ(version_after(r.out, "SQLite "), version_after(run({"sqlite3", "--version"}).out, ""));
+  EXPECT_EQ(fmt::format("v{}", version_after(r.out, "zstd ")),
+            version_after(run({"zstd", "--version"}).out, "(64-bit) "));
+  auto xxhsum = run({"xxhsum", "--version"});
+  EXPECT_EQ(version_after(r.out, "xxHash "),
+            version_after(fmt::format("{}{}", xxhsum.out, xxhsum.err), "xxhsum "));
+}
+
 class BackupFormats : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(BackupFormats, BackupThenInspectAsJson) {
