@@ -30,13 +30,24 @@ if(RESTOREKIT_WARNINGS_AS_ERRORS)
 endif()
 
 # restorekit_add_library(<module> SOURCES ... DEPS ...): one library per module folder with
-# public headers under include/ and private sources under src/.
+# public headers under include/ and private sources under src/. Each is installed with its
+# headers and exported as restorekit::<module> (cmake/restorekit-config.cmake.in).
+include(GNUInstallDirs)
 function(restorekit_add_library module)
   cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(restorekit_${module} ${ARG_SOURCES})
   add_library(restorekit::${module} ALIAS restorekit_${module})
-  target_include_directories(restorekit_${module} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include
+  set_target_properties(restorekit_${module} PROPERTIES EXPORT_NAME ${module})
+  target_include_directories(restorekit_${module}
+                             PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
+                                    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
                              PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
+  # The build settings stay in the build: an installed library asks nothing of its consumers.
   target_link_libraries(restorekit_${module} PUBLIC ${ARG_PUBLIC_DEPS}
-                        PRIVATE ${ARG_PRIVATE_DEPS} restorekit_settings restorekit_warnings)
+                        PRIVATE ${ARG_PRIVATE_DEPS} $<BUILD_INTERFACE:restorekit_settings>
+                                $<BUILD_INTERFACE:restorekit_warnings>)
+  install(TARGETS restorekit_${module} EXPORT restorekit-targets
+          ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+          LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endfunction()
