@@ -17,6 +17,9 @@
 //
 // Several readers of one zip may add the same entry (by index): a row marked `owned` (the
 // reader that read the entry's data) replaces one that is not, never the reverse.
+// Rows are queued in batches to a writer thread of the store's own (bounded: add() waits when
+// several batches are pending), so that SQLite's inserts stay off the reading thread; seal()
+// writes the rest and joins it. A write error is returned by a later add() or by seal().
 // Thread safety: add() may be called concurrently (the store serializes it); queries after
 // seal() from one thread at a time — the connection is opened without SQLite's own mutex, which
 // cost 18% of a docs-only verify. Names are kept raw (byte-exact) as given.
