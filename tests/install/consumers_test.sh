@@ -10,6 +10,12 @@ src="$(cd "$2" && pwd)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+for tool in sqlite3 bsdtar pkg-config c++; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "SKIPPED: $tool is not installed (scripts/setup-deps.sh installs it)"
+    exit 77
+  fi
+done
 
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 rk="$tmp/prefix/bin/restorekit"
