@@ -99,6 +99,16 @@ run_dataset() {
   }
   compare "verify our backup vs bsdtar -xf + xxhsum -c + integrity" ">= 4x" \
     "'$RK' verify backup.tar.zst --quiet --no-catalog" manual_verify
+  # Issue 14 part 1's bound: a whole verify costs at most 1.15x the larger of decoding the
+  # archive alone (bsdtar -xOf, one core) and the database checks (sqlite3's integrity_check and
+  # foreign_key_check of the same database, one process) divided by the cores.
+  local decode checks verify_t bound
+  decode=$(median_time bsdtar -xOf backup.tar.zst)
+  checks=$(median_time sqlite3 db 'PRAGMA integrity_check; PRAGMA foreign_key_check')
+  verify_t=$(median_time "$RK" verify backup.tar.zst --quiet --no-catalog)
+  bound=$(echo "if ($decode > $checks / $(nproc)) $decode else $checks / $(nproc)" | bc -l)
+  line "verify our backup vs max(decode, checks / $(nproc) cores) (x)" "$verify_t" "$bound" \
+    "$(ratio "$verify_t" "$bound")" "<= 1.15x"
 
   compare "diff vs sqldiff --summary" ">= 4x" \
     "'$RK' diff db --live live.db --json --tenant-column company_id" "sqldiff --summary db live.db"
