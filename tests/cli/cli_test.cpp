@@ -952,6 +952,18 @@ constexpr double kSecond = 3.0;  // sanitizers slow everything down about threef
 constexpr double kSecond = 1.0;
 #endif
 
+// Whether process `pid` has a handler of its own for SIGINT (SigCgt in /proc/PID/status).
+bool catches_sigint(pid_t pid) {
+  std::ifstream status(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("SigCgt:", 0) == 0) {
+      return ((std::stoull(line.substr(7), nullptr, 16) >> (SIGINT - 1)) & 1) != 0;
+    }
+  }
+  return false;
+}
+
 // Ctrl-C ends any command within a second, cleaning up; a database with 20,000 tables (which
 // made the dry run quadratic: 491 s) keeps every command busy long enough to interrupt it.
 TEST(CliInterrupt, CtrlCEndsEveryCommandWithinASecond) {
@@ -991,6 +1003,13 @@ TEST(CliInterrupt, CtrlCEndsEveryCommandWithinASecond) {
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }
+    // Sent only once restorekit has taken SIGINT back from the inherited SIG_IGN (a slow start
+    // under ASan on a busy machine took longer than a fixed wait), then mid-work.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!catches_sigint(child) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_TRUE(catches_sigint(child)) << "restorekit never installed its SIGINT handler";
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
     auto sent = std::chrono::steady_clock::now();
     ::kill(child, SIGINT);
