@@ -521,6 +521,22 @@ std::string outcome(const std::vector<std::byte>& bytes, Prefetch prefetch) {
   return out;
 }
 
+// dir/d tarred by tar, cut into parts of `part_bytes` and each part compressed by stock zstd
+// with its content size: independent frames, as our backups and pzstd write them. Empty when a
+// tool failed.
+std::vector<std::byte> zstd_frames_of_folder(const ScratchDir& dir, std::size_t part_bytes) {
+  if (test::sh(fmt::format("tar cf t.tar d && split -b {} t.tar part. && for p in part.*; do "
+                           "zstd -q -c --content-size $p; done > m.tar.zst && zstd -t -q m.tar.zst",
+                           part_bytes),
+               dir.path()) != 0) {
+    return {};
+  }
+  auto data = test::read_file(dir / "m.tar.zst");
+  std::vector<std::byte> bytes(data.size());
+  std::memcpy(bytes.data(), data.data(), data.size());
+  return bytes;
+}
+
 // Independent zstd frames with their content sizes (stock zstd on split parts, as our backups
 // and pzstd write them) decode several at once when the whole stream is read (Prefetch::kYes)
 // and one at a time otherwise: both paths must see the same bytes and the same damage.
@@ -535,13 +551,8 @@ TEST(ArchiveReader, MultiFrameZstdDecodesInParallelExactlyAsWhenStreamed) {
     test::write_file(dir / fmt::format("d/doc{}.txt", i),
                      text.substr(static_cast<std::size_t>(i) * 997));
   }
-  ASSERT_EQ(test::sh("tar cf t.tar d && split -b 300000 t.tar part. && for p in part.*; do "
-                     "zstd -q -c --content-size $p; done > m.tar.zst && zstd -t -q m.tar.zst",
-                     dir.path()),
-            0);
-  auto data = test::read_file(dir / "m.tar.zst");
-  std::vector<std::byte> bytes(data.size());
-  std::memcpy(bytes.data(), data.data(), data.size());
+  auto bytes = zstd_frames_of_folder(dir, 300000);
+  ASSERT_FALSE(bytes.empty());
   auto streamed = outcome(bytes, Prefetch::kNo);
   ASSERT_EQ(streamed.find("error"), std::string::npos) << streamed;
   EXPECT_EQ(outcome(bytes, Prefetch::kYes), streamed);
@@ -586,14 +597,8 @@ TEST(ArchiveReader, AFrameThatCannotBeGatheredStreamsFromItsFirstByte) {
   for (int i = 0; i < 40000; ++i) part += "line " + std::to_string(i * 7919 % 100003) + "\n";
   test::write_file(dir / "d/a.txt", part);
   test::write_file(dir / "d/b.txt", part + part);
-  ASSERT_EQ(
-      test::sh("tar cf t.tar d && split -b 200000 t.tar part. && for p in part.*; do zstd -q -c "
-               "--content-size $p; done > m.tar.zst",
-               dir.path()),
-      0);
-  auto data = test::read_file(dir / "m.tar.zst");
-  std::vector<std::byte> bytes(data.size());
-  std::memcpy(bytes.data(), data.data(), data.size());
+  auto bytes = zstd_frames_of_folder(dir, 200000);
+  ASSERT_FALSE(bytes.empty());
   // The third frame's first block header gets the reserved block type.
   std::size_t at = 0;
   for (int frame = 0; frame < 2; ++frame) {
