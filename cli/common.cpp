@@ -199,12 +199,8 @@ std::optional<catalog::Index> open_catalog(const CommonOptions& o, std::optional
   return std::move(*index);
 }
 
-nlohmann::ordered_json error_json(const Error& error) {
-  return {{"code", code_name(error.code)}, {"message", error.message}, {"subject", error.subject}};
-}
-
 void print_json(const nlohmann::ordered_json& doc) {
-  std::cout << doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+  std::cout << json_text(doc) << "\n";
 }
 
 int report_error(const CommonOptions& o, std::string_view schema, const Error& error) {
@@ -262,27 +258,6 @@ void ProgressBar::clear() {
   fmt::print(stderr, "\r\x1b[2K");
   std::fflush(stderr);
   drawn_ = false;
-}
-
-std::string human_bytes(std::uint64_t bytes) {
-  constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1000.0 && unit < 5) {
-    value /= 1000.0;
-    ++unit;
-  }
-  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.1f} {}", value, kUnits[unit]);
-}
-
-std::string grouped(std::uint64_t n) {
-  std::string digits = std::to_string(n);
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
 }
 
 }  // namespace restorekit::cli

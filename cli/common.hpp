@@ -18,6 +18,8 @@
 #include <restorekit/core/profile.hpp>
 #include <restorekit/core/progress.hpp>
 
+#include "render_common.hpp"
+
 namespace restorekit::cli {
 
 // Exit codes, defined once (DESIGN.md, "Command line contract").
@@ -79,8 +81,6 @@ std::optional<catalog::Index> open_catalog(const CommonOptions& o,
 // --json a document {"schema": ..., "error": {...}} on stdout. @return kExitError.
 int report_error(const CommonOptions& o, std::string_view schema, const Error& error);
 
-nlohmann::ordered_json error_json(const Error& error);
-
 // Prints one JSON document on stdout (invalid UTF-8 from archive names replaced, not fatal).
 void print_json(const nlohmann::ordered_json& doc);
 
@@ -101,11 +101,6 @@ class ProgressBar {
   bool drawn_ = false;
   std::string label_;
 };
-
-// "1.2 MB", "512 B" (decimal units, as file managers show).
-std::string human_bytes(std::uint64_t bytes);
-// "12,345"
-std::string grouped(std::uint64_t n);
 
 }  // namespace restorekit::cli
 

@@ -8,7 +8,7 @@
 #include <restorekit/core/safe_path.hpp>
 #include <restorekit/core/version.hpp>
 
-#include "common.hpp"
+#include "render_common.hpp"
 
 namespace restorekit::cli {
 

@@ -6,7 +6,7 @@
 #include <restorekit/core/safe_path.hpp>
 #include <restorekit/core/version.hpp>
 
-#include "common.hpp"
+#include "render_common.hpp"
 #include "render_diff.hpp"
 #include "render_verify.hpp"
 
@@ -105,6 +105,10 @@ void render_restore_text(const RestoreOutcome& o, std::ostream& out) {
   }
 }
 
+std::string recover_verdict(const restore::RecoverReport& r) {
+  return r.outcome == restore::RecoverOutcome::kNothingToRecover ? "clean" : "recovered";
+}
+
 json restore_json(const RestoreOutcome& o) {
   json doc = {{"schema", core::schema::kRestore}, {"verdict", restore_verdict(o)}};
   const restore::Plan* p = o.plan ? &*o.plan : nullptr;
@@ -149,11 +153,10 @@ void render_recover_text(const restore::RecoverReport& r, std::ostream& out) {
 }
 
 json recover_json(const restore::RecoverReport& r) {
-  return {
-      {"schema", core::schema::kRestore},
-      {"verdict", r.outcome == restore::RecoverOutcome::kNothingToRecover ? "clean" : "recovered"},
-      {"outcome", restore::recover_outcome_name(r.outcome)},
-      {"actions", r.actions}};
+  return {{"schema", core::schema::kRestore},
+          {"verdict", recover_verdict(r)},
+          {"outcome", restore::recover_outcome_name(r.outcome)},
+          {"actions", r.actions}};
 }
 
 }  // namespace restorekit::cli

@@ -24,6 +24,8 @@ std::string restore_verdict(const RestoreOutcome& outcome);
 void render_restore_text(const RestoreOutcome& outcome, std::ostream& out);
 nlohmann::ordered_json restore_json(const RestoreOutcome& outcome);
 
+// "clean" (nothing was interrupted) or "recovered".
+std::string recover_verdict(const restore::RecoverReport& report);
 void render_recover_text(const restore::RecoverReport& report, std::ostream& out);
 nlohmann::ordered_json recover_json(const restore::RecoverReport& report);
 

@@ -20,6 +20,8 @@
 #include <restorekit/core/progress.hpp>
 #include <restorekit/verify/verify.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::catalog {
 
 // What the catalog knows of a backup now.
@@ -104,3 +106,5 @@ struct VerifyManyReport {
                                                    const VerifyManyOptions& options);
 
 }  // namespace restorekit::catalog
+
+#pragma GCC visibility pop

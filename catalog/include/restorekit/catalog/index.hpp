@@ -20,6 +20,8 @@
 #include <restorekit/core/sqlite.hpp>
 #include <restorekit/core/summary.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::catalog {
 
 using core::ArchiveSummary;
@@ -121,3 +123,5 @@ class Index final : public core::ArchiveIndex {
 };
 
 }  // namespace restorekit::catalog
+
+#pragma GCC visibility pop

@@ -15,6 +15,8 @@
 #include <restorekit/core/error.hpp>
 #include <restorekit/core/summary.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 // The key an index files an archive under: its absolute path, symlinks resolved.
@@ -53,3 +55,5 @@ class ArchiveIndex {
 };
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

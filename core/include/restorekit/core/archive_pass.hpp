@@ -30,6 +30,8 @@
 #include <restorekit/core/error.hpp>
 #include <restorekit/core/progress.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 enum class Interest { kSkip, kData };
@@ -110,3 +112,5 @@ class ArchivePass {
 };
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

@@ -41,6 +41,8 @@
 #include <restorekit/core/error.hpp>
 #include <restorekit/core/finding.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 enum class EntryType { kFile, kDirectory, kSymlink, kHardlink, kOther };
@@ -186,3 +188,5 @@ bool utf8_locale();
 [[nodiscard]] Result<void> require_utf8_locale();
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

@@ -21,6 +21,8 @@
 
 #include <restorekit/core/error.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 enum class ArchiveKind { kZip, kTarGz, kTarZst, kTarXz };
@@ -74,3 +76,5 @@ class ArchiveWriter {
 };
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

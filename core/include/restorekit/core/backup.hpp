@@ -26,6 +26,8 @@
 #include <restorekit/core/progress.hpp>
 #include <restorekit/core/sqlite.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 struct BackupOptions {
@@ -54,3 +56,5 @@ struct BackupResult {
 [[nodiscard]] Result<BackupResult> write_backup(const BackupOptions& options);
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

@@ -20,6 +20,8 @@
 #include <restorekit/core/hash.hpp>
 #include <restorekit/core/sqlite.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 inline constexpr std::string_view kFormatV1 = "restorekit-backup/1";
@@ -82,3 +84,5 @@ std::string checksum_line(std::string_view path, const Digest128& digest);
 std::string rfc3339_utc(std::int64_t unix_seconds);
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

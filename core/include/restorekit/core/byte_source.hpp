@@ -16,6 +16,8 @@
 
 #include <restorekit/core/error.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 class ByteSource {
@@ -87,3 +89,5 @@ class ArchiveSource {
 };
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

@@ -18,6 +18,8 @@
 
 #include <restorekit/core/error.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 enum class HashAlgorithm { kXxh32, kXxh64, kXxh3_64, kXxh128 };
@@ -56,3 +58,5 @@ struct ExpectedHash {
                                                                     std::string_view name);
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

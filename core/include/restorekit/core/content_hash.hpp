@@ -12,6 +12,8 @@
 #include <restorekit/core/progress.hpp>
 #include <restorekit/core/sqlite.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 // Hashes `db` (trusted or untrusted connection; read-only work, in one read transaction).
@@ -19,3 +21,5 @@ namespace restorekit::core {
 [[nodiscard]] Result<Digest128> content_hash(Database& db, const CancelToken& cancel = {});
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

@@ -39,6 +39,8 @@
 #include <restorekit/core/hash.hpp>
 #include <restorekit/core/summary.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 class Database;
@@ -119,3 +121,5 @@ class EntryStore {
 };
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

@@ -26,6 +26,8 @@
 #include <restorekit/core/hash.hpp>
 #include <restorekit/core/summary.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 // Hashes every entry it reads: XXH3-128 always, plus the algorithm `extra` names for an entry
@@ -153,3 +155,5 @@ class MetadataVisitor final : public EntryVisitor {
 bool is_metadata_entry(std::string_view path);
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

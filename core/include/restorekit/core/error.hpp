@@ -15,6 +15,8 @@
 
 #include <tl/expected.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit {
 
 enum class ErrorCode {
@@ -92,3 +94,5 @@ inline tl::unexpected<Error> fail(ErrorCode code, std::string message, std::stri
     return tl::unexpected<::restorekit::Error>(std::move(tmp).error()); \
   }                                                                     \
   lhs = std::move(*tmp)
+
+#pragma GCC visibility pop

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 enum class Severity { kError, kWarning, kInfo };
@@ -27,3 +29,5 @@ struct Finding {
 };
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

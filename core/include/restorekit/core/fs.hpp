@@ -11,6 +11,8 @@
 
 #include <restorekit/core/error.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 // A private (0700) directory created under `parent` (default: the system temp dir), removed
@@ -87,3 +89,5 @@ class UniqueFd {
                                                   std::uint64_t max_bytes = 1u << 20);
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

@@ -16,6 +16,8 @@
 
 #include <restorekit/core/error.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 struct Digest128 {
@@ -57,3 +59,5 @@ Digest128 hash128(std::string_view data);
 [[nodiscard]] Result<Digest128> hash_file(const std::filesystem::path& path);
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

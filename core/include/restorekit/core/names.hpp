@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 // The form under which names compare: NFC of valid UTF-8; bytes that are not valid UTF-8 are
@@ -19,3 +21,5 @@ std::string name_key(std::string_view name);
 bool same_name(std::string_view a, std::string_view b);
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

@@ -28,6 +28,8 @@
 #include <restorekit/core/error.hpp>
 #include <restorekit/core/sqlite.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 struct ColumnRef {
@@ -63,3 +65,5 @@ struct Profile {
 [[nodiscard]] Result<Profile> load_profile(const std::filesystem::path& path);
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

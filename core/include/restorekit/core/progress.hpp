@@ -13,6 +13,8 @@
 #include <memory>
 #include <string_view>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit {
 
 struct Progress {
@@ -62,3 +64,5 @@ class ProgressThrottle {
 };
 
 }  // namespace restorekit
+
+#pragma GCC visibility pop

@@ -11,6 +11,8 @@
 
 #include <restorekit/core/error.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 // "<live>.restorekit" next to the live database.
@@ -23,3 +25,5 @@ std::filesystem::path restore_snapshots_dir(const std::filesystem::path& live);
 [[nodiscard]] Result<void> require_no_unfinished_restore(const std::filesystem::path& live);
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

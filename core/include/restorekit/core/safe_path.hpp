@@ -12,6 +12,8 @@
 
 #include <restorekit/core/error.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 // Normalises a raw archive entry name: backslashes become '/', "." components and repeated or
@@ -49,3 +51,5 @@ std::string escape_name(std::string_view raw);
 bool is_valid_utf8(std::string_view s);
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

@@ -18,6 +18,8 @@
 #include <restorekit/core/error.hpp>
 #include <restorekit/core/finding.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 // True when an entry named `path` whose data starts with `head` looks like a SQL dump: a
@@ -59,3 +61,5 @@ bool looks_like_sql_dump(std::string_view path, std::string_view head);
                                          std::uint64_t max_bytes = std::uint64_t{4} << 30);
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

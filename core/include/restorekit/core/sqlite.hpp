@@ -24,6 +24,8 @@
 struct sqlite3;
 struct sqlite3_stmt;
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 enum class OpenMode { kReadOnly, kReadWrite, kCreate };
@@ -266,3 +268,5 @@ bool tenant_id_less(std::string_view a, std::string_view b);
                                                              const TenantSpec& spec);
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

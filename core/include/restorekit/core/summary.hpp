@@ -14,6 +14,8 @@
 #include <restorekit/core/hash.hpp>
 #include <restorekit/core/sqlite.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 // Identity of an archive file: cheap to compute, changes whenever the file does in practice.
@@ -75,3 +77,5 @@ struct ArchiveSummary {
 };
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

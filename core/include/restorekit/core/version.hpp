@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 // restorekit's version, one number for every module and the CLI ("0.2.0").
@@ -46,3 +48,5 @@ inline constexpr std::string_view kSnapshot = "restorekit.snapshot/1";  // a saf
 [[nodiscard]] std::vector<std::string_view> json_schemas();
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

@@ -27,6 +27,8 @@
 #include <restorekit/core/error.hpp>
 #include <restorekit/core/finding.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::core {
 
 // Reads up to out.size() bytes at `offset`; returns how many were read (fewer only at the end).
@@ -89,3 +91,5 @@ class ZipDirectoryCursor {
 };
 
 }  // namespace restorekit::core
+
+#pragma GCC visibility pop

@@ -27,6 +27,8 @@
 #include <restorekit/core/sqlite.hpp>
 #include <restorekit/core/summary.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::diff {
 
 enum class NoKeyTables { kByRowid, kByContent };
@@ -186,3 +188,5 @@ struct Sessions {
                                                   const DiffOptions& options);
 
 }  // namespace restorekit::diff
+
+#pragma GCC visibility pop

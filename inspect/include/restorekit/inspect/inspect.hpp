@@ -23,6 +23,8 @@
 #include <restorekit/core/progress.hpp>
 #include <restorekit/core/summary.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::inspect {
 
 enum class ListEntries { kNo, kYes };
@@ -58,3 +60,5 @@ struct InspectReport {
                                             const InspectOptions& options);
 
 }  // namespace restorekit::inspect
+
+#pragma GCC visibility pop

@@ -42,6 +42,8 @@
 #include <restorekit/core/sqlite.hpp>
 #include <restorekit/diff/diff.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::restore {
 
 // What a selective restore takes from the backup; empty = a full restore.
@@ -248,3 +250,5 @@ struct RecoverReport {
 std::vector<std::string> processes_using(const std::filesystem::path& live);
 
 }  // namespace restorekit::restore
+
+#pragma GCC visibility pop

@@ -11,6 +11,8 @@
 #include <restorekit/core/backup.hpp>
 #include <restorekit/verify/verify.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::verify {
 
 struct RotationOptions {
@@ -37,3 +39,5 @@ std::vector<std::filesystem::path> good_copies(const std::filesystem::path& fold
 [[nodiscard]] Result<RotationResult> rotate_backup(const RotationOptions& options);
 
 }  // namespace restorekit::verify
+
+#pragma GCC visibility pop

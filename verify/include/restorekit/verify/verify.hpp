@@ -33,6 +33,8 @@
 #include <restorekit/core/progress.hpp>
 #include <restorekit/core/summary.hpp>
 
+#pragma GCC visibility push(default)  // the public API: exported by the shared libraries
+
 namespace restorekit::verify {
 
 struct VerifyOptions {
@@ -120,3 +122,5 @@ struct VerifyReport {
                                           const VerifyOptions& options);
 
 }  // namespace restorekit::verify
+
+#pragma GCC visibility pop

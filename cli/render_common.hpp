@@ -1,0 +1,26 @@
+// What the renderers share with each other and with the C API (capi/), which returns the same
+// JSON documents the CLI prints: an error as JSON, a document as text, byte counts for people.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include <restorekit/core/error.hpp>
+
+namespace restorekit::cli {
+
+// {"code": "BAD_PASSWORD", "message": ..., "subject": ...}
+nlohmann::ordered_json error_json(const Error& error);
+
+// A document as the CLI prints it (indent 2; invalid UTF-8 from archive names replaced, not
+// fatal), without a final newline.
+std::string json_text(const nlohmann::ordered_json& doc);
+
+// "1.2 MB", "512 B" (decimal units, as file managers show).
+std::string human_bytes(std::uint64_t bytes);
+// "12,345"
+std::string grouped(std::uint64_t n);
+
+}  // namespace restorekit::cli
