@@ -1,6 +1,7 @@
 # What `cmake --install` adds beside the libraries and headers (cmake/Settings.cmake): the
 # restorekit executable, the CMake package (restorekit-config.cmake with components, its version
-# file and the exported targets) and restorekit.pc for pkg-config.
+# file and the exported targets), restorekit.pc (C++) and restorekit-c.pc (C) for pkg-config, and
+# the Debian package (cpack -G DEB).
 include(CMakePackageConfigHelpers)
 set(RESTOREKIT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/restorekit)
 
@@ -20,6 +21,7 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/restorekit-config.cmake
 # pkg-config: the prefix is found from the .pc file's own place, so the tree can be moved.
 file(RELATIVE_PATH RESTOREKIT_PC_TO_PREFIX ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig
      ${CMAKE_INSTALL_PREFIX})
-configure_file(cmake/restorekit.pc.in ${CMAKE_CURRENT_BINARY_DIR}/restorekit.pc @ONLY)
-install(FILES ${CMAKE_CURRENT_BINARY_DIR}/restorekit.pc
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+foreach(pc restorekit restorekit-c)
+  configure_file(cmake/${pc}.pc.in ${CMAKE_CURRENT_BINARY_DIR}/${pc}.pc @ONLY)
+  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/${pc}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endforeach()

@@ -102,6 +102,15 @@ RESTOREKIT_C_API const char* restorekit_sqlite_version(void);
 RESTOREKIT_C_API const char* restorekit_zstd_version(void);
 RESTOREKIT_C_API const char* restorekit_xxhash_version(void);
 
+/* ---- Set-up ------------------------------------------------------------------------------ */
+
+/* Archive names are read and written as UTF-8, so LC_CTYPE must be a UTF-8 locale: operations
+ * refuse to start without one (RESTOREKIT_E_INVALID_ARGUMENT naming this function). This makes
+ * LC_CTYPE C.UTF-8 when the current one is not UTF-8. Call it once at start-up, before threads
+ * start (setlocale is process-wide), or set a UTF-8 locale yourself; the library never changes
+ * the locale on its own. */
+RESTOREKIT_C_API void restorekit_ensure_utf8_locale(void);
+
 /* ---- Backups ----------------------------------------------------------------------------- */
 
 /* An archive to look at: a file, or bytes in memory. Opening reads nothing but the file's

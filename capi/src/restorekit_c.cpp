@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <restorekit/core/archive_reader.hpp>
 #include <restorekit/core/byte_source.hpp>
 #include <restorekit/core/profile.hpp>
 #include <restorekit/core/version.hpp>
@@ -236,6 +237,13 @@ const char* restorekit_zstd_version(void) {
 }
 const char* restorekit_xxhash_version(void) {
   return static_copy("xxHash");
+}
+
+void restorekit_ensure_utf8_locale(void) {
+  try {
+    rk::core::ensure_utf8_locale();
+  } catch (...) {  // the locale stays as it was; operations then say why they refuse
+  }
 }
 
 restorekit_status restorekit_backup_open(const char* path, restorekit_backup** out,

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs this build into a temporary prefix and builds the examples against that tree only
 # (a copy of each example outside the source tree; no package registry): the C++ consumer with
-# find_package, the same program with pkg-config. Each runs on a backup that the installed
-# restorekit made of a sqlite3-made database, intact and then cut short.
+# find_package (static and shared libraries), the same program with pkg-config, the C API with
+# pkg-config and loaded with dlopen. Each runs on a backup that the installed restorekit made of
+# a sqlite3-made database, intact and then cut short. Also checks what the shared libraries
+# export (the public API only) and their SONAMEs.
 # Usage: consumers_test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build="$(cd "$1" && pwd)"
@@ -10,7 +12,7 @@ src="$(cd "$2" && pwd)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-for tool in sqlite3 bsdtar pkg-config c++; do
+for tool in sqlite3 bsdtar pkg-config c++ cc readelf nm; do
   if ! command -v "$tool" >/dev/null; then
     echo "SKIPPED: $tool is not installed (scripts/setup-deps.sh installs it)"
     exit 77
@@ -40,7 +42,9 @@ check() {  # check NAME BINARY: intact backup exit 0, cut one exit 1, both with 
   out=$("$2" "$tmp/good.tar.zst") || fail "$1: the intact backup was not intact: $out"
   grep -qx "restorekit $version" <<<"$out" || fail "$1: built against another version: $out"
   grep -qx "verdict: intact" <<<"$out" || fail "$1: no intact verdict: $out"
-  grep -qx "entries: $entries" <<<"$out" || fail "$1: wrong entry count: $out"
+  # The C++ examples print the count, the C ones the JSON document (totals.entries).
+  grep -Eqx "entries: $entries| *\"entries\": $entries,?" <<<"$out" ||
+    fail "$1: wrong entry count: $out"
   rc=0 && out=$("$2" "$tmp/cut.tar.zst") || rc=$?
   [ "$rc" = 1 ] || fail "$1: the cut backup exited $rc, not 1: $out"
   grep -qx "verdict: damaged" <<<"$out" || fail "$1: no damaged verdict: $out"
@@ -57,6 +61,43 @@ if grep -rqsF -- "$src" "$tmp/cmake-build" --include='*.make' --include='*.txt' 
 fi
 check "find_package" "$tmp/cmake-build/verify_backup"
 
+# The same against the shared libraries (restorekit::verify_shared): the binary needs
+# librestorekit_verify.so.0.2 and runs with the installed lib folder on the loader's path.
+cmake -S "$tmp/cmake-app" -B "$tmp/cmake-shared" -DCMAKE_BUILD_TYPE=Release -DRESTOREKIT_SHARED=ON \
+  -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF >/dev/null
+cmake --build "$tmp/cmake-shared" >/dev/null
+readelf -d "$tmp/cmake-shared/verify_backup" | grep -q 'NEEDED.*\[librestorekit_verify\.so\.0\.2\]' ||
+  fail "the shared consumer does not need librestorekit_verify.so.0.2: $(readelf -d "$tmp/cmake-shared/verify_backup")"
+LD_LIBRARY_PATH="$tmp/prefix/lib" check "find_package, shared" "$tmp/cmake-shared/verify_backup"
+
+# The shared libraries: a SONAME of MAJOR.MINOR, and only the public API exported.
+lib="$tmp/prefix/lib"
+for m in core inspect verify diff restore catalog c; do
+  so="$lib/librestorekit_$m.so.0.2"
+  [ -e "$so" ] || fail "$so was not installed"
+  readelf -d "$so" | grep -q "SONAME.*\[librestorekit_$m\.so\.0\.2\]" || fail "$so: wrong SONAME"
+  [ -e "$lib/librestorekit_$m.a" ] || fail "librestorekit_$m.a was not installed"
+done
+# C++: the public API is exported, private helpers and the libraries linked in are not (only
+# restorekit's own names and standard-library templates instantiated for them, vague linkage).
+symbols=$(nm -DC --defined-only "$lib"/librestorekit_{core,inspect,verify,diff,restore,catalog}.so.0.2)
+grep -q ' restorekit::verify::verify(' <<<"$symbols" ||
+  fail "librestorekit_verify.so does not export restorekit::verify::verify"
+grep -q ' restorekit::diff::diff_databases(' <<<"$symbols" ||
+  fail "librestorekit_diff.so does not export restorekit::diff::diff_databases"
+if grep -q 'check_backup(' <<<"$symbols"; then
+  fail "librestorekit_verify.so exports a private helper (check_backup, verify/src)"
+fi
+leaked=$(grep -E 'fmt::|nlohmann::|toml::|tl::|XXH|ZSTD_|sqlite3_|archive_[a-z]' <<<"$symbols" |
+  grep -v 'restorekit::' || true)
+[ -z "$leaked" ] || fail "the C++ shared libraries export third-party code: $(head -3 <<<"$leaked")"
+# C: exactly the functions restorekit.h declares.
+declared=$(grep -oE '\brestorekit_[a-z0-9_]+\(' "$tmp/prefix/include/restorekit.h" | tr -d '(' | sort -u)
+exported=$(nm -D --defined-only "$lib/librestorekit_c.so.0.2" | awk '$2 == "T" {print $3}' |
+  sed 's/@.*//' | sort -u)
+[ "$declared" = "$exported" ] ||
+  fail "librestorekit_c.so exports other than restorekit.h declares: $(diff <(echo "$declared") <(echo "$exported"))"
+
 # A component that does not exist is refused with the list of those that do.
 sed -i 's/COMPONENTS verify/COMPONENTS verify nosuch/' "$tmp/cmake-app/CMakeLists.txt"
 if cmake -S "$tmp/cmake-app" -B "$tmp/cmake-bad" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
@@ -69,4 +110,19 @@ grep -q 'no component "nosuch"' "$tmp/bad.log" || fail "unclear refusal: $(cat "
 mv "$tmp/prefix" "$tmp/moved"
 PKG_CONFIG_PATH="$(dirname "$(find "$tmp/moved" -name restorekit.pc)")" \
   bash "$src/examples/pkg-config/build.sh" "$tmp/pc-app"
+export LD_LIBRARY_PATH="$tmp/moved/lib"  # the shared libraries, where the tree was moved
 check "pkg-config" "$tmp/pc-app"
+
+# C, with pkg-config (restorekit-c.pc): linked against librestorekit_c.so.0.2 alone.
+PKG_CONFIG_PATH="$(dirname "$(find "$tmp/moved" -name restorekit-c.pc)")" \
+  bash "$src/examples/c-pkg-config/build.sh" "$tmp/c-app"
+ldd "$tmp/c-app" | grep -q "librestorekit_c.so.0.2 => $tmp/moved/lib/" ||
+  fail "the C consumer does not load the installed librestorekit_c.so.0.2: $(ldd "$tmp/c-app")"
+if ldd "$tmp/c-app" | grep -q 'librestorekit_\(core\|verify\)'; then
+  fail "librestorekit_c.so is not self-contained: $(ldd "$tmp/c-app")"
+fi
+check "C, pkg-config" "$tmp/c-app"
+
+# C, loading the shared library at run time (dlopen by SONAME, as an FFI does).
+bash "$src/examples/c-dlopen/build.sh" "$tmp/moved" "$tmp/dl-app"
+check "C, dlopen" "$tmp/dl-app"
