@@ -126,3 +126,51 @@ check "C, pkg-config" "$tmp/c-app"
 # C, loading the shared library at run time (dlopen by SONAME, as an FFI does).
 bash "$src/examples/c-dlopen/build.sh" "$tmp/moved" "$tmp/dl-app"
 check "C, dlopen" "$tmp/dl-app"
+
+# The README's snippets (section "Embedding"), built as they are written: the CMake lines in a
+# project of their own, the pkg-config command lines, the C example in a main().
+snippet() {  # snippet LANG N: the Nth ```LANG block of the Embedding section
+  awk -v lang="$1" -v n="$2" '
+    /^## / { inside = ($0 == "## Embedding") }
+    inside && $0 == "```" lang { k++; if (k == n) { on = 1; next } }
+    on && $0 == "```" { exit }
+    on { print }' "$src/README.md"
+}
+mkdir -p "$tmp/readme/cmake"
+cp "$src/examples/cpp-find-package/main.cpp" "$tmp/readme/cmake/"
+{
+  echo "cmake_minimum_required(VERSION 3.25)"
+  echo "project(readme LANGUAGES CXX)"
+  echo "set(CMAKE_CXX_STANDARD 20)"
+  echo "add_executable(verify_backup main.cpp)"
+  snippet cmake 1
+} >"$tmp/readme/cmake/CMakeLists.txt"
+grep -q find_package "$tmp/readme/cmake/CMakeLists.txt" || fail "README: no CMake snippet found"
+cmake -S "$tmp/readme/cmake" -B "$tmp/readme/cmake-build" -DCMAKE_PREFIX_PATH="$tmp/moved" \
+  -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF >/dev/null
+cmake --build "$tmp/readme/cmake-build" >/dev/null
+check "README, CMake" "$tmp/readme/cmake-build/verify_backup"
+cp "$src/examples/cpp-find-package/main.cpp" "$src/examples/c-pkg-config/main.c" "$tmp/readme/"
+for n in 1 2; do
+  line=$(snippet sh "$n")
+  [ -n "$line" ] || fail "README: pkg-config snippet $n not found"
+  (cd "$tmp/readme" && PKG_CONFIG_PATH="$tmp/moved/lib/pkgconfig" bash -c "$line") ||
+    fail "README: the snippet did not build: $line"
+done
+check "README, pkg-config C++" "$tmp/readme/verify_backup"
+check "README, pkg-config C" "$tmp/readme/verify_backup_c"
+{
+  echo "#include <stdio.h>"
+  echo "#include <restorekit.h>"
+  echo "int main(void) {"
+  snippet c 1
+  echo "return 0;"
+  echo "}"
+} >"$tmp/readme/snippet.c"
+# shellcheck disable=SC2046  # pkg-config prints one flag per word
+cc -std=c99 -Wall -Werror "$tmp/readme/snippet.c" -o "$tmp/readme/snippet" \
+  $(PKG_CONFIG_PATH="$tmp/moved/lib/pkgconfig" pkg-config --cflags --libs restorekit-c)
+cp "$tmp/good.tar.zst" "$tmp/readme/customer.zip"  # any archive: the name is the snippet's
+[ "$(cd "$tmp/readme" && ./snippet)" = intact ] || fail "README: the C snippet did not say intact"
+echo "README snippets: ok"
+
