@@ -36,13 +36,7 @@ Result<diff::BackupDiffOptions> build_options(const DiffArgs& a, diff::BackupDif
   o.diff.tables = a.tables;
   o.diff.sample_rows = a.rows;
   o.diff.no_key = a.by_content ? diff::NoKeyTables::kByContent : diff::NoKeyTables::kByRowid;
-  if (profile) {
-    o.diff.tenants = profile->tenant_spec();
-    o.database_entry = profile->database_entry;
-    o.documents_root = profile->documents_root;
-    o.live_documents = profile->live_documents;
-    o.without_documents = diff::BackupDiffOptions::WithoutDocuments::kSkip;
-  }
+  if (profile) diff::apply_profile(o, *profile);
   if (!a.tenant_column.empty()) {
     core::TenantSpec spec = o.diff.tenants.value_or(core::TenantSpec{});
     spec.column = a.tenant_column;

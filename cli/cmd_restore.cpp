@@ -56,17 +56,8 @@ std::string live_path(const RestoreArgs& a, const std::optional<core::Profile>& 
 
 Result<restore::PlanOptions> plan_options(const RestoreArgs& a, BackupInputs inputs) {
   restore::PlanOptions o;
-  const auto& profile = inputs.profile;
-  o.live = live_path(a, profile);
-  if (profile) {
-    o.live_documents = profile->live_documents;
-    o.database_entry = profile->database_entry;
-    o.documents_root = profile->documents_root;
-    o.lock_file = profile->lock_file;
-    o.selection.exclude_tables = profile->exclude_tables;
-    o.selection.tenant = profile->tenant_spec();
-    o.diff.tenants = profile->tenant_spec();
-  }
+  o.live = live_path(a, inputs.profile);
+  if (inputs.profile) restore::apply_profile(o, *inputs.profile);
   if (!a.live_docs.empty()) o.live_documents = a.live_docs;
   if (!a.docs_root.empty()) o.documents_root = a.docs_root;
   o.documents = !a.no_docs;
@@ -89,7 +80,6 @@ Result<restore::PlanOptions> plan_options(const RestoreArgs& a, BackupInputs inp
   if (!a.stage_dir.empty()) o.stage_dir = a.stage_dir;
   o.stage_documents = a.yes;
   o.reader = std::move(inputs.reader);
-  o.profile = std::move(inputs.profile);
   o.cancel = interrupt_token();
   return o;
 }

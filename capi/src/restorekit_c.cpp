@@ -496,13 +496,7 @@ restorekit_status restorekit_diff(const restorekit_backup* backup, const char* l
     d.diff.sample_rows = o.sample_rows;
     d.diff.progress = progress_of(o);
     d.diff.cancel = o.cancel;
-    if (o.profile) {
-      d.diff.tenants = o.profile->tenant_spec();
-      d.database_entry = o.profile->database_entry;
-      d.documents_root = o.profile->documents_root;
-      d.live_documents = o.profile->live_documents;
-      d.without_documents = rk::diff::BackupDiffOptions::WithoutDocuments::kSkip;
-    }
+    if (o.profile) rk::diff::apply_profile(d, *o.profile);
     if (o.live_documents) {
       d.live_documents = o.live_documents;
       d.without_documents = rk::diff::BackupDiffOptions::WithoutDocuments::kError;
@@ -538,20 +532,11 @@ restorekit_status restorekit_plan_restore(const restorekit_backup* backup,
                        "restore needs the live database (or [live] database in the profile)",
                        kSchema, error);
     }
-    if (profile) {
-      po.live_documents = profile->live_documents;
-      po.database_entry = profile->database_entry;
-      po.documents_root = profile->documents_root;
-      po.lock_file = profile->lock_file;
-      po.selection.exclude_tables = profile->exclude_tables;
-      po.selection.tenant = profile->tenant_spec();
-      po.diff.tenants = profile->tenant_spec();
-    }
+    if (profile) rk::restore::apply_profile(po, *profile);
     if (o.live_documents) po.live_documents = o.live_documents;
     po.stage_documents = mode == RESTOREKIT_PLAN_TO_APPLY;
     po.diff.sample_rows = o.sample_rows;
     po.reader = reader_options(o);
-    po.profile = profile;
     po.progress = progress_of(o);
     po.cancel = o.cancel;
     auto planned = rk::restore::plan(backup->source, po);

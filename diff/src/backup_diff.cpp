@@ -322,4 +322,12 @@ Result<DiffReport> diff_backup(const core::ArchiveSource& backup, const fs::path
   return report;
 }
 
+void apply_profile(BackupDiffOptions& options, const core::Profile& profile) {
+  options.diff.tenants = profile.tenant_spec();
+  options.database_entry = profile.database_entry;
+  options.documents_root = profile.documents_root;
+  options.live_documents = profile.live_documents;
+  options.without_documents = BackupDiffOptions::WithoutDocuments::kSkip;
+}
+
 }  // namespace restorekit::diff

@@ -720,4 +720,15 @@ Result<Plan> load_plan(const fs::path& plan_dir) {
   }
 }
 
+void apply_profile(PlanOptions& options, const core::Profile& profile) {
+  options.live_documents = profile.live_documents;
+  options.database_entry = profile.database_entry;
+  options.documents_root = profile.documents_root;
+  options.lock_file = profile.lock_file;
+  options.selection.exclude_tables = profile.exclude_tables;
+  options.selection.tenant = profile.tenant_spec();
+  options.diff.tenants = profile.tenant_spec();
+  options.profile = profile;
+}
+
 }  // namespace restorekit::restore

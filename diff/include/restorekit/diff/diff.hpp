@@ -23,6 +23,7 @@
 #include <restorekit/core/archive_index.hpp>
 #include <restorekit/core/archive_reader.hpp>
 #include <restorekit/core/error.hpp>
+#include <restorekit/core/profile.hpp>
 #include <restorekit/core/progress.hpp>
 #include <restorekit/core/sqlite.hpp>
 #include <restorekit/core/summary.hpp>
@@ -137,6 +138,11 @@ struct DiffReport {
            (documents && (documents->lost || documents->revived || documents->changed));
   }
 };
+
+// Takes what a profile says about diffing a backup: the tenant breakdown, the database entry, the
+// documents root and the live documents folder (skipped, not an error, for a bare database
+// file). Settings given explicitly afterwards override it (the command line's flags do).
+void apply_profile(BackupDiffOptions& options, const core::Profile& profile);
 
 // Compares a backup — an archive (one pass: its database, a SQLite file or a SQLite dump, is
 // staged to a private temporary file, its documents hashed) or a bare SQLite file — with the

@@ -168,6 +168,13 @@ struct Plan {
   [[nodiscard]] bool safe() const;  // no check is an error
 };
 
+// Takes what a profile says about restoring: the live documents folder, the database entry, the
+// documents root, the application's lock file, the tables never restored, the tenant column (for
+// the selection and the diff) and the profile itself (verify's reference checks). Settings given
+// explicitly afterwards override it (the command line's flags do); the live database is the
+// caller's to choose (the profile's [live] database is a default for it).
+void apply_profile(PlanOptions& options, const core::Profile& profile);
+
 // Makes a plan from `backup` (a path, memory, or any ByteSource opener: the archive is read in
 // one pass, never copied). The staging folder is removed again unless `plan_out` or
 // `stage_documents`
