@@ -147,8 +147,11 @@ RESTOREKIT_C_API void restorekit_options_set_progress(restorekit_options* option
                                                       restorekit_progress_fn fn, void* user);
 
 /* Cancels every operation running with these options, from any thread or a signal handler
- * (one atomic store). An operation stops at its next block with RESTOREKIT_E_CANCELLED and
- * leaves nothing half-written; apply honours it up to its commit point. The flag stays set:
+ * (one atomic store). An operation stops at its next block of archive data or, comparing or
+ * hashing databases, its next rows, with RESTOREKIT_E_CANCELLED, and leaves nothing
+ * half-written; apply honours it up to its commit point. The database checks of verify (one
+ * integrity_check, one foreign_key_check) run to their end first: only the process-wide token of
+ * the C++ API (core::set_query_cancel) interrupts a query inside SQLite. The flag stays set:
  * later operations with these options are cancelled too, until restorekit_options_reset_cancel
  * (which must not run while an operation uses the options). */
 RESTOREKIT_C_API void restorekit_options_cancel(restorekit_options* options);
