@@ -176,11 +176,13 @@ Result<std::vector<TableChange>> run_selective(core::Database& target, const fs:
       ++orphans[std::string(fk.column_text(0))];
       return {};
     }));
-    for (auto& [table, n] : orphans) {
+    for (const auto& orphan : orphans) {
+      const std::string& table = orphan.first;  // not a structured binding: clang 14 (the fuzz
+                                                // build) cannot capture one in the lambda
       auto it = std::find_if(changes.begin(), changes.end(),
                              [&](const auto& c) { return c.table == table; });
       if (it == changes.end()) it = changes.insert(changes.end(), TableChange{table});
-      it->orphaned = n;
+      it->orphaned = orphan.second;
     }
     return target.exec("COMMIT");
   };
