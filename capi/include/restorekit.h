@@ -18,12 +18,26 @@
  * - Every result is also the JSON document the command line prints with --json (schemas
  *   "restorekit.inspect/1", "restorekit.verify/1", "restorekit.diff/1", "restorekit.restore/1";
  *   README.md describes them).
- * - Thread safety: the library keeps no global state; independent calls may run on different
- *   threads at once. A restorekit_backup may be used by several operations at once. A
- *   restorekit_options must not be changed while an operation uses it, except through
- *   restorekit_options_cancel(), which any thread (or a signal handler) may call at any time.
- *   Callbacks run on the thread that called the operation, or for verify of a zip on one of its
- *   reader threads, one at a time.
+ * - Thread safety: the library keeps no global state of its own (the locale is the process's,
+ *   see restorekit_ensure_utf8_locale); independent calls may run on different threads at once.
+ *   Per function:
+ *     restorekit_status_name, restorekit_version and the other version functions: any thread,
+ *       any time; they return static strings.
+ *     restorekit_ensure_utf8_locale: once, before other threads start (setlocale).
+ *     restorekit_backup_open, _open_memory, restorekit_options_new: any thread; the handle they
+ *       make is the caller's.
+ *     restorekit_inspect, _verify, _diff, _plan_restore, _recover: any thread, several at once,
+ *       also on one shared restorekit_backup and one shared restorekit_options (both only read).
+ *     restorekit_apply: one call per plan; a plan is used by one thread at a time. Of two applies
+ *       to one live database at once, the live database's lock and restore journal let one run;
+ *       the other is refused (verdict "refused") or fails with RESTOREKIT_E_CONFLICT.
+ *     restorekit_options_set_* and _add_password, _reset_cancel: not while an operation uses
+ *       the options.
+ *     restorekit_options_cancel: any thread or a signal handler, any time.
+ *     restorekit_result_*, restorekit_error_* accessors: any thread; results and errors do not
+ *       change after they are returned. Each _free: once, when no other thread uses the handle.
+ *   Callbacks run on the thread that called the operation or, for verify of a zip, on one of
+ *   its reader threads; either way one call at a time.
  */
 #ifndef RESTOREKIT_H
 #define RESTOREKIT_H
