@@ -154,7 +154,8 @@ RESTOREKIT_C_API void restorekit_options_free(restorekit_options* options);
 
 /* Called with the bytes read so far and the total (0 when unknown), and the entry or file being
  * worked on (valid during the call only; may be ""). At most ten calls a second, plus a last
- * one. Return 0 to go on, non-zero to cancel the operation (RESTOREKIT_E_CANCELLED). */
+ * one. Return 0 to go on, non-zero to cancel the operation (RESTOREKIT_E_CANCELLED): that sets
+ * the options' cancellation flag, as restorekit_options_cancel() does. */
 typedef int (*restorekit_progress_fn)(void* user, uint64_t done, uint64_t total,
                                       const char* current);
 RESTOREKIT_C_API void restorekit_options_set_progress(restorekit_options* options,

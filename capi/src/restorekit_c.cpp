@@ -128,13 +128,12 @@ restorekit_status guarded(std::string_view schema, restorekit_error** error, Bod
   }
 }
 
-bool set_path(std::optional<fs::path>& target, const char* value) {
+void set_path(std::optional<fs::path>& target, const char* value) {
   if (value) {
     target = fs::path(value);
   } else {
     target.reset();
   }
-  return true;
 }
 
 // The reader options of `o`, with the caller's password callback as the prompt.
@@ -183,7 +182,7 @@ restorekit_status give(restorekit_result** out, json doc, std::string verdict) {
   return RESTOREKIT_OK;
 }
 
-const char* static_copy(std::string_view name) {
+const char* linked_version(std::string_view name) {
   // The linked libraries' versions, gathered once (thread-safe static initialisation).
   static const auto kLibraries = rk::core::linked_libraries();
   for (const auto& lib : kLibraries) {
@@ -227,16 +226,16 @@ const char* restorekit_build_commit(void) {
   return rk::core::build_commit().data();
 }
 const char* restorekit_libarchive_version(void) {
-  return static_copy("libarchive");
+  return linked_version("libarchive");
 }
 const char* restorekit_sqlite_version(void) {
-  return static_copy("SQLite");
+  return linked_version("SQLite");
 }
 const char* restorekit_zstd_version(void) {
-  return static_copy("zstd");
+  return linked_version("zstd");
 }
 const char* restorekit_xxhash_version(void) {
-  return static_copy("xxHash");
+  return linked_version("xxHash");
 }
 
 void restorekit_ensure_utf8_locale(void) {
