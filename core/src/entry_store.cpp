@@ -1,5 +1,6 @@
 #include <restorekit/core/entry_store.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -264,7 +265,7 @@ Result<void> EntryStore::seal() {
   // Built once over the whole table: faster than maintaining them row by row.
   RK_TRY(
       impl_->db.exec("CREATE INDEX by_key ON entries(coalesce(key, path), idx) WHERE type != 1;"
-                     "CREATE INDEX by_path ON entries(path) WHERE safe;"));
+                     "CREATE INDEX by_path ON entries(path, type) WHERE safe;"));
   static_assert(kDirectory == 1, "the partial indexes above name the folder type as 1");
   RK_TRY_ASSIGN(auto n, impl_->db.query_int("SELECT count(*) FROM entries"));
   impl_->size = static_cast<std::uint64_t>(n);
@@ -280,6 +281,22 @@ Result<void> EntryStore::for_each(const RecordFn& fn) const {
   RK_TRY_ASSIGN(auto st,
                 impl_->db.prepare(fmt::format("SELECT {} FROM entries ORDER BY idx", kColumns)));
   return st.for_each([&]() -> Result<void> { return fn(read_row(st)); });
+}
+
+Result<void> EntryStore::for_each_brief(const BriefFn& fn) const {
+  RK_TRY_ASSIGN(auto st, impl_->db.prepare("SELECT path, type, size, mtime, encrypted, safe FROM "
+                                           "entries ORDER BY idx"));
+  return st.for_each([&]() -> Result<void> {
+    Brief b;
+    b.path = st.column_text(0);
+    b.type = static_cast<EntryType>(st.column_int(1));
+    if (st.column_type(2) != ValueType::kNull)
+      b.size = static_cast<std::uint64_t>(st.column_int(2));
+    b.mtime = st.column_int(3);
+    b.encrypted = st.column_int(4) != 0;
+    b.safe = st.column_int(5) != 0;
+    return fn(b);
+  });
 }
 
 Result<std::vector<EntryRecord>> EntryStore::records() const {
@@ -318,38 +335,103 @@ Result<std::optional<StoredEntry>> EntryStore::find(std::string_view name) const
   return out;
 }
 
+// Rows of the entries whose `column` equals one of `values` (each a few rows: they are what a
+// finding names), in index order. `where` narrows the rows further.
+Result<std::vector<std::pair<StoredEntry, std::string>>> EntryStore::rows_where(
+    std::string_view column, std::string_view where, const std::vector<std::string>& values) const {
+  RK_TRY_ASSIGN(auto st,
+                impl_->db.prepare(fmt::format("SELECT {}, {} FROM entries WHERE {} = ?1 AND {}",
+                                              kColumns, column, column, where)));
+  std::vector<std::pair<StoredEntry, std::string>> out;
+  for (const auto& value : values) {
+    st.bind(1, std::string_view(value));
+    RK_TRY(st.for_each([&]() -> Result<void> {
+      out.emplace_back(read_row(st), std::string(st.column_text(12)));
+      return {};
+    }));
+    st.reset();
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.first.index < b.first.index; });
+  return out;
+}
+
 Result<std::vector<EntryStore::Duplicate>> EntryStore::duplicates() const {
-  // Keys held twice are rare: find them with one scan of the index, then read their rows.
-  RK_TRY_ASSIGN(auto st, impl_->db.prepare(fmt::format(
-                             "SELECT {}, coalesce(key, path) FROM entries WHERE type != 1 AND "
-                             "coalesce(key, path) IN (SELECT coalesce(key, path) FROM entries "
-                             "WHERE type != 1 GROUP BY 1 HAVING count(*) > 1) ORDER BY idx",
-                             kColumns)));
-  std::vector<Duplicate> out;
-  std::map<std::string, std::string, std::less<>> first;  // key -> first spelling
-  RK_TRY(st.for_each([&]() -> Result<void> {
-    auto e = read_row(st);
-    auto [it, inserted] = first.emplace(std::string(st.column_text(12)), e.record.path);
-    if (!inserted) out.push_back(Duplicate{std::move(e), it->second});
+  // Keys held twice are rare: one walk of the by_key index (no table row is read) finds them,
+  // then their rows are read.
+  RK_TRY_ASSIGN(auto keys, impl_->db.prepare("SELECT coalesce(key, path) FROM entries WHERE "
+                                             "type != 1 ORDER BY coalesce(key, path)"));
+  std::vector<std::string> twice;
+  std::string previous;
+  bool any = false;
+  RK_TRY(keys.for_each([&]() -> Result<void> {
+    std::string_view key = keys.column_text(0);
+    if (any && key == previous) {
+      if (twice.empty() || twice.back() != key) twice.emplace_back(key);
+    } else {
+      previous.assign(key);
+      any = true;
+    }
     return {};
   }));
+  if (twice.empty()) return std::vector<Duplicate>{};
+  RK_TRY_ASSIGN(auto rows, rows_where("coalesce(key, path)", "type != 1", twice));
+  std::vector<Duplicate> out;
+  std::map<std::string, std::string, std::less<>> first;  // key -> first spelling
+  for (auto& [e, key] : rows) {
+    auto [it, inserted] = first.emplace(std::move(key), e.record.path);
+    if (!inserted) out.push_back(Duplicate{std::move(e), it->second});
+  }
   return out;
 }
 
 Result<std::vector<StoredEntry>> EntryStore::path_conflicts() const {
-  // Everything below "p/" sorts between "p/" and "p0" ('0' follows '/'), byte by byte.
-  RK_TRY_ASSIGN(auto st, impl_->db.prepare(fmt::format(
-                             "SELECT {} FROM entries e WHERE e.safe AND e.type != 1 AND ("
-                             "EXISTS(SELECT 1 FROM entries f WHERE f.safe AND f.path >= e.path "
-                             "|| '/' AND f.path < e.path || '0') OR "
-                             "EXISTS(SELECT 1 FROM entries f WHERE f.safe AND f.path = e.path AND "
-                             "f.type = 1)) ORDER BY e.idx",
-                             kColumns)));
-  std::vector<StoredEntry> out;
-  RK_TRY(st.for_each([&]() -> Result<void> {
-    out.push_back(read_row(st));
+  // One walk of the safe paths in byte order (the by_path index). Every path that starts with
+  // a name P, P itself and "P/..." among them, follows P without a gap, so the paths of files
+  // that are a prefix of the current one form a stack: a file's path is popped once a path no
+  // longer starts with it; meanwhile a path "P/..." below it, or a folder named P, is a
+  // conflict.
+  RK_TRY_ASSIGN(auto walk,
+                impl_->db.prepare("SELECT path, type FROM entries WHERE safe ORDER BY path, type"));
+  struct Open {
+    std::string path;
+    bool conflict = false;
+  };
+  std::vector<Open> open;
+  std::string folder_path;  // the last folder's: one of the same path may come before a link's
+  std::vector<std::string> conflicting;
+  auto pop = [&] {
+    if (open.back().conflict) conflicting.push_back(std::move(open.back().path));
+    open.pop_back();
+  };
+  RK_TRY(walk.for_each([&]() -> Result<void> {
+    std::string_view path = walk.column_text(0);
+    bool folder = walk.column_int(1) == kDirectory;
+    while (!open.empty() && !path.starts_with(open.back().path)) pop();
+    if (!open.empty() && open.back().path == path) {  // the same path again
+      if (folder) open.back().conflict = true;
+      return {};
+    }
+    // The open paths are prefixes of this one, shortest first: one whose end meets a '/' here
+    // holds it. Found by length, per '/', so that a deep stack costs no more than the name.
+    for (auto slash = path.find('/'); slash != std::string_view::npos;
+         slash = path.find('/', slash + 1)) {
+      auto o = std::lower_bound(open.begin(), open.end(), slash,
+                                [](const Open& a, std::size_t n) { return a.path.size() < n; });
+      if (o != open.end() && o->path.size() == slash) o->conflict = true;
+    }
+    if (folder) {
+      folder_path.assign(path);
+    } else {
+      open.push_back(Open{std::string(path), path == folder_path});
+    }
     return {};
   }));
+  while (!open.empty()) pop();
+  RK_TRY_ASSIGN(auto rows, rows_where("path", "safe AND type != 1", conflicting));
+  std::vector<StoredEntry> out;
+  out.reserve(rows.size());
+  for (auto& row : rows) out.push_back(std::move(row.first));
   return out;
 }
 

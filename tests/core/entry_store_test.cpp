@@ -1,9 +1,14 @@
 #include <restorekit/core/entry_store.hpp>
 
+#include <algorithm>
+#include <map>
+#include <random>
 #include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <restorekit/core/names.hpp>
 
 namespace restorekit::core {
 namespace {
@@ -75,6 +80,75 @@ TEST(EntryStore, PathConflictsAreFilesThatAreAlsoFolders) {
   ASSERT_TRUE(c);
   EXPECT_EQ(paths(*c), (std::vector<std::string>{"a", "b"}))
       << "'a b' and 'a.txt' sort between 'a' and 'a/': no conflict; unsafe entries do not count";
+}
+
+// The two whole-archive checks against brute force over their documented rules, on random
+// names from an alphabet that makes them meet: '/', and characters that sort just before and
+// after it ('.', ' ', '-', '0'), an NFC and an NFD spelling of one name, folders, unsafe entries,
+// names listed twice. The store answers from sorted scans; this is what they must equal.
+TEST(EntryStore, DuplicatesAndConflictsEqualBruteForceOnRandomNames) {
+  const std::vector<std::string> parts = {"a",  "b",        "a.",        "a ", "a-",
+                                          "a0", "\xc3\xbc", "u\xcc\x88", "ab"};
+  std::mt19937 rng(20261203);
+  for (int round = 0; round < 300; ++round) {
+    std::vector<StoredEntry> entries;
+    std::size_t n = 1 + rng() % 24;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::string path = parts[rng() % parts.size()];
+      for (std::size_t depth = rng() % 3; depth > 0; --depth) {
+        path += "/" + parts[rng() % parts.size()];
+      }
+      auto type = rng() % 3 == 0 ? EntryType::kDirectory
+                                 : (rng() % 5 == 0 ? EntryType::kSymlink : EntryType::kFile);
+      entries.push_back(entry(i, path, type, /*safe=*/rng() % 6 != 0));
+    }
+    // Brute force, from the header's words.
+    std::vector<std::string> want_conflicts;
+    for (const auto& e : entries) {
+      const auto& r = e.record;
+      if (!r.safe || r.type == EntryType::kDirectory) continue;
+      bool conflict = false;
+      for (const auto& f : entries) {
+        const auto& q = f.record;
+        if (!q.safe) continue;
+        if (q.path.rfind(r.path + "/", 0) == 0) conflict = true;
+        if (q.path == r.path && q.type == EntryType::kDirectory) conflict = true;
+      }
+      if (conflict) want_conflicts.push_back(fmt::format("{}@{}", r.path, e.index));
+    }
+    std::vector<std::string> want_duplicates;
+    std::map<std::string, std::string> first;
+    for (const auto& e : entries) {
+      if (e.record.type == EntryType::kDirectory) continue;
+      auto [it, inserted] = first.emplace(name_key(e.record.path), e.record.path);
+      if (!inserted)
+        want_duplicates.push_back(fmt::format("{}@{}<{}", e.record.path, e.index, it->second));
+    }
+    // Added out of order, as several readers of a zip would.
+    std::vector<StoredEntry> shuffled = entries;
+    std::shuffle(shuffled.begin(), shuffled.end(), rng);
+    auto store = store_of(shuffled);
+    auto conflicts = store->path_conflicts();
+    ASSERT_TRUE(conflicts) << conflicts.error().message;
+    std::vector<std::string> got_conflicts;
+    for (const auto& c : *conflicts)
+      got_conflicts.push_back(fmt::format("{}@{}", c.record.path, c.index));
+    auto duplicates = store->duplicates();
+    ASSERT_TRUE(duplicates) << duplicates.error().message;
+    std::vector<std::string> got_duplicates;
+    for (const auto& d : *duplicates) {
+      got_duplicates.push_back(
+          fmt::format("{}@{}<{}", d.entry.record.path, d.entry.index, d.first_spelling));
+    }
+    std::string listing;
+    for (const auto& e : entries) {
+      listing +=
+          fmt::format("{}{}{} ", e.record.path, e.record.type == EntryType::kDirectory ? "/" : "",
+                      e.record.safe ? "" : "(unsafe)");
+    }
+    ASSERT_EQ(got_conflicts, want_conflicts) << "round " << round << ": " << listing;
+    ASSERT_EQ(got_duplicates, want_duplicates) << "round " << round << ": " << listing;
+  }
 }
 
 TEST(EntryStore, ARowThatReadTheDataReplacesAListingRowNeverTheReverse) {

@@ -45,20 +45,19 @@ Result<core::ArchiveSummary> summarise(const SummaryInput& in) {
     databases.insert(d.result.entry);
   }
   FileCount all, docs;
-  RK_TRY(in.entries.for_each([&](const core::StoredEntry& e) -> Result<void> {
-    const auto& rec = e.record;
+  RK_TRY(in.entries.for_each_brief([&](const core::EntryStore::Brief& rec) -> Result<void> {
     if (rec.encrypted) s.encrypted = true;
     if (rec.mtime != 0) {
       s.oldest_mtime = std::min(s.oldest_mtime.value_or(rec.mtime), rec.mtime);
       s.newest_mtime = std::max(s.newest_mtime.value_or(rec.mtime), rec.mtime);
     }
     if (rec.type != core::EntryType::kFile || !rec.safe || databases.count(rec.path) ||
-        rec.path.rfind("restorekit/", 0) == 0) {
+        rec.path.starts_with("restorekit/")) {
       return {};
     }
     ++all.files;
     all.bytes += rec.size.value_or(0);
-    if (rec.path.rfind("docs/", 0) == 0) {
+    if (rec.path.starts_with("docs/")) {
       ++docs.files;
       docs.bytes += rec.size.value_or(0);
     }

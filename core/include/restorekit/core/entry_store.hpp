@@ -12,8 +12,8 @@
 //   1. create() (or create_memory() for small tests);
 //   2. add() every entry, from any number of threads (batched into large transactions);
 //   3. seal() once: commits and builds the lookup indexes; add() is refused afterwards;
-//   4. query: for_each(), for_each_by_key(), find(), duplicates(), path_conflicts(),
-//   last_intact_before().
+//   4. query: for_each(), for_each_brief(), for_each_by_key(), find(), duplicates(),
+//   path_conflicts(), last_intact_before().
 //
 // Several readers of one zip may add the same entry (by index): a row marked `owned` (the
 // reader that read the entry's data) replaces one that is not, never the reverse.
@@ -32,6 +32,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <restorekit/core/archive_reader.hpp>
@@ -82,6 +83,19 @@ class EntryStore {
   // Every entry in index (archive) order. @error kDatabase, or the first error `fn` returns.
   using RecordFn = std::function<Result<void>(const StoredEntry&)>;
   [[nodiscard]] Result<void> for_each(const RecordFn& fn) const;
+  // Every entry in index order, only what a summary counts, without copying names (`path` is
+  // valid during the call): the fast walk over a whole listing. @error kDatabase, or the first
+  // error `fn` returns.
+  struct Brief {
+    std::string_view path;
+    EntryType type = EntryType::kFile;
+    std::optional<std::uint64_t> size;
+    std::int64_t mtime = 0;
+    bool encrypted = false;
+    bool safe = false;
+  };
+  using BriefFn = std::function<Result<void>(const Brief&)>;
+  [[nodiscard]] Result<void> for_each_brief(const BriefFn& fn) const;
   // The listing as a vector (small archives, tests): memory grows with the entry count.
   [[nodiscard]] Result<std::vector<EntryRecord>> records() const;
 
@@ -116,6 +130,9 @@ class EntryStore {
   explicit EntryStore(std::unique_ptr<Impl> impl);
   [[nodiscard]] static Result<std::shared_ptr<EntryStore>> open(Result<Database> db);
   [[nodiscard]] Result<void> flush_locked();
+  [[nodiscard]] Result<std::vector<std::pair<StoredEntry, std::string>>> rows_where(
+      std::string_view column, std::string_view where,
+      const std::vector<std::string>& values) const;
   std::unique_ptr<Impl> impl_;
   mutable std::mutex mutex_;
 };
