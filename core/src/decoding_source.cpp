@@ -12,7 +12,6 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <future>
 #include <limits>
 #include <mutex>
 #include <thread>
@@ -385,9 +384,15 @@ class Gathered {
 };
 
 // zstd (RFC 8878). A stream of independent frames whose headers give their content size (our
-// backups' 2 MiB frames; pzstd's, or stock zstd run on parts) is decoded several frames at once,
-// each on its own thread, and handed out in order; any other frame (no content size, more than
-// kMaxParallelFrame) takes the streaming path, one frame at a time.
+// backups' 2 MiB frames; pzstd's, or stock zstd run on parts) is decoded several frames at once
+// by a pool of worker threads, and handed out in order; from the first frame that cannot be
+// decoded whole (no content size, more than kMaxParallelFrame, damaged or cut), the rest of the
+// stream takes the streaming path, one frame at a time, on the caller's thread.
+//
+// Each worker takes a free slot, gathers the next frame's compressed bytes into it under the
+// input lock (taking its place in the hand-out order there), and decodes it outside that lock;
+// the caller's thread only takes finished frames, so reading the file, finding frame ends and
+// decompressing all stay off it.
 class ZstdDecoder final : public Decoder {
  public:
   ZstdDecoder(std::unique_ptr<ByteSource> inner, StreamNotes* notes, bool parallel)
@@ -398,9 +403,7 @@ class ZstdDecoder final : public Decoder {
     for (auto& slot : slots_) free_.push_back(&slot);
   }
   ~ZstdDecoder() override {
-    for (auto& f : flight_) {
-      if (f.decoded.valid()) f.decoded.wait();
-    }
+    stop_workers();
     for (auto& slot : slots_) ZSTD_freeDCtx(slot.dctx);
     ZSTD_freeDCtx(z_);
   }
@@ -419,7 +422,7 @@ class ZstdDecoder final : public Decoder {
   void stream_only() { parallel_ = false; }
 
   // Whether the stream starts with a frame that can be decoded whole: then this decoder reads
-  // ahead by itself and needs no prefetching thread.
+  // ahead by itself (its workers) and needs no prefetching thread.
   Result<bool> starts_with_whole_frame() {
     RK_TRY(fill_head(kFrameHeaderMax));
     return whole_frame_content().has_value();
@@ -429,31 +432,42 @@ class ZstdDecoder final : public Decoder {
   // the slot returns to the pool at the next read.
   Result<std::span<const std::byte>> read() override {
     if (!parallel_) return Decoder::read();
-    if (handed_out_) {
-      free_.push_back(flight_.front().slot);
-      flight_.pop_front();
-      handed_out_ = false;
-    }
-    for (;;) {
-      if (!flight_.empty()) {
-        if (!mid_frame_ && !input_done_ && !free_.empty()) RK_TRY(launch_frames());
-        InFlight& front = flight_.front();
-        if (!front.ready) front.ready = front.decoded.get();
-        if (!*front.ready) return tl::unexpected(front.ready->error());
-        if (front.slot->content == 0) {  // a skippable frame
-          free_.push_back(front.slot);
+    if (!streaming_) {
+      std::unique_lock lock(mutex_);
+      if (handed_out_) {
+        free_.push_back(flight_.front());
+        flight_.pop_front();
+        handed_out_ = false;
+        cv_.notify_all();
+      }
+      if (workers_.empty() && !closed_) start_workers();
+      for (;;) {
+        cv_.wait(lock, [&] {
+          return (!flight_.empty() && flight_.front()->state != Slot::State::kDecoding) ||
+                 (flight_.empty() && closed_);
+        });
+        if (flight_.empty()) break;
+        Slot* front = flight_.front();
+        if (front->state == Slot::State::kFailed) return tl::unexpected(*front->error);
+        if (front->content == 0) {  // a skippable frame
+          free_.push_back(front);
           flight_.pop_front();
+          cv_.notify_all();
           continue;
         }
         handed_out_ = true;
-        return std::span<const std::byte>(front.slot->out.get(), front.slot->content);
+        return std::span<const std::byte>(front->out.get(), front->content);
       }
-      if (finished_) return std::span<const std::byte>{};
-      if (!mid_frame_) {
-        RK_TRY(launch_frames());
-        if (!flight_.empty()) continue;
-      }
-      if (!stream_buffer_) stream_buffer_ = std::make_unique_for_overwrite<std::byte[]>(kOutChunk);
+      lock.unlock();
+      // Every frame before the end, or before one that must stream, is handed out; the workers
+      // have let go of the input.
+      stop_workers();
+      streaming_ = true;
+    }
+    if (tail_error_) return tl::unexpected(*tail_error_);
+    if (finished_) return std::span<const std::byte>{};
+    if (!stream_buffer_) stream_buffer_ = std::make_unique_for_overwrite<std::byte[]>(kOutChunk);
+    for (;;) {
       RK_TRY_ASSIGN(std::size_t n, stream(std::span<std::byte>(stream_buffer_.get(), kOutChunk)));
       if (n > 0 || finished_) return std::span<const std::byte>(stream_buffer_.get(), n);
     }
@@ -461,92 +475,146 @@ class ZstdDecoder final : public Decoder {
 
  private:
   // Frames of up to this much content are decoded whole, each in a slot of its own (its
-  // buffers are kept for the next frame); one slot per core plus one, at most five.
+  // buffers are kept for the next frame); one slot per core plus one, at most five, and a
+  // worker for each but the one the caller holds.
   static constexpr std::size_t kMaxParallelFrame = std::size_t{4} << 20;
   static constexpr std::size_t kFrameHeaderMax = 18;  // RFC 8878: magic + the longest header
   static constexpr std::size_t kGatherStep = std::size_t{256} << 10;
 
   struct Slot {
+    enum class State { kDecoding, kReady, kFailed };
     ZSTD_DCtx* dctx = nullptr;
     std::vector<std::byte> frame;  // compressed
     std::unique_ptr<std::byte[]> out;
     std::size_t capacity = 0;
     std::size_t content = 0;
+    std::uint64_t offset = 0;  // of the frame in the compressed stream
+    State state = State::kDecoding;
+    std::optional<Error> error;
   };
-  struct InFlight {
-    Slot* slot = nullptr;
-    std::future<Result<void>> decoded;
-    std::optional<Result<void>> ready;
-    std::size_t pos = 0;
-  };
+  enum class Gather { kFrame, kNoMore };
 
-  // Starts decoding whole frames while their headers allow it and slots are free; stops at the
-  // first frame that must stream (its bytes stay in head_ for stream()).
-  Result<void> launch_frames() {
-    while (!free_.empty()) {
-      RK_TRY(fill_head(kFrameHeaderMax));
-      if (head_.size() == 0) {
-        input_done_ = true;
-        return {};
+  void start_workers() {
+    source_ = name();
+    for (std::size_t i = 0; i + 1 < slots_.size(); ++i) {
+      workers_.emplace_back([this] { work(); });
+    }
+  }
+
+  void stop_workers() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+
+  void work() {
+    for (;;) {
+      Slot* slot = nullptr;
+      {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [&] { return closed_ || !free_.empty(); });
+        if (closed_) return;
+        slot = free_.front();
+        free_.pop_front();
       }
-      auto whole = whole_frame_content();
-      if (!whole) return {};  // streams instead (and a damaged or cut header is reported there)
-      std::size_t content = *whole;
-      note_missing_checksum_at(head_.bytes());
-      // Gather the whole frame into the slot (its compressed size is known once all its blocks
-      // are here), moving what the head holds instead of copying it; bytes past the frame go
-      // back to the head, and so does everything when the frame must stream after all.
-      std::uint64_t offset = consumed_ - head_.size();
-      Slot* slot = free_.front();
-      auto& frame = slot->frame;
-      head_.move_to(frame);
-      std::size_t size = 0;
-      for (;;) {
-        size = ZSTD_findFrameCompressedSize(frame.data(), frame.size());
-        if (!ZSTD_isError(size)) break;
-        if (ZSTD_getErrorCode(size) != ZSTD_error_srcSize_wrong ||
-            frame.size() > ZSTD_compressBound(kMaxParallelFrame) + 4096) {
-          head_.take_back(frame);
-          return {};  // damaged: the streaming path reports where
+      std::unique_lock input(input_mutex_);
+      {
+        std::lock_guard lock(mutex_);
+        if (closed_) {  // another worker met the end meanwhile
+          free_.push_back(slot);
+          cv_.notify_all();
+          return;
         }
-        auto more = refill();
-        if (!more || !*more) {
-          head_.take_back(frame);
-          if (!more) return tl::unexpected(more.error());
-          return {};  // truncated: stream() reports it
-        }
-        auto take = in_.first(std::min(in_.size(), kGatherStep));
-        frame.insert(frame.end(), take.begin(), take.end());
-        consume(take.size());
       }
-      free_.pop_front();
-      if (frame.size() > size) {
-        head_.append(std::span<const std::byte>(frame).subspan(size));
-        frame.resize(size);
-      }
-      if (slot->capacity < content) {
-        slot->out = std::make_unique_for_overwrite<std::byte[]>(content);
-        slot->capacity = content;
-      }
-      if (!slot->dctx) slot->dctx = ZSTD_createDCtx();
-      slot->content = static_cast<std::size_t>(content);
-      InFlight f;
-      f.slot = slot;
-      f.decoded = std::async(std::launch::async, [slot, source = name(), offset]() -> Result<void> {
-        std::size_t n = ZSTD_decompressDCtx(slot->dctx, slot->out.get(), slot->content,
-                                            slot->frame.data(), slot->frame.size());
-        if (ZSTD_isError(n)) {
-          bool check = ZSTD_getErrorCode(n) == ZSTD_error_checksum_wrong;
-          return damaged_at(source, offset, check ? ErrorCode::kCrcError : ErrorCode::kCorruptData,
-                            ZSTD_getErrorName(n));
+      auto gathered = gather(*slot);
+      {
+        std::lock_guard lock(mutex_);
+        // Under both locks: flight_ keeps the order of the input.
+        if (closed_ || !gathered || *gathered == Gather::kNoMore) {  // closed_: being destroyed
+          if (!gathered && !closed_) tail_error_ = gathered.error();
+          closed_ = true;
+          free_.push_back(slot);
+          cv_.notify_all();
+          return;
         }
-        if (n != slot->content) {
-          return damaged_at(source, offset, ErrorCode::kCorruptData,
-                            fmt::format("a frame promised {} bytes and held {}", slot->content, n));
-        }
-        return {};
-      });
-      flight_.push_back(std::move(f));
+        slot->state = Slot::State::kDecoding;
+        flight_.push_back(slot);
+      }
+      input.unlock();
+      auto decoded = decode_whole(*slot);
+      std::lock_guard lock(mutex_);
+      slot->state = decoded ? Slot::State::kReady : Slot::State::kFailed;
+      if (!decoded) slot->error = decoded.error();
+      cv_.notify_all();
+    }
+  }
+
+  // Takes the next frame's compressed bytes into `slot` if it can be decoded whole; kNoMore at
+  // the end of the input or at a frame that must stream (its bytes stay in head_ for stream(),
+  // which also reports a damaged or cut frame where it is).
+  Result<Gather> gather(Slot& slot) {
+    RK_TRY(fill_head(kFrameHeaderMax));
+    if (head_.size() == 0) {
+      finished_ = true;
+      return Gather::kNoMore;
+    }
+    auto whole = whole_frame_content();
+    if (!whole) return Gather::kNoMore;
+    note_missing_checksum_at(head_.bytes());
+    // Gather the whole frame into the slot (its compressed size is known once all its blocks
+    // are here), moving what the head holds instead of copying it; bytes past the frame go
+    // back to the head, and so does everything when the frame must stream after all.
+    slot.offset = consumed_ - head_.size();
+    auto& frame = slot.frame;
+    head_.move_to(frame);
+    std::size_t size = 0;
+    for (;;) {
+      size = ZSTD_findFrameCompressedSize(frame.data(), frame.size());
+      if (!ZSTD_isError(size)) break;
+      if (ZSTD_getErrorCode(size) != ZSTD_error_srcSize_wrong ||
+          frame.size() > ZSTD_compressBound(kMaxParallelFrame) + 4096) {
+        head_.take_back(frame);
+        return Gather::kNoMore;  // damaged
+      }
+      auto more = refill();
+      if (!more || !*more) {
+        head_.take_back(frame);
+        if (!more) return tl::unexpected(more.error());
+        return Gather::kNoMore;  // truncated
+      }
+      auto take = in_.first(std::min(in_.size(), kGatherStep));
+      frame.insert(frame.end(), take.begin(), take.end());
+      consume(take.size());
+    }
+    if (frame.size() > size) {
+      head_.append(std::span<const std::byte>(frame).subspan(size));
+      frame.resize(size);
+    }
+    if (slot.capacity < *whole) {
+      slot.out = std::make_unique_for_overwrite<std::byte[]>(*whole);
+      slot.capacity = *whole;
+    }
+    if (!slot.dctx) slot.dctx = ZSTD_createDCtx();
+    slot.content = *whole;
+    return Gather::kFrame;
+  }
+
+  Result<void> decode_whole(Slot& slot) const {
+    std::size_t n = ZSTD_decompressDCtx(slot.dctx, slot.out.get(), slot.content, slot.frame.data(),
+                                        slot.frame.size());
+    if (ZSTD_isError(n)) {
+      bool check = ZSTD_getErrorCode(n) == ZSTD_error_checksum_wrong;
+      return damaged_at(source_, slot.offset,
+                        check ? ErrorCode::kCrcError : ErrorCode::kCorruptData,
+                        ZSTD_getErrorName(n));
+    }
+    if (n != slot.content) {
+      return damaged_at(source_, slot.offset, ErrorCode::kCorruptData,
+                        fmt::format("a frame promised {} bytes and held {}", slot.content, n));
     }
     return {};
   }
@@ -637,14 +705,23 @@ class ZstdDecoder final : public Decoder {
   ZSTD_DCtx* z_;
   bool parallel_;
   std::vector<Slot> slots_;
-  std::deque<Slot*> free_;
-  bool handed_out_ = false;  // the front frame's chunk is with the caller
   std::unique_ptr<std::byte[]> stream_buffer_;
-  std::deque<InFlight> flight_;
   Gathered head_;  // bytes of the next frame(s), taken from the input
   bool mid_frame_ = false;
-  bool input_done_ = false;
   bool checksum_noted_ = false;
+  // Parallel: the workers read the input (head_, in_, consumed_) only under input_mutex_, and
+  // not at all once closed_; the caller's thread streams only after they ended.
+  std::mutex input_mutex_;
+  std::mutex mutex_;  // guards what follows
+  std::condition_variable cv_;
+  std::deque<Slot*> free_;
+  std::deque<Slot*> flight_;         // gathered frames, in input order
+  bool handed_out_ = false;          // the front frame's chunk is with the caller
+  bool closed_ = false;              // no frame is gathered any more
+  std::optional<Error> tail_error_;  // why gathering stopped, when the input failed
+  std::vector<std::thread> workers_;
+  std::string source_;  // name(), for the workers' messages
+  bool streaming_ = false;
 };
 
 class XzDecoder final : public Decoder {

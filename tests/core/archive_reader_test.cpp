@@ -585,6 +585,31 @@ TEST(ArchiveReader, MultiFrameZstdDecodesInParallelExactlyAsWhenStreamed) {
   }
 }
 
+// The frame workers gather and decode ahead of the reader: a reader dropped after any number of
+// entries (a caller that stops early) must end them cleanly, with frames still in flight.
+TEST(ArchiveReader, AMultiFrameReaderDroppedMidStreamEndsItsWorkers) {
+  RK_REQUIRE_TOOL("tar");
+  RK_REQUIRE_TOOL("zstd");
+  RK_REQUIRE_TOOL("split");
+  ScratchDir dir;
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += "row " + std::to_string(i * 7919 % 100003) + "\n";
+  for (int i = 0; i < 12; ++i) test::write_file(dir / fmt::format("d/doc{}.txt", i), text);
+  auto bytes = zstd_frames_of_folder(dir, 100000);
+  ASSERT_FALSE(bytes.empty());
+  for (int stop_after = 0; stop_after < 12; ++stop_after) {
+    ReaderOptions options;
+    options.prefetch = Prefetch::kYes;
+    auto reader = ArchiveReader::open(memory_source(bytes), options);
+    ASSERT_TRUE(reader) << reader.error().message;
+    for (int i = 0; i < stop_after; ++i) {
+      auto entry = reader->next();
+      ASSERT_TRUE(entry) << entry.error().message;
+      ASSERT_NE(*entry, nullptr);
+    }
+  }  // a hang, a crash or a sanitizer report here is the failure
+}
+
 // A frame whose blocks cannot even be walked (a reserved block type) is not decoded whole: all
 // its bytes, those gathered for it included, go to the streaming decoder, which must report the
 // damage exactly as it does when the stream is read one frame at a time.
