@@ -64,18 +64,22 @@ std::optional<std::string> unescape(std::string_view s) {
   return out;
 }
 
+// "TAG (path) = hex" or "TAG_LE (path) = hex". Matched without building each prefix: this
+// runs once per line of a list as long as the archive.
 std::optional<ExpectedHash> parse_bsd(std::string_view line) {
   for (const auto& tag : kTags) {
-    for (bool le : {false, true}) {
-      std::string prefix = fmt::format("{}{} (", tag.name, le ? "_LE" : "");
-      if (line.substr(0, prefix.size()) != prefix) continue;
-      auto close = line.rfind(") = ");
-      if (close == std::string_view::npos || close < prefix.size()) return std::nullopt;
-      std::string_view hex = line.substr(close + 4);
-      if (hex.size() != tag.hex_digits || !is_hex(hex)) return std::nullopt;
-      return ExpectedHash{std::string(line.substr(prefix.size(), close - prefix.size())),
-                          tag.algorithm, canonical_hex(hex, le), 0};
-    }
+    if (!line.starts_with(tag.name)) continue;
+    std::string_view rest = line.substr(tag.name.size());
+    bool le = rest.starts_with("_LE");
+    if (le) rest.remove_prefix(3);
+    if (!rest.starts_with(" (")) continue;  // "XXH3" also starts "XXH32", "XXH3_…"
+    std::size_t prefix = line.size() - rest.size() + 2;
+    auto close = line.rfind(") = ");
+    if (close == std::string_view::npos || close < prefix) return std::nullopt;
+    std::string_view hex = line.substr(close + 4);
+    if (hex.size() != tag.hex_digits || !is_hex(hex)) return std::nullopt;
+    return ExpectedHash{std::string(line.substr(prefix, close - prefix)), tag.algorithm,
+                        canonical_hex(hex, le), 0};
   }
   return std::nullopt;
 }

@@ -284,8 +284,8 @@ Result<void> EntryStore::for_each(const RecordFn& fn) const {
 }
 
 Result<void> EntryStore::for_each_brief(const BriefFn& fn) const {
-  RK_TRY_ASSIGN(auto st, impl_->db.prepare("SELECT path, type, size, mtime, encrypted, safe FROM "
-                                           "entries ORDER BY idx"));
+  RK_TRY_ASSIGN(auto st, impl_->db.prepare("SELECT path, type, size, mtime, encrypted, safe, "
+                                           "data_read FROM entries ORDER BY idx"));
   return st.for_each([&]() -> Result<void> {
     Brief b;
     b.path = st.column_text(0);
@@ -295,6 +295,7 @@ Result<void> EntryStore::for_each_brief(const BriefFn& fn) const {
     b.mtime = st.column_int(3);
     b.encrypted = st.column_int(4) != 0;
     b.safe = st.column_int(5) != 0;
+    b.data_read = st.column_int(6) != 0;
     return fn(b);
   });
 }

@@ -147,11 +147,10 @@ class BackupChecker {
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
     std::string root = h.documents_root;
-    RK_TRY(in_.entries.for_each([&](const core::StoredEntry& s) -> Result<void> {
-      const auto& e = s.record;
-      if (e.type == core::EntryType::kFile && e.path.rfind(root, 0) == 0) {
+    RK_TRY(in_.entries.for_each_brief([&](const core::EntryStore::Brief& e) -> Result<void> {
+      if (e.type == core::EntryType::kFile && e.path.starts_with(root)) {
         ++files;
-        if (s.data_read) bytes += e.size.value_or(0);
+        if (e.data_read) bytes += e.size.value_or(0);
       }
       return {};
     }));

@@ -83,9 +83,9 @@ class EntryStore {
   // Every entry in index (archive) order. @error kDatabase, or the first error `fn` returns.
   using RecordFn = std::function<Result<void>(const StoredEntry&)>;
   [[nodiscard]] Result<void> for_each(const RecordFn& fn) const;
-  // Every entry in index order, only what a summary counts, without copying names (`path` is
-  // valid during the call): the fast walk over a whole listing. @error kDatabase, or the first
-  // error `fn` returns.
+  // Every entry in index order, only what a summary or a total counts, without copying names
+  // (`path` is valid during the call): the fast walk over a whole listing. @error kDatabase, or the
+  // first error `fn` returns.
   struct Brief {
     std::string_view path;
     EntryType type = EntryType::kFile;
@@ -93,6 +93,7 @@ class EntryStore {
     std::int64_t mtime = 0;
     bool encrypted = false;
     bool safe = false;
+    bool data_read = false;
   };
   using BriefFn = std::function<Result<void>(const Brief&)>;
   [[nodiscard]] Result<void> for_each_brief(const BriefFn& fn) const;
