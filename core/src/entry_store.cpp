@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
-#include <map>
 #include <thread>
 #include <utility>
 
@@ -262,11 +261,6 @@ Result<void> EntryStore::seal() {
   if (impl_->sealed) return {};
   RK_TRY(flush_locked());
   impl_->insert.reset();
-  // Built once over the whole table: faster than maintaining them row by row.
-  RK_TRY(
-      impl_->db.exec("CREATE INDEX by_key ON entries(coalesce(key, path), idx) WHERE type != 1;"
-                     "CREATE INDEX by_path ON entries(path, type) WHERE safe;"));
-  static_assert(kDirectory == 1, "the partial indexes above name the folder type as 1");
   RK_TRY_ASSIGN(auto n, impl_->db.query_int("SELECT count(*) FROM entries"));
   impl_->size = static_cast<std::uint64_t>(n);
   impl_->sealed = true;
@@ -310,7 +304,8 @@ Result<std::vector<EntryRecord>> EntryStore::records() const {
 }
 
 Result<void> EntryStore::for_each_by_key(const KeyedFn& fn) const {
-  // Walks the by_key index (its WHERE clause is repeated so that the planner may use it).
+  // One sorted walk (the by_key index if a lookup built it; its WHERE clause is repeated so that
+  // the planner may use it).
   RK_TRY_ASSIGN(auto st, impl_->db.prepare(fmt::format(
                              "SELECT {}, coalesce(key, path) FROM entries WHERE type != 1 "
                              "ORDER BY coalesce(key, path), idx",
@@ -320,6 +315,12 @@ Result<void> EntryStore::for_each_by_key(const KeyedFn& fn) const {
 
 Result<std::optional<StoredEntry>> EntryStore::find(std::string_view name) const {
   if (!impl_->find) {
+    // Built on the first lookup (a checksum list given by the user looks up every line); the
+    // walks below sort instead, which costs half as much as building an index.
+    RK_TRY(
+        impl_->db.exec("CREATE INDEX by_key ON entries(coalesce(key, path), idx) WHERE "
+                       "type != 1;"));
+    static_assert(kDirectory == 1, "the partial index above names the folder type as 1");
     RK_TRY_ASSIGN(impl_->find, impl_->db.prepare(fmt::format(
                                    "SELECT {} FROM entries WHERE coalesce(key, path) = ?1 AND "
                                    "type != 1 ORDER BY idx LIMIT 1",
@@ -336,81 +337,87 @@ Result<std::optional<StoredEntry>> EntryStore::find(std::string_view name) const
   return out;
 }
 
-// Rows of the entries whose `column` equals one of `values` (each a few rows: they are what a
-// finding names), in index order. `where` narrows the rows further.
-Result<std::vector<std::pair<StoredEntry, std::string>>> EntryStore::rows_where(
-    std::string_view column, std::string_view where, const std::vector<std::string>& values) const {
+// The rows at `indexes` (what findings name: few), in index order.
+Result<std::vector<StoredEntry>> EntryStore::rows_at(std::vector<std::uint64_t> indexes) const {
+  std::sort(indexes.begin(), indexes.end());
   RK_TRY_ASSIGN(auto st,
-                impl_->db.prepare(fmt::format("SELECT {}, {} FROM entries WHERE {} = ?1 AND {}",
-                                              kColumns, column, column, where)));
-  std::vector<std::pair<StoredEntry, std::string>> out;
-  for (const auto& value : values) {
-    st.bind(1, std::string_view(value));
-    RK_TRY(st.for_each([&]() -> Result<void> {
-      out.emplace_back(read_row(st), std::string(st.column_text(12)));
-      return {};
-    }));
+                impl_->db.prepare(fmt::format("SELECT {} FROM entries WHERE idx = ?1", kColumns)));
+  std::vector<StoredEntry> out;
+  out.reserve(indexes.size());
+  for (auto index : indexes) {
+    st.bind(1, static_cast<std::int64_t>(index));
+    RK_TRY_ASSIGN(bool row, st.step());
+    if (row) out.push_back(read_row(st));
     st.reset();
   }
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return a.first.index < b.first.index; });
   return out;
 }
 
 Result<std::vector<EntryStore::Duplicate>> EntryStore::duplicates() const {
-  // Keys held twice are rare: one walk of the by_key index (no table row is read) finds them,
-  // then their rows are read.
-  RK_TRY_ASSIGN(auto keys, impl_->db.prepare("SELECT coalesce(key, path) FROM entries WHERE "
-                                             "type != 1 ORDER BY coalesce(key, path)"));
-  std::vector<std::string> twice;
-  std::string previous;
+  // One sorted walk of the keys (then index): a key equal to the one before is a duplicate of
+  // the first entry of that key. Only what findings name is read whole.
+  RK_TRY_ASSIGN(auto walk, impl_->db.prepare("SELECT coalesce(key, path), idx, path FROM entries "
+                                             "WHERE type != 1 ORDER BY 1, 2"));
+  std::vector<std::pair<std::uint64_t, std::string>> later;  // index, first spelling
+  std::string key;
+  std::string first;
   bool any = false;
-  RK_TRY(keys.for_each([&]() -> Result<void> {
-    std::string_view key = keys.column_text(0);
-    if (any && key == previous) {
-      if (twice.empty() || twice.back() != key) twice.emplace_back(key);
+  RK_TRY(walk.for_each([&]() -> Result<void> {
+    std::string_view k = walk.column_text(0);
+    if (any && k == key) {
+      later.emplace_back(static_cast<std::uint64_t>(walk.column_int(1)), first);
     } else {
-      previous.assign(key);
+      key.assign(k);
+      first.assign(walk.column_text(2));
       any = true;
     }
     return {};
   }));
-  if (twice.empty()) return std::vector<Duplicate>{};
-  RK_TRY_ASSIGN(auto rows, rows_where("coalesce(key, path)", "type != 1", twice));
+  std::sort(later.begin(), later.end());
+  std::vector<std::uint64_t> indexes;
+  for (const auto& l : later) indexes.push_back(l.first);
+  RK_TRY_ASSIGN(auto rows, rows_at(std::move(indexes)));
+  if (rows.size() != later.size()) {
+    return fail(ErrorCode::kInternal, "the entry store lost rows while it was read");
+  }
   std::vector<Duplicate> out;
-  std::map<std::string, std::string, std::less<>> first;  // key -> first spelling
-  for (auto& [e, key] : rows) {
-    auto [it, inserted] = first.emplace(std::move(key), e.record.path);
-    if (!inserted) out.push_back(Duplicate{std::move(e), it->second});
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    out.push_back(Duplicate{std::move(rows[i]), std::move(later[i].second)});
   }
   return out;
 }
 
 Result<std::vector<StoredEntry>> EntryStore::path_conflicts() const {
-  // One walk of the safe paths in byte order (the by_path index). Every path that starts with
-  // a name P, P itself and "P/..." among them, follows P without a gap, so the paths of files
-  // that are a prefix of the current one form a stack: a file's path is popped once a path no
-  // longer starts with it; meanwhile a path "P/..." below it, or a folder named P, is a
-  // conflict.
-  RK_TRY_ASSIGN(auto walk,
-                impl_->db.prepare("SELECT path, type FROM entries WHERE safe ORDER BY path, type"));
+  // One sorted walk of the safe paths in byte order. Every path that starts with a name P, P
+  // itself and "P/..." among them, follows P without a gap, so the paths of files that are a
+  // prefix of the current one form a stack: a file's path is popped once a path no longer
+  // starts with it; meanwhile a path "P/..." below it, or a folder named P, is a conflict.
+  RK_TRY_ASSIGN(auto walk, impl_->db.prepare("SELECT path, type, idx FROM entries WHERE safe "
+                                             "ORDER BY path, type"));
   struct Open {
     std::string path;
+    std::vector<std::uint64_t> indexes;  // the entries (not folders) of this path
     bool conflict = false;
   };
   std::vector<Open> open;
   std::string folder_path;  // the last folder's: one of the same path may come before a link's
-  std::vector<std::string> conflicting;
+  std::vector<std::uint64_t> conflicting;
   auto pop = [&] {
-    if (open.back().conflict) conflicting.push_back(std::move(open.back().path));
+    auto& top = open.back();
+    if (top.conflict) conflicting.insert(conflicting.end(), top.indexes.begin(), top.indexes.end());
     open.pop_back();
   };
   RK_TRY(walk.for_each([&]() -> Result<void> {
     std::string_view path = walk.column_text(0);
     bool folder = walk.column_int(1) == kDirectory;
+    auto index = static_cast<std::uint64_t>(walk.column_int(2));
     while (!open.empty() && !path.starts_with(open.back().path)) pop();
     if (!open.empty() && open.back().path == path) {  // the same path again
-      if (folder) open.back().conflict = true;
+      if (folder) {
+        open.back().conflict = true;
+      } else {
+        open.back().indexes.push_back(index);
+      }
       return {};
     }
     // The open paths are prefixes of this one, shortest first: one whose end meets a '/' here
@@ -424,16 +431,12 @@ Result<std::vector<StoredEntry>> EntryStore::path_conflicts() const {
     if (folder) {
       folder_path.assign(path);
     } else {
-      open.push_back(Open{std::string(path), path == folder_path});
+      open.push_back(Open{std::string(path), {index}, path == folder_path});
     }
     return {};
   }));
   while (!open.empty()) pop();
-  RK_TRY_ASSIGN(auto rows, rows_where("path", "safe AND type != 1", conflicting));
-  std::vector<StoredEntry> out;
-  out.reserve(rows.size());
-  for (auto& row : rows) out.push_back(std::move(row.first));
-  return out;
+  return rows_at(std::move(conflicting));
 }
 
 Result<std::string> EntryStore::last_intact_before(std::uint64_t index) const {

@@ -11,7 +11,7 @@
 // Lifecycle:
 //   1. create() (or create_memory() for small tests);
 //   2. add() every entry, from any number of threads (batched into large transactions);
-//   3. seal() once: commits and builds the lookup indexes; add() is refused afterwards;
+//   3. seal() once: commits; add() is refused afterwards;
 //   4. query: for_each(), for_each_brief(), for_each_by_key(), find(), duplicates(),
 //   path_conflicts(), last_intact_before().
 //
@@ -32,7 +32,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include <restorekit/core/archive_reader.hpp>
@@ -74,7 +73,7 @@ class EntryStore {
 
   // Records an entry. @error kDatabase (disk full), kInvalidArgument (after seal()).
   [[nodiscard]] Result<void> add(const StoredEntry& entry, Ownership ownership);
-  // Ends adding: commits and indexes names. @error kDatabase.
+  // Ends adding: commits. @error kDatabase.
   [[nodiscard]] Result<void> seal();
 
   // Entries stored (distinct indexes).
@@ -131,9 +130,7 @@ class EntryStore {
   explicit EntryStore(std::unique_ptr<Impl> impl);
   [[nodiscard]] static Result<std::shared_ptr<EntryStore>> open(Result<Database> db);
   [[nodiscard]] Result<void> flush_locked();
-  [[nodiscard]] Result<std::vector<std::pair<StoredEntry, std::string>>> rows_where(
-      std::string_view column, std::string_view where,
-      const std::vector<std::string>& values) const;
+  [[nodiscard]] Result<std::vector<StoredEntry>> rows_at(std::vector<std::uint64_t> indexes) const;
   std::unique_ptr<Impl> impl_;
   mutable std::mutex mutex_;
 };
