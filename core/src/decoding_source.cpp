@@ -14,6 +14,7 @@
 #include <deque>
 #include <limits>
 #include <mutex>
+#include <new>
 #include <thread>
 
 #include <fmt/format.h>
@@ -530,7 +531,7 @@ class ZstdDecoder final : public Decoder {
           return;
         }
       }
-      auto gathered = gather(*slot);
+      auto gathered = gather_on_worker(*slot);
       {
         std::lock_guard lock(mutex_);
         // Under both locks: flight_ keeps the order of the input.
@@ -550,6 +551,17 @@ class ZstdDecoder final : public Decoder {
       slot->state = decoded ? Slot::State::kReady : Slot::State::kFailed;
       if (!decoded) slot->error = decoded.error();
       cv_.notify_all();
+    }
+  }
+
+  // gather() on a worker thread, where an exception would end the process: running out of
+  // memory ends the stream with an error instead.
+  Result<Gather> gather_on_worker(Slot& slot) {
+    try {
+      return gather(slot);
+    } catch (const std::bad_alloc&) {
+      return fail(ErrorCode::kInternal,
+                  fmt::format("out of memory while reading ahead in {}", source_), source_);
     }
   }
 
