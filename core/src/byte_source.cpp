@@ -20,15 +20,18 @@ constexpr std::size_t kFileChunk = std::size_t{1} << 20;
 class FileSource final : public ByteSource {
  public:
   FileSource(int fd, std::uint64_t size, std::string name)
-      : fd_(fd), size_(size), name_(std::move(name)), buffer_(kFileChunk) {}
+      : fd_(fd),
+        size_(size),
+        name_(std::move(name)),
+        buffer_(std::make_unique_for_overwrite<std::byte[]>(kFileChunk)) {}
   ~FileSource() override { ::close(fd_); }
   FileSource(const FileSource&) = delete;
   FileSource& operator=(const FileSource&) = delete;
 
   Result<std::span<const std::byte>> read() override {
     for (;;) {
-      ssize_t n = ::read(fd_, buffer_.data(), buffer_.size());
-      if (n >= 0) return std::span<const std::byte>(buffer_.data(), static_cast<std::size_t>(n));
+      ssize_t n = ::read(fd_, buffer_.get(), kFileChunk);
+      if (n >= 0) return std::span<const std::byte>(buffer_.get(), static_cast<std::size_t>(n));
       if (errno != EINTR) {
         return fail(ErrorCode::kIo, fmt::format("cannot read {}: {}", name_, std::strerror(errno)),
                     name_);
@@ -72,7 +75,7 @@ class FileSource final : public ByteSource {
   int fd_;
   std::uint64_t size_;
   std::string name_;
-  std::vector<std::byte> buffer_;
+  std::unique_ptr<std::byte[]> buffer_;  // not zeroed: a small archive touches a page of it
 };
 
 class MemorySource final : public ByteSource {
