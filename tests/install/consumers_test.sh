@@ -66,7 +66,7 @@ check "find_package" "$tmp/cmake-build/verify_backup"
 cmake -S "$tmp/cmake-app" -B "$tmp/cmake-shared" -DCMAKE_BUILD_TYPE=Release -DRESTOREKIT_SHARED=ON \
   -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF >/dev/null
 cmake --build "$tmp/cmake-shared" >/dev/null
-readelf -d "$tmp/cmake-shared/verify_backup" | grep -q 'NEEDED.*\[librestorekit_verify\.so\.0\.2\]' ||
+readelf -d "$tmp/cmake-shared/verify_backup" | grep 'NEEDED.*\[librestorekit_verify\.so\.0\.2\]' >/dev/null ||
   fail "the shared consumer does not need librestorekit_verify.so.0.2: $(readelf -d "$tmp/cmake-shared/verify_backup")"
 LD_LIBRARY_PATH="$tmp/prefix/lib" check "find_package, shared" "$tmp/cmake-shared/verify_backup"
 
@@ -75,7 +75,7 @@ lib="$tmp/prefix/lib"
 for m in core inspect verify diff restore catalog c; do
   so="$lib/librestorekit_$m.so.0.2"
   [ -e "$so" ] || fail "$so was not installed"
-  readelf -d "$so" | grep -q "SONAME.*\[librestorekit_$m\.so\.0\.2\]" || fail "$so: wrong SONAME"
+  readelf -d "$so" | grep "SONAME.*\[librestorekit_$m\.so\.0\.2\]" >/dev/null || fail "$so: wrong SONAME"
   [ -e "$lib/librestorekit_$m.a" ] || fail "librestorekit_$m.a was not installed"
 done
 # C++: the public API is exported, private helpers and the libraries linked in are not (only
@@ -116,9 +116,9 @@ check "pkg-config" "$tmp/pc-app"
 # C, with pkg-config (restorekit-c.pc): linked against librestorekit_c.so.0.2 alone.
 PKG_CONFIG_PATH="$(dirname "$(find "$tmp/moved" -name restorekit-c.pc)")" \
   bash "$src/examples/c-pkg-config/build.sh" "$tmp/c-app"
-ldd "$tmp/c-app" | grep -q "librestorekit_c.so.0.2 => $tmp/moved/lib/" ||
+ldd "$tmp/c-app" | grep "librestorekit_c.so.0.2 => $tmp/moved/lib/" >/dev/null ||
   fail "the C consumer does not load the installed librestorekit_c.so.0.2: $(ldd "$tmp/c-app")"
-if ldd "$tmp/c-app" | grep -q 'librestorekit_\(core\|verify\)'; then
+if ldd "$tmp/c-app" | grep 'librestorekit_\(core\|verify\)' >/dev/null; then
   fail "librestorekit_c.so is not self-contained: $(ldd "$tmp/c-app")"
 fi
 check "C, pkg-config" "$tmp/c-app"

@@ -47,7 +47,7 @@ if [ "${RESTOREKIT_DEB_INSTALL:-}" != 1 ] || [ "$(id -u)" != 0 ]; then
   echo "install: not tried (RESTOREKIT_DEB_INSTALL=1 as root tries it; CI does)"
   exit 0
 fi
-if dpkg-query -W -f='${Status}' restorekit 2>/dev/null | grep -q "ok installed"; then
+if dpkg-query -W -f='${Status}' restorekit 2>/dev/null | grep "ok installed" >/dev/null; then
   fail "restorekit is installed already (apt-get purge restorekit)"
 fi
 installed=1
@@ -61,10 +61,10 @@ mkdir docs && echo doc >docs/a.txt
 /usr/bin/restorekit backup --db app.db --docs docs -o good.zip --quiet
 # No path given: pkg-config and CMake find the package under /usr by themselves.
 bash "$src/examples/c-pkg-config/build.sh" "$tmp/c-app"
-"$tmp/c-app" good.zip | grep -qx "verdict: intact" || fail "the C example did not verify"
+"$tmp/c-app" good.zip | grep -x "verdict: intact" >/dev/null || fail "the C example did not verify"
 cp -r "$src/examples/cpp-find-package" "$tmp/cmake-app"
 cmake -S "$tmp/cmake-app" -B "$tmp/cmake-build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$tmp/cmake-build" >/dev/null
-"$tmp/cmake-build/verify_backup" good.zip | grep -qx "verdict: intact" ||
+"$tmp/cmake-build/verify_backup" good.zip | grep -x "verdict: intact" >/dev/null ||
   fail "the C++ example did not verify"
 echo "install: ok (apt-get install, examples built against /usr, package removed)"
