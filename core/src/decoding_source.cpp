@@ -1,5 +1,7 @@
 #include "decoding_source.hpp"
 
+#include "ordered_pipeline.hpp"
+
 #include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
 #include <lzma.h>
@@ -7,13 +9,9 @@
 #include <zstd_errors.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <limits>
-#include <mutex>
 #include <new>
 #include <thread>
 
@@ -386,26 +384,19 @@ class Gathered {
 
 // zstd (RFC 8878). A stream of independent frames whose headers give their content size (our
 // backups' 2 MiB frames; pzstd's, or stock zstd run on parts) is decoded several frames at once
-// by a pool of worker threads, and handed out in order; from the first frame that cannot be
-// decoded whole (no content size, more than kMaxParallelFrame, damaged or cut), the rest of the
-// stream takes the streaming path, one frame at a time, on the caller's thread.
-//
-// Each worker takes a free slot, gathers the next frame's compressed bytes into it under the
-// input lock (taking its place in the hand-out order there), and decodes it outside that lock;
-// the caller's thread only takes finished frames, so reading the file, finding frame ends and
-// decompressing all stay off it.
+// by an OrderedPipeline: a worker gathers the next frame's compressed bytes under the input lock
+// and decodes it outside, and the caller's thread only takes finished frames, so reading the
+// file, finding frame ends and decompressing all stay off it. From the first frame that cannot
+// be decoded whole (no content size, more than kMaxParallelFrame, damaged or cut), the rest of
+// the stream takes the streaming path, one frame at a time, on the caller's thread.
 class ZstdDecoder final : public Decoder {
  public:
   ZstdDecoder(std::unique_ptr<ByteSource> inner, StreamNotes* notes, bool parallel)
       : Decoder(std::move(inner), notes, "zstd"), z_(ZSTD_createDCtx()), parallel_(parallel) {
     ZSTD_DCtx_setParameter(z_, ZSTD_d_windowLogMax, kZstdWindowLogMax);
-    unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    slots_.resize(std::clamp(cores + 1, 2u, 5u));
-    for (auto& slot : slots_) free_.push_back(&slot);
   }
   ~ZstdDecoder() override {
-    stop_workers();
-    for (auto& slot : slots_) ZSTD_freeDCtx(slot.dctx);
+    if (frames_) frames_->stop();  // before the input its workers read goes
     ZSTD_freeDCtx(z_);
   }
   ZstdDecoder(const ZstdDecoder&) = delete;
@@ -434,38 +425,17 @@ class ZstdDecoder final : public Decoder {
   Result<std::span<const std::byte>> read() override {
     if (!parallel_) return Decoder::read();
     if (!streaming_) {
-      std::unique_lock lock(mutex_);
-      if (handed_out_) {
-        free_.push_back(flight_.front());
-        flight_.pop_front();
-        handed_out_ = false;
-        cv_.notify_all();
-      }
-      if (workers_.empty() && !closed_) start_workers();
+      if (!frames_) start_frames();
       for (;;) {
-        cv_.wait(lock, [&] {
-          return (!flight_.empty() && flight_.front()->state != Slot::State::kDecoding) ||
-                 (flight_.empty() && closed_);
-        });
-        if (flight_.empty()) break;
-        Slot* front = flight_.front();
-        if (front->state == Slot::State::kFailed) return tl::unexpected(*front->error);
-        if (front->content == 0) {  // a skippable frame
-          free_.push_back(front);
-          flight_.pop_front();
-          cv_.notify_all();
-          continue;
-        }
-        handed_out_ = true;
-        return std::span<const std::byte>(front->out.get(), front->content);
-      }
-      lock.unlock();
+        RK_TRY_ASSIGN(Frame * frame, frames_->next());
+        if (!frame) break;
+        if (frame->content > 0) return std::span<const std::byte>(frame->out.get(), frame->content);
+      }  // content 0: a skippable frame
       // Every frame before the end, or before one that must stream, is handed out; the workers
-      // have let go of the input.
-      stop_workers();
+      // let go of the input.
+      frames_->stop();
       streaming_ = true;
     }
-    if (tail_error_) return tl::unexpected(*tail_error_);
     if (finished_) return std::span<const std::byte>{};
     if (!stream_buffer_) stream_buffer_ = std::make_unique_for_overwrite<std::byte[]>(kOutChunk);
     for (;;) {
@@ -482,100 +452,35 @@ class ZstdDecoder final : public Decoder {
   static constexpr std::size_t kFrameHeaderMax = 18;  // RFC 8878: magic + the longest header
   static constexpr std::size_t kGatherStep = std::size_t{256} << 10;
 
-  struct Slot {
-    enum class State { kDecoding, kReady, kFailed };
-    ZSTD_DCtx* dctx = nullptr;
+  struct Frame {
+    std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx{nullptr, &ZSTD_freeDCtx};
     std::vector<std::byte> frame;  // compressed
     std::unique_ptr<std::byte[]> out;
     std::size_t capacity = 0;
     std::size_t content = 0;
     std::uint64_t offset = 0;  // of the frame in the compressed stream
-    State state = State::kDecoding;
-    std::optional<Error> error;
   };
-  enum class Gather { kFrame, kNoMore };
 
-  void start_workers() {
+  void start_frames() {
     source_ = name();
-    for (std::size_t i = 0; i + 1 < slots_.size(); ++i) {
-      workers_.emplace_back([this] { work(); });
-    }
+    unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    std::size_t slots = std::clamp(cores + 1, 2u, 5u);
+    frames_ = std::make_unique<OrderedPipeline<Frame>>(
+        source_, slots, slots - 1, [this](Frame& f) { return gather(f); },
+        [this](Frame& f) { return decode_whole(f); });
   }
 
-  void stop_workers() {
-    {
-      std::lock_guard lock(mutex_);
-      closed_ = true;
-    }
-    cv_.notify_all();
-    for (auto& w : workers_) w.join();
-    workers_.clear();
-  }
-
-  void work() {
-    for (;;) {
-      Slot* slot = nullptr;
-      {
-        std::unique_lock lock(mutex_);
-        cv_.wait(lock, [&] { return closed_ || !free_.empty(); });
-        if (closed_) return;
-        slot = free_.front();
-        free_.pop_front();
-      }
-      std::unique_lock input(input_mutex_);
-      {
-        std::lock_guard lock(mutex_);
-        if (closed_) {  // another worker met the end meanwhile
-          free_.push_back(slot);
-          cv_.notify_all();
-          return;
-        }
-      }
-      auto gathered = gather_on_worker(*slot);
-      {
-        std::lock_guard lock(mutex_);
-        // Under both locks: flight_ keeps the order of the input.
-        if (closed_ || !gathered || *gathered == Gather::kNoMore) {  // closed_: being destroyed
-          if (!gathered && !closed_) tail_error_ = gathered.error();
-          closed_ = true;
-          free_.push_back(slot);
-          cv_.notify_all();
-          return;
-        }
-        slot->state = Slot::State::kDecoding;
-        flight_.push_back(slot);
-      }
-      input.unlock();
-      auto decoded = decode_whole(*slot);
-      std::lock_guard lock(mutex_);
-      slot->state = decoded ? Slot::State::kReady : Slot::State::kFailed;
-      if (!decoded) slot->error = decoded.error();
-      cv_.notify_all();
-    }
-  }
-
-  // gather() on a worker thread, where an exception would end the process: running out of
-  // memory ends the stream with an error instead.
-  Result<Gather> gather_on_worker(Slot& slot) {
-    try {
-      return gather(slot);
-    } catch (const std::bad_alloc&) {
-      return fail(ErrorCode::kInternal,
-                  fmt::format("out of memory while reading ahead in {}", source_), source_);
-    }
-  }
-
-  // Takes the next frame's compressed bytes into `slot` if it can be decoded whole; kNoMore at
+  // Takes the next frame's compressed bytes into `slot` if it can be decoded whole; false at
   // the end of the input or at a frame that must stream (its bytes stay in head_ for stream(),
   // which also reports a damaged or cut frame where it is).
-  Result<Gather> gather(Slot& slot) {
+  Result<bool> gather(Frame& slot) {
     RK_TRY(fill_head(kFrameHeaderMax));
     if (head_.size() == 0) {
       finished_ = true;
-      return Gather::kNoMore;
+      return false;
     }
     auto whole = whole_frame_content();
-    if (!whole) return Gather::kNoMore;
+    if (!whole) return false;
     note_missing_checksum_at(head_.bytes());
     // Gather the whole frame into the slot (its compressed size is known once all its blocks
     // are here), moving what the head holds instead of copying it; bytes past the frame go
@@ -590,13 +495,13 @@ class ZstdDecoder final : public Decoder {
       if (ZSTD_getErrorCode(size) != ZSTD_error_srcSize_wrong ||
           frame.size() > ZSTD_compressBound(kMaxParallelFrame) + 4096) {
         head_.take_back(frame);
-        return Gather::kNoMore;  // damaged
+        return false;  // damaged
       }
       auto more = refill();
       if (!more || !*more) {
         head_.take_back(frame);
         if (!more) return tl::unexpected(more.error());
-        return Gather::kNoMore;  // truncated
+        return false;  // truncated
       }
       auto take = in_.first(std::min(in_.size(), kGatherStep));
       frame.insert(frame.end(), take.begin(), take.end());
@@ -610,14 +515,14 @@ class ZstdDecoder final : public Decoder {
       slot.out = std::make_unique_for_overwrite<std::byte[]>(*whole);
       slot.capacity = *whole;
     }
-    if (!slot.dctx) slot.dctx = ZSTD_createDCtx();
+    if (!slot.dctx) slot.dctx.reset(ZSTD_createDCtx());
     slot.content = *whole;
-    return Gather::kFrame;
+    return true;
   }
 
-  Result<void> decode_whole(Slot& slot) const {
-    std::size_t n = ZSTD_decompressDCtx(slot.dctx, slot.out.get(), slot.content, slot.frame.data(),
-                                        slot.frame.size());
+  Result<void> decode_whole(Frame& slot) const {
+    std::size_t n = ZSTD_decompressDCtx(slot.dctx.get(), slot.out.get(), slot.content,
+                                        slot.frame.data(), slot.frame.size());
     if (ZSTD_isError(n)) {
       bool check = ZSTD_getErrorCode(n) == ZSTD_error_checksum_wrong;
       return damaged_at(source_, slot.offset,
@@ -716,23 +621,14 @@ class ZstdDecoder final : public Decoder {
 
   ZSTD_DCtx* z_;
   bool parallel_;
-  std::vector<Slot> slots_;
   std::unique_ptr<std::byte[]> stream_buffer_;
   Gathered head_;  // bytes of the next frame(s), taken from the input
   bool mid_frame_ = false;
   bool checksum_noted_ = false;
-  // Parallel: the workers read the input (head_, in_, consumed_) only under input_mutex_, and
-  // not at all once closed_; the caller's thread streams only after they ended.
-  std::mutex input_mutex_;
-  std::mutex mutex_;  // guards what follows
-  std::condition_variable cv_;
-  std::deque<Slot*> free_;
-  std::deque<Slot*> flight_;         // gathered frames, in input order
-  bool handed_out_ = false;          // the front frame's chunk is with the caller
-  bool closed_ = false;              // no frame is gathered any more
-  std::optional<Error> tail_error_;  // why gathering stopped, when the input failed
-  std::vector<std::thread> workers_;
+  // Parallel: the workers read the input (head_, in_, consumed_) only inside gather(), one at a
+  // time; the caller's thread streams only after they ended.
   std::string source_;  // name(), for the workers' messages
+  std::unique_ptr<OrderedPipeline<Frame>> frames_;
   bool streaming_ = false;
 };
 
@@ -792,41 +688,21 @@ class XzDecoder final : public Decoder {
 // parsing, hashing). Buffers cycle between the two threads; at most kSlots are in flight.
 class PrefetchingDecoder final : public ByteSource {
  public:
-  explicit PrefetchingDecoder(std::unique_ptr<Decoder> decoder) : decoder_(std::move(decoder)) {
-    for (auto& slot : slots_) {
-      slot.data = std::make_unique_for_overwrite<std::byte[]>(kSlotBytes);
-      free_.push_back(&slot);
-    }
-    thread_ = std::thread([this] { produce(); });
-  }
-  ~PrefetchingDecoder() override {
-    {
-      std::lock_guard lock(mutex_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
+  explicit PrefetchingDecoder(std::unique_ptr<Decoder> decoder)
+      : decoder_(std::move(decoder)),
+        chunks_(
+            decoder_->name(), kSlots, 1, [this](Chunk& c) { return decode(c); },
+            [](Chunk&) { return Result<void>{}; }) {}
+  ~PrefetchingDecoder() override { chunks_.stop(); }  // before the decoder its thread uses goes
   PrefetchingDecoder(const PrefetchingDecoder&) = delete;
   PrefetchingDecoder& operator=(const PrefetchingDecoder&) = delete;
 
   Result<std::span<const std::byte>> read() override {
-    std::unique_lock lock(mutex_);
-    if (current_) {
-      free_.push_back(std::exchange(current_, nullptr));
-      cv_.notify_all();
-    }
-    cv_.wait(lock, [&] { return !filled_.empty() || done_; });
-    if (filled_.empty()) {
-      if (error_) return tl::unexpected(*error_);
-      return std::span<const std::byte>{};
-    }
-    current_ = filled_.front();
-    filled_.pop_front();
-    lock.unlock();
-    std::span<const std::byte> chunk(current_->data.get(), current_->size);
-    RK_TRY(decoder_->check(chunk, current_->marks));
-    return chunk;
+    RK_TRY_ASSIGN(Chunk * chunk, chunks_.next());
+    if (!chunk) return std::span<const std::byte>{};
+    std::span<const std::byte> bytes(chunk->data.get(), chunk->size);
+    RK_TRY(decoder_->check(bytes, chunk->marks));
+    return bytes;
   }
 
   Result<std::uint64_t> seek(std::int64_t offset, int whence) override {
@@ -839,49 +715,23 @@ class PrefetchingDecoder final : public ByteSource {
  private:
   static constexpr std::size_t kSlots = 4;
   static constexpr std::size_t kSlotBytes = std::size_t{2} << 20;
-  struct Slot {
+  struct Chunk {
     std::unique_ptr<std::byte[]> data;
     std::size_t size = 0;
     Marks marks;
   };
 
-  void produce() {
-    for (;;) {
-      Slot* slot = nullptr;
-      {
-        std::unique_lock lock(mutex_);
-        cv_.wait(lock, [&] { return stop_ || !free_.empty(); });
-        if (stop_) return;
-        slot = free_.front();
-        free_.pop_front();
-      }
-      slot->marks.clear();
-      auto n = decoder_->decode(std::span<std::byte>(slot->data.get(), kSlotBytes),
-                                slot->marks);  // the slow part, outside the lock
-      std::lock_guard lock(mutex_);
-      if (!n || *n == 0) {
-        if (!n) error_ = n.error();
-        done_ = true;
-        cv_.notify_all();
-        return;
-      }
-      slot->size = *n;
-      filled_.push_back(slot);
-      cv_.notify_all();
-    }
+  // On the decoding thread. @return false at the end of the stream.
+  Result<bool> decode(Chunk& chunk) {
+    if (!chunk.data) chunk.data = std::make_unique_for_overwrite<std::byte[]>(kSlotBytes);
+    chunk.marks.clear();
+    RK_TRY_ASSIGN(chunk.size, decoder_->decode(std::span<std::byte>(chunk.data.get(), kSlotBytes),
+                                               chunk.marks));
+    return chunk.size > 0;
   }
 
   std::unique_ptr<Decoder> decoder_;
-  std::array<Slot, kSlots> slots_;
-  std::deque<Slot*> free_;
-  std::deque<Slot*> filled_;
-  Slot* current_ = nullptr;
-  std::optional<Error> error_;
-  bool done_ = false;
-  bool stop_ = false;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::thread thread_;
+  OrderedPipeline<Chunk> chunks_;
 };
 
 std::unique_ptr<Decoder> make_decoder(std::unique_ptr<ByteSource> inner, Codec codec,
