@@ -4,13 +4,14 @@
 
 #include "sqlite_internal.hpp"
 
-#include <mutex>
-
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <map>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -37,14 +38,18 @@ std::string file_uri(const std::string& path, std::string_view query) {
   return uri;
 }
 
-CancelToken& query_cancel() {
-  static CancelToken token;
-  return token;
-}
+// The process-wide token: every token ever set is kept (in a deque, whose elements do not
+// move), so that a progress handler that loaded the pointer to an older one reads a live
+// object, and reading it takes no lock.
 std::mutex query_cancel_mutex;
+std::deque<CancelToken>& query_cancels() {
+  static std::deque<CancelToken> tokens(1);
+  return tokens;
+}
+std::atomic<const CancelToken*> query_cancel{&query_cancels().front()};
 
-int check_cancel(void* flag) {
-  return static_cast<CancelToken*>(flag)->cancelled() ? 1 : 0;
+bool process_cancelled() {
+  return query_cancel.load(std::memory_order_acquire)->cancelled();
 }
 
 std::mutex open_observer_mutex;
@@ -58,6 +63,17 @@ void observe_open(const std::string& name) {
   if (open_observer()) open_observer()(name);
 }
 
+}  // namespace
+
+struct Database::Watch {
+  CancelToken operation;  // stop_when's; never tripped until then
+
+  [[nodiscard]] bool cancelled() const { return process_cancelled() || operation.cancelled(); }
+  static int check(void* watch) { return static_cast<Watch*>(watch)->cancelled() ? 1 : 0; }
+};
+
+namespace {
+
 Result<sqlite3*> open_raw(const std::string& target, const std::string& name, int flags) {
   observe_open(name);
   sqlite3* db = nullptr;
@@ -69,7 +85,6 @@ Result<sqlite3*> open_raw(const std::string& target, const std::string& name, in
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
-  sqlite3_progress_handler(db, kCancelCheckSteps, &check_cancel, &query_cancel());
   return db;
 }
 
@@ -95,13 +110,21 @@ Result<void> require_file(const std::filesystem::path& path) {
 
 }  // namespace
 
+Database::Database(sqlite3* db, std::string path)
+    : db_(db), watch_(std::make_unique<Watch>()), path_(std::move(path)) {
+  sqlite3_progress_handler(db_, kCancelCheckSteps, &Watch::check, watch_.get());
+}
+
 Database::Database(Database&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)) {}
+    : db_(std::exchange(other.db_, nullptr)),
+      watch_(std::move(other.watch_)),
+      path_(std::move(other.path_)) {}
 
 Database& Database::operator=(Database&& other) noexcept {
   if (this != &other) {
     sqlite3_close_v2(db_);
     db_ = std::exchange(other.db_, nullptr);
+    watch_ = std::move(other.watch_);
     path_ = std::move(other.path_);
   }
   return *this;
@@ -238,7 +261,17 @@ void set_open_observer(std::function<void(std::string_view name)> observer) {
 
 void set_query_cancel(const CancelToken& token) {
   std::lock_guard lock(query_cancel_mutex);
-  query_cancel() = token;
+  query_cancel.store(&query_cancels().emplace_back(token), std::memory_order_release);
+}
+
+void Database::stop_when(const CancelToken& token) {
+  watch_->operation = token;
+}
+
+Result<void> Database::refuse_if_cancelled() const {
+  if (!watch_->cancelled()) return {};
+  return fail(ErrorCode::kCancelled, fmt::format("a query on database {} was cancelled", path_),
+              path_);
 }
 
 Error Database::error(std::string_view what) const {
@@ -252,10 +285,7 @@ Error Database::error(std::string_view what) const {
 }
 
 Result<void> Database::exec(std::string_view sql) {
-  if (query_cancel().cancelled()) {
-    return fail(ErrorCode::kCancelled, fmt::format("a query on database {} was cancelled", path_),
-                path_);
-  }
+  RK_TRY(refuse_if_cancelled());
   std::string text(sql);
   char* err = nullptr;
   if (sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
@@ -271,10 +301,7 @@ Result<void> Database::exec(std::string_view sql) {
 Result<Statement> Database::prepare(std::string_view sql) {
   // Thousands of short statements (a schema of 20,000 tables) never reach the progress
   // handler's step count: a tripped token also stops the next statement before it starts.
-  if (query_cancel().cancelled()) {
-    return fail(ErrorCode::kCancelled, fmt::format("a query on database {} was cancelled", path_),
-                path_);
-  }
+  RK_TRY(refuse_if_cancelled());
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr) !=
       SQLITE_OK) {

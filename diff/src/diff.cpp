@@ -184,6 +184,8 @@ class Differ {
       if (w > 0) {
         own_backup = core::Database::open_untrusted(s.backup.path());
         own_live = core::Database::open(s.live.path(), core::OpenMode::kReadOnly);
+        if (own_backup) own_backup->stop_when(o_.cancel);
+        if (own_live) own_live->stop_when(o_.cancel);
       }
       for (std::size_t i; (i = next.fetch_add(1)) < items.size();) {
         if (w > 0 && (!own_backup || !own_live)) {
@@ -405,6 +407,8 @@ Result<DatabaseDiff> diff_databases(const std::filesystem::path& backup,
   RK_TRY(core::require_no_unfinished_restore(live));
   RK_TRY_ASSIGN(auto backup_db, core::Database::open_untrusted(backup));
   RK_TRY_ASSIGN(auto live_db, core::Database::open(live, core::OpenMode::kReadOnly));
+  backup_db.stop_when(options.cancel);
+  live_db.stop_when(options.cancel);
   return Differ(options).run(Sessions{backup_db, live_db});
 }
 

@@ -264,6 +264,7 @@ class Inspector final : public core::EntryVisitor {
 
   Result<core::DatabaseInfo> describe_file(const fs::path& db_path) {
     RK_TRY_ASSIGN(auto db, core::Database::open_untrusted(db_path));
+    db.stop_when(o_.cancel);
     RK_TRY_ASSIGN(auto summary, core::describe_database(db));
     auto info = database_info("", 0, summary);
     if (auto spec = o_.profile ? o_.profile->tenant_spec() : std::nullopt) {

@@ -292,13 +292,20 @@ class Planner {
     return {};
   }
 
+  Result<void> open_staged() {
+    RK_TRY_ASSIGN(staged_db_, core::Database::open_untrusted(p_.staged_database));
+    staged_db_->stop_when(o_.cancel);
+    return {};
+  }
+
   // One session per database for the rest of the plan: the schema checks, the diff and the
   // hashes all use these two connections (and their summaries).
   Result<void> compare_schemas() {
     RK_TRY_ASSIGN(live_db_, core::Database::open(p_.live, core::OpenMode::kReadOnly));
+    live_db_->stop_when(o_.cancel);
     RK_TRY_ASSIGN(live_summary_, core::describe_database(*live_db_, core::CountRows::kNo));
     RK_TRY_ASSIGN(live_mode_, detail::journal_mode(*live_db_));
-    RK_TRY_ASSIGN(staged_db_, core::Database::open_untrusted(p_.staged_database));
+    RK_TRY(open_staged());
     RK_TRY_ASSIGN(backup_summary_, core::describe_database(*staged_db_, core::CountRows::kNo));
     for (auto& f : detail::live_in_use_checks(p_.live, o_.lock_file)) p_.checks.push_back(f);
     for (auto& f : detail::schema_checks(backup_summary_, live_summary_, o_.allow_schema_changes)) {
@@ -313,7 +320,7 @@ class Planner {
         RK_TRY(staged.exec(fmt::format("PRAGMA journal_mode=DELETE; PRAGMA page_size={}; VACUUM",
                                        live_summary_.page_size)));
       }
-      RK_TRY_ASSIGN(staged_db_, core::Database::open_untrusted(p_.staged_database));
+      RK_TRY(open_staged());
       p_.checks.push_back(finding(
           "PAGE_SIZE_REBUILT", Severity::kInfo, database_,
           fmt::format("the backup's page size is {} and live (WAL mode) uses {}: the staged copy "
@@ -327,7 +334,7 @@ class Planner {
         detail::wal_header(p_.staged_database) != (live_mode_ == "wal")) {
       staged_db_.reset();
       RK_TRY(detail::set_wal_header(p_.staged_database, live_mode_ == "wal"));
-      RK_TRY_ASSIGN(staged_db_, core::Database::open_untrusted(p_.staged_database));
+      RK_TRY(open_staged());
     }
     return {};
   }
@@ -463,6 +470,7 @@ class Planner {
       read_seconds_ = since(t);
     }
     RK_TRY_ASSIGN(auto db, core::Database::open(copy, core::OpenMode::kReadWrite));
+    db.stop_when(o_.cancel);
     RK_TRY_ASSIGN(p_.live_hash, core::content_hash(db, o_.cancel));
     RK_TRY_ASSIGN(p_.changes, detail::run_selective(db, p_.staged_database, p_.selection));
     RK_TRY_ASSIGN(p_.result_hash, core::content_hash(db, o_.cancel));

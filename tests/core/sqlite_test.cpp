@@ -1,5 +1,9 @@
 #include <restorekit/core/sqlite.hpp>
 
+#include <chrono>
+#include <functional>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "test_support.hpp"
@@ -126,6 +130,69 @@ TEST(CountTenants, SumsRowsPerTenantWithLabelsInNumericOrder) {
   auto none = count_tenants(*db, *s, TenantSpec{"no_such_column", {}, "id", {}});
   ASSERT_FALSE(none);
   EXPECT_NE(none.error().message.find("no_such_column"), std::string::npos);
+}
+
+// Counts to a billion: minutes of work, unless something stops it.
+constexpr const char* kEndlessQuery =
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) "
+    "SELECT count(*) FROM c";
+
+// Runs kEndlessQuery on `db` while another thread calls `trip` after 50 ms.
+// @return the query's error and how long it ran.
+std::pair<Result<std::int64_t>, std::chrono::duration<double>> stopped_query(
+    Database& db, const std::function<void()>& trip) {
+  std::thread tripper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    trip();
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto result = db.query_int(kEndlessQuery);
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  tripper.join();
+  return {result, took};
+}
+
+TEST(QueryCancel, AnOperationsTokenStopsARunningQueryOnItsConnectionOnly) {
+  auto db = Database::open_memory();
+  auto other = Database::open_memory();
+  ASSERT_TRUE(db && other);
+  CancelToken token;
+  db->stop_when(token);
+  auto [result, took] = stopped_query(*db, [&] { token.cancel(); });
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code, ErrorCode::kCancelled) << result.error().message;
+  EXPECT_LT(took.count(), 10.0);
+  auto refused = db->query_int("SELECT 1");
+  ASSERT_FALSE(refused.has_value()) << "a tripped token stops later statements too";
+  EXPECT_EQ(refused.error().code, ErrorCode::kCancelled);
+  EXPECT_EQ(other->query_int("SELECT 1").value_or(0), 1) << "other connections go on";
+}
+
+TEST(QueryCancel, TheProcessTokenStopsEveryConnectionEvenOneOpenedBeforeItWasSet) {
+  auto db = Database::open_memory();
+  ASSERT_TRUE(db);
+  CancelToken token;
+  auto [result, took] = stopped_query(*db, [&] {
+    set_query_cancel(token);  // while the query runs
+    token.cancel();
+  });
+  set_query_cancel(CancelToken());
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code, ErrorCode::kCancelled) << result.error().message;
+  EXPECT_LT(took.count(), 10.0);
+  EXPECT_EQ(db->query_int("SELECT 1").value_or(0), 1) << "a fresh process token lets work go on";
+}
+
+TEST(QueryCancel, AnOperationsTokenMovesWithItsConnection) {
+  CancelToken token;
+  auto opened = Database::open_memory();
+  ASSERT_TRUE(opened);
+  opened->stop_when(token);
+  Database moved = std::move(*opened);
+  token.cancel();
+  auto refused = moved.query_int("SELECT 1");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ErrorCode::kCancelled);
 }
 
 TEST(QuoteIdentifier, DoublesQuotes) {

@@ -78,8 +78,8 @@ std::map<std::pair<std::string, std::string>, std::uint64_t> split_violations(
 DatabaseCheck cross_check(const fs::path& db_path) {
   const std::string entry = db_path.filename().string();
   auto reference = whole_file_problems(db_path);
-  auto one = check_database(db_path, entry, false, std::nullopt, 1);
-  auto three = check_database(db_path, entry, false, std::nullopt, 3);
+  auto one = check_database(db_path, entry, false, std::nullopt, 1, CancelToken{});
+  auto three = check_database(db_path, entry, false, std::nullopt, 3, CancelToken{});
   EXPECT_EQ(one.integrity_problems, three.integrity_problems) << entry;
   EXPECT_EQ(three.result.integrity_ok, reference.empty()) << entry;
   std::set<std::string> split(three.integrity_problems.begin(), three.integrity_problems.end());
@@ -154,6 +154,20 @@ TEST_F(DatabaseChecks, AnIntactDatabaseAgreesWithTheWholeFileCheck) {
   // contacts point at accounts 3001..3009, the odd table at 3001..3004: both are reported.
   EXPECT_GT(r.result.foreign_key_violations, 0u);
   EXPECT_EQ(split_violations(r, "crm.sqlite").size(), 2u);
+}
+
+// The caller's token reaches every connection the checks open (the integrity checks of the
+// workers included): once tripped, none of them reports a clean pass it did not finish.
+TEST_F(DatabaseChecks, ACancelledTokenStopsEveryCheckConnection) {
+  CancelToken token;
+  token.cancel();
+  for (unsigned threads : {1u, 3u}) {
+    auto r = check_database(db_, "crm.sqlite", false, std::nullopt, threads, token);
+    EXPECT_FALSE(r.result.integrity_ok) << threads << " threads";
+    ASSERT_FALSE(r.integrity_problems.empty());
+    EXPECT_NE(r.integrity_problems.front().find("cancelled"), std::string::npos)
+        << r.integrity_problems.front();
+  }
 }
 
 TEST_F(DatabaseChecks, PagesNoTableUsesAreFoundThoughEveryTableIsIntact) {

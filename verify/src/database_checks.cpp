@@ -205,7 +205,8 @@ std::vector<CheckJob> plan_jobs(core::Database& db) {
 }
 
 // Runs `jobs` on up to `threads` workers, each on its own read-only connection, largest first.
-void run_jobs(const std::filesystem::path& db_path, std::vector<CheckJob>& jobs, unsigned threads) {
+void run_jobs(const std::filesystem::path& db_path, std::vector<CheckJob>& jobs, unsigned threads,
+              const CancelToken& cancel) {
   std::vector<std::size_t> order(jobs.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),
@@ -215,7 +216,10 @@ void run_jobs(const std::filesystem::path& db_path, std::vector<CheckJob>& jobs,
   std::int64_t cache_kib = std::max(kMinWorkerCacheKiB, kCheckCacheKiB / std::max(1u, n));
   auto worker = [&] {
     auto db = core::Database::open_untrusted(db_path);
-    if (db) (void)db->exec(fmt::format("PRAGMA cache_size = -{}", cache_kib));
+    if (db) {
+      db->stop_when(cancel);
+      (void)db->exec(fmt::format("PRAGMA cache_size = -{}", cache_kib));
+    }
     for (std::size_t i; (i = next.fetch_add(1)) < order.size();) {
       CheckJob& job = jobs[order[i]];
       if (db) {
@@ -333,7 +337,7 @@ void too_wide(const core::DatabaseSummary& s, const std::string& entry, Database
 
 DatabaseCheck check_database(const std::filesystem::path& staged, const std::string& entry,
                              bool sql_dump, const std::optional<std::string>& tenant_column,
-                             unsigned threads) {
+                             unsigned threads, const CancelToken& cancel) {
   DatabaseCheck out;
   out.result.entry = entry;
   out.result.kind = sql_dump ? core::DatabaseFormat::kSqlDump : core::DatabaseFormat::kSqlite;
@@ -354,10 +358,11 @@ DatabaseCheck check_database(const std::filesystem::path& staged, const std::str
   }
   auto db = core::Database::open_untrusted(db_path);
   if (!db) return unreadable(db.error());
+  db->stop_when(cancel);
   // The integrity and foreign-key checks are the slowest: they run on `threads` workers, each
   // with its own connection, while this one describes the schema.
   auto jobs = plan_jobs(*db);
-  std::thread checks([&] { run_jobs(db_path, jobs, threads); });
+  std::thread checks([&] { run_jobs(db_path, jobs, threads, cancel); });
   auto summary = core::describe_database(*db);
   if (summary) {
     out.summary = std::move(*summary);
@@ -392,10 +397,12 @@ std::vector<Finding> check_document_references(const std::filesystem::path& stag
                                                const std::string& entry,
                                                const std::vector<core::ColumnRef>& refs,
                                                const std::string& root,
-                                               const core::EntryStore& files) {
+                                               const core::EntryStore& files,
+                                               const CancelToken& cancel) {
   std::vector<Finding> out;
   auto db = core::Database::open_untrusted(staged);
   if (!db) return out;
+  db->stop_when(cancel);
   for (const auto& ref : refs) {
     auto st = db->prepare(
         fmt::format("SELECT rowid, CAST({} AS TEXT) FROM {} WHERE {} IS NOT NULL "

@@ -27,17 +27,19 @@ struct DatabaseCheck {
 
 // Opens `staged` as untrusted (a SQL dump is loaded into a scratch database first) and runs
 // every check; the integrity and foreign-key checks per table, on up to `threads` connections
-// at once. `entry` names the database in findings.
+// at once. `entry` names the database in findings. Once `cancel` trips, running queries stop
+// and the checks report problems that are not there: the caller discards a cancelled result.
 DatabaseCheck check_database(const std::filesystem::path& staged, const std::string& entry,
                              bool sql_dump, const std::optional<std::string>& tenant_column,
-                             unsigned threads);
+                             unsigned threads, const CancelToken& cancel);
 
 // Every value of the profile's reference columns must name a file entry under `root` (looked up
-// in `files` under the name rule).
+// in `files` under the name rule). Stops early once `cancel` trips.
 std::vector<core::Finding> check_document_references(const std::filesystem::path& staged,
                                                      const std::string& entry,
                                                      const std::vector<core::ColumnRef>& refs,
                                                      const std::string& root,
-                                                     const core::EntryStore& files);
+                                                     const core::EntryStore& files,
+                                                     const CancelToken& cancel);
 
 }  // namespace restorekit::verify::detail

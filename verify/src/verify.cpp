@@ -450,18 +450,20 @@ class Verifier {
     if (header_ && *header_) column = (*header_)->tenant_column;
     if (!column && o_.profile) column = o_.profile->tenant_column;
     bool dump = e.staged->format == core::DatabaseFormat::kSqlDump;
-    checks_.emplace(e.index, std::async(std::launch::async, [staged = e.staged->file, path = e.path,
-                                                             dump, column, n = thread_count(o_)] {
-                      auto t = std::chrono::steady_clock::now();
-                      auto check = detail::check_database(staged, path, dump, column, n);
-                      check.result.seconds = lap(t);
-                      return check;
-                    }));
+    checks_.emplace(
+        e.index, std::async(std::launch::async, [staged = e.staged->file, path = e.path, dump,
+                                                 column, n = thread_count(o_), cancel = o_.cancel] {
+          auto t = std::chrono::steady_clock::now();
+          auto check = detail::check_database(staged, path, dump, column, n, cancel);
+          check.result.seconds = lap(t);
+          return check;
+        }));
   }
 
   std::vector<core::TenantCount> recount_tenants(const EntryResult& e, const std::string& column) {
     auto db = core::Database::open_untrusted(e.staged->file);
     if (!db) return {};
+    db->stop_when(o_.cancel);
     auto summary = core::describe_database(*db, core::CountRows::kNo);
     if (!summary) return {};
     return core::count_tenants(*db, *summary, core::TenantSpec{column, {}, "id", {}})
@@ -498,8 +500,8 @@ class Verifier {
         report_.kind == core::BackupKind::kRestorekit ? "docs/" : "");
     for (const auto& e : entries_) {
       if (!e.staged || e.staged->format == core::DatabaseFormat::kSqlDump) continue;
-      for (auto& f : detail::check_document_references(e.staged->file, e.path,
-                                                       o_.profile->references, root, *store_)) {
+      for (auto& f : detail::check_document_references(
+               e.staged->file, e.path, o_.profile->references, root, *store_, o_.cancel)) {
         report_.findings.push_back(std::move(f));
       }
     }

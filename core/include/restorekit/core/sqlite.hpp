@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -67,6 +68,12 @@ class Database {
 
   [[nodiscard]] const std::string& path() const { return path_; }
 
+  // Stops this connection's running and later statements with kCancelled once `token` trips
+  // (besides the process-wide token of set_query_cancel): an operation hands its own token to
+  // the connections it opens, so that cancelling it also ends a long integrity_check or sort.
+  // Call before using the connection from other threads.
+  void stop_when(const CancelToken& token);
+
   // The defences of open_untrusted() for a connection that must write (a staged copy being
   // rebuilt, a selective restore's target): defensive mode, trusted_schema=OFF, triggers, views
   // and extension loading off.
@@ -82,10 +89,13 @@ class Database {
   [[nodiscard]] Error error(std::string_view what) const;
 
  private:
-  Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  struct Watch;  // what the connection's progress handler checks (sqlite.cpp)
+  Database(sqlite3* db, std::string path);
+  [[nodiscard]] Result<void> refuse_if_cancelled() const;
   // The raw connection stays inside core (sqlite_internal.hpp).
   friend sqlite3* raw_handle(const Database& db);
   sqlite3* db_ = nullptr;
+  std::unique_ptr<Watch> watch_;  // on the heap: SQLite holds its address
   std::string path_;
 };
 
@@ -142,10 +152,13 @@ class Statement {
 // A token that every connection restorekit opens checks while SQLite works (a progress
 // handler every few thousand VM steps): once tripped, running and later queries stop with
 // kCancelled, so a long integrity_check, diff or content hash ends promptly; once tripped, no
-// new statement starts either. The command line sets its Ctrl-C token here; an application may
-// set its own. Default: one never tripped. Set it before work starts, from one thread; restore's
-// apply, rollback and recover must run every statement past their commit point, so while they
-// run use a token here that is never tripped and stop them through ApplyOptions::cancel.
+// new statement starts either. The command line sets its Ctrl-C token here. Default: one never
+// tripped. Safe to call while queries run (they see the new token from their next check); each
+// call keeps a copy of its token for the life of the process (a few bytes). Restore's apply,
+// rollback and recover must run every statement past their commit point, so while they run use
+// a token here that is never tripped and stop them through ApplyOptions::cancel. An
+// application's per-operation tokens (VerifyOptions::cancel and the like) reach the queries of
+// that operation without this.
 void set_query_cancel(const CancelToken& token);
 
 // Called with the name of every database restorekit opens, from the opening thread (tests count
