@@ -8,6 +8,7 @@
 #include "cmd_backup.hpp"
 #include "cmd_catalog.hpp"
 #include "cmd_diff.hpp"
+#include "cmd_extract.hpp"
 #include "cmd_inspect.hpp"
 #include "cmd_restore.hpp"
 #include "cmd_verify.hpp"
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   restorekit::cli::setup_verify(app, exit_code);
   restorekit::cli::setup_diff(app, exit_code);
   restorekit::cli::setup_restore(app, exit_code);
+  restorekit::cli::setup_extract(app, exit_code);
   restorekit::cli::setup_catalog(app, exit_code);
   if (auto handled = restorekit::cli::handle_command_word(app, argc, argv)) return *handled;
   try {

@@ -1,5 +1,6 @@
 #include <restorekit/core/names.hpp>
 
+#include <sqlite3.h>
 #include <utf8proc.h>
 
 #include <cstdlib>
@@ -31,6 +32,17 @@ std::string name_key(std::string_view name) {
 
 bool same_name(std::string_view a, std::string_view b) {
   return a == b || name_key(a) == name_key(b);
+}
+
+NamePattern::NamePattern(std::string_view glob)
+    : text_(glob), key_(name_key(glob)), anywhere_(glob.find('/') == std::string_view::npos) {}
+
+bool NamePattern::matches(std::string_view path) const {
+  std::string key = name_key(path);
+  if (sqlite3_strglob(key_.c_str(), key.c_str()) == 0) return true;
+  if (!anywhere_) return false;
+  auto slash = key.rfind('/');
+  return slash != std::string::npos && sqlite3_strglob(key_.c_str(), key.c_str() + slash + 1) == 0;
 }
 
 }  // namespace restorekit::core

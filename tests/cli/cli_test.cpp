@@ -1047,7 +1047,9 @@ TEST(CliMistakes, EveryMistakeNamesTheFixAndExits2) {
       {{"verify", (f.dir / "b.tar.zst").string(), "--profile", f.db.string(), "--no-catalog"},
        "is a SQLite database, not a profile"},
       {{"verfy", (f.dir / "b.tar.zst").string()}, "did you mean 'verify'?"},
-      {{"frobnicate"}, "the commands are: backup, inspect, verify, diff, restore, catalog"},
+      {{"frobnicate"},
+       "the commands are: backup, inspect, verify, diff, restore, extract, catalog"},
+      {{"extract", (f.dir / "b.tar.zst").string(), "docs/*"}, "say where to extract to: -o DIR"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.args.front());

@@ -34,3 +34,33 @@ TEST(Names, AsciiAndInvalidUtf8CompareByBytes) {
 
 }  // namespace
 }  // namespace restorekit::core
+
+namespace restorekit::core {
+namespace {
+
+TEST(NamePattern, GlobsAsCatalogFindDoesUnderTheNameRule) {
+  struct Case {
+    const char* glob;
+    const char* path;
+    bool matches;
+  };
+  const std::string nfd = "docs/Mu\xcc\x88ller.pdf";
+  std::vector<Case> cases = {
+      {"*.pdf", "docs/a/b.pdf", true},  // no '/': the file name in any folder
+      {"b.pdf", "docs/a/b.pdf", true},
+      {"a/b.pdf", "docs/a/b.pdf", false},  // with '/': the whole path
+      {"docs/*", "docs/a/b.pdf", true},    // '*' crosses folders, as SQLite GLOB does
+      {"docs/?/b.pdf", "docs/a/b.pdf", true},
+      {"docs/[ab]/*", "docs/c/b.pdf", false},
+      {"*.PDF", "docs/a/b.pdf", false},       // case sensitive
+      {"M\xc3\xbcller*", nfd.c_str(), true},  // NFC pattern, NFD name
+      {"docs/Mu\xcc\x88ller.pdf", "docs/M\xc3\xbcller.pdf", true},
+      {"*", "x", true},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(NamePattern(c.glob).matches(c.path), c.matches) << c.glob << " vs " << c.path;
+  }
+}
+
+}  // namespace
+}  // namespace restorekit::core

@@ -20,6 +20,21 @@ std::string name_key(std::string_view name);
 // True when two names are the same under name_key().
 bool same_name(std::string_view a, std::string_view b);
 
+// A glob over entry paths with the semantics of SQLite's GLOB (`*`, `?`, `[...]`, case
+// sensitive), compared under name_key(); a pattern without '/' also matches the last component
+// of a path ("*.pdf" matches "docs/a/b.pdf"), as `catalog find` does. Thread safe.
+class NamePattern {
+ public:
+  explicit NamePattern(std::string_view glob);
+  [[nodiscard]] bool matches(std::string_view path) const;
+  [[nodiscard]] const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;  // as given
+  std::string key_;   // name_key(text_)
+  bool anywhere_;
+};
+
 }  // namespace restorekit::core
 
 #pragma GCC visibility pop

@@ -1,0 +1,16 @@
+// Renders an extract report: text (one line per file, then findings and a summary) and JSON
+// ("restorekit.extract/1").
+#pragma once
+
+#include <ostream>
+
+#include <nlohmann/json.hpp>
+
+#include <restorekit/restore/extract.hpp>
+
+namespace restorekit::cli {
+
+void render_extract_text(const restore::ExtractReport& report, bool list_only, std::ostream& out);
+nlohmann::ordered_json extract_json(const restore::ExtractReport& report, bool list_only);
+
+}  // namespace restorekit::cli

@@ -1,0 +1,271 @@
+// extract(): chosen files out of archives made by stock tools (bsdtar, Info-ZIP) and by
+// restorekit, each checked before it appears under its name; hostile names and targets refused.
+#include <restorekit/restore/extract.hpp>
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <restorekit/core/backup.hpp>
+#include <restorekit/core/hash.hpp>
+
+#include "test_support.hpp"
+
+namespace restorekit::restore {
+namespace {
+
+namespace fs = std::filesystem;
+using test::ScratchDir;
+
+// NFD: "Mu" + U+0308 + "ller" — the way macOS spells "Müller".
+const std::string kNfdName = "Mu\xcc\x88ller Angebot.txt";
+
+class Extract : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!test::have_tool("bsdtar") || !test::have_tool("zip")) {
+      GTEST_SKIP() << "SKIPPED: bsdtar and zip are needed to make the foreign archives";
+    }
+    src_ = dir_ / "src";
+    test::write_file(src_ / "docs/a/report.pdf", std::string(300000, 'r'));
+    test::write_file(src_ / "docs/a/notes.txt", "first notes\n");
+    test::write_file(src_ / "docs/b" / kNfdName, "angebot\n");
+    test::write_file(src_ / "docs/b/deep/x.pdf", "x pdf\n");
+    test::write_file(src_ / "other.txt", "other\n");
+    ASSERT_EQ(test::sh("bsdtar --zstd -cf ../docs.tar.zst docs other.txt", src_), 0);
+    ASSERT_EQ(test::sh("bsdtar -czf ../docs.tar.gz docs other.txt", src_), 0);
+    ASSERT_EQ(test::sh("zip -qr ../docs.zip docs other.txt", src_), 0);
+  }
+
+  Result<ExtractReport> run(const fs::path& archive, std::vector<std::string> patterns,
+                            const fs::path& out, Overwrite overwrite = Overwrite::kNever) {
+    ExtractOptions o;
+    o.patterns = std::move(patterns);
+    o.out = out;
+    o.overwrite = overwrite;
+    return extract(archive, o);
+  }
+
+  // The first finding with `code`, or nullptr.
+  const core::Finding* finding(const ExtractReport& r, std::string_view code) {
+    auto it = std::find_if(r.findings.begin(), r.findings.end(),
+                           [&](const core::Finding& f) { return f.code == code; });
+    return it == r.findings.end() ? nullptr : &*it;
+  }
+
+  // Every file below `root`, relative, sorted.
+  static std::vector<std::string> files_below(const fs::path& root) {
+    std::vector<std::string> out;
+    if (!fs::exists(root)) return out;
+    for (const auto& e : fs::recursive_directory_iterator(root)) {
+      if (e.is_regular_file()) out.push_back(fs::relative(e.path(), root).string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  ScratchDir dir_;
+  fs::path src_;
+};
+
+TEST_F(Extract, FilesMatchingThePatternsComeOutByteForByteFromBsdtarAndZipArchives) {
+  for (const char* name : {"docs.tar.zst", "docs.tar.gz", "docs.zip"}) {
+    fs::path out = dir_ / fmt::format("out-{}", name);
+    auto r = run(dir_ / name, {"docs/a/*", "*.pdf"}, out);
+    ASSERT_TRUE(r) << name << ": " << r.error().message;
+    EXPECT_EQ(files_below(out), (std::vector<std::string>{"docs/a/notes.txt", "docs/a/report.pdf",
+                                                          "docs/b/deep/x.pdf"}))
+        << name;
+    for (const auto& f : files_below(out)) {
+      EXPECT_EQ(test::read_file(out / f), test::read_file(src_ / f)) << name << " " << f;
+    }
+    EXPECT_EQ(r->files, 3u);
+    EXPECT_FALSE(r->failed());
+    for (const auto& x : r->entries) {
+      if (x.folder) continue;
+      EXPECT_TRUE(x.placed) << x.path;
+      // bsdtar writes zstd frames without checksums: nothing but a checksum list checks them.
+      EXPECT_EQ(x.checked, std::string_view(name) == "docs.tar.zst" ? CheckedBy::kNothing
+                                                                    : CheckedBy::kArchive)
+          << name << " " << x.path;
+      EXPECT_EQ(x.xxh128, core::hash_file(src_ / x.path).value()) << x.path;
+    }
+  }
+}
+
+TEST_F(Extract, APatternInOneUnicodeSpellingMatchesANameInTheOther) {
+  std::string nfc_pattern = "M\xc3\xbcller*";  // "Müller*", composed
+  // Info-ZIP keeps the name's bytes (bsdtar would store it composed).
+  auto r = run(dir_ / "docs.zip", {nfc_pattern}, dir_ / "out");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(files_below(dir_ / "out"), std::vector<std::string>{"docs/b/" + kNfdName})
+      << "written byte-exact under the name the archive holds";
+}
+
+TEST_F(Extract, APatternThatMatchesNothingStopsTheRunAndWritesNothing) {
+  auto r = run(dir_ / "docs.tar.zst", {"docs/a/*", "nothing-like-this*"}, dir_ / "out");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(r.error().message.find("nothing-like-this*"), std::string::npos) << r.error().message;
+  EXPECT_TRUE(files_below(dir_ / "out").empty());
+  EXPECT_FALSE(fs::exists(dir_ / "out")) << "a folder the run made for nothing is removed";
+}
+
+TEST_F(Extract, AnExistingFileStopsTheRunUnlessOverwriteIsGiven) {
+  fs::path out = dir_ / "out";
+  test::write_file(out / "docs/a/notes.txt", "mine, newer\n");
+  auto refused = run(dir_ / "docs.zip", {"docs/a/*"}, out);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(test::read_file(out / "docs/a/notes.txt"), "mine, newer\n");
+  EXPECT_EQ(files_below(out), std::vector<std::string>{"docs/a/notes.txt"})
+      << "nothing else was placed either";
+  auto replaced = run(dir_ / "docs.zip", {"docs/a/*"}, out, Overwrite::kReplace);
+  ASSERT_TRUE(replaced) << replaced.error().message;
+  EXPECT_EQ(test::read_file(out / "docs/a/notes.txt"), "first notes\n");
+  EXPECT_EQ(files_below(out).size(), 2u);
+}
+
+TEST_F(Extract, ASymbolicLinkInTheTargetIsNeverFollowed) {
+  fs::path out = dir_ / "out";
+  fs::path elsewhere = dir_ / "elsewhere";
+  fs::create_directories(out);
+  fs::create_directories(elsewhere);
+  fs::create_directory_symlink(elsewhere, out / "docs");
+  auto r = run(dir_ / "docs.tar.zst", {"docs/a/notes.txt"}, out);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kUnsafePath) << r.error().message;
+  EXPECT_TRUE(files_below(elsewhere).empty()) << "nothing was written through the link";
+}
+
+TEST_F(Extract, AFileThatFailsTheCallersChecksumIsNotWrittenAndTheOthersAre) {
+  auto good = core::hash_file(src_ / "docs/a/report.pdf").value().hex();
+  test::write_file(
+      dir_ / "list.xxh128",
+      fmt::format("{}  docs/a/report.pdf\n{}  docs/a/notes.txt\n", good, std::string(32, '0')));
+  ExtractOptions o;
+  o.patterns = {"docs/a/*"};
+  o.out = dir_ / "out";
+  o.checksums_file = dir_ / "list.xxh128";
+  auto r = extract(dir_ / "docs.tar.zst", o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->failed());
+  EXPECT_EQ(files_below(o.out), std::vector<std::string>{"docs/a/report.pdf"});
+  const auto* mismatch = finding(*r, "CHECKSUM_MISMATCH");
+  ASSERT_NE(mismatch, nullptr);
+  EXPECT_EQ(mismatch->entry, "docs/a/notes.txt");
+  EXPECT_EQ(r->files, 1u);
+}
+
+TEST_F(Extract, ADamagedZipEntryIsNotWrittenAndTheOthersAre) {
+  // Stored (zip -0): the text of other.txt is in the file as it is; change one byte of it.
+  ASSERT_EQ(test::sh("zip -q0r ../stored.zip docs other.txt", src_), 0);
+  std::string zip = test::read_file(dir_ / "stored.zip");
+  auto at = zip.find("first notes");
+  ASSERT_NE(at, std::string::npos);
+  zip[at] = 'F';
+  test::write_file(dir_ / "stored.zip", zip);
+  auto r = run(dir_ / "stored.zip", {}, dir_ / "out");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->failed());
+  auto files = files_below(dir_ / "out");
+  EXPECT_EQ(std::count(files.begin(), files.end(), "docs/a/notes.txt"), 0);
+  EXPECT_EQ(files.size(), 4u) << "every other file is extracted";
+  const auto* crc = finding(*r, "CRC_ERROR");
+  ASSERT_NE(crc, nullptr);
+  EXPECT_EQ(crc->entry, "docs/a/notes.txt") << crc->message;
+}
+
+TEST_F(Extract, OurBackupsChecksumListIsTheCheckAndAWrongLineKeepsItsFileOut) {
+  // A plain tar (no compression, no checks of its own) carrying a checksum list as restorekit
+  // writes it, with one wrong line: the list is the only check, and it is the last entry.
+  auto good = core::hash_file(src_ / "docs/a/report.pdf").value().hex();
+  test::write_file(
+      src_ / "restorekit/checksums.xxh128",
+      fmt::format("{}  docs/a/report.pdf\n{}  docs/a/notes.txt\n", good, std::string(32, 'f')));
+  ASSERT_EQ(test::sh("bsdtar -cf ../plain.tar docs restorekit/checksums.xxh128", src_), 0);
+  auto r = run(dir_ / "plain.tar", {"docs/a/*", "*.pdf"}, dir_ / "out");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(files_below(dir_ / "out"),
+            (std::vector<std::string>{"docs/a/report.pdf", "docs/b/deep/x.pdf"}));
+  for (const auto& x : r->entries) {
+    if (x.path == "docs/b/deep/x.pdf") EXPECT_EQ(x.checked, CheckedBy::kNothing);
+    if (x.path == "docs/a/report.pdf") EXPECT_EQ(x.checked, CheckedBy::kChecksumList);
+  }
+  ASSERT_NE(finding(*r, "CHECKSUM_MISMATCH"), nullptr);
+  EXPECT_EQ(finding(*r, "CHECKSUM_MISMATCH")->entry, "docs/a/notes.txt");
+}
+
+TEST_F(Extract, FilesOfOurOwnBackupAreCheckedAgainstItsChecksumList) {
+  if (!test::have_tool("sqlite3")) GTEST_SKIP() << "SKIPPED: sqlite3 makes the database";
+  ASSERT_EQ(
+      test::sh("sqlite3 app.sqlite 'CREATE TABLE t(x); INSERT INTO t VALUES (1);'", dir_.path()),
+      0);
+  auto made =
+      test::run({test::restorekit_exe(), "backup", "--db", (dir_ / "app.sqlite").string(), "--docs",
+                 (src_ / "docs").string(), "-o", (dir_ / "ours.tar.zst").string(), "--quiet"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  auto r = run(dir_ / "ours.tar.zst", {"docs/*"}, dir_ / "out");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(files_below(dir_ / "out").size(), 4u);
+  for (const auto& x : r->entries) {
+    if (!x.folder) EXPECT_EQ(x.checked, CheckedBy::kChecksumList) << x.path;
+  }
+  EXPECT_FALSE(r->failed());
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "restorekit")) << "the metadata stays inside";
+}
+
+TEST_F(Extract, HostileNamesAreReportedAndNothingLandsOutsideTheFolder) {
+  test::write_bytes(dir_ / "hostile.tar", test::raw_tar({{"../escape.txt", 0100000, "x", ""},
+                                                         {"/abs.txt", 0100000, "x", ""},
+                                                         {"docs/link", 0120000, "", "/etc/passwd"},
+                                                         {"docs/fine.txt", 0100000, "fine", ""}}));
+  auto r = run(dir_ / "hostile.tar", {}, dir_ / "out" / "in");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(files_below(dir_ / "out"), std::vector<std::string>{"in/docs/fine.txt"});
+  EXPECT_FALSE(fs::exists(dir_ / "escape.txt"));
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "escape.txt"));
+  std::vector<std::string> codes;
+  for (const auto& f : r->findings) codes.push_back(f.code);
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), "UNSAFE_PATH"), 2)
+      << testing::PrintToString(codes);
+  EXPECT_TRUE(r->failed());
+}
+
+TEST_F(Extract, ListingWritesNothing) {
+  ExtractOptions o;
+  o.patterns = {"*.pdf"};
+  o.out = dir_ / "out";
+  o.mode = ExtractMode::kListOnly;
+  auto r = extract(dir_ / "docs.zip", o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->files, 2u);
+  EXPECT_EQ(r->bytes, 300000u + 6u);
+  EXPECT_FALSE(fs::exists(dir_ / "out"));
+}
+
+TEST_F(Extract, TheCommandLineExtractsListsAndExitsAsDocumented) {
+  fs::path out = dir_ / "cli-out";
+  auto done = test::run({test::restorekit_exe(), "extract", (dir_ / "docs.zip").string(), "*.txt",
+                         "-o", out.string(), "--json"});
+  EXPECT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_NE(done.out.find("\"restorekit.extract/1\""), std::string::npos) << done.out;
+  EXPECT_EQ(files_below(out).size(), 3u);
+  auto again = test::run({test::restorekit_exe(), "extract", (dir_ / "docs.zip").string(), "*.txt",
+                          "-o", out.string()});
+  EXPECT_EQ(again.exit_code, 2) << "files exist: " << again.err;
+  EXPECT_NE(again.err.find("--overwrite"), std::string::npos) << again.err;
+  test::write_file(dir_ / "bad.xxh128", std::string(32, '0') + "  other.txt\n");
+  auto bad =
+      test::run({test::restorekit_exe(), "extract", (dir_ / "docs.zip").string(), "other.txt", "-o",
+                 (dir_ / "cli-bad").string(), "--checksums", (dir_ / "bad.xxh128").string()});
+  EXPECT_EQ(bad.exit_code, 1) << "a checksum failed: " << bad.out << bad.err;
+  EXPECT_NE(bad.out.find("CHECKSUM_MISMATCH"), std::string::npos) << bad.out;
+}
+
+}  // namespace
+}  // namespace restorekit::restore
