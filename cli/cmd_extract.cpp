@@ -3,6 +3,8 @@
 #include <iostream>
 #include <memory>
 
+#include <fmt/format.h>
+
 #include <restorekit/core/version.hpp>
 #include <restorekit/restore/extract.hpp>
 
@@ -21,10 +23,32 @@ struct ExtractArgs {
   std::vector<std::string> patterns;
   std::string out;
   std::string checksums;
+  std::vector<std::string> tenants;
+  std::vector<std::string> rows;
   bool list = false;
   bool overwrite = false;
   core::ReaderLimits limits;
 };
+
+// TABLE:KEY, a composite key's values separated by commas.
+Result<restore::RowRef> parse_row(const std::string& text) {
+  auto colon = text.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return fail(ErrorCode::kInvalidArgument,
+                fmt::format("--row {}: give TABLE:KEY, such as persons:42 (a composite key as "
+                            "settings:7,theme)",
+                            text));
+  }
+  restore::RowRef row{text.substr(0, colon), {}};
+  std::string key = text.substr(colon + 1);
+  for (std::size_t at = 0;;) {
+    auto comma = key.find(',', at);
+    row.key.push_back(key.substr(at, comma - at));
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  return row;
+}
 
 int run_extract(const ExtractArgs& a) {
   if (!a.list && a.out.empty()) {
@@ -40,6 +64,13 @@ int run_extract(const ExtractArgs& a) {
   o.mode = a.list ? restore::ExtractMode::kListOnly : restore::ExtractMode::kWrite;
   o.overwrite = a.overwrite ? restore::Overwrite::kReplace : restore::Overwrite::kNever;
   o.reader = std::move(inputs->reader);
+  o.profile = std::move(inputs->profile);
+  o.documents.tenants = a.tenants;
+  for (const auto& r : a.rows) {
+    auto row = parse_row(r);
+    if (!row) return report_error(a.common, kSchema, row.error());
+    o.documents.rows.push_back(std::move(*row));
+  }
   if (!a.checksums.empty()) o.checksums_file = a.checksums;
   ProgressBar bar(a.common, a.list ? "listing" : "extracting");
   o.progress = bar.callback();
@@ -70,7 +101,15 @@ void setup_extract(CLI::App& app, int& exit_code) {
   cmd->add_flag("--overwrite", args->overwrite, "replace files that exist in the folder");
   cmd->add_option("--checksums", args->checksums,
                   "xxhsum file to check the files against too (besides the backup's own)");
-  add_common_flags(*cmd, args->common, /*catalog=*/false, /*profile=*/false);
+  cmd->add_option("--tenant", args->tenants,
+                  "also the documents this tenant's rows name (needs a profile with "
+                  "documents.references and the tenant column); repeatable")
+      ->allow_extra_args(false);  // one value each: patterns may follow
+  cmd->add_option("--row", args->rows,
+                  "also the documents one row names, TABLE:KEY (and rows pointing at it through "
+                  "a declared foreign key); repeatable")
+      ->allow_extra_args(false);
+  add_common_flags(*cmd, args->common, /*catalog=*/false, /*profile=*/true);
   add_limit_flags(*cmd, args->limits);
   cmd->callback([args, &exit_code] { exit_code = run_extract(*args); });
 }

@@ -1,6 +1,7 @@
 #include <restorekit/restore/extract.hpp>
 
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdio.h>  // renameat2, RENAME_NOREPLACE
 #include <sys/stat.h>
 
@@ -8,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <set>
 #include <string_view>
@@ -20,6 +22,10 @@
 #include <restorekit/core/entry_visitors.hpp>
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/names.hpp>
+#include <restorekit/core/sql_dump.hpp>
+#include <restorekit/core/sqlite.hpp>
+
+#include "references.hpp"
 
 namespace restorekit::restore {
 
@@ -92,17 +98,38 @@ Result<void> make_folders(const fs::path& root, const fs::path& relative) {
   return {};
 }
 
+// The database a document choice (--tenant, --row) reads: handed a staged database, it returns
+// the name keys of the chosen documents, or nullptr when this is not the database to read.
+using ReadChoice = std::function<Result<const std::set<std::string>*>(const core::StagedDatabase&)>;
+
 class Extractor final : public core::EntryVisitor {
  public:
-  Extractor(const ExtractOptions& o, const core::HashVisitor& hash,
-            const core::MetadataVisitor& metadata, ExtractReport& report, fs::path temp)
-      : o_(o), hash_(hash), metadata_(metadata), report_(report), temp_(std::move(temp)) {
+  Extractor(const ExtractOptions& o, ExtractReport& report, fs::path temp)
+      : o_(o), report_(report), temp_(std::move(temp)) {
     for (const auto& p : o.patterns) patterns_.emplace_back(p);
     matched_.resize(patterns_.size());
   }
 
+  // The visitors of the pass this extractor runs in, attached before it.
+  void attach_to(const core::HashVisitor& hash, const core::MetadataVisitor& metadata,
+                 const core::DatabaseStager* databases, ReadChoice read_choice) {
+    hash_ = &hash;
+    metadata_ = &metadata;
+    databases_ = databases;
+    read_choice_ = std::move(read_choice);
+  }
+  // A second pass takes only the chosen documents that came before the database.
+  void second_pass() { second_pass_ = true; }
+  [[nodiscard]] bool needs_second_pass() const { return deferred_ && chosen_ && !second_pass_; }
+  [[nodiscard]] bool choice_read() const { return chosen_ != nullptr; }
+  // Chosen documents that no entry holds.
+  [[nodiscard]] std::size_t chosen_missing() const {
+    return chosen_ ? chosen_->size() - found_.size() : 0;
+  }
+
   Result<Interest> begin(const Entry& e) override {
     writing_ = false;
+    maybe_deferred_ = false;
     if (e.path == core::kChecksumsEntry || core::is_metadata_entry(e.path)) return Interest::kSkip;
     if (!selected(e)) return Interest::kSkip;
     if (!e.safe()) {
@@ -144,8 +171,13 @@ class Extractor final : public core::EntryVisitor {
   }
 
   Result<void> end(const Entry& e, const EntryEnd& how) override {
-    if (e.path == core::kChecksumsEntry && !metadata_.text().empty()) {
-      own_list_ = metadata_.text();
+    if (e.path == core::kChecksumsEntry && !metadata_->text().empty()) {
+      own_list_ = metadata_->text();
+    }
+    bool database = databases_ && databases_->staged();
+    if (maybe_deferred_ && !database) deferred_ = true;  // a document the choice may want
+    if (database && !chosen_ && read_choice_) {
+      RK_TRY_ASSIGN(chosen_, read_choice_(*databases_->staged()));
     }
     if (!writing_) return {};
     writing_ = false;
@@ -161,8 +193,8 @@ class Extractor final : public core::EntryVisitor {
       return {};
     }
     p.read_cleanly = true;
-    x.xxh128 = hash_.digest();
-    p.extra_hex = hash_.extra_hex();
+    x.xxh128 = hash_->digest();
+    p.extra_hex = hash_->extra_hex();
     return {};
   }
 
@@ -179,13 +211,27 @@ class Extractor final : public core::EntryVisitor {
 
  private:
   bool selected(const Entry& e) {
-    if (patterns_.empty()) return true;
     const std::string& name = e.safe() ? e.path : e.raw_path;
+    if (second_pass_) return chosen(name) && !names_.count(core::name_key(name));
+    if (patterns_.empty() && !o_.documents.any()) return true;
     bool any = false;
     for (std::size_t i = 0; i < patterns_.size(); ++i) {
       if (patterns_[i].matches(name)) any = matched_[i] = true;
     }
-    return any;
+    if (!o_.documents.any()) return any;
+    if (!chosen_) {
+      maybe_deferred_ = e.type == EntryType::kFile;  // unless it is the database
+      return any;
+    }
+    return chosen(name) || any;
+  }
+
+  bool chosen(const std::string& name) {
+    if (!chosen_) return false;
+    std::string key = core::name_key(name);
+    if (!chosen_->count(key)) return false;
+    found_.insert(std::move(key));
+    return true;
   }
 
   Result<void> refuse_existing(const Entry& e) const {
@@ -206,8 +252,15 @@ class Extractor final : public core::EntryVisitor {
   }
 
   const ExtractOptions& o_;
-  const core::HashVisitor& hash_;
-  const core::MetadataVisitor& metadata_;
+  const core::HashVisitor* hash_ = nullptr;
+  const core::MetadataVisitor* metadata_ = nullptr;
+  const core::DatabaseStager* databases_ = nullptr;
+  ReadChoice read_choice_;
+  const std::set<std::string>* chosen_ = nullptr;  // name keys; set once the database was read
+  std::set<std::string> found_;                    // ... of those, the ones an entry holds
+  bool maybe_deferred_ = false;  // the current entry may be a chosen document (choice unread)
+  bool deferred_ = false;        // such an entry went by
+  bool second_pass_ = false;
   ExtractReport& report_;
   fs::path temp_;
   std::vector<core::NamePattern> patterns_;
@@ -227,6 +280,11 @@ class Extraction {
     auto start = std::chrono::steady_clock::now();
     report_.archive = archive_.string();
     report_.out = o_.out;
+    if (o_.documents.any() && !o_.profile) {
+      return fail(ErrorCode::kInvalidArgument,
+                  "choosing documents by tenant or row needs a profile (--profile) whose "
+                  "[documents] references name the columns that hold document names");
+    }
     RK_TRY(load_caller_list());
     struct RemoveIfEmpty {  // a folder this run made and then put nothing in
       fs::path made;
@@ -241,11 +299,30 @@ class Extraction {
       if (created) made.made = o_.out;
       RK_TRY_ASSIGN(temp, core::TempDir::create(o_.out, ".restorekit-extract-"));
     }
-    core::HashVisitor hash([this](std::string_view p) { return caller_.extra(p); });
-    core::MetadataVisitor metadata;
-    Extractor extractor(o_, hash, metadata, report_, temp ? temp->path() : fs::path());
+    Extractor extractor(o_, report_, temp ? temp->path() : fs::path());
     RK_TRY_ASSIGN(auto reader, core::ArchiveReader::open(archive_, o_.reader));
-    RK_TRY(read(reader, hash, metadata, extractor));
+    RK_TRY(read(reader, extractor));
+    if (o_.documents.any() && !extractor.choice_read()) {
+      return fail(ErrorCode::kNotFound,
+                  fmt::format("{} holds no database{} to choose documents from; nothing was "
+                              "extracted",
+                              archive_.string(),
+                              o_.profile->database_entry
+                                  ? fmt::format(" matching \"{}\"", *o_.profile->database_entry)
+                                  : ""),
+                  archive_.string());
+    }
+    if (extractor.needs_second_pass()) {  // documents came before the database
+      extractor.second_pass();
+      RK_TRY_ASSIGN(auto again, core::ArchiveReader::open(archive_, o_.reader));
+      RK_TRY(read(again, extractor));
+    }
+    if (auto n = extractor.chosen_missing(); n > 0) {
+      report_.findings.push_back(
+          Finding{"DOC_MISSING", Severity::kWarning, "",
+                  fmt::format("{} document{} that the chosen rows name {} not in the backup", n,
+                              n == 1 ? "" : "s", n == 1 ? "is" : "are")});
+    }
     if (auto missing = extractor.unmatched(); !missing.empty()) {
       return fail(ErrorCode::kInvalidArgument,
                   fmt::format("nothing in {} matches {}; nothing was extracted (`restorekit "
@@ -286,8 +363,11 @@ class Extraction {
     return true;
   }
 
-  Result<void> read(core::ArchiveReader& reader, core::HashVisitor& hash,
-                    core::MetadataVisitor& metadata, Extractor& extractor) {
+  // One pass over `reader` feeding `extractor`; the first one also stages the database a
+  // document choice reads.
+  Result<void> read(core::ArchiveReader& reader, Extractor& extractor) {
+    bool first = !read_once_;
+    read_once_ = true;
     core::PassOptions po;
     po.cancel = o_.cancel;
     po.drain = true;
@@ -298,10 +378,23 @@ class Extraction {
       progress.bytes_total = reader.raw_size().value_or(0);
       throttle.update(progress);
     };
+    core::HashVisitor hash([this](std::string_view p) { return caller_.extra(p); });
+    core::MetadataVisitor metadata;
+    std::optional<core::TempDir> staging;
+    std::optional<core::DatabaseStager> databases;
     core::ArchivePass pass(po);
     pass.attach(metadata);
+    if (first && o_.documents.any()) {
+      RK_TRY_ASSIGN(staging, core::TempDir::create({}, "restorekit-extract-"));
+      databases.emplace(staging->path(), [](const Entry& e) {
+        return !core::is_metadata_entry(e.path) && e.path != core::kChecksumsEntry;
+      });
+      pass.attach(*databases);
+    }
     pass.attach(hash);
     pass.attach(extractor);
+    extractor.attach_to(hash, metadata, databases ? &*databases : nullptr,
+                        [&](const core::StagedDatabase& db) { return read_choice(db, metadata); });
     RK_TRY_ASSIGN(auto outcome, pass.run(reader));
     for (const auto& e : {outcome.stopped, outcome.drain_error}) {
       if (!e) continue;
@@ -309,11 +402,33 @@ class Extraction {
           Finding{std::string(code_name(e->code)), Severity::kError, "",
                   fmt::format("{}; entries after the damage are not extracted", e->message)});
     }
+    if (!first) return {};
     for (auto& n : reader.stream_notes()) {
       if (n.code == "ZSTD_NO_CHECKSUM" || n.code == "XZ_NO_CHECK") stream_unchecked_ = true;
       report_.findings.push_back(std::move(n));
     }
     return {};
+  }
+
+  // Reads the document choice from a staged database: the profile's database (its entry glob),
+  // else the first one. @return nullptr for a database that is not the one.
+  Result<const std::set<std::string>*> read_choice(const core::StagedDatabase& staged,
+                                                   const core::MetadataVisitor& metadata) {
+    const auto& glob = o_.profile->database_entry;
+    if (glob && ::fnmatch(glob->c_str(), staged.entry.c_str(), 0) != 0) return nullptr;
+    fs::path file = staged.file;
+    if (staged.format == core::DatabaseFormat::kSqlDump) {
+      file = staged.file.string() + ".sqlite";
+      RK_TRY(core::load_sql_dump(staged.file, file, staged.entry));
+    }
+    RK_TRY_ASSIGN(auto db, core::Database::open_untrusted(file));
+    db.stop_when(o_.cancel);
+    bool ours = metadata.header() && metadata.header()->has_value();
+    std::string root = o_.profile->documents_root.value_or(ours ? "docs/" : "");
+    RK_TRY_ASSIGN(auto refs, detail::referenced_documents(db, *o_.profile, o_.documents, root));
+    for (auto& n : refs.notes) report_.findings.push_back(std::move(n));
+    chosen_ = std::move(refs.keys);
+    return &chosen_;
   }
 
   // Whether the archive's own checks cover every byte of an entry's data.
@@ -402,6 +517,8 @@ class Extraction {
   ExtractReport report_;
   Expectations caller_;
   bool stream_unchecked_ = false;
+  bool read_once_ = false;
+  std::set<std::string> chosen_;  // name keys of the documents the choice names
 };
 
 }  // namespace

@@ -12,6 +12,7 @@
 
 #include <restorekit/core/backup.hpp>
 #include <restorekit/core/hash.hpp>
+#include <restorekit/core/profile.hpp>
 
 #include "test_support.hpp"
 
@@ -265,6 +266,160 @@ TEST_F(Extract, TheCommandLineExtractsListsAndExitsAsDocumented) {
                  (dir_ / "cli-bad").string(), "--checksums", (dir_ / "bad.xxh128").string()});
   EXPECT_EQ(bad.exit_code, 1) << "a checksum failed: " << bad.out << bad.err;
   EXPECT_NE(bad.out.find("CHECKSUM_MISMATCH"), std::string::npos) << bad.out;
+}
+
+}  // namespace
+}  // namespace restorekit::restore
+
+namespace restorekit::restore {
+namespace {
+
+// Documents chosen through the database: a schema made with sqlite3, rows that name documents
+// directly (persons.photo) and through children (documents.person_id -> persons), a composite
+// key (notes), one referenced document missing from the backup.
+class ExtractByRows : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* tool : {"sqlite3", "zip"}) {
+      if (!test::have_tool(tool)) GTEST_SKIP() << "SKIPPED: " << tool << " is needed";
+    }
+    test::write_file(dir_ / "app/docs/c1/a.pdf", "person 1's pdf\n");
+    test::write_file(dir_ / "app/docs/c1/photo1.jpg", "photo of person 1\n");
+    test::write_file(dir_ / "app/docs/c1/note.txt", "note 1,1\n");
+    test::write_file(dir_ / "app/docs/c2/b.pdf", "person 3's pdf\n");
+    test::write_file(dir_ / "app/docs/orphan.txt", "nobody's\n");
+    test::write_file(dir_ / "schema.sql", R"sql(
+      CREATE TABLE companies(id INTEGER PRIMARY KEY, name TEXT);
+      CREATE TABLE persons(id INTEGER PRIMARY KEY, company_id INTEGER REFERENCES companies(id),
+                           name TEXT, photo TEXT);
+      CREATE TABLE documents(id INTEGER PRIMARY KEY, person_id INTEGER REFERENCES persons(id),
+                             company_id INTEGER, path TEXT);
+      CREATE TABLE notes(company_id INTEGER, n INTEGER, attachment TEXT,
+                         PRIMARY KEY(company_id, n)) WITHOUT ROWID;
+      INSERT INTO companies VALUES (1, 'Acme'), (2, 'Zeta');
+      INSERT INTO persons VALUES (1, 1, 'Ann', 'c1/photo1.jpg'), (2, 1, 'Bob', NULL),
+                                 (3, 2, 'Cy', '');
+      INSERT INTO documents VALUES (10, 1, 1, 'c1/a.pdf'), (11, 3, 2, 'c2/b.pdf'),
+                                   (12, 3, 2, 'c2/missing.pdf');
+      INSERT INTO notes VALUES (1, 1, 'c1/note.txt'), (1, 2, NULL);
+      CREATE TABLE labels(code PRIMARY KEY, file);  -- no declared types: no affinity
+      INSERT INTO labels VALUES (5, 'orphan.txt'), ('x5', 'c2/b.pdf');
+    )sql");
+    ASSERT_EQ(test::sh("sqlite3 app/app.sqlite < schema.sql", dir_.path()), 0);
+    test::write_file(dir_ / "app.toml", R"(
+      [database]
+      tenant_column = "company_id"
+      [documents]
+      root = "docs/"
+      references = ["documents.path", "persons.photo", "notes.attachment", "labels.file"]
+    )");
+    auto made = test::run(
+        {test::restorekit_exe(), "backup", "--db", (dir_ / "app/app.sqlite").string(), "--docs",
+         (dir_ / "app/docs").string(), "-o", (dir_ / "ours.tar.zst").string(), "--quiet"});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    // Info-ZIP adds in argument order: the documents come before the database.
+    ASSERT_EQ(test::sh("zip -qr ../foreign.zip docs app.sqlite", dir_ / "app"), 0);
+    profile_ = core::load_profile(dir_ / "app.toml").value();
+  }
+
+  Result<ExtractReport> run(const std::string& archive, DocumentChoice choice,
+                            std::vector<std::string> patterns = {}) {
+    ExtractOptions o;
+    o.out = dir_ / fmt::format("out{}", ++runs_);
+    o.patterns = std::move(patterns);
+    o.documents = std::move(choice);
+    o.profile = profile_;
+    return extract(dir_ / archive, o);
+  }
+
+  std::vector<std::string> extracted() const {
+    std::vector<std::string> out;
+    fs::path root = dir_ / fmt::format("out{}", runs_);
+    if (!fs::exists(root)) return out;
+    for (const auto& e : fs::recursive_directory_iterator(root)) {
+      if (e.is_regular_file()) out.push_back(fs::relative(e.path(), root).string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  ScratchDir dir_;
+  core::Profile profile_;
+  int runs_ = 0;
+};
+
+TEST_F(ExtractByRows, ATenantsDocumentsComeOutOfOurBackupAndAForeignZip) {
+  for (const char* archive : {"ours.tar.zst", "foreign.zip"}) {
+    auto r = run(archive, DocumentChoice{{"1"}, {}});
+    ASSERT_TRUE(r) << archive << ": " << r.error().message;
+    EXPECT_EQ(extracted(),
+              (std::vector<std::string>{"docs/c1/a.pdf", "docs/c1/note.txt", "docs/c1/photo1.jpg"}))
+        << archive;
+    EXPECT_FALSE(r->failed()) << archive;
+  }
+}
+
+TEST_F(ExtractByRows, ARowBringsItsOwnDocumentsAndThoseOfRowsPointingAtIt) {
+  auto r = run("foreign.zip", DocumentChoice{{}, {RowRef{"persons", {"1"}}}});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(extracted(), (std::vector<std::string>{"docs/c1/a.pdf", "docs/c1/photo1.jpg"}));
+  auto composite = run("ours.tar.zst", DocumentChoice{{}, {RowRef{"notes", {"1", "1"}}}});
+  ASSERT_TRUE(composite) << composite.error().message;
+  EXPECT_EQ(extracted(), std::vector<std::string>{"docs/c1/note.txt"});
+  // A key typed on the command line finds an integer stored without a declared type, and text.
+  auto untyped = run("ours.tar.zst", DocumentChoice{{}, {RowRef{"labels", {"5"}}}});
+  ASSERT_TRUE(untyped) << untyped.error().message;
+  EXPECT_EQ(extracted(), std::vector<std::string>{"docs/orphan.txt"});
+  auto text = run("ours.tar.zst", DocumentChoice{{}, {RowRef{"labels", {"x5"}}}});
+  ASSERT_TRUE(text) << text.error().message;
+  EXPECT_EQ(extracted(), std::vector<std::string>{"docs/c2/b.pdf"});
+}
+
+TEST_F(ExtractByRows, AMissingReferencedDocumentIsAWarningAndPatternsAddToTheChoice) {
+  auto r = run("ours.tar.zst", DocumentChoice{{"2"}, {}}, {"orphan.txt"});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(extracted(), (std::vector<std::string>{"docs/c2/b.pdf", "docs/orphan.txt"}));
+  auto missing = std::find_if(r->findings.begin(), r->findings.end(),
+                              [](const core::Finding& f) { return f.code == "DOC_MISSING"; });
+  ASSERT_NE(missing, r->findings.end());
+  EXPECT_EQ(missing->severity, core::Severity::kWarning);
+}
+
+TEST_F(ExtractByRows, AnUnknownRowOrTenantOrNoProfileIsAnErrorAndNothingIsWritten) {
+  auto no_row = run("ours.tar.zst", DocumentChoice{{}, {RowRef{"persons", {"99"}}}});
+  ASSERT_FALSE(no_row);
+  EXPECT_EQ(no_row.error().code, ErrorCode::kNotFound) << no_row.error().message;
+  EXPECT_TRUE(extracted().empty());
+  auto bad_key = run("ours.tar.zst", DocumentChoice{{}, {RowRef{"notes", {"1"}}}});
+  ASSERT_FALSE(bad_key);
+  EXPECT_EQ(bad_key.error().code, ErrorCode::kInvalidArgument) << bad_key.error().message;
+  auto no_tenant = run("foreign.zip", DocumentChoice{{"77"}, {}});
+  ASSERT_FALSE(no_tenant);
+  EXPECT_EQ(no_tenant.error().code, ErrorCode::kNotFound) << no_tenant.error().message;
+  EXPECT_TRUE(extracted().empty());
+  ExtractOptions o;
+  o.out = dir_ / "unused";
+  o.documents.tenants = {"1"};
+  auto no_profile = extract(dir_ / "ours.tar.zst", o);
+  ASSERT_FALSE(no_profile);
+  EXPECT_EQ(no_profile.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_F(ExtractByRows, TheCommandLineTakesTenantsRowsAndPatternsInAnyOrder) {
+  auto out = dir_ / "cli";
+  auto r = test::run({test::restorekit_exe(), "extract", (dir_ / "ours.tar.zst").string(),
+                      "--profile", (dir_ / "app.toml").string(), "--tenant", "2", "orphan.txt",
+                      "--row", "persons:1", "-o", out.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const char* f :
+       {"docs/c2/b.pdf", "docs/orphan.txt", "docs/c1/a.pdf", "docs/c1/photo1.jpg"}) {
+    EXPECT_TRUE(fs::exists(out / f)) << f << "\n" << r.out;
+  }
+  auto bad =
+      test::run({test::restorekit_exe(), "extract", (dir_ / "ours.tar.zst").string(), "--profile",
+                 (dir_ / "app.toml").string(), "--row", "persons", "-o", out.string()});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("TABLE:KEY"), std::string::npos) << bad.err;
 }
 
 }  // namespace

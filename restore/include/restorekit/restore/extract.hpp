@@ -24,6 +24,7 @@
 #include <restorekit/core/error.hpp>
 #include <restorekit/core/finding.hpp>
 #include <restorekit/core/hash.hpp>
+#include <restorekit/core/profile.hpp>
 #include <restorekit/core/progress.hpp>
 
 #pragma GCC visibility push(default)  // the public API: exported by the shared libraries
@@ -31,11 +32,31 @@
 namespace restorekit::restore {
 
 enum class ExtractMode { kWrite, kListOnly };
+
+// One row of a table, by its primary key (the rowid for a table without one); a composite key's
+// values in key order.
+struct RowRef {
+  std::string table;
+  std::vector<std::string> key;
+};
+
+// Documents chosen through the database: those that the rows of these tenants name, and those
+// that these rows (or rows pointing at them through a declared foreign key) name, in the
+// profile's `documents.references` columns.
+struct DocumentChoice {
+  std::vector<std::string> tenants;
+  std::vector<RowRef> rows;
+  [[nodiscard]] bool any() const { return !tenants.empty() || !rows.empty(); }
+};
 enum class Overwrite { kNever, kReplace };
 
 struct ExtractOptions {
-  std::vector<std::string> patterns;  // globs; empty: every entry
-  std::filesystem::path out;          // target folder, created when absent (kWrite only)
+  std::vector<std::string> patterns;  // globs; empty (and no `documents`): every entry
+  // Documents chosen through the backup's database (needs `profile` with references; tenants
+  // need its tenant column). Taken together with the patterns.
+  DocumentChoice documents;
+  std::optional<core::Profile> profile;
+  std::filesystem::path out;  // target folder, created when absent (kWrite only)
   ExtractMode mode = ExtractMode::kWrite;
   Overwrite overwrite = Overwrite::kNever;
   core::ReaderOptions reader;                           // passwords, limits

@@ -1,0 +1,33 @@
+// Which documents rows name (private to restore): the profile's `documents.references` columns
+// read for chosen tenants or chosen rows. Shared by extract (--tenant, --row).
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include <restorekit/core/error.hpp>
+#include <restorekit/core/finding.hpp>
+#include <restorekit/core/profile.hpp>
+#include <restorekit/core/sqlite.hpp>
+#include <restorekit/restore/extract.hpp>
+
+namespace restorekit::restore::detail {
+
+struct ReferencedDocuments {
+  std::set<std::string> keys;        // name_key of each entry path (root + value)
+  std::vector<core::Finding> notes;  // reference tables that a choice cannot reach
+};
+
+// Reads `db` (untrusted, opened by the caller) for the documents that the chosen tenants' rows
+// and the chosen rows name: a row's own reference columns, and those of rows in reference
+// tables that point at it through a declared foreign key. `root` prefixes every value.
+// @error kInvalidArgument (no references in the profile; a tenant choice without a tenant
+// column; a row whose table is unknown or whose key does not fit), kNotFound (no such row, or
+// a tenant no reference table holds), kDatabase.
+[[nodiscard]] Result<ReferencedDocuments> referenced_documents(core::Database& db,
+                                                               const core::Profile& profile,
+                                                               const DocumentChoice& choice,
+                                                               const std::string& root);
+
+}  // namespace restorekit::restore::detail
