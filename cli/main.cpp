@@ -10,6 +10,7 @@
 #include "cmd_diff.hpp"
 #include "cmd_extract.hpp"
 #include "cmd_inspect.hpp"
+#include "cmd_report.hpp"
 #include "cmd_restore.hpp"
 #include "cmd_verify.hpp"
 #include "common.hpp"
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   restorekit::cli::setup_diff(app, exit_code);
   restorekit::cli::setup_restore(app, exit_code);
   restorekit::cli::setup_extract(app, exit_code);
+  restorekit::cli::setup_report(app, exit_code);
   restorekit::cli::setup_catalog(app, exit_code);
   if (auto handled = restorekit::cli::handle_command_word(app, argc, argv)) return *handled;
   try {

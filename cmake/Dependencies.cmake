@@ -16,6 +16,8 @@ find_package(nlohmann_json CONFIG REQUIRED)
 find_package(fmt CONFIG REQUIRED)
 find_package(tomlplusplus CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
+# mstch (a C++ Mustache, escaping HTML by default): the triage report's templates.
+find_package(mstch CONFIG REQUIRED)
 if(RESTOREKIT_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)
   include(GoogleTest)

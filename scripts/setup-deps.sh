@@ -10,7 +10,7 @@ packages=(
   # libraries (DESIGN.md: dependencies are chosen)
   libarchive-dev libsqlite3-dev libxxhash-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libtomlplusplus-dev libexpected-dev libgtest-dev libgmock-dev libbenchmark-dev
-  zlib1g-dev libzstd-dev liblzma-dev libutf8proc-dev libisal-dev
+  zlib1g-dev libzstd-dev liblzma-dev libutf8proc-dev libisal-dev libmstch-dev
   # peer tools: real foreign archives in tests, yardsticks in benchmarks
   zip unzip p7zip-full libarchive-tools xxhash zstd xz-utils gzip sqlite3 sqlite3-tools python3
   # fuzzing: clang with libFuzzer and the sanitizer runtimes (the fuzz preset, fuzz/run)

@@ -260,6 +260,9 @@ class Planner {
     p_.throughput =
         pass_seconds_ > 0 ? static_cast<double>(report_.archive_bytes) / pass_seconds_ : 0;
     p_.checks = report_.findings;
+    p_.verification = report_;
+    p_.verification->listing.reset();
+    p_.verification->staging.reset();
     for (auto& f : p_.checks) {  // verify warns; a restore here cannot proceed
       if (f.code == "NOT_RESTORABLE_HERE") f.severity = Severity::kError;
     }

@@ -1048,8 +1048,11 @@ TEST(CliMistakes, EveryMistakeNamesTheFixAndExits2) {
        "is a SQLite database, not a profile"},
       {{"verfy", (f.dir / "b.tar.zst").string()}, "did you mean 'verify'?"},
       {{"frobnicate"},
-       "the commands are: backup, inspect, verify, diff, restore, extract, catalog"},
+       "the commands are: backup, inspect, verify, diff, restore, extract, report, catalog"},
       {{"extract", (f.dir / "b.tar.zst").string(), "docs/*"}, "say where to extract to: -o DIR"},
+      {{"report", (f.dir / "b.tar.zst").string(), "-o", (f.dir / "r.pdf").string(), "--format",
+        "pdf", "--no-catalog"},
+       "give html or md"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.args.front());

@@ -41,6 +41,7 @@
 #include <restorekit/core/progress.hpp>
 #include <restorekit/core/sqlite.hpp>
 #include <restorekit/diff/diff.hpp>
+#include <restorekit/verify/verify.hpp>
 
 #pragma GCC visibility push(default)  // the public API: exported by the shared libraries
 
@@ -160,6 +161,10 @@ struct Plan {
   // XXH3-128 of plan.json, registered beside live by the dry run: apply refuses a kept plan
   // whose file was edited, or that names another live database.
   std::optional<core::Digest128> plan_digest;
+
+  // The verify report of the dry run's pass (format, entries, databases, findings), without its
+  // listing and staging folder. A fresh plan only: a kept plan loaded again has none.
+  std::optional<verify::VerifyReport> verification;
 
   double seconds = 0;                  // the dry run's own duration
   double throughput = 0;               // archive bytes per second of the pass
