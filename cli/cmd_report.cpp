@@ -124,6 +124,9 @@ int run_report(const ReportArgs& a) {
     in.verification = &*verification;
   }
   if (auto index = open_catalog(a.common)) {
+    // A verify pass is recorded as `restorekit verify` records its own (the dry run's report
+    // has no listing to record).
+    if (verification) (void)catalog::record(*index, a.backup, *verification);
     if (auto rows = catalog::rows(*index)) in.timeline = std::move(*rows);
   }
   if (auto written = write_report(a.out, render_report(in, *format)); !written) {

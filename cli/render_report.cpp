@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <filesystem>
 
 #include <fmt/format.h>
 #include <mstch/mstch.hpp>
@@ -234,6 +235,14 @@ mstch::map effects_node(const restore::Plan& p, const Text& text) {
   return out;
 }
 
+// The same file, however it was named.
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  auto ca = std::filesystem::weakly_canonical(a, ec);
+  auto cb = std::filesystem::weakly_canonical(b, ec);
+  return ec ? a == b : ca == cb;
+}
+
 mstch::map timeline_node(const std::vector<catalog::Row>& rows, const std::string& current,
                          const Text& text) {
   mstch::array out;
@@ -244,7 +253,7 @@ mstch::map timeline_node(const std::vector<catalog::Row>& rows, const std::strin
                                 {"status", status},
                                 {"intact", r.status == catalog::Status::kIntact},
                                 {"path", text(r.summary.path)},
-                                {"current", r.summary.path == current}});
+                                {"current", same_file(r.summary.path, current)}});
   }
   return mstch::map{{"rows", out}, {"any", !out.empty()}};
 }

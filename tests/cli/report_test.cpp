@@ -114,6 +114,29 @@ TEST_F(Report, WithALiveDatabaseTheChartsCarryTheDiffsNumbers) {
   EXPECT_NE(html.find("id=\"chart-tenants\""), std::string::npos) << "the profile names tenants";
 }
 
+TEST_F(Report, WithACatalogTheTimelineListsTheCustomersBackupsAndMarksThisOne) {
+  fs::create_directories(dir_ / "backups");
+  fs::copy_file(dir_ / "b.tar.zst", dir_ / "backups/mon.tar.zst");
+  std::string bytes = read_file(dir_ / "b.tar.zst");
+  write_file(dir_ / "backups/tue.tar.zst", bytes.substr(0, bytes.size() - 5000));
+  auto catalog = (dir_ / "catalog.sqlite").string();
+  auto added = rk({"catalog", "add", (dir_ / "backups").string(), "--catalog", catalog});
+  ASSERT_LE(added.exit_code, 1) << added.err;
+  auto out = dir_ / "r.html";
+  // Named relative to the working folder: still recognised as the catalog's entry.
+  auto r =
+      rk({"report", "backups/mon.tar.zst", "--catalog", catalog, "-o", out.string()}, dir_.path());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::string html = read_file(out);
+  auto timeline = html.find("id=\"timeline\"");
+  ASSERT_NE(timeline, std::string::npos);
+  EXPECT_NE(html.find("mon.tar.zst (this report)", timeline), std::string::npos);
+  EXPECT_NE(html.find("tue.tar.zst", timeline), std::string::npos);
+  EXPECT_NE(html.find("unverified", timeline), std::string::npos) << "the cut one, never verified";
+  EXPECT_NE(html.find(">intact<", timeline), std::string::npos)
+      << "this report's verify pass is recorded, as verify's is";
+}
+
 TEST_F(Report, ADamagedBackupIsReportedAndExits1) {
   std::string bytes = read_file(dir_ / "b.tar.zst");
   write_file(dir_ / "cut.tar.zst", bytes.substr(0, bytes.size() / 2));
