@@ -31,7 +31,7 @@ inline constexpr std::string_view kReportHtml = R"html(<!DOCTYPE html>
   th { background: #f4f6f9; font-weight: 600; }
   td.num, th.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
   .error { color: #a12626; } .warning { color: #8a5a00; } .info { color: #3b5b8a; }
-  .code { font-family: ui-monospace, monospace; font-size: .85rem; }
+  .code { font-family: ui-monospace, monospace; font-size: .85rem; white-space: nowrap; }
   .lost { fill: #c23b3b; } .revived { fill: #2f8f4e; } .reverted { fill: #d89a1c; }
   .key span { display: inline-block; width: .8rem; height: .8rem; margin: 0 .3rem 0 .8rem;
               vertical-align: -1px; }

@@ -13,6 +13,8 @@ packages=(
   zlib1g-dev libzstd-dev liblzma-dev libutf8proc-dev libisal-dev libmstch-dev
   # peer tools: real foreign archives in tests, yardsticks in benchmarks
   zip unzip p7zip-full libarchive-tools xxhash zstd xz-utils gzip sqlite3 sqlite3-tools python3
+  # the triage report's browser tests (headless; tests skip loudly without it)
+  chromium
   # fuzzing: clang with libFuzzer and the sanitizer runtimes (the fuzz preset, fuzz/run)
   clang clang-14 libclang-rt-14-dev
   # UTF-8 locale for libarchive's name conversion; time(1) for peak RSS in benchmarks
