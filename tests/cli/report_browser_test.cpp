@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "report_support.hpp"
 #include "test_support.hpp"
 
 namespace restorekit::test {
@@ -57,22 +58,6 @@ BrowserRun browse(const fs::path& page, const fs::path& screenshot, const fs::pa
   args.insert(args.end(), {"--hide-scrollbars", "--window-size=900,1400",
                            "--screenshot=" + screenshot.string(), "file://" + page.string()});
   run(args);
-  return out;
-}
-
-// The cells of the chart row for `name` in the DOM: lost, revived, reverted.
-std::vector<std::string> chart_row(const std::string& dom, const std::string& chart,
-                                   const std::string& name) {
-  auto table = dom.find(fmt::format("id=\"{}\"", chart));
-  if (table == std::string::npos) return {};
-  auto row = dom.find(fmt::format("data-name=\"{}\"", name), table);
-  if (row == std::string::npos) return {};
-  std::string text = dom.substr(row, dom.find("</tr>", row) - row);
-  std::regex cell(R"re(<td class="num">([^<]*)</td>)re");
-  std::vector<std::string> out;
-  for (std::sregex_iterator it(text.begin(), text.end(), cell), end; it != end; ++it) {
-    out.push_back((*it)[1]);
-  }
   return out;
 }
 

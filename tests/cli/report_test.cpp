@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "report_support.hpp"
 #include "test_support.hpp"
 
 namespace restorekit::test {
@@ -24,23 +25,6 @@ std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
-}
-
-// The cells of the chart row for `name`: lost, revived, reverted.
-std::vector<std::string> chart_row(const std::string& html, const std::string& chart,
-                                   const std::string& name) {
-  auto table = html.find(fmt::format("id=\"{}\"", chart));
-  if (table == std::string::npos) return {};
-  auto row = html.find(fmt::format("<tr data-name=\"{}\">", name), table);
-  if (row == std::string::npos) return {};
-  std::regex cell(R"re(<td class="num">([^<]*)</td>)re");
-  std::vector<std::string> out;
-  auto end = html.find("</tr>", row);
-  std::string text = html.substr(row, end - row);
-  for (std::sregex_iterator it(text.begin(), text.end(), cell), stop; it != stop; ++it) {
-    out.push_back((*it)[1]);
-  }
-  return out;
 }
 
 class Report : public ::testing::Test {
