@@ -154,8 +154,8 @@ class Extractor final : public core::EntryVisitor {
                        e.path));
       return Interest::kSkip;
     }
-    RK_TRY(refuse_existing(e));
     if (o_.mode == ExtractMode::kListOnly) return Interest::kSkip;
+    RK_TRY(refuse_existing(e));
     Pending p{report_.entries.size() - 1, temp_ / fmt::format("{}", e.index), std::nullopt, false};
     // The entry's permission bits (no set-id or sticky bits), less the umask.
     unsigned mode = e.mode & 0777u ? e.mode & 0777u : 0644u;
@@ -481,8 +481,9 @@ class Extraction {
     std::string source = want ? o_.checksums_file->string() : std::string(core::kChecksumsEntry);
     if (!want) want = own.find(x.path);
     if (!want) return true;
-    std::string actual = want->algorithm == core::HashAlgorithm::kXxh128 ? x.xxh128->hex()
-                                                                         : p.extra_hex.value_or("");
+    std::string actual = want->algorithm != core::HashAlgorithm::kXxh128 ? p.extra_hex.value_or("")
+                         : x.xxh128                                      ? x.xxh128->hex()
+                                                                         : std::string();
     if (actual == want->hex) return true;
     report_.findings.push_back(Finding{
         "CHECKSUM_MISMATCH", Severity::kError, x.path,

@@ -194,8 +194,12 @@ TEST_F(Extract, OurBackupsChecksumListIsTheCheckAndAWrongLineKeepsItsFileOut) {
   EXPECT_EQ(files_below(dir_ / "out"),
             (std::vector<std::string>{"docs/a/report.pdf", "docs/b/deep/x.pdf"}));
   for (const auto& x : r->entries) {
-    if (x.path == "docs/b/deep/x.pdf") EXPECT_EQ(x.checked, CheckedBy::kNothing);
-    if (x.path == "docs/a/report.pdf") EXPECT_EQ(x.checked, CheckedBy::kChecksumList);
+    if (x.path == "docs/b/deep/x.pdf") {
+      EXPECT_EQ(x.checked, CheckedBy::kNothing);
+    }
+    if (x.path == "docs/a/report.pdf") {
+      EXPECT_EQ(x.checked, CheckedBy::kChecksumList);
+    }
   }
   ASSERT_NE(finding(*r, "CHECKSUM_MISMATCH"), nullptr);
   EXPECT_EQ(finding(*r, "CHECKSUM_MISMATCH")->entry, "docs/a/notes.txt");
@@ -214,7 +218,9 @@ TEST_F(Extract, FilesOfOurOwnBackupAreCheckedAgainstItsChecksumList) {
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(files_below(dir_ / "out").size(), 4u);
   for (const auto& x : r->entries) {
-    if (!x.folder) EXPECT_EQ(x.checked, CheckedBy::kChecksumList) << x.path;
+    if (!x.folder) {
+      EXPECT_EQ(x.checked, CheckedBy::kChecksumList) << x.path;
+    }
   }
   EXPECT_FALSE(r->failed());
   EXPECT_FALSE(fs::exists(dir_ / "out" / "restorekit")) << "the metadata stays inside";
@@ -247,6 +253,10 @@ TEST_F(Extract, ListingWritesNothing) {
   EXPECT_EQ(r->files, 2u);
   EXPECT_EQ(r->bytes, 300000u + 6u);
   EXPECT_FALSE(fs::exists(dir_ / "out"));
+  test::write_file(o.out / "docs/a/report.pdf", "mine");
+  auto again = extract(dir_ / "docs.zip", o);
+  ASSERT_TRUE(again) << "a file in the way matters only when writing: " << again.error().message;
+  EXPECT_EQ(test::read_file(o.out / "docs/a/report.pdf"), "mine");
 }
 
 TEST_F(Extract, TheCommandLineExtractsListsAndExitsAsDocumented) {
