@@ -23,9 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The report carries no JSON schema of its own: --json prints the error document of the
-// command whose reports it shows.
-constexpr std::string_view kSchema = core::schema::kVerify;
+constexpr std::string_view kSchema = core::schema::kReport;
 
 struct ReportArgs {
   CommonOptions common;
@@ -133,7 +131,15 @@ int run_report(const ReportArgs& a) {
     return report_error(a.common, kSchema, written.error());
   }
   std::string verdict = report_verdict(in);
-  if (!a.common.quiet) fmt::print("{}: {} (report: {})\n", verdict, a.backup, a.out);
+  if (a.common.json) {
+    print_json({{"schema", kSchema},
+                {"path", a.backup},
+                {"verdict", verdict},
+                {"report", a.out},
+                {"format", *format == ReportFormat::kHtml ? "html" : "md"}});
+  } else if (!a.common.quiet) {
+    fmt::print("{}: {} (report: {})\n", verdict, a.backup, a.out);
+  }
   return exit_code_of(verdict);
 }
 

@@ -41,8 +41,9 @@ std::string_view backup_format() {
 }
 
 std::vector<std::string_view> json_schemas() {
-  return {schema::kInspect, schema::kVerify,  schema::kDiff, schema::kRestore, schema::kBackup,
-          schema::kCatalog, schema::kExtract, schema::kPlan, schema::kJournal, schema::kSnapshot};
+  return {schema::kInspect, schema::kVerify,  schema::kDiff,    schema::kRestore,
+          schema::kBackup,  schema::kCatalog, schema::kExtract, schema::kReport,
+          schema::kPlan,    schema::kJournal, schema::kSnapshot};
 }
 
 }  // namespace restorekit::core

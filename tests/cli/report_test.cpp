@@ -46,8 +46,13 @@ class Report : public ::testing::Test {
 
 TEST_F(Report, AHealthyBackupIsIntactAndTheFileIsOneSelfContainedPage) {
   auto out = dir_ / "r.html";
-  auto r = rk({"report", (dir_ / "b.tar.zst").string(), "-o", out.string(), "--no-catalog"});
+  auto r =
+      rk({"report", (dir_ / "b.tar.zst").string(), "-o", out.string(), "--no-catalog", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["schema"], "restorekit.report/1");
+  EXPECT_EQ(doc["verdict"], "intact");
+  EXPECT_EQ(doc["report"], out.string());
   std::string html = read_file(out);
   EXPECT_NE(html.find("data-verdict=\"intact\""), std::string::npos);
   EXPECT_NE(html.find("id=\"databases\""), std::string::npos);
