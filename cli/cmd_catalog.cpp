@@ -14,6 +14,7 @@
 #include <restorekit/verify/verify.hpp>
 
 #include "common.hpp"
+#include "render_common.hpp"
 
 namespace restorekit::cli {
 
@@ -37,16 +38,6 @@ struct CatalogArgs {
 
 using catalog::Row;
 using catalog::Status;
-
-std::string date(std::int64_t t) {
-  if (t <= 0) return "unknown";
-  std::time_t tt = t;
-  std::tm tm{};
-  ::gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
-  return buf;
-}
 
 std::vector<fs::path> expand(const std::vector<std::string>& paths) {
   std::vector<fs::path> out;
@@ -279,7 +270,7 @@ int run_list(const CatalogArgs& a, bool best_only) {
   for (const auto& r : *all) {
     std::uint64_t tenants = 0;
     for (const auto& d : r.summary.databases) tenants += d.tenants.size();
-    fmt::print("{:<16}  {:>9}  {:<10} {:>3} {:>7}  {:<10}  {}\n", date(r.created),
+    fmt::print("{:<16}  {:>9}  {:<10} {:>3} {:>7}  {:<10}  {}\n", utc_minute(r.created),
                human_bytes(r.summary.archive_bytes),
                r.summary.archive.format.empty() ? "?" : r.summary.archive.format,
                r.summary.databases.size(), tenants, catalog::status_name(r.status),

@@ -15,6 +15,7 @@
 #include <restorekit/verify/verify.hpp>
 
 #include "common.hpp"
+#include "render_common.hpp"
 #include "render_report.hpp"
 
 namespace restorekit::cli {
@@ -34,15 +35,6 @@ struct ReportArgs {
   std::string format;
   core::ReaderLimits limits;
 };
-
-std::string now_utc() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
-  return buf;
-}
 
 Result<ReportFormat> format_of(const ReportArgs& a) {
   std::string f = a.format;
@@ -97,7 +89,7 @@ int run_report(const ReportArgs& a) {
   auto inputs = load_backup_inputs(a.common, a.limits);
   if (!inputs) return report_error(a.common, kSchema, inputs.error());
   ReportInput in;
-  in.generated_at = now_utc();
+  in.generated_at = utc_minute(std::time(nullptr)) + " UTC";
   std::optional<restore::Plan> plan;
   std::optional<verify::VerifyReport> verification;
   ProgressBar bar(a.common, "checking");

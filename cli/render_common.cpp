@@ -1,5 +1,7 @@
 #include "render_common.hpp"
 
+#include <ctime>
+
 #include <fmt/format.h>
 
 namespace restorekit::cli {
@@ -31,6 +33,16 @@ std::string grouped(std::uint64_t n) {
     out += digits[i];
   }
   return out;
+}
+
+std::string utc_minute(std::int64_t seconds) {
+  if (seconds <= 0) return "unknown";
+  std::time_t t = seconds;
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
+  return buf;
 }
 
 }  // namespace restorekit::cli

@@ -22,5 +22,7 @@ std::string json_text(const nlohmann::ordered_json& doc);
 std::string human_bytes(std::uint64_t bytes);
 // "12,345"
 std::string grouped(std::uint64_t n);
+// "2026-12-03 05:10" (UTC) for seconds since the epoch; "unknown" for 0 or less.
+std::string utc_minute(std::int64_t seconds);
 
 }  // namespace restorekit::cli

@@ -41,16 +41,6 @@ class Text {
   ReportFormat format_;
 };
 
-std::string date(std::int64_t t) {
-  if (t <= 0) return "unknown";
-  std::time_t tt = t;
-  std::tm tm{};
-  ::gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
-  return buf;
-}
-
 std::string seconds_text(double s) {
   return s < 1 ? fmt::format("{:.0f} ms", s * 1000) : fmt::format("{:.1f} s", s);
 }
@@ -107,7 +97,10 @@ mstch::map chart(std::vector<Bar> bars, const Text& text, std::string_view what)
     rest.revived += bars[i].revived;
     rest.reverted += bars[i].reverted;
   }
-  mstch::map out{{"rows", rows}, {"any", !bars.empty()}};
+  mstch::map out{{"rows", rows},
+                 {"any", !bars.empty()},
+                 {"id", std::string(what) + "s"},  // chart-tables, chart-tenants
+                 {"label", std::string(what)}};
   if (folded) {
     out["folded"] = mstch::map{{"count", grouped(folded)},
                                {"what", std::string(what) + (folded == 1 ? "" : "s")},
@@ -248,7 +241,7 @@ mstch::map timeline_node(const std::vector<catalog::Row>& rows, const std::strin
   mstch::array out;
   for (const auto& r : rows) {
     std::string status(catalog::status_name(r.status));
-    out.emplace_back(mstch::map{{"created", date(r.created)},
+    out.emplace_back(mstch::map{{"created", utc_minute(r.created)},
                                 {"size", human_bytes(r.summary.archive_bytes)},
                                 {"status", status},
                                 {"intact", r.status == catalog::Status::kIntact},
@@ -308,7 +301,9 @@ std::string render_report(const ReportInput& in, ReportFormat format) {
                                            "below.",
                                            in.plan->live.string()));
   }
-  if (format == ReportFormat::kHtml) return mstch::render(std::string(kReportHtml), context);
+  if (format == ReportFormat::kHtml) {
+    return mstch::render(std::string(kReportHtml), context, {{"chart", std::string(kChartHtml)}});
+  }
   // Markdown is read as text too: only what would start HTML is escaped (Text escaped
   // Markdown's own punctuation), not every quote and slash as for an HTML page.
   auto html_escape = mstch::config::escape;
@@ -324,7 +319,8 @@ std::string render_report(const ReportInput& in, ReportFormat format) {
     }
     return out;
   };
-  std::string md = mstch::render(std::string(kReportMarkdown), context);
+  std::string md = mstch::render(std::string(kReportMarkdown), context,
+                                 {{"chart", std::string(kChartMarkdown)}});
   mstch::config::escape = html_escape;
   return md;
 }

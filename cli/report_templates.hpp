@@ -61,24 +61,10 @@ inline constexpr std::string_view kReportHtml = R"html(<!DOCTYPE html>
 <span style="background:#d89a1c"></span>reverted (changed since)</p>
 {{#tables}}{{#any}}
 <h3>Per table</h3>
-<table id="chart-tables" class="chart">
-<tr><th>table</th><th class="num">lost</th><th class="num">revived</th><th class="num">reverted</th><th>changes</th></tr>
-{{#rows}}<tr data-name="{{name}}"><td>{{name}}</td><td class="num">{{lost}}</td><td class="num">{{revived}}</td><td class="num">{{reverted}}</td>
-<td><svg width="320" height="12" role="img" aria-label="{{total}} rows"><rect class="lost" x="0" y="0" width="{{w_lost}}" height="12"/><rect class="revived" x="{{x_revived}}" y="0" width="{{w_revived}}" height="12"/><rect class="reverted" x="{{x_reverted}}" y="0" width="{{w_reverted}}" height="12"/></svg></td></tr>
-{{/rows}}
-{{#folded}}<tr class="folded"><td>and {{count}} more {{what}}</td><td class="num">{{lost}}</td><td class="num">{{revived}}</td><td class="num">{{reverted}}</td><td></td></tr>{{/folded}}
-</table>
-{{/any}}{{/tables}}
+{{> chart}}{{/any}}{{/tables}}
 {{#has_tenants}}{{#tenants}}{{#any}}
 <h3>Per tenant</h3>
-<table id="chart-tenants" class="chart">
-<tr><th>tenant</th><th class="num">lost</th><th class="num">revived</th><th class="num">reverted</th><th>changes</th></tr>
-{{#rows}}<tr data-name="{{name}}"><td>{{name}}</td><td class="num">{{lost}}</td><td class="num">{{revived}}</td><td class="num">{{reverted}}</td>
-<td><svg width="320" height="12" role="img" aria-label="{{total}} rows"><rect class="lost" x="0" y="0" width="{{w_lost}}" height="12"/><rect class="revived" x="{{x_revived}}" y="0" width="{{w_revived}}" height="12"/><rect class="reverted" x="{{x_reverted}}" y="0" width="{{w_reverted}}" height="12"/></svg></td></tr>
-{{/rows}}
-{{#folded}}<tr class="folded"><td>and {{count}} more {{what}}</td><td class="num">{{lost}}</td><td class="num">{{revived}}</td><td class="num">{{reverted}}</td><td></td></tr>{{/folded}}
-</table>
-{{/any}}{{/tenants}}{{/has_tenants}}
+{{> chart}}{{/any}}{{/tenants}}{{/has_tenants}}
 {{#has_schema_changes}}<h3>Schema differences</h3>
 <ul>{{#schema_changes}}<li>{{text}}</li>{{/schema_changes}}</ul>{{/has_schema_changes}}
 {{#documents}}
@@ -150,6 +136,16 @@ inline constexpr std::string_view kReportHtml = R"html(<!DOCTYPE html>
 </html>
 )html";
 
+// One chart (per table or per tenant): {{id}}, {{label}}, {{rows}} and {{folded}}.
+inline constexpr std::string_view kChartHtml = R"html(<table id="chart-{{id}}" class="chart">
+<tr><th>{{label}}</th><th class="num">lost</th><th class="num">revived</th><th class="num">reverted</th><th>changes</th></tr>
+{{#rows}}<tr data-name="{{name}}"><td>{{name}}</td><td class="num">{{lost}}</td><td class="num">{{revived}}</td><td class="num">{{reverted}}</td>
+<td><svg width="320" height="12" role="img" aria-label="{{total}} rows"><rect class="lost" x="0" y="0" width="{{w_lost}}" height="12"/><rect class="revived" x="{{x_revived}}" y="0" width="{{w_revived}}" height="12"/><rect class="reverted" x="{{x_reverted}}" y="0" width="{{w_reverted}}" height="12"/></svg></td></tr>
+{{/rows}}
+{{#folded}}<tr class="folded"><td>and {{count}} more {{what}}</td><td class="num">{{lost}}</td><td class="num">{{revived}}</td><td class="num">{{reverted}}</td><td></td></tr>{{/folded}}
+</table>
+)html";
+
 inline constexpr std::string_view kReportMarkdown = R"md(# {{title}}
 
 made by restorekit on {{generated_at}}
@@ -166,22 +162,10 @@ made by restorekit on {{generated_at}}
 Rows: **{{lost}}** lost, **{{revived}}** revived, **{{reverted}}** reverted. Predicted downtime: **{{downtime}}**.
 {{#tables}}{{#any}}
 
-| table | lost | revived | reverted | |
-|---|---:|---:|---:|---|
-{{#rows}}| {{name}} | {{lost}} | {{revived}} | {{reverted}} | {{blocks}} |
-{{/rows}}
-{{#folded}}| and {{count}} more {{what}} | {{lost}} | {{revived}} | {{reverted}} | |
-{{/folded}}
-{{/any}}{{/tables}}
+{{> chart}}{{/any}}{{/tables}}
 {{#has_tenants}}{{#tenants}}{{#any}}
 
-| tenant | lost | revived | reverted | |
-|---|---:|---:|---:|---|
-{{#rows}}| {{name}} | {{lost}} | {{revived}} | {{reverted}} | {{blocks}} |
-{{/rows}}
-{{#folded}}| and {{count}} more {{what}} | {{lost}} | {{revived}} | {{reverted}} | |
-{{/folded}}
-{{/any}}{{/tenants}}{{/has_tenants}}
+{{> chart}}{{/any}}{{/tenants}}{{/has_tenants}}
 {{#has_schema_changes}}
 
 Schema differences:
@@ -271,6 +255,14 @@ None: nothing to report.
 | {{created}} | {{size}} | {{status}} | {{path}}{{#current}} (this report){{/current}} |
 {{/rows}}
 {{/any}}{{/timeline}}
+)md";
+
+inline constexpr std::string_view kChartMarkdown = R"md(| {{label}} | lost | revived | reverted | |
+|---|---:|---:|---:|---|
+{{#rows}}| {{name}} | {{lost}} | {{revived}} | {{reverted}} | {{blocks}} |
+{{/rows}}
+{{#folded}}| and {{count}} more {{what}} | {{lost}} | {{revived}} | {{reverted}} | |
+{{/folded}}
 )md";
 
 }  // namespace restorekit::cli

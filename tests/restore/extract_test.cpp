@@ -25,6 +25,17 @@ using test::ScratchDir;
 // NFD: "Mu" + U+0308 + "ller" — the way macOS spells "Müller".
 const std::string kNfdName = "Mu\xcc\x88ller Angebot.txt";
 
+// Every file below `root`, relative, sorted.
+std::vector<std::string> files_below(const fs::path& root) {
+  std::vector<std::string> out;
+  if (!fs::exists(root)) return out;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (e.is_regular_file()) out.push_back(fs::relative(e.path(), root).string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 class Extract : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -56,17 +67,6 @@ class Extract : public ::testing::Test {
     auto it = std::find_if(r.findings.begin(), r.findings.end(),
                            [&](const core::Finding& f) { return f.code == code; });
     return it == r.findings.end() ? nullptr : &*it;
-  }
-
-  // Every file below `root`, relative, sorted.
-  static std::vector<std::string> files_below(const fs::path& root) {
-    std::vector<std::string> out;
-    if (!fs::exists(root)) return out;
-    for (const auto& e : fs::recursive_directory_iterator(root)) {
-      if (e.is_regular_file()) out.push_back(fs::relative(e.path(), root).string());
-    }
-    std::sort(out.begin(), out.end());
-    return out;
   }
 
   ScratchDir dir_;
@@ -343,14 +343,7 @@ class ExtractByRows : public ::testing::Test {
   }
 
   std::vector<std::string> extracted() const {
-    std::vector<std::string> out;
-    fs::path root = dir_ / fmt::format("out{}", runs_);
-    if (!fs::exists(root)) return out;
-    for (const auto& e : fs::recursive_directory_iterator(root)) {
-      if (e.is_regular_file()) out.push_back(fs::relative(e.path(), root).string());
-    }
-    std::sort(out.begin(), out.end());
-    return out;
+    return files_below(dir_ / fmt::format("out{}", runs_));
   }
 
   ScratchDir dir_;
