@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -147,10 +148,12 @@ std::string documents_root(const std::optional<std::string>& given,
 Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
                                     const std::string& root, const fs::path& live,
                                     std::size_t samples,
-                                    const std::map<std::string, core::Digest128>* live_hashes) {
+                                    const std::map<std::string, core::Digest128>* live_hashes,
+                                    LiveScope scope) {
   DocumentDiff out;
   out.root = root;
   std::map<std::string, std::pair<std::string, fs::path>> live_files;  // by name_key
+  std::set<std::string> compared;  // name keys of live files that the backup's files name
   std::error_code ec;
   if (!fs::is_directory(live, ec)) {
     return fail(ErrorCode::kNotFound,
@@ -166,6 +169,7 @@ Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
       auto [at, added] = live_files.try_emplace(core::name_key(rel), rel, it->path());
       if (!added) {
         out.live_duplicates.emplace_back(at->second.first, rel);
+        if (scope == LiveScope::kTheseFiles) continue;  // lost or not: decided below
         ++out.lost;  // the spelling left over is not in the backup under either name
         std::error_code size_ec;
         out.lost_bytes += fs::file_size(it->path(), size_ec);
@@ -184,6 +188,7 @@ Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
       sample(out.revived_samples, rel);
       continue;
     }
+    compared.insert(it->first);
     const fs::path& live_file = it->second.second;
     bool same = fs::file_size(live_file, ec) == file.size.value_or(0);
     if (same) {
@@ -205,6 +210,11 @@ Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
       sample(out.changed_samples, rel);
     }
     live_files.erase(it);
+  }
+  if (scope == LiveScope::kTheseFiles) {  // only the files named: the rest stays as it is
+    std::erase_if(out.live_duplicates,
+                  [&](const auto& pair) { return !compared.count(core::name_key(pair.first)); });
+    return out;
   }
   for (const auto& [key, live_file] : live_files) {
     ++out.lost;

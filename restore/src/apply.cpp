@@ -20,6 +20,7 @@
 #include <chrono>
 #include <ctime>
 #include <future>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -81,29 +82,106 @@ int renameat2_(const fs::path& from, const fs::path& to, unsigned flags) {
   return ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), flags);
 }
 
-Result<void> sync_parents(const DocumentSwap& d) {
-  RK_TRY(core::sync_directory(d.live.parent_path()));
-  if (d.staged.parent_path() != d.live.parent_path()) {
-    RK_TRY(core::sync_directory(d.staged.parent_path()));
+}  // namespace
+
+std::vector<Exchange> DocumentSwap::exchanges() const {
+  if (files.empty()) return {Exchange{live, staged, live_ino, staged_ino}};
+  std::vector<Exchange> out;
+  out.reserve(files.size());
+  for (const auto& f : files)
+    out.push_back({live / f.live, staged / f.staged, f.live_ino, f.staged_ino});
+  return out;
+}
+
+namespace {
+
+fs::path below(const fs::path& root, const std::string& rel) {
+  return rel.empty() ? root : root / rel;
+}
+
+// Whether an exchange was done: live's name holds what the staged name held.
+bool exchanged(const Exchange& e) {
+  return inode_of(e.live) == e.staged_ino;
+}
+
+// Gives each of the two names what the other holds. A name that is missing gets its folder
+// first (on the staged side, which restorekit owns; live's were created beforehand).
+Result<void> exchange_names(const Exchange& e) {
+  bool live = inode_of(e.live) != 0, staged = inode_of(e.staged) != 0;
+  if (live && staged) {
+    if (renameat2_(e.staged, e.live, RENAME_EXCHANGE) != 0) {
+      return io_error(fmt::format("exchange the documents {} with", e.staged.string()), e.live);
+    }
+  } else if (staged || live) {
+    const fs::path& from = staged ? e.staged : e.live;
+    const fs::path& to = staged ? e.live : e.staged;
+    if (live) {
+      std::error_code ec;
+      fs::create_directories(to.parent_path(), ec);
+    }
+    if (renameat2_(from, to, RENAME_NOREPLACE) != 0) {
+      return io_error(fmt::format("move the documents {} to", from.string()), to);
+    }
   }
   return {};
 }
 
-// Puts the staged tree in place of the live one (exchanging them when live exists).
-Result<void> swap_in(const DocumentSwap& d) {
-  int rc = d.live_ino ? renameat2_(d.staged, d.live, RENAME_EXCHANGE)
-                      : renameat2_(d.staged, d.live, RENAME_NOREPLACE);
-  if (rc != 0)
-    return io_error(fmt::format("swap the documents {} into", d.staged.string()), d.live);
-  return sync_parents(d);
+// Makes the renames durable: each folder that gained or lost a name, once.
+Result<void> sync_folders(const std::vector<Exchange>& done, std::set<fs::path> folders = {}) {
+  for (const auto& e : done) {
+    folders.insert(e.live.parent_path());
+    folders.insert(e.staged.parent_path());
+  }
+  for (const auto& f : folders) {
+    if (inode_of(f) != 0) RK_TRY(core::sync_directory(f));  // one removed since: its parent is
+  }
+  return {};
 }
 
-// The reverse of swap_in.
-Result<void> swap_out(const DocumentSwap& d) {
-  int rc = d.live_ino ? renameat2_(d.staged, d.live, RENAME_EXCHANGE)
-                      : renameat2_(d.live, d.staged, RENAME_NOREPLACE);
-  if (rc != 0) return io_error("swap the documents back at", d.live);
-  return sync_parents(d);
+// Puts the staged documents in place of live's (each exchange not done yet). @return how many
+// names moved.
+Result<std::size_t> swap_in(const DocumentSwap& d) {
+  std::set<fs::path> grown;  // folders that gained a folder
+  for (const auto& m : d.made) {
+    auto dir = below(d.live, m);
+    if (::mkdir(dir.c_str(), 0755) == 0) {
+      grown.insert(dir.parent_path());
+    } else if (errno != EEXIST) {
+      return io_error("create", dir);
+    }
+  }
+  std::vector<Exchange> done;
+  for (auto& e : d.exchanges()) {
+    if (exchanged(e)) continue;
+    RK_TRY(exchange_names(e));
+    done.push_back(std::move(e));
+  }
+  for (auto m = d.emptied.rbegin(); m != d.emptied.rend(); ++m) {
+    if (::rmdir(below(d.live, *m).c_str()) == 0) grown.insert(below(d.live, *m).parent_path());
+  }
+  RK_TRY(sync_folders(done, std::move(grown)));
+  return done.size();
+}
+
+// The reverse of swap_in, and the folders it made removed again (when empty). @return how many
+// names moved.
+Result<std::size_t> swap_out(const DocumentSwap& d) {
+  for (const auto& m : d.emptied) {
+    auto dir = below(d.live, m);
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return io_error("create", dir);
+  }
+  std::vector<Exchange> done;
+  for (auto& e : d.exchanges()) {
+    if (!exchanged(e)) continue;
+    RK_TRY(exchange_names(e));
+    done.push_back(std::move(e));
+  }
+  std::set<fs::path> shrunk;  // folders that lost a folder
+  for (auto m = d.made.rbegin(); m != d.made.rend(); ++m) {
+    if (::rmdir(below(d.live, *m).c_str()) == 0) shrunk.insert(below(d.live, *m).parent_path());
+  }
+  RK_TRY(sync_folders(done, std::move(shrunk)));
+  return done.size();
 }
 
 // Exchanges two files by one rename (the swap's commit point, and its undo) and makes it
@@ -119,15 +197,21 @@ Result<void> exchange(const fs::path& staged, const fs::path& live) {
   return {};
 }
 
-bool new_documents_in_place(const DocumentSwap& d) {
-  return inode_of(d.live) == d.staged_ino;
-}
-
+// A selective restore's snapshot lists its files: rollback exchanges them back one by one
+// ("existed": false, the restore added it and rollback takes it away again).
 nlohmann::json snapshot_json(const Job& job, const std::optional<fs::path>& documents) {
+  nlohmann::json files = nlohmann::json::array();
+  if (job.documents) {
+    for (const auto& f : job.documents->files) {
+      files.push_back({{"live", f.live}, {"kept", f.staged}, {"existed", f.live_ino != 0}});
+    }
+  }
   return {{"schema", core::schema::kSnapshot},
           {"live", job.live.string()},
           {"live_documents", job.documents ? job.documents->live.string() : ""},
           {"documents", documents ? documents->string() : ""},
+          {"document_files", std::move(files)},
+          {"made", job.documents ? job.documents->made : std::vector<std::string>{}},
           {"hash", job.old_hash.hex()},
           {"created", static_cast<std::int64_t>(std::time(nullptr))}};
 }
@@ -148,13 +232,16 @@ Result<void> keep_old_database(const Job& job) {
 
 // After the commit: the old documents (now at the staged path) become the snapshot's.
 Result<void> keep_old_documents(const Job& job) {
-  if (!job.documents || !job.documents->live_ino) {
+  bool by_file = job.documents && !job.documents->files.empty();
+  if (!job.documents || (!job.documents->live_ino && !by_file)) {
     return write_json_durably(job.snapshot / "snapshot.json", snapshot_json(job, std::nullopt));
   }
   fs::path kept = job.documents->staged;
+  auto target = job.snapshot / "documents";
   std::error_code ec;
-  if (fs::exists(kept, ec)) {
-    auto target = job.snapshot / "documents";
+  if (!fs::exists(kept, ec) && fs::exists(target, ec)) {
+    kept = target;  // moved before an interruption
+  } else if (fs::exists(kept, ec)) {
     if (renameat2_(kept, target, RENAME_NOREPLACE) == 0) {
       kept = target;
     } else if (errno != EXDEV) {
@@ -332,6 +419,30 @@ std::uint64_t inode_of(const fs::path& p) {
   return static_cast<std::uint64_t>(st.st_ino);
 }
 
+void note_inodes(DocumentSwap& d) {
+  d.staged_ino = inode_of(d.staged);
+  d.live_ino = inode_of(d.live);
+  d.made.clear();
+  std::set<std::string> made;
+  for (auto& f : d.files) {
+    f.staged_ino = inode_of(d.staged / f.staged);
+    f.live_ino = inode_of(d.live / f.live);
+    if (f.live_ino) continue;
+    // The folders a new file needs, outermost first ("" is the documents folder itself).
+    std::vector<std::string> missing;
+    for (fs::path dir = fs::path(f.live).parent_path();; dir = dir.parent_path()) {
+      std::string rel = dir.generic_string();
+      if (made.count(rel) || inode_of(below(d.live, rel)) != 0) break;
+      missing.push_back(rel);
+      if (rel.empty()) break;
+    }
+    for (auto m = missing.rbegin(); m != missing.rend(); ++m) {
+      made.insert(*m);
+      d.made.push_back(*m);
+    }
+  }
+}
+
 namespace {
 
 // One apply (or rollback): the lock, the proof that live is what the plan saw, then the staged
@@ -365,10 +476,7 @@ class Applier {
     locked_at_ = Clock::now();
     hook("locked");
     journal_ = core::restore_journal_path(job_.live);
-    if (job_.documents) {
-      job_.documents->staged_ino = inode_of(job_.documents->staged);
-      job_.documents->live_ino = inode_of(job_.documents->live);
-    }
+    if (job_.documents) note_inodes(*job_.documents);
     if (auto changed = folders_changed(job_, live_docs)) {
       return refuse("DOCUMENTS_CHANGED", *changed);
     }
@@ -400,9 +508,7 @@ class Applier {
 
   // Before the commit point: the documents back, the journal and the snapshot gone.
   Result<void> undo_common() {
-    if (job_.documents && new_documents_in_place(*job_.documents)) {
-      RK_TRY(swap_out(*job_.documents));
-    }
+    if (job_.documents) RK_TRY(swap_out(*job_.documents));
     std::error_code ec;
     fs::remove(journal_, ec);
     drop_snapshot();
@@ -664,7 +770,12 @@ Result<ApplyReport> apply(const Plan& plan, const ApplyOptions& options) {
   job.live = plan.live;
   job.staged_database = plan.staged_database;
   if (plan.staged_documents && plan.live_documents) {
-    job.documents = detail::DocumentSwap{*plan.live_documents, *plan.staged_documents, 0, 0};
+    job.documents.emplace();
+    job.documents->live = *plan.live_documents;
+    job.documents->staged = *plan.staged_documents;
+    for (const auto& c : plan.chosen_documents) {
+      job.documents->files.push_back(detail::FileSwap{c.live_path, c.path});
+    }
     job.live_tree = plan.live_tree;
   }
   if (plan.selection.selective()) job.selection = plan.selection;
@@ -740,7 +851,18 @@ Result<ApplyReport> rollback(const std::filesystem::path& live, const ApplyOptio
   std::string docs = j.value("documents", "");
   std::string live_docs = j.value("live_documents", "");
   if (!docs.empty() && !live_docs.empty()) {
-    job.documents = detail::DocumentSwap{live_docs, docs, 0, 0};
+    job.documents.emplace();
+    job.documents->live = live_docs;
+    job.documents->staged = docs;
+    try {
+      RK_TRY_ASSIGN(job.documents->files, detail::file_swaps_from_json(
+                                              j.value("document_files", nlohmann::json::array())));
+      RK_TRY_ASSIGN(job.documents->emptied,
+                    detail::folders_from_json(j.value("made", nlohmann::json::array())));
+    } catch (const nlohmann::json::exception& e) {
+      return fail(ErrorCode::kBadBackup,
+                  fmt::format("{} is damaged: {}", (snap / "snapshot.json").string(), e.what()));
+    }
   }
   return detail::execute(std::move(job), options);
 }
@@ -780,10 +902,12 @@ Result<RecoverReport> recover(const std::filesystem::path& live) {
   RK_TRY_ASSIGN(auto db, detail::lock_live(live));
   RK_TRY_ASSIGN(auto hash, core::content_hash(db));
   if (hash == job.result_hash) {
-    if (job.documents && !detail::new_documents_in_place(*job.documents)) {
-      RK_TRY(detail::swap_in(*job.documents));
-      report.actions.push_back("swapped the backup's documents into " +
-                               job.documents->live.string());
+    if (job.documents) {
+      RK_TRY_ASSIGN(auto moved, detail::swap_in(*job.documents));
+      if (moved) {
+        report.actions.push_back("swapped the backup's documents into " +
+                                 job.documents->live.string());
+      }
     }
     if (job.method == detail::Job::Method::kSwap) {
       RK_TRY(detail::keep_old_database(job));
@@ -795,10 +919,12 @@ Result<RecoverReport> recover(const std::filesystem::path& live) {
     report.outcome = RecoverOutcome::kFinished;
     report.actions.push_back("the live database already holds the restored content");
   } else if (hash == job.old_hash || detail::matches_snapshot(job, hash)) {
-    if (job.documents && detail::new_documents_in_place(*job.documents)) {
-      RK_TRY(detail::swap_out(*job.documents));
-      report.actions.push_back("put the previous documents back into " +
-                               job.documents->live.string());
+    if (job.documents) {
+      RK_TRY_ASSIGN(auto moved, detail::swap_out(*job.documents));
+      if (moved) {
+        report.actions.push_back("put the previous documents back into " +
+                                 job.documents->live.string());
+      }
     }
     if (job.retired_wal && !detail::wal_header(live)) {
       RK_TRY(db.exec("PRAGMA journal_mode=WAL"));

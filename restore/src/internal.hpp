@@ -144,11 +144,40 @@ std::optional<std::string> staged_data_changed(const Plan& plan,
 
 // --- journal.cpp ------------------------------------------------------------------------------
 
+// One name exchanged between the staged side and live: whichever of the two exists takes the
+// other's name (both do: one renameat2 RENAME_EXCHANGE), so that doing it again undoes it. The
+// inodes under the lock (0: absent) tell afterwards which state it is in.
+struct Exchange {
+  fs::path live;
+  fs::path staged;
+  std::uint64_t live_ino = 0;
+  std::uint64_t staged_ino = 0;
+};
+
+// A file of a selective restore's documents: its path below the live folder (live's own
+// spelling when it has the file) and below the staged tree.
+struct FileSwap {
+  std::string live;
+  std::string staged;
+  std::uint64_t live_ino = 0;  // 0: live has no such file (the restore adds it)
+  std::uint64_t staged_ino = 0;
+};
+
 struct DocumentSwap {
   fs::path live;    // the live documents folder
   fs::path staged;  // the tree swapped in; holds the old documents afterwards
   std::uint64_t staged_ino = 0;
   std::uint64_t live_ino = 0;  // 0 when live had no documents folder
+  // Not empty: these files are exchanged one by one (a tenant restore's documents) and the
+  // rest of live's folder stays; else the two folders are exchanged whole.
+  std::vector<FileSwap> files;
+  std::vector<std::string> made;  // folders below `live` the swap creates for new files
+  // Folders below `live` that the swap leaves empty and removes (a rollback takes away those
+  // its restore made); undoing the swap makes them again.
+  std::vector<std::string> emptied;
+
+  // What is exchanged: the two folders, or each file.
+  [[nodiscard]] std::vector<Exchange> exchanges() const;
 };
 
 // What apply, rollback and recover need to finish or undo a restore.
@@ -177,6 +206,14 @@ struct Job {
 };
 
 nlohmann::json job_json(const Job& job);
+// A relative path that stays inside its folder (no "..", not absolute, not empty).
+bool relative_inside(const std::string& path);
+// The files of a journaled or snapshotted selective documents swap. @error kBadBackup (a path
+// outside its folder). @throws nlohmann::json::exception on a malformed entry.
+[[nodiscard]] Result<std::vector<FileSwap>> file_swaps_from_json(const nlohmann::json& j);
+// Folders below the documents ("" is the folder itself). @error kBadBackup (one outside).
+// @throws nlohmann::json::exception when `j` is not a list of strings.
+[[nodiscard]] Result<std::vector<std::string>> folders_from_json(const nlohmann::json& j);
 [[nodiscard]] Result<Job> job_from_json(const nlohmann::json& j);
 [[nodiscard]] Result<void> write_text_durably(const fs::path& path, std::string_view text);
 [[nodiscard]] Result<void> write_json_durably(const fs::path& path, const nlohmann::json& j);

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include <restorekit/core/fs.hpp>
@@ -72,6 +74,46 @@ Result<std::vector<TreeEntry>> tree_from_json(const nlohmann::json& j) {
       if (!e.hash) return fail(ErrorCode::kBadBackup, "a tree entry holds a bad hash");
     }
     out.push_back(std::move(e));
+  }
+  return out;
+}
+
+bool relative_inside(const std::string& path) {
+  fs::path p(path);
+  if (path.empty() || p.is_absolute()) return false;
+  return std::none_of(p.begin(), p.end(), [](const fs::path& c) { return c == ".."; });
+}
+
+// Journal: {"live", "staged", "live_ino", "staged_ino"}; snapshot: {"live", "kept"} (inodes are
+// taken again under the lock of the rollback).
+Result<std::vector<FileSwap>> file_swaps_from_json(const nlohmann::json& j) {
+  std::vector<FileSwap> out;
+  if (!j.is_array()) return fail(ErrorCode::kBadBackup, "a list of documents is not a list");
+  for (const auto& x : j) {
+    FileSwap f;
+    f.live = x.at("live").get<std::string>();
+    f.staged =
+        x.contains("kept") ? x["kept"].get<std::string>() : x.at("staged").get<std::string>();
+    f.live_ino = x.value("live_ino", std::uint64_t{0});
+    f.staged_ino = x.value("staged_ino", std::uint64_t{0});
+    if (!relative_inside(f.live) || !relative_inside(f.staged)) {
+      return fail(ErrorCode::kBadBackup,
+                  fmt::format("a list of documents names \"{}\" / \"{}\", outside its folder",
+                              f.live, f.staged));
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> folders_from_json(const nlohmann::json& j) {
+  std::vector<std::string> out;
+  for (const auto& m : j.get<std::vector<std::string>>()) {
+    if (!m.empty() && !relative_inside(m)) {
+      return fail(ErrorCode::kBadBackup,
+                  fmt::format("a list of folders names \"{}\", outside the documents", m));
+    }
+    out.push_back(m);
   }
   return out;
 }
@@ -160,10 +202,18 @@ nlohmann::json job_json(const Job& job) {
                       {"documents", nullptr},
                       {"selection", nullptr}};
   if (job.documents) {
-    j["documents"] = {{"live", job.documents->live.string()},
-                      {"staged", job.documents->staged.string()},
-                      {"staged_ino", job.documents->staged_ino},
-                      {"live_ino", job.documents->live_ino}};
+    const auto& d = *job.documents;
+    nlohmann::json files = nlohmann::json::array();
+    for (const auto& f : d.files) {
+      files.push_back({{"live", f.live},
+                       {"staged", f.staged},
+                       {"live_ino", f.live_ino},
+                       {"staged_ino", f.staged_ino}});
+    }
+    j["documents"] = {{"live", d.live.string()},    {"staged", d.staged.string()},
+                      {"staged_ino", d.staged_ino}, {"live_ino", d.live_ino},
+                      {"files", std::move(files)},  {"made", d.made},
+                      {"emptied", d.emptied}};
   }
   if (job.selection) j["selection"] = selection_json(*job.selection);
   return j;
@@ -192,9 +242,17 @@ Result<Job> job_from_json(const nlohmann::json& j) {
     if (auto r = j.value("remove_after", ""); !r.empty()) job.remove_after = r;
     if (j.at("documents").is_object()) {
       const auto& d = j["documents"];
-      job.documents = DocumentSwap{
-          d.at("live").get<std::string>(), d.at("staged").get<std::string>(),
-          d.at("staged_ino").get<std::uint64_t>(), d.at("live_ino").get<std::uint64_t>()};
+      job.documents.emplace();
+      job.documents->live = d.at("live").get<std::string>();
+      job.documents->staged = d.at("staged").get<std::string>();
+      job.documents->staged_ino = d.at("staged_ino").get<std::uint64_t>();
+      job.documents->live_ino = d.at("live_ino").get<std::uint64_t>();
+      RK_TRY_ASSIGN(job.documents->files,
+                    file_swaps_from_json(d.value("files", nlohmann::json::array())));
+      RK_TRY_ASSIGN(job.documents->made,
+                    folders_from_json(d.value("made", nlohmann::json::array())));
+      RK_TRY_ASSIGN(job.documents->emptied,
+                    folders_from_json(d.value("emptied", nlohmann::json::array())));
     }
     if (j.at("selection").is_object()) job.selection = selection_from_json(j["selection"]);
     return job;

@@ -15,6 +15,7 @@
 #include <restorekit/core/entry_visitors.hpp>
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/hash.hpp>
+#include <restorekit/core/names.hpp>
 #include <restorekit/core/restore_state.hpp>
 #include <restorekit/core/safe_path.hpp>
 #include <restorekit/core/sql_dump.hpp>
@@ -22,6 +23,7 @@
 #include <restorekit/verify/verify.hpp>
 
 #include "internal.hpp"
+#include "references.hpp"
 
 namespace restorekit::restore {
 
@@ -104,6 +106,14 @@ Result<fs::path> documents_folder(const fs::path& given) {
 
 Finding finding(std::string code, Severity severity, std::string entry, std::string message) {
   return Finding{std::move(code), severity, std::move(entry), std::move(message)};
+}
+
+nlohmann::json chosen_json(const std::vector<ChosenDocument>& chosen) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : chosen) {
+    out.push_back({{"path", c.path}, {"live_path", c.live_path}, {"replaces", c.replaces}});
+  }
+  return out;
 }
 
 class Planner {
@@ -369,6 +379,16 @@ class Planner {
     for (const auto& f : files) {
       if (f.type == core::EntryType::kFile && f.path.rfind(root, 0) == 0 &&
           f.path.rfind("restorekit/", 0) != 0) {
+        all_document_bytes_ += f.size.value_or(0);
+      }
+    }
+    if (p_.selection.selective()) {
+      RK_TRY_ASSIGN(bool any, choose_documents(files, root));
+      if (!any) return {};
+    }
+    for (const auto& f : files) {
+      if (f.type == core::EntryType::kFile && f.path.rfind(root, 0) == 0 &&
+          f.path.rfind("restorekit/", 0) != 0) {
         ++p_.document_files;
         p_.document_bytes += f.size.value_or(0);
       }
@@ -383,6 +403,8 @@ class Planner {
     if (!fs::exists(live_docs, ec)) {  // nothing there yet: everything is revived
       live_docs = p_.staging / "no-documents";
       fs::create_directories(live_docs, ec);
+    } else if (by_file_) {  // names and kinds only: the chosen files' hashes are read by diff
+      RK_TRY_ASSIGN(p_.live_tree, detail::scan_tree(live_docs, detail::HashFiles::kNo));
     } else if (stage_documents_) {  // apply refuses if live's documents change after this
       RK_TRY_ASSIGN(p_.live_tree, detail::scan_tree(live_docs, detail::HashFiles::kYes));
     }
@@ -391,7 +413,9 @@ class Planner {
       if (e.hash) scanned.emplace(e.path, *e.hash);
     }
     RK_TRY_ASSIGN(p_.effects.documents,
-                  diff::diff_documents(files, root, live_docs, o_.diff.sample_rows, &scanned));
+                  diff::diff_documents(
+                      files, root, live_docs, o_.diff.sample_rows, &scanned,
+                      by_file_ ? diff::LiveScope::kTheseFiles : diff::LiveScope::kWholeFolder));
     for (const auto& [a, b] : p_.effects.documents->live_duplicates) {
       p_.checks.push_back(finding(
           "DUPLICATE_ENTRY", Severity::kWarning, b,
@@ -406,11 +430,125 @@ class Planner {
       p_.live_documents.reset();
       return {};
     }
+    if (by_file_) place_chosen(files, root);
     if (stage_documents_) {
       std::string sub = root;
       if (!sub.empty() && sub.back() == '/') sub.pop_back();
       p_.staged_documents = sub.empty() ? files_dir_ : files_dir_ / sub;
       p_.staged_tree = detail::tree_from_listing(files, root);
+      if (by_file_) RK_TRY(prune_staged());
+    }
+    return {};
+  }
+
+  // A selective restore brings documents back only for tenants, through the profile's
+  // references: the files that the chosen tenants' rows in the backup name (`files` keeps
+  // those). @return false when it brings none back (live's documents are left alone).
+  Result<bool> choose_documents(std::vector<core::EntryRecord>& files, const std::string& root) {
+    auto leave = [&](std::string why) {
+      p_.checks.push_back(finding("DOCUMENTS_LEFT_ALONE", Severity::kInfo, "", std::move(why)));
+      p_.live_documents.reset();
+      return false;
+    };
+    if (p_.selection.tenants.empty()) {
+      return leave("a table restore leaves the documents alone");
+    }
+    if (!o_.profile || o_.profile->references.empty()) {
+      return leave(
+          "a tenant restore brings documents back through the profile's [documents] references "
+          "(the columns that name them); without them the live documents are left as they are");
+    }
+    DocumentChoice choice{p_.selection.tenants, {}};
+    RK_TRY_ASSIGN(auto refs, detail::referenced_documents(
+                                 *staged_db_, *o_.profile, choice, root,
+                                 detail::ReferenceOptions{p_.selection.tenant, false}));
+    for (auto& n : refs.notes) p_.checks.push_back(std::move(n));
+    std::set<std::string> found;
+    std::erase_if(files, [&](const core::EntryRecord& e) {
+      if (e.type != core::EntryType::kFile || !e.safe || e.path.rfind(root, 0) != 0) return true;
+      auto key = core::name_key(e.path);
+      return !refs.keys.count(key) || !found.insert(std::move(key)).second;
+    });
+    if (auto missing = refs.keys.size() - found.size(); missing > 0) {
+      p_.checks.push_back(finding(
+          "DOC_MISSING", Severity::kWarning, root,
+          fmt::format("{} document{} that the rows of {} name {} not in the backup; the live "
+                      "file{} of that name {} left as {} are",
+                      missing, missing == 1 ? "" : "s", detail::selection_to_string(p_.selection),
+                      missing == 1 ? "is" : "are", missing == 1 ? "" : "s",
+                      missing == 1 ? "is" : "are", missing == 1 ? "it" : "they")));
+    }
+    if (files.empty()) {
+      return leave(
+          fmt::format("the rows of {} in the backup name no document in it; the live "
+                      "documents are left as they are",
+                      detail::selection_to_string(p_.selection)));
+    }
+    by_file_ = true;
+    return true;
+  }
+
+  // Where each chosen document goes in live: the name live has for it (the one name rule), else
+  // the backup's below the folders live has. A link or a file in the way blocks the restore.
+  void place_chosen(const std::vector<core::EntryRecord>& files, const std::string& root) {
+    std::map<std::string, const TreeEntry*> live;  // by name_key of the path below the folder
+    for (const auto& e : p_.live_tree) {
+      if (!e.path.empty()) live.emplace(core::name_key(e.path), &e);
+    }
+    for (const auto& f : files) {
+      ChosenDocument c{f.path.substr(root.size()), {}, false};
+      // The longest leading part that live has (the whole name first), in live's spelling.
+      std::string rest, blocked;
+      for (std::string part = c.path;;) {
+        auto it = live.find(core::name_key(part));
+        if (it != live.end()) {
+          const TreeEntry& e = *it->second;
+          bool whole = rest.empty();
+          if ((whole && e.type != core::EntryType::kFile) ||
+              (!whole && e.type != core::EntryType::kDirectory)) {
+            blocked = e.path;
+          }
+          c.live_path = e.path + rest;
+          c.replaces = whole;
+          break;
+        }
+        auto slash = part.rfind('/');
+        if (slash == std::string::npos) {
+          c.live_path = c.path;
+          break;
+        }
+        rest = part.substr(slash) + rest;
+        part.resize(slash);
+      }
+      if (!blocked.empty()) {
+        p_.checks.push_back(finding(
+            "NOT_RESTORABLE_HERE", Severity::kError, f.path,
+            fmt::format("the backup's document \"{}\" would go to \"{}\" in {}, where \"{}\" is "
+                        "{}; move it away and make a new plan",
+                        c.path, c.live_path, p_.live_documents->string(), blocked,
+                        c.replaces ? "not a regular file" : "not a folder")));
+      }
+      p_.chosen_documents.push_back(std::move(c));
+    }
+    std::sort(p_.chosen_documents.begin(), p_.chosen_documents.end(),
+              [](const auto& a, const auto& b) { return a.path < b.path; });
+  }
+
+  // The pass staged every document; a tenant restore keeps only the chosen ones.
+  Result<void> prune_staged() {
+    RK_TRY_ASSIGN(auto tree, detail::scan_tree(*p_.staged_documents, detail::HashFiles::kNo));
+    std::set<std::string> keep;
+    for (const auto& e : p_.staged_tree) keep.insert(e.path);
+    for (auto e = tree.rbegin(); e != tree.rend(); ++e) {  // a folder's contents before it
+      if (keep.count(e->path)) continue;
+      std::error_code ec;
+      fs::remove_all(*p_.staged_documents / e->path, ec);
+      if (ec) {
+        return fail(ErrorCode::kIo,
+                    fmt::format("cannot remove the unchosen staged document {}: {}",
+                                (*p_.staged_documents / e->path).string(), ec.message()),
+                    e->path);
+      }
     }
     return {};
   }
@@ -484,7 +622,10 @@ class Planner {
     swap_ = swap_expected();
     // Room for the staged database, the documents not staged yet and, for a copy, a snapshot
     // of live (a swap keeps the old file itself).
-    std::uint64_t docs_to_stage = p_.staged_documents ? 0 : p_.document_bytes;
+    // (A tenant restore stages every document and then keeps the chosen ones.)
+    std::uint64_t docs_to_stage = p_.staged_documents ? 0
+                                  : by_file_          ? all_document_bytes_
+                                                      : p_.document_bytes;
     std::uint64_t needed = (swap_ ? 0 : p_.live_bytes) + p_.staged_bytes + docs_to_stage;
     if (auto f = detail::disk_space_check(core::restore_state_dir(p_.live), needed)) {
       p_.checks.push_back(*f);
@@ -535,7 +676,16 @@ class Planner {
           "checkpoint live's -wal into it and take it out of WAL mode (the staged file "
           "comes in WAL mode)");
     }
-    if (p_.live_documents) {
+    if (p_.live_documents && by_file_) {
+      auto replaced = std::count_if(p_.chosen_documents.begin(), p_.chosen_documents.end(),
+                                    [](const ChosenDocument& c) { return c.replaces; });
+      s.push_back(fmt::format(
+          "{}swap the {} documents that the rows of {} name into {} one by one ({} replaced by "
+          "renameat2 RENAME_EXCHANGE, {} added by a rename); the other documents stay",
+          p_.staged_documents ? "" : "stage and ", p_.document_files,
+          detail::selection_to_string(p_.selection), p_.live_documents->string(), replaced,
+          p_.chosen_documents.size() - static_cast<std::size_t>(replaced)));
+    } else if (p_.live_documents) {
       s.push_back(fmt::format("{}swap {} documents into {} (renameat2 RENAME_EXCHANGE)",
                               p_.staged_documents ? "" : "stage and ", p_.document_files,
                               p_.live_documents->string()));
@@ -597,6 +747,7 @@ class Planner {
         {"staged_database_xxh128", p_.staged_database_hash.hex()},
         {"staged_tree", detail::tree_json(p_.staged_tree)},
         {"live_tree", detail::tree_json(p_.live_tree)},
+        {"chosen_documents", chosen_json(p_.chosen_documents)},
         {"staged_documents", p_.staged_documents ? p_.staged_documents->string() : ""},
         {"staged_files", p_.staged_files ? p_.staged_files->string() : ""},
         {"steps", p_.steps},
@@ -617,6 +768,8 @@ class Planner {
   Plan p_;
   Clock::time_point started_;
   bool stage_documents_ = false;
+  bool by_file_ = false;  // a tenant restore's documents: chosen files, exchanged one by one
+  std::uint64_t all_document_bytes_ = 0;
   fs::path files_dir_;
   verify::VerifyReport report_;
   std::string database_;
@@ -700,6 +853,16 @@ Result<Plan> load_plan(const fs::path& plan_dir) {
     p.staged_database_hash = *staged_hash;
     RK_TRY_ASSIGN(p.staged_tree, detail::tree_from_json(j.at("staged_tree")));
     RK_TRY_ASSIGN(p.live_tree, detail::tree_from_json(j.at("live_tree")));
+    for (const auto& c : j.value("chosen_documents", nlohmann::json::array())) {
+      ChosenDocument d{c.at("path").get<std::string>(), c.at("live_path").get<std::string>(),
+                       c.at("replaces").get<bool>()};
+      if (!detail::relative_inside(d.path) || !detail::relative_inside(d.live_path)) {
+        return fail(ErrorCode::kBadBackup,
+                    fmt::format("{} names a document outside the documents folder", path.string()),
+                    path.string());
+      }
+      p.chosen_documents.push_back(std::move(d));
+    }
     // The staged paths must lie inside the plan folder (or its recorded documents staging):
     // a plan is a file someone could edit.
     if (auto d = j.value("staged_documents", ""); !d.empty()) p.staged_documents = d;

@@ -56,8 +56,10 @@ std::string equalities(const std::vector<std::string>& columns, int first = 1) {
 
 class Collector {
  public:
-  Collector(core::Database& db, const core::Profile& profile, std::string root)
-      : db_(db), profile_(profile), root_(std::move(root)) {}
+  Collector(core::Database& db, const core::Profile& profile, std::string root, ReferenceOptions o)
+      : db_(db), profile_(profile), root_(std::move(root)), o_(std::move(o)) {
+    if (!o_.tenant) o_.tenant = profile.tenant_spec();
+  }
 
   Result<void> load() {
     if (profile_.references.empty()) {
@@ -70,24 +72,29 @@ class Collector {
   }
 
   Result<void> tenant(const std::string& id) {
-    if (!profile_.tenant_column) {
+    if (!o_.tenant) {
       return fail(ErrorCode::kInvalidArgument,
                   "choosing documents by tenant needs the tenant column: a profile with "
                   "[database] tenant_column");
     }
-    const std::string& column = *profile_.tenant_column;
+    const core::TenantSpec& spec = *o_.tenant;
     std::uint64_t rows = 0;
     for (const auto& ref : profile_.references) {
       const TableInfo* t = find_table(summary_, ref.table);
       if (!t || !has_column(*t, ref.column)) continue;
+      // The tenant table's own row by its key (as a tenant restore takes it), else the rows
+      // holding the tenant column.
+      const std::string& column = spec.table && ref.table == *spec.table && has_column(*t, spec.key)
+                                      ? spec.key
+                                      : spec.column;
       if (!has_column(*t, column)) {
-        unreachable(ref, fmt::format("it has no tenant column \"{}\"", column));
+        unreachable(ref, fmt::format("it has no tenant column \"{}\"", spec.column));
         continue;
       }
       RK_TRY_ASSIGN(auto n, collect(ref, equalities({column}), {id}));
       rows += n;
     }
-    if (rows == 0) {
+    if (rows == 0 && o_.tenant_without_documents_fails) {
       return fail(ErrorCode::kNotFound,
                   fmt::format("no row of tenant {} names a document in the backup's database "
                               "(the reference columns hold none); check the tenant id",
@@ -195,6 +202,7 @@ class Collector {
   core::Database& db_;
   const core::Profile& profile_;
   std::string root_;
+  ReferenceOptions o_;
   core::DatabaseSummary summary_;
   ReferencedDocuments out_;
 };
@@ -203,8 +211,9 @@ class Collector {
 
 Result<ReferencedDocuments> referenced_documents(core::Database& db, const core::Profile& profile,
                                                  const DocumentChoice& choice,
-                                                 const std::string& root) {
-  Collector c(db, profile, root);
+                                                 const std::string& root,
+                                                 const ReferenceOptions& options) {
+  Collector c(db, profile, root, options);
   RK_TRY(c.load());
   for (const auto& t : choice.tenants) RK_TRY(c.tenant(t));
   for (const auto& r : choice.rows) RK_TRY(c.row(r));

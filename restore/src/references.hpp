@@ -2,6 +2,7 @@
 // read for chosen tenants or chosen rows. Shared by extract (--tenant, --row).
 #pragma once
 
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -19,15 +20,21 @@ struct ReferencedDocuments {
   std::vector<core::Finding> notes;  // reference tables that a choice cannot reach
 };
 
+struct ReferenceOptions {
+  std::optional<core::TenantSpec> tenant;  // default: the profile's
+  // A chosen tenant whose rows name no document is an error (extract: a mistyped id), or just
+  // none (a tenant restore: a tenant without documents).
+  bool tenant_without_documents_fails = true;
+};
+
 // Reads `db` (untrusted, opened by the caller) for the documents that the chosen tenants' rows
 // and the chosen rows name: a row's own reference columns, and those of rows in reference
 // tables that point at it through a declared foreign key. `root` prefixes every value.
 // @error kInvalidArgument (no references in the profile; a tenant choice without a tenant
 // column; a row whose table is unknown or whose key does not fit), kNotFound (no such row, or
-// a tenant no reference table holds), kDatabase.
-[[nodiscard]] Result<ReferencedDocuments> referenced_documents(core::Database& db,
-                                                               const core::Profile& profile,
-                                                               const DocumentChoice& choice,
-                                                               const std::string& root);
+// a tenant no reference table holds, unless told otherwise), kDatabase.
+[[nodiscard]] Result<ReferencedDocuments> referenced_documents(
+    core::Database& db, const core::Profile& profile, const DocumentChoice& choice,
+    const std::string& root, const ReferenceOptions& options = {});
 
 }  // namespace restorekit::restore::detail

@@ -20,21 +20,11 @@ namespace restorekit::restore {
 namespace {
 
 namespace fs = std::filesystem;
+using test::files_below;
 using test::ScratchDir;
 
 // NFD: "Mu" + U+0308 + "ller" — the way macOS spells "Müller".
 const std::string kNfdName = "Mu\xcc\x88ller Angebot.txt";
-
-// Every file below `root`, relative, sorted.
-std::vector<std::string> files_below(const fs::path& root) {
-  std::vector<std::string> out;
-  if (!fs::exists(root)) return out;
-  for (const auto& e : fs::recursive_directory_iterator(root)) {
-    if (e.is_regular_file()) out.push_back(fs::relative(e.path(), root).string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 class Extract : public ::testing::Test {
  protected:
@@ -283,6 +273,8 @@ TEST_F(Extract, TheCommandLineExtractsListsAndExitsAsDocumented) {
 
 namespace restorekit::restore {
 namespace {
+
+using test::files_below;
 
 // Documents chosen through the database: a schema made with sqlite3, rows that name documents
 // directly (persons.photo) and through children (documents.person_id -> persons), a composite

@@ -163,12 +163,15 @@ void apply_profile(BackupDiffOptions& options, const core::Profile& profile);
 // as VerifyReport::listing, with database entries taken out — with the live documents folder.
 // Files in restorekit/ and records without a hash are left out. Live files are hashed only
 // when their size matches, unless `live_hashes` (path relative to `live`, '/'-separated ->
-// XXH3-128, as a scan just read them) already has theirs. @error kNotFound (no such folder),
-// kIo.
+// XXH3-128, as a scan just read them) already has theirs. With LiveScope::kTheseFiles only the
+// live files that `files` names are compared (a restore that replaces chosen documents and
+// leaves the rest): nothing is lost. @error kNotFound (no such folder), kIo.
+enum class LiveScope { kWholeFolder, kTheseFiles };
 [[nodiscard]] Result<DocumentDiff> diff_documents(
     const std::vector<core::EntryRecord>& files, const std::string& root,
     const std::filesystem::path& live, std::size_t samples,
-    const std::map<std::string, core::Digest128>* live_hashes = nullptr);
+    const std::map<std::string, core::Digest128>* live_hashes = nullptr,
+    LiveScope scope = LiveScope::kWholeFolder);
 
 // Compares a backup's database (a file restorekit staged or the user gave; opened as untrusted)
 // with the live database (opened read-only).

@@ -127,6 +127,15 @@ struct DatabaseFingerprint {
   friend bool operator==(const DatabaseFingerprint&, const DatabaseFingerprint&) = default;
 };
 
+// A document a tenant restore brings back: one that the chosen tenants' rows in the backup name
+// through the profile's [documents] references.
+struct ChosenDocument {
+  std::string path;       // below the backup's documents root (and the staged tree)
+  std::string live_path;  // below the live documents folder: live's own spelling when it has it
+  bool replaces = false;  // live has a file by that name (else the restore adds it)
+  friend bool operator==(const ChosenDocument&, const ChosenDocument&) = default;
+};
+
 struct Plan {
   std::string backup;
   std::filesystem::path live;
@@ -147,6 +156,11 @@ struct Plan {
   core::Digest128 staged_database_hash;  // XXH3-128 of the staged database file's bytes
   std::vector<TreeEntry> staged_tree;    // under staged_documents, sorted by path
   std::vector<TreeEntry> live_tree;      // under live_documents when planned, sorted by path
+  // A tenant restore's documents, sorted by path: apply exchanges these files one by one and
+  // leaves the rest of the live folder as it is. Empty: the staged tree replaces the live
+  // documents folder whole (a full restore), or the documents are left alone (a selective
+  // restore without references, or whose rows name none).
+  std::vector<ChosenDocument> chosen_documents;
   std::uint64_t live_bytes = 0;
   std::uint64_t staged_bytes = 0;
   std::uint64_t archive_bytes = 0;
