@@ -1,5 +1,7 @@
 #include "render_restore.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
@@ -42,6 +44,29 @@ void render_changes(const std::vector<restore::TableChange>& changes, std::ostre
                grouped(c.deleted), grouped(c.inserted),
                c.orphaned ? fmt::format("  {} orphaned", grouped(c.orphaned)) : "");
   }
+}
+
+// A tenant restore's documents: how many it replaces and adds, and the first of them.
+void render_chosen(const std::vector<restore::ChosenDocument>& chosen, std::ostream& out) {
+  if (chosen.empty()) return;
+  auto replaced = static_cast<std::size_t>(std::count_if(
+      chosen.begin(), chosen.end(), [](const restore::ChosenDocument& c) { return c.replaces; }));
+  fmt::print(out, "documents of the chosen tenants: {} ({} replaced, {} added; the others stay):\n",
+             grouped(chosen.size()), grouped(replaced), grouped(chosen.size() - replaced));
+  constexpr std::size_t kShown = 10;
+  for (std::size_t i = 0; i < chosen.size() && i < kShown; ++i) {
+    fmt::print(out, "  {} {}\n", chosen[i].replaces ? "replace" : "add    ",
+               core::escape_name(chosen[i].live_path));
+  }
+  if (chosen.size() > kShown) fmt::print(out, "  … and {} more\n", grouped(chosen.size() - kShown));
+}
+
+json chosen_json(const std::vector<restore::ChosenDocument>& chosen) {
+  json out = json::array();
+  for (const auto& c : chosen) {
+    out.push_back({{"path", c.path}, {"live_path", c.live_path}, {"replaces", c.replaces}});
+  }
+  return out;
 }
 
 }  // namespace
@@ -88,6 +113,7 @@ void render_restore_text(const RestoreOutcome& o, std::ostream& out) {
       render_diff_text(p->effects, out);
     }
     render_changes(o.applied ? o.applied->changes : p->changes, out);
+    render_chosen(p->chosen_documents, out);
     if (o.dry_run && !p->steps.empty()) {
       fmt::print(out, "apply would:\n");
       for (std::size_t i = 0; i < p->steps.size(); ++i) {
@@ -127,6 +153,7 @@ json restore_json(const RestoreOutcome& o) {
     doc["database_entry"] = p->database_entry;
     doc["selective"] = p->selection.selective();
     doc["changes"] = changes_json(o.applied ? o.applied->changes : p->changes);
+    doc["chosen_documents"] = chosen_json(p->chosen_documents);
     doc["steps"] = p->steps;
     doc["live_hash"] = p->live_hash.hex();
     doc["result_hash"] = p->result_hash.hex();

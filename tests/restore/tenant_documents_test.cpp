@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <restorekit/core/profile.hpp>
 #include <restorekit/restore/restore.hpp>
@@ -260,6 +261,41 @@ TEST_F(TenantDocuments, ADocumentChangedAfterThePlanMakesApplyRefuse) {
   EXPECT_EQ(r->refusal.code, "DOCUMENTS_CHANGED");
   EXPECT_EQ(content_of(live_), before_db_);
   EXPECT_EQ(live_file("c1/a.pdf"), "a v2 live\n");
+}
+
+TEST_F(TenantDocuments, TheCommandLineShowsTheDocumentsAndRestoresThem) {
+  std::vector<std::string> args = {restorekit_exe(),
+                                   "restore",
+                                   backup_.string(),
+                                   "--live",
+                                   live_.string(),
+                                   "--live-docs",
+                                   live_docs_.string(),
+                                   "--profile",
+                                   (dir_ / "app.toml").string(),
+                                   "--tenant",
+                                   "1"};
+  auto with = [&](std::vector<std::string> more) {
+    auto a = args;
+    a.insert(a.end(), more.begin(), more.end());
+    return a;
+  };
+  auto text = run(with({"--dry-run"}));
+  ASSERT_EQ(text.exit_code, 0) << text.out << text.err;
+  EXPECT_NE(text.out.find("documents of the chosen tenants: 5 (3 replaced, 2 added"),
+            std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("add     c1/sub/deep.pdf"), std::string::npos) << text.out;
+  auto json = run(with({"--dry-run", "--json"}));
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  auto doc = nlohmann::json::parse(json.out);
+  ASSERT_EQ(doc["chosen_documents"].size(), 5u);
+  EXPECT_EQ(doc["chosen_documents"][1]["live_path"], "c1/" + kNfd);
+  EXPECT_EQ(doc["effects"]["documents"]["lost"], 0);
+  EXPECT_EQ(tree_hash(live_docs_), before_docs_);
+  auto applied = run(with({"--yes", "--quiet"}));
+  ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  expect_tenant_one_restored();
 }
 
 // Killed at every step and at random instants, the tenant's documents always match its rows.
