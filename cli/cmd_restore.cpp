@@ -37,6 +37,9 @@ struct RestoreArgs {
   std::vector<std::string> tables;
   std::vector<std::string> exclude_tables;
   bool drop_other_tenants = false;
+  std::vector<std::string> records;  // --row TABLE:KEY
+  std::vector<std::string> where;    // TABLE, CONDITION pairs
+  bool revert_changed = false;
   bool allow_schema_changes = false;
   unsigned keep_snapshots = 3;
   std::size_t rows = 0;
@@ -73,6 +76,17 @@ Result<restore::PlanOptions> plan_options(const RestoreArgs& a, BackupInputs inp
   o.selection.drop_other_tenants = a.drop_other_tenants;
   if (o.selection.drop_other_tenants && o.selection.tenants.empty()) {
     return tl::unexpected(usage("--drop-other-tenants needs --tenant"));
+  }
+  for (const auto& r : a.records) {
+    RK_TRY_ASSIGN(auto row, parse_row(r));
+    o.selection.rows.push_back(std::move(row));
+  }
+  for (std::size_t i = 0; i + 1 < a.where.size(); i += 2) {
+    o.selection.where.push_back(restore::RowCondition{a.where[i], a.where[i + 1]});
+  }
+  o.selection.revert_changed = a.revert_changed;
+  if (a.revert_changed && !o.selection.records()) {
+    return tl::unexpected(usage("--revert-changed goes with --row or --where"));
   }
   o.allow_schema_changes = a.allow_schema_changes;
   o.diff.sample_rows = a.rows;
@@ -214,6 +228,17 @@ void setup_restore(CLI::App& app, int& exit_code) {
       ->delimiter(',');
   cmd->add_flag("--drop-other-tenants", args->drop_other_tenants,
                 "with --tenant: also delete every other tenant's rows");
+  cmd->add_option("--row", args->records,
+                  "restore this row (TABLE:KEY, a composite key as t:1,2; repeatable) with the "
+                  "rows that hang off it and the parents it needs");
+  cmd->add_option("--where", args->where,
+                  "restore the rows of TABLE that meet an SQL condition on the backup (TABLE "
+                  "'CONDITION'; repeatable), with what hangs off them")
+      ->expected(2)
+      ->allow_extra_args(false);
+  cmd->add_flag("--revert-changed", args->revert_changed,
+                "with --row/--where: also set rows live changed since back (default: keep them, "
+                "reported as conflicts)");
   cmd->add_flag("--allow-schema-changes", args->allow_schema_changes,
                 "restore even when the backup's schema differs (triggers, views, older schema)");
   cmd->add_option("--keep-snapshots", args->keep_snapshots, "safety snapshots to keep")

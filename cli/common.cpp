@@ -323,4 +323,23 @@ std::optional<int> handle_command_word(CLI::App& app, int argc, char** argv) {
   return kExitError;
 }
 
+Result<restore::RowRef> parse_row(const std::string& text) {
+  auto colon = text.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return fail(ErrorCode::kInvalidArgument,
+                fmt::format("--row {}: give TABLE:KEY, such as persons:42 (a composite key as "
+                            "settings:7,theme)",
+                            text));
+  }
+  restore::RowRef row{text.substr(0, colon), {}};
+  std::string key = text.substr(colon + 1);
+  for (std::size_t at = 0;;) {
+    auto comma = key.find(',', at);
+    row.key.push_back(key.substr(at, comma - at));
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  return row;
+}
+
 }  // namespace restorekit::cli

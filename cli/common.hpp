@@ -17,6 +17,7 @@
 #include <restorekit/core/error.hpp>
 #include <restorekit/core/profile.hpp>
 #include <restorekit/core/progress.hpp>
+#include <restorekit/restore/extract.hpp>
 
 #include "render_common.hpp"
 
@@ -107,6 +108,10 @@ class ProgressBar {
 namespace restorekit::cli {
 // Adds --max-entries, --max-bytes and --max-ratio, bound to `limits` (defaults shown).
 void add_limit_flags(CLI::App& cmd, core::ReaderLimits& limits);
+
+// --row TABLE:KEY (extract, restore): a composite key's values separated by commas.
+// @error kInvalidArgument naming the malformed argument.
+[[nodiscard]] Result<restore::RowRef> parse_row(const std::string& text);
 
 // `restorekit help [COMMAND]` prints that help; a first word that is no command is an error that
 // names the commands and the closest one ("verfy": did you mean verify?). nullopt: parse as usual.

@@ -1,6 +1,7 @@
 #include "render_restore.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
@@ -31,7 +32,8 @@ json changes_json(const std::vector<restore::TableChange>& changes) {
     out.push_back({{"table", c.table},
                    {"deleted", c.deleted},
                    {"inserted", c.inserted},
-                   {"orphaned", c.orphaned}});
+                   {"orphaned", c.orphaned},
+                   {"reverted", c.reverted}});
   }
   return out;
 }
@@ -40,10 +42,58 @@ void render_changes(const std::vector<restore::TableChange>& changes, std::ostre
   if (changes.empty()) return;
   fmt::print(out, "rows changed by the selective restore:\n");
   for (const auto& c : changes) {
-    fmt::print(out, "  {:<24} {:>10} deleted {:>10} inserted{}\n", core::escape_name(c.table),
+    fmt::print(out, "  {:<24} {:>10} deleted {:>10} inserted{}{}\n", core::escape_name(c.table),
                grouped(c.deleted), grouped(c.inserted),
+               c.reverted ? fmt::format(" {:>10} reverted", grouped(c.reverted)) : "",
                c.orphaned ? fmt::format("  {} orphaned", grouped(c.orphaned)) : "");
   }
+}
+
+// A record restore's rows: per table, what it does with how many, and their first keys.
+void render_records(const std::vector<restore::RecordChange>& records, std::ostream& out) {
+  if (records.empty()) return;
+  fmt::print(out, "rows of the record restore (key: action):\n");
+  constexpr std::size_t kShown = 8;
+  for (std::size_t i = 0; i < records.size();) {
+    const std::string& table = records[i].table;
+    std::map<std::string, std::vector<std::string>> by_action;
+    for (; i < records.size() && records[i].table == table; ++i) {
+      by_action[std::string(restore::record_action_name(records[i].action))].push_back(
+          records[i].key);
+    }
+    for (const auto& [action, keys] : by_action) {
+      std::string shown;
+      for (std::size_t k = 0; k < keys.size() && k < kShown; ++k) {
+        if (k) shown += ' ';
+        shown += core::escape_name(keys[k]);
+      }
+      if (keys.size() > kShown) shown += fmt::format(" … {} more", grouped(keys.size() - kShown));
+      fmt::print(out, "  {:<24} {:<10} {:>6}  {}\n", core::escape_name(table), action,
+                 grouped(keys.size()), shown);
+    }
+  }
+  auto conflicts = std::count_if(records.begin(), records.end(), [](const auto& r) {
+    return r.action == restore::RecordChange::Action::kKept ||
+           r.action == restore::RecordChange::Action::kReusedKey ||
+           r.action == restore::RecordChange::Action::kBlocked;
+  });
+  if (conflicts > 0) {
+    fmt::print(out,
+               "  {} conflict{}: kept = live changed the row since (--revert-changed sets it "
+               "back); reused-key = live uses the key for another row (never overwritten); "
+               "blocked = hangs off such a row\n",
+               grouped(static_cast<std::uint64_t>(conflicts)), conflicts == 1 ? "" : "s");
+  }
+}
+
+json records_json(const std::vector<restore::RecordChange>& records) {
+  json out = json::array();
+  for (const auto& r : records) {
+    out.push_back({{"table", r.table},
+                   {"key", r.key},
+                   {"action", std::string(restore::record_action_name(r.action))}});
+  }
+  return out;
 }
 
 // A tenant restore's documents: how many it replaces and adds, and the first of them.
@@ -51,7 +101,7 @@ void render_chosen(const std::vector<restore::ChosenDocument>& chosen, std::ostr
   if (chosen.empty()) return;
   auto replaced = static_cast<std::size_t>(std::count_if(
       chosen.begin(), chosen.end(), [](const restore::ChosenDocument& c) { return c.replaces; }));
-  fmt::print(out, "documents of the chosen tenants: {} ({} replaced, {} added; the others stay):\n",
+  fmt::print(out, "documents of the chosen rows: {} ({} replaced, {} added; the others stay):\n",
              grouped(chosen.size()), grouped(replaced), grouped(chosen.size() - replaced));
   constexpr std::size_t kShown = 10;
   for (std::size_t i = 0; i < chosen.size() && i < kShown; ++i) {
@@ -113,6 +163,7 @@ void render_restore_text(const RestoreOutcome& o, std::ostream& out) {
       render_diff_text(p->effects, out);
     }
     render_changes(o.applied ? o.applied->changes : p->changes, out);
+    render_records(p->records, out);
     render_chosen(p->chosen_documents, out);
     if (o.dry_run && !p->steps.empty()) {
       fmt::print(out, "apply would:\n");
@@ -154,6 +205,7 @@ json restore_json(const RestoreOutcome& o) {
     doc["selective"] = p->selection.selective();
     doc["changes"] = changes_json(o.applied ? o.applied->changes : p->changes);
     doc["chosen_documents"] = chosen_json(p->chosen_documents);
+    doc["records"] = records_json(p->records);
     doc["steps"] = p->steps;
     doc["live_hash"] = p->live_hash.hex();
     doc["result_hash"] = p->result_hash.hex();

@@ -92,6 +92,40 @@ Result<void> parse_database(const toml::table& t, Profile& p) {
   return {};
 }
 
+// "table.column", named by `what` in the error.
+Result<ColumnRef> column_ref(const std::string& text, std::string_view what) {
+  auto dot = text.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == text.size()) {
+    return profile_error(
+        fmt::format("profile key \"{}\": \"{}\" must be written table.column", what, text));
+  }
+  return ColumnRef{text.substr(0, dot), text.substr(dot + 1)};
+}
+
+// [[relations]]: child = "appointments.person_ref", parent = "persons.id".
+Result<void> parse_relations(const toml::node& node, Profile& p) {
+  const toml::array* list = node.as_array();
+  if (!list || !list->is_array_of_tables()) {
+    return profile_error(
+        "profile key \"relations\" must be a list of tables ([[relations]] with child and "
+        "parent)");
+  }
+  for (const auto& item : *list) {
+    const toml::table& t = *item.as_table();
+    RK_TRY(check_keys(t, "relations", {"child", "parent"}));
+    RK_TRY_ASSIGN(auto child, get_string(t, "relations", "child"));
+    RK_TRY_ASSIGN(auto parent, get_string(t, "relations", "parent"));
+    if (!child || !parent) {
+      return profile_error(
+          "every [[relations]] needs child = \"table.column\" and parent = \"table.column\"");
+    }
+    RK_TRY_ASSIGN(auto c, column_ref(*child, "relations.child"));
+    RK_TRY_ASSIGN(auto q, column_ref(*parent, "relations.parent"));
+    p.relations.push_back(Relation{std::move(c), std::move(q)});
+  }
+  return {};
+}
+
 Result<void> parse_documents(const toml::table& t, Profile& p, const std::filesystem::path& base) {
   RK_TRY(check_keys(t, "documents", {"root", "live", "references"}));
   RK_TRY_ASSIGN(p.documents_root, get_string(t, "documents", "root"));
@@ -99,12 +133,8 @@ Result<void> parse_documents(const toml::table& t, Profile& p, const std::filesy
   if (live) p.live_documents = resolve(base, *live);
   RK_TRY_ASSIGN(auto refs, get_strings(t, "documents", "references"));
   for (const auto& ref : refs) {
-    auto dot = ref.find('.');
-    if (dot == std::string::npos || dot == 0 || dot + 1 == ref.size()) {
-      return profile_error(fmt::format(
-          "profile key \"documents.references\": \"{}\" must be written table.column", ref));
-    }
-    p.references.push_back(ColumnRef{ref.substr(0, dot), ref.substr(dot + 1)});
+    RK_TRY_ASSIGN(auto r, column_ref(ref, "documents.references"));
+    p.references.push_back(std::move(r));
   }
   return {};
 }
@@ -137,7 +167,7 @@ std::optional<TenantSpec> Profile::tenant_spec() const {
 
 Result<Profile> parse_profile(std::string_view toml_text, const std::filesystem::path& base_dir) {
   RK_TRY_ASSIGN(auto root, parse_toml(toml_text));
-  RK_TRY(check_keys(root, "", {"database", "documents", "live"}));
+  RK_TRY(check_keys(root, "", {"database", "documents", "live", "relations"}));
   Profile p;
   RK_TRY_ASSIGN(const toml::table* db, section_of(root, "database"));
   if (db) RK_TRY(parse_database(*db, p));
@@ -145,6 +175,7 @@ Result<Profile> parse_profile(std::string_view toml_text, const std::filesystem:
   if (docs) RK_TRY(parse_documents(*docs, p, base_dir));
   RK_TRY_ASSIGN(const toml::table* live, section_of(root, "live"));
   if (live) RK_TRY(parse_live(*live, p, base_dir));
+  if (const toml::node* relations = root.get("relations")) RK_TRY(parse_relations(*relations, p));
   return p;
 }
 

@@ -91,9 +91,37 @@ std::chrono::nanoseconds unsettled_for(const DatabaseFingerprint& f, std::int64_
 // reading the staged backup database; triggers and foreign-key enforcement are off for the
 // transaction, and foreign_key_check afterwards counts orphaned rows per table.
 // @error kInvalidArgument (a named table or tenant column that does not exist), kDatabase.
-[[nodiscard]] Result<std::vector<TableChange>> run_selective(core::Database& target,
-                                                             const fs::path& staged,
-                                                             const Selection& selection);
+// A record restore (selection.records()) also lists every row it considered and the document
+// names of the rows it brings back; then new foreign-key violations are an error (kConflict:
+// the closure should leave none).
+struct SelectiveOutcome {
+  std::vector<TableChange> changes;
+  std::vector<RecordChange> records;
+  std::vector<std::string> documents;
+};
+[[nodiscard]] Result<SelectiveOutcome> run_selective(
+    core::Database& target, const fs::path& staged, const Selection& selection,
+    const std::vector<core::ColumnRef>& references = {});
+
+// --- records.cpp ------------------------------------------------------------------------------
+
+struct RecordOutcome {
+  std::vector<TableChange> changes;    // rows inserted and reverted, per table
+  std::vector<RecordChange> records;   // every row considered
+  std::vector<std::string> documents;  // reference-column values of the rows brought back
+};
+
+// A record restore inside the caller's transaction on `target` (the staged backup attached as
+// rk_backup; `backup_reader` a read-only connection to it, where --where conditions are tried
+// first). `references`: the profile's document columns. @error kInvalidArgument (a table not in
+// both, a key of the wrong arity, a condition that does not compile), kNotFound (no such row,
+// no row meets a condition), kDatabase.
+[[nodiscard]] Result<RecordOutcome> run_records(core::Database& target,
+                                                const core::DatabaseSummary& live,
+                                                const core::DatabaseSummary& backup,
+                                                core::Database& backup_reader,
+                                                const Selection& selection,
+                                                const std::vector<core::ColumnRef>& references);
 
 // --- guard.cpp ------------------------------------------------------------------------------
 

@@ -123,6 +123,20 @@ nlohmann::json selection_json(const Selection& s) {
                       {"tables", s.tables},
                       {"exclude_tables", s.exclude_tables},
                       {"drop_other_tenants", s.drop_other_tenants}};
+  if (s.records()) {
+    nlohmann::json rows = nlohmann::json::array(), where = nlohmann::json::array(),
+                   relations = nlohmann::json::array();
+    for (const auto& r : s.rows) rows.push_back({{"table", r.table}, {"key", r.key}});
+    for (const auto& w : s.where) where.push_back({{"table", w.table}, {"sql", w.sql}});
+    for (const auto& r : s.relations) {
+      relations.push_back({{"child", {r.child.table, r.child.column}},
+                           {"parent", {r.parent.table, r.parent.column}}});
+    }
+    j["rows"] = std::move(rows);
+    j["where"] = std::move(where);
+    j["relations"] = std::move(relations);
+    j["revert_changed"] = s.revert_changed;
+  }
   if (s.tenant) {
     j["tenant"] = {{"column", s.tenant->column},
                    {"table", s.tenant->table.value_or("")},
@@ -138,6 +152,21 @@ Selection selection_from_json(const nlohmann::json& j) {
   s.tables = j.value("tables", std::vector<std::string>{});
   s.exclude_tables = j.value("exclude_tables", std::vector<std::string>{});
   s.drop_other_tenants = j.value("drop_other_tenants", false);
+  for (const auto& r : j.value("rows", nlohmann::json::array())) {
+    s.rows.push_back(
+        RowRef{r.at("table").get<std::string>(), r.at("key").get<std::vector<std::string>>()});
+  }
+  for (const auto& w : j.value("where", nlohmann::json::array())) {
+    s.where.push_back(
+        RowCondition{w.at("table").get<std::string>(), w.at("sql").get<std::string>()});
+  }
+  for (const auto& r : j.value("relations", nlohmann::json::array())) {
+    auto c = r.at("child").get<std::vector<std::string>>();
+    auto p = r.at("parent").get<std::vector<std::string>>();
+    if (c.size() != 2 || p.size() != 2) continue;
+    s.relations.push_back(core::Relation{{c[0], c[1]}, {p[0], p[1]}});
+  }
+  s.revert_changed = j.value("revert_changed", false);
   if (j.contains("tenant") && j["tenant"].is_object()) {
     const auto& t = j["tenant"];
     core::TenantSpec spec;
@@ -161,6 +190,15 @@ std::string selection_to_string(const Selection& s) {
   if (!s.tables.empty()) parts.push_back("tables " + join(s.tables));
   if (!s.exclude_tables.empty()) parts.push_back("all tables but " + join(s.exclude_tables));
   if (s.drop_other_tenants) parts.push_back("other tenants dropped");
+  for (const auto& r : s.rows) {
+    std::string key;
+    for (const auto& k : r.key) key += (key.empty() ? "" : ",") + k;
+    parts.push_back(fmt::format("row {}:{}", r.table, key));
+  }
+  for (const auto& w : s.where) parts.push_back(fmt::format("rows of {} where {}", w.table, w.sql));
+  if (s.records()) {
+    parts.push_back(s.revert_changed ? "rows changed since reverted" : "rows changed since kept");
+  }
   return join(parts);
 }
 

@@ -246,7 +246,8 @@ class Planner {
     RK_TRY(compare_schemas());
     if (too_wide()) return {};
     RK_TRY(effects());
-    RK_TRY(hashes());
+    RK_TRY(hashes());  // a selective restore's rows, and so a record restore's documents
+    RK_TRY(documents());
     space_and_prediction();
     return {};
   }
@@ -368,6 +369,12 @@ class Planner {
                   diff::diff_databases(
                       diff::Sessions{*staged_db_, *live_db_, &backup_summary_, &live_summary_}, d));
     p_.effects.backup_database = database_;
+    return {};
+  }
+
+  // What the restore does to the documents: the staged tree replaces live's, or (a tenant or
+  // record restore) the chosen files replace theirs.
+  Result<void> documents() {
     if (!p_.live_documents) return {};
     // The documents' listing is held in memory here: diff and the staged tree need it whole.
     RK_TRY_ASSIGN(auto files, report_.listing->records());
@@ -450,18 +457,28 @@ class Planner {
       p_.live_documents.reset();
       return false;
     };
-    if (p_.selection.tenants.empty()) {
+    bool records = p_.selection.records();
+    if (p_.selection.tenants.empty() && !records) {
       return leave("a table restore leaves the documents alone");
     }
     if (!o_.profile || o_.profile->references.empty()) {
-      return leave(
-          "a tenant restore brings documents back through the profile's [documents] references "
-          "(the columns that name them); without them the live documents are left as they are");
+      return leave(fmt::format(
+          "a {} restore brings documents back through the profile's [documents] references "
+          "(the columns that name them); without them the live documents are left as they are",
+          records ? "record" : "tenant"));
     }
-    DocumentChoice choice{p_.selection.tenants, {}};
-    RK_TRY_ASSIGN(auto refs, detail::referenced_documents(
-                                 *staged_db_, *o_.profile, choice, root,
-                                 detail::ReferenceOptions{p_.selection.tenant, false}));
+    detail::ReferencedDocuments refs;
+    if (records) {  // the names that the rows it brings back hold
+      for (const auto& v : record_documents_) {
+        if (auto path = core::normalize_entry_path(root + v))
+          refs.keys.insert(core::name_key(*path));
+      }
+    } else {
+      DocumentChoice choice{p_.selection.tenants, {}};
+      RK_TRY_ASSIGN(
+          refs, detail::referenced_documents(*staged_db_, *o_.profile, choice, root,
+                                             detail::ReferenceOptions{p_.selection.tenant, false}));
+    }
     for (auto& n : refs.notes) p_.checks.push_back(std::move(n));
     std::set<std::string> found;
     std::erase_if(files, [&](const core::EntryRecord& e) {
@@ -470,22 +487,27 @@ class Planner {
       return !refs.keys.count(key) || !found.insert(std::move(key)).second;
     });
     if (auto missing = refs.keys.size() - found.size(); missing > 0) {
-      p_.checks.push_back(finding(
-          "DOC_MISSING", Severity::kWarning, root,
-          fmt::format("{} document{} that the rows of {} name {} not in the backup; the live "
-                      "file{} of that name {} left as {} are",
-                      missing, missing == 1 ? "" : "s", detail::selection_to_string(p_.selection),
-                      missing == 1 ? "is" : "are", missing == 1 ? "" : "s",
-                      missing == 1 ? "is" : "are", missing == 1 ? "it" : "they")));
+      p_.checks.push_back(
+          finding("DOC_MISSING", Severity::kWarning, root,
+                  fmt::format("{} document{} that {} name {} not in the backup; the live "
+                              "file{} of that name {} left as {} are",
+                              missing, missing == 1 ? "" : "s", chosen_by(),
+                              missing == 1 ? "is" : "are", missing == 1 ? "" : "s",
+                              missing == 1 ? "is" : "are", missing == 1 ? "it" : "they")));
     }
     if (files.empty()) {
       return leave(
-          fmt::format("the rows of {} in the backup name no document in it; the live "
-                      "documents are left as they are",
-                      detail::selection_to_string(p_.selection)));
+          fmt::format("{} name no document in the backup; the live documents are left as they are",
+                      chosen_by()));
     }
     by_file_ = true;
     return true;
+  }
+
+  // Whose documents a selective restore brings back, for sentences.
+  std::string chosen_by() const {
+    if (p_.selection.records()) return "the rows it brings back";
+    return "the rows of " + detail::selection_to_string(p_.selection);
   }
 
   // Where each chosen document goes in live: the name live has for it (the one name rule), else
@@ -572,11 +594,14 @@ class Planner {
     if (!p_.selection.selective()) p_.result_hash = *staged_hash;
     for (const auto& c : p_.changes) {
       if (!c.orphaned) continue;
-      p_.checks.push_back(finding("ORPHANED_ROWS", Severity::kWarning, c.table,
-                                  fmt::format("after this restore {} row{} of {} would point to "
-                                              "rows that do not exist (foreign_key_check on the "
-                                              "staged result)",
-                                              c.orphaned, c.orphaned == 1 ? "" : "s", c.table)));
+      // A record restore brings the parents its rows need: a row it leaves pointing nowhere
+      // (a parent it could not bring) would be a new violation in live.
+      p_.checks.push_back(finding(
+          "ORPHANED_ROWS", p_.selection.records() ? Severity::kError : Severity::kWarning, c.table,
+          fmt::format("after this restore {} row{} of {} would point to "
+                      "rows that do not exist (foreign_key_check on the "
+                      "staged result)",
+                      c.orphaned, c.orphaned == 1 ? "" : "s", c.table)));
     }
     return {};
   }
@@ -613,7 +638,12 @@ class Planner {
     RK_TRY_ASSIGN(auto db, core::Database::open(copy, core::OpenMode::kReadWrite));
     db.stop_when(o_.cancel);
     RK_TRY_ASSIGN(p_.live_hash, core::content_hash(db, o_.cancel));
-    RK_TRY_ASSIGN(p_.changes, detail::run_selective(db, p_.staged_database, p_.selection));
+    static const std::vector<core::ColumnRef> kNone;
+    RK_TRY_ASSIGN(auto outcome, detail::run_selective(db, p_.staged_database, p_.selection,
+                                                      o_.profile ? o_.profile->references : kNone));
+    p_.changes = std::move(outcome.changes);
+    p_.records = std::move(outcome.records);
+    record_documents_ = std::move(outcome.documents);
     RK_TRY_ASSIGN(p_.result_hash, core::content_hash(db, o_.cancel));
     return {};
   }
@@ -679,12 +709,12 @@ class Planner {
     if (p_.live_documents && by_file_) {
       auto replaced = std::count_if(p_.chosen_documents.begin(), p_.chosen_documents.end(),
                                     [](const ChosenDocument& c) { return c.replaces; });
-      s.push_back(fmt::format(
-          "{}swap the {} documents that the rows of {} name into {} one by one ({} replaced by "
-          "renameat2 RENAME_EXCHANGE, {} added by a rename); the other documents stay",
-          p_.staged_documents ? "" : "stage and ", p_.document_files,
-          detail::selection_to_string(p_.selection), p_.live_documents->string(), replaced,
-          p_.chosen_documents.size() - static_cast<std::size_t>(replaced)));
+      s.push_back(
+          fmt::format("{}swap the {} documents that {} name into {} one by one ({} replaced by "
+                      "renameat2 RENAME_EXCHANGE, {} added by a rename); the other documents stay",
+                      p_.staged_documents ? "" : "stage and ", p_.document_files, chosen_by(),
+                      p_.live_documents->string(), replaced,
+                      p_.chosen_documents.size() - static_cast<std::size_t>(replaced)));
     } else if (p_.live_documents) {
       s.push_back(fmt::format("{}swap {} documents into {} (renameat2 RENAME_EXCHANGE)",
                               p_.staged_documents ? "" : "stage and ", p_.document_files,
@@ -769,6 +799,7 @@ class Planner {
   Clock::time_point started_;
   bool stage_documents_ = false;
   bool by_file_ = false;  // a tenant restore's documents: chosen files, exchanged one by one
+  std::vector<std::string> record_documents_;  // names a record restore's rows hold
   std::uint64_t all_document_bytes_ = 0;
   fs::path files_dir_;
   verify::VerifyReport report_;
@@ -901,6 +932,7 @@ void apply_profile(PlanOptions& options, const core::Profile& profile) {
   options.lock_file = profile.lock_file;
   options.selection.exclude_tables = profile.exclude_tables;
   options.selection.tenant = profile.tenant_spec();
+  options.selection.relations = profile.relations;
   options.diff.tenants = profile.tenant_spec();
   options.profile = profile;
 }

@@ -119,25 +119,55 @@ Result<std::vector<Target>> choose_tables(const core::DatabaseSummary& live,
 
 }  // namespace
 
-Result<std::vector<TableChange>> run_selective(core::Database& target, const fs::path& staged,
-                                               const Selection& sel) {
+// Rows of each table whose foreign keys point nowhere (PRAGMA foreign_key_check).
+Result<std::map<std::string, std::uint64_t>> fk_violations(core::Database& db) {
+  RK_TRY_ASSIGN(auto fk, db.prepare("PRAGMA main.foreign_key_check"));
+  std::map<std::string, std::uint64_t> out;
+  RK_TRY(fk.for_each([&]() -> Result<void> {
+    ++out[std::string(fk.column_text(0))];
+    return {};
+  }));
+  return out;
+}
+
+Result<SelectiveOutcome> run_selective(core::Database& target, const fs::path& staged,
+                                       const Selection& sel,
+                                       const std::vector<core::ColumnRef>& references) {
   if (!sel.tenants.empty() && !sel.tenant) {
     return fail(ErrorCode::kInvalidArgument,
                 "a tenant restore needs the tenant column: give --tenant-column or a profile");
+  }
+  if (sel.records() && (!sel.tenants.empty() || !sel.tables.empty())) {
+    return fail(ErrorCode::kInvalidArgument,
+                "a record restore (--row, --where) takes the rows it is given and what hangs off "
+                "them; give it without --tenant or --tables");
   }
   target.apply_defences();
   RK_TRY(target.exec("PRAGMA foreign_keys=OFF"));
   RK_TRY_ASSIGN(auto live_summary, core::describe_database(target, core::CountRows::kNo));
   RK_TRY_ASSIGN(auto backup_db, core::Database::open_untrusted(staged));
   RK_TRY_ASSIGN(auto backup_summary, core::describe_database(backup_db, core::CountRows::kNo));
-  RK_TRY_ASSIGN(auto targets, choose_tables(live_summary, backup_summary, sel));
+  std::vector<Target> targets;
+  if (!sel.records()) {
+    RK_TRY_ASSIGN(targets, choose_tables(live_summary, backup_summary, sel));
+  }
 
   RK_TRY_ASSIGN(auto attach, target.prepare("ATTACH ? AS rk_backup"));
   attach.bind(1, std::string_view(immutable_uri(staged)));
   RK_TRY(attach.run());
-  std::vector<TableChange> changes;
+  SelectiveOutcome out;
+  auto& changes = out.changes;
   auto body = [&]() -> Result<void> {
     RK_TRY(target.exec("BEGIN IMMEDIATE"));
+    std::map<std::string, std::uint64_t> before;  // a record restore adds no violation
+    if (sel.records()) {
+      RK_TRY_ASSIGN(before, fk_violations(target));
+      RK_TRY_ASSIGN(auto r,
+                    run_records(target, live_summary, backup_summary, backup_db, sel, references));
+      changes = std::move(r.changes);
+      out.records = std::move(r.records);
+      out.documents = std::move(r.documents);
+    }
     std::string marks;
     for (std::size_t i = 0; i < sel.tenants.size(); ++i) marks += i ? ",?" : "?";
     for (const auto& t : targets) {
@@ -170,19 +200,16 @@ Result<std::vector<TableChange>> run_selective(core::Database& target, const fs:
                                             ids));
       changes.push_back(std::move(c));
     }
-    RK_TRY_ASSIGN(auto fk, target.prepare("PRAGMA main.foreign_key_check"));
-    std::map<std::string, std::uint64_t> orphans;
-    RK_TRY(fk.for_each([&]() -> Result<void> {
-      ++orphans[std::string(fk.column_text(0))];
-      return {};
-    }));
-    for (const auto& orphan : orphans) {
+    RK_TRY_ASSIGN(auto after, fk_violations(target));
+    for (const auto& orphan : after) {
       const std::string& table = orphan.first;  // not a structured binding: clang 14 (the fuzz
                                                 // build) cannot capture one in the lambda
+      std::uint64_t had = before.count(table) ? before[table] : 0;
+      if (orphan.second <= had) continue;
       auto it = std::find_if(changes.begin(), changes.end(),
                              [&](const auto& c) { return c.table == table; });
       if (it == changes.end()) it = changes.insert(changes.end(), TableChange{table});
-      it->orphaned = orphan.second;
+      it->orphaned = orphan.second - had;
     }
     return target.exec("COMMIT");
   };
@@ -190,7 +217,7 @@ Result<std::vector<TableChange>> run_selective(core::Database& target, const fs:
   if (!done) (void)target.exec("ROLLBACK");
   (void)target.exec("DETACH rk_backup");
   RK_TRY(done);
-  return changes;
+  return out;
 }
 
 }  // namespace restorekit::restore::detail

@@ -70,6 +70,29 @@ TEST(Profile, WrongTypesAndBadValuesAreErrors) {
   EXPECT_FALSE(parse_profile("database = 1\n"));
 }
 
+TEST(Profile, RelationsTheSchemaDoesNotDeclare) {
+  auto p = parse_profile(R"toml(
+[[relations]]
+child = "appointments.person_ref"
+parent = "persons.id"
+[[relations]]
+child = "tags.owner"
+parent = "persons.uuid"
+)toml");
+  ASSERT_TRUE(p) << p.error().message;
+  ASSERT_EQ(p->relations.size(), 2u);
+  EXPECT_EQ(p->relations[0], (Relation{{"appointments", "person_ref"}, {"persons", "id"}}));
+  EXPECT_EQ(p->relations[1].parent.column, "uuid");
+  for (const char* bad : {"relations = 1\n", "[[relations]]\nchild = \"a.b\"\n",
+                          "[[relations]]\nchild = \"ab\"\nparent = \"c.d\"\n",
+                          "[[relations]]\nchild = \"a.b\"\nparent = \"c.d\"\nkind = 1\n"}) {
+    auto r = parse_profile(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kProfile) << bad;
+    EXPECT_NE(r.error().message.find("relations"), std::string::npos) << r.error().message;
+  }
+}
+
 TEST(Profile, SyntaxErrorGivesLineAndColumn) {
   auto p = parse_profile("[database]\nentry = \n");
   ASSERT_FALSE(p);

@@ -282,7 +282,7 @@ TEST_F(TenantDocuments, TheCommandLineShowsTheDocumentsAndRestoresThem) {
   };
   auto text = run(with({"--dry-run"}));
   ASSERT_EQ(text.exit_code, 0) << text.out << text.err;
-  EXPECT_NE(text.out.find("documents of the chosen tenants: 5 (3 replaced, 2 added"),
+  EXPECT_NE(text.out.find("documents of the chosen rows: 5 (3 replaced, 2 added"),
             std::string::npos)
       << text.out;
   EXPECT_NE(text.out.find("add     c1/sub/deep.pdf"), std::string::npos) << text.out;

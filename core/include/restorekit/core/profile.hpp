@@ -35,6 +35,15 @@ namespace restorekit::core {
 struct ColumnRef {
   std::string table;
   std::string column;
+  friend bool operator==(const ColumnRef&, const ColumnRef&) = default;
+};
+
+// A relationship the schema does not declare: `child` (table.column) holds the key of a row of
+// `parent` (table.column, usually its key). Taken as a foreign key by a record restore.
+struct Relation {
+  ColumnRef child;
+  ColumnRef parent;
+  friend bool operator==(const Relation&, const Relation&) = default;
 };
 
 struct Profile {
@@ -47,6 +56,7 @@ struct Profile {
   std::optional<std::string> documents_root;
   std::optional<std::filesystem::path> live_documents;
   std::vector<ColumnRef> references;
+  std::vector<Relation> relations;  // [[relations]] child = "t.c", parent = "t.c"
   std::optional<std::filesystem::path> live_database;
   std::optional<std::filesystem::path> lock_file;
 

@@ -41,11 +41,19 @@
 #include <restorekit/core/progress.hpp>
 #include <restorekit/core/sqlite.hpp>
 #include <restorekit/diff/diff.hpp>
+#include <restorekit/restore/extract.hpp>
 #include <restorekit/verify/verify.hpp>
 
 #pragma GCC visibility push(default)  // the public API: exported by the shared libraries
 
 namespace restorekit::restore {
+
+// Rows of a table chosen by a condition, evaluated on the backup's side (read-only).
+struct RowCondition {
+  std::string table;
+  std::string sql;  // an SQL expression over the table's columns, e.g. "email LIKE '%@acme.%'"
+  friend bool operator==(const RowCondition&, const RowCondition&) = default;
+};
 
 // What a selective restore takes from the backup; empty = a full restore.
 struct Selection {
@@ -54,9 +62,18 @@ struct Selection {
   std::vector<std::string> tables;          // only these tables
   std::vector<std::string> exclude_tables;  // never these tables
   bool drop_other_tenants = false;          // also delete live rows of every other tenant
+  // A record restore: these rows and conditions, with their closure through foreign keys (and
+  // `relations`): the rows that reference them, transitively, and the parents they need that
+  // live lacks. Live rows that differ are kept (a conflict) unless `revert_changed`; a key that
+  // live reuses for another row (its foreign-key values differ) is never overwritten.
+  std::vector<RowRef> rows;
+  std::vector<RowCondition> where;
+  bool revert_changed = false;
+  std::vector<core::Relation> relations;  // relationships the schema does not declare
 
+  [[nodiscard]] bool records() const { return !rows.empty() || !where.empty(); }
   [[nodiscard]] bool selective() const {
-    return !tenants.empty() || !tables.empty() || !exclude_tables.empty();
+    return !tenants.empty() || !tables.empty() || !exclude_tables.empty() || records();
   }
 };
 
@@ -92,7 +109,26 @@ struct TableChange {
   std::uint64_t deleted = 0;   // live rows the restore deletes
   std::uint64_t inserted = 0;  // backup rows it inserts
   std::uint64_t orphaned = 0;  // rows whose foreign key points nowhere afterwards
+  std::uint64_t reverted = 0;  // live rows set back to the backup's values (record restore)
 };
+
+// One row a record restore considered, and what it does with it.
+struct RecordChange {
+  enum class Action {
+    kInsert,     // live lacks it: revived
+    kRevert,     // live changed it since: set back (--revert-changed)
+    kUnchanged,  // live has it as the backup does: left
+    kKept,       // live changed it since: kept, a conflict (no --revert-changed)
+    kReusedKey,  // live uses its key for another row: a conflict, never overwritten
+    kBlocked,    // hangs off a row whose key live reuses: left out
+  };
+  std::string table;
+  std::string key;  // the key's values, comma-separated (the rowid for a table without a key)
+  Action action = Action::kInsert;
+  friend bool operator==(const RecordChange&, const RecordChange&) = default;
+};
+// "insert", "revert", "unchanged", "kept", "reused-key", "blocked".
+std::string_view record_action_name(RecordChange::Action action);
 
 // One file or folder of a documents tree as the dry run saw it: the staged tree apply may
 // install (with hashes) and the live folder it will replace (with inode and mtime). apply
@@ -145,8 +181,9 @@ struct Plan {
   bool allow_schema_changes = false;
   std::vector<core::Finding> checks;  // verify findings + restore checks, errors first
   diff::DiffReport effects;
-  std::vector<TableChange> changes;  // selective restore: per table
-  std::vector<std::string> steps;    // what apply will do, in order, as sentences
+  std::vector<TableChange> changes;   // selective restore: per table
+  std::vector<RecordChange> records;  // record restore: every row considered, by table and key
+  std::vector<std::string> steps;     // what apply will do, in order, as sentences
 
   core::Digest128 live_hash;  // content hash of live when planned
   // Live as that hash saw it (nothing written while it was taken): apply proves live unchanged

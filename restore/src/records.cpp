@@ -1,0 +1,460 @@
+// A record restore (restore --row / --where): the chosen backup rows and their closure through
+// foreign keys, classified against live and brought back inside the caller's transaction.
+//
+// The rows are keyed in temporary tables, one per table ("temp"."rk_rec_N": the key columns,
+// whether the row's subtree is wanted, the action), so that every step is one SQL statement
+// over whole sets and the key values keep their SQLite types:
+//  1. seeds: the --row keys and the --where rows, read from the backup (rk_backup);
+//  2. closure, until nothing grows: the backup rows that reference a wanted row (its subtree),
+//     and the backup rows that a row needs as its parent and live lacks (only those, without
+//     their own subtree);
+//  3. classification against live by key: insert (live lacks it), unchanged, reused-key (live's
+//     row with that key has other foreign-key values: another row), revert or kept (changed);
+//     rows hanging off a reused key are blocked;
+//  4. the inserts and reverts.
+#include <algorithm>
+#include <charconv>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "internal.hpp"
+
+namespace restorekit::restore::detail {
+
+namespace {
+
+using core::quote_identifier;
+using core::TableInfo;
+using Action = RecordChange::Action;
+
+const TableInfo* find(const core::DatabaseSummary& s, std::string_view name) {
+  auto it = std::find_if(s.tables.begin(), s.tables.end(),
+                         [&](const TableInfo& t) { return t.name == name; });
+  return it == s.tables.end() ? nullptr : &*it;
+}
+
+bool has_column(const TableInfo& t, std::string_view c) {
+  return c == "rowid" || std::any_of(t.columns.begin(), t.columns.end(),
+                                     [&](const auto& col) { return col.name == c; });
+}
+
+// A value typed on a command line: an integer where it reads as one exactly, else text.
+void bind_typed(core::Statement& st, int index, const std::string& text) {
+  std::int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec == std::errc() && end == text.data() + text.size() && fmt::format("{}", n) == text) {
+    st.bind(index, n);
+  } else {
+    st.bind(index, std::string_view(text));
+  }
+}
+
+std::string action_text(Action a) {
+  return std::string(record_action_name(a));
+}
+
+// A table a record restore may touch: in both databases, with the columns both have.
+struct Node {
+  const TableInfo* live = nullptr;
+  const TableInfo* backup = nullptr;
+  std::vector<std::string> key;      // the declared key, else {"rowid"}
+  std::vector<std::string> columns;  // common to both sides
+  std::vector<std::string> links;    // columns that tie a row to its parents (edges' `from`)
+  std::string temp;                  // rk_rec_N, a temporary table
+  bool rowid_key = false;
+};
+
+// child.from -> parent.to: a declared foreign key or a profile relation.
+struct Edge {
+  std::size_t child;
+  std::size_t parent;
+  std::vector<std::string> from;
+  std::vector<std::string> to;
+};
+
+std::string list(const std::vector<std::string>& names, std::string_view prefix = "") {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    out += fmt::format("{}{}{}", i ? ", " : "", prefix, quote_identifier(names[i]));
+  }
+  return out;
+}
+
+// "a.x = b.y AND ..." over two column lists ("IS" compares NULLs as equal).
+std::string pairs(std::string_view a, const std::vector<std::string>& x, std::string_view b,
+                  const std::vector<std::string>& y, std::string_view op = "=") {
+  std::string out;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    out += fmt::format("{}{}.{} {} {}.{}", i ? " AND " : "", a, quote_identifier(x[i]), op, b,
+                       quote_identifier(y[i]));
+  }
+  return out;
+}
+
+std::vector<std::string> key_slots(std::size_t n) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < n; ++i) out.push_back(fmt::format("k{}", i));
+  return out;
+}
+
+class Records {
+ public:
+  Records(core::Database& db, const Selection& sel, const std::vector<core::ColumnRef>& references)
+      : db_(db), sel_(sel), references_(references) {}
+
+  Result<RecordOutcome> run(const core::DatabaseSummary& live, const core::DatabaseSummary& backup,
+                            core::Database& backup_reader) {
+    RK_TRY(build_graph(live, backup));
+    RK_TRY(make_temp_tables());
+    auto done = [&]() -> Result<RecordOutcome> {
+      RK_TRY(seed(backup_reader));
+      RK_TRY(close());
+      RK_TRY(classify());
+      return apply();
+    }();
+    drop_temp_tables();
+    return done;
+  }
+
+ private:
+  Result<void> build_graph(const core::DatabaseSummary& live, const core::DatabaseSummary& backup) {
+    for (const auto& t : live.tables) {
+      if (t.kind != "table" || t.name.rfind("sqlite_", 0) == 0) continue;
+      const TableInfo* b = find(backup, t.name);
+      if (!b || b->kind != "table") continue;
+      if (std::find(sel_.exclude_tables.begin(), sel_.exclude_tables.end(), t.name) !=
+          sel_.exclude_tables.end()) {
+        continue;
+      }
+      Node n{&t, b, b->primary_key, {}, {}, fmt::format("rk_rec_{}", nodes_.size()), false};
+      if (n.key.empty() || n.key != t.primary_key) n.key = {"rowid"};
+      n.rowid_key = n.key == std::vector<std::string>{"rowid"};
+      if (n.rowid_key && b->without_rowid) continue;  // keys differ between the sides
+      for (const auto& c : t.columns) {
+        if (has_column(*b, c.name)) n.columns.push_back(c.name);
+      }
+      index_[t.name] = nodes_.size();
+      nodes_.push_back(std::move(n));
+    }
+    auto add_edge = [&](const std::string& child, const std::vector<std::string>& from,
+                        const std::string& parent, std::vector<std::string> to) {
+      auto c = index_.find(child), p = index_.find(parent);
+      if (c == index_.end() || p == index_.end() || from.empty()) return;
+      const Node& pn = nodes_[p->second];
+      if (to.empty() || std::all_of(to.begin(), to.end(), [](const auto& s) { return s.empty(); }))
+        to = pn.key;
+      if (to.size() != from.size()) return;
+      for (const auto& f : from) {
+        if (!has_column(*nodes_[c->second].live, f) || !has_column(*nodes_[c->second].backup, f))
+          return;
+      }
+      for (const auto& x : to) {
+        if (!has_column(*pn.live, x) || !has_column(*pn.backup, x)) return;
+      }
+      auto& links = nodes_[c->second].links;
+      for (const auto& f : from) {
+        if (std::find(links.begin(), links.end(), f) == links.end()) links.push_back(f);
+      }
+      edges_.push_back(Edge{c->second, p->second, from, std::move(to)});
+    };
+    for (const auto& n : nodes_) {
+      for (const auto& fk : n.backup->foreign_keys) {
+        add_edge(n.backup->name, fk.from, fk.table, fk.to);
+      }
+    }
+    for (const auto& r : sel_.relations) {
+      add_edge(r.child.table, {r.child.column}, r.parent.table, {r.parent.column});
+    }
+    return {};
+  }
+
+  Result<void> make_temp_tables() {
+    for (const auto& n : nodes_) {
+      auto k = key_slots(n.key.size());
+      RK_TRY(db_.exec(fmt::format(
+          "CREATE TEMP TABLE IF NOT EXISTS {}({}, subtree INTEGER NOT NULL, action TEXT, "
+          "PRIMARY KEY({})); DELETE FROM temp.{}",
+          n.temp, fmt::join(k, ", "), fmt::join(k, ", "), n.temp)));
+    }
+    return {};
+  }
+
+  void drop_temp_tables() {
+    for (const auto& n : nodes_)
+      (void)db_.exec(fmt::format("DROP TABLE IF EXISTS temp.{}", n.temp));
+  }
+
+  Result<const Node*> node(const std::string& table) {
+    auto it = index_.find(table);
+    if (it == index_.end()) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("table \"{}\" is not in both the live database and the backup (or "
+                              "is excluded); a record restore brings back rows of tables both "
+                              "have",
+                              table),
+                  table);
+    }
+    return &nodes_[it->second];
+  }
+
+  // "k0 = b.\"id\" AND ..." between a temp table's slots and a table's key.
+  static std::string slots_match(const Node& n, std::string_view temp, std::string_view alias) {
+    std::string out;
+    for (std::size_t i = 0; i < n.key.size(); ++i) {
+      out += fmt::format("{}{}.k{} = {}.{}", i ? " AND " : "", temp, i, alias,
+                         quote_identifier(n.key[i]));
+    }
+    return out;
+  }
+
+  Result<void> seed(core::Database& backup_reader) {
+    for (const auto& r : sel_.rows) {
+      RK_TRY_ASSIGN(const Node* n, node(r.table));
+      if (r.key.size() != n->key.size()) {
+        return fail(ErrorCode::kInvalidArgument,
+                    fmt::format("{} has a key of {} column{} ({}); give --row {}:{}", r.table,
+                                n->key.size(), n->key.size() == 1 ? "" : "s",
+                                fmt::join(n->key, ", "), r.table, fmt::join(n->key, ",")),
+                    r.table);
+      }
+      std::string where;
+      for (std::size_t i = 0; i < n->key.size(); ++i) {
+        where += fmt::format("{}{} = ?{}", i ? " AND " : "", quote_identifier(n->key[i]), i + 1);
+      }
+      RK_TRY_ASSIGN(auto st, db_.prepare(fmt::format(
+                                 "INSERT OR IGNORE INTO {} SELECT {}, 1, NULL FROM "
+                                 "rk_backup.{} WHERE {}",
+                                 n->temp, list(n->key), quote_identifier(r.table), where)));
+      for (std::size_t i = 0; i < r.key.size(); ++i) {
+        bind_typed(st, static_cast<int>(i) + 1, r.key[i]);
+      }
+      RK_TRY(st.run());
+      if (db_.changes() == 0 && !seeded(*n, r)) {
+        return fail(ErrorCode::kNotFound,
+                    fmt::format("the backup has no row {} = {} in {}", fmt::join(n->key, ","),
+                                fmt::join(r.key, ","), r.table),
+                    r.table);
+      }
+    }
+    for (const auto& w : sel_.where) {
+      RK_TRY_ASSIGN(const Node* n, node(w.table));
+      // The condition compiles and runs on the backup alone, read-only, before it is used.
+      std::string select =
+          fmt::format("SELECT count(*) FROM {} WHERE ({})", quote_identifier(w.table), w.sql);
+      auto count = backup_reader.query_int(select);
+      if (!count) {
+        return fail(ErrorCode::kInvalidArgument,
+                    fmt::format("--where {} \"{}\" is not a condition on the backup's {}: {}",
+                                w.table, w.sql, w.table, count.error().message),
+                    w.table);
+      }
+      if (*count == 0) {
+        return fail(ErrorCode::kNotFound,
+                    fmt::format("no row of the backup's {} meets \"{}\"", w.table, w.sql), w.table);
+      }
+      RK_TRY(
+          db_.exec(fmt::format("INSERT OR IGNORE INTO {} SELECT {}, 1, NULL FROM rk_backup.{} "
+                               "WHERE ({})",
+                               n->temp, list(n->key), quote_identifier(w.table), w.sql)));
+    }
+    return {};
+  }
+
+  // Whether a --row given twice is already there.
+  bool seeded(const Node& n, const RowRef& r) {
+    std::string where;
+    for (std::size_t i = 0; i < n.key.size(); ++i) {
+      where += fmt::format("{}k{} = ?{}", i ? " AND " : "", i, i + 1);
+    }
+    auto st = db_.prepare(fmt::format("SELECT count(*) FROM {} WHERE {}", n.temp, where));
+    if (!st) return false;
+    for (std::size_t i = 0; i < r.key.size(); ++i)
+      bind_typed(*st, static_cast<int>(i) + 1, r.key[i]);
+    auto row = st->step();
+    return row && *row && st->column_int(0) > 0;
+  }
+
+  // Grows the sets until a round adds nothing.
+  Result<void> close() {
+    for (;;) {
+      std::int64_t grown = 0;
+      for (const auto& e : edges_) {
+        const Node& c = nodes_[e.child];
+        const Node& p = nodes_[e.parent];
+        // The rows that reference a wanted row: its subtree.
+        RK_TRY(db_.exec(fmt::format(
+            "INSERT INTO {ct} SELECT {ckey}, 1, NULL FROM rk_backup.{c} c JOIN rk_backup.{p} p ON "
+            "{join} JOIN {pt} k ON {pk} WHERE k.subtree = 1 "
+            "ON CONFLICT DO UPDATE SET subtree = 1 WHERE subtree = 0",
+            fmt::arg("ct", c.temp), fmt::arg("ckey", list(c.key, "c.")),
+            fmt::arg("c", quote_identifier(c.live->name)),
+            fmt::arg("p", quote_identifier(p.live->name)),
+            fmt::arg("join", pairs("c", e.from, "p", e.to)), fmt::arg("pt", p.temp),
+            fmt::arg("pk", slots_match(p, "k", "p")))));
+        grown += db_.changes();
+        // The parents a row needs that live lacks (without their own subtree).
+        RK_TRY(db_.exec(fmt::format(
+            "INSERT INTO {pt} SELECT DISTINCT {pkey}, 0, NULL FROM rk_backup.{p} p JOIN "
+            "rk_backup.{c} c ON {join} JOIN {ct} k ON {ck} WHERE NOT EXISTS (SELECT 1 FROM "
+            "main.{p} l WHERE {live}) ON CONFLICT DO NOTHING",
+            fmt::arg("pt", p.temp), fmt::arg("pkey", list(p.key, "p.")),
+            fmt::arg("p", quote_identifier(p.live->name)),
+            fmt::arg("c", quote_identifier(c.live->name)),
+            fmt::arg("join", pairs("c", e.from, "p", e.to)), fmt::arg("ct", c.temp),
+            fmt::arg("ck", slots_match(c, "k", "c")),
+            fmt::arg("live", pairs("l", e.to, "p", e.to)))));
+        grown += db_.changes();
+      }
+      if (grown == 0) return {};
+    }
+  }
+
+  Result<void> classify() {
+    for (const auto& n : nodes_) {
+      std::string t = quote_identifier(n.live->name);
+      std::string same = pairs("l", n.columns, "b", n.columns, "IS");
+      std::string other_row =
+          n.links.empty() ? "0" : fmt::format("NOT ({})", pairs("l", n.links, "b", n.links, "IS"));
+      RK_TRY(db_.exec(fmt::format(
+          "UPDATE {tt} AS k SET action = (SELECT CASE WHEN l.{k0} IS NULL THEN '{ins}' "
+          "WHEN {same} THEN '{unchanged}' WHEN {other} THEN '{reused}' ELSE '{changed}' END "
+          "FROM rk_backup.{t} b LEFT JOIN main.{t} l ON {lk} WHERE {bk})",
+          fmt::arg("tt", n.temp), fmt::arg("k0", quote_identifier(n.key[0])),
+          fmt::arg("ins", action_text(Action::kInsert)),
+          fmt::arg("same", same.empty() ? "1" : same),
+          fmt::arg("unchanged", action_text(Action::kUnchanged)), fmt::arg("other", other_row),
+          fmt::arg("reused", action_text(Action::kReusedKey)),
+          fmt::arg("changed", action_text(sel_.revert_changed ? Action::kRevert : Action::kKept)),
+          fmt::arg("t", t), fmt::arg("lk", pairs("l", n.key, "b", n.key)),
+          fmt::arg("bk", slots_match(n, "k", "b")))));
+    }
+    // A row whose parent's key live reuses for another row would hang off that other row.
+    for (;;) {
+      std::int64_t blocked = 0;
+      for (const auto& e : edges_) {
+        const Node& c = nodes_[e.child];
+        const Node& p = nodes_[e.parent];
+        RK_TRY(db_.exec(fmt::format(
+            "UPDATE {ct} AS x SET action = '{blocked}' WHERE action IN ('{ins}', '{rev}') AND "
+            "EXISTS (SELECT 1 FROM rk_backup.{c} c JOIN rk_backup.{p} p ON {join} JOIN {pt} k ON "
+            "{pk} WHERE {xc} AND k.action IN ('{reused}', '{blocked}'))",
+            fmt::arg("ct", c.temp), fmt::arg("blocked", action_text(Action::kBlocked)),
+            fmt::arg("ins", action_text(Action::kInsert)),
+            fmt::arg("rev", action_text(Action::kRevert)),
+            fmt::arg("c", quote_identifier(c.live->name)),
+            fmt::arg("p", quote_identifier(p.live->name)),
+            fmt::arg("join", pairs("c", e.from, "p", e.to)), fmt::arg("pt", p.temp),
+            fmt::arg("pk", slots_match(p, "k", "p")), fmt::arg("xc", slots_match(c, "x", "c")),
+            fmt::arg("reused", action_text(Action::kReusedKey)))));
+        blocked += db_.changes();
+      }
+      if (blocked == 0) return {};
+    }
+  }
+
+  Result<RecordOutcome> apply() {
+    RecordOutcome out;
+    for (const auto& n : nodes_) {
+      std::string t = quote_identifier(n.live->name);
+      std::string cols = list(n.columns);
+      std::string key_cols = n.rowid_key ? "rowid, " : "";
+      TableChange change{n.live->name};
+      RK_TRY(db_.exec(fmt::format(
+          "INSERT INTO main.{t} ({kc}{cols}) SELECT {bkc}{bcols} FROM rk_backup.{t} b JOIN {tt} "
+          "k ON {bk} WHERE k.action = '{ins}'",
+          fmt::arg("t", t), fmt::arg("kc", key_cols), fmt::arg("cols", cols),
+          fmt::arg("bkc", n.rowid_key ? "b.rowid, " : ""), fmt::arg("bcols", list(n.columns, "b.")),
+          fmt::arg("tt", n.temp), fmt::arg("bk", slots_match(n, "k", "b")),
+          fmt::arg("ins", action_text(Action::kInsert)))));
+      change.inserted = static_cast<std::uint64_t>(db_.changes());
+      RK_TRY(db_.exec(fmt::format(
+          "UPDATE main.{t} AS l SET ({cols}) = (SELECT {bcols} FROM rk_backup.{t} b WHERE {lb}) "
+          "WHERE EXISTS (SELECT 1 FROM {tt} k WHERE {lk} AND k.action = '{rev}')",
+          fmt::arg("t", t), fmt::arg("cols", cols), fmt::arg("bcols", list(n.columns, "b.")),
+          fmt::arg("lb", pairs("b", n.key, "l", n.key)), fmt::arg("tt", n.temp),
+          fmt::arg("lk", slots_match(n, "k", "l")),
+          fmt::arg("rev", action_text(Action::kRevert)))));
+      change.reverted = static_cast<std::uint64_t>(db_.changes());
+      RK_TRY(list_records(n, out.records));
+      RK_TRY(referenced(n, out.documents));
+      if (change.inserted || change.reverted) out.changes.push_back(std::move(change));
+    }
+    return out;
+  }
+
+  Result<void> list_records(const Node& n, std::vector<RecordChange>& out) {
+    std::string key;
+    for (std::size_t i = 0; i < n.key.size(); ++i) {
+      key += fmt::format("{}coalesce(CAST(k{} AS TEXT), 'NULL')", i ? " || ',' || " : "", i);
+    }
+    RK_TRY_ASSIGN(auto st,
+                  db_.prepare(fmt::format("SELECT {}, action FROM {} ORDER BY {}", key, n.temp,
+                                          fmt::join(key_slots(n.key.size()), ", "))));
+    return st.for_each([&]() -> Result<void> {
+      std::string_view a = st.column_text(1);
+      Action action = Action::kInsert;
+      for (Action x : {Action::kInsert, Action::kRevert, Action::kUnchanged, Action::kKept,
+                       Action::kReusedKey, Action::kBlocked}) {
+        if (record_action_name(x) == a) action = x;
+      }
+      out.push_back(RecordChange{n.live->name, std::string(st.column_text(0)), action});
+      return {};
+    });
+  }
+
+  // The document names that the rows brought back hold in the profile's reference columns.
+  Result<void> referenced(const Node& n, std::vector<std::string>& out) {
+    for (const auto& ref : references_) {
+      if (ref.table != n.live->name || !has_column(*n.backup, ref.column)) continue;
+      std::string col = "b." + quote_identifier(ref.column);
+      RK_TRY_ASSIGN(
+          auto st, db_.prepare(fmt::format(
+                       "SELECT CAST({col} AS TEXT) FROM rk_backup.{t} b JOIN {tt} k ON {bk} "
+                       "WHERE k.action IN ('{ins}', '{rev}') AND {col} IS NOT NULL AND {col} != ''",
+                       fmt::arg("col", col), fmt::arg("t", quote_identifier(n.live->name)),
+                       fmt::arg("tt", n.temp), fmt::arg("bk", slots_match(n, "k", "b")),
+                       fmt::arg("ins", action_text(Action::kInsert)),
+                       fmt::arg("rev", action_text(Action::kRevert)))));
+      RK_TRY(st.for_each([&]() -> Result<void> {
+        out.emplace_back(st.column_text(0));
+        return {};
+      }));
+    }
+    return {};
+  }
+
+  core::Database& db_;
+  const Selection& sel_;
+  const std::vector<core::ColumnRef>& references_;
+  std::vector<Node> nodes_;
+  std::map<std::string, std::size_t> index_;
+  std::vector<Edge> edges_;
+};
+
+}  // namespace
+
+Result<RecordOutcome> run_records(core::Database& target, const core::DatabaseSummary& live,
+                                  const core::DatabaseSummary& backup,
+                                  core::Database& backup_reader, const Selection& selection,
+                                  const std::vector<core::ColumnRef>& references) {
+  return Records(target, selection, references).run(live, backup, backup_reader);
+}
+
+}  // namespace restorekit::restore::detail
+
+namespace restorekit::restore {
+
+std::string_view record_action_name(RecordChange::Action action) {
+  switch (action) {
+    case RecordChange::Action::kInsert: return "insert";
+    case RecordChange::Action::kRevert: return "revert";
+    case RecordChange::Action::kUnchanged: return "unchanged";
+    case RecordChange::Action::kKept: return "kept";
+    case RecordChange::Action::kReusedKey: return "reused-key";
+    case RecordChange::Action::kBlocked: return "blocked";
+  }
+  return "insert";
+}
+
+}  // namespace restorekit::restore
