@@ -310,6 +310,24 @@ Result<Statement> Database::prepare(std::string_view sql) {
   return Statement(stmt, this);
 }
 
+Result<Statement> Database::prepare_single(std::string_view sql) {
+  RK_TRY(refuse_if_cancelled());
+  sqlite3_stmt* stmt = nullptr;
+  const char* tail = nullptr;
+  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, &tail) !=
+      SQLITE_OK) {
+    return tl::unexpected(error("preparing a query"));
+  }
+  Statement st(stmt, this);
+  std::string_view rest(tail, static_cast<std::size_t>(sql.data() + sql.size() - tail));
+  if (!stmt || rest.find_first_not_of(" \t\r\n") != std::string_view::npos) {
+    return fail(ErrorCode::kInvalidArgument,
+                fmt::format("the SQL holds more than one statement (\"{}\" follows the first)",
+                            rest.substr(0, 40)));
+  }
+  return st;
+}
+
 Result<std::int64_t> Database::query_int(std::string_view sql) {
   RK_TRY_ASSIGN(auto stmt, prepare(sql));
   RK_TRY_ASSIGN(bool row, stmt.step());

@@ -240,23 +240,26 @@ class Records {
     for (const auto& w : sel_.where) {
       RK_TRY_ASSIGN(const Node* n, node(w.table));
       // The condition compiles and runs on the backup alone, read-only, before it is used.
-      std::string select =
-          fmt::format("SELECT count(*) FROM {} WHERE ({})", quote_identifier(w.table), w.sql);
-      auto count = backup_reader.query_int(select);
-      if (!count) {
+      auto not_a_condition = [&](const Error& e) {
         return fail(ErrorCode::kInvalidArgument,
                     fmt::format("--where {} \"{}\" is not a condition on the backup's {}: {}",
-                                w.table, w.sql, w.table, count.error().message),
+                                w.table, w.sql, w.table, e.message),
                     w.table);
-      }
-      if (*count == 0) {
+      };
+      auto count = backup_reader.prepare_single(
+          fmt::format("SELECT count(*) FROM {} WHERE ({})", quote_identifier(w.table), w.sql));
+      if (!count) return not_a_condition(count.error());
+      auto counted = count->step();
+      if (!counted) return not_a_condition(counted.error());
+      if (!*counted || count->column_int(0) == 0) {
         return fail(ErrorCode::kNotFound,
                     fmt::format("no row of the backup's {} meets \"{}\"", w.table, w.sql), w.table);
       }
-      RK_TRY(
-          db_.exec(fmt::format("INSERT OR IGNORE INTO {} SELECT {}, 1, NULL FROM rk_backup.{} "
-                               "WHERE ({})",
-                               n->temp, list(n->key), quote_identifier(w.table), w.sql)));
+      auto insert = db_.prepare_single(
+          fmt::format("INSERT OR IGNORE INTO {} SELECT {}, 1, NULL FROM rk_backup.{} WHERE ({})",
+                      n->temp, list(n->key), quote_identifier(w.table), w.sql));
+      if (!insert) return not_a_condition(insert.error());
+      RK_TRY(insert->run());
     }
     return {};
   }

@@ -63,6 +63,10 @@ class Database {
   [[nodiscard]] Result<void> exec(std::string_view sql);
   // @error kDatabase when the SQL does not compile.
   [[nodiscard]] Result<Statement> prepare(std::string_view sql);
+  // One statement and nothing after it but spaces: SQL that holds a caller's text (a
+  // condition) must not smuggle a second statement in. @error kDatabase (does not compile),
+  // kInvalidArgument (more than one statement).
+  [[nodiscard]] Result<Statement> prepare_single(std::string_view sql);
   // The single integer a query returns (e.g. "PRAGMA user_version"). @error kDatabase.
   [[nodiscard]] Result<std::int64_t> query_int(std::string_view sql);
 
