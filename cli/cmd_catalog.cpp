@@ -7,8 +7,10 @@
 #include <memory>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <restorekit/catalog/catalog.hpp>
+#include <restorekit/catalog/where.hpp>
 #include <restorekit/core/safe_path.hpp>
 #include <restorekit/core/version.hpp>
 #include <restorekit/verify/verify.hpp>
@@ -34,6 +36,9 @@ struct CatalogArgs {
   bool recheck = false;
   std::string older_than;
   core::ReaderLimits limits;
+  std::string row;                 // where: TABLE:KEY
+  std::vector<std::string> where;  // where: TABLE, CONDITION
+  std::size_t backups = 0;         // where: the newest N backups (0: all)
 };
 
 using catalog::Row;
@@ -326,6 +331,103 @@ int run_forget(const CatalogArgs& a) {
   return kExitOk;
 }
 
+// What a backup holds of the row, against the next newer backup, in a few words.
+std::string compared(const catalog::RowVersion& v) {
+  if (!v.read) return "? " + v.error;
+  if (!v.compared_with) return v.error.empty() ? "(newest read)" : v.error;
+  std::vector<std::string> parts;
+  if (!v.changed.empty())
+    parts.push_back("differs in " + fmt::format("{}", fmt::join(v.changed, ", ")));
+  if (v.only_here) parts.push_back(fmt::format("{} gone in the newer", v.only_here));
+  if (v.only_newer) parts.push_back(fmt::format("{} new in the newer", v.only_newer));
+  if (parts.empty()) return v.keys.empty() ? "" : "same as the newer";
+  return fmt::format("{}", fmt::join(parts, "; "));
+}
+
+int run_where(const CatalogArgs& a) {
+  catalog::RowQuery query;
+  if (!a.where.empty()) {
+    if (!a.row.empty() || a.where.size() != 2) {
+      return report_error(a.common, kSchema,
+                          Error(ErrorCode::kInvalidArgument,
+                                "give one row, TABLE:KEY, or --where TABLE 'CONDITION'"));
+    }
+    query.table = a.where[0];
+    query.sql = a.where[1];
+  } else {
+    if (a.row.empty()) {
+      return report_error(a.common, kSchema,
+                          Error(ErrorCode::kInvalidArgument,
+                                "say which row: TABLE:KEY (e.g. persons:42) or --where TABLE "
+                                "'CONDITION'"));
+    }
+    auto row = parse_row(a.row);
+    if (!row) return report_error(a.common, kSchema, row.error());
+    query.table = row->table;
+    query.key = row->key;
+  }
+  std::optional<catalog::Index> index;
+  if (int rc = need_index(a, index)) return rc;
+  auto inputs = load_backup_inputs(a.common, a.limits);
+  if (!inputs) return report_error(a.common, kSchema, inputs.error());
+  ProgressBar bar(a.common, "reading backups");
+  catalog::WhereOptions o;
+  o.reader = inputs->reader;
+  if (inputs->profile) o.database_entry = inputs->profile->database_entry;
+  o.limit = a.backups;
+  o.progress = bar.callback();
+  o.cancel = interrupt_token();
+  auto found = catalog::where(*index, query, o);
+  bar.clear();
+  if (!found) return report_error(a.common, kSchema, found.error());
+  bool anywhere =
+      std::any_of(found->begin(), found->end(), [](const auto& v) { return !v.keys.empty(); });
+  if (a.common.json) {
+    json list = json::array();
+    for (const auto& v : *found) {
+      json values = json::object();
+      for (const auto& [column, value] : v.values) values[column] = value;
+      list.push_back({{"path", v.backup.summary.path},
+                      {"created", v.backup.created},
+                      {"status", catalog::status_name(v.backup.status)},
+                      {"read", v.read},
+                      {"error", v.error.empty() ? json(nullptr) : json(v.error)},
+                      {"keys", v.keys},
+                      {"values", values},
+                      {"compared_with", v.compared_with ? json(*v.compared_with) : json(nullptr)},
+                      {"changed", v.changed},
+                      {"only_here", v.only_here},
+                      {"only_newer", v.only_newer},
+                      {"from_index", v.from_index},
+                      {"seconds", v.seconds}});
+    }
+    print_json({{"schema", kSchema},
+                {"command", "where"},
+                {"table", query.table},
+                {"key", query.sql ? json(nullptr) : json(query.key)},
+                {"where", query.sql ? json(*query.sql) : json(nullptr)},
+                {"backups", list}});
+  } else if (!a.common.quiet || !anywhere) {
+    fmt::print("{:<16}  {:<10} {:>6}  {:<40} {:>7}  {}\n", "created (UTC)", "status", "holds",
+               "against the next newer backup", "time", "path");
+    for (const auto& v : *found) {
+      std::string holds = !v.read          ? "?"
+                          : v.keys.empty() ? "no"
+                          : query.sql      ? fmt::format("{}", v.keys.size())
+                                           : "yes";
+      fmt::print("{:<16}  {:<10} {:>6}  {:<40} {:>6.2f}s  {}\n", utc_minute(v.backup.created),
+                 catalog::status_name(v.backup.status), holds, core::escape_name(compared(v)),
+                 v.seconds, core::escape_name(v.backup.summary.path));
+    }
+    if (!anywhere) {
+      fmt::print(stderr, "no backup in the catalog holds {}\n",
+                 query.sql ? fmt::format("a row of {} where {}", query.table, *query.sql)
+                           : fmt::format("{}:{}", query.table, fmt::join(query.key, ",")));
+    }
+  }
+  return anywhere ? kExitOk : kExitProblems;
+}
+
 }  // namespace
 
 void setup_catalog(CLI::App& app, int& exit_code) {
@@ -368,6 +470,20 @@ void setup_catalog(CLI::App& app, int& exit_code) {
   find->add_option("--limit", args->limit, "at most N matches")->capture_default_str();
   add_common(find);
   find->callback([args, &exit_code] { exit_code = run_find(*args); });
+
+  auto* where = cmd->add_subcommand(
+      "where",
+      "which backups hold a row (TABLE:KEY, or --where TABLE 'CONDITION'), newest first, and "
+      "which columns changed between them; exit 1 if none holds it");
+  where->add_option("row", args->row, "TABLE:KEY, e.g. persons:42 (a composite key as t:7,2)");
+  where
+      ->add_option("--where", args->where,
+                   "TABLE 'CONDITION': the rows an SQL condition chooses, instead of a key")
+      ->expected(2);
+  where->add_option("--limit", args->backups, "only the newest N backups");
+  add_common(where);
+  add_limit_flags(*where, args->limits);
+  where->callback([args, &exit_code] { exit_code = run_where(*args); });
 
   auto* forget = cmd->add_subcommand("forget", "remove backups from the catalog");
   forget->add_option("paths", args->paths, "backup files");

@@ -159,7 +159,11 @@ void render_restore_text(const RestoreOutcome& o, std::ostream& out) {
       render_findings_text(p->checks, out);
     }
     if (!p->effects.database.tables.empty()) {
-      fmt::print(out, "effects:\n");
+      fmt::print(out, "{}\n",
+                 p->selection.selective()
+                     ? "the whole backup against live (what a full restore would do; this "
+                       "selective restore's own changes follow):"
+                     : "effects:");
       render_diff_text(p->effects, out);
     }
     render_changes(o.applied ? o.applied->changes : p->changes, out);

@@ -332,6 +332,31 @@ Result<DiffReport> diff_backup(const core::ArchiveSource& backup, const fs::path
   return report;
 }
 
+Result<BackupDatabase> backup_database(const core::ArchiveSource& backup,
+                                       const BackupDiffOptions& options) {
+  BackupDiffOptions o = options;
+  o.live_documents.reset();
+  BackupDatabase out;
+  Known known;
+  if (const auto& path = backup.path()) {
+    if (!fs::exists(*path)) {
+      return fail(ErrorCode::kNotFound,
+                  fmt::format("{} does not exist; check the path", path->string()), path->string());
+    }
+    if (core::has_sqlite_magic(*path)) {
+      out.file = *path;
+      return out;
+    }
+    known = known_to_index(*path, o);
+  }
+  RK_TRY_ASSIGN(auto content, read_backup(backup, o, known));
+  out.file = content.database;
+  out.entry = content.entry;
+  out.archive_bytes_read = content.bytes_read;
+  out.temp = std::move(content.temp);
+  return out;
+}
+
 void apply_profile(BackupDiffOptions& options, const core::Profile& profile) {
   options.diff.tenants = profile.tenant_spec();
   options.database_entry = profile.database_entry;

@@ -23,6 +23,7 @@
 #include <restorekit/core/archive_index.hpp>
 #include <restorekit/core/archive_reader.hpp>
 #include <restorekit/core/error.hpp>
+#include <restorekit/core/fs.hpp>
 #include <restorekit/core/profile.hpp>
 #include <restorekit/core/progress.hpp>
 #include <restorekit/core/sqlite.hpp>
@@ -153,6 +154,20 @@ void apply_profile(BackupDiffOptions& options, const core::Profile& profile);
 [[nodiscard]] Result<DiffReport> diff_backup(const core::ArchiveSource& backup,
                                              const std::filesystem::path& live,
                                              const BackupDiffOptions& options);
+
+// A backup's database ready to open (as untrusted): a bare database file itself, the copy an
+// index kept for an unchanged archive, or staged now by reading the archive only up to its
+// database entry (then kept in the index when one is given).
+struct BackupDatabase {
+  std::filesystem::path file;
+  std::string entry;                     // the archive entry; empty for a bare database file
+  std::uint64_t archive_bytes_read = 0;  // 0 when nothing was read
+  std::optional<core::TempDir> temp;     // holds `file` when it is nobody else's
+};
+// `options`: reader, database_entry, temp_dir and index (the documents are not read).
+// @error as diff_backup.
+[[nodiscard]] Result<BackupDatabase> backup_database(const core::ArchiveSource& backup,
+                                                     const BackupDiffOptions& options);
 
 // The documents root inside a backup: `given` (a trailing '/' added) when set, else "docs/"
 // when some file lies under it, else "" (the archive root).
