@@ -17,17 +17,6 @@ namespace {
 
 using core::quote_identifier;
 
-// A value typed on a command line: an integer where it reads as one exactly, else text.
-void bind_typed(core::Statement& st, int index, const std::string& text) {
-  std::int64_t n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec == std::errc() && end == text.data() + text.size() && fmt::format("{}", n) == text) {
-    st.bind(index, n);
-  } else {
-    st.bind(index, std::string_view(text));
-  }
-}
-
 // A row: its key as text, and each column's value exactly (type and bytes) and for people.
 struct Found {
   std::string key;
@@ -64,9 +53,8 @@ Result<std::vector<Found>> look_up(const std::filesystem::path& file, const RowQ
   RK_TRY_ASSIGN(auto db, core::Database::open_untrusted(file));
   db.stop_when(cancel);
   RK_TRY_ASSIGN(auto schema, core::describe_database(db, core::CountRows::kNo));
-  auto t = std::find_if(schema.tables.begin(), schema.tables.end(),
-                        [&](const auto& x) { return x.name == q.table; });
-  if (t == schema.tables.end()) {
+  const core::TableInfo* t = core::find_table(schema, q.table);
+  if (!t) {
     return fail(ErrorCode::kNotFound, fmt::format("its database has no table \"{}\"", q.table));
   }
   std::vector<std::string> key = t->primary_key;
@@ -93,7 +81,7 @@ Result<std::vector<Found>> look_up(const std::filesystem::path& file, const RowQ
                                                        quote_identifier(q.table), where)));
   if (!q.sql) {
     for (std::size_t i = 0; i < q.key.size(); ++i)
-      bind_typed(st, static_cast<int>(i) + 1, q.key[i]);
+      core::bind_typed(st, static_cast<int>(i) + 1, q.key[i]);
   }
   std::vector<Found> out;
   RK_TRY(st.for_each([&]() -> Result<void> {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <charconv>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -424,6 +425,27 @@ std::span<const std::byte> Statement::column_blob(int index) const {
   return blob ? std::span<const std::byte>(static_cast<const std::byte*>(blob),
                                            static_cast<std::size_t>(n))
               : std::span<const std::byte>{};
+}
+
+const TableInfo* find_table(const DatabaseSummary& s, std::string_view name) {
+  auto it = std::find_if(s.tables.begin(), s.tables.end(),
+                         [&](const TableInfo& t) { return t.name == name; });
+  return it == s.tables.end() ? nullptr : &*it;
+}
+
+bool has_column(const TableInfo& t, std::string_view name) {
+  return std::any_of(t.columns.begin(), t.columns.end(),
+                     [&](const ColumnInfo& c) { return c.name == name; });
+}
+
+void bind_typed(Statement& st, int index, std::string_view text) {
+  std::int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec == std::errc() && end == text.data() + text.size() && fmt::format("{}", n) == text) {
+    st.bind(index, n);
+  } else {
+    st.bind(index, text);
+  }
 }
 
 std::string quote_identifier(std::string_view name) {

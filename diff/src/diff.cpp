@@ -22,12 +22,7 @@ namespace {
 using core::DatabaseSummary;
 using core::TableInfo;
 
-const TableInfo* find_table(const DatabaseSummary& s, const std::string& name) {
-  for (const auto& t : s.tables) {
-    if (t.name == name) return &t;
-  }
-  return nullptr;
-}
+using core::find_table;
 
 const core::ColumnInfo* find_column(const TableInfo& t, const std::string& name) {
   for (const auto& c : t.columns) {

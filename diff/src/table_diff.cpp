@@ -22,10 +22,7 @@ struct Layout {
   int tenant = -1;
 };
 
-bool has_column(const core::TableInfo& t, const std::string& name) {
-  return std::any_of(t.columns.begin(), t.columns.end(),
-                     [&](const core::ColumnInfo& c) { return c.name == name; });
-}
+using core::has_column;
 
 std::string column_list(const std::vector<std::string>& cols) {
   std::string out;

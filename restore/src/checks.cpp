@@ -113,11 +113,7 @@ std::vector<Finding> schema_checks(const core::DatabaseSummary& backup,
                                       "not have (it would run inside the application){}",
                                       o.type, o.name, hint)});
   }
-  auto find_table = [](const core::DatabaseSummary& s, const std::string& name) {
-    auto it = std::find_if(s.tables.begin(), s.tables.end(),
-                           [&](const auto& t) { return t.name == name; });
-    return it == s.tables.end() ? nullptr : &*it;
-  };
+  using core::find_table;
   for (const auto& t : backup.tables) {
     if (t.kind != "virtual") continue;
     const auto* l = find_table(live, t.name);

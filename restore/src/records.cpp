@@ -28,26 +28,11 @@ using core::quote_identifier;
 using core::TableInfo;
 using Action = RecordChange::Action;
 
-const TableInfo* find(const core::DatabaseSummary& s, std::string_view name) {
-  auto it = std::find_if(s.tables.begin(), s.tables.end(),
-                         [&](const TableInfo& t) { return t.name == name; });
-  return it == s.tables.end() ? nullptr : &*it;
-}
+using core::bind_typed;
 
-bool has_column(const TableInfo& t, std::string_view c) {
-  return c == "rowid" || std::any_of(t.columns.begin(), t.columns.end(),
-                                     [&](const auto& col) { return col.name == c; });
-}
-
-// A value typed on a command line: an integer where it reads as one exactly, else text.
-void bind_typed(core::Statement& st, int index, const std::string& text) {
-  std::int64_t n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec == std::errc() && end == text.data() + text.size() && fmt::format("{}", n) == text) {
-    st.bind(index, n);
-  } else {
-    st.bind(index, std::string_view(text));
-  }
+// A column, or the rowid that a key falls back to.
+bool has_column_or_rowid(const TableInfo& t, std::string_view c) {
+  return c == "rowid" || core::has_column(t, c);
 }
 
 std::string action_text(Action a) {
@@ -121,7 +106,7 @@ class Records {
   Result<void> build_graph(const core::DatabaseSummary& live, const core::DatabaseSummary& backup) {
     for (const auto& t : live.tables) {
       if (t.kind != "table" || t.name.rfind("sqlite_", 0) == 0) continue;
-      const TableInfo* b = find(backup, t.name);
+      const TableInfo* b = core::find_table(backup, t.name);
       if (!b || b->kind != "table") continue;
       if (std::find(sel_.exclude_tables.begin(), sel_.exclude_tables.end(), t.name) !=
           sel_.exclude_tables.end()) {
@@ -132,7 +117,7 @@ class Records {
       n.rowid_key = n.key == std::vector<std::string>{"rowid"};
       if (n.rowid_key && b->without_rowid) continue;  // keys differ between the sides
       for (const auto& c : t.columns) {
-        if (has_column(*b, c.name)) n.columns.push_back(c.name);
+        if (has_column_or_rowid(*b, c.name)) n.columns.push_back(c.name);
       }
       index_[t.name] = nodes_.size();
       nodes_.push_back(std::move(n));
@@ -146,11 +131,12 @@ class Records {
         to = pn.key;
       if (to.size() != from.size()) return;
       for (const auto& f : from) {
-        if (!has_column(*nodes_[c->second].live, f) || !has_column(*nodes_[c->second].backup, f))
+        if (!has_column_or_rowid(*nodes_[c->second].live, f) ||
+            !has_column_or_rowid(*nodes_[c->second].backup, f))
           return;
       }
       for (const auto& x : to) {
-        if (!has_column(*pn.live, x) || !has_column(*pn.backup, x)) return;
+        if (!has_column_or_rowid(*pn.live, x) || !has_column_or_rowid(*pn.backup, x)) return;
       }
       auto& links = nodes_[c->second].links;
       for (const auto& f : from) {
@@ -409,7 +395,7 @@ class Records {
   // The document names that the rows brought back hold in the profile's reference columns.
   Result<void> referenced(const Node& n, std::vector<std::string>& out) {
     for (const auto& ref : references_) {
-      if (ref.table != n.live->name || !has_column(*n.backup, ref.column)) continue;
+      if (ref.table != n.live->name || !has_column_or_rowid(*n.backup, ref.column)) continue;
       std::string col = "b." + quote_identifier(ref.column);
       RK_TRY_ASSIGN(
           auto st, db_.prepare(fmt::format(

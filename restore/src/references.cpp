@@ -15,29 +15,9 @@ namespace {
 using core::quote_identifier;
 using core::TableInfo;
 
-const TableInfo* find_table(const core::DatabaseSummary& s, std::string_view name) {
-  auto it = std::find_if(s.tables.begin(), s.tables.end(),
-                         [&](const TableInfo& t) { return t.name == name; });
-  return it == s.tables.end() ? nullptr : &*it;
-}
-
-bool has_column(const TableInfo& t, std::string_view name) {
-  return std::any_of(t.columns.begin(), t.columns.end(),
-                     [&](const core::ColumnInfo& c) { return c.name == name; });
-}
-
-// A value typed on a command line: an integer where it reads as one exactly (so that it equals
-// an integer stored in a column without a declared type, and a text column's affinity still
-// turns it into text), else text.
-void bind_typed(core::Statement& st, int index, const std::string& text) {
-  std::int64_t n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec == std::errc() && end == text.data() + text.size() && fmt::format("{}", n) == text) {
-    st.bind(index, n);
-  } else {
-    st.bind(index, std::string_view(text));
-  }
-}
+using core::bind_typed;
+using core::find_table;
+using core::has_column;
 
 void bind_all(core::Statement& st, const std::vector<std::string>& values) {
   for (std::size_t i = 0; i < values.size(); ++i)

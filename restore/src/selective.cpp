@@ -28,29 +28,12 @@ std::string immutable_uri(const fs::path& p) {
   return out + "?mode=ro&immutable=1";
 }
 
-const core::TableInfo* find(const core::DatabaseSummary& s, const std::string& name) {
-  auto it =
-      std::find_if(s.tables.begin(), s.tables.end(), [&](const auto& t) { return t.name == name; });
-  return it == s.tables.end() ? nullptr : &*it;
-}
-
-bool has_column(const core::TableInfo& t, const std::string& c) {
-  return std::any_of(t.columns.begin(), t.columns.end(),
-                     [&](const auto& col) { return col.name == c; });
-}
+using core::find_table;
+using core::has_column;
 
 void bind_ids(core::Statement& st, const std::vector<std::string>& ids) {
-  for (std::size_t i = 0; i < ids.size(); ++i) {
-    std::int64_t v = 0;
-    const auto& id = ids[i];
-    auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), v);
-    int index = static_cast<int>(i) + 1;
-    if (ec == std::errc() && end == id.data() + id.size()) {
-      st.bind(index, v);
-    } else {
-      st.bind(index, std::string_view(id));
-    }
-  }
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    core::bind_typed(st, static_cast<int>(i) + 1, ids[i]);
 }
 
 Result<std::uint64_t> run_counted(core::Database& db, const std::string& sql,
@@ -71,7 +54,7 @@ Result<std::vector<Target>> choose_tables(const core::DatabaseSummary& live,
                                           const core::DatabaseSummary& backup,
                                           const Selection& sel) {
   for (const auto& name : sel.tables) {
-    if (!find(live, name) || !find(backup, name)) {
+    if (!find_table(live, name) || !find_table(backup, name)) {
       return fail(ErrorCode::kInvalidArgument,
                   fmt::format("table \"{}\" is not in both the live database and the backup; a "
                               "selective restore restores tables both have",
@@ -82,7 +65,7 @@ Result<std::vector<Target>> choose_tables(const core::DatabaseSummary& live,
   std::vector<Target> out;
   for (const auto& t : live.tables) {
     if (t.kind != "table" || t.name.rfind("sqlite_", 0) == 0) continue;
-    const auto* b = find(backup, t.name);
+    const auto* b = find_table(backup, t.name);
     if (!b || b->kind != "table") continue;
     if (!sel.tables.empty() &&
         std::find(sel.tables.begin(), sel.tables.end(), t.name) == sel.tables.end()) {

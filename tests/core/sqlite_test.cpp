@@ -41,11 +41,28 @@ std::filesystem::path make_db(const ScratchDir& dir) {
   return path;
 }
 
-const TableInfo* find_table(const DatabaseSummary& s, std::string_view name) {
-  for (const auto& t : s.tables) {
-    if (t.name == name) return &t;
+TEST(BindTyped, ANumberExactlyAsTypedIsAnIntegerAnythingElseText) {
+  auto db = Database::open_memory();
+  ASSERT_TRUE(db);
+  for (auto [text, type] :
+       std::vector<std::pair<std::string, std::string>>{{"42", "integer"},
+                                                        {"-7", "integer"},
+                                                        {"042", "text"},
+                                                        {"4 2", "text"},
+                                                        {"x", "text"},
+                                                        {"99999999999999999999", "text"},
+                                                        {"", "text"},
+                                                        {"+5", "text"}}) {
+    auto st = db->prepare("SELECT typeof(?1)");
+    ASSERT_TRUE(st);
+    bind_typed(*st, 1, text);
+    ASSERT_TRUE(st->step().value_or(false));
+    EXPECT_EQ(st->column_text(0), type) << "\"" << text << "\"";
   }
-  return nullptr;
+  auto dup = db->prepare_single("SELECT 1; SELECT 2");
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(db->prepare_single("SELECT 1;  \n"));
 }
 
 TEST(DescribeDatabase, ReadsTablesKeysAndCounts) {

@@ -248,6 +248,15 @@ struct DatabaseSummary {
   std::vector<SchemaObject> objects;  // indexes (explicit), triggers, views, by type and name
 };
 
+// The table called `name`, or nullptr.
+[[nodiscard]] const TableInfo* find_table(const DatabaseSummary& s, std::string_view name);
+// Whether `t` has a column called `name`.
+[[nodiscard]] bool has_column(const TableInfo& t, std::string_view name);
+// Binds a value typed on a command line (a key, a tenant id): an integer where the text reads
+// as one exactly ("42", not "042"), so that it equals an integer stored without a declared
+// type and a TEXT column's affinity still turns it into text; else the text.
+void bind_typed(Statement& st, int index, std::string_view text);
+
 enum class CountRows { kYes, kNo };
 
 // Reads the schema (and row counts unless kNo) of a database. Works on untrusted connections:
