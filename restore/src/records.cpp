@@ -1,7 +1,7 @@
 // A record restore (restore --row / --where): the chosen backup rows and their closure through
 // foreign keys, classified against live and brought back inside the caller's transaction.
 //
-// The rows are keyed in temporary tables, one per table ("temp"."rk_rec_N": the key columns,
+// The rows are keyed in temporary tables, one per table (temp.rk_rec_N: the key columns,
 // whether the row's subtree is wanted, the action), so that every step is one SQL statement
 // over whole sets and the key values keep their SQLite types:
 //  1. seeds: the --row keys and the --where rows, read from the backup (rk_backup);
@@ -46,7 +46,7 @@ struct Node {
   std::vector<std::string> key;      // the declared key, else {"rowid"}
   std::vector<std::string> columns;  // common to both sides
   std::vector<std::string> links;    // columns that tie a row to its parents (edges' `from`)
-  std::string temp;                  // rk_rec_N, a temporary table
+  std::string temp;                  // temp.rk_rec_N (qualified: live may have a table so named)
   bool rowid_key = false;
 };
 
@@ -112,7 +112,7 @@ class Records {
           sel_.exclude_tables.end()) {
         continue;
       }
-      Node n{&t, b, b->primary_key, {}, {}, fmt::format("rk_rec_{}", nodes_.size()), false};
+      Node n{&t, b, b->primary_key, {}, {}, fmt::format("temp.rk_rec_{}", nodes_.size()), false};
       if (n.key.empty() || n.key != t.primary_key) n.key = {"rowid"};
       n.rowid_key = n.key == std::vector<std::string>{"rowid"};
       if (n.rowid_key && b->without_rowid) continue;  // keys differ between the sides
@@ -158,17 +158,16 @@ class Records {
   Result<void> make_temp_tables() {
     for (const auto& n : nodes_) {
       auto k = key_slots(n.key.size());
-      RK_TRY(db_.exec(fmt::format(
-          "CREATE TEMP TABLE IF NOT EXISTS {}({}, subtree INTEGER NOT NULL, action TEXT, "
-          "PRIMARY KEY({})); DELETE FROM temp.{}",
-          n.temp, fmt::join(k, ", "), fmt::join(k, ", "), n.temp)));
+      RK_TRY(db_.exec(
+          fmt::format("CREATE TABLE IF NOT EXISTS {}({}, subtree INTEGER NOT NULL, action TEXT, "
+                      "PRIMARY KEY({})); DELETE FROM {}",
+                      n.temp, fmt::join(k, ", "), fmt::join(k, ", "), n.temp)));
     }
     return {};
   }
 
   void drop_temp_tables() {
-    for (const auto& n : nodes_)
-      (void)db_.exec(fmt::format("DROP TABLE IF EXISTS temp.{}", n.temp));
+    for (const auto& n : nodes_) (void)db_.exec(fmt::format("DROP TABLE IF EXISTS {}", n.temp));
   }
 
   Result<const Node*> node(const std::string& table) {
