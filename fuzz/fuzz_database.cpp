@@ -1,6 +1,8 @@
 // A database from a backup over arbitrary bytes: written to a file (restorekit opens staged
 // databases by path), opened as untrusted, described, integrity-checked, content-hashed,
-// tenants counted and diffed against a fixed live database, as verify, diff and restore do.
+// tenants counted and diffed against a fixed live database, as verify, diff and restore do;
+// then a record restore from it into a copy of live (its SQL is built from the backup's table
+// and column names and foreign keys).
 #include <unistd.h>
 
 #include <cstddef>
@@ -13,6 +15,9 @@
 #include <restorekit/core/content_hash.hpp>
 #include <restorekit/core/sqlite.hpp>
 #include <restorekit/diff/diff.hpp>
+#include <restorekit/restore/restore.hpp>
+
+#include "internal.hpp"  // restore's run_selective
 
 using namespace restorekit;
 namespace fs = std::filesystem;
@@ -63,5 +68,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)diff::diff_databases(path, dir / "live.sqlite", o);
   o.no_key = diff::NoKeyTables::kByContent;
   (void)diff::diff_databases(path, dir / "live.sqlite", o);
+  auto target = dir / "target.sqlite";
+  std::error_code ec;
+  fs::copy_file(dir / "live.sqlite", target, fs::copy_options::overwrite_existing, ec);
+  if (auto live = core::Database::open(target, core::OpenMode::kReadWrite); live && !ec) {
+    restore::Selection sel;
+    sel.rows = {restore::RowRef{"t", {"1"}}};
+    sel.where = {restore::RowCondition{"k", "a IS NOT NULL"}};
+    sel.relations = {core::Relation{{"n", "x"}, {"t", "id"}}};
+    (void)restore::detail::run_selective(*live, path, sel, {core::ColumnRef{"t", "v"}});
+  }
   return 0;
 }

@@ -115,7 +115,8 @@ class Records {
       Node n{&t, b, b->primary_key, {}, {}, fmt::format("temp.rk_rec_{}", nodes_.size()), false};
       if (n.key.empty() || n.key != t.primary_key) n.key = {"rowid"};
       n.rowid_key = n.key == std::vector<std::string>{"rowid"};
-      if (n.rowid_key && b->without_rowid) continue;  // keys differ between the sides
+      // The two sides key the table differently and one has no rowid: no row can be matched.
+      if (n.rowid_key && (b->without_rowid || t.without_rowid)) continue;
       for (const auto& c : t.columns) {
         if (has_column_or_rowid(*b, c.name)) n.columns.push_back(c.name);
       }
