@@ -58,6 +58,12 @@ struct Edge {
   std::vector<std::string> to;
 };
 
+struct Graph {
+  std::vector<Node> nodes;
+  std::map<std::string, std::size_t> index;  // by table name
+  std::vector<Edge> edges;
+};
+
 std::string list(const std::vector<std::string>& names, std::string_view prefix = "") {
   std::string out;
   for (std::size_t i = 0; i < names.size(); ++i) {
@@ -83,6 +89,63 @@ std::vector<std::string> key_slots(std::size_t n) {
   return out;
 }
 
+// The tables a record restore may touch (in both databases, not excluded) and the edges
+// between them: declared foreign keys and the selection's relations.
+Graph build_graph(const core::DatabaseSummary& live, const core::DatabaseSummary& backup,
+                  const Selection& sel) {
+  Graph g;
+  for (const auto& t : live.tables) {
+    if (t.kind != "table" || t.name.rfind("sqlite_", 0) == 0) continue;
+    const TableInfo* b = core::find_table(backup, t.name);
+    if (!b || b->kind != "table") continue;
+    if (std::find(sel.exclude_tables.begin(), sel.exclude_tables.end(), t.name) !=
+        sel.exclude_tables.end()) {
+      continue;
+    }
+    Node n{&t, b, b->primary_key, {}, {}, fmt::format("temp.rk_rec_{}", g.nodes.size()), false};
+    if (n.key.empty() || n.key != t.primary_key) n.key = {"rowid"};
+    n.rowid_key = n.key == std::vector<std::string>{"rowid"};
+    // The two sides key the table differently and one has no rowid: no row can be matched.
+    if (n.rowid_key && (b->without_rowid || t.without_rowid)) continue;
+    for (const auto& c : t.columns) {
+      if (has_column_or_rowid(*b, c.name)) n.columns.push_back(c.name);
+    }
+    g.index[t.name] = g.nodes.size();
+    g.nodes.push_back(std::move(n));
+  }
+  auto add_edge = [&](const std::string& child, const std::vector<std::string>& from,
+                      const std::string& parent, std::vector<std::string> to) {
+    auto c = g.index.find(child), p = g.index.find(parent);
+    if (c == g.index.end() || p == g.index.end() || from.empty()) return;
+    const Node& pn = g.nodes[p->second];
+    if (to.empty() || std::all_of(to.begin(), to.end(), [](const auto& s) { return s.empty(); }))
+      to = pn.key;
+    if (to.size() != from.size()) return;
+    for (const auto& f : from) {
+      if (!has_column_or_rowid(*g.nodes[c->second].live, f) ||
+          !has_column_or_rowid(*g.nodes[c->second].backup, f))
+        return;
+    }
+    for (const auto& x : to) {
+      if (!has_column_or_rowid(*pn.live, x) || !has_column_or_rowid(*pn.backup, x)) return;
+    }
+    auto& links = g.nodes[c->second].links;
+    for (const auto& f : from) {
+      if (std::find(links.begin(), links.end(), f) == links.end()) links.push_back(f);
+    }
+    g.edges.push_back(Edge{c->second, p->second, from, std::move(to)});
+  };
+  for (const auto& n : g.nodes) {
+    for (const auto& fk : n.backup->foreign_keys) {
+      add_edge(n.backup->name, fk.from, fk.table, fk.to);
+    }
+  }
+  for (const auto& r : sel.relations) {
+    add_edge(r.child.table, {r.child.column}, r.parent.table, {r.parent.column});
+  }
+  return g;
+}
+
 class Records {
  public:
   Records(core::Database& db, const Selection& sel, const std::vector<core::ColumnRef>& references)
@@ -90,7 +153,7 @@ class Records {
 
   Result<RecordOutcome> run(const core::DatabaseSummary& live, const core::DatabaseSummary& backup,
                             core::Database& backup_reader) {
-    RK_TRY(build_graph(live, backup));
+    g_ = build_graph(live, backup, sel_);
     RK_TRY(make_temp_tables());
     auto done = [&]() -> Result<RecordOutcome> {
       RK_TRY(seed(backup_reader));
@@ -103,61 +166,8 @@ class Records {
   }
 
  private:
-  Result<void> build_graph(const core::DatabaseSummary& live, const core::DatabaseSummary& backup) {
-    for (const auto& t : live.tables) {
-      if (t.kind != "table" || t.name.rfind("sqlite_", 0) == 0) continue;
-      const TableInfo* b = core::find_table(backup, t.name);
-      if (!b || b->kind != "table") continue;
-      if (std::find(sel_.exclude_tables.begin(), sel_.exclude_tables.end(), t.name) !=
-          sel_.exclude_tables.end()) {
-        continue;
-      }
-      Node n{&t, b, b->primary_key, {}, {}, fmt::format("temp.rk_rec_{}", nodes_.size()), false};
-      if (n.key.empty() || n.key != t.primary_key) n.key = {"rowid"};
-      n.rowid_key = n.key == std::vector<std::string>{"rowid"};
-      // The two sides key the table differently and one has no rowid: no row can be matched.
-      if (n.rowid_key && (b->without_rowid || t.without_rowid)) continue;
-      for (const auto& c : t.columns) {
-        if (has_column_or_rowid(*b, c.name)) n.columns.push_back(c.name);
-      }
-      index_[t.name] = nodes_.size();
-      nodes_.push_back(std::move(n));
-    }
-    auto add_edge = [&](const std::string& child, const std::vector<std::string>& from,
-                        const std::string& parent, std::vector<std::string> to) {
-      auto c = index_.find(child), p = index_.find(parent);
-      if (c == index_.end() || p == index_.end() || from.empty()) return;
-      const Node& pn = nodes_[p->second];
-      if (to.empty() || std::all_of(to.begin(), to.end(), [](const auto& s) { return s.empty(); }))
-        to = pn.key;
-      if (to.size() != from.size()) return;
-      for (const auto& f : from) {
-        if (!has_column_or_rowid(*nodes_[c->second].live, f) ||
-            !has_column_or_rowid(*nodes_[c->second].backup, f))
-          return;
-      }
-      for (const auto& x : to) {
-        if (!has_column_or_rowid(*pn.live, x) || !has_column_or_rowid(*pn.backup, x)) return;
-      }
-      auto& links = nodes_[c->second].links;
-      for (const auto& f : from) {
-        if (std::find(links.begin(), links.end(), f) == links.end()) links.push_back(f);
-      }
-      edges_.push_back(Edge{c->second, p->second, from, std::move(to)});
-    };
-    for (const auto& n : nodes_) {
-      for (const auto& fk : n.backup->foreign_keys) {
-        add_edge(n.backup->name, fk.from, fk.table, fk.to);
-      }
-    }
-    for (const auto& r : sel_.relations) {
-      add_edge(r.child.table, {r.child.column}, r.parent.table, {r.parent.column});
-    }
-    return {};
-  }
-
   Result<void> make_temp_tables() {
-    for (const auto& n : nodes_) {
+    for (const auto& n : g_.nodes) {
       auto k = key_slots(n.key.size());
       RK_TRY(db_.exec(
           fmt::format("CREATE TABLE IF NOT EXISTS {}({}, subtree INTEGER NOT NULL, action TEXT, "
@@ -168,12 +178,12 @@ class Records {
   }
 
   void drop_temp_tables() {
-    for (const auto& n : nodes_) (void)db_.exec(fmt::format("DROP TABLE IF EXISTS {}", n.temp));
+    for (const auto& n : g_.nodes) (void)db_.exec(fmt::format("DROP TABLE IF EXISTS {}", n.temp));
   }
 
   Result<const Node*> node(const std::string& table) {
-    auto it = index_.find(table);
-    if (it == index_.end()) {
+    auto it = g_.index.find(table);
+    if (it == g_.index.end()) {
       return fail(ErrorCode::kInvalidArgument,
                   fmt::format("table \"{}\" is not in both the live database and the backup (or "
                               "is excluded); a record restore brings back rows of tables both "
@@ -181,7 +191,7 @@ class Records {
                               table),
                   table);
     }
-    return &nodes_[it->second];
+    return &g_.nodes[it->second];
   }
 
   // "k0 = b.\"id\" AND ..." between a temp table's slots and a table's key.
@@ -264,43 +274,51 @@ class Records {
     return row && *row && st->column_int(0) > 0;
   }
 
-  // Grows the sets until a round adds nothing.
-  Result<void> close() {
+  // Runs `step` over every edge (child, parent), round after round, until a round changes no
+  // row; `step` returns the rows it changed.
+  template <typename Step>
+  Result<void> until_still(Step step) {
     for (;;) {
-      std::int64_t grown = 0;
-      for (const auto& e : edges_) {
-        const Node& c = nodes_[e.child];
-        const Node& p = nodes_[e.parent];
-        // The rows that reference a wanted row: its subtree.
-        RK_TRY(db_.exec(fmt::format(
-            "INSERT INTO {ct} SELECT {ckey}, 1, NULL FROM rk_backup.{c} c JOIN rk_backup.{p} p ON "
-            "{join} JOIN {pt} k ON {pk} WHERE k.subtree = 1 "
-            "ON CONFLICT DO UPDATE SET subtree = 1 WHERE subtree = 0",
-            fmt::arg("ct", c.temp), fmt::arg("ckey", list(c.key, "c.")),
-            fmt::arg("c", quote_identifier(c.live->name)),
-            fmt::arg("p", quote_identifier(p.live->name)),
-            fmt::arg("join", pairs("c", e.from, "p", e.to)), fmt::arg("pt", p.temp),
-            fmt::arg("pk", slots_match(p, "k", "p")))));
-        grown += db_.changes();
-        // The parents a row needs that live lacks (without their own subtree).
-        RK_TRY(db_.exec(fmt::format(
-            "INSERT INTO {pt} SELECT DISTINCT {pkey}, 0, NULL FROM rk_backup.{p} p JOIN "
-            "rk_backup.{c} c ON {join} JOIN {ct} k ON {ck} WHERE NOT EXISTS (SELECT 1 FROM "
-            "main.{p} l WHERE {live}) ON CONFLICT DO NOTHING",
-            fmt::arg("pt", p.temp), fmt::arg("pkey", list(p.key, "p.")),
-            fmt::arg("p", quote_identifier(p.live->name)),
-            fmt::arg("c", quote_identifier(c.live->name)),
-            fmt::arg("join", pairs("c", e.from, "p", e.to)), fmt::arg("ct", c.temp),
-            fmt::arg("ck", slots_match(c, "k", "c")),
-            fmt::arg("live", pairs("l", e.to, "p", e.to)))));
-        grown += db_.changes();
+      std::int64_t changed = 0;
+      for (const auto& e : g_.edges) {
+        RK_TRY_ASSIGN(std::int64_t n, step(g_.nodes[e.child], g_.nodes[e.parent], e));
+        changed += n;
       }
-      if (grown == 0) return {};
+      if (changed == 0) return {};
     }
   }
 
+  // Grows the sets until a round adds nothing.
+  Result<void> close() {
+    return until_still([&](const Node& c, const Node& p, const Edge& e) -> Result<std::int64_t> {
+      // The rows that reference a wanted row: its subtree.
+      RK_TRY(db_.exec(fmt::format(
+          "INSERT INTO {ct} SELECT {ckey}, 1, NULL FROM rk_backup.{c} c JOIN rk_backup.{p} p ON "
+          "{join} JOIN {pt} k ON {pk} WHERE k.subtree = 1 "
+          "ON CONFLICT DO UPDATE SET subtree = 1 WHERE subtree = 0",
+          fmt::arg("ct", c.temp), fmt::arg("ckey", list(c.key, "c.")),
+          fmt::arg("c", quote_identifier(c.live->name)),
+          fmt::arg("p", quote_identifier(p.live->name)),
+          fmt::arg("join", pairs("c", e.from, "p", e.to)), fmt::arg("pt", p.temp),
+          fmt::arg("pk", slots_match(p, "k", "p")))));
+      std::int64_t grown = db_.changes();
+      // The parents a row needs that live lacks (without their own subtree).
+      RK_TRY(db_.exec(fmt::format(
+          "INSERT INTO {pt} SELECT DISTINCT {pkey}, 0, NULL FROM rk_backup.{p} p JOIN "
+          "rk_backup.{c} c ON {join} JOIN {ct} k ON {ck} WHERE NOT EXISTS (SELECT 1 FROM "
+          "main.{p} l WHERE {live}) ON CONFLICT DO NOTHING",
+          fmt::arg("pt", p.temp), fmt::arg("pkey", list(p.key, "p.")),
+          fmt::arg("p", quote_identifier(p.live->name)),
+          fmt::arg("c", quote_identifier(c.live->name)),
+          fmt::arg("join", pairs("c", e.from, "p", e.to)), fmt::arg("ct", c.temp),
+          fmt::arg("ck", slots_match(c, "k", "c")),
+          fmt::arg("live", pairs("l", e.to, "p", e.to)))));
+      return grown + db_.changes();
+    });
+  }
+
   Result<void> classify() {
-    for (const auto& n : nodes_) {
+    for (const auto& n : g_.nodes) {
       std::string t = quote_identifier(n.live->name);
       std::string same = pairs("l", n.columns, "b", n.columns, "IS");
       std::string other_row =
@@ -319,32 +337,26 @@ class Records {
           fmt::arg("bk", slots_match(n, "k", "b")))));
     }
     // A row whose parent's key live reuses for another row would hang off that other row.
-    for (;;) {
-      std::int64_t blocked = 0;
-      for (const auto& e : edges_) {
-        const Node& c = nodes_[e.child];
-        const Node& p = nodes_[e.parent];
-        RK_TRY(db_.exec(fmt::format(
-            "UPDATE {ct} AS x SET action = '{blocked}' WHERE action IN ('{ins}', '{rev}') AND "
-            "EXISTS (SELECT 1 FROM rk_backup.{c} c JOIN rk_backup.{p} p ON {join} JOIN {pt} k ON "
-            "{pk} WHERE {xc} AND k.action IN ('{reused}', '{blocked}'))",
-            fmt::arg("ct", c.temp), fmt::arg("blocked", action_text(Action::kBlocked)),
-            fmt::arg("ins", action_text(Action::kInsert)),
-            fmt::arg("rev", action_text(Action::kRevert)),
-            fmt::arg("c", quote_identifier(c.live->name)),
-            fmt::arg("p", quote_identifier(p.live->name)),
-            fmt::arg("join", pairs("c", e.from, "p", e.to)), fmt::arg("pt", p.temp),
-            fmt::arg("pk", slots_match(p, "k", "p")), fmt::arg("xc", slots_match(c, "x", "c")),
-            fmt::arg("reused", action_text(Action::kReusedKey)))));
-        blocked += db_.changes();
-      }
-      if (blocked == 0) return {};
-    }
+    return until_still([&](const Node& c, const Node& p, const Edge& e) -> Result<std::int64_t> {
+      RK_TRY(db_.exec(fmt::format(
+          "UPDATE {ct} AS x SET action = '{blocked}' WHERE action IN ('{ins}', '{rev}') AND "
+          "EXISTS (SELECT 1 FROM rk_backup.{c} c JOIN rk_backup.{p} p ON {join} JOIN {pt} k ON "
+          "{pk} WHERE {xc} AND k.action IN ('{reused}', '{blocked}'))",
+          fmt::arg("ct", c.temp), fmt::arg("blocked", action_text(Action::kBlocked)),
+          fmt::arg("ins", action_text(Action::kInsert)),
+          fmt::arg("rev", action_text(Action::kRevert)),
+          fmt::arg("c", quote_identifier(c.live->name)),
+          fmt::arg("p", quote_identifier(p.live->name)),
+          fmt::arg("join", pairs("c", e.from, "p", e.to)), fmt::arg("pt", p.temp),
+          fmt::arg("pk", slots_match(p, "k", "p")), fmt::arg("xc", slots_match(c, "x", "c")),
+          fmt::arg("reused", action_text(Action::kReusedKey)))));
+      return db_.changes();
+    });
   }
 
   Result<RecordOutcome> apply() {
     RecordOutcome out;
-    for (const auto& n : nodes_) {
+    for (const auto& n : g_.nodes) {
       std::string t = quote_identifier(n.live->name);
       std::string cols = list(n.columns);
       std::string key_cols = n.rowid_key ? "rowid, " : "";
@@ -416,9 +428,7 @@ class Records {
   core::Database& db_;
   const Selection& sel_;
   const std::vector<core::ColumnRef>& references_;
-  std::vector<Node> nodes_;
-  std::map<std::string, std::size_t> index_;
-  std::vector<Edge> edges_;
+  Graph g_;
 };
 
 }  // namespace
