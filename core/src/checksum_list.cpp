@@ -5,6 +5,9 @@
 #include <optional>
 
 #include <xxhash.h>
+#ifdef RESTOREKIT_XXH_DISPATCH
+#include <xxh_x86dispatch.h>  // XXH3 with AVX2 / AVX-512 where the CPU has them
+#endif
 
 #include <fmt/format.h>
 

@@ -362,12 +362,12 @@ class Gathered {
       start_ = 0;
     }
   }
-  // Hands every byte over to `out` without copying them (out's old storage is kept for reuse);
-  // leaves this empty.
+  // Hands every byte over to `out`, replacing what it held (its storage is kept); leaves this
+  // empty. Only a few bytes are here between frames (a header, the tail of the last step).
   void move_to(std::vector<std::byte>& out) {
-    drop(0, 1);  // compacts
-    data_.swap(out);
+    out.assign(data_.begin() + static_cast<std::ptrdiff_t>(start_), data_.end());
     data_.clear();
+    start_ = 0;
   }
   // Takes `bytes` back whole, in front of anything appended since (this must be empty).
   void take_back(std::vector<std::byte>& bytes) {
@@ -483,10 +483,12 @@ class ZstdDecoder final : public Decoder {
     if (!whole) return false;
     note_missing_checksum_at(head_.bytes());
     // Gather the whole frame into the slot (its compressed size is known once all its blocks
-    // are here), moving what the head holds instead of copying it; bytes past the frame go
-    // back to the head, and so does everything when the frame must stream after all.
+    // are here); bytes past the frame go back to the head, and so does everything when the
+    // frame must stream after all. The slot's buffer is sized once for any frame it can take
+    // and kept: growing it step by step copied and page-faulted each frame's bytes again.
     slot.offset = consumed_ - head_.size();
     auto& frame = slot.frame;
+    frame.reserve(ZSTD_compressBound(*whole) + kGatherStep);
     head_.move_to(frame);
     std::size_t size = 0;
     for (;;) {

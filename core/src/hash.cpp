@@ -1,6 +1,9 @@
 #include <restorekit/core/hash.hpp>
 
 #include <xxhash.h>
+#ifdef RESTOREKIT_XXH_DISPATCH
+#include <xxh_x86dispatch.h>  // XXH3 with AVX2 / AVX-512 where the CPU has them
+#endif
 
 #include <fcntl.h>
 

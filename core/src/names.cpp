@@ -17,17 +17,39 @@ bool is_ascii(std::string_view s) {
   return true;
 }
 
+// NFC of one segment; false where it is not valid UTF-8.
+bool append_nfc(std::string_view segment, std::string& out) {
+  utf8proc_uint8_t* nfc = nullptr;
+  auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(segment.data()),
+                        static_cast<utf8proc_ssize_t>(segment.size()), &nfc,
+                        static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  if (n < 0) return false;
+  std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owned(nfc, &std::free);
+  out.append(reinterpret_cast<const char*>(nfc), static_cast<std::size_t>(n));
+  return true;
+}
+
 }  // namespace
 
+// Segment by segment: '/' is a starter that nothing composes with or reorders across, so NFC
+// of the path is the segments' NFC joined by '/', and the ASCII segments (most folders and
+// file names, even under a non-ASCII folder) skip utf8proc.
 std::string name_key(std::string_view name) {
   if (is_ascii(name)) return std::string(name);  // NFC already; the common case stays cheap
-  utf8proc_uint8_t* out = nullptr;
-  auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(name.data()),
-                        static_cast<utf8proc_ssize_t>(name.size()), &out,
-                        static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
-  if (n < 0) return std::string(name);  // not valid UTF-8: compared as bytes
-  std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owned(out, &std::free);
-  return std::string(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
+  std::string out;
+  out.reserve(name.size() + 8);
+  for (std::size_t start = 0;;) {
+    auto slash = name.find('/', start);
+    auto segment = name.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    if (is_ascii(segment)) {
+      out.append(segment);
+    } else if (!append_nfc(segment, out)) {
+      return std::string(name);  // not valid UTF-8: compared as bytes
+    }
+    if (slash == std::string_view::npos) return out;
+    out.push_back('/');
+    start = slash + 1;
+  }
 }
 
 bool same_name(std::string_view a, std::string_view b) {

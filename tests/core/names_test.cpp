@@ -1,6 +1,10 @@
 #include <restorekit/core/names.hpp>
 
 #include <gtest/gtest.h>
+#include <utf8proc.h>
+
+#include <cstdlib>
+#include <random>
 
 namespace restorekit::core {
 namespace {
@@ -30,6 +34,55 @@ TEST(Names, AsciiAndInvalidUtf8CompareByBytes) {
   EXPECT_FALSE(same_name(latin1,
                          "docs/Gr\xc3\xbc\xc3\x9f"
                          "e.txt"));
+}
+
+// name_key normalises a path segment by segment (the ASCII ones are taken as they are): the
+// result must be what normalising the whole path gives, whichever segments need it.
+TEST(Names, PathsNormaliseAsAWholeWhateverTheirSegments) {
+  const std::string nfd_folder = "Mu\xcc\x88ller";  // u + U+0308
+  const std::string nfc_folder = "M\xc3\xbcller";
+  EXPECT_EQ(name_key("docs/" + nfd_folder + "/2024/" + nfd_folder + ".pdf"),
+            "docs/" + nfc_folder + "/2024/" + nfc_folder + ".pdf");
+  EXPECT_EQ(name_key(nfd_folder + "/a"), nfc_folder + "/a");  // first segment
+  EXPECT_EQ(name_key("a/" + nfd_folder), "a/" + nfc_folder);  // last segment
+  EXPECT_EQ(name_key("a//" + nfd_folder + "/"), "a//" + nfc_folder + "/");
+  // A segment that starts with a combining mark: nothing composes across '/'.
+  EXPECT_EQ(name_key("docs/e/\xcc\x81x"), "docs/e/\xcc\x81x");
+  // Marks out of canonical order inside one segment are still reordered (dot below first).
+  EXPECT_EQ(name_key("docs/q\xcc\x87\xcc\xa3"), "docs/q\xcc\xa3\xcc\x87");
+  // Invalid UTF-8 in any segment: the whole name compares by its bytes, NFD segments too.
+  std::string mixed = "docs/" + nfd_folder + "/Gr\xfc\xdf" + "e.txt";
+  EXPECT_EQ(name_key(mixed), mixed);
+}
+
+// The same against utf8proc's NFC of the whole string, on random paths built from pieces that
+// compose, decompose, reorder or break UTF-8 next to '/' and ASCII.
+TEST(Names, SegmentedKeyMatchesWholeStringNfc) {
+  const std::vector<std::string> pieces = {
+      "/", "/", "a", "docs", ".", "u", "\xcc\x88", "\xcc\x81", "\xcc\xa3", "\xc3\xbc",
+      "\xe1\x84\x80", "\xe1\x85\xa1", "\xe1\x86\xa8", "A", "\xef\xac\x81", "\xe2\x84\xab",
+      "\xfc", "\xe2\x80\xae", "\xf0\x9f\x98\x80", "\xcd\x85"};
+  auto whole_nfc = [](const std::string& s) -> std::string {
+    utf8proc_uint8_t* out = nullptr;
+    auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
+                          static_cast<utf8proc_ssize_t>(s.size()), &out,
+                          static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+    if (n < 0) return s;
+    std::string r(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
+    std::free(out);
+    return r;
+  };
+  std::mt19937 rng(20261203);
+  std::uniform_int_distribution<std::size_t> pick(0, pieces.size() - 1);
+  std::uniform_int_distribution<int> length(1, 12);
+  int non_ascii = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string path;
+    for (int n = length(rng); n > 0; --n) path += pieces[pick(rng)];
+    non_ascii += whole_nfc(path) != path;
+    ASSERT_EQ(name_key(path), whole_nfc(path)) << "path bytes: " << path;
+  }
+  EXPECT_GT(non_ascii, 1000);  // the cases that normalise were reached
 }
 
 }  // namespace
