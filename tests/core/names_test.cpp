@@ -58,10 +58,12 @@ TEST(Names, PathsNormaliseAsAWholeWhateverTheirSegments) {
 // The same against utf8proc's NFC of the whole string, on random paths built from pieces that
 // compose, decompose, reorder or break UTF-8 next to '/' and ASCII.
 TEST(Names, SegmentedKeyMatchesWholeStringNfc) {
+  // clang-format off
   const std::vector<std::string> pieces = {
       "/", "/", "a", "docs", ".", "u", "\xcc\x88", "\xcc\x81", "\xcc\xa3", "\xc3\xbc",
       "\xe1\x84\x80", "\xe1\x85\xa1", "\xe1\x86\xa8", "A", "\xef\xac\x81", "\xe2\x84\xab",
       "\xfc", "\xe2\x80\xae", "\xf0\x9f\x98\x80", "\xcd\x85"};
+  // clang-format on
   auto whole_nfc = [](const std::string& s) -> std::string {
     utf8proc_uint8_t* out = nullptr;
     auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
