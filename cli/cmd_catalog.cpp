@@ -65,9 +65,11 @@ int need_index(const CatalogArgs& a, std::optional<catalog::Index>& index) {
   index = open_catalog(a.common, &why);
   if (index) return kExitOk;
   if (why) return report_error(a.common, kSchema, *why);
-  return report_error(a.common, kSchema,
-                      Error(ErrorCode::kInvalidArgument,
-                            "no catalog: give --catalog FILE (or set HOME / XDG_CACHE_HOME)"));
+  return report_error(
+      a.common, kSchema,
+      Error(ErrorCode::kInvalidArgument,
+            "no catalog: give --catalog FILE|URI (or set RESTOREKIT_CATALOG, HOME or "
+            "XDG_CACHE_HOME)"));
 }
 
 // "30d", "12h", "90m", "45s" or plain seconds, as seconds; nullopt when malformed.
@@ -182,11 +184,13 @@ void print_verify_all(const CatalogArgs& a, const catalog::VerifyManyReport& r) 
 }
 
 int run_verify_all(const CatalogArgs& a) {
-  auto path = catalog_path(a.common);
+  auto path = catalog_location(a.common);
   if (!path) {
-    return report_error(a.common, kSchema,
-                        Error(ErrorCode::kInvalidArgument,
-                              "no catalog: give --catalog FILE (or set HOME / XDG_CACHE_HOME)"));
+    return report_error(
+        a.common, kSchema,
+        Error(ErrorCode::kInvalidArgument,
+              "no catalog: give --catalog FILE|URI (or set RESTOREKIT_CATALOG, HOME or "
+              "XDG_CACHE_HOME)"));
   }
   {
     std::optional<catalog::Index> index;  // opened once here to report (and set aside) damage

@@ -92,7 +92,9 @@ void add_common_flags(CLI::App& cmd, CommonOptions& o, bool catalog, bool profil
   cmd.add_option("--password-env", o.password_env, "environment variable holding the password");
   if (catalog) {
     cmd.add_option("--catalog", o.catalog,
-                   "index file (default $XDG_CACHE_HOME/restorekit/catalog.sqlite)");
+                   "catalog: a file (default $RESTOREKIT_CATALOG, else "
+                   "$XDG_CACHE_HOME/restorekit/catalog.sqlite) or postgresql://host/db (password "
+                   "from ~/.pgpass or a service file, never here)");
     cmd.add_flag("--no-catalog", o.no_catalog, "neither read nor write the index");
   }
   if (profile) cmd.add_option("--profile", o.profile, "application profile (TOML)");
@@ -167,21 +169,23 @@ void install_interrupt_handlers() {
   ::sigaction(SIGTERM, &sa, nullptr);
 }
 
-std::optional<fs::path> catalog_path(const CommonOptions& o) {
+std::optional<std::string> catalog_location(const CommonOptions& o) {
   if (o.no_catalog) return std::nullopt;
-  if (!o.catalog.empty()) return fs::path(o.catalog);
+  if (!o.catalog.empty()) return o.catalog;
+  const char* env = std::getenv("RESTOREKIT_CATALOG");
+  if (env && *env) return std::string(env);
   const char* xdg = std::getenv("XDG_CACHE_HOME");
   const char* home = std::getenv("HOME");
-  if (xdg && *xdg) return fs::path(xdg) / "restorekit" / "catalog.sqlite";
-  if (home && *home) return fs::path(home) / ".cache" / "restorekit" / "catalog.sqlite";
+  if (xdg && *xdg) return (fs::path(xdg) / "restorekit" / "catalog.sqlite").string();
+  if (home && *home) return (fs::path(home) / ".cache" / "restorekit" / "catalog.sqlite").string();
   return std::nullopt;
 }
 
 std::optional<catalog::Index> open_catalog(const CommonOptions& o, std::optional<Error>* why) {
-  auto found = catalog_path(o);
+  auto found = catalog_location(o);
   if (!found) return std::nullopt;
-  const fs::path& path = *found;
-  auto index = catalog::Index::open(path);
+  const std::string& path = *found;
+  auto index = catalog::Index::open_location(path);
   if (!index) {
     if (why) {
       *why = index.error();
@@ -194,7 +198,7 @@ std::optional<catalog::Index> open_catalog(const CommonOptions& o, std::optional
     fmt::print(stderr,
                "restorekit: warning: the catalog {} was damaged; it is kept as {} and a new "
                "catalog was started (run `restorekit catalog add` on your backups again)\n",
-               path.string(), index->set_aside()->string());
+               path, index->set_aside()->string());
   }
   return std::move(*index);
 }

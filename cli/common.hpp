@@ -68,11 +68,12 @@ CancelToken& interrupt_token();
 // the token to every SQLite connection. Called once by main().
 void install_interrupt_handlers();
 
-// The catalog file --catalog names, or the default under $XDG_CACHE_HOME/restorekit/
-// (~/.cache/...); nullopt with --no-catalog or without a home.
-std::optional<std::filesystem::path> catalog_path(const CommonOptions& o);
+// The catalog --catalog names (a file or a postgresql:// URI), else RESTOREKIT_CATALOG, else
+// the file under $XDG_CACHE_HOME/restorekit/ (~/.cache/...); nullopt with --no-catalog or
+// without any of them.
+std::optional<std::string> catalog_location(const CommonOptions& o);
 
-// The index at catalog_path(); nullopt with --no-catalog. An index that cannot be opened is
+// The index at catalog_location(); nullopt with --no-catalog. An index that cannot be opened is
 // reported on stderr and skipped
 // (`why`, when given, receives the reason); a damaged one kept aside is said on stderr.
 std::optional<catalog::Index> open_catalog(const CommonOptions& o,

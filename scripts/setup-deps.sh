@@ -10,7 +10,9 @@ packages=(
   # libraries (DESIGN.md: dependencies are chosen)
   libarchive-dev libsqlite3-dev libxxhash-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   libtomlplusplus-dev libexpected-dev libgtest-dev libgmock-dev libbenchmark-dev
-  zlib1g-dev libzstd-dev liblzma-dev libutf8proc-dev libisal-dev libmstch-dev
+  zlib1g-dev libzstd-dev liblzma-dev libutf8proc-dev libisal-dev libmstch-dev libpq-dev
+  # the catalog's PostgreSQL backend: its tests start a throwaway server (initdb, pg_ctl)
+  postgresql
   # peer tools: real foreign archives in tests, yardsticks in benchmarks
   zip unzip p7zip-full libarchive-tools xxhash zstd xz-utils gzip sqlite3 sqlite3-tools python3
   # the triage report's browser tests (headless; tests skip loudly without it)

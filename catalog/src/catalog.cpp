@@ -171,12 +171,12 @@ namespace {
 
 class ManyVerifier {
  public:
-  ManyVerifier(fs::path catalog, const VerifyManyOptions& o)
+  ManyVerifier(std::string catalog, const VerifyManyOptions& o)
       : catalog_(std::move(catalog)), o_(o) {}
 
   Result<VerifyManyReport> run() {
     {
-      RK_TRY_ASSIGN(auto index, Index::open(catalog_));
+      RK_TRY_ASSIGN(auto index, Index::open_location(catalog_));
       RK_TRY_ASSIGN(auto all, rows(index));
       auto now = static_cast<std::int64_t>(std::time(nullptr));
       for (const auto& r : all) {
@@ -192,7 +192,7 @@ class ManyVerifier {
     if (o_.cancel.cancelled()) return fail(ErrorCode::kCancelled, "catalog verify cancelled");
     // The verdict is the catalog's, not this run's: a damaged or missing backup fails the run
     // whether or not it was read now.
-    RK_TRY_ASSIGN(auto index, Index::open(catalog_));
+    RK_TRY_ASSIGN(auto index, Index::open_location(catalog_));
     RK_TRY_ASSIGN(auto after, rows(index));
     for (auto& r : after) {
       if (r.status == Status::kDamaged || r.status == Status::kMissing) {
@@ -204,7 +204,7 @@ class ManyVerifier {
 
  private:
   void work() {
-    auto own = Index::open(catalog_);  // one connection per worker
+    auto own = Index::open_location(catalog_);  // one connection per worker
     for (std::size_t i; (i = next_.fetch_add(1)) < todo_.size();) {
       if (o_.cancel.cancelled()) return;
       VerifiedArchive done = verify_one(own ? &*own : nullptr, todo_[i]);
@@ -244,7 +244,7 @@ class ManyVerifier {
     }
   }
 
-  fs::path catalog_;
+  std::string catalog_;  // a file or a PostgreSQL URI
   const VerifyManyOptions& o_;
   std::vector<std::string> todo_;
   std::atomic<std::size_t> next_{0};
@@ -254,7 +254,7 @@ class ManyVerifier {
 
 }  // namespace
 
-Result<VerifyManyReport> verify_many(const fs::path& catalog, const VerifyManyOptions& options) {
+Result<VerifyManyReport> verify_many(const std::string& catalog, const VerifyManyOptions& options) {
   return ManyVerifier(catalog, options).run();
 }
 

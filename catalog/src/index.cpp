@@ -14,7 +14,10 @@
 #include <fmt/format.h>
 
 #include <restorekit/core/fs.hpp>
+#include <restorekit/core/hash.hpp>
 #include <restorekit/core/names.hpp>
+
+#include "store.hpp"
 
 namespace restorekit::catalog {
 
@@ -22,9 +25,12 @@ using namespace core;  // NOLINT(google-build-using-namespace): the index stores
 
 namespace {
 
-constexpr std::int64_t kSchemaVersion = 3;
+// Version 4: the entries carry their NFC keys (path_key, file_key), which finds match and
+// index, in both stores. A SQLite catalog of version 3 is migrated; older ones (a cache then)
+// are rebuilt.
+constexpr std::int64_t kSchemaVersion = 4;
 
-constexpr std::string_view kSchema = R"sql(
+constexpr std::string_view kSqliteSchema = R"sql(
 CREATE TABLE IF NOT EXISTS archives(
   id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE,
   size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, head_tail TEXT NOT NULL,
@@ -36,9 +42,10 @@ CREATE TABLE IF NOT EXISTS archives(
 CREATE TABLE IF NOT EXISTS entries(
   archive_id INTEGER NOT NULL, seq INTEGER NOT NULL, path TEXT NOT NULL, type TEXT NOT NULL,
   size INTEGER, mtime INTEGER NOT NULL, encrypted INTEGER NOT NULL, safe INTEGER NOT NULL,
-  hash TEXT, name TEXT NOT NULL, PRIMARY KEY(archive_id, seq)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS entries_by_path ON entries(path);
-CREATE INDEX IF NOT EXISTS entries_by_name ON entries(name);
+  hash TEXT, name TEXT NOT NULL, path_key TEXT NOT NULL DEFAULT '',
+  file_key TEXT NOT NULL DEFAULT '', PRIMARY KEY(archive_id, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_by_path_key ON entries(path_key);
+CREATE INDEX IF NOT EXISTS entries_by_file_key ON entries(file_key);
 CREATE TABLE IF NOT EXISTS databases(
   archive_id INTEGER NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL, kind TEXT NOT NULL,
   bytes INTEGER NOT NULL, user_version INTEGER NOT NULL, page_size INTEGER NOT NULL,
@@ -59,6 +66,56 @@ CREATE TABLE IF NOT EXISTS staged(
 CREATE TABLE IF NOT EXISTS findings(
   archive_id INTEGER NOT NULL, seq INTEGER NOT NULL, code TEXT NOT NULL, severity TEXT NOT NULL,
   entry TEXT NOT NULL, message TEXT NOT NULL, PRIMARY KEY(archive_id, seq)) WITHOUT ROWID;
+)sql";
+
+// Version 3 to 4: the keys, filled by the name_key SQL function, and their indexes in place of
+// those on the raw names.
+constexpr std::string_view kSqliteFrom3 = R"sql(
+ALTER TABLE entries ADD COLUMN path_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE entries ADD COLUMN file_key TEXT NOT NULL DEFAULT '';
+UPDATE entries SET path_key = name_key(path), file_key = name_key(name);
+DROP INDEX IF EXISTS entries_by_path;
+DROP INDEX IF EXISTS entries_by_name;
+)sql";
+
+// The same tables on PostgreSQL (columns in the same order: rows are read by position); the
+// keys in the C collation, so that an anchored pattern can use their indexes.
+constexpr std::string_view kPostgresSchema = R"sql(
+CREATE TABLE IF NOT EXISTS archives(
+  id BIGSERIAL PRIMARY KEY, path TEXT NOT NULL UNIQUE,
+  size BIGINT NOT NULL, mtime_ns BIGINT NOT NULL, head_tail TEXT NOT NULL,
+  kind TEXT NOT NULL, format TEXT NOT NULL, format_detail TEXT NOT NULL, filters TEXT NOT NULL,
+  encrypted BIGINT NOT NULL, entries BIGINT NOT NULL, bytes BIGINT NOT NULL,
+  archive_bytes BIGINT NOT NULL, document_files BIGINT NOT NULL,
+  document_bytes BIGINT NOT NULL, oldest_mtime BIGINT, newest_mtime BIGINT,
+  header_json TEXT NOT NULL, listed BIGINT NOT NULL, indexed_at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries(
+  archive_id BIGINT NOT NULL, seq BIGINT NOT NULL, path TEXT NOT NULL, type TEXT NOT NULL,
+  size BIGINT, mtime BIGINT NOT NULL, encrypted BIGINT NOT NULL, safe BIGINT NOT NULL,
+  hash TEXT, name TEXT NOT NULL, path_key TEXT COLLATE "C" NOT NULL,
+  file_key TEXT COLLATE "C" NOT NULL, PRIMARY KEY(archive_id, seq));
+CREATE INDEX IF NOT EXISTS entries_by_path_key ON entries(path_key);
+CREATE INDEX IF NOT EXISTS entries_by_file_key ON entries(file_key);
+CREATE TABLE IF NOT EXISTS databases(
+  archive_id BIGINT NOT NULL, seq BIGINT NOT NULL, entry TEXT NOT NULL, kind TEXT NOT NULL,
+  bytes BIGINT NOT NULL, user_version BIGINT NOT NULL, page_size BIGINT NOT NULL,
+  PRIMARY KEY(archive_id, seq));
+CREATE TABLE IF NOT EXISTS db_tables(
+  archive_id BIGINT NOT NULL, db_seq BIGINT NOT NULL, seq BIGINT NOT NULL,
+  name TEXT NOT NULL, rows BIGINT NOT NULL, PRIMARY KEY(archive_id, db_seq, seq));
+CREATE TABLE IF NOT EXISTS db_tenants(
+  archive_id BIGINT NOT NULL, db_seq BIGINT NOT NULL, seq BIGINT NOT NULL,
+  id TEXT NOT NULL, label TEXT NOT NULL, rows BIGINT NOT NULL,
+  PRIMARY KEY(archive_id, db_seq, seq));
+CREATE TABLE IF NOT EXISTS verifications(
+  archive_id BIGINT PRIMARY KEY, verified_at BIGINT NOT NULL, verdict TEXT NOT NULL,
+  errors BIGINT NOT NULL, warnings BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS staged(
+  path TEXT PRIMARY KEY, size BIGINT NOT NULL, mtime_ns BIGINT NOT NULL,
+  head_tail TEXT NOT NULL, entry TEXT NOT NULL, file TEXT NOT NULL, used_at BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS findings(
+  archive_id BIGINT NOT NULL, seq BIGINT NOT NULL, code TEXT NOT NULL, severity TEXT NOT NULL,
+  entry TEXT NOT NULL, message TEXT NOT NULL, PRIMARY KEY(archive_id, seq));
 )sql";
 
 constexpr std::array<std::string_view, 7> kChildTables = {
@@ -95,11 +152,58 @@ Severity severity_from_name(std::string_view name) {
   return Severity::kWarning;
 }
 
-void bind_optional(Statement& st, int index, const std::optional<std::int64_t>& v) {
-  if (v)
-    st.bind(index, *v);
-  else
-    st.bind_null(index);
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The first column of the first row of `sql`, if there is one.
+Result<std::optional<std::int64_t>> query_int(detail::Store& store, std::string_view sql) {
+  RK_TRY_ASSIGN(auto q, store.prepare(sql));
+  std::optional<std::int64_t> out;
+  RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
+    if (!out && !r.null(0)) out = r.integer(0);
+    return {};
+  }));
+  return out;
+}
+
+// SQLite's GLOB (what a SQLite catalog matches with) as a PostgreSQL regular expression: '*'
+// any characters, '?' one, [...] a set ([^...] its complement, a leading ']' a member), every
+// other character itself. nullopt for a pattern GLOB matches nothing with (an open '[').
+std::optional<std::string> glob_regex(std::string_view glob) {
+  std::string out = "^";
+  for (std::size_t i = 0; i < glob.size(); ++i) {
+    char c = glob[i];
+    if (c == '*') {
+      out += ".*";
+    } else if (c == '?') {
+      out += '.';
+    } else if (c == '[') {
+      std::size_t j = i + 1;
+      std::string set = "[";
+      if (j < glob.size() && glob[j] == '^') {
+        set += '^';
+        ++j;
+      }
+      if (j < glob.size() && glob[j] == ']') {
+        set += "\\]";
+        ++j;
+      }
+      for (; j < glob.size() && glob[j] != ']'; ++j) {
+        if (glob[j] == '\\' || glob[j] == '[') set += '\\';
+        set += glob[j];
+      }
+      if (j >= glob.size()) return std::nullopt;
+      out += set + ']';
+      i = j;
+    } else {
+      if (std::string_view("\\.^$|+(){}]").find(c) != std::string_view::npos) out += '\\';
+      out += c;
+    }
+  }
+  return out + '$';
 }
 
 std::int64_t now_seconds() {
@@ -149,16 +253,53 @@ Result<Index> Index::open(const std::filesystem::path& path) {
   return index;
 }
 
+Result<Index> Index::open_location(const std::string& location) {
+  if (!detail::is_postgres_uri(location)) return open(location);
+  RK_TRY_ASSIGN(auto store, detail::postgres_store(location));
+  Index index(std::move(store), postgres_staged_dir(location));
+  RK_TRY(index.init_schema());
+  return index;
+}
+
+// Staged copies are files on this machine: a catalog on a server keeps them in this user's
+// cache, one folder per catalog.
+std::filesystem::path Index::postgres_staged_dir(const std::string& uri) {
+  const char* xdg = std::getenv("XDG_CACHE_HOME");
+  const char* home = std::getenv("HOME");
+  std::filesystem::path cache;
+  if (xdg && *xdg) {
+    cache = xdg;
+  } else if (home && *home) {
+    cache = std::filesystem::path(home) / ".cache";
+  } else {
+    return {};  // nowhere to keep them: none are kept
+  }
+  auto digest = core::hash128(std::string_view(uri)).hex().substr(0, 16);
+  return cache / "restorekit" / ("staged-postgres-" + digest);
+}
+
+Index::Index(std::unique_ptr<detail::Store> store, std::filesystem::path staged_dir)
+    : store_(std::move(store)), staged_dir_(std::move(staged_dir)) {}
+Index::~Index() = default;
+Index::Index(Index&&) noexcept = default;
+Index& Index::operator=(Index&&) noexcept = default;
+
+const std::string& Index::location() const {
+  return store_->location();
+}
+
 Result<Index> Index::open_file(const std::filesystem::path& path) {
   RK_TRY_ASSIGN(auto db, Database::open(path, OpenMode::kCreate));
-  Index index(std::move(db));
-  RK_TRY(index.db_.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));
+  RK_TRY(db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));
+  RK_TRY(db.add_name_key_function());
+  Index index(detail::sqlite_store(std::move(db)),
+              std::filesystem::path(path.string() + ".staged"));
   RK_TRY(index.init_schema());
   // Reading every table's root page finds a truncated file at once (quick_check would read
   // the whole catalog on every command).
   RK_TRY(
-      index.db_.exec("SELECT count(*) FROM (SELECT 1 FROM archives LIMIT 1); "
-                     "SELECT count(*) FROM (SELECT 1 FROM entries LIMIT 1);"));
+      index.store_->exec("SELECT count(*) FROM (SELECT 1 FROM archives LIMIT 1); "
+                         "SELECT count(*) FROM (SELECT 1 FROM entries LIMIT 1);"));
   return index;
 }
 
@@ -177,81 +318,107 @@ bool Index::is_damaged_file(const Error& e) {
 
 Result<Index> Index::open_memory() {
   RK_TRY_ASSIGN(auto db, Database::open_memory());
-  Index index(std::move(db));
+  RK_TRY(db.add_name_key_function());
+  Index index(detail::sqlite_store(std::move(db)), {});
   RK_TRY(index.init_schema());
   return index;
 }
 
 Result<void> Index::init_schema() {
-  RK_TRY(db_.add_name_key_function());
-  RK_TRY_ASSIGN(auto version, db_.query_int("PRAGMA user_version"));
-  if (version > kSchemaVersion) {
-    return fail(ErrorCode::kDatabase,
-                fmt::format("the index {} was written by a newer restorekit (schema {}); use "
-                            "--catalog to choose another file",
-                            db_.path(), version),
-                db_.path());
-  }
+  if (store_->dialect() == detail::Dialect::kPostgres) return init_postgres_schema();
+  RK_TRY_ASSIGN(auto version, query_int(*store_, "PRAGMA user_version"));
+  std::int64_t v = version.value_or(0);
+  if (v > kSchemaVersion) return newer_schema(v);
+  if (v == kSchemaVersion) return {};
   return in_transaction([&]() -> Result<void> {
-    if (version >= 1 && version < kSchemaVersion) {  // a cache: an older layout is rebuilt
+    if (v == 3) {
+      RK_TRY(store_->exec(kSqliteFrom3));
+    } else if (v >= 1) {  // a cache then: an older layout is rebuilt
       for (auto table : kChildTables)
-        RK_TRY(db_.exec(fmt::format("DROP TABLE IF EXISTS {}", table)));
-      RK_TRY(db_.exec("DROP TABLE IF EXISTS staged"));
+        RK_TRY(store_->exec(fmt::format("DROP TABLE IF EXISTS {}", table)));
+      RK_TRY(store_->exec("DROP TABLE IF EXISTS staged"));
     }
-    RK_TRY(db_.exec(kSchema));
-    return db_.exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
+    RK_TRY(store_->exec(kSqliteSchema));
+    return store_->exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion));
   });
+}
+
+// Versions live in restorekit_schema; one process migrates at a time (an advisory lock held
+// to the end of the transaction), the others wait and find the work done.
+Result<void> Index::init_postgres_schema() {
+  return in_transaction([&]() -> Result<void> {
+    RK_TRY(store_->exec("SELECT pg_advisory_xact_lock(7262173546173743)"));  // "restorekit"
+    RK_TRY(store_->exec("CREATE TABLE IF NOT EXISTS restorekit_schema(version BIGINT NOT NULL)"));
+    RK_TRY_ASSIGN(auto version, query_int(*store_, "SELECT max(version) FROM restorekit_schema"));
+    if (version && *version > kSchemaVersion) return newer_schema(*version);
+    if (version && *version == kSchemaVersion) return {};
+    RK_TRY(store_->exec(kPostgresSchema));
+    RK_TRY(store_->exec("DELETE FROM restorekit_schema"));
+    return store_->exec(
+        fmt::format("INSERT INTO restorekit_schema(version) VALUES({})", kSchemaVersion));
+  });
+}
+
+Result<void> Index::newer_schema(std::int64_t version) const {
+  return fail(ErrorCode::kDatabase,
+              fmt::format("the catalog {} was written by a newer restorekit (schema {}); use "
+                          "--catalog to choose another",
+                          location(), version),
+              location());
 }
 
 Result<std::optional<ArchiveSummary>> Index::find(const std::string& path,
                                                   const Fingerprint& fingerprint) {
-  RK_TRY_ASSIGN(auto st, db_.prepare("SELECT * FROM archives WHERE path = ?1"));
-  st.bind(1, std::string_view(path));
-  RK_TRY_ASSIGN(bool row, st.step());
-  if (!row) return std::optional<ArchiveSummary>{};
-  RK_TRY_ASSIGN(auto summary, load(st));
-  if (!(summary.fingerprint == fingerprint)) return std::optional<ArchiveSummary>{};
-  return std::optional<ArchiveSummary>(std::move(summary));
+  RK_TRY_ASSIGN(auto q, store_->prepare("SELECT * FROM archives WHERE path = ?1"));
+  q->bind(1, std::string_view(path));
+  std::optional<ArchiveSummary> out;
+  std::int64_t id = 0;
+  RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
+    id = r.integer(0);
+    out = read_summary(r);
+    return {};
+  }));
+  if (!out || !(out->fingerprint == fingerprint)) return std::optional<ArchiveSummary>{};
+  RK_TRY(load_children(id, *out));
+  return out;
 }
 
-Result<ArchiveSummary> Index::load(Statement& r) {
+ArchiveSummary Index::read_summary(const detail::Row& r) {
   ArchiveSummary s;
-  std::int64_t id = r.column_int(0);
-  s.path = r.column_text(1);
-  s.fingerprint.size = static_cast<std::uint64_t>(r.column_int(2));
-  s.fingerprint.mtime_ns = r.column_int(3);
-  s.fingerprint.head_tail = Digest128::from_hex(r.column_text(4)).value_or(Digest128{});
-  s.kind = r.column_text(5) == "restorekit" ? BackupKind::kRestorekit : BackupKind::kForeign;
-  s.archive.format = r.column_text(6);
-  s.archive.format_detail = r.column_text(7);
-  s.archive.filters = split(r.column_text(8));
-  s.encrypted = r.column_int(9) != 0;
-  s.entries = static_cast<std::uint64_t>(r.column_int(10));
-  s.bytes = static_cast<std::uint64_t>(r.column_int(11));
-  s.archive_bytes = static_cast<std::uint64_t>(r.column_int(12));
-  s.document_files = static_cast<std::uint64_t>(r.column_int(13));
-  s.document_bytes = static_cast<std::uint64_t>(r.column_int(14));
-  if (r.column_type(15) != ValueType::kNull) s.oldest_mtime = r.column_int(15);
-  if (r.column_type(16) != ValueType::kNull) s.newest_mtime = r.column_int(16);
-  s.header_json = r.column_text(17);
-  s.listed = r.column_int(18) != 0;
+  s.path = r.text(1);
+  s.fingerprint.size = static_cast<std::uint64_t>(r.integer(2));
+  s.fingerprint.mtime_ns = r.integer(3);
+  s.fingerprint.head_tail = Digest128::from_hex(r.text(4)).value_or(Digest128{});
+  s.kind = r.text(5) == "restorekit" ? BackupKind::kRestorekit : BackupKind::kForeign;
+  s.archive.format = r.text(6);
+  s.archive.format_detail = r.text(7);
+  s.archive.filters = split(r.text(8));
+  s.encrypted = r.integer(9) != 0;
+  s.entries = static_cast<std::uint64_t>(r.integer(10));
+  s.bytes = static_cast<std::uint64_t>(r.integer(11));
+  s.archive_bytes = static_cast<std::uint64_t>(r.integer(12));
+  s.document_files = static_cast<std::uint64_t>(r.integer(13));
+  s.document_bytes = static_cast<std::uint64_t>(r.integer(14));
+  if (!r.null(15)) s.oldest_mtime = r.integer(15);
+  if (!r.null(16)) s.newest_mtime = r.integer(16);
+  s.header_json = r.text(17);
+  s.listed = r.integer(18) != 0;
   if (!s.header_json.empty()) {
     if (auto h = parse_header(s.header_json)) s.header = std::move(*h);
   }
-  RK_TRY(load_children(id, s));
   return s;
 }
 
 Result<void> Index::load_children(std::int64_t id, ArchiveSummary& s) {
-  RK_TRY_ASSIGN(auto dbs, db_.prepare("SELECT entry, kind, bytes, user_version, page_size FROM "
-                                      "databases WHERE archive_id = ?1 ORDER BY seq"));
-  dbs.bind(1, id);
-  RK_TRY(dbs.for_each([&]() -> Result<void> {
-    s.databases.push_back(DatabaseInfo{std::string(dbs.column_text(0)),
-                                       database_format_from_name(dbs.column_text(1)),
-                                       static_cast<std::uint64_t>(dbs.column_int(2)),
-                                       dbs.column_int(3),
-                                       dbs.column_int(4),
+  RK_TRY_ASSIGN(auto dbs, store_->prepare("SELECT entry, kind, bytes, user_version, page_size "
+                                          "FROM databases WHERE archive_id = ?1 ORDER BY seq"));
+  dbs->bind(1, id);
+  RK_TRY(dbs->each([&](const detail::Row& r) -> Result<void> {
+    s.databases.push_back(DatabaseInfo{r.text(0),
+                                       database_format_from_name(r.text(1)),
+                                       static_cast<std::uint64_t>(r.integer(2)),
+                                       r.integer(3),
+                                       r.integer(4),
                                        {},
                                        {}});
     return {};
@@ -261,78 +428,78 @@ Result<void> Index::load_children(std::int64_t id, ArchiveSummary& s) {
     auto i = static_cast<std::size_t>(seq);
     return seq >= 0 && i < s.databases.size() ? &s.databases[i] : nullptr;
   };
-  RK_TRY_ASSIGN(auto tables, db_.prepare("SELECT db_seq, name, rows FROM db_tables WHERE "
-                                         "archive_id = ?1 ORDER BY db_seq, seq"));
-  tables.bind(1, id);
-  RK_TRY(tables.for_each([&]() -> Result<void> {
-    if (auto* db = database_at(tables.column_int(0))) {
-      db->tables.push_back(HeaderTable{std::string(tables.column_text(1)),
-                                       static_cast<std::uint64_t>(tables.column_int(2))});
+  RK_TRY_ASSIGN(auto tables, store_->prepare("SELECT db_seq, name, rows FROM db_tables WHERE "
+                                             "archive_id = ?1 ORDER BY db_seq, seq"));
+  tables->bind(1, id);
+  RK_TRY(tables->each([&](const detail::Row& r) -> Result<void> {
+    if (auto* db = database_at(r.integer(0))) {
+      db->tables.push_back(HeaderTable{r.text(1), static_cast<std::uint64_t>(r.integer(2))});
     }
     return {};
   }));
-  RK_TRY_ASSIGN(auto tenants, db_.prepare("SELECT db_seq, id, label, rows FROM db_tenants WHERE "
-                                          "archive_id = ?1 ORDER BY db_seq, seq"));
-  tenants.bind(1, id);
-  RK_TRY(tenants.for_each([&]() -> Result<void> {
-    if (auto* db = database_at(tenants.column_int(0))) {
-      db->tenants.push_back(TenantCount{std::string(tenants.column_text(1)),
-                                        std::string(tenants.column_text(2)),
-                                        static_cast<std::uint64_t>(tenants.column_int(3))});
+  RK_TRY_ASSIGN(auto tenants, store_->prepare("SELECT db_seq, id, label, rows FROM db_tenants "
+                                              "WHERE archive_id = ?1 ORDER BY db_seq, seq"));
+  tenants->bind(1, id);
+  RK_TRY(tenants->each([&](const detail::Row& r) -> Result<void> {
+    if (auto* db = database_at(r.integer(0))) {
+      db->tenants.push_back(
+          TenantCount{r.text(1), r.text(2), static_cast<std::uint64_t>(r.integer(3))});
     }
     return {};
   }));
-  RK_TRY_ASSIGN(auto findings, db_.prepare("SELECT code, severity, entry, message FROM findings "
-                                           "WHERE archive_id = ?1 ORDER BY seq"));
-  findings.bind(1, id);
-  return findings.for_each([&]() -> Result<void> {
-    s.findings.push_back(
-        Finding{std::string(findings.column_text(0)), severity_from_name(findings.column_text(1)),
-                std::string(findings.column_text(2)), std::string(findings.column_text(3))});
+  RK_TRY_ASSIGN(auto findings, store_->prepare("SELECT code, severity, entry, message FROM "
+                                               "findings WHERE archive_id = ?1 ORDER BY seq"));
+  findings->bind(1, id);
+  return findings->each([&](const detail::Row& r) -> Result<void> {
+    s.findings.push_back(Finding{r.text(0), severity_from_name(r.text(1)), r.text(2), r.text(3)});
     return {};
   });
 }
 
 Result<void> Index::in_transaction(const std::function<Result<void>()>& body) {
-  RK_TRY(db_.exec("BEGIN IMMEDIATE"));
+  RK_TRY(store_->begin());
   auto result = body();
   if (!result) {
-    (void)db_.exec("ROLLBACK");
+    store_->rollback();
     return result;
   }
-  return db_.exec("COMMIT");
+  return store_->commit();
 }
 
 Result<void> Index::put(const ArchiveSummary& s, const EntryStore* entries) {
   return in_transaction([&]() -> Result<void> {
     RK_TRY(delete_archive(s.path));
-    RK_TRY_ASSIGN(auto st, db_.prepare("INSERT INTO archives(path, size, mtime_ns, head_tail, "
-                                       "kind, format, format_detail, filters, encrypted, "
-                                       "entries, bytes, archive_bytes, document_files, "
-                                       "document_bytes, oldest_mtime, newest_mtime, header_json, "
-                                       "listed, indexed_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,"
-                                       "?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"));
-    st.bind(1, std::string_view(s.path));
-    st.bind(2, static_cast<std::int64_t>(s.fingerprint.size));
-    st.bind(3, s.fingerprint.mtime_ns);
-    st.bind(4, std::string_view(s.fingerprint.head_tail.hex()));
-    st.bind(5, std::string_view(s.kind == BackupKind::kRestorekit ? "restorekit" : "foreign"));
-    st.bind(6, std::string_view(s.archive.format));
-    st.bind(7, std::string_view(s.archive.format_detail));
-    st.bind(8, std::string_view(join(s.archive.filters)));
-    st.bind(9, static_cast<std::int64_t>(s.encrypted));
-    st.bind(10, static_cast<std::int64_t>(s.entries));
-    st.bind(11, static_cast<std::int64_t>(s.bytes));
-    st.bind(12, static_cast<std::int64_t>(s.archive_bytes));
-    st.bind(13, static_cast<std::int64_t>(s.document_files));
-    st.bind(14, static_cast<std::int64_t>(s.document_bytes));
-    bind_optional(st, 15, s.oldest_mtime);
-    bind_optional(st, 16, s.newest_mtime);
-    st.bind(17, std::string_view(s.header_json));
-    st.bind(18, static_cast<std::int64_t>(s.listed && entries != nullptr));
-    st.bind(19, now_seconds());
-    RK_TRY(st.run());
-    RK_TRY_ASSIGN(std::int64_t id, db_.query_int("SELECT last_insert_rowid()"));
+    RK_TRY_ASSIGN(auto q, store_->prepare("INSERT INTO archives(path, size, mtime_ns, head_tail, "
+                                          "kind, format, format_detail, filters, encrypted, "
+                                          "entries, bytes, archive_bytes, document_files, "
+                                          "document_bytes, oldest_mtime, newest_mtime, "
+                                          "header_json, listed, indexed_at) VALUES(?1,?2,?3,?4,"
+                                          "?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
+                                          "?19) RETURNING id"));
+    q->bind(1, std::string_view(s.path));
+    q->bind(2, static_cast<std::int64_t>(s.fingerprint.size));
+    q->bind(3, s.fingerprint.mtime_ns);
+    q->bind(4, std::string_view(s.fingerprint.head_tail.hex()));
+    q->bind(5, std::string_view(s.kind == BackupKind::kRestorekit ? "restorekit" : "foreign"));
+    q->bind(6, std::string_view(s.archive.format));
+    q->bind(7, std::string_view(s.archive.format_detail));
+    q->bind(8, std::string_view(join(s.archive.filters)));
+    q->bind(9, static_cast<std::int64_t>(s.encrypted));
+    q->bind(10, static_cast<std::int64_t>(s.entries));
+    q->bind(11, static_cast<std::int64_t>(s.bytes));
+    q->bind(12, static_cast<std::int64_t>(s.archive_bytes));
+    q->bind(13, static_cast<std::int64_t>(s.document_files));
+    q->bind(14, static_cast<std::int64_t>(s.document_bytes));
+    q->bind(15, s.oldest_mtime);
+    q->bind(16, s.newest_mtime);
+    q->bind(17, std::string_view(s.header_json));
+    q->bind(18, static_cast<std::int64_t>(s.listed && entries != nullptr));
+    q->bind(19, now_seconds());
+    std::int64_t id = 0;
+    RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
+      id = r.integer(0);
+      return {};
+    }));
     RK_TRY(put_children(id, s));
     if (entries) RK_TRY(put_entries(id, *entries));
     return {};
@@ -340,95 +507,105 @@ Result<void> Index::put(const ArchiveSummary& s, const EntryStore* entries) {
 }
 
 Result<void> Index::put_children(std::int64_t id, const ArchiveSummary& s) {
-  RK_TRY_ASSIGN(auto dbs, db_.prepare("INSERT INTO databases VALUES(?1,?2,?3,?4,?5,?6,?7)"));
-  RK_TRY_ASSIGN(auto tables, db_.prepare("INSERT INTO db_tables VALUES(?1,?2,?3,?4,?5)"));
-  RK_TRY_ASSIGN(auto tenants, db_.prepare("INSERT INTO db_tenants VALUES(?1,?2,?3,?4,?5,?6)"));
+  RK_TRY_ASSIGN(auto dbs, store_->prepare("INSERT INTO databases VALUES(?1,?2,?3,?4,?5,?6,?7)"));
+  RK_TRY_ASSIGN(auto tables, store_->prepare("INSERT INTO db_tables VALUES(?1,?2,?3,?4,?5)"));
+  RK_TRY_ASSIGN(auto tenants, store_->prepare("INSERT INTO db_tenants VALUES(?1,?2,?3,?4,?5,?6)"));
   for (std::size_t i = 0; i < s.databases.size(); ++i) {
     const auto& d = s.databases[i];
     auto seq = static_cast<std::int64_t>(i);
-    dbs.bind(1, id);
-    dbs.bind(2, seq);
-    dbs.bind(3, std::string_view(d.entry));
-    dbs.bind(4, database_format_name(d.kind));
-    dbs.bind(5, static_cast<std::int64_t>(d.bytes));
-    dbs.bind(6, d.user_version);
-    dbs.bind(7, d.page_size);
-    RK_TRY(dbs.run());
+    dbs->bind(1, id);
+    dbs->bind(2, seq);
+    dbs->bind(3, std::string_view(d.entry));
+    dbs->bind(4, database_format_name(d.kind));
+    dbs->bind(5, static_cast<std::int64_t>(d.bytes));
+    dbs->bind(6, d.user_version);
+    dbs->bind(7, d.page_size);
+    RK_TRY(dbs->run());
     for (std::size_t k = 0; k < d.tables.size(); ++k) {
-      tables.bind(1, id);
-      tables.bind(2, seq);
-      tables.bind(3, static_cast<std::int64_t>(k));
-      tables.bind(4, std::string_view(d.tables[k].name));
-      tables.bind(5, static_cast<std::int64_t>(d.tables[k].rows));
-      RK_TRY(tables.run());
+      tables->bind(1, id);
+      tables->bind(2, seq);
+      tables->bind(3, static_cast<std::int64_t>(k));
+      tables->bind(4, std::string_view(d.tables[k].name));
+      tables->bind(5, static_cast<std::int64_t>(d.tables[k].rows));
+      RK_TRY(tables->run());
     }
     for (std::size_t k = 0; k < d.tenants.size(); ++k) {
-      tenants.bind(1, id);
-      tenants.bind(2, seq);
-      tenants.bind(3, static_cast<std::int64_t>(k));
-      tenants.bind(4, std::string_view(d.tenants[k].id));
-      tenants.bind(5, std::string_view(d.tenants[k].label));
-      tenants.bind(6, static_cast<std::int64_t>(d.tenants[k].rows));
-      RK_TRY(tenants.run());
+      tenants->bind(1, id);
+      tenants->bind(2, seq);
+      tenants->bind(3, static_cast<std::int64_t>(k));
+      tenants->bind(4, std::string_view(d.tenants[k].id));
+      tenants->bind(5, std::string_view(d.tenants[k].label));
+      tenants->bind(6, static_cast<std::int64_t>(d.tenants[k].rows));
+      RK_TRY(tenants->run());
     }
   }
-  RK_TRY_ASSIGN(auto findings, db_.prepare("INSERT INTO findings VALUES(?1,?2,?3,?4,?5,?6)"));
+  RK_TRY_ASSIGN(auto findings, store_->prepare("INSERT INTO findings VALUES(?1,?2,?3,?4,?5,?6)"));
   for (std::size_t i = 0; i < s.findings.size(); ++i) {
     const auto& f = s.findings[i];
-    findings.bind(1, id);
-    findings.bind(2, static_cast<std::int64_t>(i));
-    findings.bind(3, std::string_view(f.code));
-    findings.bind(4, severity_name(f.severity));
-    findings.bind(5, std::string_view(f.entry));
-    findings.bind(6, std::string_view(f.message));
-    RK_TRY(findings.run());
+    findings->bind(1, id);
+    findings->bind(2, static_cast<std::int64_t>(i));
+    findings->bind(3, std::string_view(f.code));
+    findings->bind(4, severity_name(f.severity));
+    findings->bind(5, std::string_view(f.entry));
+    findings->bind(6, std::string_view(f.message));
+    RK_TRY(findings->run());
   }
   return {};
 }
 
 Result<void> Index::put_entries(std::int64_t id, const EntryStore& entries) {
-  RK_TRY_ASSIGN(auto st, db_.prepare("INSERT INTO entries VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"));
+  RK_TRY_ASSIGN(auto q, store_->prepare("INSERT INTO entries VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,"
+                                        "?10,?11,?12)"));
   std::int64_t seq = 0;
   return entries.for_each([&](const StoredEntry& stored) -> Result<void> {
     const auto& e = stored.record;
-    st.bind(1, id);
-    st.bind(2, seq++);
-    st.bind(3, std::string_view(e.path));
-    st.bind(4, entry_type_name(e.type));
-    bind_optional(
-        st, 5,
-        e.size ? std::optional<std::int64_t>(static_cast<std::int64_t>(*e.size)) : std::nullopt);
-    st.bind(6, e.mtime);
-    st.bind(7, static_cast<std::int64_t>(e.encrypted));
-    st.bind(8, static_cast<std::int64_t>(e.safe));
-    if (e.hash)
-      st.bind(9, std::string_view(e.hash->hex()));
-    else
-      st.bind_null(9);
+    q->bind(1, id);
+    q->bind(2, seq++);
+    q->bind(3, std::string_view(e.path));
+    q->bind(4, entry_type_name(e.type));
+    q->bind(
+        5, e.size ? std::optional<std::int64_t>(static_cast<std::int64_t>(*e.size)) : std::nullopt);
+    q->bind(6, e.mtime);
+    q->bind(7, static_cast<std::int64_t>(e.encrypted));
+    q->bind(8, static_cast<std::int64_t>(e.safe));
+    if (e.hash) {
+      q->bind(9, std::string_view(e.hash->hex()));
+    } else {
+      q->bind_null(9);
+    }
     auto slash = e.path.find_last_of('/', e.path.size() > 1 ? e.path.size() - 2 : 0);
-    st.bind(10, std::string_view(e.path).substr(slash == std::string::npos ? 0 : slash + 1));
-    return st.run();
+    auto file = std::string_view(e.path).substr(slash == std::string::npos ? 0 : slash + 1);
+    q->bind(10, file);
+    q->bind(11, std::string_view(name_key(e.path)));
+    q->bind(12, std::string_view(name_key(file)));
+    return q->run();
   });
 }
 
+namespace {
+
+EntryRecord read_entry(const detail::Row& r, int first) {
+  EntryRecord e;
+  e.path = r.text(first);
+  e.type = type_from_name(r.text(first + 1));
+  if (!r.null(first + 2)) e.size = static_cast<std::uint64_t>(r.integer(first + 2));
+  e.mtime = r.integer(first + 3);
+  e.encrypted = r.integer(first + 4) != 0;
+  e.safe = r.integer(first + 5) != 0;
+  if (!r.null(first + 6)) e.hash = Digest128::from_hex(r.text(first + 6));
+  return e;
+}
+
+}  // namespace
+
 Result<std::vector<EntryRecord>> Index::entries(const std::string& path) {
-  RK_TRY_ASSIGN(auto st, db_.prepare("SELECT e.path, e.type, e.size, e.mtime, e.encrypted, "
-                                     "e.safe, e.hash FROM entries e JOIN archives a ON "
-                                     "a.id = e.archive_id WHERE a.path = ?1 ORDER BY e.seq"));
-  st.bind(1, std::string_view(path));
+  RK_TRY_ASSIGN(auto q, store_->prepare("SELECT e.path, e.type, e.size, e.mtime, e.encrypted, "
+                                        "e.safe, e.hash FROM entries e JOIN archives a ON "
+                                        "a.id = e.archive_id WHERE a.path = ?1 ORDER BY e.seq"));
+  q->bind(1, std::string_view(path));
   std::vector<EntryRecord> out;
-  RK_TRY(st.for_each([&]() -> Result<void> {
-    EntryRecord e;
-    e.path = st.column_text(0);
-    e.type = type_from_name(st.column_text(1));
-    if (st.column_type(2) != ValueType::kNull) {
-      e.size = static_cast<std::uint64_t>(st.column_int(2));
-    }
-    e.mtime = st.column_int(3);
-    e.encrypted = st.column_int(4) != 0;
-    e.safe = st.column_int(5) != 0;
-    if (st.column_type(6) != ValueType::kNull) e.hash = Digest128::from_hex(st.column_text(6));
-    out.push_back(std::move(e));
+  RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
+    out.push_back(read_entry(r, 0));
     return {};
   }));
   return out;
@@ -436,42 +613,43 @@ Result<std::vector<EntryRecord>> Index::entries(const std::string& path) {
 
 Result<std::vector<Index::EntryMatch>> Index::find_entries(std::string_view glob,
                                                            std::size_t limit) {
+  // Both stores match the entries' NFC keys: SQLite with GLOB, PostgreSQL with the same
+  // pattern as a regular expression.
+  bool postgres = store_->dialect() == detail::Dialect::kPostgres;
+  std::string pattern = name_key(glob);
+  if (postgres) {
+    auto regex = glob_regex(pattern);
+    if (!regex) return std::vector<EntryMatch>{};  // an open '[': GLOB matches nothing
+    pattern = *regex;
+  }
+  std::string_view op = postgres ? "~" : "GLOB";
   bool anywhere = glob.find('/') == std::string_view::npos;
-  RK_TRY_ASSIGN(auto st, db_.prepare(fmt::format(
-                             "SELECT a.path, e.path, e.type, e.size, e.mtime, e.encrypted, e.safe, "
-                             "e.hash FROM entries e JOIN archives a ON a.id = e.archive_id WHERE "
-                             "name_key(e.path) GLOB ?1{} ORDER BY a.path, e.seq LIMIT ?2",
-                             anywhere ? " OR name_key(e.name) GLOB ?1" : "")));
-  st.bind(1, name_key(glob));
-  st.bind(2, static_cast<std::int64_t>(limit));
+  RK_TRY_ASSIGN(auto q, store_->prepare(fmt::format(
+                            "SELECT a.path, e.path, e.type, e.size, e.mtime, e.encrypted, e.safe, "
+                            "e.hash FROM entries e JOIN archives a ON a.id = e.archive_id WHERE "
+                            "e.path_key {0} ?1{1} ORDER BY a.path, e.seq LIMIT ?2",
+                            op, anywhere ? fmt::format(" OR e.file_key {} ?1", op) : "")));
+  q->bind(1, std::string_view(pattern));
+  q->bind(2, static_cast<std::int64_t>(limit));
   std::vector<EntryMatch> out;
-  RK_TRY(st.for_each([&]() -> Result<void> {
-    EntryMatch m;
-    m.archive = st.column_text(0);
-    m.entry.path = st.column_text(1);
-    m.entry.type = type_from_name(st.column_text(2));
-    if (st.column_type(3) != ValueType::kNull) {
-      m.entry.size = static_cast<std::uint64_t>(st.column_int(3));
-    }
-    m.entry.mtime = st.column_int(4);
-    m.entry.encrypted = st.column_int(5) != 0;
-    m.entry.safe = st.column_int(6) != 0;
-    if (st.column_type(7) != ValueType::kNull)
-      m.entry.hash = Digest128::from_hex(st.column_text(7));
-    out.push_back(std::move(m));
+  RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
+    out.push_back(EntryMatch{r.text(0), read_entry(r, 1)});
     return {};
   }));
   return out;
 }
 
 Result<std::vector<ArchiveSummary>> Index::list() {
-  RK_TRY_ASSIGN(auto st, db_.prepare("SELECT * FROM archives ORDER BY indexed_at DESC, id DESC"));
+  RK_TRY_ASSIGN(auto q,
+                store_->prepare("SELECT * FROM archives ORDER BY indexed_at DESC, id DESC"));
   std::vector<ArchiveSummary> out;
-  RK_TRY(st.for_each([&]() -> Result<void> {
-    RK_TRY_ASSIGN(auto s, load(st));
-    out.push_back(std::move(s));
+  std::vector<std::int64_t> ids;
+  RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
+    ids.push_back(r.integer(0));
+    out.push_back(read_summary(r));
     return {};
   }));
+  for (std::size_t i = 0; i < out.size(); ++i) RK_TRY(load_children(ids[i], out[i]));
   return out;
 }
 
@@ -481,15 +659,17 @@ Result<void> Index::forget(const std::string& path) {
 
 Result<std::optional<std::int64_t>> Index::archive_id(const std::string& path,
                                                       const Fingerprint& fingerprint) {
-  RK_TRY_ASSIGN(auto st, db_.prepare("SELECT id, size, mtime_ns, head_tail FROM archives WHERE "
-                                     "path = ?1"));
-  st.bind(1, std::string_view(path));
-  RK_TRY_ASSIGN(bool row, st.step());
-  if (!row) return std::optional<std::int64_t>{};
-  Fingerprint stored{static_cast<std::uint64_t>(st.column_int(1)), st.column_int(2),
-                     Digest128::from_hex(st.column_text(3)).value_or(Digest128{})};
-  if (!(stored == fingerprint)) return std::optional<std::int64_t>{};
-  return std::optional<std::int64_t>(st.column_int(0));
+  RK_TRY_ASSIGN(auto q, store_->prepare("SELECT id, size, mtime_ns, head_tail FROM archives "
+                                        "WHERE path = ?1"));
+  q->bind(1, std::string_view(path));
+  std::optional<std::int64_t> out;
+  RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
+    Fingerprint stored{static_cast<std::uint64_t>(r.integer(1)), r.integer(2),
+                       Digest128::from_hex(r.text(3)).value_or(Digest128{})};
+    if (stored == fingerprint) out = r.integer(0);
+    return {};
+  }));
+  return out;
 }
 
 Result<bool> Index::record_verification(const std::string& path, const Fingerprint& fingerprint,
@@ -498,62 +678,66 @@ Result<bool> Index::record_verification(const std::string& path, const Fingerpri
   if (!id) return false;
   auto recorded = in_transaction([&]() -> Result<void> {
     if (listing) {
-      RK_TRY_ASSIGN(auto del, db_.prepare("DELETE FROM entries WHERE archive_id = ?1"));
-      del.bind(1, *id);
-      RK_TRY(del.run());
+      RK_TRY_ASSIGN(auto del, store_->prepare("DELETE FROM entries WHERE archive_id = ?1"));
+      del->bind(1, *id);
+      RK_TRY(del->run());
       RK_TRY(put_entries(*id, *listing));
-      RK_TRY_ASSIGN(auto listed, db_.prepare("UPDATE archives SET listed = 1 WHERE id = ?1"));
-      listed.bind(1, *id);
-      RK_TRY(listed.run());
+      RK_TRY_ASSIGN(auto listed, store_->prepare("UPDATE archives SET listed = 1 WHERE id = ?1"));
+      listed->bind(1, *id);
+      RK_TRY(listed->run());
     }
-    RK_TRY_ASSIGN(auto st, db_.prepare("INSERT OR REPLACE INTO verifications VALUES(?1, ?2, ?3, "
-                                       "?4, ?5)"));
-    st.bind(1, *id);
-    st.bind(2, v.verified_at ? v.verified_at : now_seconds());
-    st.bind(3, verdict_name(v.verdict));
-    st.bind(4, static_cast<std::int64_t>(v.errors));
-    st.bind(5, static_cast<std::int64_t>(v.warnings));
-    return st.run();
+    RK_TRY_ASSIGN(auto q,
+                  store_->prepare("INSERT INTO verifications VALUES(?1, ?2, ?3, ?4, ?5) "
+                                  "ON CONFLICT(archive_id) DO UPDATE SET verified_at = "
+                                  "excluded.verified_at, verdict = excluded.verdict, errors = "
+                                  "excluded.errors, warnings = excluded.warnings"));
+    q->bind(1, *id);
+    q->bind(2, v.verified_at ? v.verified_at : now_seconds());
+    q->bind(3, verdict_name(v.verdict));
+    q->bind(4, static_cast<std::int64_t>(v.errors));
+    q->bind(5, static_cast<std::int64_t>(v.warnings));
+    return q->run();
   });
   RK_TRY(recorded);
   return true;
 }
 
 Result<std::optional<Verification>> Index::verification(const std::string& path) {
-  RK_TRY_ASSIGN(auto st, db_.prepare("SELECT v.verified_at, v.verdict, v.errors, v.warnings FROM "
-                                     "verifications v JOIN archives a ON a.id = v.archive_id "
-                                     "WHERE a.path = ?1"));
-  st.bind(1, std::string_view(path));
-  RK_TRY_ASSIGN(bool row, st.step());
-  if (!row) return std::optional<Verification>{};
-  return std::optional<Verification>(Verification{
-      st.column_int(0), verdict_from_name(st.column_text(1)),
-      static_cast<std::uint64_t>(st.column_int(2)), static_cast<std::uint64_t>(st.column_int(3))});
-}
-
-std::filesystem::path Index::staged_dir() const {
-  if (db_.path().empty() || db_.path() == ":memory:") return {};
-  return std::filesystem::path(db_.path() + ".staged");
+  RK_TRY_ASSIGN(auto q, store_->prepare("SELECT v.verified_at, v.verdict, v.errors, v.warnings "
+                                        "FROM verifications v JOIN archives a ON a.id = "
+                                        "v.archive_id WHERE a.path = ?1"));
+  q->bind(1, std::string_view(path));
+  std::optional<Verification> out;
+  RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
+    out = Verification{r.integer(0), verdict_from_name(r.text(1)),
+                       static_cast<std::uint64_t>(r.integer(2)),
+                       static_cast<std::uint64_t>(r.integer(3))};
+    return {};
+  }));
+  return out;
 }
 
 Result<std::optional<StagedCopy>> Index::staged_database(const std::string& path,
                                                          const Fingerprint& fingerprint) {
-  RK_TRY_ASSIGN(auto st, db_.prepare("SELECT size, mtime_ns, head_tail, entry, file FROM staged "
-                                     "WHERE path = ?1"));
-  st.bind(1, std::string_view(path));
-  RK_TRY_ASSIGN(bool row, st.step());
-  if (!row) return std::optional<StagedCopy>{};
-  Fingerprint stored{static_cast<std::uint64_t>(st.column_int(0)), st.column_int(1),
-                     Digest128::from_hex(st.column_text(2)).value_or(Digest128{})};
-  StagedCopy copy{std::string(st.column_text(3)), std::filesystem::path(st.column_text(4))};
+  RK_TRY_ASSIGN(auto q, store_->prepare("SELECT size, mtime_ns, head_tail, entry, file FROM "
+                                        "staged WHERE path = ?1"));
+  q->bind(1, std::string_view(path));
+  std::optional<Fingerprint> stored;
+  StagedCopy copy;
+  RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
+    stored = Fingerprint{static_cast<std::uint64_t>(r.integer(0)), r.integer(1),
+                         Digest128::from_hex(r.text(2)).value_or(Digest128{})};
+    copy = StagedCopy{r.text(3), std::filesystem::path(r.text(4))};
+    return {};
+  }));
   std::error_code ec;
-  if (!(stored == fingerprint) || !std::filesystem::is_regular_file(copy.file, ec)) {
+  if (!stored || !(*stored == fingerprint) || !std::filesystem::is_regular_file(copy.file, ec)) {
     return std::optional<StagedCopy>{};
   }
-  RK_TRY_ASSIGN(auto used, db_.prepare("UPDATE staged SET used_at = ?2 WHERE path = ?1"));
-  used.bind(1, std::string_view(path));
-  used.bind(2, now_seconds());
-  RK_TRY(used.run());
+  RK_TRY_ASSIGN(auto used, store_->prepare("UPDATE staged SET used_at = ?2 WHERE path = ?1"));
+  used->bind(1, std::string_view(path));
+  used->bind(2, now_ns());
+  RK_TRY(used->run());
   return std::optional<StagedCopy>(std::move(copy));
 }
 
@@ -561,7 +745,7 @@ Result<std::filesystem::path> Index::keep_staged_database(const std::string& pat
                                                           const Fingerprint& fingerprint,
                                                           const std::string& entry,
                                                           const std::filesystem::path& file) {
-  auto dir = staged_dir();
+  const auto& dir = staged_dir_;
   if (dir.empty()) return file;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -579,47 +763,55 @@ Result<std::filesystem::path> Index::keep_staged_database(const std::string& pat
     }
   }
   auto kept = in_transaction([&]() -> Result<void> {
-    RK_TRY_ASSIGN(auto st, db_.prepare("INSERT OR REPLACE INTO staged VALUES(?1, ?2, ?3, ?4, ?5, "
-                                       "?6, ?7)"));
-    st.bind(1, std::string_view(path));
-    st.bind(2, static_cast<std::int64_t>(fingerprint.size));
-    st.bind(3, fingerprint.mtime_ns);
-    st.bind(4, std::string_view(fingerprint.head_tail.hex()));
-    st.bind(5, std::string_view(entry));
-    st.bind(6, std::string_view(target.string()));
-    st.bind(7, now_seconds());
-    return st.run();
+    RK_TRY_ASSIGN(auto q, store_->prepare(
+                              "INSERT INTO staged VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+                              "ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = "
+                              "excluded.mtime_ns, head_tail = excluded.head_tail, entry = "
+                              "excluded.entry, file = excluded.file, used_at = excluded.used_at"));
+    q->bind(1, std::string_view(path));
+    q->bind(2, static_cast<std::int64_t>(fingerprint.size));
+    q->bind(3, fingerprint.mtime_ns);
+    q->bind(4, std::string_view(fingerprint.head_tail.hex()));
+    q->bind(5, std::string_view(entry));
+    q->bind(6, std::string_view(target.string()));
+    q->bind(7, now_ns());  // nanoseconds: copies kept in one second still have an order
+    return q->run();
   });
   RK_TRY(kept);
-  // Only the most recently used copies stay: they are as large as the databases.
-  RK_TRY_ASSIGN(auto old, db_.prepare(fmt::format("SELECT path, file FROM staged ORDER BY used_at "
-                                                  "DESC, rowid DESC LIMIT -1 OFFSET {}",
-                                                  kMaxStagedCopies)));
+  // Only the most recently used copies stay: they are as large as the databases. (A catalog on
+  // a server lists every machine's copies; each machine removes only files it has.)
+  RK_TRY_ASSIGN(auto all, store_->prepare("SELECT path, file FROM staged ORDER BY used_at DESC, "
+                                          "path DESC"));
   std::vector<std::pair<std::string, std::string>> drop;
-  RK_TRY(old.for_each([&]() -> Result<void> {
-    drop.emplace_back(old.column_text(0), old.column_text(1));
+  std::size_t seen = 0;
+  RK_TRY(all->each([&](const detail::Row& r) -> Result<void> {
+    if (++seen > kMaxStagedCopies) drop.emplace_back(r.text(0), r.text(1));
     return {};
   }));
   for (const auto& [p, f] : drop) {
-    RK_TRY_ASSIGN(auto del, db_.prepare("DELETE FROM staged WHERE path = ?1"));
-    del.bind(1, std::string_view(p));
-    RK_TRY(del.run());
+    RK_TRY_ASSIGN(auto del, store_->prepare("DELETE FROM staged WHERE path = ?1"));
+    del->bind(1, std::string_view(p));
+    RK_TRY(del->run());
     if (f != target.string()) std::filesystem::remove(f, ec);
   }
   return target;
 }
 
 Result<void> Index::delete_archive(const std::string& path) {
-  RK_TRY_ASSIGN(auto st, db_.prepare("SELECT id FROM archives WHERE path = ?1"));
-  st.bind(1, std::string_view(path));
-  RK_TRY_ASSIGN(bool row, st.step());
-  if (!row) return {};
-  std::int64_t id = st.column_int(0);
+  RK_TRY_ASSIGN(auto q, store_->prepare("SELECT id FROM archives WHERE path = ?1"));
+  q->bind(1, std::string_view(path));
+  std::optional<std::int64_t> id;
+  RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
+    id = r.integer(0);
+    return {};
+  }));
+  if (!id) return {};
   for (auto table : kChildTables) {
     std::string_view key = table == "archives" ? "id" : "archive_id";
-    RK_TRY_ASSIGN(auto del, db_.prepare(fmt::format("DELETE FROM {} WHERE {} = ?1", table, key)));
-    del.bind(1, id);
-    RK_TRY(del.run());
+    RK_TRY_ASSIGN(auto del,
+                  store_->prepare(fmt::format("DELETE FROM {} WHERE {} = ?1", table, key)));
+    del->bind(1, *id);
+    RK_TRY(del->run());
   }
   return {};
 }

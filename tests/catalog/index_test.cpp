@@ -116,6 +116,72 @@ TEST(Index, RefusesAndKeepsAFileThatWasNeverAnIndex) {
   EXPECT_EQ(test::read_file(dir / "backup.zip"), std::string(4096, 'j'));
 }
 
+// A catalog written before the entries carried their NFC keys (schema 3) is migrated in place:
+// its archives, listings and verifications stay, and finds match the migrated keys.
+TEST(Index, ASchema3CatalogIsMigratedAndKeepsItsRecords) {
+  RK_REQUIRE_TOOL("sqlite3");
+  test::ScratchDir dir;
+  auto path = dir / "catalog.sqlite";
+  const std::string v3 = R"sql(
+CREATE TABLE archives(
+  id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE,
+  size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, head_tail TEXT NOT NULL,
+  kind TEXT NOT NULL, format TEXT NOT NULL, format_detail TEXT NOT NULL, filters TEXT NOT NULL,
+  encrypted INTEGER NOT NULL, entries INTEGER NOT NULL, bytes INTEGER NOT NULL,
+  archive_bytes INTEGER NOT NULL, document_files INTEGER NOT NULL,
+  document_bytes INTEGER NOT NULL, oldest_mtime INTEGER, newest_mtime INTEGER,
+  header_json TEXT NOT NULL, listed INTEGER NOT NULL, indexed_at INTEGER NOT NULL);
+CREATE TABLE entries(
+  archive_id INTEGER NOT NULL, seq INTEGER NOT NULL, path TEXT NOT NULL, type TEXT NOT NULL,
+  size INTEGER, mtime INTEGER NOT NULL, encrypted INTEGER NOT NULL, safe INTEGER NOT NULL,
+  hash TEXT, name TEXT NOT NULL, PRIMARY KEY(archive_id, seq)) WITHOUT ROWID;
+CREATE INDEX entries_by_path ON entries(path);
+CREATE INDEX entries_by_name ON entries(name);
+CREATE TABLE databases(
+  archive_id INTEGER NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL, kind TEXT NOT NULL,
+  bytes INTEGER NOT NULL, user_version INTEGER NOT NULL, page_size INTEGER NOT NULL,
+  PRIMARY KEY(archive_id, seq)) WITHOUT ROWID;
+CREATE TABLE db_tables(
+  archive_id INTEGER NOT NULL, db_seq INTEGER NOT NULL, seq INTEGER NOT NULL,
+  name TEXT NOT NULL, rows INTEGER NOT NULL, PRIMARY KEY(archive_id, db_seq, seq)) WITHOUT ROWID;
+CREATE TABLE db_tenants(
+  archive_id INTEGER NOT NULL, db_seq INTEGER NOT NULL, seq INTEGER NOT NULL,
+  id TEXT NOT NULL, label TEXT NOT NULL, rows INTEGER NOT NULL,
+  PRIMARY KEY(archive_id, db_seq, seq)) WITHOUT ROWID;
+CREATE TABLE verifications(
+  archive_id INTEGER PRIMARY KEY, verified_at INTEGER NOT NULL, verdict TEXT NOT NULL,
+  errors INTEGER NOT NULL, warnings INTEGER NOT NULL);
+CREATE TABLE staged(
+  path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+  head_tail TEXT NOT NULL, entry TEXT NOT NULL, file TEXT NOT NULL, used_at INTEGER NOT NULL);
+CREATE TABLE findings(
+  archive_id INTEGER NOT NULL, seq INTEGER NOT NULL, code TEXT NOT NULL, severity TEXT NOT NULL,
+  entry TEXT NOT NULL, message TEXT NOT NULL, PRIMARY KEY(archive_id, seq)) WITHOUT ROWID;
+INSERT INTO archives VALUES(1, '/b/old.tar', 10, 20, '00000000000000000000000000000000',
+  'foreign', 'tar', 'GNU tar format', 'zstd', 0, 1, 5, 10, 1, 5, 1, 1, '', 1, 100);
+INSERT INTO entries VALUES(1, 0, 'docs/Mu' || char(776) || 'ller.pdf', 'file', 5, 1, 0, 1,
+  NULL, 'Mu' || char(776) || 'ller.pdf');
+INSERT INTO verifications VALUES(1, 50, 'intact', 0, 0);
+PRAGMA user_version = 3;
+)sql";
+  test::write_file(dir / "v3.sql", v3);
+  ASSERT_EQ(test::sh("sqlite3 '" + path.string() + "' < '" + (dir / "v3.sql").string() + "'"), 0);
+  auto index = Index::open(path);
+  ASSERT_TRUE(index) << index.error().message;
+  auto all = index->list();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 1u);
+  auto v = index->verification("/b/old.tar");
+  ASSERT_TRUE(v && v->has_value());
+  EXPECT_EQ((*v)->verified_at, 50);
+  auto found = index->find_entries("M\xc3\xbcller.pdf", 10);
+  ASSERT_TRUE(found);
+  ASSERT_EQ(found->size(), 1u) << "the migrated keys match an NFC pattern";
+  EXPECT_EQ((*found)[0].entry.path, "docs/Mu\xcc\x88ller.pdf");
+  auto version = test::run({"sqlite3", path.string(), "PRAGMA user_version"});
+  EXPECT_EQ(version.out, "4\n");
+}
+
 TEST(Fingerprint, ChangesWithContentAndNotOtherwise) {
   test::ScratchDir dir;
   test::write_file(dir / "f", std::string(200000, 'a'));

@@ -3,7 +3,7 @@
 // verifies many archives in parallel, and says what state each backup is in.
 //
 // Thread safety: functions taking an Index use it from the calling thread only; verify_many
-// opens one Index per worker on the catalog file it is given.
+// opens one Index per worker on the catalog it is given.
 #pragma once
 
 #include <cstdint>
@@ -98,11 +98,12 @@ struct VerifyManyReport {
   [[nodiscard]] bool ok() const { return problems.empty() && failed == 0; }
 };
 
-// Verifies every backup in the catalog at `catalog` that is unverified or changed (or all with
+// Verifies every backup in the catalog `catalog` (a file or a PostgreSQL URI, as
+// Index::open_location takes) that is unverified or changed (or all with
 // `recheck`, or those verified longer ago than `older_than`), several at a time, each worker on
 // its own connection, and records each run. @error kDatabase (the catalog cannot be opened),
 // kCancelled.
-[[nodiscard]] Result<VerifyManyReport> verify_many(const std::filesystem::path& catalog,
+[[nodiscard]] Result<VerifyManyReport> verify_many(const std::string& catalog,
                                                    const VerifyManyOptions& options);
 
 }  // namespace restorekit::catalog

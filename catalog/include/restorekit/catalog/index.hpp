@@ -1,15 +1,17 @@
-// The index: a SQLite catalog of backup archives. It records each archive's fingerprint, its
+// The index: a catalog of backup archives, in a SQLite file (the default) or on a PostgreSQL
+// server (a support team's shared catalog). It records each archive's fingerprint, its
 // summary (format, header, databases and tables, documents, findings) and, when read, its
 // entries (path, type, size, mtime, hash when known). `inspect` answers a repeated inspect of an
 // unchanged archive from it; `catalog` (later) triages many backups with it.
 //
 // The index is a cache plus a catalog: losing it loses nothing that cannot be re-read. Writes
 // are transactions, so an interrupted write leaves the previous state. One Index per thread;
-// several processes may share the file (SQLite locking, WAL mode).
+// several processes may share the file (SQLite locking, WAL mode) or the server.
 #pragma once
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -23,6 +25,11 @@
 #pragma GCC visibility push(default)  // the public API: exported by the shared libraries
 
 namespace restorekit::catalog {
+
+namespace detail {
+class Row;
+class Store;
+}  // namespace detail
 
 using core::ArchiveSummary;
 using core::Database;
@@ -48,10 +55,25 @@ class Index final : public core::ArchiveIndex {
   // the kept file. @error kIo (folder cannot be created), kDatabase (newer schema, or the
   // damaged file cannot be moved).
   [[nodiscard]] static Result<Index> open(const std::filesystem::path& path);
+  // Opens the catalog `location` names: a PostgreSQL URI (postgresql://host[:port]/dbname?...;
+  // the schema is created or migrated, versioned in the database; the password comes from
+  // libpq's usual places, never from the URI) or else a file as open() does. Staged database
+  // copies of a server catalog stay on this machine, under $XDG_CACHE_HOME/restorekit/.
+  // @error kInvalidArgument (a password in the URI), kDatabase (cannot connect; newer schema).
+  [[nodiscard]] static Result<Index> open_location(const std::string& location);
   // Where open() kept a damaged index file, if it did.
   [[nodiscard]] const std::optional<std::filesystem::path>& set_aside() const { return set_aside_; }
   // An index in memory (tests).
   [[nodiscard]] static Result<Index> open_memory();
+
+  ~Index() override;
+  Index(Index&&) noexcept;
+  Index& operator=(Index&&) noexcept;
+  Index(const Index&) = delete;
+  Index& operator=(const Index&) = delete;
+
+  // The file, or the server's URI.
+  [[nodiscard]] const std::string& location() const;
 
   // The stored summary of the archive at `path` (absolute), only when its fingerprint equals
   // `fingerprint`; nullopt when unknown or changed. @error kDatabase.
@@ -104,21 +126,24 @@ class Index final : public core::ArchiveIndex {
       const std::filesystem::path& file) override;
 
  private:
-  explicit Index(Database db) : db_(std::move(db)) {}
+  Index(std::unique_ptr<detail::Store> store, std::filesystem::path staged_dir);
   [[nodiscard]] static Result<Index> open_file(const std::filesystem::path& path);
+  static std::filesystem::path postgres_staged_dir(const std::string& uri);
   static bool is_damaged_file(const Error& e);
   static bool looks_like_a_catalog(const std::filesystem::path& path);
   [[nodiscard]] Result<void> init_schema();
+  [[nodiscard]] Result<void> init_postgres_schema();
+  [[nodiscard]] Result<void> newer_schema(std::int64_t version) const;
   [[nodiscard]] Result<void> delete_archive(const std::string& path);
   [[nodiscard]] Result<std::optional<std::int64_t>> archive_id(const std::string& path,
                                                                const Fingerprint& fingerprint);
-  [[nodiscard]] std::filesystem::path staged_dir() const;
   [[nodiscard]] Result<void> in_transaction(const std::function<Result<void>()>& body);
-  [[nodiscard]] Result<ArchiveSummary> load(Statement& row);
+  [[nodiscard]] static ArchiveSummary read_summary(const detail::Row& row);
   [[nodiscard]] Result<void> load_children(std::int64_t id, ArchiveSummary& summary);
   [[nodiscard]] Result<void> put_children(std::int64_t id, const ArchiveSummary& summary);
   [[nodiscard]] Result<void> put_entries(std::int64_t id, const EntryStore& entries);
-  Database db_;
+  std::unique_ptr<detail::Store> store_;
+  std::filesystem::path staged_dir_;  // where staged database copies are kept; empty: nowhere
   std::optional<std::filesystem::path> set_aside_;
 };
 
