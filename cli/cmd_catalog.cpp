@@ -1,6 +1,7 @@
 #include "cmd_catalog.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <iostream>
 #include <map>
@@ -39,6 +40,15 @@ struct CatalogArgs {
   std::string row;                 // where: TABLE:KEY
   std::vector<std::string> where;  // where: TABLE, CONDITION
   std::size_t backups = 0;         // where: the newest N backups (0: all)
+  std::string root;                // the mount point the catalog's names are relative to
+  bool worker = false;             // verify: one of many workers sharing the catalog
+  bool until_empty = false;
+  double claim_ttl = 60;  // seconds
+  std::string worker_name;
+
+  [[nodiscard]] catalog::Root catalog_root() const {
+    return catalog::Root{root.empty() ? std::nullopt : std::optional<fs::path>(root)};
+  }
 };
 
 using catalog::Row;
@@ -107,7 +117,7 @@ int run_add(const CatalogArgs& a) {
   auto files = expand(a.paths);
   ProgressBar bar(a.common, "indexing");
   auto progress = bar.callback();
-  catalog::AddOptions options{inputs->reader, inputs->profile};
+  catalog::AddOptions options{inputs->reader, inputs->profile, a.catalog_root()};
   std::map<catalog::AddOutcome, std::uint64_t> counts;
   json items = json::array();
   std::uint64_t done = 0;
@@ -118,7 +128,7 @@ int run_add(const CatalogArgs& a) {
     ++done;
     if (progress) progress(Progress{done, files.size(), done, files.size(), f.string()});
     auto what = catalog::outcome_name(outcome);
-    items.push_back({{"path", core::index_key(f)}, {"outcome", what}, {"message", message}});
+    items.push_back({{"path", options.root.name_of(f)}, {"outcome", what}, {"message", message}});
     if (!a.common.json && !a.common.quiet && outcome != catalog::AddOutcome::kRead &&
         outcome != catalog::AddOutcome::kUnchanged) {
       fmt::print("{:<9} {} — {}\n", what, core::escape_name(f.string()),
@@ -145,21 +155,36 @@ int run_add(const CatalogArgs& a) {
   return kExitOk;
 }
 
+// The line a finished archive prints (text output).
+void print_verified(const CatalogArgs& a, const catalog::VerifiedArchive& v) {
+  if (!v.verdict) {
+    fmt::print("error     {} — {}\n", core::escape_name(v.path), core::escape_name(v.message));
+  } else if (!a.common.quiet) {
+    fmt::print("{:<9} {}\n",
+               *v.verdict == core::Verdict::kDamaged ? "DAMAGED" : core::verdict_name(*v.verdict),
+               core::escape_name(v.path));
+  }
+  std::fflush(stdout);
+}
+
+json verified_json(const catalog::VerifiedArchive& v) {
+  if (!v.verdict) return {{"path", v.path}, {"status", "error"}, {"message", v.message}};
+  return {{"path", v.path}, {"status", core::verdict_name(*v.verdict)}, {"errors", v.errors}};
+}
+
+json problems_json(const std::vector<Row>& problems) {
+  json held = json::array();
+  for (const auto& p : problems) {
+    held.push_back({{"path", p.summary.path}, {"status", catalog::status_name(p.status)}});
+  }
+  return held;
+}
+
 void print_verify_all(const CatalogArgs& a, const catalog::VerifyManyReport& r) {
   if (a.common.json) {
     json items = json::array();
-    for (const auto& v : r.archives) {
-      if (!v.verdict) {
-        items.push_back({{"path", v.path}, {"status", "error"}, {"message", v.message}});
-      } else {
-        items.push_back(
-            {{"path", v.path}, {"status", core::verdict_name(*v.verdict)}, {"errors", v.errors}});
-      }
-    }
-    json held = json::array();
-    for (const auto& p : r.problems) {
-      held.push_back({{"path", p.summary.path}, {"status", catalog::status_name(p.status)}});
-    }
+    for (const auto& v : r.archives) items.push_back(verified_json(v));
+    json held = problems_json(r.problems);
     print_json({{"schema", kSchema},
                 {"command", "verify"},
                 {"verified", r.intact + r.damaged + r.locked},
@@ -183,6 +208,47 @@ void print_verify_all(const CatalogArgs& a, const catalog::VerifyManyReport& r) 
   }
 }
 
+// catalog verify --worker: one of any number of workers sharing the catalog's rounds.
+int run_worker(const CatalogArgs& a, const std::string& catalog, const BackupInputs& inputs) {
+  if (a.claim_ttl <= 0) {
+    return report_error(a.common, kSchema,
+                        Error(ErrorCode::kInvalidArgument, "--claim-ttl takes seconds above 0"));
+  }
+  catalog::WorkerOptions o;
+  o.reader = inputs.reader;
+  o.profile = inputs.profile;
+  o.root = a.catalog_root();
+  o.name = a.worker_name;
+  o.claim_ttl_ms = static_cast<std::int64_t>(a.claim_ttl * 1000);
+  o.until_empty = a.until_empty;
+  o.recheck = a.recheck;
+  o.cancel = interrupt_token();
+  if (!a.older_than.empty()) o.older_than = parse_duration(a.older_than);
+  if (!a.common.json)
+    o.on_archive = [&a](const catalog::VerifiedArchive& v) { print_verified(a, v); };
+  auto report = catalog::run_worker(catalog, o);
+  if (!report) return report_error(a.common, kSchema, report.error());
+  if (a.common.json) {
+    json items = json::array();
+    for (const auto& v : report->archives) items.push_back(verified_json(v));
+    print_json({{"schema", kSchema},
+                {"command", "verify"},
+                {"worker", report->name},
+                {"verified", report->intact + report->damaged + report->locked},
+                {"intact", report->intact},
+                {"damaged", report->damaged},
+                {"locked", report->locked},
+                {"errors", report->failed},
+                {"archives", items},
+                {"catalog_problems", problems_json(report->problems)}});
+  } else if (!a.common.quiet) {
+    fmt::print("worker {}: {} verified ({} intact, {} damaged, {} locked), {} could not be read\n",
+               report->name, report->intact + report->damaged + report->locked, report->intact,
+               report->damaged, report->locked, report->failed);
+  }
+  return report->ok() ? kExitOk : kExitProblems;
+}
+
 int run_verify_all(const CatalogArgs& a) {
   auto path = catalog_location(a.common);
   if (!path) {
@@ -198,9 +264,15 @@ int run_verify_all(const CatalogArgs& a) {
   }
   auto inputs = load_backup_inputs(a.common, a.limits);
   if (!inputs) return report_error(a.common, kSchema, inputs.error());
+  if (a.worker) return run_worker(a, *path, *inputs);
+  if (a.until_empty) {
+    return report_error(a.common, kSchema,
+                        Error(ErrorCode::kInvalidArgument, "--until-empty goes with --worker"));
+  }
   catalog::VerifyManyOptions o;
   o.reader = inputs->reader;
   o.profile = inputs->profile;
+  o.root = a.catalog_root();
   o.threads = a.threads;
   o.recheck = a.recheck;
   o.cancel = interrupt_token();
@@ -214,18 +286,8 @@ int run_verify_all(const CatalogArgs& a) {
                                             a.older_than)));
     }
   }
-  if (!a.common.json) {
-    o.on_archive = [&a](const catalog::VerifiedArchive& v) {
-      if (!v.verdict) {
-        fmt::print("error     {} — {}\n", core::escape_name(v.path), core::escape_name(v.message));
-      } else if (!a.common.quiet) {
-        fmt::print(
-            "{:<9} {}\n",
-            *v.verdict == core::Verdict::kDamaged ? "DAMAGED" : core::verdict_name(*v.verdict),
-            core::escape_name(v.path));
-      }
-    };
-  }
+  if (!a.common.json)
+    o.on_archive = [&a](const catalog::VerifiedArchive& v) { print_verified(a, v); };
   auto report = catalog::verify_many(*path, o);
   if (!report) return report_error(a.common, kSchema, report.error());
   print_verify_all(a, *report);
@@ -252,7 +314,7 @@ json row_json(const Row& r) {
 int run_list(const CatalogArgs& a, bool best_only) {
   std::optional<catalog::Index> index;
   if (int rc = need_index(a, index)) return rc;
-  auto all = catalog::rows(*index);
+  auto all = catalog::rows(*index, a.catalog_root());
   if (!all) return report_error(a.common, kSchema, all.error());
   if (best_only) {
     auto it = std::find_if(all->begin(), all->end(),
@@ -317,9 +379,9 @@ int run_forget(const CatalogArgs& a) {
   std::optional<catalog::Index> index;
   if (int rc = need_index(a, index)) return rc;
   std::vector<std::string> targets;
-  for (const auto& p : a.paths) targets.push_back(core::index_key(p));
+  for (const auto& p : a.paths) targets.push_back(a.catalog_root().name_of(p));
   if (a.stale) {
-    auto all = catalog::rows(*index);
+    auto all = catalog::rows(*index, a.catalog_root());
     if (!all) return report_error(a.common, kSchema, all.error());
     for (const auto& r : *all) {
       if (r.status == Status::kMissing) targets.push_back(r.summary.path);
@@ -331,6 +393,90 @@ int run_forget(const CatalogArgs& a) {
   }
   if (a.common.json) {
     print_json({{"schema", kSchema}, {"command", "forget"}, {"forgotten", targets}});
+  }
+  return kExitOk;
+}
+
+// The last verify round across workers: how far it is, who holds what.
+int run_status(const CatalogArgs& a) {
+  std::optional<catalog::Index> index;
+  if (int rc = need_index(a, index)) return rc;
+  auto round = index->last_round();
+  if (!round) return report_error(a.common, kSchema, round.error());
+  if (!*round) {
+    if (a.common.json) {
+      print_json({{"schema", kSchema}, {"command", "status"}, {"round", nullptr}});
+    } else {
+      fmt::print("no verify round yet (catalog verify --worker starts one)\n");
+    }
+    return kExitOk;
+  }
+  const auto& r = **round;
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  auto ttl = static_cast<std::int64_t>(a.claim_ttl * 1000);
+  struct PerWorker {
+    std::uint64_t done = 0;
+    std::vector<std::string> holding;
+    std::optional<std::int64_t> heartbeat_ms;
+  };
+  std::map<std::string, PerWorker> workers;
+  std::map<std::string, std::uint64_t> states, verdicts;
+  for (const auto& item : r.items) {
+    std::string state = item.state;
+    bool expired = state == "claimed" && item.heartbeat_ms && *item.heartbeat_ms < now - ttl;
+    if (expired) state = "expired";
+    ++states[state];
+    if (item.worker.empty()) continue;
+    auto& w = workers[item.worker];
+    if (item.state == "done") {
+      ++w.done;
+      ++verdicts[item.verdict];
+    } else if (item.state == "claimed") {
+      w.holding.push_back(item.archive);
+    }
+    if (item.heartbeat_ms)
+      w.heartbeat_ms = std::max(w.heartbeat_ms.value_or(0), *item.heartbeat_ms);
+  }
+  if (a.common.json) {
+    json list = json::array();
+    for (const auto& [name, w] : workers) {
+      list.push_back(
+          {{"name", name},
+           {"done", w.done},
+           {"holding", w.holding},
+           {"heartbeat_ms_ago", w.heartbeat_ms ? json(now - *w.heartbeat_ms) : json(nullptr)}});
+    }
+    print_json({{"schema", kSchema},
+                {"command", "status"},
+                {"round",
+                 {{"id", r.id},
+                  {"started_at", r.started_at},
+                  {"finished_at", r.finished_at ? json(*r.finished_at) : json(nullptr)},
+                  {"archives", r.items.size()},
+                  {"todo", states["todo"]},
+                  {"claimed", states["claimed"]},
+                  {"expired", states["expired"]},
+                  {"done", states["done"]},
+                  {"verdicts", verdicts},
+                  {"workers", list}}}});
+    return kExitOk;
+  }
+  fmt::print(
+      "round {} started {} UTC{}: {} of {} done ({} intact, {} damaged, {} locked, {} "
+      "errors), {} claimed, {} claims expired, {} to do\n",
+      r.id, utc_minute(r.started_at),
+      r.finished_at ? fmt::format(", finished {} UTC", utc_minute(*r.finished_at)) : "",
+      states["done"], r.items.size(), verdicts["intact"], verdicts["damaged"], verdicts["locked"],
+      verdicts["error"], states["claimed"], states["expired"], states["todo"]);
+  if (workers.empty()) return kExitOk;
+  fmt::print("{:<32} {:>6}  {:>10}  {}\n", "worker", "done", "heartbeat", "holding");
+  for (const auto& [name, w] : workers) {
+    fmt::print(
+        "{:<32} {:>6}  {:>10}  {}\n", core::escape_name(name), w.done,
+        w.heartbeat_ms ? fmt::format("{:.1f} s ago", (now - *w.heartbeat_ms) / 1000.0) : "-",
+        w.holding.empty() ? "-" : core::escape_name(fmt::format("{}", fmt::join(w.holding, ", "))));
   }
   return kExitOk;
 }
@@ -379,6 +525,7 @@ int run_where(const CatalogArgs& a) {
   o.reader = inputs->reader;
   if (inputs->profile) o.database_entry = inputs->profile->database_entry;
   o.limit = a.backups;
+  o.root = a.catalog_root();
   o.progress = bar.callback();
   o.cancel = interrupt_token();
   auto found = catalog::where(*index, query, o);
@@ -442,8 +589,14 @@ void setup_catalog(CLI::App& app, int& exit_code) {
   auto add_common = [&](CLI::App* sub) {
     add_common_flags(*sub, args->common, /*catalog=*/true, /*profile=*/true);
   };
+  auto add_root = [&](CLI::App* sub) {
+    sub->add_option("--root", args->root,
+                    "the folder the catalog names backups relative to (a NAS share: each "
+                    "machine gives its own mount point)");
+  };
   auto* add = cmd->add_subcommand("add", "index backups (files, or folders recursively)");
   add->add_option("paths", args->paths, "backup files or folders")->required();
+  add_root(add);
   add_common(add);
   add_limit_flags(*add, args->limits);
   add->callback([args, &exit_code] { exit_code = run_add(*args); });
@@ -457,15 +610,30 @@ void setup_catalog(CLI::App& app, int& exit_code) {
                    "read every backup again (bit rot the fingerprint cannot see)");
   verify->add_option("--older-than", args->older_than,
                      "also read again backups last verified longer ago than this (30d, 12h)");
+  verify->add_flag("--worker", args->worker,
+                   "be one of any number of workers, on any machines, sharing the catalog's "
+                   "verify round (claim an archive, verify it, record it, next)");
+  verify->add_flag("--until-empty", args->until_empty,
+                   "with --worker: exit when the round is done (else wait for the next)");
+  verify
+      ->add_option("--claim-ttl", args->claim_ttl,
+                   "with --worker: seconds without a heartbeat after which another worker "
+                   "takes a claim over")
+      ->capture_default_str();
+  verify->add_option("--worker-name", args->worker_name,
+                     "with --worker: the name status shows (default host:pid)");
+  add_root(verify);
   add_common(verify);
   add_limit_flags(*verify, args->limits);
   verify->callback([args, &exit_code] { exit_code = run_verify_all(*args); });
 
   auto* list = cmd->add_subcommand("list", "one line per backup, newest first, with status");
+  add_root(list);
   add_common(list);
   list->callback([args, &exit_code] { exit_code = run_list(*args, false); });
 
   auto* best = cmd->add_subcommand("best", "print the newest intact backup (exit 1 if none)");
+  add_root(best);
   add_common(best);
   best->callback([args, &exit_code] { exit_code = run_list(*args, true); });
 
@@ -485,6 +653,7 @@ void setup_catalog(CLI::App& app, int& exit_code) {
                    "TABLE 'CONDITION': the rows an SQL condition chooses, instead of a key")
       ->expected(2);
   where->add_option("--limit", args->backups, "only the newest N backups");
+  add_root(where);
   add_common(where);
   add_limit_flags(*where, args->limits);
   where->callback([args, &exit_code] { exit_code = run_where(*args); });
@@ -492,8 +661,17 @@ void setup_catalog(CLI::App& app, int& exit_code) {
   auto* forget = cmd->add_subcommand("forget", "remove backups from the catalog");
   forget->add_option("paths", args->paths, "backup files");
   forget->add_flag("--stale", args->stale, "also every backup whose file is gone");
+  add_root(forget);
   add_common(forget);
   forget->callback([args, &exit_code] { exit_code = run_forget(*args); });
+
+  auto* status = cmd->add_subcommand(
+      "status", "the last verify round across workers: how far it is and who holds what");
+  status
+      ->add_option("--claim-ttl", args->claim_ttl, "seconds after which a claim counts as expired")
+      ->capture_default_str();
+  add_common(status);
+  status->callback([args, &exit_code] { exit_code = run_status(*args); });
 }
 
 }  // namespace restorekit::cli

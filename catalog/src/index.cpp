@@ -66,6 +66,13 @@ CREATE TABLE IF NOT EXISTS staged(
 CREATE TABLE IF NOT EXISTS findings(
   archive_id INTEGER NOT NULL, seq INTEGER NOT NULL, code TEXT NOT NULL, severity TEXT NOT NULL,
   entry TEXT NOT NULL, message TEXT NOT NULL, PRIMARY KEY(archive_id, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rounds(
+  id INTEGER PRIMARY KEY, started_at INTEGER NOT NULL, finished_at INTEGER);
+CREATE TABLE IF NOT EXISTS round_items(
+  round INTEGER NOT NULL, archive TEXT NOT NULL, state TEXT NOT NULL,
+  worker TEXT NOT NULL DEFAULT '', claims INTEGER NOT NULL DEFAULT 0,
+  finishes INTEGER NOT NULL DEFAULT 0, heartbeat_ms INTEGER, verdict TEXT NOT NULL DEFAULT '',
+  message TEXT NOT NULL DEFAULT '', PRIMARY KEY(round, archive)) WITHOUT ROWID;
 )sql";
 
 // Version 3 to 4: the keys, filled by the name_key SQL function, and their indexes in place of
@@ -78,11 +85,12 @@ DROP INDEX IF EXISTS entries_by_path;
 DROP INDEX IF EXISTS entries_by_name;
 )sql";
 
-// The same tables on PostgreSQL (columns in the same order: rows are read by position); the
-// keys in the C collation, so that an anchored pattern can use their indexes.
+// The same tables on PostgreSQL (columns in the same order: rows are read by position). Text
+// that is sorted or matched is in the C collation: byte order, as SQLite sorts, whatever the
+// server's locale, and an anchored pattern can use the keys' indexes.
 constexpr std::string_view kPostgresSchema = R"sql(
 CREATE TABLE IF NOT EXISTS archives(
-  id BIGSERIAL PRIMARY KEY, path TEXT NOT NULL UNIQUE,
+  id BIGSERIAL PRIMARY KEY, path TEXT COLLATE "C" NOT NULL UNIQUE,
   size BIGINT NOT NULL, mtime_ns BIGINT NOT NULL, head_tail TEXT NOT NULL,
   kind TEXT NOT NULL, format TEXT NOT NULL, format_detail TEXT NOT NULL, filters TEXT NOT NULL,
   encrypted BIGINT NOT NULL, entries BIGINT NOT NULL, bytes BIGINT NOT NULL,
@@ -90,7 +98,7 @@ CREATE TABLE IF NOT EXISTS archives(
   document_bytes BIGINT NOT NULL, oldest_mtime BIGINT, newest_mtime BIGINT,
   header_json TEXT NOT NULL, listed BIGINT NOT NULL, indexed_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS entries(
-  archive_id BIGINT NOT NULL, seq BIGINT NOT NULL, path TEXT NOT NULL, type TEXT NOT NULL,
+  archive_id BIGINT NOT NULL, seq BIGINT NOT NULL, path TEXT COLLATE "C" NOT NULL, type TEXT NOT NULL,
   size BIGINT, mtime BIGINT NOT NULL, encrypted BIGINT NOT NULL, safe BIGINT NOT NULL,
   hash TEXT, name TEXT NOT NULL, path_key TEXT COLLATE "C" NOT NULL,
   file_key TEXT COLLATE "C" NOT NULL, PRIMARY KEY(archive_id, seq));
@@ -111,11 +119,18 @@ CREATE TABLE IF NOT EXISTS verifications(
   archive_id BIGINT PRIMARY KEY, verified_at BIGINT NOT NULL, verdict TEXT NOT NULL,
   errors BIGINT NOT NULL, warnings BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS staged(
-  path TEXT PRIMARY KEY, size BIGINT NOT NULL, mtime_ns BIGINT NOT NULL,
+  path TEXT COLLATE "C" PRIMARY KEY, size BIGINT NOT NULL, mtime_ns BIGINT NOT NULL,
   head_tail TEXT NOT NULL, entry TEXT NOT NULL, file TEXT NOT NULL, used_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS findings(
   archive_id BIGINT NOT NULL, seq BIGINT NOT NULL, code TEXT NOT NULL, severity TEXT NOT NULL,
   entry TEXT NOT NULL, message TEXT NOT NULL, PRIMARY KEY(archive_id, seq));
+CREATE TABLE IF NOT EXISTS rounds(
+  id BIGSERIAL PRIMARY KEY, started_at BIGINT NOT NULL, finished_at BIGINT);
+CREATE TABLE IF NOT EXISTS round_items(
+  round BIGINT NOT NULL, archive TEXT COLLATE "C" NOT NULL, state TEXT NOT NULL,
+  worker TEXT NOT NULL DEFAULT '', claims BIGINT NOT NULL DEFAULT 0,
+  finishes BIGINT NOT NULL DEFAULT 0, heartbeat_ms BIGINT, verdict TEXT NOT NULL DEFAULT '',
+  message TEXT NOT NULL DEFAULT '', PRIMARY KEY(round, archive));
 )sql";
 
 constexpr std::array<std::string_view, 7> kChildTables = {
@@ -344,8 +359,18 @@ Result<void> Index::init_schema() {
 }
 
 // Versions live in restorekit_schema; one process migrates at a time (an advisory lock held
-// to the end of the transaction), the others wait and find the work done.
+// to the end of the transaction), the others wait and find the work done. A current schema is
+// seen without the lock, so that one stalled client cannot hold every other one up.
 Result<void> Index::init_postgres_schema() {
+  RK_TRY_ASSIGN(auto exists, query_int(*store_,
+                                       "SELECT count(*) FROM pg_tables WHERE tablename "
+                                       "= 'restorekit_schema' AND schemaname = "
+                                       "current_schema()"));
+  if (exists.value_or(0) > 0) {
+    RK_TRY_ASSIGN(auto current, query_int(*store_, "SELECT max(version) FROM restorekit_schema"));
+    if (current && *current > kSchemaVersion) return newer_schema(*current);
+    if (current && *current == kSchemaVersion) return {};
+  }
   return in_transaction([&]() -> Result<void> {
     RK_TRY(store_->exec("SELECT pg_advisory_xact_lock(7262173546173743)"));  // "restorekit"
     RK_TRY(store_->exec("CREATE TABLE IF NOT EXISTS restorekit_schema(version BIGINT NOT NULL)"));
@@ -814,6 +839,139 @@ Result<void> Index::delete_archive(const std::string& path) {
     RK_TRY(del->run());
   }
   return {};
+}
+
+Result<std::optional<std::int64_t>> Index::open_round() {
+  return query_int(*store_,
+                   "SELECT id FROM rounds WHERE finished_at IS NULL ORDER BY id DESC "
+                   "LIMIT 1");
+}
+
+Result<std::int64_t> Index::start_round(const std::vector<std::string>& archives) {
+  std::int64_t id = 0;
+  auto started = in_transaction([&]() -> Result<void> {
+    // SQLite's BEGIN IMMEDIATE already lets one writer in; a server needs the lock.
+    if (store_->dialect() == detail::Dialect::kPostgres) {
+      RK_TRY(store_->exec("SELECT pg_advisory_xact_lock(7262173546173744)"));
+    }
+    RK_TRY_ASSIGN(auto open, open_round());
+    if (open) {
+      id = *open;
+      return {};
+    }
+    if (archives.empty()) return {};
+    RK_TRY_ASSIGN(auto q,
+                  store_->prepare("INSERT INTO rounds(started_at) VALUES(?1) RETURNING id"));
+    q->bind(1, now_seconds());
+    RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
+      id = r.integer(0);
+      return {};
+    }));
+    RK_TRY_ASSIGN(auto item, store_->prepare("INSERT INTO round_items(round, archive, state) "
+                                             "VALUES(?1, ?2, 'todo') ON CONFLICT DO NOTHING"));
+    for (const auto& a : archives) {
+      item->bind(1, id);
+      item->bind(2, std::string_view(a));
+      RK_TRY(item->run());
+    }
+    return {};
+  });
+  RK_TRY(started);
+  return id;
+}
+
+Result<std::optional<std::string>> Index::claim(std::int64_t round, const std::string& worker,
+                                                std::int64_t now_ms,
+                                                std::int64_t expired_before_ms) {
+  // One statement: the choice and the claim cannot be torn apart. On a server, FOR UPDATE
+  // SKIP LOCKED lets concurrent workers pass each other's candidates instead of queueing on
+  // them; SQLite runs one writer at a time.
+  RK_TRY_ASSIGN(
+      auto q,
+      store_->prepare(fmt::format(
+          "UPDATE round_items SET state = 'claimed', worker = ?3, claims = claims + 1, "
+          "heartbeat_ms = ?4 WHERE round = ?1 AND archive = (SELECT archive FROM round_items "
+          "WHERE round = ?1 AND (state = 'todo' OR (state = 'claimed' AND heartbeat_ms < ?2)) "
+          "ORDER BY archive LIMIT 1{}) RETURNING archive",
+          store_->dialect() == detail::Dialect::kPostgres ? " FOR UPDATE SKIP LOCKED" : "")));
+  q->bind(1, round);
+  q->bind(2, expired_before_ms);
+  q->bind(3, std::string_view(worker));
+  q->bind(4, now_ms);
+  std::optional<std::string> out;
+  RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
+    out = r.text(0);
+    return {};
+  }));
+  return out;
+}
+
+Result<bool> Index::heartbeat(std::int64_t round, const std::string& archive,
+                              const std::string& worker, std::int64_t now_ms) {
+  RK_TRY_ASSIGN(auto q, store_->prepare("UPDATE round_items SET heartbeat_ms = ?4 WHERE round = "
+                                        "?1 AND archive = ?2 AND worker = ?3 AND state = "
+                                        "'claimed' RETURNING archive"));
+  q->bind(1, round);
+  q->bind(2, std::string_view(archive));
+  q->bind(3, std::string_view(worker));
+  q->bind(4, now_ms);
+  bool held = false;
+  RK_TRY(q->each([&](const detail::Row&) -> Result<void> {
+    held = true;
+    return {};
+  }));
+  return held;
+}
+
+Result<void> Index::finish(std::int64_t round, const std::string& archive, std::string_view verdict,
+                           const std::string& message) {
+  RK_TRY_ASSIGN(auto q, store_->prepare("UPDATE round_items SET state = 'done', finishes = "
+                                        "finishes + 1, verdict = ?3, message = ?4 WHERE round = "
+                                        "?1 AND archive = ?2"));
+  q->bind(1, round);
+  q->bind(2, std::string_view(archive));
+  q->bind(3, verdict);
+  q->bind(4, std::string_view(message));
+  return q->run();
+}
+
+Result<bool> Index::close_round_if_done(std::int64_t round) {
+  RK_TRY_ASSIGN(auto q, store_->prepare("UPDATE rounds SET finished_at = ?2 WHERE id = ?1 AND "
+                                        "finished_at IS NULL AND NOT EXISTS (SELECT 1 FROM "
+                                        "round_items WHERE round = ?1 AND state <> 'done')"));
+  q->bind(1, round);
+  q->bind(2, now_seconds());
+  RK_TRY(q->run());
+  RK_TRY_ASSIGN(auto open, query_int(*store_, fmt::format("SELECT count(*) FROM rounds WHERE id "
+                                                          "= {} AND finished_at IS NULL",
+                                                          round)));
+  return open.value_or(0) == 0;
+}
+
+Result<std::optional<Index::Round>> Index::last_round() {
+  std::optional<Round> out;
+  RK_TRY_ASSIGN(auto q, store_->prepare("SELECT id, started_at, finished_at FROM rounds ORDER BY "
+                                        "id DESC LIMIT 1"));
+  RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
+    out = Round{r.integer(0),
+                r.integer(1),
+                r.null(2) ? std::nullopt : std::optional<std::int64_t>(r.integer(2)),
+                {}};
+    return {};
+  }));
+  if (!out) return out;
+  RK_TRY_ASSIGN(auto items, store_->prepare("SELECT archive, state, worker, claims, finishes, "
+                                            "heartbeat_ms, verdict, message FROM round_items "
+                                            "WHERE round = ?1 ORDER BY archive"));
+  items->bind(1, out->id);
+  RK_TRY(items->each([&](const detail::Row& r) -> Result<void> {
+    out->items.push_back(
+        RoundItem{r.text(0), r.text(1), r.text(2), r.integer(3), r.integer(4),
+                  r.null(5) ? std::nullopt : std::optional<std::int64_t>(r.integer(5)), r.text(6),
+                  r.text(7)});
+    return {};
+  }));
+  return out;
 }
 
 }  // namespace restorekit::catalog

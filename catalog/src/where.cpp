@@ -130,7 +130,7 @@ void compare(RowVersion& v, const std::vector<Found>& here, const std::vector<Fo
 
 Result<std::vector<RowVersion>> where(Index& index, const RowQuery& query,
                                       const WhereOptions& options) {
-  RK_TRY_ASSIGN(auto all, rows(index));
+  RK_TRY_ASSIGN(auto all, rows(index, options.root));
   if (options.limit && all.size() > options.limit) all.resize(options.limit);
   diff::BackupDiffOptions staging;
   staging.reader = options.reader;
@@ -146,7 +146,7 @@ Result<std::vector<RowVersion>> where(Index& index, const RowQuery& query,
     auto started = std::chrono::steady_clock::now();
     RowVersion v;
     v.backup = std::move(row);
-    std::string path = v.backup.summary.path;
+    std::string path = options.root.file_of(v.backup.summary.path).string();
     auto found = [&]() -> Result<std::vector<Found>> {
       if (v.backup.status == Status::kMissing) {
         return fail(ErrorCode::kNotFound, "the file is gone");
@@ -165,7 +165,7 @@ Result<std::vector<RowVersion>> where(Index& index, const RowQuery& query,
         compare(v, *found, *newer);
       }
       newer = std::move(*found);
-      newer_path = path;
+      newer_path = v.backup.summary.path;
     } else {
       v.error = found.error().message;
     }

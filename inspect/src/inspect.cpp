@@ -48,7 +48,9 @@ class Inspector final : public core::EntryVisitor {
 
   Result<InspectReport> run() {
     auto started = std::chrono::steady_clock::now();
-    report_.summary.path = archive_.path() ? core::index_key(*archive_.path()) : archive_.name();
+    report_.summary.path = o_.index_name     ? *o_.index_name
+                           : archive_.path() ? core::index_key(*archive_.path())
+                                             : archive_.name();
     if (archive_.path()) {
       RK_TRY_ASSIGN(fingerprint_, core::fingerprint_file(*archive_.path()));
       report_.summary.fingerprint = *fingerprint_;

@@ -292,6 +292,62 @@ TEST_P(Backends, StagedCopiesAreReusedAndOnlyTheNewestFewKept) {
   EXPECT_FALSE(index.staged_database(changed.path, changed.fingerprint)->has_value());
 }
 
+// The round protocol workers share, with explicit times: one holder per archive, heartbeats
+// keep a claim, an expired claim is taken over, a round closes when every archive is done.
+TEST_P(Backends, RoundClaimsAreExclusiveRenewedByHeartbeatsAndTakenOverWhenExpired) {
+  auto index = open();
+  auto none = index.last_round();
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
+  EXPECT_EQ(*index.start_round({}), 0) << "nothing due: no round";
+  auto round = index.start_round({"b/2.tar", "a/1.tar", "c/3.tar"});
+  ASSERT_TRUE(round) << round.error().message;
+  ASSERT_GT(*round, 0);
+  EXPECT_EQ(*index.start_round({"x.tar"}), *round) << "one open round at a time: joined";
+  EXPECT_EQ(*index.open_round(), *round);
+  const std::int64_t t0 = 1'000'000;
+  auto first = index.claim(*round, "w1", t0, t0 - 100);
+  auto second = index.claim(*round, "w2", t0, t0 - 100);
+  auto third = index.claim(*round, "w2", t0 + 1, t0 - 100);
+  ASSERT_TRUE(first && second && third);
+  EXPECT_EQ(**first, "a/1.tar");
+  EXPECT_EQ(**second, "b/2.tar");
+  EXPECT_EQ(**third, "c/3.tar");
+  EXPECT_FALSE(index.claim(*round, "w3", t0 + 2, t0 - 100)->has_value()) << "all held";
+  EXPECT_TRUE(*index.heartbeat(*round, "a/1.tar", "w1", t0 + 50));
+  EXPECT_FALSE(*index.heartbeat(*round, "a/1.tar", "w2", t0 + 50)) << "not w2's claim";
+  ASSERT_TRUE(index.finish(*round, "b/2.tar", "intact", ""));
+  // At t0 + 60 with a time-out of 20: c (claimed at t0 + 1) expired, a (renewed at t0 + 50) not.
+  auto taken = index.claim(*round, "w3", t0 + 60, t0 + 40);
+  ASSERT_TRUE(taken && taken->has_value());
+  EXPECT_EQ(**taken, "c/3.tar");
+  EXPECT_FALSE(*index.heartbeat(*round, "c/3.tar", "w2", t0 + 61)) << "taken over";
+  EXPECT_FALSE(index.claim(*round, "w4", t0 + 62, t0 + 40)->has_value());
+  EXPECT_FALSE(*index.close_round_if_done(*round));
+  ASSERT_TRUE(index.finish(*round, "a/1.tar", "damaged", ""));
+  ASSERT_TRUE(index.finish(*round, "c/3.tar", "error", "cannot read"));
+  ASSERT_TRUE(index.finish(*round, "c/3.tar", "intact", ""));  // the late first holder
+  EXPECT_TRUE(*index.close_round_if_done(*round));
+  EXPECT_FALSE(index.open_round()->has_value());
+  auto last = index.last_round();
+  ASSERT_TRUE(last && last->has_value());
+  const auto& r = **last;
+  EXPECT_EQ(r.id, *round);
+  EXPECT_TRUE(r.finished_at.has_value());
+  ASSERT_EQ(r.items.size(), 3u);
+  EXPECT_EQ(r.items[0].verdict, "damaged");
+  EXPECT_EQ(r.items[0].worker, "w1");
+  EXPECT_EQ(r.items[2].archive, "c/3.tar");
+  EXPECT_EQ(r.items[2].claims, 2);
+  EXPECT_EQ(r.items[2].finishes, 2);
+  EXPECT_EQ(r.items[2].worker, "w3");
+  EXPECT_EQ(r.items[1].claims, 1);
+  EXPECT_EQ(r.items[1].finishes, 1);
+  auto next = index.start_round({"a/1.tar"});
+  ASSERT_TRUE(next);
+  EXPECT_GT(*next, *round) << "a closed round is not joined";
+}
+
 TEST_P(Backends, ACatalogFromANewerRestorekitIsRefused) {
   { auto index = open(); }
   if (GetParam() == Backend::kPostgres) {

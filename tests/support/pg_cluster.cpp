@@ -154,6 +154,12 @@ int PgCluster::psql(const std::string& sql, const std::string& on) const {
       .first;
 }
 
+std::string PgCluster::query(const std::string& sql, const std::string& on) const {
+  return run(fmt::format("{}/psql -X -q -A -t -F '|' -v ON_ERROR_STOP=1 {} -c {}", bin_, quote(on),
+                         quote(sql)))
+      .second;
+}
+
 std::string PgCluster::new_database() {
   std::string name = fmt::format("t{}_{}", ::getpid(), ++databases_);
   if (psql("CREATE DATABASE " + name) != 0) return uri("no_such_database_" + name);

@@ -25,6 +25,8 @@ class PgCluster {
   // Runs `sql` through psql on the database `uri` names (default: postgres); @return its exit
   // status.
   int psql(const std::string& sql, const std::string& uri = {}) const;
+  // The rows `sql` returns on the database `uri` names, one line each, columns split by '|'.
+  [[nodiscard]] std::string query(const std::string& sql, const std::string& uri) const;
 
   ~PgCluster();
   PgCluster(const PgCluster&) = delete;

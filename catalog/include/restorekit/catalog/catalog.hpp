@@ -24,6 +24,17 @@
 
 namespace restorekit::catalog {
 
+// Where the catalog's names point. Without a root a name is the archive's absolute path; with
+// one (a NAS mounted at different places on different machines) archives below it are named by
+// their path relative to it, and each machine gives its own mount point.
+struct Root {
+  std::optional<std::filesystem::path> dir;
+  // The name `archive` is filed under: below the root, relative to it; else absolute.
+  [[nodiscard]] std::string name_of(const std::filesystem::path& archive) const;
+  // The file a name stands for on this machine.
+  [[nodiscard]] std::filesystem::path file_of(const std::string& name) const;
+};
+
 // What the catalog knows of a backup now.
 enum class Status {
   kIntact,      // verified intact since it last changed
@@ -42,12 +53,14 @@ struct Row {
   std::int64_t created = 0;  // when the backup was made: the header's time, else newest entry
 };
 
-// Every backup in the catalog with its status, newest first. @error kDatabase.
-[[nodiscard]] Result<std::vector<Row>> rows(Index& index);
+// Every backup in the catalog with its status (its file found through `root`), newest first.
+// @error kDatabase.
+[[nodiscard]] Result<std::vector<Row>> rows(Index& index, const Root& root = {});
 
 struct AddOptions {
   core::ReaderOptions reader;  // limits; passwords (never prompted: many archives)
   std::optional<core::Profile> profile;
+  Root root;
 };
 
 enum class AddOutcome { kRead, kUnchanged, kDamaged, kLocked, kNotABackup };
@@ -65,7 +78,7 @@ AddOutcome add(Index& index, const std::filesystem::path& archive, const AddOpti
 // catalog does not hold the archive yet, the summary the verify pass made (nothing is read
 // again). @error kIo (the archive changed while it was verified), kDatabase.
 [[nodiscard]] Result<void> record(Index& index, const std::filesystem::path& archive,
-                                  const verify::VerifyReport& report);
+                                  const verify::VerifyReport& report, const Root& root = {});
 
 struct VerifiedArchive {
   std::string path;
@@ -77,6 +90,7 @@ struct VerifiedArchive {
 struct VerifyManyOptions {
   core::ReaderOptions reader;  // passwords are never prompted for
   std::optional<core::Profile> profile;
+  Root root;
   unsigned threads = 0;  // archives verified in parallel; 0 = one per core
   bool recheck = false;  // read every backup again, even verified unchanged ones
   // Also read again backups last verified longer ago than this many seconds.
@@ -105,6 +119,42 @@ struct VerifyManyReport {
 // kCancelled.
 [[nodiscard]] Result<VerifyManyReport> verify_many(const std::string& catalog,
                                                    const VerifyManyOptions& options);
+
+// One verify worker among any number, on this machine or others, sharing a catalog (a
+// PostgreSQL server for many machines; a SQLite file works for one): it joins the open round,
+// or opens one over the archives that are due (as verify_many chooses them), claims archives
+// one at a time, heartbeats while it verifies each, and records the verdicts. An archive whose
+// claim expired (its worker died) is taken over by the next worker that asks; nobody verifies
+// an archive twice in a round otherwise.
+struct WorkerOptions {
+  core::ReaderOptions reader;  // passwords are never prompted for
+  std::optional<core::Profile> profile;
+  Root root;                          // this machine's mount point of the catalog's names
+  std::string name;                   // how status names this worker; default host:pid
+  std::int64_t claim_ttl_ms = 60000;  // a claim without a heartbeat this long is taken over
+  bool until_empty = false;           // return when the round is done; else wait for the next one
+  std::int64_t idle_ms = 60000;       // without until_empty: the pause between rounds
+  bool recheck = false;               // a round this worker opens takes every backup
+  std::optional<std::int64_t> older_than;  // ... or also those verified longer ago (seconds)
+  CancelToken cancel;
+  std::function<void(const VerifiedArchive&)> on_archive;  // as each archive is done
+};
+
+struct WorkerReport {
+  std::string name;
+  std::vector<VerifiedArchive> archives;  // the ones this worker verified, in order
+  std::uint64_t intact = 0;
+  std::uint64_t damaged = 0;
+  std::uint64_t locked = 0;
+  std::uint64_t failed = 0;
+  std::vector<Row> problems;  // until_empty: the catalog's damaged and missing backups after
+  [[nodiscard]] bool ok() const { return problems.empty() && failed == 0; }
+};
+
+// Runs a worker on the catalog `catalog` (a file or a URI, as Index::open_location takes)
+// until the round is done (until_empty) or it is cancelled. @error kDatabase, kCancelled.
+[[nodiscard]] Result<WorkerReport> run_worker(const std::string& catalog,
+                                              const WorkerOptions& options);
 
 }  // namespace restorekit::catalog
 

@@ -113,6 +113,49 @@ class Index final : public core::ArchiveIndex {
   // The last verify run recorded for an archive, if any.
   [[nodiscard]] Result<std::optional<Verification>> verification(const std::string& path);
 
+  // Verify rounds that workers share (catalog verify --worker), on one machine or many: one
+  // round is open at a time; each of its archives is claimed by one worker at a time, which
+  // heartbeats while it verifies; a claim whose heartbeat is older than the claim time-out is
+  // taken by the next worker that asks. Times in milliseconds since the epoch.
+  struct RoundItem {
+    std::string archive;  // its catalog name
+    std::string state;    // "todo", "claimed", "done"
+    std::string worker;   // who claimed it last
+    std::int64_t claims = 0;
+    std::int64_t finishes = 0;  // verify runs that ended (more than one: a claim expired)
+    std::optional<std::int64_t> heartbeat_ms;
+    std::string verdict;  // done: "intact", "damaged", "locked" or "error"
+    std::string message;
+  };
+  struct Round {
+    std::int64_t id = 0;
+    std::int64_t started_at = 0;  // seconds
+    std::optional<std::int64_t> finished_at;
+    std::vector<RoundItem> items;
+  };
+  // The open round, if any.
+  [[nodiscard]] Result<std::optional<std::int64_t>> open_round();
+  // Opens a round over `archives`, unless one is open already (another worker was first):
+  // @return the open round; 0 when `archives` is empty and none is open.
+  [[nodiscard]] Result<std::int64_t> start_round(const std::vector<std::string>& archives);
+  // Claims the next archive of `round` that nobody holds (never claimed, or its claim's last
+  // heartbeat before `expired_before_ms`), for `worker`; nullopt when none is left.
+  [[nodiscard]] Result<std::optional<std::string>> claim(std::int64_t round,
+                                                         const std::string& worker,
+                                                         std::int64_t now_ms,
+                                                         std::int64_t expired_before_ms);
+  // Renews a claim; @return false when `worker` no longer holds it.
+  [[nodiscard]] Result<bool> heartbeat(std::int64_t round, const std::string& archive,
+                                       const std::string& worker, std::int64_t now_ms);
+  // Records the end of a verify run of a claimed archive (`verdict` "error" when it could not
+  // be verified, `message` says why).
+  [[nodiscard]] Result<void> finish(std::int64_t round, const std::string& archive,
+                                    std::string_view verdict, const std::string& message);
+  // Closes `round` when every archive of it is done; @return whether it is closed.
+  [[nodiscard]] Result<bool> close_round_if_done(std::int64_t round);
+  // The newest round with its archives, if there was one.
+  [[nodiscard]] Result<std::optional<Round>> last_round();
+
   // The staged database kept for the archive at `path`, when its fingerprint still matches and
   // the file exists. @error kDatabase.
   [[nodiscard]] Result<std::optional<StagedCopy>> staged_database(

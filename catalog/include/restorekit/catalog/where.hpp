@@ -53,6 +53,7 @@ struct WhereOptions {
   core::ReaderOptions reader;                 // passwords and limits
   std::optional<std::string> database_entry;  // glob (a profile's); default as diff chooses
   std::size_t limit = 0;                      // newest N backups; 0: all
+  Root root;                                  // where the catalog's names are on this machine
   std::filesystem::path temp_dir;
   ProgressFn progress;  // backups done / to do
   CancelToken cancel;

@@ -34,8 +34,11 @@ struct InspectOptions {
   std::optional<core::Profile> profile;  // tenant column, database glob, documents root
   ListEntries list_entries = ListEntries::kNo;
   core::ArchiveIndex* index = nullptr;  // optional: answer from / record into the index
-  std::filesystem::path temp_dir;       // where databases are staged; default: system temp
-  ProgressFn progress;                  // compressed bytes read / archive size
+  // The name the index files the archive under; default: its absolute path (index_key). A
+  // catalog with a root names archives by their path below it.
+  std::optional<std::string> index_name;
+  std::filesystem::path temp_dir;  // where databases are staged; default: system temp
+  ProgressFn progress;             // compressed bytes read / archive size
   CancelToken cancel;
 };
 
