@@ -29,6 +29,8 @@ WITH RECURSIVE e(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM e WHERE n < $ARCHIV
 INSERT INTO entries SELECT n / $PER_ARCHIVE + 1, n % $PER_ARCHIVE,
   printf('docs/company-%03d/%04d/Rechnung_%d.pdf', n % 250, (n / 7) % 5000, n % 100000), 'file',
   10000 + n % 5000, 1700000000, 0, 1, printf('%032x', n % 3000000),
+  printf('Rechnung_%d.pdf', n % 100000),
+  printf('docs/company-%03d/%04d/Rechnung_%d.pdf', n % 250, (n / 7) % 5000, n % 100000),
   printf('Rechnung_%d.pdf', n % 100000) FROM e;
 COMMIT;
 SQL

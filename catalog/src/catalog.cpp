@@ -179,11 +179,12 @@ fs::path Root::file_of(const std::string& name) const {
 
 Result<std::vector<Row>> rows(Index& index, const Root& root) {
   RK_TRY_ASSIGN(auto all, index.list());
+  RK_TRY_ASSIGN(auto verified, index.verifications());
   std::vector<Row> out;
   for (auto& s : all) {
     Row r;
     r.created = created_of(s);
-    RK_TRY_ASSIGN(r.verification, index.verification(s.path));
+    if (auto v = verified.find(s.path); v != verified.end()) r.verification = v->second;
     r.status = status_of(s, r.verification, root);
     r.summary = std::move(s);
     out.push_back(std::move(r));

@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -110,6 +111,8 @@ class Index final : public core::ArchiveIndex {
                                                  const Fingerprint& fingerprint,
                                                  const EntryStore* listing,
                                                  const Verification& verification);
+  // The last verify run of every archive that has one, by path (one query).
+  [[nodiscard]] Result<std::map<std::string, Verification>> verifications();
   // The last verify run recorded for an archive, if any.
   [[nodiscard]] Result<std::optional<Verification>> verification(const std::string& path);
 
@@ -182,7 +185,7 @@ class Index final : public core::ArchiveIndex {
                                                                const Fingerprint& fingerprint);
   [[nodiscard]] Result<void> in_transaction(const std::function<Result<void>()>& body);
   [[nodiscard]] static ArchiveSummary read_summary(const detail::Row& row);
-  [[nodiscard]] Result<void> load_children(std::int64_t id, ArchiveSummary& summary);
+  [[nodiscard]] Result<void> load_children(const std::map<std::int64_t, ArchiveSummary*>& by_id);
   [[nodiscard]] Result<void> put_children(std::int64_t id, const ArchiveSummary& summary);
   [[nodiscard]] Result<void> put_entries(std::int64_t id, const EntryStore& entries);
   std::unique_ptr<detail::Store> store_;
