@@ -74,6 +74,7 @@ CREATE TABLE IF NOT EXISTS round_items(
   worker TEXT NOT NULL DEFAULT '', claims INTEGER NOT NULL DEFAULT 0,
   finishes INTEGER NOT NULL DEFAULT 0, heartbeat_ms INTEGER, verdict TEXT NOT NULL DEFAULT '',
   message TEXT NOT NULL DEFAULT '', PRIMARY KEY(round, archive)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS round_items_open ON round_items(round, archive) WHERE state <> 'done';
 )sql";
 
 // Version 3 to 4: the keys, filled by the name_key SQL function, and their indexes in place of
@@ -132,6 +133,7 @@ CREATE TABLE IF NOT EXISTS round_items(
   worker TEXT NOT NULL DEFAULT '', claims BIGINT NOT NULL DEFAULT 0,
   finishes BIGINT NOT NULL DEFAULT 0, heartbeat_ms BIGINT, verdict TEXT NOT NULL DEFAULT '',
   message TEXT NOT NULL DEFAULT '', PRIMARY KEY(round, archive));
+CREATE INDEX IF NOT EXISTS round_items_open ON round_items(round, archive) WHERE state <> 'done';
 )sql";
 
 constexpr std::array<std::string_view, 7> kChildTables = {
@@ -182,6 +184,25 @@ Result<std::optional<std::int64_t>> query_int(detail::Store& store, std::string_
     if (!out && !r.null(0)) out = r.integer(0);
     return {};
   }));
+  return out;
+}
+
+// SQLite's GLOB without sets as a LIKE pattern ('*' %, '?' _, and %, _ and \ escaped), which
+// PostgreSQL matches far faster than a regular expression (a suffix scan of 10 million entries:
+// 17 s as a regular expression). nullopt when the pattern has a set.
+std::optional<std::string> glob_like(std::string_view glob) {
+  if (glob.find('[') != std::string_view::npos) return std::nullopt;
+  std::string out;
+  for (char c : glob) {
+    if (c == '*') {
+      out += '%';
+    } else if (c == '?') {
+      out += '_';
+    } else {
+      if (c == '%' || c == '_' || c == '\\') out += '\\';
+      out += c;
+    }
+  }
   return out;
 }
 
@@ -656,15 +677,21 @@ Result<std::vector<EntryRecord>> Index::entries(const std::string& path) {
 Result<std::vector<Index::EntryMatch>> Index::find_entries(std::string_view glob,
                                                            std::size_t limit) {
   // Both stores match the entries' NFC keys: SQLite with GLOB, PostgreSQL with the same
-  // pattern as a regular expression.
+  // pattern as LIKE or, with a set, a regular expression.
   bool postgres = store_->dialect() == detail::Dialect::kPostgres;
   std::string pattern = name_key(glob);
+  std::string_view op = "GLOB";
   if (postgres) {
-    auto regex = glob_regex(pattern);
-    if (!regex) return std::vector<EntryMatch>{};  // an open '[': GLOB matches nothing
-    pattern = *regex;
+    if (auto like = glob_like(pattern)) {
+      pattern = *like;
+      op = "LIKE";
+    } else if (auto regex = glob_regex(pattern)) {
+      pattern = *regex;
+      op = "~";
+    } else {
+      return std::vector<EntryMatch>{};  // an open '[': GLOB matches nothing
+    }
   }
-  std::string_view op = postgres ? "~" : "GLOB";
   bool anywhere = glob.find('/') == std::string_view::npos;
   RK_TRY_ASSIGN(auto q, store_->prepare(fmt::format(
                             "SELECT a.path, e.path, e.type, e.size, e.mtime, e.encrypted, e.safe, "
@@ -918,14 +945,15 @@ Result<std::optional<std::string>> Index::claim(std::int64_t round, const std::s
                                                 std::int64_t expired_before_ms) {
   // One statement: the choice and the claim cannot be torn apart. On a server, FOR UPDATE
   // SKIP LOCKED lets concurrent workers pass each other's candidates instead of queueing on
-  // them; SQLite runs one writer at a time.
+  // them; SQLite runs one writer at a time. The partial index of archives not done makes the
+  // next one a short walk however far the round is (without it, claims slowed as it went).
   RK_TRY_ASSIGN(
       auto q,
       store_->prepare(fmt::format(
           "UPDATE round_items SET state = 'claimed', worker = ?3, claims = claims + 1, "
           "heartbeat_ms = ?4 WHERE round = ?1 AND archive = (SELECT archive FROM round_items "
-          "WHERE round = ?1 AND (state = 'todo' OR (state = 'claimed' AND heartbeat_ms < ?2)) "
-          "ORDER BY archive LIMIT 1{}) RETURNING archive",
+          "WHERE round = ?1 AND state <> 'done' AND (state = 'todo' OR (state = 'claimed' AND "
+          "heartbeat_ms < ?2)) ORDER BY archive LIMIT 1{}) RETURNING archive",
           store_->dialect() == detail::Dialect::kPostgres ? " FOR UPDATE SKIP LOCKED" : "")));
   q->bind(1, round);
   q->bind(2, expired_before_ms);

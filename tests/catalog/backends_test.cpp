@@ -166,6 +166,8 @@ TEST_P(Backends, FindMatchesGlobsAlikeUnderTheNameRule) {
                           {"docs/[x].txt", EntryType::kFile, 1, 1, false, true, {}},
                           {"docs/we.ird$^(1)|{2}+.txt", EntryType::kFile, 1, 1, false, true, {}},
                           {"docs/back\\slash.txt", EntryType::kFile, 1, 1, false, true, {}},
+                          {"docs/100%_sure.txt", EntryType::kFile, 1, 1, false, true, {}},
+                          {"docs/100ab_sure.txt", EntryType::kFile, 1, 1, false, true, {}},
                           {"docs/c/", EntryType::kDirectory, {}, 1, false, true, {}}});
   ASSERT_TRUE(index.put(summary("/b/x.tar"), entries.get()));
   ASSERT_TRUE(index.put(summary("/b/a.tar"),
@@ -184,6 +186,9 @@ TEST_P(Backends, FindMatchesGlobsAlikeUnderTheNameRule) {
   EXPECT_EQ(found(index, "*$^(1)|{2}+.txt"), V{"/b/x.tar:docs/we.ird$^(1)|{2}+.txt"});
   EXPECT_EQ(found(index, "we?ird*"), V{"/b/x.tar:docs/we.ird$^(1)|{2}+.txt"});
   EXPECT_EQ(found(index, "back\\slash.txt"), V{"/b/x.tar:docs/back\\slash.txt"});
+  EXPECT_EQ(found(index, "100%_sure.txt"), V{"/b/x.tar:docs/100%_sure.txt"})
+      << "% and _ are themselves";
+  EXPECT_EQ(found(index, "100??_sure.txt"), V{"/b/x.tar:docs/100ab_sure.txt"});
   EXPECT_EQ(found(index, "*.PDF"), V{}) << "case sensitive";
   EXPECT_EQ(found(index, "docs/[ab"), V{}) << "an open set matches nothing";
   EXPECT_EQ(found(index, "*", 2).size(), 2u);

@@ -45,7 +45,7 @@ json timeless(json j) {
 }
 
 struct Answers {
-  json added, verified, list, find_db, find_docs, find_none;
+  json added, verified, list, find_db, find_docs, find_none, where;
   std::string best;
   int best_exit = -1;
 };
@@ -79,6 +79,9 @@ Answers answers(const fs::path& set, const std::string& location, bool by_env,
   a.find_db = parse(catalog({"find", "*.sqlite", "--json"}));
   a.find_docs = parse(catalog({"find", "docs/*", "--json", "--limit", "7"}));
   a.find_none = parse(catalog({"find", "*.nothing", "--json"}));
+  auto where_row = catalog({"where", "companies:1", "--json"});
+  EXPECT_EQ(where_row.exit_code, 0) << where_row.out << where_row.err;
+  a.where = timeless(parse(where_row));
   auto best = catalog({"best"});
   a.best = best.out;
   a.best_exit = best.exit_code;
@@ -116,6 +119,8 @@ TEST(CatalogBackends, PostgresAnswersEveryQueryAsSqliteDoes) {
   EXPECT_EQ(lite.find_docs["matches"].size(), 7u) << lite.find_docs.dump();
   EXPECT_TRUE(lite.find_none["matches"].empty());
   EXPECT_EQ(lite.best_exit, 0);
+  ASSERT_EQ(lite.where["backups"].size(), 4u) << lite.where.dump();
+  EXPECT_FALSE(lite.where["backups"][0]["keys"].empty()) << lite.where.dump();
 
   EXPECT_EQ(server.added, lite.added);
   EXPECT_EQ(server.verified, lite.verified);
@@ -123,6 +128,7 @@ TEST(CatalogBackends, PostgresAnswersEveryQueryAsSqliteDoes) {
   EXPECT_EQ(server.find_db, lite.find_db);
   EXPECT_EQ(server.find_docs, lite.find_docs);
   EXPECT_EQ(server.find_none, lite.find_none);
+  EXPECT_EQ(server.where, lite.where);
   EXPECT_EQ(server.best, lite.best);
   EXPECT_EQ(server.best_exit, lite.best_exit);
 }
