@@ -18,123 +18,20 @@
 #include <restorekit/core/hash.hpp>
 #include <restorekit/core/names.hpp>
 
+#include "schema_sql.hpp"
 #include "store.hpp"
 
 namespace restorekit::catalog {
 
 using namespace core;  // NOLINT(google-build-using-namespace): the index stores core's types
+using detail::kPostgresSchema;
+using detail::kSchemaVersion;
+using detail::kSqliteFrom3;
+using detail::kSqliteSchema;
+using detail::now_seconds;
+using detail::query_int;
 
 namespace {
-
-// Version 4: the entries carry their NFC keys (path_key, file_key), which finds match and
-// index, in both stores. A SQLite catalog of version 3 is migrated; older ones (a cache then)
-// are rebuilt.
-constexpr std::int64_t kSchemaVersion = 4;
-
-constexpr std::string_view kSqliteSchema = R"sql(
-CREATE TABLE IF NOT EXISTS archives(
-  id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE,
-  size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, head_tail TEXT NOT NULL,
-  kind TEXT NOT NULL, format TEXT NOT NULL, format_detail TEXT NOT NULL, filters TEXT NOT NULL,
-  encrypted INTEGER NOT NULL, entries INTEGER NOT NULL, bytes INTEGER NOT NULL,
-  archive_bytes INTEGER NOT NULL, document_files INTEGER NOT NULL,
-  document_bytes INTEGER NOT NULL, oldest_mtime INTEGER, newest_mtime INTEGER,
-  header_json TEXT NOT NULL, listed INTEGER NOT NULL, indexed_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS entries(
-  archive_id INTEGER NOT NULL, seq INTEGER NOT NULL, path TEXT NOT NULL, type TEXT NOT NULL,
-  size INTEGER, mtime INTEGER NOT NULL, encrypted INTEGER NOT NULL, safe INTEGER NOT NULL,
-  hash TEXT, name TEXT NOT NULL, path_key TEXT NOT NULL DEFAULT '',
-  file_key TEXT NOT NULL DEFAULT '', PRIMARY KEY(archive_id, seq)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS entries_by_path_key ON entries(path_key);
-CREATE INDEX IF NOT EXISTS entries_by_file_key ON entries(file_key);
-CREATE TABLE IF NOT EXISTS databases(
-  archive_id INTEGER NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL, kind TEXT NOT NULL,
-  bytes INTEGER NOT NULL, user_version INTEGER NOT NULL, page_size INTEGER NOT NULL,
-  PRIMARY KEY(archive_id, seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS db_tables(
-  archive_id INTEGER NOT NULL, db_seq INTEGER NOT NULL, seq INTEGER NOT NULL,
-  name TEXT NOT NULL, rows INTEGER NOT NULL, PRIMARY KEY(archive_id, db_seq, seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS db_tenants(
-  archive_id INTEGER NOT NULL, db_seq INTEGER NOT NULL, seq INTEGER NOT NULL,
-  id TEXT NOT NULL, label TEXT NOT NULL, rows INTEGER NOT NULL,
-  PRIMARY KEY(archive_id, db_seq, seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS verifications(
-  archive_id INTEGER PRIMARY KEY, verified_at INTEGER NOT NULL, verdict TEXT NOT NULL,
-  errors INTEGER NOT NULL, warnings INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS staged(
-  path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-  head_tail TEXT NOT NULL, entry TEXT NOT NULL, file TEXT NOT NULL, used_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS findings(
-  archive_id INTEGER NOT NULL, seq INTEGER NOT NULL, code TEXT NOT NULL, severity TEXT NOT NULL,
-  entry TEXT NOT NULL, message TEXT NOT NULL, PRIMARY KEY(archive_id, seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS rounds(
-  id INTEGER PRIMARY KEY, started_at INTEGER NOT NULL, finished_at INTEGER);
-CREATE TABLE IF NOT EXISTS round_items(
-  round INTEGER NOT NULL, archive TEXT NOT NULL, state TEXT NOT NULL,
-  worker TEXT NOT NULL DEFAULT '', claims INTEGER NOT NULL DEFAULT 0,
-  finishes INTEGER NOT NULL DEFAULT 0, heartbeat_ms INTEGER, verdict TEXT NOT NULL DEFAULT '',
-  message TEXT NOT NULL DEFAULT '', PRIMARY KEY(round, archive)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS round_items_open ON round_items(round, archive) WHERE state <> 'done';
-)sql";
-
-// Version 3 to 4: the keys, filled by the name_key SQL function, and their indexes in place of
-// those on the raw names.
-constexpr std::string_view kSqliteFrom3 = R"sql(
-ALTER TABLE entries ADD COLUMN path_key TEXT NOT NULL DEFAULT '';
-ALTER TABLE entries ADD COLUMN file_key TEXT NOT NULL DEFAULT '';
-UPDATE entries SET path_key = name_key(path), file_key = name_key(name);
-DROP INDEX IF EXISTS entries_by_path;
-DROP INDEX IF EXISTS entries_by_name;
-)sql";
-
-// The same tables on PostgreSQL (columns in the same order: rows are read by position). Text
-// that is sorted or matched is in the C collation: byte order, as SQLite sorts, whatever the
-// server's locale, and an anchored pattern can use the keys' indexes.
-constexpr std::string_view kPostgresSchema = R"sql(
-CREATE TABLE IF NOT EXISTS archives(
-  id BIGSERIAL PRIMARY KEY, path TEXT COLLATE "C" NOT NULL UNIQUE,
-  size BIGINT NOT NULL, mtime_ns BIGINT NOT NULL, head_tail TEXT NOT NULL,
-  kind TEXT NOT NULL, format TEXT NOT NULL, format_detail TEXT NOT NULL, filters TEXT NOT NULL,
-  encrypted BIGINT NOT NULL, entries BIGINT NOT NULL, bytes BIGINT NOT NULL,
-  archive_bytes BIGINT NOT NULL, document_files BIGINT NOT NULL,
-  document_bytes BIGINT NOT NULL, oldest_mtime BIGINT, newest_mtime BIGINT,
-  header_json TEXT NOT NULL, listed BIGINT NOT NULL, indexed_at BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS entries(
-  archive_id BIGINT NOT NULL, seq BIGINT NOT NULL, path TEXT COLLATE "C" NOT NULL, type TEXT NOT NULL,
-  size BIGINT, mtime BIGINT NOT NULL, encrypted BIGINT NOT NULL, safe BIGINT NOT NULL,
-  hash TEXT, name TEXT NOT NULL, path_key TEXT COLLATE "C" NOT NULL,
-  file_key TEXT COLLATE "C" NOT NULL, PRIMARY KEY(archive_id, seq));
-CREATE INDEX IF NOT EXISTS entries_by_path_key ON entries(path_key);
-CREATE INDEX IF NOT EXISTS entries_by_file_key ON entries(file_key);
-CREATE TABLE IF NOT EXISTS databases(
-  archive_id BIGINT NOT NULL, seq BIGINT NOT NULL, entry TEXT NOT NULL, kind TEXT NOT NULL,
-  bytes BIGINT NOT NULL, user_version BIGINT NOT NULL, page_size BIGINT NOT NULL,
-  PRIMARY KEY(archive_id, seq));
-CREATE TABLE IF NOT EXISTS db_tables(
-  archive_id BIGINT NOT NULL, db_seq BIGINT NOT NULL, seq BIGINT NOT NULL,
-  name TEXT NOT NULL, rows BIGINT NOT NULL, PRIMARY KEY(archive_id, db_seq, seq));
-CREATE TABLE IF NOT EXISTS db_tenants(
-  archive_id BIGINT NOT NULL, db_seq BIGINT NOT NULL, seq BIGINT NOT NULL,
-  id TEXT NOT NULL, label TEXT NOT NULL, rows BIGINT NOT NULL,
-  PRIMARY KEY(archive_id, db_seq, seq));
-CREATE TABLE IF NOT EXISTS verifications(
-  archive_id BIGINT PRIMARY KEY, verified_at BIGINT NOT NULL, verdict TEXT NOT NULL,
-  errors BIGINT NOT NULL, warnings BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS staged(
-  path TEXT COLLATE "C" PRIMARY KEY, size BIGINT NOT NULL, mtime_ns BIGINT NOT NULL,
-  head_tail TEXT NOT NULL, entry TEXT NOT NULL, file TEXT NOT NULL, used_at BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS findings(
-  archive_id BIGINT NOT NULL, seq BIGINT NOT NULL, code TEXT NOT NULL, severity TEXT NOT NULL,
-  entry TEXT NOT NULL, message TEXT NOT NULL, PRIMARY KEY(archive_id, seq));
-CREATE TABLE IF NOT EXISTS rounds(
-  id BIGSERIAL PRIMARY KEY, started_at BIGINT NOT NULL, finished_at BIGINT);
-CREATE TABLE IF NOT EXISTS round_items(
-  round BIGINT NOT NULL, archive TEXT COLLATE "C" NOT NULL, state TEXT NOT NULL,
-  worker TEXT NOT NULL DEFAULT '', claims BIGINT NOT NULL DEFAULT 0,
-  finishes BIGINT NOT NULL DEFAULT 0, heartbeat_ms BIGINT, verdict TEXT NOT NULL DEFAULT '',
-  message TEXT NOT NULL DEFAULT '', PRIMARY KEY(round, archive));
-CREATE INDEX IF NOT EXISTS round_items_open ON round_items(round, archive) WHERE state <> 'done';
-)sql";
 
 constexpr std::array<std::string_view, 7> kChildTables = {
     "entries", "databases", "db_tables", "db_tenants", "findings", "verifications", "archives"};
@@ -174,17 +71,6 @@ std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// The first column of the first row of `sql`, if there is one.
-Result<std::optional<std::int64_t>> query_int(detail::Store& store, std::string_view sql) {
-  RK_TRY_ASSIGN(auto q, store.prepare(sql));
-  std::optional<std::int64_t> out;
-  RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
-    if (!out && !r.null(0)) out = r.integer(0);
-    return {};
-  }));
-  return out;
 }
 
 // SQLite's GLOB without sets as a LIKE pattern ('*' %, '?' _, and %, _ and \ escaped), which
@@ -241,12 +127,6 @@ std::optional<std::string> glob_regex(std::string_view glob) {
     }
   }
   return out + '$';
-}
-
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace
@@ -899,140 +779,6 @@ Result<void> Index::delete_archive(const std::string& path) {
     RK_TRY(del->run());
   }
   return {};
-}
-
-Result<std::optional<std::int64_t>> Index::open_round() {
-  return query_int(*store_,
-                   "SELECT id FROM rounds WHERE finished_at IS NULL ORDER BY id DESC "
-                   "LIMIT 1");
-}
-
-Result<std::int64_t> Index::start_round(const std::vector<std::string>& archives) {
-  std::int64_t id = 0;
-  auto started = in_transaction([&]() -> Result<void> {
-    // SQLite's BEGIN IMMEDIATE already lets one writer in; a server needs the lock.
-    if (store_->dialect() == detail::Dialect::kPostgres) {
-      RK_TRY(store_->exec("SELECT pg_advisory_xact_lock(7262173546173744)"));
-    }
-    RK_TRY_ASSIGN(auto open, open_round());
-    if (open) {
-      id = *open;
-      return {};
-    }
-    if (archives.empty()) return {};
-    RK_TRY_ASSIGN(auto q,
-                  store_->prepare("INSERT INTO rounds(started_at) VALUES(?1) RETURNING id"));
-    q->bind(1, now_seconds());
-    RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
-      id = r.integer(0);
-      return {};
-    }));
-    RK_TRY_ASSIGN(auto item, store_->prepare("INSERT INTO round_items(round, archive, state) "
-                                             "VALUES(?1, ?2, 'todo') ON CONFLICT DO NOTHING"));
-    for (const auto& a : archives) {
-      item->bind(1, id);
-      item->bind(2, std::string_view(a));
-      RK_TRY(item->run());
-    }
-    return {};
-  });
-  RK_TRY(started);
-  return id;
-}
-
-Result<std::optional<std::string>> Index::claim(std::int64_t round, const std::string& worker,
-                                                std::int64_t now_ms,
-                                                std::int64_t expired_before_ms) {
-  // One statement: the choice and the claim cannot be torn apart. On a server, FOR UPDATE
-  // SKIP LOCKED lets concurrent workers pass each other's candidates instead of queueing on
-  // them; SQLite runs one writer at a time. The partial index of archives not done makes the
-  // next one a short walk however far the round is (without it, claims slowed as it went).
-  RK_TRY_ASSIGN(
-      auto q,
-      store_->prepare(fmt::format(
-          "UPDATE round_items SET state = 'claimed', worker = ?3, claims = claims + 1, "
-          "heartbeat_ms = ?4 WHERE round = ?1 AND archive = (SELECT archive FROM round_items "
-          "WHERE round = ?1 AND state <> 'done' AND (state = 'todo' OR (state = 'claimed' AND "
-          "heartbeat_ms < ?2)) ORDER BY archive LIMIT 1{}) RETURNING archive",
-          store_->dialect() == detail::Dialect::kPostgres ? " FOR UPDATE SKIP LOCKED" : "")));
-  q->bind(1, round);
-  q->bind(2, expired_before_ms);
-  q->bind(3, std::string_view(worker));
-  q->bind(4, now_ms);
-  std::optional<std::string> out;
-  RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
-    out = r.text(0);
-    return {};
-  }));
-  return out;
-}
-
-Result<bool> Index::heartbeat(std::int64_t round, const std::string& archive,
-                              const std::string& worker, std::int64_t now_ms) {
-  RK_TRY_ASSIGN(auto q, store_->prepare("UPDATE round_items SET heartbeat_ms = ?4 WHERE round = "
-                                        "?1 AND archive = ?2 AND worker = ?3 AND state = "
-                                        "'claimed' RETURNING archive"));
-  q->bind(1, round);
-  q->bind(2, std::string_view(archive));
-  q->bind(3, std::string_view(worker));
-  q->bind(4, now_ms);
-  bool held = false;
-  RK_TRY(q->each([&](const detail::Row&) -> Result<void> {
-    held = true;
-    return {};
-  }));
-  return held;
-}
-
-Result<void> Index::finish(std::int64_t round, const std::string& archive, std::string_view verdict,
-                           const std::string& message) {
-  RK_TRY_ASSIGN(auto q, store_->prepare("UPDATE round_items SET state = 'done', finishes = "
-                                        "finishes + 1, verdict = ?3, message = ?4 WHERE round = "
-                                        "?1 AND archive = ?2"));
-  q->bind(1, round);
-  q->bind(2, std::string_view(archive));
-  q->bind(3, verdict);
-  q->bind(4, std::string_view(message));
-  return q->run();
-}
-
-Result<bool> Index::close_round_if_done(std::int64_t round) {
-  RK_TRY_ASSIGN(auto q, store_->prepare("UPDATE rounds SET finished_at = ?2 WHERE id = ?1 AND "
-                                        "finished_at IS NULL AND NOT EXISTS (SELECT 1 FROM "
-                                        "round_items WHERE round = ?1 AND state <> 'done')"));
-  q->bind(1, round);
-  q->bind(2, now_seconds());
-  RK_TRY(q->run());
-  RK_TRY_ASSIGN(auto open, query_int(*store_, fmt::format("SELECT count(*) FROM rounds WHERE id "
-                                                          "= {} AND finished_at IS NULL",
-                                                          round)));
-  return open.value_or(0) == 0;
-}
-
-Result<std::optional<Index::Round>> Index::last_round() {
-  std::optional<Round> out;
-  RK_TRY_ASSIGN(auto q, store_->prepare("SELECT id, started_at, finished_at FROM rounds ORDER BY "
-                                        "id DESC LIMIT 1"));
-  RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
-    out = Round{r.integer(0),
-                r.integer(1),
-                r.null(2) ? std::nullopt : std::optional<std::int64_t>(r.integer(2)),
-                {}};
-    return {};
-  }));
-  if (!out) return out;
-  RK_TRY_ASSIGN(auto items, store_->prepare("SELECT archive, state, worker, claims, finishes, "
-                                            "heartbeat_ms, verdict, message FROM round_items "
-                                            "WHERE round = ?1 ORDER BY archive"));
-  items->bind(1, out->id);
-  RK_TRY(items->each([&](const detail::Row& r) -> Result<void> {
-    out->items.push_back(
-        RoundItem{r.text(0), r.text(1), r.text(2), r.integer(3), r.integer(4),
-                  r.null(5) ? std::nullopt : std::optional<std::int64_t>(r.integer(5)), r.text(6),
-                  r.text(7)});
-    return {};
-  }));
-  return out;
 }
 
 }  // namespace restorekit::catalog

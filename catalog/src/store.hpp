@@ -4,6 +4,7 @@
 // (the schema, glob matching) ask dialect().
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -64,6 +65,23 @@ class Store {
   [[nodiscard]] Result<void> commit() { return exec("COMMIT"); }
   void rollback() { (void)exec("ROLLBACK"); }
 };
+
+// The first column of the first row `sql` returns, if there is one.
+inline Result<std::optional<std::int64_t>> query_int(Store& store, std::string_view sql) {
+  RK_TRY_ASSIGN(auto q, store.prepare(sql));
+  std::optional<std::int64_t> out;
+  RK_TRY(q->each([&](const Row& r) -> Result<void> {
+    if (!out && !r.null(0)) out = r.integer(0);
+    return {};
+  }));
+  return out;
+}
+
+inline std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 // The store over an open SQLite catalog (the index keeps its `name_key` SQL function).
 std::unique_ptr<Store> sqlite_store(core::Database db);
