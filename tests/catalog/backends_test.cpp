@@ -131,6 +131,31 @@ TEST_P(Backends, StoresAndAnswersOnlyForAnUnchangedFingerprint) {
   EXPECT_EQ((*listed)[2].hash, hash128("y"));
 }
 
+// Listings longer than a batch (a server takes rows 500 to a statement) come back whole and in
+// order, the last partial batch too.
+TEST_P(Backends, ALongListingComesBackWholeAndInOrder) {
+  auto index = open();
+  std::vector<EntryRecord> records;
+  for (int i = 0; i < 1234; ++i) {
+    records.push_back(
+        {fmt::format("docs/{:04}/f{}.txt", i % 37, i), EntryType::kFile,
+         static_cast<std::uint64_t>(i), i, i % 5 == 0, i % 7 != 0,
+         i % 3 ? std::optional<Digest128>(hash128(std::to_string(i))) : std::nullopt});
+  }
+  ASSERT_TRUE(index.put(summary("/b/long.tar"), listing(records).get()));
+  auto back = index.entries("/b/long.tar");
+  ASSERT_TRUE(back);
+  ASSERT_EQ(back->size(), records.size());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ((*back)[i].path, records[i].path);
+    EXPECT_EQ((*back)[i].size, records[i].size);
+    EXPECT_EQ((*back)[i].encrypted, records[i].encrypted);
+    EXPECT_EQ((*back)[i].safe, records[i].safe);
+    EXPECT_EQ((*back)[i].hash, records[i].hash);
+  }
+  EXPECT_EQ(found(index, "f1233.txt"), std::vector<std::string>{"/b/long.tar:docs/0012/f1233.txt"});
+}
+
 TEST_P(Backends, PutReplacesForgetRemovesAndAReopenedCatalogKeepsAll) {
   {
     auto index = open();
