@@ -415,30 +415,10 @@ int run_status(const CatalogArgs& a) {
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
-  auto ttl = static_cast<std::int64_t>(a.claim_ttl * 1000);
-  struct PerWorker {
-    std::uint64_t done = 0;
-    std::vector<std::string> holding;
-    std::optional<std::int64_t> heartbeat_ms;
-  };
-  std::map<std::string, PerWorker> workers;
-  std::map<std::string, std::uint64_t> states, verdicts;
-  for (const auto& item : r.items) {
-    std::string state = item.state;
-    bool expired = state == "claimed" && item.heartbeat_ms && *item.heartbeat_ms < now - ttl;
-    if (expired) state = "expired";
-    ++states[state];
-    if (item.worker.empty()) continue;
-    auto& w = workers[item.worker];
-    if (item.state == "done") {
-      ++w.done;
-      ++verdicts[item.verdict];
-    } else if (item.state == "claimed") {
-      w.holding.push_back(item.archive);
-    }
-    if (item.heartbeat_ms)
-      w.heartbeat_ms = std::max(w.heartbeat_ms.value_or(0), *item.heartbeat_ms);
-  }
+  auto progress = catalog::progress_of(r, now, static_cast<std::int64_t>(a.claim_ttl * 1000));
+  auto& states = progress.states;
+  auto& verdicts = progress.verdicts;
+  const auto& workers = progress.workers;
   if (a.common.json) {
     json list = json::array();
     for (const auto& [name, w] : workers) {

@@ -451,6 +451,28 @@ Result<VerifyManyReport> verify_many(const std::string& catalog, const VerifyMan
   return ManyVerifier(catalog, options).run();
 }
 
+RoundProgress progress_of(const Index::Round& round, std::int64_t now_ms,
+                          std::int64_t claim_ttl_ms) {
+  RoundProgress p;
+  for (const auto& item : round.items) {
+    bool expired =
+        item.state == "claimed" && item.heartbeat_ms && *item.heartbeat_ms < now_ms - claim_ttl_ms;
+    ++p.states[expired ? std::string("expired") : item.state];
+    if (item.worker.empty()) continue;
+    auto& w = p.workers[item.worker];
+    if (item.state == "done") {
+      ++w.done;
+      ++p.verdicts[item.verdict];
+    } else if (item.state == "claimed") {
+      w.holding.push_back(item.archive);
+    }
+    if (item.heartbeat_ms) {
+      w.heartbeat_ms = std::max(w.heartbeat_ms.value_or(0), *item.heartbeat_ms);
+    }
+  }
+  return p;
+}
+
 Result<WorkerReport> run_worker(const std::string& catalog, const WorkerOptions& options) {
   return Worker(catalog, options).run();
 }

@@ -573,6 +573,13 @@ EntryRecord read_entry(const detail::Row& r, int first) {
   return e;
 }
 
+// verified_at, verdict, errors, warnings from column `first` on.
+Verification read_verification(const detail::Row& r, int first) {
+  return Verification{r.integer(first), verdict_from_name(r.text(first + 1)),
+                      static_cast<std::uint64_t>(r.integer(first + 2)),
+                      static_cast<std::uint64_t>(r.integer(first + 3))};
+}
+
 }  // namespace
 
 Result<std::vector<EntryRecord>> Index::entries(const std::string& path) {
@@ -693,9 +700,7 @@ Result<std::map<std::string, Verification>> Index::verifications() {
                                         "a.id = v.archive_id"));
   std::map<std::string, Verification> out;
   RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
-    out.emplace(r.text(0), Verification{r.integer(1), verdict_from_name(r.text(2)),
-                                        static_cast<std::uint64_t>(r.integer(3)),
-                                        static_cast<std::uint64_t>(r.integer(4))});
+    out.emplace(r.text(0), read_verification(r, 1));
     return {};
   }));
   return out;
@@ -708,9 +713,7 @@ Result<std::optional<Verification>> Index::verification(const std::string& path)
   q->bind(1, std::string_view(path));
   std::optional<Verification> out;
   RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
-    out = Verification{r.integer(0), verdict_from_name(r.text(1)),
-                       static_cast<std::uint64_t>(r.integer(2)),
-                       static_cast<std::uint64_t>(r.integer(3))};
+    out = read_verification(r, 0);
     return {};
   }));
   return out;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -150,6 +151,22 @@ struct WorkerReport {
   std::vector<Row> problems;  // until_empty: the catalog's damaged and missing backups after
   [[nodiscard]] bool ok() const { return problems.empty() && failed == 0; }
 };
+
+// How far a verify round is: archives by state ("todo", "claimed", "expired": claimed but
+// without a heartbeat for `claim_ttl_ms`, "done"), the verdicts of the done ones, and per worker
+// (its name) what it finished and what it holds.
+struct RoundProgress {
+  struct Worker {
+    std::uint64_t done = 0;
+    std::vector<std::string> holding;
+    std::optional<std::int64_t> heartbeat_ms;  // its newest heartbeat
+  };
+  std::map<std::string, std::uint64_t> states;
+  std::map<std::string, std::uint64_t> verdicts;
+  std::map<std::string, Worker> workers;
+};
+[[nodiscard]] RoundProgress progress_of(const Index::Round& round, std::int64_t now_ms,
+                                        std::int64_t claim_ttl_ms);
 
 // Runs a worker on the catalog `catalog` (a file or a URI, as Index::open_location takes)
 // until the round is done (until_empty) or it is cancelled. @error kDatabase, kCancelled.
