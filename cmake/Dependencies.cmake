@@ -21,8 +21,9 @@ pkg_check_modules(Lzma REQUIRED IMPORTED_TARGET liblzma)
 pkg_check_modules(Utf8proc REQUIRED IMPORTED_TARGET libutf8proc)
 # ISA-L's igzip: deflate decoding for gzip members (issue 14: about twice zlib's speed here).
 pkg_check_modules(Isal REQUIRED IMPORTED_TARGET libisal)
-# libpq: the catalog's PostgreSQL backend (a support team's shared catalog, issue 18).
-pkg_check_modules(Libpq REQUIRED IMPORTED_TARGET libpq)
+# libpq: the catalog's PostgreSQL backend (a support team's shared catalog, issue 18). Only its
+# header at build time: the library is loaded at run time by the first PostgreSQL catalog.
+pkg_check_modules(Libpq REQUIRED libpq)
 find_package(Threads REQUIRED)
 find_package(tl-expected CONFIG REQUIRED)
 find_package(nlohmann_json CONFIG REQUIRED)

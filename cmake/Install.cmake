@@ -48,5 +48,7 @@ set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)  # a shlibs file and an ldconfig tr
 # Building against the headers and static libraries needs the dependencies' -dev packages.
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS
     "libarchive-dev, libsqlite3-dev, libxxhash-dev, libzstd-dev, liblzma-dev, libutf8proc-dev, \
-libisal-dev, libpq-dev, libfmt-dev, libtomlplusplus-dev, nlohmann-json3-dev, libexpected-dev, pkg-config")
+libisal-dev, libfmt-dev, libtomlplusplus-dev, nlohmann-json3-dev, libexpected-dev, pkg-config")
+# A PostgreSQL catalog (--catalog postgresql://...) loads libpq at run time.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libpq5")
 include(CPack)

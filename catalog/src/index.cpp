@@ -496,6 +496,20 @@ Result<void> Index::put_children(std::int64_t id, const ArchiveSummary& s) {
   return {};
 }
 
+namespace {
+
+// archives.listed: 0 no entries stored, 1 entries stored (by inspect, or by a verify that could
+// not read everything), kListedByVerify entries with their hashes from an intact verify.
+constexpr std::int64_t kListedByVerify = 2;
+
+// Where a path's last segment starts: a folder's trailing '/' stays with it ("a/b/" -> "b/").
+std::size_t last_segment(std::string_view path) {
+  auto slash = path.find_last_of('/', path.size() > 1 ? path.size() - 2 : 0);
+  return slash == std::string_view::npos ? 0 : slash + 1;
+}
+
+}  // namespace
+
 // Entries go in batches of rows per statement on a server (one round trip each: an archive of
 // 100,000 entries one row at a time took seconds even over a local socket), one row at a time
 // in SQLite (its prepared statement is cheapest there).
@@ -516,7 +530,7 @@ Result<void> Index::put_entries(std::int64_t id, const EntryStore& entries) {
   RK_TRY_ASSIGN(auto full, insert(batch));
   std::int64_t seq = 0;
   std::size_t in_batch = 0;
-  auto bind_row = [&](detail::Query& q, const EntryRecord& e) {
+  auto bind_row = [&](detail::Query& q, const EntryRecord& e, std::string_view key) {
     int at = static_cast<int>(in_batch) * kColumns;
     q.bind(at + 1, id);
     q.bind(at + 2, seq++);
@@ -532,28 +546,35 @@ Result<void> Index::put_entries(std::int64_t id, const EntryStore& entries) {
     } else {
       q.bind_null(at + 9);
     }
-    auto slash = e.path.find_last_of('/', e.path.size() > 1 ? e.path.size() - 2 : 0);
-    auto file = std::string_view(e.path).substr(slash == std::string::npos ? 0 : slash + 1);
+    auto file = std::string_view(e.path).substr(last_segment(e.path));
     q.bind(at + 10, file);
-    q.bind(at + 11, std::string_view(name_key(e.path)));
-    q.bind(at + 12, std::string_view(name_key(file)));
+    q.bind(at + 11, key);
+    // The file's key is the path key's last segment where the path was normalised (valid UTF-8
+    // throughout: name_key works segment by segment); a path that is its own key may still hold a
+    // file name to normalise (the path invalid elsewhere), which name_key(file) decides.
+    if (key != e.path) {
+      q.bind(at + 12, key.substr(last_segment(key)));
+    } else {
+      q.bind(at + 12, std::string_view(name_key(file)));
+    }
   };
   // The last, partial batch is bound again into a statement of its size.
-  std::vector<EntryRecord> pending;
-  RK_TRY(entries.for_each([&](const StoredEntry& stored) -> Result<void> {
-    bind_row(*full, stored.record);
-    if (batch > 1) pending.push_back(stored.record);
-    if (++in_batch < batch) return {};
-    in_batch = 0;
-    pending.clear();
-    return full->run();
-  }));
+  std::vector<std::pair<EntryRecord, std::string>> pending;
+  RK_TRY(
+      entries.for_each_keyed([&](std::string_view key, const StoredEntry& stored) -> Result<void> {
+        bind_row(*full, stored.record, key);
+        if (batch > 1) pending.emplace_back(stored.record, key);
+        if (++in_batch < batch) return {};
+        in_batch = 0;
+        pending.clear();
+        return full->run();
+      }));
   if (in_batch == 0) return {};
   RK_TRY_ASSIGN(auto rest, insert(in_batch));
   seq -= static_cast<std::int64_t>(in_batch);
   in_batch = 0;
-  for (const auto& e : pending) {
-    bind_row(*rest, e);
+  for (const auto& [e, key] : pending) {
+    bind_row(*rest, e, key);
     ++in_batch;
   }
   return rest->run();
@@ -649,16 +670,16 @@ Result<void> Index::forget(const std::string& path) {
   return in_transaction([&] { return delete_archive(path); });
 }
 
-Result<std::optional<std::int64_t>> Index::archive_id(const std::string& path,
-                                                      const Fingerprint& fingerprint) {
-  RK_TRY_ASSIGN(auto q, store_->prepare("SELECT id, size, mtime_ns, head_tail FROM archives "
-                                        "WHERE path = ?1"));
+Result<std::optional<Index::Known>> Index::known_archive(const std::string& path,
+                                                         const Fingerprint& fingerprint) {
+  RK_TRY_ASSIGN(auto q, store_->prepare("SELECT id, size, mtime_ns, head_tail, listed FROM "
+                                        "archives WHERE path = ?1"));
   q->bind(1, std::string_view(path));
-  std::optional<std::int64_t> out;
+  std::optional<Known> out;
   RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
     Fingerprint stored{static_cast<std::uint64_t>(r.integer(1)), r.integer(2),
                        Digest128::from_hex(r.text(3)).value_or(Digest128{})};
-    if (stored == fingerprint) out = r.integer(0);
+    if (stored == fingerprint) out = Known{r.integer(0), r.integer(4) == kListedByVerify};
     return {};
   }));
   return out;
@@ -666,16 +687,22 @@ Result<std::optional<std::int64_t>> Index::archive_id(const std::string& path,
 
 Result<bool> Index::record_verification(const std::string& path, const Fingerprint& fingerprint,
                                         const EntryStore* listing, const Verification& v) {
-  RK_TRY_ASSIGN(auto id, archive_id(path, fingerprint));
-  if (!id) return false;
+  RK_TRY_ASSIGN(auto known, known_archive(path, fingerprint));
+  if (!known) return false;
+  // The same bytes listed by an intact verify before have these entries and hashes: a verify
+  // again (a CI job's nightly one) writes only its verdict. A listing from inspect (no hashes)
+  // or from a verify that could not read everything (damaged, no password) is replaced.
+  if (known->verified_listing) listing = nullptr;
+  const std::int64_t listed_as = v.verdict == Verdict::kIntact ? kListedByVerify : 1;
   auto recorded = in_transaction([&]() -> Result<void> {
     if (listing) {
       RK_TRY_ASSIGN(auto del, store_->prepare("DELETE FROM entries WHERE archive_id = ?1"));
-      del->bind(1, *id);
+      del->bind(1, known->id);
       RK_TRY(del->run());
-      RK_TRY(put_entries(*id, *listing));
-      RK_TRY_ASSIGN(auto listed, store_->prepare("UPDATE archives SET listed = 1 WHERE id = ?1"));
-      listed->bind(1, *id);
+      RK_TRY(put_entries(known->id, *listing));
+      RK_TRY_ASSIGN(auto listed, store_->prepare("UPDATE archives SET listed = ?2 WHERE id = ?1"));
+      listed->bind(1, known->id);
+      listed->bind(2, listed_as);
       RK_TRY(listed->run());
     }
     RK_TRY_ASSIGN(auto q,
@@ -683,7 +710,7 @@ Result<bool> Index::record_verification(const std::string& path, const Fingerpri
                                   "ON CONFLICT(archive_id) DO UPDATE SET verified_at = "
                                   "excluded.verified_at, verdict = excluded.verdict, errors = "
                                   "excluded.errors, warnings = excluded.warnings"));
-    q->bind(1, *id);
+    q->bind(1, known->id);
     q->bind(2, v.verified_at ? v.verified_at : now_seconds());
     q->bind(3, verdict_name(v.verdict));
     q->bind(4, static_cast<std::int64_t>(v.errors));

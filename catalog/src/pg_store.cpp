@@ -3,9 +3,15 @@
 // decimal text. PostgreSQL's text holds only valid UTF-8 without NUL, archive names hold any
 // bytes: such a value is stored as "\x01" + its bytes in hex (and so is a value that starts
 // with \x01), and read back unescaped.
+//
+// libpq is loaded when the first PostgreSQL catalog is opened, not linked: it brings some 30
+// libraries (Kerberos, LDAP, TLS) whose loading and relocation cost every restorekit command
+// about 7 ms at start-up, and most never use a server.
+#include <dlfcn.h>
 #include <libpq-fe.h>
 
 #include <charconv>
+#include <mutex>
 #include <vector>
 
 #include <fmt/format.h>
@@ -17,6 +23,79 @@
 namespace restorekit::catalog::detail {
 
 namespace {
+
+// The libpq functions the store calls, each with the declared type of the header's.
+struct Libpq {
+  decltype(&::PQclear) PQclear = nullptr;
+  decltype(&::PQconnectdb) PQconnectdb = nullptr;
+  decltype(&::PQconninfoFree) PQconninfoFree = nullptr;
+  decltype(&::PQconninfoParse) PQconninfoParse = nullptr;
+  decltype(&::PQerrorMessage) PQerrorMessage = nullptr;
+  decltype(&::PQexec) PQexec = nullptr;
+  decltype(&::PQexecParams) PQexecParams = nullptr;
+  decltype(&::PQfinish) PQfinish = nullptr;
+  decltype(&::PQfreemem) PQfreemem = nullptr;
+  decltype(&::PQgetisnull) PQgetisnull = nullptr;
+  decltype(&::PQgetlength) PQgetlength = nullptr;
+  decltype(&::PQgetvalue) PQgetvalue = nullptr;
+  decltype(&::PQntuples) PQntuples = nullptr;
+  decltype(&::PQresultErrorMessage) PQresultErrorMessage = nullptr;
+  decltype(&::PQresultStatus) PQresultStatus = nullptr;
+  decltype(&::PQsetNoticeProcessor) PQsetNoticeProcessor = nullptr;
+  decltype(&::PQstatus) PQstatus = nullptr;
+};
+
+template <typename Fn>
+bool resolve(void* library, const char* name, Fn& fn) {
+  fn = reinterpret_cast<Fn>(dlsym(library, name));
+  return fn != nullptr;
+}
+
+// Loaded once per process and kept (libpq keeps state of its own: SSL, Kerberos).
+Result<const Libpq*> libpq() {
+  static std::once_flag once;
+  static Libpq pq;
+  static std::optional<std::string> why;
+  std::call_once(once, [] {
+    void* library = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+      why = dlerror();
+      return;
+    }
+    bool all = resolve(library, "PQclear", pq.PQclear) &&
+               resolve(library, "PQconnectdb", pq.PQconnectdb) &&
+               resolve(library, "PQconninfoFree", pq.PQconninfoFree) &&
+               resolve(library, "PQconninfoParse", pq.PQconninfoParse) &&
+               resolve(library, "PQerrorMessage", pq.PQerrorMessage) &&
+               resolve(library, "PQexec", pq.PQexec) &&
+               resolve(library, "PQexecParams", pq.PQexecParams) &&
+               resolve(library, "PQfinish", pq.PQfinish) &&
+               resolve(library, "PQfreemem", pq.PQfreemem) &&
+               resolve(library, "PQgetisnull", pq.PQgetisnull) &&
+               resolve(library, "PQgetlength", pq.PQgetlength) &&
+               resolve(library, "PQgetvalue", pq.PQgetvalue) &&
+               resolve(library, "PQntuples", pq.PQntuples) &&
+               resolve(library, "PQresultErrorMessage", pq.PQresultErrorMessage) &&
+               resolve(library, "PQresultStatus", pq.PQresultStatus) &&
+               resolve(library, "PQsetNoticeProcessor", pq.PQsetNoticeProcessor) &&
+               resolve(library, "PQstatus", pq.PQstatus);
+    if (!all) why = dlerror();
+  });
+  if (why) {
+    return fail(ErrorCode::kDatabase,
+                fmt::format("a PostgreSQL catalog needs libpq, which could not be loaded ({}): "
+                            "install it (Debian: apt-get install libpq5)",
+                            *why),
+                "libpq.so.5");
+  }
+  return &pq;
+}
+
+// Only called once libpq() succeeded (a store exists only then).
+const Libpq& pq() {
+  static const Libpq& loaded = **libpq();
+  return loaded;
+}
 
 constexpr char kEscaped = '\x01';
 
@@ -61,23 +140,26 @@ std::string dollar_parameters(std::string_view sql) {
 }
 
 struct ResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
+  void operator()(PGresult* r) const { pq().PQclear(r); }
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
 class PgRow final : public Row {
  public:
   PgRow(const PGresult* r, int row) : r_(r), row_(row) {}
-  [[nodiscard]] bool null(int column) const override { return PQgetisnull(r_, row_, column) != 0; }
+  [[nodiscard]] bool null(int column) const override {
+    return pq().PQgetisnull(r_, row_, column) != 0;
+  }
   [[nodiscard]] std::int64_t integer(int column) const override {
-    const char* v = PQgetvalue(r_, row_, column);
+    const char* v = pq().PQgetvalue(r_, row_, column);
     std::int64_t out = 0;
-    std::from_chars(v, v + PQgetlength(r_, row_, column), out);
+    std::from_chars(v, v + pq().PQgetlength(r_, row_, column), out);
     return out;
   }
   [[nodiscard]] std::string text(int column) const override {
-    return read_text(std::string_view(PQgetvalue(r_, row_, column),
-                                      static_cast<std::size_t>(PQgetlength(r_, row_, column))));
+    return read_text(
+        std::string_view(pq().PQgetvalue(r_, row_, column),
+                         static_cast<std::size_t>(pq().PQgetlength(r_, row_, column))));
   }
 
  private:
@@ -109,14 +191,14 @@ class PgQuery final : public Query {
 class PgStore final : public Store {
  public:
   PgStore(PGconn* conn, std::string location) : conn_(conn), location_(std::move(location)) {}
-  ~PgStore() override { PQfinish(conn_); }
+  ~PgStore() override { pq().PQfinish(conn_); }
   PgStore(const PgStore&) = delete;
   PgStore& operator=(const PgStore&) = delete;
 
   [[nodiscard]] Dialect dialect() const override { return Dialect::kPostgres; }
   [[nodiscard]] const std::string& location() const override { return location_; }
   Result<void> exec(std::string_view sql) override {
-    ResultPtr r(PQexec(conn_, std::string(sql).c_str()));
+    ResultPtr r(pq().PQexec(conn_, std::string(sql).c_str()));
     return check(r.get(), sql);
   }
   Result<std::unique_ptr<Query>> prepare(std::string_view sql) override {
@@ -129,22 +211,22 @@ class PgStore final : public Store {
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-    ResultPtr r(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                             values.data(), nullptr, nullptr, 0));
+    ResultPtr r(pq().PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                  values.data(), nullptr, nullptr, 0));
     RK_TRY(check(r.get(), sql));
     if (!row) return {};
-    int rows = PQntuples(r.get());
+    int rows = pq().PQntuples(r.get());
     for (int i = 0; i < rows; ++i) RK_TRY(row(PgRow(r.get(), i)));
     return {};
   }
 
  private:
   Result<void> check(const PGresult* r, std::string_view sql) const {
-    auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    auto status = r ? pq().PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return {};
-    std::string why = r ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
+    std::string why = r ? pq().PQresultErrorMessage(r) : pq().PQerrorMessage(conn_);
     while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
-    if (PQstatus(conn_) == CONNECTION_BAD) {
+    if (pq().PQstatus(conn_) == CONNECTION_BAD) {
       return fail(
           ErrorCode::kDatabase,
           fmt::format("the connection to the PostgreSQL catalog {} was lost: {}", location_, why),
@@ -174,11 +256,12 @@ bool is_postgres_uri(std::string_view location) {
 }
 
 Result<std::unique_ptr<Store>> postgres_store(const std::string& uri) {
+  RK_TRY(libpq());
   char* parse_error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(uri.c_str(), &parse_error);
+  PQconninfoOption* options = pq().PQconninfoParse(uri.c_str(), &parse_error);
   if (!options) {
     std::string why = parse_error ? parse_error : "out of memory";
-    PQfreemem(parse_error);
+    pq().PQfreemem(parse_error);
     while (!why.empty() && why.back() == '\n') why.pop_back();
     return fail(ErrorCode::kInvalidArgument,
                 fmt::format("the catalog URI {} cannot be read: {}", uri, why), uri);
@@ -187,7 +270,7 @@ Result<std::unique_ptr<Store>> postgres_store(const std::string& uri) {
   for (auto* o = options; o->keyword; ++o) {
     if (std::string_view(o->keyword) == "password" && o->val && *o->val) password = true;
   }
-  PQconninfoFree(options);
+  pq().PQconninfoFree(options);
   if (password) {
     return fail(ErrorCode::kInvalidArgument,
                 "the catalog URI carries a password, which would show in the process list and "
@@ -195,16 +278,16 @@ Result<std::unique_ptr<Store>> postgres_store(const std::string& uri) {
                 "names) or a service file (PGSERVICE)",
                 "catalog");
   }
-  PGconn* conn = PQconnectdb(uri.c_str());
-  if (!conn || PQstatus(conn) != CONNECTION_OK) {
-    std::string why = conn ? PQerrorMessage(conn) : "out of memory";
-    PQfinish(conn);
+  PGconn* conn = pq().PQconnectdb(uri.c_str());
+  if (!conn || pq().PQstatus(conn) != CONNECTION_OK) {
+    std::string why = conn ? pq().PQerrorMessage(conn) : "out of memory";
+    pq().PQfinish(conn);
     while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
     return fail(ErrorCode::kDatabase,
                 fmt::format("cannot connect to the PostgreSQL catalog {}: {}", uri, why), uri);
   }
   // CREATE ... IF NOT EXISTS and the like send notices, which libpq prints by default.
-  PQsetNoticeProcessor(
+  pq().PQsetNoticeProcessor(
       conn, [](void*, const char*) {}, nullptr);
   auto store = std::make_unique<PgStore>(conn, uri);
   RK_TRY(store->exec("SET client_encoding = 'UTF8'"));

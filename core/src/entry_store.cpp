@@ -313,6 +313,13 @@ Result<void> EntryStore::for_each_by_key(const KeyedFn& fn) const {
   return st.for_each([&]() -> Result<void> { return fn(st.column_text(12), read_row(st)); });
 }
 
+Result<void> EntryStore::for_each_keyed(const KeyedFn& fn) const {
+  RK_TRY_ASSIGN(auto st,
+                impl_->db.prepare(fmt::format(
+                    "SELECT {}, coalesce(key, path) FROM entries ORDER BY idx", kColumns)));
+  return st.for_each([&]() -> Result<void> { return fn(st.column_text(12), read_row(st)); });
+}
+
 Result<std::optional<StoredEntry>> EntryStore::find(std::string_view name) const {
   if (!impl_->find) {
     // Built on the first lookup (a checksum list given by the user looks up every line); the

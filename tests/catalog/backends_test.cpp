@@ -279,6 +279,39 @@ TEST_P(Backends, VerificationsAreRecordedAndReplaced) {
   EXPECT_EQ(index.entries(s.path)->at(0).hash, hash128("a"));
 }
 
+TEST_P(Backends, AnIntactVerifysListingIsKeptUntilTheArchiveChanges) {
+  auto index = open();
+  auto s = summary("/b/again.tar");
+  ASSERT_TRUE(index.put(s));
+  auto first = listing({{"a", EntryType::kFile, 1, 1, false, true, std::nullopt}});
+  auto hashed = listing({{"a", EntryType::kFile, 1, 1, false, true, hash128("a")}});
+  auto other = listing({{"a", EntryType::kFile, 1, 1, false, true, hash128("other")},
+                        {"b", EntryType::kFile, 1, 1, false, true, hash128("b")}});
+  // A verify that could not read everything (no password) lists without hashes: replaced.
+  ASSERT_TRUE(
+      *index.record_verification(s.path, s.fingerprint, first.get(), {10, Verdict::kLocked, 1, 0}));
+  EXPECT_FALSE(index.entries(s.path)->at(0).hash.has_value());
+  ASSERT_TRUE(*index.record_verification(s.path, s.fingerprint, hashed.get(),
+                                         {20, Verdict::kIntact, 0, 0}));
+  ASSERT_EQ(index.entries(s.path)->size(), 1u);
+  EXPECT_EQ(index.entries(s.path)->at(0).hash, hash128("a"));
+  // The same bytes verified again: only the verdict is written (the listing would be the same;
+  // `other` tells whether it was written).
+  ASSERT_TRUE(
+      *index.record_verification(s.path, s.fingerprint, other.get(), {30, Verdict::kIntact, 0, 0}));
+  EXPECT_EQ(index.verification(s.path)->value().verified_at, 30);
+  ASSERT_EQ(index.entries(s.path)->size(), 1u);
+  EXPECT_EQ(index.entries(s.path)->at(0).hash, hash128("a"));
+  // Changed bytes are filed again (put), and their verify's listing is written.
+  auto changed = s;
+  changed.fingerprint.size += 1;
+  ASSERT_TRUE(index.put(changed));
+  ASSERT_TRUE(*index.record_verification(s.path, changed.fingerprint, other.get(),
+                                         {40, Verdict::kIntact, 0, 0}));
+  ASSERT_EQ(index.entries(s.path)->size(), 2u);
+  EXPECT_EQ(index.entries(s.path)->at(0).hash, hash128("other"));
+}
+
 TEST_P(Backends, StagedCopiesAreReusedAndOnlyTheNewestFewKept) {
   // A server catalog keeps this machine's copies under XDG_CACHE_HOME.
   struct Env {

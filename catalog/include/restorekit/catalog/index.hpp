@@ -181,8 +181,13 @@ class Index final : public core::ArchiveIndex {
   [[nodiscard]] Result<void> init_postgres_schema();
   [[nodiscard]] Result<void> newer_schema(std::int64_t version) const;
   [[nodiscard]] Result<void> delete_archive(const std::string& path);
-  [[nodiscard]] Result<std::optional<std::int64_t>> archive_id(const std::string& path,
-                                                               const Fingerprint& fingerprint);
+  struct Known {
+    std::int64_t id = 0;
+    bool verified_listing = false;  // its entries and hashes are an intact verify's
+  };
+  // The archive filed under `path` if its fingerprint is `fingerprint`.
+  [[nodiscard]] Result<std::optional<Known>> known_archive(const std::string& path,
+                                                           const Fingerprint& fingerprint);
   [[nodiscard]] Result<void> in_transaction(const std::function<Result<void>()>& body);
   [[nodiscard]] static ArchiveSummary read_summary(const detail::Row& row);
   [[nodiscard]] Result<void> load_children(const std::map<std::int64_t, ArchiveSummary*>& by_id);

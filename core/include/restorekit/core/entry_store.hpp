@@ -105,6 +105,9 @@ class EntryStore {
   // line. @error kDatabase, or the first error `fn` returns.
   using KeyedFn = std::function<Result<void>(std::string_view key, const StoredEntry&)>;
   [[nodiscard]] Result<void> for_each_by_key(const KeyedFn& fn) const;
+  // Every entry, folders too, in index order, each with its name_key (stored as the entry was
+  // added, not computed again). @error kDatabase, or the first error `fn` returns.
+  [[nodiscard]] Result<void> for_each_keyed(const KeyedFn& fn) const;
 
   // The first entry that is not a folder whose name equals `name` under the name rule
   // (name_key). @error kDatabase.
