@@ -427,6 +427,37 @@ std::span<const std::byte> Statement::column_blob(int index) const {
               : std::span<const std::byte>{};
 }
 
+// sqlite3_column_value's value is "unprotected" (no mutex held), which is safe here: statements
+// are used by one thread at a time (connections are opened without SQLite's mutex).
+Cell Statement::cell(int index) const {
+  sqlite3_value* v = sqlite3_column_value(stmt_, index);
+  Cell c;
+  auto bytes = [&](const void* p) {
+    int n = sqlite3_value_bytes(v);  // after the pointer: the text may be converted first
+    if (p) c.bytes = {static_cast<const std::byte*>(p), static_cast<std::size_t>(n)};
+  };
+  switch (sqlite3_value_type(v)) {
+    case SQLITE_INTEGER:
+      c.type = ValueType::kInteger;
+      c.integer = sqlite3_value_int64(v);
+      break;
+    case SQLITE_FLOAT:
+      c.type = ValueType::kReal;
+      c.real = sqlite3_value_double(v);
+      break;
+    case SQLITE_TEXT:
+      c.type = ValueType::kText;
+      bytes(sqlite3_value_text(v));
+      break;
+    case SQLITE_BLOB:
+      c.type = ValueType::kBlob;
+      bytes(sqlite3_value_blob(v));
+      break;
+    default: break;
+  }
+  return c;
+}
+
 const TableInfo* find_table(const DatabaseSummary& s, std::string_view name) {
   auto it = std::find_if(s.tables.begin(), s.tables.end(),
                          [&](const TableInfo& t) { return t.name == name; });

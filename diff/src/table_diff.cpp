@@ -110,6 +110,11 @@ class Merge {
     if (job_.backup.db) {
       RK_TRY_ASSIGN(backup, scan(job_, job_.backup, false, backup_layout_));
     }
+    for (std::size_t k = 0; k < live_layout_.key_cols.size(); ++k) {
+      key_collations_.push_back(!job_.by_content && k < job_.key_collations.size()
+                                    ? collation_of(job_.key_collations[k])
+                                    : Collation::kBinary);
+    }
     RK_TRY_ASSIGN(bool a, step(live));
     RK_TRY_ASSIGN(bool b, step(backup));
     std::uint64_t rows = 0;
@@ -142,10 +147,8 @@ class Merge {
 
   int compare_keys(const core::Statement& l, const core::Statement& b) const {
     for (std::size_t k = 0; k < live_layout_.key_cols.size(); ++k) {
-      auto coll = !job_.by_content && k < job_.key_collations.size()
-                      ? collation_of(job_.key_collations[k])
-                      : Collation::kBinary;
-      int c = compare_columns(l, live_layout_.key_cols[k], b, backup_layout_.key_cols[k], coll);
+      int c = compare_columns(l, live_layout_.key_cols[k], b, backup_layout_.key_cols[k],
+                              key_collations_[k]);
       if (c != 0) return c;
     }
     return 0;
@@ -235,6 +238,7 @@ class Merge {
   const std::function<void(std::uint64_t)>& progress_;
   Layout live_layout_;
   Layout backup_layout_;
+  std::vector<Collation> key_collations_;  // per key column, as compare_keys uses them
   TableDiff out_;
 };
 

@@ -46,21 +46,15 @@ int compare_int_real(std::int64_t i, double r) {
   return fraction > 0 ? -1 : fraction < 0 ? 1 : 0;
 }
 
-int compare_numbers(const core::Statement& a, int i, const core::Statement& b, int j) {
-  ValueType ta = a.column_type(i);
-  ValueType tb = b.column_type(j);
-  if (ta == ValueType::kInteger && tb == ValueType::kInteger) {
-    auto x = a.column_int(i);
-    auto y = b.column_int(j);
-    return x < y ? -1 : x > y ? 1 : 0;
+int compare_numbers(const core::Cell& a, const core::Cell& b) {
+  if (a.type == ValueType::kInteger && b.type == ValueType::kInteger) {
+    return a.integer < b.integer ? -1 : a.integer > b.integer ? 1 : 0;
   }
-  if (ta == ValueType::kReal && tb == ValueType::kReal) {
-    double x = a.column_double(i);
-    double y = b.column_double(j);
-    return x < y ? -1 : x > y ? 1 : 0;
+  if (a.type == ValueType::kReal && b.type == ValueType::kReal) {
+    return a.real < b.real ? -1 : a.real > b.real ? 1 : 0;
   }
-  if (ta == ValueType::kInteger) return compare_int_real(a.column_int(i), b.column_double(j));
-  return -compare_int_real(b.column_int(j), a.column_double(i));
+  if (a.type == ValueType::kInteger) return compare_int_real(a.integer, b.real);
+  return -compare_int_real(b.integer, a.real);
 }
 
 // An integral REAL that an int64 holds exactly: it equals that integer.
@@ -99,17 +93,21 @@ Collation collation_of(std::string_view name) {
   return Collation::kBinary;
 }
 
-int compare_columns(const core::Statement& a, int i, const core::Statement& b, int j,
-                    Collation collation) {
-  int ra = type_rank(a.column_type(i));
-  int rb = type_rank(b.column_type(j));
+int compare_columns(const core::Cell& a, const core::Cell& b, Collation collation) {
+  int ra = type_rank(a.type);
+  int rb = type_rank(b.type);
   if (ra != rb) return ra < rb ? -1 : 1;
   switch (ra) {
     case 0: return 0;
-    case 1: return compare_numbers(a, i, b, j);
-    case 2: return compare_text(a.column_text(i), b.column_text(j), collation);
-    default: return compare_bytes(a.column_blob(i), b.column_blob(j));
+    case 1: return compare_numbers(a, b);
+    case 2: return compare_text(a.text(), b.text(), collation);
+    default: return compare_bytes(a.bytes, b.bytes);
   }
+}
+
+int compare_columns(const core::Statement& a, int i, const core::Statement& b, int j,
+                    Collation collation) {
+  return compare_columns(a.cell(i), b.cell(j), collation);
 }
 
 namespace {
@@ -122,35 +120,32 @@ struct Number {
   bool operator==(const Number&) const = default;
 };
 
-Number number(const core::Statement& s, int i, ValueType type) {
-  if (type == ValueType::kInteger) return {false, s.column_int(i)};
-  double r = s.column_double(i);
+Number number(const core::Cell& c) {
+  if (c.type == ValueType::kInteger) return {false, c.integer};
   Number n;
-  if (!integral(r, n.bits)) {
+  if (!integral(c.real, n.bits)) {
     n.real = true;
-    std::memcpy(&n.bits, &r, sizeof r);
+    std::memcpy(&n.bits, &c.real, sizeof c.real);
   }
   return n;
 }
 
 }  // namespace
 
+bool same_value(const core::Cell& a, const core::Cell& b) {
+  bool na = a.type == ValueType::kInteger || a.type == ValueType::kReal;
+  bool nb = b.type == ValueType::kInteger || b.type == ValueType::kReal;
+  if (na || nb) return na && nb && number(a) == number(b);
+  if (a.type != b.type) return false;
+  if (a.type == ValueType::kNull) return true;
+  // Text and blobs byte for byte (an empty value may have no data pointer: memcmp must not see
+  // it).
+  return a.bytes.size() == b.bytes.size() &&
+         (a.bytes.empty() || std::memcmp(a.bytes.data(), b.bytes.data(), a.bytes.size()) == 0);
+}
+
 bool same_value(const core::Statement& a, int i, const core::Statement& b, int j) {
-  ValueType ta = a.column_type(i);
-  ValueType tb = b.column_type(j);
-  bool na = ta == ValueType::kInteger || ta == ValueType::kReal;
-  bool nb = tb == ValueType::kInteger || tb == ValueType::kReal;
-  if (na || nb) return na && nb && number(a, i, ta) == number(b, j, tb);
-  if (ta != tb) return false;
-  switch (ta) {
-    case ValueType::kNull: return true;
-    case ValueType::kText: return a.column_text(i) == b.column_text(j);
-    default: {
-      auto x = a.column_blob(i);
-      auto y = b.column_blob(j);
-      return x.size() == y.size() && (x.empty() || std::memcmp(x.data(), y.data(), x.size()) == 0);
-    }
-  }
+  return same_value(a.cell(i), b.cell(j));
 }
 
 std::string literal(const core::Statement& s, int i) {

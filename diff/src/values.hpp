@@ -20,11 +20,13 @@ Collation collation_of(std::string_view name);  // "NOCASE", "RTRIM", anything e
 
 // <0, 0, >0 as column `i` of `a` sorts before, with or after column `j` of `b` (text compared
 // with `collation`, as ORDER BY ... COLLATE does).
+int compare_columns(const core::Cell& a, const core::Cell& b, Collation collation);
 int compare_columns(const core::Statement& a, int i, const core::Statement& b, int j,
                     Collation collation = Collation::kBinary);
 
 // Whether column `i` of `a` holds the same value as column `j` of `b`, as SQL's IS says: numbers
 // by value (1 IS 1.0), text and blobs byte for byte, NULL only as NULL.
+bool same_value(const core::Cell& a, const core::Cell& b);
 bool same_value(const core::Statement& a, int i, const core::Statement& b, int j);
 
 // A SQL literal for column `i` (strings quoted, blobs as X'..', long values shortened).

@@ -105,6 +105,19 @@ class Database {
 
 enum class ValueType { kInteger, kReal, kText, kBlob, kNull };
 
+// One column of the current row with its type, read in one call (Statement::cell): a row
+// compared column by column (diff) pays SQLite's per-call cost once per column, not per
+// accessor. `bytes` (text as UTF-8, or a blob) stays valid until the statement steps or resets.
+struct Cell {
+  ValueType type = ValueType::kNull;
+  std::int64_t integer = 0;
+  double real = 0;
+  std::span<const std::byte> bytes;
+  [[nodiscard]] std::string_view text() const {
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+  }
+};
+
 class Statement {
  public:
   Statement(Statement&&) noexcept;
@@ -145,6 +158,7 @@ class Statement {
   [[nodiscard]] double column_double(int index) const;
   [[nodiscard]] std::string_view column_text(int index) const;
   [[nodiscard]] std::span<const std::byte> column_blob(int index) const;
+  [[nodiscard]] Cell cell(int index) const;
 
  private:
   friend class Database;
