@@ -1,6 +1,7 @@
 #include <restorekit/core/content_hash.hpp>
 
 #include <cstring>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -15,16 +16,18 @@ namespace {
 // the hashing.
 class Feed {
  public:
-  explicit Feed(Hasher& h) : h_(h) { buf_.reserve(kFlush + 4096); }
+  explicit Feed(Hasher& h) : h_(h), buf_(std::make_unique_for_overwrite<char[]>(kCapacity)) {}
   ~Feed() { flush(); }
   Feed(const Feed&) = delete;
   Feed& operator=(const Feed&) = delete;
 
-  void tag(char t) { buf_.push_back(t); }
+  void tag(char t) {
+    buf_[len_++] = t;
+    maybe_flush();
+  }
   void u64(std::uint64_t v) {
-    char b[8];
-    std::memcpy(b, &v, 8);
-    buf_.append(b, 8);
+    std::memcpy(buf_.get() + len_, &v, 8);
+    len_ += 8;
     maybe_flush();
   }
   void bytes(const void* p, std::size_t n) {
@@ -34,22 +37,26 @@ class Feed {
       h_.update(std::string_view(static_cast<const char*>(p), n));
       return;
     }
-    buf_.append(static_cast<const char*>(p), n);
+    if (n > 0) std::memcpy(buf_.get() + len_, p, n);
+    len_ += n;
     maybe_flush();
   }
   void text(std::string_view s) { bytes(s.data(), s.size()); }
   void flush() {
-    if (!buf_.empty()) h_.update(std::string_view(buf_));
-    buf_.clear();
+    if (len_ > 0) h_.update(std::string_view(buf_.get(), len_));
+    len_ = 0;
   }
 
  private:
+  // Every call leaves fewer than kFlush bytes, and none adds more than 8 + kFlush.
   static constexpr std::size_t kFlush = 1 << 16;
+  static constexpr std::size_t kCapacity = 2 * kFlush + 16;
   void maybe_flush() {
-    if (buf_.size() >= kFlush) flush();
+    if (len_ >= kFlush) flush();
   }
   Hasher& h_;
-  std::string buf_;
+  std::unique_ptr<char[]> buf_;
+  std::size_t len_ = 0;
 };
 
 Result<void> hash_rows(Database& db, const std::string& sql, Feed& feed,
@@ -63,29 +70,27 @@ Result<void> hash_rows(Database& db, const std::string& sql, Feed& feed,
     }
     feed.tag('R');
     for (int i = 0; i < n; ++i) {
-      switch (st.column_type(i)) {
+      Cell c = st.cell(i);
+      switch (c.type) {
         case ValueType::kInteger:
           feed.tag('i');
-          feed.u64(static_cast<std::uint64_t>(st.column_int(i)));
+          feed.u64(static_cast<std::uint64_t>(c.integer));
           break;
         case ValueType::kReal: {
-          double d = st.column_double(i);
           std::uint64_t bits = 0;
-          std::memcpy(&bits, &d, 8);
+          std::memcpy(&bits, &c.real, 8);
           feed.tag('r');
           feed.u64(bits);
           break;
         }
         case ValueType::kText:
           feed.tag('t');
-          feed.text(st.column_text(i));
+          feed.text(c.text());
           break;
-        case ValueType::kBlob: {
-          auto b = st.column_blob(i);
+        case ValueType::kBlob:
           feed.tag('b');
-          feed.bytes(b.data(), b.size());
+          feed.bytes(c.bytes.data(), c.bytes.size());
           break;
-        }
         case ValueType::kNull: feed.tag('n'); break;
       }
     }

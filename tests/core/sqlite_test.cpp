@@ -1,5 +1,7 @@
 #include <restorekit/core/sqlite.hpp>
 
+#include <restorekit/core/content_hash.hpp>
+
 #include <chrono>
 #include <functional>
 #include <thread>
@@ -265,6 +267,28 @@ TEST(DescribeDatabase, WorksOnEveryCorpusDatabase) {
   EXPECT_EQ(ns->page_size, 1024);
   EXPECT_EQ(find_table(*ns, "Order")->rows, 830u);
   EXPECT_EQ(find_table(*ns, "sqlite_stat1"), nullptr);
+}
+
+// The content hash is in plans and journals that another restorekit may read: its value for the
+// same content never changes. The digest was made by restorekit 4ccbd09 (before values were
+// read as cells and fed through a plain buffer) on this content: every storage class, empty
+// and 70,000-byte values (past the feed's block), -0.0, the extreme integer, a WITHOUT ROWID
+// table and an index.
+TEST(ContentHash, IsTheSameAsEverForTheSameContent) {
+  ScratchDir dir;
+  auto db = Database::open(dir / "edge.sqlite", OpenMode::kCreate);
+  ASSERT_TRUE(db);
+  ASSERT_TRUE(db->exec(R"sql(
+CREATE TABLE t(a, b, c);
+INSERT INTO t VALUES (1, 2.5, 'x'), (NULL, x'', ''), (-9223372036854775808, 1e308, x'00ff'),
+  (3, 0.0, zeroblob(70000)), (4, 'text', printf('%.*c', 70000, 'y')), (5, -0.0, 'ümlaut');
+CREATE TABLE w(k TEXT PRIMARY KEY, v) WITHOUT ROWID;
+INSERT INTO w VALUES ('b', 1), ('a', NULL);
+CREATE INDEX t_b ON t(b);
+)sql"));
+  auto hash = content_hash(*db);
+  ASSERT_TRUE(hash) << hash.error().message;
+  EXPECT_EQ(hash->hex(), "81f8b52f0660573169af4416b008c45b");
 }
 
 }  // namespace
