@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 
 #include <charconv>
+#include <cstdlib>
 #include <mutex>
 #include <vector>
 
@@ -51,13 +52,16 @@ bool resolve(void* library, const char* name, Fn& fn) {
   return fn != nullptr;
 }
 
-// Loaded once per process and kept (libpq keeps state of its own: SSL, Kerberos).
+// Loaded once per process and kept (libpq keeps state of its own: SSL, Kerberos). The system's
+// libpq.so.5, or the file RESTOREKIT_LIBPQ names (a libpq installed elsewhere).
 Result<const Libpq*> libpq() {
   static std::once_flag once;
   static Libpq pq;
+  static std::string name = "libpq.so.5";
   static std::optional<std::string> why;
   std::call_once(once, [] {
-    void* library = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+    if (const char* env = std::getenv("RESTOREKIT_LIBPQ"); env && *env) name = env;
+    void* library = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!library) {
       why = dlerror();
       return;
@@ -84,9 +88,10 @@ Result<const Libpq*> libpq() {
   if (why) {
     return fail(ErrorCode::kDatabase,
                 fmt::format("a PostgreSQL catalog needs libpq, which could not be loaded ({}): "
-                            "install it (Debian: apt-get install libpq5)",
+                            "install it (Debian: apt-get install libpq5) or name its file in "
+                            "RESTOREKIT_LIBPQ",
                             *why),
-                "libpq.so.5");
+                name);
   }
   return &pq;
 }

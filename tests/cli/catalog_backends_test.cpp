@@ -159,5 +159,24 @@ TEST(CatalogBackends, ServerErrorsAreClearAndExit2) {
   EXPECT_NE(inspected.err.find("index not used"), std::string::npos) << inspected.err;
 }
 
+// libpq is loaded by the first PostgreSQL catalog, not linked: it is not among the command's
+// libraries (its own 30 cost every start ~6 ms), and where it cannot be loaded a server catalog
+// is a clear exit 2 while everything else works.
+TEST(CatalogBackends, LibpqIsLoadedOnlyForAServerCatalog) {
+  auto needed = run({"readelf", "-d", restorekit_exe()});
+  if (needed.exit_code != 0) GTEST_SKIP() << "SKIPPED LOUDLY: no readelf here: " << needed.err;
+  EXPECT_NE(needed.out.find("libarchive"), std::string::npos) << needed.out;
+  EXPECT_EQ(needed.out.find("libpq"), std::string::npos) << needed.out;
+
+  ScratchDir dir;
+  std::vector<std::string> no_libpq = {"RESTOREKIT_LIBPQ=" + (dir / "no-libpq.so").string()};
+  auto server = rk({"catalog", "list", "--catalog", "postgresql:///x"}, no_libpq);
+  EXPECT_EQ(server.exit_code, 2);
+  EXPECT_NE(server.err.find("needs libpq"), std::string::npos) << server.err;
+  EXPECT_NE(server.err.find("no-libpq.so"), std::string::npos) << server.err;
+  auto file = rk({"catalog", "list", "--catalog", (dir / "c.sqlite").string()}, no_libpq);
+  EXPECT_EQ(file.exit_code, 0) << file.err;
+}
+
 }  // namespace
 }  // namespace restorekit::test
