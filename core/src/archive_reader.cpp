@@ -351,7 +351,8 @@ struct ArchiveReader::Impl {
     entry = Entry{};
     entry.index = entries - 1;  // next() has already counted this entry
     const char* utf8 = name_of(ae, archive_entry_pathname_utf8);
-    const char* raw = name_of(ae, archive_entry_pathname);
+    // The name as stored only where it is not UTF-8 (asking for it converts it again).
+    const char* raw = utf8 ? nullptr : name_of(ae, archive_entry_pathname);
     entry.raw_path = utf8 ? utf8 : (raw ? raw : "");
     if (!utf8) {
       entry.problem =
