@@ -246,8 +246,19 @@ class Planner {
     RK_TRY(compare_schemas());
     if (too_wide()) return {};
     RK_TRY(effects());
-    RK_TRY(hashes());  // a selective restore's rows, and so a record restore's documents
-    RK_TRY(documents());
+    swap_ = swap_expected();
+    if (p_.selection.selective()) {
+      RK_TRY(hashes());  // a selective restore's rows, and so a record restore's documents
+      RK_TRY(documents());
+    } else {
+      // A full restore's documents do not wait for the hashes: live's documents are read
+      // while live's content is hashed (each on its own core).
+      auto documents_read = std::async(std::launch::async, [this] { return documents(); });
+      auto hashed = hashes();
+      auto documented = documents_read.get();
+      RK_TRY(hashed);
+      RK_TRY(documented);
+    }
     space_and_prediction();
     return {};
   }
@@ -577,13 +588,17 @@ class Planner {
 
   // The hashes apply compares: live's content now and after the restore, and the staged
   // database's bytes. Live is read in place, never copied, except for a selective restore,
-  // whose transaction runs on a scratch copy (staged where this dry run stages).
+  // whose transaction runs on a scratch copy (staged where this dry run stages). A full
+  // restore's content after it (the staged database's content hash) is computed where it is
+  // used: in a plan that is kept (its journal and recovery), or in the steps of a copy.
+  // Runs beside documents() for a full restore: it touches none of the plan's documents fields.
   Result<void> hashes() {
     p_.live_bytes = file_size_or_zero(p_.live) + file_size_or_zero(p_.live.string() + "-wal");
     RK_TRY_ASSIGN(p_.staged_database_hash, core::hash_file(p_.staged_database));
     auto t = Clock::now();
+    bool result_used = o_.plan_out || o_.stage_documents || !swap_;
     auto result_hash = std::async(std::launch::async, [&]() -> Result<core::Digest128> {
-      if (p_.selection.selective()) return core::Digest128{};
+      if (p_.selection.selective() || !result_used) return core::Digest128{};
       return core::content_hash(*staged_db_, o_.cancel);  // this thread's while it runs
     });
     auto live = p_.selection.selective() ? selective_effects() : live_hash();
@@ -591,8 +606,11 @@ class Planner {
     RK_TRY(live);
     RK_TRY(staged_hash);
     hash_seconds_ = p_.selection.selective() ? since(t) : read_seconds_;
-    if (!p_.selection.selective()) p_.result_hash = *staged_hash;
-    for (const auto& c : p_.changes) {
+    if (!p_.selection.selective()) {
+      p_.result_hash = *staged_hash;
+      return {};
+    }
+    for (const auto& c : p_.changes) {  // only a selective restore's transaction orphans rows
       if (!c.orphaned) continue;
       // A record restore brings the parents its rows need: a row it leaves pointing nowhere
       // (a parent it could not bring) would be a new violation in live.
@@ -649,7 +667,6 @@ class Planner {
   }
 
   void space_and_prediction() {
-    swap_ = swap_expected();
     // Room for the staged database, the documents not staged yet and, for a copy, a snapshot
     // of live (a swap keeps the old file itself).
     // (A tenant restore stages every document and then keeps the chosen ones.)
