@@ -10,8 +10,13 @@
 #include <unistd.h>
 #include <memory>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <vector>
 
 #include <fmt/format.h>
@@ -117,6 +122,34 @@ Result<Digest128> hash_file(const std::filesystem::path& path) {
     h.update(std::string_view(buf.get(), static_cast<std::size_t>(n)));
   }
   return h.digest();
+}
+
+Result<std::vector<Digest128>> hash_files(const std::vector<std::filesystem::path>& paths) {
+  std::vector<Digest128> out(paths.size());
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mutex;
+  std::optional<std::pair<std::size_t, Error>> first_error;  // guarded by mutex
+  auto work = [&] {
+    for (std::size_t k; !failed && (k = next++) < paths.size();) {
+      auto hash = hash_file(paths[k]);
+      if (hash) {
+        out[k] = *hash;
+        continue;
+      }
+      std::lock_guard lock(mutex);
+      if (!first_error || k < first_error->first) first_error.emplace(k, hash.error());
+      failed = true;
+    }
+  };
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  std::size_t helpers = std::min<std::size_t>(std::min(cores, 8u) - 1, paths.size() / 16);
+  std::vector<std::thread> pool;
+  for (std::size_t i = 0; i < helpers; ++i) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (first_error) return tl::unexpected(first_error->second);
+  return out;
 }
 
 }  // namespace restorekit::core

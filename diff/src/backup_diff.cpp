@@ -177,37 +177,55 @@ Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
       }
     }
   }
+  // Each backup file is matched with live's file of its name first; the live files whose
+  // sizes match and whose hashes are not known yet are then hashed together, on every core.
+  struct Match {
+    const core::EntryRecord* file;
+    std::string rel;
+    std::string key;           // live_files' key, "" where live has no such file
+    std::optional<bool> same;  // known without hashing (size differs, or a known hash)
+    std::size_t to_hash = 0;   // index into `paths` where `same` is unknown
+  };
+  std::vector<Match> matches;
+  std::vector<fs::path> paths;
   for (const auto& file : files) {
     const std::string& entry = file.path;
     if (file.type != core::EntryType::kFile || !file.hash || !file.safe) continue;
     if (entry.rfind(root, 0) != 0 || entry.rfind("restorekit/", 0) == 0) continue;
-    std::string rel = entry.substr(root.size());
-    auto it = live_files.find(core::name_key(rel));
-    if (it == live_files.end()) {
+    Match m{&file, entry.substr(root.size()), {}, {}, 0};
+    auto it = live_files.find(core::name_key(m.rel));
+    if (it != live_files.end()) {
+      m.key = it->first;
+      const fs::path& live_file = it->second.second;
+      if (fs::file_size(live_file, ec) != file.size.value_or(0)) {
+        m.same = false;
+      } else if (live_hashes) {
+        if (auto k = live_hashes->find(it->second.first); k != live_hashes->end()) {
+          m.same = k->second == *file.hash;
+        }
+      }
+      if (!m.same) {
+        m.to_hash = paths.size();
+        paths.push_back(live_file);
+      }
+    }
+    matches.push_back(std::move(m));
+  }
+  RK_TRY_ASSIGN(auto hashes, core::hash_files(paths));
+  for (const auto& m : matches) {
+    auto it = m.key.empty() ? live_files.end() : live_files.find(m.key);
+    if (it == live_files.end()) {  // not in live, or a second backup file of the same name
       ++out.revived;
-      sample(out.revived_samples, rel);
+      sample(out.revived_samples, m.rel);
       continue;
     }
     compared.insert(it->first);
-    const fs::path& live_file = it->second.second;
-    bool same = fs::file_size(live_file, ec) == file.size.value_or(0);
-    if (same) {
-      std::optional<core::Digest128> digest;
-      if (live_hashes) {
-        if (auto k = live_hashes->find(it->second.first); k != live_hashes->end()) {
-          digest = k->second;
-        }
-      }
-      if (!digest) {
-        RK_TRY_ASSIGN(digest, core::hash_file(live_file));
-      }
-      same = *digest == *file.hash;
-    }
+    bool same = m.same ? *m.same : hashes[m.to_hash] == *m.file->hash;
     if (same) {
       ++out.unchanged;
     } else {
       ++out.changed;
-      sample(out.changed_samples, rel);
+      sample(out.changed_samples, m.rel);
     }
     live_files.erase(it);
   }

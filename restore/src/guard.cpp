@@ -6,10 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <mutex>
 #include <set>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -82,39 +79,23 @@ Result<void> check_layout(const fs::path& live, const fs::path& documents,
   return {};
 }
 
-// Hashes the files among `entries` (paths relative to `root`) on every core: a documents folder
-// of thousands of files was read and hashed by one core while the other waited. The error
-// reported is the first file's (in `entries` order) that failed.
-Result<void> hash_files(const fs::path& root, std::vector<TreeEntry>& entries) {
+namespace {
+
+// The files among `entries` (paths relative to `root`) get their hashes, on every core.
+Result<void> hash_tree_files(const fs::path& root, std::vector<TreeEntry>& entries) {
   std::vector<TreeEntry*> files;
+  std::vector<fs::path> paths;
   for (auto& e : entries) {
-    if (e.type == core::EntryType::kFile) files.push_back(&e);
+    if (e.type != core::EntryType::kFile) continue;
+    files.push_back(&e);
+    paths.push_back(root / e.path);
   }
-  std::atomic<std::size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex mutex;
-  std::optional<std::pair<std::size_t, Error>> first_error;  // guarded by mutex
-  auto work = [&] {
-    for (std::size_t k; !failed && (k = next++) < files.size();) {
-      auto hash = core::hash_file(root / files[k]->path);
-      if (hash) {
-        files[k]->hash = *hash;
-        continue;
-      }
-      std::lock_guard lock(mutex);
-      if (!first_error || k < first_error->first) first_error.emplace(k, hash.error());
-      failed = true;
-    }
-  };
-  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  std::size_t helpers = std::min<std::size_t>(std::min(cores, 8u) - 1, files.size() / 16);
-  std::vector<std::thread> pool;
-  for (std::size_t i = 0; i < helpers; ++i) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  if (first_error) return tl::unexpected(first_error->second);
+  RK_TRY_ASSIGN(auto hashes, core::hash_files(paths));
+  for (std::size_t i = 0; i < files.size(); ++i) files[i]->hash = hashes[i];
   return {};
 }
+
+}  // namespace
 
 Result<std::vector<TreeEntry>> scan_tree(const fs::path& root, HashFiles hash) {
   std::vector<TreeEntry> out;
@@ -147,7 +128,7 @@ Result<std::vector<TreeEntry>> scan_tree(const fs::path& root, HashFiles hash) {
   }
   std::sort(out.begin(), out.end(),
             [](const TreeEntry& a, const TreeEntry& b) { return a.path < b.path; });
-  if (hash == HashFiles::kYes) RK_TRY(hash_files(root, out));
+  if (hash == HashFiles::kYes) RK_TRY(hash_tree_files(root, out));
   return out;
 }
 

@@ -40,5 +40,31 @@ TEST(Digest128, HexMatchesXxhsum) {
   EXPECT_EQ(r.out.substr(0, 32), hash128(content).hex());
 }
 
+// Many files (enough for every core to take part): each digest in its path's place, equal to
+// hash_file's; a failure is the first failing path's in order, whichever thread met it.
+TEST(HashFiles, HashesInOrderOnEveryCoreAndNamesTheFirstFailure) {
+  ScratchDir dir;
+  std::vector<std::filesystem::path> paths;
+  for (int i = 0; i < 300; ++i) {
+    std::string name = "f";
+    name += std::to_string(i);  // ("f" + to_string: GCC 12's -Wrestrict false positive)
+    paths.push_back(dir / name);
+    test::write_file(paths.back(), std::string(static_cast<std::size_t>(i) * 97, 'a' + i % 26));
+  }
+  auto hashes = hash_files(paths);
+  ASSERT_TRUE(hashes) << hashes.error().message;
+  ASSERT_EQ(hashes->size(), paths.size());
+  for (std::size_t i = 0; i < paths.size(); ++i) EXPECT_EQ((*hashes)[i], *hash_file(paths[i]));
+  EXPECT_NE((*hashes)[1], (*hashes)[2]);
+
+  auto broken = paths;
+  broken[250] = dir / "missing-250";
+  broken[40] = dir / "missing-40";
+  auto failed = hash_files(broken);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().subject, (dir / "missing-40").string());
+  EXPECT_TRUE(hash_files({})->empty());
+}
+
 }  // namespace
 }  // namespace restorekit::core

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <restorekit/core/error.hpp>
 
@@ -57,6 +58,12 @@ Digest128 hash128(std::string_view data);
 // XXH3-128 of a regular file's bytes; a symbolic link is not followed.
 // @error kIo naming the file (missing, a link, unreadable).
 [[nodiscard]] Result<Digest128> hash_file(const std::filesystem::path& path);
+
+// hash_file of each path, in order, on every core (at most 8 threads; one for a few files): a
+// documents folder of thousands of files is read and hashed by all cores, not one.
+// @error the first failing path's (in `paths` order) error.
+[[nodiscard]] Result<std::vector<Digest128>> hash_files(
+    const std::vector<std::filesystem::path>& paths);
 
 }  // namespace restorekit::core
 
