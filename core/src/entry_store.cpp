@@ -76,6 +76,13 @@ StoredEntry read_row(const Statement& st) {
   return e;
 }
 
+// Every row that `rest` (a WHERE and ORDER BY) selects, each with its name_key.
+Result<void> keyed_walk(Database& db, std::string_view rest, const EntryStore::KeyedFn& fn) {
+  RK_TRY_ASSIGN(auto st, db.prepare(fmt::format("SELECT {}, coalesce(key, path) FROM entries {}",
+                                                kColumns, rest)));
+  return st.for_each([&]() -> Result<void> { return fn(st.column_text(12), read_row(st)); });
+}
+
 void bind_row(Statement& st, const StoredEntry& e, Ownership ownership) {
   const auto& r = e.record;
   st.bind(1, static_cast<std::int64_t>(e.index));
@@ -306,18 +313,11 @@ Result<std::vector<EntryRecord>> EntryStore::records() const {
 Result<void> EntryStore::for_each_by_key(const KeyedFn& fn) const {
   // One sorted walk (the by_key index if a lookup built it; its WHERE clause is repeated so that
   // the planner may use it).
-  RK_TRY_ASSIGN(auto st, impl_->db.prepare(fmt::format(
-                             "SELECT {}, coalesce(key, path) FROM entries WHERE type != 1 "
-                             "ORDER BY coalesce(key, path), idx",
-                             kColumns)));
-  return st.for_each([&]() -> Result<void> { return fn(st.column_text(12), read_row(st)); });
+  return keyed_walk(impl_->db, "WHERE type != 1 ORDER BY coalesce(key, path), idx", fn);
 }
 
 Result<void> EntryStore::for_each_keyed(const KeyedFn& fn) const {
-  RK_TRY_ASSIGN(auto st,
-                impl_->db.prepare(fmt::format(
-                    "SELECT {}, coalesce(key, path) FROM entries ORDER BY idx", kColumns)));
-  return st.for_each([&]() -> Result<void> { return fn(st.column_text(12), read_row(st)); });
+  return keyed_walk(impl_->db, "ORDER BY idx", fn);
 }
 
 Result<std::optional<StoredEntry>> EntryStore::find(std::string_view name) const {
