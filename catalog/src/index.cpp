@@ -11,6 +11,7 @@
 #include <ctime>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -207,7 +208,18 @@ const std::string& Index::location() const {
 
 Result<Index> Index::open_file(const std::filesystem::path& path) {
   RK_TRY_ASSIGN(auto db, Database::open(path, OpenMode::kCreate));
-  RK_TRY(db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));
+  // Turning a new file to WAL takes a lock that SQLite's busy handler does not wait for: workers
+  // opening a fresh catalog at once met "database is locked" about once in 40 runs. The switch
+  // is tried again for up to 5 s (the busy timeout of everything else).
+  for (int attempt = 0;; ++attempt) {
+    auto wal = db.exec("PRAGMA journal_mode=WAL");
+    if (wal) break;
+    if (attempt >= 100 || wal.error().message.find("database is locked") == std::string::npos) {
+      return tl::unexpected(wal.error());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  RK_TRY(db.exec("PRAGMA synchronous=NORMAL;"));
   RK_TRY(db.add_name_key_function());
   Index index(detail::sqlite_store(std::move(db)),
               std::filesystem::path(path.string() + ".staged"));
