@@ -37,13 +37,8 @@ namespace detail {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using core::Finding;
 using core::Severity;
-
-double since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 tl::unexpected<Error> io_error(const std::string& what, const fs::path& p) {
   return fail(ErrorCode::kIo,

@@ -21,6 +21,25 @@ namespace restorekit::restore::detail {
 
 namespace fs = std::filesystem;
 
+// --- small helpers ----------------------------------------------------------------------------
+
+using Clock = std::chrono::steady_clock;
+
+inline double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+inline std::uint64_t file_size_or_zero(const fs::path& p) {
+  std::error_code ec;
+  auto n = fs::file_size(p, ec);
+  return ec ? 0 : n;
+}
+
+inline core::Finding finding(std::string code, core::Severity severity, std::string entry,
+                             std::string message) {
+  return core::Finding{std::move(code), severity, std::move(entry), std::move(message)};
+}
+
 // --- checks.cpp: preflight checks -------------------------------------------------------------
 
 std::string human(std::uint64_t bytes);  // "4.2 MB"
@@ -258,6 +277,67 @@ nlohmann::json tree_json(const std::vector<TreeEntry>& tree);
 std::string selection_to_string(const Selection& s);
 nlohmann::json selection_json(const Selection& s);
 Selection selection_from_json(const nlohmann::json& j);
+
+// --- plan_documents.cpp: the dry run's documents ----------------------------------------------
+
+// What the dry run's pass left for the documents step.
+struct DocumentsInput {
+  const PlanOptions& options;
+  const verify::VerifyReport& pass;  // its listing (with hashes) and databases
+  bool staged = false;               // the pass staged every document under `files_dir`
+  fs::path files_dir;
+  core::Database& backup;  // the staged database (a tenant restore's references)
+  const std::vector<std::string>& record_documents;  // the names a record restore's rows hold
+};
+
+struct DocumentsOutcome {
+  bool by_file = false;         // chosen files, exchanged one by one (a selective restore)
+  std::uint64_t all_bytes = 0;  // every document's bytes (a tenant restore stages them all)
+};
+
+// Fills the plan's documents part: live_tree, staged_tree and staged_documents, the chosen
+// documents and where each goes, document_files/bytes, effects.documents, and its checks;
+// resets live_documents when the restore leaves them alone. Touches no other field.
+[[nodiscard]] Result<DocumentsOutcome> plan_documents(Plan& plan, const DocumentsInput& in);
+
+// Whose documents a selective restore brings back ("the rows of ..."), for sentences.
+std::string chosen_by(const Selection& selection);
+
+// --- plan_hashes.cpp: the hashes apply compares -----------------------------------------------
+
+struct HashesInput {
+  const PlanOptions& options;
+  core::Database& live;     // the plan's read-only session on live
+  core::Database& staged;   // ... and on the staged database
+  bool result_used = true;  // a full restore's result hash is needed (a kept plan, a copy)
+};
+
+struct HashesOutcome {
+  double read_seconds = 0;  // one read of live (its content hash, or a selective one's copy)
+  double hash_seconds = 0;  // what a copy's apply spends checking live's hash meanwhile
+  std::vector<std::string> record_documents;  // the names a record restore's rows hold
+};
+
+// Fills live_bytes, staged_database_hash, live_hash, live_fingerprint and result_hash, and for a
+// selective restore its changes, records and ORPHANED_ROWS checks. Touches no documents field,
+// so it may run beside plan_documents() (a full restore).
+[[nodiscard]] Result<HashesOutcome> plan_hashes(Plan& plan, const HashesInput& in);
+
+// --- plan_file.cpp: the plan as sentences and as plan.json ------------------------------------
+
+inline constexpr const char* kStagedDatabase = "database.sqlite";  // in the staging folder
+
+struct StepsInput {
+  bool swap = false;      // apply is expected to install the staged file by a rename exchange
+  bool live_wal = false;  // live is in WAL mode
+  bool by_file = false;   // the documents are exchanged one by one
+};
+// What apply will do, in order, as sentences.
+std::vector<std::string> apply_steps(const Plan& plan, const StepsInput& in);
+
+// Writes plan.json into the plan's staging folder, durably, and registers its digest beside
+// live (apply requires it); sets plan_digest.
+[[nodiscard]] Result<void> save_plan(Plan& plan);
 
 // --- swap.cpp ---------------------------------------------------------------------------------
 
