@@ -660,6 +660,64 @@ TEST(ArchiveReader, AFrameThatCannotBeGatheredStreamsFromItsFirstByte) {
   EXPECT_EQ(message(Prefetch::kYes), streamed);
 }
 
+// Streamed zstd frames (no content size: stock zstd reading a pipe, as tar --zstd and bsdtar
+// write) are decoded ahead by one thread when the whole stream is read: exactly the bytes that
+// reading them on the caller's thread gives, across frames whose windows grow, a skippable frame
+// and a frame without a checksum; damage and cuts give the same verdict, and a window past the
+// limit is refused both ways.
+TEST(ArchiveReader, StreamedZstdFramesDecodedAheadGiveWhatReadingThemInPlaceGives) {
+  RK_REQUIRE_TOOL("tar");
+  RK_REQUIRE_TOOL("zstd");
+  RK_REQUIRE_TOOL("split");
+  ScratchDir dir;
+  std::string rows;
+  for (std::int64_t i = 0; i < 40000; ++i) {
+    rows += fmt::format("{} customer {} ordered {} units at {}\n", i, i * 7919 % 100003,
+                        i * 31 % 977, i * 104729 % 1000003);
+  }
+  for (int i = 0; i < 4; ++i) {
+    test::write_file(dir / fmt::format("d/doc{}.txt", i),
+                     rows.substr(static_cast<std::size_t>(i) * 9973));
+  }
+  ASSERT_EQ(test::sh("tar cf t.tar d && split -b 1000000 t.tar part. && "
+                     "zstd -q -c --zstd=wlog=17 < part.aa > mixed.zst && "
+                     "printf '\\120\\052\\115\\030\\004\\000\\000\\000skip' >> mixed.zst && "
+                     "zstd -q -c --long=23 < part.ab >> mixed.zst && "
+                     "zstd -q -c --no-check < part.ac >> mixed.zst && "
+                     "zstd -q -c --long=28 < t.tar > huge-window.zst && zstd -t -q mixed.zst",
+                     dir.path()),
+            0);
+  auto load = [&](const char* name) {
+    auto data = test::read_file(dir / name);
+    std::vector<std::byte> bytes(data.size());
+    std::memcpy(bytes.data(), data.data(), data.size());
+    return bytes;
+  };
+  // mixed.zst decodes to the first three parts of the tar, which end inside an entry.
+  auto mixed = load("mixed.zst");
+  auto streamed = outcome(mixed, Prefetch::kNo);
+  EXPECT_EQ(outcome(mixed, Prefetch::kYes), streamed);
+  EXPECT_GE(std::count(streamed.begin(), streamed.end(), ';'), 1) << streamed;
+  auto verdict = [](const std::string& o) {
+    auto p = o.find(" error: ");
+    return p == std::string::npos ? o : o.substr(p);
+  };
+  for (std::size_t step = mixed.size() / 23, at = 1; at < mixed.size(); at += step) {
+    auto broken = mixed;
+    broken[at] ^= std::byte{0x20};
+    EXPECT_EQ(verdict(outcome(broken, Prefetch::kYes)), verdict(outcome(broken, Prefetch::kNo)))
+        << "flip at " << at;
+    auto cut =
+        std::vector<std::byte>(mixed.begin(), mixed.begin() + static_cast<std::ptrdiff_t>(at));
+    EXPECT_EQ(verdict(outcome(cut, Prefetch::kYes)), verdict(outcome(cut, Prefetch::kNo)))
+        << "cut at " << at;
+  }
+  auto huge = load("huge-window.zst");
+  auto refused = outcome(huge, Prefetch::kYes);
+  EXPECT_NE(refused.find(" error: "), std::string::npos) << refused;
+  EXPECT_EQ(refused, outcome(huge, Prefetch::kNo));
+}
+
 TEST(ArchiveReader, GzipTrailerMismatchIsACrcError) {
   auto bytes = test::make_archive(ArchiveKind::kTarGz, {{"a.txt", std::string(5000, 'x')}});
   bytes[bytes.size() - 6] ^= std::byte{0x01};  // inside the CRC-32 of the trailer
