@@ -60,24 +60,13 @@ class BackupChecker {
   // then the extra entries in archive order.
   Result<void> check_checksums() {
     const auto* list = in_.checksums;
-    if (!list || list->data_error) return {};
-    auto lines = core::parse_checksums(list->text);
+    if (!list || list->data_error || !in_.index) return {};
+    const auto& lines = in_.index->lines;
     if (!lines) {
       add("BAD_CHECKSUMS", std::string(core::kChecksumsEntry), lines.error().message);
       return {};
     }
-    struct Keyed {
-      std::string key;
-      std::size_t line;
-    };
-    std::vector<Keyed> order;
-    order.reserve(lines->size());
-    for (std::size_t i = 0; i < lines->size(); ++i) {
-      order.push_back(Keyed{core::name_key((*lines)[i].path), i});
-    }
-    std::sort(order.begin(), order.end(), [](const Keyed& a, const Keyed& b) {
-      return std::tie(a.key, a.line) < std::tie(b.key, b.line);
-    });
+    const auto& order = in_.index->order;
     std::vector<std::pair<std::uint64_t, Finding>> by_line;
     std::vector<std::pair<std::uint64_t, Finding>> extra;  // by archive index
     auto missing = [&](std::size_t line) {
@@ -223,6 +212,20 @@ class BackupChecker {
 };
 
 }  // namespace
+
+ChecksumIndex index_checksums(std::string_view text) {
+  ChecksumIndex out{core::parse_checksums(text), {}};
+  if (!out.lines) return out;
+  const auto& lines = *out.lines;
+  out.order.reserve(lines.size());
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    out.order.push_back(ChecksumIndex::Keyed{core::name_key(lines[i].path), i});
+  }
+  std::sort(out.order.begin(), out.order.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.key, a.line) < std::tie(b.key, b.line);
+  });
+  return out;
+}
 
 Result<std::vector<Finding>> check_backup(BackupCheckInput& in) {
   return BackupChecker(in).run();

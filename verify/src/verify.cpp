@@ -102,6 +102,7 @@ class Verifier {
     report_.entries = store_->size();
     report_.listing = store_;
     find_header();
+    index_checksums();
     bool locked = classify_encrypted();
     report_.findings.insert(report_.findings.end(), pending_.begin(), pending_.end());
     RK_TRY(check_entries());
@@ -337,6 +338,16 @@ class Verifier {
     if (!header_) header_ = first.header ? *first.header : core::parse_header(first.text);
   }
 
+  // Our backup's checksum list is parsed and ordered by name on another core while the
+  // entries are checked (entries_ stays as it is until check_contents() takes the result).
+  void index_checksums() {
+    const EntryResult* list = checksums_entry();
+    if (!ours() || !list || list->data_error) return;
+    checksum_index_ = std::async(std::launch::async, [text = std::string_view(list->text)] {
+      return detail::index_checksums(text);
+    });
+  }
+
   const EntryResult* checksums_entry() const {
     for (const auto& e : entries_) {
       if (e.path == core::kChecksumsEntry) return &e;
@@ -356,9 +367,15 @@ class Verifier {
     report_.kind = ours() ? core::BackupKind::kRestorekit : core::BackupKind::kForeign;
     auto databases = check_databases();
     if (ours()) {
-      detail::BackupCheckInput in{**header_,         *store_,
-                                  databases,         complete_,
-                                  checksums_entry(), store_->size() == 0 ? 0 : store_->size() - 1};
+      std::optional<detail::ChecksumIndex> index;
+      if (checksum_index_.valid()) index = checksum_index_.get();
+      detail::BackupCheckInput in{**header_,
+                                  *store_,
+                                  databases,
+                                  complete_,
+                                  checksums_entry(),
+                                  index ? &*index : nullptr,
+                                  store_->size() == 0 ? 0 : store_->size() - 1};
       RK_TRY_ASSIGN(auto found, detail::check_backup(in));
       append(std::move(found));
       report_.checksums_checked = in.checked;
@@ -520,12 +537,13 @@ class Verifier {
   std::atomic<std::uint64_t> raw_bytes_{0};
   std::vector<core::ExpectedHash> expected_;
   std::map<std::string, core::HashAlgorithm, std::less<>> extra_;
-  std::shared_ptr<core::EntryStore> store_;           // every entry, on disk
-  std::vector<detail::DatabaseCheck> checked_;        // the databases' checks, for the summary
-  std::vector<EntryResult> entries_;                  // the notable ones, in index order
-  std::uint64_t decrypted_ = 0;                       // encrypted entries read cleanly
-  const EntryResult* header_entry_ = nullptr;         // restorekit/header.json as the first entry
-  std::optional<Result<core::BackupHeader>> header_;  // parsed once
+  std::shared_ptr<core::EntryStore> store_;            // every entry, on disk
+  std::vector<detail::DatabaseCheck> checked_;         // the databases' checks, for the summary
+  std::vector<EntryResult> entries_;                   // the notable ones, in index order
+  std::future<detail::ChecksumIndex> checksum_index_;  // index_checksums()
+  std::uint64_t decrypted_ = 0;                        // encrypted entries read cleanly
+  const EntryResult* header_entry_ = nullptr;          // restorekit/header.json as the first entry
+  std::optional<Result<core::BackupHeader>> header_;   // parsed once
   std::vector<Finding> pending_;
   std::mutex checks_mutex_;
   std::map<std::uint64_t, std::future<detail::DatabaseCheck>> checks_;  // by entry index
