@@ -132,6 +132,17 @@ PgCluster* PgCluster::get() {
     return nullptr;
   }
   c->running_ = true;
+  // A test process killed by a timeout or a signal never runs the destructor: a watcher of its
+  // own stops the server and removes the folder once this process is gone.
+  std::string watch = fmt::format(
+      "while kill -0 {} 2>/dev/null; do sleep 1; done; {}{}/pg_ctl -D {}/data -m immediate -w "
+      "stop; rm -rf {}",
+      ::getpid(), c->runas_, c->bin_, c->dir_, c->dir_);
+  if (std::system(
+          fmt::format("setsid sh -c {} </dev/null >/dev/null 2>&1 &", quote(watch)).c_str()) != 0) {
+    reason() = "cannot start the cluster's watcher";
+    return nullptr;
+  }
   instance() = std::move(c);
   return instance().get();
 }
