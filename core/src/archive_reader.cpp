@@ -427,8 +427,11 @@ struct ArchiveReader::Impl {
     return std::string_view(raw).find_first_not_of("./") == std::string_view::npos;
   }
 
-  // libarchive's next header; the zip directory cursor steps with it.
+  // libarchive's next header; the zip directory cursor steps with it. Its readers call the
+  // name getters themselves (the zip reader asks for the wide name), with the same exit on a
+  // stale ENOMEM as name_of() guards against: errno is cleared here too.
   int next_header(archive_entry** ae) {
+    errno = 0;
     int r = archive_read_next_header(handle, ae);
     if (own_zip && (r == ARCHIVE_OK || r == ARCHIVE_WARN) && *ae) {
       la_int64_t here = archive_filter_bytes(handle, 0);
