@@ -83,11 +83,13 @@ Result<void> keyed_walk(Database& db, std::string_view rest, const EntryStore::K
   return st.for_each([&]() -> Result<void> { return fn(st.column_text(12), read_row(st)); });
 }
 
-void bind_row(Statement& st, const StoredEntry& e, Ownership ownership) {
+// @return whether the name has a key of its own (stored_key).
+bool bind_row(Statement& st, const StoredEntry& e, Ownership ownership) {
   const auto& r = e.record;
   st.bind(1, static_cast<std::int64_t>(e.index));
   st.bind(2, std::string_view(r.path));
-  if (auto key = stored_key(r.path)) {
+  auto key = stored_key(r.path);
+  if (key) {
     st.bind(3, std::string_view(*key));
   } else {
     st.bind_null(3);
@@ -116,7 +118,63 @@ void bind_row(Statement& st, const StoredEntry& e, Ownership ownership) {
   st.bind(12, std::int64_t{e.data_read});
   st.bind(13, std::int64_t{e.failed});
   st.bind(14, std::int64_t{ownership == Ownership::kOwned});
+  return key.has_value();
 }
+
+// path_conflicts()'s walk, fed the safe entries in path order (then type). Every path that
+// starts with a name P, P itself and "P/..." among them, follows P without a gap, so the paths
+// of files that are a prefix of the current one form a stack: a file's path is popped once a
+// path no longer starts with it; meanwhile a path "P/..." below it, or a folder named P, is a
+// conflict.
+class ConflictWalk {
+ public:
+  void row(std::string_view path, bool folder, std::uint64_t index) {
+    while (!open_.empty() && !path.starts_with(open_.back().path)) pop();
+    if (!open_.empty() && open_.back().path == path) {  // the same path again
+      if (folder) {
+        open_.back().conflict = true;
+      } else {
+        open_.back().indexes.push_back(index);
+      }
+      return;
+    }
+    // The open paths are prefixes of this one, shortest first: one whose end meets a '/' here
+    // holds it. Found by length, per '/', so that a deep stack costs no more than the name.
+    for (auto slash = path.find('/'); slash != std::string_view::npos;
+         slash = path.find('/', slash + 1)) {
+      auto o = std::lower_bound(open_.begin(), open_.end(), slash,
+                                [](const Open& a, std::size_t n) { return a.path.size() < n; });
+      if (o != open_.end() && o->path.size() == slash) o->conflict = true;
+    }
+    if (folder) {
+      folder_path_.assign(path);
+    } else {
+      open_.push_back(Open{std::string(path), {index}, path == folder_path_});
+    }
+  }
+  // The indexes of the conflicting entries (unordered).
+  std::vector<std::uint64_t> finish() {
+    while (!open_.empty()) pop();
+    return std::move(conflicting_);
+  }
+
+ private:
+  struct Open {
+    std::string path;
+    std::vector<std::uint64_t> indexes;  // the entries (not folders) of this path
+    bool conflict = false;
+  };
+  void pop() {
+    auto& top = open_.back();
+    if (top.conflict) {
+      conflicting_.insert(conflicting_.end(), top.indexes.begin(), top.indexes.end());
+    }
+    open_.pop_back();
+  }
+  std::vector<Open> open_;
+  std::string folder_path_;  // the last folder's: one of the same path may come before a link's
+  std::vector<std::uint64_t> conflicting_;
+};
 
 }  // namespace
 
@@ -135,6 +193,13 @@ struct EntryStore::Impl {
   std::optional<Statement> find;  // prepared once: a checksum list looks up every entry
   std::size_t pending = 0;        // rows in the open transaction
   bool sealed = false;
+  bool keyed = false;  // some name has a key of its own (written by whoever writes rows)
+  // Where no name is keyed, one walk answers duplicates() and path_conflicts() (walk_names()).
+  struct Names {
+    std::vector<std::pair<std::uint64_t, std::string>> later;  // index, first spelling
+    std::vector<std::uint64_t> conflicting;
+  };
+  std::optional<Names> names;
   std::uint64_t size = 0;
 
   std::vector<Row> batch;  // being filled by add() (under EntryStore::mutex_)
@@ -158,7 +223,7 @@ struct EntryStore::Impl {
   Result<void> write(const std::vector<Row>& rows) {
     for (const auto& [entry, ownership] : rows) {
       if (pending == 0) RK_TRY(db.exec("BEGIN"));
-      bind_row(*insert, entry, ownership);
+      if (bind_row(*insert, entry, ownership)) keyed = true;
       RK_TRY(insert->run());
       if (++pending >= kBatchRows) {
         pending = 0;
@@ -166,6 +231,48 @@ struct EntryStore::Impl {
       }
     }
     return {};
+  }
+
+  // Where no name has a key of its own (ASCII and NFC names: almost every archive), the name
+  // rule's order is the path order, and one walk of every entry in path order answers both
+  // duplicates() and path_conflicts(): the first of them asked runs it (after seal()), the
+  // other takes its half. Within a path, the entries that are not folders come in type and
+  // index order: the lowest index is the first, every other one a duplicate of it.
+  Result<const Names*> walk_names() {
+    if (names) return &*names;
+    RK_TRY_ASSIGN(auto walk,
+                  db.prepare("SELECT path, type, idx, safe FROM entries ORDER BY path, type, idx"));
+    Names out;
+    ConflictWalk conflicts;
+    std::string path;                 // of the entries below
+    std::vector<std::uint64_t> same;  // the entries (not folders) of that path
+    auto close = [&] {
+      if (same.size() > 1) {
+        auto first = *std::min_element(same.begin(), same.end());
+        for (auto i : same) {
+          if (i != first) out.later.emplace_back(i, path);
+        }
+      }
+      same.clear();
+    };
+    RK_TRY(walk.for_each([&]() -> Result<void> {
+      std::string_view p = walk.column_text(0);
+      bool folder = walk.column_int(1) == kDirectory;
+      auto index = static_cast<std::uint64_t>(walk.column_int(2));
+      if (walk.column_int(3) != 0) conflicts.row(p, folder, index);
+      if (folder) return {};
+      if (p != path) {
+        close();
+        path.assign(p);
+      }
+      same.push_back(index);
+      return {};
+    }));
+    close();
+    std::sort(out.later.begin(), out.later.end());
+    out.conflicting = conflicts.finish();
+    names = std::move(out);
+    return &*names;
   }
 
   // Queues the batch for the writer (started by the first one), waiting while kQueued wait.
@@ -361,26 +468,31 @@ Result<std::vector<StoredEntry>> EntryStore::rows_at(std::vector<std::uint64_t> 
 }
 
 Result<std::vector<EntryStore::Duplicate>> EntryStore::duplicates() const {
-  // One sorted walk of the keys (then index): a key equal to the one before is a duplicate of
-  // the first entry of that key. Only what findings name is read whole.
-  RK_TRY_ASSIGN(auto walk, impl_->db.prepare("SELECT coalesce(key, path), idx, path FROM entries "
-                                             "WHERE type != 1 ORDER BY 1, 2"));
   std::vector<std::pair<std::uint64_t, std::string>> later;  // index, first spelling
-  std::string key;
-  std::string first;
-  bool any = false;
-  RK_TRY(walk.for_each([&]() -> Result<void> {
-    std::string_view k = walk.column_text(0);
-    if (any && k == key) {
-      later.emplace_back(static_cast<std::uint64_t>(walk.column_int(1)), first);
-    } else {
-      key.assign(k);
-      first.assign(walk.column_text(2));
-      any = true;
-    }
-    return {};
-  }));
-  std::sort(later.begin(), later.end());
+  if (!impl_->keyed) {
+    RK_TRY_ASSIGN(const auto* names, impl_->walk_names());
+    later = names->later;
+  } else {
+    // One sorted walk of the keys (then index): a key equal to the one before is a duplicate
+    // of the first entry of that key. Only what findings name is read whole.
+    RK_TRY_ASSIGN(auto walk, impl_->db.prepare("SELECT coalesce(key, path), idx, path FROM "
+                                               "entries WHERE type != 1 ORDER BY 1, 2"));
+    std::string key;
+    std::string first;
+    bool any = false;
+    RK_TRY(walk.for_each([&]() -> Result<void> {
+      std::string_view k = walk.column_text(0);
+      if (any && k == key) {
+        later.emplace_back(static_cast<std::uint64_t>(walk.column_int(1)), first);
+      } else {
+        key.assign(k);
+        first.assign(walk.column_text(2));
+        any = true;
+      }
+      return {};
+    }));
+    std::sort(later.begin(), later.end());
+  }
   std::vector<std::uint64_t> indexes;
   for (const auto& l : later) indexes.push_back(l.first);
   RK_TRY_ASSIGN(auto rows, rows_at(std::move(indexes)));
@@ -395,55 +507,19 @@ Result<std::vector<EntryStore::Duplicate>> EntryStore::duplicates() const {
 }
 
 Result<std::vector<StoredEntry>> EntryStore::path_conflicts() const {
-  // One sorted walk of the safe paths in byte order. Every path that starts with a name P, P
-  // itself and "P/..." among them, follows P without a gap, so the paths of files that are a
-  // prefix of the current one form a stack: a file's path is popped once a path no longer
-  // starts with it; meanwhile a path "P/..." below it, or a folder named P, is a conflict.
+  if (!impl_->keyed) {
+    RK_TRY_ASSIGN(const auto* names, impl_->walk_names());
+    return rows_at(names->conflicting);
+  }
   RK_TRY_ASSIGN(auto walk, impl_->db.prepare("SELECT path, type, idx FROM entries WHERE safe "
                                              "ORDER BY path, type"));
-  struct Open {
-    std::string path;
-    std::vector<std::uint64_t> indexes;  // the entries (not folders) of this path
-    bool conflict = false;
-  };
-  std::vector<Open> open;
-  std::string folder_path;  // the last folder's: one of the same path may come before a link's
-  std::vector<std::uint64_t> conflicting;
-  auto pop = [&] {
-    auto& top = open.back();
-    if (top.conflict) conflicting.insert(conflicting.end(), top.indexes.begin(), top.indexes.end());
-    open.pop_back();
-  };
+  ConflictWalk conflicts;
   RK_TRY(walk.for_each([&]() -> Result<void> {
-    std::string_view path = walk.column_text(0);
-    bool folder = walk.column_int(1) == kDirectory;
-    auto index = static_cast<std::uint64_t>(walk.column_int(2));
-    while (!open.empty() && !path.starts_with(open.back().path)) pop();
-    if (!open.empty() && open.back().path == path) {  // the same path again
-      if (folder) {
-        open.back().conflict = true;
-      } else {
-        open.back().indexes.push_back(index);
-      }
-      return {};
-    }
-    // The open paths are prefixes of this one, shortest first: one whose end meets a '/' here
-    // holds it. Found by length, per '/', so that a deep stack costs no more than the name.
-    for (auto slash = path.find('/'); slash != std::string_view::npos;
-         slash = path.find('/', slash + 1)) {
-      auto o = std::lower_bound(open.begin(), open.end(), slash,
-                                [](const Open& a, std::size_t n) { return a.path.size() < n; });
-      if (o != open.end() && o->path.size() == slash) o->conflict = true;
-    }
-    if (folder) {
-      folder_path.assign(path);
-    } else {
-      open.push_back(Open{std::string(path), {index}, path == folder_path});
-    }
+    conflicts.row(walk.column_text(0), walk.column_int(1) == kDirectory,
+                  static_cast<std::uint64_t>(walk.column_int(2)));
     return {};
   }));
-  while (!open.empty()) pop();
-  return rows_at(std::move(conflicting));
+  return rows_at(conflicts.finish());
 }
 
 Result<std::string> EntryStore::last_intact_before(std::uint64_t index) const {
