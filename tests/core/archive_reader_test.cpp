@@ -299,7 +299,8 @@ TEST(ArchiveReader, StopsAtTheEntryAndSizeLimits) {
   EXPECT_TRUE(limited);
 }
 
-// A source that fails its Nth read: every failure must surface as a clean error.
+// A source that fails its Nth read (never with 0), 1,000 bytes a read: every failure must
+// surface as a clean error.
 class FailingSource final : public ByteSource {
  public:
   FailingSource(std::span<const std::byte> data, int fail_at) : data_(data), fail_at_(fail_at) {}
@@ -386,6 +387,8 @@ TEST(ArchiveReader, AZipNameThatDoesNotConvertAfterAFailedAllocationIsNotAnExit)
   SUCCEED();
 }
 
+// Read ahead (Prefetch::kYes: gzip, xz and streamed zstd are read on one thread and decoded on
+// another) or in place, a failed read surfaces as the same clean error.
 TEST(ArchiveReader, FailingReadAtAnyPointGivesACleanIoError) {
   std::string payload(20000, 'q');
   std::uint64_t state = 42;
@@ -393,29 +396,40 @@ TEST(ArchiveReader, FailingReadAtAnyPointGivesACleanIoError) {
     state = state * 6364136223846793005ULL + 1442695040888963407ULL;
     c = static_cast<char>(state >> 56);
   }
-  auto bytes = test::make_archive(ArchiveKind::kTarGz, {{"a", payload}, {"b", payload}});
-  int failures_seen = 0;
-  for (int n = 1; n < 40; ++n) {
-    auto reader = ArchiveReader::open(std::make_unique<FailingSource>(bytes, n));
-    if (!reader) {
-      EXPECT_EQ(reader.error().code, ErrorCode::kIo) << n;
-      ++failures_seen;
-      continue;
-    }
-    auto all = read_all(*reader);
-    std::optional<Error> err = all.fatal;
-    for (const auto& e : all.entries) {
-      if (e.data_error) err = e.data_error;
-    }
-    if (err) {
-      EXPECT_EQ(err->code, ErrorCode::kIo) << "read " << n << ": " << err->message;
-      ++failures_seen;
-    } else {
-      ASSERT_EQ(all.entries.size(), 2u);
-      EXPECT_EQ(all.entries[1].data, payload);
+  for (auto kind : {ArchiveKind::kTarGz, ArchiveKind::kTarXz, ArchiveKind::kTarZst}) {
+    auto bytes = test::make_archive(kind, {{"a", payload}, {"b", payload}});
+    for (auto prefetch : {Prefetch::kNo, Prefetch::kYes}) {
+      SCOPED_TRACE(
+          fmt::format("kind {}, prefetch {}", static_cast<int>(kind), prefetch == Prefetch::kYes));
+      ReaderOptions options;
+      options.prefetch = prefetch;
+      int failures_seen = 0;
+      for (int n = 1; n < 40; ++n) {
+        auto reader = ArchiveReader::open(std::make_unique<FailingSource>(bytes, n), options);
+        if (!reader) {
+          EXPECT_EQ(reader.error().code, ErrorCode::kIo) << n;
+          ++failures_seen;
+          continue;
+        }
+        auto all = read_all(*reader);
+        std::optional<Error> err = all.fatal;
+        for (const auto& e : all.entries) {
+          if (e.data_error) err = e.data_error;
+        }
+        if (!err) {
+          if (auto drained = reader->drain(); !drained) err = drained.error();
+        }
+        if (err) {
+          EXPECT_EQ(err->code, ErrorCode::kIo) << "read " << n << ": " << err->message;
+          ++failures_seen;
+        } else {
+          ASSERT_EQ(all.entries.size(), 2u);
+          EXPECT_EQ(all.entries[1].data, payload);
+        }
+      }
+      EXPECT_GT(failures_seen, 3);
     }
   }
-  EXPECT_GT(failures_seen, 3);
 }
 
 // Reads everything, drains the stream, and says whether anything at all was reported.
@@ -521,10 +535,13 @@ TEST(ArchiveReader, MultiMemberGzipReadsWholeAndChecksEveryTrailer) {
 }
 
 // What a reader made of an archive: every entry's bytes, and the first error's code.
-std::string outcome(const std::vector<std::byte>& bytes, Prefetch prefetch) {
+// `small_reads`: the archive comes 1,000 bytes a read instead of memory's 1 MiB.
+std::string outcome(const std::vector<std::byte>& bytes, Prefetch prefetch,
+                    bool small_reads = false) {
   ReaderOptions options;
   options.prefetch = prefetch;
-  auto reader = ArchiveReader::open(memory_source(bytes), options);
+  auto reader = ArchiveReader::open(
+      small_reads ? std::make_unique<FailingSource>(bytes, 0) : memory_source(bytes), options);
   if (!reader) return " error: " + std::to_string(static_cast<int>(reader.error().code));
   auto all = read_all(*reader);
   std::string out;
@@ -735,6 +752,51 @@ TEST(ArchiveReader, StreamedZstdFramesDecodedAheadGiveWhatReadingThemInPlaceGive
   auto refused = outcome(huge, Prefetch::kYes);
   EXPECT_NE(refused.find(" error: "), std::string::npos) << refused;
   EXPECT_EQ(refused, outcome(huge, Prefetch::kNo));
+}
+
+// gzip and xz streams made by the stock tools, read 1,000 bytes at a time (so that the reading
+// thread cycles through its buffers hundreds of times): read ahead, decoded on another thread,
+// they give what reading them in place gives, whole, flipped or cut anywhere.
+TEST(ArchiveReader, StreamsReadAheadGiveWhatReadingThemInPlaceGives) {
+  RK_REQUIRE_TOOL("tar");
+  RK_REQUIRE_TOOL("gzip");
+  RK_REQUIRE_TOOL("xz");
+  ScratchDir dir;
+  std::string rows;
+  std::uint64_t state = 7;
+  for (std::int64_t i = 0; i < 10000; ++i) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    rows += fmt::format("{} note {:x} filed by {}\n", i, state >> 20, i * 31 % 977);
+  }
+  for (int i = 0; i < 3; ++i) {
+    test::write_file(dir / fmt::format("d/doc{}.txt", i),
+                     rows.substr(static_cast<std::size_t>(i) * 9973));
+  }
+  ASSERT_EQ(test::sh("tar cf t.tar d && gzip -c -1 t.tar > t.tar.gz && xz -c -0 -T1 t.tar > "
+                     "t.tar.xz",
+                     dir.path()),
+            0);
+  for (const char* name : {"t.tar.gz", "t.tar.xz"}) {
+    SCOPED_TRACE(name);
+    auto data = test::read_file(dir / name);
+    std::vector<std::byte> bytes(data.size());
+    std::memcpy(bytes.data(), data.data(), data.size());
+    ASSERT_GT(bytes.size(), std::size_t{200} << 10);
+    auto whole = outcome(bytes, Prefetch::kNo, true);
+    EXPECT_EQ(std::count(whole.begin(), whole.end(), ';'), 4) << whole;  // d/ and three files
+    EXPECT_EQ(whole.find(" error: "), std::string::npos) << whole;
+    EXPECT_EQ(outcome(bytes, Prefetch::kYes, true), whole);
+    for (std::size_t step = bytes.size() / 13, at = 1; at < bytes.size(); at += step) {
+      auto broken = bytes;
+      broken[at] ^= std::byte{0x20};
+      EXPECT_EQ(outcome(broken, Prefetch::kYes, true), outcome(broken, Prefetch::kNo, true))
+          << "flip at " << at;
+      auto cut =
+          std::vector<std::byte>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(at));
+      EXPECT_EQ(outcome(cut, Prefetch::kYes, true), outcome(cut, Prefetch::kNo, true))
+          << "cut at " << at;
+    }
+  }
 }
 
 TEST(ArchiveReader, GzipTrailerMismatchIsACrcError) {
