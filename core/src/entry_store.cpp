@@ -17,6 +17,7 @@ namespace {
 
 constexpr std::size_t kBatchRows = 20'000;  // rows per transaction while adding
 constexpr int kDirectory = static_cast<int>(EntryType::kDirectory);
+constexpr std::uint64_t kScanLookups = 4;  // find() scans this often before it builds an index
 
 // 8 MiB of page cache: enough for the indexes' hot pages, small beside the 64 MiB budget.
 constexpr std::string_view kSchema = R"sql(
@@ -191,6 +192,7 @@ struct EntryStore::Impl {
   Database db;
   std::optional<Statement> insert;
   std::optional<Statement> find;  // prepared once: a checksum list looks up every entry
+  std::uint64_t lookups = 0;      // find() calls so far
   std::size_t pending = 0;        // rows in the open transaction
   bool sealed = false;
   bool keyed = false;  // some name has a key of its own (written by whoever writes rows)
@@ -428,13 +430,17 @@ Result<void> EntryStore::for_each_keyed(const KeyedFn& fn) const {
 }
 
 Result<std::optional<StoredEntry>> EntryStore::find(std::string_view name) const {
-  if (!impl_->find) {
-    // Built on the first lookup (a checksum list given by the user looks up every line); the
-    // walks below sort instead, which costs half as much as building an index.
+  // A backup's header names a database or two: those first lookups scan the table, which costs
+  // a fraction of building an index. A checksum list given by the user looks up every entry:
+  // from the (kScanLookups + 1)th lookup on, an index answers (the prepared statement picks it
+  // up when it is re-prepared for the new schema).
+  if (++impl_->lookups == kScanLookups + 1) {
     RK_TRY(
         impl_->db.exec("CREATE INDEX by_key ON entries(coalesce(key, path), idx) WHERE "
                        "type != 1;"));
     static_assert(kDirectory == 1, "the partial index above names the folder type as 1");
+  }
+  if (!impl_->find) {
     RK_TRY_ASSIGN(impl_->find, impl_->db.prepare(fmt::format(
                                    "SELECT {} FROM entries WHERE coalesce(key, path) = ?1 AND "
                                    "type != 1 ORDER BY idx LIMIT 1",

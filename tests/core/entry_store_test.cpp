@@ -59,6 +59,28 @@ TEST(EntryStore, FindsFilesUnderTheNameRuleButNotFolders) {
   EXPECT_FALSE(folder->has_value());
 }
 
+// The first lookups scan the table, later ones use an index built on the way: the answers
+// are the same, the first entry (not a folder) of the name under the name rule.
+TEST(EntryStore, LookupsGiveTheSameAnswerBeforeAndAfterTheIndexIsBuilt) {
+  auto store =
+      store_of({entry(0, "docs", EntryType::kDirectory), entry(1, "x", EntryType::kDirectory),
+                entry(2, kNfd), entry(3, "x"), entry(4, kNfc), entry(5, "x"), entry(6, "y/z"),
+                entry(7, "a", EntryType::kSymlink)});
+  const std::vector<std::pair<std::string, std::optional<std::uint64_t>>> want = {
+      {kNfc, 2},  {kNfd, 2},           {"x", 3}, {"docs", std::nullopt},
+      {"y/z", 6}, {"y", std::nullopt}, {"a", 7}, {"", std::nullopt}};
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& [name, index] : want) {
+      auto found = store->find(name);
+      ASSERT_TRUE(found) << found.error().message;
+      ASSERT_EQ(found->has_value(), index.has_value()) << "round " << round << ": " << name;
+      if (index) {
+        EXPECT_EQ((*found)->index, *index) << "round " << round << ": " << name;
+      }
+    }
+  }
+}
+
 TEST(EntryStore, DuplicatesNameTheFirstSpelling) {
   auto store =
       store_of({entry(0, kNfc), entry(1, "x"), entry(2, kNfd), entry(3, "x"),

@@ -326,6 +326,34 @@ TEST(Verify, EncryptedZipWithoutOrWithWrongPasswordIsReported) {
   EXPECT_TRUE(right->intact()) << describe(*right);
 }
 
+// The summary a verify records (what inspect would say): a foreign backup without a docs/
+// folder has as documents every file but its database; encrypted entries mark it encrypted.
+TEST(Verify, TheSummaryCountsAForeignBackupsDocumentsWithoutItsDatabase) {
+  RK_REQUIRE_TOOL("zip");
+  RK_REQUIRE_TOOL("sqlite3");
+  ScratchDir dir;
+  test::write_file(dir / "in/a.txt", "first letter");
+  test::write_file(dir / "in/b.txt", "second, longer letter");
+  ASSERT_EQ(test::sh("sqlite3 in/app.db 'CREATE TABLE t(x); INSERT INTO t VALUES (1);' && "
+                     "touch -d '2020-01-02 10:00' in/a.txt && touch -d '2021-05-06 10:00' "
+                     "in/b.txt && cd in && zip -q -P pw ../enc.zip app.db a.txt b.txt",
+                     dir.path()),
+            0);
+  auto o = options_in(dir);
+  o.reader.passwords.candidates = {"pw"};
+  auto r = verify(dir / "enc.zip", o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->intact()) << describe(*r);
+  const auto& s = r->summary;
+  ASSERT_EQ(s.databases.size(), 1u);
+  EXPECT_EQ(s.databases.front().entry, "app.db");
+  EXPECT_EQ(s.document_files, 2u) << "the database is no document";
+  EXPECT_EQ(s.document_bytes, 12u + 21u);
+  EXPECT_TRUE(s.encrypted);
+  ASSERT_TRUE(s.oldest_mtime && s.newest_mtime);
+  EXPECT_LT(*s.oldest_mtime, *s.newest_mtime);
+}
+
 // A locked backup is not a damaged one: only PASSWORD_REQUIRED / BAD_PASSWORD, nothing derived
 // from what could not be read (header, database, checksums), verdict locked.
 TEST(Verify, OurEncryptedBackupWithoutTheRightPasswordIsLockedNotDamaged) {

@@ -25,7 +25,7 @@ class BackupChecker {
     if (in_.complete) RK_TRY(check_layout());
     RK_TRY(check_checksums());
     if (!in_.complete) return std::move(out_);  // the rest needs the whole archive
-    RK_TRY(check_totals());
+    check_totals();
     for (const auto& db : in_.header.databases) RK_TRY(check_database(db));
     return std::move(out_);
   }
@@ -131,27 +131,18 @@ class BackupChecker {
                                hash->hex(), core::kChecksumsEntry, line.digest.hex())};
   }
 
-  Result<void> check_totals() {
+  void check_totals() {
     const auto& h = in_.header;
-    std::uint64_t files = 0;
-    std::uint64_t bytes = 0;
-    std::string root = h.documents_root;
-    RK_TRY(in_.entries.for_each_brief([&](const core::EntryStore::Brief& e) -> Result<void> {
-      if (e.type == core::EntryType::kFile && e.path.starts_with(root)) {
-        ++files;
-        if (e.data_read) bytes += e.size.value_or(0);
-      }
-      return {};
-    }));
+    const auto& found = in_.totals.under_root;
     if (in_.entries.size() != h.total_entries) {
       mismatch(
           "", fmt::format("{} entries, the archive holds {}", h.total_entries, in_.entries.size()));
     }
-    if (files != h.document_files || bytes != h.document_bytes) {
-      mismatch(root, fmt::format("{} documents of {} bytes, the archive holds {} of {} bytes",
-                                 h.document_files, h.document_bytes, files, bytes));
+    if (found.files != h.document_files || found.bytes != h.document_bytes) {
+      mismatch(h.documents_root,
+               fmt::format("{} documents of {} bytes, the archive holds {} of {} bytes",
+                           h.document_files, h.document_bytes, found.files, found.bytes));
     }
-    return {};
   }
 
   Result<void> check_database(const core::HeaderDatabase& promised) {

@@ -10,6 +10,7 @@
 
 #include "database_checks.hpp"
 #include "entry_pass.hpp"
+#include "summary.hpp"
 
 namespace restorekit::verify::detail {
 
@@ -30,6 +31,7 @@ struct BackupCheckInput {
   const core::BackupHeader& header;
   const core::EntryStore& entries;
   const std::vector<DatabaseCheck>& databases;
+  const EntryTotals& totals;     // total_entries() under the header's documents root
   bool complete = true;          // every entry was seen; otherwise only what was seen is compared
   const EntryResult* checksums;  // restorekit/checksums.xxh128 with its text, when present
   const ChecksumIndex* index;    // index_checksums() of its text (set where it is readable)

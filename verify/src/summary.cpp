@@ -21,16 +21,38 @@ core::DatabaseInfo database_info(const DatabaseCheck& check) {
   return info;
 }
 
-// Documents of a foreign backup: files that are no database and not restorekit's, under
-// "docs/" when any file is there, else all of them (inspect's rule).
-struct FileCount {
-  std::uint64_t files = 0;
-  std::uint64_t bytes = 0;
-};
-
 }  // namespace
 
-Result<core::ArchiveSummary> summarise(const SummaryInput& in) {
+Result<EntryTotals> total_entries(const core::EntryStore& entries,
+                                  const std::vector<DatabaseCheck>& databases,
+                                  std::string_view root) {
+  std::set<std::string, std::less<>> names;
+  for (const auto& d : databases) names.insert(d.result.entry);
+  EntryTotals t;
+  RK_TRY(entries.for_each_brief([&](const core::EntryStore::Brief& rec) -> Result<void> {
+    if (rec.encrypted) t.encrypted = true;
+    if (rec.mtime != 0) {
+      t.oldest_mtime = std::min(t.oldest_mtime.value_or(rec.mtime), rec.mtime);
+      t.newest_mtime = std::max(t.newest_mtime.value_or(rec.mtime), rec.mtime);
+    }
+    if (rec.type != core::EntryType::kFile) return {};
+    if (rec.path.starts_with(root)) {
+      ++t.under_root.files;
+      if (rec.data_read) t.under_root.bytes += rec.size.value_or(0);
+    }
+    if (!rec.safe || names.count(rec.path) || rec.path.starts_with("restorekit/")) return {};
+    ++t.all.files;
+    t.all.bytes += rec.size.value_or(0);
+    if (rec.path.starts_with("docs/")) {
+      ++t.docs.files;
+      t.docs.bytes += rec.size.value_or(0);
+    }
+    return {};
+  }));
+  return t;
+}
+
+core::ArchiveSummary summarise(const SummaryInput& in) {
   core::ArchiveSummary s;
   const auto& r = in.report;
   s.path = r.path;
@@ -39,30 +61,10 @@ Result<core::ArchiveSummary> summarise(const SummaryInput& in) {
   s.entries = r.entries;
   s.archive_bytes = r.archive_bytes;
   s.listed = r.complete;
-  std::set<std::string, std::less<>> databases;
-  for (const auto& d : in.databases) {
-    s.databases.push_back(database_info(d));
-    databases.insert(d.result.entry);
-  }
-  FileCount all, docs;
-  RK_TRY(in.entries.for_each_brief([&](const core::EntryStore::Brief& rec) -> Result<void> {
-    if (rec.encrypted) s.encrypted = true;
-    if (rec.mtime != 0) {
-      s.oldest_mtime = std::min(s.oldest_mtime.value_or(rec.mtime), rec.mtime);
-      s.newest_mtime = std::max(s.newest_mtime.value_or(rec.mtime), rec.mtime);
-    }
-    if (rec.type != core::EntryType::kFile || !rec.safe || databases.count(rec.path) ||
-        rec.path.starts_with("restorekit/")) {
-      return {};
-    }
-    ++all.files;
-    all.bytes += rec.size.value_or(0);
-    if (rec.path.starts_with("docs/")) {
-      ++docs.files;
-      docs.bytes += rec.size.value_or(0);
-    }
-    return {};
-  }));
+  for (const auto& d : in.databases) s.databases.push_back(database_info(d));
+  s.encrypted = in.totals.encrypted;
+  s.oldest_mtime = in.totals.oldest_mtime;
+  s.newest_mtime = in.totals.newest_mtime;
   if (in.header) {
     s.header = *in.header;
     s.header_json = in.header_json;
@@ -71,7 +73,8 @@ Result<core::ArchiveSummary> summarise(const SummaryInput& in) {
     s.document_bytes = in.header->document_bytes;
     return s;
   }
-  FileCount documents = docs.files > 0 ? docs : all;
+  // Documents of a foreign backup: under "docs/" when any file is there, else all of them.
+  const auto& documents = in.totals.docs.files > 0 ? in.totals.docs : in.totals.all;
   s.document_files = documents.files;
   s.document_bytes = documents.bytes;
   s.bytes = documents.bytes;

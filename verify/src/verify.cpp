@@ -366,12 +366,15 @@ class Verifier {
   Result<void> check_contents() {
     report_.kind = ours() ? core::BackupKind::kRestorekit : core::BackupKind::kForeign;
     auto databases = check_databases();
+    RK_TRY_ASSIGN(totals_, detail::total_entries(*store_, databases,
+                                                 ours() ? (*header_)->documents_root : ""));
     if (ours()) {
       std::optional<detail::ChecksumIndex> index;
       if (checksum_index_.valid()) index = checksum_index_.get();
       detail::BackupCheckInput in{**header_,
                                   *store_,
                                   databases,
+                                  *totals_,
                                   complete_,
                                   checksums_entry(),
                                   index ? &*index : nullptr,
@@ -390,12 +393,14 @@ class Verifier {
   }
 
   Result<void> summarise() {
+    // Totalled with the databases' checks, or (a locked backup, which has none) here.
+    if (!totals_) {
+      RK_TRY_ASSIGN(totals_, detail::total_entries(*store_, checked_, ""));
+    }
     std::optional<core::BackupHeader> header;
     if (ours()) header = **header_;
-    RK_TRY_ASSIGN(
-        report_.summary,
-        detail::summarise({report_, *store_, header,
-                           header_entry_ ? header_entry_->text : std::string(), checked_}));
+    report_.summary = detail::summarise(
+        {report_, header, header_entry_ ? header_entry_->text : std::string(), checked_, *totals_});
     return {};
   }
 
@@ -539,6 +544,7 @@ class Verifier {
   std::map<std::string, core::HashAlgorithm, std::less<>> extra_;
   std::shared_ptr<core::EntryStore> store_;            // every entry, on disk
   std::vector<detail::DatabaseCheck> checked_;         // the databases' checks, for the summary
+  std::optional<detail::EntryTotals> totals_;          // total_entries() with those databases
   std::vector<EntryResult> entries_;                   // the notable ones, in index order
   std::future<detail::ChecksumIndex> checksum_index_;  // index_checksums()
   std::uint64_t decrypted_ = 0;                        // encrypted entries read cleanly
