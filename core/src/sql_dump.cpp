@@ -100,16 +100,16 @@ std::string lowered(std::string_view s) {
   return out;
 }
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+// ASCII case-insensitive, without a lowered copy of the name (asked of every entry).
+bool ends_with_ci(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && starts_with_ci(s.substr(s.size() - suffix.size()), suffix);
 }
 
 }  // namespace
 
 bool named_like_database(std::string_view path) {
-  auto lower = lowered(path);
   for (std::string_view ext : {".db", ".db3", ".sqlite", ".sqlite3", ".s3db", ".sql"}) {
-    if (ends_with(lower, ext)) return true;
+    if (ends_with_ci(path, ext)) return true;
   }
   return false;
 }
@@ -158,10 +158,7 @@ std::optional<Finding> database_guess_finding(std::string_view path, const Datab
 }
 
 bool looks_like_sql_dump(std::string_view path, std::string_view head) {
-  std::string lower(path);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower.size() < 4 || lower.substr(lower.size() - 4) != ".sql") return false;
+  if (!ends_with_ci(path, ".sql")) return false;
   if (foreign_dump_dialect(head)) return false;  // another dialect: not loadable as SQLite
   std::string_view first = skip_comments(head);
   for (std::string_view start : {"PRAGMA", "BEGIN", "CREATE TABLE", "INSERT INTO"}) {

@@ -16,6 +16,17 @@ TEST(LooksLikeSqlDump, NeedsTheExtensionAndAStatement) {
   EXPECT_TRUE(looks_like_sql_dump("x.SQL", "-- dump\n\nCREATE TABLE t(x);"));
   EXPECT_FALSE(looks_like_sql_dump("notes.txt", "CREATE TABLE t(x);"));
   EXPECT_FALSE(looks_like_sql_dump("x.sql", "Hello, this is prose."));
+  EXPECT_FALSE(looks_like_sql_dump("sql", "CREATE TABLE t(x);"));
+  EXPECT_FALSE(looks_like_sql_dump("x.sql.txt", "CREATE TABLE t(x);"));
+}
+
+TEST(NamedLikeDatabase, ByItsExtensionInAnyCase) {
+  for (const char* yes : {"app.db", "data/APP.Sqlite3", "x.S3DB", "dump.Sql", "a/b.db3", ".db"}) {
+    EXPECT_TRUE(named_like_database(yes)) << yes;
+  }
+  for (const char* no : {"db", "app.db.txt", "app-db", "sqlite", "x.sqlite4", "a.d"}) {
+    EXPECT_FALSE(named_like_database(no)) << no;
+  }
 }
 
 TEST(LoadSqlDump, LoadsWhatSqlite3DumpWrites) {
