@@ -4,18 +4,21 @@
 #   sample  restorekit's sample generator (300k rows, 2,000 documents of 100 KB);
 #   crm     bench/make_crm.sh: another shape, made with stock tools only (10 tables of text-heavy
 #           rows, composite keys, a keyless table, BLOBs, 6,000 small documents, a WAL-mode live
-#           database a working day later).
+#           database a working day later);
+#   many    100,000 small text documents (20-800 bytes) in 200 folders, no database: where the
+#           cost per entry (names, the entry list, the checks after reading) shows, not the
+#           cost per byte. Only the archive comparisons (tar.zst, tar.gz, zip) run on it.
 # Archives: documents-only tar.zst / tar.gz by bsdtar, a zip of database + documents by Info-ZIP,
 # restorekit's own tar.zst backups (database + documents, and documents with a one-row database).
 # Ratios are "times faster" (peer time / ours) except where
 # marked "x the peer's time".
-# Usage: bench/compare.sh [build-dir] [work-dir] [datasets...]   (default: sample crm)
+# Usage: bench/compare.sh [build-dir] [work-dir] [datasets...]   (default: sample crm many)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 build="$(cd "${1:-build/release}" && pwd)"
 work="${2:-${TMPDIR:-/tmp}/restorekit-bench}"
 shift $(($# > 2 ? 2 : $#))
-datasets=(sample crm)
+datasets=(sample crm many)
 [ $# -gt 0 ] && datasets=("$@")
 RK="$build/cli/restorekit"
 GEN="$build/tests/sample/restorekit-sample"
@@ -53,6 +56,25 @@ prepare() {
   fi
   [ -f staged.sqlite ] || cp "$(readlink -f db)" staged.sqlite  # what .restore restores from
   cd - >/dev/null
+}
+
+# The many-documents folder, made with stock tools: each folder's lines split one per file.
+prepare_many() {
+  local d="$work/cmp-many"
+  if [ ! -f "$d/docs.zip" ]; then
+    rm -rf "$d" && mkdir -p "$d/docs"
+    (
+      cd "$d/docs"
+      for f in $(seq -w 1 200); do
+        mkdir "folder-$f"
+        seq 1 500 | awk -v f="$f" '{ n = (($1 * 7919 + f * 104729) % 40) + 1; s = "";
+          for (i = 0; i < n; i++) s = s sprintf("note %d of folder %s, line %d; ", $1, f, i);
+          print s }' | split -l 1 -a 3 - "folder-$f/note-"
+      done
+    )
+    (cd "$d" && bsdtar --zstd -cf docs.tar.zst docs && bsdtar -czf docs.tar.gz docs &&
+      zip -qr docs.zip docs)
+  fi
 }
 
 line() {  # name ours peer ratio target
@@ -178,4 +200,33 @@ run_dataset() {
   cd - >/dev/null
 }
 
-for name in "${datasets[@]}"; do run_dataset "$name"; done
+run_many() {
+  prepare_many
+  cd "$work/cmp-many"
+  echo
+  echo "== many: $(find docs -type f | wc -l) documents ($(du -sh docs | cut -f1)), no database;" \
+    "runs: median of $RUNS"
+  printf '%-58s %8s %8s %8s  %s\n' "comparison" "ours s" "peer s" "ratio" "target"
+  local ours peer
+  compare() {  # name target ours-cmd peer-cmd
+    read -r ours peer < <(median_pair "$3" "$4")
+    faster "$1" "$ours" "$peer" "$2"
+  }
+  for fmt in tar.zst tar.gz; do
+    compare "verify docs.$fmt (bsdtar) vs bsdtar -xOf" \
+      "$([ "$fmt" = tar.zst ] && echo '>= 0.95x' || echo '>= 1.5x (ISA-L)')" \
+      "'$RK' verify docs.$fmt --quiet --no-catalog" "bsdtar -xOf docs.$fmt > /dev/null"
+  done
+  compare "verify --threads 2 zip (Info-ZIP) vs 7z t" ">= 1.3x" \
+    "'$RK' verify docs.zip --threads 2 --quiet --no-catalog" "7z t docs.zip"
+  compare "verify --threads 2 zip (Info-ZIP) vs unzip -tq" ">= 2.5x" \
+    "'$RK' verify docs.zip --threads 2 --quiet --no-catalog" "unzip -tq docs.zip"
+  printf 'peak RSS MiB: verify tar.zst %d, verify zip %d (target <= 64)\n' \
+    "$(($(peak_rss_kib "$RK" verify docs.tar.zst --quiet --no-catalog) / 1024))" \
+    "$(($(peak_rss_kib "$RK" verify docs.zip --threads 2 --quiet --no-catalog) / 1024))"
+  cd - >/dev/null
+}
+
+for name in "${datasets[@]}"; do
+  if [ "$name" = many ]; then run_many; else run_dataset "$name"; fi
+done

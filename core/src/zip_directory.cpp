@@ -82,6 +82,44 @@ void apply_zip64(Header& h, std::span<const std::byte> extra, bool central,
   }
 }
 
+// Reads through `piece`, a 64 KiB window of the file that starts at `piece_at`: for walks
+// that only go forward (the directory's headers one after the other, the local headers in file
+// order), so that a zip of many small entries costs a read per 64 KiB instead of two per
+// header. A walk forward reads each byte at most once; random access would read 64 KiB per
+// header, so nothing else reads this way.
+Result<std::size_t> read_piece(const ReadAt& read, std::vector<std::byte>& piece,
+                               std::uint64_t& piece_at, std::uint64_t offset,
+                               std::span<std::byte> out) {
+  constexpr std::size_t kPiece = std::size_t{64} << 10;
+  if (offset < piece_at || offset + out.size() > piece_at + piece.size()) {
+    piece.resize(std::max(kPiece, out.size()));
+    RK_TRY_ASSIGN(std::size_t got, read(offset, piece));
+    piece.resize(got);
+    piece_at = offset;
+  }
+  std::size_t n = static_cast<std::size_t>(
+      std::min<std::uint64_t>(out.size(), piece_at + piece.size() - offset));
+  if (n > 0) std::memcpy(out.data(), piece.data() + (offset - piece_at), n);
+  return n;
+}
+
+// A ReadAt through a piece of its own (read_piece).
+class PieceReader {
+ public:
+  explicit PieceReader(const ReadAt& read)
+      : through_([this, &read](std::uint64_t offset, std::span<std::byte> out) {
+          return read_piece(read, piece_, piece_at_, offset, out);
+        }) {}
+  PieceReader(const PieceReader&) = delete;
+  PieceReader& operator=(const PieceReader&) = delete;
+  [[nodiscard]] const ReadAt& read_at() const { return through_; }
+
+ private:
+  std::vector<std::byte> piece_;
+  std::uint64_t piece_at_ = 0;
+  ReadAt through_;
+};
+
 // A zip read at random: its end record, directory headers and local headers. Every read is
 // bounded by the file.
 class ZipFile {
@@ -172,8 +210,11 @@ class ZipFile {
     return std::optional(std::move(h));
   }
 
+  // The header with what usually follows it (its name and extra field) in one read; a second
+  // read only for a longer name and extra field.
   Result<std::optional<Header>> local_at(std::uint64_t at) {
-    RK_TRY_ASSIGN(auto f, bytes(at, kLocalSize));
+    constexpr std::size_t kUsualRest = 226;
+    RK_TRY_ASSIGN(auto f, bytes(at, kLocalSize + kUsualRest));
     if (f.size() < kLocalSize || u32(&f[0]) != kLocalSignature) return std::optional<Header>{};
     Header h;
     h.flags = u16(&f[6]);
@@ -182,7 +223,12 @@ class ZipFile {
     h.compressed = u32(&f[18]);
     h.uncompressed = u32(&f[22]);
     std::uint16_t name_len = u16(&f[26]), extra_len = u16(&f[28]);
-    RK_TRY_ASSIGN(auto rest, bytes(at + kLocalSize, name_len + extra_len));
+    std::vector<std::byte> rest;
+    if (f.size() >= kLocalSize + name_len + extra_len) {
+      rest.assign(f.begin() + kLocalSize, f.begin() + kLocalSize + name_len + extra_len);
+    } else {
+      RK_TRY_ASSIGN(rest, bytes(at + kLocalSize, name_len + extra_len));
+    }
     if (rest.size() < static_cast<std::size_t>(name_len + extra_len)) {
       return std::optional<Header>{};
     }
@@ -274,10 +320,12 @@ class Checker : ZipFile {
   }
 
   Result<void> walk_directory() {
+    PieceReader forward(read_);
+    ZipFile directory(forward.read_at(), size_);
     std::uint64_t at = cd_start_;
     std::uint64_t seen = 0;
     while (at < cd_start_ + cd_size_) {
-      RK_TRY_ASSIGN(auto central, central_at(at));
+      RK_TRY_ASSIGN(auto central, directory.central_at(at));
       if (!central) {
         current_.clear();
         damage(
@@ -339,9 +387,11 @@ class Checker : ZipFile {
   Result<void> walk_locals() {
     if (locals_.size() != report_.entries) return {};  // too many to track: skipped
     std::sort(locals_.begin(), locals_.end());
+    PieceReader forward(read_);
+    ZipFile file(forward.read_at(), size_);
     std::uint64_t at = report_.prefix;
-    while (at < cd_start_) {
-      RK_TRY_ASSIGN(auto local, local_at(at));
+    while (at < cd_start_) {  // forward only: `next` must pass `at`
+      RK_TRY_ASSIGN(auto local, file.local_at(at));
       if (!local) return {};  // not a header: padding or a stub; nothing more to walk
       bool listed = std::binary_search(locals_.begin(), locals_.end(), at);
       current_ = local->name;
@@ -401,17 +451,7 @@ Result<std::optional<ZipDirectoryCursor>> ZipDirectoryCursor::open(ReadAt read,
 
 Result<std::size_t> ZipDirectoryCursor::buffered_read(std::uint64_t offset,
                                                       std::span<std::byte> out) {
-  constexpr std::size_t kPiece = std::size_t{64} << 10;
-  if (offset < buffer_at_ || offset + out.size() > buffer_at_ + buffer_.size()) {
-    buffer_.resize(std::max(kPiece, out.size()));
-    RK_TRY_ASSIGN(std::size_t got, read_(offset, buffer_));
-    buffer_.resize(got);
-    buffer_at_ = offset;
-  }
-  std::size_t n = static_cast<std::size_t>(
-      std::min<std::uint64_t>(out.size(), buffer_at_ + buffer_.size() - offset));
-  if (n > 0) std::memcpy(out.data(), buffer_.data() + (offset - buffer_at_), n);
-  return n;
+  return read_piece(read_, buffer_, buffer_at_, offset, out);
 }
 
 Result<std::optional<ZipRecord>> ZipDirectoryCursor::next() {

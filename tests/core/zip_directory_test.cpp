@@ -4,7 +4,9 @@
 #include <restorekit/core/zip_directory.hpp>
 
 #include <cstring>
+#include <tuple>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "test_support.hpp"
@@ -161,6 +163,50 @@ TEST_F(ZipDirectory, HostileBytesNeverCrashAndNeverReadOutOfBounds) {
     ASSERT_TRUE(r);
     EXPECT_FALSE(r->findings.empty());
   }
+}
+
+// A zip of many small entries (Info-ZIP) is checked with a read per 64 KiB of its directory
+// and of its local headers, not two reads per header in each of the three walks, and no byte
+// is read much more than once; damage to a late local header is still found.
+TEST_F(ZipDirectory, ManySmallEntriesAreCheckedInFewReads) {
+  RK_REQUIRE_TOOL("zip");
+  for (int i = 0; i < 3000; ++i) {
+    test::write_file(
+        dir_ / fmt::format("many/f{:02}/note-{:04}.txt", i % 30, i),
+        fmt::format("note {} ", i) + std::string(static_cast<std::size_t>(i % 97), 'n'));
+  }
+  ASSERT_EQ(test::sh("zip -qr many.zip many", dir_.path()), 0);
+  auto count = [](const std::string& bytes) {
+    std::size_t reads = 0;
+    std::uint64_t read_bytes = 0;
+    ReadAt read = [&](std::uint64_t offset, std::span<std::byte> out) -> Result<std::size_t> {
+      ++reads;
+      if (offset >= bytes.size()) return std::size_t{0};
+      std::size_t k = std::min(out.size(), bytes.size() - static_cast<std::size_t>(offset));
+      std::memcpy(out.data(), bytes.data() + offset, k);
+      read_bytes += k;
+      return k;
+    };
+    auto r = check_zip_directory(read, bytes.size(), "many.zip");
+    EXPECT_TRUE(r);
+    return std::make_tuple(r ? *r : ZipDirectoryReport{}, reads, read_bytes);
+  };
+  auto bytes = test::read_file(dir_ / "many.zip");
+  auto [report, reads, read_bytes] = count(bytes);
+  EXPECT_TRUE(report.findings.empty()) << describe(report);
+  EXPECT_EQ(report.entries, 3000u + 31u);  // the files and their 31 folders
+  // The directory's walk compares each entry with its local header (one read each: the
+  // directory may list them in any order); the walks forward read by pieces.
+  EXPECT_LT(reads, 3031u + 100u) << "reads";
+  EXPECT_LT(read_bytes, 3 * bytes.size() + (std::uint64_t{3031} << 8)) << "bytes read";
+  // The last local header's name, changed: its walk still reads it.
+  auto in_directory = bytes.rfind("PK\x01\x02");
+  ASSERT_NE(in_directory, std::string::npos);
+  auto last_local = bytes.rfind("PK\x03\x04", in_directory);
+  ASSERT_NE(last_local, std::string::npos);
+  bytes[last_local + 30] = 'X';
+  auto [damaged, r2, b2] = count(bytes);
+  EXPECT_FALSE(damaged.findings.empty()) << "a renamed local header";
 }
 
 }  // namespace
