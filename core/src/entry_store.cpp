@@ -50,6 +50,10 @@ constexpr std::string_view kColumns =
 // The key column is NULL where the name is its own key (ASCII and other NFC names: almost all),
 // which keeps the file and its index small; lookups use coalesce(key, path).
 std::optional<std::string> stored_key(std::string_view path) {
+  // ASCII is its own key (name_key): no copy to find that out.
+  if (std::all_of(path.begin(), path.end(), [](unsigned char c) { return c < 0x80; })) {
+    return std::nullopt;
+  }
   std::string key = name_key(path);
   if (key == path) return std::nullopt;
   return key;
@@ -363,11 +367,15 @@ Result<void> EntryStore::flush_locked() {
 }
 
 Result<void> EntryStore::add(const StoredEntry& entry, Ownership ownership) {
+  return add(StoredEntry(entry), ownership);
+}
+
+Result<void> EntryStore::add(StoredEntry&& entry, Ownership ownership) {
   std::lock_guard lock(mutex_);
   if (impl_->sealed) {
     return fail(ErrorCode::kInvalidArgument, "the entry store was sealed; nothing more is added");
   }
-  impl_->batch.emplace_back(entry, ownership);
+  impl_->batch.emplace_back(std::move(entry), ownership);
   if (impl_->batch.size() >= Impl::kHandOff) RK_TRY(impl_->hand_off());
   return {};
 }

@@ -11,13 +11,28 @@ bool EntryResult::notable() const {
          core::is_metadata_entry(path);
 }
 
-core::StoredEntry EntryResult::stored() const {
-  core::EntryRecord r{path,        type,      data_read ? std::optional(bytes) : declared_size,
-                      mtime,       encrypted, !problem,
-                      std::nullopt};
-  if (data_read && !data_error) r.hash = xxh128;
-  return core::StoredEntry{index, std::move(r), data_read, data_error.has_value(),
-                           data_read && !data_error ? extra_hex : std::nullopt};
+namespace {
+
+core::StoredEntry row_of(const EntryResult& e, std::string path,
+                         std::optional<std::string> extra_hex) {
+  core::EntryRecord r{
+      std::move(path), e.type,      e.data_read ? std::optional(e.bytes) : e.declared_size,
+      e.mtime,         e.encrypted, !e.problem,
+      std::nullopt};
+  bool good = e.data_read && !e.data_error;
+  if (good) r.hash = e.xxh128;
+  return core::StoredEntry{e.index, std::move(r), e.data_read, e.data_error.has_value(),
+                           good ? std::move(extra_hex) : std::nullopt};
+}
+
+}  // namespace
+
+core::StoredEntry EntryResult::stored() const& {
+  return row_of(*this, path, extra_hex);
+}
+
+core::StoredEntry EntryResult::stored() && {
+  return row_of(*this, std::move(path), std::move(extra_hex));
 }
 
 namespace {
@@ -44,14 +59,17 @@ class Recorder final : public core::EntryVisitor {
     r.mtime = e.mtime;
     if (e.safe()) r.too_long = core::too_long_to_restore(e.path);
     if (how.data_read) take_data(r, how);
-    // Reader 0 lists every entry; a row of the owner replaces its row in the store.
-    RK_TRY(
-        plan_.store->add(r.stored(), owned ? core::Ownership::kOwned : core::Ownership::kNotOwned));
-    if (!owned) return {};
-    out_.bytes += r.bytes;
-    if (r.encrypted && r.data_read && !r.data_error) ++out_.decrypted;
-    if (r.data_read && plan_.on_entry) plan_.on_entry(r);
-    if (r.notable()) out_.notable.push_back(std::move(r));
+    if (owned) {
+      out_.bytes += r.bytes;
+      if (r.encrypted && r.data_read && !r.data_error) ++out_.decrypted;
+      if (r.data_read && plan_.on_entry) plan_.on_entry(r);
+    }
+    // Reader 0 lists every entry; a row of the owner replaces its row in the store. An entry
+    // not kept gives the store its path instead of a copy.
+    auto ownership = owned ? core::Ownership::kOwned : core::Ownership::kNotOwned;
+    if (!owned || !r.notable()) return plan_.store->add(std::move(r).stored(), ownership);
+    RK_TRY(plan_.store->add(r.stored(), ownership));
+    out_.notable.push_back(std::move(r));
     return {};
   }
 

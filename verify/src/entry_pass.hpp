@@ -51,8 +51,9 @@ struct EntryResult {
 
   // Whether this entry is kept in memory after the pass (see the top of this file).
   [[nodiscard]] bool notable() const;
-  // Its row in the EntryStore.
-  [[nodiscard]] core::StoredEntry stored() const;
+  // Its row in the EntryStore; the second takes the path (for an entry that is not kept).
+  [[nodiscard]] core::StoredEntry stored() const&;
+  [[nodiscard]] core::StoredEntry stored() &&;
 };
 
 struct PassPlan {

@@ -73,6 +73,7 @@ class EntryStore {
 
   // Records an entry. @error kDatabase (disk full), kInvalidArgument (after seal()).
   [[nodiscard]] Result<void> add(const StoredEntry& entry, Ownership ownership);
+  [[nodiscard]] Result<void> add(StoredEntry&& entry, Ownership ownership);  // takes it
   // Ends adding: commits. @error kDatabase.
   [[nodiscard]] Result<void> seal();
 
