@@ -82,6 +82,28 @@ line() {  # name ours peer ratio target
 }
 faster() { line "$1" "$2" "$3" "$(ratio "$3" "$2")" "$4"; }
 
+# Each comparison alternates ours and the peer's runs (median_pair), so load changes on a
+# shared machine hit both sides.
+compare() {  # name target ours-cmd peer-cmd
+  local ours peer
+  read -r ours peer < <(median_pair "$3" "$4")
+  faster "$1" "$ours" "$peer" "$2"
+}
+
+# The archive comparisons, in the current folder: docs.tar.zst and docs.tar.gz by bsdtar, and
+# the zip $1 by Info-ZIP, described as $2.
+compare_archives() {
+  for fmt in tar.zst tar.gz; do
+    compare "verify docs.$fmt (bsdtar) vs bsdtar -xOf" \
+      "$([ "$fmt" = tar.zst ] && echo '>= 0.95x' || echo '>= 1.5x (ISA-L)')" \
+      "'$RK' verify docs.$fmt --quiet --no-catalog" "bsdtar -xOf docs.$fmt > /dev/null"
+  done
+  compare "verify --threads 2 zip ($2) vs 7z t" ">= 1.3x" \
+    "'$RK' verify $1 --threads 2 --quiet --no-catalog" "7z t $1"
+  compare "verify --threads 2 zip ($2) vs unzip -tq" ">= 2.5x" \
+    "'$RK' verify $1 --threads 2 --quiet --no-catalog" "unzip -tq $1"
+}
+
 run_dataset() {
   local name="$1" d="$work/cmp-$1"
   prepare "$name"
@@ -93,21 +115,7 @@ run_dataset() {
     "($(du -Lsh docs | cut -f1)); runs: median of $RUNS"
   printf '%-58s %8s %8s %8s  %s\n' "comparison" "ours s" "peer s" "ratio" "target"
   local ours peer
-  # Each comparison alternates ours and the peer's runs (median_pair), so load changes on a
-  # shared machine hit both sides.
-  compare() {  # name target ours-cmd peer-cmd
-    read -r ours peer < <(median_pair "$3" "$4")
-    faster "$1" "$ours" "$peer" "$2"
-  }
-  for fmt in tar.zst tar.gz; do
-    compare "verify docs.$fmt (bsdtar) vs bsdtar -xOf" \
-      "$([ "$fmt" = tar.zst ] && echo '>= 0.95x' || echo '>= 1.5x (ISA-L)')" \
-      "'$RK' verify docs.$fmt --quiet --no-catalog" "bsdtar -xOf docs.$fmt > /dev/null"
-  done
-  compare "verify --threads 2 zip (Info-ZIP, with db) vs 7z t" ">= 1.3x" \
-    "'$RK' verify all.zip --threads 2 --quiet --no-catalog" "7z t all.zip"
-  compare "verify --threads 2 zip (Info-ZIP, with db) vs unzip -tq" ">= 2.5x" \
-    "'$RK' verify all.zip --threads 2 --quiet --no-catalog" "unzip -tq all.zip"
+  compare_archives all.zip "Info-ZIP, with db"
   compare "verify our docs-only backup (tar.zst frames) vs bsdtar -xOf" ">= 1.5x" \
     "'$RK' verify docs-backup.tar.zst --quiet --no-catalog" \
     "bsdtar -xOf docs-backup.tar.zst > /dev/null"
@@ -207,20 +215,7 @@ run_many() {
   echo "== many: $(find docs -type f | wc -l) documents ($(du -sh docs | cut -f1)), no database;" \
     "runs: median of $RUNS"
   printf '%-58s %8s %8s %8s  %s\n' "comparison" "ours s" "peer s" "ratio" "target"
-  local ours peer
-  compare() {  # name target ours-cmd peer-cmd
-    read -r ours peer < <(median_pair "$3" "$4")
-    faster "$1" "$ours" "$peer" "$2"
-  }
-  for fmt in tar.zst tar.gz; do
-    compare "verify docs.$fmt (bsdtar) vs bsdtar -xOf" \
-      "$([ "$fmt" = tar.zst ] && echo '>= 0.95x' || echo '>= 1.5x (ISA-L)')" \
-      "'$RK' verify docs.$fmt --quiet --no-catalog" "bsdtar -xOf docs.$fmt > /dev/null"
-  done
-  compare "verify --threads 2 zip (Info-ZIP) vs 7z t" ">= 1.3x" \
-    "'$RK' verify docs.zip --threads 2 --quiet --no-catalog" "7z t docs.zip"
-  compare "verify --threads 2 zip (Info-ZIP) vs unzip -tq" ">= 2.5x" \
-    "'$RK' verify docs.zip --threads 2 --quiet --no-catalog" "unzip -tq docs.zip"
+  compare_archives docs.zip "Info-ZIP"
   printf 'peak RSS MiB: verify tar.zst %d, verify zip %d (target <= 64)\n' \
     "$(($(peak_rss_kib "$RK" verify docs.tar.zst --quiet --no-catalog) / 1024))" \
     "$(($(peak_rss_kib "$RK" verify docs.zip --threads 2 --quiet --no-catalog) / 1024))"

@@ -53,9 +53,7 @@ class ReadAheadSource final : public ByteSource {
   ReadAheadSource(std::unique_ptr<ByteSource> inner, std::vector<std::byte> first)
       : inner_(std::move(inner)),
         first_(std::move(first)),
-        chunks_(
-            inner_->name(), kSlots, 1, [this](Chunk& c) { return fill(c); },
-            [](Chunk&) { return Result<void>{}; }) {}
+        chunks_(inner_->name(), kSlots, [this](Chunk& c) { return fill(c); }) {}
   ~ReadAheadSource() override { chunks_.stop(); }  // before the source its thread reads goes
   ReadAheadSource(const ReadAheadSource&) = delete;
   ReadAheadSource& operator=(const ReadAheadSource&) = delete;
@@ -754,9 +752,7 @@ class PrefetchingDecoder final : public ByteSource {
  public:
   explicit PrefetchingDecoder(std::unique_ptr<Decoder> decoder)
       : decoder_(std::move(decoder)),
-        chunks_(
-            decoder_->name(), kSlots, 1, [this](Chunk& c) { return decode(c); },
-            [](Chunk&) { return Result<void>{}; }) {}
+        chunks_(decoder_->name(), kSlots, [this](Chunk& c) { return decode(c); }) {}
   ~PrefetchingDecoder() override { chunks_.stop(); }  // before the decoder its thread uses goes
   PrefetchingDecoder(const PrefetchingDecoder&) = delete;
   PrefetchingDecoder& operator=(const PrefetchingDecoder&) = delete;

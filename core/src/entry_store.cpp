@@ -50,10 +50,7 @@ constexpr std::string_view kColumns =
 // The key column is NULL where the name is its own key (ASCII and other NFC names: almost all),
 // which keeps the file and its index small; lookups use coalesce(key, path).
 std::optional<std::string> stored_key(std::string_view path) {
-  // ASCII is its own key (name_key): no copy to find that out.
-  if (std::all_of(path.begin(), path.end(), [](unsigned char c) { return c < 0x80; })) {
-    return std::nullopt;
-  }
+  if (is_ascii(path)) return std::nullopt;  // its own key, known without a copy
   std::string key = name_key(path);
   if (key == path) return std::nullopt;
   return key;

@@ -10,13 +10,6 @@ namespace restorekit::core {
 
 namespace {
 
-bool is_ascii(std::string_view s) {
-  for (unsigned char c : s) {
-    if (c >= 0x80) return false;
-  }
-  return true;
-}
-
 // NFC of one segment; false where it is not valid UTF-8.
 bool append_nfc(std::string_view segment, std::string& out) {
   utf8proc_uint8_t* nfc = nullptr;
@@ -34,6 +27,13 @@ bool append_nfc(std::string_view segment, std::string& out) {
 // Segment by segment: '/' is a starter that nothing composes with or reorders across, so NFC
 // of the path is the segments' NFC joined by '/', and the ASCII segments (most folders and
 // file names, even under a non-ASCII folder) skip utf8proc.
+bool is_ascii(std::string_view name) {
+  for (unsigned char c : name) {
+    if (c >= 0x80) return false;
+  }
+  return true;
+}
+
 std::string name_key(std::string_view name) {
   if (is_ascii(name)) return std::string(name);  // NFC already; the common case stays cheap
   std::string out;

@@ -48,6 +48,10 @@ class OrderedPipeline {
         prepare_(std::move(prepare)) {
     for (auto& cell : cells_) free_.push_back(&cell);
   }
+  // One worker that fills each item whole: nothing left to prepare (a read-ahead).
+  OrderedPipeline(std::string source, std::size_t slots, Fill fill)
+      : OrderedPipeline(std::move(source), slots, 1, std::move(fill),
+                        [](Item&) { return Result<void>{}; }) {}
   ~OrderedPipeline() { stop(); }
   OrderedPipeline(const OrderedPipeline&) = delete;
   OrderedPipeline& operator=(const OrderedPipeline&) = delete;

@@ -25,18 +25,6 @@ core::StoredEntry row_of(const EntryResult& e, std::string path,
                            good ? std::move(extra_hex) : std::nullopt};
 }
 
-}  // namespace
-
-core::StoredEntry EntryResult::stored() const& {
-  return row_of(*this, path, extra_hex);
-}
-
-core::StoredEntry EntryResult::stored() && {
-  return row_of(*this, std::move(path), std::move(extra_hex));
-}
-
-namespace {
-
 // Attached last: reads what the visitors before it found and records the entry.
 class Recorder final : public core::EntryVisitor {
  public:
@@ -110,6 +98,14 @@ core::PassOptions pass_options(const PassPlan& plan) {
 }
 
 }  // namespace
+
+core::StoredEntry EntryResult::stored() const& {
+  return row_of(*this, path, extra_hex);
+}
+
+core::StoredEntry EntryResult::stored() && {
+  return row_of(*this, std::move(path), std::move(extra_hex));
+}
 
 Result<PassOutcome> run_pass(core::ArchiveReader& reader, const PassPlan& plan) {
   PassOutcome out;

@@ -17,6 +17,9 @@ namespace restorekit::core {
 // returned unchanged (they compare byte by byte).
 std::string name_key(std::string_view name);
 
+// Whether every byte is ASCII: such a name is its own name_key(), found without building it.
+bool is_ascii(std::string_view name);
+
 // True when two names are the same under name_key().
 bool same_name(std::string_view a, std::string_view b);
 
