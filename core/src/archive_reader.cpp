@@ -17,6 +17,7 @@
 
 #include "decoding_source.hpp"
 #include "own_zip.hpp"
+#include "zip_windows.hpp"
 
 namespace restorekit::core {
 
@@ -190,6 +191,9 @@ Result<std::unique_ptr<ByteSource>> with_decoder(std::unique_ptr<ByteSource> sou
 }
 
 struct ArchiveReader::Impl {
+  // A zip file or memory with a long directory: libarchive reads it a window at a time
+  // (zip_windows.hpp), through `source`.
+  std::unique_ptr<ZipWindows> windows;
   std::unique_ptr<ByteSource> source;
   // Zip entries restorekit reads itself, where the zip is a file or memory (own_zip.hpp).
   std::unique_ptr<OwnZipReader> own_zip;
@@ -433,6 +437,26 @@ struct ArchiveReader::Impl {
   int next_header(archive_entry** ae) {
     errno = 0;
     int r = archive_read_next_header(handle, ae);
+    while (r == ARCHIVE_EOF && windows) {
+      auto more = windows->advance();
+      if (more && !*more) break;
+      if (!more) {
+        if (more.error().code == ErrorCode::kIo) source_error = more.error();
+        archive_set_error(handle, EILSEQ, "%s", more.error().message.c_str());
+        return ARCHIVE_FATAL;
+      }
+      // The next window, on a reader of its own; it asks for the passwords from the first again
+      // (answers already prompted for are remembered, not asked again).
+      archive_read_free(handle);
+      handle = nullptr;
+      next_candidate = next_prompt = 0;
+      if (auto started = start(); !started) {
+        fatal = started.error();
+        return ARCHIVE_FATAL;
+      }
+      errno = 0;
+      r = archive_read_next_header(handle, ae);
+    }
     if (own_zip && (r == ARCHIVE_OK || r == ARCHIVE_WARN) && *ae) {
       la_int64_t here = archive_filter_bytes(handle, 0);
       own_zip->header_read(here < 0 ? std::nullopt
@@ -453,6 +477,7 @@ struct ArchiveReader::Impl {
     pending = {};
     entry_offset = 0;
     if (r == ARCHIVE_EOF) return nullptr;
+    if (fatal) return tl::unexpected(*fatal);  // the next zip window did not open
     if (r == ARCHIVE_FATAL || ae == nullptr) return libarchive_error(ARCHIVE_FATAL, name);
     if (++entries > options.limits.max_entries) {
       fatal = Error(ErrorCode::kLimitExceeded,
@@ -629,6 +654,17 @@ Result<ArchiveReader> ArchiveReader::open(std::unique_ptr<ByteSource> source,
   if (impl->zip && file && impl->options.own_zip_inflate) {
     impl->own_zip = std::make_unique<OwnZipReader>(*file);
   }
+  if (impl->zip && file && file->size() && impl->options.zip_window_entries > 0) {
+    ReadAt read = [file](std::uint64_t at, std::span<std::byte> out) {
+      return file->read_at(at, out);
+    };
+    RK_TRY_ASSIGN(auto windows,
+                  ZipWindows::open(read, *file->size(), impl->options.zip_window_entries));
+    if (windows) {
+      impl->windows = std::make_unique<ZipWindows>(std::move(*windows));
+      impl->source = std::make_unique<ZipWindowSource>(std::move(impl->source), *impl->windows);
+    }
+  }
   RK_TRY(impl->start());
   return ArchiveReader(std::move(impl));
 }
@@ -668,6 +704,9 @@ std::uint64_t ArchiveReader::bytes_produced() const {
 }
 std::uint64_t ArchiveReader::own_zip_entries() const {
   return impl_->own_zip ? impl_->own_zip->entries() : 0;
+}
+std::uint64_t ArchiveReader::zip_windows() const {
+  return impl_->windows ? impl_->windows->windows() : 0;
 }
 std::optional<std::uint64_t> ArchiveReader::raw_size() const {
   return impl_->source->size();

@@ -15,9 +15,32 @@
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/safe_path.hpp>
 
+#include "zip_format.hpp"
+
 namespace restorekit::core {
 
+Result<std::size_t> zip::read_piece(const ReadAt& read, std::vector<std::byte>& piece,
+                                    std::uint64_t& piece_at, std::uint64_t offset,
+                                    std::span<std::byte> out) {
+  constexpr std::size_t kPiece = std::size_t{64} << 10;
+  if (offset < piece_at || offset + out.size() > piece_at + piece.size()) {
+    piece.resize(std::max(kPiece, out.size()));
+    RK_TRY_ASSIGN(std::size_t got, read(offset, piece));
+    piece.resize(got);
+    piece_at = offset;
+  }
+  std::size_t n = static_cast<std::size_t>(
+      std::min<std::uint64_t>(out.size(), piece_at + piece.size() - offset));
+  if (n > 0) std::memcpy(out.data(), piece.data() + (offset - piece_at), n);
+  return n;
+}
+
 namespace {
+
+using zip::read_piece;
+using zip::u16;
+using zip::u32;
+using zip::u64;
 
 constexpr std::uint32_t kEndSignature = 0x06054b50;
 constexpr std::uint32_t kZip64EndSignature = 0x06064b50;
@@ -33,17 +56,6 @@ constexpr std::size_t kMaxFindings = 20;
 constexpr std::uint64_t kMaxTrackedEntries = 1'000'000;  // local-only check beyond: skipped
 constexpr std::uint32_t kMax32 = 0xffffffff;
 constexpr std::uint16_t kFlagDescriptor = 1u << 3;
-
-std::uint16_t u16(const std::byte* p) {
-  return static_cast<std::uint16_t>(std::to_integer<unsigned>(p[0]) |
-                                    std::to_integer<unsigned>(p[1]) << 8);
-}
-std::uint32_t u32(const std::byte* p) {
-  return static_cast<std::uint32_t>(u16(p)) | static_cast<std::uint32_t>(u16(p + 2)) << 16;
-}
-std::uint64_t u64(const std::byte* p) {
-  return static_cast<std::uint64_t>(u32(p)) | static_cast<std::uint64_t>(u32(p + 4)) << 32;
-}
 
 // What a local or central header says about one entry.
 struct Header {
@@ -80,27 +92,6 @@ void apply_zip64(Header& h, std::span<const std::byte> extra, bool central,
     }
     at += 4 + len;
   }
-}
-
-// Reads through `piece`, a 64 KiB window of the file that starts at `piece_at`: for walks
-// that only go forward (the directory's headers one after the other, the local headers in file
-// order), so that a zip of many small entries costs a read per 64 KiB instead of two per
-// header. A walk forward reads each byte at most once; random access would read 64 KiB per
-// header, so nothing else reads this way.
-Result<std::size_t> read_piece(const ReadAt& read, std::vector<std::byte>& piece,
-                               std::uint64_t& piece_at, std::uint64_t offset,
-                               std::span<std::byte> out) {
-  constexpr std::size_t kPiece = std::size_t{64} << 10;
-  if (offset < piece_at || offset + out.size() > piece_at + piece.size()) {
-    piece.resize(std::max(kPiece, out.size()));
-    RK_TRY_ASSIGN(std::size_t got, read(offset, piece));
-    piece.resize(got);
-    piece_at = offset;
-  }
-  std::size_t n = static_cast<std::size_t>(
-      std::min<std::uint64_t>(out.size(), piece_at + piece.size() - offset));
-  if (n > 0) std::memcpy(out.data(), piece.data() + (offset - piece_at), n);
-  return n;
 }
 
 // A ReadAt through a piece of its own (read_piece).

@@ -103,6 +103,11 @@ struct ReaderOptions {
   // file or memory; libarchive still reads every header. false: libarchive inflates them too
   // (tests compare the two).
   bool own_zip_inflate = true;
+  // A zip file (or memory) whose central directory holds more records than this is read one
+  // window of records at a time, so that memory does not grow with the entries (libarchive keeps
+  // the directory it reads in memory); 0 reads every directory whole. Tests lower it to compare
+  // the two.
+  std::size_t zip_window_entries = 8192;
 };
 
 struct ArchiveInfo {
@@ -166,6 +171,9 @@ class ArchiveReader {
   [[nodiscard]] std::uint64_t bytes_produced() const;  // uncompressed bytes handed out so far
   // Zip entries whose data restorekit read and inflated itself (ReaderOptions::own_zip_inflate).
   [[nodiscard]] std::uint64_t own_zip_entries() const;
+  // Windows of a zip's directory read so far (ReaderOptions::zip_window_entries); 0 where the
+  // directory is read whole.
+  [[nodiscard]] std::uint64_t zip_windows() const;
   [[nodiscard]] std::optional<std::uint64_t> raw_size() const;
 
  private:
