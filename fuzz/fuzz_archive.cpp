@@ -21,6 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   o.passwords.candidates = {"password", "secret"};
   // Both decoding paths: frames decoded whole on worker threads (prefetching) and streamed.
   o.prefetch = size > 0 && (data[size - 1] & 1) ? core::Prefetch::kYes : core::Prefetch::kNo;
+  // A zip's directory read whole and in windows of two records (zip_windows.hpp).
+  o.zip_window_entries = size > 0 && (data[size - 1] & 2) ? 2 : 0;
   auto bytes = std::as_bytes(std::span(data, size));
   auto reader = core::ArchiveReader::open(core::memory_source(bytes), o);
   if (!reader) return 0;
