@@ -488,7 +488,28 @@ struct ArchiveReader::Impl {
       return tl::unexpected(*fatal);
     }
     fill_entry(ae);
-    if (r != ARCHIVE_OK && !entry.problem) {
+    entry_open = true;
+    if (entry.encrypted && entry.type == EntryType::kSymlink) {
+      // libarchive reads a link's target with its header, before it decrypts anything: what it
+      // read (or failed to) is no target. Nothing of the entry is read.
+      entry.link_target.clear();
+      entry.problem = Error(ErrorCode::kEncryptionUnsupported,
+                            fmt::format("the target of encrypted link \"{}\" cannot be read "
+                                        "(libarchive does not decrypt link targets); links are "
+                                        "never restored",
+                                        entry.raw_path),
+                            entry.raw_path);
+      entry_open = false;
+    } else if (r == ARCHIVE_FAILED) {
+      // The entry is unusable, the archive reads on: its data is not asked for (libarchive is
+      // between headers).
+      const char* text = archive_error_string(handle);
+      entry.problem = Error(classify_message(text ? text : ""),
+                            fmt::format("entry \"{}\" has a damaged header: {}", entry.raw_path,
+                                        text ? text : "unknown"),
+                            entry.raw_path);
+      entry_open = false;
+    } else if (r != ARCHIVE_OK && !entry.problem) {
       const char* text = archive_error_string(handle);
       entry.problem = Error(classify_message(text ? text : ""),
                             fmt::format("entry \"{}\" has a damaged header: {}", entry.raw_path,
@@ -496,7 +517,6 @@ struct ArchiveReader::Impl {
                             entry.raw_path);
     }
     if (entries == 1) fill_info();
-    entry_open = true;
     // A clean header, stored or deflated, not encrypted, sizes as libarchive read them:
     // restorekit reads the data.
     own_pending = own_zip && r == ARCHIVE_OK && entry.type == EntryType::kFile &&

@@ -326,6 +326,41 @@ TEST(Verify, EncryptedZipWithoutOrWithWrongPasswordIsReported) {
   EXPECT_TRUE(right->intact()) << describe(*right);
 }
 
+// An encrypted zip holding a symbolic link (zip -y -P, 7z -p): libarchive reads a link's target
+// with its header, before any decryption, so the target cannot be read. That is a warning on
+// the link (links are never restored), not damage, and every entry after it is still read:
+// before, the link's unreadable header stopped the whole pass and the backup was "damaged".
+TEST(Verify, AnEncryptedLinkIsAWarningAndTheEntriesAfterItAreRead) {
+  RK_REQUIRE_TOOL("zip");
+  ScratchDir dir;
+  test::write_file(dir / "in/a.txt", "first");
+  test::write_file(dir / "in/z.txt", "after the link");
+  fs::create_symlink("a.txt", dir / "in/link");
+  std::vector<std::pair<std::string, std::string>> made = {
+      {"zipcrypto.zip", "zip -qry -P pw zipcrypto.zip in/a.txt in/link in/z.txt"}};
+  if (test::have_tool("7z")) {
+    made.emplace_back("aes.zip",
+                      "7z a -tzip -bso0 -bsp0 -ppw -mem=AES256 aes.zip in/a.txt in/link in/z.txt");
+  }
+  for (const auto& [name, cmd] : made) {
+    SCOPED_TRACE(cmd);
+    ASSERT_EQ(test::sh(cmd, dir.path()), 0);
+    fs::path zip = dir / name;
+    auto o = options_in(dir);
+    o.reader.passwords.candidates = {"pw"};
+    auto r = verify(zip, o);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->intact()) << describe(*r);
+    EXPECT_EQ(r->entries, 3u) << describe(*r);
+    EXPECT_EQ(r->bytes, 5u + 14u) << "both files read: " << describe(*r);
+    const auto* f = find_code(*r, "ENCRYPTION_UNSUPPORTED");
+    ASSERT_NE(f, nullptr) << describe(*r);
+    EXPECT_EQ(f->severity, core::Severity::kWarning);
+    EXPECT_EQ(f->entry, "in/link");
+    EXPECT_NE(f->message.find("never restored"), std::string::npos) << f->message;
+  }
+}
+
 // The summary a verify records (what inspect would say): a foreign backup without a docs/
 // folder has as documents every file but its database; encrypted entries mark it encrypted.
 TEST(Verify, TheSummaryCountsAForeignBackupsDocumentsWithoutItsDatabase) {

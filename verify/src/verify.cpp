@@ -69,6 +69,7 @@ std::string finding_code(ErrorCode code) {
     case ErrorCode::kLimitExceeded: return "LIMIT_EXCEEDED";
     case ErrorCode::kUnsafePath: return "UNSAFE_PATH";
     case ErrorCode::kUnsafeLink: return "UNSAFE_LINK";
+    case ErrorCode::kEncryptionUnsupported: return "ENCRYPTION_UNSUPPORTED";
     default: return "CORRUPT_DATA";
   }
 }
@@ -280,7 +281,11 @@ class Verifier {
     std::map<ErrorCode, std::pair<std::uint64_t, std::string>> aggregated;
     for (const auto& e : entries_) {
       if (e.problem) {
-        add(finding_code(e.problem->code), Severity::kError, e.path, e.problem->message);
+        // An encrypted link's target is unreadable, and links are never restored: a warning.
+        bool unreadable_link = e.problem->code == ErrorCode::kEncryptionUnsupported &&
+                               e.type == core::EntryType::kSymlink;
+        add(finding_code(e.problem->code), unreadable_link ? Severity::kWarning : Severity::kError,
+            e.path, e.problem->message);
       }
       check_data(e, aggregated);
     }
