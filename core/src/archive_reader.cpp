@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <restorekit/core/safe_path.hpp>
+#include <restorekit/core/zip_directory.hpp>
 
 #include "decoding_source.hpp"
 #include "own_zip.hpp"
@@ -195,6 +196,8 @@ struct ArchiveReader::Impl {
   // (zip_windows.hpp), through `source`.
   std::unique_ptr<ZipWindows> windows;
   std::unique_ptr<ByteSource> source;
+  // A zip file or memory, read at random beside libarchive (owned by the chain under source).
+  ByteSource* zip_file = nullptr;
   // Zip entries restorekit reads itself, where the zip is a file or memory (own_zip.hpp).
   std::unique_ptr<OwnZipReader> own_zip;
   bool own_pending = false;  // the current entry may be read by own_zip (settled at first read)
@@ -671,6 +674,7 @@ Result<ArchiveReader> ArchiveReader::open(std::unique_ptr<ByteSource> source,
   RK_TRY_ASSIGN(impl->source, with_decoder(std::move(counted), impl->codec, impl->zip, &impl->notes,
                                            options.prefetch));
   impl->options = std::move(options);
+  if (impl->zip) impl->zip_file = file;
   if (impl->zip && file && impl->options.own_zip_inflate) {
     impl->own_zip = std::make_unique<OwnZipReader>(*file);
   }
@@ -724,6 +728,13 @@ std::uint64_t ArchiveReader::bytes_produced() const {
 }
 std::uint64_t ArchiveReader::own_zip_entries() const {
   return impl_->own_zip ? impl_->own_zip->entries() : 0;
+}
+Result<std::optional<std::uint64_t>> ArchiveReader::zip_listed_entries() {
+  ByteSource* file = impl_->zip_file;
+  if (!file || !file->size()) return std::optional<std::uint64_t>{};
+  return core::zip_listed_entries(
+      [file](std::uint64_t at, std::span<std::byte> out) { return file->read_at(at, out); },
+      *file->size());
 }
 std::uint64_t ArchiveReader::zip_windows() const {
   return impl_->windows ? impl_->windows->windows() : 0;

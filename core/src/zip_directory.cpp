@@ -476,6 +476,14 @@ Result<ZipDirectoryReport> check_zip_directory(const ReadAt& read, std::uint64_t
   return Checker(read, size, name).run();
 }
 
+Result<std::optional<std::uint64_t>> zip_listed_entries(const ReadAt& read, std::uint64_t size) {
+  ZipFile file(read, size);
+  RK_TRY_ASSIGN(auto end, file.find_end());
+  if (!end) return std::optional<std::uint64_t>{};
+  RK_TRY_ASSIGN(auto record, file.end_record(*end));
+  return std::optional(record.entries);
+}
+
 Result<ZipDirectoryReport> check_zip_directory(const ArchiveSource& zip) {
   RK_TRY_ASSIGN(auto source, zip.open());
   auto size = source->size();

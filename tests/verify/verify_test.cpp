@@ -361,6 +361,33 @@ TEST(Verify, AnEncryptedLinkIsAWarningAndTheEntriesAfterItAreRead) {
   }
 }
 
+// Every zip reader parses every header, so up to --threads readers split a zip's data only where
+// its entries are big enough to pay for it: tiny entries are read by one.
+TEST(Verify, AZipOfTinyEntriesIsReadByOneReaderAndOfLargerOnesByMore) {
+  RK_REQUIRE_TOOL("zip");
+  ScratchDir dir;
+  std::string noise(3000, '\0');
+  std::uint64_t state = 5;
+  for (int i = 0; i < 40; ++i) {
+    test::write_file(dir / fmt::format("tiny/{}.txt", i), fmt::format("note {}\n", i));
+    for (auto& c : noise) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      c = static_cast<char>(state >> 56);
+    }
+    test::write_file(dir / fmt::format("large/{}.bin", i), noise);
+  }
+  ASSERT_EQ(test::sh("zip -qr tiny.zip tiny && zip -qr large.zip large", dir.path()), 0);
+  for (auto [name, readers] : {std::pair{"tiny.zip", 1u}, std::pair{"large.zip", 2u}}) {
+    auto o = options_in(dir);
+    o.threads = 2;
+    auto r = verify(dir / name, o);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->intact()) << describe(*r);
+    EXPECT_EQ(r->threads, readers) << name;
+    EXPECT_EQ(r->entries, 41u) << name;  // the folder and its 40 files
+  }
+}
+
 // The summary a verify records (what inspect would say): a foreign backup without a docs/
 // folder has as documents every file but its database; encrypted entries mark it encrypted.
 TEST(Verify, TheSummaryCountsAForeignBackupsDocumentsWithoutItsDatabase) {
@@ -446,7 +473,15 @@ TEST(Verify, EncryptedEntriesFailingAloneMeanAWrongPasswordNotDamage) {
 TEST(Verify, ThePasswordPromptIsAskedOnceForEveryReader) {
   ScratchDir dir;
   std::vector<test::MemoryEntry> entries;
-  for (int i = 0; i < 40; ++i) entries.push_back({fmt::format("f{}.txt", i), "content"});
+  std::uint64_t state = 3;
+  for (int i = 0; i < 40; ++i) {  // entries large enough for every reader (kSmallZipEntry)
+    std::string noise(2000, '\0');
+    for (auto& c : noise) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      c = static_cast<char>(state >> 56);
+    }
+    entries.push_back({fmt::format("f{}.txt", i), noise});
+  }
   test::write_bytes(dir / "enc.zip", test::make_archive(core::ArchiveKind::kZip, entries, "pw"));
   auto o = options_in(dir);
   o.threads = 4;

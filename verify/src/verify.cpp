@@ -74,6 +74,12 @@ std::string finding_code(ErrorCode code) {
   }
 }
 
+// A zip whose entries average fewer bytes of the file than this is read by one reader: every
+// reader parses every header, so a second one costs ~4 us an entry and gains on the data alone.
+// Measured on 2 cores (Info-ZIP zips of base64 text, 20,000 entries): 403 bytes an entry, one
+// reader 9% faster; 627, even; 853, two readers 5% faster; 1,227 and more, two ever faster.
+constexpr std::uint64_t kSmallZipEntry = 640;
+
 unsigned thread_count(const VerifyOptions& o) {
   unsigned hw = std::max(1u, std::thread::hardware_concurrency());
   return std::clamp(o.threads == 0 ? hw : o.threads, 1u, 64u);
@@ -155,7 +161,7 @@ class Verifier {
     report_.archive_bytes = reader->raw_size().value_or(0);
     // Zip entries are independent: each reader seeks straight to its own entries, and the
     // central directory is checked against the local headers beside the pass.
-    unsigned workers = reader->starts_like_zip() ? thread_count(o_) : 1;
+    unsigned workers = reader->starts_like_zip() ? zip_readers(*reader) : 1;
     if (reader->starts_like_zip()) {
       directory_ =
           std::async(std::launch::async, [this] { return core::check_zip_directory(archive_); });
@@ -188,6 +194,18 @@ class Verifier {
     for (const auto& n : reader->stream_notes()) pending_.push_back(n);
     for (auto& t : threads) t.join();
     return merge(outcomes);
+  }
+
+  // Up to --threads readers for a zip, but one where its entries are small: every reader parses
+  // every header (reading only its own entries' data), so a second reader pays off only where
+  // the data, not the headers, is the work.
+  unsigned zip_readers(core::ArchiveReader& reader) {
+    unsigned most = thread_count(o_);
+    if (most == 1) return 1;
+    auto listed = reader.zip_listed_entries();
+    if (!listed || !*listed || **listed == 0) return most;
+    std::uint64_t per_entry = reader.raw_size().value_or(0) / **listed;
+    return per_entry < kSmallZipEntry ? 1 : most;
   }
 
   Result<void> merge(std::vector<Result<PassOutcome>>& outcomes) {

@@ -171,6 +171,9 @@ class ArchiveReader {
   [[nodiscard]] std::uint64_t bytes_produced() const;  // uncompressed bytes handed out so far
   // Zip entries whose data restorekit read and inflated itself (ReaderOptions::own_zip_inflate).
   [[nodiscard]] std::uint64_t own_zip_entries() const;
+  // The entries a zip file's (or memory's) end record lists, read at the first call: a hint,
+  // which the directory may contradict; nullopt for other archives and sources. @error kIo.
+  [[nodiscard]] Result<std::optional<std::uint64_t>> zip_listed_entries();
   // Windows of a zip's directory read so far (ReaderOptions::zip_window_entries); 0 where the
   // directory is read whole.
   [[nodiscard]] std::uint64_t zip_windows() const;

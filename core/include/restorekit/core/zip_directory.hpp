@@ -50,6 +50,12 @@ struct ZipDirectoryReport {
 // @error kNotFound, kIo, kInvalidArgument (a source that cannot seek or has no size).
 [[nodiscard]] Result<ZipDirectoryReport> check_zip_directory(const ArchiveSource& zip);
 
+// How many entries the end of central directory record of the zip of `size` bytes lists (the
+// zip64 record's count where there is one): a hint (the directory may disagree;
+// check_zip_directory judges), nullopt without an end record. @error kIo.
+[[nodiscard]] Result<std::optional<std::uint64_t>> zip_listed_entries(const ReadAt& read,
+                                                                      std::uint64_t size);
+
 // One entry of a zip's central directory, and where its data starts (after its local header).
 struct ZipRecord {
   std::string name;          // as stored
