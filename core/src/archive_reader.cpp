@@ -72,6 +72,12 @@ std::string_view format_family(int format) {
   }
 }
 
+// Random reads of a file or memory source (ByteSource::reads_at_in_place), which must outlive
+// the function.
+ReadAt reads_of(ByteSource* file) {
+  return [file](std::uint64_t at, std::span<std::byte> out) { return file->read_at(at, out); };
+}
+
 }  // namespace
 
 struct Passwords::Answers {
@@ -503,21 +509,15 @@ struct ArchiveReader::Impl {
                                         entry.raw_path),
                             entry.raw_path);
       entry_open = false;
-    } else if (r == ARCHIVE_FAILED) {
-      // The entry is unusable, the archive reads on: its data is not asked for (libarchive is
-      // between headers).
+    } else if (r == ARCHIVE_FAILED || (r != ARCHIVE_OK && !entry.problem)) {
       const char* text = archive_error_string(handle);
       entry.problem = Error(classify_message(text ? text : ""),
                             fmt::format("entry \"{}\" has a damaged header: {}", entry.raw_path,
                                         text ? text : "unknown"),
                             entry.raw_path);
-      entry_open = false;
-    } else if (r != ARCHIVE_OK && !entry.problem) {
-      const char* text = archive_error_string(handle);
-      entry.problem = Error(classify_message(text ? text : ""),
-                            fmt::format("entry \"{}\" has a damaged header: {}", entry.raw_path,
-                                        text ? text : "unknown"),
-                            entry.raw_path);
+      // A failed header: the entry is unusable, the archive reads on. Its data is not asked for
+      // (libarchive stands between headers).
+      if (r == ARCHIVE_FAILED) entry_open = false;
     }
     if (entries == 1) fill_info();
     // A clean header, stored or deflated, not encrypted, sizes as libarchive read them:
@@ -679,11 +679,8 @@ Result<ArchiveReader> ArchiveReader::open(std::unique_ptr<ByteSource> source,
     impl->own_zip = std::make_unique<OwnZipReader>(*file);
   }
   if (impl->zip && file && file->size() && impl->options.zip_window_entries > 0) {
-    ReadAt read = [file](std::uint64_t at, std::span<std::byte> out) {
-      return file->read_at(at, out);
-    };
-    RK_TRY_ASSIGN(auto windows,
-                  ZipWindows::open(read, *file->size(), impl->options.zip_window_entries));
+    RK_TRY_ASSIGN(auto windows, ZipWindows::open(reads_of(file), *file->size(),
+                                                 impl->options.zip_window_entries));
     if (windows) {
       impl->windows = std::make_unique<ZipWindows>(std::move(*windows));
       impl->source = std::make_unique<ZipWindowSource>(std::move(impl->source), *impl->windows);
@@ -732,14 +729,14 @@ std::uint64_t ArchiveReader::own_zip_entries() const {
 Result<std::optional<std::uint64_t>> ArchiveReader::zip_listed_entries() {
   ByteSource* file = impl_->zip_file;
   if (!file || !file->size()) return std::optional<std::uint64_t>{};
-  return core::zip_listed_entries(
-      [file](std::uint64_t at, std::span<std::byte> out) { return file->read_at(at, out); },
-      *file->size());
+  return core::zip_listed_entries(reads_of(file), *file->size());
 }
 std::uint64_t ArchiveReader::zip_windows() const {
   return impl_->windows ? impl_->windows->windows() : 0;
 }
 std::optional<std::uint64_t> ArchiveReader::raw_size() const {
+  // A zip read in windows: its source is the virtual file, larger than the zip.
+  if (impl_->windows) return impl_->windows->real_size();
   return impl_->source->size();
 }
 

@@ -38,6 +38,7 @@ std::vector<std::string> reading(const fs::path& zip, std::size_t window,
       return lines;
     }
     if (windows) *windows = reader->zip_windows();
+    EXPECT_EQ(reader->raw_size(), fs::file_size(zip)) << "the zip's size, windows or not";
     if (*e == nullptr) return lines;
     const Entry& entry = **e;
     std::string line = fmt::format(
