@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <clocale>
 #include <cstring>
+#include <deque>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -229,7 +230,9 @@ struct ArchiveReader::Impl {
   std::span<const std::byte> pending;  // a data block held back while a hole is emitted
   std::size_t next_candidate = 0;
   std::size_t next_prompt = 0;
-  std::string prompted;  // storage for a prompted password
+  std::vector<std::string> offered;  // passwords handed to libarchive, in order
+  std::deque<std::string> replay;    // offered again first, to a zip window's new reader
+  std::string current;               // storage for the password handed out last
 
   ~Impl() {
     if (handle) archive_read_free(handle);
@@ -282,14 +285,33 @@ struct ArchiveReader::Impl {
   static const char* passphrase_cb(archive*, void* data) {
     auto* self = static_cast<Impl*>(data);
     auto& pw = self->options.passwords;
-    if (self->next_candidate < pw.candidates.size()) {
-      return pw.candidates[self->next_candidate++].c_str();
+    if (!self->replay.empty()) {
+      self->current = std::move(self->replay.front());
+      self->replay.pop_front();
+      return self->current.c_str();
     }
-    if (!pw.prompt) return nullptr;
-    auto answer = pw.prompted(self->next_prompt++);
-    if (!answer) return nullptr;
-    self->prompted = std::move(*answer);
-    return self->prompted.c_str();
+    if (self->next_candidate < pw.candidates.size()) {
+      self->current = pw.candidates[self->next_candidate++];
+    } else {
+      if (!pw.prompt) return nullptr;
+      auto answer = pw.prompted(self->next_prompt++);
+      if (!answer) return nullptr;
+      self->current = std::move(*answer);
+    }
+    self->offered.push_back(self->current);
+    return self->current.c_str();
+  }
+
+  // A zip window's new reader is offered the passwords in the order libarchive keeps them: it
+  // moves a password that fails to the end of its list, so the one in use (the last handed out)
+  // comes first, then the others. Offered from the first again, a wrong one would be tried on
+  // each window's first encrypted entry, and ZipCrypto's one-byte check passes 1 in 256 wrong
+  // passwords (then the entry fails its CRC).
+  void offer_again() {
+    replay.clear();
+    if (offered.empty()) return;
+    replay.push_back(offered.back());
+    replay.insert(replay.end(), offered.begin(), offered.end() - 1);
   }
 
   Result<void> start() {
@@ -454,11 +476,10 @@ struct ArchiveReader::Impl {
         archive_set_error(handle, EILSEQ, "%s", more.error().message.c_str());
         return ARCHIVE_FATAL;
       }
-      // The next window, on a reader of its own; it asks for the passwords from the first again
-      // (answers already prompted for are remembered, not asked again).
+      // The next window, on a reader of its own.
       archive_read_free(handle);
       handle = nullptr;
-      next_candidate = next_prompt = 0;
+      offer_again();
       if (auto started = start(); !started) {
         fatal = started.error();
         return ARCHIVE_FATAL;
