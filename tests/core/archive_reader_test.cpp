@@ -390,12 +390,8 @@ TEST(ArchiveReader, AZipNameThatDoesNotConvertAfterAFailedAllocationIsNotAnExit)
 // Read ahead (Prefetch::kYes: gzip, xz and streamed zstd are read on one thread and decoded on
 // another) or in place, a failed read surfaces as the same clean error.
 TEST(ArchiveReader, FailingReadAtAnyPointGivesACleanIoError) {
-  std::string payload(20000, 'q');
-  std::uint64_t state = 42;
-  for (auto& c : payload) {  // incompressible, so that the archive needs many reads
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    c = static_cast<char>(state >> 56);
-  }
+  // Incompressible, so that the archive needs many reads.
+  std::string payload = test::noise(20000, 42);
   for (auto kind : {ArchiveKind::kTarGz, ArchiveKind::kTarXz, ArchiveKind::kTarZst}) {
     auto bytes = test::make_archive(kind, {{"a", payload}, {"b", payload}});
     for (auto prefetch : {Prefetch::kNo, Prefetch::kYes}) {
@@ -976,14 +972,8 @@ TEST(ArchiveReaderOwnZip, ReadsExactlyWhatLibarchiveReads) {
   ScratchDir dir;
   std::string text;
   for (int i = 0; i < 60000; ++i) text += fmt::format("line {} of a compressible document\n", i);
-  std::string noise(300000, '\0');
-  std::uint64_t state = 7;
-  for (auto& c : noise) {
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    c = static_cast<char>(state >> 56);
-  }
   test::write_file(dir / "tree/big.txt", text);  // several 256 KiB pieces each way
-  test::write_file(dir / "tree/noise.bin", noise);
+  test::write_file(dir / "tree/noise.bin", test::noise(300000, 7));
   test::write_file(dir / "tree/empty.txt", "");
   test::write_file(dir / "tree/sub/small.txt", "small\n");
   test::write_file(dir / "tree/sub/deeper/Müller.txt", "unicode name\n");

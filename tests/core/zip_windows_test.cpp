@@ -92,14 +92,8 @@ Compared expect_windows_read_the_same(const fs::path& zip) {
 void make_tree(const fs::path& root) {
   std::string text;
   for (int i = 0; i < 20000; ++i) text += fmt::format("line {} of a compressible document\n", i);
-  std::string noise(100000, '\0');
-  std::uint64_t state = 11;
-  for (auto& c : noise) {
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    c = static_cast<char>(state >> 56);
-  }
   test::write_file(root / "big.txt", text);
-  test::write_file(root / "noise.bin", noise);
+  test::write_file(root / "noise.bin", test::noise(100000, 11));
   test::write_file(root / "empty.txt", "");
   for (int i = 0; i < 12; ++i) {
     test::write_file(root / fmt::format("sub{}/f{}.txt", i % 3, i), fmt::format("file {}\n", i));

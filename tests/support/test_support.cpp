@@ -139,6 +139,15 @@ std::vector<std::string> files_below(const fs::path& root) {
   return out;
 }
 
+std::string noise(std::size_t n, std::uint64_t seed) {
+  std::string out(n, '\0');
+  for (auto& c : out) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    c = static_cast<char>(seed >> 56);
+  }
+  return out;
+}
+
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;

@@ -58,6 +58,8 @@ std::optional<fs::path> corpus_dir();
 // Writes `content` to `path`, creating parent folders.
 void write_file(const fs::path& path, std::string_view content);
 std::string read_file(const fs::path& path);
+// `n` incompressible bytes, the same for the same `seed` (a 64-bit LCG's top bytes).
+std::string noise(std::size_t n, std::uint64_t seed);
 // Every regular file below `root`, relative, sorted (empty when `root` is absent).
 std::vector<std::string> files_below(const fs::path& root);
 

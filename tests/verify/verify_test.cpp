@@ -366,15 +366,9 @@ TEST(Verify, AnEncryptedLinkIsAWarningAndTheEntriesAfterItAreRead) {
 TEST(Verify, AZipOfTinyEntriesIsReadByOneReaderAndOfLargerOnesByMore) {
   RK_REQUIRE_TOOL("zip");
   ScratchDir dir;
-  std::string noise(3000, '\0');
-  std::uint64_t state = 5;
   for (int i = 0; i < 40; ++i) {
     test::write_file(dir / fmt::format("tiny/{}.txt", i), fmt::format("note {}\n", i));
-    for (auto& c : noise) {
-      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-      c = static_cast<char>(state >> 56);
-    }
-    test::write_file(dir / fmt::format("large/{}.bin", i), noise);
+    test::write_file(dir / fmt::format("large/{}.bin", i), test::noise(3000, 5 + i));
   }
   ASSERT_EQ(test::sh("zip -qr tiny.zip tiny && zip -qr large.zip large", dir.path()), 0);
   for (auto [name, readers] : {std::pair{"tiny.zip", 1u}, std::pair{"large.zip", 2u}}) {
@@ -473,14 +467,8 @@ TEST(Verify, EncryptedEntriesFailingAloneMeanAWrongPasswordNotDamage) {
 TEST(Verify, ThePasswordPromptIsAskedOnceForEveryReader) {
   ScratchDir dir;
   std::vector<test::MemoryEntry> entries;
-  std::uint64_t state = 3;
   for (int i = 0; i < 40; ++i) {  // entries large enough for every reader (kSmallZipEntry)
-    std::string noise(2000, '\0');
-    for (auto& c : noise) {
-      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-      c = static_cast<char>(state >> 56);
-    }
-    entries.push_back({fmt::format("f{}.txt", i), noise});
+    entries.push_back({fmt::format("f{}.txt", i), test::noise(2000, 3 + i)});
   }
   test::write_bytes(dir / "enc.zip", test::make_archive(core::ArchiveKind::kZip, entries, "pw"));
   auto o = options_in(dir);
