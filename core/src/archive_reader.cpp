@@ -4,74 +4,24 @@
 #include <archive_entry.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <cerrno>
 #include <clocale>
 #include <cstring>
-#include <deque>
 #include <mutex>
 
 #include <fmt/format.h>
 
-#include <restorekit/core/safe_path.hpp>
 #include <restorekit/core/zip_directory.hpp>
 
 #include "decoding_source.hpp"
+#include "libarchive_entry.hpp"
 #include "own_zip.hpp"
 #include "zip_windows.hpp"
 
 namespace restorekit::core {
 
 namespace {
-
-constexpr std::array<std::byte, 64 * 1024> kZeros{};
-
-// libarchive's name getters call exit(1) when a conversion fails while errno holds ENOMEM,
-// which may be left over from any earlier, handled failure (a refused allocation on the way):
-// errno is cleared before each.
-const char* name_of(archive_entry* ae, const char* (*getter)(archive_entry*)) {
-  errno = 0;
-  return getter(ae);
-}
-
-bool contains_ci(std::string_view haystack, std::string_view needle) {
-  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
-                        [](char a, char b) { return std::tolower(a) == std::tolower(b); });
-  return it != haystack.end();
-}
-
-// libarchive reports errors as free text; map the text to our stable codes at the call.
-ErrorCode classify_message(std::string_view msg) {
-  if (contains_ci(msg, "passphrase required") || contains_ci(msg, "password required")) {
-    return ErrorCode::kPasswordRequired;
-  }
-  if (contains_ci(msg, "incorrect passphrase") || contains_ci(msg, "incorrect password") ||
-      contains_ci(msg, "wrong passphrase")) {
-    return ErrorCode::kBadPassword;
-  }
-  if (contains_ci(msg, "encrypt") &&
-      (contains_ci(msg, "not supported") || contains_ci(msg, "unsupported"))) {
-    return ErrorCode::kEncryptionUnsupported;
-  }
-  if (contains_ci(msg, "crc") || contains_ci(msg, "checksum")) return ErrorCode::kCrcError;
-  if (contains_ci(msg, "truncat") || contains_ci(msg, "premature end") ||
-      contains_ci(msg, "unexpected end") || contains_ci(msg, "unexpected eof")) {
-    return ErrorCode::kTruncated;
-  }
-  if (contains_ci(msg, "unrecognized archive format")) return ErrorCode::kNotAnArchive;
-  return ErrorCode::kCorruptData;
-}
-
-std::string_view format_family(int format) {
-  switch (format & ARCHIVE_FORMAT_BASE_MASK) {
-    case ARCHIVE_FORMAT_ZIP: return "zip";
-    case ARCHIVE_FORMAT_TAR: return "tar";
-    case ARCHIVE_FORMAT_7ZIP: return "7z";
-    case ARCHIVE_FORMAT_CPIO: return "cpio";
-    default: return "unknown";
-  }
-}
 
 // Random reads of a file or memory source (ByteSource::reads_at_in_place), which must outlive
 // the function.
@@ -113,7 +63,7 @@ std::string_view entry_type_name(EntryType type) {
 bool utf8_locale() {
   const char* current = std::setlocale(LC_CTYPE, nullptr);
   std::string_view cur = current ? current : "";
-  return contains_ci(cur, "utf-8") || contains_ci(cur, "utf8");
+  return detail::contains_ci(cur, "utf-8") || detail::contains_ci(cur, "utf8");
 }
 
 Result<void> require_utf8_locale() {
@@ -224,15 +174,9 @@ struct ArchiveReader::Impl {
   std::uint64_t entries = 0;
   std::atomic<std::uint64_t> raw_read{0};  // written by a prefetching decoder's thread
   std::uint64_t produced = 0;
-  std::uint64_t fed = 0;               // bytes handed to libarchive (decoded, for tar.gz/.zst/.xz)
-  std::uint64_t entry_offset = 0;      // next expected offset inside the entry (sparse holes)
-  std::uint64_t hole = 0;              // zero bytes still owed before `pending`
-  std::span<const std::byte> pending;  // a data block held back while a hole is emitted
-  std::size_t next_candidate = 0;
-  std::size_t next_prompt = 0;
-  std::vector<std::string> offered;  // passwords handed to libarchive, in order
-  std::deque<std::string> replay;    // offered again first, to a zip window's new reader
-  std::string current;               // storage for the password handed out last
+  std::uint64_t fed = 0;      // bytes handed to libarchive (decoded, for tar.gz/.zst/.xz)
+  detail::SparseFill sparse;  // the current entry's holes, read through libarchive
+  detail::PasswordFeed passwords{options.passwords};
 
   ~Impl() {
     if (handle) archive_read_free(handle);
@@ -283,35 +227,7 @@ struct ArchiveReader::Impl {
   }
 
   static const char* passphrase_cb(archive*, void* data) {
-    auto* self = static_cast<Impl*>(data);
-    auto& pw = self->options.passwords;
-    if (!self->replay.empty()) {
-      self->current = std::move(self->replay.front());
-      self->replay.pop_front();
-      return self->current.c_str();
-    }
-    if (self->next_candidate < pw.candidates.size()) {
-      self->current = pw.candidates[self->next_candidate++];
-    } else {
-      if (!pw.prompt) return nullptr;
-      auto answer = pw.prompted(self->next_prompt++);
-      if (!answer) return nullptr;
-      self->current = std::move(*answer);
-    }
-    self->offered.push_back(self->current);
-    return self->current.c_str();
-  }
-
-  // A zip window's new reader is offered the passwords in the order libarchive keeps them: it
-  // moves a password that fails to the end of its list, so the one in use (the last handed out)
-  // comes first, then the others. Offered from the first again, a wrong one would be tried on
-  // each window's first encrypted entry, and ZipCrypto's one-byte check passes 1 in 256 wrong
-  // passwords (then the entry fails its CRC).
-  void offer_again() {
-    replay.clear();
-    if (offered.empty()) return;
-    replay.push_back(offered.back());
-    replay.insert(replay.end(), offered.begin(), offered.end() - 1);
+    return static_cast<Impl*>(data)->passwords.next();
   }
 
   Result<void> start() {
@@ -347,119 +263,15 @@ struct ArchiveReader::Impl {
   // what its message says (libarchive's, or the same words from restorekit's own zip reading).
   tl::unexpected<Error> reading_error(int status, const std::string& msg,
                                       const std::string& subject) {
-    ErrorCode code = classify_message(msg);
+    ErrorCode code = detail::classify_message(msg);
     if (code == ErrorCode::kPasswordRequired && options.passwords.any()) {
       code = ErrorCode::kBadPassword;
     }
     std::string where = subject == name ? fmt::format("{}", name)
                                         : fmt::format("entry \"{}\" of {}", subject, name);
-    std::string sentence;
-    switch (code) {
-      case ErrorCode::kPasswordRequired:
-        sentence = fmt::format("{} is encrypted and no password was given ({})", where, msg);
-        break;
-      case ErrorCode::kBadPassword:
-        sentence = fmt::format("wrong password for {} ({})", where, msg);
-        break;
-      case ErrorCode::kEncryptionUnsupported:
-        sentence = fmt::format(
-            "{} uses an encryption restorekit cannot decrypt ({}); re-create the backup as an "
-            "AES-256 zip or decrypt it with its own tool first",
-            where, msg);
-        break;
-      case ErrorCode::kNotAnArchive:
-        sentence = fmt::format(
-            "{} is not an archive restorekit reads (zip, 7z, tar, tar.gz/.bz2/.xz/.zst/.lz4, "
-            "cpio)",
-            where);
-        break;
-      case ErrorCode::kTruncated:
-        sentence = fmt::format("{} is truncated ({}); the backup file is incomplete", where, msg);
-        break;
-      default: sentence = fmt::format("{} is damaged: {}", where, msg);
-    }
+    std::string sentence = detail::reading_sentence(code, where, msg);
     if (status == ARCHIVE_FATAL) fatal = Error(code, sentence, subject);
     return fail(code, std::move(sentence), subject);
-  }
-
-  void fill_entry(archive_entry* ae) {
-    entry = Entry{};
-    entry.index = entries - 1;  // next() has already counted this entry
-    const char* utf8 = name_of(ae, archive_entry_pathname_utf8);
-    // The name as stored only where it is not UTF-8 (asking for it converts it again).
-    const char* raw = utf8 ? nullptr : name_of(ae, archive_entry_pathname);
-    entry.raw_path = utf8 ? utf8 : (raw ? raw : "");
-    if (!utf8) {
-      entry.problem =
-          Error(ErrorCode::kUnsafePath,
-                fmt::format("entry \"{}\" has a name that cannot be read as UTF-8", entry.raw_path),
-                entry.raw_path);
-    } else if (auto norm = normalize_entry_path(entry.raw_path)) {
-      entry.path = std::move(*norm);
-    } else {
-      entry.problem = norm.error();
-    }
-    if (archive_entry_size_is_set(ae)) {
-      entry.size = static_cast<std::uint64_t>(std::max<la_int64_t>(0, archive_entry_size(ae)));
-    }
-    entry.mtime = archive_entry_mtime_is_set(ae) ? archive_entry_mtime(ae) : 0;
-    entry.mode = archive_entry_perm(ae);
-    entry.encrypted = archive_entry_is_encrypted(ae) != 0;
-    fill_type(ae);
-  }
-
-  void fill_type(archive_entry* ae) {
-    const char* hard = name_of(ae, archive_entry_hardlink_utf8);
-    auto filetype = archive_entry_filetype(ae);
-    if (hard) {
-      entry.type = EntryType::kHardlink;
-      entry.link_target = hard;
-    } else if (filetype == AE_IFREG || filetype == 0) {
-      entry.type = EntryType::kFile;
-    } else if (filetype == AE_IFDIR) {
-      entry.type = EntryType::kDirectory;
-    } else if (filetype == AE_IFLNK) {
-      entry.type = EntryType::kSymlink;
-      const char* target = name_of(ae, archive_entry_symlink_utf8);
-      entry.link_target = target ? target : "";
-    } else {
-      entry.type = EntryType::kOther;
-      if (!entry.problem) {
-        entry.problem = Error(ErrorCode::kUnsafePath,
-                              fmt::format("entry \"{}\" is a device, FIFO or socket; only "
-                                          "regular files and directories are extracted",
-                                          entry.raw_path),
-                              entry.raw_path);
-      }
-    }
-    bool is_link = entry.type == EntryType::kSymlink || entry.type == EntryType::kHardlink;
-    if (is_link && !entry.problem) {
-      auto kind = entry.type == EntryType::kSymlink ? LinkKind::kSymbolic : LinkKind::kHard;
-      if (auto ok = check_link(entry.path, entry.link_target, kind); !ok) {
-        entry.problem = ok.error();
-      }
-    }
-  }
-
-  void fill_info() {
-    info.format = std::string(format_family(archive_format(handle)));
-    const char* detail = archive_format_name(handle);
-    info.format_detail = detail ? detail : "";
-    info.filters.clear();
-    if (codec != Codec::kNone) info.filters.emplace_back(codec_name(codec));
-    for (int i = 0; i < archive_filter_count(handle); ++i) {
-      if (archive_filter_code(handle, i) == ARCHIVE_FILTER_NONE) continue;
-      const char* f = archive_filter_name(handle, i);
-      info.filters.emplace_back(f ? f : "unknown");
-    }
-  }
-
-  // "./" (what `tar -C dir -cf x .` writes first) is the archive's root itself: nothing to
-  // restore and nothing unsafe, so it is passed over like the peers do.
-  static bool names_the_root(archive_entry* ae) {
-    const char* raw = name_of(ae, archive_entry_pathname);
-    if (!raw || !*raw || archive_entry_filetype(ae) != AE_IFDIR) return false;
-    return std::string_view(raw).find_first_not_of("./") == std::string_view::npos;
   }
 
   // libarchive's next header; the zip directory cursor steps with it. Its readers call the
@@ -479,7 +291,7 @@ struct ArchiveReader::Impl {
       // The next window, on a reader of its own.
       archive_read_free(handle);
       handle = nullptr;
-      offer_again();
+      passwords.offer_again();
       if (auto started = start(); !started) {
         fatal = started.error();
         return ARCHIVE_FATAL;
@@ -499,13 +311,11 @@ struct ArchiveReader::Impl {
     if (fatal) return tl::unexpected(*fatal);
     archive_entry* ae = nullptr;
     int r = next_header(&ae);
-    while (r == ARCHIVE_OK && ae && names_the_root(ae)) r = next_header(&ae);
+    while (r == ARCHIVE_OK && ae && detail::names_the_root(ae)) r = next_header(&ae);
     entry_open = false;
     own_active = false;
     own_pending = false;
-    hole = 0;
-    pending = {};
-    entry_offset = 0;
+    sparse.reset();
     if (r == ARCHIVE_EOF) return nullptr;
     if (fatal) return tl::unexpected(*fatal);  // the next zip window did not open
     if (r == ARCHIVE_FATAL || ae == nullptr) return libarchive_error(ARCHIVE_FATAL, name);
@@ -517,7 +327,7 @@ struct ArchiveReader::Impl {
                     name);
       return tl::unexpected(*fatal);
     }
-    fill_entry(ae);
+    entry = detail::entry_from(ae, entries - 1);
     entry_open = true;
     if (entry.encrypted && entry.type == EntryType::kSymlink) {
       // libarchive reads a link's target with its header, before it decrypts anything: what it
@@ -532,7 +342,7 @@ struct ArchiveReader::Impl {
       entry_open = false;
     } else if (r == ARCHIVE_FAILED || (r != ARCHIVE_OK && !entry.problem)) {
       const char* text = archive_error_string(handle);
-      entry.problem = Error(classify_message(text ? text : ""),
+      entry.problem = Error(detail::classify_message(text ? text : ""),
                             fmt::format("entry \"{}\" has a damaged header: {}", entry.raw_path,
                                         text ? text : "unknown"),
                             entry.raw_path);
@@ -540,19 +350,12 @@ struct ArchiveReader::Impl {
       // (libarchive stands between headers).
       if (r == ARCHIVE_FAILED) entry_open = false;
     }
-    if (entries == 1) fill_info();
+    if (entries == 1) info = detail::info_of(handle, codec);
     // A clean header, stored or deflated, not encrypted, sizes as libarchive read them:
     // restorekit reads the data.
     own_pending = own_zip && r == ARCHIVE_OK && entry.type == EntryType::kFile &&
                   !entry.encrypted && own_zip->may_read(entry.size);
     return &entry;
-  }
-
-  Result<std::span<const std::byte>> emit_hole() {
-    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(hole, kZeros.size()));
-    hole -= n;
-    entry_offset += n;
-    return account(std::span<const std::byte>(kZeros.data(), n));
   }
 
   // The size and ratio limits, for `bytes` expanded so far (of an entry, or of the stream).
@@ -592,13 +395,7 @@ struct ArchiveReader::Impl {
   Result<std::span<const std::byte>> read_block() {
     if (fatal) return tl::unexpected(*fatal);
     if (!entry_open) return std::span<const std::byte>{};
-    if (hole > 0) return emit_hole();
-    if (!pending.empty()) {
-      auto block = pending;
-      pending = {};
-      entry_offset += block.size();
-      return account(block);
-    }
+    if (auto owed = sparse.owed(); !owed.empty()) return account(owed);
     if (own_pending) {  // settled at the first read: skipped entries cost no header read
       own_pending = false;
       own_active = own_zip->begin();
@@ -616,7 +413,6 @@ struct ArchiveReader::Impl {
         own_active = false;
         return *block;
       }
-      entry_offset += block->size();
       return account(*block);
     }
     const void* buf = nullptr;
@@ -624,26 +420,19 @@ struct ArchiveReader::Impl {
     la_int64_t offset = 0;
     int r = archive_read_data_block(handle, &buf, &size, &offset);
     if (r == ARCHIVE_EOF) {
-      if (entry.size && entry_offset < *entry.size && entry.type == EntryType::kFile) {
-        hole = *entry.size - entry_offset;  // a sparse file ending in a hole
-        return emit_hole();
-      }
+      // A sparse file may end in a hole.
+      auto zeros = sparse.end(entry.type == EntryType::kFile ? entry.size : std::nullopt);
+      if (!zeros.empty()) return account(zeros);
       entry_open = false;
-      return std::span<const std::byte>{};
+      return zeros;
     }
     if (r < ARCHIVE_OK) {
       entry_open = false;
       return libarchive_error(r, entry.raw_path);
     }
     std::span<const std::byte> block(static_cast<const std::byte*>(buf), size);
-    auto off = static_cast<std::uint64_t>(std::max<la_int64_t>(0, offset));
-    if (off > entry_offset) {
-      hole = off - entry_offset;
-      pending = block;
-      return emit_hole();
-    }
-    entry_offset += size;
-    return account(block);
+    return account(
+        sparse.place(block, static_cast<std::uint64_t>(std::max<la_int64_t>(0, offset))));
   }
 
   Result<void> drain() {
