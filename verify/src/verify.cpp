@@ -1,13 +1,10 @@
 #include <restorekit/verify/verify.hpp>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
-#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
-#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -20,8 +17,10 @@
 
 #include "backup_checks.hpp"
 #include "database_checks.hpp"
+#include "entry_findings.hpp"
 #include "entry_pass.hpp"
 #include "name_checks.hpp"
+#include "staged_checks.hpp"
 #include "summary.hpp"
 
 namespace restorekit::verify {
@@ -59,21 +58,6 @@ double lap(std::chrono::steady_clock::time_point& t) {
   return s;
 }
 
-std::string finding_code(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kCrcError: return "CRC_ERROR";
-    case ErrorCode::kTruncated: return "TRUNCATED";
-    case ErrorCode::kPasswordRequired: return "PASSWORD_REQUIRED";
-    case ErrorCode::kBadPassword: return "BAD_PASSWORD";
-    case ErrorCode::kRatioLimit: return "RATIO_LIMIT";
-    case ErrorCode::kLimitExceeded: return "LIMIT_EXCEEDED";
-    case ErrorCode::kUnsafePath: return "UNSAFE_PATH";
-    case ErrorCode::kUnsafeLink: return "UNSAFE_LINK";
-    case ErrorCode::kEncryptionUnsupported: return "ENCRYPTION_UNSUPPORTED";
-    default: return "CORRUPT_DATA";
-  }
-}
-
 // A zip whose entries average fewer bytes of the file than this is read by one reader: every
 // reader parses every header, so a second one costs ~4 us an entry and gains on the data alone.
 // Measured on 2 cores (Info-ZIP zips of base64 text, 20,000 entries): 403 bytes an entry, one
@@ -100,7 +84,7 @@ class Verifier {
     RK_TRY(pass());
     if (directory_.valid()) {
       RK_TRY_ASSIGN(auto d, directory_.get());
-      pending_.insert(pending_.end(), d.findings.begin(), d.findings.end());
+      for (auto& f : d.findings) pass_.add(std::move(f));
       truncated_zip_ = !d.end_record;
     }
     report_.timings.pass = lap(t);
@@ -110,15 +94,17 @@ class Verifier {
     report_.listing = store_;
     find_header();
     index_checksums();
-    bool locked = classify_encrypted();
-    report_.findings.insert(report_.findings.end(), pending_.begin(), pending_.end());
-    RK_TRY(check_entries());
+    bool locked =
+        detail::classify_encrypted(entries_, decrypted_, o_.reader.passwords.any(), pass_);
+    append(pass_.findings());
+    RK_TRY_ASSIGN(auto entry_findings, detail::entry_findings(entries_, *store_, pass_));
+    append(std::move(entry_findings));
     if (truncated_zip_) RK_TRY(summarise_truncation());
     report_.timings.entries = lap(t);
     // A locked backup says nothing about what it could not read: no header, checksum, database
     // or reference findings derived from unread data.
     if (locked) {
-      join_checks();
+      staged_checks_.join();
     } else {
       RK_TRY(check_contents());
     }
@@ -155,7 +141,7 @@ class Verifier {
       // A small damaged stream fails while the reader starts: damage, unless operational.
       complete_ = false;
       if (archive_.path()) report_.archive_bytes = fs::file_size(*archive_.path(), ec_);
-      return damage(opened.error(), "");
+      return pass_.damage(opened.error(), "");
     }
     std::optional<core::ArchiveReader> reader(std::move(*opened));
     report_.archive_bytes = reader->raw_size().value_or(0);
@@ -177,7 +163,7 @@ class Verifier {
       throttle_.update(progress_);
     };
     std::vector<detail::PassPlan> plans(workers);
-    auto on_entry = [this](const EntryResult& e) { start_database_check(e); };
+    auto on_entry = [this](const EntryResult& e) { staged_checks_.read(e); };
     for (unsigned w = 0; w < workers; ++w) {
       plans[w] = detail::PassPlan{
           store_.get(), w,         workers,     &extra_,     report_.staging->path(),
@@ -191,7 +177,7 @@ class Verifier {
     }
     outcomes[0] = detail::run_pass(*reader, plans[0]);
     report_.archive = reader->info();
-    for (const auto& n : reader->stream_notes()) pending_.push_back(n);
+    for (const auto& n : reader->stream_notes()) pass_.add(n);
     for (auto& t : threads) t.join();
     return merge(outcomes);
   }
@@ -222,7 +208,7 @@ class Verifier {
     for (auto& o : outcomes) {
       complete_ = complete_ && !o->pass.stopped;
       RK_TRY(stopped(o->pass));
-      if (o->pass.drain_error) RK_TRY(damage(*o->pass.drain_error, ""));
+      if (o->pass.drain_error) RK_TRY(pass_.damage(*o->pass.drain_error, ""));
     }
     return {};
   }
@@ -237,16 +223,8 @@ class Verifier {
           "{}",
           e.message, o.last_good_entry, o.raw_offset, report_.archive_bytes);
     }
-    RK_TRY(damage(e, o.last_good_entry));
-    reported_.insert(o.stopped->message);  // the failed entry reports the same damage
-    return {};
-  }
-
-  // Several readers (or an entry and the stop it caused) may report the same damage once.
-  Result<void> damage(const Error& e, const std::string& entry) {
-    if (is_operational(e.code)) return tl::unexpected(e);
-    if (!reported_.insert(e.message).second) return {};
-    pending_.push_back(Finding{finding_code(e.code), Severity::kError, entry, e.message});
+    RK_TRY(pass_.damage(e, o.last_good_entry));
+    pass_.reported(o.stopped->message);  // the failed entry reports the same damage
     return {};
   }
 
@@ -266,88 +244,8 @@ class Verifier {
     return {};
   }
 
-  // True when encrypted entries could not be read for want of the right password. With a
-  // password given, an encrypted entry that failed to decrypt while no encrypted entry of the
-  // archive decrypted cleanly is a wrong password that passed AES's 2-byte check value (1 in
-  // 65,536), not damage: it becomes BAD_PASSWORD (and the pass it stopped is not TRUNCATED).
-  bool classify_encrypted() {
-    std::vector<EntryResult*> failed;
-    for (auto& e : entries_) {
-      if (e.encrypted && e.data_read && e.data_error) failed.push_back(&e);
-    }
-    auto password_error = [](ErrorCode c) {
-      return c == ErrorCode::kPasswordRequired || c == ErrorCode::kBadPassword;
-    };
-    bool locked = std::any_of(failed.begin(), failed.end(), [&](const EntryResult* e) {
-      return password_error(e->data_error->code);
-    });
-    if (decrypted_ > 0 || failed.empty()) return locked;
-    for (auto* e : failed) {
-      if (password_error(e->data_error->code)) continue;
-      auto message = e->data_error->message;
-      std::erase_if(pending_, [&](const Finding& f) { return f.message.rfind(message, 0) == 0; });
-      reported_.erase(message);
-      e->data_error->code =
-          o_.reader.passwords.any() ? ErrorCode::kBadPassword : ErrorCode::kPasswordRequired;
-      e->fatal = false;
-    }
-    return true;
-  }
-
-  // Per-entry structure: unsafe names, duplicates, encryption, data errors, sizes.
-  Result<void> check_entries() {
-    std::map<ErrorCode, std::pair<std::uint64_t, std::string>> aggregated;
-    for (const auto& e : entries_) {
-      if (e.problem) {
-        // An encrypted link's target is unreadable, and links are never restored: a warning.
-        bool unreadable_link = e.problem->code == ErrorCode::kEncryptionUnsupported &&
-                               e.type == core::EntryType::kSymlink;
-        add(finding_code(e.problem->code), unreadable_link ? Severity::kWarning : Severity::kError,
-            e.path, e.problem->message);
-      }
-      check_data(e, aggregated);
-    }
-    RK_TRY_ASSIGN(auto duplicates, detail::duplicate_names(*store_));
-    append(std::move(duplicates));
-    RK_TRY_ASSIGN(auto paths, detail::path_checks(*store_, entries_));
-    append(std::move(paths));
-    for (const auto& [code, agg] : aggregated) {
-      add(finding_code(code), Severity::kError, agg.second,
-          fmt::format("{} encrypted entr{} could not be read ({}{})", agg.first,
-                      agg.first == 1 ? "y" : "ies",
-                      code == ErrorCode::kBadPassword ? "wrong password, first: \""
-                                                      : "no password given, first: \"",
-                      agg.second + "\""));
-    }
-    return {};
-  }
-
   void append(std::vector<Finding> findings) {
     for (auto& f : findings) report_.findings.push_back(std::move(f));
-  }
-
-  void check_data(const EntryResult& e,
-                  std::map<ErrorCode, std::pair<std::uint64_t, std::string>>& aggregated) {
-    if (!e.data_read || e.fatal || (e.data_error && reported_.count(e.data_error->message))) {
-      return;
-    }
-    if (e.data_error) {
-      auto code = e.data_error->code;
-      if (code == ErrorCode::kPasswordRequired || code == ErrorCode::kBadPassword) {
-        auto& agg = aggregated[code];
-        if (agg.first++ == 0) agg.second = e.path;
-      } else if (!is_operational(code)) {
-        add(finding_code(code), Severity::kError, e.path, e.data_error->message);
-      } else {
-        add("CORRUPT_DATA", Severity::kError, e.path, e.data_error->message);
-      }
-      return;
-    }
-    if (e.declared_size && *e.declared_size != e.bytes) {
-      add("SIZE_MISMATCH", Severity::kError, e.path,
-          fmt::format("entry \"{}\" declares {} bytes but holds {}", e.path, *e.declared_size,
-                      e.bytes));
-    }
   }
 
   // Our backups put their header first.
@@ -376,12 +274,6 @@ class Verifier {
       if (e.path == core::kChecksumsEntry) return &e;
     }
     return nullptr;
-  }
-
-  const EntryResult* entry_at(std::uint64_t index) const {
-    auto it = std::lower_bound(entries_.begin(), entries_.end(), index,
-                               [](const EntryResult& e, std::uint64_t i) { return e.index < i; });
-    return it != entries_.end() && it->index == index ? &*it : nullptr;
   }
 
   bool ours() const { return header_entry_ && header_ && header_->has_value(); }
@@ -437,16 +329,8 @@ class Verifier {
           fmt::format("{} holds no entries: nothing can be restored from it", archive_.name()));
       return out;
     }
-    for (auto& [index, pending] : checks_) {
-      auto check = pending.get();
-      const EntryResult* found = entry_at(index);
-      if (!found || !found->staged) continue;  // the entry turned out damaged after all
-      const EntryResult& e = *found;
-      if (tenant_column && check.tenants.empty()) {
-        check.tenants = recount_tenants(e, *tenant_column);
-      }
-      for (auto& f : check.findings) report_.findings.push_back(f);
-      check.result.staged = e.staged->file;
+    for (auto& check : staged_checks_.collect(entries_, tenant_column)) {
+      append(check.findings);
       report_.databases.push_back(check.result);
       out.push_back(std::move(check));
     }
@@ -483,36 +367,6 @@ class Verifier {
       add("NO_DATABASE", Severity::kWarning, "",
           fmt::format("{}; only documents could be restored from it", what));
     }
-  }
-
-  // Starts the checks of a freshly staged database on their own thread, so that they overlap
-  // the rest of the archive pass (our backups put the database right after the header).
-  void start_database_check(const EntryResult& e) {
-    std::lock_guard lock(checks_mutex_);
-    if (e.header) header_ = e.header;
-    if (!e.staged || e.data_error) return;
-    std::optional<std::string> column;
-    if (header_ && *header_) column = (*header_)->tenant_column;
-    if (!column && o_.profile) column = o_.profile->tenant_column;
-    bool dump = e.staged->format == core::DatabaseFormat::kSqlDump;
-    checks_.emplace(
-        e.index, std::async(std::launch::async, [staged = e.staged->file, path = e.path, dump,
-                                                 column, n = thread_count(o_), cancel = o_.cancel] {
-          auto t = std::chrono::steady_clock::now();
-          auto check = detail::check_database(staged, path, dump, column, n, cancel);
-          check.result.seconds = lap(t);
-          return check;
-        }));
-  }
-
-  std::vector<core::TenantCount> recount_tenants(const EntryResult& e, const std::string& column) {
-    auto db = core::Database::open_untrusted(e.staged->file);
-    if (!db) return {};
-    db->stop_when(o_.cancel);
-    auto summary = core::describe_database(*db, core::CountRows::kNo);
-    if (!summary) return {};
-    return core::count_tenants(*db, *summary, core::TenantSpec{column, {}, "id", {}})
-        .value_or(std::vector<core::TenantCount>{});
   }
 
   Result<void> check_list() {
@@ -552,11 +406,6 @@ class Verifier {
     }
   }
 
-  // The checks still running read the staged files, which the report's staging folder keeps.
-  void join_checks() {
-    for (auto& [index, pending] : checks_) pending.wait();
-  }
-
   const core::ArchiveSource& archive_;
   std::future<Result<core::ZipDirectoryReport>> directory_;  // zip: the central directory
   const VerifyOptions& o_;
@@ -573,13 +422,11 @@ class Verifier {
   std::uint64_t decrypted_ = 0;                        // encrypted entries read cleanly
   const EntryResult* header_entry_ = nullptr;          // restorekit/header.json as the first entry
   std::optional<Result<core::BackupHeader>> header_;   // parsed once
-  std::vector<Finding> pending_;
-  std::mutex checks_mutex_;
-  std::map<std::uint64_t, std::future<detail::DatabaseCheck>> checks_;  // by entry index
+  detail::PassFindings pass_;  // the stops, stream notes and zip directory findings
+  detail::StagedChecks staged_checks_{o_, thread_count(o_)};
   bool complete_ = true;
   bool truncated_zip_ = false;  // a zip without its end of central directory record
   std::error_code ec_;
-  std::set<std::string> reported_;  // messages of damage already reported
   VerifyReport report_;
 };
 
