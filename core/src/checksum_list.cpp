@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <optional>
 
 #include <xxhash.h>
@@ -120,31 +123,92 @@ std::string_view algorithm_name(HashAlgorithm algorithm) {
   return "XXH128";
 }
 
+Result<std::optional<ExpectedHash>> parse_checksum_line(std::string_view line, std::size_t number,
+                                                        std::string_view name) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.empty() || line.front() == '#') return std::optional<ExpectedHash>{};
+  auto parsed = parse_bsd(line);
+  if (!parsed) parsed = parse_gnu(line);
+  auto path = parsed ? normalize_entry_path(parsed->path) : Result<std::string>{};
+  if (!parsed || !path) {
+    return fail(ErrorCode::kInvalidArgument,
+                fmt::format("{} line {} is not an xxhsum line with a safe relative path: \"{}\"",
+                            name, number, line.substr(0, 200)),
+                std::string(name));
+  }
+  parsed->path = std::move(*path);
+  parsed->line = number;
+  return parsed;
+}
+
 Result<std::vector<ExpectedHash>> parse_checksum_list(std::string_view text,
                                                       std::string_view name) {
   std::vector<ExpectedHash> out;
   std::size_t number = 0;
   while (!text.empty()) {
-    ++number;
     auto nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
     text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty() || line.front() == '#') continue;
-    auto parsed = parse_bsd(line);
-    if (!parsed) parsed = parse_gnu(line);
-    auto path = parsed ? normalize_entry_path(parsed->path) : Result<std::string>{};
-    if (!parsed || !path) {
-      return fail(ErrorCode::kInvalidArgument,
-                  fmt::format("{} line {} is not an xxhsum line with a safe relative path: \"{}\"",
-                              name, number, line.substr(0, 200)),
-                  std::string(name));
-    }
-    parsed->path = std::move(*path);
-    parsed->line = number;
-    out.push_back(std::move(*parsed));
+    RK_TRY_ASSIGN(auto parsed, parse_checksum_line(line, ++number, name));
+    if (parsed) out.push_back(std::move(*parsed));
   }
   return out;
+}
+
+Result<void> for_each_checksum_line(const std::filesystem::path& file, std::string_view name,
+                                    const std::function<Result<void>(ExpectedHash&&)>& fn) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    return fail(ErrorCode::kIo,
+                fmt::format("cannot read {}: {}", file.string(), std::strerror(errno)),
+                file.string());
+  }
+  std::vector<char> piece(64 * 1024);
+  std::string carried;  // the start of a line the last piece ended in
+  std::size_t number = 0;
+  auto line = [&](std::string_view text) -> Result<void> {
+    ++number;
+    if (text.size() > kMaxChecksumLine) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("{} line {} is longer than {} bytes: not an xxhsum line", name,
+                              number, kMaxChecksumLine),
+                  std::string(name));
+    }
+    RK_TRY_ASSIGN(auto parsed, parse_checksum_line(text, number, name));
+    if (parsed) RK_TRY(fn(std::move(*parsed)));
+    return {};
+  };
+  for (;;) {
+    in.read(piece.data(), static_cast<std::streamsize>(piece.size()));
+    auto n = static_cast<std::size_t>(in.gcount());
+    if (n == 0) {
+      if (in.bad()) {
+        return fail(ErrorCode::kIo, fmt::format("cannot read {}", file.string()), file.string());
+      }
+      break;
+    }
+    std::string_view rest(piece.data(), n);
+    for (auto nl = rest.find('\n'); nl != std::string_view::npos; nl = rest.find('\n')) {
+      if (carried.empty()) {
+        RK_TRY(line(rest.substr(0, nl)));
+      } else {
+        carried.append(rest.substr(0, nl));
+        RK_TRY(line(carried));
+        carried.clear();
+      }
+      rest.remove_prefix(nl + 1);
+    }
+    if (carried.size() + rest.size() > kMaxChecksumLine) {
+      ++number;  // the line being carried, which is already too long
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("{} line {} is longer than {} bytes: not an xxhsum line", name,
+                              number, kMaxChecksumLine),
+                  std::string(name));
+    }
+    carried.append(rest);
+  }
+  if (!carried.empty()) RK_TRY(line(carried));
+  return {};
 }
 
 }  // namespace restorekit::core

@@ -197,18 +197,35 @@ Result<void> DocumentStager::end(const Entry& entry, const EntryEnd& how) {
 
 Result<Interest> MetadataVisitor::begin(const Entry& entry) {
   text_.clear();
+  list_file_.reset();
+  spool_ = UniqueFd();
   keeping_ = is_readable_file(entry) && is_metadata_entry(entry.path);
-  return keeping_ ? Interest::kData : Interest::kSkip;
+  if (!keeping_) return Interest::kSkip;
+  // The file is made at the first block: the reader that reads the data (of several) spools it.
+  if (!spool_dir_.empty() && entry.path == kChecksumsEntry) {
+    list_file_ = spool_dir_ / fmt::format("checksums-{}.xxh128", entry.index);
+  }
+  return Interest::kData;
 }
 
 Result<Interest> MetadataVisitor::block(std::span<const std::byte> data) {
-  if (text_.size() + data.size() <= kMaxText) {
+  if (list_file_) {
+    if (!spool_) {
+      RK_TRY_ASSIGN(spool_, create_new_file(*list_file_));
+    }
+    RK_TRY(write_all(spool_.get(), data.data(), data.size(), list_file_->string()));
+  } else if (text_.size() + data.size() <= kMaxText) {
     text_.append(reinterpret_cast<const char*>(data.data()), data.size());
   }
   return Interest::kData;
 }
 
 Result<void> MetadataVisitor::end(const Entry& entry, const EntryEnd& how) {
+  if (list_file_ && !how.data_read) list_file_.reset();  // another reader's entry
+  if (list_file_ && !spool_) {  // an empty list
+    RK_TRY_ASSIGN(spool_, create_new_file(*list_file_));
+  }
+  spool_ = UniqueFd();
   if (!keeping_ || entry.index != 0 || entry.path != kHeaderEntry) return {};
   if (how.data_read && !how.failure) header_ = parse_header(text_);
   return {};

@@ -1,6 +1,11 @@
 #include <restorekit/core/checksum_list.hpp>
 
+#include <fstream>
+
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include "test_support.hpp"
 
 namespace restorekit::core {
 namespace {
@@ -43,6 +48,61 @@ TEST(ChecksumList, MalformedOrUnsafeLinesAreErrorsWithTheirNumber) {
     ASSERT_FALSE(list) << bad;
     EXPECT_NE(list.error().message.find("line 2"), std::string::npos) << list.error().message;
     EXPECT_NE(list.error().message.find("sums.txt"), std::string::npos);
+  }
+}
+
+// A list read from a file in 64 KiB pieces gives what the same text parsed whole gives: lines
+// that straddle two pieces, CRLF endings, comments, blank lines, a last line without its
+// newline; and the same first malformed line.
+TEST(ChecksumList, AFileReadInPiecesGivesWhatTheWholeTextGives) {
+  test::ScratchDir dir;
+  std::string text = "# made by xxhsum\r\n\n";
+  for (int i = 0; i < 3000; ++i) {  // ~190 KiB: lines cross the 64 KiB piece boundaries
+    text += fmt::format("{:032x}  docs/{}/{:0>40}.txt{}\n", i * 7919, i % 13, i,
+                        i % 5 == 0 ? "\r" : "");
+  }
+  text += "XXH64 (last line.txt) = e4c191d091bd8853";  // no newline at the end
+  auto whole = parse_checksum_list(text, "sums");
+  ASSERT_TRUE(whole) << whole.error().message;
+  std::ofstream(dir / "sums") << text;
+  std::vector<ExpectedHash> read;
+  auto streamed = for_each_checksum_line(dir / "sums", "sums", [&](ExpectedHash&& e) {
+    read.push_back(std::move(e));
+    return Result<void>{};
+  });
+  ASSERT_TRUE(streamed) << streamed.error().message;
+  ASSERT_EQ(read.size(), whole->size());
+  for (std::size_t i = 0; i < read.size(); ++i) {
+    EXPECT_EQ(read[i].path, (*whole)[i].path);
+    EXPECT_EQ(read[i].hex, (*whole)[i].hex);
+    EXPECT_EQ(read[i].line, (*whole)[i].line);
+    EXPECT_EQ(read[i].algorithm, (*whole)[i].algorithm);
+  }
+
+  std::string broken = text.substr(0, 100'000);
+  broken.insert(broken.rfind('\n') + 1, "not a line\n");
+  auto whole_error = parse_checksum_list(broken, "sums");
+  ASSERT_FALSE(whole_error);
+  std::ofstream(dir / "broken") << broken;
+  auto stream_error =
+      for_each_checksum_line(dir / "broken", "sums", [](ExpectedHash&&) { return Result<void>{}; });
+  ASSERT_FALSE(stream_error);
+  EXPECT_EQ(stream_error.error().message, whole_error.error().message);
+}
+
+// A line longer than any real one is an error naming it, whether it arrives within one piece or
+// as the rest of a file without a newline: memory never holds more than one such line.
+TEST(ChecksumList, ALineLongerThanTheLimitIsAnError) {
+  test::ScratchDir dir;
+  std::string huge = "946b5bf9  " + std::string(kMaxChecksumLine + 10, 'a');
+  for (const auto& text :
+       {"946b5bf9  ok\n" + huge + "\n946b5bf9  next\n", "946b5bf9  ok\n" + huge}) {
+    std::ofstream(dir / "sums", std::ios::trunc) << text;
+    auto r =
+        for_each_checksum_line(dir / "sums", "sums", [](ExpectedHash&&) { return Result<void>{}; });
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("line 2 is longer than"), std::string::npos)
+        << r.error().message;
   }
 }
 

@@ -54,29 +54,27 @@ class BackupChecker {
   }
 
   // The list, sorted by name key, is merged against the store's entries in the same order:
-  // one scan instead of a lookup per line. A line is compared with the first entry of its key
-  // (lines with no entry are MISSING_ENTRY); a file whose key no line names is EXTRA_ENTRY (a
-  // second entry of a listed key is a duplicate, reported as such). Findings come in line order,
-  // then the extra entries in archive order.
+  // one scan of each instead of a lookup per line. A line is compared with the first entry of
+  // its key (lines with no entry are MISSING_ENTRY); a file whose key no line names is
+  // EXTRA_ENTRY (a second entry of a listed key is a duplicate, reported as such). Findings come
+  // in line order, then the extra entries in archive order.
   Result<void> check_checksums() {
     const auto* list = in_.checksums;
     if (!list || list->data_error || !in_.index) return {};
-    const auto& lines = in_.index->lines;
-    if (!lines) {
-      add("BAD_CHECKSUMS", std::string(core::kChecksumsEntry), lines.error().message);
+    if (const auto& bad = in_.index->bad()) {
+      add("BAD_CHECKSUMS", std::string(core::kChecksumsEntry), bad->message);
       return {};
     }
-    const auto& order = in_.index->order;
     std::vector<std::pair<std::uint64_t, Finding>> by_line;
     std::vector<std::pair<std::uint64_t, Finding>> extra;  // by archive index
-    auto missing = [&](std::size_t line) {
-      const auto& path = (*lines)[line].path;
-      by_line.emplace_back(line, Finding{"MISSING_ENTRY", Severity::kError, path,
-                                         fmt::format("entry \"{}\" is listed in {} but not in the "
-                                                     "backup",
-                                                     path, core::kChecksumsEntry)});
+    auto missing = [&](const ChecksumIndex::Line& line) {
+      by_line.emplace_back(line.number,
+                           Finding{"MISSING_ENTRY", Severity::kError, line.path,
+                                   fmt::format("entry \"{}\" is listed in {} but not in the backup",
+                                               line.path, core::kChecksumsEntry)});
     };
-    std::size_t next = 0;
+    RK_TRY(in_.index->start());
+    RK_TRY_ASSIGN(const ChecksumIndex::Line* line, in_.index->next());
     std::optional<std::string> group;  // the key of the entries being walked
     bool listed = false;               // whether a line names that key
     RK_TRY(in_.entries.for_each_by_key(
@@ -85,21 +83,24 @@ class BackupChecker {
             if (!listed) extra_entry(s, extra);
             return {};
           }
-          for (; next < order.size() && std::string_view(order[next].key) < key; ++next) {
-            missing(order[next].line);
+          for (; line && std::string_view(line->key) < key;) {
+            missing(*line);
+            RK_TRY_ASSIGN(line, in_.index->next());
           }
           group = std::string(key);
           listed = false;
-          for (; next < order.size() && order[next].key == key; ++next) {
+          for (; line && line->key == key;) {
             listed = true;
-            if (auto f = compare((*lines)[order[next].line], s)) {
-              by_line.emplace_back(order[next].line, std::move(*f));
-            }
+            if (auto f = compare(*line, s)) by_line.emplace_back(line->number, std::move(*f));
+            RK_TRY_ASSIGN(line, in_.index->next());
           }
           if (!listed) extra_entry(s, extra);
           return {};
         }));
-    for (; next < order.size(); ++next) missing(order[next].line);
+    for (; line;) {
+      missing(*line);
+      RK_TRY_ASSIGN(line, in_.index->next());
+    }
     for (auto* found : {&by_line, &extra}) {
       std::sort(found->begin(), found->end(),
                 [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -121,7 +122,7 @@ class BackupChecker {
   }
 
   // The line against the first entry of its name; a mismatch, if any.
-  std::optional<Finding> compare(const core::ChecksumLine& line, const core::StoredEntry& found) {
+  std::optional<Finding> compare(const ChecksumIndex::Line& line, const core::StoredEntry& found) {
     const auto& hash = found.record.hash;
     if (!hash) return std::nullopt;  // not read, or failed: reported elsewhere
     ++in_.checked;
@@ -203,20 +204,6 @@ class BackupChecker {
 };
 
 }  // namespace
-
-ChecksumIndex index_checksums(std::string_view text) {
-  ChecksumIndex out{core::parse_checksums(text), {}};
-  if (!out.lines) return out;
-  const auto& lines = *out.lines;
-  out.order.reserve(lines.size());
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    out.order.push_back(ChecksumIndex::Keyed{core::name_key(lines[i].path), i});
-  }
-  std::sort(out.order.begin(), out.order.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.key, a.line) < std::tie(b.key, b.line);
-  });
-  return out;
-}
 
 Result<std::vector<Finding>> check_backup(BackupCheckInput& in) {
   return BackupChecker(in).run();

@@ -8,24 +8,12 @@
 #include <restorekit/core/backup_format.hpp>
 #include <restorekit/core/finding.hpp>
 
+#include "checksum_index.hpp"
 #include "database_checks.hpp"
 #include "entry_pass.hpp"
 #include "summary.hpp"
 
 namespace restorekit::verify::detail {
-
-// restorekit/checksums.xxh128 parsed, its lines in name-key order (the order check_backup
-// merges them against the entry store in). Pure work on the list's text: it runs on another
-// thread while the archive's entries are checked.
-struct ChecksumIndex {
-  struct Keyed {
-    std::string key;
-    std::size_t line;
-  };
-  Result<std::vector<core::ChecksumLine>> lines;  // an error is BAD_CHECKSUMS
-  std::vector<Keyed> order;                       // by key, then line
-};
-ChecksumIndex index_checksums(std::string_view text);
 
 struct BackupCheckInput {
   const core::BackupHeader& header;
@@ -33,8 +21,8 @@ struct BackupCheckInput {
   const std::vector<DatabaseCheck>& databases;
   const EntryTotals& totals;     // total_entries() under the header's documents root
   bool complete = true;          // every entry was seen; otherwise only what was seen is compared
-  const EntryResult* checksums;  // restorekit/checksums.xxh128 with its text, when present
-  const ChecksumIndex* index;    // index_checksums() of its text (set where it is readable)
+  const EntryResult* checksums;  // restorekit/checksums.xxh128, when present
+  ChecksumIndex* index;          // the list in name-key order (set where it was read cleanly)
   std::uint64_t last_index = 0;  // the index of the archive's last entry
   std::uint64_t checked = 0;     // out: entries compared with the checksum list
 };

@@ -72,6 +72,7 @@ class Recorder final : public core::EntryVisitor {
     r.staged = databases_.staged();
     r.not_a_database = databases_.finding();
     r.text = metadata_.take_text();
+    r.list_file = metadata_.take_list_file();
     if (r.index == 0) r.header = metadata_.header();
   }
 
@@ -109,7 +110,7 @@ core::StoredEntry EntryResult::stored() && {
 
 Result<PassOutcome> run_pass(core::ArchiveReader& reader, const PassPlan& plan) {
   PassOutcome out;
-  core::MetadataVisitor metadata;
+  core::MetadataVisitor metadata(plan.stage_dir);  // the checksum list goes to a file
   core::HashVisitor hashes([&plan](std::string_view path) -> std::optional<core::HashAlgorithm> {
     if (!plan.extra) return std::nullopt;
     auto it = plan.extra->find(path);

@@ -43,7 +43,9 @@ struct EntryResult {
   std::optional<core::StagedDatabase> staged;  // a database staged to a file
   // Named like a database (*.db, *.sqlite, *.sql, ...) but none that restorekit reads.
   std::optional<core::Finding> not_a_database;
-  std::string text;  // restorekit/header.json and checksums.xxh128, kept verbatim
+  std::string text;  // restorekit/header.json, kept verbatim
+  // restorekit/checksums.xxh128, spooled to a file in the staging folder (as far as it was read)
+  std::optional<std::filesystem::path> list_file;
   // The header, parsed once by the metadata collector, when this is the first entry.
   std::optional<Result<core::BackupHeader>> header;
   std::int64_t mtime = 0;

@@ -259,13 +259,13 @@ class Verifier {
     if (!header_) header_ = first.header ? *first.header : core::parse_header(first.text);
   }
 
-  // Our backup's checksum list is parsed and ordered by name on another core while the
-  // entries are checked (entries_ stays as it is until check_contents() takes the result).
+  // Our backup's checksum list (spooled to a file by the pass) is parsed and put in name order
+  // on disk on another core while the entries are checked.
   void index_checksums() {
     const EntryResult* list = checksums_entry();
-    if (!ours() || !list || list->data_error) return;
-    checksum_index_ = std::async(std::launch::async, [text = std::string_view(list->text)] {
-      return detail::index_checksums(text);
+    if (!ours() || !list || list->data_error || !list->list_file) return;
+    checksum_index_ = std::async(std::launch::async, [file = *list->list_file, cancel = o_.cancel] {
+      return detail::ChecksumIndex::build(file, cancel);
     });
   }
 
@@ -285,7 +285,10 @@ class Verifier {
                                                  ours() ? (*header_)->documents_root : ""));
     if (ours()) {
       std::optional<detail::ChecksumIndex> index;
-      if (checksum_index_.valid()) index = checksum_index_.get();
+      if (checksum_index_.valid()) {
+        RK_TRY_ASSIGN(auto built, checksum_index_.get());
+        index.emplace(std::move(built));
+      }
       detail::BackupCheckInput in{**header_,
                                   *store_,
                                   databases,
@@ -414,14 +417,14 @@ class Verifier {
   std::atomic<std::uint64_t> raw_bytes_{0};
   std::vector<core::ExpectedHash> expected_;
   std::map<std::string, core::HashAlgorithm, std::less<>> extra_;
-  std::shared_ptr<core::EntryStore> store_;            // every entry, on disk
-  std::vector<detail::DatabaseCheck> checked_;         // the databases' checks, for the summary
-  std::optional<detail::EntryTotals> totals_;          // total_entries() with those databases
-  std::vector<EntryResult> entries_;                   // the notable ones, in index order
-  std::future<detail::ChecksumIndex> checksum_index_;  // index_checksums()
-  std::uint64_t decrypted_ = 0;                        // encrypted entries read cleanly
-  const EntryResult* header_entry_ = nullptr;          // restorekit/header.json as the first entry
-  std::optional<Result<core::BackupHeader>> header_;   // parsed once
+  std::shared_ptr<core::EntryStore> store_;     // every entry, on disk
+  std::vector<detail::DatabaseCheck> checked_;  // the databases' checks, for the summary
+  std::optional<detail::EntryTotals> totals_;   // total_entries() with those databases
+  std::vector<EntryResult> entries_;            // the notable ones, in index order
+  std::future<Result<detail::ChecksumIndex>> checksum_index_;  // index_checksums()
+  std::uint64_t decrypted_ = 0;                                // encrypted entries read cleanly
+  const EntryResult* header_entry_ = nullptr;         // restorekit/header.json as the first entry
+  std::optional<Result<core::BackupHeader>> header_;  // parsed once
   detail::PassFindings pass_;  // the stops, stream notes and zip directory findings
   detail::StagedChecks staged_checks_{o_, thread_count(o_)};
   bool complete_ = true;

@@ -10,7 +10,10 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -56,6 +59,21 @@ struct ExpectedHash {
 // path that is unsafe (absolute, "..").
 [[nodiscard]] Result<std::vector<ExpectedHash>> parse_checksum_list(std::string_view text,
                                                                     std::string_view name);
+
+// Line `number` (1-based) of list `name`, without its newline: nullopt for a line that holds
+// nothing (empty, a '#' comment). @error as parse_checksum_list.
+[[nodiscard]] Result<std::optional<ExpectedHash>> parse_checksum_line(std::string_view line,
+                                                                      std::size_t number,
+                                                                      std::string_view name);
+
+// The lines of the list in `file`, parsed and handed to `fn` in order, read in 64 KiB pieces:
+// memory stays one piece and one line whatever the list's length (a line longer than
+// kMaxChecksumLine is malformed). `name` names the list in messages. @error as
+// parse_checksum_list, kIo (the file), or the first error `fn` returns.
+inline constexpr std::size_t kMaxChecksumLine = 64 * 1024;
+[[nodiscard]] Result<void> for_each_checksum_line(
+    const std::filesystem::path& file, std::string_view name,
+    const std::function<Result<void>(ExpectedHash&&)>& fn);
 
 }  // namespace restorekit::core
 

@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <restorekit/core/archive_pass.hpp>
@@ -129,10 +130,15 @@ class DocumentStager final : public EntryVisitor {
 };
 
 // Keeps restorekit's own metadata entries (header.json, checksums.xxh128) verbatim, up to
-// 256 MiB, and parses the header once, when it is the archive's first entry.
+// 256 MiB, and parses the header once, when it is the archive's first entry. Given a spool
+// folder, it writes the checksum list to a file there instead (list_file()), so that a list of
+// any length costs no memory; the header is always kept as text.
 class MetadataVisitor final : public EntryVisitor {
  public:
   static constexpr std::uint64_t kMaxText = std::uint64_t{256} << 20;
+
+  MetadataVisitor() = default;
+  explicit MetadataVisitor(std::filesystem::path spool_dir) : spool_dir_(std::move(spool_dir)) {}
 
   Result<Interest> begin(const Entry& entry) override;
   Result<Interest> block(std::span<const std::byte> data) override;
@@ -142,12 +148,20 @@ class MetadataVisitor final : public EntryVisitor {
   // The last entry's text (empty unless it is metadata); take_text() moves it out.
   [[nodiscard]] const std::string& text() const { return text_; }
   [[nodiscard]] std::string take_text() { return std::move(text_); }
+  // With a spool folder: the file the last entry (a checksum list) was written to, whole or as
+  // far as it could be read; nullopt for any other entry.
+  [[nodiscard]] std::optional<std::filesystem::path> take_list_file() {
+    return std::exchange(list_file_, std::nullopt);
+  }
   // The header: nullopt until a first entry named restorekit/header.json was read cleanly.
   [[nodiscard]] const std::optional<Result<BackupHeader>>& header() const { return header_; }
 
  private:
   bool keeping_ = false;
   std::string text_;
+  std::filesystem::path spool_dir_;
+  UniqueFd spool_;
+  std::optional<std::filesystem::path> list_file_;
   std::optional<Result<BackupHeader>> header_;
 };
 
