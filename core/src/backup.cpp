@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include <fmt/format.h>
@@ -16,6 +19,7 @@
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/hash.hpp>
 #include <restorekit/core/safe_path.hpp>
+#include <restorekit/core/sqlite.hpp>
 
 namespace restorekit::core {
 
@@ -35,11 +39,75 @@ struct DocFile {
   std::uint32_t mode = 0644;
 };
 
-struct DocTree {
-  std::vector<std::pair<std::string, std::int64_t>> directories;  // entry path, mtime
-  std::vector<DocFile> files;
-  std::vector<std::string> skipped;
+// The documents folder as listed once: the header states its counts before the files are
+// written, and they are written as listed. The listing is kept in a SQLite file in the backup's
+// work folder, not in memory (300,000 documents held as paths took 210 MiB), and read back
+// folders first, each kind in name order.
+class DocTree {
+ public:
+  static Result<DocTree> open(const fs::path& file) {
+    RK_TRY_ASSIGN(auto db, Database::open(file, OpenMode::kCreate));
+    RK_TRY(db.exec(R"sql(
+PRAGMA journal_mode=OFF;
+PRAGMA synchronous=OFF;
+PRAGMA locking_mode=EXCLUSIVE;
+PRAGMA temp_store=FILE;
+PRAGMA cache_size=-4096;
+CREATE TABLE docs(folder INTEGER NOT NULL, entry TEXT NOT NULL, source TEXT NOT NULL,
+                  size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL);
+BEGIN;
+)sql"));
+    RK_TRY_ASSIGN(auto insert, db.prepare("INSERT INTO docs VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
+    return DocTree(std::move(db), std::move(insert));
+  }
+
+  Result<void> add(bool folder, const DocFile& f) {
+    insert_->bind(1, std::int64_t{folder});
+    insert_->bind(2, std::string_view(f.entry));
+    insert_->bind(3, std::string_view(f.source.native()));
+    insert_->bind(4, static_cast<std::int64_t>(f.size));
+    insert_->bind(5, f.mtime);
+    insert_->bind(6, static_cast<std::int64_t>(f.mode));
+    RK_TRY(insert_->run());
+    if (folder) {
+      ++directories;
+    } else {
+      ++files;
+      bytes += f.size;
+    }
+    return {};
+  }
+
+  Result<void> seal() {
+    insert_.reset();
+    return db_->exec("COMMIT");
+  }
+
+  // Every folder, then every file, each in name order (byte order, as std::string compares).
+  Result<void> for_each(const std::function<Result<void>(bool folder, const DocFile&)>& fn) {
+    RK_TRY_ASSIGN(auto st, db_->prepare("SELECT folder, entry, source, size, mtime, mode FROM "
+                                        "docs ORDER BY folder DESC, entry"));
+    DocFile f;
+    return st.for_each([&]() -> Result<void> {
+      f.entry.assign(st.column_text(1));
+      f.source = std::string(st.column_text(2));
+      f.size = static_cast<std::uint64_t>(st.column_int(3));
+      f.mtime = st.column_int(4);
+      f.mode = static_cast<std::uint32_t>(st.column_int(5));
+      return fn(st.column_int(0) != 0, f);
+    });
+  }
+
+  std::uint64_t directories = 0;
+  std::uint64_t files = 0;
   std::uint64_t bytes = 0;
+  std::vector<std::string> skipped;
+
+ private:
+  DocTree(Database db, Statement insert)
+      : db_(std::make_unique<Database>(std::move(db))), insert_(std::move(insert)) {}
+  std::unique_ptr<Database> db_;  // the statements hold its connection: it does not move
+  std::optional<Statement> insert_;
 };
 
 std::int64_t mtime_of(const struct stat& st) {
@@ -59,14 +127,14 @@ Result<std::string> doc_entry_name(const fs::path& root, const fs::path& p) {
   return "docs/" + rel;
 }
 
-Result<DocTree> scan_documents(const fs::path& root) {
+// Lists the documents folder into `tree`.
+Result<void> scan_documents(const fs::path& root, DocTree& tree) {
   std::error_code ec;
   if (!fs::is_directory(root, ec)) {
     return fail(ErrorCode::kNotFound,
                 fmt::format("documents folder {} does not exist or is not a folder", root.string()),
                 root.string());
   }
-  DocTree tree;
   fs::recursive_directory_iterator it(root, fs::directory_options::none, ec), end;
   for (; !ec && it != end; it.increment(ec)) {
     struct stat st {};
@@ -76,22 +144,16 @@ Result<DocTree> scan_documents(const fs::path& root) {
       continue;
     }
     RK_TRY_ASSIGN(std::string entry, doc_entry_name(root, it->path()));
-    if (S_ISDIR(st.st_mode)) {
-      tree.directories.emplace_back(entry, mtime_of(st));
-    } else {
-      tree.files.push_back(DocFile{entry, it->path(), static_cast<std::uint64_t>(st.st_size),
-                                   mtime_of(st), st.st_mode & 0777});
-      tree.bytes += static_cast<std::uint64_t>(st.st_size);
-    }
+    bool folder = S_ISDIR(st.st_mode);
+    RK_TRY(tree.add(folder, DocFile{std::move(entry), it->path(),
+                                    folder ? 0 : static_cast<std::uint64_t>(st.st_size),
+                                    mtime_of(st), st.st_mode & 0777}));
   }
   if (ec) {
     return fail(ErrorCode::kIo, fmt::format("cannot list {}: {}", root.string(), ec.message()),
                 root.string());
   }
-  std::sort(tree.directories.begin(), tree.directories.end());
-  std::sort(tree.files.begin(), tree.files.end(),
-            [](const DocFile& a, const DocFile& b) { return a.entry < b.entry; });
-  return tree;
+  return tree.seal();
 }
 
 std::string host_name() {
@@ -128,8 +190,10 @@ Result<HeaderDatabase> describe_snapshot(const fs::path& snapshot, std::string e
 // Streams the archive's entries, hashing each file as it is written.
 class BackupStream {
  public:
-  BackupStream(ArchiveWriter& writer, const BackupOptions& options, std::uint64_t total)
-      : writer_(writer), options_(options), throttle_(options.progress) {
+  // The checksum lines go to `list` (a new file), not to memory: a line per document.
+  BackupStream(ArchiveWriter& writer, const BackupOptions& options, std::uint64_t total,
+               fs::path list)
+      : writer_(writer), options_(options), throttle_(options.progress), list_(std::move(list)) {
     progress_.bytes_total = total;
   }
 
@@ -141,6 +205,34 @@ class BackupStream {
 
   Result<void> add_file(std::string_view entry, const fs::path& source, std::uint64_t size,
                         std::int64_t mtime, std::uint32_t mode) {
+    RK_TRY_ASSIGN(auto digest, add_data(entry, source, size, mtime, mode));
+    if (!list_fd_) {
+      RK_TRY_ASSIGN(list_fd_, create_new_file(list_));
+    }
+    std::string line = checksum_line(entry, digest);
+    list_bytes_ += line.size();
+    return write_all(list_fd_.get(), line.data(), line.size(), list_.string());
+  }
+
+  // The checksum list of every file added, as the last entry.
+  Result<void> add_list(std::string_view entry, std::int64_t mtime) {
+    if (!list_fd_) {
+      RK_TRY_ASSIGN(list_fd_, create_new_file(list_));
+    }
+    list_fd_ = UniqueFd();
+    return add_data(entry, list_, list_bytes_, mtime, 0644).map([](const Digest128&) {});
+  }
+
+  Result<void> add_directory(std::string_view entry, std::int64_t mtime) {
+    return writer_.add_directory(entry, mtime);
+  }
+
+  void finish_progress() { throttle_.finish(progress_); }
+
+ private:
+  // Writes the entry from `source`. @return its XXH3-128.
+  Result<Digest128> add_data(std::string_view entry, const fs::path& source, std::uint64_t size,
+                             std::int64_t mtime, std::uint32_t mode) {
     UniqueFd fd(::open(source.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) {
       return fail(ErrorCode::kIo,
@@ -151,18 +243,9 @@ class BackupStream {
     Hasher hasher;
     RK_TRY(copy(fd.get(), source.string(), hasher, entry));
     RK_TRY(writer_.end_file());
-    checksums_ += checksum_line(entry, hasher.digest());
-    return {};
+    return hasher.digest();
   }
 
-  Result<void> add_directory(std::string_view entry, std::int64_t mtime) {
-    return writer_.add_directory(entry, mtime);
-  }
-
-  [[nodiscard]] const std::string& checksums() const { return checksums_; }
-  void finish_progress() { throttle_.finish(progress_); }
-
- private:
   Result<void> copy(int fd, const std::string& name, Hasher& hasher, std::string_view entry) {
     buffer_.resize(kCopyChunk);
     for (;;) {
@@ -190,7 +273,9 @@ class BackupStream {
   ProgressThrottle throttle_;
   Progress progress_;
   std::vector<std::byte> buffer_;
-  std::string checksums_;
+  fs::path list_;
+  UniqueFd list_fd_;
+  std::uint64_t list_bytes_ = 0;
 };
 
 Result<void> check_options(const BackupOptions& o) {
@@ -221,21 +306,24 @@ Result<void> check_options(const BackupOptions& o) {
 // Writes the whole archive to `fd` (header first, checksums last).
 Result<std::uint64_t> write_archive(int fd, const BackupOptions& o, ArchiveKind kind,
                                     const BackupHeader& header, const fs::path& snapshot,
-                                    const DocTree& docs) {
+                                    DocTree* docs, const fs::path& list) {
   WriterOptions wo{kind, o.password, o.level, o.threads};
   RK_TRY_ASSIGN(auto writer, ArchiveWriter::open_fd(fd, o.output.string(), wo));
   auto now = std::chrono::duration_cast<std::chrono::seconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
-  BackupStream stream(writer, o, header.total_bytes);
+  BackupStream stream(writer, o, header.total_bytes, list);
   RK_TRY(stream.add_text(kHeaderEntry, header_to_json(header), now));
   const auto& db = header.databases.front();
   RK_TRY(stream.add_file(db.entry, snapshot, db.bytes, now, 0600));
-  if (o.documents) RK_TRY(stream.add_directory("docs", now));
-  for (const auto& [dir, mtime] : docs.directories) RK_TRY(stream.add_directory(dir, mtime));
-  for (const auto& f : docs.files)
-    RK_TRY(stream.add_file(f.entry, f.source, f.size, f.mtime, f.mode));
-  RK_TRY(stream.add_text(kChecksumsEntry, stream.checksums(), now));
+  if (docs) {
+    RK_TRY(stream.add_directory("docs", now));
+    RK_TRY(docs->for_each([&](bool folder, const DocFile& f) {
+      return folder ? stream.add_directory(f.entry, f.mtime)
+                    : stream.add_file(f.entry, f.source, f.size, f.mtime, f.mode);
+    }));
+  }
+  RK_TRY(stream.add_list(kChecksumsEntry, now));
   RK_TRY(writer.finish());
   stream.finish_progress();
   return writer.bytes_written();
@@ -259,10 +347,14 @@ Result<BackupResult> write_backup(const BackupOptions& o) {
   fs::path snapshot = work.path() / "snapshot.sqlite";
   RK_TRY(snapshot_database(o.database, snapshot));
 
-  DocTree docs;
+  std::optional<DocTree> docs;
   if (o.documents) {
-    RK_TRY_ASSIGN(docs, scan_documents(*o.documents));
+    RK_TRY_ASSIGN(docs, DocTree::open(work.path() / "documents.sqlite"));
+    RK_TRY(scan_documents(*o.documents, *docs));
   }
+  std::uint64_t files = docs ? docs->files : 0;
+  std::uint64_t bytes = docs ? docs->bytes : 0;
+  std::uint64_t folders = docs ? docs->directories : 0;
 
   BackupHeader header;
   header.created_at = rfc3339_utc(std::chrono::duration_cast<std::chrono::seconds>(
@@ -276,14 +368,16 @@ Result<BackupResult> write_backup(const BackupOptions& o) {
   if (o.tenants) header.tenant_column = o.tenants->column;
   RK_TRY_ASSIGN(auto db, describe_snapshot(snapshot, database_entry_name(o.database), o.tenants));
   header.databases.push_back(std::move(db));
-  header.document_files = docs.files.size();
-  header.document_bytes = docs.bytes;
-  header.total_bytes = header.databases.front().bytes + docs.bytes;
-  header.total_entries = 3 + docs.files.size() + docs.directories.size() + (o.documents ? 1 : 0);
+  header.document_files = files;
+  header.document_bytes = bytes;
+  header.total_bytes = header.databases.front().bytes + bytes;
+  header.total_entries = 3 + files + folders + (o.documents ? 1 : 0);
 
   fs::path partial = work.path() / "archive.partial";
   RK_TRY_ASSIGN(auto fd, create_new_file(partial));
-  RK_TRY_ASSIGN(auto archive_bytes, write_archive(fd.get(), o, kind, header, snapshot, docs));
+  RK_TRY_ASSIGN(auto archive_bytes,
+                write_archive(fd.get(), o, kind, header, snapshot, docs ? &*docs : nullptr,
+                              work.path() / "checksums.xxh128"));
   RK_TRY(sync_fd(fd.get(), partial.string()));
   ::fchmod(fd.get(), 0644);
   // link() refuses to replace an existing file, unlike rename(): a backup never clobbers one
@@ -294,7 +388,8 @@ Result<BackupResult> write_backup(const BackupOptions& o) {
                 o.output.string());
   }
   RK_TRY(sync_directory(out_dir));
-  return BackupResult{o.output, std::move(header), archive_bytes, std::move(docs.skipped)};
+  return BackupResult{o.output, std::move(header), archive_bytes,
+                      docs ? std::move(docs->skipped) : std::vector<std::string>{}};
 }
 
 }  // namespace restorekit::core
