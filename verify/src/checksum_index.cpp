@@ -1,5 +1,8 @@
 #include "checksum_index.hpp"
 
+#include <algorithm>
+#include <tuple>
+
 #include <fmt/format.h>
 
 #include <restorekit/core/backup_format.hpp>
@@ -23,41 +26,61 @@ CREATE TABLE listed(number INTEGER PRIMARY KEY, key TEXT, path TEXT NOT NULL,
 
 constexpr std::uint64_t kLinesPerCancelCheck = 4096;
 
+// The line's key, or "" where the name is its own key (almost every name is): the database
+// keeps NULL there, which keeps its file small.
+std::string own_key(const std::string& path) {
+  if (core::is_ascii(path)) return {};
+  std::string key = core::name_key(path);
+  return key == path ? std::string() : key;
+}
+
 }  // namespace
 
+Result<void> ChecksumIndex::add(core::ExpectedHash&& e) {
+  auto digest = core::Digest128::from_hex(e.hex);
+  if (e.algorithm != core::HashAlgorithm::kXxh128 || !digest) {
+    return fail(ErrorCode::kBadBackup,
+                fmt::format("{} line {} is not an XXH3-128 line", core::kChecksumsEntry, e.line),
+                std::string(core::kChecksumsEntry));
+  }
+  std::string key = own_key(e.path);
+  if (!db_) {
+    lines_.push_back(
+        Line{key.empty() ? e.path : std::move(key), e.line, std::move(e.path), *digest});
+    return {};
+  }
+  insert_->bind(1, static_cast<std::int64_t>(e.line));
+  if (key.empty()) {
+    insert_->bind_null(2);
+  } else {
+    insert_->bind(2, std::string_view(key));
+  }
+  insert_->bind(3, std::string_view(e.path));
+  insert_->bind(4, static_cast<std::int64_t>(digest->high));
+  insert_->bind(5, static_cast<std::int64_t>(digest->low));
+  return insert_->run();
+}
+
 Result<ChecksumIndex> ChecksumIndex::build(const std::filesystem::path& file,
-                                           const CancelToken& cancel) {
-  RK_TRY_ASSIGN(auto db, core::Database::open_scratch());
-  RK_TRY(db.exec(kSchema));
-  ChecksumIndex index(std::move(db));
-  RK_TRY(index.db_.exec("BEGIN"));
-  RK_TRY_ASSIGN(auto insert, index.db_.prepare("INSERT INTO listed VALUES(?1, ?2, ?3, ?4, ?5)"));
+                                           const CancelToken& cancel,
+                                           std::uint64_t in_memory_bytes) {
+  ChecksumIndex index;
+  std::error_code ec;
+  if (std::filesystem::file_size(file, ec) > in_memory_bytes || ec) {
+    RK_TRY_ASSIGN(auto db, core::Database::open_scratch());
+    RK_TRY(db.exec(kSchema));
+    RK_TRY(db.exec("BEGIN"));
+    index.db_.emplace(std::move(db));
+    RK_TRY_ASSIGN(index.insert_,
+                  index.db_->prepare("INSERT INTO listed VALUES(?1, ?2, ?3, ?4, ?5)"));
+  }
   std::uint64_t lines = 0;
   auto parsed = core::for_each_checksum_line(
       file, core::kChecksumsEntry, [&](core::ExpectedHash&& e) -> Result<void> {
         if (++lines % kLinesPerCancelCheck == 0 && cancel.cancelled()) {
           return fail(ErrorCode::kCancelled, "verify cancelled");
         }
-        auto digest = core::Digest128::from_hex(e.hex);
-        if (e.algorithm != core::HashAlgorithm::kXxh128 || !digest) {
-          return fail(
-              ErrorCode::kBadBackup,
-              fmt::format("{} line {} is not an XXH3-128 line", core::kChecksumsEntry, e.line),
-              std::string(core::kChecksumsEntry));
-        }
-        insert.reset();
-        insert.bind(1, static_cast<std::int64_t>(e.line));
-        // The key only where the name is not its own key (almost every name is).
-        std::string key = core::is_ascii(e.path) ? std::string() : core::name_key(e.path);
-        if (key.empty() || key == e.path) {
-          insert.bind_null(2);
-        } else {
-          insert.bind(2, std::string_view(key));
-        }
-        insert.bind(3, std::string_view(e.path));
-        insert.bind(4, static_cast<std::int64_t>(digest->high));
-        insert.bind(5, static_cast<std::int64_t>(digest->low));
-        return insert.run();
+        return index.add(std::move(e));
       });
   if (!parsed) {
     auto code = parsed.error().code;
@@ -68,18 +91,28 @@ Result<ChecksumIndex> ChecksumIndex::build(const std::filesystem::path& file,
     index.bad_ =
         Error(ErrorCode::kBadBackup, parsed.error().message, std::string(core::kChecksumsEntry));
   }
-  RK_TRY(index.db_.exec("COMMIT"));
+  if (index.db_) {
+    index.insert_.reset();
+    RK_TRY(index.db_->exec("COMMIT"));
+  } else {
+    std::sort(index.lines_.begin(), index.lines_.end(), [](const Line& a, const Line& b) {
+      return std::tie(a.key, a.number) < std::tie(b.key, b.number);
+    });
+  }
   return index;
 }
 
 Result<void> ChecksumIndex::start() {
   walk_.reset();
-  RK_TRY_ASSIGN(walk_, db_.prepare("SELECT coalesce(key, path), number, path, high, low FROM "
-                                   "listed ORDER BY 1, 2"));
+  next_ = 0;
+  if (!db_) return {};
+  RK_TRY_ASSIGN(walk_, db_->prepare("SELECT coalesce(key, path), number, path, high, low FROM "
+                                    "listed ORDER BY 1, 2"));
   return {};
 }
 
 Result<const ChecksumIndex::Line*> ChecksumIndex::next() {
+  if (!db_) return next_ < lines_.size() ? &lines_[next_++] : nullptr;
   if (!walk_) return nullptr;
   RK_TRY_ASSIGN(bool more, walk_->step());
   if (!more) {
