@@ -38,7 +38,9 @@ int run_inspect(const InspectArgs& a) {
   bar.clear();
   if (!report) return report_error(a.common, kSchema, report.error());
   if (a.common.json) {
-    print_json(inspect_json(*report, a.entries));
+    if (auto written = write_inspect_json(*report, a.entries, std::cout); !written) {
+      return report_error(a.common, kSchema, written.error());
+    }
   } else {
     render_inspect_text(*report, a.entries, std::cout);
   }

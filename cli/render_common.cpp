@@ -14,6 +14,36 @@ std::string json_text(const nlohmann::ordered_json& doc) {
   return doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+Result<void> write_json_with_array(nlohmann::ordered_json doc, const std::string& key,
+                                   const std::function<Result<void>(const JsonEmit&)>& each,
+                                   std::ostream& out) {
+  doc[key] = nlohmann::ordered_json::array();
+  std::string text = json_text(doc);
+  // The member is last: the text ends with `"key": []` and the closing brace.
+  std::string empty = json_text(nlohmann::ordered_json(key)) + ": []";
+  auto at = text.rfind(empty);
+  out << std::string_view(text).substr(0, at + empty.size() - 1);  // up to and with '['
+  bool any = false;
+  std::string piece;
+  auto emit = [&](const nlohmann::ordered_json& element) {
+    // As dump(2) prints an element of a top-level member: four spaces in.
+    std::string lines = json_text(element);
+    piece.assign(any ? ",\n    " : "\n    ");
+    std::size_t from = 0;
+    for (auto nl = lines.find('\n'); nl != std::string::npos; nl = lines.find('\n', from)) {
+      piece.append(lines, from, nl + 1 - from).append("    ");
+      from = nl + 1;
+    }
+    piece.append(lines, from);
+    out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+    any = true;
+  };
+  auto done = each(emit);
+  if (any) out << "\n  ";
+  out << std::string_view(text).substr(at + empty.size() - 1) << "\n";
+  return done;
+}
+
 std::string human_bytes(std::uint64_t bytes) {
   constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB"};
   double value = static_cast<double>(bytes);

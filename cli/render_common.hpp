@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <ostream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +19,16 @@ nlohmann::ordered_json error_json(const Error& error);
 // A document as the CLI prints it (indent 2; invalid UTF-8 from archive names replaced, not
 // fatal), without a final newline.
 std::string json_text(const nlohmann::ordered_json& doc);
+
+// Writes `doc` as json_text does, and a newline, with one more top-level member last: `key`,
+// an array whose elements `each` hands to its emitter one at a time, printed as they come, so
+// that a listing of millions of entries is never a document in memory. The text is the same as
+// json_text of the whole document. @error the first error `each` returns (the output then ends
+// where it stopped).
+using JsonEmit = std::function<void(const nlohmann::ordered_json&)>;
+Result<void> write_json_with_array(nlohmann::ordered_json doc, const std::string& key,
+                                   const std::function<Result<void>(const JsonEmit&)>& each,
+                                   std::ostream& out);
 
 // "1.2 MB", "512 B" (decimal units, as file managers show).
 std::string human_bytes(std::uint64_t bytes);

@@ -63,13 +63,14 @@ std::string time_string(std::int64_t t) {
   return core::rfc3339_utc(t);
 }
 
-void render_entries(const std::vector<core::EntryRecord>& entries, std::ostream& out) {
+Result<void> render_entries(const core::EntryStore& listing, std::ostream& out) {
   fmt::print(out, "entries:\n");
-  for (const auto& e : entries) {
+  return listing.for_each_brief([&](const core::EntryStore::Brief& e) -> Result<void> {
     fmt::print(out, "  {:<9} {:>14} {}  {}{}\n", core::entry_type_name(e.type),
                e.size ? grouped(*e.size) : "-", e.mtime ? time_string(e.mtime) : "-",
                escape_name(e.path), e.encrypted ? "  [encrypted]" : "");
-  }
+    return {};
+  });
 }
 
 json findings_json(const std::vector<core::Finding>& findings) {
@@ -96,17 +97,17 @@ json database_json(const core::DatabaseInfo& db) {
           {"tenants", tenants}};
 }
 
-json entries_json(const std::vector<core::EntryRecord>& entries) {
-  json out = json::array();
-  for (const auto& e : entries) {
-    out.push_back({{"path", e.path},
-                   {"type", core::entry_type_name(e.type)},
-                   {"size", e.size ? json(*e.size) : json(nullptr)},
-                   {"mtime", e.mtime},
-                   {"encrypted", e.encrypted},
-                   {"safe", e.safe}});
-  }
-  return out;
+// The listing's entries, one at a time, as JSON.
+Result<void> each_entry_json(const core::EntryStore& listing, const JsonEmit& emit) {
+  return listing.for_each_brief([&](const core::EntryStore::Brief& e) -> Result<void> {
+    emit({{"path", e.path},
+          {"type", core::entry_type_name(e.type)},
+          {"size", e.size ? json(*e.size) : json(nullptr)},
+          {"mtime", e.mtime},
+          {"encrypted", e.encrypted},
+          {"safe", e.safe}});
+    return {};
+  });
 }
 
 }  // namespace
@@ -142,10 +143,16 @@ void render_inspect_text(const inspect::InspectReport& r, bool list_entries, std
       fmt::print(out, "  {:<12} {}\n", f.code, escape_name(f.message));
     }
   }
-  if (list_entries) render_entries(r.entries, out);
+  if (list_entries && r.listing) {
+    if (auto listed = render_entries(*r.listing, out); !listed) {
+      fmt::print(out, "  (the listing could not be read: {})\n", listed.error().message);
+    }
+  }
 }
 
-json inspect_json(const inspect::InspectReport& r, bool list_entries) {
+namespace {
+
+json inspect_document(const inspect::InspectReport& r) {
   const auto& s = r.summary;
   json header = nullptr;
   if (s.header) header = json::parse(s.header_json, nullptr, false);
@@ -179,8 +186,32 @@ json inspect_json(const inspect::InspectReport& r, bool list_entries) {
       {"seconds", r.seconds},
   };
   if (r.incomplete) doc["error"] = error_json(*r.incomplete);
-  if (list_entries) doc["listing"] = entries_json(r.entries);
   return doc;
+}
+
+}  // namespace
+
+json inspect_json(const inspect::InspectReport& r, bool list_entries) {
+  json doc = inspect_document(r);
+  if (list_entries) {
+    json listing = json::array();
+    if (r.listing) {
+      (void)each_entry_json(*r.listing, [&](const json& e) { listing.push_back(e); });
+    }
+    doc["listing"] = std::move(listing);
+  }
+  return doc;
+}
+
+Result<void> write_inspect_json(const inspect::InspectReport& r, bool list_entries,
+                                std::ostream& out) {
+  if (!list_entries || !r.listing) {
+    out << json_text(inspect_json(r, list_entries)) << "\n";
+    return {};
+  }
+  return write_json_with_array(
+      inspect_document(r), "listing",
+      [&](const JsonEmit& emit) { return each_entry_json(*r.listing, emit); }, out);
 }
 
 }  // namespace restorekit::cli

@@ -615,17 +615,12 @@ Verification read_verification(const detail::Row& r, int first) {
 
 }  // namespace
 
-Result<std::vector<EntryRecord>> Index::entries(const std::string& path) {
+Result<void> Index::each_entry(const std::string& path, const EntryFn& fn) {
   RK_TRY_ASSIGN(auto q, store_->prepare("SELECT e.path, e.type, e.size, e.mtime, e.encrypted, "
                                         "e.safe, e.hash FROM entries e JOIN archives a ON "
                                         "a.id = e.archive_id WHERE a.path = ?1 ORDER BY e.seq"));
   q->bind(1, std::string_view(path));
-  std::vector<EntryRecord> out;
-  RK_TRY(q->each([&](const detail::Row& r) -> Result<void> {
-    out.push_back(read_entry(r, 0));
-    return {};
-  }));
-  return out;
+  return q->each([&](const detail::Row& r) -> Result<void> { return fn(read_entry(r, 0)); });
 }
 
 Result<std::vector<Index::EntryMatch>> Index::find_entries(std::string_view glob,

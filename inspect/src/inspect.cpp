@@ -93,7 +93,7 @@ class Inspector final : public core::EntryVisitor {
     if (!found || (listing() && !found->listed)) return false;
     report_.summary = std::move(*found);
     if (listing()) {
-      RK_TRY_ASSIGN(report_.entries, o_.index->entries(report_.summary.path));
+      RK_TRY_ASSIGN(report_.listing, o_.index->entry_store(report_.summary.path));
     }
     report_.from_index = true;
     return true;
@@ -117,7 +117,7 @@ class Inspector final : public core::EntryVisitor {
     if (!fingerprint_) report_.summary.archive_bytes = reader.raw_size().value_or(0);
     RK_TRY_ASSIGN(records_, core::EntryStore::create());
     RK_TRY_ASSIGN(temp_, core::TempDir::create(o_.temp_dir, "restorekit-inspect-"));
-    core::MetadataVisitor metadata;
+    core::MetadataVisitor metadata(temp_->path());  // a checksum list is not kept in memory
     metadata_ = &metadata;
     core::DatabaseStager databases(temp_->path(), [this](const Entry& e) { return candidate(e); });
     databases_ = &databases;
@@ -131,9 +131,7 @@ class Inspector final : public core::EntryVisitor {
     report_.summary.listed = true;
     RK_TRY(records_->seal());
     finish_foreign_summary();
-    if (listing()) {
-      RK_TRY_ASSIGN(report_.entries, records_->records());
-    }
+    if (listing()) report_.listing = records_;
     return {};
   }
 

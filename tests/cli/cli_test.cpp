@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include <restorekit/core/sqlite.hpp>
 
@@ -372,6 +373,40 @@ TEST(Cli, EntriesListingShowsEveryPath) {
   EXPECT_NE(r.out.find("restorekit/header.json"), std::string::npos);
   EXPECT_NE(r.out.find("restorekit/checksums.xxh128"), std::string::npos);
   EXPECT_NE(r.out.find("db/app.sqlite"), std::string::npos);
+}
+
+// The listing is written as it is walked, not built as a document: the text must still be the
+// document the CLI prints for everything else (indent 2, the listing's members in order), with
+// every entry in archive order; and an empty listing is an empty array.
+TEST(Cli, EntriesListingAsJsonIsTheWholeDocumentPrintedAsItIsWalked) {
+  RK_REQUIRE_TOOL("bsdtar");
+  Fixture f;
+  ASSERT_EQ(f.backup("b.tar.zst").exit_code, 0);
+  auto r = rk({"inspect", (f.dir / "b.tar.zst").string(), "--entries", "--json", "--no-catalog"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::ordered_json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out.substr(0, 2000);
+  EXPECT_EQ(j.dump(2) + "\n", r.out) << "not the text json_text prints for the whole document";
+  auto names = run({"bsdtar", "-tf", "b.tar.zst"}, f.dir.path()).out;
+  std::vector<std::string> listed;
+  for (const auto& e : j["listing"]) listed.push_back(e["path"].get<std::string>());
+  std::vector<std::string> expected;
+  std::istringstream lines(names);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.back() == '/') line.pop_back();
+    expected.push_back(line);
+  }
+  EXPECT_EQ(listed, expected);
+  EXPECT_EQ(j["listing"].size(), j["entries"].get<std::size_t>());
+  EXPECT_EQ(j.back(), j["listing"]) << "the listing is the last member";
+
+  ASSERT_EQ(sh("bsdtar -cf empty.tar --files-from /dev/null", f.dir.path()), 0);
+  auto none =
+      rk({"inspect", (f.dir / "empty.tar").string(), "--entries", "--json", "--no-catalog"});
+  auto e = nlohmann::ordered_json::parse(none.out, nullptr, false);
+  ASSERT_FALSE(e.is_discarded()) << none.out << none.err;
+  EXPECT_EQ(e.dump(2) + "\n", none.out);
+  EXPECT_TRUE(e["listing"].is_array() && e["listing"].empty()) << none.out;
 }
 
 TEST(Cli, UsageErrorsExit2) {

@@ -4,10 +4,13 @@
 // and inspected by the real executable under /usr/bin/time, and each child's peak RSS is
 // asserted. The zip's directory is what libarchive would hold whole (118 MiB for this one, two
 // readers each holding it, before the directory was read in windows).
+#include <algorithm>
 #include <fstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <restorekit/core/backup_format.hpp>
 #include <restorekit/core/hash.hpp>
@@ -54,14 +57,23 @@ TEST(Memory, ManyEntriesAreVerifiedAndInspectedWithinTheBudget) {
     std::string path = (dir / archive).string();
     for (const std::vector<std::string>& command :
          {std::vector<std::string>{"verify", path, "--catalog", catalog},
-          std::vector<std::string>{"inspect", path, "--no-catalog"}}) {
+          std::vector<std::string>{"inspect", path, "--no-catalog"},
+          std::vector<std::string>{"inspect", path, "--entries", "--json", "--no-catalog"}}) {
       std::vector<std::string> argv = {"/usr/bin/time", "-f", "%M", restorekit_exe()};
       argv.insert(argv.end(), command.begin(), command.end());
       auto r = run(argv);
       ASSERT_EQ(r.exit_code, 0) << command[0] << " " << archive << ": " << r.err;
-      EXPECT_NE(r.out.find("300,000"), std::string::npos) << r.out;
+      // The listing as JSON: every entry, written as it is walked.
+      bool listing = std::find(command.begin(), command.end(), "--entries") != command.end();
+      EXPECT_NE(r.out.find(listing ? "\"entries\": 300000" : "300,000"), std::string::npos)
+          << r.out.substr(0, 2000);
+      if (listing) {
+        auto doc = nlohmann::json::parse(r.out, nullptr, false);
+        ASSERT_FALSE(doc.is_discarded()) << archive;
+        EXPECT_EQ(doc["listing"].size(), kEntries) << archive;
+      }
       EXPECT_LE(peak_kib(r), kBudgetKiB)
-          << command[0] << " of " << archive << ", " << kEntries << " entries";
+          << fmt::format("{}", fmt::join(command, " ")) << ", " << kEntries << " entries";
     }
   }
 }

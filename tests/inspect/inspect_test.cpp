@@ -94,7 +94,7 @@ TEST(Inspect, OurBackupIsSummarisedFromItsHeader) {
   EXPECT_EQ(s.document_files, test::small_sample().document_files);
   EXPECT_EQ(s.entries, s.header->total_entries);
   EXPECT_FALSE(s.listed);
-  EXPECT_TRUE(r->entries.empty());
+  EXPECT_FALSE(r->listing);
 }
 
 TEST(Inspect, OurBackupPreviewReadsOnlyTheHeader) {
@@ -120,9 +120,12 @@ TEST(Inspect, ListingOurBackupGivesEveryEntryInOrder) {
   o.list_entries = ListEntries::kYes;
   auto r = inspect(path, o);
   ASSERT_TRUE(r) << r.error().message;
-  ASSERT_EQ(r->entries.size(), r->summary.header->total_entries);
-  EXPECT_EQ(r->entries.front().path, core::kHeaderEntry);
-  EXPECT_EQ(r->entries.back().path, core::kChecksumsEntry);
+  ASSERT_TRUE(r->listing);
+  auto entries = r->listing->records();
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), r->summary.header->total_entries);
+  EXPECT_EQ(entries->front().path, core::kHeaderEntry);
+  EXPECT_EQ(entries->back().path, core::kChecksumsEntry);
   EXPECT_TRUE(r->summary.listed);
 }
 
@@ -173,7 +176,8 @@ TEST(Inspect, PasswordZipListsNamesWithoutPasswordAndReadsContentsWithIt) {
   ASSERT_TRUE(without->incomplete);
   EXPECT_EQ(without->incomplete->code, ErrorCode::kPasswordRequired);
   EXPECT_TRUE(without->summary.encrypted);
-  EXPECT_GT(without->entries.size(), 10u);
+  ASSERT_TRUE(without->listing);
+  EXPECT_GT(without->listing->size(), 10u);
 
   o.reader.passwords.candidates = {"s3cret"};
   auto with = inspect(path, o);
@@ -286,7 +290,22 @@ TEST(Inspect, RepeatedInspectOfAnUnchangedArchiveComesFromTheIndex) {
   auto listed = inspect(path, o);
   ASSERT_TRUE(listed);
   EXPECT_TRUE(listed->from_index) << "a foreign inspect already listed every entry";
-  EXPECT_EQ(listed->entries.size(), first->summary.entries);
+  ASSERT_TRUE(listed->listing);
+  EXPECT_EQ(listed->listing->size(), first->summary.entries);
+  // The index's listing is the archive's, entry for entry.
+  o.index = nullptr;
+  auto read = inspect(path, o);
+  ASSERT_TRUE(read && read->listing);
+  auto from_index = listed->listing->records();
+  auto from_archive = read->listing->records();
+  ASSERT_TRUE(from_index && from_archive);
+  ASSERT_EQ(from_index->size(), from_archive->size());
+  for (std::size_t i = 0; i < from_index->size(); ++i) {
+    EXPECT_EQ((*from_index)[i].path, (*from_archive)[i].path);
+    EXPECT_EQ((*from_index)[i].size, (*from_archive)[i].size);
+    EXPECT_EQ((*from_index)[i].type, (*from_archive)[i].type);
+  }
+  o.index = &*index;
   // Any change to the file invalidates the entry.
   test::write_file(dir / "f2", "x");
   fs::rename(dir / "f2", path);

@@ -87,7 +87,7 @@ class Index final : public core::ArchiveIndex {
                                  const EntryStore* entries = nullptr) override;
 
   // The stored listing of an archive, in archive order; empty when never listed.
-  [[nodiscard]] Result<std::vector<EntryRecord>> entries(const std::string& path) override;
+  [[nodiscard]] Result<void> each_entry(const std::string& path, const EntryFn& fn) override;
 
   // Every archive in the index, newest indexed first.
   [[nodiscard]] Result<std::vector<ArchiveSummary>> list();

@@ -6,7 +6,10 @@
 // Thread safety: as the implementation says (the catalog's Index: one per thread).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,8 +44,31 @@ class ArchiveIndex {
   // @error kDatabase.
   [[nodiscard]] virtual Result<void> put(const ArchiveSummary& summary,
                                          const EntryStore* entries = nullptr) = 0;
-  // The stored listing of an archive, in archive order; empty when never listed.
-  [[nodiscard]] virtual Result<std::vector<EntryRecord>> entries(const std::string& path) = 0;
+  // The stored listing of an archive, handed to `fn` one entry at a time in archive order
+  // (nothing when never listed). @error kDatabase, or the first error `fn` returns.
+  using EntryFn = std::function<Result<void>(EntryRecord&&)>;
+  [[nodiscard]] virtual Result<void> each_entry(const std::string& path, const EntryFn& fn) = 0;
+  // The same listing as a vector (memory grows with the entries). @error kDatabase.
+  [[nodiscard]] Result<std::vector<EntryRecord>> entries(const std::string& path) {
+    std::vector<EntryRecord> out;
+    RK_TRY(each_entry(path, [&](EntryRecord&& e) -> Result<void> {
+      out.push_back(std::move(e));
+      return {};
+    }));
+    return out;
+  }
+  // The same listing as a sealed EntryStore on disk (bounded memory). @error kDatabase.
+  [[nodiscard]] Result<std::shared_ptr<EntryStore>> entry_store(const std::string& path) {
+    RK_TRY_ASSIGN(auto store, EntryStore::create());
+    std::uint64_t index = 0;
+    RK_TRY(each_entry(path, [&](EntryRecord&& e) -> Result<void> {
+      StoredEntry s{index++, std::move(e), false, false, std::nullopt};
+      s.data_read = s.record.hash.has_value();
+      return store->add(std::move(s), Ownership::kOwned);
+    }));
+    RK_TRY(store->seal());
+    return store;
+  }
   // The staged database kept for the archive, when its fingerprint still matches and the file
   // exists. @error kDatabase.
   [[nodiscard]] virtual Result<std::optional<StagedCopy>> staged_database(

@@ -13,11 +13,13 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include <restorekit/core/archive_index.hpp>
 #include <restorekit/core/archive_reader.hpp>
+#include <restorekit/core/entry_store.hpp>
 #include <restorekit/core/error.hpp>
 #include <restorekit/core/profile.hpp>
 #include <restorekit/core/progress.hpp>
@@ -44,7 +46,9 @@ struct InspectOptions {
 
 struct InspectReport {
   core::ArchiveSummary summary;
-  std::vector<core::EntryRecord> entries;  // filled when ListEntries::kYes
+  // Every entry in archive order, when ListEntries::kYes (on disk: walk it with for_each or
+  // for_each_brief; records() makes a vector, whose memory grows with the entries).
+  std::shared_ptr<const core::EntryStore> listing;
   bool from_index = false;
   // Set when the report is partial because content could not be read (PASSWORD_REQUIRED: the
   // names and sizes are listed but encrypted contents were not read). The caller decides how
