@@ -38,7 +38,10 @@ class DiffPass final : public core::EntryVisitor {
 
   Result<void> run() {
     RK_TRY_ASSIGN(auto reader, core::ArchiveReader::open(archive_, o_.reader));
-    core::MetadataVisitor metadata;
+    if (documents_) {
+      RK_TRY_ASSIGN(files_, core::EntryStore::create());
+    }
+    core::MetadataVisitor metadata(stage_.parent_path());  // a checksum list goes to a file
     core::HashVisitor hashes;
     core::DatabaseStager databases(stage_.parent_path(),
                                    [this](const core::Entry& e) { return wanted_database(e); });
@@ -58,6 +61,7 @@ class DiffPass final : public core::EntryVisitor {
     }
     RK_TRY(outcome);
     if (outcome->stopped) return tl::unexpected(*outcome->stopped);
+    if (files_) RK_TRY(files_->seal());
     bytes_read_ = reader.raw_bytes_read();
     if (!staged_) {
       return fail(
@@ -83,15 +87,17 @@ class DiffPass final : public core::EntryVisitor {
       staged_ = databases_->staged();
       return {};
     }
-    files_.push_back(core::EntryRecord{e.path, e.type, how.bytes, e.mtime, e.encrypted, true,
-                                       hashes_->digest()});
-    return {};
+    if (!files_) return {};
+    core::EntryRecord r{e.path, e.type, how.bytes, e.mtime, e.encrypted, true, hashes_->digest()};
+    return files_->add(core::StoredEntry{e.index, std::move(r), true, false, std::nullopt},
+                       core::Ownership::kOwned);
   }
 
   [[nodiscard]] bool done() const override { return !documents_ && staged_; }
 
   [[nodiscard]] const std::string& database() const { return staged_->entry; }
-  [[nodiscard]] const std::vector<core::EntryRecord>& files() const { return files_; }
+  // The documents' records with their hashes (on disk); null when they were not read.
+  [[nodiscard]] std::shared_ptr<core::EntryStore> files() const { return files_; }
   [[nodiscard]] std::uint64_t bytes_read() const { return bytes_read_; }
 
  private:
@@ -128,119 +134,10 @@ class DiffPass final : public core::EntryVisitor {
   std::uint64_t bytes_read_ = 0;
   std::optional<core::StagedDatabase> staged_;
   std::optional<std::string> header_database_;
-  std::vector<core::EntryRecord> files_;
+  std::shared_ptr<core::EntryStore> files_;
 };
 
 }  // namespace
-
-std::string documents_root(const std::optional<std::string>& given,
-                           const std::vector<core::EntryRecord>& files) {
-  if (given) {
-    std::string root = *given;
-    if (!root.empty() && root.back() != '/') root += '/';
-    return root;
-  }
-  bool docs = std::any_of(files.begin(), files.end(),
-                          [](const auto& f) { return f.path.rfind("docs/", 0) == 0; });
-  return docs ? "docs/" : "";
-}
-
-Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
-                                    const std::string& root, const fs::path& live,
-                                    std::size_t samples,
-                                    const std::map<std::string, core::Digest128>* live_hashes,
-                                    LiveScope scope) {
-  DocumentDiff out;
-  out.root = root;
-  std::map<std::string, std::pair<std::string, fs::path>> live_files;  // by name_key
-  std::set<std::string> compared;  // name keys of live files that the backup's files name
-  std::error_code ec;
-  if (!fs::is_directory(live, ec)) {
-    return fail(ErrorCode::kNotFound,
-                fmt::format("live documents folder {} does not exist", live.string()),
-                live.string());
-  }
-  auto sample = [&](std::vector<std::string>& v, const std::string& path) {
-    if (v.size() < samples) v.push_back(path);
-  };
-  for (fs::recursive_directory_iterator it(live, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->is_regular_file(ec) && !it->is_symlink(ec)) {
-      auto rel = it->path().lexically_relative(live).generic_string();
-      auto [at, added] = live_files.try_emplace(core::name_key(rel), rel, it->path());
-      if (!added) {
-        out.live_duplicates.emplace_back(at->second.first, rel);
-        if (scope == LiveScope::kTheseFiles) continue;  // lost or not: decided below
-        ++out.lost;  // the spelling left over is not in the backup under either name
-        std::error_code size_ec;
-        out.lost_bytes += fs::file_size(it->path(), size_ec);
-        sample(out.lost_samples, rel);
-      }
-    }
-  }
-  // Each backup file is matched with live's file of its name first; the live files whose
-  // sizes match and whose hashes are not known yet are then hashed together, on every core.
-  struct Match {
-    const core::EntryRecord* file;
-    std::string rel;
-    std::string key;           // live_files' key, "" where live has no such file
-    std::optional<bool> same;  // known without hashing (size differs, or a known hash)
-    std::size_t to_hash = 0;   // index into `paths` where `same` is unknown
-  };
-  std::vector<Match> matches;
-  std::vector<fs::path> paths;
-  for (const auto& file : files) {
-    const std::string& entry = file.path;
-    if (file.type != core::EntryType::kFile || !file.hash || !file.safe) continue;
-    if (entry.rfind(root, 0) != 0 || entry.rfind("restorekit/", 0) == 0) continue;
-    Match m{&file, entry.substr(root.size()), {}, {}, 0};
-    auto it = live_files.find(core::name_key(m.rel));
-    if (it != live_files.end()) {
-      m.key = it->first;
-      const fs::path& live_file = it->second.second;
-      if (fs::file_size(live_file, ec) != file.size.value_or(0)) {
-        m.same = false;
-      } else if (live_hashes) {
-        if (auto k = live_hashes->find(it->second.first); k != live_hashes->end()) {
-          m.same = k->second == *file.hash;
-        }
-      }
-      if (!m.same) {
-        m.to_hash = paths.size();
-        paths.push_back(live_file);
-      }
-    }
-    matches.push_back(std::move(m));
-  }
-  RK_TRY_ASSIGN(auto hashes, core::hash_files(paths));
-  for (const auto& m : matches) {
-    auto it = m.key.empty() ? live_files.end() : live_files.find(m.key);
-    if (it == live_files.end()) {  // not in live, or a second backup file of the same name
-      ++out.revived;
-      sample(out.revived_samples, m.rel);
-      continue;
-    }
-    compared.insert(it->first);
-    bool same = m.same ? *m.same : hashes[m.to_hash] == *m.file->hash;
-    if (same) {
-      ++out.unchanged;
-    } else {
-      ++out.changed;
-      sample(out.changed_samples, m.rel);
-    }
-    live_files.erase(it);
-  }
-  if (scope == LiveScope::kTheseFiles) {  // only the files named: the rest stays as it is
-    std::erase_if(out.live_duplicates,
-                  [&](const auto& pair) { return !compared.count(core::name_key(pair.first)); });
-    return out;
-  }
-  for (const auto& [key, live_file] : live_files) {
-    ++out.lost;
-    out.lost_bytes += fs::file_size(live_file.second, ec);
-    sample(out.lost_samples, live_file.first);
-  }
-  return out;
-}
 
 namespace {
 
@@ -249,8 +146,18 @@ struct BackupContent {
   std::optional<core::TempDir> temp;
   fs::path database;
   std::string entry;
-  std::vector<core::EntryRecord> files;
+  std::shared_ptr<core::EntryStore> files;  // the database entry too, when from the index
   std::uint64_t bytes_read = 0;
+
+  // Every file but the database entry.
+  [[nodiscard]] FileWalk documents() const {
+    return [this](const std::function<Result<void>(const core::EntryRecord&)>& fn) {
+      if (!files) return Result<void>{};
+      return files->for_each([&](const core::StoredEntry& s) -> Result<void> {
+        return s.record.path == entry ? Result<void>{} : fn(s.record);
+      });
+    };
+  }
 };
 
 // What the index already knows of an unchanged archive: the staged database, and (from a verify
@@ -258,7 +165,7 @@ struct BackupContent {
 struct Known {
   std::optional<core::Fingerprint> fingerprint;
   std::optional<core::StagedCopy> staged;
-  std::vector<core::EntryRecord> files;
+  std::shared_ptr<core::EntryStore> files;  // set when every file of it has its hash
 };
 
 Known known_to_index(const fs::path& backup, const BackupDiffOptions& o) {
@@ -269,21 +176,23 @@ Known known_to_index(const fs::path& backup, const BackupDiffOptions& o) {
   std::string key = core::index_key(backup);
   k.staged = o.index->staged_database(key, *k.fingerprint).value_or(std::nullopt);
   auto summary = o.index->find(key, *k.fingerprint);
-  auto entries = summary && *summary && (*summary)->listed
-                     ? o.index->entries(key)
-                     : Result<std::vector<core::EntryRecord>>{};
-  bool hashed = entries && !entries->empty() &&
-                std::all_of(entries->begin(), entries->end(), [](const auto& e) {
-                  return e.type != core::EntryType::kFile || !e.safe || e.hash.has_value();
-                });
-  if (hashed) k.files = std::move(*entries);
+  if (!summary || !*summary || !(*summary)->listed) return k;
+  auto entries = o.index->entry_store(key);
+  if (!entries || (*entries)->size() == 0) return k;
+  bool hashed = true;
+  auto walked = (*entries)->for_each([&](const core::StoredEntry& s) -> Result<void> {
+    const auto& e = s.record;
+    hashed = hashed && (e.type != core::EntryType::kFile || !e.safe || e.hash.has_value());
+    return {};
+  });
+  if (walked && hashed) k.files = std::move(*entries);
   return k;
 }
 
 Result<BackupContent> read_backup(const core::ArchiveSource& backup, const BackupDiffOptions& o,
                                   Known& known) {
   BackupContent c;
-  bool need_documents = o.live_documents.has_value() && known.files.empty();
+  bool need_documents = o.live_documents.has_value() && !known.files;
   if (known.staged && !need_documents) {
     c.database = known.staged->file;
     c.entry = known.staged->entry;
@@ -301,11 +210,8 @@ Result<BackupContent> read_backup(const core::ArchiveSource& backup, const Backu
                                                   *known.fingerprint, c.entry, c.database));
     }
   }
-  if (!known.files.empty()) {
-    // The index's listing holds the database entries too: they are not documents.
-    std::erase_if(known.files, [&](const auto& e) { return e.path == c.entry; });
-    c.files = std::move(known.files);
-  }
+  // The index's listing holds the database entries too: they are not documents (documents()).
+  if (known.files) c.files = std::move(known.files);
   return c;
 }
 
@@ -343,9 +249,10 @@ Result<DiffReport> diff_backup(const core::ArchiveSource& backup, const fs::path
   report.archive_bytes_read = content.bytes_read;
   RK_TRY_ASSIGN(report.database, diff_databases(content.database, live, o.diff));
   if (o.live_documents) {
+    auto files = content.documents();
+    RK_TRY_ASSIGN(auto root, documents_root(o.documents_root, files));
     RK_TRY_ASSIGN(report.documents,
-                  diff_documents(content.files, documents_root(o.documents_root, content.files),
-                                 *o.live_documents, o.diff.sample_rows));
+                  diff_documents(files, root, *o.live_documents, o.diff.sample_rows));
   }
   return report;
 }

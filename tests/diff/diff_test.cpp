@@ -1,9 +1,12 @@
 #include <restorekit/diff/diff.hpp>
 
+#include <algorithm>
 #include <map>
 #include <regex>
 #include <sstream>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include <restorekit/core/backup.hpp>
@@ -376,6 +379,78 @@ TEST(DiffBackup, ForeignZipAndBareDatabaseFiles) {
   auto none = diff_backup(dir / "docs.zip", s.live_database, BackupDiffOptions{});
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code, ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace restorekit::diff
+
+namespace restorekit::diff {
+namespace {
+
+// The documents diff lists each side in memory while it is small and on disk beyond: the two
+// must give the same diff. The folder and the backup's list hold every case: unchanged files
+// (more than one hashing batch of them), a change of content at the same size, a change of size,
+// a document only in the backup, a second backup file of one name (NFD and NFC), files only in
+// live, two live spellings of one name, a hash live's scan already knows; each scope.
+TEST(DocumentsDiff, InMemoryAndOnDiskGiveTheSameDiff) {
+  test::ScratchDir dir;
+  fs::path live = dir / "live";
+  const std::string nfd = "Cafe\xcc\x81.txt";
+  const std::string nfc = "Caf\xc3\xa9.txt";
+  std::vector<core::EntryRecord> files;
+  auto backup_file = [&](const std::string& rel, const std::string& content) {
+    files.push_back(core::EntryRecord{"docs/" + rel, core::EntryType::kFile, content.size(), 0,
+                                      false, true, core::hash128(std::string_view(content))});
+  };
+  for (int i = 0; i < 1100; ++i) {  // unchanged, hashed in two batches
+    auto rel = fmt::format("same/{}/f{}.txt", i % 9, i);
+    test::write_file(live / rel, fmt::format("content {}", i));
+    backup_file(rel, fmt::format("content {}", i));
+  }
+  test::write_file(live / "edited.txt", "AAAA");  // same size, other bytes
+  backup_file("edited.txt", "BBBB");
+  test::write_file(live / "grown.txt", "longer now");
+  backup_file("grown.txt", "short");
+  backup_file("deleted/in/live.txt", "gone from live");  // revived
+  backup_file(nfd, "one");                               // matched with live's NFC file
+  backup_file(nfc, "two");                               // a second backup file of that name
+  test::write_file(live / nfc, "one");
+  test::write_file(live / "only/in/live.txt", "new");  // lost
+  test::write_file(live / "Dup\xc3\xa9.txt", "x");     // two live spellings, no backup file
+  test::write_file(live / "Dupe\xcc\x81.txt", "y");
+  test::write_file(live / "known.txt", "kkkk");  // its hash comes from the scan below
+  backup_file("known.txt", "kkkk");
+  files.push_back(core::EntryRecord{"restorekit/checksums.xxh128", core::EntryType::kFile, 1, 0,
+                                    false, true, core::hash128(std::string_view("x"))});
+  std::map<std::string, core::Digest128> scanned = {
+      {"known.txt", core::hash128(std::string_view("not kkkk"))}};  // so it counts as changed
+
+  auto text = [](const DocumentDiff& d) {
+    auto sorted = [](std::vector<std::string> v) {
+      std::sort(v.begin(), v.end());
+      return fmt::format("{}", fmt::join(v, ","));
+    };
+    std::vector<std::string> dups;
+    for (const auto& [a, b] : d.live_duplicates) dups.push_back(a + "=" + b);
+    return fmt::format("lost {} ({} B) revived {} changed {} unchanged {} | {} | {} | {} | {}",
+                       d.lost, d.lost_bytes, d.revived, d.changed, d.unchanged,
+                       sorted(d.lost_samples), sorted(d.revived_samples), sorted(d.changed_samples),
+                       sorted(dups));
+  };
+  for (auto scope : {LiveScope::kWholeFolder, LiveScope::kTheseFiles}) {
+    auto memory = diff_documents(walk_of(files), "docs/", live, 50, &scanned, scope);
+    auto disk = diff_documents(walk_of(files), "docs/", live, 50, &scanned, scope, 0);
+    auto small = diff_documents(walk_of(files), "docs/", live, 50, &scanned, scope, 7);
+    ASSERT_TRUE(memory && disk && small);
+    EXPECT_EQ(text(*memory), text(*disk));
+    EXPECT_EQ(text(*memory), text(*small)) << "spilled part-way";
+    EXPECT_EQ(memory->unchanged, 1101u);  // 1,100 + the NFD/NFC pair
+    EXPECT_EQ(memory->changed, 3u);       // edited, grown, known
+    EXPECT_EQ(memory->revived, 2u);       // deleted/in/live.txt and the second spelling
+    bool whole = scope == LiveScope::kWholeFolder;
+    EXPECT_EQ(memory->lost, whole ? 3u : 0u) << text(*memory);  // only/in/live, both Dup
+    EXPECT_EQ(memory->live_duplicates.size(), whole ? 1u : 0u) << text(*memory);
+  }
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -169,8 +170,16 @@ struct BackupDatabase {
 [[nodiscard]] Result<BackupDatabase> backup_database(const core::ArchiveSource& backup,
                                                      const BackupDiffOptions& options);
 
+// A backup's files, handed to `fn` one at a time (a vector, or a listing on disk).
+using FileWalk =
+    std::function<Result<void>(const std::function<Result<void>(const core::EntryRecord&)>& fn)>;
+// The walk of a vector (which must outlive it).
+[[nodiscard]] FileWalk walk_of(const std::vector<core::EntryRecord>& files);
+
 // The documents root inside a backup: `given` (a trailing '/' added) when set, else "docs/"
-// when some file lies under it, else "" (the archive root).
+// when some file lies under it, else "" (the archive root). @error the walk's.
+[[nodiscard]] Result<std::string> documents_root(const std::optional<std::string>& given,
+                                                 const FileWalk& files);
 [[nodiscard]] std::string documents_root(const std::optional<std::string>& given,
                                          const std::vector<core::EntryRecord>& files);
 
@@ -180,8 +189,17 @@ struct BackupDatabase {
 // when their size matches, unless `live_hashes` (path relative to `live`, '/'-separated ->
 // XXH3-128, as a scan just read them) already has theirs. With LiveScope::kTheseFiles only the
 // live files that `files` names are compared (a restore that replaces chosen documents and
-// leaves the rest): nothing is lost. @error kNotFound (no such folder), kIo.
+// leaves the rest): nothing is lost. Both sides are walked in name order (the samples are the
+// first in that order), each listed in memory while it has at most `in_memory_files` files and
+// on disk (a private temporary SQLite file) beyond, so that memory does not grow with the
+// documents; tests lower it to compare the two. @error kNotFound (no such folder), kIo,
+// kDatabase (the temporary listing).
 enum class LiveScope { kWholeFolder, kTheseFiles };
+inline constexpr std::size_t kDocumentsInMemory = 50'000;
+[[nodiscard]] Result<DocumentDiff> diff_documents(
+    const FileWalk& files, const std::string& root, const std::filesystem::path& live,
+    std::size_t samples, const std::map<std::string, core::Digest128>* live_hashes = nullptr,
+    LiveScope scope = LiveScope::kWholeFolder, std::size_t in_memory_files = kDocumentsInMemory);
 [[nodiscard]] Result<DocumentDiff> diff_documents(
     const std::vector<core::EntryRecord>& files, const std::string& root,
     const std::filesystem::path& live, std::size_t samples,
