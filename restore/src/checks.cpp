@@ -196,9 +196,9 @@ std::vector<Finding> too_wide_checks(const core::DatabaseSummary& backup,
   return out;
 }
 
-std::vector<Finding> documents_folder_checks(const fs::path& documents,
-                                             const std::vector<core::EntryRecord>& files,
-                                             const std::string& root) {
+Result<std::vector<Finding>> documents_folder_checks(const fs::path& documents,
+                                                     const diff::FileWalk& files,
+                                                     const std::string& root) {
   std::vector<Finding> out;
   std::error_code ec;
   if (fs::exists(documents, ec) && is_mount_point(documents)) {
@@ -210,14 +210,16 @@ std::vector<Finding> documents_folder_checks(const fs::path& documents,
                     "restore the database alone with --no-docs",
                     documents.string())});
   }
-  for (const auto& f : files) {
-    if (f.path.rfind(root, 0) != 0) continue;
+  bool found = false;  // the first name too long is reported
+  RK_TRY(files([&](const core::EntryRecord& f) -> Result<void> {
+    if (found || f.path.rfind(root, 0) != 0) return {};
     auto why = core::too_long_to_restore(f.path.substr(root.size()), documents.string().size() + 1);
-    if (!why) continue;
+    if (!why) return {};
     out.push_back(Finding{"NOT_RESTORABLE_HERE", Severity::kError, f.path,
                           fmt::format("below {}: {}", documents.string(), *why)});
-    break;
-  }
+    found = true;
+    return {};
+  }));
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include <restorekit/core/hash.hpp>
 #include <restorekit/core/progress.hpp>
 #include <restorekit/core/sqlite.hpp>
+#include <restorekit/diff/diff.hpp>
 #include <restorekit/restore/restore.hpp>
 
 namespace restorekit::restore::detail {
@@ -58,10 +59,10 @@ std::vector<core::Finding> too_wide_checks(const core::DatabaseSummary& backup,
                                            const core::DatabaseSummary& live);
 
 // NOT_RESTORABLE_HERE (error) when the live documents folder cannot take a restore by rename:
-// a mount point, or a backup path (below `root`) too long below it.
-std::vector<core::Finding> documents_folder_checks(const fs::path& documents,
-                                                   const std::vector<core::EntryRecord>& files,
-                                                   const std::string& root);
+// a mount point, or a backup path (below `root`) too long below it. @error the walk's.
+Result<std::vector<core::Finding>> documents_folder_checks(const fs::path& documents,
+                                                           const diff::FileWalk& files,
+                                                           const std::string& root);
 
 // DISK_SPACE when the filesystem of `dir` has less than `needed` bytes free.
 std::optional<core::Finding> disk_space_check(const fs::path& dir, std::uint64_t needed);

@@ -33,34 +33,52 @@ class DocumentPlanner {
   // record restore) the chosen files replace theirs.
   Result<void> documents() {
     if (!p_.live_documents) return {};
-    // The documents' listing is held in memory here: diff and the staged tree need it whole.
-    RK_TRY_ASSIGN(auto files, in_.pass.listing->records());
-    std::erase_if(files, [&](const core::EntryRecord& e) {
+    // The backup's files, walked from the pass's listing on disk; held in memory only where the
+    // plan keeps their tree (staged documents) or chooses among them (a selective restore).
+    auto is_database = [&](const core::EntryRecord& e) {
       return std::any_of(in_.pass.databases.begin(), in_.pass.databases.end(),
                          [&](const auto& db) { return db.entry == e.path; });
-    });
-    std::string root = diff::documents_root(o_.documents_root, files);
-    for (const auto& f : files) {
-      if (f.type == core::EntryType::kFile && f.path.rfind(root, 0) == 0 &&
-          f.path.rfind("restorekit/", 0) != 0) {
+    };
+    std::vector<core::EntryRecord> files;
+    diff::FileWalk walk = [&](const std::function<Result<void>(const core::EntryRecord&)>& fn) {
+      return in_.pass.listing->for_each([&](const core::StoredEntry& s) -> Result<void> {
+        return is_database(s.record) ? Result<void>{} : fn(s.record);
+      });
+    };
+    if (p_.selection.selective() || in_.staged) {
+      RK_TRY_ASSIGN(files, in_.pass.listing->records());
+      std::erase_if(files, is_database);
+      walk = diff::walk_of(files);
+    }
+    RK_TRY_ASSIGN(std::string root, diff::documents_root(o_.documents_root, walk));
+    auto is_document = [&](const core::EntryRecord& f) {
+      return f.type == core::EntryType::kFile && f.path.rfind(root, 0) == 0 &&
+             f.path.rfind("restorekit/", 0) != 0;
+    };
+    std::uint64_t all_files = 0;
+    RK_TRY(walk([&](const core::EntryRecord& f) -> Result<void> {
+      if (is_document(f)) {
+        ++all_files;
         out_.all_bytes += f.size.value_or(0);
       }
-    }
+      return {};
+    }));
+    p_.document_files = all_files;
+    p_.document_bytes = out_.all_bytes;
     if (p_.selection.selective()) {
       RK_TRY_ASSIGN(bool any, choose_documents(files, root));
       if (!any) return {};
-    }
-    for (const auto& f : files) {
-      if (f.type == core::EntryType::kFile && f.path.rfind(root, 0) == 0 &&
-          f.path.rfind("restorekit/", 0) != 0) {
+      p_.document_files = 0;
+      p_.document_bytes = 0;
+      for (const auto& f : files) {
+        if (!is_document(f)) continue;
         ++p_.document_files;
         p_.document_bytes += f.size.value_or(0);
       }
     }
     if (p_.document_files > 0) {  // none: live's documents are left alone
-      for (auto& f : documents_folder_checks(*p_.live_documents, files, root)) {
-        p_.checks.push_back(std::move(f));
-      }
+      RK_TRY_ASSIGN(auto checks, documents_folder_checks(*p_.live_documents, walk, root));
+      for (auto& f : checks) p_.checks.push_back(std::move(f));
     }
     std::error_code ec;
     fs::path live_docs = *p_.live_documents;
@@ -78,7 +96,7 @@ class DocumentPlanner {
     }
     RK_TRY_ASSIGN(p_.effects.documents,
                   diff::diff_documents(
-                      files, root, live_docs, o_.diff.sample_rows, &scanned,
+                      walk, root, live_docs, o_.diff.sample_rows, &scanned,
                       out_.by_file ? diff::LiveScope::kTheseFiles : diff::LiveScope::kWholeFolder));
     for (const auto& [a, b] : p_.effects.documents->live_duplicates) {
       p_.checks.push_back(finding(
