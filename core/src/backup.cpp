@@ -47,12 +47,8 @@ class DocTree {
  public:
   static Result<DocTree> open(const fs::path& file) {
     RK_TRY_ASSIGN(auto db, Database::open(file, OpenMode::kCreate));
+    RK_TRY(db.use_as_scratch(4));
     RK_TRY(db.exec(R"sql(
-PRAGMA journal_mode=OFF;
-PRAGMA synchronous=OFF;
-PRAGMA locking_mode=EXCLUSIVE;
-PRAGMA temp_store=FILE;
-PRAGMA cache_size=-4096;
 CREATE TABLE docs(folder INTEGER NOT NULL, entry TEXT NOT NULL, source TEXT NOT NULL,
                   size INTEGER NOT NULL, mtime INTEGER NOT NULL, mode INTEGER NOT NULL);
 BEGIN;

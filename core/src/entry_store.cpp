@@ -19,13 +19,7 @@ constexpr std::size_t kBatchRows = 20'000;  // rows per transaction while adding
 constexpr int kDirectory = static_cast<int>(EntryType::kDirectory);
 constexpr std::uint64_t kScanLookups = 4;  // find() scans this often before it builds an index
 
-// 8 MiB of page cache: enough for the indexes' hot pages, small beside the 64 MiB budget.
 constexpr std::string_view kSchema = R"sql(
-PRAGMA journal_mode=OFF;
-PRAGMA synchronous=OFF;
-PRAGMA locking_mode=EXCLUSIVE;
-PRAGMA temp_store=FILE;
-PRAGMA cache_size=-8192;
 CREATE TABLE entries(
   idx INTEGER PRIMARY KEY, path TEXT NOT NULL, key TEXT, type INTEGER NOT NULL,
   size INTEGER, mtime INTEGER NOT NULL, encrypted INTEGER NOT NULL, safe INTEGER NOT NULL,
@@ -46,15 +40,6 @@ WHERE excluded.owned AND NOT entries.owned
 constexpr std::string_view kColumns =
     "idx, path, type, size, mtime, encrypted, safe, hash_high, hash_low, extra_hex, data_read, "
     "failed";
-
-// The key column is NULL where the name is its own key (ASCII and other NFC names: almost all),
-// which keeps the file and its index small; lookups use coalesce(key, path).
-std::optional<std::string> stored_key(std::string_view path) {
-  if (is_ascii(path)) return std::nullopt;  // its own key, known without a copy
-  std::string key = name_key(path);
-  if (key == path) return std::nullopt;
-  return key;
-}
 
 StoredEntry read_row(const Statement& st) {
   StoredEntry e;
@@ -85,12 +70,13 @@ Result<void> keyed_walk(Database& db, std::string_view rest, const EntryStore::K
   return st.for_each([&]() -> Result<void> { return fn(st.column_text(12), read_row(st)); });
 }
 
-// @return whether the name has a key of its own (stored_key).
+// The key column is NULL where the name is its own key (almost all), which keeps the file and
+// its index small; lookups use coalesce(key, path). @return whether the name has a key of its own.
 bool bind_row(Statement& st, const StoredEntry& e, Ownership ownership) {
   const auto& r = e.record;
   st.bind(1, static_cast<std::int64_t>(e.index));
   st.bind(2, std::string_view(r.path));
-  auto key = stored_key(r.path);
+  auto key = key_of_its_own(r.path);
   if (key) {
     st.bind(3, std::string_view(*key));
   } else {
@@ -330,6 +316,8 @@ EntryStore::~EntryStore() = default;
 
 Result<std::shared_ptr<EntryStore>> EntryStore::open(Result<Database> db) {
   if (!db) return tl::unexpected(db.error());
+  // 8 MiB of page cache: enough for the indexes' hot pages, small beside the 64 MiB budget.
+  RK_TRY(db->use_as_scratch(8));
   RK_TRY(db->exec(kSchema));
   RK_TRY_ASSIGN(auto insert, db->prepare(kInsert));
   auto impl = std::make_unique<Impl>(std::move(*db));

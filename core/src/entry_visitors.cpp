@@ -222,7 +222,7 @@ Result<Interest> MetadataVisitor::block(std::span<const std::byte> data) {
 
 Result<void> MetadataVisitor::end(const Entry& entry, const EntryEnd& how) {
   if (list_file_ && !how.data_read) list_file_.reset();  // another reader's entry
-  if (list_file_ && !spool_) {  // an empty list
+  if (list_file_ && !spool_) {                           // an empty list
     RK_TRY_ASSIGN(spool_, create_new_file(*list_file_));
   }
   spool_ = UniqueFd();

@@ -27,6 +27,13 @@ bool append_nfc(std::string_view segment, std::string& out) {
 // Segment by segment: '/' is a starter that nothing composes with or reorders across, so NFC
 // of the path is the segments' NFC joined by '/', and the ASCII segments (most folders and
 // file names, even under a non-ASCII folder) skip utf8proc.
+std::optional<std::string> key_of_its_own(std::string_view name) {
+  if (is_ascii(name)) return std::nullopt;
+  std::string key = name_key(name);
+  if (key == name) return std::nullopt;
+  return key;
+}
+
 bool is_ascii(std::string_view name) {
   for (unsigned char c : name) {
     if (c >= 0x80) return false;

@@ -165,6 +165,13 @@ Result<Database> Database::open_untrusted(const std::filesystem::path& path) {
   return db;
 }
 
+Result<void> Database::use_as_scratch(int cache_mib) {
+  return exec(
+      fmt::format("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA locking_mode=EXCLUSIVE; "
+                  "PRAGMA temp_store=FILE; PRAGMA cache_size=-{};",
+                  cache_mib * 1024));
+}
+
 Result<Database> Database::open_memory() {
   RK_TRY_ASSIGN(sqlite3 * db,
                 open_raw(":memory:", ":memory:", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));

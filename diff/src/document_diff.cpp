@@ -18,13 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A small page cache: the two sorts spill to disk rather than grow.
 constexpr std::string_view kSchema = R"sql(
-PRAGMA journal_mode=OFF;
-PRAGMA synchronous=OFF;
-PRAGMA locking_mode=EXCLUSIVE;
-PRAGMA temp_store=FILE;
-PRAGMA cache_size=-4096;
 CREATE TABLE backup(seq INTEGER PRIMARY KEY, key TEXT, rel TEXT NOT NULL, size INTEGER NOT NULL,
                     high INTEGER NOT NULL, low INTEGER NOT NULL);
 CREATE TABLE live(seq INTEGER PRIMARY KEY, key TEXT, rel TEXT NOT NULL, size INTEGER NOT NULL,
@@ -37,6 +31,7 @@ class Scratch {
   Result<core::Database*> get() {
     if (!db_) {
       RK_TRY_ASSIGN(auto db, core::Database::open_scratch());
+      RK_TRY(db.use_as_scratch(4));  // the two sorts spill to disk rather than grow
       RK_TRY(db.exec(kSchema));
       RK_TRY(db.exec("BEGIN"));  // never committed: the walks read it, then it is thrown away
       db_.emplace(std::move(db));
@@ -51,19 +46,12 @@ class Scratch {
 // Live files whose sizes match are hashed together (on every core) this many at a time.
 constexpr std::size_t kHashBatch = 1024;
 
-// The name's key, or "" where the name is its own key (almost every name is).
-std::string own_key(const std::string& name) {
-  if (core::is_ascii(name)) return {};
-  std::string key = core::name_key(name);
-  return key == name ? std::string() : key;
-}
-
 // One side's files: in memory while they are few, then in a table of the scratch database;
 // walked in name-key order (then in the order they were added).
 class Side {
  public:
   struct Row {
-    std::string key;
+    std::string key;  // "" where the name is its own key
     std::string rel;
     std::uint64_t size = 0;
     core::Digest128 digest;  // the backup's; unset for live's
@@ -196,7 +184,7 @@ class DocumentDiffer {
       if (file.type != core::EntryType::kFile || !file.hash || !file.safe) return {};
       if (entry.rfind(root, 0) != 0 || entry.rfind("restorekit/", 0) == 0) return {};
       std::string rel = entry.substr(root.size());
-      std::string key = own_key(rel);
+      std::string key = core::key_of_its_own(rel).value_or("");
       return backup.add(
           Side::Row{std::move(key), std::move(rel), file.size.value_or(0), *file.hash});
     });
@@ -210,7 +198,7 @@ class DocumentDiffer {
       std::string rel = it->path().lexically_relative(live_).generic_string();
       std::error_code size_ec;
       auto size = it->file_size(size_ec);
-      std::string key = own_key(rel);
+      std::string key = core::key_of_its_own(rel).value_or("");
       RK_TRY(live.add(Side::Row{std::move(key), std::move(rel), size_ec ? 0 : size, {}}));
     }
     return {};

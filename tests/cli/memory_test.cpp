@@ -30,13 +30,26 @@ std::uint64_t peak_kib(const CommandResult& r) {
   return std::stoull(r.err.substr(start == std::string::npos ? 0 : start + 1));
 }
 
-TEST(Memory, ManyEntriesAreVerifiedAndInspectedWithinTheBudget) {
+// restorekit run under GNU time: its peak RSS is peak_kib() of the result.
+CommandResult measured(const std::vector<std::string>& command) {
+  std::vector<std::string> argv = {"/usr/bin/time", "-f", "%M", restorekit_exe()};
+  argv.insert(argv.end(), command.begin(), command.end());
+  return run(argv);
+}
+
+class Memory : public ::testing::Test {
+ protected:
+  void SetUp() override {
 #ifdef __SANITIZE_ADDRESS__
-  GTEST_SKIP() << "SKIPPED: AddressSanitizer's shadow memory is not restorekit's; the release "
-                  "suite asserts the budget";
+    GTEST_SKIP() << "SKIPPED: AddressSanitizer's shadow memory is not restorekit's; the release "
+                    "suite asserts the budget";
 #endif
-  if (!fs::exists("/usr/bin/time")) GTEST_SKIP() << "SKIPPED: /usr/bin/time is not installed";
-  RK_REQUIRE_TOOL("bsdtar");
+    if (!fs::exists("/usr/bin/time")) GTEST_SKIP() << "SKIPPED: /usr/bin/time is not installed";
+    RK_REQUIRE_TOOL("bsdtar");
+  }
+};
+
+TEST_F(Memory, ManyEntriesAreVerifiedAndInspectedWithinTheBudget) {
   ScratchDir dir;
   // 300k empty entries in 25 folders, described as an mtree spec that bsdtar turns into
   // archives: with long names for the tar (the GNU format's long-name records), shorter ones for
@@ -59,9 +72,7 @@ TEST(Memory, ManyEntriesAreVerifiedAndInspectedWithinTheBudget) {
          {std::vector<std::string>{"verify", path, "--catalog", catalog},
           std::vector<std::string>{"inspect", path, "--no-catalog"},
           std::vector<std::string>{"inspect", path, "--entries", "--json", "--no-catalog"}}) {
-      std::vector<std::string> argv = {"/usr/bin/time", "-f", "%M", restorekit_exe()};
-      argv.insert(argv.end(), command.begin(), command.end());
-      auto r = run(argv);
+      auto r = measured(command);
       ASSERT_EQ(r.exit_code, 0) << command[0] << " " << archive << ": " << r.err;
       // The listing as JSON: every entry, written as it is walked.
       bool listing = std::find(command.begin(), command.end(), "--entries") != command.end();
@@ -86,13 +97,7 @@ TEST(Memory, ManyEntriesAreVerifiedAndInspectedWithinTheBudget) {
 // bsdtar writes from an mtree spec (the header first, the database, the documents, the list last),
 // and one that `restorekit backup` writes of the same documents unpacked into a folder; both must
 // verify intact.
-TEST(Memory, OurBackupsOfManyDocumentsAreWrittenAndVerifiedWithinTheBudget) {
-#ifdef __SANITIZE_ADDRESS__
-  GTEST_SKIP() << "SKIPPED: AddressSanitizer's shadow memory is not restorekit's; the release "
-                  "suite asserts the budget";
-#endif
-  if (!fs::exists("/usr/bin/time")) GTEST_SKIP() << "SKIPPED: /usr/bin/time is not installed";
-  RK_REQUIRE_TOOL("bsdtar");
+TEST_F(Memory, OurBackupsOfManyDocumentsAreWrittenAndVerifiedWithinTheBudget) {
   RK_REQUIRE_TOOL("sqlite3");
   ScratchDir dir;
   ASSERT_EQ(sh("sqlite3 app.sqlite 'CREATE TABLE t(x); INSERT INTO t VALUES(1)' && : > empty",
@@ -136,11 +141,6 @@ TEST(Memory, OurBackupsOfManyDocumentsAreWrittenAndVerifiedWithinTheBudget) {
                "bsdtar -cf - @docs.mtree | bsdtar -xf - -C tree",
                dir.path()),
             0);
-  auto measured = [&](std::vector<std::string> command) {
-    std::vector<std::string> argv = {"/usr/bin/time", "-f", "%M", restorekit_exe()};
-    argv.insert(argv.end(), command.begin(), command.end());
-    return run(argv);
-  };
   auto backup = measured({"backup", "--db", (dir / "app.sqlite").string(), "--docs",
                           (dir / "tree/docs").string(), "-o", (dir / "real.tar.zst").string()});
   ASSERT_EQ(backup.exit_code, 0) << backup.out << backup.err;

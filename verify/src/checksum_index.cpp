@@ -13,26 +13,12 @@ namespace restorekit::verify::detail {
 
 namespace {
 
-// A small page cache: the sort that start() runs spills to disk rather than grow.
 constexpr std::string_view kSchema = R"sql(
-PRAGMA journal_mode=OFF;
-PRAGMA synchronous=OFF;
-PRAGMA locking_mode=EXCLUSIVE;
-PRAGMA temp_store=FILE;
-PRAGMA cache_size=-4096;
 CREATE TABLE listed(number INTEGER PRIMARY KEY, key TEXT, path TEXT NOT NULL,
                     high INTEGER NOT NULL, low INTEGER NOT NULL);
 )sql";
 
 constexpr std::uint64_t kLinesPerCancelCheck = 4096;
-
-// The line's key, or "" where the name is its own key (almost every name is): the database
-// keeps NULL there, which keeps its file small.
-std::string own_key(const std::string& path) {
-  if (core::is_ascii(path)) return {};
-  std::string key = core::name_key(path);
-  return key == path ? std::string() : key;
-}
 
 }  // namespace
 
@@ -43,17 +29,16 @@ Result<void> ChecksumIndex::add(core::ExpectedHash&& e) {
                 fmt::format("{} line {} is not an XXH3-128 line", core::kChecksumsEntry, e.line),
                 std::string(core::kChecksumsEntry));
   }
-  std::string key = own_key(e.path);
+  auto key = core::key_of_its_own(e.path);  // the database keeps NULL for the rest
   if (!db_) {
-    lines_.push_back(
-        Line{key.empty() ? e.path : std::move(key), e.line, std::move(e.path), *digest});
+    lines_.push_back(Line{key ? std::move(*key) : e.path, e.line, std::move(e.path), *digest});
     return {};
   }
   insert_->bind(1, static_cast<std::int64_t>(e.line));
-  if (key.empty()) {
-    insert_->bind_null(2);
+  if (key) {
+    insert_->bind(2, std::string_view(*key));
   } else {
-    insert_->bind(2, std::string_view(key));
+    insert_->bind_null(2);
   }
   insert_->bind(3, std::string_view(e.path));
   insert_->bind(4, static_cast<std::int64_t>(digest->high));
@@ -68,6 +53,7 @@ Result<ChecksumIndex> ChecksumIndex::build(const std::filesystem::path& file,
   std::error_code ec;
   if (std::filesystem::file_size(file, ec) > in_memory_bytes || ec) {
     RK_TRY_ASSIGN(auto db, core::Database::open_scratch());
+    RK_TRY(db.use_as_scratch(4));  // start()'s sort spills to disk rather than grow
     RK_TRY(db.exec(kSchema));
     RK_TRY(db.exec("BEGIN"));
     index.db_.emplace(std::move(db));

@@ -6,6 +6,7 @@
 // through name_key(). Backed by utf8proc. Thread safe.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,10 @@ std::string name_key(std::string_view name);
 
 // Whether every byte is ASCII: such a name is its own name_key(), found without building it.
 bool is_ascii(std::string_view name);
+
+// name_key() where it differs from the name; nullopt where the name is its own key (ASCII and
+// other NFC names: almost all), so that a listing on disk keeps a key only where it needs one.
+std::optional<std::string> key_of_its_own(std::string_view name);
 
 // True when two names are the same under name_key().
 bool same_name(std::string_view a, std::string_view b);

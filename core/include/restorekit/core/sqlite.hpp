@@ -69,6 +69,11 @@ class Database {
   [[nodiscard]] Result<Statement> prepare_single(std::string_view sql);
   // The single integer a query returns (e.g. "PRAGMA user_version"). @error kDatabase.
   [[nodiscard]] Result<std::int64_t> query_int(std::string_view sql);
+  // Sets this connection up for a private working file that only it reads and that is thrown
+  // away (a listing kept on disk so that memory stays bounded): no journal, no syncs, an
+  // exclusive lock, sorts spilling to temporary files, and `cache_mib` MiB of page cache.
+  // @error kDatabase.
+  [[nodiscard]] Result<void> use_as_scratch(int cache_mib);
 
   [[nodiscard]] const std::string& path() const { return path_; }
 
