@@ -159,8 +159,9 @@ Result<void> for_each_checksum_line(const std::filesystem::path& file, std::stri
                                     const std::function<Result<void>(ExpectedHash&&)>& fn) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {
-    return fail(ErrorCode::kIo,
-                fmt::format("cannot read {}: {}", file.string(), std::strerror(errno)),
+    int err = errno;
+    return fail(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
+                fmt::format("cannot read {}: {}", file.string(), std::strerror(err)),
                 file.string());
   }
   std::vector<char> piece(64 * 1024);
@@ -183,7 +184,9 @@ Result<void> for_each_checksum_line(const std::filesystem::path& file, std::stri
     auto n = static_cast<std::size_t>(in.gcount());
     if (n == 0) {
       if (in.bad()) {
-        return fail(ErrorCode::kIo, fmt::format("cannot read {}", file.string()), file.string());
+        return fail(ErrorCode::kIo,
+                    fmt::format("cannot read {}: {}", file.string(), std::strerror(errno)),
+                    file.string());
       }
       break;
     }

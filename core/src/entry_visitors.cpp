@@ -34,9 +34,8 @@ Result<Interest> HashVisitor::begin(const Entry& entry) {
   if (!is_readable_file(entry)) return Interest::kSkip;
   xxh128_.reset();
   if (extra_) {
-    if (auto algorithm = extra_(entry.path); algorithm && *algorithm != HashAlgorithm::kXxh128) {
-      other_.emplace(*algorithm);
-    }
+    RK_TRY_ASSIGN(auto algorithm, extra_(entry.path));
+    if (algorithm && *algorithm != HashAlgorithm::kXxh128) other_.emplace(*algorithm);
   }
   return Interest::kData;
 }

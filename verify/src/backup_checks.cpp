@@ -16,6 +16,7 @@ namespace {
 
 using core::Finding;
 using core::Severity;
+using Line = core::ChecksumIndex::Line;
 
 class BackupChecker {
  public:
@@ -67,40 +68,21 @@ class BackupChecker {
     }
     std::vector<std::pair<std::uint64_t, Finding>> by_line;
     std::vector<std::pair<std::uint64_t, Finding>> extra;  // by archive index
-    auto missing = [&](const ChecksumIndex::Line& line) {
-      by_line.emplace_back(line.number,
-                           Finding{"MISSING_ENTRY", Severity::kError, line.path,
-                                   fmt::format("entry \"{}\" is listed in {} but not in the backup",
-                                               line.path, core::kChecksumsEntry)});
-    };
-    RK_TRY(in_.index->start());
-    RK_TRY_ASSIGN(const ChecksumIndex::Line* line, in_.index->next());
-    std::optional<std::string> group;  // the key of the entries being walked
-    bool listed = false;               // whether a line names that key
-    RK_TRY(in_.entries.for_each_by_key(
-        [&](std::string_view key, const core::StoredEntry& s) -> Result<void> {
-          if (group && *group == key) {
-            if (!listed) extra_entry(s, extra);
-            return {};
+    RK_TRY(in_.index->merge(
+        in_.entries,
+        [&](const Line& line, const core::StoredEntry* first) -> Result<void> {
+          if (!first) {
+            by_line.emplace_back(
+                line.number,
+                Finding{"MISSING_ENTRY", Severity::kError, line.path,
+                        fmt::format("entry \"{}\" is listed in {} but not in the backup", line.path,
+                                    core::kChecksumsEntry)});
+          } else if (auto f = compare(line, *first)) {
+            by_line.emplace_back(line.number, std::move(*f));
           }
-          for (; line && std::string_view(line->key) < key;) {
-            missing(*line);
-            RK_TRY_ASSIGN(line, in_.index->next());
-          }
-          group = std::string(key);
-          listed = false;
-          for (; line && line->key == key;) {
-            listed = true;
-            if (auto f = compare(*line, s)) by_line.emplace_back(line->number, std::move(*f));
-            RK_TRY_ASSIGN(line, in_.index->next());
-          }
-          if (!listed) extra_entry(s, extra);
           return {};
-        }));
-    for (; line;) {
-      missing(*line);
-      RK_TRY_ASSIGN(line, in_.index->next());
-    }
+        },
+        [&](const core::StoredEntry& s) { extra_entry(s, extra); }));
     for (auto* found : {&by_line, &extra}) {
       std::sort(found->begin(), found->end(),
                 [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -122,7 +104,7 @@ class BackupChecker {
   }
 
   // The line against the first entry of its name; a mismatch, if any.
-  std::optional<Finding> compare(const ChecksumIndex::Line& line, const core::StoredEntry& found) {
+  std::optional<Finding> compare(const Line& line, const core::StoredEntry& found) {
     const auto& hash = found.record.hash;
     if (!hash) return std::nullopt;  // not read, or failed: reported elsewhere
     ++in_.checked;

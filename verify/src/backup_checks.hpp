@@ -6,9 +6,9 @@
 #include <vector>
 
 #include <restorekit/core/backup_format.hpp>
+#include <restorekit/core/checksum_index.hpp>
 #include <restorekit/core/finding.hpp>
 
-#include "checksum_index.hpp"
 #include "database_checks.hpp"
 #include "entry_pass.hpp"
 #include "summary.hpp"
@@ -22,7 +22,7 @@ struct BackupCheckInput {
   const EntryTotals& totals;     // total_entries() under the header's documents root
   bool complete = true;          // every entry was seen; otherwise only what was seen is compared
   const EntryResult* checksums;  // restorekit/checksums.xxh128, when present
-  ChecksumIndex* index;          // the list in name-key order (set where it was read cleanly)
+  core::ChecksumIndex* index;    // the list in name-key order (set where it was read cleanly)
   std::uint64_t last_index = 0;  // the index of the archive's last entry
   std::uint64_t checked = 0;     // out: entries compared with the checksum list
 };

@@ -111,11 +111,10 @@ core::StoredEntry EntryResult::stored() && {
 Result<PassOutcome> run_pass(core::ArchiveReader& reader, const PassPlan& plan) {
   PassOutcome out;
   core::MetadataVisitor metadata(plan.stage_dir);  // the checksum list goes to a file
-  core::HashVisitor hashes([&plan](std::string_view path) -> std::optional<core::HashAlgorithm> {
-    if (!plan.extra) return std::nullopt;
-    auto it = plan.extra->find(path);
-    return it == plan.extra->end() ? std::nullopt : std::optional(it->second);
-  });
+  core::HashVisitor hashes(plan.extra ? core::HashVisitor::ExtraFn([list = plan.extra](auto path) {
+    return list->other_algorithm(path);
+  })
+                                      : core::HashVisitor::ExtraFn());
   core::DatabaseStager databases(plan.stage_dir);
   std::unique_ptr<core::EntryVisitor> theirs;
   if (plan.visitors && *plan.visitors) theirs = (*plan.visitors)(databases);

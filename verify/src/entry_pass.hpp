@@ -17,6 +17,7 @@
 
 #include <restorekit/core/archive_pass.hpp>
 #include <restorekit/core/archive_reader.hpp>
+#include <restorekit/core/checksum_index.hpp>
 #include <restorekit/core/checksum_list.hpp>
 #include <restorekit/core/entry_store.hpp>
 #include <restorekit/core/entry_visitors.hpp>
@@ -62,8 +63,8 @@ struct PassPlan {
   core::EntryStore* store = nullptr;  // every entry is recorded here
   unsigned worker = 0;
   unsigned workers = 1;
-  // Extra algorithms a checksum list wants, by normalised path.
-  const std::map<std::string, core::HashAlgorithm, std::less<>>* extra = nullptr;
+  // The caller's checksum list: the other algorithms it wants computed, by name.
+  const core::ChecksumIndex* extra = nullptr;
   std::filesystem::path stage_dir;                          // where databases are staged
   const VerifyOptions::VisitorFactory* visitors = nullptr;  // the caller's, when any
   CancelToken cancel;

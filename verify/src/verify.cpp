@@ -123,11 +123,12 @@ class Verifier {
  private:
   Result<void> load_checksum_list() {
     if (!o_.checksums_file) return {};
-    RK_TRY_ASSIGN(auto text, core::read_small_file(*o_.checksums_file, std::uint64_t{1} << 30));
-    RK_TRY_ASSIGN(expected_, core::parse_checksum_list(text, o_.checksums_file->string()));
-    for (const auto& e : expected_) {
-      if (e.algorithm != core::HashAlgorithm::kXxh128) extra_[e.path] = e.algorithm;
-    }
+    const auto& file = *o_.checksums_file;
+    RK_TRY_ASSIGN(auto index,
+                  core::ChecksumIndex::build(
+                      file, file.string(), core::ChecksumIndex::Accept::kAnyAlgorithm, o_.cancel));
+    if (index.bad()) return tl::unexpected(*index.bad());
+    caller_list_.emplace(std::move(index));
     return {};
   }
 
@@ -165,9 +166,16 @@ class Verifier {
     std::vector<detail::PassPlan> plans(workers);
     auto on_entry = [this](const EntryResult& e) { staged_checks_.read(e); };
     for (unsigned w = 0; w < workers; ++w) {
-      plans[w] = detail::PassPlan{
-          store_.get(), w,         workers,     &extra_,     report_.staging->path(),
-          &o_.visitors, o_.cancel, &raw_bytes_, on_progress, on_entry};
+      plans[w] = detail::PassPlan{store_.get(),
+                                  w,
+                                  workers,
+                                  caller_list_ ? &*caller_list_ : nullptr,
+                                  report_.staging->path(),
+                                  &o_.visitors,
+                                  o_.cancel,
+                                  &raw_bytes_,
+                                  on_progress,
+                                  on_entry};
     }
     for (unsigned w = 1; w < workers; ++w) {
       threads.emplace_back([&, w] {
@@ -265,7 +273,8 @@ class Verifier {
     const EntryResult* list = checksums_entry();
     if (!ours() || !list || list->data_error || !list->list_file) return;
     checksum_index_ = std::async(std::launch::async, [file = *list->list_file, cancel = o_.cancel] {
-      return detail::ChecksumIndex::build(file, cancel);
+      return core::ChecksumIndex::build(file, core::kChecksumsEntry,
+                                        core::ChecksumIndex::Accept::kXxh128Only, cancel);
     });
   }
 
@@ -284,7 +293,7 @@ class Verifier {
     RK_TRY_ASSIGN(totals_, detail::total_entries(*store_, databases,
                                                  ours() ? (*header_)->documents_root : ""));
     if (ours()) {
-      std::optional<detail::ChecksumIndex> index;
+      std::optional<core::ChecksumIndex> index;
       if (checksum_index_.valid()) {
         RK_TRY_ASSIGN(auto built, checksum_index_.get());
         index.emplace(std::move(built));
@@ -304,7 +313,7 @@ class Verifier {
       add("BAD_HEADER", Severity::kError, std::string(core::kHeaderEntry),
           header_->error().message);
     }
-    if (!expected_.empty()) RK_TRY(check_list());
+    if (caller_list_) RK_TRY(check_list());
     check_references(databases);
     checked_ = std::move(databases);
     return {};
@@ -372,27 +381,39 @@ class Verifier {
     }
   }
 
+  // The caller's list merged against the entries in name-key order; findings in line order.
   Result<void> check_list() {
-    for (const auto& x : expected_) {
-      RK_TRY_ASSIGN(auto found, store_->find(x.path));
-      if (!found) {
-        add("MISSING_ENTRY", Severity::kError, x.path,
-            fmt::format("{} lists \"{}\" (line {}), but the backup does not hold it",
-                        o_.checksums_file->string(), x.path, x.line));
-        continue;
-      }
-      if (!found->data_read || found->failed) continue;  // already reported
-      std::string actual = x.algorithm == core::HashAlgorithm::kXxh128
-                               ? found->record.hash->hex()
-                               : found->extra_hex.value_or("");
-      ++report_.checksums_checked;
-      if (actual != x.hex) {
-        add("CHECKSUM_MISMATCH", Severity::kError, x.path,
-            fmt::format("entry \"{}\" has {} {} but {} line {} expects {}", x.path,
-                        core::algorithm_name(x.algorithm), actual, o_.checksums_file->string(),
-                        x.line, x.hex));
-      }
-    }
+    const std::string list = o_.checksums_file->string();
+    std::vector<std::pair<std::uint64_t, Finding>> found;
+    RK_TRY(caller_list_->merge(
+        *store_,
+        [&](const core::ChecksumIndex::Line& x, const core::StoredEntry* entry) -> Result<void> {
+          if (!entry) {
+            found.emplace_back(x.number,
+                               Finding{"MISSING_ENTRY", Severity::kError, x.path,
+                                       fmt::format("{} lists \"{}\" (line {}), but the backup "
+                                                   "does not hold it",
+                                                   list, x.path, x.number)});
+            return {};
+          }
+          if (!entry->data_read || entry->failed) return {};  // already reported
+          std::string actual = x.algorithm == core::HashAlgorithm::kXxh128
+                                   ? entry->record.hash->hex()
+                                   : entry->extra_hex.value_or("");
+          ++report_.checksums_checked;
+          std::string expected = x.expected_hex();
+          if (actual == expected) return {};
+          found.emplace_back(
+              x.number, Finding{"CHECKSUM_MISMATCH", Severity::kError, x.path,
+                                fmt::format("entry \"{}\" has {} {} but {} line {} expects {}",
+                                            x.path, core::algorithm_name(x.algorithm), actual, list,
+                                            x.number, expected)});
+          return {};
+        },
+        [](const core::StoredEntry&) {}));
+    std::stable_sort(found.begin(), found.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& [line, f] : found) report_.findings.push_back(std::move(f));
     return {};
   }
 
@@ -415,14 +436,13 @@ class Verifier {
   ProgressThrottle throttle_;
   Progress progress_;
   std::atomic<std::uint64_t> raw_bytes_{0};
-  std::vector<core::ExpectedHash> expected_;
-  std::map<std::string, core::HashAlgorithm, std::less<>> extra_;
-  std::shared_ptr<core::EntryStore> store_;     // every entry, on disk
-  std::vector<detail::DatabaseCheck> checked_;  // the databases' checks, for the summary
-  std::optional<detail::EntryTotals> totals_;   // total_entries() with those databases
-  std::vector<EntryResult> entries_;            // the notable ones, in index order
-  std::future<Result<detail::ChecksumIndex>> checksum_index_;  // index_checksums()
-  std::uint64_t decrypted_ = 0;                                // encrypted entries read cleanly
+  std::optional<core::ChecksumIndex> caller_list_;  // --checksums, in name-key order
+  std::shared_ptr<core::EntryStore> store_;         // every entry, on disk
+  std::vector<detail::DatabaseCheck> checked_;      // the databases' checks, for the summary
+  std::optional<detail::EntryTotals> totals_;       // total_entries() with those databases
+  std::vector<EntryResult> entries_;                // the notable ones, in index order
+  std::future<Result<core::ChecksumIndex>> checksum_index_;  // index_checksums()
+  std::uint64_t decrypted_ = 0;                              // encrypted entries read cleanly
   const EntryResult* header_entry_ = nullptr;         // restorekit/header.json as the first entry
   std::optional<Result<core::BackupHeader>> header_;  // parsed once
   detail::PassFindings pass_;  // the stops, stream notes and zip directory findings

@@ -35,7 +35,8 @@ namespace restorekit::core {
 // (a checksum list's XXH32, XXH64 or XXH3-64).
 class HashVisitor final : public EntryVisitor {
  public:
-  using ExtraFn = std::function<std::optional<HashAlgorithm>(std::string_view path)>;
+  // The other algorithm wanted for an entry, if any. @error stops the pass.
+  using ExtraFn = std::function<Result<std::optional<HashAlgorithm>>(std::string_view path)>;
   explicit HashVisitor(ExtraFn extra = {}) : extra_(std::move(extra)) {}
 
   Result<Interest> begin(const Entry& entry) override;
