@@ -58,11 +58,13 @@ int run_extract(const ExtractArgs& a) {
   auto report = restore::extract(a.backup, o);
   bar.clear();
   if (!report) return report_error(a.common, kSchema, report.error());
+  Result<void> written;
   if (a.common.json) {
-    print_json(extract_json(*report, a.list));
+    written = write_extract_json(*report, a.list, std::cout);
   } else if (!a.common.quiet || report->failed()) {
-    render_extract_text(*report, a.list, std::cout);
+    written = render_extract_text(*report, a.list, std::cout);
   }
+  if (!written) return report_error(a.common, kSchema, written.error());
   return report->failed() ? kExitProblems : kExitOk;
 }
 

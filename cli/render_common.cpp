@@ -17,11 +17,12 @@ std::string json_text(const nlohmann::ordered_json& doc) {
 Result<void> write_json_with_array(nlohmann::ordered_json doc, const std::string& key,
                                    const std::function<Result<void>(const JsonEmit&)>& each,
                                    std::ostream& out) {
-  doc[key] = nlohmann::ordered_json::array();
+  doc[key] = nlohmann::ordered_json::array();  // where `doc` has it already, or last
   std::string text = json_text(doc);
-  // The member is last: the text ends with `"key": []` and the closing brace.
-  std::string empty = json_text(nlohmann::ordered_json(key)) + ": []";
-  auto at = text.rfind(empty);
+  // A top-level member's line is the only one starting with two spaces and its quoted name: a
+  // string holds no newline unescaped, and deeper members are indented further.
+  std::string empty = "\n  " + json_text(nlohmann::ordered_json(key)) + ": []";
+  auto at = text.find(empty);
   out << std::string_view(text).substr(0, at + empty.size() - 1);  // up to and with '['
   bool any = false;
   std::string piece;

@@ -20,8 +20,9 @@ nlohmann::ordered_json error_json(const Error& error);
 // fatal), without a final newline.
 std::string json_text(const nlohmann::ordered_json& doc);
 
-// Writes `doc` as json_text does, and a newline, with one more top-level member last: `key`,
-// an array whose elements `each` hands to its emitter one at a time, printed as they come, so
+// Writes `doc` as json_text does, and a newline, with its top-level member `key` (added last
+// where `doc` has none) an array whose elements `each` hands to its emitter one at a time,
+// printed as they come, so
 // that a listing of millions of entries is never a document in memory. The text is the same as
 // json_text of the whole document. @error the first error `each` returns (the output then ends
 // where it stopped).

@@ -10,7 +10,10 @@
 
 namespace restorekit::cli {
 
-void render_extract_text(const restore::ExtractReport& report, bool list_only, std::ostream& out);
-nlohmann::ordered_json extract_json(const restore::ExtractReport& report, bool list_only);
+// The listing is walked from the report's on-disk table as it is printed. @error kDatabase.
+Result<void> render_extract_text(const restore::ExtractReport& report, bool list_only,
+                                 std::ostream& out);
+Result<void> write_extract_json(const restore::ExtractReport& report, bool list_only,
+                                std::ostream& out);
 
 }  // namespace restorekit::cli

@@ -18,6 +18,7 @@
 
 #include <restorekit/core/archive_pass.hpp>
 #include <restorekit/core/backup_format.hpp>
+#include <restorekit/core/checksum_index.hpp>
 #include <restorekit/core/checksum_list.hpp>
 #include <restorekit/core/entry_visitors.hpp>
 #include <restorekit/core/fs.hpp>
@@ -25,6 +26,7 @@
 #include <restorekit/core/sql_dump.hpp>
 #include <restorekit/core/sqlite.hpp>
 
+#include "extract_table.hpp"
 #include "references.hpp"
 
 namespace restorekit::restore {
@@ -44,32 +46,35 @@ bool ExtractReport::failed() const {
 
 namespace {
 
-// Expected hashes by name_key(path): the backup's own list, then the caller's (which wins).
-class Expectations {
+// The last line of each key of a checksum list, for keys asked in ascending order (the files
+// walked in name-key order): one scan of the list instead of a lookup per file.
+class LastLineOfKey {
  public:
-  void add(const std::vector<core::ExpectedHash>& list) {
-    for (const auto& e : list) by_key_[core::name_key(e.path)] = e;
+  explicit LastLineOfKey(core::ChecksumIndex* index) : index_(index) {}
+
+  Result<void> start() {
+    if (!index_) return {};
+    RK_TRY(index_->start());
+    RK_TRY_ASSIGN(line_, index_->next());
+    return {};
   }
-  [[nodiscard]] const core::ExpectedHash* find(std::string_view path) const {
-    auto it = by_key_.find(core::name_key(path));
-    return it == by_key_.end() ? nullptr : &it->second;
-  }
-  [[nodiscard]] std::optional<core::HashAlgorithm> extra(std::string_view path) const {
-    const auto* e = find(path);
-    if (!e || e->algorithm == core::HashAlgorithm::kXxh128) return std::nullopt;
-    return e->algorithm;
+
+  // @return the list's last line for `key`, or nullptr. @error kDatabase.
+  Result<const core::ChecksumIndex::Line*> find(std::string_view key) {
+    if (!index_) return nullptr;
+    if (found_ && found_->key == key) return &*found_;
+    found_.reset();
+    for (; line_ && std::string_view(line_->key) <= key;) {
+      if (line_->key == key) found_ = *line_;
+      RK_TRY_ASSIGN(line_, index_->next());
+    }
+    return found_ ? &*found_ : nullptr;
   }
 
  private:
-  std::map<std::string, core::ExpectedHash, std::less<>> by_key_;
-};
-
-// A file written to the private folder during the pass, waiting for its check.
-struct Pending {
-  std::size_t entry = 0;  // in the report
-  fs::path temp;
-  std::optional<std::string> extra_hex;  // the caller's list's other algorithm
-  bool read_cleanly = false;
+  core::ChecksumIndex* index_;
+  const core::ChecksumIndex::Line* line_ = nullptr;
+  std::optional<core::ChecksumIndex::Line> found_;
 };
 
 // Creates the folders of `relative` below `root`, refusing any that exists as something else
@@ -104,17 +109,19 @@ using ReadChoice = std::function<Result<const std::set<std::string>*>(const core
 
 class Extractor final : public core::EntryVisitor {
  public:
-  Extractor(const ExtractOptions& o, ExtractReport& report, fs::path temp)
-      : o_(o), report_(report), temp_(std::move(temp)) {
+  Extractor(const ExtractOptions& o, detail::ExtractTable& table, ExtractReport& report,
+            fs::path temp)
+      : o_(o), table_(table), report_(report), temp_(std::move(temp)) {
     for (const auto& p : o.patterns) patterns_.emplace_back(p);
     matched_.resize(patterns_.size());
   }
 
-  // The visitors of the pass this extractor runs in, attached before it.
-  void attach_to(const core::HashVisitor& hash, const core::MetadataVisitor& metadata,
+  // The visitors of the pass this extractor runs in, attached before it (`metadata` only in
+  // the first pass).
+  void attach_to(const core::HashVisitor& hash, core::MetadataVisitor* metadata,
                  const core::DatabaseStager* databases, ReadChoice read_choice) {
     hash_ = &hash;
-    metadata_ = &metadata;
+    metadata_ = metadata;
     databases_ = databases;
     read_choice_ = std::move(read_choice);
   }
@@ -131,7 +138,8 @@ class Extractor final : public core::EntryVisitor {
     writing_ = false;
     maybe_deferred_ = false;
     if (e.path == core::kChecksumsEntry || core::is_metadata_entry(e.path)) return Interest::kSkip;
-    if (!selected(e)) return Interest::kSkip;
+    RK_TRY_ASSIGN(bool wanted, selected(e));
+    if (!wanted) return Interest::kSkip;
     if (!e.safe()) {
       note(code_name(e.problem->code), Severity::kError, e,
            fmt::format("\"{}\" is not extracted: {}", e.raw_path, e.problem->message));
@@ -142,37 +150,36 @@ class Extractor final : public core::EntryVisitor {
            fmt::format("\"{}\" is a link: extract writes only files and folders", e.path));
       return Interest::kSkip;
     }
-    report_.entries.push_back(ExtractedEntry{e.path, e.type == EntryType::kDirectory,
-                                             e.size.value_or(0), std::nullopt, CheckedBy::kNothing,
-                                             false});
-    if (e.type == EntryType::kDirectory) return Interest::kSkip;
-    if (!names_.insert(core::name_key(e.path)).second) {
-      report_.entries.pop_back();
-      note("DUPLICATE_ENTRY", Severity::kError, e,
-           fmt::format("\"{}\" is in the backup more than once (under the name rule); only the "
-                       "first is extracted",
-                       e.path));
-      return Interest::kSkip;
+    bool folder = e.type == EntryType::kDirectory;
+    if (!folder) {
+      RK_TRY_ASSIGN(bool first, table_.take(e.path));
+      if (!first) {
+        note("DUPLICATE_ENTRY", Severity::kError, e,
+             fmt::format("\"{}\" is in the backup more than once (under the name rule); only the "
+                         "first is extracted",
+                         e.path));
+        return Interest::kSkip;
+      }
     }
-    if (o_.mode == ExtractMode::kListOnly) return Interest::kSkip;
+    RK_TRY_ASSIGN(row_, table_.add(e.path, folder, e.size.value_or(0), e.index));
+    if (folder || o_.mode == ExtractMode::kListOnly) return Interest::kSkip;
     RK_TRY(refuse_existing(e));
-    Pending p{report_.entries.size() - 1, temp_ / fmt::format("{}", e.index), std::nullopt, false};
     // The entry's permission bits (no set-id or sticky bits), less the umask.
     unsigned mode = e.mode & 0777u ? e.mode & 0777u : 0644u;
-    RK_TRY_ASSIGN(fd_, core::create_new_file(p.temp, mode));
-    pending_.push_back(std::move(p));
+    temp_file_ = temp_file(temp_, e.index);
+    RK_TRY_ASSIGN(fd_, core::create_new_file(temp_file_, mode));
     writing_ = true;
     return Interest::kData;
   }
 
   Result<Interest> block(std::span<const std::byte> data) override {
-    RK_TRY(core::write_all(fd_.get(), data.data(), data.size(), pending_.back().temp.string()));
+    RK_TRY(core::write_all(fd_.get(), data.data(), data.size(), temp_file_.string()));
     return Interest::kData;
   }
 
   Result<void> end(const Entry& e, const EntryEnd& how) override {
-    if (e.path == core::kChecksumsEntry && !metadata_->text().empty()) {
-      own_list_ = metadata_->text();
+    if (metadata_ && e.path == core::kChecksumsEntry) {
+      if (auto file = metadata_->take_list_file()) own_list_ = std::move(*file);
     }
     bool database = databases_ && databases_->staged();
     if (maybe_deferred_ && !database) deferred_ = true;  // a document the choice may want
@@ -184,18 +191,17 @@ class Extractor final : public core::EntryVisitor {
     struct timespec times[2] = {{0, UTIME_OMIT}, {e.mtime, 0}};
     ::futimens(fd_.get(), times);  // best effort: files keep their dates
     fd_ = core::UniqueFd();
-    Pending& p = pending_.back();
-    auto& x = report_.entries[p.entry];
-    x.bytes = how.bytes;
     if (how.failure) {
       note(code_name(how.failure->code), Severity::kError, e,
            fmt::format("\"{}\" is not extracted: {}", e.path, how.failure->message));
-      return {};
+      return table_.read(row_, how.bytes, std::nullopt, std::nullopt);
     }
-    p.read_cleanly = true;
-    x.xxh128 = hash_->digest();
-    p.extra_hex = hash_->extra_hex();
-    return {};
+    return table_.read(row_, how.bytes, hash_->digest(), hash_->extra_hex());
+  }
+
+  // Where a file is written during the pass (entry `index` of the archive).
+  static fs::path temp_file(const fs::path& temp, std::uint64_t index) {
+    return temp / fmt::format("{}", index);
   }
 
   // Patterns that matched no entry.
@@ -206,13 +212,17 @@ class Extractor final : public core::EntryVisitor {
     }
     return out;
   }
-  [[nodiscard]] const std::string& own_list() const { return own_list_; }
-  [[nodiscard]] std::vector<Pending>& pending() { return pending_; }
+  // Our backup's checksum list, spooled by the first pass.
+  [[nodiscard]] const std::optional<fs::path>& own_list() const { return own_list_; }
 
  private:
-  bool selected(const Entry& e) {
+  Result<bool> selected(const Entry& e) {
     const std::string& name = e.safe() ? e.path : e.raw_path;
-    if (second_pass_) return chosen(name) && !names_.count(core::name_key(name));
+    if (second_pass_) {
+      if (!chosen(name)) return false;
+      RK_TRY_ASSIGN(bool taken, table_.taken(name));
+      return !taken;
+    }
     if (patterns_.empty() && !o_.documents.any()) return true;
     bool any = false;
     for (std::size_t i = 0; i < patterns_.size(); ++i) {
@@ -252,8 +262,9 @@ class Extractor final : public core::EntryVisitor {
   }
 
   const ExtractOptions& o_;
+  detail::ExtractTable& table_;
   const core::HashVisitor* hash_ = nullptr;
-  const core::MetadataVisitor* metadata_ = nullptr;
+  core::MetadataVisitor* metadata_ = nullptr;
   const core::DatabaseStager* databases_ = nullptr;
   ReadChoice read_choice_;
   const std::set<std::string>* chosen_ = nullptr;  // name keys; set once the database was read
@@ -265,11 +276,11 @@ class Extractor final : public core::EntryVisitor {
   fs::path temp_;
   std::vector<core::NamePattern> patterns_;
   std::vector<bool> matched_;
-  std::vector<Pending> pending_;
-  std::set<std::string, std::less<>> names_;  // name_key of every file taken
+  std::int64_t row_ = 0;  // the current entry's row in the table
+  fs::path temp_file_;    // ... and the file its data goes to
   core::UniqueFd fd_;
   bool writing_ = false;
-  std::string own_list_;
+  std::optional<fs::path> own_list_;
 };
 
 class Extraction {
@@ -299,7 +310,10 @@ class Extraction {
       if (created) made.made = o_.out;
       RK_TRY_ASSIGN(temp, core::TempDir::create(o_.out, ".restorekit-extract-"));
     }
-    Extractor extractor(o_, report_, temp ? temp->path() : fs::path());
+    RK_TRY_ASSIGN(scratch_, core::TempDir::create({}, "restorekit-extract-"));
+    RK_TRY_ASSIGN(table_, detail::ExtractTable::create());
+    report_.listing = table_;
+    Extractor extractor(o_, *table_, report_, temp ? temp->path() : fs::path());
     RK_TRY_ASSIGN(auto reader, core::ArchiveReader::open(archive_, o_.reader));
     RK_TRY(read(reader, extractor));
     if (o_.documents.any() && !extractor.choice_read()) {
@@ -330,7 +344,7 @@ class Extraction {
                               archive_.string(), fmt::join(missing, ", ")),
                   archive_.string());
     }
-    RK_TRY(check_and_place(reader, extractor));
+    RK_TRY(check_and_place(reader, extractor, temp ? temp->path() : fs::path()));
     report_.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return std::move(report_);
@@ -339,9 +353,12 @@ class Extraction {
  private:
   Result<void> load_caller_list() {
     if (!o_.checksums_file) return {};
-    RK_TRY_ASSIGN(auto text, core::read_small_file(*o_.checksums_file, std::uint64_t{1} << 30));
-    RK_TRY_ASSIGN(auto list, core::parse_checksum_list(text, o_.checksums_file->string()));
-    caller_.add(list);
+    const auto& file = *o_.checksums_file;
+    RK_TRY_ASSIGN(auto index,
+                  core::ChecksumIndex::build(
+                      file, file.string(), core::ChecksumIndex::Accept::kAnyAlgorithm, o_.cancel));
+    if (index.bad()) return tl::unexpected(*index.bad());
+    caller_.emplace(std::move(index));
     return {};
   }
 
@@ -378,22 +395,25 @@ class Extraction {
       progress.bytes_total = reader.raw_size().value_or(0);
       throttle.update(progress);
     };
-    core::HashVisitor hash([this](std::string_view p) { return caller_.extra(p); });
-    core::MetadataVisitor metadata;
-    std::optional<core::TempDir> staging;
+    core::HashVisitor hash(caller_ ? core::HashVisitor::ExtraFn([this](std::string_view p) {
+      return caller_->other_algorithm(p);
+    })
+                                   : core::HashVisitor::ExtraFn());
+    // The first pass keeps our backup's checksum list, spooled to a file; a second one takes
+    // only documents.
+    core::MetadataVisitor metadata(scratch_->path());
     std::optional<core::DatabaseStager> databases;
     core::ArchivePass pass(po);
-    pass.attach(metadata);
+    if (first) pass.attach(metadata);
     if (first && o_.documents.any()) {
-      RK_TRY_ASSIGN(staging, core::TempDir::create({}, "restorekit-extract-"));
-      databases.emplace(staging->path(), [](const Entry& e) {
+      databases.emplace(scratch_->path(), [](const Entry& e) {
         return !core::is_metadata_entry(e.path) && e.path != core::kChecksumsEntry;
       });
       pass.attach(*databases);
     }
     pass.attach(hash);
     pass.attach(extractor);
-    extractor.attach_to(hash, metadata, databases ? &*databases : nullptr,
+    extractor.attach_to(hash, first ? &metadata : nullptr, databases ? &*databases : nullptr,
                         [&](const core::StagedDatabase& db) { return read_choice(db, metadata); });
     RK_TRY_ASSIGN(auto outcome, pass.run(reader));
     for (const auto& e : {outcome.stopped, outcome.drain_error}) {
@@ -438,63 +458,78 @@ class Extraction {
     return !info.filters.empty() && !stream_unchecked_;
   }
 
-  Result<void> check_and_place(const core::ArchiveReader& reader, Extractor& extractor) {
-    Expectations own;
-    if (!extractor.own_list().empty()) {
-      auto list =
-          core::parse_checksum_list(extractor.own_list(), std::string(core::kChecksumsEntry));
-      if (list) own.add(*list);
+  // Checks each file that read cleanly against the caller's list and our backup's own (both
+  // merged in name-key order with the files) and renames the ones that match into place; then
+  // makes the folders. --list only says what each file would be checked against.
+  Result<void> check_and_place(const core::ArchiveReader& reader, const Extractor& extractor,
+                               const fs::path& temp) {
+    std::optional<core::ChecksumIndex> own;
+    if (const auto& file = extractor.own_list()) {
+      RK_TRY_ASSIGN(
+          own, core::ChecksumIndex::build(*file, core::kChecksumsEntry,
+                                          core::ChecksumIndex::Accept::kXxh128Only, o_.cancel));
+      if (own->bad()) own.reset();  // unusable: the archive's own checks still hold
     }
+    LastLineOfKey theirs(caller_ ? &*caller_ : nullptr);
+    LastLineOfKey ours(own ? &*own : nullptr);
+    RK_TRY(theirs.start());
+    RK_TRY(ours.start());
     CheckedBy fallback = archive_checks(reader) ? CheckedBy::kArchive : CheckedBy::kNothing;
-    for (auto& x : report_.entries) {
-      if (o_.mode == ExtractMode::kListOnly) x.checked = checked_by(own, x.path, fallback);
+    bool listing = o_.mode == ExtractMode::kListOnly;
+    std::vector<std::pair<std::uint64_t, Finding>> mismatched;  // by archive index
+    auto walked = table_->for_each_file_by_key(
+        !listing, [&](const detail::ExtractTable::File& f) -> Result<void> {
+          RK_TRY_ASSIGN(const auto* caller_line, theirs.find(f.key));
+          RK_TRY_ASSIGN(const auto* own_line, ours.find(f.key));
+          CheckedBy checked = caller_line || own_line ? CheckedBy::kChecksumList : fallback;
+          if (listing) return table_->settle(f.row, checked, false);
+          if (auto bad = mismatch(f, caller_line, own_line)) {
+            mismatched.emplace_back(f.index, std::move(*bad));
+            return table_->settle(f.row, checked, false);
+          }
+          RK_TRY(place(Extractor::temp_file(temp, f.index), f.path));
+          return table_->settle(f.row, checked, true);
+        });
+    RK_TRY(walked);
+    std::sort(mismatched.begin(), mismatched.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& [index, f] : mismatched) report_.findings.push_back(std::move(f));
+    if (!listing) {
+      RK_TRY(table_->for_each_folder(
+          [&](std::string_view path) { return make_folders(o_.out, fs::path(path)); }));
     }
-    for (auto& p : extractor.pending()) {
-      auto& x = report_.entries[p.entry];
-      if (!p.read_cleanly) continue;
-      x.checked = checked_by(own, x.path, fallback);
-      if (!matches(own, x, p)) continue;
-      RK_TRY(place(p.temp, x.path));
-      x.placed = true;
-    }
-    for (auto& x : report_.entries) {
-      if (x.folder && o_.mode == ExtractMode::kWrite) {
-        RK_TRY(make_folders(o_.out, fs::path(x.path)));
-        x.placed = true;
-      }
-      bool counted = o_.mode == ExtractMode::kListOnly ? !x.folder : x.placed && !x.folder;
-      if (!counted) continue;
-      ++report_.files;
-      report_.bytes += x.bytes;
-    }
-    if (o_.mode == ExtractMode::kWrite) RK_TRY(core::sync_directory(o_.out));
+    RK_TRY_ASSIGN(auto totals,
+                  table_->finish(listing ? fallback : CheckedBy::kNothing, !listing, listing));
+    report_.files = totals.files;
+    report_.bytes = totals.bytes;
+    if (!listing) RK_TRY(core::sync_directory(o_.out));
     return {};
   }
 
-  CheckedBy checked_by(const Expectations& own, std::string_view path, CheckedBy fallback) const {
-    return caller_.find(path) || own.find(path) ? CheckedBy::kChecksumList : fallback;
-  }
-
-  // Compares a file with the caller's line for it, else the backup's own.
-  bool matches(const Expectations& own, const ExtractedEntry& x, const Pending& p) {
-    const core::ExpectedHash* want = caller_.find(x.path);
-    std::string source = want ? o_.checksums_file->string() : std::string(core::kChecksumsEntry);
-    if (!want) want = own.find(x.path);
-    if (!want) return true;
-    std::string actual = want->algorithm != core::HashAlgorithm::kXxh128 ? p.extra_hex.value_or("")
-                         : x.xxh128                                      ? x.xxh128->hex()
-                                                                         : std::string();
-    if (actual == want->hex) return true;
-    report_.findings.push_back(Finding{
-        "CHECKSUM_MISMATCH", Severity::kError, x.path,
-        fmt::format("\"{}\" is not extracted: its {} is {} but {} line {} expects {}", x.path,
-                    core::algorithm_name(want->algorithm), actual, source, want->line, want->hex)});
-    return false;
+  // A file against the caller's line for it, else the backup's own: the finding when they
+  // differ.
+  std::optional<Finding> mismatch(const detail::ExtractTable::File& f,
+                                  const core::ChecksumIndex::Line* caller_line,
+                                  const core::ChecksumIndex::Line* own_line) const {
+    const auto* want = caller_line ? caller_line : own_line;
+    if (!want) return std::nullopt;
+    std::string source =
+        caller_line ? o_.checksums_file->string() : std::string(core::kChecksumsEntry);
+    std::string actual = want->algorithm != core::HashAlgorithm::kXxh128
+                             ? std::string(f.extra_hex.value_or(""))
+                         : f.xxh128 ? f.xxh128->hex()
+                                    : std::string();
+    std::string expected = want->expected_hex();
+    if (actual == expected) return std::nullopt;
+    return Finding{
+        "CHECKSUM_MISMATCH", Severity::kError, std::string(f.path),
+        fmt::format("\"{}\" is not extracted: its {} is {} but {} line {} expects {}", f.path,
+                    core::algorithm_name(want->algorithm), actual, source, want->number, expected)};
   }
 
   // Renames the checked file into place: never over an existing file unless asked to, and
   // never through a symbolic link.
-  Result<void> place(const fs::path& temp, const std::string& path) {
+  Result<void> place(const fs::path& temp, std::string_view path) {
     fs::path relative(path);
     RK_TRY(make_folders(o_.out, relative.parent_path()));
     fs::path target = o_.out / relative;
@@ -516,7 +551,9 @@ class Extraction {
   const fs::path& archive_;
   const ExtractOptions& o_;
   ExtractReport report_;
-  Expectations caller_;
+  std::optional<core::TempDir> scratch_;  // our checksum list and a staged database
+  std::shared_ptr<detail::ExtractTable> table_;
+  std::optional<core::ChecksumIndex> caller_;  // --checksums, in name-key order
   bool stream_unchecked_ = false;
   bool read_once_ = false;
   std::set<std::string> chosen_;  // name keys of the documents the choice names

@@ -9,8 +9,10 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <restorekit/core/backup.hpp>
+#include <restorekit/core/checksum_index.hpp>
 #include <restorekit/core/hash.hpp>
 #include <restorekit/core/profile.hpp>
 
@@ -18,6 +20,12 @@
 
 namespace restorekit::restore {
 namespace {
+
+std::vector<ExtractedEntry> entries_of(const ExtractReport& r) {
+  auto records = r.listing->records();
+  EXPECT_TRUE(records) << records.error().message;
+  return records ? *records : std::vector<ExtractedEntry>{};
+}
 
 namespace fs = std::filesystem;
 using test::files_below;
@@ -76,7 +84,7 @@ TEST_F(Extract, FilesMatchingThePatternsComeOutByteForByteFromBsdtarAndZipArchiv
     }
     EXPECT_EQ(r->files, 3u);
     EXPECT_FALSE(r->failed());
-    for (const auto& x : r->entries) {
+    for (const auto& x : entries_of(*r)) {
       if (x.folder) continue;
       EXPECT_TRUE(x.placed) << x.path;
       // bsdtar writes zstd frames without checksums: nothing but a checksum list checks them.
@@ -183,7 +191,7 @@ TEST_F(Extract, OurBackupsChecksumListIsTheCheckAndAWrongLineKeepsItsFileOut) {
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(files_below(dir_ / "out"),
             (std::vector<std::string>{"docs/a/report.pdf", "docs/b/deep/x.pdf"}));
-  for (const auto& x : r->entries) {
+  for (const auto& x : entries_of(*r)) {
     if (x.path == "docs/b/deep/x.pdf") {
       EXPECT_EQ(x.checked, CheckedBy::kNothing);
     }
@@ -207,7 +215,7 @@ TEST_F(Extract, FilesOfOurOwnBackupAreCheckedAgainstItsChecksumList) {
   auto r = run(dir_ / "ours.tar.zst", {"docs/*"}, dir_ / "out");
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(files_below(dir_ / "out").size(), 4u);
-  for (const auto& x : r->entries) {
+  for (const auto& x : entries_of(*r)) {
     if (!x.folder) {
       EXPECT_EQ(x.checked, CheckedBy::kChecksumList) << x.path;
     }
@@ -233,6 +241,87 @@ TEST_F(Extract, HostileNamesAreReportedAndNothingLandsOutsideTheFolder) {
   EXPECT_TRUE(r->failed());
 }
 
+// A name that comes twice (byte for byte, or in the other Unicode spelling) is extracted once:
+// the first, with DUPLICATE_ENTRY for the later one, which is not in the listing.
+TEST_F(Extract, ANameThatComesTwiceIsExtractedOnceTheFirstTime) {
+  test::write_file(src_ / "nfc/M\xc3\xbcller Angebot.txt", "nfc\n");
+  test::write_file(src_ / "nfd" / kNfdName, "nfd\n");
+  // Two spellings under one folder name, and the same file added twice.
+  ASSERT_EQ(test::sh("bsdtar -cf ../dup.tar -s '|^nf[cd]/|docs/b/|' nfc nfd docs/a/notes.txt "
+                     "docs/a/notes.txt",
+                     src_),
+            0);
+  for (auto mode : {ExtractMode::kWrite, ExtractMode::kListOnly}) {
+    ExtractOptions o;
+    o.out = dir_ / (mode == ExtractMode::kWrite ? "out" : "listed");
+    o.mode = mode;
+    auto r = extract(dir_ / "dup.tar", o);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->failed());
+    std::vector<std::string> duplicates;
+    for (const auto& f : r->findings) {
+      if (f.code == "DUPLICATE_ENTRY") duplicates.push_back(f.entry);
+    }
+    // Names are listed in NFC, the spelling the first (NFC) entry and the name rule agree on.
+    EXPECT_EQ(duplicates,
+              (std::vector<std::string>{"docs/b/M\xc3\xbcller Angebot.txt", "docs/a/notes.txt"}));
+    std::vector<std::string> files;
+    for (const auto& x : entries_of(*r)) {
+      if (!x.folder) files.push_back(x.path);
+    }
+    EXPECT_EQ(files,
+              (std::vector<std::string>{"docs/b/M\xc3\xbcller Angebot.txt", "docs/a/notes.txt"}));
+    EXPECT_EQ(r->files, 2u);
+    if (mode == ExtractMode::kWrite) {
+      EXPECT_EQ(test::read_file(o.out / "docs/b/M\xc3\xbcller Angebot.txt"), "nfc\n");
+      EXPECT_EQ(files_below(o.out).size(), 2u);
+    }
+  }
+}
+
+// A caller's list may name any algorithm xxhsum writes (XXH32, XXH64, XXH3-64, XXH3-128); the
+// last line of a name counts; a list too long to sort in memory checks exactly as a short one.
+TEST_F(Extract, ACallersListOfAnyAlgorithmAndAnyLengthChecksTheSame) {
+  if (!test::have_tool("xxhsum")) GTEST_SKIP() << "SKIPPED: xxhsum writes the list";
+  ASSERT_EQ(test::sh("xxhsum -H0 docs/a/report.pdf > ../short && "
+                     "xxhsum -H1 docs/a/notes.txt >> ../short && "
+                     "xxhsum --tag -H3 docs/b/deep/x.pdf >> ../short && "
+                     "xxhsum -H2 other.txt >> ../short",
+                     src_),
+            0);
+  // notes.txt's line says something else later: the later line wins.
+  std::ofstream(dir_ / "short", std::ios::app) << "XXH64 (docs/a/notes.txt) = 0123456789abcdef\n";
+  std::string padding;
+  for (int i = 0; i < 70000; ++i) {
+    padding += fmt::format("{:032x}  elsewhere/file-{:06}.txt\n", i, i);
+  }
+  ASSERT_GT(padding.size(), core::ChecksumIndex::kInMemoryBytes);
+  test::write_file(dir_ / "long", padding + test::read_file(dir_ / "short"));
+  std::vector<std::string> seen;
+  for (const char* list : {"short", "long"}) {
+    ExtractOptions o;
+    o.out = dir_ / fmt::format("out-{}", list);
+    o.checksums_file = dir_ / list;
+    auto r = extract(dir_ / "docs.tar.gz", o);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->failed());
+    std::string summary;
+    for (const auto& f : r->findings) summary += f.code + " " + f.entry + "\n";
+    for (const auto& x : entries_of(*r)) {
+      summary += fmt::format("{} {} {}\n", x.path, static_cast<int>(x.checked), x.placed);
+    }
+    seen.push_back(summary);
+    EXPECT_EQ(files_below(o.out),
+              (std::vector<std::string>{"docs/a/report.pdf", "docs/b/M\xc3\xbcller Angebot.txt",
+                                        "docs/b/deep/x.pdf", "other.txt"}))
+        << summary;
+    ASSERT_NE(finding(*r, "CHECKSUM_MISMATCH"), nullptr);
+    EXPECT_EQ(finding(*r, "CHECKSUM_MISMATCH")->entry, "docs/a/notes.txt");
+    EXPECT_NE(finding(*r, "CHECKSUM_MISMATCH")->message.find("XXH64"), std::string::npos);
+  }
+  EXPECT_EQ(seen[0], seen[1]);
+}
+
 TEST_F(Extract, ListingWritesNothing) {
   ExtractOptions o;
   o.patterns = {"*.pdf"};
@@ -256,6 +345,21 @@ TEST_F(Extract, TheCommandLineExtractsListsAndExitsAsDocumented) {
   EXPECT_EQ(done.exit_code, 0) << done.err;
   EXPECT_NE(done.out.find("\"restorekit.extract/1\""), std::string::npos) << done.out;
   EXPECT_EQ(files_below(out).size(), 3u);
+  // The entries are printed as the listing is walked: still the one document, members in order.
+  auto listed = test::run(
+      {test::restorekit_exe(), "extract", (dir_ / "docs.zip").string(), "--list", "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  auto doc = nlohmann::ordered_json::parse(listed.out, nullptr, false);
+  ASSERT_FALSE(doc.is_discarded()) << listed.out;
+  EXPECT_EQ(doc.dump(2) + "\n", listed.out);
+  std::vector<std::string> members;
+  for (const auto& [key, value] : doc.items()) members.push_back(key);
+  EXPECT_EQ(members, (std::vector<std::string>{"schema", "path", "out", "list_only", "verdict",
+                                               "entries", "findings", "totals", "seconds"}));
+  std::size_t files = 0;
+  for (const auto& e : doc["entries"]) files += e["type"] == "file" ? 1 : 0;
+  EXPECT_EQ(files, 5u);
+  EXPECT_EQ(doc["totals"]["files"], 5);
   auto again = test::run({test::restorekit_exe(), "extract", (dir_ / "docs.zip").string(), "*.txt",
                           "-o", out.string()});
   EXPECT_EQ(again.exit_code, 2) << "files exist: " << again.err;

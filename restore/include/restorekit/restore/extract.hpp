@@ -16,6 +16,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -81,10 +83,25 @@ struct ExtractedEntry {
   bool placed = false;  // written under its name (false for --list and for failed files)
 };
 
+// The matched entries of one extract, in archive order, kept on disk (a private temporary
+// SQLite file, deleted with the listing), so that memory does not grow with them. Read-only once
+// extract() returns; one thread at a time.
+class ExtractListing {
+ public:
+  virtual ~ExtractListing() = default;
+  // Matched entries (files and folders).
+  [[nodiscard]] virtual std::uint64_t size() const = 0;
+  // Every matched entry in archive order. @error kDatabase, or the first error `fn` returns.
+  using EntryFn = std::function<Result<void>(const ExtractedEntry&)>;
+  [[nodiscard]] virtual Result<void> for_each(const EntryFn& fn) const = 0;
+  // The whole listing as a vector (tests, small extracts): memory grows with it.
+  [[nodiscard]] Result<std::vector<ExtractedEntry>> records() const;
+};
+
 struct ExtractReport {
   std::string archive;
   std::filesystem::path out;
-  std::vector<ExtractedEntry> entries;  // matched entries, in archive order
+  std::shared_ptr<const ExtractListing> listing;  // matched entries, in archive order
   // Files not placed and why (CHECKSUM_MISMATCH, CRC_ERROR, CORRUPT_DATA, TRUNCATED,
   // UNSAFE_PATH, UNSAFE_LINK), and notes (NOT_EXTRACTED for links).
   std::vector<core::Finding> findings;
