@@ -75,27 +75,73 @@ void PassFindings::retract(const std::string& message) {
 }
 
 bool classify_encrypted(std::vector<EntryResult>& notable, std::uint64_t decrypted,
-                        bool password_given, PassFindings& pass) {
+                        bool password_given, PassFindings& pass, LeftOut& left_out) {
   std::vector<EntryResult*> failed;
   for (auto& e : notable) {
     if (e.encrypted && e.data_read && e.data_error) failed.push_back(&e);
   }
-  bool locked = std::any_of(failed.begin(), failed.end(), [](const EntryResult* e) {
-    return password_error(e->data_error->code);
-  });
-  if (decrypted > 0 || failed.empty()) return locked;
+  auto& uncounted = left_out.encrypted;
+  bool locked =
+      std::any_of(failed.begin(), failed.end(),
+                  [](const EntryResult* e) { return password_error(e->data_error->code); }) ||
+      std::any_of(uncounted.begin(), uncounted.end(),
+                  [](const auto& c) { return password_error(c.first); });
+  if (decrypted > 0 || (failed.empty() && uncounted.empty())) return locked;
+  auto code = password_given ? ErrorCode::kBadPassword : ErrorCode::kPasswordRequired;
   for (auto* e : failed) {
     if (password_error(e->data_error->code)) continue;
     pass.retract(e->data_error->message);
-    e->data_error->code = password_given ? ErrorCode::kBadPassword : ErrorCode::kPasswordRequired;
+    e->data_error->code = code;
     e->fatal = false;
   }
+  std::uint64_t moved = 0;
+  std::erase_if(uncounted, [&](const auto& c) {
+    if (password_error(c.first)) return false;
+    moved += c.second;
+    return true;
+  });
+  if (moved > 0) uncounted[code] += moved;
   return true;
 }
 
+void tally_left_out(const EntryResult& e, LeftOut& left_out) {
+  auto count = [&](std::string code, Severity severity) {
+    ++left_out.by_code[{std::move(code), severity}];
+  };
+  if (e.problem) {
+    bool unreadable_link =
+        e.problem->code == ErrorCode::kEncryptionUnsupported && e.type == core::EntryType::kSymlink;
+    count(finding_code(e.problem->code), unreadable_link ? Severity::kWarning : Severity::kError);
+  }
+  if (e.too_long) count("NOT_RESTORABLE_HERE", Severity::kWarning);
+  if (!e.data_read || e.fatal) return;
+  if (e.data_error && e.encrypted) {
+    ++left_out.encrypted[e.data_error->code];
+  } else if (e.data_error) {
+    auto code = e.data_error->code;
+    count(is_operational(code) ? "CORRUPT_DATA" : finding_code(code), Severity::kError);
+  } else if (e.declared_size && *e.declared_size != e.bytes) {
+    count("SIZE_MISMATCH", Severity::kError);
+  }
+}
+
+void merge_left_out(const LeftOut& from, LeftOut& into) {
+  for (const auto& [k, n] : from.by_code) into.by_code[k] += n;
+  for (const auto& [k, n] : from.encrypted) into.encrypted[k] += n;
+}
+
+void limit_damaged(std::vector<EntryResult>& notable, LeftOut& left_out) {
+  std::uint64_t kept = 0;
+  std::erase_if(notable, [&](const EntryResult& e) {
+    if (!e.damage_only() || kept++ < kDamagedListed) return false;
+    tally_left_out(e, left_out);
+    return true;
+  });
+}
+
 Result<std::vector<Finding>> entry_findings(const std::vector<EntryResult>& notable,
-                                            const core::EntryStore& store,
-                                            const PassFindings& pass) {
+                                            const core::EntryStore& store, const PassFindings& pass,
+                                            const LeftOut& left_out) {
   std::vector<Finding> out;
   Locked locked;
   for (const auto& e : notable) {
@@ -113,6 +159,21 @@ Result<std::vector<Finding>> entry_findings(const std::vector<EntryResult>& nota
   RK_TRY_ASSIGN(auto paths, path_checks(store, notable));
   for (auto* found : {&duplicates, &paths}) {
     for (auto& f : *found) out.push_back(std::move(f));
+  }
+  auto by_code = left_out.by_code;
+  for (const auto& [code, n] : left_out.encrypted) {
+    if (password_error(code)) {
+      locked[code].first += n;  // the first one's name comes from the entries kept
+    } else {
+      by_code[{is_operational(code) ? "CORRUPT_DATA" : finding_code(code), Severity::kError}] += n;
+    }
+  }
+  for (const auto& [finding, n] : by_code) {
+    out.push_back(Finding{finding.first, finding.second, "",
+                          fmt::format("{} more entr{} {} {} (verify lists the first {} damaged "
+                                      "entries one by one)",
+                                      n, n == 1 ? "y" : "ies", n == 1 ? "has" : "have",
+                                      finding.first, kDamagedListed)});
   }
   for (const auto& [code, agg] : locked) {
     out.push_back(

@@ -46,14 +46,26 @@ class PassFindings {
 // archive decrypted cleanly (`decrypted` is 0) is a wrong password that passed AES's 2-byte check
 // value (1 in 65,536), not damage: it becomes BAD_PASSWORD (and the pass it stopped is not
 // TRUNCATED); without one, PASSWORD_REQUIRED.
+// `left_out`'s encrypted entries count as the ones kept do.
 bool classify_encrypted(std::vector<EntryResult>& notable, std::uint64_t decrypted,
-                        bool password_given, PassFindings& pass);
+                        bool password_given, PassFindings& pass, LeftOut& left_out);
+
+// Counts a damaged entry that is not kept (past kDamagedListed) under the finding it would
+// have had.
+void tally_left_out(const EntryResult& e, LeftOut& left_out);
+
+// Keeps the first kDamagedListed damage_only() entries of `notable` (in index order: the
+// readers' own first ones, merged) and counts the rest into `left_out`.
+void limit_damaged(std::vector<EntryResult>& notable, LeftOut& left_out);
+// Adds `from`'s counts to `into`.
+void merge_left_out(const LeftOut& from, LeftOut& into);
 
 // Per-entry structure, in archive order: unsafe names and links, data errors not reported by
-// the pass, sizes, the name checks over every entry, and one finding per kind of encrypted
-// entry that could not be read. @error kDatabase.
+// the pass, sizes, the name checks over every entry, one finding per kind of encrypted entry
+// that could not be read, and one per code for the damaged entries left out. @error kDatabase.
 Result<std::vector<core::Finding>> entry_findings(const std::vector<EntryResult>& notable,
                                                   const core::EntryStore& store,
-                                                  const PassFindings& pass);
+                                                  const PassFindings& pass,
+                                                  const LeftOut& left_out);
 
 }  // namespace restorekit::verify::detail

@@ -3,12 +3,18 @@
 #include <restorekit/core/backup_format.hpp>
 #include <restorekit/core/safe_path.hpp>
 
+#include "entry_findings.hpp"
+
 namespace restorekit::verify::detail {
 
 bool EntryResult::notable() const {
   bool size_mismatch = data_read && !data_error && declared_size && *declared_size != bytes;
   return problem || data_error || staged || not_a_database || too_long || size_mismatch ||
          core::is_metadata_entry(path);
+}
+
+bool EntryResult::damage_only() const {
+  return notable() && !staged && !not_a_database && !core::is_metadata_entry(path) && !fatal;
 }
 
 namespace {
@@ -56,7 +62,12 @@ class Recorder final : public core::EntryVisitor {
     // not kept gives the store its path instead of a copy.
     auto ownership = owned ? core::Ownership::kOwned : core::Ownership::kNotOwned;
     if (!owned || !r.notable()) return plan_.store->add(std::move(r).stored(), ownership);
+    if (r.damage_only() && out_.damaged_kept >= kDamagedListed) {
+      tally_left_out(r, out_.left_out);
+      return plan_.store->add(std::move(r).stored(), ownership);
+    }
     RK_TRY(plan_.store->add(r.stored(), ownership));
+    if (r.damage_only()) ++out_.damaged_kept;
     out_.notable.push_back(std::move(r));
     return {};
   }

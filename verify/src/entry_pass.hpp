@@ -54,6 +54,9 @@ struct EntryResult {
 
   // Whether this entry is kept in memory after the pass (see the top of this file).
   [[nodiscard]] bool notable() const;
+  // Notable only for damage of its own (unsafe, failed, too long, wrong size): one of many such
+  // entries a damaged archive may hold, listed one by one only up to kDamagedListed.
+  [[nodiscard]] bool damage_only() const;
   // Its row in the EntryStore; the second takes the path (for an entry that is not kept).
   [[nodiscard]] core::StoredEntry stored() const&;
   [[nodiscard]] core::StoredEntry stored() &&;
@@ -75,9 +78,26 @@ struct PassPlan {
   std::function<void(const EntryResult&)> on_entry;
 };
 
+// The damaged entries listed one by one, each with its finding: an archive whose every entry is
+// damaged (300,000 failed CRCs took 908 MiB) lists the first ones in archive order and counts
+// the rest, so that memory stays bounded.
+inline constexpr std::uint64_t kDamagedListed = 1'000;
+
+// Damaged entries beyond kDamagedListed, counted instead of kept.
+struct LeftOut {
+  // By the finding (code and severity) each would have had.
+  std::map<std::pair<std::string, core::Severity>, std::uint64_t> by_code;
+  // Encrypted entries whose data failed, by error: a wrong password or missing one (or, where
+  // no encrypted entry decrypted, a wrong password that passed the 2-byte check).
+  std::map<ErrorCode, std::uint64_t> encrypted;
+  [[nodiscard]] bool empty() const { return by_code.empty() && encrypted.empty(); }
+};
+
 struct PassOutcome {
   core::PassOutcome pass;
   std::vector<EntryResult> notable;  // the entries this reader owns that stay in memory
+  std::uint64_t damaged_kept = 0;    // ... of those, damage_only() ones
+  LeftOut left_out;                  // damage_only() entries past kDamagedListed
   std::uint64_t bytes = 0;           // data bytes read by this reader
   std::uint64_t decrypted = 0;       // encrypted entries this reader read cleanly
 };

@@ -94,10 +94,10 @@ class Verifier {
     report_.listing = store_;
     find_header();
     index_checksums();
-    bool locked =
-        detail::classify_encrypted(entries_, decrypted_, o_.reader.passwords.any(), pass_);
+    bool locked = detail::classify_encrypted(entries_, decrypted_, o_.reader.passwords.any(), pass_,
+                                             left_out_);
     append(pass_.findings());
-    RK_TRY_ASSIGN(auto entry_findings, detail::entry_findings(entries_, *store_, pass_));
+    RK_TRY_ASSIGN(auto entry_findings, detail::entry_findings(entries_, *store_, pass_, left_out_));
     append(std::move(entry_findings));
     if (truncated_zip_) RK_TRY(summarise_truncation());
     report_.timings.entries = lap(t);
@@ -213,6 +213,9 @@ class Verifier {
     }
     std::sort(entries_.begin(), entries_.end(),
               [](const EntryResult& a, const EntryResult& b) { return a.index < b.index; });
+    // Each reader kept its own first damaged entries: the first of all of them stay.
+    for (auto& o : outcomes) detail::merge_left_out(o->left_out, left_out_);
+    detail::limit_damaged(entries_, left_out_);
     for (auto& o : outcomes) {
       complete_ = complete_ && !o->pass.stopped;
       RK_TRY(stopped(o->pass));
@@ -441,6 +444,7 @@ class Verifier {
   std::vector<detail::DatabaseCheck> checked_;      // the databases' checks, for the summary
   std::optional<detail::EntryTotals> totals_;       // total_entries() with those databases
   std::vector<EntryResult> entries_;                // the notable ones, in index order
+  detail::LeftOut left_out_;                        // damaged entries past those listed one by one
   std::future<Result<core::ChecksumIndex>> checksum_index_;  // index_checksums()
   std::uint64_t decrypted_ = 0;                              // encrypted entries read cleanly
   const EntryResult* header_entry_ = nullptr;         // restorekit/header.json as the first entry
