@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <thread>
 #include <utility>
 
@@ -109,6 +110,37 @@ bool bind_row(Statement& st, const StoredEntry& e, Ownership ownership) {
   return key.has_value();
 }
 
+// The `limit` smallest of the items offered (by index: an item is an index, or a pair led by
+// one), and how many were offered: a max-heap of at most `limit` items.
+template <typename T>
+class FirstByIndex {
+ public:
+  explicit FirstByIndex(std::size_t limit) : limit_(limit) {}
+  void offer(T item) {
+    ++total_;
+    if (heap_.size() < limit_) {
+      heap_.push_back(std::move(item));
+      std::push_heap(heap_.begin(), heap_.end());
+    } else if (limit_ > 0 && item < heap_.front()) {
+      std::pop_heap(heap_.begin(), heap_.end());
+      heap_.back() = std::move(item);
+      std::push_heap(heap_.begin(), heap_.end());
+    }
+  }
+  [[nodiscard]] std::uint64_t total() const { return total_; }
+  // The items kept, in order.
+  [[nodiscard]] std::vector<T> sorted() const {
+    auto out = heap_;
+    std::sort_heap(out.begin(), out.end());
+    return out;
+  }
+
+ private:
+  std::size_t limit_;
+  std::vector<T> heap_;
+  std::uint64_t total_ = 0;
+};
+
 // path_conflicts()'s walk, fed the safe entries in path order (then type). Every path that
 // starts with a name P, P itself and "P/..." among them, follows P without a gap, so the paths
 // of files that are a prefix of the current one form a stack: a file's path is popped once a
@@ -116,6 +148,7 @@ bool bind_row(Statement& st, const StoredEntry& e, Ownership ownership) {
 // conflict.
 class ConflictWalk {
  public:
+  explicit ConflictWalk(std::size_t limit) : conflicting_(limit) {}
   void row(std::string_view path, bool folder, std::uint64_t index) {
     while (!open_.empty() && !path.starts_with(open_.back().path)) pop();
     if (!open_.empty() && open_.back().path == path) {  // the same path again
@@ -140,8 +173,8 @@ class ConflictWalk {
       open_.push_back(Open{std::string(path), {index}, path == folder_path_});
     }
   }
-  // The indexes of the conflicting entries (unordered).
-  std::vector<std::uint64_t> finish() {
+  // The first indexes of the conflicting entries, and how many there are.
+  FirstByIndex<std::uint64_t> finish() {
     while (!open_.empty()) pop();
     return std::move(conflicting_);
   }
@@ -155,13 +188,13 @@ class ConflictWalk {
   void pop() {
     auto& top = open_.back();
     if (top.conflict) {
-      conflicting_.insert(conflicting_.end(), top.indexes.begin(), top.indexes.end());
+      for (auto i : top.indexes) conflicting_.offer(i);
     }
     open_.pop_back();
   }
   std::vector<Open> open_;
   std::string folder_path_;  // the last folder's: one of the same path may come before a link's
-  std::vector<std::uint64_t> conflicting_;
+  FirstByIndex<std::uint64_t> conflicting_;
 };
 
 }  // namespace
@@ -185,8 +218,9 @@ struct EntryStore::Impl {
   bool keyed = false;  // some name has a key of its own (written by whoever writes rows)
   // Where no name is keyed, one walk answers duplicates() and path_conflicts() (walk_names()).
   struct Names {
-    std::vector<std::pair<std::uint64_t, std::string>> later;  // index, first spelling
-    std::vector<std::uint64_t> conflicting;
+    std::size_t limit = 0;
+    FirstByIndex<std::pair<std::uint64_t, std::string>> later{0};  // index, first spelling
+    FirstByIndex<std::uint64_t> conflicting{0};
   };
   std::optional<Names> names;
   std::uint64_t size = 0;
@@ -227,19 +261,20 @@ struct EntryStore::Impl {
   // duplicates() and path_conflicts(): the first of them asked runs it (after seal()), the
   // other takes its half. Within a path, the entries that are not folders come in type and
   // index order: the lowest index is the first, every other one a duplicate of it.
-  Result<const Names*> walk_names() {
-    if (names) return &*names;
+  Result<const Names*> walk_names(std::size_t limit) {
+    if (names && names->limit == limit) return &*names;
     RK_TRY_ASSIGN(auto walk,
                   db.prepare("SELECT path, type, idx, safe FROM entries ORDER BY path, type, idx"));
-    Names out;
-    ConflictWalk conflicts;
+    Names out{limit, FirstByIndex<std::pair<std::uint64_t, std::string>>(limit),
+              FirstByIndex<std::uint64_t>(limit)};
+    ConflictWalk conflicts(limit);
     std::string path;                 // of the entries below
     std::vector<std::uint64_t> same;  // the entries (not folders) of that path
     auto close = [&] {
       if (same.size() > 1) {
         auto first = *std::min_element(same.begin(), same.end());
         for (auto i : same) {
-          if (i != first) out.later.emplace_back(i, path);
+          if (i != first) out.later.offer({i, path});
         }
       }
       same.clear();
@@ -258,7 +293,6 @@ struct EntryStore::Impl {
       return {};
     }));
     close();
-    std::sort(out.later.begin(), out.later.end());
     out.conflicting = conflicts.finish();
     names = std::move(out);
     return &*names;
@@ -467,22 +501,36 @@ Result<std::vector<StoredEntry>> EntryStore::rows_at(std::vector<std::uint64_t> 
 }
 
 Result<std::vector<EntryStore::Duplicate>> EntryStore::duplicates() const {
+  RK_TRY_ASSIGN(auto all, duplicates(std::numeric_limits<std::size_t>::max()));
+  return std::move(all.items);
+}
+
+Result<std::vector<StoredEntry>> EntryStore::path_conflicts() const {
+  RK_TRY_ASSIGN(auto all, path_conflicts(std::numeric_limits<std::size_t>::max()));
+  return std::move(all.items);
+}
+
+Result<EntryStore::FirstOf<EntryStore::Duplicate>> EntryStore::duplicates(std::size_t limit) const {
+  FirstOf<Duplicate> out;
   std::vector<std::pair<std::uint64_t, std::string>> later;  // index, first spelling
-  if (!impl_->keyed) {
-    RK_TRY_ASSIGN(const auto* names, impl_->walk_names());
-    later = names->later;
+  if (!impl_->keyed) {  // every name is its own key: a duplicate is the same spelling
+    RK_TRY_ASSIGN(const auto* names, impl_->walk_names(limit));
+    later = names->later.sorted();
+    out.total = names->later.total();
   } else {
     // One sorted walk of the keys (then index): a key equal to the one before is a duplicate
     // of the first entry of that key. Only what findings name is read whole.
     RK_TRY_ASSIGN(auto walk, impl_->db.prepare("SELECT coalesce(key, path), idx, path FROM "
                                                "entries WHERE type != 1 ORDER BY 1, 2"));
+    FirstByIndex<std::pair<std::uint64_t, std::string>> first_ones(limit);
     std::string key;
     std::string first;
     bool any = false;
     RK_TRY(walk.for_each([&]() -> Result<void> {
       std::string_view k = walk.column_text(0);
       if (any && k == key) {
-        later.emplace_back(static_cast<std::uint64_t>(walk.column_int(1)), first);
+        first_ones.offer({static_cast<std::uint64_t>(walk.column_int(1)), first});
+        if (walk.column_text(2) != first) ++out.spellings;
       } else {
         key.assign(k);
         first.assign(walk.column_text(2));
@@ -490,7 +538,8 @@ Result<std::vector<EntryStore::Duplicate>> EntryStore::duplicates() const {
       }
       return {};
     }));
-    std::sort(later.begin(), later.end());
+    later = first_ones.sorted();
+    out.total = first_ones.total();
   }
   std::vector<std::uint64_t> indexes;
   for (const auto& l : later) indexes.push_back(l.first);
@@ -498,27 +547,32 @@ Result<std::vector<EntryStore::Duplicate>> EntryStore::duplicates() const {
   if (rows.size() != later.size()) {
     return fail(ErrorCode::kInternal, "the entry store lost rows while it was read");
   }
-  std::vector<Duplicate> out;
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    out.push_back(Duplicate{std::move(rows[i]), std::move(later[i].second)});
+    out.items.push_back(Duplicate{std::move(rows[i]), std::move(later[i].second)});
   }
   return out;
 }
 
-Result<std::vector<StoredEntry>> EntryStore::path_conflicts() const {
+Result<EntryStore::FirstOf<StoredEntry>> EntryStore::path_conflicts(std::size_t limit) const {
+  FirstOf<StoredEntry> out;
   if (!impl_->keyed) {
-    RK_TRY_ASSIGN(const auto* names, impl_->walk_names());
-    return rows_at(names->conflicting);
+    RK_TRY_ASSIGN(const auto* names, impl_->walk_names(limit));
+    out.total = names->conflicting.total();
+    RK_TRY_ASSIGN(out.items, rows_at(names->conflicting.sorted()));
+    return out;
   }
   RK_TRY_ASSIGN(auto walk, impl_->db.prepare("SELECT path, type, idx FROM entries WHERE safe "
                                              "ORDER BY path, type"));
-  ConflictWalk conflicts;
+  ConflictWalk conflicts(limit);
   RK_TRY(walk.for_each([&]() -> Result<void> {
     conflicts.row(walk.column_text(0), walk.column_int(1) == kDirectory,
                   static_cast<std::uint64_t>(walk.column_int(2)));
     return {};
   }));
-  return rows_at(conflicts.finish());
+  auto found = conflicts.finish();
+  out.total = found.total();
+  RK_TRY_ASSIGN(out.items, rows_at(found.sorted()));
+  return out;
 }
 
 Result<std::string> EntryStore::last_intact_before(std::uint64_t index) const {

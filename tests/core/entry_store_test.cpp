@@ -174,6 +174,29 @@ TEST(EntryStore, DuplicatesAndConflictsEqualBruteForceOnRandomNames) {
     }
     ASSERT_EQ(got_conflicts, want_conflicts) << "round " << round << ": " << listing;
     ASSERT_EQ(got_duplicates, want_duplicates) << "round " << round << ": " << listing;
+
+    // Asked for the first few only: those (in index order) and how many there are in all.
+    std::size_t limit = std::uniform_int_distribution<std::size_t>(0, 4)(rng);
+    auto first_conflicts = store->path_conflicts(limit);
+    auto first_duplicates = store->duplicates(limit);
+    ASSERT_TRUE(first_conflicts && first_duplicates);
+    EXPECT_EQ(first_conflicts->total, want_conflicts.size()) << "round " << round;
+    ASSERT_EQ(first_conflicts->items.size(), std::min(limit, want_conflicts.size()));
+    for (std::size_t i = 0; i < first_conflicts->items.size(); ++i) {
+      const auto& c = first_conflicts->items[i];
+      EXPECT_EQ(fmt::format("{}@{}", c.record.path, c.index), want_conflicts[i]) << round;
+    }
+    EXPECT_EQ(first_duplicates->total, want_duplicates.size()) << "round " << round;
+    ASSERT_EQ(first_duplicates->items.size(), std::min(limit, want_duplicates.size()));
+    for (std::size_t i = 0; i < first_duplicates->items.size(); ++i) {
+      const auto& d = first_duplicates->items[i];
+      EXPECT_EQ(fmt::format("{}@{}<{}", d.entry.record.path, d.entry.index, d.first_spelling),
+                want_duplicates[i])
+          << round;
+    }
+    std::uint64_t spellings = 0;
+    for (const auto& d : *duplicates) spellings += d.entry.record.path != d.first_spelling;
+    EXPECT_EQ(first_duplicates->spellings, spellings) << "round " << round << ": " << listing;
   }
 }
 

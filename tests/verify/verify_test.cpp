@@ -342,6 +342,38 @@ TEST(Verify, ManyDamagedEntriesAreListedUpToALimitAndTheRestCounted) {
   }
 }
 
+// Names that clash are listed up to the same limit, the rest counted: 1,200 files that are also
+// folders (bsdtar from an mtree spec: "x0001" and "x0001/y").
+TEST(Verify, ManyClashingNamesAreListedUpToALimitAndTheRestCounted) {
+  RK_REQUIRE_TOOL("bsdtar");
+  ScratchDir dir;
+  {
+    std::ofstream spec(dir / "clash.mtree");
+    spec << "#mtree\n";
+    for (int i = 0; i < 1200; ++i) {
+      spec << fmt::format(
+          "./x{0:04} type=file size=0 mode=0644 time=1700000000\n"
+          "./x{0:04}/y type=file size=0 mode=0644 time=1700000000\n",
+          i);
+    }
+  }
+  ASSERT_EQ(test::sh("bsdtar -cf clash.tar @clash.mtree", dir.path()), 0);
+  auto r = verify(dir / "clash.tar", options_in(dir));
+  ASSERT_TRUE(r) << r.error().message;
+  std::vector<std::string> listed;
+  std::vector<std::string> counted;
+  for (const auto& f : r->findings) {
+    if (f.code != "PATH_CONFLICT") continue;
+    (f.entry.empty() ? counted : listed).push_back(f.entry.empty() ? f.message : f.entry);
+  }
+  ASSERT_EQ(listed.size(), 1000u);
+  EXPECT_EQ(listed.front(), "x0000");
+  EXPECT_EQ(listed.back(), "x0999");
+  ASSERT_EQ(counted.size(), 1u);
+  EXPECT_NE(counted[0].find("200 more entries have PATH_CONFLICT"), std::string::npos)
+      << counted[0];
+}
+
 // Encrypted entries beyond the listing limit still count in the one PASSWORD_REQUIRED /
 // BAD_PASSWORD finding; ZipCrypto's 1-byte check lets about 1 in 256 wrong-password entries
 // through to fail their CRC instead, and those count as the wrong password too when no entry

@@ -169,11 +169,7 @@ Result<std::vector<Finding>> entry_findings(const std::vector<EntryResult>& nota
     }
   }
   for (const auto& [finding, n] : by_code) {
-    out.push_back(Finding{finding.first, finding.second, "",
-                          fmt::format("{} more entr{} {} {} (verify lists the first {} damaged "
-                                      "entries one by one)",
-                                      n, n == 1 ? "y" : "ies", n == 1 ? "has" : "have",
-                                      finding.first, kDamagedListed)});
+    out.push_back(more_than_listed(finding.first, finding.second, n));
   }
   for (const auto& [code, agg] : locked) {
     out.push_back(

@@ -83,6 +83,11 @@ struct PassPlan {
 // the rest, so that memory stays bounded.
 inline constexpr std::uint64_t kDamagedListed = 1'000;
 
+// The one finding for `n` entries of a kind (code and severity) past the first kDamagedListed,
+// which have a finding each; its entry is empty.
+[[nodiscard]] core::Finding more_than_listed(const std::string& code, core::Severity severity,
+                                             std::uint64_t n);
+
 // Damaged entries beyond kDamagedListed, counted instead of kept.
 struct LeftOut {
   // By the finding (code and severity) each would have had.

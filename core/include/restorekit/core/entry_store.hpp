@@ -126,6 +126,18 @@ class EntryStore {
   // path, or any safe entry below it. Index order. @error kDatabase.
   [[nodiscard]] Result<std::vector<StoredEntry>> path_conflicts() const;
 
+  // The same, only the first `limit` (in index order) read, and how many there are in all: an
+  // archive of millions of clashing names costs `limit` rows. `spellings`: of the duplicates,
+  // those whose spelling differs from the first entry's (NFC and NFD). @error kDatabase.
+  template <typename T>
+  struct FirstOf {
+    std::vector<T> items;
+    std::uint64_t total = 0;
+    std::uint64_t spellings = 0;
+  };
+  [[nodiscard]] Result<FirstOf<Duplicate>> duplicates(std::size_t limit) const;
+  [[nodiscard]] Result<FirstOf<StoredEntry>> path_conflicts(std::size_t limit) const;
+
   // The last entry before `index` whose data did not fail (empty when none). @error kDatabase.
   [[nodiscard]] Result<std::string> last_intact_before(std::uint64_t index) const;
 
