@@ -49,6 +49,25 @@ Verdict verdict_from_name(std::string_view name) {
   return Verdict::kDamaged;
 }
 
+Finding more_than_listed(const std::string& code, Severity severity, std::uint64_t n,
+                         std::size_t listed) {
+  return Finding{code, severity, "",
+                 fmt::format("{} more entr{} {} {} (the first {} are listed one by one)", n,
+                             n == 1 ? "y" : "ies", n == 1 ? "has" : "have", code, listed)};
+}
+
+void FindingCap::add(Finding f) {
+  if (++seen_[{f.code, f.severity}] <= listed_) out_.push_back(std::move(f));
+}
+
+void FindingCap::finish() {
+  for (auto& [kind, n] : seen_) {
+    if (n > listed_)
+      out_.push_back(more_than_listed(kind.first, kind.second, n - listed_, listed_));
+    n = std::min<std::uint64_t>(n, listed_);  // counted once
+  }
+}
+
 std::string_view severity_name(Severity severity) {
   switch (severity) {
     case Severity::kError: return "error";

@@ -109,9 +109,9 @@ using ReadChoice = std::function<Result<const std::set<std::string>*>(const core
 
 class Extractor final : public core::EntryVisitor {
  public:
-  Extractor(const ExtractOptions& o, detail::ExtractTable& table, ExtractReport& report,
+  Extractor(const ExtractOptions& o, detail::ExtractTable& table, core::FindingCap& findings,
             fs::path temp)
-      : o_(o), table_(table), report_(report), temp_(std::move(temp)) {
+      : o_(o), table_(table), findings_(findings), temp_(std::move(temp)) {
     for (const auto& p : o.patterns) patterns_.emplace_back(p);
     matched_.resize(patterns_.size());
   }
@@ -257,8 +257,8 @@ class Extractor final : public core::EntryVisitor {
   }
 
   void note(std::string_view code, Severity severity, const Entry& e, std::string message) {
-    report_.findings.push_back(Finding{std::string(code), severity,
-                                       e.path.empty() ? e.raw_path : e.path, std::move(message)});
+    findings_.add(Finding{std::string(code), severity, e.path.empty() ? e.raw_path : e.path,
+                          std::move(message)});
   }
 
   const ExtractOptions& o_;
@@ -272,7 +272,7 @@ class Extractor final : public core::EntryVisitor {
   bool maybe_deferred_ = false;  // the current entry may be a chosen document (choice unread)
   bool deferred_ = false;        // such an entry went by
   bool second_pass_ = false;
-  ExtractReport& report_;
+  core::FindingCap& findings_;
   fs::path temp_;
   std::vector<core::NamePattern> patterns_;
   std::vector<bool> matched_;
@@ -313,7 +313,7 @@ class Extraction {
     RK_TRY_ASSIGN(scratch_, core::TempDir::create({}, "restorekit-extract-"));
     RK_TRY_ASSIGN(table_, detail::ExtractTable::create());
     report_.listing = table_;
-    Extractor extractor(o_, *table_, report_, temp ? temp->path() : fs::path());
+    Extractor extractor(o_, *table_, findings_, temp ? temp->path() : fs::path());
     RK_TRY_ASSIGN(auto reader, core::ArchiveReader::open(archive_, o_.reader));
     RK_TRY(read(reader, extractor));
     if (o_.documents.any() && !extractor.choice_read()) {
@@ -347,6 +347,7 @@ class Extraction {
     RK_TRY(check_and_place(reader, extractor, temp ? temp->path() : fs::path()));
     report_.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    findings_.finish();
     return std::move(report_);
   }
 
@@ -476,7 +477,9 @@ class Extraction {
     RK_TRY(ours.start());
     CheckedBy fallback = archive_checks(reader) ? CheckedBy::kArchive : CheckedBy::kNothing;
     bool listing = o_.mode == ExtractMode::kListOnly;
-    std::vector<std::pair<std::uint64_t, Finding>> mismatched;  // by archive index
+    // The first mismatches in name order (a wrong list can fail every file), listed by index.
+    std::vector<std::pair<std::uint64_t, Finding>> mismatched;
+    std::uint64_t more_mismatched = 0;
     auto walked = table_->for_each_file_by_key(
         !listing, [&](const detail::ExtractTable::File& f) -> Result<void> {
           RK_TRY_ASSIGN(const auto* caller_line, theirs.find(f.key));
@@ -484,7 +487,11 @@ class Extraction {
           CheckedBy checked = caller_line || own_line ? CheckedBy::kChecksumList : fallback;
           if (listing) return table_->settle(f.row, checked, false);
           if (auto bad = mismatch(f, caller_line, own_line)) {
-            mismatched.emplace_back(f.index, std::move(*bad));
+            if (mismatched.size() < core::kFindingsListed) {
+              mismatched.emplace_back(f.index, std::move(*bad));
+            } else {
+              ++more_mismatched;
+            }
             return table_->settle(f.row, checked, false);
           }
           RK_TRY(place(Extractor::temp_file(temp, f.index), f.path));
@@ -493,7 +500,11 @@ class Extraction {
     RK_TRY(walked);
     std::sort(mismatched.begin(), mismatched.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (auto& [index, f] : mismatched) report_.findings.push_back(std::move(f));
+    for (auto& [index, f] : mismatched) findings_.add(std::move(f));
+    if (more_mismatched > 0) {
+      report_.findings.push_back(
+          core::more_than_listed("CHECKSUM_MISMATCH", Severity::kError, more_mismatched));
+    }
     if (!listing) {
       RK_TRY(table_->for_each_folder(
           [&](std::string_view path) { return make_folders(o_.out, fs::path(path)); }));
@@ -551,7 +562,8 @@ class Extraction {
   const fs::path& archive_;
   const ExtractOptions& o_;
   ExtractReport report_;
-  std::optional<core::TempDir> scratch_;  // our checksum list and a staged database
+  core::FindingCap findings_{report_.findings};  // the findings of the entries
+  std::optional<core::TempDir> scratch_;         // our checksum list and a staged database
   std::shared_ptr<detail::ExtractTable> table_;
   std::optional<core::ChecksumIndex> caller_;  // --checksums, in name-key order
   bool stream_unchecked_ = false;

@@ -13,6 +13,7 @@
 
 #include <restorekit/core/backup.hpp>
 #include <restorekit/core/checksum_index.hpp>
+#include <restorekit/core/finding.hpp>
 #include <restorekit/core/hash.hpp>
 #include <restorekit/core/profile.hpp>
 
@@ -277,6 +278,58 @@ TEST_F(Extract, ANameThatComesTwiceIsExtractedOnceTheFirstTime) {
       EXPECT_EQ(files_below(o.out).size(), 2u);
     }
   }
+}
+
+// Files that fail their checks are listed up to core::kFindingsListed of a kind, the rest
+// counted: 1,200 stored entries whose CRC-32 no longer matches, then a caller's list wrong about
+// 1,200 files (a report of millions of failed files held a finding each).
+TEST_F(Extract, ManyFailedFilesAreListedUpToALimitAndTheRestCounted) {
+  ASSERT_EQ(test::sh("mkdir many && cd many && for i in $(seq -w 1 1200); do echo content-$i > "
+                     "f$i.txt; done && cd .. && zip -q0r ../many.zip many",
+                     src_),
+            0);
+  std::string wrong;
+  for (int i = 1; i <= 1200; ++i) {
+    wrong += fmt::format("{}  many/f{:04}.txt\n", std::string(32, '0'), i);
+  }
+  test::write_file(dir_ / "wrong.xxh128", wrong);
+  auto data = test::read_file(dir_ / "many.zip");
+  std::string damaged = data;
+  for (auto at = damaged.find("content-"); at != std::string::npos;
+       at = damaged.find("content-", at)) {
+    damaged[at] = 'C';
+  }
+  test::write_file(dir_ / "damaged.zip", damaged);
+  auto count = [](const ExtractReport& r, const std::string& code) {
+    std::pair<std::size_t, std::string> out;  // listed, the sentence for the rest
+    for (const auto& f : r.findings) {
+      if (f.code != code) continue;
+      if (f.entry.empty()) {
+        out.second = f.message;
+      } else {
+        ++out.first;
+      }
+    }
+    return out;
+  };
+  auto broken = run(dir_ / "damaged.zip", {}, dir_ / "out-damaged");
+  ASSERT_TRUE(broken) << broken.error().message;
+  auto [crc, crc_rest] = count(*broken, "CRC_ERROR");
+  EXPECT_EQ(crc, core::kFindingsListed);
+  EXPECT_NE(crc_rest.find("200 more entries have CRC_ERROR"), std::string::npos) << crc_rest;
+  EXPECT_EQ(broken->files, 0u);
+
+  ExtractOptions o;
+  o.out = dir_ / "out-wrong";
+  o.checksums_file = dir_ / "wrong.xxh128";
+  auto mismatched = extract(dir_ / "many.zip", o);
+  ASSERT_TRUE(mismatched) << mismatched.error().message;
+  auto [bad, bad_rest] = count(*mismatched, "CHECKSUM_MISMATCH");
+  EXPECT_EQ(bad, core::kFindingsListed);
+  EXPECT_NE(bad_rest.find("200 more entries have CHECKSUM_MISMATCH"), std::string::npos)
+      << bad_rest;
+  EXPECT_EQ(mismatched->files, 0u);
+  EXPECT_TRUE(files_below(o.out).empty());
 }
 
 // A caller's list may name any algorithm xxhsum writes (XXH32, XXH64, XXH3-64, XXH3-128); the

@@ -169,7 +169,7 @@ Result<std::vector<Finding>> entry_findings(const std::vector<EntryResult>& nota
     }
   }
   for (const auto& [finding, n] : by_code) {
-    out.push_back(more_than_listed(finding.first, finding.second, n));
+    out.push_back(core::more_than_listed(finding.first, finding.second, n));
   }
   for (const auto& [code, agg] : locked) {
     out.push_back(

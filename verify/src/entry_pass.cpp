@@ -1,7 +1,5 @@
 #include "entry_pass.hpp"
 
-#include <fmt/format.h>
-
 #include <restorekit/core/backup_format.hpp>
 #include <restorekit/core/safe_path.hpp>
 
@@ -13,13 +11,6 @@ bool EntryResult::notable() const {
   bool size_mismatch = data_read && !data_error && declared_size && *declared_size != bytes;
   return problem || data_error || staged || not_a_database || too_long || size_mismatch ||
          core::is_metadata_entry(path);
-}
-
-core::Finding more_than_listed(const std::string& code, core::Severity severity, std::uint64_t n) {
-  return core::Finding{
-      code, severity, "",
-      fmt::format("{} more entr{} {} {} (verify lists the first {} one by one)", n,
-                  n == 1 ? "y" : "ies", n == 1 ? "has" : "have", code, kDamagedListed)};
 }
 
 bool EntryResult::damage_only() const {

@@ -79,14 +79,9 @@ struct PassPlan {
 };
 
 // The damaged entries listed one by one, each with its finding: an archive whose every entry is
-// damaged (300,000 failed CRCs took 908 MiB) lists the first ones in archive order and counts
-// the rest, so that memory stays bounded.
-inline constexpr std::uint64_t kDamagedListed = 1'000;
-
-// The one finding for `n` entries of a kind (code and severity) past the first kDamagedListed,
-// which have a finding each; its entry is empty.
-[[nodiscard]] core::Finding more_than_listed(const std::string& code, core::Severity severity,
-                                             std::uint64_t n);
+// damaged (300,000 failed CRCs took 908 MiB) lists the first core::kFindingsListed in archive
+// order and counts the rest, so that memory stays bounded.
+inline constexpr std::uint64_t kDamagedListed = core::kFindingsListed;
 
 // Damaged entries beyond kDamagedListed, counted instead of kept.
 struct LeftOut {

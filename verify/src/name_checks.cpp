@@ -34,11 +34,12 @@ Result<std::vector<Finding>> duplicate_names(const core::EntryStore& store) {
   std::uint64_t exact_listed = duplicates.items.size() - spellings;
   std::uint64_t exact = duplicates.total - duplicates.spellings;
   if (exact > exact_listed) {
-    out.push_back(more_than_listed("DUPLICATE_ENTRY", Severity::kError, exact - exact_listed));
+    out.push_back(
+        core::more_than_listed("DUPLICATE_ENTRY", Severity::kError, exact - exact_listed));
   }
   if (duplicates.spellings > spellings) {
-    out.push_back(
-        more_than_listed("DUPLICATE_ENTRY", Severity::kWarning, duplicates.spellings - spellings));
+    out.push_back(core::more_than_listed("DUPLICATE_ENTRY", Severity::kWarning,
+                                         duplicates.spellings - spellings));
   }
   return out;
 }
@@ -57,8 +58,8 @@ Result<std::vector<Finding>> path_checks(const core::EntryStore& store,
                     e.path, e.type == core::EntryType::kSymlink ? "symbolic link" : "file")});
   }
   if (conflicts.total > conflicts.items.size()) {
-    out.push_back(more_than_listed("PATH_CONFLICT", Severity::kError,
-                                   conflicts.total - conflicts.items.size()));
+    out.push_back(core::more_than_listed("PATH_CONFLICT", Severity::kError,
+                                         conflicts.total - conflicts.items.size()));
   }
   for (const auto& e : notable) {
     if (e.too_long)

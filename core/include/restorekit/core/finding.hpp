@@ -3,8 +3,13 @@
 // finding means "problems found".
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #pragma GCC visibility push(default)  // the public API: exported by the shared libraries
 
@@ -26,6 +31,30 @@ struct Finding {
   Severity severity = Severity::kWarning;
   std::string entry;    // the entry or table concerned; untrusted text, escape before printing
   std::string message;  // one sentence
+};
+
+// A damaged archive may hold millions of damaged entries: a report lists the first
+// kFindingsListed of a kind (code and severity) one by one and counts the rest in one finding,
+// so that memory and output stay bounded.
+inline constexpr std::size_t kFindingsListed = 1000;
+
+// The one finding for `n` entries of a kind past the first `listed`; its entry is empty.
+Finding more_than_listed(const std::string& code, Severity severity, std::uint64_t n,
+                         std::size_t listed = kFindingsListed);
+
+// Appends findings to a list, keeping the first `listed` of each kind and counting the rest;
+// finish() appends one more_than_listed() finding per kind that was cut. One thread at a time.
+class FindingCap {
+ public:
+  explicit FindingCap(std::vector<Finding>& out, std::size_t listed = kFindingsListed)
+      : out_(out), listed_(listed) {}
+  void add(Finding f);
+  void finish();
+
+ private:
+  std::vector<Finding>& out_;
+  std::size_t listed_;
+  std::map<std::pair<std::string, Severity>, std::uint64_t> seen_;
 };
 
 }  // namespace restorekit::core
