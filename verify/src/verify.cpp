@@ -4,8 +4,6 @@
 #include <chrono>
 #include <future>
 #include <map>
-#include <mutex>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -20,6 +18,7 @@
 #include "entry_findings.hpp"
 #include "entry_pass.hpp"
 #include "name_checks.hpp"
+#include "reader_passes.hpp"
 #include "staged_checks.hpp"
 #include "summary.hpp"
 
@@ -58,21 +57,9 @@ double lap(std::chrono::steady_clock::time_point& t) {
   return s;
 }
 
-// A zip whose entries average fewer bytes of the file than this is read by one reader: every
-// reader parses every header, so a second one costs ~4 us an entry and gains on the data alone.
-// Measured on 2 cores (Info-ZIP zips of base64 text, 20,000 entries): 403 bytes an entry, one
-// reader 9% faster; 627, even; 853, two readers 5% faster; 1,227 and more, two ever faster.
-constexpr std::uint64_t kSmallZipEntry = 640;
-
-unsigned thread_count(const VerifyOptions& o) {
-  unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-  return std::clamp(o.threads == 0 ? hw : o.threads, 1u, 64u);
-}
-
 class Verifier {
  public:
-  Verifier(const core::ArchiveSource& archive, const VerifyOptions& o)
-      : archive_(archive), o_(o), throttle_(o.progress) {}
+  Verifier(const core::ArchiveSource& archive, const VerifyOptions& o) : archive_(archive), o_(o) {}
 
   Result<VerifyReport> run() {
     auto started = std::chrono::steady_clock::now();
@@ -132,110 +119,26 @@ class Verifier {
     return {};
   }
 
-  // Opens the first reader, then (zip only) more readers on more threads; merges outcomes.
+  // The pass over the archive (reader_passes.hpp): a staged database's checks start as soon as
+  // its entry was read.
   Result<void> pass() {
     report_.path = archive_.name();
-    core::ReaderOptions reader_options = o_.reader;
-    reader_options.prefetch = core::Prefetch::kYes;  // hashing hides behind decompression
-    auto opened = core::ArchiveReader::open(archive_, reader_options);
-    if (!opened) {
-      // A small damaged stream fails while the reader starts: damage, unless operational.
-      complete_ = false;
-      if (archive_.path()) report_.archive_bytes = fs::file_size(*archive_.path(), ec_);
-      return pass_.damage(opened.error(), "");
-    }
-    std::optional<core::ArchiveReader> reader(std::move(*opened));
-    report_.archive_bytes = reader->raw_size().value_or(0);
-    // Zip entries are independent: each reader seeks straight to its own entries, and the
-    // central directory is checked against the local headers beside the pass.
-    unsigned workers = reader->starts_like_zip() ? zip_readers(*reader) : 1;
-    if (reader->starts_like_zip()) {
-      directory_ =
-          std::async(std::launch::async, [this] { return core::check_zip_directory(archive_); });
-    }
-    report_.threads = workers;
-    std::vector<Result<PassOutcome>> outcomes(workers, fail(ErrorCode::kInternal, "not run"));
-    std::vector<std::thread> threads;
-    std::mutex progress_mutex;
-    auto on_progress = [&] {
-      std::lock_guard lock(progress_mutex);
-      progress_.bytes_done = raw_bytes_.load(std::memory_order_relaxed);
-      progress_.bytes_total = report_.archive_bytes;
-      throttle_.update(progress_);
-    };
-    std::vector<detail::PassPlan> plans(workers);
-    auto on_entry = [this](const EntryResult& e) { staged_checks_.read(e); };
-    for (unsigned w = 0; w < workers; ++w) {
-      plans[w] = detail::PassPlan{store_.get(),
-                                  w,
-                                  workers,
-                                  caller_list_ ? &*caller_list_ : nullptr,
-                                  report_.staging->path(),
-                                  &o_.visitors,
-                                  o_.cancel,
-                                  &raw_bytes_,
-                                  on_progress,
-                                  on_entry};
-    }
-    for (unsigned w = 1; w < workers; ++w) {
-      threads.emplace_back([&, w] {
-        auto r = core::ArchiveReader::open(archive_, o_.reader);
-        outcomes[w] = r ? detail::run_pass(*r, plans[w]) : tl::unexpected(r.error());
-      });
-    }
-    outcomes[0] = detail::run_pass(*reader, plans[0]);
-    report_.archive = reader->info();
-    for (const auto& n : reader->stream_notes()) pass_.add(n);
-    for (auto& t : threads) t.join();
-    return merge(outcomes);
-  }
-
-  // Up to --threads readers for a zip, but one where its entries are small: every reader parses
-  // every header (reading only its own entries' data), so a second reader pays off only where
-  // the data, not the headers, is the work.
-  unsigned zip_readers(core::ArchiveReader& reader) {
-    unsigned most = thread_count(o_);
-    if (most == 1) return 1;
-    auto listed = reader.zip_listed_entries();
-    if (!listed || !*listed || **listed == 0) return most;
-    std::uint64_t per_entry = reader.raw_size().value_or(0) / **listed;
-    return per_entry < kSmallZipEntry ? 1 : most;
-  }
-
-  Result<void> merge(std::vector<Result<PassOutcome>>& outcomes) {
-    for (auto& o : outcomes) {
-      if (!o) return tl::unexpected(o.error());
-    }
-    for (auto& o : outcomes) {
-      for (auto& r : o->notable) entries_.push_back(std::move(r));
-      report_.bytes += o->bytes;
-      decrypted_ += o->decrypted;
-    }
-    std::sort(entries_.begin(), entries_.end(),
-              [](const EntryResult& a, const EntryResult& b) { return a.index < b.index; });
-    // Each reader kept its own first damaged entries: the first of all of them stay.
-    for (auto& o : outcomes) detail::merge_left_out(o->left_out, left_out_);
-    detail::limit_damaged(entries_, left_out_);
-    for (auto& o : outcomes) {
-      complete_ = complete_ && !o->pass.stopped;
-      RK_TRY(stopped(o->pass));
-      if (o->pass.drain_error) RK_TRY(pass_.damage(*o->pass.drain_error, ""));
-    }
-    return {};
-  }
-
-  // A fatal error that ended a pass: the archive is damaged (or could not be verified).
-  Result<void> stopped(const core::PassOutcome& o) {
-    if (!o.stopped) return {};
-    Error e = *o.stopped;
-    if (e.code == ErrorCode::kTruncated) {
-      e.message = fmt::format(
-          "{}; the last intact entry is \"{}\", reading stopped at byte {} of "
-          "{}",
-          e.message, o.last_good_entry, o.raw_offset, report_.archive_bytes);
-    }
-    RK_TRY(pass_.damage(e, o.last_good_entry));
-    pass_.reported(o.stopped->message);  // the failed entry reports the same damage
+    detail::PassesInput in{archive_,
+                           o_,
+                           *store_,
+                           caller_list_ ? &*caller_list_ : nullptr,
+                           report_.staging->path(),
+                           [this](const EntryResult& e) { staged_checks_.read(e); }};
+    RK_TRY_ASSIGN(auto out, detail::read_archive(in, pass_));
+    entries_ = std::move(out.notable);
+    left_out_ = std::move(out.left_out);
+    report_.bytes = out.bytes;
+    decrypted_ = out.decrypted;
+    report_.archive_bytes = out.archive_bytes;
+    if (out.readers > 0) report_.threads = out.readers;
+    complete_ = out.complete;
+    report_.archive = std::move(out.archive);
+    directory_ = std::move(out.directory);
     return {};
   }
 
@@ -436,9 +339,6 @@ class Verifier {
   const core::ArchiveSource& archive_;
   std::future<Result<core::ZipDirectoryReport>> directory_;  // zip: the central directory
   const VerifyOptions& o_;
-  ProgressThrottle throttle_;
-  Progress progress_;
-  std::atomic<std::uint64_t> raw_bytes_{0};
   std::optional<core::ChecksumIndex> caller_list_;  // --checksums, in name-key order
   std::shared_ptr<core::EntryStore> store_;         // every entry, on disk
   std::vector<detail::DatabaseCheck> checked_;      // the databases' checks, for the summary
@@ -450,10 +350,9 @@ class Verifier {
   const EntryResult* header_entry_ = nullptr;         // restorekit/header.json as the first entry
   std::optional<Result<core::BackupHeader>> header_;  // parsed once
   detail::PassFindings pass_;  // the stops, stream notes and zip directory findings
-  detail::StagedChecks staged_checks_{o_, thread_count(o_)};
+  detail::StagedChecks staged_checks_{o_, detail::thread_count(o_)};
   bool complete_ = true;
   bool truncated_zip_ = false;  // a zip without its end of central directory record
-  std::error_code ec_;
   VerifyReport report_;
 };
 
