@@ -219,7 +219,7 @@ class Verifier {
       add("BAD_HEADER", Severity::kError, std::string(core::kHeaderEntry),
           header_->error().message);
     }
-    if (caller_list_) RK_TRY(check_list());
+    if (caller_list_ && caller_list_->size() > 0) RK_TRY(check_list());
     check_references(databases);
     checked_ = std::move(databases);
     return {};
