@@ -10,8 +10,6 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
-#include <map>
-#include <set>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -105,7 +103,7 @@ Result<void> make_folders(const fs::path& root, const fs::path& relative) {
 
 // The database a document choice (--tenant, --row) reads: handed a staged database, it returns
 // the name keys of the chosen documents, or nullptr when this is not the database to read.
-using ReadChoice = std::function<Result<const std::set<std::string>*>(const core::StagedDatabase&)>;
+using ReadChoice = std::function<Result<bool>(const core::StagedDatabase&)>;
 
 class Extractor final : public core::EntryVisitor {
  public:
@@ -127,12 +125,10 @@ class Extractor final : public core::EntryVisitor {
   }
   // A second pass takes only the chosen documents that came before the database.
   void second_pass() { second_pass_ = true; }
-  [[nodiscard]] bool needs_second_pass() const { return deferred_ && chosen_ && !second_pass_; }
-  [[nodiscard]] bool choice_read() const { return chosen_ != nullptr; }
-  // Chosen documents that no entry holds.
-  [[nodiscard]] std::size_t chosen_missing() const {
-    return chosen_ ? chosen_->size() - found_.size() : 0;
+  [[nodiscard]] bool needs_second_pass() const {
+    return deferred_ && choice_read_ && !second_pass_;
   }
+  [[nodiscard]] bool choice_read() const { return choice_read_; }
 
   Result<Interest> begin(const Entry& e) override {
     writing_ = false;
@@ -183,8 +179,8 @@ class Extractor final : public core::EntryVisitor {
     }
     bool database = databases_ && databases_->staged();
     if (maybe_deferred_ && !database) deferred_ = true;  // a document the choice may want
-    if (database && !chosen_ && read_choice_) {
-      RK_TRY_ASSIGN(chosen_, read_choice_(*databases_->staged()));
+    if (database && !choice_read_ && read_choice_) {
+      RK_TRY_ASSIGN(choice_read_, read_choice_(*databases_->staged()));
     }
     if (!writing_) return {};
     writing_ = false;
@@ -219,7 +215,8 @@ class Extractor final : public core::EntryVisitor {
   Result<bool> selected(const Entry& e) {
     const std::string& name = e.safe() ? e.path : e.raw_path;
     if (second_pass_) {
-      if (!chosen(name)) return false;
+      RK_TRY_ASSIGN(bool chosen, table_.pick(name));
+      if (!chosen) return false;
       RK_TRY_ASSIGN(bool taken, table_.taken(name));
       return !taken;
     }
@@ -229,19 +226,12 @@ class Extractor final : public core::EntryVisitor {
       if (patterns_[i].matches(name)) any = matched_[i] = true;
     }
     if (!o_.documents.any()) return any;
-    if (!chosen_) {
+    if (!choice_read_) {
       maybe_deferred_ = e.type == EntryType::kFile;  // unless it is the database
       return any;
     }
-    return chosen(name) || any;
-  }
-
-  bool chosen(const std::string& name) {
-    if (!chosen_) return false;
-    std::string key = core::name_key(name);
-    if (!chosen_->count(key)) return false;
-    found_.insert(std::move(key));
-    return true;
+    RK_TRY_ASSIGN(bool chosen, table_.pick(name));
+    return chosen || any;
   }
 
   Result<void> refuse_existing(const Entry& e) const {
@@ -267,8 +257,7 @@ class Extractor final : public core::EntryVisitor {
   core::MetadataVisitor* metadata_ = nullptr;
   const core::DatabaseStager* databases_ = nullptr;
   ReadChoice read_choice_;
-  const std::set<std::string>* chosen_ = nullptr;  // name keys; set once the database was read
-  std::set<std::string> found_;                    // ... of those, the ones an entry holds
+  bool choice_read_ = false;     // the choice's documents are in the table
   bool maybe_deferred_ = false;  // the current entry may be a chosen document (choice unread)
   bool deferred_ = false;        // such an entry went by
   bool second_pass_ = false;
@@ -331,7 +320,8 @@ class Extraction {
       RK_TRY_ASSIGN(auto again, core::ArchiveReader::open(archive_, o_.reader));
       RK_TRY(read(again, extractor));
     }
-    if (auto n = extractor.chosen_missing(); n > 0) {
+    RK_TRY_ASSIGN(auto chosen_missing, table_->missing());
+    if (auto n = chosen_missing; n > 0) {
       report_.findings.push_back(
           Finding{"DOC_MISSING", Severity::kWarning, "",
                   fmt::format("{} document{} that the chosen rows name {} not in the backup", n,
@@ -433,10 +423,10 @@ class Extraction {
 
   // Reads the document choice from a staged database: the profile's database (its entry glob),
   // else the first one. @return nullptr for a database that is not the one.
-  Result<const std::set<std::string>*> read_choice(const core::StagedDatabase& staged,
-                                                   const core::MetadataVisitor& metadata) {
+  Result<bool> read_choice(const core::StagedDatabase& staged,
+                           const core::MetadataVisitor& metadata) {
     const auto& glob = o_.profile->database_entry;
-    if (glob && ::fnmatch(glob->c_str(), staged.entry.c_str(), 0) != 0) return nullptr;
+    if (glob && ::fnmatch(glob->c_str(), staged.entry.c_str(), 0) != 0) return false;
     fs::path file = staged.file;
     if (staged.format == core::DatabaseFormat::kSqlDump) {
       file = staged.file.string() + ".sqlite";
@@ -446,10 +436,12 @@ class Extraction {
     db.stop_when(o_.cancel);
     bool ours = metadata.header() && metadata.header()->has_value();
     std::string root = o_.profile->documents_root.value_or(ours ? "docs/" : "");
-    RK_TRY_ASSIGN(auto refs, detail::referenced_documents(db, *o_.profile, o_.documents, root));
+    detail::ReferenceOptions options;
+    options.sink = [this](const std::string& key) { return table_->choose(key); };
+    RK_TRY_ASSIGN(auto refs,
+                  detail::referenced_documents(db, *o_.profile, o_.documents, root, options));
     for (auto& n : refs.notes) report_.findings.push_back(std::move(n));
-    chosen_ = std::move(refs.keys);
-    return &chosen_;
+    return true;
   }
 
   // Whether the archive's own checks cover every byte of an entry's data.
@@ -568,7 +560,6 @@ class Extraction {
   std::optional<core::ChecksumIndex> caller_;  // --checksums, in name-key order
   bool stream_unchecked_ = false;
   bool read_once_ = false;
-  std::set<std::string> chosen_;  // name keys of the documents the choice names
 };
 
 }  // namespace

@@ -28,6 +28,7 @@ CREATE TABLE entries(seq INTEGER PRIMARY KEY, idx INTEGER NOT NULL, path TEXT NO
                      extra_hex TEXT);
 CREATE TABLE taken(key TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE outcome(seq INTEGER PRIMARY KEY, checked INTEGER NOT NULL, placed INTEGER NOT NULL);
+CREATE TABLE chosen(key TEXT PRIMARY KEY, found INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
 )sql";
 
 void bind_key(core::Statement& st, int at, std::string_view path) {
@@ -59,6 +60,8 @@ Result<std::shared_ptr<ExtractTable>> ExtractTable::create() {
   RK_TRY_ASSIGN(t->read_, t->db_.prepare("UPDATE entries SET bytes = ?2, high = ?3, low = ?4, "
                                          "extra_hex = ?5 WHERE seq = ?1"));
   RK_TRY_ASSIGN(t->settle_, t->db_.prepare("INSERT OR REPLACE INTO outcome VALUES(?1, ?2, ?3)"));
+  RK_TRY_ASSIGN(t->choose_, t->db_.prepare("INSERT OR IGNORE INTO chosen(key) VALUES(?1)"));
+  RK_TRY_ASSIGN(t->pick_, t->db_.prepare("UPDATE chosen SET found = 1 WHERE key = ?1"));
   return t;
 }
 
@@ -104,6 +107,23 @@ Result<void> ExtractTable::read(std::int64_t row, std::uint64_t bytes,
   return read_->run();
 }
 
+Result<void> ExtractTable::choose(const std::string& key) {
+  choose_->bind(1, std::string_view(key));
+  return choose_->run();
+}
+
+Result<bool> ExtractTable::pick(std::string_view path) {
+  std::string key = core::name_key(path);
+  pick_->bind(1, std::string_view(key));
+  RK_TRY(pick_->run());
+  return db_.changes() == 1;  // a row the key names, found before or not
+}
+
+Result<std::uint64_t> ExtractTable::missing() {
+  RK_TRY_ASSIGN(auto n, db_.query_int("SELECT count(*) FROM chosen WHERE NOT found"));
+  return static_cast<std::uint64_t>(n);
+}
+
 Result<void> ExtractTable::for_each_file_by_key(bool only_read_cleanly, const FileFn& fn) const {
   RK_TRY_ASSIGN(auto st, db_.prepare(fmt::format(
                              "SELECT seq, idx, path, coalesce(key, path), bytes, high, low, "
@@ -145,6 +165,8 @@ Result<ExtractTable::Totals> ExtractTable::finish(CheckedBy folders_checked, boo
   add_.reset();
   read_.reset();
   settle_.reset();
+  choose_.reset();
+  pick_.reset();
   RK_TRY(db_.exec("COMMIT"));
   RK_TRY_ASSIGN(auto st, db_.prepare(fmt::format(
                              "SELECT count(*), coalesce(sum(bytes), 0) FROM entries e LEFT JOIN "

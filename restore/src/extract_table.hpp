@@ -2,10 +2,10 @@
 //
 // Every matched entry becomes a row of a private temporary SQLite database (deleted with the
 // table) instead of an element of a vector: with the names already taken (a file whose name an
-// earlier file took under the name rule is a duplicate) and, after the checks, what each file
-// was checked against and whether it was placed. The checks walk the files in name-key order,
-// the order a ChecksumIndex hands out its lines in, so that a checksum list is merged rather
-// than looked up per file. One thread at a time.
+// earlier file took under the name rule is a duplicate), the documents a choice names and,
+// after the checks, what each file was checked against and whether it was placed. The checks walk
+// the files in name-key order, the order a ChecksumIndex hands out its lines in, so that a checksum
+// list is merged rather than looked up per file. One thread at a time.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +39,13 @@ class ExtractTable final : public ExtractListing {
   [[nodiscard]] Result<void> read(std::int64_t row, std::uint64_t bytes,
                                   const std::optional<core::Digest128>& xxh128,
                                   const std::optional<std::string>& extra_hex);
+
+  // The documents a choice (--tenant, --row) names, by name key: choose() each (again is
+  // harmless); pick() says whether an entry's path is one and marks it found; missing() counts
+  // those no entry held. @error kDatabase.
+  [[nodiscard]] Result<void> choose(const std::string& key);
+  [[nodiscard]] Result<bool> pick(std::string_view path);
+  [[nodiscard]] Result<std::uint64_t> missing();
 
   // A file to check, as the walk hands it out (views valid during the call).
   struct File {
@@ -76,7 +83,7 @@ class ExtractTable final : public ExtractListing {
   explicit ExtractTable(core::Database db) : db_(std::move(db)) {}
 
   mutable core::Database db_;
-  std::optional<core::Statement> take_, taken_, add_, read_, settle_;
+  std::optional<core::Statement> take_, taken_, add_, read_, settle_, choose_, pick_;
   std::uint64_t rows_ = 0;
   CheckedBy folders_checked_ = CheckedBy::kNothing;
   bool folders_placed_ = false;

@@ -151,7 +151,7 @@ class DocumentPlanner {
     } else {
       DocumentChoice choice{p_.selection.tenants, {}};
       RK_TRY_ASSIGN(refs, referenced_documents(in_.backup, *o_.profile, choice, root,
-                                               ReferenceOptions{p_.selection.tenant, false}));
+                                               ReferenceOptions{p_.selection.tenant, false, {}}));
     }
     for (auto& n : refs.notes) p_.checks.push_back(std::move(n));
     std::set<std::string> found;

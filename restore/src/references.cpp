@@ -166,7 +166,10 @@ class Collector {
     RK_TRY(st.for_each([&]() -> Result<void> {
       ++rows;
       auto path = core::normalize_entry_path(root_ + std::string(st.column_text(0)));
-      if (path) out_.keys.insert(core::name_key(*path));
+      if (!path) return {};
+      auto key = core::name_key(*path);
+      if (o_.sink) return o_.sink(key);
+      out_.keys.insert(std::move(key));
       return {};
     }));
     return rows;

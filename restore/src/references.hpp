@@ -2,6 +2,7 @@
 // read for chosen tenants or chosen rows. Shared by extract (--tenant, --row).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -16,15 +17,20 @@
 namespace restorekit::restore::detail {
 
 struct ReferencedDocuments {
-  std::set<std::string> keys;        // name_key of each entry path (root + value)
+  std::set<std::string> keys;        // name_key of each entry path (root + value), unless sunk
   std::vector<core::Finding> notes;  // reference tables that a choice cannot reach
 };
+
+// Where each chosen document's key goes instead of `keys`, for a choice too large to hold
+// (a key may come more than once). @error stops the reading.
+using KeySink = std::function<Result<void>(const std::string& key)>;
 
 struct ReferenceOptions {
   std::optional<core::TenantSpec> tenant;  // default: the profile's
   // A chosen tenant whose rows name no document is an error (extract: a mistyped id), or just
   // none (a tenant restore: a tenant without documents).
   bool tenant_without_documents_fails = true;
+  KeySink sink;  // default: ReferencedDocuments::keys
 };
 
 // Reads `db` (untrusted, opened by the caller) for the documents that the chosen tenants' rows
