@@ -60,6 +60,10 @@ void FindingCap::add(Finding f) {
   if (++seen_[{f.code, f.severity}] <= listed_) out_.push_back(std::move(f));
 }
 
+void FindingCap::count(const std::string& code, Severity severity, std::uint64_t n) {
+  if (n > 0) seen_[{code, severity}] += n;
+}
+
 void FindingCap::finish() {
   for (auto& [kind, n] : seen_) {
     if (n > listed_)

@@ -49,6 +49,8 @@ class FindingCap {
   explicit FindingCap(std::vector<Finding>& out, std::size_t listed = kFindingsListed)
       : out_(out), listed_(listed) {}
   void add(Finding f);
+  // `n` more of a kind seen past the ones listed (when the caller kept only the first).
+  void count(const std::string& code, Severity severity, std::uint64_t n);
   void finish();
 
  private:
