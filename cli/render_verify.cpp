@@ -132,10 +132,12 @@ void render_findings_text(const std::vector<core::Finding>& findings, std::ostre
 json findings_json(const std::vector<core::Finding>& list) {
   json findings = json::array();
   for (const auto& f : list) {
-    findings.push_back({{"code", f.code},
-                        {"severity", core::severity_name(f.severity)},
-                        {"entry", f.entry},
-                        {"message", f.message}});
+    json finding{{"code", f.code},
+                 {"severity", core::severity_name(f.severity)},
+                 {"entry", f.entry},
+                 {"message", f.message}};
+    if (f.count != 1) finding["count"] = f.count;  // the entries past those listed
+    findings.push_back(std::move(finding));
   }
   return findings;
 }

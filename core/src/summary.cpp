@@ -53,7 +53,8 @@ Finding more_than_listed(const std::string& code, Severity severity, std::uint64
                          std::size_t listed) {
   return Finding{code, severity, "",
                  fmt::format("{} more entr{} {} {} (the first {} are listed one by one)", n,
-                             n == 1 ? "y" : "ies", n == 1 ? "has" : "have", code, listed)};
+                             n == 1 ? "y" : "ies", n == 1 ? "has" : "have", code, listed),
+                 n};
 }
 
 void FindingCap::add(Finding f) {

@@ -121,6 +121,7 @@ TEST_F(Memory, ManyDamagedEntriesAndClashingNamesAreVerifiedWithinTheBudget) {
   auto doc = nlohmann::json::parse(r.out, nullptr, false);
   ASSERT_FALSE(doc.is_discarded()) << r.out.substr(0, 2000);
   EXPECT_EQ(doc["verdict"], "damaged");
+  EXPECT_EQ(doc["totals"]["errors"], kEntries) << "the listed ones and the one counting the rest";
   EXPECT_NE(r.out.find("299000 more entries have CRC_ERROR"), std::string::npos)
       << r.out.substr(r.out.size() - std::min<std::size_t>(r.out.size(), 2000));
   EXPECT_LE(peak_kib(r), kBudgetKiB) << "verify of " << kEntries << " damaged entries";

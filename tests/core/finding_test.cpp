@@ -28,6 +28,9 @@ TEST(FindingCap, KeepsTheFirstOfEachKindAndCountsTheRest) {
                       "listed one by one)",
                       "CRC_ERROR::3 more entries have CRC_ERROR (the first 2 are listed one by "
                       "one)"}));
+  EXPECT_EQ(out[6].count, 7u);
+  EXPECT_EQ(out[7].count, 3u);
+  EXPECT_EQ(out[0].count, 1u);
   EXPECT_EQ(more_than_listed("X", Severity::kError, 1, 5).message,
             "1 more entry has X (the first 5 are listed one by one)");
 }

@@ -43,8 +43,9 @@ core::Verdict VerifyReport::verdict() const {
 }
 
 std::size_t VerifyReport::count(Severity severity) const {
-  return static_cast<std::size_t>(std::count_if(
-      findings.begin(), findings.end(), [&](const Finding& f) { return f.severity == severity; }));
+  std::uint64_t n = 0;
+  for (const auto& f : findings) n += f.severity == severity ? f.count : 0;
+  return static_cast<std::size_t>(n);
 }
 
 namespace {

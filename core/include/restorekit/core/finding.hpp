@@ -31,6 +31,9 @@ struct Finding {
   Severity severity = Severity::kWarning;
   std::string entry;    // the entry or table concerned; untrusted text, escape before printing
   std::string message;  // one sentence
+  // How many entries it stands for: 1, or, for the one finding that counts the entries of a
+  // kind past those listed one by one (more_than_listed), that many.
+  std::uint64_t count = 1;
 };
 
 // A damaged archive may hold millions of damaged entries: a report lists the first

@@ -108,6 +108,7 @@ struct VerifyReport {
   // kLocked when encrypted entries could not be read (PASSWORD_REQUIRED, BAD_PASSWORD: then
   // those are the only findings about unread data), else kIntact or kDamaged.
   [[nodiscard]] core::Verdict verdict() const;
+  // Findings of `severity`, each counted for the entries it stands for (Finding::count).
   [[nodiscard]] std::size_t count(core::Severity severity) const;
 };
 
