@@ -117,6 +117,13 @@ Result<ChecksumIndex> ChecksumIndex::build(const std::filesystem::path& file, st
   return index;
 }
 
+Result<ChecksumIndex> ChecksumIndex::callers_list(const std::filesystem::path& file,
+                                                  const CancelToken& cancel) {
+  RK_TRY_ASSIGN(auto index, build(file, file.string(), Accept::kAnyAlgorithm, cancel));
+  if (index.bad()) return tl::unexpected(*index.bad());
+  return index;
+}
+
 Result<void> ChecksumIndex::start() {
   walk_.reset();
   next_ = 0;

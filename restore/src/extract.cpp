@@ -285,12 +285,7 @@ class Extraction {
  private:
   Result<void> load_caller_list() {
     if (!o_.checksums_file) return {};
-    const auto& file = *o_.checksums_file;
-    RK_TRY_ASSIGN(auto index,
-                  core::ChecksumIndex::build(
-                      file, file.string(), core::ChecksumIndex::Accept::kAnyAlgorithm, o_.cancel));
-    if (index.bad()) return tl::unexpected(*index.bad());
-    caller_.emplace(std::move(index));
+    RK_TRY_ASSIGN(caller_, core::ChecksumIndex::callers_list(*o_.checksums_file, o_.cancel));
     return {};
   }
 

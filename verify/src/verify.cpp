@@ -111,12 +111,7 @@ class Verifier {
  private:
   Result<void> load_checksum_list() {
     if (!o_.checksums_file) return {};
-    const auto& file = *o_.checksums_file;
-    RK_TRY_ASSIGN(auto index,
-                  core::ChecksumIndex::build(
-                      file, file.string(), core::ChecksumIndex::Accept::kAnyAlgorithm, o_.cancel));
-    if (index.bad()) return tl::unexpected(*index.bad());
-    caller_list_.emplace(std::move(index));
+    RK_TRY_ASSIGN(caller_list_, core::ChecksumIndex::callers_list(*o_.checksums_file, o_.cancel));
     return {};
   }
 

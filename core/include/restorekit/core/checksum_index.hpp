@@ -67,6 +67,11 @@ class ChecksumIndex {
                                                    const CancelToken& cancel,
                                                    std::uint64_t in_memory_bytes = kInMemoryBytes);
 
+  // A list a caller gives (`--checksums FILE`), named by its path: any algorithm; a malformed
+  // line is the error (kInvalidArgument naming the line), not bad(). @error as build(), kNotFound.
+  [[nodiscard]] static Result<ChecksumIndex> callers_list(const std::filesystem::path& file,
+                                                          const CancelToken& cancel);
+
   ChecksumIndex(ChecksumIndex&&) noexcept;
   ChecksumIndex& operator=(ChecksumIndex&&) noexcept;
   ~ChecksumIndex();
