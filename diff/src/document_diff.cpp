@@ -148,9 +148,8 @@ class Side {
 
 class DocumentDiffer {
  public:
-  DocumentDiffer(const fs::path& live, std::size_t samples,
-                 const std::map<std::string, core::Digest128>* live_hashes, LiveScope scope,
-                 std::size_t in_memory)
+  DocumentDiffer(const fs::path& live, std::size_t samples, const LiveHashes& live_hashes,
+                 LiveScope scope, std::size_t in_memory)
       : live_(live),
         samples_(samples),
         live_hashes_(live_hashes),
@@ -268,8 +267,8 @@ class DocumentDiffer {
       return {};
     }
     if (live_hashes_) {
-      if (auto k = live_hashes_->find(l.rel()); k != live_hashes_->end()) {
-        k->second == b.digest() ? unchanged() : changed(b.rel());
+      if (auto known = live_hashes_(l.rel())) {
+        *known == b.digest() ? unchanged() : changed(b.rel());
         return {};
       }
     }
@@ -307,7 +306,7 @@ class DocumentDiffer {
 
   const fs::path& live_;
   std::size_t samples_;
-  const std::map<std::string, core::Digest128>* live_hashes_;
+  const LiveHashes& live_hashes_;
   LiveScope scope_;
   std::size_t in_memory_;
   std::vector<Pending> pending_;
@@ -344,15 +343,14 @@ FileWalk walk_of(const std::vector<core::EntryRecord>& files) {
 
 Result<DocumentDiff> diff_documents(const FileWalk& files, const std::string& root,
                                     const fs::path& live, std::size_t samples,
-                                    const std::map<std::string, core::Digest128>* live_hashes,
-                                    LiveScope scope, std::size_t in_memory_files) {
+                                    const LiveHashes& live_hashes, LiveScope scope,
+                                    std::size_t in_memory_files) {
   return DocumentDiffer(live, samples, live_hashes, scope, in_memory_files).run(files, root);
 }
 
 Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
                                     const std::string& root, const fs::path& live,
-                                    std::size_t samples,
-                                    const std::map<std::string, core::Digest128>* live_hashes,
+                                    std::size_t samples, const LiveHashes& live_hashes,
                                     LiveScope scope) {
   return diff_documents(walk_of(files), root, live, samples, live_hashes, scope);
 }

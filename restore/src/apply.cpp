@@ -360,24 +360,32 @@ std::optional<std::string> unsafe_job(const Job& job) {
 }
 
 // Why the live documents no longer match the dry run's view of them, or nullopt.
-std::optional<std::string> documents_changed(const Job& job, std::vector<TreeEntry>* now) {
+std::optional<std::string> documents_changed(const Job& job, std::optional<Tree>& now) {
   if (!job.documents || !job.live_tree) return std::nullopt;
-  std::error_code ec;
-  if (fs::exists(job.documents->live, ec) || fs::is_symlink(job.documents->live, ec)) {
-    auto scanned = scan_tree(job.documents->live, HashFiles::kNo);
-    if (!scanned) return scanned.error().message;
-    *now = std::move(*scanned);
-  }
-  auto d = first_difference(*job.live_tree, *now, TreeCompare::kMetadata, job.documents->live);
-  if (!d) return std::nullopt;
+  auto d = [&]() -> Result<std::optional<std::string>> {
+    RK_TRY_ASSIGN(auto planned, Tree::open(*job.live_tree));
+    RK_TRY_ASSIGN(now, Tree::scratch());
+    std::error_code ec;
+    if (fs::exists(job.documents->live, ec) || fs::is_symlink(job.documents->live, ec)) {
+      RK_TRY(scan_tree(job.documents->live, HashFiles::kNo, *now));
+    }
+    return first_difference(planned, *now, TreeCompare::kMetadata, job.documents->live);
+  }();
+  if (!d) return d.error().message;
+  if (!*d) return std::nullopt;
   return fmt::format("the live documents in {} changed since the plan: {}; make a new plan",
-                     job.documents->live.string(), *d);
+                     job.documents->live.string(), **d);
 }
 
-std::optional<std::string> folders_changed(const Job& job, const std::vector<TreeEntry>& scanned) {
-  if (!job.documents) return std::nullopt;
-  for (const auto& e : scanned) {
-    if (e.type != core::EntryType::kDirectory) continue;
+std::optional<std::string> folders_changed(const Job& job, std::optional<Tree>& scanned) {
+  if (!job.documents || !scanned) return std::nullopt;
+  auto folders = scanned->walk(Tree::Order::kAscending, Tree::Only::kFolders);
+  if (!folders) return folders.error().message;
+  for (;;) {
+    auto more = folders->next();
+    if (!more) return more.error().message;
+    if (!*more) return std::nullopt;
+    const auto& e = folders->entry();
     auto p = e.path.empty() ? job.documents->live : job.documents->live / e.path;
     struct stat st {};
     bool same = ::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
@@ -391,7 +399,6 @@ std::optional<std::string> folders_changed(const Job& job, const std::vector<Tre
           job.documents->live.string(), e.path);
     }
   }
-  return std::nullopt;
 }
 
 // Apply names the plan's hash as the old state before it confirmed it on the snapshot: an
@@ -454,8 +461,8 @@ class Applier {
     RK_TRY(make_private_dir(core::restore_snapshots_dir(job_.live)));
     // The live documents as the dry run saw them, compared whole before the lock (a large tree's
     // scan is no downtime) and by their folders under it.
-    std::vector<TreeEntry> live_docs;
-    if (auto changed = documents_changed(job_, &live_docs)) {
+    std::optional<Tree> live_docs;
+    if (auto changed = documents_changed(job_, live_docs)) {
       return refuse("DOCUMENTS_CHANGED", *changed);
     }
     if (auto users = processes_using(job_.live); !users.empty()) {

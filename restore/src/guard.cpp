@@ -79,129 +79,6 @@ Result<void> check_layout(const fs::path& live, const fs::path& documents,
   return {};
 }
 
-namespace {
-
-// The files among `entries` (paths relative to `root`) get their hashes, on every core.
-Result<void> hash_tree_files(const fs::path& root, std::vector<TreeEntry>& entries) {
-  std::vector<TreeEntry*> files;
-  std::vector<fs::path> paths;
-  for (auto& e : entries) {
-    if (e.type != core::EntryType::kFile) continue;
-    files.push_back(&e);
-    paths.push_back(root / e.path);
-  }
-  RK_TRY_ASSIGN(auto hashes, core::hash_files(paths));
-  for (std::size_t i = 0; i < files.size(); ++i) files[i]->hash = hashes[i];
-  return {};
-}
-
-}  // namespace
-
-Result<std::vector<TreeEntry>> scan_tree(const fs::path& root, HashFiles hash) {
-  std::vector<TreeEntry> out;
-  auto add = [&](const fs::path& p, const std::string& rel) -> Result<void> {
-    struct stat st {};
-    if (::lstat(p.c_str(), &st) != 0) {
-      return fail(ErrorCode::kIo,
-                  fmt::format("cannot read {}: {}", p.string(), std::strerror(errno)), p.string());
-    }
-    TreeEntry e;
-    e.path = rel;
-    e.type = S_ISREG(st.st_mode)   ? core::EntryType::kFile
-             : S_ISDIR(st.st_mode) ? core::EntryType::kDirectory
-                                   : core::EntryType::kOther;
-    e.inode = static_cast<std::uint64_t>(st.st_ino);
-    e.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
-    if (e.type == core::EntryType::kFile) e.size = static_cast<std::uint64_t>(st.st_size);
-    out.push_back(std::move(e));
-    return {};
-  };
-  RK_TRY(add(root, ""));
-  if (out.front().type != core::EntryType::kDirectory) return out;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(root, ec), end; it != end; it.increment(ec)) {
-    RK_TRY(add(it->path(), it->path().lexically_relative(root).generic_string()));
-  }
-  if (ec) {
-    return fail(ErrorCode::kIo, fmt::format("cannot list {}: {}", root.string(), ec.message()),
-                root.string());
-  }
-  std::sort(out.begin(), out.end(),
-            [](const TreeEntry& a, const TreeEntry& b) { return a.path < b.path; });
-  if (hash == HashFiles::kYes) RK_TRY(hash_tree_files(root, out));
-  return out;
-}
-
-std::optional<std::string> first_difference(const std::vector<TreeEntry>& expected,
-                                            const std::vector<TreeEntry>& actual, TreeCompare how,
-                                            const fs::path& root) {
-  auto name = [](const TreeEntry& e) {
-    return e.path.empty() ? std::string("the folder itself") : fmt::format("\"{}\"", e.path);
-  };
-  // A file whose size, mtime or inode moved still has the planned content when its hash says
-  // so (touched, copied back, restored from elsewhere).
-  auto same_content = [&](const TreeEntry& planned) {
-    if (!planned.hash || root.empty()) return false;
-    auto now = core::hash_file(root / planned.path);
-    return now && *now == *planned.hash;
-  };
-  std::size_t i = 0, j = 0;
-  while (i < expected.size() || j < actual.size()) {
-    if (j == actual.size() || (i < expected.size() && expected[i].path < actual[j].path)) {
-      return fmt::format("{} is missing", name(expected[i]));
-    }
-    if (i == expected.size() || actual[j].path < expected[i].path) {
-      return fmt::format("{} was added", name(actual[j]));
-    }
-    const auto& x = expected[i++];
-    const auto& y = actual[j++];
-    if (how == TreeCompare::kContent && y.type == core::EntryType::kOther) {
-      return fmt::format("{} is neither a regular file nor a folder", name(y));
-    }
-    if (x.type != y.type) return fmt::format("{} was changed", name(y));
-    // A folder is what it holds (its own mtime moves with any file made and removed again).
-    if (x.type == core::EntryType::kDirectory) continue;
-    bool same = how == TreeCompare::kContent
-                    ? x.size == y.size && x.hash == y.hash
-                    : (x.size == y.size && x.mtime_ns == y.mtime_ns && x.inode == y.inode) ||
-                          (x.type == core::EntryType::kFile && same_content(x));
-    if (!same) return fmt::format("{} was changed", name(y));
-  }
-  return std::nullopt;
-}
-
-std::vector<TreeEntry> tree_from_listing(const std::vector<core::EntryRecord>& files,
-                                         const std::string& root) {
-  std::vector<TreeEntry> out;
-  std::set<std::string> dirs = {""};
-  auto add_parents = [&](std::string_view rel) {
-    for (auto slash = rel.rfind('/'); slash != std::string_view::npos && slash > 0;
-         slash = rel.rfind('/', slash - 1)) {
-      dirs.insert(std::string(rel.substr(0, slash)));
-    }
-  };
-  for (const auto& f : files) {
-    if (!f.safe || f.path.rfind(root, 0) != 0 || f.path == core::kHeaderEntry ||
-        f.path == core::kChecksumsEntry) {
-      continue;  // the stager writes neither unsafe entries nor restorekit's own metadata
-    }
-    std::string rel = f.path.substr(root.size());
-    while (!rel.empty() && rel.back() == '/') rel.pop_back();
-    if (rel.empty()) continue;
-    if (f.type == core::EntryType::kDirectory) {
-      dirs.insert(rel);
-      add_parents(rel);
-    } else if (f.type == core::EntryType::kFile && f.hash) {
-      out.push_back(TreeEntry{rel, core::EntryType::kFile, f.size.value_or(0), 0, 0, f.hash});
-      add_parents(rel);
-    }
-  }
-  for (const auto& d : dirs) out.push_back(TreeEntry{d, core::EntryType::kDirectory, 0, 0, 0, {}});
-  std::sort(out.begin(), out.end(),
-            [](const TreeEntry& a, const TreeEntry& b) { return a.path < b.path; });
-  return out;
-}
-
 // --- the plan registry: <live>.restorekit/plans/<plan.json's XXH3-128> ------------------------
 
 Result<void> register_plan(const fs::path& live, const core::Digest128& digest,
@@ -244,6 +121,18 @@ std::optional<std::string> plan_tampered(const Plan& plan) {
         "another database): make a new plan",
         (*plan.plan_dir / "plan.json").string(), plan.live.string());
   }
+  // The trees plan.json names by their digests: written by the dry run, read by apply.
+  for (const auto* tree : {&plan.staged_tree, &plan.live_tree}) {
+    if (!*tree) continue;
+    auto digest = core::hash_file((*tree)->path);
+    if (!digest || *digest != (*tree)->digest) {
+      return fmt::format("{} is not the documents tree the dry run wrote ({}): make a new plan",
+                         (*tree)->path.string(),
+                         digest
+                             ? "XXH3-128 " + digest->hex() + ", expected " + (*tree)->digest.hex()
+                             : digest.error().message);
+    }
+  }
   return std::nullopt;
 }
 
@@ -271,15 +160,19 @@ std::optional<std::string> staged_data_changed(const Plan& plan,
   }
   *staged = *around;
   if (!plan.staged_documents || !plan.live_documents) return std::nullopt;
-  auto tree = scan_tree(*plan.staged_documents, HashFiles::kYes);
-  if (!tree) return tree.error().message;
-  if (auto d = first_difference(plan.staged_tree, *tree, TreeCompare::kContent)) {
-    return fmt::format(
-        "the staged documents in {} are not what the dry run checked: {}; make a "
-        "new plan",
-        plan.staged_documents->string(), *d);
-  }
-  return std::nullopt;
+  if (!plan.staged_tree) return "the plan has no staged documents tree; make a new plan";
+  auto d = [&]() -> Result<std::optional<std::string>> {
+    RK_TRY_ASSIGN(auto expected, Tree::open(*plan.staged_tree));
+    RK_TRY_ASSIGN(auto now, Tree::scratch());
+    RK_TRY(scan_tree(*plan.staged_documents, HashFiles::kYes, now));
+    return first_difference(expected, now, TreeCompare::kContent);
+  }();
+  if (!d) return d.error().message;
+  if (!*d) return std::nullopt;
+  return fmt::format(
+      "the staged documents in {} are not what the dry run checked: {}; make a new "
+      "plan",
+      plan.staged_documents->string(), **d);
 }
 
 }  // namespace restorekit::restore::detail

@@ -18,6 +18,8 @@
 #include <restorekit/diff/diff.hpp>
 #include <restorekit/restore/restore.hpp>
 
+#include "tree_file.hpp"
+
 namespace restorekit::restore::detail {
 
 namespace fs = std::filesystem;
@@ -156,25 +158,6 @@ std::optional<fs::path> held_by(const fs::path& dir, const std::vector<fs::path>
 [[nodiscard]] Result<void> check_layout(const fs::path& live, const fs::path& documents,
                                         const std::vector<fs::path>& others = {});
 
-enum class HashFiles { kNo, kYes };
-// Every file and folder below `root` (and `root` itself as ""), by lstat: links are never
-// followed and show as kOther. Sorted by path. @error kIo.
-[[nodiscard]] Result<std::vector<TreeEntry>> scan_tree(const fs::path& root, HashFiles hash);
-
-// The tree a listing stages under `root` (files with their hashes, folders explicit or
-// implied), as scan_tree() would see it with hashes.
-std::vector<TreeEntry> tree_from_listing(const std::vector<core::EntryRecord>& files,
-                                         const std::string& root);
-
-enum class TreeCompare { kContent, kMetadata };
-// The first difference between two sorted trees, as a sentence; nullopt when they are equal.
-// kContent compares types, sizes and hashes, and refuses anything but files and folders;
-// kMetadata compares types, sizes, mtimes and inodes, and where those differ the file's hash
-// (below `root`) with the planned one. Folders compare by what they hold.
-std::optional<std::string> first_difference(const std::vector<TreeEntry>& expected,
-                                            const std::vector<TreeEntry>& actual, TreeCompare how,
-                                            const fs::path& root = {});
-
 // The dry run registers a kept plan (plan.json's digest) beside live; apply requires it.
 [[nodiscard]] Result<void> register_plan(const fs::path& live, const core::Digest128& digest,
                                          const fs::path& plan_dir);
@@ -244,7 +227,7 @@ struct Job {
   std::optional<fs::path> remove_after;  // staging folder or consumed snapshot
   // The live documents as the dry run saw them (apply refuses when they changed since); not
   // journaled: only checked before the commit point.
-  std::optional<std::vector<TreeEntry>> live_tree;
+  std::optional<TreeFile> live_tree;
   // Filled while running:
   enum class Method { kCopy, kSwap } method = Method::kCopy;
   bool retired_wal = false;  // a swap took live out of WAL mode (undo puts it back)
@@ -271,9 +254,6 @@ bool relative_inside(const std::string& path);
 // @throws nlohmann::json::exception on a malformed object (callers catch it).
 nlohmann::json fingerprint_json(const DatabaseFingerprint& f);
 DatabaseFingerprint fingerprint_from_json(const nlohmann::json& j);
-
-nlohmann::json tree_json(const std::vector<TreeEntry>& tree);
-[[nodiscard]] Result<std::vector<TreeEntry>> tree_from_json(const nlohmann::json& j);
 
 std::string selection_to_string(const Selection& s);
 nlohmann::json selection_json(const Selection& s);
@@ -327,6 +307,8 @@ struct HashesOutcome {
 // --- plan_file.cpp: the plan as sentences and as plan.json ------------------------------------
 
 inline constexpr const char* kStagedDatabase = "database.sqlite";  // in the staging folder
+inline constexpr const char* kStagedTree = "staged-tree.sqlite";   // there too: Plan::staged_tree
+inline constexpr const char* kLiveTree = "live-tree.sqlite";       // and Plan::live_tree
 
 struct StepsInput {
   bool swap = false;      // apply is expected to install the staged file by a rename exchange
@@ -355,11 +337,12 @@ std::optional<std::string> swap_blocker(const Job& job, const fs::path& target);
 [[nodiscard]] Result<ApplyReport> execute(Job job, const ApplyOptions& options);
 std::optional<std::string> unsafe_job(const Job& job);
 // Why the live documents no longer match the dry run's view of them (names, types, sizes, mtimes,
-// inodes; a changed file's hash), or nullopt; the tree as scanned now goes to `now`.
-std::optional<std::string> documents_changed(const Job& job, std::vector<TreeEntry>* now);
+// inodes; a changed file's hash), or nullopt; the tree as scanned now goes to `now` (a scratch
+// tree; left empty when the job has no documents to check).
+std::optional<std::string> documents_changed(const Job& job, std::optional<Tree>& now);
 // Why a folder of `scanned` (a documents_changed() scan) is no longer as scanned (inode and
 // mtime: a file added, removed or renamed in it), or nullopt. Cheap enough for under the lock.
-std::optional<std::string> folders_changed(const Job& job, const std::vector<TreeEntry>& scanned);
+std::optional<std::string> folders_changed(const Job& job, std::optional<Tree>& scanned);
 
 std::uint64_t inode_of(const fs::path& p);  // 0 when absent
 

@@ -43,41 +43,6 @@ Result<nlohmann::json> read_json(const fs::path& path, std::uint64_t max_bytes) 
   return j;
 }
 
-nlohmann::json tree_json(const std::vector<TreeEntry>& tree) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& e : tree) {
-    nlohmann::json j = {{"path", e.path},
-                        {"type", core::entry_type_name(e.type)},
-                        {"size", e.size},
-                        {"mtime_ns", e.mtime_ns},
-                        {"inode", e.inode}};
-    if (e.hash) j["xxh128"] = e.hash->hex();
-    out.push_back(std::move(j));
-  }
-  return out;
-}
-
-Result<std::vector<TreeEntry>> tree_from_json(const nlohmann::json& j) {
-  std::vector<TreeEntry> out;
-  for (const auto& x : j) {
-    TreeEntry e;
-    e.path = x.at("path").get<std::string>();
-    auto type = x.at("type").get<std::string>();
-    e.type = type == "file"        ? core::EntryType::kFile
-             : type == "directory" ? core::EntryType::kDirectory
-                                   : core::EntryType::kOther;
-    e.size = x.at("size").get<std::uint64_t>();
-    e.mtime_ns = x.at("mtime_ns").get<std::int64_t>();
-    e.inode = x.at("inode").get<std::uint64_t>();
-    if (x.contains("xxh128")) {
-      e.hash = core::Digest128::from_hex(x["xxh128"].get<std::string>());
-      if (!e.hash) return fail(ErrorCode::kBadBackup, "a tree entry holds a bad hash");
-    }
-    out.push_back(std::move(e));
-  }
-  return out;
-}
-
 bool relative_inside(const std::string& path) {
   fs::path p(path);
   if (path.empty() || p.is_absolute()) return false;

@@ -98,7 +98,11 @@ class Planner {
     RK_TRY(prepare());
     auto done = build();
     bool keep = done && (o_.plan_out || o_.stage_documents);
-    if (!keep) discard(p_);
+    if (!keep) {
+      discard(p_);
+      p_.staged_tree.reset();  // they were files of the staging folder
+      p_.live_tree.reset();
+    }
     RK_TRY(done);
     std::stable_sort(p_.checks.begin(), p_.checks.end(),
                      [](const Finding& a, const Finding& b) { return a.severity < b.severity; });

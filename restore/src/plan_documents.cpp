@@ -33,70 +33,72 @@ class DocumentPlanner {
   // record restore) the chosen files replace theirs.
   Result<void> documents() {
     if (!p_.live_documents) return {};
-    // The backup's files, walked from the pass's listing on disk; held in memory only where the
-    // plan keeps their tree (staged documents) or chooses among them (a selective restore).
+    // The backup's files, walked from the pass's listing on disk; held in memory only where a
+    // selective restore chooses among them.
     auto is_database = [&](const core::EntryRecord& e) {
       return std::any_of(in_.pass.databases.begin(), in_.pass.databases.end(),
                          [&](const auto& db) { return db.entry == e.path; });
     };
-    std::vector<core::EntryRecord> files;
+    std::vector<core::EntryRecord> files;  // a selective restore's chosen documents
     diff::FileWalk walk = [&](const std::function<Result<void>(const core::EntryRecord&)>& fn) {
       return in_.pass.listing->for_each([&](const core::StoredEntry& s) -> Result<void> {
         return is_database(s.record) ? Result<void>{} : fn(s.record);
       });
     };
-    if (p_.selection.selective() || in_.staged) {
-      RK_TRY_ASSIGN(files, in_.pass.listing->records());
-      std::erase_if(files, is_database);
-      walk = diff::walk_of(files);
-    }
     RK_TRY_ASSIGN(std::string root, diff::documents_root(o_.documents_root, walk));
     auto is_document = [&](const core::EntryRecord& f) {
       return f.type == core::EntryType::kFile && f.path.rfind(root, 0) == 0 &&
              f.path.rfind("restorekit/", 0) != 0;
     };
+    auto count = [&](std::uint64_t& n, std::uint64_t& bytes) {
+      return walk([&](const core::EntryRecord& f) -> Result<void> {
+        if (is_document(f)) {
+          ++n;
+          bytes += f.size.value_or(0);
+        }
+        return {};
+      });
+    };
     std::uint64_t all_files = 0;
-    RK_TRY(walk([&](const core::EntryRecord& f) -> Result<void> {
-      if (is_document(f)) {
-        ++all_files;
-        out_.all_bytes += f.size.value_or(0);
-      }
-      return {};
-    }));
+    RK_TRY(count(all_files, out_.all_bytes));
     p_.document_files = all_files;
     p_.document_bytes = out_.all_bytes;
     if (p_.selection.selective()) {
-      RK_TRY_ASSIGN(bool any, choose_documents(files, root));
+      RK_TRY_ASSIGN(bool any, choose_documents(walk, root, files));
       if (!any) return {};
+      walk = diff::walk_of(files);
       p_.document_files = 0;
       p_.document_bytes = 0;
-      for (const auto& f : files) {
-        if (!is_document(f)) continue;
-        ++p_.document_files;
-        p_.document_bytes += f.size.value_or(0);
-      }
+      RK_TRY(count(p_.document_files, p_.document_bytes));
     }
     if (p_.document_files > 0) {  // none: live's documents are left alone
       RK_TRY_ASSIGN(auto checks, documents_folder_checks(*p_.live_documents, walk, root));
       for (auto& f : checks) p_.checks.push_back(std::move(f));
+    }
+    // Live's documents as they are now, kept where apply compares them again (it refuses if
+    // they change after this) or where the chosen files are placed among them.
+    std::optional<Tree> live;
+    if (out_.by_file || in_.staged) {
+      RK_TRY_ASSIGN(live, Tree::create(p_.staging / kLiveTree));
     }
     std::error_code ec;
     fs::path live_docs = *p_.live_documents;
     if (!fs::exists(live_docs, ec)) {  // nothing there yet: everything is revived
       live_docs = p_.staging / "no-documents";
       fs::create_directories(live_docs, ec);
-    } else if (out_.by_file) {  // names and kinds only: the chosen files' hashes are read by diff
-      RK_TRY_ASSIGN(p_.live_tree, scan_tree(live_docs, HashFiles::kNo));
-    } else if (in_.staged) {  // apply refuses if live's documents change after this
-      RK_TRY_ASSIGN(p_.live_tree, scan_tree(live_docs, HashFiles::kYes));
+    } else if (live) {  // a tenant restore needs names and kinds: diff reads the chosen files
+      RK_TRY(scan_tree(live_docs, out_.by_file ? HashFiles::kNo : HashFiles::kYes, *live));
     }
-    std::map<std::string, core::Digest128> scanned;  // each live file is read once
-    for (const auto& e : p_.live_tree) {
-      if (e.hash) scanned.emplace(e.path, *e.hash);
+    diff::LiveHashes scanned;  // each live file is read once
+    if (live) {
+      scanned = [&](const std::string& rel) -> std::optional<core::Digest128> {
+        auto e = live->find(rel);
+        return e && *e ? (*e)->hash : std::nullopt;
+      };
     }
     RK_TRY_ASSIGN(p_.effects.documents,
                   diff::diff_documents(
-                      walk, root, live_docs, o_.diff.sample_rows, &scanned,
+                      walk, root, live_docs, o_.diff.sample_rows, scanned,
                       out_.by_file ? diff::LiveScope::kTheseFiles : diff::LiveScope::kWholeFolder));
     for (const auto& [a, b] : p_.effects.documents->live_duplicates) {
       p_.checks.push_back(finding(
@@ -112,21 +114,27 @@ class DocumentPlanner {
       p_.live_documents.reset();
       return {};
     }
-    if (out_.by_file) place_chosen(files, root);
+    if (out_.by_file) RK_TRY(place_chosen(files, root, *live));
+    if (live) {
+      RK_TRY_ASSIGN(p_.live_tree, std::move(*live).save());
+    }
     if (in_.staged) {
       std::string sub = root;
       if (!sub.empty() && sub.back() == '/') sub.pop_back();
       p_.staged_documents = sub.empty() ? in_.files_dir : in_.files_dir / sub;
-      p_.staged_tree = tree_from_listing(files, root);
-      if (out_.by_file) RK_TRY(prune_staged());
+      RK_TRY_ASSIGN(auto staged, Tree::create(p_.staging / kStagedTree));
+      RK_TRY(add_listing(walk, root, staged));
+      if (out_.by_file) RK_TRY(prune_staged(staged));
+      RK_TRY_ASSIGN(p_.staged_tree, std::move(staged).save());
     }
     return {};
   }
 
   // A selective restore brings documents back only for tenants, through the profile's
-  // references: the files that the chosen tenants' rows in the backup name (`files` keeps
-  // those). @return false when it brings none back (live's documents are left alone).
-  Result<bool> choose_documents(std::vector<core::EntryRecord>& files, const std::string& root) {
+  // references: the files that the chosen tenants' rows in the backup name (they go to
+  // `files`). @return false when it brings none back (live's documents are left alone).
+  Result<bool> choose_documents(const diff::FileWalk& walk, const std::string& root,
+                                std::vector<core::EntryRecord>& files) {
     auto leave = [&](std::string why) {
       p_.checks.push_back(finding("DOCUMENTS_LEFT_ALONE", Severity::kInfo, "", std::move(why)));
       p_.live_documents.reset();
@@ -155,11 +163,12 @@ class DocumentPlanner {
     }
     for (auto& n : refs.notes) p_.checks.push_back(std::move(n));
     std::set<std::string> found;
-    std::erase_if(files, [&](const core::EntryRecord& e) {
-      if (e.type != core::EntryType::kFile || !e.safe || e.path.rfind(root, 0) != 0) return true;
+    RK_TRY(walk([&](const core::EntryRecord& e) -> Result<void> {
+      if (e.type != core::EntryType::kFile || !e.safe || e.path.rfind(root, 0) != 0) return {};
       auto key = core::name_key(e.path);
-      return !refs.keys.count(key) || !found.insert(std::move(key)).second;
-    });
+      if (refs.keys.count(key) && found.insert(std::move(key)).second) files.push_back(e);
+      return {};
+    }));
     if (auto missing = refs.keys.size() - found.size(); missing > 0) {
       p_.checks.push_back(
           finding("DOC_MISSING", Severity::kWarning, root,
@@ -180,11 +189,32 @@ class DocumentPlanner {
 
   // Where each chosen document goes in live: the name live has for it (the one name rule), else
   // the backup's below the folders live has. A link or a file in the way blocks the restore.
-  void place_chosen(const std::vector<core::EntryRecord>& files, const std::string& root) {
-    std::map<std::string, const TreeEntry*> live;  // by name_key of the path below the folder
-    for (const auto& e : p_.live_tree) {
-      if (!e.path.empty()) live.emplace(core::name_key(e.path), &e);
+  Result<void> place_chosen(const std::vector<core::EntryRecord>& files, const std::string& root,
+                            Tree& live_tree) {
+    // Live's entries by name_key of the path below the folder: those of the chosen names and the
+    // folders above them (the first in path order of each key), read in one walk of the tree.
+    std::map<std::string, TreeEntry> live;
+    for (const auto& f : files) {
+      std::string_view part = std::string_view(f.path).substr(root.size());
+      for (;;) {
+        live.emplace(core::name_key(part), TreeEntry{});
+        auto slash = part.rfind('/');
+        if (slash == std::string_view::npos) break;
+        part = part.substr(0, slash);
+      }
     }
+    std::set<std::string> seen;
+    RK_TRY_ASSIGN(auto all, live_tree.walk());
+    for (;;) {
+      RK_TRY_ASSIGN(bool more, all.next());
+      if (!more) break;
+      const auto& e = all.entry();
+      if (e.path.empty()) continue;
+      auto key = core::name_key(e.path);
+      auto it = live.find(key);
+      if (it != live.end() && seen.insert(key).second) it->second = e;
+    }
+    std::erase_if(live, [&](const auto& kv) { return !seen.count(kv.first); });
     for (const auto& f : files) {
       ChosenDocument c{f.path.substr(root.size()), {}, false};
       // The longest leading part that live has (the whole name first), in live's spelling.
@@ -192,7 +222,7 @@ class DocumentPlanner {
       for (std::string part = c.path;;) {
         auto it = live.find(core::name_key(part));
         if (it != live.end()) {
-          const TreeEntry& e = *it->second;
+          const TreeEntry& e = it->second;
           bool whole = rest.empty();
           if ((whole && e.type != core::EntryType::kFile) ||
               (!whole && e.type != core::EntryType::kDirectory)) {
@@ -222,25 +252,29 @@ class DocumentPlanner {
     }
     std::sort(p_.chosen_documents.begin(), p_.chosen_documents.end(),
               [](const auto& a, const auto& b) { return a.path < b.path; });
+    return {};
   }
 
-  // The pass staged every document; a tenant restore keeps only the chosen ones.
-  Result<void> prune_staged() {
-    RK_TRY_ASSIGN(auto tree, scan_tree(*p_.staged_documents, HashFiles::kNo));
-    std::set<std::string> keep;
-    for (const auto& e : p_.staged_tree) keep.insert(e.path);
-    for (auto e = tree.rbegin(); e != tree.rend(); ++e) {  // a folder's contents before it
-      if (keep.count(e->path)) continue;
+  // The pass staged every document; a tenant restore keeps only the chosen ones (`keep`).
+  Result<void> prune_staged(Tree& keep) {
+    RK_TRY_ASSIGN(auto staged, Tree::scratch());
+    RK_TRY(scan_tree(*p_.staged_documents, HashFiles::kNo, staged));
+    RK_TRY_ASSIGN(auto all, staged.walk(Tree::Order::kDescending));  // a folder's files first
+    for (;;) {
+      RK_TRY_ASSIGN(bool more, all.next());
+      if (!more) return {};
+      const auto& e = all.entry();
+      RK_TRY_ASSIGN(auto kept, keep.find(e.path));
+      if (kept) continue;
       std::error_code ec;
-      fs::remove_all(*p_.staged_documents / e->path, ec);
+      fs::remove_all(*p_.staged_documents / e.path, ec);
       if (ec) {
         return fail(ErrorCode::kIo,
                     fmt::format("cannot remove the unchosen staged document {}: {}",
-                                (*p_.staged_documents / e->path).string(), ec.message()),
-                    e->path);
+                                (*p_.staged_documents / e.path).string(), ec.message()),
+                    e.path);
       }
     }
-    return {};
   }
 
   Plan& p_;

@@ -29,6 +29,37 @@ nlohmann::json chosen_json(const std::vector<ChosenDocument>& chosen) {
   return out;
 }
 
+// A tree the plan keeps, by its name in the plan folder and its XXH3-128; null when none.
+nlohmann::json tree_file_json(const std::optional<TreeFile>& tree) {
+  if (!tree) return nullptr;
+  return {{"file", tree->path.filename().string()}, {"xxh128", tree->digest.hex()}};
+}
+
+// @return nullopt for null; the tree under `dir` when `j` names it as the dry run does.
+// @error kBadBackup (another name, a bad hash), kNotFound (the file is gone).
+// @throws nlohmann::json::exception on a malformed object.
+Result<std::optional<TreeFile>> tree_file_from_json(const nlohmann::json& j, const fs::path& dir,
+                                                    const char* name, const fs::path& plan) {
+  if (j.is_null()) return std::nullopt;
+  auto digest = core::Digest128::from_hex(j.at("xxh128").get<std::string>());
+  if (j.at("file").get<std::string>() != name || !digest) {
+    return fail(ErrorCode::kBadBackup,
+                fmt::format("{} names a documents tree other than {}: the plan was edited; make "
+                            "a new plan",
+                            plan.string(), name),
+                plan.string());
+  }
+  TreeFile tree{dir / name, *digest};
+  std::error_code ec;
+  if (!fs::exists(tree.path, ec)) {
+    return fail(
+        ErrorCode::kNotFound,
+        fmt::format("the plan's documents tree {} is gone; make a new plan", tree.path.string()),
+        tree.path.string());
+  }
+  return tree;
+}
+
 core::Severity severity_from(const std::string& s) {
   if (s == "error") return Severity::kError;
   if (s == "warning") return Severity::kWarning;
@@ -129,8 +160,8 @@ Result<void> save_plan(Plan& plan) {
       {"document_bytes", plan.document_bytes},
       {"staged_database", plan.staged_database.filename().string()},
       {"staged_database_xxh128", plan.staged_database_hash.hex()},
-      {"staged_tree", tree_json(plan.staged_tree)},
-      {"live_tree", tree_json(plan.live_tree)},
+      {"staged_tree", tree_file_json(plan.staged_tree)},
+      {"live_tree", tree_file_json(plan.live_tree)},
       {"chosen_documents", chosen_json(plan.chosen_documents)},
       {"staged_documents", plan.staged_documents ? plan.staged_documents->string() : ""},
       {"staged_files", plan.staged_files ? plan.staged_files->string() : ""},
@@ -152,7 +183,14 @@ Result<Plan> load_plan(const fs::path& plan_dir) {
   auto path = plan_dir / "plan.json";
   RK_TRY_ASSIGN(auto j, detail::read_json(path, kMaxPlanBytes));
   RK_TRY_ASSIGN(auto digest, core::hash_file(path));
-  if (j.value("schema", "") != kPlanSchema) {
+  if (auto schema = j.value("schema", ""); schema != kPlanSchema) {
+    if (schema.rfind("restorekit.plan/", 0) == 0) {
+      return fail(ErrorCode::kBadBackup,
+                  fmt::format("{} is a plan of another restorekit version ({}; this one reads {}): "
+                              "make a new plan",
+                              path.string(), schema, kPlanSchema),
+                  path.string());
+    }
     return fail(ErrorCode::kBadBackup,
                 fmt::format("{} is not a restorekit plan (made by `restore --dry-run "
                             "--plan-out`)",
@@ -203,8 +241,10 @@ Result<Plan> load_plan(const fs::path& plan_dir) {
       return fail(ErrorCode::kBadBackup, fmt::format("{} holds a bad hash", path.string()));
     }
     p.staged_database_hash = *staged_hash;
-    RK_TRY_ASSIGN(p.staged_tree, detail::tree_from_json(j.at("staged_tree")));
-    RK_TRY_ASSIGN(p.live_tree, detail::tree_from_json(j.at("live_tree")));
+    RK_TRY_ASSIGN(p.staged_tree,
+                  tree_file_from_json(j.at("staged_tree"), p.staging, detail::kStagedTree, path));
+    RK_TRY_ASSIGN(p.live_tree,
+                  tree_file_from_json(j.at("live_tree"), p.staging, detail::kLiveTree, path));
     for (const auto& c : j.value("chosen_documents", nlohmann::json::array())) {
       ChosenDocument d{c.at("path").get<std::string>(), c.at("live_path").get<std::string>(),
                        c.at("replaces").get<bool>()};

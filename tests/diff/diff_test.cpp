@@ -422,8 +422,10 @@ TEST(DocumentsDiff, InMemoryAndOnDiskGiveTheSameDiff) {
   backup_file("known.txt", "kkkk");
   files.push_back(core::EntryRecord{"restorekit/checksums.xxh128", core::EntryType::kFile, 1, 0,
                                     false, true, core::hash128(std::string_view("x"))});
-  std::map<std::string, core::Digest128> scanned = {
-      {"known.txt", core::hash128(std::string_view("not kkkk"))}};  // so it counts as changed
+  LiveHashes scanned = [](const std::string& path) -> std::optional<core::Digest128> {
+    if (path != "known.txt") return std::nullopt;
+    return core::hash128(std::string_view("not kkkk"));  // so it counts as changed
+  };
 
   auto text = [](const DocumentDiff& d) {
     auto sorted = [](std::vector<std::string> v) {
@@ -438,9 +440,9 @@ TEST(DocumentsDiff, InMemoryAndOnDiskGiveTheSameDiff) {
                        sorted(dups));
   };
   for (auto scope : {LiveScope::kWholeFolder, LiveScope::kTheseFiles}) {
-    auto memory = diff_documents(walk_of(files), "docs/", live, 50, &scanned, scope);
-    auto disk = diff_documents(walk_of(files), "docs/", live, 50, &scanned, scope, 0);
-    auto small = diff_documents(walk_of(files), "docs/", live, 50, &scanned, scope, 7);
+    auto memory = diff_documents(walk_of(files), "docs/", live, 50, scanned, scope);
+    auto disk = diff_documents(walk_of(files), "docs/", live, 50, scanned, scope, 0);
+    auto small = diff_documents(walk_of(files), "docs/", live, 50, scanned, scope, 7);
     ASSERT_TRUE(memory && disk && small);
     EXPECT_EQ(text(*memory), text(*disk));
     EXPECT_EQ(text(*memory), text(*small)) << "spilled part-way";

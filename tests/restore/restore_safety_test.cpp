@@ -283,6 +283,40 @@ TEST_F(RestoreSafetyTest, PlanPathsRewrittenOutsideThePlanAreRefused) {
   EXPECT_EQ(read_file(decoy / "keep.txt"), "keep");
 }
 
+// The trees a plan keeps beside plan.json (what the staged documents and the live folder were)
+// are files someone could edit to hide a change: apply refuses one whose bytes are not those
+// plan.json records, and a plan.json that names another file. A plan of another version is
+// named as such.
+TEST_F(RestoreSafetyTest, ADocumentsTreeEditedInThePlanFolderIsRefused) {
+  for (const std::string name : {"staged-tree.sqlite", "live-tree.sqlite"}) {
+    SCOPED_TRACE(name);
+    auto p = kept_plan();
+    ASSERT_TRUE(p.safe());
+    ASSERT_TRUE(fs::exists(*p.plan_dir / name));
+    exec(*p.plan_dir / name, "DELETE FROM tree WHERE path = (SELECT max(path) FROM tree)");
+    expect_refused(*p.plan_dir, name + " edited");
+    EXPECT_NE(last_refusal_.find("is not the documents tree the dry run wrote"), std::string::npos)
+        << last_refusal_;
+  }
+  auto p = kept_plan();
+  fs::copy_file(*p.plan_dir / "live-tree.sqlite", *p.plan_dir / "other.sqlite");
+  auto j = read_json_file(*p.plan_dir / "plan.json");
+  j["live_tree"]["file"] = "other.sqlite";
+  write_json_file(*p.plan_dir / "plan.json", j);
+  expect_refused(*p.plan_dir, "live_tree names another file");
+  EXPECT_NE(last_refusal_.find("names a documents tree other than"), std::string::npos)
+      << last_refusal_;
+
+  p = kept_plan();
+  j = read_json_file(*p.plan_dir / "plan.json");
+  j["schema"] = "restorekit.plan/1";
+  write_json_file(*p.plan_dir / "plan.json", j);
+  expect_refused(*p.plan_dir, "a plan of version 1");
+  EXPECT_NE(last_refusal_.find("a plan of another restorekit version (restorekit.plan/1"),
+            std::string::npos)
+      << last_refusal_;
+}
+
 TEST_F(RestoreSafetyTest, APlanFolderOthersCanWriteIsRefused) {
   auto p = kept_plan();
   struct stat st {};

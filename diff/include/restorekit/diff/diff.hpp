@@ -187,7 +187,7 @@ using FileWalk =
 // as VerifyReport::listing, with database entries taken out — with the live documents folder.
 // Files in restorekit/ and records without a hash are left out. Live files are hashed only
 // when their size matches, unless `live_hashes` (path relative to `live`, '/'-separated ->
-// XXH3-128, as a scan just read them) already has theirs. With LiveScope::kTheseFiles only the
+// XXH3-128 or nullopt, as a scan just read them) has theirs. With LiveScope::kTheseFiles only the
 // live files that `files` names are compared (a restore that replaces chosen documents and
 // leaves the rest): nothing is lost. Both sides are walked in name order (the samples are the
 // first in that order), each listed in memory while it has at most `in_memory_files` files and
@@ -195,16 +195,20 @@ using FileWalk =
 // documents; tests lower it to compare the two. @error kNotFound (no such folder), kIo,
 // kDatabase (the temporary listing).
 enum class LiveScope { kWholeFolder, kTheseFiles };
+using LiveHashes = std::function<std::optional<core::Digest128>(const std::string& path)>;
 inline constexpr std::size_t kDocumentsInMemory = 50'000;
-[[nodiscard]] Result<DocumentDiff> diff_documents(
-    const FileWalk& files, const std::string& root, const std::filesystem::path& live,
-    std::size_t samples, const std::map<std::string, core::Digest128>* live_hashes = nullptr,
-    LiveScope scope = LiveScope::kWholeFolder, std::size_t in_memory_files = kDocumentsInMemory);
-[[nodiscard]] Result<DocumentDiff> diff_documents(
-    const std::vector<core::EntryRecord>& files, const std::string& root,
-    const std::filesystem::path& live, std::size_t samples,
-    const std::map<std::string, core::Digest128>* live_hashes = nullptr,
-    LiveScope scope = LiveScope::kWholeFolder);
+[[nodiscard]] Result<DocumentDiff> diff_documents(const FileWalk& files, const std::string& root,
+                                                  const std::filesystem::path& live,
+                                                  std::size_t samples,
+                                                  const LiveHashes& live_hashes = {},
+                                                  LiveScope scope = LiveScope::kWholeFolder,
+                                                  std::size_t in_memory_files = kDocumentsInMemory);
+[[nodiscard]] Result<DocumentDiff> diff_documents(const std::vector<core::EntryRecord>& files,
+                                                  const std::string& root,
+                                                  const std::filesystem::path& live,
+                                                  std::size_t samples,
+                                                  const LiveHashes& live_hashes = {},
+                                                  LiveScope scope = LiveScope::kWholeFolder);
 
 // Compares a backup's database (a file restorekit staged or the user gave; opened as untrusted)
 // with the live database (opened read-only).

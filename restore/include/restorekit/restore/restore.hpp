@@ -130,17 +130,14 @@ struct RecordChange {
 // "insert", "revert", "unchanged", "kept", "reused-key", "blocked".
 std::string_view record_action_name(RecordChange::Action action);
 
-// One file or folder of a documents tree as the dry run saw it: the staged tree apply may
-// install (with hashes) and the live folder it will replace (with inode and mtime). apply
-// compares both again and refuses on any difference.
-struct TreeEntry {
-  std::string path;  // relative to the tree's root, '/'-separated; "" is the root itself
-  core::EntryType type = core::EntryType::kFile;  // kOther: neither a file nor a folder
-  std::uint64_t size = 0;
-  std::int64_t mtime_ns = 0;
-  std::uint64_t inode = 0;
-  std::optional<core::Digest128> hash;  // staged files
-  friend bool operator==(const TreeEntry&, const TreeEntry&) = default;
+// A documents tree as the dry run saw it: the staged tree apply may install (with hashes) or the
+// live folder it will replace (with inodes and mtimes), kept in a file of the staging folder
+// (the plan folder when kept) in path order, and the XXH3-128 of that file. apply compares both
+// trees again and refuses on any difference.
+struct TreeFile {
+  std::filesystem::path path;
+  core::Digest128 digest;
+  friend bool operator==(const TreeFile&, const TreeFile&) = default;
 };
 
 // What shows, without reading it, that a database file was not written: the identity, size
@@ -191,8 +188,8 @@ struct Plan {
   std::optional<DatabaseFingerprint> live_fingerprint;
   core::Digest128 result_hash;           // content hash live will have after the apply
   core::Digest128 staged_database_hash;  // XXH3-128 of the staged database file's bytes
-  std::vector<TreeEntry> staged_tree;    // under staged_documents, sorted by path
-  std::vector<TreeEntry> live_tree;      // under live_documents when planned, sorted by path
+  std::optional<TreeFile> staged_tree;   // under staged_documents
+  std::optional<TreeFile> live_tree;     // under live_documents when planned
   // A tenant restore's documents, sorted by path: apply exchanges these files one by one and
   // leaves the rest of the live folder as it is. Empty: the staged tree replaces the live
   // documents folder whole (a full restore), or the documents are left alone (a selective
