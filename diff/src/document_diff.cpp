@@ -43,6 +43,9 @@ class Scratch {
   std::optional<core::Database> db_;
 };
 
+// What one side holds in memory at most before it goes to disk.
+constexpr std::size_t kInMemoryBytes = 12u << 20;
+
 // Live files whose sizes match are hashed together (on every core) this many at a time.
 constexpr std::size_t kHashBatch = 1024;
 
@@ -57,12 +60,14 @@ class Side {
     core::Digest128 digest;  // the backup's; unset for live's
   };
 
-  // More than `in_memory` files (~250 bytes each in memory: 50,000 files, ~12 MiB) go to disk.
+  // More than `in_memory` files (~250 bytes each in memory: 50,000 files, ~12 MiB), or names
+  // longer than that on the whole (kInMemoryBytes), go to disk.
   Side(Scratch& scratch, std::string table, std::size_t in_memory)
       : scratch_(scratch), table_(std::move(table)), in_memory_(in_memory) {}
 
   Result<void> add(Row row) {
-    if (!insert_ && rows_.size() < in_memory_) {
+    if (!insert_ && rows_.size() < in_memory_ && bytes_ < kInMemoryBytes) {
+      bytes_ += sizeof(Row) + row.key.capacity() + row.rel.capacity();
       rows_.push_back(std::move(row));
       return {};
     }
@@ -139,6 +144,7 @@ class Side {
   std::string table_;
   std::size_t in_memory_;
   std::vector<Row> rows_;
+  std::size_t bytes_ = 0;  // held by rows_
   std::size_t next_ = 0;
   std::optional<core::Statement> insert_;
   std::optional<core::Statement> walk_;
