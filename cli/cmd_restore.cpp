@@ -100,7 +100,9 @@ Result<restore::PlanOptions> plan_options(const RestoreArgs& a, BackupInputs inp
 
 int finish(const RestoreArgs& a, const RestoreOutcome& outcome) {
   if (a.common.json) {
-    print_json(restore_json(outcome));
+    if (auto written = write_restore_json(outcome, std::cout); !written) {
+      return report_error(a.common, kSchema, written.error());
+    }
   } else if (!a.common.quiet || restore_verdict(outcome) == "blocked" ||
              restore_verdict(outcome) == "refused") {
     render_restore_text(outcome, std::cout);
@@ -162,6 +164,9 @@ int run_restore(const RestoreArgs& a) {
     auto p = restore::load_plan(a.apply);
     if (!p) return report_error(a.common, kSchema, p.error());
     outcome.plan = std::move(*p);
+    if (auto held = restore::hold_chosen_documents(*outcome.plan); !held) {
+      return report_error(a.common, kSchema, held.error());
+    }
     journaled_steps_ahead();
     auto r = restore::apply(*outcome.plan, apply_options);
     if (!r) return report_error(a.common, kSchema, r.error());
@@ -185,6 +190,12 @@ int run_restore(const RestoreArgs& a) {
   if (!p) return report_error(a.common, kSchema, p.error());
   outcome.plan = std::move(*p);
   outcome.dry_run = a.dry_run;
+  if (a.yes) {
+    if (auto held = restore::hold_chosen_documents(*outcome.plan); !held) {
+      restore::discard(*outcome.plan);
+      return report_error(a.common, kSchema, held.error());
+    }
+  }
   if (a.yes && outcome.plan->safe()) {
     journaled_steps_ahead();
     auto r = restore::apply(*outcome.plan, apply_options);

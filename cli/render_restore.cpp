@@ -97,26 +97,23 @@ json records_json(const std::vector<restore::RecordChange>& records) {
 }
 
 // A tenant restore's documents: how many it replaces and adds, and the first of them.
-void render_chosen(const std::vector<restore::ChosenDocument>& chosen, std::ostream& out) {
-  if (chosen.empty()) return;
-  auto replaced = static_cast<std::size_t>(std::count_if(
-      chosen.begin(), chosen.end(), [](const restore::ChosenDocument& c) { return c.replaces; }));
+void render_chosen(const restore::Plan& p, std::ostream& out) {
+  if (!p.chosen_documents) return;
+  const auto& chosen = *p.chosen_documents;
   fmt::print(out, "documents of the chosen rows: {} ({} replaced, {} added; the others stay):\n",
-             grouped(chosen.size()), grouped(replaced), grouped(chosen.size() - replaced));
+             grouped(chosen.count), grouped(chosen.replaced),
+             grouped(chosen.count - chosen.replaced));
   constexpr std::size_t kShown = 10;
-  for (std::size_t i = 0; i < chosen.size() && i < kShown; ++i) {
-    fmt::print(out, "  {} {}\n", chosen[i].replaces ? "replace" : "add    ",
-               core::escape_name(chosen[i].live_path));
-  }
-  if (chosen.size() > kShown) fmt::print(out, "  … and {} more\n", grouped(chosen.size() - kShown));
-}
-
-json chosen_json(const std::vector<restore::ChosenDocument>& chosen) {
-  json out = json::array();
-  for (const auto& c : chosen) {
-    out.push_back({{"path", c.path}, {"live_path", c.live_path}, {"replaces", c.replaces}});
-  }
-  return out;
+  auto shown = restore::for_each_chosen_document(
+      p,
+      [&](const restore::ChosenDocument& c) -> Result<void> {
+        fmt::print(out, "  {} {}\n", c.replaces ? "replace" : "add    ",
+                   core::escape_name(c.live_path));
+        return {};
+      },
+      kShown);
+  if (!shown) fmt::print(out, "  (cannot list them: {})\n", shown.error().message);
+  if (chosen.count > kShown) fmt::print(out, "  … and {} more\n", grouped(chosen.count - kShown));
 }
 
 }  // namespace
@@ -168,7 +165,7 @@ void render_restore_text(const RestoreOutcome& o, std::ostream& out) {
     }
     render_changes(o.applied ? o.applied->changes : p->changes, out);
     render_records(p->records, out);
-    render_chosen(p->chosen_documents, out);
+    render_chosen(*p, out);
     if (o.dry_run && !p->steps.empty()) {
       fmt::print(out, "apply would:\n");
       for (std::size_t i = 0; i < p->steps.size(); ++i) {
@@ -208,7 +205,7 @@ json restore_json(const RestoreOutcome& o) {
     doc["database_entry"] = p->database_entry;
     doc["selective"] = p->selection.selective();
     doc["changes"] = changes_json(o.applied ? o.applied->changes : p->changes);
-    doc["chosen_documents"] = chosen_json(p->chosen_documents);
+    doc["chosen_documents"] = json::array();  // written by write_restore_json, one by one
     doc["records"] = records_json(p->records);
     doc["steps"] = p->steps;
     doc["live_hash"] = p->live_hash.hex();
@@ -228,6 +225,24 @@ json restore_json(const RestoreOutcome& o) {
                       {"seconds", o.applied->seconds}};
   }
   return doc;
+}
+
+Result<void> write_restore_json(const RestoreOutcome& o, std::ostream& out) {
+  auto doc = restore_json(o);
+  if (!o.plan || !o.plan->chosen_documents) {
+    out << json_text(doc) << '\n';
+    return {};
+  }
+  return write_json_with_array(
+      std::move(doc), "chosen_documents",
+      [&](const JsonEmit& emit) {
+        return restore::for_each_chosen_document(
+            *o.plan, [&](const restore::ChosenDocument& c) -> Result<void> {
+              emit({{"path", c.path}, {"live_path", c.live_path}, {"replaces", c.replaces}});
+              return {};
+            });
+      },
+      out);
 }
 
 void render_recover_text(const restore::RecoverReport& r, std::ostream& out) {

@@ -22,7 +22,10 @@ struct RestoreOutcome {
 // "safe", "blocked", "restored", "refused".
 std::string restore_verdict(const RestoreOutcome& outcome);
 void render_restore_text(const RestoreOutcome& outcome, std::ostream& out);
-nlohmann::ordered_json restore_json(const RestoreOutcome& outcome);
+nlohmann::ordered_json restore_json(const RestoreOutcome& outcome);  // chosen_documents empty
+// restore_json with the plan's chosen documents listed one by one as they are read.
+// @error reading the list.
+Result<void> write_restore_json(const RestoreOutcome& outcome, std::ostream& out);
 
 // "clean" (nothing was interrupted) or "recovered".
 std::string recover_verdict(const restore::RecoverReport& report);

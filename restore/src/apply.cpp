@@ -775,9 +775,10 @@ Result<ApplyReport> apply(const Plan& plan, const ApplyOptions& options) {
     job.documents.emplace();
     job.documents->live = *plan.live_documents;
     job.documents->staged = *plan.staged_documents;
-    for (const auto& c : plan.chosen_documents) {
+    RK_TRY(for_each_chosen_document(plan, [&](const ChosenDocument& c) -> Result<void> {
       job.documents->files.push_back(detail::FileSwap{c.live_path, c.path});
-    }
+      return {};
+    }));
     job.live_tree = plan.live_tree;
   }
   if (plan.selection.selective()) job.selection = plan.selection;

@@ -121,16 +121,19 @@ std::optional<std::string> plan_tampered(const Plan& plan) {
         "another database): make a new plan",
         (*plan.plan_dir / "plan.json").string(), plan.live.string());
   }
-  // The trees plan.json names by their digests: written by the dry run, read by apply.
+  // The files plan.json names by their digests: written by the dry run, read by apply.
+  std::vector<const PlanFile*> files;
   for (const auto* tree : {&plan.staged_tree, &plan.live_tree}) {
-    if (!*tree) continue;
-    auto digest = core::hash_file((*tree)->path);
-    if (!digest || *digest != (*tree)->digest) {
-      return fmt::format("{} is not the documents tree the dry run wrote ({}): make a new plan",
-                         (*tree)->path.string(),
-                         digest
-                             ? "XXH3-128 " + digest->hex() + ", expected " + (*tree)->digest.hex()
-                             : digest.error().message);
+    if (*tree) files.push_back(&**tree);
+  }
+  if (plan.chosen_documents) files.push_back(&plan.chosen_documents->file);
+  for (const auto* file : files) {
+    auto digest = core::hash_file(file->path);
+    if (!digest || *digest != file->digest) {
+      return fmt::format("{} is not the file the dry run wrote ({}): make a new plan",
+                         file->path.string(),
+                         digest ? "XXH3-128 " + digest->hex() + ", expected " + file->digest.hex()
+                                : digest.error().message);
     }
   }
   return std::nullopt;

@@ -227,7 +227,7 @@ struct Job {
   std::optional<fs::path> remove_after;  // staging folder or consumed snapshot
   // The live documents as the dry run saw them (apply refuses when they changed since); not
   // journaled: only checked before the commit point.
-  std::optional<TreeFile> live_tree;
+  std::optional<PlanFile> live_tree;
   // Filled while running:
   enum class Method { kCopy, kSwap } method = Method::kCopy;
   bool retired_wal = false;  // a swap took live out of WAL mode (undo puts it back)
@@ -309,6 +309,7 @@ struct HashesOutcome {
 inline constexpr const char* kStagedDatabase = "database.sqlite";  // in the staging folder
 inline constexpr const char* kStagedTree = "staged-tree.sqlite";   // there too: Plan::staged_tree
 inline constexpr const char* kLiveTree = "live-tree.sqlite";       // and Plan::live_tree
+inline constexpr const char* kChosenList = "chosen.sqlite";        // Plan::chosen_documents
 
 struct StepsInput {
   bool swap = false;      // apply is expected to install the staged file by a rename exchange

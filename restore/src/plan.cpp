@@ -99,6 +99,7 @@ class Planner {
     auto done = build();
     bool keep = done && (o_.plan_out || o_.stage_documents);
     if (!keep) {
+      if (done) RK_TRY(hold_chosen_documents(p_));  // the report shows them
       discard(p_);
       p_.staged_tree.reset();  // they were files of the staging folder
       p_.live_tree.reset();

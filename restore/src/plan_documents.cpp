@@ -1,8 +1,6 @@
 // The dry run's documents: which of the backup's documents a restore brings back, where each
 // goes in live, and what that changes there (diff against live's folder).
 #include <algorithm>
-#include <map>
-#include <set>
 
 #include <fmt/format.h>
 
@@ -10,6 +8,7 @@
 #include <restorekit/core/safe_path.hpp>
 #include <restorekit/diff/diff.hpp>
 
+#include "chosen_list.hpp"
 #include "internal.hpp"
 #include "references.hpp"
 
@@ -39,7 +38,7 @@ class DocumentPlanner {
       return std::any_of(in_.pass.databases.begin(), in_.pass.databases.end(),
                          [&](const auto& db) { return db.entry == e.path; });
     };
-    std::vector<core::EntryRecord> files;  // a selective restore's chosen documents
+    std::optional<Choice> choice;  // a selective restore's documents
     diff::FileWalk walk = [&](const std::function<Result<void>(const core::EntryRecord&)>& fn) {
       return in_.pass.listing->for_each([&](const core::StoredEntry& s) -> Result<void> {
         return is_database(s.record) ? Result<void>{} : fn(s.record);
@@ -64,9 +63,9 @@ class DocumentPlanner {
     p_.document_files = all_files;
     p_.document_bytes = out_.all_bytes;
     if (p_.selection.selective()) {
-      RK_TRY_ASSIGN(bool any, choose_documents(walk, root, files));
+      RK_TRY_ASSIGN(bool any, choose_documents(walk, root, choice));
       if (!any) return {};
-      walk = diff::walk_of(files);
+      walk = choice->walk();
       p_.document_files = 0;
       p_.document_bytes = 0;
       RK_TRY(count(p_.document_files, p_.document_bytes));
@@ -114,7 +113,7 @@ class DocumentPlanner {
       p_.live_documents.reset();
       return {};
     }
-    if (out_.by_file) RK_TRY(place_chosen(files, root, *live));
+    if (out_.by_file) RK_TRY(place_chosen(*choice, root, *live));
     if (live) {
       RK_TRY_ASSIGN(p_.live_tree, std::move(*live).save());
     }
@@ -132,9 +131,9 @@ class DocumentPlanner {
 
   // A selective restore brings documents back only for tenants, through the profile's
   // references: the files that the chosen tenants' rows in the backup name (they go to
-  // `files`). @return false when it brings none back (live's documents are left alone).
+  // `choice`). @return false when it brings none back (live's documents are left alone).
   Result<bool> choose_documents(const diff::FileWalk& walk, const std::string& root,
-                                std::vector<core::EntryRecord>& files) {
+                                std::optional<Choice>& choice) {
     auto leave = [&](std::string why) {
       p_.checks.push_back(finding("DOCUMENTS_LEFT_ALONE", Severity::kInfo, "", std::move(why)));
       p_.live_documents.reset();
@@ -150,26 +149,27 @@ class DocumentPlanner {
           "(the columns that name them); without them the live documents are left as they are",
           records ? "record" : "tenant"));
     }
+    RK_TRY_ASSIGN(choice, Choice::open());
     ReferencedDocuments refs;
     if (records) {  // the names that the rows it brings back hold
       for (const auto& v : in_.record_documents) {
-        if (auto path = core::normalize_entry_path(root + v))
-          refs.keys.insert(core::name_key(*path));
+        if (auto path = core::normalize_entry_path(root + v)) {
+          RK_TRY(choice->want(core::name_key(*path)));
+        }
       }
     } else {
-      DocumentChoice choice{p_.selection.tenants, {}};
-      RK_TRY_ASSIGN(refs, referenced_documents(in_.backup, *o_.profile, choice, root,
-                                               ReferenceOptions{p_.selection.tenant, false, {}}));
+      DocumentChoice tenants{p_.selection.tenants, {}};
+      ReferenceOptions how{p_.selection.tenant, false,
+                           [&](const std::string& key) { return choice->want(key); }};
+      RK_TRY_ASSIGN(refs, referenced_documents(in_.backup, *o_.profile, tenants, root, how));
     }
     for (auto& n : refs.notes) p_.checks.push_back(std::move(n));
-    std::set<std::string> found;
     RK_TRY(walk([&](const core::EntryRecord& e) -> Result<void> {
       if (e.type != core::EntryType::kFile || !e.safe || e.path.rfind(root, 0) != 0) return {};
-      auto key = core::name_key(e.path);
-      if (refs.keys.count(key) && found.insert(std::move(key)).second) files.push_back(e);
-      return {};
+      return choice->offer(e);
     }));
-    if (auto missing = refs.keys.size() - found.size(); missing > 0) {
+    RK_TRY_ASSIGN(auto missing, choice->missing());
+    if (missing > 0) {
       p_.checks.push_back(
           finding("DOC_MISSING", Severity::kWarning, root,
                   fmt::format("{} document{} that {} name {} not in the backup; the live "
@@ -178,7 +178,7 @@ class DocumentPlanner {
                               missing == 1 ? "is" : "are", missing == 1 ? "" : "s",
                               missing == 1 ? "is" : "are", missing == 1 ? "it" : "they")));
     }
-    if (files.empty()) {
+    if (choice->files() == 0) {
       return leave(
           fmt::format("{} name no document in the backup; the live documents are left as they are",
                       chosen_by(p_.selection)));
@@ -189,46 +189,23 @@ class DocumentPlanner {
 
   // Where each chosen document goes in live: the name live has for it (the one name rule), else
   // the backup's below the folders live has. A link or a file in the way blocks the restore.
-  Result<void> place_chosen(const std::vector<core::EntryRecord>& files, const std::string& root,
-                            Tree& live_tree) {
-    // Live's entries by name_key of the path below the folder: those of the chosen names and the
-    // folders above them (the first in path order of each key), read in one walk of the tree.
-    std::map<std::string, TreeEntry> live;
-    for (const auto& f : files) {
-      std::string_view part = std::string_view(f.path).substr(root.size());
-      for (;;) {
-        live.emplace(core::name_key(part), TreeEntry{});
-        auto slash = part.rfind('/');
-        if (slash == std::string_view::npos) break;
-        part = part.substr(0, slash);
-      }
-    }
-    std::set<std::string> seen;
-    RK_TRY_ASSIGN(auto all, live_tree.walk());
-    for (;;) {
-      RK_TRY_ASSIGN(bool more, all.next());
-      if (!more) break;
-      const auto& e = all.entry();
-      if (e.path.empty()) continue;
-      auto key = core::name_key(e.path);
-      auto it = live.find(key);
-      if (it != live.end() && seen.insert(key).second) it->second = e;
-    }
-    std::erase_if(live, [&](const auto& kv) { return !seen.count(kv.first); });
-    for (const auto& f : files) {
+  Result<void> place_chosen(Choice& choice, const std::string& root, Tree& live_tree) {
+    RK_TRY(choice.index_live(live_tree));
+    RK_TRY_ASSIGN(auto list, ChosenList::create(p_.staging / kChosenList));
+    core::FindingCap blocked(p_.checks);
+    RK_TRY(choice.walk()([&](const core::EntryRecord& f) -> Result<void> {
       ChosenDocument c{f.path.substr(root.size()), {}, false};
       // The longest leading part that live has (the whole name first), in live's spelling.
-      std::string rest, blocked;
+      std::string rest, in_the_way;
       for (std::string part = c.path;;) {
-        auto it = live.find(core::name_key(part));
-        if (it != live.end()) {
-          const TreeEntry& e = it->second;
+        RK_TRY_ASSIGN(auto e, choice.live_entry(core::name_key(part)));
+        if (e) {
           bool whole = rest.empty();
-          if ((whole && e.type != core::EntryType::kFile) ||
-              (!whole && e.type != core::EntryType::kDirectory)) {
-            blocked = e.path;
+          if ((whole && e->type != core::EntryType::kFile) ||
+              (!whole && e->type != core::EntryType::kDirectory)) {
+            in_the_way = e->path;
           }
-          c.live_path = e.path + rest;
+          c.live_path = e->path + rest;
           c.replaces = whole;
           break;
         }
@@ -240,18 +217,18 @@ class DocumentPlanner {
         rest = part.substr(slash) + rest;
         part.resize(slash);
       }
-      if (!blocked.empty()) {
-        p_.checks.push_back(finding(
+      if (!in_the_way.empty()) {
+        blocked.add(finding(
             "NOT_RESTORABLE_HERE", Severity::kError, f.path,
             fmt::format("the backup's document \"{}\" would go to \"{}\" in {}, where \"{}\" is "
                         "{}; move it away and make a new plan",
-                        c.path, c.live_path, p_.live_documents->string(), blocked,
+                        c.path, c.live_path, p_.live_documents->string(), in_the_way,
                         c.replaces ? "not a regular file" : "not a folder")));
       }
-      p_.chosen_documents.push_back(std::move(c));
-    }
-    std::sort(p_.chosen_documents.begin(), p_.chosen_documents.end(),
-              [](const auto& a, const auto& b) { return a.path < b.path; });
+      return list.add(c);
+    }));
+    blocked.finish();
+    RK_TRY_ASSIGN(p_.chosen_documents, std::move(list).save());
     return {};
   }
 

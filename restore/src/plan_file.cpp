@@ -21,35 +21,35 @@ namespace {
 constexpr std::string_view kPlanSchema = core::schema::kPlan;
 constexpr std::uint64_t kMaxPlanBytes = std::uint64_t{1} << 30;
 
-nlohmann::json chosen_json(const std::vector<ChosenDocument>& chosen) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& c : chosen) {
-    out.push_back({{"path", c.path}, {"live_path", c.live_path}, {"replaces", c.replaces}});
-  }
-  return out;
+// A file the plan keeps, by its name in the plan folder and its XXH3-128; null when none.
+nlohmann::json plan_file_json(const std::optional<PlanFile>& file) {
+  if (!file) return nullptr;
+  return {{"file", file->path.filename().string()}, {"xxh128", file->digest.hex()}};
 }
 
-// A tree the plan keeps, by its name in the plan folder and its XXH3-128; null when none.
-nlohmann::json tree_file_json(const std::optional<TreeFile>& tree) {
-  if (!tree) return nullptr;
-  return {{"file", tree->path.filename().string()}, {"xxh128", tree->digest.hex()}};
+nlohmann::json chosen_json(const std::optional<ChosenDocuments>& chosen) {
+  if (!chosen) return nullptr;
+  auto j = plan_file_json(chosen->file);
+  j["count"] = chosen->count;
+  j["replaced"] = chosen->replaced;
+  return j;
 }
 
-// @return nullopt for null; the tree under `dir` when `j` names it as the dry run does.
+// @return nullopt for null; the file under `dir` when `j` names it as the dry run does.
 // @error kBadBackup (another name, a bad hash), kNotFound (the file is gone).
 // @throws nlohmann::json::exception on a malformed object.
-Result<std::optional<TreeFile>> tree_file_from_json(const nlohmann::json& j, const fs::path& dir,
+Result<std::optional<PlanFile>> plan_file_from_json(const nlohmann::json& j, const fs::path& dir,
                                                     const char* name, const fs::path& plan) {
   if (j.is_null()) return std::nullopt;
   auto digest = core::Digest128::from_hex(j.at("xxh128").get<std::string>());
   if (j.at("file").get<std::string>() != name || !digest) {
     return fail(ErrorCode::kBadBackup,
-                fmt::format("{} names a documents tree other than {}: the plan was edited; make "
-                            "a new plan",
+                fmt::format("{} names a file other than {}: the plan was edited; make a new "
+                            "plan",
                             plan.string(), name),
                 plan.string());
   }
-  TreeFile tree{dir / name, *digest};
+  PlanFile tree{dir / name, *digest};
   std::error_code ec;
   if (!fs::exists(tree.path, ec)) {
     return fail(
@@ -91,14 +91,13 @@ std::vector<std::string> apply_steps(const Plan& plan, const StepsInput& in) {
         "comes in WAL mode)");
   }
   if (plan.live_documents && in.by_file) {
-    auto replaced = std::count_if(plan.chosen_documents.begin(), plan.chosen_documents.end(),
-                                  [](const ChosenDocument& c) { return c.replaces; });
-    s.push_back(
-        fmt::format("{}swap the {} documents that {} name into {} one by one ({} replaced by "
-                    "renameat2 RENAME_EXCHANGE, {} added by a rename); the other documents stay",
-                    plan.staged_documents ? "" : "stage and ", plan.document_files,
-                    chosen_by(plan.selection), plan.live_documents->string(), replaced,
-                    plan.chosen_documents.size() - static_cast<std::size_t>(replaced)));
+    auto replaced = plan.chosen_documents ? plan.chosen_documents->replaced : 0;
+    auto chosen = plan.chosen_documents ? plan.chosen_documents->count : 0;
+    s.push_back(fmt::format(
+        "{}swap the {} documents that {} name into {} one by one ({} replaced by "
+        "renameat2 RENAME_EXCHANGE, {} added by a rename); the other documents stay",
+        plan.staged_documents ? "" : "stage and ", plan.document_files, chosen_by(plan.selection),
+        plan.live_documents->string(), replaced, chosen - replaced));
   } else if (plan.live_documents) {
     s.push_back(fmt::format("{}swap {} documents into {} (renameat2 RENAME_EXCHANGE)",
                             plan.staged_documents ? "" : "stage and ", plan.document_files,
@@ -160,8 +159,8 @@ Result<void> save_plan(Plan& plan) {
       {"document_bytes", plan.document_bytes},
       {"staged_database", plan.staged_database.filename().string()},
       {"staged_database_xxh128", plan.staged_database_hash.hex()},
-      {"staged_tree", tree_file_json(plan.staged_tree)},
-      {"live_tree", tree_file_json(plan.live_tree)},
+      {"staged_tree", plan_file_json(plan.staged_tree)},
+      {"live_tree", plan_file_json(plan.live_tree)},
       {"chosen_documents", chosen_json(plan.chosen_documents)},
       {"staged_documents", plan.staged_documents ? plan.staged_documents->string() : ""},
       {"staged_files", plan.staged_files ? plan.staged_files->string() : ""},
@@ -242,18 +241,13 @@ Result<Plan> load_plan(const fs::path& plan_dir) {
     }
     p.staged_database_hash = *staged_hash;
     RK_TRY_ASSIGN(p.staged_tree,
-                  tree_file_from_json(j.at("staged_tree"), p.staging, detail::kStagedTree, path));
+                  plan_file_from_json(j.at("staged_tree"), p.staging, detail::kStagedTree, path));
     RK_TRY_ASSIGN(p.live_tree,
-                  tree_file_from_json(j.at("live_tree"), p.staging, detail::kLiveTree, path));
-    for (const auto& c : j.value("chosen_documents", nlohmann::json::array())) {
-      ChosenDocument d{c.at("path").get<std::string>(), c.at("live_path").get<std::string>(),
-                       c.at("replaces").get<bool>()};
-      if (!detail::relative_inside(d.path) || !detail::relative_inside(d.live_path)) {
-        return fail(ErrorCode::kBadBackup,
-                    fmt::format("{} names a document outside the documents folder", path.string()),
-                    path.string());
-      }
-      p.chosen_documents.push_back(std::move(d));
+                  plan_file_from_json(j.at("live_tree"), p.staging, detail::kLiveTree, path));
+    if (const auto& c = j.at("chosen_documents"); !c.is_null()) {
+      RK_TRY_ASSIGN(auto file, plan_file_from_json(c, p.staging, detail::kChosenList, path));
+      p.chosen_documents = ChosenDocuments{*file, c.at("count").get<std::uint64_t>(),
+                                           c.at("replaced").get<std::uint64_t>(), nullptr};
     }
     // The staged paths must lie inside the plan folder (or its recorded documents staging):
     // a plan is a file someone could edit.

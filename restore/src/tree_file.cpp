@@ -23,7 +23,7 @@ CREATE TABLE tree(path TEXT PRIMARY KEY, type INTEGER NOT NULL, size INTEGER NOT
                   WITHOUT ROWID;
 )sql";
 constexpr std::string_view kColumns = "path, type, size, mtime_ns, inode, high, low";
-constexpr int kCacheMiB = 8;
+constexpr int kCacheMiB = 4;
 constexpr std::size_t kHashBatch = 4096;  // files hashed together on every core
 
 TreeEntry entry_at(const core::Statement& st) {
@@ -51,10 +51,10 @@ Result<bool> TreeCursor::next() {
 Tree::Tree(core::Database db, fs::path file)
     : db_(std::make_unique<core::Database>(std::move(db))), file_(std::move(file)) {}
 
-Result<Tree> Tree::create(const fs::path& file) {
+Result<core::Database> create_plan_database(const fs::path& file) {
   std::error_code ec;
   fs::remove(file, ec);
-  // Private like plan.json (it names every document); SQLite takes an empty file as a new one.
+  // Private like plan.json (it names documents); SQLite takes an empty file as a new one.
   int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     return fail(ErrorCode::kIo,
@@ -63,6 +63,12 @@ Result<Tree> Tree::create(const fs::path& file) {
   }
   ::close(fd);
   RK_TRY_ASSIGN(auto db, core::Database::open(file, core::OpenMode::kReadWrite));
+  RK_TRY(db.use_as_scratch(kCacheMiB));
+  return db;
+}
+
+Result<Tree> Tree::create(const fs::path& file) {
+  RK_TRY_ASSIGN(auto db, create_plan_database(file));
   Tree t(std::move(db), file);
   RK_TRY(t.prepare_writes());
   return t;
@@ -70,18 +76,18 @@ Result<Tree> Tree::create(const fs::path& file) {
 
 Result<Tree> Tree::scratch() {
   RK_TRY_ASSIGN(auto db, core::Database::open_scratch());
+  RK_TRY(db.use_as_scratch(kCacheMiB));
   Tree t(std::move(db), {});
   RK_TRY(t.prepare_writes());
   return t;
 }
 
-Result<Tree> Tree::open(const TreeFile& file) {
+Result<Tree> Tree::open(const PlanFile& file) {
   RK_TRY_ASSIGN(auto db, core::Database::open_untrusted(file.path));
   return Tree(std::move(db), {});
 }
 
 Result<void> Tree::prepare_writes() {
-  RK_TRY(db_->use_as_scratch(kCacheMiB));
   RK_TRY(db_->exec(kSchema));
   RK_TRY_ASSIGN(add_, db_->prepare(fmt::format("INSERT OR REPLACE INTO tree({}) VALUES(?1, ?2, ?3, "
                                                "?4, ?5, ?6, ?7)",
@@ -148,7 +154,7 @@ Result<std::optional<TreeEntry>> Tree::find(std::string_view path) {
   return out;
 }
 
-Result<TreeFile> Tree::save() && {
+Result<PlanFile> Tree::save() && {
   RK_TRY(commit());
   add_.reset();
   add_folder_.reset();
@@ -156,7 +162,7 @@ Result<TreeFile> Tree::save() && {
   fs::path file = file_;
   db_.reset();  // closed: the file holds every page
   RK_TRY_ASSIGN(auto digest, core::hash_file(file));
-  return TreeFile{file, digest};
+  return PlanFile{file, digest};
 }
 
 namespace {

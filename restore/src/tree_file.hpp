@@ -33,7 +33,17 @@ struct TreeEntry {
   friend bool operator==(const TreeEntry&, const TreeEntry&) = default;
 };
 
+// A new SQLite file that the plan keeps (one there is replaced): private to the caller, written
+// without a journal (a file cut short has another digest, which apply refuses), 4 MiB of cache.
+// @error kIo, kDatabase.
+[[nodiscard]] Result<core::Database> create_plan_database(const std::filesystem::path& file);
+
 class Tree;
+
+// A new SQLite file that the plan keeps (one there is replaced): private to the caller, written
+// without a journal (a file cut short has another digest, which apply refuses), 4 MiB of cache.
+// @error kIo, kDatabase.
+[[nodiscard]] Result<core::Database> create_plan_database(const std::filesystem::path& file);
 
 // The entries of a tree in path order (byte order, as std::string compares), or the reverse.
 class TreeCursor {
@@ -56,7 +66,7 @@ class Tree {
   // A private tree in SQLite's temporary folder, gone when closed. @error kDatabase.
   [[nodiscard]] static Result<Tree> scratch();
   // A kept tree, read only (its digest is the plan's to check). @error kNotFound, kDatabase.
-  [[nodiscard]] static Result<Tree> open(const TreeFile& file);
+  [[nodiscard]] static Result<Tree> open(const PlanFile& file);
 
   // An entry; a second one of a path replaces the first. @error kDatabase.
   [[nodiscard]] Result<void> add(const TreeEntry& e);
@@ -71,7 +81,7 @@ class Tree {
   [[nodiscard]] Result<std::optional<TreeEntry>> find(std::string_view path);
 
   // Writes a created tree out and closes it: its file and digest. @error kDatabase, kIo.
-  [[nodiscard]] Result<TreeFile> save() &&;
+  [[nodiscard]] Result<PlanFile> save() &&;
 
  private:
   Tree(core::Database db, std::filesystem::path file);  // statements hold db_'s address

@@ -200,7 +200,7 @@ TEST_F(RecordRestore, ADeletedCompanyComesBackWithItsSubtreeAndNothingElseChange
   EXPECT_EQ(count(p, "agenda_items", Action::kBlocked), 5u) << "below the blocked appointments";
   EXPECT_EQ(count(p, "agenda_items", Action::kInsert), 5u) << "person 73's";
   EXPECT_EQ(count(p, "notes", Action::kInsert), 2u) << "25 and 85, through the relation";
-  EXPECT_EQ(p.chosen_documents.size(), 9u);
+  EXPECT_EQ(chosen_of(p).size(), 9u);
   EXPECT_EQ(content_of(live_), before_db_) << "the dry run writes nothing";
   EXPECT_EQ(tree_hash(live_docs_), before_docs_);
 

@@ -93,6 +93,17 @@ inline std::int64_t query(const fs::path& db, const std::string& sql) {
   return v.value_or(-1);
 }
 
+// A plan's chosen documents, read from its list (empty when it has none).
+inline std::vector<restore::ChosenDocument> chosen_of(const restore::Plan& p) {
+  std::vector<restore::ChosenDocument> out;
+  auto read = restore::for_each_chosen_document(p, [&](const restore::ChosenDocument& c) {
+    out.push_back(c);
+    return Result<void>{};
+  });
+  EXPECT_TRUE(read) << read.error().message;
+  return out;
+}
+
 inline void exec(const fs::path& db, const std::string& sql) {
   auto conn = core::Database::open(db, core::OpenMode::kReadWrite);
   ASSERT_TRUE(conn);

@@ -295,7 +295,7 @@ TEST_F(RestoreSafetyTest, ADocumentsTreeEditedInThePlanFolderIsRefused) {
     ASSERT_TRUE(fs::exists(*p.plan_dir / name));
     exec(*p.plan_dir / name, "DELETE FROM tree WHERE path = (SELECT max(path) FROM tree)");
     expect_refused(*p.plan_dir, name + " edited");
-    EXPECT_NE(last_refusal_.find("is not the documents tree the dry run wrote"), std::string::npos)
+    EXPECT_NE(last_refusal_.find("is not the file the dry run wrote"), std::string::npos)
         << last_refusal_;
   }
   auto p = kept_plan();
@@ -304,8 +304,7 @@ TEST_F(RestoreSafetyTest, ADocumentsTreeEditedInThePlanFolderIsRefused) {
   j["live_tree"]["file"] = "other.sqlite";
   write_json_file(*p.plan_dir / "plan.json", j);
   expect_refused(*p.plan_dir, "live_tree names another file");
-  EXPECT_NE(last_refusal_.find("names a documents tree other than"), std::string::npos)
-      << last_refusal_;
+  EXPECT_NE(last_refusal_.find("names a file other than"), std::string::npos) << last_refusal_;
 
   p = kept_plan();
   j = read_json_file(*p.plan_dir / "plan.json");

@@ -154,7 +154,10 @@ TEST_F(TenantDocuments, TheDryRunShowsTheTenantsDocumentsAndTouchesNothing) {
       {"c1/sub/deep.pdf", "c1/sub/deep.pdf", false},
       {"logo1.png", "logo1.png", true},
   };
-  EXPECT_EQ(p.chosen_documents, want);
+  EXPECT_EQ(chosen_of(p), want);
+  ASSERT_TRUE(p.chosen_documents);
+  EXPECT_EQ(p.chosen_documents->count, 5u);
+  EXPECT_EQ(p.chosen_documents->replaced, 3u);
   ASSERT_TRUE(p.effects.documents);
   EXPECT_EQ(p.effects.documents->revived, 2u);
   EXPECT_EQ(p.effects.documents->changed, 3u);
@@ -230,7 +233,7 @@ TEST_F(TenantDocuments, ATenantWhoseRowsNameNoDocumentRestoresRowsOnly) {
   o.plan_out = dir_ / "plan-3";
   auto p = plan(o, backup_);
   ASSERT_TRUE(p.safe());
-  EXPECT_TRUE(p.chosen_documents.empty());
+  EXPECT_FALSE(p.chosen_documents);
   auto r = restore::apply(p, {});
   ASSERT_TRUE(r) << r.error().message;
   ASSERT_TRUE(r->applied) << r->refusal.message;
@@ -293,9 +296,29 @@ TEST_F(TenantDocuments, TheCommandLineShowsTheDocumentsAndRestoresThem) {
   EXPECT_EQ(doc["chosen_documents"][1]["live_path"], "c1/" + kNfd);
   EXPECT_EQ(doc["effects"]["documents"]["lost"], 0);
   EXPECT_EQ(tree_hash(live_docs_), before_docs_);
-  auto applied = run(with({"--yes", "--quiet"}));
+  // apply removes the staging folder that held the list; the report still lists the documents.
+  auto applied = run(with({"--yes", "--json"}));
   ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  auto after = nlohmann::json::parse(applied.out);
+  EXPECT_EQ(after["verdict"], "restored");
+  ASSERT_EQ(after["chosen_documents"].size(), 5u) << applied.out;
+  EXPECT_EQ(after["chosen_documents"][4]["path"], "logo1.png");
   expect_tenant_one_restored();
+}
+
+// The list of a kept plan's documents is a file beside plan.json: one edited to send a document
+// elsewhere is refused, live untouched.
+TEST_F(TenantDocuments, AnEditedListOfTheDocumentsIsRefused) {
+  auto p = kept_plan(backup_);
+  ASSERT_TRUE(p.safe());
+  ASSERT_TRUE(p.chosen_documents);
+  exec(p.chosen_documents->file.path, "UPDATE chosen SET live_path = 'orphan.txt'");
+  auto r = restore::apply(p, {});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_FALSE(r->applied);
+  EXPECT_EQ(r->refusal.code, "PLAN_TAMPERED") << r->refusal.message;
+  EXPECT_EQ(content_of(live_), before_db_);
+  EXPECT_EQ(tree_hash(live_docs_), before_docs_);
 }
 
 // Killed at every step and at random instants, the tenant's documents always match its rows.

@@ -28,6 +28,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +38,7 @@
 #include <restorekit/core/archive_reader.hpp>
 #include <restorekit/core/error.hpp>
 #include <restorekit/core/finding.hpp>
+#include <restorekit/core/fs.hpp>
 #include <restorekit/core/hash.hpp>
 #include <restorekit/core/profile.hpp>
 #include <restorekit/core/progress.hpp>
@@ -130,14 +133,15 @@ struct RecordChange {
 // "insert", "revert", "unchanged", "kept", "reused-key", "blocked".
 std::string_view record_action_name(RecordChange::Action action);
 
-// A documents tree as the dry run saw it: the staged tree apply may install (with hashes) or the
-// live folder it will replace (with inodes and mtimes), kept in a file of the staging folder
-// (the plan folder when kept) in path order, and the XXH3-128 of that file. apply compares both
-// trees again and refuses on any difference.
-struct TreeFile {
+// A file the dry run keeps beside plan.json, in the staging folder (the plan folder when kept),
+// and the XXH3-128 of its bytes: apply refuses a kept plan whose file has other bytes. The
+// documents trees as the dry run saw them (the staged tree apply may install, with hashes; the
+// live folder it will replace, with inodes and mtimes: apply compares both again and refuses on
+// any difference), and a tenant restore's chosen documents.
+struct PlanFile {
   std::filesystem::path path;
   core::Digest128 digest;
-  friend bool operator==(const TreeFile&, const TreeFile&) = default;
+  friend bool operator==(const PlanFile&, const PlanFile&) = default;
 };
 
 // What shows, without reading it, that a database file was not written: the identity, size
@@ -169,6 +173,16 @@ struct ChosenDocument {
   friend bool operator==(const ChosenDocument&, const ChosenDocument&) = default;
 };
 
+// A tenant or record restore's documents: apply exchanges these files one by one and leaves the
+// rest of the live folder as it is. Listed in a file, sorted by path (for_each_chosen_document).
+struct ChosenDocuments {
+  PlanFile file;
+  std::uint64_t count = 0;
+  std::uint64_t replaced = 0;  // live has a file by that name; the others are added
+  // Where the file was put apart (hold_chosen_documents), removed with the plan's last copy.
+  std::shared_ptr<const core::TempDir> holder;
+};
+
 struct Plan {
   std::string backup;
   std::filesystem::path live;
@@ -188,13 +202,12 @@ struct Plan {
   std::optional<DatabaseFingerprint> live_fingerprint;
   core::Digest128 result_hash;           // content hash live will have after the apply
   core::Digest128 staged_database_hash;  // XXH3-128 of the staged database file's bytes
-  std::optional<TreeFile> staged_tree;   // under staged_documents
-  std::optional<TreeFile> live_tree;     // under live_documents when planned
-  // A tenant restore's documents, sorted by path: apply exchanges these files one by one and
-  // leaves the rest of the live folder as it is. Empty: the staged tree replaces the live
-  // documents folder whole (a full restore), or the documents are left alone (a selective
-  // restore without references, or whose rows name none).
-  std::vector<ChosenDocument> chosen_documents;
+  std::optional<PlanFile> staged_tree;   // under staged_documents
+  std::optional<PlanFile> live_tree;     // under live_documents when planned
+  // A tenant or record restore's documents. None: the staged tree replaces the live documents
+  // folder whole (a full restore), or the documents are left alone (a selective restore without
+  // references, or whose rows name none).
+  std::optional<ChosenDocuments> chosen_documents;
   std::uint64_t live_bytes = 0;
   std::uint64_t staged_bytes = 0;
   std::uint64_t archive_bytes = 0;
@@ -245,6 +258,19 @@ void apply_profile(PlanOptions& options, const core::Profile& profile);
 
 // Removes a plan's staged data.
 void discard(const Plan& plan);
+
+// Copies the plan's chosen documents' list into a private temporary folder that lives as long as
+// the plan and its copies, so that the list outlives apply() and discard(), which remove the
+// staging folder: a report shows it afterwards. A dry run that keeps no plan does so itself.
+// @error kIo.
+[[nodiscard]] Result<void> hold_chosen_documents(Plan& plan);
+
+// Calls `fn` for each of the plan's chosen documents in path order, the first `limit` of them.
+// @error kBadBackup (a path outside the documents folder), kDatabase, or the first of fn's.
+using ChosenFn = std::function<Result<void>(const ChosenDocument&)>;
+[[nodiscard]] Result<void> for_each_chosen_document(
+    const Plan& plan, const ChosenFn& fn,
+    std::uint64_t limit = std::numeric_limits<std::uint64_t>::max());
 
 // Test seam: called at each step boundary of apply (and, during the page copy, after every
 // chunk with step "copy"). A crash harness kills the process here.
