@@ -79,15 +79,6 @@ int renameat2_(const fs::path& from, const fs::path& to, unsigned flags) {
 
 }  // namespace
 
-std::vector<Exchange> DocumentSwap::exchanges() const {
-  if (files.empty()) return {Exchange{live, staged, live_ino, staged_ino}};
-  std::vector<Exchange> out;
-  out.reserve(files.size());
-  for (const auto& f : files)
-    out.push_back({live / f.live, staged / f.staged, f.live_ino, f.staged_ino});
-  return out;
-}
-
 namespace {
 
 fs::path below(const fs::path& root, const std::string& rel) {
@@ -122,11 +113,7 @@ Result<void> exchange_names(const Exchange& e) {
 }
 
 // Makes the renames durable: each folder that gained or lost a name, once.
-Result<void> sync_folders(const std::vector<Exchange>& done, std::set<fs::path> folders = {}) {
-  for (const auto& e : done) {
-    folders.insert(e.live.parent_path());
-    folders.insert(e.staged.parent_path());
-  }
+Result<void> sync_folders(const std::set<fs::path>& folders) {
   for (const auto& f : folders) {
     if (inode_of(f) != 0) RK_TRY(core::sync_directory(f));  // one removed since: its parent is
   }
@@ -136,7 +123,7 @@ Result<void> sync_folders(const std::vector<Exchange>& done, std::set<fs::path> 
 // Puts the staged documents in place of live's (each exchange not done yet). @return how many
 // names moved.
 Result<std::size_t> swap_in(const DocumentSwap& d) {
-  std::set<fs::path> grown;  // folders that gained a folder
+  std::set<fs::path> grown;  // folders that gained or lost a name
   for (const auto& m : d.made) {
     auto dir = below(d.live, m);
     if (::mkdir(dir.c_str(), 0755) == 0) {
@@ -145,17 +132,21 @@ Result<std::size_t> swap_in(const DocumentSwap& d) {
       return io_error("create", dir);
     }
   }
-  std::vector<Exchange> done;
-  for (auto& e : d.exchanges()) {
-    if (exchanged(e)) continue;
+  std::size_t done = 0;
+  auto walked = for_each_exchange(d, [&](const Exchange& e) -> Result<void> {
+    if (exchanged(e)) return {};
     RK_TRY(exchange_names(e));
-    done.push_back(std::move(e));
-  }
+    grown.insert(e.live.parent_path());
+    grown.insert(e.staged.parent_path());
+    ++done;
+    return {};
+  });
+  RK_TRY(walked);
   for (auto m = d.emptied.rbegin(); m != d.emptied.rend(); ++m) {
     if (::rmdir(below(d.live, *m).c_str()) == 0) grown.insert(below(d.live, *m).parent_path());
   }
-  RK_TRY(sync_folders(done, std::move(grown)));
-  return done.size();
+  RK_TRY(sync_folders(grown));
+  return done;
 }
 
 // The reverse of swap_in, and the folders it made removed again (when empty). @return how many
@@ -165,18 +156,22 @@ Result<std::size_t> swap_out(const DocumentSwap& d) {
     auto dir = below(d.live, m);
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return io_error("create", dir);
   }
-  std::vector<Exchange> done;
-  for (auto& e : d.exchanges()) {
-    if (!exchanged(e)) continue;
+  std::size_t done = 0;
+  std::set<fs::path> changed;  // folders that gained or lost a name
+  auto walked = for_each_exchange(d, [&](const Exchange& e) -> Result<void> {
+    if (!exchanged(e)) return {};
     RK_TRY(exchange_names(e));
-    done.push_back(std::move(e));
-  }
-  std::set<fs::path> shrunk;  // folders that lost a folder
+    changed.insert(e.live.parent_path());
+    changed.insert(e.staged.parent_path());
+    ++done;
+    return {};
+  });
+  RK_TRY(walked);
   for (auto m = d.made.rbegin(); m != d.made.rend(); ++m) {
-    if (::rmdir(below(d.live, *m).c_str()) == 0) shrunk.insert(below(d.live, *m).parent_path());
+    if (::rmdir(below(d.live, *m).c_str()) == 0) changed.insert(below(d.live, *m).parent_path());
   }
-  RK_TRY(sync_folders(done, std::move(shrunk)));
-  return done.size();
+  RK_TRY(sync_folders(changed));
+  return done;
 }
 
 // Exchanges two files by one rename (the swap's commit point, and its undo) and makes it
@@ -192,20 +187,16 @@ Result<void> exchange(const fs::path& staged, const fs::path& live) {
   return {};
 }
 
-// A selective restore's snapshot lists its files: rollback exchanges them back one by one
-// ("existed": false, the restore added it and rollback takes it away again).
+// A selective restore's snapshot lists its files in the swap's list (kSwapList, beside
+// snapshot.json): rollback exchanges them back one by one (a live inode of 0: the restore added
+// the file and rollback takes it away again).
 nlohmann::json snapshot_json(const Job& job, const std::optional<fs::path>& documents) {
-  nlohmann::json files = nlohmann::json::array();
-  if (job.documents) {
-    for (const auto& f : job.documents->files) {
-      files.push_back({{"live", f.live}, {"kept", f.staged}, {"existed", f.live_ino != 0}});
-    }
-  }
+  bool listed = job.documents && job.documents->files;
   return {{"schema", core::schema::kSnapshot},
           {"live", job.live.string()},
           {"live_documents", job.documents ? job.documents->live.string() : ""},
           {"documents", documents ? documents->string() : ""},
-          {"document_files", std::move(files)},
+          {"document_files", listed ? kSwapList : ""},
           {"made", job.documents ? job.documents->made : std::vector<std::string>{}},
           {"hash", job.old_hash.hex()},
           {"created", static_cast<std::int64_t>(std::time(nullptr))}};
@@ -227,7 +218,7 @@ Result<void> keep_old_database(const Job& job) {
 
 // After the commit: the old documents (now at the staged path) become the snapshot's.
 Result<void> keep_old_documents(const Job& job) {
-  bool by_file = job.documents && !job.documents->files.empty();
+  bool by_file = job.documents && job.documents->by_file();
   if (!job.documents || (!job.documents->live_ino && !by_file)) {
     return write_json_durably(job.snapshot / "snapshot.json", snapshot_json(job, std::nullopt));
   }
@@ -424,25 +415,6 @@ std::uint64_t inode_of(const fs::path& p) {
 void note_inodes(DocumentSwap& d) {
   d.staged_ino = inode_of(d.staged);
   d.live_ino = inode_of(d.live);
-  d.made.clear();
-  std::set<std::string> made;
-  for (auto& f : d.files) {
-    f.staged_ino = inode_of(d.staged / f.staged);
-    f.live_ino = inode_of(d.live / f.live);
-    if (f.live_ino) continue;
-    // The folders a new file needs, outermost first ("" is the documents folder itself).
-    std::vector<std::string> missing;
-    for (fs::path dir = fs::path(f.live).parent_path();; dir = dir.parent_path()) {
-      std::string rel = dir.generic_string();
-      if (made.count(rel) || inode_of(below(d.live, rel)) != 0) break;
-      missing.push_back(rel);
-      if (rel.empty()) break;
-    }
-    for (auto m = missing.rbegin(); m != missing.rend(); ++m) {
-      made.insert(*m);
-      d.made.push_back(*m);
-    }
-  }
 }
 
 namespace {
@@ -508,6 +480,13 @@ class Applier {
 
   void drop_snapshot() { remove_tree(job_.snapshot); }
 
+  // A by-file swap's files, with their inodes under the lock, into the new snapshot (the journal
+  // names the list there; rollback reads it).
+  Result<void> list_documents() {
+    if (!job_.documents || !job_.documents->choose) return {};
+    return write_file_swaps(job_.snapshot / kSwapList, *job_.documents);
+  }
+
   // Before the commit point: the documents back, the journal and the snapshot gone.
   Result<void> undo_common() {
     if (job_.documents) RK_TRY(swap_out(*job_.documents));
@@ -551,6 +530,10 @@ class Applier {
     report_.method = "swap";
     RK_TRY_ASSIGN(job_.snapshot, new_snapshot_dir(job_.live));
     report_.snapshot = job_.snapshot;
+    if (auto listed = list_documents(); !listed) {
+      drop_snapshot();
+      return tl::unexpected(listed.error());
+    }
     auto undo = [&]() -> Result<void> {
       if (job_.retired_wal) RK_TRY(live_->exec("PRAGMA journal_mode=WAL"));
       return undo_common();
@@ -622,6 +605,10 @@ class Applier {
   Result<ApplyReport> by_copy(bool proven) {
     report_.method = "copy";
     RK_TRY_ASSIGN(job_.snapshot, new_snapshot_dir(job_.live));
+    if (auto listed = list_documents(); !listed) {
+      drop_snapshot();
+      return tl::unexpected(listed.error());
+    }
     auto snapshot_db = job_.snapshot / "database.sqlite";
     if (auto copied = copy_to_new_file(*live_, snapshot_db); !copied) {
       drop_snapshot();
@@ -775,10 +762,13 @@ Result<ApplyReport> apply(const Plan& plan, const ApplyOptions& options) {
     job.documents.emplace();
     job.documents->live = *plan.live_documents;
     job.documents->staged = *plan.staged_documents;
-    RK_TRY(for_each_chosen_document(plan, [&](const ChosenDocument& c) -> Result<void> {
-      job.documents->files.push_back(detail::FileSwap{c.live_path, c.path});
-      return {};
-    }));
+    if (plan.chosen_documents) {
+      job.documents->choose = [&plan](const detail::FileSwapFn& fn) {
+        return for_each_chosen_document(plan, [&](const ChosenDocument& c) {
+          return fn(detail::FileSwap{c.live_path, c.path});
+        });
+      };
+    }
     job.live_tree = plan.live_tree;
   }
   if (plan.selection.selective()) job.selection = plan.selection;
@@ -858,8 +848,27 @@ Result<ApplyReport> rollback(const std::filesystem::path& live, const ApplyOptio
     job.documents->live = live_docs;
     job.documents->staged = docs;
     try {
-      RK_TRY_ASSIGN(job.documents->files, detail::file_swaps_from_json(
-                                              j.value("document_files", nlohmann::json::array())));
+      // The files the restore swapped, listed beside snapshot.json (a snapshot of
+      // restorekit.snapshot/1 listed them in it); their inodes are taken again under the lock.
+      const auto files = j.value("document_files", nlohmann::json());
+      if (files.is_string() && !files.get<std::string>().empty()) {
+        if (files.get<std::string>() != detail::kSwapList) {
+          return fail(ErrorCode::kBadBackup,
+                      fmt::format("{} names a list of documents other than {}",
+                                  (snap / "snapshot.json").string(), detail::kSwapList));
+        }
+        job.documents->choose = [list = snap / detail::kSwapList](const detail::FileSwapFn& fn) {
+          return detail::for_each_file_swap(list, [&](const detail::FileSwap& f) {
+            return fn(detail::FileSwap{f.live, f.staged});
+          });
+        };
+      } else if (files.is_array() && !files.empty()) {
+        RK_TRY_ASSIGN(auto listed, detail::file_swaps_from_json(files));
+        job.documents->choose = [listed](const detail::FileSwapFn& fn) -> Result<void> {
+          for (const auto& f : listed) RK_TRY(fn(detail::FileSwap{f.live, f.staged}));
+          return {};
+        };
+      }
       RK_TRY_ASSIGN(job.documents->emptied,
                     detail::folders_from_json(j.value("made", nlohmann::json::array())));
     } catch (const nlohmann::json::exception& e) {

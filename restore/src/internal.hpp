@@ -194,22 +194,42 @@ struct FileSwap {
   std::uint64_t staged_ino = 0;
 };
 
+using FileSwapFn = std::function<Result<void>(const FileSwap&)>;
+using FileSwapWalk = std::function<Result<void>(const FileSwapFn&)>;
+
 struct DocumentSwap {
   fs::path live;    // the live documents folder
   fs::path staged;  // the tree swapped in; holds the old documents afterwards
   std::uint64_t staged_ino = 0;
   std::uint64_t live_ino = 0;  // 0 when live had no documents folder
-  // Not empty: these files are exchanged one by one (a tenant restore's documents) and the
-  // rest of live's folder stays; else the two folders are exchanged whole.
-  std::vector<FileSwap> files;
+  // Set: these files are exchanged one by one (a tenant or record restore's documents) and the
+  // rest of live's folder stays; else the two folders are exchanged whole. `choose` walks them
+  // (the plan's list, or a snapshot's) until the lock; under it they are listed with their
+  // inodes in `files`, a file of the snapshot (write_file_swaps), which the journal names.
+  FileSwapWalk choose;
+  std::optional<fs::path> files;
   std::vector<std::string> made;  // folders below `live` the swap creates for new files
   // Folders below `live` that the swap leaves empty and removes (a rollback takes away those
   // its restore made); undoing the swap makes them again.
   std::vector<std::string> emptied;
 
-  // What is exchanged: the two folders, or each file.
-  [[nodiscard]] std::vector<Exchange> exchanges() const;
+  [[nodiscard]] bool by_file() const { return choose || files; }
 };
+
+// What is exchanged: the two folders, or each file of the list. @error kBadBackup (a name
+// outside its folder), kDatabase, or fn's.
+[[nodiscard]] Result<void> for_each_exchange(
+    const DocumentSwap& d, const std::function<Result<void>(const Exchange&)>& fn);
+
+// --- swap_list.cpp: a by-file swap's list ----------------------------------------------------
+
+inline constexpr const char* kSwapList = "documents.sqlite";  // in the snapshot folder
+// Lists d.choose's files in `file` with their inodes now (under the lock) and the folders new
+// files need (d.made), durably; d.files names it afterwards. @error kIo, kDatabase, choose's.
+[[nodiscard]] Result<void> write_file_swaps(const fs::path& file, DocumentSwap& d);
+// The files of a list that write_file_swaps wrote, in order. @error kBadBackup (a name outside
+// its folder), kDatabase, or fn's.
+[[nodiscard]] Result<void> for_each_file_swap(const fs::path& file, const FileSwapFn& fn);
 
 // What apply, rollback and recover need to finish or undo a restore.
 struct Job {
@@ -239,8 +259,9 @@ struct Job {
 nlohmann::json job_json(const Job& job);
 // A relative path that stays inside its folder (no "..", not absolute, not empty).
 bool relative_inside(const std::string& path);
-// The files of a journaled or snapshotted selective documents swap. @error kBadBackup (a path
-// outside its folder). @throws nlohmann::json::exception on a malformed entry.
+// The files of a selective documents swap that a safety snapshot of restorekit.snapshot/1 lists
+// in its JSON. @error kBadBackup (a path outside its folder). @throws nlohmann::json::exception
+// on a malformed entry.
 [[nodiscard]] Result<std::vector<FileSwap>> file_swaps_from_json(const nlohmann::json& j);
 // Folders below the documents ("" is the folder itself). @error kBadBackup (one outside).
 // @throws nlohmann::json::exception when `j` is not a list of strings.

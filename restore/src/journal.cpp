@@ -206,16 +206,13 @@ nlohmann::json job_json(const Job& job) {
                       {"selection", nullptr}};
   if (job.documents) {
     const auto& d = *job.documents;
-    nlohmann::json files = nlohmann::json::array();
-    for (const auto& f : d.files) {
-      files.push_back({{"live", f.live},
-                       {"staged", f.staged},
-                       {"live_ino", f.live_ino},
-                       {"staged_ino", f.staged_ino}});
-    }
-    j["documents"] = {{"live", d.live.string()},    {"staged", d.staged.string()},
-                      {"staged_ino", d.staged_ino}, {"live_ino", d.live_ino},
-                      {"files", std::move(files)},  {"made", d.made},
+    // A by-file swap's files and their inodes are listed in the snapshot (kSwapList).
+    j["documents"] = {{"live", d.live.string()},
+                      {"staged", d.staged.string()},
+                      {"staged_ino", d.staged_ino},
+                      {"live_ino", d.live_ino},
+                      {"files_listed", d.files.has_value()},
+                      {"made", d.made},
                       {"emptied", d.emptied}};
   }
   if (job.selection) j["selection"] = selection_json(*job.selection);
@@ -223,8 +220,11 @@ nlohmann::json job_json(const Job& job) {
 }
 
 Result<Job> job_from_json(const nlohmann::json& j) {
-  if (j.value("schema", "") != core::schema::kJournal) {
-    return fail(ErrorCode::kBadBackup, "the restore journal has an unknown schema");
+  if (auto schema = j.value("schema", ""); schema != core::schema::kJournal) {
+    return fail(ErrorCode::kBadBackup,
+                fmt::format("the restore journal has schema \"{}\", not {}: it was written by "
+                            "another restorekit version; recover with that version",
+                            schema, core::schema::kJournal));
   }
   try {
     Job job;
@@ -250,8 +250,7 @@ Result<Job> job_from_json(const nlohmann::json& j) {
       job.documents->staged = d.at("staged").get<std::string>();
       job.documents->staged_ino = d.at("staged_ino").get<std::uint64_t>();
       job.documents->live_ino = d.at("live_ino").get<std::uint64_t>();
-      RK_TRY_ASSIGN(job.documents->files,
-                    file_swaps_from_json(d.value("files", nlohmann::json::array())));
+      if (d.value("files_listed", false)) job.documents->files = job.snapshot / kSwapList;
       RK_TRY_ASSIGN(job.documents->made,
                     folders_from_json(d.value("made", nlohmann::json::array())));
       RK_TRY_ASSIGN(job.documents->emptied,

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <restorekit/core/version.hpp>
 #include <restorekit/verify/verify.hpp>
 
 #include "restore_fixture.hpp"
@@ -174,7 +175,7 @@ TEST_F(RestoreSafetyTest, RecoverNeverMovesOrRemovesAFolderThatHoldsLive) {
   ASSERT_TRUE(r && r->applied);
   auto db_before = file_hash(live_);
   auto folder_before = tree_hash(live_.parent_path());
-  json journal = {{"schema", "restorekit.journal/1"},
+  json journal = {{"schema", std::string(core::schema::kJournal)},
                   {"kind", "restore"},
                   {"state", "committed"},
                   {"live", live_.string()},

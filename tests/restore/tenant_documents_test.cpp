@@ -200,6 +200,41 @@ TEST_F(TenantDocuments, ApplyBringsBackTheTenantsRowsAndDocumentsOnlyAndRollback
   }
 }
 
+// A safety snapshot written before the list moved out of snapshot.json (restorekit.snapshot/1
+// listed each file in it) still rolls back, and the list beside a new one is what it reads.
+TEST_F(TenantDocuments, ASnapshotThatListsItsDocumentsInItsJsonRollsBackToo) {
+  auto p = kept_plan(backup_);
+  ASSERT_TRUE(p.safe());
+  auto r = restore::apply(p, {});
+  ASSERT_TRUE(r && r->applied);
+  auto list = r->snapshot / "documents.sqlite";
+  ASSERT_TRUE(fs::exists(list));
+  auto j = nlohmann::json::parse(read_file(r->snapshot / "snapshot.json"));
+  EXPECT_EQ(j["document_files"], "documents.sqlite");
+  nlohmann::json files = nlohmann::json::array();
+  auto db = core::Database::open(list, core::OpenMode::kReadOnly);
+  ASSERT_TRUE(db);
+  auto st = db->prepare("SELECT live, staged, live_ino FROM files ORDER BY seq");
+  ASSERT_TRUE(st);
+  while (*st->step()) {
+    files.push_back({{"live", std::string(st->column_text(0))},
+                     {"kept", std::string(st->column_text(1))},
+                     {"existed", st->column_int(2) != 0}});
+  }
+  EXPECT_EQ(files.size(), 5u);
+  st = tl::unexpected(Error{});
+  db = tl::unexpected(Error{});
+  fs::remove(list);
+  j["schema"] = "restorekit.snapshot/1";
+  j["document_files"] = files;
+  write_file(r->snapshot / "snapshot.json", j.dump());
+  auto rolled = restore::rollback(live_, {});
+  ASSERT_TRUE(rolled) << rolled.error().message;
+  ASSERT_TRUE(rolled->applied) << rolled->refusal.message;
+  EXPECT_EQ(content_of(live_), before_db_);
+  EXPECT_EQ(tree_hash(live_docs_), before_docs_);
+}
+
 TEST_F(TenantDocuments, WithoutReferencesOrForATableRestoreTheDocumentsAreLeftAlone) {
   auto bare = profile_;
   bare.references.clear();

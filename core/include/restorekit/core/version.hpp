@@ -42,8 +42,8 @@ inline constexpr std::string_view kCatalog = "restorekit.catalog/1";
 inline constexpr std::string_view kExtract = "restorekit.extract/1";
 inline constexpr std::string_view kReport = "restorekit.report/1";      // report --json: verdict
 inline constexpr std::string_view kPlan = "restorekit.plan/2";          // a kept restore plan
-inline constexpr std::string_view kJournal = "restorekit.journal/1";    // apply's crash journal
-inline constexpr std::string_view kSnapshot = "restorekit.snapshot/1";  // a safety snapshot
+inline constexpr std::string_view kJournal = "restorekit.journal/2";    // apply's crash journal
+inline constexpr std::string_view kSnapshot = "restorekit.snapshot/2";  // a safety snapshot
 }  // namespace schema
 
 // Every schema above, in that order.
