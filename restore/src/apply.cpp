@@ -112,6 +112,22 @@ Result<void> exchange_names(const Exchange& e) {
   return {};
 }
 
+// Exchanges each name not yet where `in` wants it (swapped in, or back out), noting the folders
+// that gained or lost a name. @return how many moved.
+Result<std::size_t> exchange_each(const DocumentSwap& d, bool in, std::set<fs::path>& folders) {
+  std::size_t moved = 0;
+  auto walked = for_each_exchange(d, [&](const Exchange& e) -> Result<void> {
+    if (exchanged(e) == in) return {};
+    RK_TRY(exchange_names(e));
+    folders.insert(e.live.parent_path());
+    folders.insert(e.staged.parent_path());
+    ++moved;
+    return {};
+  });
+  RK_TRY(walked);
+  return moved;
+}
+
 // Makes the renames durable: each folder that gained or lost a name, once.
 Result<void> sync_folders(const std::set<fs::path>& folders) {
   for (const auto& f : folders) {
@@ -132,16 +148,7 @@ Result<std::size_t> swap_in(const DocumentSwap& d) {
       return io_error("create", dir);
     }
   }
-  std::size_t done = 0;
-  auto walked = for_each_exchange(d, [&](const Exchange& e) -> Result<void> {
-    if (exchanged(e)) return {};
-    RK_TRY(exchange_names(e));
-    grown.insert(e.live.parent_path());
-    grown.insert(e.staged.parent_path());
-    ++done;
-    return {};
-  });
-  RK_TRY(walked);
+  RK_TRY_ASSIGN(auto done, exchange_each(d, true, grown));
   for (auto m = d.emptied.rbegin(); m != d.emptied.rend(); ++m) {
     if (::rmdir(below(d.live, *m).c_str()) == 0) grown.insert(below(d.live, *m).parent_path());
   }
@@ -156,17 +163,8 @@ Result<std::size_t> swap_out(const DocumentSwap& d) {
     auto dir = below(d.live, m);
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return io_error("create", dir);
   }
-  std::size_t done = 0;
   std::set<fs::path> changed;  // folders that gained or lost a name
-  auto walked = for_each_exchange(d, [&](const Exchange& e) -> Result<void> {
-    if (!exchanged(e)) return {};
-    RK_TRY(exchange_names(e));
-    changed.insert(e.live.parent_path());
-    changed.insert(e.staged.parent_path());
-    ++done;
-    return {};
-  });
-  RK_TRY(walked);
+  RK_TRY_ASSIGN(auto done, exchange_each(d, false, changed));
   for (auto m = d.made.rbegin(); m != d.made.rend(); ++m) {
     if (::rmdir(below(d.live, *m).c_str()) == 0) changed.insert(below(d.live, *m).parent_path());
   }
