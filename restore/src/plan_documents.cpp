@@ -88,8 +88,8 @@ class DocumentPlanner {
     } else if (live) {  // a tenant restore needs names and kinds: diff reads the chosen files
       RK_TRY(scan_tree(live_docs, out_.by_file ? HashFiles::kNo : HashFiles::kYes, *live));
     }
-    diff::LiveHashes scanned;  // each live file is read once
-    if (live) {
+    diff::LiveHashes scanned;  // each live file is read once (the scan hashed them)
+    if (live && !out_.by_file) {
       scanned = [&](const std::string& rel) -> std::optional<core::Digest128> {
         auto e = live->find(rel);
         return e && *e ? (*e)->hash : std::nullopt;
