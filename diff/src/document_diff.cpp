@@ -31,7 +31,7 @@ class Scratch {
   Result<core::Database*> get() {
     if (!db_) {
       RK_TRY_ASSIGN(auto db, core::Database::open_scratch());
-      RK_TRY(db.use_as_scratch(4));  // the two sorts spill to disk rather than grow
+      RK_TRY(db.use_as_scratch(2));  // the two sorts spill to disk rather than grow
       RK_TRY(db.exec(kSchema));
       RK_TRY(db.exec("BEGIN"));  // never committed: the walks read it, then it is thrown away
       db_.emplace(std::move(db));

@@ -33,7 +33,7 @@ Choice::Choice(core::Database db) : db_(std::make_unique<core::Database>(std::mo
 
 Result<Choice> Choice::open() {
   RK_TRY_ASSIGN(auto db, core::Database::open_scratch());
-  RK_TRY(db.use_as_scratch(4));
+  RK_TRY(db.use_as_scratch(2));
   RK_TRY(db.exec(kChoiceSchema));
   RK_TRY(db.exec("BEGIN"));  // never committed: thrown away with the connection
   Choice c(std::move(db));

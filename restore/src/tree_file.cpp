@@ -23,7 +23,7 @@ CREATE TABLE tree(path TEXT PRIMARY KEY, type INTEGER NOT NULL, size INTEGER NOT
                   WITHOUT ROWID;
 )sql";
 constexpr std::string_view kColumns = "path, type, size, mtime_ns, inode, high, low";
-constexpr int kCacheMiB = 4;
+constexpr int kCacheMiB = 2;
 constexpr std::size_t kHashBatch = 4096;  // files hashed together on every core
 
 TreeEntry entry_at(const core::Statement& st) {
