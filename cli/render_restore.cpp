@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include <sstream>
+
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
@@ -243,6 +245,14 @@ Result<void> write_restore_json(const RestoreOutcome& o, std::ostream& out) {
             });
       },
       out);
+}
+
+Result<std::string> restore_json_text(const RestoreOutcome& o) {
+  std::ostringstream text;
+  RK_TRY(write_restore_json(o, text));
+  std::string out = std::move(text).str();
+  if (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
 }
 
 void render_recover_text(const restore::RecoverReport& r, std::ostream& out) {

@@ -22,10 +22,14 @@ struct RestoreOutcome {
 // "safe", "blocked", "restored", "refused".
 std::string restore_verdict(const RestoreOutcome& outcome);
 void render_restore_text(const RestoreOutcome& outcome, std::ostream& out);
-nlohmann::ordered_json restore_json(const RestoreOutcome& outcome);  // chosen_documents empty
+// The restore document with chosen_documents empty: write_restore_json / restore_json_text list
+// them.
+nlohmann::ordered_json restore_json(const RestoreOutcome& outcome);
 // restore_json with the plan's chosen documents listed one by one as they are read.
 // @error reading the list.
 Result<void> write_restore_json(const RestoreOutcome& outcome, std::ostream& out);
+// The same as one string (json_text's form: no final newline). @error reading the list.
+Result<std::string> restore_json_text(const RestoreOutcome& outcome);
 
 // "clean" (nothing was interrupted) or "recovered".
 std::string recover_verdict(const restore::RecoverReport& report);

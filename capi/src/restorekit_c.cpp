@@ -174,12 +174,16 @@ const restorekit_options& or_default(const restorekit_options* o) {
   return o ? *o : kDefaults;
 }
 
-restorekit_status give(restorekit_result** out, json doc, std::string verdict) {
+restorekit_status give_text(restorekit_result** out, std::string json_text, std::string verdict) {
   auto result = std::make_unique<restorekit_result>();
-  result->json = rk::cli::json_text(doc);
+  result->json = std::move(json_text);
   result->verdict = std::move(verdict);
   *out = result.release();
   return RESTOREKIT_OK;
+}
+
+restorekit_status give(restorekit_result** out, json doc, std::string verdict) {
+  return give_text(out, rk::cli::json_text(doc), std::move(verdict));
 }
 
 const char* linked_version(std::string_view name) {
@@ -544,7 +548,9 @@ restorekit_status restorekit_plan_restore(const restorekit_backup* backup,
     handle->plan = std::move(*planned);
     handle->mode = mode;
     rk::cli::RestoreOutcome outcome{handle->plan, std::nullopt, mode == RESTOREKIT_DRY_RUN};
-    handle->result.json = rk::cli::json_text(rk::cli::restore_json(outcome));
+    auto text = rk::cli::restore_json_text(outcome);
+    if (!text) return fail_with(std::move(text).error(), kSchema, error);
+    handle->result.json = std::move(*text);
     handle->result.verdict = rk::cli::restore_verdict(outcome);
     *out = handle.release();
     return RESTOREKIT_OK;
@@ -585,13 +591,20 @@ restorekit_status restorekit_apply(restorekit_plan* plan, const restorekit_optio
     rk::restore::ApplyOptions ao;
     ao.progress = progress_of(o);
     ao.cancel = o.cancel;
+    // The result lists a tenant restore's documents after apply removed the staging that held
+    // their list.
+    if (auto held = rk::restore::hold_chosen_documents(plan->plan); !held) {
+      return fail_with(std::move(held).error(), kSchema, error);
+    }
     // A blocked plan is refused (PLAN_BLOCKED) by apply itself, live untouched.
     auto applied = rk::restore::apply(plan->plan, ao);
     if (!applied) return fail_with(std::move(applied).error(), kSchema, error);
     rk::cli::RestoreOutcome outcome{plan->plan, std::move(*applied), false};
     plan->applied = true;
     if (!outcome.applied->applied) rk::restore::discard(plan->plan);
-    return give(out, rk::cli::restore_json(outcome), rk::cli::restore_verdict(outcome));
+    auto text = rk::cli::restore_json_text(outcome);
+    if (!text) return fail_with(std::move(text).error(), kSchema, error);
+    return give_text(out, std::move(*text), rk::cli::restore_verdict(outcome));
   });
 }
 
