@@ -478,11 +478,15 @@ class Applier {
 
   void drop_snapshot() { remove_tree(job_.snapshot); }
 
-  // A by-file swap's files, with their inodes under the lock, into the new snapshot (the journal
-  // names the list there; rollback reads it).
-  Result<void> list_documents() {
+  // The new safety snapshot's folder and, for a by-file swap, its list of the files with their
+  // inodes under the lock (the journal names the list there; rollback reads it). Nothing is left
+  // behind when it fails.
+  Result<void> start_snapshot() {
+    RK_TRY_ASSIGN(job_.snapshot, new_snapshot_dir(job_.live));
     if (!job_.documents || !job_.documents->choose) return {};
-    return write_file_swaps(job_.snapshot / kSwapList, *job_.documents);
+    auto listed = write_file_swaps(job_.snapshot / kSwapList, *job_.documents);
+    if (!listed) drop_snapshot();
+    return listed;
   }
 
   // Before the commit point: the documents back, the journal and the snapshot gone.
@@ -526,12 +530,8 @@ class Applier {
     }
     job_.method = Job::Method::kSwap;
     report_.method = "swap";
-    RK_TRY_ASSIGN(job_.snapshot, new_snapshot_dir(job_.live));
+    RK_TRY(start_snapshot());
     report_.snapshot = job_.snapshot;
-    if (auto listed = list_documents(); !listed) {
-      drop_snapshot();
-      return tl::unexpected(listed.error());
-    }
     auto undo = [&]() -> Result<void> {
       if (job_.retired_wal) RK_TRY(live_->exec("PRAGMA journal_mode=WAL"));
       return undo_common();
@@ -602,11 +602,7 @@ class Applier {
   // backup API (or the selective transaction), which is the commit point.
   Result<ApplyReport> by_copy(bool proven) {
     report_.method = "copy";
-    RK_TRY_ASSIGN(job_.snapshot, new_snapshot_dir(job_.live));
-    if (auto listed = list_documents(); !listed) {
-      drop_snapshot();
-      return tl::unexpected(listed.error());
-    }
+    RK_TRY(start_snapshot());
     auto snapshot_db = job_.snapshot / "database.sqlite";
     if (auto copied = copy_to_new_file(*live_, snapshot_db); !copied) {
       drop_snapshot();

@@ -1,14 +1,14 @@
 #include "tree_file.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
 #include <fmt/format.h>
+
+#include <restorekit/core/fs.hpp>
 
 namespace restorekit::restore::detail {
 
@@ -55,13 +55,7 @@ Result<core::Database> create_plan_database(const fs::path& file) {
   std::error_code ec;
   fs::remove(file, ec);
   // Private like plan.json (it names documents); SQLite takes an empty file as a new one.
-  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return fail(ErrorCode::kIo,
-                fmt::format("cannot create {}: {}", file.string(), std::strerror(errno)),
-                file.string());
-  }
-  ::close(fd);
+  RK_TRY(core::create_new_file(file));
   RK_TRY_ASSIGN(auto db, core::Database::open(file, core::OpenMode::kReadWrite));
   RK_TRY(db.use_as_scratch(kCacheMiB));
   return db;
