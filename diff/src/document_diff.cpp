@@ -66,8 +66,13 @@ class Side {
       : scratch_(scratch), table_(std::move(table)), in_memory_(in_memory) {}
 
   Result<void> add(Row row) {
-    if (!insert_ && rows_.size() < in_memory_ && bytes_ < kInMemoryBytes) {
-      bytes_ += sizeof(Row) + row.key.capacity() + row.rel.capacity();
+    // The bound counts the vector's room, not only its rows: it doubles when full.
+    std::size_t room = rows_.size() < rows_.capacity()
+                           ? rows_.capacity()
+                           : std::max<std::size_t>(16, 2 * rows_.size());
+    if (!insert_ && rows_.size() < in_memory_ && names_ + room * sizeof(Row) < kInMemoryBytes) {
+      rows_.reserve(room);
+      names_ += row.key.capacity() + row.rel.capacity();
       rows_.push_back(std::move(row));
       return {};
     }
@@ -144,7 +149,7 @@ class Side {
   std::string table_;
   std::size_t in_memory_;
   std::vector<Row> rows_;
-  std::size_t bytes_ = 0;  // held by rows_
+  std::size_t names_ = 0;  // held by rows_' strings
   std::size_t next_ = 0;
   std::optional<core::Statement> insert_;
   std::optional<core::Statement> walk_;
