@@ -1,5 +1,6 @@
 #include "render_common.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -14,35 +15,51 @@ std::string json_text(const nlohmann::ordered_json& doc) {
   return doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+Result<void> write_json_with_arrays(nlohmann::ordered_json doc,
+                                    const std::vector<StreamedArray>& arrays, std::ostream& out) {
+  for (const auto& a : arrays) doc[a.key] = nlohmann::ordered_json::array();
+  std::string text = json_text(doc);
+  // A top-level member's line is the only one starting with two spaces and its quoted name: a
+  // string holds no newline unescaped, and deeper members are indented further. Each array's
+  // '[' and ']' are where its empty text has them, in the order the document prints them.
+  std::vector<std::pair<std::size_t, const StreamedArray*>> at;
+  for (const auto& a : arrays) {
+    std::string empty = "\n  " + json_text(nlohmann::ordered_json(a.key)) + ": []";
+    at.emplace_back(text.find(empty) + empty.size() - 1, &a);  // its ']'
+  }
+  std::sort(at.begin(), at.end());
+  std::size_t from = 0;
+  Result<void> done;
+  std::string piece;
+  for (const auto& [close, array] : at) {
+    out << std::string_view(text).substr(from, close - from);  // up to and with '['
+    from = close;
+    if (!done) continue;
+    bool any = false;
+    auto emit = [&](const nlohmann::ordered_json& element) {
+      // As dump(2) prints an element of a top-level member: four spaces in.
+      std::string lines = json_text(element);
+      piece.assign(any ? ",\n    " : "\n    ");
+      std::size_t line = 0;
+      for (auto nl = lines.find('\n'); nl != std::string::npos; nl = lines.find('\n', line)) {
+        piece.append(lines, line, nl + 1 - line).append("    ");
+        line = nl + 1;
+      }
+      piece.append(lines, line);
+      out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+      any = true;
+    };
+    done = array->each(emit);
+    if (any) out << "\n  ";
+  }
+  out << std::string_view(text).substr(from) << "\n";
+  return done;
+}
+
 Result<void> write_json_with_array(nlohmann::ordered_json doc, const std::string& key,
                                    const std::function<Result<void>(const JsonEmit&)>& each,
                                    std::ostream& out) {
-  doc[key] = nlohmann::ordered_json::array();  // where `doc` has it already, or last
-  std::string text = json_text(doc);
-  // A top-level member's line is the only one starting with two spaces and its quoted name: a
-  // string holds no newline unescaped, and deeper members are indented further.
-  std::string empty = "\n  " + json_text(nlohmann::ordered_json(key)) + ": []";
-  auto at = text.find(empty);
-  out << std::string_view(text).substr(0, at + empty.size() - 1);  // up to and with '['
-  bool any = false;
-  std::string piece;
-  auto emit = [&](const nlohmann::ordered_json& element) {
-    // As dump(2) prints an element of a top-level member: four spaces in.
-    std::string lines = json_text(element);
-    piece.assign(any ? ",\n    " : "\n    ");
-    std::size_t from = 0;
-    for (auto nl = lines.find('\n'); nl != std::string::npos; nl = lines.find('\n', from)) {
-      piece.append(lines, from, nl + 1 - from).append("    ");
-      from = nl + 1;
-    }
-    piece.append(lines, from);
-    out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
-    any = true;
-  };
-  auto done = each(emit);
-  if (any) out << "\n  ";
-  out << std::string_view(text).substr(at + empty.size() - 1) << "\n";
-  return done;
+  return write_json_with_arrays(std::move(doc), {{key, each}}, out);
 }
 
 std::string human_bytes(std::uint64_t bytes) {

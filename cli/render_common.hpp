@@ -6,6 +6,7 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -20,13 +21,19 @@ nlohmann::ordered_json error_json(const Error& error);
 // fatal), without a final newline.
 std::string json_text(const nlohmann::ordered_json& doc);
 
-// Writes `doc` as json_text does, and a newline, with its top-level member `key` (added last
-// where `doc` has none) an array whose elements `each` hands to its emitter one at a time,
-// printed as they come, so
-// that a listing of millions of entries is never a document in memory. The text is the same as
-// json_text of the whole document. @error the first error `each` returns (the output then ends
-// where it stopped).
+// Writes `doc` as json_text does, and a newline, with each array's top-level member `key`
+// (added last where `doc` has none) an array whose elements `each` hands to its emitter one at
+// a time, printed as they come, so that a listing of millions of entries is never a document in
+// memory. The text is the same as json_text of the whole document. @error the first error an
+// `each` returns (that array then ends where it stopped, and the arrays after it are empty).
 using JsonEmit = std::function<void(const nlohmann::ordered_json&)>;
+struct StreamedArray {
+  std::string key;
+  std::function<Result<void>(const JsonEmit&)> each;
+};
+Result<void> write_json_with_arrays(nlohmann::ordered_json doc,
+                                    const std::vector<StreamedArray>& arrays, std::ostream& out);
+// The same with one array.
 Result<void> write_json_with_array(nlohmann::ordered_json doc, const std::string& key,
                                    const std::function<Result<void>(const JsonEmit&)>& each,
                                    std::ostream& out);

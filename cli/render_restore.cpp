@@ -52,50 +52,47 @@ void render_changes(const std::vector<restore::TableChange>& changes, std::ostre
 }
 
 // A record restore's rows: per table, what it does with how many, and their first keys.
-void render_records(const std::vector<restore::RecordChange>& records, std::ostream& out) {
-  if (records.empty()) return;
+void render_records(const restore::Plan& p, std::ostream& out) {
+  if (!p.records || p.records->count == 0) return;
   fmt::print(out, "rows of the record restore (key: action):\n");
   constexpr std::size_t kShown = 8;
-  for (std::size_t i = 0; i < records.size();) {
-    const std::string& table = records[i].table;
-    std::map<std::string, std::vector<std::string>> by_action;
-    for (; i < records.size() && records[i].table == table; ++i) {
-      by_action[std::string(restore::record_action_name(records[i].action))].push_back(
-          records[i].key);
-    }
-    for (const auto& [action, keys] : by_action) {
+  struct Rows {
+    std::uint64_t count = 0;
+    std::vector<std::string> first;
+  };
+  std::string table;
+  std::map<std::string, Rows> by_action;  // of `table`
+  auto print_table = [&] {
+    for (const auto& [action, rows] : by_action) {
       std::string shown;
-      for (std::size_t k = 0; k < keys.size() && k < kShown; ++k) {
-        if (k) shown += ' ';
-        shown += core::escape_name(keys[k]);
+      for (const auto& key : rows.first) {
+        if (!shown.empty()) shown += ' ';
+        shown += core::escape_name(key);
       }
-      if (keys.size() > kShown) shown += fmt::format(" … {} more", grouped(keys.size() - kShown));
+      if (rows.count > kShown) shown += fmt::format(" … {} more", grouped(rows.count - kShown));
       fmt::print(out, "  {:<24} {:<10} {:>6}  {}\n", core::escape_name(table), action,
-                 grouped(keys.size()), shown);
+                 grouped(rows.count), shown);
     }
-  }
-  auto conflicts = std::count_if(records.begin(), records.end(), [](const auto& r) {
-    return r.action == restore::RecordChange::Action::kKept ||
-           r.action == restore::RecordChange::Action::kReusedKey ||
-           r.action == restore::RecordChange::Action::kBlocked;
+    by_action.clear();
+  };
+  auto listed = restore::for_each_record(p, [&](const restore::RecordChange& r) -> Result<void> {
+    if (r.table != table) {
+      print_table();
+      table = r.table;
+    }
+    auto& rows = by_action[std::string(restore::record_action_name(r.action))];
+    if (++rows.count <= kShown) rows.first.push_back(r.key);
+    return {};
   });
-  if (conflicts > 0) {
+  print_table();
+  if (!listed) fmt::print(out, "  (cannot list them: {})\n", listed.error().message);
+  if (auto conflicts = p.records->conflicts; conflicts > 0) {
     fmt::print(out,
                "  {} conflict{}: kept = live changed the row since (--revert-changed sets it "
                "back); reused-key = live uses the key for another row (never overwritten); "
                "blocked = hangs off such a row\n",
-               grouped(static_cast<std::uint64_t>(conflicts)), conflicts == 1 ? "" : "s");
+               grouped(conflicts), conflicts == 1 ? "" : "s");
   }
-}
-
-json records_json(const std::vector<restore::RecordChange>& records) {
-  json out = json::array();
-  for (const auto& r : records) {
-    out.push_back({{"table", r.table},
-                   {"key", r.key},
-                   {"action", std::string(restore::record_action_name(r.action))}});
-  }
-  return out;
 }
 
 // A tenant restore's documents: how many it replaces and adds, and the first of them.
@@ -166,7 +163,7 @@ void render_restore_text(const RestoreOutcome& o, std::ostream& out) {
       render_diff_text(p->effects, out);
     }
     render_changes(o.applied ? o.applied->changes : p->changes, out);
-    render_records(p->records, out);
+    render_records(*p, out);
     render_chosen(*p, out);
     if (o.dry_run && !p->steps.empty()) {
       fmt::print(out, "apply would:\n");
@@ -208,7 +205,7 @@ json restore_json(const RestoreOutcome& o) {
     doc["selective"] = p->selection.selective();
     doc["changes"] = changes_json(o.applied ? o.applied->changes : p->changes);
     doc["chosen_documents"] = json::array();  // written by write_restore_json, one by one
-    doc["records"] = records_json(p->records);
+    doc["records"] = json::array();           // written by write_restore_json, one by one
     doc["steps"] = p->steps;
     doc["live_hash"] = p->live_hash.hex();
     doc["result_hash"] = p->result_hash.hex();
@@ -231,20 +228,28 @@ json restore_json(const RestoreOutcome& o) {
 
 Result<void> write_restore_json(const RestoreOutcome& o, std::ostream& out) {
   auto doc = restore_json(o);
-  if (!o.plan || !o.plan->chosen_documents) {
+  if (!o.plan) {
     out << json_text(doc) << '\n';
     return {};
   }
-  return write_json_with_array(
-      std::move(doc), "chosen_documents",
-      [&](const JsonEmit& emit) {
-        return restore::for_each_chosen_document(
-            *o.plan, [&](const restore::ChosenDocument& c) -> Result<void> {
-              emit({{"path", c.path}, {"live_path", c.live_path}, {"replaces", c.replaces}});
-              return {};
-            });
-      },
-      out);
+  const restore::Plan& p = *o.plan;
+  auto documents = [&](const JsonEmit& emit) {
+    return restore::for_each_chosen_document(
+        p, [&](const restore::ChosenDocument& c) -> Result<void> {
+          emit({{"path", c.path}, {"live_path", c.live_path}, {"replaces", c.replaces}});
+          return {};
+        });
+  };
+  auto records = [&](const JsonEmit& emit) {
+    return restore::for_each_record(p, [&](const restore::RecordChange& r) -> Result<void> {
+      emit({{"table", r.table},
+            {"key", r.key},
+            {"action", std::string(restore::record_action_name(r.action))}});
+      return {};
+    });
+  };
+  return write_json_with_arrays(std::move(doc),
+                                {{"chosen_documents", documents}, {"records", records}}, out);
 }
 
 Result<std::string> restore_json_text(const RestoreOutcome& o) {

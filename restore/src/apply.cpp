@@ -657,7 +657,7 @@ class Applier {
       if (auto same = before_commit(); !same) return abandon(same.error());
       auto changes = run_selective(*live_, job_.staged_database, *job_.selection);
       if (!changes) return abandon(changes.error());
-      report_.changes = std::move(changes->changes);
+      report_.changes = std::move(*changes);
     } else {
       auto staged = core::Database::open_untrusted(job_.staged_database);
       if (!staged) return abandon(staged.error());

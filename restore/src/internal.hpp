@@ -18,6 +18,7 @@
 #include <restorekit/diff/diff.hpp>
 #include <restorekit/restore/restore.hpp>
 
+#include "record_list.hpp"
 #include "tree_file.hpp"
 
 namespace restorekit::restore::detail {
@@ -113,37 +114,25 @@ std::chrono::nanoseconds unsettled_for(const DatabaseFingerprint& f, std::int64_
 // reading the staged backup database; triggers and foreign-key enforcement are off for the
 // transaction, and foreign_key_check afterwards counts orphaned rows per table.
 // @error kInvalidArgument (a named table or tenant column that does not exist), kDatabase.
-// A record restore (selection.records()) also lists every row it considered and the document
-// names of the rows it brings back; then new foreign-key violations are an error (kConflict:
-// the closure should leave none).
-struct SelectiveOutcome {
-  std::vector<TableChange> changes;
-  std::vector<RecordChange> records;
-  std::vector<std::string> documents;
-};
-[[nodiscard]] Result<SelectiveOutcome> run_selective(
+// A record restore (selection.records()) also lists into `list`, when given, every row it
+// considered and the document names (`references`' values) of the rows it brings back; then new
+// foreign-key violations are an error (kConflict: the closure should leave none).
+[[nodiscard]] Result<std::vector<TableChange>> run_selective(
     core::Database& target, const fs::path& staged, const Selection& selection,
-    const std::vector<core::ColumnRef>& references = {});
+    const std::vector<core::ColumnRef>& references = {}, RecordListWriter* list = nullptr);
 
 // --- records.cpp ------------------------------------------------------------------------------
 
-struct RecordOutcome {
-  std::vector<TableChange> changes;    // rows inserted and reverted, per table
-  std::vector<RecordChange> records;   // every row considered
-  std::vector<std::string> documents;  // reference-column values of the rows brought back
-};
-
 // A record restore inside the caller's transaction on `target` (the staged backup attached as
 // rk_backup; `backup_reader` a read-only connection to it, where --where conditions are tried
-// first). `references`: the profile's document columns. @error kInvalidArgument (a table not in
-// both, a key of the wrong arity, a condition that does not compile), kNotFound (no such row,
-// no row meets a condition), kDatabase.
-[[nodiscard]] Result<RecordOutcome> run_records(core::Database& target,
-                                                const core::DatabaseSummary& live,
-                                                const core::DatabaseSummary& backup,
-                                                core::Database& backup_reader,
-                                                const Selection& selection,
-                                                const std::vector<core::ColumnRef>& references);
+// first). With `list`, lists every row considered and the values of `references` (the profile's
+// document columns) in the rows brought back. @return the rows inserted and reverted, per table.
+// @error kInvalidArgument (a table not in both, a key of the wrong arity, a condition that does
+// not compile), kNotFound (no such row, no row meets a condition), kDatabase.
+[[nodiscard]] Result<std::vector<TableChange>> run_records(
+    core::Database& target, const core::DatabaseSummary& live, const core::DatabaseSummary& backup,
+    core::Database& backup_reader, const Selection& selection,
+    const std::vector<core::ColumnRef>& references, RecordListWriter* list);
 
 // --- guard.cpp ------------------------------------------------------------------------------
 
@@ -289,7 +278,6 @@ struct DocumentsInput {
   bool staged = false;               // the pass staged every document under `files_dir`
   fs::path files_dir;
   core::Database& backup;  // the staged database (a tenant restore's references)
-  const std::vector<std::string>& record_documents;  // the names a record restore's rows hold
 };
 
 struct DocumentsOutcome {
@@ -317,11 +305,11 @@ struct HashesInput {
 struct HashesOutcome {
   double read_seconds = 0;  // one read of live (its content hash, or a selective one's copy)
   double hash_seconds = 0;  // what a copy's apply spends checking live's hash meanwhile
-  std::vector<std::string> record_documents;  // the names a record restore's rows hold
 };
 
 // Fills live_bytes, staged_database_hash, live_hash, live_fingerprint and result_hash, and for a
-// selective restore its changes, records and ORPHANED_ROWS checks. Touches no documents field,
+// selective restore its changes, records (with the names its rows hold) and ORPHANED_ROWS
+// checks. Touches no documents field,
 // so it may run beside plan_documents() (a full restore).
 [[nodiscard]] Result<HashesOutcome> plan_hashes(Plan& plan, const HashesInput& in);
 

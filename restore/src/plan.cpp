@@ -227,13 +227,11 @@ class Planner {
     swap_ = swap_expected();
     if (p_.selection.selective()) {
       RK_TRY(hashes());  // a selective restore's rows, and so a record restore's documents
-      RK_TRY(documents(hashes_.record_documents));
+      RK_TRY(documents());
     } else {
       // A full restore's documents do not wait for the hashes: live's documents are read
       // while live's content is hashed (each on its own core; the two fill disjoint fields).
-      static const std::vector<std::string> kNoRecords;
-      auto documents_read =
-          std::async(std::launch::async, [this] { return documents(kNoRecords); });
+      auto documents_read = std::async(std::launch::async, [this] { return documents(); });
       auto hashed = hashes();
       auto documented = documents_read.get();
       RK_TRY(hashed);
@@ -363,10 +361,9 @@ class Planner {
     return {};
   }
 
-  // `records`: the document names a record restore's rows hold.
-  Result<void> documents(const std::vector<std::string>& records) {
-    RK_TRY_ASSIGN(documents_, detail::plan_documents(p_, {o_, report_, stage_documents_, files_dir_,
-                                                          *staged_db_, records}));
+  Result<void> documents() {
+    RK_TRY_ASSIGN(documents_, detail::plan_documents(
+                                  p_, {o_, report_, stage_documents_, files_dir_, *staged_db_}));
     return {};
   }
 

@@ -151,11 +151,12 @@ class DocumentPlanner {
     }
     RK_TRY_ASSIGN(choice, Choice::open());
     ReferencedDocuments refs;
-    if (records) {  // the names that the rows it brings back hold
-      for (const auto& v : in_.record_documents) {
-        if (auto path = core::normalize_entry_path(root + v)) {
-          RK_TRY(choice->want(core::name_key(*path)));
-        }
+    if (records) {  // the names that the rows it brings back hold (listed by plan_hashes)
+      if (p_.records) {
+        RK_TRY(for_each_record_name(*p_.records, [&](std::string_view v) -> Result<void> {
+          auto path = core::normalize_entry_path(root + std::string(v));
+          return path ? choice->want(core::name_key(*path)) : Result<void>{};
+        }));
       }
     } else {
       DocumentChoice tenants{p_.selection.tenants, {}};

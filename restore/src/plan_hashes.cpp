@@ -94,11 +94,16 @@ class HashPlanner {
     db.stop_when(o_.cancel);
     RK_TRY_ASSIGN(p_.live_hash, core::content_hash(db, o_.cancel));
     static const std::vector<core::ColumnRef> kNone;
-    RK_TRY_ASSIGN(auto outcome, run_selective(db, p_.staged_database, p_.selection,
-                                              o_.profile ? o_.profile->references : kNone));
-    p_.changes = std::move(outcome.changes);
-    p_.records = std::move(outcome.records);
-    out_.record_documents = std::move(outcome.documents);
+    std::optional<RecordListWriter> list;
+    if (p_.selection.records()) {
+      RK_TRY_ASSIGN(list, RecordListWriter::create());
+    }
+    RK_TRY_ASSIGN(p_.changes, run_selective(db, p_.staged_database, p_.selection,
+                                            o_.profile ? o_.profile->references : kNone,
+                                            list ? &*list : nullptr));
+    if (list) {
+      RK_TRY_ASSIGN(p_.records, std::move(*list).save());
+    }
     RK_TRY_ASSIGN(p_.result_hash, core::content_hash(db, o_.cancel));
     return {};
   }

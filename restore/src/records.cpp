@@ -148,14 +148,16 @@ Graph build_graph(const core::DatabaseSummary& live, const core::DatabaseSummary
 
 class Records {
  public:
-  Records(core::Database& db, const Selection& sel, const std::vector<core::ColumnRef>& references)
-      : db_(db), sel_(sel), references_(references) {}
+  Records(core::Database& db, const Selection& sel, const std::vector<core::ColumnRef>& references,
+          RecordListWriter* list)
+      : db_(db), sel_(sel), references_(references), list_(list) {}
 
-  Result<RecordOutcome> run(const core::DatabaseSummary& live, const core::DatabaseSummary& backup,
-                            core::Database& backup_reader) {
+  Result<std::vector<TableChange>> run(const core::DatabaseSummary& live,
+                                       const core::DatabaseSummary& backup,
+                                       core::Database& backup_reader) {
     g_ = build_graph(live, backup, sel_);
     RK_TRY(make_temp_tables());
-    auto done = [&]() -> Result<RecordOutcome> {
+    auto done = [&]() -> Result<std::vector<TableChange>> {
       RK_TRY(seed(backup_reader));
       RK_TRY(close());
       RK_TRY(classify());
@@ -182,7 +184,8 @@ class Records {
           "action FROM rk_backup.{t} LIMIT 0; CREATE UNIQUE INDEX {tt}_key ON {name}({k})",
           fmt::arg("tt", n.temp), fmt::arg("slots", slots),
           fmt::arg("t", quote_identifier(n.live->name)),
-          fmt::arg("name", n.temp.substr(n.temp.find('.') + 1)), fmt::arg("k", fmt::join(k, ", ")))));
+          fmt::arg("name", n.temp.substr(n.temp.find('.') + 1)),
+          fmt::arg("k", fmt::join(k, ", ")))));
     }
     return {};
   }
@@ -364,8 +367,8 @@ class Records {
     });
   }
 
-  Result<RecordOutcome> apply() {
-    RecordOutcome out;
+  Result<std::vector<TableChange>> apply() {
+    std::vector<TableChange> out;
     for (const auto& n : g_.nodes) {
       std::string t = quote_identifier(n.live->name);
       std::string cols = list(n.columns);
@@ -387,14 +390,16 @@ class Records {
           fmt::arg("k", fmt::join(key_slots(n.key.size()), ", ")), fmt::arg("tt", n.temp),
           fmt::arg("rev", action_text(Action::kRevert)))));
       change.reverted = static_cast<std::uint64_t>(db_.changes());
-      RK_TRY(list_records(n, out.records));
-      RK_TRY(referenced(n, out.documents));
-      if (change.inserted || change.reverted) out.changes.push_back(std::move(change));
+      if (list_) {
+        RK_TRY(list_records(n));
+        RK_TRY(referenced(n));
+      }
+      if (change.inserted || change.reverted) out.push_back(std::move(change));
     }
     return out;
   }
 
-  Result<void> list_records(const Node& n, std::vector<RecordChange>& out) {
+  Result<void> list_records(const Node& n) {
     std::string key;
     for (std::size_t i = 0; i < n.key.size(); ++i) {
       key += fmt::format("{}coalesce(CAST(k{} AS TEXT), 'NULL')", i ? " || ',' || " : "", i);
@@ -409,13 +414,12 @@ class Records {
                        Action::kReusedKey, Action::kBlocked}) {
         if (record_action_name(x) == a) action = x;
       }
-      out.push_back(RecordChange{n.live->name, std::string(st.column_text(0)), action});
-      return {};
+      return list_->add(n.live->name, st.column_text(0), action);
     });
   }
 
   // The document names that the rows brought back hold in the profile's reference columns.
-  Result<void> referenced(const Node& n, std::vector<std::string>& out) {
+  Result<void> referenced(const Node& n) {
     for (const auto& ref : references_) {
       if (ref.table != n.live->name || !has_column_or_rowid(*n.backup, ref.column)) continue;
       std::string col = "b." + quote_identifier(ref.column);
@@ -427,10 +431,7 @@ class Records {
                        fmt::arg("tt", n.temp), fmt::arg("bk", slots_match(n, "k", "b")),
                        fmt::arg("ins", action_text(Action::kInsert)),
                        fmt::arg("rev", action_text(Action::kRevert)))));
-      RK_TRY(st.for_each([&]() -> Result<void> {
-        out.emplace_back(st.column_text(0));
-        return {};
-      }));
+      RK_TRY(st.for_each([&] { return list_->add_name(st.column_text(0)); }));
     }
     return {};
   }
@@ -438,16 +439,17 @@ class Records {
   core::Database& db_;
   const Selection& sel_;
   const std::vector<core::ColumnRef>& references_;
+  RecordListWriter* list_;  // none: apply, which lists nothing
   Graph g_;
 };
 
 }  // namespace
 
-Result<RecordOutcome> run_records(core::Database& target, const core::DatabaseSummary& live,
-                                  const core::DatabaseSummary& backup,
-                                  core::Database& backup_reader, const Selection& selection,
-                                  const std::vector<core::ColumnRef>& references) {
-  return Records(target, selection, references).run(live, backup, backup_reader);
+Result<std::vector<TableChange>> run_records(
+    core::Database& target, const core::DatabaseSummary& live, const core::DatabaseSummary& backup,
+    core::Database& backup_reader, const Selection& selection,
+    const std::vector<core::ColumnRef>& references, RecordListWriter* list) {
+  return Records(target, selection, references, list).run(live, backup, backup_reader);
 }
 
 }  // namespace restorekit::restore::detail

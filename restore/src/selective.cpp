@@ -113,9 +113,10 @@ Result<std::map<std::string, std::uint64_t>> fk_violations(core::Database& db) {
   return out;
 }
 
-Result<SelectiveOutcome> run_selective(core::Database& target, const fs::path& staged,
-                                       const Selection& sel,
-                                       const std::vector<core::ColumnRef>& references) {
+Result<std::vector<TableChange>> run_selective(core::Database& target, const fs::path& staged,
+                                               const Selection& sel,
+                                               const std::vector<core::ColumnRef>& references,
+                                               RecordListWriter* list) {
   if (!sel.tenants.empty() && !sel.tenant) {
     return fail(ErrorCode::kInvalidArgument,
                 "a tenant restore needs the tenant column: give --tenant-column or a profile");
@@ -138,18 +139,14 @@ Result<SelectiveOutcome> run_selective(core::Database& target, const fs::path& s
   RK_TRY_ASSIGN(auto attach, target.prepare("ATTACH ? AS rk_backup"));
   attach.bind(1, std::string_view(immutable_uri(staged)));
   RK_TRY(attach.run());
-  SelectiveOutcome out;
-  auto& changes = out.changes;
+  std::vector<TableChange> changes;
   auto body = [&]() -> Result<void> {
     RK_TRY(target.exec("BEGIN IMMEDIATE"));
     std::map<std::string, std::uint64_t> before;  // a record restore adds no violation
     if (sel.records()) {
       RK_TRY_ASSIGN(before, fk_violations(target));
-      RK_TRY_ASSIGN(auto r,
-                    run_records(target, live_summary, backup_summary, backup_db, sel, references));
-      changes = std::move(r.changes);
-      out.records = std::move(r.records);
-      out.documents = std::move(r.documents);
+      RK_TRY_ASSIGN(changes, run_records(target, live_summary, backup_summary, backup_db, sel,
+                                         references, list));
     }
     std::string marks;
     for (std::size_t i = 0; i < sel.tenants.size(); ++i) marks += i ? ",?" : "?";
@@ -200,7 +197,7 @@ Result<SelectiveOutcome> run_selective(core::Database& target, const fs::path& s
   if (!done) (void)target.exec("ROLLBACK");
   (void)target.exec("DETACH rk_backup");
   RK_TRY(done);
-  return out;
+  return changes;
 }
 
 }  // namespace restorekit::restore::detail

@@ -33,11 +33,6 @@ struct TreeEntry {
   friend bool operator==(const TreeEntry&, const TreeEntry&) = default;
 };
 
-// A new SQLite file that the plan keeps (one there is replaced): private to the caller, written
-// without a journal (a file cut short has another digest, which apply refuses), 2 MiB of cache.
-// @error kIo, kDatabase.
-[[nodiscard]] Result<core::Database> create_plan_database(const std::filesystem::path& file);
-
 class Tree;
 
 // A new SQLite file that the plan keeps (one there is replaced): private to the caller, written

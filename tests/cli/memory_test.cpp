@@ -6,6 +6,7 @@
 // readers each holding it, before the directory was read in windows).
 #include <algorithm>
 #include <fstream>
+#include <map>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -345,6 +346,77 @@ TEST_F(Memory, ATenantRestoreOfManyDocumentsIsPlannedAppliedAndRolledBackWithinT
   ASSERT_EQ(rolled.exit_code, 0) << rolled.out.substr(0, 2000) << rolled.err;
   EXPECT_LE(peak_kib(rolled), kBudgetKiB) << "rollback of 100,000 documents";
   EXPECT_TRUE(fs::exists(dir / "live/docs/c1" / fmt::format("100000-{}.txt", pad)));
+}
+
+// A record restore of 300,001 rows (a company, its 100,000 persons and their 200,000 documents'
+// rows; half of those rows deleted in live, some persons changed, some moved to another company)
+// whose rows name 100,000 files, made with sqlite3 and touch. Its steps looked keys up in sets
+// whose key slots had no affinity, so every lookup from a key column scanned the set (over ten
+// minutes for this one); the dry run listed every row and every name in vectors and printed the
+// rows from a JSON document (272 MiB), and apply listed them again under the lock.
+TEST_F(Memory, ARecordRestoreOfManyRowsIsPlannedAndAppliedWithinTheBudget) {
+  RK_REQUIRE_TOOL("sqlite3");
+  ScratchDir dir;
+  std::string pad(150, 'n');
+  auto script = fmt::format(
+      "mkdir -p app/docs/c1 && (cd app/docs/c1 && seq -f '%06g-{0}.txt' 1 100000 | xargs touch) "
+      "&& sqlite3 app/app.sqlite \"CREATE TABLE companies(id INTEGER PRIMARY KEY, name TEXT); "
+      "CREATE TABLE persons(id INTEGER PRIMARY KEY, company_id INTEGER REFERENCES companies(id), "
+      "name TEXT); CREATE TABLE documents(id INTEGER PRIMARY KEY, person_id INTEGER REFERENCES "
+      "persons(id), path TEXT); INSERT INTO companies VALUES (1, 'Acme'), (2, 'Zeta'); "
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) "
+      "INSERT INTO persons SELECT i, 1, 'person ' || i FROM n; "
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) "
+      "INSERT INTO documents SELECT i, (i + 1) / 2, CASE WHEN i <= 100000 THEN "
+      "printf('c1/%06d-{0}.txt', i) END FROM n;\" && "
+      "printf '[documents]\\nroot = \"docs/\"\\nreferences = [\"documents.path\"]\\n' > app.toml",
+      pad);
+  ASSERT_EQ(sh(script, dir.path()), 0);
+  auto backup =
+      run({restorekit_exe(), "backup", "--db", (dir / "app/app.sqlite").string(), "--docs",
+           (dir / "app/docs").string(), "-o", (dir / "backup.tar.zst").string()});
+  ASSERT_EQ(backup.exit_code, 0) << backup.out << backup.err;
+  ASSERT_EQ(sh("mkdir live && cp app/app.sqlite live/ && cp -a app/docs live/docs && sqlite3 "
+               "live/app.sqlite \"DELETE FROM documents WHERE id % 2 = 0; UPDATE persons SET "
+               "name = name || '!' WHERE id % 7 = 0; UPDATE persons SET company_id = 2 WHERE "
+               "id % 11 = 0;\"",
+               dir.path()),
+            0);
+  auto planned = measured(
+      {"restore", (dir / "backup.tar.zst").string(), "--live", (dir / "live/app.sqlite").string(),
+       "--live-docs", (dir / "live/docs").string(), "--profile", (dir / "app.toml").string(),
+       "--row", "companies:1", "--dry-run", "--plan-out", (dir / "plan").string(), "--json"});
+  ASSERT_EQ(planned.exit_code, 0) << planned.out.substr(0, 2000) << planned.err;
+  auto doc = nlohmann::json::parse(planned.out, nullptr, false);
+  ASSERT_FALSE(doc.is_discarded());
+  EXPECT_EQ(doc["verdict"], "safe");
+  ASSERT_EQ(doc["records"].size(), 300'001u);
+  std::map<std::string, std::uint64_t> actions;
+  for (const auto& r : doc["records"])
+    ++actions[r["table"].get<std::string>() + " " + r["action"].get<std::string>()];
+  // Persons: every 11th is another company's now (its key reused), every 7th else changed (kept).
+  EXPECT_EQ(actions["persons reused-key"], 9'090u);
+  EXPECT_EQ(actions["persons kept"], 14'285u - 1'298u);  // 7 | id, but not 77 | id
+  // Documents: the even ones come back, but not those hanging off a reused key.
+  EXPECT_EQ(actions["documents blocked"], 9'090u);
+  EXPECT_EQ(actions["documents insert"], 100'000u - 9'090u);
+  std::uint64_t named = 0;  // the inserted rows that name a file
+  for (const auto& r : doc["records"]) {
+    if (r["table"] != "documents" || r["action"] != "insert") continue;
+    named += std::stoull(r["key"].get<std::string>()) <= 100'000;
+  }
+  EXPECT_EQ(doc["chosen_documents"].size(), named);
+  EXPECT_LE(peak_kib(planned), kBudgetKiB) << "dry run of a record restore of 300,001 rows";
+  auto applied = measured({"restore", "--apply", (dir / "plan").string(), "--json"});
+  ASSERT_EQ(applied.exit_code, 0) << applied.out.substr(0, 2000) << applied.err;
+  auto after = nlohmann::json::parse(applied.out, nullptr, false);
+  ASSERT_FALSE(after.is_discarded());
+  EXPECT_EQ(after["verdict"], "restored");
+  EXPECT_EQ(after["chosen_documents"].size(), named);
+  EXPECT_LE(peak_kib(applied), kBudgetKiB) << "apply of a record restore of 300,001 rows";
+  auto count =
+      run({"sqlite3", (dir / "live/app.sqlite").string(), "SELECT count(*) FROM documents"});
+  EXPECT_EQ(count.out, fmt::format("{}\n", 200'000 - 9'090));
 }
 
 }  // namespace

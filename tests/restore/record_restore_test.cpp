@@ -158,9 +158,13 @@ class RecordRestore : public ::testing::Test {
 
   std::size_t count(const restore::Plan& p, const std::string& table,
                     restore::RecordChange::Action a) {
-    return static_cast<std::size_t>(
-        std::count_if(p.records.begin(), p.records.end(),
-                      [&](const auto& r) { return r.table == table && r.action == a; }));
+    std::size_t n = 0;
+    auto listed = restore::for_each_record(p, [&](const restore::RecordChange& r) -> Result<void> {
+      n += r.table == table && r.action == a;
+      return {};
+    });
+    EXPECT_TRUE(listed) << listed.error().message;
+    return n;
   }
 
   ScratchDir dir_;
@@ -317,11 +321,15 @@ TEST_F(RecordRestore, TheCommandLineListsTheRowsAndRestoresThem) {
   EXPECT_NE(text.out.find("reused-key"), std::string::npos) << text.out;
   auto json = run(with({"--where", "persons", "email = 'p25@example.com'", "--dry-run", "--json"}));
   ASSERT_EQ(json.exit_code, 0) << json.out << json.err;
-  auto doc = nlohmann::json::parse(json.out);
+  auto doc = nlohmann::ordered_json::parse(json.out);
+  // Both lists are printed as they are read (the rows, the documents they bring back): the text
+  // is still the one document, as the CLI prints any other.
+  EXPECT_EQ(doc.dump(2) + "\n", json.out);
   ASSERT_TRUE(doc["records"].is_array());
   EXPECT_TRUE(std::any_of(doc["records"].begin(), doc["records"].end(), [](const auto& r) {
     return r["table"] == "persons" && r["key"] == "25" && r["action"] == "insert";
   })) << json.out;
+  EXPECT_FALSE(doc["chosen_documents"].empty()) << json.out;
   auto misuse = run(with({"--revert-changed", "--dry-run"}));
   EXPECT_EQ(misuse.exit_code, 2) << misuse.out;
   EXPECT_NE(misuse.err.find("--revert-changed"), std::string::npos) << misuse.err;

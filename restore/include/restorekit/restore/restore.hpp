@@ -133,6 +133,16 @@ struct RecordChange {
 // "insert", "revert", "unchanged", "kept", "reused-key", "blocked".
 std::string_view record_action_name(RecordChange::Action action);
 
+// A record restore's rows: every row it considered and what it does with it, listed in a file
+// (for_each_record) table by table, each table's rows by key.
+struct RecordList {
+  std::filesystem::path file;
+  std::uint64_t count = 0;
+  std::uint64_t conflicts = 0;  // kept, reused-key and blocked rows
+  // The file's private temporary folder, removed with the plan's last copy.
+  std::shared_ptr<const core::TempDir> holder;
+};
+
 // A file the dry run keeps beside plan.json, in the staging folder (the plan folder when kept),
 // and the XXH3-128 of its bytes: apply refuses a kept plan whose file has other bytes. The
 // documents trees as the dry run saw them (the staged tree apply may install, with hashes; the
@@ -193,7 +203,7 @@ struct Plan {
   std::vector<core::Finding> checks;  // verify findings + restore checks, errors first
   diff::DiffReport effects;
   std::vector<TableChange> changes;   // selective restore: per table
-  std::vector<RecordChange> records;  // record restore: every row considered, by table and key
+  std::optional<RecordList> records;  // a record restore's rows (a fresh plan only)
   std::vector<std::string> steps;     // what apply will do, in order, as sentences
 
   core::Digest128 live_hash;  // content hash of live when planned
@@ -270,6 +280,13 @@ void discard(const Plan& plan);
 using ChosenFn = std::function<Result<void>(const ChosenDocument&)>;
 [[nodiscard]] Result<void> for_each_chosen_document(
     const Plan& plan, const ChosenFn& fn,
+    std::uint64_t limit = std::numeric_limits<std::uint64_t>::max());
+
+// Calls `fn` for each row of a record restore's plan (Plan::records), the first `limit` of them.
+// @error kBadBackup (a list that is not one), kDatabase, or the first of fn's.
+using RecordFn = std::function<Result<void>(const RecordChange&)>;
+[[nodiscard]] Result<void> for_each_record(
+    const Plan& plan, const RecordFn& fn,
     std::uint64_t limit = std::numeric_limits<std::uint64_t>::max());
 
 // Test seam: called at each step boundary of apply (and, during the page copy, after every
