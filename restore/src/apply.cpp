@@ -417,304 +417,372 @@ void note_inodes(DocumentSwap& d) {
 
 namespace {
 
-// One apply (or rollback): the lock, the proof that live is what the plan saw, then the staged
-// database installed by swap where one rename exchange can serve, else by copy.
-class Applier {
- public:
-  Applier(Job job, const ApplyOptions& o) : job_(std::move(job)), o_(o) {}
+// What one apply (or rollback) holds once live is locked, passed to the way that installs the
+// staged database: the job, live's connection (its exclusive lock), the journal, the report.
+struct Session {
+  Job job;
+  const ApplyOptions& o;
+  ApplyReport report;
+  Clock::time_point started;
+  Clock::time_point locked_at;
+  std::optional<core::Database> live;
+  fs::path journal;
 
-  Result<ApplyReport> run() {
-    started_ = Clock::now();
-    RK_TRY(core::require_no_unfinished_restore(job_.live));
-    if (auto why = unsafe_job(job_)) return refuse("UNSAFE_LAYOUT", *why);
-    RK_TRY(make_private_dir(core::restore_state_dir(job_.live)));
-    RK_TRY(make_private_dir(core::restore_snapshots_dir(job_.live)));
-    // The live documents as the dry run saw them, compared whole before the lock (a large tree's
-    // scan is no downtime) and by their folders under it.
-    std::optional<Tree> live_docs;
-    if (auto changed = documents_changed(job_, live_docs)) {
-      return refuse("DOCUMENTS_CHANGED", *changed);
-    }
-    if (auto users = processes_using(job_.live); !users.empty()) {
-      return refuse("LIVE_IN_USE",
-                    fmt::format("{} is open in {}", job_.live.string(), users.front()));
-    }
-    auto locked = lock_live(job_.live);
-    if (!locked && locked.error().code == ErrorCode::kConflict) {
-      return refuse("LIVE_IN_USE", locked.error().message);
-    }
-    if (!locked) return tl::unexpected(locked.error());
-    live_.emplace(std::move(*locked));
-    locked_at_ = Clock::now();
-    hook("locked");
-    journal_ = core::restore_journal_path(job_.live);
-    if (job_.documents) note_inodes(*job_.documents);
-    if (auto changed = folders_changed(job_, live_docs)) {
-      return refuse("DOCUMENTS_CHANGED", *changed);
-    }
-    // Live as the plan saw it, shown without reading it: its fingerprint is unchanged.
-    auto now = fingerprint(job_.live);
-    bool proven =
-        job_.expected_live && job_.live_fingerprint && now && *now == *job_.live_fingerprint;
-    std::error_code ec;
-    auto target = fs::canonical(job_.live, ec);
-    std::optional<std::string> why_copy =
-        ec ? std::optional<std::string>(ec.message()) : swap_blocker(job_, target);
-    if (!why_copy) return by_swap(target, proven);
-    report_.copy_reason = *why_copy;
-    return by_copy(proven);
-  }
-
- private:
-  void hook(std::string_view step) {
-    if (o_.on_step) o_.on_step(step);
+  void hook(std::string_view step) const {
+    if (o.on_step) o.on_step(step);
   }
 
   Result<ApplyReport> refuse(std::string code, std::string why) {
-    report_.refusal = refusal(std::move(code), std::move(why));
-    report_.seconds = since(started_);
-    return report_;
+    report.refusal = refusal(std::move(code), std::move(why));
+    report.seconds = since(started);
+    return report;
   }
 
-  void drop_snapshot() { remove_tree(job_.snapshot); }
+  void drop_snapshot() const { remove_tree(job.snapshot); }
 
   // The new safety snapshot's folder and, for a by-file swap, its list of the files with their
   // inodes under the lock (the journal names the list there; rollback reads it). Nothing is left
   // behind when it fails.
   Result<void> start_snapshot() {
-    RK_TRY_ASSIGN(job_.snapshot, new_snapshot_dir(job_.live));
-    if (!job_.documents || !job_.documents->choose) return {};
-    auto listed = write_file_swaps(job_.snapshot / kSwapList, *job_.documents);
+    RK_TRY_ASSIGN(job.snapshot, new_snapshot_dir(job.live));
+    if (!job.documents || !job.documents->choose) return {};
+    auto listed = write_file_swaps(job.snapshot / kSwapList, *job.documents);
     if (!listed) drop_snapshot();
     return listed;
   }
 
   // Before the commit point: the documents back, the journal and the snapshot gone.
   Result<void> undo_common() {
-    if (job_.documents) RK_TRY(swap_out(*job_.documents));
+    if (job.documents) RK_TRY(swap_out(*job.documents));
     std::error_code ec;
-    fs::remove(journal_, ec);
+    fs::remove(journal, ec);
     drop_snapshot();
     return {};
   }
 
-  // The swap: live's exclusive lock is held (and the staged file's, so that nobody opens the new
-  // file before the swap stands); live's WAL is checkpointed and retired, the documents and then
-  // the database are exchanged by rename; the old file becomes the snapshot. Everything under
-  // the lock is small and constant: the downtime does not grow with the database.
-  Result<ApplyReport> by_swap(const fs::path& target, bool proven) {
-    if (proven) {
-      job_.old_hash = *job_.expected_live;
-    } else {  // live changed on disk since the plan (or no plan): its content decides, read now
-      RK_TRY_ASSIGN(auto h, core::content_hash(*live_, o_.cancel));
-      if (job_.expected_live && h != *job_.expected_live) return live_changed(h);
-      job_.old_hash = h;
-    }
-    std::optional<core::Database> staged_lock;
-    {
-      RK_TRY_ASSIGN(auto l, lock_live(job_.staged_database));
-      staged_lock.emplace(std::move(l));
-    }
-    auto staged_now = fingerprint(job_.staged_database);
-    if (!job_.staged_fingerprint || !staged_now ||
-        staged_now->file != job_.staged_fingerprint->file) {
-      return refuse("STAGED_CHANGED",
-                    fmt::format("the staged database {} was written after it was checked; make a "
-                                "new plan",
-                                job_.staged_database.string()));
-    }
-    if (auto same = copy_file_metadata(target, job_.staged_database); !same) {
-      report_.copy_reason = same.error().message;
-      staged_lock.reset();  // the copy reads the staged database
-      return by_copy(proven);
-    }
-    job_.method = Job::Method::kSwap;
-    report_.method = "swap";
-    RK_TRY(start_snapshot());
-    report_.snapshot = job_.snapshot;
-    auto undo = [&]() -> Result<void> {
-      if (job_.retired_wal) RK_TRY(live_->exec("PRAGMA journal_mode=WAL"));
-      return undo_common();
-    };
-    // Live's -wal belongs to the old file: its frames go into it and it is removed (the new file
-    // gets live's journal mode from its own header, set by the dry run). The journal says so
-    // first, so that recover can put WAL mode back if the swap does not happen.
-    auto mode = journal_mode(*live_);
-    if (!mode) {
-      drop_snapshot();
-      return tl::unexpected(mode.error());
-    }
-    job_.retired_wal = *mode == "wal";
-    if (auto w = write_json_durably(journal_, job_json(job_)); !w) {
-      drop_snapshot();
-      return tl::unexpected(w.error());
-    }
-    hook("journal");
-    if (job_.retired_wal) {
-      if (auto r = live_->exec("PRAGMA journal_mode=DELETE"); !r) {
-        RK_TRY(undo());
-        return tl::unexpected(r.error());
-      }
-    }
-    hook("wal-retired");
-    if (job_.documents) {
-      if (auto swapped = swap_in(*job_.documents); !swapped) {
-        RK_TRY(undo());
-        return tl::unexpected(swapped.error());
-      }
-      hook("documents");
-    }
-    if (o_.cancel.cancelled()) {
-      RK_TRY(undo());
-      return fail(ErrorCode::kCancelled, "restore cancelled; live is unchanged");
-    }
-    // The commit point.
-    if (auto x = exchange(job_.staged_database, target); !x) {
-      RK_TRY(undo());
-      return tl::unexpected(x.error());
-    }
-    hook("committed");
-    // A process that opened live before the exchange (it waited on the lock) holds the old file,
-    // and would write into the snapshot once the lock is gone: put everything back.
-    if (auto users = processes_using(job_.staged_database); !users.empty()) {
-      RK_TRY(exchange(job_.staged_database, target));
-      RK_TRY(undo());
-      return refuse("LIVE_IN_USE", fmt::format("{} opened {} during the restore; stop it and apply "
-                                               "again (live is as before)",
-                                               users.front(), job_.live.string()));
-    }
-    job_.state = Job::State::kCommitted;
-    RK_TRY(write_json_durably(journal_, job_json(job_)));
+  // After the commit: the journal says so first.
+  Result<void> mark_committed() {
+    job.state = Job::State::kCommitted;
+    RK_TRY(write_json_durably(journal, job_json(job)));
     hook("journal-committed");
-    RK_TRY(keep_old_database(job_));
-    hook("snapshot-kept");
-    RK_TRY(finish());
-    staged_lock.reset();
-    report_.downtime_seconds = since(locked_at_);
-    report_.applied = true;
-    if (job_.remove_after) remove_tree(*job_.remove_after);
-    prune_snapshots(job_.live, o_.keep_snapshots);
-    report_.seconds = since(started_);
-    return report_;
-  }
-
-  // The copy: a safety snapshot of live, then the staged pages copied into it through SQLite's
-  // backup API (or the selective transaction), which is the commit point.
-  Result<ApplyReport> by_copy(bool proven) {
-    report_.method = "copy";
-    RK_TRY(start_snapshot());
-    auto snapshot_db = job_.snapshot / "database.sqlite";
-    if (auto copied = copy_to_new_file(*live_, snapshot_db); !copied) {
-      drop_snapshot();
-      return tl::unexpected(copied.error());
-    }
-    report_.snapshot = job_.snapshot;
-    hook("snapshot");
-    if (o_.cancel.cancelled()) {
-      drop_snapshot();
-      return fail(ErrorCode::kCancelled, "restore cancelled; live is unchanged");
-    }
-    // Unless its fingerprint proved it, live's content hash is taken on the snapshot, an exact
-    // copy restorekit owns. With a plan, it runs on a second thread while the documents are
-    // swapped and the pages copied, and the commit waits for it; the journal meanwhile names the
-    // plan's hash as the old state (recover also accepts the snapshot's own hash).
-    auto hash_snapshot = [snapshot_db, cancel = o_.cancel]() -> Result<core::Digest128> {
-      RK_TRY_ASSIGN(auto db, core::Database::open_untrusted(snapshot_db));
-      return core::content_hash(db, cancel);
-    };
-    std::future<Result<core::Digest128>> live_hash;
-    if (job_.expected_live) {
-      job_.old_hash = *job_.expected_live;
-      if (!proven) live_hash = std::async(std::launch::async, hash_snapshot);
-    } else if (auto h = hash_snapshot(); h) {
-      job_.old_hash = *h;
-    } else {
-      drop_snapshot();
-      return tl::unexpected(h.error());
-    }
-    std::optional<core::Digest128> changed_to;
-    auto before_commit = [&]() -> Result<void> {
-      if (!live_hash.valid()) return {};
-      RK_TRY_ASSIGN(auto h, live_hash.get());
-      if (h == job_.old_hash) return {};
-      changed_to = h;
-      return fail(ErrorCode::kConflict, "live changed since the plan");
-    };
-    auto abandon = [&](const Error& e) -> Result<ApplyReport> {
-      if (live_hash.valid()) live_hash.wait();
-      RK_TRY(undo_common());
-      if (changed_to) return live_changed(*changed_to);
-      return tl::unexpected(e);
-    };
-    if (auto w = write_json_durably(journal_, job_json(job_)); !w) return abandon(w.error());
-    hook("journal");
-    if (job_.documents) {
-      if (auto swapped = swap_in(*job_.documents); !swapped) return abandon(swapped.error());
-      hook("documents");
-    }
-    // The commit point.
-    if (job_.selection) {
-      if (auto same = before_commit(); !same) return abandon(same.error());
-      auto changes = run_selective(*live_, job_.staged_database, *job_.selection);
-      if (!changes) return abandon(changes.error());
-      report_.changes = std::move(*changes);
-    } else {
-      auto staged = core::Database::open_untrusted(job_.staged_database);
-      if (!staged) return abandon(staged.error());
-      ProgressThrottle throttle(o_.progress);
-      auto on_chunk = [&](int done, int total) {
-        throttle.update(Progress{static_cast<std::uint64_t>(done),
-                                 static_cast<std::uint64_t>(total), 0, 0, "copying pages"});
-        hook("copy");
-      };
-      if (auto copied = core::copy_pages(
-              *staged, *live_,
-              core::PageCopyOptions{on_chunk, o_.cancel, o_.copy_chunk_pages, before_commit});
-          !copied) {
-        return abandon(copied.error());
-      }
-    }
-    hook("committed");
-    job_.state = Job::State::kCommitted;
-    RK_TRY(write_json_durably(journal_, job_json(job_)));
-    hook("journal-committed");
-    RK_TRY(finish());
-    report_.downtime_seconds = since(locked_at_);
-    report_.applied = true;
-    if (job_.remove_after) remove_tree(*job_.remove_after);
-    report_.checks = post_checks(job_, report_.changes);
-    prune_snapshots(job_.live, o_.keep_snapshots);
-    report_.seconds = since(started_);
-    return report_;
+    return {};
   }
 
   // After the commit: the old documents into the snapshot, the journal removed, the lock let go.
   Result<void> finish() {
-    RK_TRY(keep_old_documents(job_));
+    RK_TRY(keep_old_documents(job));
     hook("documents-kept");
     std::error_code ec;
-    fs::remove(journal_, ec);
-    RK_TRY(core::sync_directory(journal_.parent_path()));
+    fs::remove(journal, ec);
+    RK_TRY(core::sync_directory(journal.parent_path()));
     hook("done");
-    live_.reset();  // releases the exclusive lock
+    live.reset();  // releases the exclusive lock
     return {};
   }
 
-  Result<ApplyReport> live_changed(const core::Digest128& now) {
-    bool rollback = job_.kind == Job::Kind::kRollback;
-    return refuse("LIVE_CHANGED",
-                  fmt::format("live changed since the {} (content hash {} then, {} now); {}",
-                              rollback ? "rollback began" : "plan", job_.expected_live->hex(),
-                              now.hex(), rollback ? "roll back again" : "make a new plan"));
+  // A restore that stands, once the lock is let go: the downtime, the staging folder removed.
+  void applied() {
+    report.downtime_seconds = since(locked_at);
+    report.applied = true;
+    if (job.remove_after) remove_tree(*job.remove_after);
   }
 
-  Job job_;
-  const ApplyOptions& o_;
-  ApplyReport report_;
-  Clock::time_point started_;
-  Clock::time_point locked_at_;
-  std::optional<core::Database> live_;
-  fs::path journal_;
+  ApplyReport done() {
+    prune_snapshots(job.live, o.keep_snapshots);
+    report.seconds = since(started);
+    return report;
+  }
+
+  Result<ApplyReport> live_changed(const core::Digest128& now) {
+    bool rollback = job.kind == Job::Kind::kRollback;
+    return refuse("LIVE_CHANGED",
+                  fmt::format("live changed since the {} (content hash {} then, {} now); {}",
+                              rollback ? "rollback began" : "plan", job.expected_live->hex(),
+                              now.hex(), rollback ? "roll back again" : "make a new plan"));
+  }
+};
+
+// The copy: a safety snapshot of live, then the staged pages copied into it through SQLite's
+// backup API (or the selective transaction), which is the commit point.
+class CopyInstall {
+ public:
+  explicit CopyInstall(Session& s) : s_(s) {}
+
+  Result<ApplyReport> run(bool proven) {
+    s_.report.method = "copy";
+    RK_TRY(snapshot());
+    if (s_.o.cancel.cancelled()) {
+      s_.drop_snapshot();
+      return fail(ErrorCode::kCancelled, "restore cancelled; live is unchanged");
+    }
+    if (auto known = old_hash(proven); !known) {
+      s_.drop_snapshot();
+      return tl::unexpected(known.error());
+    }
+    if (auto w = write_json_durably(s_.journal, job_json(s_.job)); !w) return abandon(w.error());
+    s_.hook("journal");
+    if (s_.job.documents) {
+      if (auto swapped = swap_in(*s_.job.documents); !swapped) return abandon(swapped.error());
+      s_.hook("documents");
+    }
+    if (auto committed = commit(); !committed) return abandon(committed.error());
+    s_.hook("committed");
+    RK_TRY(s_.mark_committed());
+    RK_TRY(s_.finish());
+    s_.applied();
+    s_.report.checks = post_checks(s_.job, s_.report.changes);
+    return s_.done();
+  }
+
+ private:
+  Result<void> snapshot() {
+    RK_TRY(s_.start_snapshot());
+    if (auto copied = copy_to_new_file(*s_.live, snapshot_db()); !copied) {
+      s_.drop_snapshot();
+      return tl::unexpected(copied.error());
+    }
+    s_.report.snapshot = s_.job.snapshot;
+    s_.hook("snapshot");
+    return {};
+  }
+
+  [[nodiscard]] fs::path snapshot_db() const { return s_.job.snapshot / "database.sqlite"; }
+
+  // Unless its fingerprint proved it, live's content hash is taken on the snapshot, an exact
+  // copy restorekit owns. With a plan, it runs on a second thread while the documents are
+  // swapped and the pages copied, and the commit waits for it; the journal meanwhile names the
+  // plan's hash as the old state (recover also accepts the snapshot's own hash).
+  Result<void> old_hash(bool proven) {
+    auto hash_snapshot = [db = snapshot_db(), cancel = s_.o.cancel]() -> Result<core::Digest128> {
+      RK_TRY_ASSIGN(auto opened, core::Database::open_untrusted(db));
+      return core::content_hash(opened, cancel);
+    };
+    if (s_.job.expected_live) {
+      s_.job.old_hash = *s_.job.expected_live;
+      if (!proven) live_hash_ = std::async(std::launch::async, hash_snapshot);
+      return {};
+    }
+    RK_TRY_ASSIGN(s_.job.old_hash, hash_snapshot());
+    return {};
+  }
+
+  // Live's hash, when it is still being taken, before anything is committed.
+  Result<void> before_commit() {
+    if (!live_hash_.valid()) return {};
+    RK_TRY_ASSIGN(auto h, live_hash_.get());
+    if (h == s_.job.old_hash) return {};
+    changed_to_ = h;
+    return fail(ErrorCode::kConflict, "live changed since the plan");
+  }
+
+  // The commit point.
+  Result<void> commit() {
+    if (s_.job.selection) {
+      RK_TRY(before_commit());
+      RK_TRY_ASSIGN(s_.report.changes,
+                    run_selective(*s_.live, s_.job.staged_database, *s_.job.selection));
+      return {};
+    }
+    RK_TRY_ASSIGN(auto staged, core::Database::open_untrusted(s_.job.staged_database));
+    ProgressThrottle throttle(s_.o.progress);
+    auto on_chunk = [&](int done, int total) {
+      throttle.update(Progress{static_cast<std::uint64_t>(done), static_cast<std::uint64_t>(total),
+                               0, 0, "copying pages"});
+      s_.hook("copy");
+    };
+    return core::copy_pages(staged, *s_.live,
+                            core::PageCopyOptions{on_chunk, s_.o.cancel, s_.o.copy_chunk_pages,
+                                                  [this] { return before_commit(); }});
+  }
+
+  Result<ApplyReport> abandon(const Error& e) {
+    if (live_hash_.valid()) live_hash_.wait();
+    RK_TRY(s_.undo_common());
+    if (changed_to_) return s_.live_changed(*changed_to_);
+    return tl::unexpected(e);
+  }
+
+  Session& s_;
+  std::future<Result<core::Digest128>> live_hash_;
+  std::optional<core::Digest128> changed_to_;
+};
+
+// The swap: live's exclusive lock is held (and the staged file's, so that nobody opens the new
+// file before the swap stands); live's WAL is checkpointed and retired, the documents and then
+// the database are exchanged by rename; the old file becomes the snapshot. Everything under
+// the lock is small and constant: the downtime does not grow with the database.
+class SwapInstall {
+ public:
+  SwapInstall(Session& s, fs::path target) : s_(s), target_(std::move(target)) {}
+
+  Result<ApplyReport> run(bool proven) {
+    if (proven) {
+      s_.job.old_hash = *s_.job.expected_live;
+    } else {  // live changed on disk since the plan (or no plan): its content decides, read now
+      RK_TRY_ASSIGN(auto h, core::content_hash(*s_.live, s_.o.cancel));
+      if (s_.job.expected_live && h != *s_.job.expected_live) return s_.live_changed(h);
+      s_.job.old_hash = h;
+    }
+    RK_TRY(lock_staged());
+    if (auto why = staged_changed()) return s_.refuse("STAGED_CHANGED", *why);
+    if (auto same = copy_file_metadata(target_, s_.job.staged_database); !same) {
+      s_.report.copy_reason = same.error().message;
+      staged_lock_.reset();  // the copy reads the staged database
+      return CopyInstall(s_).run(proven);
+    }
+    s_.job.method = Job::Method::kSwap;
+    s_.report.method = "swap";
+    RK_TRY(s_.start_snapshot());
+    s_.report.snapshot = s_.job.snapshot;
+    RK_TRY(journal());
+    if (auto swapped = swap_in(); !swapped) {
+      RK_TRY(undo());
+      return tl::unexpected(swapped.error());
+    }
+    return commit();
+  }
+
+ private:
+  Result<void> lock_staged() {
+    RK_TRY_ASSIGN(auto l, lock_live(s_.job.staged_database));
+    staged_lock_.emplace(std::move(l));
+    return {};
+  }
+
+  [[nodiscard]] std::optional<std::string> staged_changed() const {
+    auto now = fingerprint(s_.job.staged_database);
+    if (s_.job.staged_fingerprint && now && now->file == s_.job.staged_fingerprint->file) {
+      return std::nullopt;
+    }
+    return fmt::format("the staged database {} was written after it was checked; make a new plan",
+                       s_.job.staged_database.string());
+  }
+
+  // Live's -wal belongs to the old file: its frames go into it and it is removed (the new file
+  // gets live's journal mode from its own header, set by the dry run). The journal says so
+  // first, so that recover can put WAL mode back if the swap does not happen.
+  Result<void> journal() {
+    auto mode = journal_mode(*s_.live);
+    if (!mode) {
+      s_.drop_snapshot();
+      return tl::unexpected(mode.error());
+    }
+    s_.job.retired_wal = *mode == "wal";
+    if (auto w = write_json_durably(s_.journal, job_json(s_.job)); !w) {
+      s_.drop_snapshot();
+      return tl::unexpected(w.error());
+    }
+    s_.hook("journal");
+    return {};
+  }
+
+  // The WAL retired and the documents exchanged, up to the commit point.
+  Result<void> swap_in() {
+    if (s_.job.retired_wal) RK_TRY(s_.live->exec("PRAGMA journal_mode=DELETE"));
+    s_.hook("wal-retired");
+    if (s_.job.documents) {
+      RK_TRY(detail::swap_in(*s_.job.documents));
+      s_.hook("documents");
+    }
+    if (s_.o.cancel.cancelled()) {
+      return fail(ErrorCode::kCancelled, "restore cancelled; live is unchanged");
+    }
+    return {};
+  }
+
+  Result<void> undo() {
+    if (s_.job.retired_wal) RK_TRY(s_.live->exec("PRAGMA journal_mode=WAL"));
+    return s_.undo_common();
+  }
+
+  // The commit point, and what follows it.
+  Result<ApplyReport> commit() {
+    if (auto x = exchange(s_.job.staged_database, target_); !x) {
+      RK_TRY(undo());
+      return tl::unexpected(x.error());
+    }
+    s_.hook("committed");
+    // A process that opened live before the exchange (it waited on the lock) holds the old file,
+    // and would write into the snapshot once the lock is gone: put everything back.
+    if (auto users = processes_using(s_.job.staged_database); !users.empty()) {
+      RK_TRY(exchange(s_.job.staged_database, target_));
+      RK_TRY(undo());
+      return s_.refuse("LIVE_IN_USE",
+                       fmt::format("{} opened {} during the restore; stop it and apply again "
+                                   "(live is as before)",
+                                   users.front(), s_.job.live.string()));
+    }
+    RK_TRY(s_.mark_committed());
+    RK_TRY(keep_old_database(s_.job));
+    s_.hook("snapshot-kept");
+    RK_TRY(s_.finish());
+    staged_lock_.reset();
+    s_.applied();
+    return s_.done();
+  }
+
+  Session& s_;
+  fs::path target_;
+  std::optional<core::Database> staged_lock_;
+};
+
+// One apply (or rollback): the checks before the lock, the lock, the proof that live is what
+// the plan saw, then the staged database installed by swap where one rename exchange can serve,
+// else by copy.
+class Applier {
+ public:
+  Applier(Job job, const ApplyOptions& o) : s_{std::move(job), o, {}, {}, {}, {}, {}} {}
+
+  Result<ApplyReport> run() {
+    s_.started = Clock::now();
+    const Job& job = s_.job;
+    RK_TRY(core::require_no_unfinished_restore(job.live));
+    if (auto why = unsafe_job(job)) return s_.refuse("UNSAFE_LAYOUT", *why);
+    RK_TRY(make_private_dir(core::restore_state_dir(job.live)));
+    RK_TRY(make_private_dir(core::restore_snapshots_dir(job.live)));
+    // The live documents as the dry run saw them, compared whole before the lock (a large tree's
+    // scan is no downtime) and by their folders under it.
+    std::optional<Tree> live_docs;
+    if (auto changed = documents_changed(job, live_docs)) {
+      return s_.refuse("DOCUMENTS_CHANGED", *changed);
+    }
+    if (auto users = processes_using(job.live); !users.empty()) {
+      return s_.refuse("LIVE_IN_USE",
+                       fmt::format("{} is open in {}", job.live.string(), users.front()));
+    }
+    auto locked = lock_live(job.live);
+    if (!locked && locked.error().code == ErrorCode::kConflict) {
+      return s_.refuse("LIVE_IN_USE", locked.error().message);
+    }
+    if (!locked) return tl::unexpected(locked.error());
+    s_.live.emplace(std::move(*locked));
+    s_.locked_at = Clock::now();
+    s_.hook("locked");
+    return install(live_docs);
+  }
+
+ private:
+  // Under the lock: the documents' folders and live as the plan saw them, then one way in.
+  Result<ApplyReport> install(std::optional<Tree>& live_docs) {
+    s_.journal = core::restore_journal_path(s_.job.live);
+    if (s_.job.documents) note_inodes(*s_.job.documents);
+    if (auto changed = folders_changed(s_.job, live_docs)) {
+      return s_.refuse("DOCUMENTS_CHANGED", *changed);
+    }
+    // Live as the plan saw it, shown without reading it: its fingerprint is unchanged.
+    auto now = fingerprint(s_.job.live);
+    bool proven =
+        s_.job.expected_live && s_.job.live_fingerprint && now && *now == *s_.job.live_fingerprint;
+    std::error_code ec;
+    auto target = fs::canonical(s_.job.live, ec);
+    std::optional<std::string> why_copy =
+        ec ? std::optional<std::string>(ec.message()) : swap_blocker(s_.job, target);
+    if (!why_copy) return SwapInstall(s_, target).run(proven);
+    s_.report.copy_reason = *why_copy;
+    return CopyInstall(s_).run(proven);
+  }
+
+  Session s_;
 };
 
 }  // namespace
