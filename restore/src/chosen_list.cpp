@@ -179,11 +179,10 @@ Result<void> for_each_chosen_document(const Plan& plan, const ChosenFn& fn, std:
   if (!plan.chosen_documents || limit == 0) return {};
   const auto& file = plan.chosen_documents->file.path;
   RK_TRY_ASSIGN(auto db, core::Database::open_untrusted(file));
-  RK_TRY_ASSIGN(auto st, db.prepare("SELECT path, live_path, replaces FROM chosen ORDER BY path"));
-  std::uint64_t n = 0;
-  for (;;) {
-    RK_TRY_ASSIGN(bool more, st.step());
-    if (!more) return {};
+  RK_TRY_ASSIGN(auto st, db.prepare("SELECT path, live_path, replaces FROM chosen ORDER BY path "
+                                    "LIMIT ?1"));
+  st.bind(1, detail::sql_limit(limit));
+  return st.for_each([&]() -> Result<void> {
     ChosenDocument c{std::string(st.column_text(0)), std::string(st.column_text(1)),
                      st.column_int(2) != 0};
     if (!detail::relative_inside(c.path) || !detail::relative_inside(c.live_path)) {
@@ -191,9 +190,8 @@ Result<void> for_each_chosen_document(const Plan& plan, const ChosenFn& fn, std:
                   fmt::format("{} names a document outside the documents folder", file.string()),
                   file.string());
     }
-    RK_TRY(fn(c));
-    if (++n == limit) return {};
-  }
+    return fn(c);
+  });
 }
 
 }  // namespace restorekit::restore

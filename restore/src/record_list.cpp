@@ -1,5 +1,8 @@
 #include "record_list.hpp"
 
+#include <algorithm>
+#include <limits>
+
 #include <fmt/format.h>
 
 #include <restorekit/core/fs.hpp>
@@ -62,6 +65,11 @@ Result<RecordList> RecordListWriter::save() && {
   return RecordList{dir_->path() / "records.sqlite", count_, conflicts_, dir_};
 }
 
+std::int64_t sql_limit(std::uint64_t limit) {
+  constexpr auto kMost = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  return static_cast<std::int64_t>(std::min(limit, kMost));
+}
+
 Result<void> for_each_record_name(const RecordList& list,
                                   const std::function<Result<void>(std::string_view)>& fn) {
   RK_TRY_ASSIGN(auto db, core::Database::open_untrusted(list.file));
@@ -75,21 +83,18 @@ Result<void> for_each_record(const Plan& plan, const RecordFn& fn, std::uint64_t
   if (!plan.records || limit == 0) return {};
   const auto& file = plan.records->file;
   RK_TRY_ASSIGN(auto db, core::Database::open_untrusted(file));
-  RK_TRY_ASSIGN(auto st, db.prepare("SELECT tbl, key, action FROM records ORDER BY seq"));
-  std::uint64_t n = 0;
-  for (;;) {
-    RK_TRY_ASSIGN(bool more, st.step());
-    if (!more) return {};
+  RK_TRY_ASSIGN(auto st, db.prepare("SELECT tbl, key, action FROM records ORDER BY seq LIMIT ?1"));
+  st.bind(1, detail::sql_limit(limit));
+  return st.for_each([&]() -> Result<void> {
     auto a = st.column_int(2);
     if (a < 0 || a > static_cast<std::int64_t>(Action::kBlocked)) {
       return fail(ErrorCode::kBadBackup,
                   fmt::format("{} lists a row with an unknown action", file.string()),
                   file.string());
     }
-    RK_TRY(fn(RecordChange{std::string(st.column_text(0)), std::string(st.column_text(1)),
-                           static_cast<Action>(a)}));
-    if (++n == limit) return {};
-  }
+    return fn(RecordChange{std::string(st.column_text(0)), std::string(st.column_text(1)),
+                           static_cast<Action>(a)});
+  });
 }
 
 }  // namespace restorekit::restore

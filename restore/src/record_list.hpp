@@ -34,6 +34,9 @@ class RecordListWriter {
   std::uint64_t count_ = 0, conflicts_ = 0;
 };
 
+// `limit` as an SQL LIMIT (a count past SQLite's integers is no limit).
+[[nodiscard]] std::int64_t sql_limit(std::uint64_t limit);
+
 // Calls `fn` with each name add_name() listed.
 [[nodiscard]] Result<void> for_each_record_name(
     const RecordList& list, const std::function<Result<void>(std::string_view)>& fn);

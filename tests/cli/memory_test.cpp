@@ -52,6 +52,25 @@ void expect_documents_diffed_within_budget(const fs::path& archive, const fs::pa
   EXPECT_LE(peak_kib(diff), kBudgetKiB) << "diff of " << what;
 }
 
+// The tenant and record tests' application in `dir` (app/app.sqlite, app/docs) backed up by
+// restorekit into backup.tar.zst.
+void back_up_app(const ScratchDir& dir) {
+  auto backup =
+      run({restorekit_exe(), "backup", "--db", (dir / "app/app.sqlite").string(), "--docs",
+           (dir / "app/docs").string(), "-o", (dir / "backup.tar.zst").string()});
+  ASSERT_EQ(backup.exit_code, 0) << backup.out << backup.err;
+}
+
+// `restore` of that backup onto live/ in `dir` with the profile app.toml, and `more`.
+std::vector<std::string> restore_app(const ScratchDir& dir, std::vector<std::string> more) {
+  std::vector<std::string> args = {"restore",     (dir / "backup.tar.zst").string(),
+                                   "--live",      (dir / "live/app.sqlite").string(),
+                                   "--live-docs", (dir / "live/docs").string(),
+                                   "--profile",   (dir / "app.toml").string()};
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
 class Memory : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -322,15 +341,11 @@ TEST_F(Memory, ATenantRestoreOfManyDocumentsIsPlannedAppliedAndRolledBackWithinT
       "[\"documents.path\"]\\n' > app.toml",
       pad);
   ASSERT_EQ(sh(script, dir.path()), 0);
-  auto backup =
-      run({restorekit_exe(), "backup", "--db", (dir / "app/app.sqlite").string(), "--docs",
-           (dir / "app/docs").string(), "-o", (dir / "backup.tar.zst").string()});
-  ASSERT_EQ(backup.exit_code, 0) << backup.out << backup.err;
+  back_up_app(dir);
+  if (HasFatalFailure()) return;
   ASSERT_EQ(sh("mkdir live && cp app/app.sqlite live/ && cp -a app/docs live/docs", dir.path()), 0);
-  auto planned = measured({"restore", (dir / "backup.tar.zst").string(), "--live",
-                           (dir / "live/app.sqlite").string(), "--live-docs",
-                           (dir / "live/docs").string(), "--profile", (dir / "app.toml").string(),
-                           "--tenant", "1", "--dry-run", "--plan-out", (dir / "plan").string()});
+  auto planned = measured(
+      restore_app(dir, {"--tenant", "1", "--dry-run", "--plan-out", (dir / "plan").string()}));
   ASSERT_EQ(planned.exit_code, 0) << planned.out.substr(0, 2000) << planned.err;
   EXPECT_NE(planned.out.find("documents of the chosen rows: 100,000"), std::string::npos)
       << planned.out.substr(0, 2000);
@@ -372,20 +387,16 @@ TEST_F(Memory, ARecordRestoreOfManyRowsIsPlannedAndAppliedWithinTheBudget) {
       "printf '[documents]\\nroot = \"docs/\"\\nreferences = [\"documents.path\"]\\n' > app.toml",
       pad);
   ASSERT_EQ(sh(script, dir.path()), 0);
-  auto backup =
-      run({restorekit_exe(), "backup", "--db", (dir / "app/app.sqlite").string(), "--docs",
-           (dir / "app/docs").string(), "-o", (dir / "backup.tar.zst").string()});
-  ASSERT_EQ(backup.exit_code, 0) << backup.out << backup.err;
+  back_up_app(dir);
+  if (HasFatalFailure()) return;
   ASSERT_EQ(sh("mkdir live && cp app/app.sqlite live/ && cp -a app/docs live/docs && sqlite3 "
                "live/app.sqlite \"DELETE FROM documents WHERE id % 2 = 0; UPDATE persons SET "
                "name = name || '!' WHERE id % 7 = 0; UPDATE persons SET company_id = 2 WHERE "
                "id % 11 = 0;\"",
                dir.path()),
             0);
-  auto planned = measured(
-      {"restore", (dir / "backup.tar.zst").string(), "--live", (dir / "live/app.sqlite").string(),
-       "--live-docs", (dir / "live/docs").string(), "--profile", (dir / "app.toml").string(),
-       "--row", "companies:1", "--dry-run", "--plan-out", (dir / "plan").string(), "--json"});
+  auto planned = measured(restore_app(
+      dir, {"--row", "companies:1", "--dry-run", "--plan-out", (dir / "plan").string(), "--json"}));
   ASSERT_EQ(planned.exit_code, 0) << planned.out.substr(0, 2000) << planned.err;
   auto doc = nlohmann::json::parse(planned.out, nullptr, false);
   ASSERT_FALSE(doc.is_discarded());
