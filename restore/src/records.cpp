@@ -146,6 +146,155 @@ Graph build_graph(const core::DatabaseSummary& live, const core::DatabaseSummary
   return g;
 }
 
+// "k0 = b.\"id\" AND ..." between a temp table's slots and a table's key.
+std::string slots_match(const Node& n, std::string_view temp, std::string_view alias) {
+  std::string out;
+  for (std::size_t i = 0; i < n.key.size(); ++i) {
+    out += fmt::format("{}{}.k{} = {}.{}", i ? " AND " : "", temp, i, alias,
+                       quote_identifier(n.key[i]));
+  }
+  return out;
+}
+
+// Lists a table's rows (their keys as text, comma-separated) with what the restore does.
+Result<void> list_rows(core::Database& db, const Node& n, RecordListWriter& list) {
+  std::string key;
+  for (std::size_t i = 0; i < n.key.size(); ++i) {
+    key += fmt::format("{}coalesce(CAST(k{} AS TEXT), 'NULL')", i ? " || ',' || " : "", i);
+  }
+  RK_TRY_ASSIGN(auto st, db.prepare(fmt::format("SELECT {}, action FROM {} ORDER BY {}", key,
+                                                n.temp, fmt::join(key_slots(n.key.size()), ", "))));
+  return st.for_each([&]() -> Result<void> {
+    std::string_view a = st.column_text(1);
+    Action action = Action::kInsert;
+    for (Action x : {Action::kInsert, Action::kRevert, Action::kUnchanged, Action::kKept,
+                     Action::kReusedKey, Action::kBlocked}) {
+      if (record_action_name(x) == a) action = x;
+    }
+    return list.add(n.live->name, st.column_text(0), action);
+  });
+}
+
+// The document names that the rows brought back hold in the profile's reference columns.
+Result<void> list_names(core::Database& db, const Node& n,
+                        const std::vector<core::ColumnRef>& references, RecordListWriter& list) {
+  for (const auto& ref : references) {
+    if (ref.table != n.live->name || !has_column_or_rowid(*n.backup, ref.column)) continue;
+    std::string col = "b." + quote_identifier(ref.column);
+    RK_TRY_ASSIGN(auto st,
+                  db.prepare(fmt::format(
+                      "SELECT CAST({col} AS TEXT) FROM rk_backup.{t} b JOIN {tt} k ON {bk} "
+                      "WHERE k.action IN ('{ins}', '{rev}') AND {col} IS NOT NULL AND {col} != ''",
+                      fmt::arg("col", col), fmt::arg("t", quote_identifier(n.live->name)),
+                      fmt::arg("tt", n.temp), fmt::arg("bk", slots_match(n, "k", "b")),
+                      fmt::arg("ins", action_text(Action::kInsert)),
+                      fmt::arg("rev", action_text(Action::kRevert)))));
+    RK_TRY(st.for_each([&] { return list.add_name(st.column_text(0)); }));
+  }
+  return {};
+}
+
+// The rows a record restore starts from: the --row keys and the --where rows of the backup, into
+// each table's set.
+class Seeds {
+ public:
+  Seeds(core::Database& db, const Selection& sel, const Graph& g) : db_(db), sel_(sel), g_(g) {}
+
+  Result<void> run(core::Database& backup_reader) {
+    for (const auto& r : sel_.rows) RK_TRY(row(r));
+    for (const auto& w : sel_.where) RK_TRY(where(w, backup_reader));
+    return {};
+  }
+
+ private:
+  Result<const Node*> node(const std::string& table) {
+    auto it = g_.index.find(table);
+    if (it == g_.index.end()) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("table \"{}\" is not in both the live database and the backup (or "
+                              "is excluded); a record restore brings back rows of tables both "
+                              "have",
+                              table),
+                  table);
+    }
+    return &g_.nodes[it->second];
+  }
+
+  Result<void> row(const RowRef& r) {
+    RK_TRY_ASSIGN(const Node* n, node(r.table));
+    if (r.key.size() != n->key.size()) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("{} has a key of {} column{} ({}); give --row {}:{}", r.table,
+                              n->key.size(), n->key.size() == 1 ? "" : "s", fmt::join(n->key, ", "),
+                              r.table, fmt::join(n->key, ",")),
+                  r.table);
+    }
+    std::string match;
+    for (std::size_t i = 0; i < n->key.size(); ++i) {
+      match += fmt::format("{}{} = ?{}", i ? " AND " : "", quote_identifier(n->key[i]), i + 1);
+    }
+    RK_TRY_ASSIGN(
+        auto st, db_.prepare(fmt::format("INSERT OR IGNORE INTO {} SELECT {}, 1, NULL FROM "
+                                         "rk_backup.{} WHERE {}",
+                                         n->temp, list(n->key), quote_identifier(r.table), match)));
+    for (std::size_t i = 0; i < r.key.size(); ++i) {
+      bind_typed(st, static_cast<int>(i) + 1, r.key[i]);
+    }
+    RK_TRY(st.run());
+    if (db_.changes() == 0 && !seeded(*n, r)) {
+      return fail(ErrorCode::kNotFound,
+                  fmt::format("the backup has no row {} = {} in {}", fmt::join(n->key, ","),
+                              fmt::join(r.key, ","), r.table),
+                  r.table);
+    }
+    return {};
+  }
+
+  // A condition compiles and runs on the backup alone, read-only, before it is used.
+  Result<void> where(const RowCondition& w, core::Database& backup_reader) {
+    RK_TRY_ASSIGN(const Node* n, node(w.table));
+    auto not_a_condition = [&](const Error& e) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("--where {} \"{}\" is not a condition on the backup's {}: {}",
+                              w.table, w.sql, w.table, e.message),
+                  w.table);
+    };
+    auto count = backup_reader.prepare_single(
+        fmt::format("SELECT count(*) FROM {} WHERE ({})", quote_identifier(w.table), w.sql));
+    if (!count) return not_a_condition(count.error());
+    auto counted = count->step();
+    if (!counted) return not_a_condition(counted.error());
+    if (!*counted || count->column_int(0) == 0) {
+      return fail(ErrorCode::kNotFound,
+                  fmt::format("no row of the backup's {} meets \"{}\"", w.table, w.sql), w.table);
+    }
+    auto insert = db_.prepare_single(
+        fmt::format("INSERT OR IGNORE INTO {} SELECT {}, 1, NULL FROM rk_backup.{} WHERE ({})",
+                    n->temp, list(n->key), quote_identifier(w.table), w.sql));
+    if (!insert) return not_a_condition(insert.error());
+    RK_TRY(insert->run());
+    return {};
+  }
+
+  // Whether a --row given twice is already there.
+  bool seeded(const Node& n, const RowRef& r) {
+    std::string match;
+    for (std::size_t i = 0; i < n.key.size(); ++i) {
+      match += fmt::format("{}k{} = ?{}", i ? " AND " : "", i, i + 1);
+    }
+    auto st = db_.prepare(fmt::format("SELECT count(*) FROM {} WHERE {}", n.temp, match));
+    if (!st) return false;
+    for (std::size_t i = 0; i < r.key.size(); ++i)
+      bind_typed(*st, static_cast<int>(i) + 1, r.key[i]);
+    auto row = st->step();
+    return row && *row && st->column_int(0) > 0;
+  }
+
+  core::Database& db_;
+  const Selection& sel_;
+  const Graph& g_;
+};
+
 class Records {
  public:
   Records(core::Database& db, const Selection& sel, const std::vector<core::ColumnRef>& references,
@@ -158,7 +307,7 @@ class Records {
     g_ = build_graph(live, backup, sel_);
     RK_TRY(make_temp_tables());
     auto done = [&]() -> Result<std::vector<TableChange>> {
-      RK_TRY(seed(backup_reader));
+      RK_TRY(Seeds(db_, sel_, g_).run(backup_reader));
       RK_TRY(close());
       RK_TRY(classify());
       return apply();
@@ -192,99 +341,6 @@ class Records {
 
   void drop_temp_tables() {
     for (const auto& n : g_.nodes) (void)db_.exec(fmt::format("DROP TABLE IF EXISTS {}", n.temp));
-  }
-
-  Result<const Node*> node(const std::string& table) {
-    auto it = g_.index.find(table);
-    if (it == g_.index.end()) {
-      return fail(ErrorCode::kInvalidArgument,
-                  fmt::format("table \"{}\" is not in both the live database and the backup (or "
-                              "is excluded); a record restore brings back rows of tables both "
-                              "have",
-                              table),
-                  table);
-    }
-    return &g_.nodes[it->second];
-  }
-
-  // "k0 = b.\"id\" AND ..." between a temp table's slots and a table's key.
-  static std::string slots_match(const Node& n, std::string_view temp, std::string_view alias) {
-    std::string out;
-    for (std::size_t i = 0; i < n.key.size(); ++i) {
-      out += fmt::format("{}{}.k{} = {}.{}", i ? " AND " : "", temp, i, alias,
-                         quote_identifier(n.key[i]));
-    }
-    return out;
-  }
-
-  Result<void> seed(core::Database& backup_reader) {
-    for (const auto& r : sel_.rows) {
-      RK_TRY_ASSIGN(const Node* n, node(r.table));
-      if (r.key.size() != n->key.size()) {
-        return fail(ErrorCode::kInvalidArgument,
-                    fmt::format("{} has a key of {} column{} ({}); give --row {}:{}", r.table,
-                                n->key.size(), n->key.size() == 1 ? "" : "s",
-                                fmt::join(n->key, ", "), r.table, fmt::join(n->key, ",")),
-                    r.table);
-      }
-      std::string where;
-      for (std::size_t i = 0; i < n->key.size(); ++i) {
-        where += fmt::format("{}{} = ?{}", i ? " AND " : "", quote_identifier(n->key[i]), i + 1);
-      }
-      RK_TRY_ASSIGN(auto st, db_.prepare(fmt::format(
-                                 "INSERT OR IGNORE INTO {} SELECT {}, 1, NULL FROM "
-                                 "rk_backup.{} WHERE {}",
-                                 n->temp, list(n->key), quote_identifier(r.table), where)));
-      for (std::size_t i = 0; i < r.key.size(); ++i) {
-        bind_typed(st, static_cast<int>(i) + 1, r.key[i]);
-      }
-      RK_TRY(st.run());
-      if (db_.changes() == 0 && !seeded(*n, r)) {
-        return fail(ErrorCode::kNotFound,
-                    fmt::format("the backup has no row {} = {} in {}", fmt::join(n->key, ","),
-                                fmt::join(r.key, ","), r.table),
-                    r.table);
-      }
-    }
-    for (const auto& w : sel_.where) {
-      RK_TRY_ASSIGN(const Node* n, node(w.table));
-      // The condition compiles and runs on the backup alone, read-only, before it is used.
-      auto not_a_condition = [&](const Error& e) {
-        return fail(ErrorCode::kInvalidArgument,
-                    fmt::format("--where {} \"{}\" is not a condition on the backup's {}: {}",
-                                w.table, w.sql, w.table, e.message),
-                    w.table);
-      };
-      auto count = backup_reader.prepare_single(
-          fmt::format("SELECT count(*) FROM {} WHERE ({})", quote_identifier(w.table), w.sql));
-      if (!count) return not_a_condition(count.error());
-      auto counted = count->step();
-      if (!counted) return not_a_condition(counted.error());
-      if (!*counted || count->column_int(0) == 0) {
-        return fail(ErrorCode::kNotFound,
-                    fmt::format("no row of the backup's {} meets \"{}\"", w.table, w.sql), w.table);
-      }
-      auto insert = db_.prepare_single(
-          fmt::format("INSERT OR IGNORE INTO {} SELECT {}, 1, NULL FROM rk_backup.{} WHERE ({})",
-                      n->temp, list(n->key), quote_identifier(w.table), w.sql));
-      if (!insert) return not_a_condition(insert.error());
-      RK_TRY(insert->run());
-    }
-    return {};
-  }
-
-  // Whether a --row given twice is already there.
-  bool seeded(const Node& n, const RowRef& r) {
-    std::string where;
-    for (std::size_t i = 0; i < n.key.size(); ++i) {
-      where += fmt::format("{}k{} = ?{}", i ? " AND " : "", i, i + 1);
-    }
-    auto st = db_.prepare(fmt::format("SELECT count(*) FROM {} WHERE {}", n.temp, where));
-    if (!st) return false;
-    for (std::size_t i = 0; i < r.key.size(); ++i)
-      bind_typed(*st, static_cast<int>(i) + 1, r.key[i]);
-    auto row = st->step();
-    return row && *row && st->column_int(0) > 0;
   }
 
   // Runs `step` over every edge (child, parent), round after round, until a round changes no
@@ -391,49 +447,12 @@ class Records {
           fmt::arg("rev", action_text(Action::kRevert)))));
       change.reverted = static_cast<std::uint64_t>(db_.changes());
       if (list_) {
-        RK_TRY(list_records(n));
-        RK_TRY(referenced(n));
+        RK_TRY(list_rows(db_, n, *list_));
+        RK_TRY(list_names(db_, n, references_, *list_));
       }
       if (change.inserted || change.reverted) out.push_back(std::move(change));
     }
     return out;
-  }
-
-  Result<void> list_records(const Node& n) {
-    std::string key;
-    for (std::size_t i = 0; i < n.key.size(); ++i) {
-      key += fmt::format("{}coalesce(CAST(k{} AS TEXT), 'NULL')", i ? " || ',' || " : "", i);
-    }
-    RK_TRY_ASSIGN(auto st,
-                  db_.prepare(fmt::format("SELECT {}, action FROM {} ORDER BY {}", key, n.temp,
-                                          fmt::join(key_slots(n.key.size()), ", "))));
-    return st.for_each([&]() -> Result<void> {
-      std::string_view a = st.column_text(1);
-      Action action = Action::kInsert;
-      for (Action x : {Action::kInsert, Action::kRevert, Action::kUnchanged, Action::kKept,
-                       Action::kReusedKey, Action::kBlocked}) {
-        if (record_action_name(x) == a) action = x;
-      }
-      return list_->add(n.live->name, st.column_text(0), action);
-    });
-  }
-
-  // The document names that the rows brought back hold in the profile's reference columns.
-  Result<void> referenced(const Node& n) {
-    for (const auto& ref : references_) {
-      if (ref.table != n.live->name || !has_column_or_rowid(*n.backup, ref.column)) continue;
-      std::string col = "b." + quote_identifier(ref.column);
-      RK_TRY_ASSIGN(
-          auto st, db_.prepare(fmt::format(
-                       "SELECT CAST({col} AS TEXT) FROM rk_backup.{t} b JOIN {tt} k ON {bk} "
-                       "WHERE k.action IN ('{ins}', '{rev}') AND {col} IS NOT NULL AND {col} != ''",
-                       fmt::arg("col", col), fmt::arg("t", quote_identifier(n.live->name)),
-                       fmt::arg("tt", n.temp), fmt::arg("bk", slots_match(n, "k", "b")),
-                       fmt::arg("ins", action_text(Action::kInsert)),
-                       fmt::arg("rev", action_text(Action::kRevert)))));
-      RK_TRY(st.for_each([&] { return list_->add_name(st.column_text(0)); }));
-    }
-    return {};
   }
 
   core::Database& db_;
