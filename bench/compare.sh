@@ -22,6 +22,7 @@ datasets=(sample crm many)
 [ $# -gt 0 ] && datasets=("$@")
 RK="$build/cli/restorekit"
 GEN="$build/tests/sample/restorekit-sample"
+FLOOR="$build/bench/restorekit_decode_floor"
 source "$here/common.sh"
 mkdir -p "$work"
 
@@ -84,19 +85,49 @@ faster() { line "$1" "$2" "$3" "$(ratio "$3" "$2")" "$4"; }
 
 # Each comparison alternates ours and the peer's runs (median_pair), so load changes on a
 # shared machine hit both sides.
-compare() {  # name target ours-cmd peer-cmd
+compare() {  # name target ours-cmd peer-cmd; leaves the peer's median in $last_peer
   local ours peer
   read -r ours peer < <(median_pair "$3" "$4")
   faster "$1" "$ours" "$peer" "$2"
+  last_peer=$peer
+}
+
+# cpu_time CMD...: median user + system seconds of one run of CMD over $RUNS runs.
+cpu_time() {
+  local times=() out
+  out=$(mktemp)
+  for _ in $(seq "$RUNS"); do
+    /usr/bin/time -o "$out" -f '%U + %S' "$@" >/dev/null 2>&1 || true
+    times+=("$(bc -l <"$out")")
+  done
+  rm -f "$out"
+  printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+# decode_cpu [--hash] ARCHIVE: median CPU seconds of decoding ARCHIVE's compressed stream and
+# nothing else (bench/decode_floor.cpp: libzstd or ISA-L as restorekit calls them; --hash adds
+# XXH3-128 over every decoded byte).
+decode_cpu() {
+  local times=()
+  for _ in $(seq "$RUNS"); do times+=("$("$FLOOR" "$@" | cut -d' ' -f1)"); done
+  printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+
+# A ceiling line under a yardstick: the ratio no verify can beat, the peer's time ($last_peer,
+# from the line above) over a floor no verify can go below.
+ceiling() {  # name floor-seconds
+  line "  ceiling: $1" "$2" "$last_peer" "$(ratio "$last_peer" "$2")" "(no verify beats it)"
 }
 
 # The archive comparisons, in the current folder: docs.tar.zst and docs.tar.gz by bsdtar, and
-# the zip $1 by Info-ZIP, described as $2.
+# the zip $1 by Info-ZIP, described as $2. A single zstd frame or deflate stream decodes on one
+# core, so decoding it alone is a floor for any verify's wall time, whatever the other cores do.
 compare_archives() {
   for fmt in tar.zst tar.gz; do
     compare "verify docs.$fmt (bsdtar) vs bsdtar -xOf" \
       "$([ "$fmt" = tar.zst ] && echo '>= 0.95x' || echo '>= 1.5x (ISA-L)')" \
       "'$RK' verify docs.$fmt --quiet --no-catalog" "bsdtar -xOf docs.$fmt > /dev/null"
+    ceiling "decoding its one stream alone (one core)" "$(decode_cpu "docs.$fmt")"
   done
   compare "verify --threads 2 zip ($2) vs 7z t" ">= 1.3x" \
     "'$RK' verify $1 --threads 2 --quiet --no-catalog" "7z t $1"
@@ -119,6 +150,12 @@ run_dataset() {
   compare "verify our docs-only backup (tar.zst frames) vs bsdtar -xOf" ">= 1.5x" \
     "'$RK' verify docs-backup.tar.zst --quiet --no-catalog" \
     "bsdtar -xOf docs-backup.tar.zst > /dev/null"
+  # Our frames decode on every core: the floor is the CPU time of decoding them and of XXH3-128
+  # over every byte (what verify checks each document against) spread over the cores.
+  local cores
+  cores=$(nproc)
+  ceiling "(decoding + XXH3) CPU / $cores cores" \
+    "$(echo "$(decode_cpu --hash docs-backup.tar.zst) / $cores" | bc -l)"
   manual_verify() {
     local tmp
     tmp=$(mktemp -d "$d/peer.XXXXXX")
@@ -139,6 +176,13 @@ run_dataset() {
   bound=$(echo "if ($decode > $checks / $(nproc)) $decode else $checks / $(nproc)" | bc -l)
   line "verify our backup vs max(decode, checks / $(nproc) cores) (x)" "$verify_t" "$bound" \
     "$(ratio "$verify_t" "$bound")" "<= 1.15x"
+  # The bound's floor: the CPU time no verify can do without (decoding, XXH3 of every byte,
+  # sqlite3's two checks) spread perfectly over the cores, as a multiple of the bound.
+  local floor
+  floor=$(echo "($(decode_cpu --hash backup.tar.zst) + $(cpu_time sqlite3 db \
+    'PRAGMA integrity_check; PRAGMA foreign_key_check')) / $cores" | bc -l)
+  line "  floor: (decoding + XXH3 + checks) CPU / $cores cores (x)" "$floor" "$bound" \
+    "$(ratio "$floor" "$bound")" "(no verify goes below it)"
 
   compare "diff vs sqldiff --summary" ">= 4x" \
     "'$RK' diff db --live live.db --json --tenant-column company_id" "sqldiff --summary db live.db"
