@@ -1,8 +1,11 @@
 // apply, rollback and recover: the journaled, atomic replacement of the live database and
 // documents (DESIGN.md, "Restore model", step 2).
 //
-// Order, under live's exclusive lock: live is what the plan saw (fingerprint, else content
-// hash); the journal (old and new content hashes, where the documents are) written and synced;
+// Before the lock, frames an application left in live's -wal are copied into the file (a
+// passive checkpoint, only while live's fingerprint shows it as the plan saw it; the
+// fingerprint after it is what the lock compares). Order, under live's exclusive lock: live is
+// what the plan saw (fingerprint, else content hash); the journal (old and new content hashes,
+// where the documents are) written and synced;
 // documents swapped in with renameat2(RENAME_EXCHANGE); then the commit point, one of
 //  - swap: live's WAL checkpointed and retired, the staged file (checked before the lock,
 //    unwritten since, given live's mode, owner and xattrs) exchanged with live; the old file
@@ -750,6 +753,14 @@ class Applier {
       return s_.refuse("LIVE_IN_USE",
                        fmt::format("{} is open in {}", job.live.string(), users.front()));
     }
+    // Frames left in live's -wal go into the file now, not under the lock (the swap's
+    // downtime would grow with them); the fingerprint the lock compares follows.
+    if (job.expected_live && job.live_fingerprint) {
+      if (auto moved = checkpoint_before_lock(job.live, *job.live_fingerprint,
+                                              [this] { s_.hook("wal-copied"); })) {
+        s_.job.live_fingerprint = *moved;
+      }
+    }
     auto locked = lock_live(job.live);
     if (!locked && locked.error().code == ErrorCode::kConflict) {
       return s_.refuse("LIVE_IN_USE", locked.error().message);
@@ -773,6 +784,7 @@ class Applier {
     auto now = fingerprint(s_.job.live);
     bool proven =
         s_.job.expected_live && s_.job.live_fingerprint && now && *now == *s_.job.live_fingerprint;
+    if (!proven) s_.hook("live-unproven");  // live's content is read under the lock
     std::error_code ec;
     auto target = fs::canonical(s_.job.live, ec);
     std::optional<std::string> why_copy =

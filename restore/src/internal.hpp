@@ -108,6 +108,16 @@ std::chrono::nanoseconds unsettled_for(const DatabaseFingerprint& f, std::int64_
 [[nodiscard]] Result<std::optional<DatabaseFingerprint>> fingerprint_around(
     const fs::path& db, const std::function<Result<void>()>& read);
 
+// Before apply's lock: the frames an application left in live's -wal copied into the file by a
+// passive checkpoint (what any connection of theirs may do; it waits for nobody), so that the
+// lock does not wait for them. Only where live is as `planned` (its fingerprint), its -wal holds
+// frames and all of them were copied, `copied` (a test's hook) ran, the -wal was unchanged once
+// the copy settled and removed when the connection closed, the file untouched since. @return
+// live's fingerprint after it (what the lock then compares), nullopt where anything differed:
+// the plan's fingerprint stands and the lock reads live if it no longer matches.
+[[nodiscard]] std::optional<DatabaseFingerprint> checkpoint_before_lock(
+    const fs::path& live, const DatabaseFingerprint& planned, const std::function<void()>& copied);
+
 // --- selective.cpp ----------------------------------------------------------------------------
 
 // Runs a selective restore as one transaction on `target` (live, or a scratch copy of it),

@@ -95,24 +95,64 @@ Result<DatabaseFingerprint> fingerprint(const fs::path& db) {
   return f;
 }
 
-Result<std::optional<DatabaseFingerprint>> fingerprint_around(
-    const fs::path& db, const std::function<Result<void>()>& read) {
-  std::optional<DatabaseFingerprint> before;
-  for (int attempt = 0; attempt < 3 && !before; ++attempt) {
+namespace {
+
+// `db`'s fingerprint once its newest change lies a timestamp tick back (waiting for that up to
+// three times); nullopt when it kept changing.
+Result<std::optional<DatabaseFingerprint>> settled_fingerprint(const fs::path& db) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
     RK_TRY_ASSIGN(auto f, fingerprint(db));
     struct timespec now {};
     ::clock_gettime(CLOCK_REALTIME, &now);
     auto wait = unsettled_for(f, ns_of(now));
-    if (wait.count() == 0) {
-      before = f;
-    } else {
-      std::this_thread::sleep_for(wait);
-    }
+    if (wait.count() == 0) return std::optional<DatabaseFingerprint>(f);
+    std::this_thread::sleep_for(wait);
   }
+  return std::optional<DatabaseFingerprint>{};
+}
+
+// A passive checkpoint of `db`: its row is (busy, frames in the -wal, frames copied). Every
+// frame copied, none held back by a reader.
+bool all_frames_copied(core::Database& db) {
+  auto st = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+  if (!st || !st->step().value_or(false)) return false;
+  return st->column_int(0) == 0 && st->column_int(1) > 0 && st->column_int(2) == st->column_int(1);
+}
+
+}  // namespace
+
+Result<std::optional<DatabaseFingerprint>> fingerprint_around(
+    const fs::path& db, const std::function<Result<void>()>& read) {
+  RK_TRY_ASSIGN(auto before, settled_fingerprint(db));
   RK_TRY(read());
   if (!before) return std::optional<DatabaseFingerprint>{};
   RK_TRY_ASSIGN(auto after, fingerprint(db));
   return after == *before ? before : std::nullopt;
+}
+
+std::optional<DatabaseFingerprint> checkpoint_before_lock(const fs::path& live,
+                                                          const DatabaseFingerprint& planned,
+                                                          const std::function<void()>& copied) {
+  auto before = fingerprint(live);
+  if (!before || *before != planned || before->wal == FileFingerprint{}) return std::nullopt;
+  std::optional<DatabaseFingerprint> after_copy;
+  {
+    auto db = core::Database::open(live, core::OpenMode::kReadWrite);
+    if (!db) return std::nullopt;
+    if (!all_frames_copied(*db)) return std::nullopt;
+    if (copied) copied();
+    // The -wal as it was before the copy (no commit since: an append moves its size or time,
+    // a restart its salts), taken once the file's change by the copy lies a tick back, so that
+    // a later write cannot hide in the copy's timestamps.
+    auto settled = settled_fingerprint(live);
+    if (!settled || !*settled || (*settled)->wal != before->wal) return std::nullopt;
+    after_copy = **settled;
+  }  // the last connection closed: SQLite removes the -wal, whose frames are all in the file
+  auto after = fingerprint(live);
+  if (!after || after->wal != FileFingerprint{} || after->file != after_copy->file) {
+    return std::nullopt;
+  }
+  return *after;
 }
 
 bool wal_header(const fs::path& db) {

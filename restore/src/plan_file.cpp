@@ -72,6 +72,11 @@ namespace detail {
 
 std::vector<std::string> apply_steps(const Plan& plan, const StepsInput& in) {
   std::vector<std::string> s;
+  if (in.live_wal) {
+    s.push_back(
+        "before the lock, copy any frames left in live's -wal into it (a passive checkpoint, "
+        "where live is still as this dry run saw it)");
+  }
   s.push_back(
       fmt::format("take the exclusive lock on {} (locking_mode=EXCLUSIVE and an empty "
                   "exclusive transaction: nothing is written)",
@@ -87,8 +92,8 @@ std::vector<std::string> apply_steps(const Plan& plan, const StepsInput& in) {
   s.push_back("write and sync the journal (old and new content hashes)");
   if (in.swap && in.live_wal) {
     s.push_back(
-        "checkpoint live's -wal into it and take it out of WAL mode (the staged file "
-        "comes in WAL mode)");
+        "checkpoint what is left in live's -wal into it and take it out of WAL mode (the "
+        "staged file comes in WAL mode)");
   }
   if (plan.live_documents && in.by_file) {
     auto replaced = plan.chosen_documents ? plan.chosen_documents->replaced : 0;

@@ -87,9 +87,9 @@ enum class Method {
 inline std::vector<std::string> apply_steps(Method method) {
   switch (method) {
     case Method::kSwap:
-      return {"locked",        "journal",        "wal-retired",
-              "documents",     "committed",      "journal-committed",
-              "snapshot-kept", "documents-kept", "done"};
+      return {"wal-copied",     "locked",    "journal",           "wal-retired",
+              "documents",      "committed", "journal-committed", "snapshot-kept",
+              "documents-kept", "done"};
     case Method::kCopy:
       return {"locked",    "snapshot",          "journal",        "documents", "copy",
               "committed", "journal-committed", "documents-kept", "done"};

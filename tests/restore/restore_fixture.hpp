@@ -104,6 +104,20 @@ inline std::vector<restore::ChosenDocument> chosen_of(const restore::Plan& p) {
   return out;
 }
 
+// What an application that died leaves: `sql` committed to the -wal of the WAL-mode database
+// `db`, never checkpointed (python3 exits without closing the connection).
+inline void leave_in_wal(const fs::path& db, const std::string& sql) {
+  auto r = run({"python3", "-c",
+                "import sqlite3, os, sys\n"
+                "c = sqlite3.connect(sys.argv[1])\n"
+                "c.execute('PRAGMA wal_autocheckpoint=0')\n"
+                "c.execute(sys.argv[2])\n"
+                "c.commit()\n"
+                "os._exit(0)\n",
+                db.string(), sql});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+}
+
 inline void exec(const fs::path& db, const std::string& sql) {
   auto conn = core::Database::open(db, core::OpenMode::kReadWrite);
   ASSERT_TRUE(conn);

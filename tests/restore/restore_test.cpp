@@ -307,6 +307,16 @@ TEST_F(CrashHarness, KilledAtAnyInstantAWalLiveIsOldOrNewAndKeepsWalMode) {
   run_harness(Method::kSwap, 20, 10, pristine_live());
 }
 
+// Frames an application left in live's -wal are copied into the file before the lock: kills
+// during that copy (at its step, and at random instants before the journal) leave live old.
+TEST_F(CrashHarness, KilledAtAnyInstantAWalLiveWithFramesLeftIsOldOrNew) {
+  RK_REQUIRE_TOOL("python3");
+  exec(live_, "PRAGMA journal_mode=WAL");
+  ASSERT_NO_FATAL_FAILURE(leave_in_wal(live_, "UPDATE settings SET value = 'in the wal'"));
+  ASSERT_GT(fs::file_size(live_.string() + "-wal"), 0u);
+  run_harness(Method::kSwap, 10, 20, pristine_live());
+}
+
 // A hard-linked live is restored by copy: kills land inside the page copy.
 TEST_F(CrashHarness, KilledAtAnyInstantDuringACopyLiveIsOldOrNew) {
   auto reset = pristine_live();

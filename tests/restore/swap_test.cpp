@@ -9,6 +9,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -26,20 +27,6 @@ bool wal_mode(const fs::path& db) {
 }
 
 using SwapTest = RestoreTest;
-
-// What an application that died leaves: `sql` committed to the -wal of the WAL-mode database
-// `db`, never checkpointed (python3 exits without closing the connection).
-void leave_in_wal(const fs::path& db, const std::string& sql) {
-  auto r = run({"python3", "-c",
-                "import sqlite3, os, sys\n"
-                "c = sqlite3.connect(sys.argv[1])\n"
-                "c.execute('PRAGMA wal_autocheckpoint=0')\n"
-                "c.execute(sys.argv[2])\n"
-                "c.commit()\n"
-                "os._exit(0)\n",
-                db.string(), sql});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-}
 
 // Overwrites bytes in place after the header: same size, same change counter.
 void overwrite_in_place(const fs::path& db) {
@@ -263,6 +250,65 @@ TEST_F(SwapTest, AHardLinkedLiveIsRestoredByCopy) {
   EXPECT_EQ(content_of(live_), p.result_hash);
   EXPECT_EQ(content_of(other), p.result_hash);
   EXPECT_TRUE(r->checks.empty()) << r->checks.front().message;
+}
+
+// Those frames are copied into live's file before the lock, not under it (the swap's downtime
+// would grow with them): under the lock the -wal is empty, live is proven by its fingerprint
+// after the copy (not read), and the snapshot still holds the rows the frames held.
+TEST_F(SwapTest, LiveWalFramesAreCopiedBeforeTheLockAndLiveIsNotReadUnderIt) {
+  RK_REQUIRE_TOOL("python3");
+  exec(live_, "PRAGMA journal_mode=WAL");
+  ASSERT_NO_FATAL_FAILURE(leave_in_wal(
+      live_, "INSERT INTO settings(company_id, key, value) VALUES (1, 'wal', 'only')"));
+  auto p = kept_plan();
+  fs::path wal = live_.string() + "-wal";
+  ASSERT_GT(fs::file_size(wal), 0u);
+  std::vector<std::string> steps;
+  std::uintmax_t wal_under_lock = 1;
+  restore::ApplyOptions ao;
+  ao.on_step = [&](std::string_view step) {
+    steps.emplace_back(step);
+    if (step == "locked") wal_under_lock = fs::exists(wal) ? fs::file_size(wal) : 0;
+  };
+  auto r = restore::apply(p, ao);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(r->applied) << r->refusal.message;
+  EXPECT_EQ(r->method, "swap") << r->copy_reason;
+  EXPECT_NE(std::find(steps.begin(), steps.end(), "wal-copied"), steps.end());
+  EXPECT_EQ(std::find(steps.begin(), steps.end(), "live-unproven"), steps.end())
+      << "live's fingerprint after the copy proves it";
+  EXPECT_EQ(wal_under_lock, 0u);
+  EXPECT_EQ(content_of(live_), p.result_hash);
+  EXPECT_EQ(content_of(r->snapshot / "database.sqlite"), p.live_hash);
+  EXPECT_EQ(
+      query(r->snapshot / "database.sqlite", "SELECT count(*) FROM settings WHERE key = 'wal'"), 1);
+}
+
+// A commit to live while its frames are being copied (an application that started meanwhile)
+// leaves the plan's fingerprint standing: the lock reads live, finds other content and refuses.
+TEST_F(SwapTest, ACommitWhileLiveWalIsCopiedIsCaughtUnderTheLock) {
+  RK_REQUIRE_TOOL("python3");
+  exec(live_, "PRAGMA journal_mode=WAL");
+  ASSERT_NO_FATAL_FAILURE(leave_in_wal(
+      live_, "INSERT INTO settings(company_id, key, value) VALUES (1, 'wal', 'only')"));
+  auto p = kept_plan();
+  auto old_inode = inode_of(live_);
+  std::vector<std::string> steps;
+  restore::ApplyOptions ao;
+  ao.on_step = [&](std::string_view step) {
+    steps.emplace_back(step);
+    if (step == "wal-copied") {
+      exec(live_, "INSERT INTO settings(company_id, key, value) VALUES (1, 'late', 'commit')");
+    }
+  };
+  auto r = restore::apply(p, ao);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_FALSE(r->applied);
+  EXPECT_EQ(r->refusal.code, "LIVE_CHANGED") << r->refusal.message;
+  EXPECT_NE(std::find(steps.begin(), steps.end(), "live-unproven"), steps.end());
+  EXPECT_EQ(inode_of(live_), old_inode);
+  EXPECT_EQ(query(live_, "SELECT count(*) FROM settings WHERE key IN ('wal', 'late')"), 2);
+  EXPECT_TRUE(fs::is_empty(core::restore_snapshots_dir(live_)));
 }
 
 // A live file touched after the plan (its times changed, not its rows) loses the fingerprint's
