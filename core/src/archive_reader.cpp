@@ -367,9 +367,11 @@ struct ArchiveReader::Impl {
                                lim.max_total_bytes),
                    entry.raw_path);
     }
-    // The compressed bytes of an entry restorekit reads itself count once libarchive skips
-    // past them; meanwhile they count here.
-    std::uint64_t raw = raw_read + (own_active ? own_zip->compressed_read() : 0);
+    // A compressed stream counts what its decoder consumed, not what was read ahead of it. The
+    // compressed bytes of an entry restorekit reads itself count once libarchive skips past
+    // them; meanwhile they count here.
+    std::uint64_t raw = (codec == Codec::kNone ? raw_read.load() : notes.consumed()) +
+                        (own_active ? own_zip->compressed_read() : 0);
     if (bytes > lim.ratio_grace_bytes &&
         static_cast<double>(bytes) > lim.max_ratio * static_cast<double>(raw + 1)) {
       std::string where = entry_open ? fmt::format("entry \"{}\" of {}", entry.raw_path, name)

@@ -5,6 +5,8 @@
 // decodes whatever libarchive left unread.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,7 +20,9 @@ namespace restorekit::core {
 
 enum class Codec { kNone, kGzip, kZstd, kXz };
 
-// Stream observations, appended by the decoding thread and read by the caller's.
+// Stream observations, appended by the decoding thread and read by the caller's: findings, and
+// how many compressed bytes the decoder has consumed (bytes read ahead of it excluded), which
+// the compression ratio limit compares the output with.
 class StreamNotes {
  public:
   void add(Finding f) {
@@ -29,10 +33,13 @@ class StreamNotes {
     std::lock_guard lock(mutex_);
     return notes_;
   }
+  void consumed(std::uint64_t n) { consumed_.fetch_add(n, std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t consumed() const { return consumed_.load(std::memory_order_relaxed); }
 
  private:
   mutable std::mutex mutex_;
   std::vector<Finding> notes_;
+  std::atomic<std::uint64_t> consumed_{0};
 };
 
 // The codec whose magic starts `head`; kNone for anything else.

@@ -277,6 +277,47 @@ TEST(ArchiveReader, StopsADecompressionBombAtTheRatioLimit) {
   EXPECT_TRUE(reader->dead());
 }
 
+// A bomb made of many small gzip members (4 GiB of zeros in 4 MiB, ~1030:1, just past a
+// limit of 900:1): the ratio compares the output with the compressed bytes the decoder has
+// consumed, not with what the reading thread holds ahead of it, so it stops within a few MiB
+// of the grace. (Counted as read, the megabytes read ahead let it run on for about a gigabyte.)
+TEST(ArchiveReader, TheRatioLimitCountsWhatTheDecoderConsumedNotWhatWasReadAhead) {
+  RK_REQUIRE_TOOL("tar");
+  RK_REQUIRE_TOOL("gzip");
+  ScratchDir dir;
+  ASSERT_EQ(test::sh("truncate -s 4G bomb.bin && (tar --format=ustar -cf - bomb.bin | head -c 512 "
+                     "> header.tar; true) && gzip -c header.tar > bomb.tgz && head -c 1048576 "
+                     "/dev/zero | gzip -c > z && for i in 1 2 3 4 5 6 7 8 9 10 11 12; do cat z z "
+                     "> z2 && mv z2 z; done && cat z >> bomb.tgz && rm bomb.bin",
+                     dir.path()),
+            0);
+  auto source = open_file_source(dir / "bomb.tgz");
+  ASSERT_TRUE(source);
+  ASSERT_GT(*(*source)->size(), std::uint64_t{3} << 20) << "several read chunks of input";
+  ReaderOptions o;
+  o.limits.ratio_grace_bytes = 1 << 20;
+  o.limits.max_ratio = 900;
+  auto reader = ArchiveReader::open(std::move(*source), o);
+  ASSERT_TRUE(reader) << reader.error().message;
+  auto entry = reader->next();
+  ASSERT_TRUE(entry && *entry) << (entry ? "no entry" : entry.error().message);
+  EXPECT_EQ((*entry)->size, std::uint64_t{4} << 30);
+  std::uint64_t read = 0;
+  std::optional<Error> stopped;
+  for (;;) {
+    auto block = reader->read_block();
+    if (!block) {
+      stopped = block.error();
+      break;
+    }
+    if (block->empty()) break;
+    read += block->size();
+  }
+  ASSERT_TRUE(stopped) << "read " << read << " bytes without stopping";
+  EXPECT_EQ(stopped->code, ErrorCode::kRatioLimit) << stopped->message;
+  EXPECT_LT(read, std::uint64_t{64} << 20);
+}
+
 TEST(ArchiveReader, StopsAtTheEntryAndSizeLimits) {
   std::vector<MemoryEntry> many;
   for (int i = 0; i < 20; ++i) many.push_back({std::string("f").append(std::to_string(i)), "x"});
