@@ -48,7 +48,7 @@ using Marks = std::vector<MemberEnd>;
 // source) comes out first. Three chunks are read ahead of the one being decoded: with one, the
 // decoding thread waited 5-11 ms of a 100 ms tar.gz for its input whenever the reading thread
 // did not get a core at once (four threads on two cores); with three, 1-5 ms (sample tar.gz
-// verify 108 -> 98 ms, tar.zst 91 -> 81 ms; eight gave no more). The compression ratio limit
+// verify 106 -> 99 ms, tar.zst 85 -> 80 ms; eight gave no more). The compression ratio limit
 // counts what the decoder consumed (StreamNotes), not these bytes.
 class ReadAheadSource final : public ByteSource {
  public:
