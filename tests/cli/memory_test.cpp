@@ -52,6 +52,15 @@ void expect_documents_diffed_within_budget(const fs::path& archive, const fs::pa
   EXPECT_LE(peak_kib(diff), kBudgetKiB) << "diff of " << what;
 }
 
+// A shell step for the tenant and record tests' documents: `count` empty files
+// app/docs/<folder>/000001-<pad>.txt ... made with seq and touch.
+std::string touch_documents(std::string_view folder, int count, std::string_view pad) {
+  return fmt::format(
+      "mkdir -p app/docs/{0} && (cd app/docs/{0} && seq -f '%06g-{1}.txt' 1 {2} | "
+      "xargs touch)",
+      folder, pad, count);
+}
+
 // The tenant and record tests' application in `dir` (app/app.sqlite, app/docs) backed up by
 // restorekit into backup.tar.zst.
 void back_up_app(const ScratchDir& dir) {
@@ -325,21 +334,21 @@ TEST_F(Memory, ATenantRestoreOfManyDocumentsIsPlannedAppliedAndRolledBackWithinT
   RK_REQUIRE_TOOL("sqlite3");
   ScratchDir dir;
   std::string pad(150, 'n');
-  auto script = fmt::format(
-      "mkdir -p app/docs/c1 app/docs/c2 && "
-      "(cd app/docs/c1 && seq -f '%06g-{0}.txt' 1 100000 | xargs touch) && "
-      "(cd app/docs/c2 && seq -f '%06g-{0}.txt' 1 1000 | xargs touch) && "
-      "sqlite3 app/app.sqlite \"CREATE TABLE companies(id INTEGER PRIMARY KEY, name TEXT); "
-      "CREATE TABLE documents(id INTEGER PRIMARY KEY, company_id INTEGER, path TEXT); "
-      "INSERT INTO companies VALUES (1, 'Acme'), (2, 'Zeta'); "
-      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) "
-      "INSERT INTO documents(company_id, path) SELECT 1, printf('c1/%06d-{0}.txt', i) FROM n; "
-      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) "
-      "INSERT INTO documents(company_id, path) SELECT 2, printf('c2/%06d-{0}.txt', i) FROM n;\" "
-      "&& printf '[database]\\ntenant_column = \"company_id\"\\ntenant_table = \"companies\"\\n"
-      "tenant_key = \"id\"\\n[documents]\\nroot = \"docs/\"\\nreferences = "
-      "[\"documents.path\"]\\n' > app.toml",
-      pad);
+  auto script =
+      touch_documents("c1", 100000, pad) + " && " + touch_documents("c2", 1000, pad) +
+      fmt::format(
+          " && sqlite3 app/app.sqlite \"CREATE TABLE companies(id INTEGER PRIMARY KEY, name TEXT); "
+          "CREATE TABLE documents(id INTEGER PRIMARY KEY, company_id INTEGER, path TEXT); "
+          "INSERT INTO companies VALUES (1, 'Acme'), (2, 'Zeta'); "
+          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) "
+          "INSERT INTO documents(company_id, path) SELECT 1, printf('c1/%06d-{0}.txt', i) FROM n; "
+          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) "
+          "INSERT INTO documents(company_id, path) SELECT 2, printf('c2/%06d-{0}.txt', i) FROM "
+          "n;\" "
+          "&& printf '[database]\\ntenant_column = \"company_id\"\\ntenant_table = \"companies\"\\n"
+          "tenant_key = \"id\"\\n[documents]\\nroot = \"docs/\"\\nreferences = "
+          "[\"documents.path\"]\\n' > app.toml",
+          pad);
   ASSERT_EQ(sh(script, dir.path()), 0);
   back_up_app(dir);
   if (HasFatalFailure()) return;
@@ -373,19 +382,22 @@ TEST_F(Memory, ARecordRestoreOfManyRowsIsPlannedAndAppliedWithinTheBudget) {
   RK_REQUIRE_TOOL("sqlite3");
   ScratchDir dir;
   std::string pad(150, 'n');
-  auto script = fmt::format(
-      "mkdir -p app/docs/c1 && (cd app/docs/c1 && seq -f '%06g-{0}.txt' 1 100000 | xargs touch) "
-      "&& sqlite3 app/app.sqlite \"CREATE TABLE companies(id INTEGER PRIMARY KEY, name TEXT); "
-      "CREATE TABLE persons(id INTEGER PRIMARY KEY, company_id INTEGER REFERENCES companies(id), "
-      "name TEXT); CREATE TABLE documents(id INTEGER PRIMARY KEY, person_id INTEGER REFERENCES "
-      "persons(id), path TEXT); INSERT INTO companies VALUES (1, 'Acme'), (2, 'Zeta'); "
-      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) "
-      "INSERT INTO persons SELECT i, 1, 'person ' || i FROM n; "
-      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) "
-      "INSERT INTO documents SELECT i, (i + 1) / 2, CASE WHEN i <= 100000 THEN "
-      "printf('c1/%06d-{0}.txt', i) END FROM n;\" && "
-      "printf '[documents]\\nroot = \"docs/\"\\nreferences = [\"documents.path\"]\\n' > app.toml",
-      pad);
+  auto script =
+      touch_documents("c1", 100000, pad) +
+      fmt::format(
+          " && sqlite3 app/app.sqlite \"CREATE TABLE companies(id INTEGER PRIMARY KEY, name TEXT); "
+          "CREATE TABLE persons(id INTEGER PRIMARY KEY, company_id INTEGER REFERENCES "
+          "companies(id), "
+          "name TEXT); CREATE TABLE documents(id INTEGER PRIMARY KEY, person_id INTEGER REFERENCES "
+          "persons(id), path TEXT); INSERT INTO companies VALUES (1, 'Acme'), (2, 'Zeta'); "
+          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000) "
+          "INSERT INTO persons SELECT i, 1, 'person ' || i FROM n; "
+          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) "
+          "INSERT INTO documents SELECT i, (i + 1) / 2, CASE WHEN i <= 100000 THEN "
+          "printf('c1/%06d-{0}.txt', i) END FROM n;\" && "
+          "printf '[documents]\\nroot = \"docs/\"\\nreferences = [\"documents.path\"]\\n' > "
+          "app.toml",
+          pad);
   ASSERT_EQ(sh(script, dir.path()), 0);
   back_up_app(dir);
   if (HasFatalFailure()) return;
