@@ -180,6 +180,11 @@ struct ArchiveReader::Impl {
 
   ~Impl() {
     if (handle) archive_read_free(handle);
+    // A decoder's threads (under `source`) write `notes` and `raw_read`, declared after it and so
+    // destroyed before it: they end first. (A frame worker noting a missing checksum while the
+    // reader went away pushed into a destroyed vector: LeakSanitizer in fuzz_capi.)
+    own_zip.reset();
+    source.reset();
   }
 
   static la_ssize_t read_cb(archive* a, void* data, const void** buffer) {
