@@ -12,6 +12,8 @@
 #include <restorekit/core/names.hpp>
 #include <restorekit/core/sqlite.hpp>
 
+#include "name_filter.hpp"
+
 namespace restorekit::core {
 
 namespace {
@@ -72,8 +74,9 @@ Result<void> keyed_walk(Database& db, std::string_view rest, const EntryStore::K
 }
 
 // The key column is NULL where the name is its own key (almost all), which keeps the file and
-// its index small; lookups use coalesce(key, path). @return whether the name has a key of its own.
-bool bind_row(Statement& st, const StoredEntry& e, Ownership ownership) {
+// its index small; lookups use coalesce(key, path). @return the name's key where it has one of
+// its own.
+std::optional<std::string> bind_row(Statement& st, const StoredEntry& e, Ownership ownership) {
   const auto& r = e.record;
   st.bind(1, static_cast<std::int64_t>(e.index));
   st.bind(2, std::string_view(r.path));
@@ -107,7 +110,7 @@ bool bind_row(Statement& st, const StoredEntry& e, Ownership ownership) {
   st.bind(12, std::int64_t{e.data_read});
   st.bind(13, std::int64_t{e.failed});
   st.bind(14, std::int64_t{ownership == Ownership::kOwned});
-  return key.has_value();
+  return key;
 }
 
 // The `limit` smallest of the items offered (by index: an item is an index, or a pair led by
@@ -215,7 +218,8 @@ struct EntryStore::Impl {
   std::uint64_t lookups = 0;      // find() calls so far
   std::size_t pending = 0;        // rows in the open transaction
   bool sealed = false;
-  bool keyed = false;  // some name has a key of its own (written by whoever writes rows)
+  bool keyed = false;         // some name has a key of its own (written by whoever writes rows)
+  detail::NameFilter filter;  // fed by whoever writes rows
   // Where no name is keyed, one walk answers duplicates() and path_conflicts() (walk_names()).
   struct Names {
     std::size_t limit = 0;
@@ -246,7 +250,11 @@ struct EntryStore::Impl {
   Result<void> write(const std::vector<Row>& rows) {
     for (const auto& [entry, ownership] : rows) {
       if (pending == 0) RK_TRY(db.exec("BEGIN"));
-      if (bind_row(*insert, entry, ownership)) keyed = true;
+      auto key = bind_row(*insert, entry, ownership);
+      const auto& r = entry.record;
+      filter.add(entry.index, r.path, key ? std::optional<std::string_view>(*key) : std::nullopt,
+                 r.type == EntryType::kDirectory, r.safe);
+      if (key) keyed = true;
       RK_TRY(insert->run());
       if (++pending >= kBatchRows) {
         pending = 0;
@@ -512,6 +520,7 @@ Result<std::vector<StoredEntry>> EntryStore::path_conflicts() const {
 
 Result<EntryStore::FirstOf<EntryStore::Duplicate>> EntryStore::duplicates(std::size_t limit) const {
   FirstOf<Duplicate> out;
+  if (impl_->sealed && !impl_->filter.may_have_duplicates()) return out;
   std::vector<std::pair<std::uint64_t, std::string>> later;  // index, first spelling
   if (!impl_->keyed) {  // every name is its own key: a duplicate is the same spelling
     RK_TRY_ASSIGN(const auto* names, impl_->walk_names(limit));
@@ -555,6 +564,7 @@ Result<EntryStore::FirstOf<EntryStore::Duplicate>> EntryStore::duplicates(std::s
 
 Result<EntryStore::FirstOf<StoredEntry>> EntryStore::path_conflicts(std::size_t limit) const {
   FirstOf<StoredEntry> out;
+  if (impl_->sealed && !impl_->filter.may_have_conflicts()) return out;
   if (!impl_->keyed) {
     RK_TRY_ASSIGN(const auto* names, impl_->walk_names(limit));
     out.total = names->conflicting.total();

@@ -150,10 +150,18 @@ TEST(EntryStore, DuplicatesAndConflictsEqualBruteForceOnRandomNames) {
       if (!inserted)
         want_duplicates.push_back(fmt::format("{}@{}<{}", e.record.path, e.index, it->second));
     }
-    // Added out of order, as several readers of a zip would.
-    std::vector<StoredEntry> shuffled = entries;
+    // Added out of order, as several readers of a zip would, some also listed by reader 0.
+    std::vector<std::pair<StoredEntry, Ownership>> shuffled;
+    for (const auto& e : entries) {
+      shuffled.emplace_back(e, Ownership::kOwned);
+      if (rng() % 4 == 0) shuffled.emplace_back(e, Ownership::kNotOwned);
+    }
     std::shuffle(shuffled.begin(), shuffled.end(), rng);
-    auto store = store_of(shuffled);
+    auto created = EntryStore::create();
+    ASSERT_TRUE(created);
+    auto store = *created;
+    for (const auto& [e, ownership] : shuffled) ASSERT_TRUE(store->add(e, ownership));
+    ASSERT_TRUE(store->seal());
     auto conflicts = store->path_conflicts();
     ASSERT_TRUE(conflicts) << conflicts.error().message;
     std::vector<std::string> got_conflicts;
