@@ -74,13 +74,13 @@ Result<void> keyed_walk(Database& db, std::string_view rest, const EntryStore::K
 }
 
 // The key column is NULL where the name is its own key (almost all), which keeps the file and
-// its index small; lookups use coalesce(key, path). @return the name's key where it has one of
-// its own.
-std::optional<std::string> bind_row(Statement& st, const StoredEntry& e, Ownership ownership) {
+// its index small; lookups use coalesce(key, path). `key`: the name's key where it has one of
+// its own (key_of_its_own).
+void bind_row(Statement& st, const StoredEntry& e, Ownership ownership,
+              const std::optional<std::string>& key) {
   const auto& r = e.record;
   st.bind(1, static_cast<std::int64_t>(e.index));
   st.bind(2, std::string_view(r.path));
-  auto key = key_of_its_own(r.path);
   if (key) {
     st.bind(3, std::string_view(*key));
   } else {
@@ -110,7 +110,6 @@ std::optional<std::string> bind_row(Statement& st, const StoredEntry& e, Ownersh
   st.bind(12, std::int64_t{e.data_read});
   st.bind(13, std::int64_t{e.failed});
   st.bind(14, std::int64_t{ownership == Ownership::kOwned});
-  return key;
 }
 
 // The `limit` smallest of the items offered (by index: an item is an index, or a pair led by
@@ -248,13 +247,23 @@ struct EntryStore::Impl {
   }
 
   Result<void> write(const std::vector<Row>& rows) {
+    std::vector<std::optional<std::string>> keys;
+    std::vector<detail::NameFilter::Name> filter_rows;
+    keys.reserve(rows.size());
+    filter_rows.reserve(rows.size());
     for (const auto& [entry, ownership] : rows) {
-      if (pending == 0) RK_TRY(db.exec("BEGIN"));
-      auto key = bind_row(*insert, entry, ownership);
       const auto& r = entry.record;
-      filter.add(entry.index, r.path, key ? std::optional<std::string_view>(*key) : std::nullopt,
-                 r.type == EntryType::kDirectory, r.safe);
-      if (key) keyed = true;
+      const auto& key = keys.emplace_back(key_of_its_own(r.path));
+      filter_rows.push_back({entry.index, r.path,
+                             key ? std::optional<std::string_view>(*key) : std::nullopt,
+                             r.type == EntryType::kDirectory, r.safe});
+    }
+    filter.add(filter_rows);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto& [entry, ownership] = rows[i];
+      if (pending == 0) RK_TRY(db.exec("BEGIN"));
+      bind_row(*insert, entry, ownership, keys[i]);
+      if (keys[i]) keyed = true;
       RK_TRY(insert->run());
       if (++pending >= kBatchRows) {
         pending = 0;

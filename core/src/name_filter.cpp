@@ -15,7 +15,7 @@ std::uint64_t hash_of(std::string_view text) {
 
 std::optional<std::uint64_t> NameFilter::HashSet::find_or_insert(std::uint64_t hash,
                                                                  std::uint64_t value) {
-  if ((size_ + 1) * 2 > slots_.size()) grow();
+  reserve_more(1);
   std::size_t mask = slots_.size() - 1;
   for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
     Slot& s = slots_[i];
@@ -49,6 +49,14 @@ void NameFilter::HashSet::grow() {
   }
 }
 
+void NameFilter::HashSet::reserve_more(std::size_t more) {
+  while ((size_ + more) * 2 > slots_.size()) grow();
+}
+
+void NameFilter::HashSet::prefetch(std::uint64_t hash) const {
+  if (!slots_.empty()) __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
+}
+
 void NameFilter::HashSet::clear() {
   slots_ = {};
   size_ = 0;
@@ -66,13 +74,27 @@ void NameFilter::add_folder(std::uint64_t hash) {
   if (names_.contains(hash)) conflicts_ = true;
 }
 
-void NameFilter::add(std::uint64_t index, std::string_view path,
-                     std::optional<std::string_view> own_key, bool folder, bool safe) {
+void NameFilter::add(std::span<const Name> names) {
   if (gave_up_) return;
+  names_.reserve_more(names.size());
+  hashes_.clear();
+  for (const auto& n : names) {
+    std::uint64_t path_hash = hash_of(n.path);
+    std::uint64_t key_hash = n.own_key ? hash_of(*n.own_key) : path_hash;
+    if (!n.folder) names_.prefetch(key_hash);
+    hashes_.push_back(path_hash);
+    hashes_.push_back(key_hash);
+  }
+  for (std::size_t i = 0; i < names.size() && !gave_up_; ++i) {
+    add(names[i], hashes_[2 * i], hashes_[2 * i + 1]);
+  }
+}
+
+void NameFilter::add(const Name& name, std::uint64_t path_hash, std::uint64_t key_hash) {
+  const auto& [index, path, own_key, folder, safe] = name;
   if (own_key) keyed_ = true;
-  std::uint64_t path_hash = hash_of(path);
   if (!folder) {
-    auto first = names_.find_or_insert(own_key ? hash_of(*own_key) : path_hash, index);
+    auto first = names_.find_or_insert(key_hash, index);
     if (first && *first != index) duplicates_ = true;
   }
   if (safe) {

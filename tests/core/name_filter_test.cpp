@@ -19,9 +19,18 @@ struct Row {
   bool safe = true;
 };
 
+// Fed in batches of up to three rows, as the store's writer hands them over.
 NameFilter filter_of(const std::vector<Row>& rows) {
   NameFilter f;
-  for (const auto& r : rows) f.add(r.index, r.path, std::nullopt, r.folder, r.safe);
+  std::vector<NameFilter::Name> batch;
+  for (const auto& r : rows) {
+    batch.push_back({r.index, r.path, std::nullopt, r.folder, r.safe});
+    if (batch.size() == 3) {
+      f.add(batch);
+      batch.clear();
+    }
+  }
+  f.add(batch);
   return f;
 }
 
@@ -48,21 +57,27 @@ TEST(NameFilter, AFileThatIsAlsoAFolderOrAPrefixIsAConflictInEitherOrder) {
 
 TEST(NameFilter, NamesWithKeysOfTheirOwnLeaveConflictsToTheWalk) {
   NameFilter f;
-  f.add(0, "docs/Zu\xcc\x88rich", std::string_view("docs/Z\xc3\xbcrich"), false, true);
+  std::vector<NameFilter::Name> nfd = {
+      {0, "docs/Zu\xcc\x88rich", std::string_view("docs/Z\xc3\xbcrich"), false, true}};
+  f.add(nfd);
   EXPECT_TRUE(f.may_have_conflicts());
   EXPECT_FALSE(f.may_have_duplicates());
-  f.add(1, "docs/Z\xc3\xbcrich", std::nullopt, false, true);
+  std::vector<NameFilter::Name> nfc = {{1, "docs/Z\xc3\xbcrich", std::nullopt, false, true}};
+  f.add(nfc);
   EXPECT_TRUE(f.may_have_duplicates()) << "the same key from another entry";
 }
 
 TEST(NameFilter, MoreNamesThanItHoldsAndItGivesUp) {
   NameFilter f;
   std::uint64_t i = 0;
-  for (; i < NameFilter::kMaxNames; ++i) {
-    f.add(i, fmt::format("d{}/f{}", i % 7, i), std::nullopt, false, true);
-  }
+  auto add_one = [&] {
+    std::string path = fmt::format("d{}/f{}", i % 7, i);
+    std::vector<NameFilter::Name> one = {{i, path, std::nullopt, false, true}};
+    f.add(one);
+  };
+  for (; i < NameFilter::kMaxNames; ++i) add_one();
   ASSERT_FALSE(f.may_have_duplicates() || f.may_have_conflicts()) << "as many names as it holds";
-  f.add(i, fmt::format("d{}/f{}", i % 7, i), std::nullopt, false, true);
+  add_one();
   EXPECT_TRUE(f.may_have_duplicates());
   EXPECT_TRUE(f.may_have_conflicts());
 }
