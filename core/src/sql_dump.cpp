@@ -141,18 +141,17 @@ DatabaseGuess guess_database(std::string_view path, std::span<const std::byte> h
 }
 
 std::optional<Finding> database_guess_finding(std::string_view path, const DatabaseGuess& guess) {
-  std::string name(path);
   if (guess.kind == DatabaseKind::kForeignDump) {
     return Finding{"FOREIGN_SQL_DUMP", Severity::kWarning, std::string(path),
                    fmt::format("\"{}\" looks like a {} dump; restorekit reads SQLite databases "
                                "and SQLite dumps, so it was neither checked nor can it be restored",
-                               name, guess.dialect)};
+                               path, guess.dialect)};
   }
   if (guess.kind == DatabaseKind::kNotDatabase) {
     return Finding{"NOT_A_DATABASE", Severity::kWarning, std::string(path),
                    fmt::format("\"{}\" is named like a database but is no SQLite database nor SQL "
                                "dump (it does not start with \"SQLite format 3\")",
-                               name)};
+                               path)};
   }
   return std::nullopt;
 }
