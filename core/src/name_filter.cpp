@@ -76,7 +76,7 @@ void NameFilter::add_folder(std::uint64_t hash) {
 
 void NameFilter::add(std::span<const Name> names) {
   if (gave_up_) return;
-  names_.reserve_more(names.size());
+  if (names_.size() + names.size() <= kMaxNames) names_.reserve_more(names.size());
   hashes_.clear();
   for (const auto& n : names) {
     std::uint64_t path_hash = hash_of(n.path);
@@ -92,6 +92,7 @@ void NameFilter::add(std::span<const Name> names) {
 
 void NameFilter::add(const Name& name, std::uint64_t path_hash, std::uint64_t key_hash) {
   const auto& [index, path, own_key, folder, safe] = name;
+  if (names_.size() >= kMaxNames || folders_.size() >= kMaxNames) return give_up();
   if (own_key) keyed_ = true;
   if (!folder) {
     auto first = names_.find_or_insert(key_hash, index);
@@ -115,7 +116,6 @@ void NameFilter::add(const Name& name, std::uint64_t path_hash, std::uint64_t ke
       conflicts_ = true;
     }
   }
-  if (names_.size() > kMaxNames || folders_.size() > kMaxNames) give_up();
 }
 
 }  // namespace restorekit::core::detail

@@ -25,8 +25,8 @@ namespace restorekit::core::detail {
 
 class NameFilter {
  public:
-  // At most this many hashes in either set (16 bytes each, at most half full: 4 MiB a set);
-  // past it the filter gives up and its memory goes.
+  // A row that finds either set holding this many hashes (16 bytes each, at most half full:
+  // 4 MiB a set, a few prefixes more) makes the filter give up, and its memory goes.
   static constexpr std::size_t kMaxNames = std::size_t{1} << 17;
 
   // A row as the store writes it; `own_key`: its name_key where that is not the path.
