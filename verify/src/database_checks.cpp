@@ -153,7 +153,7 @@ void run_job(core::Database& db, CheckJob& job) {
 // foreign-key checks: split, the structure walk and the tables' checks cost a third more CPU
 // than the whole check (crm: 56 + 79 ms against 83; the sample: 48 + 204 against 185), which
 // only more cores than two turn into less time; on two the archive is still being decoded
-// beside them (crm verify of our backup 197 -> 186 ms, the sample 256 -> 251).
+// beside them (verify of our backup, A/B: crm 205 -> 194 ms, the sample 251 -> 247).
 std::vector<CheckJob> plan_jobs(core::Database& db, unsigned threads) {
   using Kind = CheckJob::Kind;
   std::vector<CheckJob> jobs;
