@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <span>
 #include <thread>
 
 #include <fmt/format.h>
@@ -158,6 +159,10 @@ class Differ {
     const TableInfo* live = nullptr;
     const TableInfo* backup = nullptr;
     std::int64_t size = 0;  // max(rowid) in live: a cheap size estimate
+    // Rows both files hold byte for byte, where the pages could be compared (shared_rows.hpp).
+    std::optional<detail::SharedRows> shared;
+    std::vector<std::string> tree_key;  // the columns that order the table's B-tree
+    bool at_once = false;               // one scan reads all ranges (tree_key)
   };
 
   // Tables (and ranges of big ones) are independent: two workers take them largest first, so
@@ -169,6 +174,7 @@ class Differ {
     std::vector<Plan> plans;
     for (const auto& n : names) plans.push_back(plan(n, live_schema, backup_schema));
     estimate_sizes(plans, s.live);
+    if (!o_.every_row) RK_TRY(find_shared(plans, s));
     std::vector<detail::TableJob> items = split(plans);
     std::vector<std::optional<Result<TableDiff>>> results(items.size());
     std::vector<detail::TenantTally> tallies(std::min<std::size_t>(kWorkers, items.size()));
@@ -247,13 +253,145 @@ class Differ {
     return job.key[0];
   }
 
-  // Work items, largest first; a big sliceable table becomes two halves.
+  // Where both files hold a table's B-tree pages byte for byte, the rows in them need not be
+  // read: finds them for every table whose B-tree is in the merge's order, the trees spread
+  // over the workers. Both files are held still meanwhile (a statement stepped and not reset
+  // keeps a read transaction open on each; the backup is opened immutable).
+  Result<void> find_shared(std::vector<Plan>& plans, const Sessions& s) const {
+    RK_TRY_ASSIGN(auto hold_live, s.live.prepare("SELECT 1 FROM sqlite_schema"));
+    RK_TRY_ASSIGN(auto hold_backup, s.backup.prepare("SELECT 1 FROM sqlite_schema"));
+    RK_TRY_ASSIGN(bool live_rows, hold_live.step());
+    RK_TRY_ASSIGN(bool backup_rows, hold_backup.step());
+    if (!live_rows || !backup_rows) return {};
+    std::vector<std::pair<Plan*, detail::TreePair>> trees;
+    for (auto& p : plans) {
+      p.tree_key = tree_key(p, s.live, p.at_once);
+      if (p.tree_key.empty()) continue;
+      auto live_root = root_page(s.live, p.job.name);
+      auto backup_root = root_page(s.backup, p.job.name);
+      if (!live_root || !backup_root) continue;
+      std::size_t key_columns = p.live->without_rowid ? p.tree_key.size() : 0;
+      trees.push_back({&p, detail::TreePair{*live_root, *backup_root, key_columns}});
+    }
+    if (trees.empty()) return {};
+    auto files = detail::open_page_pair(s.live.path(), s.backup.path());
+    if (!files) return {};
+    std::atomic<std::size_t> next{0};
+    auto work = [&] {
+      for (std::size_t i; (i = next.fetch_add(1)) < trees.size();) {
+        trees[i].first->shared = detail::find_shared_runs(**files, trees[i].second);
+      }
+    };
+    std::optional<std::thread> helper;
+    if (trees.size() > 1) helper.emplace(work);
+    work();
+    if (helper) helper->join();
+    return {};
+  }
+
+  // The columns that order the table's B-tree, where both sides define the table alike (else
+  // nothing: every row is read). `at_once`: the merge's order is another (a rowid table merged
+  // by a primary key that is not its rowid, or by content), so one sorted scan reads all ranges.
+  static std::vector<std::string> tree_key(const Plan& p, core::Database& live, bool& at_once) {
+    if (!p.live || !p.backup || p.live->sql != p.backup->sql || p.live->kind != "table") return {};
+    if (!p.live->without_rowid) {
+      auto column = range_column(p);
+      at_once = !column;
+      // "rowid" must name the rowid, not a column of that name.
+      if ((!column || *column == "rowid") && find_column(*p.live, "rowid")) return {};
+      return {column.value_or("rowid")};
+    }
+    if (p.job.by_content || p.job.key != p.live->primary_key) return {};
+    // A WITHOUT ROWID table's B-tree is in its primary key's order: the merge's if ascending and
+    // BINARY (the ranges' bounds compare in the B-tree's collation).
+    auto odd = live.prepare(
+        "SELECT count(*) FROM pragma_index_list(?1) AS l, pragma_index_xinfo(l.name) AS x "
+        "WHERE l.origin = 'pk' AND x.key AND (x.desc OR x.coll <> 'BINARY')");
+    if (!odd) return {};
+    odd->bind(1, std::string_view(p.job.name));
+    auto row = odd->step();
+    if (!row || !*row || odd->column_int(0) != 0) return {};
+    return p.job.key;
+  }
+
+  static std::optional<std::uint32_t> root_page(core::Database& db, const std::string& table) {
+    auto q = db.prepare("SELECT rootpage FROM sqlite_schema WHERE type = 'table' AND name = ?1");
+    if (!q) return std::nullopt;
+    q->bind(1, std::string_view(table));
+    auto row = q->step();
+    if (!row || !*row || q->column_int(0) <= 0 || q->column_int(0) > UINT32_MAX)
+      return std::nullopt;
+    return static_cast<std::uint32_t>(q->column_int(0));
+  }
+
+  // The job for the key ranges between the runs of rows both files share (`first`/`last`: the
+  // ranges before the first run and after the last are this job's). None between two runs of
+  // consecutive rowids; a scan of all ranges at once takes at most kMaxRangesAtOnce of them (the
+  // smallest runs are read with the rows around them).
+  static detail::TableJob ranged(const Plan& p, std::span<const detail::SharedRun> all, bool first,
+                                 bool last) {
+    std::vector<detail::SharedRun> kept;
+    std::span<const detail::SharedRun> runs = all;
+    if (p.at_once && runs.size() >= kMaxRangesAtOnce) {
+      std::vector<std::size_t> order(runs.size());
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+      std::partial_sort(order.begin(), order.begin() + kMaxRangesAtOnce - 1, order.end(),
+                        [&](std::size_t a, std::size_t b) { return runs[a].rows > runs[b].rows; });
+      order.resize(kMaxRangesAtOnce - 1);
+      std::sort(order.begin(), order.end());
+      for (std::size_t i : order) kept.push_back(runs[i]);
+      runs = kept;
+    }
+    detail::TableJob job = p.job;
+    job.range_key = p.tree_key;
+    job.ranges_at_once = p.at_once;
+    job.ranges.emplace();
+    bool rowids = !p.live->without_rowid;
+    for (std::size_t i = 0; i <= runs.size(); ++i) {
+      if ((i == 0 && !first) || (i == runs.size() && !last)) continue;  // the other half's
+      detail::KeyRange r;
+      if (i > 0) r.after = runs[i - 1].last;
+      if (i < runs.size()) r.before = runs[i].first;
+      if (rowids && r.after && r.before && (*r.after)[0].integer + 1 == (*r.before)[0].integer)
+        continue;
+      job.ranges->push_back(std::move(r));
+    }
+    for (const auto& run : runs) job.shared_rows += run.rows;
+    return job;
+  }
+
+  // The rows a table's merge reads, for the order of the jobs (the biggest first): what the
+  // trees' walk counted, a range's new scan as kRangeRows rows; else max(rowid).
+  static std::int64_t merge_work(const Plan& p) {
+    if (!p.shared) return p.size;
+    std::uint64_t shared = 0;
+    for (const auto& run : p.shared->runs) shared += run.rows;
+    std::uint64_t rows = p.shared->live_rows + p.shared->backup_rows;
+    rows = rows > 2 * shared ? (rows - 2 * shared) / 2 : 0;
+    return static_cast<std::int64_t>(rows + kRangeRows * p.shared->runs.size());
+  }
+
   std::vector<detail::TableJob> split(std::vector<Plan>& plans) const {
     std::vector<std::pair<std::int64_t, detail::TableJob>> items;
     for (const auto& p : plans) {
+      if (p.shared && !p.shared->runs.empty()) {
+        std::span<const detail::SharedRun> runs(p.shared->runs);
+        std::int64_t work = merge_work(p);
+        if (work < kSplitRows || runs.size() < 2 || p.at_once) {
+          items.emplace_back(work, ranged(p, runs, true, true));
+        } else {
+          // Halves: the ranges before and after the middle run (which the first half counts).
+          std::size_t mid = runs.size() / 2;
+          items.emplace_back(work / 2, ranged(p, runs.first(mid + 1), true, false));
+          auto high = ranged(p, runs.subspan(mid), false, true);
+          high.shared_rows -= runs[mid].rows;
+          items.emplace_back(work / 2, std::move(high));
+        }
+        continue;
+      }
       auto column = range_column(p);
       if (!column || p.size < kSplitRows) {
-        items.emplace_back(p.size, p.job);
+        items.emplace_back(merge_work(p), p.job);
         continue;
       }
       std::int64_t mid = p.size / 2;
@@ -307,6 +445,7 @@ class Differ {
     sum.revived += part.revived;
     sum.reverted += part.reverted;
     sum.unchanged += part.unchanged;
+    sum.unchanged_unread += part.unchanged_unread;
     auto append = [&](std::vector<RowSample>& to, std::vector<RowSample>& from) {
       for (auto& s : from) {
         if (to.size() < o_.sample_rows) to.push_back(std::move(s));
@@ -381,7 +520,9 @@ class Differ {
   }
 
   static constexpr std::size_t kWorkers = 2;
-  static constexpr std::int64_t kSplitRows = 200'000;  // tables bigger than this are halved
+  static constexpr std::int64_t kSplitRows = 200'000;   // tables bigger than this are halved
+  static constexpr std::size_t kMaxRangesAtOnce = 100;  // terms of one scan's WHERE
+  static constexpr std::uint64_t kRangeRows = 16;       // a range's scan costs as many rows
   const DiffOptions& o_;
   std::mutex progress_mutex_;
   ProgressThrottle throttle_;

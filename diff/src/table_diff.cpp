@@ -1,6 +1,7 @@
 #include "table_diff.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include <fmt/format.h>
 
@@ -38,8 +39,71 @@ bool sort_instead_of_index(const core::TableInfo& t, const std::vector<std::stri
   return !(key.size() == 1 && core::is_rowid_alias(t, key[0]));
 }
 
-// SELECT <key> <compared> <live-only> <tenant> FROM t ORDER BY <key>
-Result<core::Statement> scan(const TableJob& job, const Side& side, bool is_live, Layout& layout) {
+// "(a, b) > (?1, ?2)": one bound of a key range, its parameters numbered from `first`.
+std::string range_bound(const std::vector<std::string>& columns, bool after, std::size_t first) {
+  std::string cols;
+  std::string params;
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    cols += fmt::format("{}{}", i ? ", " : "", quote_identifier(columns[i]));
+    params += fmt::format("{}?{}", i ? ", " : "", first + i);
+  }
+  if (columns.size() > 1) {
+    cols = "(" + cols + ")";
+    params = "(" + params + ")";
+  }
+  return fmt::format("{} {} {}", cols, after ? ">" : "<", params);
+}
+
+// A scan of one key range (its bounds: 1 after, 2 before), or of all the job's ranges at once.
+constexpr int kAllRanges = 4;
+
+// The WHERE terms that keep a scan within the job's ranges, for a scan `variant`.
+std::string range_terms(const TableJob& job, int variant) {
+  std::size_t n = job.range_key.size();
+  if (variant == kAllRanges) {
+    std::string any;
+    for (std::size_t i = 0; i < job.ranges->size(); ++i) {
+      const auto& r = (*job.ranges)[i];
+      std::string both = r.after ? range_bound(job.range_key, true, 2 * n * i + 1) : "";
+      if (r.before) {
+        both +=
+            (both.empty() ? "" : " AND ") + range_bound(job.range_key, false, 2 * n * i + n + 1);
+      }
+      any += fmt::format("{}({})", i ? " OR " : "", both.empty() ? "1" : both);
+    }
+    return " AND (" + any + ")";
+  }
+  std::string out;
+  if (variant & 1) out += " AND " + range_bound(job.range_key, true, 1);
+  if (variant & 2) out += " AND " + range_bound(job.range_key, false, n + 1);
+  return out;
+}
+
+void bind_key(core::Statement& s, const Key& key, std::size_t first) {
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    int at = static_cast<int>(first + i);
+    const KeyValue& v = key[i];
+    switch (v.type) {
+      case core::ValueType::kInteger: s.bind(at, v.integer); break;
+      case core::ValueType::kReal: s.bind(at, v.real); break;
+      case core::ValueType::kText: s.bind(at, std::string_view(v.bytes)); break;
+      case core::ValueType::kBlob: s.bind_blob(at, v.cell().bytes); break;
+      case core::ValueType::kNull: s.bind_null(at); break;
+    }
+  }
+}
+
+// Binds a range's bounds, its parameters numbered from `first` as range_terms numbers them.
+void bind_range(core::Statement& s, const KeyRange& r, std::size_t first, std::size_t n) {
+  if (r.after) bind_key(s, *r.after, first);
+  if (r.before) bind_key(s, *r.before, first + n);
+}
+
+// SELECT <key> <compared> <live-only> <tenant> FROM t ORDER BY <key>, within the job's key ranges
+// as `variant` (range_terms) says.
+Result<core::Statement> scan(const TableJob& job, const Side& side, bool is_live, int variant,
+                             Layout& layout) {
+  layout = Layout{};
   std::vector<std::string> key = job.by_content ? job.common : job.key;
   // Both sides sort with live's collations, spelled out, so that their orders agree with each
   // other and with the merge's comparisons (COLLATE BINARY keeps the primary-key index usable).
@@ -79,13 +143,11 @@ Result<core::Statement> scan(const TableJob& job, const Side& side, bool is_live
       select += ", " + quote_identifier(*job.tenant_column);
     }
   }
-  std::string where;
+  std::string where = " WHERE 1";
   if (job.from)
-    where += fmt::format(" WHERE {} >= {}", quote_identifier(job.range_column), *job.from);
-  if (job.to) {
-    where += fmt::format("{} {} < {}", where.empty() ? " WHERE" : " AND",
-                         quote_identifier(job.range_column), *job.to);
-  }
+    where += fmt::format(" AND {} >= {}", quote_identifier(job.range_column), *job.from);
+  if (job.to) where += fmt::format(" AND {} < {}", quote_identifier(job.range_column), *job.to);
+  if (job.ranges) where += range_terms(job, variant);
   return side.db->prepare(
       fmt::format("SELECT {} FROM {}{}{} ORDER BY {}", select, quote_identifier(job.name),
                   sort_instead_of_index(*side.table, key) ? " NOT INDEXED" : "", where, order_sql));
@@ -102,24 +164,63 @@ class Merge {
     out_.key = job_.by_content    ? "content"
                : job_.key.empty() ? "rowid"
                                   : fmt::format("primary key ({})", fmt::join(job_.key, ", "));
-    std::optional<core::Statement> live;
-    std::optional<core::Statement> backup;
-    if (job_.live.db) {
-      RK_TRY_ASSIGN(live, scan(job_, job_.live, true, live_layout_));
+    if (!job_.ranges) {
+      RK_TRY(merge_range(0, nullptr));
+    } else if (job_.ranges_at_once) {
+      RK_TRY(merge_range(kAllRanges, nullptr));
+    } else {
+      // One read transaction on each side for all the ranges (a statement stepped and not reset
+      // keeps it open): each scan of its own would lock and check the file again.
+      std::vector<core::Statement> holds;
+      for (const Side* side : {&job_.live, &job_.backup}) {
+        if (!side->db) continue;
+        RK_TRY_ASSIGN(auto hold, side->db->prepare("SELECT 1 FROM sqlite_schema"));
+        RK_TRY(hold.step());
+        holds.push_back(std::move(hold));
+      }
+      for (const auto& r : *job_.ranges) {
+        RK_TRY(merge_range((r.after ? 1 : 0) | (r.before ? 2 : 0), &r));
+      }
     }
-    if (job_.backup.db) {
-      RK_TRY_ASSIGN(backup, scan(job_, job_.backup, false, backup_layout_));
+    out_.unchanged += job_.shared_rows;
+    out_.unchanged_unread = job_.shared_rows;
+    if (progress_ && job_.shared_rows) progress_(job_.shared_rows);
+    return std::move(out_);
+  }
+
+ private:
+  // Merges the rows of a scan `variant` (range_terms): the whole table, one key range, or all
+  // the job's ranges at once. Statements are kept for the next range of the same variant.
+  Result<void> merge_range(int variant, const KeyRange* range) {
+    auto& live = live_scans_[variant];
+    auto& backup = backup_scans_[variant];
+    if (job_.live.db && !live) {
+      RK_TRY_ASSIGN(live, scan(job_, job_.live, true, variant, live_layout_));
     }
-    for (std::size_t k = 0; k < live_layout_.key_cols.size(); ++k) {
-      key_collations_.push_back(!job_.by_content && k < job_.key_collations.size()
-                                    ? collation_of(job_.key_collations[k])
-                                    : Collation::kBinary);
+    if (job_.backup.db && !backup) {
+      RK_TRY_ASSIGN(backup, scan(job_, job_.backup, false, variant, backup_layout_));
+    }
+    if (key_collations_.empty()) {
+      for (std::size_t k = 0; k < live_layout_.key_cols.size(); ++k) {
+        key_collations_.push_back(!job_.by_content && k < job_.key_collations.size()
+                                      ? collation_of(job_.key_collations[k])
+                                      : Collation::kBinary);
+      }
+    }
+    std::size_t n = job_.range_key.size();
+    for (auto* s : {&live, &backup}) {
+      if (!*s) continue;
+      (*s)->reset();
+      if (range) bind_range(**s, *range, 1, n);
+      if (variant == kAllRanges) {
+        for (std::size_t i = 0; i < job_.ranges->size(); ++i)
+          bind_range(**s, (*job_.ranges)[i], 2 * n * i + 1, n);
+      }
     }
     RK_TRY_ASSIGN(bool a, step(live));
     RK_TRY_ASSIGN(bool b, step(backup));
-    std::uint64_t rows = 0;
     while (a || b) {
-      if ((++rows & 0xfff) == 0) {
+      if ((++rows_ & 0xfff) == 0) {
         if (cancel_.cancelled()) return fail(ErrorCode::kCancelled, "diff cancelled");
         if (progress_) progress_(0x1000);
       }
@@ -136,10 +237,9 @@ class Merge {
         RK_TRY_ASSIGN(b, step(backup));
       }
     }
-    return std::move(out_);
+    return {};
   }
 
- private:
   static Result<bool> step(std::optional<core::Statement>& s) {
     if (!s) return false;
     return s->step();
@@ -239,6 +339,9 @@ class Merge {
   Layout live_layout_;
   Layout backup_layout_;
   std::vector<Collation> key_collations_;  // per key column, as compare_keys uses them
+  std::array<std::optional<core::Statement>, kAllRanges + 1> live_scans_;  // by variant
+  std::array<std::optional<core::Statement>, kAllRanges + 1> backup_scans_;
+  std::uint64_t rows_ = 0;
   TableDiff out_;
 };
 

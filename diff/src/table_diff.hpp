@@ -10,11 +10,19 @@
 #include <restorekit/core/sqlite.hpp>
 #include <restorekit/diff/diff.hpp>
 
+#include "shared_rows.hpp"
+
 namespace restorekit::diff::detail {
 
 struct Side {
   core::Database* db = nullptr;  // null: the table does not exist on this side
   const core::TableInfo* table = nullptr;
+};
+
+// Keys strictly between `after` and `before`; an unset bound is open.
+struct KeyRange {
+  std::optional<Key> after;
+  std::optional<Key> before;
 };
 
 struct TableJob {
@@ -33,6 +41,12 @@ struct TableJob {
   std::string range_column;
   std::optional<std::int64_t> from;
   std::optional<std::int64_t> to;
+  // Set where rows both files hold byte for byte were found (shared_rows.hpp): only rows with
+  // keys in these ranges are read and merged; the others, `shared_rows` of them, are the same.
+  std::optional<std::vector<KeyRange>> ranges;
+  std::vector<std::string> range_key;  // the columns the ranges bound (rowid, or the key)
+  bool ranges_at_once = false;  // the merge's order is not the ranges': one scan reads them all
+  std::uint64_t shared_rows = 0;
 };
 
 // Tallies per tenant id, shared by all tables of one diff.

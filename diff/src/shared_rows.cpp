@@ -1,0 +1,431 @@
+#include "shared_rows.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <functional>
+
+#include <restorekit/core/fs.hpp>
+#include <restorekit/core/hash.hpp>
+
+#include "values.hpp"
+
+namespace restorekit::diff::detail {
+
+core::Cell KeyValue::cell() const {
+  core::Cell c;
+  c.type = type;
+  c.integer = integer;
+  c.real = real;
+  c.bytes = std::as_bytes(std::span<const char>(bytes.data(), bytes.size()));
+  return c;
+}
+
+namespace {
+
+using Bytes = std::span<const std::byte>;
+
+std::uint32_t be16(Bytes b, std::size_t at) {
+  return (std::to_integer<std::uint32_t>(b[at]) << 8) | std::to_integer<std::uint32_t>(b[at + 1]);
+}
+std::uint32_t be32(Bytes b, std::size_t at) {
+  return (be16(b, at) << 16) | be16(b, at + 2);
+}
+
+// SQLite's varint: 1 to 9 bytes, big-endian, 7 bits a byte but all 8 of the ninth.
+bool varint(Bytes b, std::size_t& at, std::size_t end, std::uint64_t& out) {
+  out = 0;
+  for (int i = 0; i < 9; ++i) {
+    if (at >= end) return false;
+    auto byte = std::to_integer<std::uint64_t>(b[at++]);
+    if (i == 8) {
+      out = (out << 8) | byte;
+      return true;
+    }
+    out = (out << 7) | (byte & 0x7f);
+    if ((byte & 0x80) == 0) return true;
+  }
+  return true;
+}
+
+// One database file, read page by page.
+class PageFile {
+ public:
+  static std::optional<PageFile> open(const std::filesystem::path& path) {
+    PageFile f;
+    f.fd_ = core::UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    struct stat st {};
+    if (!f.fd_ || ::fstat(f.fd_.get(), &st) != 0) return std::nullopt;
+    std::byte head[100];
+    if (::pread(f.fd_.get(), head, sizeof head, 0) != static_cast<ssize_t>(sizeof head) ||
+        !core::has_sqlite_magic(Bytes(head, sizeof head))) {
+      return std::nullopt;
+    }
+    f.page_size = be16(Bytes(head, sizeof head), 16);
+    if (f.page_size == 1) f.page_size = 65536;
+    if (f.page_size < 512 || f.page_size > 65536 || !std::has_single_bit(f.page_size))
+      return std::nullopt;
+    f.usable = f.page_size - std::to_integer<std::uint32_t>(head[20]);
+    if (f.usable < 480) return std::nullopt;
+    f.encoding = be32(Bytes(head, sizeof head), 56);
+    f.pages = static_cast<std::uint64_t>(st.st_size) / f.page_size;
+    return f;
+  }
+
+  [[nodiscard]] bool read(std::uint32_t page, std::vector<std::byte>& out) const {
+    if (page == 0 || page > pages) return false;
+    out.resize(page_size);
+    auto offset = static_cast<off_t>(page - 1) * page_size;
+    return ::pread(fd_.get(), out.data(), page_size, offset) == static_cast<ssize_t>(page_size);
+  }
+
+  std::uint32_t page_size = 0;
+  std::uint32_t usable = 0;
+  std::uint32_t encoding = 0;
+  std::uint64_t pages = 0;
+
+ private:
+  core::UniqueFd fd_;
+};
+
+bool holds_data(const std::filesystem::path& path) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  return !ec && size > 0;
+}
+
+}  // namespace
+
+class PagePair {
+ public:
+  PagePair(PageFile live, PageFile backup) : live_(std::move(live)), backup_(std::move(backup)) {}
+  [[nodiscard]] const PageFile& live() const { return live_; }
+  [[nodiscard]] const PageFile& backup() const { return backup_; }
+
+ private:
+  PageFile live_;
+  PageFile backup_;
+};
+
+std::optional<std::shared_ptr<const PagePair>> open_page_pair(const std::filesystem::path& live,
+                                                              const std::filesystem::path& backup) {
+  // The backup is read as immutable (its -wal ignored, as here); live's journals are not.
+  auto name = live.string();
+  if (holds_data(name + "-wal") || holds_data(name + "-journal")) return std::nullopt;
+  auto l = PageFile::open(live);
+  auto b = PageFile::open(backup);
+  if (!l || !b || l->page_size != b->page_size || l->usable != b->usable ||
+      l->encoding != b->encoding) {
+    return std::nullopt;
+  }
+  return std::make_shared<const PagePair>(std::move(*l), std::move(*b));
+}
+
+namespace {
+
+// A piece of a tree in key order: a leaf page (all its rows), or in a WITHOUT ROWID table's
+// tree a cell of an interior page (one row: such trees keep rows in interior pages too).
+struct Element {
+  core::Digest128 hash;
+  std::uint64_t rows = 0;
+  Key first;
+  Key last;
+};
+
+// One cell of a page: where its payload is, and its overflow chain.
+struct CellView {
+  std::int64_t rowid = 0;
+  std::size_t payload = 0;  // offset of the payload in the page
+  std::uint64_t size = 0;   // payload bytes in all
+  std::size_t local = 0;    // payload bytes in the page
+  std::size_t end = 0;      // past the cell's bytes in the page (overflow pointer included)
+  std::uint32_t overflow = 0;
+};
+
+class TreeWalk {
+ public:
+  using OnElement = std::function<bool(Element&)>;
+
+  TreeWalk(const PageFile& file, std::size_t key_columns)
+      : f_(file), key_columns_(key_columns), seen_(file.pages + 1) {}
+
+  // Visits the tree's elements in key order; false where it does not parse, its keys are out of
+  // order, or `on` said stop.
+  bool run(std::uint32_t root, const OnElement& on) {
+    on_ = &on;
+    return visit(root, 0);
+  }
+
+ private:
+  static constexpr int kMaxDepth = 40;  // SQLite's own trees stay under 20 levels
+  static constexpr std::size_t kMaxElements = std::size_t{1} << 20;
+
+  bool table_tree() const { return key_columns_ == 0; }
+
+  bool visit(std::uint32_t page, int depth) {
+    if (depth >= kMaxDepth || page == 0 || page > f_.pages || seen_[page]) return false;
+    seen_[page] = true;
+    if (buffers_.size() <= static_cast<std::size_t>(depth)) buffers_.resize(depth + 1);
+    auto& buf = buffers_[depth];
+    if (!f_.read(page, buf)) return false;
+    Bytes p(buf);
+    std::size_t hdr = page == 1 ? 100 : 0;
+    auto type = std::to_integer<unsigned>(p[hdr]);
+    bool interior = type == (table_tree() ? 0x05u : 0x02u);
+    if (!interior && type != (table_tree() ? 0x0du : 0x0au)) return false;
+    std::size_t cells = be16(p, hdr + 3);
+    std::size_t ptrs = hdr + (interior ? 12 : 8);
+    if (ptrs + 2 * cells > f_.usable) return false;
+    if (!interior) return leaf(p, ptrs, cells);
+    for (std::size_t i = 0; i < cells; ++i) {
+      std::size_t at = be16(p, ptrs + 2 * i);
+      if (at < ptrs + 2 * cells || at + 4 > f_.usable) return false;
+      if (!visit(be32(p, at), depth + 1)) return false;
+      if (!table_tree() && !divider(p, at)) return false;
+    }
+    return visit(be32(p, hdr + 8), depth + 1);
+  }
+
+  bool leaf(Bytes p, std::size_t ptrs, std::size_t cells) {
+    if (cells == 0) return true;
+    core::Hasher h;
+    h.update(std::string_view("leaf"));
+    h.update(p);
+    Element e;
+    e.rows = cells;
+    std::int64_t previous = 0;
+    for (std::size_t i = 0; i < cells; ++i) {
+      CellView c;
+      if (!cell(p, be16(p, ptrs + 2 * i), false, c) || !overflow(c, h)) return false;
+      if (table_tree()) {
+        if (i > 0 && c.rowid <= previous) return false;
+        previous = c.rowid;
+        if (i == 0) e.first = Key{KeyValue{core::ValueType::kInteger, c.rowid, 0, {}}};
+        if (i + 1 == cells) e.last = Key{KeyValue{core::ValueType::kInteger, c.rowid, 0, {}}};
+      } else if (i == 0 || i + 1 == cells) {
+        auto key = record_key(p.subspan(c.payload, c.local));
+        if (!key) return false;
+        (i == 0 ? e.first : e.last) = std::move(*key);
+      }
+    }
+    e.hash = h.digest();
+    return emit(e);
+  }
+
+  // A WITHOUT ROWID tree's interior cell: a row of its own, between its child and the next.
+  bool divider(Bytes p, std::size_t at) {
+    CellView c;
+    if (!cell(p, at, true, c)) return false;
+    core::Hasher h;
+    h.update(std::string_view("cell"));
+    h.update(p.subspan(at + 4, c.end - at - 4));  // not the child's page number
+    if (!overflow(c, h)) return false;
+    auto key = record_key(p.subspan(c.payload, c.local));
+    if (!key) return false;
+    Element e;
+    e.rows = 1;
+    e.first = *key;
+    e.last = std::move(*key);
+    e.hash = h.digest();
+    return emit(e);
+  }
+
+  bool emit(Element& e) {
+    if (++elements_ > kMaxElements) return false;
+    if (!last_.empty() && compare(last_, e.first) >= 0) return false;
+    if (compare(e.first, e.last) > 0) return false;
+    last_ = e.last;
+    return (*on_)(e);
+  }
+
+  static int compare(const Key& a, const Key& b) {
+    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+      int c = compare_columns(a[i].cell(), b[i].cell(), Collation::kBinary);
+      if (c != 0) return c;
+    }
+    return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
+  }
+
+  // Parses the cell at `at` (fileformat2 §1.6; payloads that spill keep a local part of the size
+  // the format fixes and a pointer to the first overflow page).
+  bool cell(Bytes p, std::size_t at, bool interior, CellView& c) const {
+    std::size_t end = f_.usable;
+    std::size_t pos = at + (interior ? 4 : 0);
+    if (at >= end || pos > end || !varint(p, pos, end, c.size)) return false;
+    if (table_tree()) {
+      std::uint64_t rowid = 0;
+      if (!varint(p, pos, end, rowid)) return false;
+      c.rowid = static_cast<std::int64_t>(rowid);
+    }
+    std::uint64_t u = f_.usable;
+    std::uint64_t max_local = table_tree() ? u - 35 : (u - 12) * 64 / 255 - 23;
+    std::uint64_t min_local = (u - 12) * 32 / 255 - 23;
+    c.payload = pos;
+    if (c.size <= max_local) {
+      c.local = static_cast<std::size_t>(c.size);
+      c.end = pos + c.local;
+      c.overflow = 0;
+      return c.end <= end;
+    }
+    if (c.size > f_.pages * u) return false;  // more than the whole file
+    std::uint64_t k = min_local + (c.size - min_local) % (u - 4);
+    c.local = static_cast<std::size_t>(k <= max_local ? k : min_local);
+    c.end = pos + c.local + 4;
+    if (c.end > end) return false;
+    c.overflow = be32(p, pos + c.local);
+    return true;
+  }
+
+  // Hashes the cell's overflow pages (each a next-page pointer, then content).
+  bool overflow(const CellView& c, core::Hasher& h) {
+    if (c.overflow == 0) return c.size == c.local;
+    std::uint64_t left = c.size - c.local;
+    std::uint32_t page = c.overflow;
+    while (left > 0) {
+      if (page == 0 || page > f_.pages || seen_[page] || !f_.read(page, spill_)) return false;
+      seen_[page] = true;
+      std::uint64_t here = std::min<std::uint64_t>(left, f_.usable - 4);
+      h.update(Bytes(spill_).subspan(4, static_cast<std::size_t>(here)));
+      left -= here;
+      page = be32(Bytes(spill_), 0);
+    }
+    return page == 0;
+  }
+
+  // The first key_columns_ values of a record (fileformat2 §2.1), all within `payload`.
+  std::optional<Key> record_key(Bytes payload) const {
+    std::size_t pos = 0;
+    std::uint64_t header = 0;
+    if (!varint(payload, pos, payload.size(), header) || header > payload.size()) return {};
+    std::size_t body = static_cast<std::size_t>(header);
+    Key key;
+    while (key.size() < key_columns_) {
+      std::uint64_t type = 0;
+      if (!varint(payload, pos, body, type)) return {};
+      KeyValue v;
+      std::size_t n = 0;
+      if (type >= 12) {
+        n = static_cast<std::size_t>((type - 12) / 2);
+        if (n > payload.size() - body) return {};
+        v.type = type % 2 ? core::ValueType::kText : core::ValueType::kBlob;
+        v.bytes.assign(reinterpret_cast<const char*>(payload.data() + body), n);
+      } else if (type >= 1 && type <= 7) {
+        static constexpr std::size_t kSize[] = {0, 1, 2, 3, 4, 6, 8, 8};
+        n = kSize[type];
+        if (n > payload.size() - body) return {};
+        std::uint64_t bits = 0;
+        for (std::size_t i = 0; i < n; ++i)
+          bits = (bits << 8) | std::to_integer<std::uint64_t>(payload[body + i]);
+        if (type == 7) {
+          v.type = core::ValueType::kReal;
+          v.real = std::bit_cast<double>(bits);
+        } else {
+          unsigned shift = static_cast<unsigned>(64 - 8 * n);  // sign-extend from n bytes
+          v.integer = static_cast<std::int64_t>(bits << shift) >> shift;
+        }
+      } else if (type == 8 || type == 9) {
+        v.integer = type == 9 ? 1 : 0;
+      } else {
+        return {};  // NULL (never in a primary key of a WITHOUT ROWID table) or reserved
+      }
+      body += n;
+      key.push_back(std::move(v));
+    }
+    return key;
+  }
+
+  const PageFile& f_;
+  std::size_t key_columns_;
+  std::vector<bool> seen_;                       // a page met twice is damage (or a cycle)
+  std::vector<std::vector<std::byte>> buffers_;  // one page per level
+  std::vector<std::byte> spill_;
+  const OnElement* on_ = nullptr;
+  Key last_;
+  std::size_t elements_ = 0;
+};
+
+bool digest_less(const core::Digest128& a, const core::Digest128& b) {
+  return a.high != b.high ? a.high < b.high : a.low < b.low;
+}
+
+// Joins the elements of the second walk that the first had into runs: consecutive elements of
+// both walks (nothing in either tree between them) make one run.
+class RunBuilder {
+ public:
+  RunBuilder(std::vector<std::pair<core::Digest128, std::uint32_t>> first, std::size_t max_runs)
+      : first_(std::move(first)), max_runs_(max_runs) {}
+
+  bool add(Element& e) {
+    auto it =
+        std::lower_bound(first_.begin(), first_.end(), e.hash,
+                         [](const auto& x, const auto& h) { return digest_less(x.first, h); });
+    if (it == first_.end() || it->first != e.hash) {
+      previous_.reset();
+      return true;
+    }
+    std::uint32_t index = it->second;
+    if (previous_ && index <= *previous_) return false;  // order differs: damage, or a collision
+    if (open_ && previous_ && index == *previous_ + 1) {
+      open_->last = std::move(e.last);
+      open_->rows += e.rows;
+    } else {
+      close();
+      if (runs_.size() < max_runs_)
+        open_ = SharedRun{std::move(e.first), std::move(e.last), e.rows};
+    }
+    previous_ = index;
+    return true;
+  }
+
+  std::vector<SharedRun> finish() {
+    close();
+    return std::move(runs_);
+  }
+
+ private:
+  void close() {
+    if (open_) runs_.push_back(std::move(*open_));
+    open_.reset();
+  }
+
+  std::vector<std::pair<core::Digest128, std::uint32_t>> first_;  // sorted by hash
+  std::size_t max_runs_;
+  std::optional<std::uint32_t> previous_;  // the first walk's index of the last element matched
+  std::optional<SharedRun> open_;
+  std::vector<SharedRun> runs_;
+};
+
+}  // namespace
+
+std::optional<SharedRows> find_shared_runs(const PagePair& files, const TreePair& trees,
+                                           std::size_t max_runs) {
+  if (trees.key_columns > 0 && files.live().encoding != 1) return std::nullopt;  // UTF-8 keys only
+  SharedRows out;
+  std::vector<std::pair<core::Digest128, std::uint32_t>> seen;
+  TreeWalk::OnElement collect = [&](Element& e) {
+    seen.emplace_back(e.hash, static_cast<std::uint32_t>(seen.size()));
+    out.live_rows += e.rows;
+    return true;
+  };
+  if (!TreeWalk(files.live(), trees.key_columns).run(trees.live_root, collect)) return std::nullopt;
+  std::sort(seen.begin(), seen.end(),
+            [](const auto& a, const auto& b) { return digest_less(a.first, b.first); });
+  for (std::size_t i = 1; i < seen.size(); ++i) {
+    if (seen[i].first == seen[i - 1].first) return std::nullopt;  // twice in one tree: damage
+  }
+  RunBuilder runs(std::move(seen), max_runs);
+  TreeWalk::OnElement match = [&](Element& e) {
+    out.backup_rows += e.rows;
+    return runs.add(e);
+  };
+  if (!TreeWalk(files.backup(), trees.key_columns).run(trees.backup_root, match))
+    return std::nullopt;
+  out.runs = runs.finish();
+  return out;
+}
+
+}  // namespace restorekit::diff::detail

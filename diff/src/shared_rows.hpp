@@ -1,0 +1,69 @@
+// Rows two database files hold byte for byte, found from their B-tree pages (private to diff).
+//
+// A diff of a backup against a live database a day later compares mostly equal rows: most of
+// the B-tree pages of a table are the same in both files. Reading the pages and comparing their
+// hashes costs a fraction of decoding and comparing every row, and Debian's SQLite offers no
+// page access (no sqlite_dbpage), so the pages are read from the files as SQLite's file format
+// describes them (https://www.sqlite.org/fileformat2.html). The result only narrows what the
+// row-by-row merge reads: whatever does not parse, or any doubt, leaves a table to the merge.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <restorekit/core/sqlite.hpp>
+
+namespace restorekit::diff::detail {
+
+// One value of a key as a B-tree orders it: a rowid, or a key column of a WITHOUT ROWID table.
+struct KeyValue {
+  core::ValueType type = core::ValueType::kInteger;
+  std::int64_t integer = 0;
+  double real = 0;
+  std::string bytes;  // text (UTF-8) or blob
+  [[nodiscard]] core::Cell cell() const;
+};
+using Key = std::vector<KeyValue>;
+
+// The rows with keys from `first` to `last` (both included) are the same, byte for byte, in
+// both files: B-tree cells in pages (and overflow pages) that are identical in both.
+struct SharedRun {
+  Key first;
+  Key last;
+  std::uint64_t rows = 0;
+};
+
+// A table's B-tree in each file.
+struct TreePair {
+  std::uint32_t live_root = 0;
+  std::uint32_t backup_root = 0;
+  // 0: a rowid table, whose keys are rowids. Otherwise a WITHOUT ROWID table whose key is the
+  // first `key_columns` values of each record, in ascending BINARY order.
+  std::size_t key_columns = 0;
+};
+
+// Opens both files for find_shared_runs. nullopt where their pages cannot be compared: a
+// header that is not SQLite's, page sizes, reserved bytes or text encodings that differ, or a
+// live file with a -wal or -journal holding data (its pages are not all in the main file).
+class PagePair;
+std::optional<std::shared_ptr<const PagePair>> open_page_pair(const std::filesystem::path& live,
+                                                              const std::filesystem::path& backup);
+
+// What a table's two trees share: the runs, in key order, at most `max_runs` (the rest is left
+// to the merge), and the rows each tree holds in all.
+struct SharedRows {
+  std::vector<SharedRun> runs;
+  std::uint64_t live_rows = 0;
+  std::uint64_t backup_rows = 0;
+};
+
+// nullopt where a tree does not parse as the file format says or its keys are out of order.
+// Both files must stay unchanged while this reads them (a read transaction open on each).
+// Thread-safe.
+std::optional<SharedRows> find_shared_runs(const PagePair& files, const TreePair& trees,
+                                           std::size_t max_runs = 100'000);
+
+}  // namespace restorekit::diff::detail
