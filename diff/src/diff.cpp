@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -14,6 +15,7 @@
 
 #include <restorekit/core/safe_path.hpp>
 
+#include "shared_jobs.hpp"
 #include "table_diff.hpp"
 
 namespace restorekit::diff {
@@ -159,26 +161,45 @@ class Differ {
     const TableInfo* live = nullptr;
     const TableInfo* backup = nullptr;
     std::int64_t size = 0;  // max(rowid) in live: a cheap size estimate
-    // Rows both files hold byte for byte, where the pages could be compared (shared_rows.hpp).
-    std::optional<detail::SharedRows> shared;
-    std::vector<std::string> tree_key;  // the columns that order the table's B-tree
-    bool at_once = false;               // one scan reads all ranges (tree_key)
+    detail::TreePlan tree;  // tree.key set: the pages of its trees are compared first
+  };
+
+  // A worker's task: a job to merge, or (`walk`) a table whose trees are compared page by page
+  // first, then merged where they differ.
+  struct Item {
+    detail::TableJob job;
+    const Plan* walk = nullptr;
+    std::int64_t work = 0;  // rows to read, about: the biggest go first
   };
 
   // Tables (and ranges of big ones) are independent: two workers take them largest first, so
   // that both cores stay busy; the first works on the caller's connections, the second opens
-  // its own (a connection belongs to one thread).
+  // its own (a connection belongs to one thread). A worker walking a table's trees may add the
+  // second half of its ranges for the other.
   Result<void> all_tables(const std::vector<std::string>& names, const Sessions& s,
                           const DatabaseSummary& live_schema,
                           const DatabaseSummary& backup_schema) {
     std::vector<Plan> plans;
     for (const auto& n : names) plans.push_back(plan(n, live_schema, backup_schema));
     estimate_sizes(plans, s.live);
-    if (!o_.every_row) RK_TRY(find_shared(plans, s));
-    std::vector<detail::TableJob> items = split(plans);
-    std::vector<std::optional<Result<TableDiff>>> results(items.size());
+    std::shared_ptr<const detail::PagePair> files;
+    if (!o_.every_row) files = plan_trees(plans, s.live, s.backup);
+    std::deque<Item> items = split(plans, files.get());
+    std::deque<std::optional<Result<TableDiff>>> results(items.size());
     std::vector<detail::TenantTally> tallies(std::min<std::size_t>(kWorkers, items.size()));
-    std::atomic<std::size_t> next{0};
+    std::mutex mutex;
+    std::size_t next = 0;
+    auto take = [&]() -> std::optional<std::pair<std::size_t, Item>> {
+      std::lock_guard lock(mutex);
+      if (next == items.size()) return std::nullopt;
+      std::size_t i = next++;
+      return std::pair{i, items[i]};  // a copy: items grows meanwhile
+    };
+    auto add = [&](Item item) {
+      std::lock_guard lock(mutex);
+      items.push_back(std::move(item));
+      results.emplace_back();
+    };
     auto work = [&](std::size_t w) {
       Result<core::Database> own_backup = fail(ErrorCode::kInternal, "not opened");
       Result<core::Database> own_live = fail(ErrorCode::kInternal, "not opened");
@@ -188,15 +209,16 @@ class Differ {
         if (own_backup) own_backup->stop_when(o_.cancel);
         if (own_live) own_live->stop_when(o_.cancel);
       }
-      for (std::size_t i; (i = next.fetch_add(1)) < items.size();) {
+      while (auto task = take()) {
+        Result<TableDiff> r = fail(ErrorCode::kInternal, "not run");
         if (w > 0 && (!own_backup || !own_live)) {
-          results[i] = tl::unexpected(!own_backup ? own_backup.error() : own_live.error());
-          continue;
+          r = tl::unexpected(!own_backup ? own_backup.error() : own_live.error());
+        } else {
+          r = run(task->second, w > 0 ? *own_live : s.live, w > 0 ? *own_backup : s.backup,
+                  files.get(), tallies[w], add);
         }
-        auto job = items[i];
-        if (job.live.table) job.live.db = w > 0 ? &*own_live : &s.live;
-        if (job.backup.table) job.backup.db = w > 0 ? &*own_backup : &s.backup;
-        results[i] = detail::diff_table(job, tallies[w], o_.cancel, progress_fn());
+        std::lock_guard lock(mutex);
+        results[task->first] = std::move(r);
       }
     };
     std::vector<std::thread> threads;
@@ -206,6 +228,65 @@ class Differ {
     RK_TRY(combine(plans, items, results, live_schema, backup_schema));
     merge_tallies(tallies);
     return {};
+  }
+
+  // Runs a task on a worker's connections. A walk and the merge after it share one read
+  // transaction on each side (a statement stepped and not reset keeps it open): the rows left
+  // out are those of the pages the merge's queries see.
+  Result<TableDiff> run(const Item& item, core::Database& live, core::Database& backup,
+                        const detail::PagePair* files, detail::TenantTally& tally,
+                        const std::function<void(Item)>& add) {
+    detail::TableJob job = item.job;
+    std::vector<core::Statement> holds;
+    if (item.walk && files) {
+      for (core::Database* db : {&live, &backup}) {
+        RK_TRY_ASSIGN(auto hold, db->prepare("SELECT 1 FROM sqlite_schema"));
+        RK_TRY(hold.step());
+        holds.push_back(std::move(hold));
+      }
+      const Plan& p = *item.walk;
+      auto shared = detail::walk_trees(p.job.name, p.tree, live, backup, *files);
+      if (shared && !shared->runs.empty()) {
+        std::span<const detail::SharedRun> runs(shared->runs);
+        std::int64_t work = detail::merge_work(*shared);
+        if (work < kSplitRows || runs.size() < 2 || p.tree.at_once) {
+          job = detail::ranged_job(p.job, p.tree, runs, true, true);
+        } else {
+          // Halves: the ranges before and after the middle run (which the first half counts).
+          std::size_t mid = runs.size() / 2;
+          job = detail::ranged_job(p.job, p.tree, runs.first(mid + 1), true, false);
+          auto high = detail::ranged_job(p.job, p.tree, runs.subspan(mid), false, true);
+          high.shared_rows -= runs[mid].rows;
+          add(Item{std::move(high), nullptr, work / 2});
+        }
+      }
+    }
+    if (job.live.table) job.live.db = &live;
+    if (job.backup.table) job.backup.db = &backup;
+    return detail::diff_table(job, tally, o_.cancel, progress_fn());
+  }
+
+  // Decides which tables' trees are compared page by page (their definitions alike on both
+  // sides, their merge in their tree's order or a rowid table's); the files opened for it, or
+  // null where none is or their pages cannot be compared.
+  static std::shared_ptr<const detail::PagePair> plan_trees(std::vector<Plan>& plans,
+                                                            core::Database& live,
+                                                            core::Database& backup) {
+    bool any = false;
+    for (auto& p : plans) {
+      p.tree = detail::plan_tree(p.job, p.live, p.backup, range_column(p), live);
+      any = any || !p.tree.key.empty();
+    }
+    if (!any) return nullptr;
+    auto files = detail::open_page_pair(live.path(), backup.path());
+    if (!files) return nullptr;
+    for (auto& p : plans) {
+      if (p.tree.key.empty()) continue;
+      auto root = detail::root_page(live, p.job.name);
+      std::uint64_t rows = root ? detail::estimate_rows(**files, *root) : 0;
+      p.size = static_cast<std::int64_t>(std::min<std::uint64_t>(rows, INT64_MAX));
+    }
+    return *files;
   }
 
   Plan plan(const std::string& name, const DatabaseSummary& live_schema,
@@ -253,173 +334,42 @@ class Differ {
     return job.key[0];
   }
 
-  // Where both files hold a table's B-tree pages byte for byte, the rows in them need not be
-  // read: finds them for every table whose B-tree is in the merge's order, the trees spread
-  // over the workers. Both files are held still meanwhile (a statement stepped and not reset
-  // keeps a read transaction open on each; the backup is opened immutable).
-  Result<void> find_shared(std::vector<Plan>& plans, const Sessions& s) const {
-    RK_TRY_ASSIGN(auto hold_live, s.live.prepare("SELECT 1 FROM sqlite_schema"));
-    RK_TRY_ASSIGN(auto hold_backup, s.backup.prepare("SELECT 1 FROM sqlite_schema"));
-    RK_TRY_ASSIGN(bool live_rows, hold_live.step());
-    RK_TRY_ASSIGN(bool backup_rows, hold_backup.step());
-    if (!live_rows || !backup_rows) return {};
-    std::vector<std::pair<Plan*, detail::TreePair>> trees;
-    for (auto& p : plans) {
-      p.tree_key = tree_key(p, s.live, p.at_once);
-      if (p.tree_key.empty()) continue;
-      auto live_root = root_page(s.live, p.job.name);
-      auto backup_root = root_page(s.backup, p.job.name);
-      if (!live_root || !backup_root) continue;
-      std::size_t key_columns = p.live->without_rowid ? p.tree_key.size() : 0;
-      trees.push_back({&p, detail::TreePair{*live_root, *backup_root, key_columns}});
-    }
-    if (trees.empty()) return {};
-    auto files = detail::open_page_pair(s.live.path(), s.backup.path());
-    if (!files) return {};
-    std::atomic<std::size_t> next{0};
-    auto work = [&] {
-      for (std::size_t i; (i = next.fetch_add(1)) < trees.size();) {
-        trees[i].first->shared = detail::find_shared_runs(**files, trees[i].second);
-      }
-    };
-    std::optional<std::thread> helper;
-    if (trees.size() > 1) helper.emplace(work);
-    work();
-    if (helper) helper->join();
-    return {};
-  }
-
-  // The columns that order the table's B-tree, where both sides define the table alike (else
-  // nothing: every row is read). `at_once`: the merge's order is another (a rowid table merged
-  // by a primary key that is not its rowid, or by content), so one sorted scan reads all ranges.
-  static std::vector<std::string> tree_key(const Plan& p, core::Database& live, bool& at_once) {
-    if (!p.live || !p.backup || p.live->sql != p.backup->sql || p.live->kind != "table") return {};
-    if (!p.live->without_rowid) {
-      auto column = range_column(p);
-      at_once = !column;
-      // "rowid" must name the rowid, not a column of that name.
-      if ((!column || *column == "rowid") && find_column(*p.live, "rowid")) return {};
-      return {column.value_or("rowid")};
-    }
-    if (p.job.by_content || p.job.key != p.live->primary_key) return {};
-    // A WITHOUT ROWID table's B-tree is in its primary key's order: the merge's if ascending and
-    // BINARY (the ranges' bounds compare in the B-tree's collation).
-    auto odd = live.prepare(
-        "SELECT count(*) FROM pragma_index_list(?1) AS l, pragma_index_xinfo(l.name) AS x "
-        "WHERE l.origin = 'pk' AND x.key AND (x.desc OR x.coll <> 'BINARY')");
-    if (!odd) return {};
-    odd->bind(1, std::string_view(p.job.name));
-    auto row = odd->step();
-    if (!row || !*row || odd->column_int(0) != 0) return {};
-    return p.job.key;
-  }
-
-  static std::optional<std::uint32_t> root_page(core::Database& db, const std::string& table) {
-    auto q = db.prepare("SELECT rootpage FROM sqlite_schema WHERE type = 'table' AND name = ?1");
-    if (!q) return std::nullopt;
-    q->bind(1, std::string_view(table));
-    auto row = q->step();
-    if (!row || !*row || q->column_int(0) <= 0 || q->column_int(0) > UINT32_MAX)
-      return std::nullopt;
-    return static_cast<std::uint32_t>(q->column_int(0));
-  }
-
-  // The job for the key ranges between the runs of rows both files share (`first`/`last`: the
-  // ranges before the first run and after the last are this job's). None between two runs of
-  // consecutive rowids; a scan of all ranges at once takes at most kMaxRangesAtOnce of them (the
-  // smallest runs are read with the rows around them).
-  static detail::TableJob ranged(const Plan& p, std::span<const detail::SharedRun> all, bool first,
-                                 bool last) {
-    std::vector<detail::SharedRun> kept;
-    std::span<const detail::SharedRun> runs = all;
-    if (p.at_once && runs.size() >= kMaxRangesAtOnce) {
-      std::vector<std::size_t> order(runs.size());
-      for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-      std::partial_sort(order.begin(), order.begin() + kMaxRangesAtOnce - 1, order.end(),
-                        [&](std::size_t a, std::size_t b) { return runs[a].rows > runs[b].rows; });
-      order.resize(kMaxRangesAtOnce - 1);
-      std::sort(order.begin(), order.end());
-      for (std::size_t i : order) kept.push_back(runs[i]);
-      runs = kept;
-    }
-    detail::TableJob job = p.job;
-    job.range_key = p.tree_key;
-    job.ranges_at_once = p.at_once;
-    job.ranges.emplace();
-    bool rowids = !p.live->without_rowid;
-    for (std::size_t i = 0; i <= runs.size(); ++i) {
-      if ((i == 0 && !first) || (i == runs.size() && !last)) continue;  // the other half's
-      detail::KeyRange r;
-      if (i > 0) r.after = runs[i - 1].last;
-      if (i < runs.size()) r.before = runs[i].first;
-      if (rowids && r.after && r.before && (*r.after)[0].integer + 1 == (*r.before)[0].integer)
-        continue;
-      job.ranges->push_back(std::move(r));
-    }
-    for (const auto& run : runs) job.shared_rows += run.rows;
-    return job;
-  }
-
-  // The rows a table's merge reads, for the order of the jobs (the biggest first): what the
-  // trees' walk counted, a range's new scan as kRangeRows rows; else max(rowid).
-  static std::int64_t merge_work(const Plan& p) {
-    if (!p.shared) return p.size;
-    std::uint64_t shared = 0;
-    for (const auto& run : p.shared->runs) shared += run.rows;
-    std::uint64_t rows = p.shared->live_rows + p.shared->backup_rows;
-    rows = rows > 2 * shared ? (rows - 2 * shared) / 2 : 0;
-    return static_cast<std::int64_t>(rows + kRangeRows * p.shared->runs.size());
-  }
-
-  std::vector<detail::TableJob> split(std::vector<Plan>& plans) const {
-    std::vector<std::pair<std::int64_t, detail::TableJob>> items;
+  // The first tasks, largest first: a table whose trees are compared is walked whole; another
+  // big table in rowid order becomes two halves.
+  std::deque<Item> split(std::vector<Plan>& plans, const detail::PagePair* files) const {
+    std::deque<Item> items;
     for (const auto& p : plans) {
-      if (p.shared && !p.shared->runs.empty()) {
-        std::span<const detail::SharedRun> runs(p.shared->runs);
-        std::int64_t work = merge_work(p);
-        if (work < kSplitRows || runs.size() < 2 || p.at_once) {
-          items.emplace_back(work, ranged(p, runs, true, true));
-        } else {
-          // Halves: the ranges before and after the middle run (which the first half counts).
-          std::size_t mid = runs.size() / 2;
-          items.emplace_back(work / 2, ranged(p, runs.first(mid + 1), true, false));
-          auto high = ranged(p, runs.subspan(mid), false, true);
-          high.shared_rows -= runs[mid].rows;
-          items.emplace_back(work / 2, std::move(high));
-        }
-        continue;
-      }
       auto column = range_column(p);
-      if (!column || p.size < kSplitRows) {
-        items.emplace_back(merge_work(p), p.job);
-        continue;
+      if (files && !p.tree.key.empty()) {
+        items.push_back(Item{p.job, &p, p.size});
+      } else if (!column || p.size < kSplitRows) {
+        items.push_back(Item{p.job, nullptr, p.size});
+      } else {
+        std::int64_t mid = p.size / 2;
+        auto low = p.job;
+        low.range_column = *column;
+        low.to = mid;
+        auto high = low;
+        high.to.reset();
+        high.from = mid;
+        items.push_back(Item{std::move(low), nullptr, mid});
+        items.push_back(Item{std::move(high), nullptr, mid});
       }
-      std::int64_t mid = p.size / 2;
-      auto low = p.job;
-      low.range_column = *column;
-      low.to = mid;
-      auto high = low;
-      high.to.reset();
-      high.from = mid;
-      items.emplace_back(p.size / 2, std::move(low));
-      items.emplace_back(p.size / 2, std::move(high));
     }
     std::stable_sort(items.begin(), items.end(),
-                     [](const auto& a, const auto& b) { return a.first > b.first; });
-    std::vector<detail::TableJob> out;
-    for (auto& [size, job] : items) out.push_back(std::move(job));
-    return out;
+                     [](const Item& a, const Item& b) { return a.work > b.work; });
+    return items;
   }
 
   // Sums the slices of each table and adds what planning found.
-  Result<void> combine(const std::vector<Plan>& plans, const std::vector<detail::TableJob>& items,
-                       std::vector<std::optional<Result<TableDiff>>>& results,
+  Result<void> combine(const std::vector<Plan>& plans, const std::deque<Item>& items,
+                       std::deque<std::optional<Result<TableDiff>>>& results,
                        const DatabaseSummary& live_schema, const DatabaseSummary& backup_schema) {
     std::map<std::string, TableDiff> by_name;
     for (std::size_t i = 0; i < items.size(); ++i) {
       if (!*results[i]) return tl::unexpected(results[i]->error());
       auto& part = **results[i];
-      auto [it, fresh] = by_name.try_emplace(items[i].name, std::move(part));
+      auto [it, fresh] = by_name.try_emplace(items[i].job.name, std::move(part));
       if (!fresh) add_slice(it->second, part);
     }
     for (const auto& p : plans) {

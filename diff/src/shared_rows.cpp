@@ -111,11 +111,14 @@ class PagePair {
   PageFile backup_;
 };
 
-std::optional<std::shared_ptr<const PagePair>> open_page_pair(const std::filesystem::path& live,
-                                                              const std::filesystem::path& backup) {
+bool live_journal_holds_data(const std::filesystem::path& live) {
   // The backup is read as immutable (its -wal ignored, as here); live's journals are not.
   auto name = live.string();
-  if (holds_data(name + "-wal") || holds_data(name + "-journal")) return std::nullopt;
+  return holds_data(name + "-wal") || holds_data(name + "-journal");
+}
+
+std::optional<std::shared_ptr<const PagePair>> open_page_pair(const std::filesystem::path& live,
+                                                              const std::filesystem::path& backup) {
   auto l = PageFile::open(live);
   auto b = PageFile::open(backup);
   if (!l || !b || l->page_size != b->page_size || l->usable != b->usable ||
@@ -123,6 +126,26 @@ std::optional<std::shared_ptr<const PagePair>> open_page_pair(const std::filesys
     return std::nullopt;
   }
   return std::make_shared<const PagePair>(std::move(*l), std::move(*b));
+}
+
+std::uint64_t estimate_rows(const PagePair& files, std::uint32_t live_root) {
+  const PageFile& f = files.live();
+  std::vector<std::byte> buf;
+  std::uint64_t rows = 1;
+  std::uint32_t page = live_root;
+  for (int depth = 0; depth < 40 && f.read(page, buf); ++depth) {
+    Bytes p(buf);
+    std::size_t hdr = page == 1 ? 100 : 0;
+    auto type = std::to_integer<unsigned>(p[hdr]);
+    std::uint64_t cells = be16(p, hdr + 3);
+    if (type == 0x0d || type == 0x0a) return rows * cells;
+    if ((type != 0x05 && type != 0x02) || cells == 0 || hdr + 14 > f.usable) return 0;
+    rows *= cells + 1;
+    std::size_t at = be16(p, hdr + 12);  // the first cell: its left child
+    if (at + 4 > f.usable) return 0;
+    page = be32(p, at);
+  }
+  return 0;
 }
 
 namespace {

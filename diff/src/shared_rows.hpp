@@ -46,11 +46,18 @@ struct TreePair {
 };
 
 // Opens both files for find_shared_runs. nullopt where their pages cannot be compared: a
-// header that is not SQLite's, page sizes, reserved bytes or text encodings that differ, or a
-// live file with a -wal or -journal holding data (its pages are not all in the main file).
+// header that is not SQLite's, or page sizes, reserved bytes or text encodings that differ.
 class PagePair;
 std::optional<std::shared_ptr<const PagePair>> open_page_pair(const std::filesystem::path& live,
                                                               const std::filesystem::path& backup);
+
+// Whether live's -wal or -journal holds data: then its latest pages may not be in its main file
+// and the pages must not be compared. Ask while holding the read transaction the walk is for.
+bool live_journal_holds_data(const std::filesystem::path& live);
+
+// About how many rows live's tree holds: the cell counts down its leftmost path multiplied (0
+// where a page does not parse). Reads a page per level.
+std::uint64_t estimate_rows(const PagePair& files, std::uint32_t live_root);
 
 // What a table's two trees share: the runs, in key order, at most `max_runs` (the rest is left
 // to the merge), and the rows each tree holds in all.
