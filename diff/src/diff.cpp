@@ -470,9 +470,7 @@ class Differ {
   }
 
   static constexpr std::size_t kWorkers = 2;
-  static constexpr std::int64_t kSplitRows = 200'000;   // tables bigger than this are halved
-  static constexpr std::size_t kMaxRangesAtOnce = 100;  // terms of one scan's WHERE
-  static constexpr std::uint64_t kRangeRows = 16;       // a range's scan costs as many rows
+  static constexpr std::int64_t kSplitRows = 200'000;  // tables bigger than this are halved
   const DiffOptions& o_;
   std::mutex progress_mutex_;
   ProgressThrottle throttle_;

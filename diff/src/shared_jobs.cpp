@@ -7,7 +7,6 @@ namespace restorekit::diff::detail {
 namespace {
 
 constexpr std::size_t kMaxRangesAtOnce = 100;  // terms of one scan's WHERE
-constexpr std::uint64_t kRangeRows = 16;       // a range's scan costs about as many rows
 
 // Whether a WITHOUT ROWID table's primary key orders its B-tree as the merge reads it:
 // ascending, BINARY (the ranges' bounds compare in the B-tree's collation).
@@ -97,7 +96,7 @@ std::int64_t merge_work(const SharedRows& shared) {
   for (const auto& run : shared.runs) same += run.rows;
   std::uint64_t rows = shared.live_rows + shared.backup_rows;
   rows = rows > 2 * same ? (rows - 2 * same) / 2 : 0;
-  return static_cast<std::int64_t>(rows + kRangeRows * shared.runs.size());
+  return static_cast<std::int64_t>(rows + kRangeCostRows * shared.runs.size());
 }
 
 }  // namespace restorekit::diff::detail

@@ -43,7 +43,8 @@ std::optional<SharedRows> walk_trees(const std::string& table, const TreePlan& t
 TableJob ranged_job(const TableJob& job, const TreePlan& tree, std::span<const SharedRun> runs,
                     bool first, bool last);
 
-// The rows the merge of what the trees do not share reads, a range's new scan counted as 16.
+// The rows the merge of what the trees do not share reads, a range's scan counted as
+// kRangeCostRows.
 std::int64_t merge_work(const SharedRows& shared);
 
 }  // namespace restorekit::diff::detail

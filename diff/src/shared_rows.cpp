@@ -376,7 +376,8 @@ bool digest_less(const core::Digest128& a, const core::Digest128& b) {
 }
 
 // Joins the elements of the second walk that the first had into runs: consecutive elements of
-// both walks (nothing in either tree between them) make one run.
+// both walks (nothing in either tree between them) make one run. Runs of fewer than
+// kRangeCostRows rows are left to the merge: a range more to scan would cost more.
 class RunBuilder {
  public:
   RunBuilder(std::vector<std::pair<core::Digest128, std::uint32_t>> first, std::size_t max_runs)
@@ -387,12 +388,13 @@ class RunBuilder {
         std::lower_bound(first_.begin(), first_.end(), e.hash,
                          [](const auto& x, const auto& h) { return digest_less(x.first, h); });
     if (it == first_.end() || it->first != e.hash) {
-      previous_.reset();
+      adjacent_ = false;
       return true;
     }
     std::uint32_t index = it->second;
-    if (previous_ && index <= *previous_) return false;  // order differs: damage, or a collision
-    if (open_ && previous_ && index == *previous_ + 1) {
+    if (last_ && index <= *last_) return false;  // the order differs: damage, or a collision
+    ++matched_;
+    if (open_ && adjacent_ && index == *last_ + 1) {
       open_->last = std::move(e.last);
       open_->rows += e.rows;
     } else {
@@ -400,9 +402,12 @@ class RunBuilder {
       if (runs_.size() < max_runs_)
         open_ = SharedRun{std::move(e.first), std::move(e.last), e.rows};
     }
-    previous_ = index;
+    last_ = index;
+    adjacent_ = true;
     return true;
   }
+
+  [[nodiscard]] std::size_t matched() const { return matched_; }
 
   std::vector<SharedRun> finish() {
     close();
@@ -411,13 +416,15 @@ class RunBuilder {
 
  private:
   void close() {
-    if (open_) runs_.push_back(std::move(*open_));
+    if (open_ && open_->rows >= kRangeCostRows) runs_.push_back(std::move(*open_));
     open_.reset();
   }
 
   std::vector<std::pair<core::Digest128, std::uint32_t>> first_;  // sorted by hash
   std::size_t max_runs_;
-  std::optional<std::uint32_t> previous_;  // the first walk's index of the last element matched
+  std::optional<std::uint32_t> last_;  // the first walk's index of the last element matched
+  bool adjacent_ = false;              // the second walk's last element was matched
+  std::size_t matched_ = 0;
   std::optional<SharedRun> open_;
   std::vector<SharedRun> runs_;
 };
@@ -440,9 +447,14 @@ std::optional<SharedRows> find_shared_runs(const PagePair& files, const TreePair
   for (std::size_t i = 1; i < seen.size(); ++i) {
     if (seen[i].first == seen[i - 1].first) return std::nullopt;  // twice in one tree: damage
   }
+  // A tree rewritten all over (the sample generator's updates touch every page) is given up
+  // once a quarter of it has matched nothing: its pages are not worth reading on.
+  std::size_t give_up = std::max<std::size_t>(64, seen.size() / 4);
   RunBuilder runs(std::move(seen), max_runs);
+  std::size_t elements = 0;
   TreeWalk::OnElement match = [&](Element& e) {
     out.backup_rows += e.rows;
+    if (++elements >= give_up && runs.matched() == 0) return false;
     return runs.add(e);
   };
   if (!TreeWalk(files.backup(), trees.key_columns).run(trees.backup_root, match))

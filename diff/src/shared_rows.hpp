@@ -59,6 +59,10 @@ bool live_journal_holds_data(const std::filesystem::path& live);
 // where a page does not parse). Reads a page per level.
 std::uint64_t estimate_rows(const PagePair& files, std::uint32_t live_root);
 
+// A key range's scan of its own costs the merge about as much as reading this many rows on
+// each side: shorter runs are not left out.
+constexpr std::uint64_t kRangeCostRows = 16;
+
 // What a table's two trees share: the runs, in key order, at most `max_runs` (the rest is left
 // to the merge), and the rows each tree holds in all.
 struct SharedRows {
@@ -67,7 +71,8 @@ struct SharedRows {
   std::uint64_t backup_rows = 0;
 };
 
-// nullopt where a tree does not parse as the file format says or its keys are out of order.
+// nullopt where a tree does not parse as the file format says or its keys are out of order,
+// or where the first quarter of the backup's tree matched nothing in live's.
 // Both files must stay unchanged while this reads them (a read transaction open on each).
 // Thread-safe.
 std::optional<SharedRows> find_shared_runs(const PagePair& files, const TreePair& trees,
