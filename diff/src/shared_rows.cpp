@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
-#include <functional>
 
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/hash.hpp>
@@ -169,52 +168,115 @@ struct CellView {
   std::uint32_t overflow = 0;
 };
 
-class TreeWalk {
+// A tree's elements in key order, one at a time (two trees are read in step), from a stack of
+// its interior pages.
+class TreeCursor {
  public:
-  using OnElement = std::function<bool(Element&)>;
+  TreeCursor(const PageFile& file, std::size_t key_columns, std::uint32_t root)
+      : f_(file),
+        key_columns_(key_columns),
+        root_(root),
+        seen_(file.pages + 1),
+        stack_(kMaxDepth) {}
 
-  TreeWalk(const PageFile& file, std::size_t key_columns)
-      : f_(file), key_columns_(key_columns), seen_(file.pages + 1) {}
+  // The next element; nullopt at the end, or where the tree does not parse or its keys are out
+  // of order (then failed()).
+  std::optional<Element> next() {
+    if (failed_) return std::nullopt;
+    if (!started_) {
+      started_ = true;
+      if (auto e = enter(root_); e || failed_) return checked(std::move(e));
+    }
+    while (depth_ > 0) {
+      Frame& f = stack_[depth_ - 1];
+      std::uint32_t child = 0;
+      if (f.divider_due) {  // the cell before the next child: a row of a WITHOUT ROWID tree
+        f.divider_due = false;
+        return checked(divider(Bytes(f.page), cell_at(f, f.index - 1)));
+      }
+      if (f.index < f.cells) {
+        std::size_t at = cell_at(f, f.index++);
+        if (at < f.ptrs + 2 * f.cells || at + 4 > f_.usable) return fail();
+        child = be32(Bytes(f.page), at);
+        f.divider_due = !table_tree();
+      } else if (!f.right_done) {
+        f.right_done = true;
+        child = be32(Bytes(f.page), f.hdr + 8);
+      } else {
+        --depth_;
+        continue;
+      }
+      if (auto e = enter(child); e || failed_) return checked(std::move(e));
+    }
+    return std::nullopt;
+  }
 
-  // Visits the tree's elements in key order; false where it does not parse, its keys are out of
-  // order, or `on` said stop.
-  bool run(std::uint32_t root, const OnElement& on) {
-    on_ = &on;
-    return visit(root, 0);
+  [[nodiscard]] bool failed() const { return failed_; }
+
+  static int compare(const Key& a, const Key& b) {
+    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+      int c = compare_columns(a[i].cell(), b[i].cell(), Collation::kBinary);
+      if (c != 0) return c;
+    }
+    return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
   }
 
  private:
-  static constexpr int kMaxDepth = 40;  // SQLite's own trees stay under 20 levels
-  static constexpr std::size_t kMaxElements = std::size_t{1} << 20;
+  static constexpr std::size_t kMaxDepth = 40;  // SQLite's own trees stay under 20 levels
+
+  struct Frame {  // an interior page and where its walk is
+    std::vector<std::byte> page;
+    std::size_t hdr = 0;
+    std::size_t ptrs = 0;
+    std::size_t cells = 0;
+    std::size_t index = 0;     // the next child
+    bool divider_due = false;  // the cell before `index` is the next element
+    bool right_done = false;   // the right-most child was visited
+  };
 
   bool table_tree() const { return key_columns_ == 0; }
-
-  bool visit(std::uint32_t page, int depth) {
-    if (depth >= kMaxDepth || page == 0 || page > f_.pages || seen_[page]) return false;
-    seen_[page] = true;
-    if (buffers_.size() <= static_cast<std::size_t>(depth)) buffers_.resize(depth + 1);
-    auto& buf = buffers_[depth];
-    if (!f_.read(page, buf)) return false;
-    Bytes p(buf);
-    std::size_t hdr = page == 1 ? 100 : 0;
-    auto type = std::to_integer<unsigned>(p[hdr]);
-    bool interior = type == (table_tree() ? 0x05u : 0x02u);
-    if (!interior && type != (table_tree() ? 0x0du : 0x0au)) return false;
-    std::size_t cells = be16(p, hdr + 3);
-    std::size_t ptrs = hdr + (interior ? 12 : 8);
-    if (ptrs + 2 * cells > f_.usable) return false;
-    if (!interior) return leaf(p, ptrs, cells);
-    for (std::size_t i = 0; i < cells; ++i) {
-      std::size_t at = be16(p, ptrs + 2 * i);
-      if (at < ptrs + 2 * cells || at + 4 > f_.usable) return false;
-      if (!visit(be32(p, at), depth + 1)) return false;
-      if (!table_tree() && !divider(p, at)) return false;
-    }
-    return visit(be32(p, hdr + 8), depth + 1);
+  std::optional<Element> fail() {
+    failed_ = true;
+    return std::nullopt;
+  }
+  static std::size_t cell_at(const Frame& f, std::size_t i) {
+    return be16(Bytes(f.page), f.ptrs + 2 * i);
   }
 
-  bool leaf(Bytes p, std::size_t ptrs, std::size_t cells) {
-    if (cells == 0) return true;
+  // Reads `page` one level below the stack's top: an interior page is pushed; a leaf is
+  // returned as its element (none for an empty root leaf).
+  std::optional<Element> enter(std::uint32_t page) {
+    if (depth_ >= kMaxDepth || page == 0 || page > f_.pages || seen_[page]) return fail();
+    seen_[page] = true;
+    Frame& f = stack_[depth_];
+    if (!f_.read(page, f.page)) return fail();
+    Bytes p(f.page);
+    f.hdr = page == 1 ? 100 : 0;
+    auto type = std::to_integer<unsigned>(p[f.hdr]);
+    bool interior = type == (table_tree() ? 0x05u : 0x02u);
+    if (!interior && type != (table_tree() ? 0x0du : 0x0au)) return fail();
+    f.cells = be16(p, f.hdr + 3);
+    f.ptrs = f.hdr + (interior ? 12 : 8);
+    if (f.ptrs + 2 * f.cells > f_.usable) return fail();
+    if (!interior) return leaf(p, f.ptrs, f.cells);
+    f.index = 0;
+    f.divider_due = false;
+    f.right_done = false;
+    ++depth_;
+    return std::nullopt;
+  }
+
+  // Keys must rise from element to element (damage otherwise).
+  std::optional<Element> checked(std::optional<Element> e) {
+    if (!e) return e;
+    if ((!last_.empty() && compare(last_, e->first) >= 0) || compare(e->first, e->last) > 0)
+      return fail();
+    last_ = e->last;
+    return e;
+  }
+
+  std::optional<Element> leaf(Bytes p, std::size_t ptrs, std::size_t cells) {
+    if (cells == 0) return std::nullopt;  // an empty table's root
     core::Hasher h;
     h.update(std::string_view("leaf"));
     h.update(p);
@@ -223,54 +285,38 @@ class TreeWalk {
     std::int64_t previous = 0;
     for (std::size_t i = 0; i < cells; ++i) {
       CellView c;
-      if (!cell(p, be16(p, ptrs + 2 * i), false, c) || !overflow(c, h)) return false;
+      if (!cell(p, be16(p, ptrs + 2 * i), false, c) || !overflow(c, h)) return fail();
       if (table_tree()) {
-        if (i > 0 && c.rowid <= previous) return false;
+        if (i > 0 && c.rowid <= previous) return fail();
         previous = c.rowid;
         if (i == 0) e.first = Key{KeyValue{core::ValueType::kInteger, c.rowid, 0, {}}};
         if (i + 1 == cells) e.last = Key{KeyValue{core::ValueType::kInteger, c.rowid, 0, {}}};
       } else if (i == 0 || i + 1 == cells) {
         auto key = record_key(p.subspan(c.payload, c.local));
-        if (!key) return false;
+        if (!key) return fail();
         (i == 0 ? e.first : e.last) = std::move(*key);
       }
     }
     e.hash = h.digest();
-    return emit(e);
+    return e;
   }
 
   // A WITHOUT ROWID tree's interior cell: a row of its own, between its child and the next.
-  bool divider(Bytes p, std::size_t at) {
+  std::optional<Element> divider(Bytes p, std::size_t at) {
     CellView c;
-    if (!cell(p, at, true, c)) return false;
+    if (!cell(p, at, true, c)) return fail();
     core::Hasher h;
     h.update(std::string_view("cell"));
     h.update(p.subspan(at + 4, c.end - at - 4));  // not the child's page number
-    if (!overflow(c, h)) return false;
+    if (!overflow(c, h)) return fail();
     auto key = record_key(p.subspan(c.payload, c.local));
-    if (!key) return false;
+    if (!key) return fail();
     Element e;
     e.rows = 1;
     e.first = *key;
     e.last = std::move(*key);
     e.hash = h.digest();
-    return emit(e);
-  }
-
-  bool emit(Element& e) {
-    if (++elements_ > kMaxElements) return false;
-    if (!last_.empty() && compare(last_, e.first) >= 0) return false;
-    if (compare(e.first, e.last) > 0) return false;
-    last_ = e.last;
-    return (*on_)(e);
-  }
-
-  static int compare(const Key& a, const Key& b) {
-    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
-      int c = compare_columns(a[i].cell(), b[i].cell(), Collation::kBinary);
-      if (c != 0) return c;
-    }
-    return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
+    return e;
   }
 
   // Parses the cell at `at` (fileformat2 §1.6; payloads that spill keep a local part of the size
@@ -363,102 +409,116 @@ class TreeWalk {
 
   const PageFile& f_;
   std::size_t key_columns_;
-  std::vector<bool> seen_;                       // a page met twice is damage (or a cycle)
-  std::vector<std::vector<std::byte>> buffers_;  // one page per level
+  std::uint32_t root_;
+  std::vector<bool> seen_;    // a page met twice is damage (or a cycle)
+  std::vector<Frame> stack_;  // kMaxDepth frames, their buffers kept
+  std::size_t depth_ = 0;
   std::vector<std::byte> spill_;
-  const OnElement* on_ = nullptr;
   Key last_;
-  std::size_t elements_ = 0;
+  bool started_ = false;
+  bool failed_ = false;
 };
 
-bool digest_less(const core::Digest128& a, const core::Digest128& b) {
-  return a.high != b.high ? a.high < b.high : a.low < b.low;
-}
-
-// Joins the elements of the second walk that the first had into runs: consecutive elements of
-// both walks (nothing in either tree between them) make one run. Runs of fewer than
-// kRangeCostRows rows are left to the merge: a range more to scan would cost more.
+// Joins the elements both trees hold into runs: elements matched one after the other (nothing
+// in either tree between them) make one run. Runs of fewer than kRangeCostRows rows are left to
+// the merge: a range more to scan would cost more.
 class RunBuilder {
  public:
-  RunBuilder(std::vector<std::pair<core::Digest128, std::uint32_t>> first, std::size_t max_runs)
-      : first_(std::move(first)), max_runs_(max_runs) {}
+  explicit RunBuilder(std::size_t max_runs) : max_runs_(max_runs) {}
 
-  bool add(Element& e) {
-    auto it =
-        std::lower_bound(first_.begin(), first_.end(), e.hash,
-                         [](const auto& x, const auto& h) { return digest_less(x.first, h); });
-    if (it == first_.end() || it->first != e.hash) {
-      adjacent_ = false;
-      return true;
-    }
-    std::uint32_t index = it->second;
-    if (last_ && index <= *last_) return false;  // the order differs: damage, or a collision
+  void match(Element& e) {
     ++matched_;
-    if (open_ && adjacent_ && index == *last_ + 1) {
+    if (open_) {
       open_->last = std::move(e.last);
       open_->rows += e.rows;
-    } else {
-      close();
-      if (runs_.size() < max_runs_)
-        open_ = SharedRun{std::move(e.first), std::move(e.last), e.rows};
+    } else if (runs_.size() < max_runs_) {
+      open_ = SharedRun{std::move(e.first), std::move(e.last), e.rows};
     }
-    last_ = index;
-    adjacent_ = true;
-    return true;
+  }
+
+  // An element only one tree holds: the run so far ends.
+  void gap() {
+    if (open_ && open_->rows >= kRangeCostRows) runs_.push_back(std::move(*open_));
+    open_.reset();
   }
 
   [[nodiscard]] std::size_t matched() const { return matched_; }
 
   std::vector<SharedRun> finish() {
-    close();
+    gap();
     return std::move(runs_);
   }
 
  private:
-  void close() {
-    if (open_ && open_->rows >= kRangeCostRows) runs_.push_back(std::move(*open_));
-    open_.reset();
-  }
-
-  std::vector<std::pair<core::Digest128, std::uint32_t>> first_;  // sorted by hash
   std::size_t max_runs_;
-  std::optional<std::uint32_t> last_;  // the first walk's index of the last element matched
-  bool adjacent_ = false;              // the second walk's last element was matched
   std::size_t matched_ = 0;
   std::optional<SharedRun> open_;
   std::vector<SharedRun> runs_;
 };
+
+// The leaves of live's tree, about: the fan-outs down its leftmost path multiplied.
+std::uint64_t estimate_leaves(const PageFile& f, std::uint32_t root) {
+  std::vector<std::byte> buf;
+  std::uint64_t leaves = 1;
+  std::uint32_t page = root;
+  for (int depth = 0; depth < 40 && f.read(page, buf); ++depth) {
+    Bytes p(buf);
+    std::size_t hdr = page == 1 ? 100 : 0;
+    auto type = std::to_integer<unsigned>(p[hdr]);
+    std::uint64_t cells = be16(p, hdr + 3);
+    if (type == 0x0d || type == 0x0a) return leaves;
+    if ((type != 0x05 && type != 0x02) || cells == 0 || hdr + 14 > f.usable) return 0;
+    leaves *= cells + 1;
+    std::size_t at = be16(p, hdr + 12);  // the first cell: its left child
+    if (at + 4 > f.usable) return 0;
+    page = be32(p, at);
+  }
+  return 0;
+}
 
 }  // namespace
 
 std::optional<SharedRows> find_shared_runs(const PagePair& files, const TreePair& trees,
                                            std::size_t max_runs) {
   if (trees.key_columns > 0 && files.live().encoding != 1) return std::nullopt;  // UTF-8 keys only
+  // Both trees are read in step, in key order: an element of one is matched with the element of
+  // the other that starts at the same key, if their bytes hash alike.
+  TreeCursor live(files.live(), trees.key_columns, trees.live_root);
+  TreeCursor backup(files.backup(), trees.key_columns, trees.backup_root);
   SharedRows out;
-  std::vector<std::pair<core::Digest128, std::uint32_t>> seen;
-  TreeWalk::OnElement collect = [&](Element& e) {
-    seen.emplace_back(e.hash, static_cast<std::uint32_t>(seen.size()));
-    out.live_rows += e.rows;
-    return true;
-  };
-  if (!TreeWalk(files.live(), trees.key_columns).run(trees.live_root, collect)) return std::nullopt;
-  std::sort(seen.begin(), seen.end(),
-            [](const auto& a, const auto& b) { return digest_less(a.first, b.first); });
-  for (std::size_t i = 1; i < seen.size(); ++i) {
-    if (seen[i].first == seen[i - 1].first) return std::nullopt;  // twice in one tree: damage
-  }
+  RunBuilder runs(max_runs);
   // A tree rewritten all over (the sample generator's updates touch every page) is given up
   // once a quarter of it has matched nothing: its pages are not worth reading on.
-  std::size_t give_up = std::max<std::size_t>(64, seen.size() / 4);
-  RunBuilder runs(std::move(seen), max_runs);
-  std::size_t elements = 0;
-  TreeWalk::OnElement match = [&](Element& e) {
-    out.backup_rows += e.rows;
-    if (++elements >= give_up && runs.matched() == 0) return false;
-    return runs.add(e);
-  };
-  if (!TreeWalk(files.backup(), trees.key_columns).run(trees.backup_root, match))
-    return std::nullopt;
+  std::uint64_t give_up =
+      std::max<std::uint64_t>(64, estimate_leaves(files.live(), trees.live_root) / 4);
+  std::uint64_t read = 0;
+  auto a = live.next();
+  auto b = backup.next();
+  while (a && b) {
+    int c = TreeCursor::compare(a->first, b->first);
+    if (c == 0 && a->hash == b->hash) {
+      out.live_rows += a->rows;
+      out.backup_rows += b->rows;
+      runs.match(*b);
+      a = live.next();
+      b = backup.next();
+    } else {
+      runs.gap();
+      if (c <= 0) {
+        out.live_rows += a->rows;
+        a = live.next();
+      }
+      if (c >= 0) {
+        out.backup_rows += b->rows;
+        b = backup.next();
+      }
+    }
+    if (++read >= give_up && runs.matched() == 0) return std::nullopt;
+  }
+  // The rest of each tree: its rows counted, its order checked.
+  for (; a; a = live.next()) out.live_rows += a->rows;
+  for (; b; b = backup.next()) out.backup_rows += b->rows;
+  if (live.failed() || backup.failed()) return std::nullopt;
   out.runs = runs.finish();
   return out;
 }
