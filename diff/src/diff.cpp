@@ -214,8 +214,8 @@ class Differ {
         if (w > 0 && (!own_backup || !own_live)) {
           r = tl::unexpected(!own_backup ? own_backup.error() : own_live.error());
         } else {
-          r = run(task->second, w > 0 ? *own_live : s.live, w > 0 ? *own_backup : s.backup,
-                  files.get(), tallies[w], add);
+          r = run_task(task->second, w > 0 ? *own_live : s.live, w > 0 ? *own_backup : s.backup,
+                       files.get(), tallies[w], add);
         }
         std::lock_guard lock(mutex);
         results[task->first] = std::move(r);
@@ -233,9 +233,9 @@ class Differ {
   // Runs a task on a worker's connections. A walk and the merge after it share one read
   // transaction on each side (a statement stepped and not reset keeps it open): the rows left
   // out are those of the pages the merge's queries see.
-  Result<TableDiff> run(const Item& item, core::Database& live, core::Database& backup,
-                        const detail::PagePair* files, detail::TenantTally& tally,
-                        const std::function<void(Item)>& add) {
+  Result<TableDiff> run_task(const Item& item, core::Database& live, core::Database& backup,
+                             const detail::PagePair* files, detail::TenantTally& tally,
+                             const std::function<void(Item)>& add) {
     detail::TableJob job = item.job;
     std::vector<core::Statement> holds;
     if (item.walk && files) {
