@@ -146,6 +146,7 @@ json diff_json(const diff::DiffReport& r) {
                       {"revived", t.revived},
                       {"reverted", t.reverted},
                       {"unchanged", t.unchanged},
+                      {"unchanged_unread", t.unchanged_unread},
                       {"only_in_live", t.only_in_live},
                       {"only_in_backup", t.only_in_backup},
                       {"schema_changes", t.schema_changes},

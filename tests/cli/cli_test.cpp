@@ -664,6 +664,28 @@ TEST(CliVerify, ChecksumsOptionChecksAForeignBackup) {
 namespace restorekit::test {
 namespace {
 
+// Two bare databases made by sqlite3, one row apart: nearly every row is counted from the pages
+// both files share, and the JSON says how many.
+TEST(CliDiff, RowsInSharedPagesAreCountedUnread) {
+  RK_REQUIRE_TOOL("sqlite3");
+  ScratchDir dir;
+  auto a = dir.path() / "a.db";
+  auto b = dir.path() / "b.db";
+  ASSERT_EQ(sh("sqlite3 a.db \"CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); WITH RECURSIVE "
+               "n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) INSERT INTO t "
+               "SELECT i, hex(randomblob(50)) FROM n;\" && cp a.db b.db && "
+               "sqlite3 b.db \"UPDATE t SET v = 'changed' WHERE id = 2500;\"",
+               dir.path()),
+            0);
+  auto r = rk({"diff", a.string(), "--live", b.string(), "--json"});
+  ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
+  auto t = parse_json(r)["tables"][0];
+  EXPECT_EQ(t["reverted"], 1);
+  EXPECT_EQ(t["unchanged"], 4999);
+  EXPECT_GT(t["unchanged_unread"].get<int>(), 4800) << t.dump();
+  EXPECT_LT(t["unchanged_unread"].get<int>(), 4999) << t.dump();
+}
+
 TEST(CliDiff, ExitCodesAndJsonContract) {
   Fixture f;
   ASSERT_EQ(f.backup("b.tar.zst").exit_code, 0);
@@ -681,10 +703,11 @@ TEST(CliDiff, ExitCodesAndJsonContract) {
   ASSERT_TRUE(j["tables"].is_array());
   bool persons = false;
   for (const auto& t : j["tables"]) {
-    for (const char* field :
-         {"name", "lost", "revived", "reverted", "unchanged", "schema_changes"}) {
+    for (const char* field : {"name", "lost", "revived", "reverted", "unchanged",
+                              "unchanged_unread", "schema_changes"}) {
       EXPECT_TRUE(t.contains(field)) << field;
     }
+    EXPECT_LE(t["unchanged_unread"].get<std::uint64_t>(), t["unchanged"].get<std::uint64_t>());
     persons = persons || t["name"] == "persons";
   }
   EXPECT_TRUE(persons);
