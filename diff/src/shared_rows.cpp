@@ -91,6 +91,31 @@ class PageFile {
   core::UniqueFd fd_;
 };
 
+// A tree's size, about, from its leftmost path: the fan-outs of its interior pages multiplied
+// (leaves), times the cells of its first leaf (rows). Zeros where a page does not parse.
+struct TreeShape {
+  std::uint64_t leaves = 0;
+  std::uint64_t rows = 0;
+};
+TreeShape leftmost_path(const PageFile& f, std::uint32_t root) {
+  std::vector<std::byte> buf;
+  std::uint64_t leaves = 1;
+  std::uint32_t page = root;
+  for (int depth = 0; depth < 40 && f.read(page, buf); ++depth) {
+    Bytes p(buf);
+    std::size_t hdr = page == 1 ? 100 : 0;
+    auto type = std::to_integer<unsigned>(p[hdr]);
+    std::uint64_t cells = be16(p, hdr + 3);
+    if (type == 0x0d || type == 0x0a) return {leaves, leaves * cells};
+    if ((type != 0x05 && type != 0x02) || cells == 0 || hdr + 14 > f.usable) return {};
+    leaves *= cells + 1;
+    std::size_t at = be16(p, hdr + 12);  // the first cell: its left child
+    if (at + 4 > f.usable) return {};
+    page = be32(p, at);
+  }
+  return {};
+}
+
 bool holds_data(const std::filesystem::path& path) {
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
@@ -128,23 +153,7 @@ std::optional<std::shared_ptr<const PagePair>> open_page_pair(const std::filesys
 }
 
 std::uint64_t estimate_rows(const PagePair& files, std::uint32_t live_root) {
-  const PageFile& f = files.live();
-  std::vector<std::byte> buf;
-  std::uint64_t rows = 1;
-  std::uint32_t page = live_root;
-  for (int depth = 0; depth < 40 && f.read(page, buf); ++depth) {
-    Bytes p(buf);
-    std::size_t hdr = page == 1 ? 100 : 0;
-    auto type = std::to_integer<unsigned>(p[hdr]);
-    std::uint64_t cells = be16(p, hdr + 3);
-    if (type == 0x0d || type == 0x0a) return rows * cells;
-    if ((type != 0x05 && type != 0x02) || cells == 0 || hdr + 14 > f.usable) return 0;
-    rows *= cells + 1;
-    std::size_t at = be16(p, hdr + 12);  // the first cell: its left child
-    if (at + 4 > f.usable) return 0;
-    page = be32(p, at);
-  }
-  return 0;
+  return leftmost_path(files.live(), live_root).rows;
 }
 
 namespace {
@@ -456,26 +465,6 @@ class RunBuilder {
   std::vector<SharedRun> runs_;
 };
 
-// The leaves of live's tree, about: the fan-outs down its leftmost path multiplied.
-std::uint64_t estimate_leaves(const PageFile& f, std::uint32_t root) {
-  std::vector<std::byte> buf;
-  std::uint64_t leaves = 1;
-  std::uint32_t page = root;
-  for (int depth = 0; depth < 40 && f.read(page, buf); ++depth) {
-    Bytes p(buf);
-    std::size_t hdr = page == 1 ? 100 : 0;
-    auto type = std::to_integer<unsigned>(p[hdr]);
-    std::uint64_t cells = be16(p, hdr + 3);
-    if (type == 0x0d || type == 0x0a) return leaves;
-    if ((type != 0x05 && type != 0x02) || cells == 0 || hdr + 14 > f.usable) return 0;
-    leaves *= cells + 1;
-    std::size_t at = be16(p, hdr + 12);  // the first cell: its left child
-    if (at + 4 > f.usable) return 0;
-    page = be32(p, at);
-  }
-  return 0;
-}
-
 }  // namespace
 
 std::optional<SharedRows> find_shared_runs(const PagePair& files, const TreePair& trees,
@@ -490,7 +479,7 @@ std::optional<SharedRows> find_shared_runs(const PagePair& files, const TreePair
   // A tree rewritten all over (the sample generator's updates touch every page) is given up
   // once a quarter of it has matched nothing: its pages are not worth reading on.
   std::uint64_t give_up =
-      std::max<std::uint64_t>(64, estimate_leaves(files.live(), trees.live_root) / 4);
+      std::max<std::uint64_t>(64, leftmost_path(files.live(), trees.live_root).leaves / 4);
   std::uint64_t read = 0;
   auto a = live.next();
   auto b = backup.next();
