@@ -110,9 +110,14 @@ Result<ChecksumIndex> ChecksumIndex::build(const std::filesystem::path& file, st
       index.lookup_mutex_ = std::make_unique<std::mutex>();
     }
   } else {
-    std::sort(index.lines_.begin(), index.lines_.end(), [](const Line& a, const Line& b) {
+    // Lists are often written in name order (ours, xxhsum over a sorted find): checked in one
+    // pass before a sort.
+    auto by_key = [](const Line& a, const Line& b) {
       return std::tie(a.key, a.number) < std::tie(b.key, b.number);
-    });
+    };
+    if (!std::is_sorted(index.lines_.begin(), index.lines_.end(), by_key)) {
+      std::sort(index.lines_.begin(), index.lines_.end(), by_key);
+    }
   }
   return index;
 }

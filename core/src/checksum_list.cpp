@@ -1,7 +1,7 @@
 #include <restorekit/core/checksum_list.hpp>
 
 #include <algorithm>
-#include <cctype>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -31,15 +31,27 @@ constexpr Tag kTags[] = {{"XXH32", HashAlgorithm::kXxh32, 8},
                          {"XXH128", HashAlgorithm::kXxh128, 32},
                          {"XXH3", HashAlgorithm::kXxh3_64, 16}};
 
+// ASCII only, without the locale: std::isxdigit and std::tolower are calls into the C library
+// per character, most of the time of a list's lines.
+constexpr std::array<bool, 256> kHexDigit = [] {
+  std::array<bool, 256> t{};
+  for (unsigned char c : std::string_view("0123456789abcdefABCDEF")) t[c] = true;
+  return t;
+}();
+
+bool is_hex_digit(char c) {
+  return kHexDigit[static_cast<unsigned char>(c)];
+}
+
 bool is_hex(std::string_view s) {
-  return !s.empty() &&
-         std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
+  return !s.empty() && std::all_of(s.begin(), s.end(), is_hex_digit);
 }
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <utf8proc.h>
 
+#include <array>
 #include <cstdlib>
 #include <memory>
 
@@ -10,8 +11,39 @@ namespace restorekit::core {
 
 namespace {
 
-// NFC of one segment; false where it is not valid UTF-8.
-bool append_nfc(std::string_view segment, std::string& out) {
+// The last segments normalised on this thread: an archive or list names the same folders
+// entry after entry ("zürich-Петрова/…" for each file in it), and utf8proc's NFC (a
+// decomposition, an allocation and a recomposition) was most of a name's cost.
+struct SegmentCache {
+  static constexpr std::size_t kSlots = 8;
+  static constexpr std::size_t kLongest = 255;  // a longer segment is not kept
+  struct Slot {
+    std::string segment;
+    std::string nfc;
+    bool valid = false;  // is valid UTF-8
+  };
+  std::array<Slot, kSlots> slots;
+  std::size_t next = 0;  // the slot replaced next
+
+  const Slot* find(std::string_view segment) const {
+    for (const auto& s : slots) {
+      if (!s.segment.empty() && s.segment == segment) return &s;
+    }
+    return nullptr;
+  }
+  void keep(std::string_view segment, std::string_view nfc, bool valid) {
+    if (segment.size() > kLongest) return;
+    Slot& s = slots[next];
+    next = (next + 1) % kSlots;
+    s.segment.assign(segment);
+    s.nfc.assign(nfc);
+    s.valid = valid;
+  }
+};
+
+thread_local SegmentCache t_segments;
+
+bool append_nfc_uncached(std::string_view segment, std::string& out) {
   utf8proc_uint8_t* nfc = nullptr;
   auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(segment.data()),
                         static_cast<utf8proc_ssize_t>(segment.size()), &nfc,
@@ -20,6 +52,18 @@ bool append_nfc(std::string_view segment, std::string& out) {
   std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owned(nfc, &std::free);
   out.append(reinterpret_cast<const char*>(nfc), static_cast<std::size_t>(n));
   return true;
+}
+
+// NFC of one segment; false where it is not valid UTF-8.
+bool append_nfc(std::string_view segment, std::string& out) {
+  if (const auto* hit = t_segments.find(segment)) {
+    if (hit->valid) out.append(hit->nfc);
+    return hit->valid;
+  }
+  std::size_t start = out.size();
+  bool valid = append_nfc_uncached(segment, out);
+  t_segments.keep(segment, valid ? std::string_view(out).substr(start) : std::string_view(), valid);
+  return valid;
 }
 
 }  // namespace

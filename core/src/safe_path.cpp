@@ -89,7 +89,9 @@ Result<std::string> normalize_entry_path(std::string_view raw) {
   std::string out;
   out.reserve(raw.size());
   for (std::size_t start = 0; start <= raw.size();) {
-    std::size_t end = std::min(raw.find_first_of("/\\", start), raw.size());
+    // A plain scan: find_first_of calls memchr over the two separators once per character.
+    std::size_t end = start;
+    while (end < raw.size() && raw[end] != '/' && raw[end] != '\\') ++end;
     std::string_view part = raw.substr(start, end - start);
     start = end + 1;
     if (part.empty() || part == ".") continue;

@@ -41,9 +41,10 @@ TEST(ChecksumList, ReadsGnuAndBsdLinesOfEveryAlgorithm) {
 }
 
 TEST(ChecksumList, MalformedOrUnsafeLinesAreErrorsWithTheirNumber) {
-  for (const char* bad :
-       {"nothex  file\n", "946b5bf9 file\n", "12345  odd-length\n", "946b5bf9  ../escape\n",
-        "946b5bf9  /etc/passwd\n", "XXH64 (f) = 123\n"}) {
+  for (const char* bad : {"nothex  file\n", "946b5bf9 file\n", "12345  odd-length\n",
+                          "946b5bf9  ../escape\n", "946b5bf9  /etc/passwd\n", "XXH64 (f) = 123\n",
+                          "946b5bf/  f\n", "946b5bf:  f\n", "946b5bf@  f\n", "946b5bfG  f\n",
+                          "946b5bf`  f\n", "946b5bfg  f\n", "XXH32 (f) = 946b5bfG\n"}) {
     auto list = parse_checksum_list(std::string("946b5bf9  ok\n") + bad, "sums.txt");
     ASSERT_FALSE(list) << bad;
     EXPECT_NE(list.error().message.find("line 2"), std::string::npos) << list.error().message;

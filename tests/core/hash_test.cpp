@@ -28,6 +28,17 @@ TEST(Digest128, HexRoundTrips) {
   EXPECT_EQ(*back, d);
   EXPECT_FALSE(Digest128::from_hex("xyz"));
   EXPECT_FALSE(Digest128::from_hex(std::string(32, 'g')));
+  // Either case; and each byte next to the digits' ranges in ASCII is refused, wherever it is.
+  std::string upper = d.hex();
+  for (char& c : upper) c = static_cast<char>(c >= 'a' ? c - 'a' + 'A' : c);
+  EXPECT_EQ(Digest128::from_hex(upper), d);
+  for (char bad : std::string_view("/:@G`g\0\xc3", 8)) {
+    for (std::size_t at : {0u, 17u, 31u}) {
+      std::string hex = d.hex();
+      hex[at] = bad;
+      EXPECT_FALSE(Digest128::from_hex(hex)) << "byte " << int(bad) << " at " << at;
+    }
+  }
 }
 
 TEST(Digest128, HexMatchesXxhsum) {

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <random>
+#include <thread>
 
 namespace restorekit::core {
 namespace {
@@ -55,6 +56,44 @@ TEST(Names, PathsNormaliseAsAWholeWhateverTheirSegments) {
   EXPECT_EQ(name_key(mixed), mixed);
 }
 
+// utf8proc's NFC of the whole string; the string itself where it is not valid UTF-8.
+std::string whole_nfc(const std::string& s) {
+  utf8proc_uint8_t* out = nullptr;
+  auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
+                        static_cast<utf8proc_ssize_t>(s.size()), &out,
+                        static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  if (n < 0) return s;
+  std::string r(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
+  std::free(out);
+  return r;
+}
+
+// Folders recur entry after entry, and name_key keeps the last segments it normalised: names
+// under more folders than it keeps, folders of one length that differ in a byte, an invalid one
+// among them, on two threads at once, each get their own key every time.
+TEST(Names, RecurringFoldersEachKeepTheirOwnKey) {
+  std::vector<std::string> folders;
+  for (const char* base : {"Mu\xcc\x88ller", "Mo\xcc\x88ller", "Ma\xcc\x88ller", "A\xcc\x8a",
+                           "Gr\xfc\xdf", "\xe1\x84\x80\xe1\x85\xa1"}) {
+    folders.emplace_back(base);
+    folders.emplace_back(std::string(base) + "-2");
+  }
+  auto names = [&](std::size_t shift) {
+    for (int round = 0; round < 3; ++round) {
+      for (std::size_t i = 0; i < folders.size(); ++i) {
+        const auto& folder = folders[(i + shift) % folders.size()];
+        for (const char* file : {"a.txt", "e\xcc\x81.txt"}) {
+          std::string path = "docs/" + folder + "/" + folder + "/" + file;
+          ASSERT_EQ(name_key(path), whole_nfc(path)) << "path bytes: " << path;
+        }
+      }
+    }
+  };
+  std::thread other([&] { names(5); });
+  names(0);
+  other.join();
+}
+
 // The same against utf8proc's NFC of the whole string, on random paths built from pieces that
 // compose, decompose, reorder or break UTF-8 next to '/' and ASCII.
 TEST(Names, SegmentedKeyMatchesWholeStringNfc) {
@@ -64,16 +103,6 @@ TEST(Names, SegmentedKeyMatchesWholeStringNfc) {
       "\xe1\x84\x80", "\xe1\x85\xa1", "\xe1\x86\xa8", "A", "\xef\xac\x81", "\xe2\x84\xab",
       "\xfc", "\xe2\x80\xae", "\xf0\x9f\x98\x80", "\xcd\x85"};
   // clang-format on
-  auto whole_nfc = [](const std::string& s) -> std::string {
-    utf8proc_uint8_t* out = nullptr;
-    auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
-                          static_cast<utf8proc_ssize_t>(s.size()), &out,
-                          static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
-    if (n < 0) return s;
-    std::string r(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
-    std::free(out);
-    return r;
-  };
   std::mt19937 rng(20261203);
   std::uniform_int_distribution<std::size_t> pick(0, pieces.size() - 1);
   std::uniform_int_distribution<int> length(1, 12);
