@@ -227,6 +227,10 @@ struct EntryStore::Impl {
   };
   std::optional<Names> names;
   std::uint64_t size = 0;
+  std::optional<EntryStore::Tally> tally{EntryStore::Tally{}};  // kept by write()
+  std::uint64_t next_index = 0;                                 // the lowest one write() takes
+  EntryStore::Tally::Files* last_folder = nullptr;  // of the last file tallied (entries in a
+  std::string_view last_folder_name;                // folder come one after the other)
 
   std::vector<Row> batch;  // being filled by add() (under EntryStore::mutex_)
   std::thread writer;
@@ -261,6 +265,7 @@ struct EntryStore::Impl {
     filter.add(filter_rows);
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const auto& [entry, ownership] = rows[i];
+      count(entry, ownership);
       if (pending == 0) RK_TRY(db.exec("BEGIN"));
       bind_row(*insert, entry, ownership, keys[i]);
       if (keys[i]) keyed = true;
@@ -271,6 +276,46 @@ struct EntryStore::Impl {
       }
     }
     return {};
+  }
+
+  void count(const StoredEntry& entry, Ownership ownership) {
+    if (!tally) return;
+    if (ownership != Ownership::kOwned || entry.index < next_index) {
+      tally.reset();  // a row may replace another: only a walk sees which one stays
+      return;
+    }
+    next_index = entry.index + 1;
+    const auto& r = entry.record;
+    tally->encrypted = tally->encrypted || r.encrypted;
+    if (r.mtime != 0) {
+      tally->oldest_mtime = std::min(tally->oldest_mtime.value_or(r.mtime), r.mtime);
+      tally->newest_mtime = std::max(tally->newest_mtime.value_or(r.mtime), r.mtime);
+    }
+    if (r.type != EntryType::kFile) return;
+    auto slash = r.path.find('/');
+    std::string_view folder = slash == std::string::npos
+                                  ? std::string_view()
+                                  : std::string_view(r.path).substr(0, slash + 1);
+    if (!last_folder || folder != last_folder_name) {
+      auto at = tally->by_folder.find(folder);
+      if (at == tally->by_folder.end()) {
+        if (tally->by_folder.size() >= EntryStore::Tally::kTallyFolders) {
+          tally.reset();
+          last_folder = nullptr;
+          return;
+        }
+        at = tally->by_folder.emplace(std::string(folder), EntryStore::Tally::Files{}).first;
+      }
+      last_folder = &at->second;
+      last_folder_name = at->first;
+    }
+    std::uint64_t bytes = r.size.value_or(0);
+    ++last_folder->files;
+    if (entry.data_read) last_folder->read_bytes += bytes;
+    if (r.safe) {
+      ++last_folder->safe_files;
+      last_folder->safe_bytes += bytes;
+    }
   }
 
   // Where no name has a key of its own (ASCII and NFC names: almost every archive), the name
@@ -429,6 +474,14 @@ Result<void> EntryStore::seal() {
 
 std::uint64_t EntryStore::size() const {
   return impl_->size;
+}
+
+const std::optional<EntryStore::Tally>& EntryStore::tally() const {
+  return impl_->tally;
+}
+
+bool EntryStore::may_have_duplicates() const {
+  return impl_->filter.may_have_duplicates();
 }
 
 Result<void> EntryStore::for_each(const RecordFn& fn) const {

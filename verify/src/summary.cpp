@@ -23,11 +23,61 @@ core::DatabaseInfo database_info(const DatabaseCheck& check) {
 
 }  // namespace
 
+Result<std::optional<EntryTotals>> tallied_totals(const core::EntryStore& entries,
+                                                  const std::set<std::string, std::less<>>& names,
+                                                  std::string_view root) {
+  const auto& tally = entries.tally();
+  // A root deeper than one folder is not a tally's folder; with two entries of one name, which
+  // of them the databases' names leave out needs the walk.
+  bool one_folder = root.empty() || root.find('/') == root.size() - 1;
+  if (!tally || !one_folder || (!names.empty() && entries.may_have_duplicates())) {
+    return std::nullopt;
+  }
+  EntryTotals t;
+  t.encrypted = tally->encrypted;
+  t.oldest_mtime = tally->oldest_mtime;
+  t.newest_mtime = tally->newest_mtime;
+  for (const auto& [folder, f] : tally->by_folder) {
+    if (root.empty() || folder == root) {
+      t.under_root.files += f.files;
+      t.under_root.bytes += f.read_bytes;
+    }
+    if (folder == "restorekit/") continue;
+    t.all.files += f.safe_files;
+    t.all.bytes += f.safe_bytes;
+    if (folder == "docs/") {
+      t.docs.files += f.safe_files;
+      t.docs.bytes += f.safe_bytes;
+    }
+  }
+  // Each database's entry, the only file of its name, is no document.
+  for (const auto& name : names) {
+    if (name.starts_with("restorekit/")) continue;
+    RK_TRY_ASSIGN(auto found, entries.find(name));
+    if (!found || found->record.path != name || found->record.type != core::EntryType::kFile ||
+        !found->record.safe) {
+      continue;
+    }
+    std::uint64_t bytes = found->record.size.value_or(0);
+    t.all.files -= 1;
+    t.all.bytes -= bytes;
+    if (name.starts_with("docs/")) {
+      t.docs.files -= 1;
+      t.docs.bytes -= bytes;
+    }
+  }
+  return t;
+}
+
 Result<EntryTotals> total_entries(const core::EntryStore& entries,
                                   const std::vector<DatabaseCheck>& databases,
-                                  std::string_view root) {
+                                  std::string_view root, Totalling how) {
   std::set<std::string, std::less<>> names;
   for (const auto& d : databases) names.insert(d.result.entry);
+  if (how == Totalling::kTallyWhereItAnswers) {
+    RK_TRY_ASSIGN(auto tallied, tallied_totals(entries, names, root));
+    if (tallied) return *tallied;
+  }
   EntryTotals t;
   RK_TRY(entries.for_each_brief([&](const core::EntryStore::Brief& rec) -> Result<void> {
     if (rec.encrypted) t.encrypted = true;

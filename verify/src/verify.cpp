@@ -77,11 +77,12 @@ class Verifier {
     }
     report_.timings.pass = lap(t);
     report_.complete = complete_;
+    // Our checksum list is parsed on another core while the entry list is finished and checked.
+    find_header();
+    index_checksums();
     RK_TRY(store_->seal());
     report_.entries = store_->size();
     report_.listing = store_;
-    find_header();
-    index_checksums();
     bool locked = detail::classify_encrypted(entries_, decrypted_, o_.reader.passwords.any(), pass_,
                                              left_out_);
     append(pass_.findings());

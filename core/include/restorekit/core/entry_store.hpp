@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -97,6 +98,29 @@ class EntryStore {
   };
   using BriefFn = std::function<Result<void>(const Brief&)>;
   [[nodiscard]] Result<void> for_each_brief(const BriefFn& fn) const;
+  // What a walk of every entry would total for a summary, kept by the writer as entries were
+  // added, so that no walk is needed (a walk costs ~0.2 µs an entry): every entry's encryption
+  // and times, and each file under its first folder with the '/' ("docs/"; "" for a file at
+  // the top). nullopt where only a walk answers: an entry added twice or out of index order (a
+  // zip's listing from its directory, then its readers), or files under more than
+  // kTallyFolders first folders. After seal().
+  struct Tally {
+    struct Files {
+      std::uint64_t files = 0;
+      std::uint64_t read_bytes = 0;  // the sizes of those whose data was read
+      std::uint64_t safe_files = 0;  // those with safe names
+      std::uint64_t safe_bytes = 0;  // and their sizes
+    };
+    static constexpr std::size_t kTallyFolders = 256;
+    bool encrypted = false;
+    std::optional<std::int64_t> oldest_mtime;  // of the entries with a time (not 0)
+    std::optional<std::int64_t> newest_mtime;
+    std::map<std::string, Files, std::less<>> by_folder;
+  };
+  [[nodiscard]] const std::optional<Tally>& tally() const;
+  // Whether two entries (not folders) may share a name under the name rule: false proves none
+  // do, without a walk. After seal().
+  [[nodiscard]] bool may_have_duplicates() const;
   // The listing as a vector (small archives, tests): memory grows with the entry count.
   [[nodiscard]] Result<std::vector<EntryRecord>> records() const;
 
