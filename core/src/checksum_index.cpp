@@ -182,31 +182,37 @@ Result<std::optional<HashAlgorithm>> ChecksumIndex::other_algorithm(std::string_
 
 Result<void> ChecksumIndex::merge(const EntryStore& entries, const LineFn& on_line,
                                   const UnlistedFn& on_unlisted) {
+  RK_TRY_ASSIGN(auto walk, entries.start_by_key());
+  return merge(walk, on_line, on_unlisted);
+}
+
+Result<void> ChecksumIndex::merge(EntryStore::KeyedWalk& walk, const LineFn& on_line,
+                                  const UnlistedFn& on_unlisted) {
   RK_TRY(start());
   RK_TRY_ASSIGN(const Line* line, next());
   std::optional<std::string> group;  // the key of the entries being walked
   bool listed = false;               // whether a line names that key
-  auto walked =
-      entries.for_each_by_key([&](std::string_view key, const StoredEntry& s) -> Result<void> {
-        if (group && *group == key) {
-          if (!listed) on_unlisted(s);
-          return {};
-        }
-        for (; line && std::string_view(line->key) < key;) {
-          RK_TRY(on_line(*line, nullptr));
-          RK_TRY_ASSIGN(line, next());
-        }
-        group = std::string(key);
-        listed = false;
-        for (; line && line->key == key;) {
-          listed = true;
-          RK_TRY(on_line(*line, &s));
-          RK_TRY_ASSIGN(line, next());
-        }
-        if (!listed) on_unlisted(s);
-        return {};
-      });
-  RK_TRY(walked);
+  for (;;) {
+    RK_TRY_ASSIGN(const StoredEntry* s, walk.next());
+    if (!s) break;
+    std::string_view key = walk.key();
+    if (group && *group == key) {
+      if (!listed) on_unlisted(*s);
+      continue;
+    }
+    for (; line && std::string_view(line->key) < key;) {
+      RK_TRY(on_line(*line, nullptr));
+      RK_TRY_ASSIGN(line, next());
+    }
+    group = std::string(key);
+    listed = false;
+    for (; line && line->key == key;) {
+      listed = true;
+      RK_TRY(on_line(*line, s));
+      RK_TRY_ASSIGN(line, next());
+    }
+    if (!listed) on_unlisted(*s);
+  }
   for (; line;) {
     RK_TRY(on_line(*line, nullptr));
     RK_TRY_ASSIGN(line, next());

@@ -517,9 +517,45 @@ Result<std::vector<EntryRecord>> EntryStore::records() const {
 }
 
 Result<void> EntryStore::for_each_by_key(const KeyedFn& fn) const {
+  RK_TRY_ASSIGN(auto walk, start_by_key());
+  for (;;) {
+    RK_TRY_ASSIGN(const StoredEntry* e, walk.next());
+    if (!e) return {};
+    RK_TRY(fn(walk.key(), *e));
+  }
+}
+
+Result<EntryStore::KeyedWalk> EntryStore::start_by_key() const {
   // One sorted walk (the by_key index if a lookup built it; its WHERE clause is repeated so that
-  // the planner may use it).
-  return keyed_walk(impl_->db, "WHERE type != 1 ORDER BY coalesce(key, path), idx", fn);
+  // the planner may use it). The first step sorts.
+  RK_TRY_ASSIGN(auto st, impl_->db.prepare(fmt::format(
+                             "SELECT {}, coalesce(key, path) FROM entries WHERE type != 1 "
+                             "ORDER BY coalesce(key, path), idx",
+                             kColumns)));
+  KeyedWalk walk(std::make_unique<Statement>(std::move(st)));
+  RK_TRY_ASSIGN(walk.more_, walk.walk_->step());
+  walk.stepped_ = true;
+  return walk;
+}
+
+EntryStore::KeyedWalk::KeyedWalk(std::unique_ptr<Statement> walk) : walk_(std::move(walk)) {}
+EntryStore::KeyedWalk::KeyedWalk(KeyedWalk&&) noexcept = default;
+EntryStore::KeyedWalk& EntryStore::KeyedWalk::operator=(KeyedWalk&&) noexcept = default;
+EntryStore::KeyedWalk::~KeyedWalk() = default;
+
+Result<const StoredEntry*> EntryStore::KeyedWalk::next() {
+  if (stepped_) {
+    stepped_ = false;
+  } else if (more_) {  // after the last row the statement is not stepped again
+    RK_TRY_ASSIGN(more_, walk_->step());
+  }
+  if (!more_) return nullptr;
+  entry_ = read_row(*walk_);
+  return &entry_;
+}
+
+std::string_view EntryStore::KeyedWalk::key() const {
+  return walk_->column_text(12);
 }
 
 Result<void> EntryStore::for_each_keyed(const KeyedFn& fn) const {

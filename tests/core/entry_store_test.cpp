@@ -266,6 +266,40 @@ TEST(EntryStore, WalksNonFoldersByNameKeyThenIndex) {
                                               kNfc + "@3=nfc"}));
 }
 
+// The walk started ahead (start_by_key) gives the same entries, keys valid until the next
+// call, and stays at its end: a finished SQLite statement stepped again would run once more.
+TEST(EntryStore, AStartedKeyedWalkGivesWhatTheWalkGivesAndEndsOnce) {
+  auto store = store_of({entry(0, "b"), entry(1, kNfd), entry(2, "a", EntryType::kDirectory),
+                         entry(3, kNfc), entry(4, "a/x"), entry(5, "B")});
+  for (int round = 0; round < 2; ++round) {
+    auto walk = store->start_by_key();
+    ASSERT_TRUE(walk);
+    std::vector<std::string> walked;
+    for (;;) {
+      auto e = walk->next();
+      ASSERT_TRUE(e);
+      if (!*e) break;
+      walked.push_back(fmt::format("{}@{}={}", (*e)->record.path, (*e)->index,
+                                   walk->key() == kNfc ? "nfc" : walk->key()));
+    }
+    EXPECT_EQ(walked, (std::vector<std::string>{"B@5=B", "a/x@4=a/x", "b@0=b", kNfd + "@1=nfc",
+                                                kNfc + "@3=nfc"}));
+    for (int again = 0; again < 2; ++again) {
+      auto e = walk->next();
+      ASSERT_TRUE(e);
+      EXPECT_EQ(*e, nullptr);
+    }
+  }
+  auto empty = store_of({entry(0, "only-a-folder", EntryType::kDirectory)});
+  auto walk = empty->start_by_key();
+  ASSERT_TRUE(walk);
+  for (int again = 0; again < 2; ++again) {
+    auto e = walk->next();
+    ASSERT_TRUE(e);
+    EXPECT_EQ(*e, nullptr);
+  }
+}
+
 TEST(EntryStore, AStoreDroppedBeforeItIsSealedStopsItsWriter) {
   for (std::uint64_t n : {10u, 5'000u}) {
     auto created = EntryStore::create();

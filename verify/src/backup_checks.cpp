@@ -69,7 +69,7 @@ class BackupChecker {
     std::vector<std::pair<std::uint64_t, Finding>> by_line;
     std::vector<std::pair<std::uint64_t, Finding>> extra;  // by archive index
     RK_TRY(in_.index->merge(
-        in_.entries,
+        *in_.walk,
         [&](const Line& line, const core::StoredEntry* first) -> Result<void> {
           if (!first) {
             by_line.emplace_back(

@@ -23,8 +23,9 @@ struct BackupCheckInput {
   bool complete = true;          // every entry was seen; otherwise only what was seen is compared
   const EntryResult* checksums;  // restorekit/checksums.xxh128, when present
   core::ChecksumIndex* index;    // the list in name-key order (set where it was read cleanly)
-  std::uint64_t last_index = 0;  // the index of the archive's last entry
-  std::uint64_t checked = 0;     // out: entries compared with the checksum list
+  core::EntryStore::KeyedWalk* walk;  // `entries` by name key, started while the list parsed
+  std::uint64_t last_index = 0;       // the index of the archive's last entry
+  std::uint64_t checked = 0;          // out: entries compared with the checksum list
 };
 
 // @error kDatabase (a query of the entry store failed).

@@ -196,10 +196,14 @@ class Verifier {
     RK_TRY_ASSIGN(totals_, detail::total_entries(*store_, databases,
                                                  ours() ? (*header_)->documents_root : ""));
     if (ours()) {
+      std::optional<core::EntryStore::KeyedWalk> walk;
       std::optional<core::ChecksumIndex> index;
       if (checksum_index_.valid()) {
+        // The entries' sort for the merge runs while the list may still be parsing.
+        RK_TRY_ASSIGN(walk, store_->start_by_key());
         RK_TRY_ASSIGN(auto built, checksum_index_.get());
         index.emplace(std::move(built));
+        if (index->bad()) walk.reset();  // not merged: the statement ends here
       }
       detail::BackupCheckInput in{**header_,
                                   *store_,
@@ -208,6 +212,7 @@ class Verifier {
                                   complete_,
                                   checksums_entry(),
                                   index ? &*index : nullptr,
+                                  walk ? &*walk : nullptr,
                                   store_->size() == 0 ? 0 : store_->size() - 1};
       RK_TRY_ASSIGN(auto found, detail::check_backup(in));
       append(std::move(found));

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include <restorekit/core/checksum_list.hpp>
+#include <restorekit/core/entry_store.hpp>
 #include <restorekit/core/error.hpp>
 #include <restorekit/core/hash.hpp>
 #include <restorekit/core/progress.hpp>
@@ -32,9 +33,6 @@
 #pragma GCC visibility push(default)  // the public API: exported by the shared libraries
 
 namespace restorekit::core {
-
-class EntryStore;
-struct StoredEntry;
 
 class ChecksumIndex {
  public:
@@ -99,6 +97,9 @@ class ChecksumIndex {
   using LineFn = std::function<Result<void>(const Line&, const StoredEntry* first)>;
   using UnlistedFn = std::function<void(const StoredEntry&)>;
   [[nodiscard]] Result<void> merge(const EntryStore& entries, const LineFn& on_line,
+                                   const UnlistedFn& on_unlisted);
+  // The same against a walk already started (EntryStore::start_by_key()), from its next entry.
+  [[nodiscard]] Result<void> merge(EntryStore::KeyedWalk& walk, const LineFn& on_line,
                                    const UnlistedFn& on_unlisted);
 
  private:

@@ -130,6 +130,27 @@ class EntryStore {
   // line. @error kDatabase, or the first error `fn` returns.
   using KeyedFn = std::function<Result<void>(std::string_view key, const StoredEntry&)>;
   [[nodiscard]] Result<void> for_each_by_key(const KeyedFn& fn) const;
+  // The same walk, started: its sort runs in start_by_key() (so that it may run while another
+  // core is still busy, parsing the list it is to be merged with) and the entries are taken one
+  // at a time. Used by one thread; the store must outlive it. @error kDatabase.
+  class KeyedWalk {
+   public:
+    KeyedWalk(KeyedWalk&&) noexcept;
+    KeyedWalk& operator=(KeyedWalk&&) noexcept;
+    ~KeyedWalk();
+    // The next entry, or nullptr at the end; it and key() stay valid until the next call.
+    [[nodiscard]] Result<const StoredEntry*> next();
+    [[nodiscard]] std::string_view key() const;
+
+   private:
+    friend class EntryStore;
+    explicit KeyedWalk(std::unique_ptr<Statement> walk);
+    std::unique_ptr<Statement> walk_;
+    bool stepped_ = false;  // start_by_key() stepped to the first row, not yet taken
+    bool more_ = false;     // that step found a row
+    StoredEntry entry_;
+  };
+  [[nodiscard]] Result<KeyedWalk> start_by_key() const;
   // Every entry, folders too, in index order, each with its name_key (stored as the entry was
   // added, not computed again). @error kDatabase, or the first error `fn` returns.
   [[nodiscard]] Result<void> for_each_keyed(const KeyedFn& fn) const;
