@@ -102,6 +102,10 @@ class ReplaySource final : public ByteSource {
     replayed_ = true;
     return inner_->seek(offset, whence);
   }
+  Result<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> out) override {
+    return inner_->read_at(offset, out);
+  }
+  [[nodiscard]] bool reads_at_in_place() const override { return inner_->reads_at_in_place(); }
   [[nodiscard]] bool seekable() const override { return inner_->seekable(); }
   [[nodiscard]] std::optional<std::uint64_t> size() const override { return inner_->size(); }
   [[nodiscard]] std::string name() const override { return inner_->name(); }
@@ -126,6 +130,12 @@ class CountingSource final : public ByteSource {
   Result<std::uint64_t> seek(std::int64_t offset, int whence) override {
     return inner_->seek(offset, whence);
   }
+  Result<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> out) override {
+    auto n = inner_->read_at(offset, out);
+    if (n) *counter_ += *n;
+    return n;
+  }
+  [[nodiscard]] bool reads_at_in_place() const override { return inner_->reads_at_in_place(); }
   [[nodiscard]] bool seekable() const override { return inner_->seekable(); }
   [[nodiscard]] std::optional<std::uint64_t> size() const override { return inner_->size(); }
   [[nodiscard]] std::string name() const override { return inner_->name(); }

@@ -406,6 +406,28 @@ class GzipDecoder final : public Decoder {
 
 // Compressed bytes taken from a stream but not yet decoded: appended at the back, consumed from
 // the front without moving the rest each time.
+// A byte vector whose resize() leaves the new bytes as they are: a frame's buffer grows to take
+// a read straight into it, and zeroing it first cost as much as the copy the read spares.
+template <class T>
+struct UninitialisedAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = UninitialisedAllocator<U>;
+  };
+  UninitialisedAllocator() = default;
+  template <class U>
+  UninitialisedAllocator(const UninitialisedAllocator<U>&) noexcept {}  // NOLINT
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    if constexpr (sizeof...(Args) == 0) {
+      ::new (static_cast<void*>(p)) U;  // default-initialised: left as it is
+    } else {
+      ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+  }
+};
+using ByteBuffer = std::vector<std::byte, UninitialisedAllocator<std::byte>>;
+
 class Gathered {
  public:
   [[nodiscard]] std::span<const std::byte> bytes() const {
@@ -427,13 +449,13 @@ class Gathered {
   }
   // Hands every byte over to `out`, replacing what it held (its storage is kept); leaves this
   // empty. Only a few bytes are here between frames (a header, the tail of the last step).
-  void move_to(std::vector<std::byte>& out) {
+  void move_to(ByteBuffer& out) {
     out.assign(data_.begin() + static_cast<std::ptrdiff_t>(start_), data_.end());
     data_.clear();
     start_ = 0;
   }
   // Takes `bytes` back whole, in front of anything appended since (this must be empty).
-  void take_back(std::vector<std::byte>& bytes) {
+  void take_back(ByteBuffer& bytes) {
     drop(0, 1);
     bytes.insert(bytes.end(), data_.begin(), data_.end());
     data_.swap(bytes);
@@ -441,7 +463,7 @@ class Gathered {
   }
 
  private:
-  std::vector<std::byte> data_;
+  ByteBuffer data_;
   std::size_t start_ = 0;
 };
 
@@ -517,7 +539,7 @@ class ZstdDecoder final : public Decoder {
 
   struct Frame {
     std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx{nullptr, &ZSTD_freeDCtx};
-    std::vector<std::byte> frame;  // compressed
+    ByteBuffer frame;  // compressed
     std::unique_ptr<std::byte[]> out;
     std::size_t capacity = 0;
     std::size_t content = 0;
@@ -560,22 +582,23 @@ class ZstdDecoder final : public Decoder {
       if (ZSTD_getErrorCode(size) != ZSTD_error_srcSize_wrong ||
           frame.size() > ZSTD_compressBound(kMaxParallelFrame) + 4096) {
         head_.take_back(frame);
-        return false;  // damaged
+        RK_TRY(catch_up());
+        return false;  // damaged: streamed from the head, then the input
       }
-      auto more = refill();
+      auto more =
+          in_.empty() && inner_->reads_at_in_place() ? read_into(frame) : refill_into(frame);
       if (!more || !*more) {
         head_.take_back(frame);
         if (!more) return tl::unexpected(more.error());
+        RK_TRY(catch_up());
         return false;  // truncated
       }
-      auto take = in_.first(std::min(in_.size(), kGatherStep));
-      frame.insert(frame.end(), take.begin(), take.end());
-      consume(take.size());
     }
     if (frame.size() > size) {
       head_.append(std::span<const std::byte>(frame).subspan(size));
       frame.resize(size);
     }
+    RK_TRY(catch_up());
     if (slot.capacity < *whole) {
       slot.out = std::make_unique_for_overwrite<std::byte[]>(*whole);
       slot.capacity = *whole;
@@ -583,6 +606,46 @@ class ZstdDecoder final : public Decoder {
     if (!slot.dctx) slot.dctx.reset(ZSTD_createDCtx());
     slot.content = *whole;
     return true;
+  }
+
+  // The next step of the input appended to `frame` through the input's buffer (a copy).
+  // @return false at the end of the input.
+  Result<bool> refill_into(ByteBuffer& frame) {
+    RK_TRY_ASSIGN(bool more, refill());
+    if (!more) return false;
+    auto take = in_.first(std::min(in_.size(), kGatherStep));
+    frame.insert(frame.end(), take.begin(), take.end());
+    consume(take.size());
+    return true;
+  }
+
+  // The same read straight into `frame` (a file, memory: read_at() at the stream's position,
+  // which is where the input stands while in_ is empty), sparing the copy out of the input's
+  // buffer; the input's own position is set once the frame is whole.
+  Result<bool> read_into(ByteBuffer& frame) {
+    if (!start_) {  // where the stream starts in the input (0, unless it was read from elsewhere)
+      RK_TRY_ASSIGN(std::uint64_t position, inner_->seek(0, SEEK_CUR));
+      start_ = position - consumed_;
+    }
+    std::size_t at = frame.size();
+    frame.resize(at + kGatherStep);
+    auto n =
+        inner_->read_at(*start_ + consumed_, std::span<std::byte>(frame.data() + at, kGatherStep));
+    frame.resize(at + (n ? *n : 0));
+    if (!n) return tl::unexpected(n.error());
+    if (*n == 0) return false;
+    behind_ = true;
+    consumed_ += *n;
+    if (notes_) notes_->consumed(*n);
+    return true;
+  }
+
+  // After read_into(): the input's own position moves to where those reads ended.
+  Result<void> catch_up() {
+    if (!behind_) return {};
+    RK_TRY(inner_->seek(static_cast<std::int64_t>(*start_ + consumed_), SEEK_SET));
+    behind_ = false;
+    return {};
   }
 
   Result<void> decode_whole(Frame& slot) const {
@@ -695,6 +758,8 @@ class ZstdDecoder final : public Decoder {
   std::string source_;  // name(), for the workers' messages
   std::unique_ptr<OrderedPipeline<Frame>> frames_;
   bool streaming_ = false;
+  bool behind_ = false;                 // read_into() read past the input's own position
+  std::optional<std::uint64_t> start_;  // of the stream in the input, for read_into()
 };
 
 class XzDecoder final : public Decoder {

@@ -629,12 +629,10 @@ TEST(ArchiveReader, MultiMemberGzipReadsWholeAndChecksEveryTrailer) {
 
 // What a reader made of an archive: every entry's bytes, and the first error's code.
 // `small_reads`: the archive comes 1,000 bytes a read instead of memory's 1 MiB.
-std::string outcome(const std::vector<std::byte>& bytes, Prefetch prefetch,
-                    bool small_reads = false) {
+std::string outcome_of(std::unique_ptr<ByteSource> source, Prefetch prefetch) {
   ReaderOptions options;
   options.prefetch = prefetch;
-  auto reader = ArchiveReader::open(
-      small_reads ? std::make_unique<FailingSource>(bytes, 0) : memory_source(bytes), options);
+  auto reader = ArchiveReader::open(std::move(source), options);
   if (!reader) return " error: " + std::to_string(static_cast<int>(reader.error().code));
   auto all = read_all(*reader);
   std::string out;
@@ -648,6 +646,23 @@ std::string outcome(const std::vector<std::byte>& bytes, Prefetch prefetch,
     return out + " error: " + std::to_string(static_cast<int>(drained.error().code));
   }
   return out;
+}
+
+std::string outcome(const std::vector<std::byte>& bytes, Prefetch prefetch,
+                    bool small_reads = false) {
+  return outcome_of(small_reads ? std::make_unique<FailingSource>(bytes, 0) : memory_source(bytes),
+                    prefetch);
+}
+
+// The same read from a file (read(2) and pread(2) at once: whole frames are read straight into
+// their buffers at their offsets).
+std::string outcome_from_file(const std::vector<std::byte>& bytes,
+                              const std::filesystem::path& file) {
+  test::write_file(file,
+                   std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  auto source = open_file_source(file);
+  if (!source) return " error: " + std::to_string(static_cast<int>(source.error().code));
+  return outcome_of(std::move(*source), Prefetch::kYes);
 }
 
 // dir/d tarred by tar, cut into parts of `part_bytes` and each part compressed by stock zstd
@@ -680,11 +695,19 @@ TEST(ArchiveReader, MultiFrameZstdDecodesInParallelExactlyAsWhenStreamed) {
     test::write_file(dir / fmt::format("d/doc{}.txt", i),
                      text.substr(static_cast<std::size_t>(i) * 997));
   }
+  // Bytes that do not compress: the stream outgrows the input's first chunk (1 MiB), after
+  // which the frames are gathered by reads at their offsets where the input allows them.
+  test::write_file(dir / "d/noise.bin", test::noise(2'500'000, 672));
   auto bytes = zstd_frames_of_folder(dir, 300000);
   ASSERT_FALSE(bytes.empty());
+  ASSERT_GT(bytes.size(), std::size_t{2} << 20);
   auto streamed = outcome(bytes, Prefetch::kNo);
   ASSERT_EQ(streamed.find("error"), std::string::npos) << streamed;
+  // Frames gathered by reads at their offsets (memory, a file) and through the input's chunks
+  // (a source that cannot read in place, 1,000 bytes a read).
   EXPECT_EQ(outcome(bytes, Prefetch::kYes), streamed);
+  EXPECT_EQ(outcome_from_file(bytes, dir / "f.tar.zst"), streamed);
+  EXPECT_EQ(outcome(bytes, Prefetch::kYes, /*small_reads=*/true), streamed);
   std::size_t frames = 0;
   for (std::size_t i = 0; i + 4 <= bytes.size(); ++i) {
     if (bytes[i] == std::byte{0x28} && bytes[i + 1] == std::byte{0xb5} &&
@@ -706,11 +729,15 @@ TEST(ArchiveReader, MultiFrameZstdDecodesInParallelExactlyAsWhenStreamed) {
       return p == std::string::npos ? o : o.substr(p);
     };
     EXPECT_EQ(verdict(parallel), verdict(one_by_one)) << "flip at " << at;
+    EXPECT_EQ(outcome_from_file(broken, dir / "f.tar.zst"), parallel) << "flip at " << at;
+    EXPECT_EQ(outcome(broken, Prefetch::kYes, true), parallel) << "flip at " << at;
     EXPECT_NE(parallel, streamed) << "flip at " << at << " went unnoticed";
     auto cut =
         std::vector<std::byte>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(at));
     auto cut_parallel = outcome(cut, Prefetch::kYes);
     EXPECT_NE(cut_parallel.find("error"), std::string::npos) << "cut at " << at;
+    EXPECT_EQ(outcome_from_file(cut, dir / "f.tar.zst"), cut_parallel) << "cut at " << at;
+    EXPECT_EQ(outcome(cut, Prefetch::kYes, true), cut_parallel) << "cut at " << at;
   }
 }
 
