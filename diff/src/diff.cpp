@@ -3,20 +3,17 @@
 #include <restorekit/core/restore_state.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <set>
-#include <span>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include <restorekit/core/safe_path.hpp>
 
-#include "shared_jobs.hpp"
 #include "table_diff.hpp"
+#include "table_tasks.hpp"
 
 namespace restorekit::diff {
 
@@ -154,144 +151,24 @@ class Differ {
     return std::move(out_);
   }
 
-  // A table's comparison, planned once; big tables are cut into key ranges (work items).
-  struct Plan {
-    detail::TableJob job;
-    TableDiff pre;  // schema changes found while planning
-    const TableInfo* live = nullptr;
-    const TableInfo* backup = nullptr;
-    std::int64_t size = 0;  // max(rowid) in live: a cheap size estimate
-    detail::TreePlan tree;  // tree.key set: the pages of its trees are compared first
-  };
-
-  // A worker's task: a job to merge, or (`walk`) a table whose trees are compared page by page
-  // first, then merged where they differ.
-  struct Item {
-    detail::TableJob job;
-    const Plan* walk = nullptr;
-    std::int64_t work = 0;  // rows to read, about: the biggest go first
-  };
-
-  // Tables (and ranges of big ones) are independent: two workers take them largest first, so
-  // that both cores stay busy; the first works on the caller's connections, the second opens
-  // its own (a connection belongs to one thread). A worker walking a table's trees may add the
-  // second half of its ranges for the other.
+  // Tables (and ranges of big ones) are independent: two workers take them largest first
+  // (table_tasks.hpp).
   Result<void> all_tables(const std::vector<std::string>& names, const Sessions& s,
                           const DatabaseSummary& live_schema,
                           const DatabaseSummary& backup_schema) {
-    std::vector<Plan> plans;
+    std::vector<detail::TablePlan> plans;
     for (const auto& n : names) plans.push_back(plan(n, live_schema, backup_schema));
-    estimate_sizes(plans, s.live);
-    std::shared_ptr<const detail::PagePair> files;
-    if (!o_.every_row) files = plan_trees(plans, s.live, s.backup);
-    std::deque<Item> items = split(plans, files.get());
-    std::deque<std::optional<Result<TableDiff>>> results(items.size());
-    std::vector<detail::TenantTally> tallies(std::min<std::size_t>(kWorkers, items.size()));
-    std::mutex mutex;
-    std::size_t next = 0;
-    auto take = [&]() -> std::optional<std::pair<std::size_t, Item>> {
-      std::lock_guard lock(mutex);
-      if (next == items.size()) return std::nullopt;
-      std::size_t i = next++;
-      return std::pair{i, items[i]};  // a copy: items grows meanwhile
-    };
-    auto add = [&](Item item) {
-      std::lock_guard lock(mutex);
-      items.push_back(std::move(item));
-      results.emplace_back();
-    };
-    auto work = [&](std::size_t w) {
-      Result<core::Database> own_backup = fail(ErrorCode::kInternal, "not opened");
-      Result<core::Database> own_live = fail(ErrorCode::kInternal, "not opened");
-      if (w > 0) {
-        own_backup = core::Database::open_untrusted(s.backup.path());
-        own_live = core::Database::open(s.live.path(), core::OpenMode::kReadOnly);
-        if (own_backup) own_backup->stop_when(o_.cancel);
-        if (own_live) own_live->stop_when(o_.cancel);
-      }
-      while (auto task = take()) {
-        Result<TableDiff> r = fail(ErrorCode::kInternal, "not run");
-        if (w > 0 && (!own_backup || !own_live)) {
-          r = tl::unexpected(!own_backup ? own_backup.error() : own_live.error());
-        } else {
-          r = run_task(task->second, w > 0 ? *own_live : s.live, w > 0 ? *own_backup : s.backup,
-                       files.get(), tallies[w], add);
-        }
-        std::lock_guard lock(mutex);
-        results[task->first] = std::move(r);
-      }
-    };
-    std::vector<std::thread> threads;
-    for (std::size_t w = 1; w < tallies.size(); ++w) threads.emplace_back(work, w);
-    if (!tallies.empty()) work(0);
-    for (auto& t : threads) t.join();
-    RK_TRY(combine(plans, items, results, live_schema, backup_schema));
-    merge_tallies(tallies);
+    auto files = detail::plan_sizes_and_trees(plans, s.live, s.backup, o_.every_row);
+    auto tasks = detail::first_tasks(plans, files.get());
+    auto done = detail::run_tasks(tasks, s, files.get(), o_.cancel, progress_fn());
+    RK_TRY(combine(plans, tasks, done.results, live_schema, backup_schema));
+    merge_tallies(done.tallies);
     return {};
   }
 
-  // Runs a task on a worker's connections. A walk and the merge after it share one read
-  // transaction on each side (a statement stepped and not reset keeps it open): the rows left
-  // out are those of the pages the merge's queries see.
-  Result<TableDiff> run_task(const Item& item, core::Database& live, core::Database& backup,
-                             const detail::PagePair* files, detail::TenantTally& tally,
-                             const std::function<void(Item)>& add) {
-    detail::TableJob job = item.job;
-    std::vector<core::Statement> holds;
-    if (item.walk && files) {
-      for (core::Database* db : {&live, &backup}) {
-        RK_TRY_ASSIGN(auto hold, db->prepare("SELECT 1 FROM sqlite_schema"));
-        RK_TRY(hold.step());
-        holds.push_back(std::move(hold));
-      }
-      const Plan& p = *item.walk;
-      auto shared = detail::walk_trees(p.job.name, p.tree, live, backup, *files);
-      if (shared && !shared->runs.empty()) {
-        std::span<const detail::SharedRun> runs(shared->runs);
-        std::int64_t work = detail::merge_work(*shared);
-        if (work < kSplitRows || runs.size() < 2 || p.tree.at_once) {
-          job = detail::ranged_job(p.job, p.tree, runs, true, true);
-        } else {
-          // Halves: the ranges before and after the middle run (which the first half counts).
-          std::size_t mid = runs.size() / 2;
-          job = detail::ranged_job(p.job, p.tree, runs.first(mid + 1), true, false);
-          auto high = detail::ranged_job(p.job, p.tree, runs.subspan(mid), false, true);
-          high.shared_rows -= runs[mid].rows;
-          add(Item{std::move(high), nullptr, work / 2});
-        }
-      }
-    }
-    if (job.live.table) job.live.db = &live;
-    if (job.backup.table) job.backup.db = &backup;
-    return detail::diff_table(job, tally, o_.cancel, progress_fn());
-  }
-
-  // Decides which tables' trees are compared page by page (their definitions alike on both
-  // sides, their merge in their tree's order or a rowid table's); the files opened for it, or
-  // null where none is or their pages cannot be compared.
-  static std::shared_ptr<const detail::PagePair> plan_trees(std::vector<Plan>& plans,
-                                                            core::Database& live,
-                                                            core::Database& backup) {
-    bool any = false;
-    for (auto& p : plans) {
-      p.tree = detail::plan_tree(p.job, p.live, p.backup, range_column(p), live);
-      any = any || !p.tree.key.empty();
-    }
-    if (!any) return nullptr;
-    auto files = detail::open_page_pair(live.path(), backup.path());
-    if (!files) return nullptr;
-    for (auto& p : plans) {
-      if (p.tree.key.empty()) continue;
-      auto root = detail::root_page(live, p.job.name);
-      std::uint64_t rows = root ? detail::estimate_rows(**files, *root) : 0;
-      p.size = static_cast<std::int64_t>(std::min<std::uint64_t>(rows, INT64_MAX));
-    }
-    return *files;
-  }
-
-  Plan plan(const std::string& name, const DatabaseSummary& live_schema,
-            const DatabaseSummary& backup_schema) const {
-    Plan p;
+  detail::TablePlan plan(const std::string& name, const DatabaseSummary& live_schema,
+                         const DatabaseSummary& backup_schema) const {
+    detail::TablePlan p;
     p.live = find_table(live_schema, name);
     p.backup = find_table(backup_schema, name);
     auto& job = p.job;
@@ -311,58 +188,9 @@ class Differ {
     return p;
   }
 
-  static void estimate_sizes(std::vector<Plan>& plans, core::Database& live) {
-    for (auto& p : plans) {
-      if (!p.live || p.live->without_rowid) continue;
-      p.size = live.query_int("SELECT max(rowid) FROM " + core::quote_identifier(p.job.name))
-                   .value_or(0);
-    }
-  }
-
-  // The column a table's rows can be sliced by: rowid, or an INTEGER PRIMARY KEY (its alias)
-  // on both sides — never NULL, so that "< mid" and ">= mid" cover every row.
-  static std::optional<std::string> range_column(const Plan& p) {
-    const auto& job = p.job;
-    if (job.by_content) return std::nullopt;
-    auto rowid_table = [](const TableInfo* t) { return !t || !t->without_rowid; };
-    if (!rowid_table(p.live) || !rowid_table(p.backup)) return std::nullopt;
-    if (job.key.empty()) return std::string("rowid");
-    if (job.key.size() != 1) return std::nullopt;
-    for (const TableInfo* t : {p.live, p.backup}) {
-      if (t && !core::is_rowid_alias(*t, job.key[0])) return std::nullopt;
-    }
-    return job.key[0];
-  }
-
-  // The first tasks, largest first: a table whose trees are compared is walked whole; another
-  // big table in rowid order becomes two halves.
-  std::deque<Item> split(std::vector<Plan>& plans, const detail::PagePair* files) const {
-    std::deque<Item> items;
-    for (const auto& p : plans) {
-      auto column = range_column(p);
-      if (files && !p.tree.key.empty()) {
-        items.push_back(Item{p.job, &p, p.size});
-      } else if (!column || p.size < kSplitRows) {
-        items.push_back(Item{p.job, nullptr, p.size});
-      } else {
-        std::int64_t mid = p.size / 2;
-        auto low = p.job;
-        low.range_column = *column;
-        low.to = mid;
-        auto high = low;
-        high.to.reset();
-        high.from = mid;
-        items.push_back(Item{std::move(low), nullptr, mid});
-        items.push_back(Item{std::move(high), nullptr, mid});
-      }
-    }
-    std::stable_sort(items.begin(), items.end(),
-                     [](const Item& a, const Item& b) { return a.work > b.work; });
-    return items;
-  }
-
   // Sums the slices of each table and adds what planning found.
-  Result<void> combine(const std::vector<Plan>& plans, const std::deque<Item>& items,
+  Result<void> combine(const std::vector<detail::TablePlan>& plans,
+                       const std::deque<detail::TableTask>& items,
                        std::deque<std::optional<Result<TableDiff>>>& results,
                        const DatabaseSummary& live_schema, const DatabaseSummary& backup_schema) {
     std::map<std::string, TableDiff> by_name;
@@ -469,8 +297,6 @@ class Differ {
         [](const TenantDiff& a, const TenantDiff& b) { return core::tenant_id_less(a.id, b.id); });
   }
 
-  static constexpr std::size_t kWorkers = 2;
-  static constexpr std::int64_t kSplitRows = 200'000;  // tables bigger than this are halved
   const DiffOptions& o_;
   std::mutex progress_mutex_;
   ProgressThrottle throttle_;
