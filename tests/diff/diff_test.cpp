@@ -12,6 +12,7 @@
 #include <restorekit/core/backup.hpp>
 #include <restorekit/core/sqlite.hpp>
 
+#include "diff_test_support.hpp"
 #include "test_support.hpp"
 
 namespace restorekit::diff {
@@ -42,14 +43,7 @@ std::map<std::string, Counts> sqldiff_summary(const fs::path& backup, const fs::
   return out;
 }
 
-const TableDiff& table(const DatabaseDiff& d, const std::string& name) {
-  for (const auto& t : d.tables) {
-    if (t.name == name) return t;
-  }
-  ADD_FAILURE() << "no table " << name;
-  static TableDiff none;
-  return none;
-}
+using test_support::table;
 
 // sqldiff turns the backup into live: its inserts are the rows a restore loses, its deletes
 // the rows it revives, its changes the rows it reverts.

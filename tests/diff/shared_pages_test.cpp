@@ -13,6 +13,7 @@
 
 #include <restorekit/core/sqlite.hpp>
 
+#include "diff_test_support.hpp"
 #include "shared_rows.hpp"
 #include "test_support.hpp"
 
@@ -132,14 +133,7 @@ void expect_same(const DatabaseDiff& fast, const DatabaseDiff& slow, const std::
   }
 }
 
-const TableDiff& table(const DatabaseDiff& d, const std::string& name) {
-  for (const auto& t : d.tables) {
-    if (t.name == name) return t;
-  }
-  ADD_FAILURE() << "no table " << name;
-  static TableDiff none;
-  return none;
-}
+using test_support::table;
 
 class SharedPages : public ::testing::TestWithParam<int> {};
 
