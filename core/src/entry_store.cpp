@@ -66,11 +66,17 @@ StoredEntry read_row(const Statement& st) {
   return e;
 }
 
-// Every row that `rest` (a WHERE and ORDER BY) selects, each with its name_key.
+// Every row that `rest` (a WHERE and ORDER BY) selects, each with its name_key in column
+// kKeyColumn.
+constexpr int kKeyColumn = 12;
+Result<Statement> keyed_rows(Database& db, std::string_view rest) {
+  return db.prepare(fmt::format("SELECT {}, coalesce(key, path) FROM entries {}", kColumns, rest));
+}
+
 Result<void> keyed_walk(Database& db, std::string_view rest, const EntryStore::KeyedFn& fn) {
-  RK_TRY_ASSIGN(auto st, db.prepare(fmt::format("SELECT {}, coalesce(key, path) FROM entries {}",
-                                                kColumns, rest)));
-  return st.for_each([&]() -> Result<void> { return fn(st.column_text(12), read_row(st)); });
+  RK_TRY_ASSIGN(auto st, keyed_rows(db, rest));
+  return st.for_each(
+      [&]() -> Result<void> { return fn(st.column_text(kKeyColumn), read_row(st)); });
 }
 
 // The key column is NULL where the name is its own key (almost all), which keeps the file and
@@ -528,10 +534,8 @@ Result<void> EntryStore::for_each_by_key(const KeyedFn& fn) const {
 Result<EntryStore::KeyedWalk> EntryStore::start_by_key() const {
   // One sorted walk (the by_key index if a lookup built it; its WHERE clause is repeated so that
   // the planner may use it). The first step sorts.
-  RK_TRY_ASSIGN(auto st, impl_->db.prepare(fmt::format(
-                             "SELECT {}, coalesce(key, path) FROM entries WHERE type != 1 "
-                             "ORDER BY coalesce(key, path), idx",
-                             kColumns)));
+  RK_TRY_ASSIGN(auto st,
+                keyed_rows(impl_->db, "WHERE type != 1 ORDER BY coalesce(key, path), idx"));
   KeyedWalk walk(std::make_unique<Statement>(std::move(st)));
   RK_TRY_ASSIGN(walk.more_, walk.walk_->step());
   walk.stepped_ = true;
@@ -555,7 +559,7 @@ Result<const StoredEntry*> EntryStore::KeyedWalk::next() {
 }
 
 std::string_view EntryStore::KeyedWalk::key() const {
-  return walk_->column_text(12);
+  return walk_->column_text(kKeyColumn);
 }
 
 Result<void> EntryStore::for_each_keyed(const KeyedFn& fn) const {
