@@ -26,6 +26,7 @@ struct DiffArgs {
   std::vector<std::string> tables;
   std::string docs_root;
   bool by_content = false;
+  bool every_row = false;
   std::size_t rows = 0;
   core::ReaderLimits limits;
 };
@@ -36,6 +37,7 @@ Result<diff::BackupDiffOptions> build_options(const DiffArgs& a, diff::BackupDif
   o.diff.tables = a.tables;
   o.diff.sample_rows = a.rows;
   o.diff.no_key = a.by_content ? diff::NoKeyTables::kByContent : diff::NoKeyTables::kByRowid;
+  o.diff.every_row = a.every_row;
   if (profile) diff::apply_profile(o, *profile);
   if (!a.tenant_column.empty()) {
     core::TenantSpec spec = o.diff.tenants.value_or(core::TenantSpec{});
@@ -99,6 +101,8 @@ void setup_diff(CLI::App& app, int& exit_code) {
   cmd->add_option("--docs-root", args->docs_root, "documents root inside the backup");
   cmd->add_flag("--by-content", args->by_content,
                 "match rows of tables without a primary key by content, not rowid");
+  cmd->add_flag("--every-row", args->every_row,
+                "read every row, also those in B-tree pages both files hold byte for byte");
   cmd->add_option("--rows", args->rows, "show up to N sample rows per category and table");
   add_common_flags(*cmd, args->common, /*catalog=*/true, /*profile=*/true);
   add_limit_flags(*cmd, args->limits);

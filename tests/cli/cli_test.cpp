@@ -684,6 +684,13 @@ TEST(CliDiff, RowsInSharedPagesAreCountedUnread) {
   EXPECT_EQ(t["unchanged"], 4999);
   EXPECT_GT(t["unchanged_unread"].get<int>(), 4800) << t.dump();
   EXPECT_LT(t["unchanged_unread"].get<int>(), 4999) << t.dump();
+  // --every-row reads them all: the same counts, none unread.
+  auto every = rk({"diff", a.string(), "--live", b.string(), "--json", "--every-row"});
+  ASSERT_EQ(every.exit_code, 1) << every.out << every.err;
+  auto e = parse_json(every)["tables"][0];
+  EXPECT_EQ(e["reverted"], 1);
+  EXPECT_EQ(e["unchanged"], 4999);
+  EXPECT_EQ(e["unchanged_unread"], 0) << e.dump();
 }
 
 TEST(CliDiff, ExitCodesAndJsonContract) {
