@@ -147,6 +147,31 @@ class Decoder : public ByteSource {
     consumed_ += n;
     if (notes_) notes_->consumed(n);
   }
+  // Whether the next bytes can be read straight into a buffer of the caller's (read_direct()):
+  // the input reads at offsets (files, memory) and nothing of its last chunk is left.
+  [[nodiscard]] bool reads_direct() const { return in_.empty() && inner_->reads_at_in_place(); }
+  // Reads the next bytes into `dst` with read_at() at the stream's position, sparing the copy
+  // out of the input's buffer; they count as consumed. The input's own position stays behind
+  // until catch_up(). @return the bytes read, 0 at the end.
+  Result<std::size_t> read_direct(std::span<std::byte> dst) {
+    if (!start_) {  // where the stream starts in the input (0, unless it was read from elsewhere)
+      RK_TRY_ASSIGN(std::uint64_t position, inner_->seek(0, SEEK_CUR));
+      start_ = position - consumed_;
+    }
+    RK_TRY_ASSIGN(std::size_t n, inner_->read_at(*start_ + consumed_, dst));
+    if (n == 0) return n;
+    behind_ = true;
+    consumed_ += n;
+    if (notes_) notes_->consumed(n);
+    return n;
+  }
+  // After read_direct(): the input's own position moves to where those reads ended.
+  Result<void> catch_up() {
+    if (!behind_) return {};
+    RK_TRY(inner_->seek(static_cast<std::int64_t>(*start_ + consumed_), SEEK_SET));
+    behind_ = false;
+    return {};
+  }
   tl::unexpected<Error> damaged(ErrorCode code, std::string_view what) const {
     return damaged(code, what, consumed_);
   }
@@ -175,6 +200,10 @@ class Decoder : public ByteSource {
   std::uint64_t consumed_ = 0;
   std::unique_ptr<std::byte[]> out_;  // allocated on first read(); unused when prefetching
   bool finished_ = false;
+
+ private:
+  bool behind_ = false;                 // read_direct() read past the input's own position
+  std::optional<std::uint64_t> start_;  // of the stream in the input, for read_direct()
 };
 
 // gzip (RFC 1952) with ISA-L's raw inflate and CRC-32 (igzip: 2.8x zlib's speed on text rows,
@@ -585,8 +614,7 @@ class ZstdDecoder final : public Decoder {
         RK_TRY(catch_up());
         return false;  // damaged: streamed from the head, then the input
       }
-      auto more =
-          in_.empty() && inner_->reads_at_in_place() ? read_into(frame) : refill_into(frame);
+      auto more = reads_direct() ? read_into(frame) : refill_into(frame);
       if (!more || !*more) {
         head_.take_back(frame);
         if (!more) return tl::unexpected(more.error());
@@ -619,33 +647,15 @@ class ZstdDecoder final : public Decoder {
     return true;
   }
 
-  // The same read straight into `frame` (a file, memory: read_at() at the stream's position,
-  // which is where the input stands while in_ is empty), sparing the copy out of the input's
-  // buffer; the input's own position is set once the frame is whole.
+  // The same read straight into `frame` (read_direct()); the input's own position is set once
+  // the frame is whole.
   Result<bool> read_into(ByteBuffer& frame) {
-    if (!start_) {  // where the stream starts in the input (0, unless it was read from elsewhere)
-      RK_TRY_ASSIGN(std::uint64_t position, inner_->seek(0, SEEK_CUR));
-      start_ = position - consumed_;
-    }
     std::size_t at = frame.size();
     frame.resize(at + kGatherStep);
-    auto n =
-        inner_->read_at(*start_ + consumed_, std::span<std::byte>(frame.data() + at, kGatherStep));
+    auto n = read_direct(std::span<std::byte>(frame.data() + at, kGatherStep));
     frame.resize(at + (n ? *n : 0));
     if (!n) return tl::unexpected(n.error());
-    if (*n == 0) return false;
-    behind_ = true;
-    consumed_ += *n;
-    if (notes_) notes_->consumed(*n);
-    return true;
-  }
-
-  // After read_into(): the input's own position moves to where those reads ended.
-  Result<void> catch_up() {
-    if (!behind_) return {};
-    RK_TRY(inner_->seek(static_cast<std::int64_t>(*start_ + consumed_), SEEK_SET));
-    behind_ = false;
-    return {};
+    return *n > 0;
   }
 
   Result<void> decode_whole(Frame& slot) const {
@@ -758,8 +768,6 @@ class ZstdDecoder final : public Decoder {
   std::string source_;  // name(), for the workers' messages
   std::unique_ptr<OrderedPipeline<Frame>> frames_;
   bool streaming_ = false;
-  bool behind_ = false;                 // read_into() read past the input's own position
-  std::optional<std::uint64_t> start_;  // of the stream in the input, for read_into()
 };
 
 class XzDecoder final : public Decoder {
