@@ -108,7 +108,7 @@ Result<std::size_t> OwnZipReader::fill(std::byte* into, std::size_t want) {
   want = static_cast<std::size_t>(std::min<std::uint64_t>(want, record_->compressed - read_));
   if (want == 0) return std::size_t{0};
   RK_TRY_ASSIGN(std::size_t got,
-                file_.read_at(data_offset_ + read_, std::span<std::byte>(into, want)));
+                cursor_->read(data_offset_ + read_, std::span<std::byte>(into, want)));
   read_ += got;
   if (got < want) return damaged("Truncated ZIP file data");
   return got;

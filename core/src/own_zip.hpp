@@ -3,8 +3,10 @@
 // directory one record per libarchive header (libarchive visits entries in local-header order,
 // as most writers list them); before an entry's data is read, the record must be this entry's:
 // its data starts where libarchive stands after the header. Out of step once, the cursor stays
-// off and libarchive reads the rest. Memory: two 256 KiB buffers, ISA-L's state and the
-// cursor's 64 KiB of directory, whatever the number of entries. Thread safety: one per reader.
+// off and libarchive reads the rest. Small entries' headers and data are read through the
+// cursor's 64 KiB piece of the file (a read per piece, not two per entry). Memory: two 256 KiB
+// buffers, ISA-L's state and the cursor's two 64 KiB pieces (directory, local), whatever the
+// number of entries. Thread safety: one per reader.
 #pragma once
 
 #include <cstdint>

@@ -19,25 +19,28 @@
 
 namespace restorekit::core {
 
-Result<std::size_t> zip::read_piece(const ReadAt& read, std::vector<std::byte>& piece,
-                                    std::uint64_t& piece_at, std::uint64_t offset,
-                                    std::span<std::byte> out) {
-  constexpr std::size_t kPiece = std::size_t{64} << 10;
-  if (offset < piece_at || offset + out.size() > piece_at + piece.size()) {
-    piece.resize(std::max(kPiece, out.size()));
-    RK_TRY_ASSIGN(std::size_t got, read(offset, piece));
-    piece.resize(got);
-    piece_at = offset;
+Result<std::size_t> detail::ZipPiece::read(const ReadAt& read, std::uint64_t offset,
+                                           std::span<std::byte> out) {
+  constexpr std::size_t kFirst = std::size_t{4} << 10;
+  constexpr std::size_t kMost = std::size_t{64} << 10;
+  if (offset < at_ || offset + out.size() > at_ + bytes_.size()) {
+    if (out.size() >= kMost) return read(offset, out);  // a copy through the piece gains nothing
+    // A miss that starts in the piece or just past it continues a walk forward.
+    bool continues = offset >= at_ && offset - at_ <= bytes_.size() + kFirst;
+    next_ = continues ? std::min(kMost, std::max(kFirst, next_ * 2)) : kFirst;
+    bytes_.resize(std::max(next_, out.size()));
+    RK_TRY_ASSIGN(std::size_t got, read(offset, bytes_));
+    bytes_.resize(got);
+    at_ = offset;
   }
-  std::size_t n = static_cast<std::size_t>(
-      std::min<std::uint64_t>(out.size(), piece_at + piece.size() - offset));
-  if (n > 0) std::memcpy(out.data(), piece.data() + (offset - piece_at), n);
+  std::size_t n =
+      static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), at_ + bytes_.size() - offset));
+  if (n > 0) std::memcpy(out.data(), bytes_.data() + (offset - at_), n);
   return n;
 }
 
 namespace {
 
-using zip::read_piece;
 using zip::u16;
 using zip::u32;
 using zip::u64;
@@ -94,20 +97,19 @@ void apply_zip64(Header& h, std::span<const std::byte> extra, bool central,
   }
 }
 
-// A ReadAt through a piece of its own (read_piece).
+// A ReadAt through a piece of its own (detail::ZipPiece).
 class PieceReader {
  public:
   explicit PieceReader(const ReadAt& read)
       : through_([this, &read](std::uint64_t offset, std::span<std::byte> out) {
-          return read_piece(read, piece_, piece_at_, offset, out);
+          return piece_.read(read, offset, out);
         }) {}
   PieceReader(const PieceReader&) = delete;
   PieceReader& operator=(const PieceReader&) = delete;
   [[nodiscard]] const ReadAt& read_at() const { return through_; }
 
  private:
-  std::vector<std::byte> piece_;
-  std::uint64_t piece_at_ = 0;
+  detail::ZipPiece piece_;
   ReadAt through_;
 };
 
@@ -313,6 +315,10 @@ class Checker : ZipFile {
   Result<void> walk_directory() {
     PieceReader forward(read_);
     ZipFile directory(forward.read_at(), size_);
+    // The local headers, in the directory's order: in file order too where the writer listed
+    // them so (most do), read a piece at a time then.
+    PieceReader local_pieces(read_);
+    ZipFile locals(local_pieces.read_at(), size_);
     std::uint64_t at = cd_start_;
     std::uint64_t seen = 0;
     while (at < cd_start_ + cd_size_) {
@@ -327,7 +333,7 @@ class Checker : ZipFile {
       }
       ++seen;
       current_ = central->name;
-      RK_TRY(compare_local(*central));
+      RK_TRY(compare_local(locals, *central));
       if (seen <= kMaxTrackedEntries) locals_.push_back(central->offset + report_.prefix);
       at += central->length;
     }
@@ -340,9 +346,9 @@ class Checker : ZipFile {
     return {};
   }
 
-  Result<void> compare_local(const Header& c) {
+  Result<void> compare_local(ZipFile& locals, const Header& c) {
     std::uint64_t at = c.offset + report_.prefix;
-    RK_TRY_ASSIGN(auto local, local_at(at));
+    RK_TRY_ASSIGN(auto local, locals.local_at(at));
     std::string entry = c.name;
     if (!local) {
       damage(
@@ -440,15 +446,10 @@ Result<std::optional<ZipDirectoryCursor>> ZipDirectoryCursor::open(ReadAt read,
   return std::optional(std::move(c));
 }
 
-Result<std::size_t> ZipDirectoryCursor::buffered_read(std::uint64_t offset,
-                                                      std::span<std::byte> out) {
-  return read_piece(read_, buffer_, buffer_at_, offset, out);
-}
-
 Result<std::optional<ZipRecord>> ZipDirectoryCursor::next() {
   if (at_ >= end_) return std::optional<ZipRecord>{};
   ReadAt buffered = [this](std::uint64_t offset, std::span<std::byte> out) {
-    return buffered_read(offset, out);
+    return directory_.read(read_, offset, out);
   };
   ZipFile directory(buffered, size_);
   RK_TRY_ASSIGN(auto central, directory.central_at(at_));
@@ -463,12 +464,15 @@ Result<std::optional<ZipRecord>> ZipDirectoryCursor::next() {
 }
 
 Result<std::optional<std::uint64_t>> ZipDirectoryCursor::data_offset(const ZipRecord& record) {
-  ZipFile file(read_, size_);
-  RK_TRY_ASSIGN(auto f, file.bytes(record.local_offset, kLocalSize));
-  if (f.size() < kLocalSize || u32(&f[0]) != kLocalSignature) {
-    return std::optional<std::uint64_t>{};
-  }
+  std::array<std::byte, kLocalSize> f;
+  RK_TRY_ASSIGN(std::size_t got, read(record.local_offset, f));
+  if (got < kLocalSize || u32(&f[0]) != kLocalSignature) return std::optional<std::uint64_t>{};
   return std::optional(record.local_offset + kLocalSize + u16(&f[26]) + u16(&f[28]));
+}
+
+Result<std::size_t> ZipDirectoryCursor::read(std::uint64_t offset, std::span<std::byte> out) {
+  if (offset >= size_) return std::size_t{0};
+  return local_.read(read_, offset, out);
 }
 
 Result<ZipDirectoryReport> check_zip_directory(const ReadAt& read, std::uint64_t size,

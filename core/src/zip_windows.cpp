@@ -148,8 +148,7 @@ Result<bool> ZipWindows::fill() {
   std::size_t records = 0;
   std::array<std::byte, kCentralSize> head;
   while (records < entries_ && tail_.size() < kWindowBytes) {
-    RK_TRY_ASSIGN(std::size_t got,
-                  zip::read_piece(read_, piece_, piece_at_, at_, std::span(head).first(4)));
+    RK_TRY_ASSIGN(std::size_t got, piece_.read(read_, at_, std::span(head).first(4)));
     if (got == 4 && ends_directory(head.data())) {
       ended_ = true;
       break;
@@ -159,7 +158,7 @@ Result<bool> ZipWindows::fill() {
       break;
     }
     if (got == 4) {
-      RK_TRY_ASSIGN(got, zip::read_piece(read_, piece_, piece_at_, at_, head));
+      RK_TRY_ASSIGN(got, piece_.read(read_, at_, head));
     }
     std::uint64_t length = got < kCentralSize ? 0
                                               : kCentralSize + std::uint64_t{u16(&head[28])} +
@@ -170,8 +169,7 @@ Result<bool> ZipWindows::fill() {
     }
     std::size_t was = tail_.size();
     tail_.resize(was + static_cast<std::size_t>(length));
-    RK_TRY_ASSIGN(got,
-                  zip::read_piece(read_, piece_, piece_at_, at_, std::span(tail_).subspan(was)));
+    RK_TRY_ASSIGN(got, piece_.read(read_, at_, std::span(tail_).subspan(was)));
     if (got < length) return fail(ErrorCode::kIo, "the zip shrank while it was read");
     at_ += length;
     ++records;

@@ -75,10 +75,9 @@ class ZipWindows {
   bool ended_ = false;            // at_ stands at the directory's end
   std::optional<Error> stopped_;  // the directory stops parsing at at_
   std::uint64_t windows_ = 0;
-  std::uint64_t tail_at_ = 0;     // where tail_ starts in the virtual file
-  std::vector<std::byte> tail_;   // the window's records and end records
-  std::vector<std::byte> piece_;  // the real directory, read forward in pieces
-  std::uint64_t piece_at_ = 0;
+  std::uint64_t tail_at_ = 0;    // where tail_ starts in the virtual file
+  std::vector<std::byte> tail_;  // the window's records and end records
+  detail::ZipPiece piece_;       // the real directory, read forward in pieces
 };
 
 // The windows' virtual file as a ByteSource (sequential reads and seeks, as libarchive's

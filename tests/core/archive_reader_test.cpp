@@ -1133,6 +1133,57 @@ TEST(ArchiveReaderOwnZip, ReadsExactlyWhatLibarchiveReads) {
   EXPECT_GT(zips, 5);
 }
 
+// A source that counts the reads at an offset it passes on (restorekit's own zip reading and
+// the directory cursor read that way).
+class CountingReadsAt final : public ByteSource {
+ public:
+  CountingReadsAt(std::unique_ptr<ByteSource> inner, std::size_t& reads)
+      : inner_(std::move(inner)), reads_(reads) {}
+  Result<std::span<const std::byte>> read() override { return inner_->read(); }
+  Result<std::uint64_t> seek(std::int64_t offset, int whence) override {
+    return inner_->seek(offset, whence);
+  }
+  Result<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> out) override {
+    ++reads_;
+    return inner_->read_at(offset, out);
+  }
+  [[nodiscard]] bool reads_at_in_place() const override { return inner_->reads_at_in_place(); }
+  [[nodiscard]] bool seekable() const override { return inner_->seekable(); }
+  [[nodiscard]] std::optional<std::uint64_t> size() const override { return inner_->size(); }
+  [[nodiscard]] std::string name() const override { return inner_->name(); }
+
+ private:
+  std::unique_ptr<ByteSource> inner_;
+  std::size_t& reads_;
+};
+
+// A zip of many small entries (Info-ZIP) read by restorekit itself: their local headers and
+// data come a 64 KiB piece at a time, not two reads an entry, and read what libarchive reads.
+TEST(ArchiveReaderOwnZip, SmallEntriesAreReadAPieceAtATime) {
+  RK_REQUIRE_TOOL("zip");
+  ScratchDir dir;
+  constexpr std::size_t kFiles = 3000;
+  for (std::size_t i = 0; i < kFiles; ++i) {
+    test::write_file(dir / fmt::format("many/f{:02}/note-{:04}.txt", i % 30, i),
+                     fmt::format("note {} ", i) + std::string(i % 300, 'n'));
+  }
+  ASSERT_EQ(test::sh("zip -qr many.zip many", dir.path()), 0);
+  expect_same_reading(dir / "many.zip");
+  auto bytes = test::read_file(dir / "many.zip");
+  std::size_t reads = 0;
+  ReaderOptions o;
+  o.own_zip_inflate = true;
+  auto reader = ArchiveReader::open(
+      std::make_unique<CountingReadsAt>(memory_source(std::as_bytes(std::span(bytes))), reads), o);
+  ASSERT_TRUE(reader) << reader.error().message;
+  auto all = read_all(*reader);
+  EXPECT_FALSE(all.fatal);
+  EXPECT_EQ(reader->own_zip_entries(), kFiles);
+  // The directory cursor's walk, the local headers and data, and libarchive's own reads of
+  // the directory: a few reads per 64 KiB.
+  EXPECT_LT(reads, 4 * (bytes.size() >> 16) + 40) << "reads of " << bytes.size() << " bytes";
+}
+
 // Damage inside an entry's data is found by both readings, on the same entry, and the entries
 // after it read on.
 TEST(ArchiveReaderOwnZip, DamageInsideAnEntryIsFoundByBothReadings) {

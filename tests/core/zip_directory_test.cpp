@@ -165,21 +165,11 @@ TEST_F(ZipDirectory, HostileBytesNeverCrashAndNeverReadOutOfBounds) {
   }
 }
 
-// A zip of many small entries (Info-ZIP) is checked with a read per 64 KiB of its directory
-// and of its local headers, not two reads per header in each of the three walks, and no byte
-// is read much more than once; damage to a late local header is still found.
-TEST_F(ZipDirectory, ManySmallEntriesAreCheckedInFewReads) {
-  RK_REQUIRE_TOOL("zip");
-  for (int i = 0; i < 3000; ++i) {
-    test::write_file(
-        dir_ / fmt::format("many/f{:02}/note-{:04}.txt", i % 30, i),
-        fmt::format("note {} ", i) + std::string(static_cast<std::size_t>(i % 97), 'n'));
-  }
-  ASSERT_EQ(test::sh("zip -qr many.zip many", dir_.path()), 0);
-  auto count = [](const std::string& bytes) {
-    std::size_t reads = 0;
-    std::uint64_t read_bytes = 0;
-    ReadAt read = [&](std::uint64_t offset, std::span<std::byte> out) -> Result<std::size_t> {
+// Reads of a zip held in memory, counted.
+struct CountedReads {
+  explicit CountedReads(const std::string& b) : bytes(b) {}
+  ReadAt read_at() {
+    return [this](std::uint64_t offset, std::span<std::byte> out) -> Result<std::size_t> {
       ++reads;
       if (offset >= bytes.size()) return std::size_t{0};
       std::size_t k = std::min(out.size(), bytes.size() - static_cast<std::size_t>(offset));
@@ -187,26 +177,124 @@ TEST_F(ZipDirectory, ManySmallEntriesAreCheckedInFewReads) {
       read_bytes += k;
       return k;
     };
-    auto r = check_zip_directory(read, bytes.size(), "many.zip");
+  }
+  const std::string& bytes;
+  std::size_t reads = 0;
+  std::uint64_t read_bytes = 0;
+};
+
+class ZipOfManySmallEntries : public ZipDirectory {
+ protected:
+  static constexpr std::size_t kFiles = 3000;
+  static constexpr std::size_t kEntries = kFiles + 31;  // the files and their 31 folders
+  void SetUp() override {
+    ZipDirectory::SetUp();
+    for (std::size_t i = 0; i < kFiles; ++i) {
+      test::write_file(dir_ / fmt::format("many/f{:02}/note-{:04}.txt", i % 30, i),
+                       fmt::format("note {} ", i) + std::string(i % 97, 'n'));
+    }
+  }
+  std::tuple<ZipDirectoryReport, std::size_t, std::uint64_t> check_counted(
+      const std::string& bytes) {
+    CountedReads counted(bytes);
+    auto r = check_zip_directory(counted.read_at(), bytes.size(), "many.zip");
     EXPECT_TRUE(r);
-    return std::make_tuple(r ? *r : ZipDirectoryReport{}, reads, read_bytes);
-  };
+    return {r ? *r : ZipDirectoryReport{}, counted.reads, counted.read_bytes};
+  }
+};
+
+// A zip of many small entries (Info-ZIP) is checked with a read per 64 KiB of its directory
+// and of its local headers, not a read or two per header in each of the three walks, and no
+// byte is read much more than once; damage to a late local header is still found.
+TEST_F(ZipOfManySmallEntries, AreCheckedInFewReads) {
+  RK_REQUIRE_TOOL("zip");
+  ASSERT_EQ(test::sh("zip -qr many.zip many", dir_.path()), 0);
   auto bytes = test::read_file(dir_ / "many.zip");
-  auto [report, reads, read_bytes] = count(bytes);
+  auto [report, reads, read_bytes] = check_counted(bytes);
   EXPECT_TRUE(report.findings.empty()) << describe(report);
-  EXPECT_EQ(report.entries, 3000u + 31u);  // the files and their 31 folders
-  // The directory's walk compares each entry with its local header (one read each: the
-  // directory may list them in any order); the walks forward read by pieces.
-  EXPECT_LT(reads, 3031u + 100u) << "reads";
-  EXPECT_LT(read_bytes, 3 * bytes.size() + (std::uint64_t{3031} << 8)) << "bytes read";
+  EXPECT_EQ(report.entries, kEntries);
+  // Three walks forward (the directory, the local headers in its order, the local headers in
+  // the file's), each a read per 64 KiB piece.
+  EXPECT_LT(reads, 3 * (bytes.size() >> 16) + 20) << "reads";
+  EXPECT_LT(read_bytes, 3 * bytes.size() + (std::uint64_t{3} << 20)) << "bytes read";
   // The last local header's name, changed: its walk still reads it.
   auto in_directory = bytes.rfind("PK\x01\x02");
   ASSERT_NE(in_directory, std::string::npos);
   auto last_local = bytes.rfind("PK\x03\x04", in_directory);
   ASSERT_NE(last_local, std::string::npos);
   bytes[last_local + 30] = 'X';
-  auto [damaged, r2, b2] = count(bytes);
+  auto [damaged, r2, b2] = check_counted(bytes);
   EXPECT_FALSE(damaged.findings.empty()) << "a renamed local header";
+}
+
+// A directory that lists the entries in another order than the file holds them (Python's
+// zipfile, its list shuffled before it writes the directory) is no damage, and its local
+// headers, read in the directory's order, cost a small read each: not a 64 KiB piece each.
+TEST_F(ZipOfManySmallEntries, InAnotherOrderThanTheDirectorysAreReadAFewKiBAtATime) {
+  RK_REQUIRE_TOOL("python3");
+  ASSERT_EQ(test::sh("python3 -c \"import zipfile, os, random\n"
+                     "z = zipfile.ZipFile('shuffled.zip', 'w', zipfile.ZIP_DEFLATED)\n"
+                     "for root, _, files in sorted(os.walk('many')):\n"
+                     "  for f in sorted(files): z.write(os.path.join(root, f))\n"
+                     "random.Random(7).shuffle(z.filelist)\n"
+                     "z.close()\"",
+                     dir_.path()),
+            0);
+  auto bytes = test::read_file(dir_ / "shuffled.zip");
+  ASSERT_EQ(test::run({"unzip", "-tqq", (dir_ / "shuffled.zip").string()}).exit_code, 0);
+  auto [report, reads, read_bytes] = check_counted(bytes);
+  EXPECT_TRUE(report.findings.empty()) << describe(report);
+  EXPECT_EQ(report.entries, kFiles);  // zipfile lists no folders
+  EXPECT_GT(reads, kFiles / 2) << "the local headers in the directory's order: out of step";
+  EXPECT_LT(reads, kFiles + 3 * (bytes.size() >> 16) + 20) << "reads";
+  EXPECT_LT(read_bytes, 3 * bytes.size() + kFiles * (std::uint64_t{4} << 10)) << "bytes read";
+}
+
+// The cursor's records, their local headers and their data, read through it in the
+// directory's order: a read per 64 KiB piece where that is the file's order, a read or so per
+// entry where it is not, and the bytes are the file's either way.
+TEST_F(ZipOfManySmallEntries, AreReadThroughTheCursorAPieceAtATime) {
+  RK_REQUIRE_TOOL("zip");
+  RK_REQUIRE_TOOL("python3");
+  ASSERT_EQ(test::sh("zip -qr many.zip many", dir_.path()), 0);
+  ASSERT_EQ(test::sh("python3 -c \"import zipfile, random\n"
+                     "src = zipfile.ZipFile('many.zip')\n"
+                     "z = zipfile.ZipFile('shuffled.zip', 'w', zipfile.ZIP_DEFLATED)\n"
+                     "for i in src.infolist(): z.writestr(i, src.read(i))\n"
+                     "random.Random(3).shuffle(z.filelist)\n"
+                     "z.close()\"",
+                     dir_.path()),
+            0);
+  for (const char* name : {"many.zip", "shuffled.zip"}) {
+    SCOPED_TRACE(name);
+    auto bytes = test::read_file(dir_ / name);
+    CountedReads counted(bytes);
+    auto opened = ZipDirectoryCursor::open(counted.read_at(), bytes.size());
+    ASSERT_TRUE(opened && *opened);
+    ZipDirectoryCursor& cursor = **opened;
+    std::size_t records = 0;
+    for (;;) {
+      auto record = cursor.next();
+      ASSERT_TRUE(record);
+      if (!*record) break;
+      ++records;
+      auto data = cursor.data_offset(**record);
+      ASSERT_TRUE(data && *data) << (*record)->name;
+      ASSERT_LE(**data + (*record)->compressed, bytes.size());
+      std::string got((*record)->compressed, '\0');
+      auto n = cursor.read(**data, std::as_writable_bytes(std::span(got)));
+      ASSERT_TRUE(n);
+      ASSERT_EQ(*n, got.size());
+      EXPECT_EQ(got, bytes.substr(**data, got.size())) << (*record)->name;
+    }
+    EXPECT_EQ(records, kEntries);
+    if (std::string_view(name) == "many.zip") {
+      EXPECT_LT(counted.reads, 2 * (bytes.size() >> 16) + 20) << "reads";
+    } else {
+      EXPECT_LT(counted.reads, 2 * kEntries + (bytes.size() >> 16) + 20) << "reads";
+      EXPECT_LT(counted.read_bytes, bytes.size() + 2 * kEntries * (std::uint64_t{4} << 10));
+    }
+  }
 }
 
 }  // namespace

@@ -56,6 +56,24 @@ struct ZipDirectoryReport {
 [[nodiscard]] Result<std::optional<std::uint64_t>> zip_listed_entries(const ReadAt& read,
                                                                       std::uint64_t size);
 
+namespace detail {
+// A window of a zip read at random, for walks that mostly go forward (zip_directory.cpp: the
+// directory's headers one after the other, the local headers and small entries' data in file
+// order): each miss that continues the last one reads twice as much as it did, up to 64 KiB,
+// so that a walk forward costs a read per 64 KiB instead of one or two per header; any other
+// miss starts again at 4 KiB (random access reads about what it asks for); a read of 64 KiB or
+// more goes straight to the file.
+class ZipPiece {
+ public:
+  Result<std::size_t> read(const ReadAt& read, std::uint64_t offset, std::span<std::byte> out);
+
+ private:
+  std::vector<std::byte> bytes_;  // the file's bytes from at_
+  std::uint64_t at_ = 0;
+  std::size_t next_ = 0;  // bytes the next miss reads, if it continues this one
+};
+}  // namespace detail
+
 // One entry of a zip's central directory, and where its data starts (after its local header).
 struct ZipRecord {
   std::string name;          // as stored
@@ -83,17 +101,21 @@ class ZipDirectoryCursor {
   // Where the record's data starts (after its local header); nullopt when there is no local
   // header at its offset. @error kIo.
   [[nodiscard]] Result<std::optional<std::uint64_t>> data_offset(const ZipRecord& record);
+  // Up to out.size() bytes of the zip at `offset` (fewer at its end), for a record's data: small
+  // reads that follow one another through the file (local headers, small entries' data) come
+  // from a piece of it (detail::ZipPiece), so that a zip of small entries costs a read per 64
+  // KiB, not two per entry. @error kIo.
+  [[nodiscard]] Result<std::size_t> read(std::uint64_t offset, std::span<std::byte> out);
 
  private:
   ZipDirectoryCursor(ReadAt read, std::uint64_t size) : read_(std::move(read)), size_(size) {}
-  Result<std::size_t> buffered_read(std::uint64_t offset, std::span<std::byte> out);
   ReadAt read_;
   std::uint64_t size_ = 0;
-  std::uint64_t at_ = 0;           // the next directory header
-  std::uint64_t end_ = 0;          // where the directory ends
-  std::uint64_t prefix_ = 0;       // bytes before the zip
-  std::vector<std::byte> buffer_;  // directory bytes from buffer_at_
-  std::uint64_t buffer_at_ = 0;
+  std::uint64_t at_ = 0;      // the next directory header
+  std::uint64_t end_ = 0;     // where the directory ends
+  std::uint64_t prefix_ = 0;  // bytes before the zip
+  detail::ZipPiece directory_;
+  detail::ZipPiece local_;  // local headers and data
 };
 
 }  // namespace restorekit::core
