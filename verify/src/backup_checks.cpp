@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <tuple>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -189,6 +190,43 @@ class BackupChecker {
 
 Result<std::vector<Finding>> check_backup(BackupCheckInput& in) {
   return BackupChecker(in).run();
+}
+
+Result<std::vector<Finding>> check_callers_list(core::ChecksumIndex& index, const std::string& list,
+                                                core::EntryStore& entries, std::uint64_t& checked) {
+  std::vector<std::pair<std::uint64_t, Finding>> found;
+  RK_TRY(index.merge(
+      entries,
+      [&](const core::ChecksumIndex::Line& x, const core::StoredEntry* entry) -> Result<void> {
+        if (!entry) {
+          found.emplace_back(x.number,
+                             Finding{"MISSING_ENTRY", Severity::kError, x.path,
+                                     fmt::format("{} lists \"{}\" (line {}), but the backup "
+                                                 "does not hold it",
+                                                 list, x.path, x.number)});
+          return {};
+        }
+        if (!entry->data_read || entry->failed) return {};  // already reported
+        std::string actual = x.algorithm == core::HashAlgorithm::kXxh128
+                                 ? entry->record.hash->hex()
+                                 : entry->extra_hex.value_or("");
+        ++checked;
+        std::string expected = x.expected_hex();
+        if (actual == expected) return {};
+        found.emplace_back(
+            x.number, Finding{"CHECKSUM_MISMATCH", Severity::kError, x.path,
+                              fmt::format("entry \"{}\" has {} {} but {} line {} expects {}",
+                                          x.path, core::algorithm_name(x.algorithm), actual, list,
+                                          x.number, expected)});
+        return {};
+      },
+      [](const core::StoredEntry&) {}));
+  std::stable_sort(found.begin(), found.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Finding> out;
+  out.reserve(found.size());
+  for (auto& [line, f] : found) out.push_back(std::move(f));
+  return out;
 }
 
 }  // namespace restorekit::verify::detail

@@ -1,8 +1,11 @@
 // Checks that only restorekit backups allow (private to verify): every entry against
 // restorekit/checksums.xxh128, and the header's promises (entries, sizes, row counts,
-// tenants) against what the archive really holds.
+// tenants) against what the archive really holds; and any backup's entries against a caller's
+// checksum list.
 #pragma once
 
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include <restorekit/core/backup_format.hpp>
@@ -30,5 +33,13 @@ struct BackupCheckInput {
 
 // @error kDatabase (a query of the entry store failed).
 Result<std::vector<core::Finding>> check_backup(BackupCheckInput& in);
+
+// The caller's checksum list (`verify --checksums`, named `list` in findings) merged against
+// the entries in name-key order: MISSING_ENTRY and CHECKSUM_MISMATCH findings in line order;
+// `checked` counts the entries compared. @error kDatabase, as check_backup.
+Result<std::vector<core::Finding>> check_callers_list(core::ChecksumIndex& index,
+                                                      const std::string& list,
+                                                      core::EntryStore& entries,
+                                                      std::uint64_t& checked);
 
 }  // namespace restorekit::verify::detail

@@ -221,8 +221,13 @@ class Verifier {
       add("BAD_HEADER", Severity::kError, std::string(core::kHeaderEntry),
           header_->error().message);
     }
-    if (caller_list_ && caller_list_->size() > 0) RK_TRY(check_list());
-    check_references(databases);
+    if (caller_list_ && caller_list_->size() > 0) {
+      RK_TRY_ASSIGN(auto found,
+                    detail::check_callers_list(*caller_list_, o_.checksums_file->string(), *store_,
+                                               report_.checksums_checked));
+      append(std::move(found));
+    }
+    check_references();
     checked_ = std::move(databases);
     return {};
   }
@@ -289,43 +294,7 @@ class Verifier {
     }
   }
 
-  // The caller's list merged against the entries in name-key order; findings in line order.
-  Result<void> check_list() {
-    const std::string list = o_.checksums_file->string();
-    std::vector<std::pair<std::uint64_t, Finding>> found;
-    RK_TRY(caller_list_->merge(
-        *store_,
-        [&](const core::ChecksumIndex::Line& x, const core::StoredEntry* entry) -> Result<void> {
-          if (!entry) {
-            found.emplace_back(x.number,
-                               Finding{"MISSING_ENTRY", Severity::kError, x.path,
-                                       fmt::format("{} lists \"{}\" (line {}), but the backup "
-                                                   "does not hold it",
-                                                   list, x.path, x.number)});
-            return {};
-          }
-          if (!entry->data_read || entry->failed) return {};  // already reported
-          std::string actual = x.algorithm == core::HashAlgorithm::kXxh128
-                                   ? entry->record.hash->hex()
-                                   : entry->extra_hex.value_or("");
-          ++report_.checksums_checked;
-          std::string expected = x.expected_hex();
-          if (actual == expected) return {};
-          found.emplace_back(
-              x.number, Finding{"CHECKSUM_MISMATCH", Severity::kError, x.path,
-                                fmt::format("entry \"{}\" has {} {} but {} line {} expects {}",
-                                            x.path, core::algorithm_name(x.algorithm), actual, list,
-                                            x.number, expected)});
-          return {};
-        },
-        [](const core::StoredEntry&) {}));
-    std::stable_sort(found.begin(), found.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (auto& [line, f] : found) report_.findings.push_back(std::move(f));
-    return {};
-  }
-
-  void check_references(const std::vector<detail::DatabaseCheck>&) {
+  void check_references() {
     if (!o_.profile || o_.profile->references.empty()) return;
     std::string root = o_.profile->documents_root.value_or(
         report_.kind == core::BackupKind::kRestorekit ? "docs/" : "");
