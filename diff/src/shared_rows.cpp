@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <utility>
 
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/hash.hpp>
@@ -165,6 +166,7 @@ struct Element {
   std::uint64_t rows = 0;
   Key first;
   Key last;
+  bool page = false;  // a whole leaf page, which split() takes apart into its rows
 };
 
 // One cell of a page: where its payload is, and its overflow chain.
@@ -192,6 +194,8 @@ class TreeCursor {
   // of order (then failed()).
   std::optional<Element> next() {
     if (failed_) return std::nullopt;
+    if (split_cell_ < split_cells_) return checked(row(split_cell_++));
+    split_cells_ = 0;
     if (!started_) {
       started_ = true;
       if (auto e = enter(root_); e || failed_) return checked(std::move(e));
@@ -221,6 +225,16 @@ class TreeCursor {
   }
 
   [[nodiscard]] bool failed() const { return failed_; }
+
+  // The leaf page next() returned last, in place of it: its first row as an element of its own,
+  // the others from the next calls of next(). Where two trees' pages differ, their rows may
+  // still match one by one (a few rows of each page changed, or rows moved between pages).
+  std::optional<Element> split() {
+    split_cells_ = leaf_cells_;
+    split_cell_ = 0;
+    last_ = before_leaf_;
+    return next();
+  }
 
   static int compare(const Key& a, const Key& b) {
     for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
@@ -280,7 +294,7 @@ class TreeCursor {
     if (!e) return e;
     if ((!last_.empty() && compare(last_, e->first) >= 0) || compare(e->first, e->last) > 0)
       return fail();
-    last_ = e->last;
+    before_leaf_ = std::exchange(last_, e->last);
     return e;
   }
 
@@ -291,10 +305,14 @@ class TreeCursor {
     h.update(p);
     Element e;
     e.rows = cells;
+    e.page = true;
+    leaf_ = p;
+    leaf_ptrs_ = ptrs;
+    leaf_cells_ = cells;
     std::int64_t previous = 0;
     for (std::size_t i = 0; i < cells; ++i) {
       CellView c;
-      if (!cell(p, be16(p, ptrs + 2 * i), false, c) || !overflow(c, h)) return fail();
+      if (!cell(p, be16(p, ptrs + 2 * i), false, c) || !overflow(c, h, true)) return fail();
       if (table_tree()) {
         if (i > 0 && c.rowid <= previous) return fail();
         previous = c.rowid;
@@ -310,6 +328,31 @@ class TreeCursor {
     return e;
   }
 
+  // Row `i` of the leaf split(): its key, and a hash of its cell (the rowid or the record, and
+  // its overflow pages). Its overflow pages were checked when the leaf was read whole.
+  std::optional<Element> row(std::size_t i) {
+    Bytes p = leaf_;
+    std::size_t at = be16(p, leaf_ptrs_ + 2 * i);
+    CellView c;
+    if (!cell(p, at, false, c)) return fail();
+    core::Hasher h;
+    h.update(std::string_view("row"));
+    h.update(p.subspan(at, c.payload + c.local - at));
+    if (!overflow(c, h, false)) return fail();
+    Element e;
+    e.rows = 1;
+    if (table_tree()) {
+      e.first = Key{KeyValue{core::ValueType::kInteger, c.rowid, 0, {}}};
+    } else {
+      auto key = record_key(p.subspan(c.payload, c.local));
+      if (!key) return fail();
+      e.first = std::move(*key);
+    }
+    e.last = e.first;
+    e.hash = h.digest();
+    return e;
+  }
+
   // A WITHOUT ROWID tree's interior cell: a row of its own, between its child and the next.
   std::optional<Element> divider(Bytes p, std::size_t at) {
     CellView c;
@@ -317,7 +360,7 @@ class TreeCursor {
     core::Hasher h;
     h.update(std::string_view("cell"));
     h.update(p.subspan(at + 4, c.end - at - 4));  // not the child's page number
-    if (!overflow(c, h)) return fail();
+    if (!overflow(c, h, true)) return fail();
     auto key = record_key(p.subspan(c.payload, c.local));
     if (!key) return fail();
     Element e;
@@ -358,13 +401,15 @@ class TreeCursor {
     return true;
   }
 
-  // Hashes the cell's overflow pages (each a next-page pointer, then content).
-  bool overflow(const CellView& c, core::Hasher& h) {
+  // Hashes the cell's overflow pages (each a next-page pointer, then content). `first`: the
+  // first walk of this cell's chain, whose pages must not have been met before.
+  bool overflow(const CellView& c, core::Hasher& h, bool first) {
     if (c.overflow == 0) return c.size == c.local;
     std::uint64_t left = c.size - c.local;
     std::uint32_t page = c.overflow;
     while (left > 0) {
-      if (page == 0 || page > f_.pages || seen_[page] || !f_.read(page, spill_)) return false;
+      if (page == 0 || page > f_.pages || (first && seen_[page]) || !f_.read(page, spill_))
+        return false;
       seen_[page] = true;
       std::uint64_t here = std::min<std::uint64_t>(left, f_.usable - 4);
       h.update(Bytes(spill_).subspan(4, static_cast<std::size_t>(here)));
@@ -424,6 +469,14 @@ class TreeCursor {
   std::size_t depth_ = 0;
   std::vector<std::byte> spill_;
   Key last_;
+  Key before_leaf_;  // last_ before the element next() returned last
+  // The leaf next() returned last (its bytes stay in the frame below the stack's top until the
+  // walk goes on), and its rows still to hand out where it was split.
+  Bytes leaf_;
+  std::size_t leaf_ptrs_ = 0;
+  std::size_t leaf_cells_ = 0;
+  std::size_t split_cell_ = 0;
+  std::size_t split_cells_ = 0;
   bool started_ = false;
   bool failed_ = false;
 };
@@ -476,10 +529,12 @@ std::optional<SharedRows> find_shared_runs(const PagePair& files, const TreePair
   TreeCursor backup(files.backup(), trees.key_columns, trees.backup_root);
   SharedRows out;
   RunBuilder runs(max_runs);
-  // A tree rewritten all over (the sample generator's updates touch every page) is given up
-  // once a quarter of it has matched nothing: its pages are not worth reading on.
+  // A tree rewritten all over (every row changed) is given up once a quarter of its rows have
+  // matched nothing: its pages are not worth reading on.
+  TreeShape shape = leftmost_path(files.live(), trees.live_root);
   std::uint64_t give_up =
-      std::max<std::uint64_t>(64, leftmost_path(files.live(), trees.live_root).leaves / 4);
+      std::max<std::uint64_t>(64, shape.leaves / 4) *
+      std::max<std::uint64_t>(1, shape.rows / std::max<std::uint64_t>(1, shape.leaves));
   std::uint64_t read = 0;
   auto a = live.next();
   auto b = backup.next();
@@ -488,21 +543,36 @@ std::optional<SharedRows> find_shared_runs(const PagePair& files, const TreePair
     if (c == 0 && a->hash == b->hash) {
       out.live_rows += a->rows;
       out.backup_rows += b->rows;
+      read += a->rows;
       runs.match(*b);
       a = live.next();
       b = backup.next();
-    } else {
-      runs.gap();
-      if (c <= 0) {
-        out.live_rows += a->rows;
-        a = live.next();
-      }
-      if (c >= 0) {
-        out.backup_rows += b->rows;
-        b = backup.next();
-      }
+      continue;
     }
-    if (++read >= give_up && runs.matched() == 0) return std::nullopt;
+    // Leaf pages that differ but hold keys in common may still share most of their rows (a few
+    // of them changed, or rows moved to a neighbouring page): they are compared row by row.
+    bool apart =
+        TreeCursor::compare(a->last, b->first) < 0 || TreeCursor::compare(b->last, a->first) < 0;
+    if (!apart && a->page) {
+      a = live.split();
+      continue;
+    }
+    if (!apart && b->page) {
+      b = backup.split();
+      continue;
+    }
+    runs.gap();
+    if (c <= 0) {
+      out.live_rows += a->rows;
+      read += a->rows;
+      a = live.next();
+    }
+    if (c >= 0) {
+      out.backup_rows += b->rows;
+      read += b->rows;
+      b = backup.next();
+    }
+    if (read >= give_up && runs.matched() == 0) return std::nullopt;
   }
   // The rest of each tree: its rows counted, its order checked.
   for (; a; a = live.next()) out.live_rows += a->rows;

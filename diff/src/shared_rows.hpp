@@ -1,9 +1,11 @@
 // Rows two database files hold byte for byte, found from their B-tree pages (private to diff).
 //
 // A diff of a backup against a live database a day later compares mostly equal rows: most of
-// the B-tree pages of a table are the same in both files. Reading the pages and comparing their
-// hashes costs a fraction of decoding and comparing every row, and Debian's SQLite offers no
-// page access (no sqlite_dbpage), so the pages are read from the files as SQLite's file format
+// the B-tree pages of a table are the same in both files, and where a page differs most of its
+// rows usually do not (a few changed, or rows moved to a neighbouring page): such pages are
+// compared row by row, each cell's bytes (and its overflow pages) hashed. Reading the pages and
+// comparing hashes costs a fraction of decoding and comparing every row, and Debian's SQLite offers
+// no page access (no sqlite_dbpage), so the pages are read from the files as SQLite's file format
 // describes them (https://www.sqlite.org/fileformat2.html). The result only narrows what the
 // row-by-row merge reads: whatever does not parse, or any doubt, leaves a table to the merge.
 #pragma once
@@ -29,7 +31,8 @@ struct KeyValue {
 using Key = std::vector<KeyValue>;
 
 // The rows with keys from `first` to `last` (both included) are the same, byte for byte, in
-// both files: B-tree cells in pages (and overflow pages) that are identical in both.
+// both files: B-tree cells (and their overflow pages) that are identical in both, whole leaf
+// pages of them or one by one.
 struct SharedRun {
   Key first;
   Key last;
