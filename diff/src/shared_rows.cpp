@@ -165,8 +165,9 @@ struct Element {
   core::Digest128 hash;
   std::uint64_t rows = 0;
   Key first;
-  Key last;
+  Key last;           // empty: the same as `first` (a row: no second copy of its key)
   bool page = false;  // a whole leaf page, which split() takes apart into its rows
+  [[nodiscard]] const Key& end() const { return last.empty() ? first : last; }
 };
 
 // One cell of a page: where its payload is, and its overflow chain.
@@ -292,9 +293,10 @@ class TreeCursor {
   // Keys must rise from element to element (damage otherwise).
   std::optional<Element> checked(std::optional<Element> e) {
     if (!e) return e;
-    if ((!last_.empty() && compare(last_, e->first) >= 0) || compare(e->first, e->last) > 0)
+    if ((!last_.empty() && compare(last_, e->first) >= 0) || compare(e->first, e->end()) > 0)
       return fail();
-    before_leaf_ = std::exchange(last_, e->last);
+    before_leaf_ = last_;  // copies into the keys' own storage: no allocation per row
+    last_ = e->end();
     return e;
   }
 
@@ -348,7 +350,6 @@ class TreeCursor {
       if (!key) return fail();
       e.first = std::move(*key);
     }
-    e.last = e.first;
     e.hash = h.digest();
     return e;
   }
@@ -365,8 +366,7 @@ class TreeCursor {
     if (!key) return fail();
     Element e;
     e.rows = 1;
-    e.first = *key;
-    e.last = std::move(*key);
+    e.first = std::move(*key);
     e.hash = h.digest();
     return e;
   }
@@ -491,10 +491,11 @@ class RunBuilder {
   void match(Element& e) {
     ++matched_;
     if (open_) {
-      open_->last = std::move(e.last);
+      open_->last = e.last.empty() ? std::move(e.first) : std::move(e.last);
       open_->rows += e.rows;
     } else if (runs_.size() < max_runs_) {
-      open_ = SharedRun{std::move(e.first), std::move(e.last), e.rows};
+      Key last = e.end();
+      open_ = SharedRun{std::move(e.first), std::move(last), e.rows};
     }
   }
 
@@ -552,7 +553,7 @@ std::optional<SharedRows> find_shared_runs(const PagePair& files, const TreePair
     // Leaf pages that differ but hold keys in common may still share most of their rows (a few
     // of them changed, or rows moved to a neighbouring page): they are compared row by row.
     bool apart =
-        TreeCursor::compare(a->last, b->first) < 0 || TreeCursor::compare(b->last, a->first) < 0;
+        TreeCursor::compare(a->end(), b->first) < 0 || TreeCursor::compare(b->end(), a->first) < 0;
     if (!apart && a->page) {
       a = live.split();
       continue;
