@@ -470,8 +470,8 @@ class TreeCursor {
   std::vector<std::byte> spill_;
   Key last_;
   Key before_leaf_;  // last_ before the element next() returned last
-  // The leaf next() returned last (its bytes stay in the frame below the stack's top until the
-  // walk goes on), and its rows still to hand out where it was split.
+  // The leaf next() returned last (its bytes stay in the frame just past the stack's top, where
+  // enter() read it, until the walk goes on), and its rows still to hand out where it was split.
   Bytes leaf_;
   std::size_t leaf_ptrs_ = 0;
   std::size_t leaf_cells_ = 0;
