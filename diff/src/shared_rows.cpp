@@ -180,6 +180,80 @@ struct CellView {
   std::uint32_t overflow = 0;
 };
 
+// Parses the cell at `at` of a page of `f` (a table tree's or an index tree's; fileformat2 §1.6;
+// payloads that spill keep a local part of the size the format fixes and a pointer to the first
+// overflow page).
+bool parse_cell(const PageFile& f, bool table_tree, Bytes p, std::size_t at, bool interior,
+                CellView& c) {
+  std::size_t end = f.usable;
+  std::size_t pos = at + (interior ? 4 : 0);
+  if (at >= end || pos > end || !varint(p, pos, end, c.size)) return false;
+  if (table_tree) {
+    std::uint64_t rowid = 0;
+    if (!varint(p, pos, end, rowid)) return false;
+    c.rowid = static_cast<std::int64_t>(rowid);
+  }
+  std::uint64_t u = f.usable;
+  std::uint64_t max_local = table_tree ? u - 35 : (u - 12) * 64 / 255 - 23;
+  std::uint64_t min_local = (u - 12) * 32 / 255 - 23;
+  c.payload = pos;
+  if (c.size <= max_local) {
+    c.local = static_cast<std::size_t>(c.size);
+    c.end = pos + c.local;
+    c.overflow = 0;
+    return c.end <= end;
+  }
+  if (c.size > f.pages * u) return false;  // more than the whole file
+  std::uint64_t k = min_local + (c.size - min_local) % (u - 4);
+  c.local = static_cast<std::size_t>(k <= max_local ? k : min_local);
+  c.end = pos + c.local + 4;
+  if (c.end > end) return false;
+  c.overflow = be32(p, pos + c.local);
+  return true;
+}
+
+// The first `key_columns` values of a record (fileformat2 §2.1), all within `payload`.
+std::optional<Key> record_key(Bytes payload, std::size_t key_columns) {
+  std::size_t pos = 0;
+  std::uint64_t header = 0;
+  if (!varint(payload, pos, payload.size(), header) || header > payload.size()) return {};
+  std::size_t body = static_cast<std::size_t>(header);
+  Key key;
+  while (key.size() < key_columns) {
+    std::uint64_t type = 0;
+    if (!varint(payload, pos, body, type)) return {};
+    KeyValue v;
+    std::size_t n = 0;
+    if (type >= 12) {
+      n = static_cast<std::size_t>((type - 12) / 2);
+      if (n > payload.size() - body) return {};
+      v.type = type % 2 ? core::ValueType::kText : core::ValueType::kBlob;
+      v.bytes.assign(reinterpret_cast<const char*>(payload.data() + body), n);
+    } else if (type >= 1 && type <= 7) {
+      static constexpr std::size_t kSize[] = {0, 1, 2, 3, 4, 6, 8, 8};
+      n = kSize[type];
+      if (n > payload.size() - body) return {};
+      std::uint64_t bits = 0;
+      for (std::size_t i = 0; i < n; ++i)
+        bits = (bits << 8) | std::to_integer<std::uint64_t>(payload[body + i]);
+      if (type == 7) {
+        v.type = core::ValueType::kReal;
+        v.real = std::bit_cast<double>(bits);
+      } else {
+        unsigned shift = static_cast<unsigned>(64 - 8 * n);  // sign-extend from n bytes
+        v.integer = static_cast<std::int64_t>(bits << shift) >> shift;
+      }
+    } else if (type == 8 || type == 9) {
+      v.integer = type == 9 ? 1 : 0;
+    } else {
+      return {};  // NULL (never in a primary key of a WITHOUT ROWID table) or reserved
+    }
+    body += n;
+    key.push_back(std::move(v));
+  }
+  return key;
+}
+
 // A tree's elements in key order, one at a time (two trees are read in step), from a stack of
 // its interior pages.
 class TreeCursor {
@@ -314,14 +388,16 @@ class TreeCursor {
     std::int64_t previous = 0;
     for (std::size_t i = 0; i < cells; ++i) {
       CellView c;
-      if (!cell(p, be16(p, ptrs + 2 * i), false, c) || !overflow(c, h, true)) return fail();
+      if (!parse_cell(f_, table_tree(), p, be16(p, ptrs + 2 * i), false, c) ||
+          !overflow(c, h, true))
+        return fail();
       if (table_tree()) {
         if (i > 0 && c.rowid <= previous) return fail();
         previous = c.rowid;
         if (i == 0) e.first = Key{KeyValue{core::ValueType::kInteger, c.rowid, 0, {}}};
         if (i + 1 == cells) e.last = Key{KeyValue{core::ValueType::kInteger, c.rowid, 0, {}}};
       } else if (i == 0 || i + 1 == cells) {
-        auto key = record_key(p.subspan(c.payload, c.local));
+        auto key = record_key(p.subspan(c.payload, c.local), key_columns_);
         if (!key) return fail();
         (i == 0 ? e.first : e.last) = std::move(*key);
       }
@@ -336,7 +412,7 @@ class TreeCursor {
     Bytes p = leaf_;
     std::size_t at = be16(p, leaf_ptrs_ + 2 * i);
     CellView c;
-    if (!cell(p, at, false, c)) return fail();
+    if (!parse_cell(f_, table_tree(), p, at, false, c)) return fail();
     core::Hasher h;
     h.update(std::string_view("row"));
     h.update(p.subspan(at, c.payload + c.local - at));
@@ -346,7 +422,7 @@ class TreeCursor {
     if (table_tree()) {
       e.first = Key{KeyValue{core::ValueType::kInteger, c.rowid, 0, {}}};
     } else {
-      auto key = record_key(p.subspan(c.payload, c.local));
+      auto key = record_key(p.subspan(c.payload, c.local), key_columns_);
       if (!key) return fail();
       e.first = std::move(*key);
     }
@@ -357,48 +433,18 @@ class TreeCursor {
   // A WITHOUT ROWID tree's interior cell: a row of its own, between its child and the next.
   std::optional<Element> divider(Bytes p, std::size_t at) {
     CellView c;
-    if (!cell(p, at, true, c)) return fail();
+    if (!parse_cell(f_, table_tree(), p, at, true, c)) return fail();
     core::Hasher h;
     h.update(std::string_view("cell"));
     h.update(p.subspan(at + 4, c.end - at - 4));  // not the child's page number
     if (!overflow(c, h, true)) return fail();
-    auto key = record_key(p.subspan(c.payload, c.local));
+    auto key = record_key(p.subspan(c.payload, c.local), key_columns_);
     if (!key) return fail();
     Element e;
     e.rows = 1;
     e.first = std::move(*key);
     e.hash = h.digest();
     return e;
-  }
-
-  // Parses the cell at `at` (fileformat2 §1.6; payloads that spill keep a local part of the size
-  // the format fixes and a pointer to the first overflow page).
-  bool cell(Bytes p, std::size_t at, bool interior, CellView& c) const {
-    std::size_t end = f_.usable;
-    std::size_t pos = at + (interior ? 4 : 0);
-    if (at >= end || pos > end || !varint(p, pos, end, c.size)) return false;
-    if (table_tree()) {
-      std::uint64_t rowid = 0;
-      if (!varint(p, pos, end, rowid)) return false;
-      c.rowid = static_cast<std::int64_t>(rowid);
-    }
-    std::uint64_t u = f_.usable;
-    std::uint64_t max_local = table_tree() ? u - 35 : (u - 12) * 64 / 255 - 23;
-    std::uint64_t min_local = (u - 12) * 32 / 255 - 23;
-    c.payload = pos;
-    if (c.size <= max_local) {
-      c.local = static_cast<std::size_t>(c.size);
-      c.end = pos + c.local;
-      c.overflow = 0;
-      return c.end <= end;
-    }
-    if (c.size > f_.pages * u) return false;  // more than the whole file
-    std::uint64_t k = min_local + (c.size - min_local) % (u - 4);
-    c.local = static_cast<std::size_t>(k <= max_local ? k : min_local);
-    c.end = pos + c.local + 4;
-    if (c.end > end) return false;
-    c.overflow = be32(p, pos + c.local);
-    return true;
   }
 
   // Hashes the cell's overflow pages (each a next-page pointer, then content). `first`: the
@@ -417,48 +463,6 @@ class TreeCursor {
       page = be32(Bytes(spill_), 0);
     }
     return page == 0;
-  }
-
-  // The first key_columns_ values of a record (fileformat2 §2.1), all within `payload`.
-  std::optional<Key> record_key(Bytes payload) const {
-    std::size_t pos = 0;
-    std::uint64_t header = 0;
-    if (!varint(payload, pos, payload.size(), header) || header > payload.size()) return {};
-    std::size_t body = static_cast<std::size_t>(header);
-    Key key;
-    while (key.size() < key_columns_) {
-      std::uint64_t type = 0;
-      if (!varint(payload, pos, body, type)) return {};
-      KeyValue v;
-      std::size_t n = 0;
-      if (type >= 12) {
-        n = static_cast<std::size_t>((type - 12) / 2);
-        if (n > payload.size() - body) return {};
-        v.type = type % 2 ? core::ValueType::kText : core::ValueType::kBlob;
-        v.bytes.assign(reinterpret_cast<const char*>(payload.data() + body), n);
-      } else if (type >= 1 && type <= 7) {
-        static constexpr std::size_t kSize[] = {0, 1, 2, 3, 4, 6, 8, 8};
-        n = kSize[type];
-        if (n > payload.size() - body) return {};
-        std::uint64_t bits = 0;
-        for (std::size_t i = 0; i < n; ++i)
-          bits = (bits << 8) | std::to_integer<std::uint64_t>(payload[body + i]);
-        if (type == 7) {
-          v.type = core::ValueType::kReal;
-          v.real = std::bit_cast<double>(bits);
-        } else {
-          unsigned shift = static_cast<unsigned>(64 - 8 * n);  // sign-extend from n bytes
-          v.integer = static_cast<std::int64_t>(bits << shift) >> shift;
-        }
-      } else if (type == 8 || type == 9) {
-        v.integer = type == 9 ? 1 : 0;
-      } else {
-        return {};  // NULL (never in a primary key of a WITHOUT ROWID table) or reserved
-      }
-      body += n;
-      key.push_back(std::move(v));
-    }
-    return key;
   }
 
   const PageFile& f_;
