@@ -18,12 +18,11 @@ namespace restorekit::core {
 
 namespace {
 
+// ASCII case-insensitive (SQLite's own table-driven compare: asked of every entry's name, where
+// a locale-aware toupper() call per character showed in the profile of 100,000 entries).
 bool starts_with_ci(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() &&
-         std::equal(prefix.begin(), prefix.end(), s.begin(), [](char a, char b) {
-           return std::toupper(static_cast<unsigned char>(a)) ==
-                  std::toupper(static_cast<unsigned char>(b));
-         });
+         sqlite3_strnicmp(s.data(), prefix.data(), static_cast<int>(prefix.size())) == 0;
 }
 
 std::string_view skip_comments(std::string_view s) {
