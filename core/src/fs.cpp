@@ -18,8 +18,14 @@ namespace restorekit::core {
 namespace {
 
 tl::unexpected<Error> io_error(std::string_view what, const std::string& path, int err) {
-  return fail(ErrorCode::kIo, fmt::format("cannot {} {}: {}", what, path, std::strerror(err)),
-              path);
+  // A full file system: what to do (staging and scratch files go where TMPDIR says).
+  std::string_view hint = err == ENOSPC || err == EDQUOT
+                              ? "; free space on the file system that holds it, or, for "
+                                "restorekit's temporary files, set TMPDIR to a folder on one "
+                                "with room"
+                              : "";
+  return fail(ErrorCode::kIo,
+              fmt::format("cannot {} {}: {}{}", what, path, std::strerror(err), hint), path);
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 // folder, symlinked and mounted documents folders, documents changed after the plan, a nearly
 // full live filesystem, names and tables this machine cannot restore. Each test failed before
 // its fix.
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -41,32 +40,6 @@ std::string messages(const std::vector<core::Finding>& findings) {
   for (const auto& f : findings) out += f.code + ": " + f.message + "\n";
   return out;
 }
-
-// A tmpfs mounted for one test (root only); unmounted on destruction.
-class Tmpfs {
- public:
-  Tmpfs(const fs::path& where, const std::string& size) : where_(where) {
-    fs::create_directories(where);
-    mounted_ = ::mount("tmpfs", where.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
-  }
-  ~Tmpfs() {
-    if (mounted_) ::umount2(where_.c_str(), MNT_DETACH);
-  }
-  Tmpfs(const Tmpfs&) = delete;
-  Tmpfs& operator=(const Tmpfs&) = delete;
-  [[nodiscard]] bool mounted() const { return mounted_; }
-
- private:
-  fs::path where_;
-  bool mounted_ = false;
-};
-
-#define RK_REQUIRE_TMPFS(t)                                                         \
-  do {                                                                              \
-    if (!(t).mounted())                                                             \
-      GTEST_SKIP() << "SKIPPED: cannot mount a tmpfs here (needs root, as in CI): " \
-                   << std::strerror(errno);                                         \
-  } while (false)
 
 class RestoreSafetyTest : public RestoreTest {
  protected:

@@ -2,11 +2,14 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -34,6 +37,16 @@ ScratchDir::ScratchDir() {
 ScratchDir::~ScratchDir() {
   std::error_code ec;
   fs::remove_all(path_, ec);
+}
+
+Tmpfs::Tmpfs(const fs::path& where, const std::string& size) : where_(where) {
+  fs::create_directories(where);
+  mounted_ = ::mount("tmpfs", where.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
+  if (!mounted_) error_ = std::strerror(errno);
+}
+
+Tmpfs::~Tmpfs() {
+  if (mounted_) ::umount2(where_.c_str(), MNT_DETACH);
 }
 
 namespace {

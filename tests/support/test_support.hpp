@@ -32,6 +32,30 @@ class ScratchDir {
   fs::path path_;
 };
 
+// A tmpfs of `size` ("64k", "8m") mounted at `where` for one test (root only, as in CI);
+// unmounted on destruction. Tests that need one skip loudly where it cannot be mounted.
+class Tmpfs {
+ public:
+  Tmpfs(const fs::path& where, const std::string& size);
+  ~Tmpfs();
+  Tmpfs(const Tmpfs&) = delete;
+  Tmpfs& operator=(const Tmpfs&) = delete;
+  [[nodiscard]] bool mounted() const { return mounted_; }
+  [[nodiscard]] const std::string& error() const { return error_; }  // why it is not mounted
+
+ private:
+  fs::path where_;
+  bool mounted_ = false;
+  std::string error_;
+};
+
+#define RK_REQUIRE_TMPFS(t)                                                         \
+  do {                                                                              \
+    if (!(t).mounted())                                                             \
+      GTEST_SKIP() << "SKIPPED: cannot mount a tmpfs here (needs root, as in CI): " \
+                   << (t).error();                                                  \
+  } while (false)
+
 struct CommandResult {
   int exit_code = -1;
   std::string out;

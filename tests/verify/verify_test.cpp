@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -606,6 +607,36 @@ TEST(Verify, ThePasswordPromptIsAskedOnceForEveryReader) {
 
 // No database where one is expected is damage; a file named like a database that is none, or
 // a dump in another SQL dialect, is named in a warning.
+// Verify stages each database in its temporary folder: where that file system is full, the
+// error names the file and says what to do, and nothing is left behind.
+TEST(Verify, AFullTemporaryFileSystemIsAnErrorThatSaysWhatToDo) {
+  ScratchDir dir;
+  auto backup = our_backup(dir, "b.tar.zst");
+  ASSERT_GT(fs::file_size(test::small_sample().database), 64u * 1024);
+  auto mount = dir / "tight";
+  test::Tmpfs tmpfs(mount, "64k");
+  RK_REQUIRE_TMPFS(tmpfs);
+  VerifyOptions o;
+  o.temp_dir = mount;
+  auto r = verify(core::ArchiveSource(backup), o);
+  ASSERT_FALSE(r) << "verified with its database staged on a full file system";
+  EXPECT_EQ(r.error().code, ErrorCode::kIo);
+  const auto& m = r.error().message;
+  EXPECT_NE(m.find(mount.string()), std::string::npos) << m;
+  EXPECT_NE(m.find(std::strerror(ENOSPC)), std::string::npos) << m;
+  EXPECT_NE(m.find("free space on the file system that holds it"), std::string::npos) << m;
+  EXPECT_TRUE(fs::is_empty(mount)) << "left behind in " << mount;
+
+  // The same under $TMPDIR, the CLI's way.
+  auto res =
+      test::run({test::restorekit_exe(), "verify", backup.string(), "--no-catalog", "--quiet"},
+                dir.path(), {"TMPDIR=" + mount.string()});
+  EXPECT_EQ(res.exit_code, 2) << res.err;
+  EXPECT_NE(res.err.find(mount.string()), std::string::npos) << res.err;
+  EXPECT_NE(res.err.find("set TMPDIR to a folder on one with room"), std::string::npos) << res.err;
+  EXPECT_TRUE(fs::is_empty(mount)) << "left behind in " << mount;
+}
+
 TEST(Verify, AMissingDatabaseIsAnErrorWhereOneIsExpected) {
   ScratchDir dir;
   test::write_bytes(dir / "text.zip",
