@@ -605,8 +605,6 @@ TEST(Verify, ThePasswordPromptIsAskedOnceForEveryReader) {
   EXPECT_EQ(asked.load(), 1);
 }
 
-// No database where one is expected is damage; a file named like a database that is none, or
-// a dump in another SQL dialect, is named in a warning.
 // Verify stages each database in its temporary folder: where that file system is full, the
 // error names the file and says what to do, and nothing is left behind.
 TEST(Verify, AFullTemporaryFileSystemIsAnErrorThatSaysWhatToDo) {
@@ -637,6 +635,8 @@ TEST(Verify, AFullTemporaryFileSystemIsAnErrorThatSaysWhatToDo) {
   EXPECT_TRUE(fs::is_empty(mount)) << "left behind in " << mount;
 }
 
+// No database where one is expected is damage; a file named like a database that is none, or
+// a dump in another SQL dialect, is named in a warning.
 TEST(Verify, AMissingDatabaseIsAnErrorWhereOneIsExpected) {
   ScratchDir dir;
   test::write_bytes(dir / "text.zip",
