@@ -496,6 +496,39 @@ class Gathered {
   std::size_t start_ = 0;
 };
 
+// A zstd frame that decodes whole (ZstdDecoder's parallel path): its compressed bytes, gathered
+// under the input lock, and the buffer it decodes into, both kept for the slot's next frame.
+struct ZstdFrame {
+  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx{nullptr, &ZSTD_freeDCtx};
+  ByteBuffer frame;  // compressed
+  std::unique_ptr<std::byte[]> out;
+  std::size_t capacity = 0;
+  std::size_t content = 0;
+  std::uint64_t offset = 0;  // of the frame in the compressed stream
+};
+
+// Decodes `slot` into its buffer, on a worker outside the input lock; damage names the frame's
+// compressed offset in `source`.
+Result<void> decode_zstd_frame(const std::string& source, ZstdFrame& slot) {
+  auto damaged = [&](ErrorCode code, std::string_view what) {
+    return fail(code,
+                fmt::format("zstd stream of {} is damaged in the frame at compressed byte {}: {}",
+                            source, slot.offset, what),
+                source);
+  };
+  std::size_t n = ZSTD_decompressDCtx(slot.dctx.get(), slot.out.get(), slot.content,
+                                      slot.frame.data(), slot.frame.size());
+  if (ZSTD_isError(n)) {
+    bool check = ZSTD_getErrorCode(n) == ZSTD_error_checksum_wrong;
+    return damaged(check ? ErrorCode::kCrcError : ErrorCode::kCorruptData, ZSTD_getErrorName(n));
+  }
+  if (n != slot.content) {
+    return damaged(ErrorCode::kCorruptData,
+                   fmt::format("a frame promised {} bytes and held {}", slot.content, n));
+  }
+  return {};
+}
+
 // zstd (RFC 8878). A stream of independent frames whose headers give their content size (our
 // backups' 2 MiB frames; pzstd's, or stock zstd run on parts) is decoded several frames at once
 // by an OrderedPipeline: a worker gathers the next frame's compressed bytes under the input lock
@@ -566,14 +599,7 @@ class ZstdDecoder final : public Decoder {
   static constexpr std::size_t kFrameHeaderMax = 18;  // RFC 8878: magic + the longest header
   static constexpr std::size_t kGatherStep = std::size_t{256} << 10;
 
-  struct Frame {
-    std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx{nullptr, &ZSTD_freeDCtx};
-    ByteBuffer frame;  // compressed
-    std::unique_ptr<std::byte[]> out;
-    std::size_t capacity = 0;
-    std::size_t content = 0;
-    std::uint64_t offset = 0;  // of the frame in the compressed stream
-  };
+  using Frame = ZstdFrame;
 
   void start_frames() {
     source_ = name();
@@ -581,7 +607,7 @@ class ZstdDecoder final : public Decoder {
     std::size_t slots = std::clamp(cores + 1, 2u, 5u);
     frames_ = std::make_unique<OrderedPipeline<Frame>>(
         source_, slots, slots - 1, [this](Frame& f) { return gather(f); },
-        [this](Frame& f) { return decode_whole(f); });
+        [this](Frame& f) { return decode_zstd_frame(source_, f); });
   }
 
   // Takes the next frame's compressed bytes into `slot` if it can be decoded whole; false at
@@ -658,22 +684,6 @@ class ZstdDecoder final : public Decoder {
     return *n > 0;
   }
 
-  Result<void> decode_whole(Frame& slot) const {
-    std::size_t n = ZSTD_decompressDCtx(slot.dctx.get(), slot.out.get(), slot.content,
-                                        slot.frame.data(), slot.frame.size());
-    if (ZSTD_isError(n)) {
-      bool check = ZSTD_getErrorCode(n) == ZSTD_error_checksum_wrong;
-      return damaged_at(source_, slot.offset,
-                        check ? ErrorCode::kCrcError : ErrorCode::kCorruptData,
-                        ZSTD_getErrorName(n));
-    }
-    if (n != slot.content) {
-      return damaged_at(source_, slot.offset, ErrorCode::kCorruptData,
-                        fmt::format("a frame promised {} bytes and held {}", slot.content, n));
-    }
-    return {};
-  }
-
   // The content size of the frame at the head, where it can be decoded whole. Skippable frames
   // report 0. Decoded into a buffer of its content size, a frame needs no window of its own,
   // whatever its header asks for.
@@ -732,14 +742,6 @@ class ZstdDecoder final : public Decoder {
     }
     mid_frame_ = rc != 0;
     return out.pos;
-  }
-
-  static tl::unexpected<Error> damaged_at(const std::string& source, std::uint64_t offset,
-                                          ErrorCode code, std::string_view what) {
-    return fail(code,
-                fmt::format("zstd stream of {} is damaged in the frame at compressed byte {}: {}",
-                            source, offset, what),
-                source);
   }
 
   void note_missing_checksum() {
