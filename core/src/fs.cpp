@@ -13,17 +13,19 @@
 
 #include <fmt/format.h>
 
+#include "full_disk.hpp"
+
 namespace restorekit::core {
 
 namespace {
 
 tl::unexpected<Error> io_error(std::string_view what, const std::string& path, int err) {
-  // A full file system: what to do (staging and scratch files go where TMPDIR says).
-  std::string_view hint = err == ENOSPC || err == EDQUOT
-                              ? "; free space on the file system that holds it, or, for "
-                                "restorekit's temporary files, set TMPDIR to a folder on one "
-                                "with room"
-                              : "";
+  // Staging and scratch files go where TMPDIR says: that is the other way out of a full one.
+  std::string hint = detail::is_full(err)
+                         ? detail::free_space_hint(std::filesystem::path(path).parent_path()) +
+                               ", or, for restorekit's temporary files, set TMPDIR to a folder "
+                               "on one with room"
+                         : "";
   return fail(ErrorCode::kIo,
               fmt::format("cannot {} {}: {}{}", what, path, std::strerror(err), hint), path);
 }

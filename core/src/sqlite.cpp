@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include "full_disk.hpp"
 #include "sqlite_internal.hpp"
 
 #include <algorithm>
@@ -528,7 +529,9 @@ Result<void> snapshot_database(const std::filesystem::path& source,
   sqlite3_backup_finish(backup);
   if (rc != SQLITE_DONE) {
     return fail(ErrorCode::kDatabase,
-                fmt::format("snapshot of {} failed: {}", source.string(), sqlite3_errstr(rc)),
+                fmt::format("snapshot of {} into {} failed: {}{}", source.string(), dest.string(),
+                            sqlite3_errstr(rc),
+                            rc == SQLITE_FULL ? detail::free_space_hint(dest.parent_path()) : ""),
                 source.string());
   }
   return {};

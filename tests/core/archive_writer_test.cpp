@@ -2,6 +2,9 @@
 
 #include <fcntl.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <gtest/gtest.h>
 
 #include <restorekit/core/fs.hpp>
@@ -44,6 +47,31 @@ TEST(ArchiveWriter, RefusesMoreOrFewerBytesThanDeclared) {
   auto end = w->end_file();
   ASSERT_FALSE(end);
   EXPECT_NE(end.error().message.find("shrank"), std::string::npos);
+}
+
+// A file system that fills up while the archive is written: the error names the file and says
+// to free space where it is.
+TEST(ArchiveWriter, AFullFileSystemIsAnErrorThatSaysWhereToFreeSpace) {
+  ScratchDir dir;
+  auto mount = dir / "tight";
+  test::Tmpfs tmpfs(mount, "64k");
+  RK_REQUIRE_TMPFS(tmpfs);
+  auto fd = create_new_file(mount / "big.tar.gz");
+  ASSERT_TRUE(fd) << fd.error().message;
+  auto w = ArchiveWriter::open_fd(fd->get(), (mount / "big.tar.gz").string(),
+                                  WriterOptions{ArchiveKind::kTarGz, {}, -1, 0});
+  ASSERT_TRUE(w) << w.error().message;
+  auto noise = test::noise(256 * 1024, 7);
+  Result<void> r = w->begin_file("noise.bin", noise.size(), 0);
+  if (r) r = w->write(std::as_bytes(std::span(noise)));
+  if (r) r = w->end_file();
+  if (r) r = w->finish();
+  ASSERT_FALSE(r) << "256 KiB written into a 64 KiB file system";
+  EXPECT_EQ(r.error().code, ErrorCode::kIo);
+  const auto& m = r.error().message;
+  EXPECT_NE(m.find(std::strerror(ENOSPC)), std::string::npos) << m;
+  EXPECT_NE(m.find("free space on the file system that holds " + mount.string()), std::string::npos)
+      << m;
 }
 
 TEST(ArchiveWriter, AesZipIsReadableBySevenZipWithThePasswordOnly) {

@@ -189,6 +189,23 @@ TEST(Backup, StaleWorkFoldersOfKilledBackupsAreRemovedByTheNextOne) {
   ::close(held);
 }
 
+// A backup into a full file system: the database's snapshot, written beside the output, fails
+// first; the error says where to free space, and nothing is left there.
+TEST(Backup, AFullFileSystemIsAnErrorThatSaysWhereToFreeSpaceAndLeavesNothing) {
+  ScratchDir dir;
+  auto mount = dir / "tight";
+  test::Tmpfs tmpfs(mount, "64k");
+  RK_REQUIRE_TMPFS(tmpfs);
+  auto o = options_for(mount / "b.tar.zst");
+  ASSERT_GT(fs::file_size(o.database), 64u * 1024);
+  auto r = write_backup(o);
+  ASSERT_FALSE(r) << "backed up into a 64 KiB file system";
+  const auto& m = r.error().message;
+  EXPECT_NE(m.find("free space on the file system that holds " + mount.string()), std::string::npos)
+      << m;
+  EXPECT_TRUE(fs::is_empty(mount)) << "left behind in " << mount;
+}
+
 TEST(Backup, NeverOverwritesAnExistingFile) {
   ScratchDir dir;
   test::write_file(dir / "b.zip", "precious");
