@@ -138,11 +138,10 @@ struct ArchiveWriter::Impl {
   tl::unexpected<Error> error(std::string_view what) {
     const char* text = handle ? archive_error_string(handle) : nullptr;
     bool full = handle && detail::is_full(archive_errno(handle));
-    return fail(
-        ErrorCode::kIo,
-        fmt::format("cannot write {}: {} ({}){}", name, what, text ? text : "unknown error",
-                    full ? detail::free_space_hint(std::filesystem::path(name).parent_path()) : ""),
-        name);
+    return fail(ErrorCode::kIo,
+                fmt::format("cannot write {}: {} ({}){}", name, what, text ? text : "unknown error",
+                            full ? detail::free_space_hint(name) : ""),
+                name);
   }
 
   Result<void> option(const char* module, const char* key, const std::string& value) {

@@ -22,7 +22,7 @@ namespace {
 tl::unexpected<Error> io_error(std::string_view what, const std::string& path, int err) {
   // Staging and scratch files go where TMPDIR says: that is the other way out of a full one.
   std::string hint = detail::is_full(err)
-                         ? detail::free_space_hint(std::filesystem::path(path).parent_path()) +
+                         ? detail::free_space_hint(path) +
                                ", or, for restorekit's temporary files, set TMPDIR to a folder "
                                "on one with room"
                          : "";

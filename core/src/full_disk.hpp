@@ -15,7 +15,8 @@ inline bool is_full(int err) {
   return err == ENOSPC || err == EDQUOT;
 }
 
-// "; free space on the file system that holds <where>", to follow the error's own words.
+// "; free space on the file system that holds <where>", to follow the error's own words. `where`
+// is the file or folder the failed call named, not its parent: a folder may be a mount point.
 inline std::string free_space_hint(const std::filesystem::path& where) {
   return fmt::format("; free space on the file system that holds {}", where.string());
 }

@@ -528,11 +528,11 @@ Result<void> snapshot_database(const std::filesystem::path& source,
   } while (rc == SQLITE_BUSY || rc == SQLITE_LOCKED || rc == SQLITE_OK);
   sqlite3_backup_finish(backup);
   if (rc != SQLITE_DONE) {
-    return fail(ErrorCode::kDatabase,
-                fmt::format("snapshot of {} into {} failed: {}{}", source.string(), dest.string(),
-                            sqlite3_errstr(rc),
-                            rc == SQLITE_FULL ? detail::free_space_hint(dest.parent_path()) : ""),
-                source.string());
+    return fail(
+        ErrorCode::kDatabase,
+        fmt::format("snapshot of {} into {} failed: {}{}", source.string(), dest.string(),
+                    sqlite3_errstr(rc), rc == SQLITE_FULL ? detail::free_space_hint(dest) : ""),
+        source.string());
   }
   return {};
 }
