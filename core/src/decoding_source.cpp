@@ -1,5 +1,6 @@
 #include "decoding_source.hpp"
 
+#include "big_buffer.hpp"
 #include "ordered_pipeline.hpp"
 
 #include <isa-l/crc.h>
@@ -20,6 +21,10 @@
 namespace restorekit::core {
 
 namespace {
+
+using detail::BigBuffer;
+using detail::ByteBuffer;
+using detail::make_big_buffer;
 
 constexpr std::size_t kOutChunk = std::size_t{1} << 20;
 constexpr std::uint64_t kXzMemoryLimit = std::uint64_t{256} << 20;
@@ -68,7 +73,7 @@ class ReadAheadSource final : public ByteSource {
     }
     RK_TRY_ASSIGN(Chunk * chunk, chunks_.next());
     if (!chunk) return std::span<const std::byte>{};
-    return std::span<const std::byte>(chunk->data);
+    return std::span<const std::byte>(chunk->data.get(), chunk->size);
   }
   Result<std::uint64_t> seek(std::int64_t, int) override {
     return fail(ErrorCode::kInvalidArgument, "a stream read ahead cannot seek", name());
@@ -79,20 +84,31 @@ class ReadAheadSource final : public ByteSource {
 
  private:
   static constexpr std::size_t kSlots = 4;
+  // A chunk takes one read of the inner source (a file's 1 MiB), or as much of it as fits: at
+  // 2 MiB its buffer is one huge page (big_buffer.hpp), first touched with one page fault.
+  static constexpr std::size_t kChunkBytes = std::size_t{2} << 20;
   struct Chunk {
-    std::vector<std::byte> data;
+    BigBuffer data;
+    std::size_t size = 0;
   };
 
   // On the reading thread. @return false at the end of the input.
   Result<bool> fill(Chunk& chunk) {
-    RK_TRY_ASSIGN(auto bytes, inner_->read());
-    chunk.data.assign(bytes.begin(), bytes.end());
-    return !bytes.empty();
+    if (pending_.empty()) {
+      RK_TRY_ASSIGN(pending_, inner_->read());
+      if (pending_.empty()) return false;
+    }
+    if (!chunk.data) chunk.data = make_big_buffer(kChunkBytes);
+    chunk.size = std::min(pending_.size(), kChunkBytes);
+    std::memcpy(chunk.data.get(), pending_.data(), chunk.size);
+    pending_ = pending_.subspan(chunk.size);
+    return true;
   }
 
   std::unique_ptr<ByteSource> inner_;
   std::vector<std::byte> first_;
-  std::vector<std::byte> current_;  // the first bytes, once handed out
+  std::vector<std::byte> current_;      // the first bytes, once handed out
+  std::span<const std::byte> pending_;  // the inner source's last read, not yet all in a chunk
   OrderedPipeline<Chunk> chunks_;
 };
 
@@ -435,28 +451,6 @@ class GzipDecoder final : public Decoder {
 
 // Compressed bytes taken from a stream but not yet decoded: appended at the back, consumed from
 // the front without moving the rest each time.
-// A byte vector whose resize() leaves the new bytes as they are: a frame's buffer grows to take
-// a read straight into it, and zeroing it first cost as much as the copy the read spares.
-template <class T>
-struct UninitialisedAllocator : std::allocator<T> {
-  template <class U>
-  struct rebind {
-    using other = UninitialisedAllocator<U>;
-  };
-  UninitialisedAllocator() = default;
-  template <class U>
-  UninitialisedAllocator(const UninitialisedAllocator<U>&) noexcept {}  // NOLINT
-  template <class U, class... Args>
-  void construct(U* p, Args&&... args) {
-    if constexpr (sizeof...(Args) == 0) {
-      ::new (static_cast<void*>(p)) U;  // default-initialised: left as it is
-    } else {
-      ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
-    }
-  }
-};
-using ByteBuffer = std::vector<std::byte, UninitialisedAllocator<std::byte>>;
-
 class Gathered {
  public:
   [[nodiscard]] std::span<const std::byte> bytes() const {
@@ -501,7 +495,7 @@ class Gathered {
 struct ZstdFrame {
   std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx{nullptr, &ZSTD_freeDCtx};
   ByteBuffer frame;  // compressed
-  std::unique_ptr<std::byte[]> out;
+  BigBuffer out;
   std::size_t capacity = 0;
   std::size_t content = 0;
   std::uint64_t offset = 0;  // of the frame in the compressed stream
@@ -654,7 +648,7 @@ class ZstdDecoder final : public Decoder {
     }
     RK_TRY(catch_up());
     if (slot.capacity < *whole) {
-      slot.out = std::make_unique_for_overwrite<std::byte[]>(*whole);
+      slot.out = make_big_buffer(*whole);
       slot.capacity = *whole;
     }
     if (!slot.dctx) slot.dctx.reset(ZSTD_createDCtx());
@@ -854,14 +848,14 @@ class PrefetchingDecoder final : public ByteSource {
   static constexpr std::size_t kSlots = 4;
   static constexpr std::size_t kSlotBytes = std::size_t{2} << 20;
   struct Chunk {
-    std::unique_ptr<std::byte[]> data;
+    BigBuffer data;
     std::size_t size = 0;
     Marks marks;
   };
 
   // On the decoding thread. @return false at the end of the stream.
   Result<bool> decode(Chunk& chunk) {
-    if (!chunk.data) chunk.data = std::make_unique_for_overwrite<std::byte[]>(kSlotBytes);
+    if (!chunk.data) chunk.data = make_big_buffer(kSlotBytes);
     chunk.marks.clear();
     RK_TRY_ASSIGN(chunk.size, decoder_->decode(std::span<std::byte>(chunk.data.get(), kSlotBytes),
                                                chunk.marks));
