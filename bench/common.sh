@@ -16,8 +16,12 @@ median_time() {
 
 # median_pair "OURS" "PEER": both commands (shell strings) run alternately, $RUNS times each, so
 # that a change in the machine's load hits both sides alike; prints "ours_median peer_median".
+# Each runs once untimed first: the inputs are read into the page cache before either side is
+# timed (the first timed run was ours, and it alone paid for the pages a host had evicted).
 median_pair() {
   local a=() b=() t0 t1
+  eval "$1" >/dev/null 2>&1 || true
+  eval "$2" >/dev/null 2>&1 || true
   for _ in $(seq "$RUNS"); do
     for side in 0 1; do
       local cmd="$1"
