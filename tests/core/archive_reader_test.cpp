@@ -14,6 +14,7 @@
 #include <zstd.h>
 
 #include <cstring>
+#include <limits>
 
 #include "test_support.hpp"
 
@@ -347,14 +348,15 @@ TEST(ArchiveReader, StopsAtTheEntryAndSizeLimits) {
   EXPECT_TRUE(limited);
 }
 
-// A source that fails its Nth read (never with 0), 1,000 bytes a read: every failure must
-// surface as a clean error.
+// A source that fails its Nth read (never with 0), 1,000 bytes a read unless told: every
+// failure must surface as a clean error.
 class FailingSource final : public ByteSource {
  public:
-  FailingSource(std::span<const std::byte> data, int fail_at) : data_(data), fail_at_(fail_at) {}
+  FailingSource(std::span<const std::byte> data, int fail_at, std::size_t read_size = 1000)
+      : data_(data), fail_at_(fail_at), read_size_(read_size) {}
   Result<std::span<const std::byte>> read() override {
     if (++reads_ == fail_at_) return fail(ErrorCode::kIo, "injected read failure", "<fault>");
-    auto chunk = data_.subspan(pos_, std::min<std::size_t>(1000, data_.size() - pos_));
+    auto chunk = data_.subspan(pos_, std::min(read_size_, data_.size() - pos_));
     pos_ += chunk.size();  // many small reads, so that failures land everywhere
     return chunk;
   }
@@ -369,6 +371,7 @@ class FailingSource final : public ByteSource {
   std::span<const std::byte> data_;
   std::size_t pos_ = 0;
   int fail_at_;
+  std::size_t read_size_;
   int reads_ = 0;
 };
 
@@ -915,6 +918,61 @@ TEST(ArchiveReader, StreamsReadAheadGiveWhatReadingThemInPlaceGives) {
           std::vector<std::byte>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(at));
       EXPECT_EQ(outcome(cut, Prefetch::kYes, true), outcome(cut, Prefetch::kNo, true))
           << "cut at " << at;
+    }
+  }
+}
+
+// A source of the public API may hand out more at once than a chunk read ahead holds (2 MiB):
+// the rest of its read goes into the next chunks. Stock gzip and xz streams of 5 MiB of noise,
+// each read in one piece, give what reading them in place gives, whole and flipped.
+TEST(ArchiveReader, AReadLargerThanAReadAheadChunkIsSplitAcrossChunks) {
+  RK_REQUIRE_TOOL("tar");
+  RK_REQUIRE_TOOL("gzip");
+  RK_REQUIRE_TOOL("xz");
+  ScratchDir dir;
+  std::string noise(std::size_t{5} << 20, '\0');
+  std::uint64_t state = 11;
+  for (char& c : noise) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    c = static_cast<char>(state >> 56);
+  }
+  test::write_file(dir / "d/noise.bin", noise);
+  test::write_file(dir / "d/after.txt", "the entry after the noise\n");
+  ASSERT_EQ(test::sh("tar cf t.tar d && gzip -c -1 t.tar > t.tar.gz && xz -c -0 -T1 t.tar > "
+                     "t.tar.xz",
+                     dir.path()),
+            0);
+  constexpr std::size_t kWhole = std::numeric_limits<std::size_t>::max();
+  auto read_whole = [&](const std::vector<std::byte>& bytes, Prefetch prefetch) {
+    return outcome_of(std::make_unique<FailingSource>(bytes, 0, kWhole), prefetch);
+  };
+  for (const char* name : {"t.tar.gz", "t.tar.xz"}) {
+    SCOPED_TRACE(name);
+    auto data = test::read_file(dir / name);
+    std::vector<std::byte> bytes(data.size());
+    std::memcpy(bytes.data(), data.data(), data.size());
+    ASSERT_GT(bytes.size(), std::size_t{4} << 20);  // more than two chunks
+    auto whole = outcome(bytes, Prefetch::kNo);
+    EXPECT_EQ(std::count(whole.begin(), whole.end(), ';'), 3) << whole;  // d/ and two files
+    EXPECT_EQ(whole.find(" error: "), std::string::npos) << whole;
+    EXPECT_EQ(read_whole(bytes, Prefetch::kYes), whole);
+    // Flipped: the same entries and the same error. How much of the damaged entry came out
+    // before the error depends on where each decoding call stopped, so its bytes are not compared.
+    auto damage = [](std::string o) {
+      auto error = o.find(" error: ");
+      auto semi = o.rfind(';', error);
+      auto eq = o.rfind('=', semi);
+      if (error != std::string::npos && semi != std::string::npos && eq != std::string::npos) {
+        o.replace(eq + 1, semi - eq - 1, "*");
+      }
+      return o;
+    };
+    for (std::size_t at : {bytes.size() / 3, bytes.size() - 100}) {
+      auto broken = bytes;
+      broken[at] ^= std::byte{0x20};
+      auto read_ahead = read_whole(broken, Prefetch::kYes);
+      EXPECT_NE(read_ahead.find(" error: "), std::string::npos) << "flip at " << at;
+      EXPECT_EQ(damage(read_ahead), damage(outcome(broken, Prefetch::kNo))) << "flip at " << at;
     }
   }
 }
