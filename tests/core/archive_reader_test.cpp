@@ -963,7 +963,7 @@ TEST(ArchiveReader, AReadLargerThanAReadAheadChunkIsSplitAcrossChunks) {
       auto semi = o.rfind(';', error);
       auto eq = o.rfind('=', semi);
       if (error != std::string::npos && semi != std::string::npos && eq != std::string::npos) {
-        o.replace(eq + 1, semi - eq - 1, "*");
+        o = o.substr(0, eq + 1) + "*" + o.substr(semi);
       }
       return o;
     };
