@@ -183,106 +183,126 @@ Result<void> save_plan(Plan& plan) {
 }
 }  // namespace detail
 
+namespace {
+
+Result<void> check_plan_schema(const nlohmann::json& j, const fs::path& path) {
+  auto schema = j.value("schema", "");
+  if (schema == kPlanSchema) return {};
+  if (schema.rfind("restorekit.plan/", 0) == 0) {
+    return fail(ErrorCode::kBadBackup,
+                fmt::format("{} is a plan of another restorekit version ({}; this one reads {}): "
+                            "make a new plan",
+                            path.string(), schema, kPlanSchema),
+                path.string());
+  }
+  return fail(ErrorCode::kBadBackup,
+              fmt::format("{} is not a restorekit plan (made by `restore --dry-run "
+                          "--plan-out`)",
+                          path.string()),
+              path.string());
+}
+
+// What the dry run recorded about the backup, live and the checks. Throws json exceptions.
+Result<void> read_recorded(const nlohmann::json& j, const fs::path& path, Plan& p) {
+  p.backup = j.at("backup").get<std::string>();
+  p.live = j.at("live").get<std::string>();
+  if (auto d = j.value("live_documents", ""); !d.empty()) p.live_documents = d;
+  p.database_entry = j.value("database_entry", "");
+  p.selection = detail::selection_from_json(j.at("selection"));
+  p.allow_schema_changes = j.value("allow_schema_changes", false);
+  for (const auto& c : j.at("checks")) {
+    p.checks.push_back(Finding{c.value("code", ""), severity_from(c.value("severity", "")),
+                               c.value("entry", ""), c.value("message", "")});
+  }
+  auto live_hash = core::Digest128::from_hex(j.at("live_hash").get<std::string>());
+  auto result_hash = core::Digest128::from_hex(j.at("result_hash").get<std::string>());
+  if (!live_hash || !result_hash) {
+    return fail(ErrorCode::kBadBackup, fmt::format("{} holds a bad hash", path.string()));
+  }
+  p.live_hash = *live_hash;
+  if (j.contains("live_fingerprint") && j["live_fingerprint"].is_object()) {
+    p.live_fingerprint = detail::fingerprint_from_json(j["live_fingerprint"]);
+  }
+  p.result_hash = *result_hash;
+  p.live_bytes = j.value("live_bytes", std::uint64_t{0});
+  p.staged_bytes = j.value("staged_bytes", std::uint64_t{0});
+  p.archive_bytes = j.value("archive_bytes", std::uint64_t{0});
+  p.document_files = j.value("document_files", std::uint64_t{0});
+  p.document_bytes = j.value("document_bytes", std::uint64_t{0});
+  p.steps = j.value("steps", std::vector<std::string>{});
+  p.predicted_apply_seconds = j.value("predicted_apply_seconds", 0.0);
+  p.throughput = j.value("throughput", 0.0);
+  p.seconds = j.value("seconds", 0.0);
+  return {};
+}
+
+// The staged files the plan names, all inside its folder (p.staging): a plan is a file someone
+// could edit. Throws json exceptions.
+Result<void> read_staged(const nlohmann::json& j, const fs::path& path, Plan& p) {
+  // The dry run always names the staged database so; anything else is an edited plan.
+  if (j.at("staged_database").get<std::string>() != detail::kStagedDatabase) {
+    return fail(ErrorCode::kBadBackup,
+                fmt::format("{} names a staged database other than {}: the plan was edited; "
+                            "make a new plan",
+                            path.string(), detail::kStagedDatabase),
+                path.string());
+  }
+  p.staged_database = p.staging / detail::kStagedDatabase;
+  auto staged_hash = core::Digest128::from_hex(j.value("staged_database_xxh128", ""));
+  if (!staged_hash) {
+    return fail(ErrorCode::kBadBackup, fmt::format("{} holds a bad hash", path.string()));
+  }
+  p.staged_database_hash = *staged_hash;
+  RK_TRY_ASSIGN(p.staged_tree,
+                plan_file_from_json(j.at("staged_tree"), p.staging, detail::kStagedTree, path));
+  RK_TRY_ASSIGN(p.live_tree,
+                plan_file_from_json(j.at("live_tree"), p.staging, detail::kLiveTree, path));
+  if (const auto& c = j.at("chosen_documents"); !c.is_null()) {
+    RK_TRY_ASSIGN(auto file, plan_file_from_json(c, p.staging, detail::kChosenList, path));
+    p.chosen_documents = ChosenDocuments{*file, c.at("count").get<std::uint64_t>(),
+                                         c.at("replaced").get<std::uint64_t>(), nullptr};
+  }
+  // The staged documents lie inside the plan folder or its recorded documents staging.
+  if (auto d = j.value("staged_documents", ""); !d.empty()) p.staged_documents = d;
+  if (auto d = j.value("staged_files", ""); !d.empty()) p.staged_files = d;
+  auto inside = [](const fs::path& child, const fs::path& parent) {
+    auto rel = child.lexically_normal().lexically_relative(parent.lexically_normal());
+    return !rel.empty() && *rel.begin() != "..";
+  };
+  if (p.staged_documents &&
+      !inside(*p.staged_documents, p.staged_files ? *p.staged_files : p.staging)) {
+    return fail(ErrorCode::kBadBackup,
+                fmt::format("{} names staged documents outside the plan", path.string()));
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<Plan> load_plan(const fs::path& plan_dir) {
   auto path = plan_dir / "plan.json";
   RK_TRY_ASSIGN(auto j, detail::read_json(path, kMaxPlanBytes));
   RK_TRY_ASSIGN(auto digest, core::hash_file(path));
-  if (auto schema = j.value("schema", ""); schema != kPlanSchema) {
-    if (schema.rfind("restorekit.plan/", 0) == 0) {
-      return fail(ErrorCode::kBadBackup,
-                  fmt::format("{} is a plan of another restorekit version ({}; this one reads {}): "
-                              "make a new plan",
-                              path.string(), schema, kPlanSchema),
-                  path.string());
-    }
-    return fail(ErrorCode::kBadBackup,
-                fmt::format("{} is not a restorekit plan (made by `restore --dry-run "
-                            "--plan-out`)",
-                            path.string()),
-                path.string());
-  }
+  RK_TRY(check_plan_schema(j, path));
+  Plan p;
+  p.staging = fs::absolute(plan_dir);
+  p.plan_dir = p.staging;
+  p.plan_digest = digest;
   try {
-    Plan p;
-    p.backup = j.at("backup").get<std::string>();
-    p.live = j.at("live").get<std::string>();
-    if (auto d = j.value("live_documents", ""); !d.empty()) p.live_documents = d;
-    p.database_entry = j.value("database_entry", "");
-    p.selection = detail::selection_from_json(j.at("selection"));
-    p.allow_schema_changes = j.value("allow_schema_changes", false);
-    for (const auto& c : j.at("checks")) {
-      p.checks.push_back(Finding{c.value("code", ""), severity_from(c.value("severity", "")),
-                                 c.value("entry", ""), c.value("message", "")});
-    }
-    auto live_hash = core::Digest128::from_hex(j.at("live_hash").get<std::string>());
-    auto result_hash = core::Digest128::from_hex(j.at("result_hash").get<std::string>());
-    if (!live_hash || !result_hash) {
-      return fail(ErrorCode::kBadBackup, fmt::format("{} holds a bad hash", path.string()));
-    }
-    p.live_hash = *live_hash;
-    if (j.contains("live_fingerprint") && j["live_fingerprint"].is_object()) {
-      p.live_fingerprint = detail::fingerprint_from_json(j["live_fingerprint"]);
-    }
-    p.result_hash = *result_hash;
-    p.live_bytes = j.value("live_bytes", std::uint64_t{0});
-    p.staged_bytes = j.value("staged_bytes", std::uint64_t{0});
-    p.archive_bytes = j.value("archive_bytes", std::uint64_t{0});
-    p.document_files = j.value("document_files", std::uint64_t{0});
-    p.document_bytes = j.value("document_bytes", std::uint64_t{0});
-    p.staging = fs::absolute(plan_dir);
-    p.plan_dir = p.staging;
-    p.plan_digest = digest;
-    // The dry run always names the staged database so; anything else is an edited plan.
-    if (j.at("staged_database").get<std::string>() != detail::kStagedDatabase) {
-      return fail(ErrorCode::kBadBackup,
-                  fmt::format("{} names a staged database other than {}: the plan was edited; "
-                              "make a new plan",
-                              path.string(), detail::kStagedDatabase),
-                  path.string());
-    }
-    p.staged_database = p.staging / detail::kStagedDatabase;
-    auto staged_hash = core::Digest128::from_hex(j.value("staged_database_xxh128", ""));
-    if (!staged_hash) {
-      return fail(ErrorCode::kBadBackup, fmt::format("{} holds a bad hash", path.string()));
-    }
-    p.staged_database_hash = *staged_hash;
-    RK_TRY_ASSIGN(p.staged_tree,
-                  plan_file_from_json(j.at("staged_tree"), p.staging, detail::kStagedTree, path));
-    RK_TRY_ASSIGN(p.live_tree,
-                  plan_file_from_json(j.at("live_tree"), p.staging, detail::kLiveTree, path));
-    if (const auto& c = j.at("chosen_documents"); !c.is_null()) {
-      RK_TRY_ASSIGN(auto file, plan_file_from_json(c, p.staging, detail::kChosenList, path));
-      p.chosen_documents = ChosenDocuments{*file, c.at("count").get<std::uint64_t>(),
-                                           c.at("replaced").get<std::uint64_t>(), nullptr};
-    }
-    // The staged paths must lie inside the plan folder (or its recorded documents staging):
-    // a plan is a file someone could edit.
-    if (auto d = j.value("staged_documents", ""); !d.empty()) p.staged_documents = d;
-    if (auto d = j.value("staged_files", ""); !d.empty()) p.staged_files = d;
-    auto inside = [](const fs::path& child, const fs::path& parent) {
-      auto rel = child.lexically_normal().lexically_relative(parent.lexically_normal());
-      return !rel.empty() && *rel.begin() != "..";
-    };
-    if (p.staged_documents &&
-        !inside(*p.staged_documents, p.staged_files ? *p.staged_files : p.staging)) {
-      return fail(ErrorCode::kBadBackup,
-                  fmt::format("{} names staged documents outside the plan", path.string()));
-    }
-    p.steps = j.value("steps", std::vector<std::string>{});
-    p.predicted_apply_seconds = j.value("predicted_apply_seconds", 0.0);
-    p.throughput = j.value("throughput", 0.0);
-    p.seconds = j.value("seconds", 0.0);
-    std::error_code ec;
-    if (!fs::exists(p.staged_database, ec)) {
-      return fail(ErrorCode::kNotFound,
-                  fmt::format("the plan's staged database {} is gone; make a new plan",
-                              p.staged_database.string()),
-                  p.staged_database.string());
-    }
-    return p;
+    RK_TRY(read_recorded(j, path, p));
+    RK_TRY(read_staged(j, path, p));
   } catch (const nlohmann::json::exception& e) {
     return fail(ErrorCode::kBadBackup, fmt::format("{} is damaged: {}", path.string(), e.what()),
                 path.string());
   }
+  std::error_code ec;
+  if (!fs::exists(p.staged_database, ec)) {
+    return fail(ErrorCode::kNotFound,
+                fmt::format("the plan's staged database {} is gone; make a new plan",
+                            p.staged_database.string()),
+                p.staged_database.string());
+  }
+  return p;
 }
 
 }  // namespace restorekit::restore

@@ -257,6 +257,33 @@ TEST_F(RestoreSafetyTest, PlanPathsRewrittenOutsideThePlanAreRefused) {
   EXPECT_EQ(read_file(decoy / "keep.txt"), "keep");
 }
 
+// Staged documents named outside the plan's folder, and a hash that is not one, are an edited
+// plan: load_plan refuses it by name, before apply reads anything.
+TEST_F(RestoreSafetyTest, StagedDocumentsOutsideThePlanOrABadHashAreRefused) {
+  auto decoy = scratch_ / "decoy-staged";
+  fs::create_directories(decoy);
+  write_file(decoy / "keep.txt", "keep");
+  auto p = kept_plan();
+  ASSERT_TRUE(p.safe());
+  auto j = read_json_file(*p.plan_dir / "plan.json");
+  ASSERT_FALSE(j.value("staged_documents", "").empty()) << "the kept plan stages documents";
+  j["staged_documents"] = decoy.string();
+  write_json_file(*p.plan_dir / "plan.json", j);
+  expect_refused(*p.plan_dir, "staged_documents outside the plan");
+  EXPECT_NE(last_refusal_.find("names staged documents outside the plan"), std::string::npos)
+      << last_refusal_;
+  EXPECT_EQ(read_file(decoy / "keep.txt"), "keep");
+
+  for (const std::string key : {"live_hash", "result_hash", "staged_database_xxh128"}) {
+    p = kept_plan();
+    j = read_json_file(*p.plan_dir / "plan.json");
+    j[key] = "not-a-hash";
+    write_json_file(*p.plan_dir / "plan.json", j);
+    expect_refused(*p.plan_dir, key + " not a hash");
+    EXPECT_NE(last_refusal_.find("holds a bad hash"), std::string::npos) << last_refusal_;
+  }
+}
+
 // The trees a plan keeps beside plan.json (what the staged documents and the live folder were)
 // are files someone could edit to hide a change: apply refuses one whose bytes are not those
 // plan.json records, and a plan.json that names another file. A plan of another version is
