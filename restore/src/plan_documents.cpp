@@ -32,26 +32,40 @@ class DocumentPlanner {
   // record restore) the chosen files replace theirs.
   Result<void> documents() {
     if (!p_.live_documents) return {};
+    RK_TRY_ASSIGN(bool any, choose_files());
+    if (!any) return {};
+    if (p_.document_files > 0) {  // none: live's documents are left alone
+      RK_TRY_ASSIGN(auto checks, documents_folder_checks(*p_.live_documents, walk_, root_));
+      for (auto& f : checks) p_.checks.push_back(std::move(f));
+    }
+    RK_TRY(compare_with_live());
+    if (p_.document_files == 0) {
+      p_.checks.push_back(finding("NO_DOCUMENTS", Severity::kInfo, root_,
+                                  "the backup holds no documents; the live documents folder is "
+                                  "left as it is"));
+      p_.live_documents.reset();
+      return {};
+    }
+    return keep_trees();
+  }
+
+  // The backup's documents the restore brings back (walk_, under root_), counted into the plan.
+  // @return false when a selective restore brings none back.
+  Result<bool> choose_files() {
     // The backup's files, walked from the pass's listing on disk; held in memory only where a
     // selective restore chooses among them.
-    auto is_database = [&](const core::EntryRecord& e) {
-      return std::any_of(in_.pass.databases.begin(), in_.pass.databases.end(),
-                         [&](const auto& db) { return db.entry == e.path; });
-    };
-    std::optional<Choice> choice;  // a selective restore's documents
-    diff::FileWalk walk = [&](const std::function<Result<void>(const core::EntryRecord&)>& fn) {
+    walk_ = [this](const std::function<Result<void>(const core::EntryRecord&)>& fn) {
       return in_.pass.listing->for_each([&](const core::StoredEntry& s) -> Result<void> {
-        return is_database(s.record) ? Result<void>{} : fn(s.record);
+        bool database = std::any_of(in_.pass.databases.begin(), in_.pass.databases.end(),
+                                    [&](const auto& db) { return db.entry == s.record.path; });
+        return database ? Result<void>{} : fn(s.record);
       });
     };
-    RK_TRY_ASSIGN(std::string root, diff::documents_root(o_.documents_root, walk));
-    auto is_document = [&](const core::EntryRecord& f) {
-      return f.type == core::EntryType::kFile && f.path.rfind(root, 0) == 0 &&
-             f.path.rfind("restorekit/", 0) != 0;
-    };
+    RK_TRY_ASSIGN(root_, diff::documents_root(o_.documents_root, walk_));
     auto count = [&](std::uint64_t& n, std::uint64_t& bytes) {
-      return walk([&](const core::EntryRecord& f) -> Result<void> {
-        if (is_document(f)) {
+      return walk_([&](const core::EntryRecord& f) -> Result<void> {
+        if (f.type == core::EntryType::kFile && f.path.rfind(root_, 0) == 0 &&
+            f.path.rfind("restorekit/", 0) != 0) {
           ++n;
           bytes += f.size.value_or(0);
         }
@@ -62,42 +76,41 @@ class DocumentPlanner {
     RK_TRY(count(all_files, out_.all_bytes));
     p_.document_files = all_files;
     p_.document_bytes = out_.all_bytes;
-    if (p_.selection.selective()) {
-      RK_TRY_ASSIGN(bool any, choose_documents(walk, root, choice));
-      if (!any) return {};
-      walk = choice->walk();
-      p_.document_files = 0;
-      p_.document_bytes = 0;
-      RK_TRY(count(p_.document_files, p_.document_bytes));
-    }
-    if (p_.document_files > 0) {  // none: live's documents are left alone
-      RK_TRY_ASSIGN(auto checks, documents_folder_checks(*p_.live_documents, walk, root));
-      for (auto& f : checks) p_.checks.push_back(std::move(f));
-    }
-    // Live's documents as they are now, kept where apply compares them again (it refuses if
-    // they change after this) or where the chosen files are placed among them.
-    std::optional<Tree> live;
+    if (!p_.selection.selective()) return true;
+    RK_TRY_ASSIGN(bool any, choose_documents(walk_, root_, choice_));
+    if (!any) return false;
+    walk_ = choice_->walk();
+    p_.document_files = 0;
+    p_.document_bytes = 0;
+    RK_TRY(count(p_.document_files, p_.document_bytes));
+    return true;
+  }
+
+  // What the restore changes in live's folder (p_.effects.documents). Live's documents as they
+  // are now are kept (live_) where apply compares them again (it refuses if they change after
+  // this) or where the chosen files are placed among them.
+  Result<void> compare_with_live() {
     if (out_.by_file || in_.staged) {
-      RK_TRY_ASSIGN(live, Tree::create(p_.staging / kLiveTree));
+      RK_TRY_ASSIGN(live_, Tree::create(p_.staging / kLiveTree));
     }
     std::error_code ec;
     fs::path live_docs = *p_.live_documents;
     if (!fs::exists(live_docs, ec)) {  // nothing there yet: everything is revived
       live_docs = p_.staging / "no-documents";
       fs::create_directories(live_docs, ec);
-    } else if (live) {  // a tenant restore needs names and kinds: diff reads the chosen files
-      RK_TRY(scan_tree(live_docs, out_.by_file ? HashFiles::kNo : HashFiles::kYes, *live));
+    } else if (live_) {  // a tenant restore needs names and kinds: diff reads the chosen files
+      RK_TRY(scan_tree(live_docs, out_.by_file ? HashFiles::kNo : HashFiles::kYes, *live_));
     }
     diff::LiveHashes scanned;  // each live file is read once (the scan hashed them)
-    if (live && !out_.by_file) {
+    if (live_ && !out_.by_file) {
       scanned = [&](const std::string& rel) -> std::optional<core::Digest128> {
-        auto e = live->find(rel);
+        auto e = live_->find(rel);
         return e && *e ? (*e)->hash : std::nullopt;
       };
     }
     RK_TRY_ASSIGN(p_.effects.documents,
                   diff::diff_documents(
-                      walk, root, live_docs, o_.diff.sample_rows, scanned,
+                      walk_, root_, live_docs, o_.diff.sample_rows, scanned,
                       out_.by_file ? diff::LiveScope::kTheseFiles : diff::LiveScope::kWholeFolder));
     for (const auto& [a, b] : p_.effects.documents->live_duplicates) {
       p_.checks.push_back(finding(
@@ -106,26 +119,24 @@ class DocumentPlanner {
                       "spellings (NFC and NFD); the restore replaces both with the backup's",
                       a, b)));
     }
-    if (p_.document_files == 0) {
-      p_.checks.push_back(finding("NO_DOCUMENTS", Severity::kInfo, root,
-                                  "the backup holds no documents; the live documents folder is "
-                                  "left as it is"));
-      p_.live_documents.reset();
-      return {};
+    return {};
+  }
+
+  // The files apply checks the plan against: where the chosen documents go, live's tree, and
+  // the staged tree (pruned to the chosen files).
+  Result<void> keep_trees() {
+    if (out_.by_file) RK_TRY(place_chosen(*choice_, root_, *live_));
+    if (live_) {
+      RK_TRY_ASSIGN(p_.live_tree, std::move(*live_).save());
     }
-    if (out_.by_file) RK_TRY(place_chosen(*choice, root, *live));
-    if (live) {
-      RK_TRY_ASSIGN(p_.live_tree, std::move(*live).save());
-    }
-    if (in_.staged) {
-      std::string sub = root;
-      if (!sub.empty() && sub.back() == '/') sub.pop_back();
-      p_.staged_documents = sub.empty() ? in_.files_dir : in_.files_dir / sub;
-      RK_TRY_ASSIGN(auto staged, Tree::create(p_.staging / kStagedTree));
-      RK_TRY(add_listing(walk, root, staged));
-      if (out_.by_file) RK_TRY(prune_staged(staged));
-      RK_TRY_ASSIGN(p_.staged_tree, std::move(staged).save());
-    }
+    if (!in_.staged) return {};
+    std::string sub = root_;
+    if (!sub.empty() && sub.back() == '/') sub.pop_back();
+    p_.staged_documents = sub.empty() ? in_.files_dir : in_.files_dir / sub;
+    RK_TRY_ASSIGN(auto staged, Tree::create(p_.staging / kStagedTree));
+    RK_TRY(add_listing(walk_, root_, staged));
+    if (out_.by_file) RK_TRY(prune_staged(staged));
+    RK_TRY_ASSIGN(p_.staged_tree, std::move(staged).save());
     return {};
   }
 
@@ -259,6 +270,10 @@ class DocumentPlanner {
   const DocumentsInput& in_;
   const PlanOptions& o_;
   DocumentsOutcome out_;
+  diff::FileWalk walk_;           // the documents the restore brings back
+  std::string root_;              // the documents folder's path in the backup
+  std::optional<Choice> choice_;  // a selective restore's documents
+  std::optional<Tree> live_;      // live's documents, where apply needs them again
 };
 
 }  // namespace
