@@ -124,59 +124,51 @@ void journaled_steps_ahead() {
   core::set_query_cancel(CancelToken());
 }
 
-int run_restore(const RestoreArgs& a) {
-  int modes =
-      int(a.dry_run) + int(a.yes) + int(!a.apply.empty()) + int(a.rollback) + int(a.recover);
-  if (modes != 1) {
-    return report_error(a.common, kSchema,
-                        usage("say what to do: --dry-run (plan only), --yes (plan and restore), "
-                              "--apply PLAN, --rollback or --recover — exactly one"));
+int run_recover(const RestoreArgs& a, const std::string& live) {
+  journaled_steps_ahead();
+  auto r = restore::recover(live);
+  if (!r) return report_error(a.common, kSchema, r.error());
+  if (a.common.json) {
+    print_json(recover_json(*r));
+  } else if (!a.common.quiet) {
+    render_recover_text(*r, std::cout);
   }
-  auto inputs = load_backup_inputs(a.common, a.limits);
-  if (!inputs) return report_error(a.common, kSchema, inputs.error());
-  restore::ApplyOptions apply_options;
-  apply_options.keep_snapshots = a.keep_snapshots;
-  apply_options.cancel = interrupt_token();  // honoured by apply up to its commit point
-  std::string live = live_path(a, inputs->profile);
-  if ((a.rollback || a.recover) && live.empty()) {
-    return report_error(a.common, kSchema, usage("give the live database with --live DB"));
-  }
-  if (a.recover) {
-    journaled_steps_ahead();
-    auto r = restore::recover(live);
-    if (!r) return report_error(a.common, kSchema, r.error());
-    if (a.common.json) {
-      print_json(recover_json(*r));
-    } else if (!a.common.quiet) {
-      render_recover_text(*r, std::cout);
-    }
-    return kExitOk;
-  }
+  return kExitOk;
+}
+
+int run_rollback(const RestoreArgs& a, const std::string& live,
+                 const restore::ApplyOptions& apply_options) {
+  journaled_steps_ahead();
+  auto r = restore::rollback(live, apply_options);
+  if (!r) return report_error(a.common, kSchema, r.error());
   RestoreOutcome outcome;
-  if (a.rollback) {
-    journaled_steps_ahead();
-    auto r = restore::rollback(live, apply_options);
-    if (!r) return report_error(a.common, kSchema, r.error());
-    outcome.applied = std::move(*r);
-    return finish(a, outcome);
+  outcome.applied = std::move(*r);
+  return finish(a, outcome);
+}
+
+// --apply PLAN: a plan kept by an earlier dry run.
+int run_kept_plan(const RestoreArgs& a, const restore::ApplyOptions& apply_options) {
+  auto p = restore::load_plan(a.apply);
+  if (!p) return report_error(a.common, kSchema, p.error());
+  RestoreOutcome outcome;
+  outcome.plan = std::move(*p);
+  if (auto held = restore::hold_chosen_documents(*outcome.plan); !held) {
+    return report_error(a.common, kSchema, held.error());
   }
-  if (!a.apply.empty()) {
-    auto p = restore::load_plan(a.apply);
-    if (!p) return report_error(a.common, kSchema, p.error());
-    outcome.plan = std::move(*p);
-    if (auto held = restore::hold_chosen_documents(*outcome.plan); !held) {
-      return report_error(a.common, kSchema, held.error());
-    }
-    journaled_steps_ahead();
-    auto r = restore::apply(*outcome.plan, apply_options);
-    if (!r) return report_error(a.common, kSchema, r.error());
-    outcome.applied = std::move(*r);
-    return finish(a, outcome);
-  }
+  journaled_steps_ahead();
+  auto r = restore::apply(*outcome.plan, apply_options);
+  if (!r) return report_error(a.common, kSchema, r.error());
+  outcome.applied = std::move(*r);
+  return finish(a, outcome);
+}
+
+// --dry-run, or --yes: plan, then apply a safe plan at once.
+int run_plan(const RestoreArgs& a, BackupInputs inputs,
+             const restore::ApplyOptions& apply_options) {
   if (a.backup.empty()) {
     return report_error(a.common, kSchema, usage("give the backup to restore from"));
   }
-  auto options = plan_options(a, std::move(*inputs));
+  auto options = plan_options(a, std::move(inputs));
   if (!options) return report_error(a.common, kSchema, options.error());
   if (options->live.empty()) {
     return report_error(a.common, kSchema,
@@ -188,6 +180,7 @@ int run_restore(const RestoreArgs& a) {
   auto p = restore::plan(a.backup, *options);
   bar.clear();
   if (!p) return report_error(a.common, kSchema, p.error());
+  RestoreOutcome outcome;
   outcome.plan = std::move(*p);
   outcome.dry_run = a.dry_run;
   if (a.yes) {
@@ -208,6 +201,29 @@ int run_restore(const RestoreArgs& a) {
   if (a.yes && !outcome.applied) restore::discard(*outcome.plan);
   if (outcome.applied && !outcome.applied->applied) restore::discard(*outcome.plan);
   return finish(a, outcome);
+}
+
+int run_restore(const RestoreArgs& a) {
+  int modes =
+      int(a.dry_run) + int(a.yes) + int(!a.apply.empty()) + int(a.rollback) + int(a.recover);
+  if (modes != 1) {
+    return report_error(a.common, kSchema,
+                        usage("say what to do: --dry-run (plan only), --yes (plan and restore), "
+                              "--apply PLAN, --rollback or --recover — exactly one"));
+  }
+  auto inputs = load_backup_inputs(a.common, a.limits);
+  if (!inputs) return report_error(a.common, kSchema, inputs.error());
+  restore::ApplyOptions apply_options;
+  apply_options.keep_snapshots = a.keep_snapshots;
+  apply_options.cancel = interrupt_token();  // honoured by apply up to its commit point
+  std::string live = live_path(a, inputs->profile);
+  if ((a.rollback || a.recover) && live.empty()) {
+    return report_error(a.common, kSchema, usage("give the live database with --live DB"));
+  }
+  if (a.recover) return run_recover(a, live);
+  if (a.rollback) return run_rollback(a, live, apply_options);
+  if (!a.apply.empty()) return run_kept_plan(a, apply_options);
+  return run_plan(a, std::move(*inputs), apply_options);
 }
 
 }  // namespace
