@@ -397,6 +397,53 @@ int run_forget(const CatalogArgs& a) {
   return kExitOk;
 }
 
+void print_status_json(const catalog::Index::Round& r, catalog::RoundProgress& progress,
+                       std::int64_t now) {
+  json list = json::array();
+  for (const auto& [name, w] : progress.workers) {
+    list.push_back(
+        {{"name", name},
+         {"done", w.done},
+         {"holding", w.holding},
+         {"heartbeat_ms_ago", w.heartbeat_ms ? json(now - *w.heartbeat_ms) : json(nullptr)}});
+  }
+  auto& states = progress.states;
+  print_json({{"schema", kSchema},
+              {"command", "status"},
+              {"round",
+               {{"id", r.id},
+                {"started_at", r.started_at},
+                {"finished_at", r.finished_at ? json(*r.finished_at) : json(nullptr)},
+                {"archives", r.items.size()},
+                {"todo", states["todo"]},
+                {"claimed", states["claimed"]},
+                {"expired", states["expired"]},
+                {"done", states["done"]},
+                {"verdicts", progress.verdicts},
+                {"workers", list}}}});
+}
+
+void print_status_text(const catalog::Index::Round& r, catalog::RoundProgress& progress,
+                       std::int64_t now) {
+  auto& states = progress.states;
+  auto& verdicts = progress.verdicts;
+  fmt::print(
+      "round {} started {} UTC{}: {} of {} done ({} intact, {} damaged, {} locked, {} "
+      "errors), {} claimed, {} claims expired, {} to do\n",
+      r.id, utc_minute(r.started_at),
+      r.finished_at ? fmt::format(", finished {} UTC", utc_minute(*r.finished_at)) : "",
+      states["done"], r.items.size(), verdicts["intact"], verdicts["damaged"], verdicts["locked"],
+      verdicts["error"], states["claimed"], states["expired"], states["todo"]);
+  if (progress.workers.empty()) return;
+  fmt::print("{:<32} {:>6}  {:>10}  {}\n", "worker", "done", "heartbeat", "holding");
+  for (const auto& [name, w] : progress.workers) {
+    fmt::print(
+        "{:<32} {:>6}  {:>10}  {}\n", core::escape_name(name), w.done,
+        w.heartbeat_ms ? fmt::format("{:.1f} s ago", (now - *w.heartbeat_ms) / 1000.0) : "-",
+        w.holding.empty() ? "-" : core::escape_name(fmt::format("{}", fmt::join(w.holding, ", "))));
+  }
+}
+
 // The last verify round across workers: how far it is, who holds what.
 int run_status(const CatalogArgs& a) {
   std::optional<catalog::Index> index;
@@ -416,47 +463,10 @@ int run_status(const CatalogArgs& a) {
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
   auto progress = catalog::progress_of(r, now, static_cast<std::int64_t>(a.claim_ttl * 1000));
-  auto& states = progress.states;
-  auto& verdicts = progress.verdicts;
-  const auto& workers = progress.workers;
   if (a.common.json) {
-    json list = json::array();
-    for (const auto& [name, w] : workers) {
-      list.push_back(
-          {{"name", name},
-           {"done", w.done},
-           {"holding", w.holding},
-           {"heartbeat_ms_ago", w.heartbeat_ms ? json(now - *w.heartbeat_ms) : json(nullptr)}});
-    }
-    print_json({{"schema", kSchema},
-                {"command", "status"},
-                {"round",
-                 {{"id", r.id},
-                  {"started_at", r.started_at},
-                  {"finished_at", r.finished_at ? json(*r.finished_at) : json(nullptr)},
-                  {"archives", r.items.size()},
-                  {"todo", states["todo"]},
-                  {"claimed", states["claimed"]},
-                  {"expired", states["expired"]},
-                  {"done", states["done"]},
-                  {"verdicts", verdicts},
-                  {"workers", list}}}});
-    return kExitOk;
-  }
-  fmt::print(
-      "round {} started {} UTC{}: {} of {} done ({} intact, {} damaged, {} locked, {} "
-      "errors), {} claimed, {} claims expired, {} to do\n",
-      r.id, utc_minute(r.started_at),
-      r.finished_at ? fmt::format(", finished {} UTC", utc_minute(*r.finished_at)) : "",
-      states["done"], r.items.size(), verdicts["intact"], verdicts["damaged"], verdicts["locked"],
-      verdicts["error"], states["claimed"], states["expired"], states["todo"]);
-  if (workers.empty()) return kExitOk;
-  fmt::print("{:<32} {:>6}  {:>10}  {}\n", "worker", "done", "heartbeat", "holding");
-  for (const auto& [name, w] : workers) {
-    fmt::print(
-        "{:<32} {:>6}  {:>10}  {}\n", core::escape_name(name), w.done,
-        w.heartbeat_ms ? fmt::format("{:.1f} s ago", (now - *w.heartbeat_ms) / 1000.0) : "-",
-        w.holding.empty() ? "-" : core::escape_name(fmt::format("{}", fmt::join(w.holding, ", "))));
+    print_status_json(r, progress, now);
+  } else {
+    print_status_text(r, progress, now);
   }
   return kExitOk;
 }
@@ -474,28 +484,74 @@ std::string compared(const catalog::RowVersion& v) {
   return fmt::format("{}", fmt::join(parts, "; "));
 }
 
-int run_where(const CatalogArgs& a) {
+// The row the command looks for: TABLE:KEY, or --where TABLE 'CONDITION'.
+Result<catalog::RowQuery> row_query(const CatalogArgs& a) {
   catalog::RowQuery query;
   if (!a.where.empty()) {
     if (!a.row.empty() || a.where.size() != 2) {
-      return report_error(a.common, kSchema,
-                          Error(ErrorCode::kInvalidArgument,
-                                "give one row, TABLE:KEY, or --where TABLE 'CONDITION'"));
+      return fail(ErrorCode::kInvalidArgument,
+                  "give one row, TABLE:KEY, or --where TABLE 'CONDITION'");
     }
     query.table = a.where[0];
     query.sql = a.where[1];
-  } else {
-    if (a.row.empty()) {
-      return report_error(a.common, kSchema,
-                          Error(ErrorCode::kInvalidArgument,
-                                "say which row: TABLE:KEY (e.g. persons:42) or --where TABLE "
-                                "'CONDITION'"));
-    }
-    auto row = parse_row(a.row);
-    if (!row) return report_error(a.common, kSchema, row.error());
-    query.table = row->table;
-    query.key = row->key;
+    return query;
   }
+  if (a.row.empty()) {
+    return fail(ErrorCode::kInvalidArgument,
+                "say which row: TABLE:KEY (e.g. persons:42) or --where TABLE 'CONDITION'");
+  }
+  RK_TRY_ASSIGN(auto row, parse_row(a.row));
+  query.table = row.table;
+  query.key = row.key;
+  return query;
+}
+
+void print_where_json(const catalog::RowQuery& query,
+                      const std::vector<catalog::RowVersion>& found) {
+  json list = json::array();
+  for (const auto& v : found) {
+    json values = json::object();
+    for (const auto& [column, value] : v.values) values[column] = value;
+    list.push_back({{"path", v.backup.summary.path},
+                    {"created", v.backup.created},
+                    {"status", catalog::status_name(v.backup.status)},
+                    {"read", v.read},
+                    {"error", v.error.empty() ? json(nullptr) : json(v.error)},
+                    {"keys", v.keys},
+                    {"values", values},
+                    {"compared_with", v.compared_with ? json(*v.compared_with) : json(nullptr)},
+                    {"changed", v.changed},
+                    {"only_here", v.only_here},
+                    {"only_newer", v.only_newer},
+                    {"from_index", v.from_index},
+                    {"seconds", v.seconds}});
+  }
+  print_json({{"schema", kSchema},
+              {"command", "where"},
+              {"table", query.table},
+              {"key", query.sql ? json(nullptr) : json(query.key)},
+              {"where", query.sql ? json(*query.sql) : json(nullptr)},
+              {"backups", list}});
+}
+
+void print_where_text(const catalog::RowQuery& query,
+                      const std::vector<catalog::RowVersion>& found) {
+  fmt::print("{:<16}  {:<10} {:>6}  {:<40} {:>7}  {}\n", "created (UTC)", "status", "holds",
+             "against the next newer backup", "time", "path");
+  for (const auto& v : found) {
+    std::string holds = !v.read          ? "?"
+                        : v.keys.empty() ? "no"
+                        : query.sql      ? fmt::format("{}", v.keys.size())
+                                         : "yes";
+    fmt::print("{:<16}  {:<10} {:>6}  {:<40} {:>6.2f}s  {}\n", utc_minute(v.backup.created),
+               catalog::status_name(v.backup.status), holds, core::escape_name(compared(v)),
+               v.seconds, core::escape_name(v.backup.summary.path));
+  }
+}
+
+int run_where(const CatalogArgs& a) {
+  auto query = row_query(a);
+  if (!query) return report_error(a.common, kSchema, query.error());
   std::optional<catalog::Index> index;
   if (int rc = need_index(a, index)) return rc;
   auto inputs = load_backup_inputs(a.common, a.limits);
@@ -508,52 +564,19 @@ int run_where(const CatalogArgs& a) {
   o.root = a.catalog_root();
   o.progress = bar.callback();
   o.cancel = interrupt_token();
-  auto found = catalog::where(*index, query, o);
+  auto found = catalog::where(*index, *query, o);
   bar.clear();
   if (!found) return report_error(a.common, kSchema, found.error());
   bool anywhere =
       std::any_of(found->begin(), found->end(), [](const auto& v) { return !v.keys.empty(); });
   if (a.common.json) {
-    json list = json::array();
-    for (const auto& v : *found) {
-      json values = json::object();
-      for (const auto& [column, value] : v.values) values[column] = value;
-      list.push_back({{"path", v.backup.summary.path},
-                      {"created", v.backup.created},
-                      {"status", catalog::status_name(v.backup.status)},
-                      {"read", v.read},
-                      {"error", v.error.empty() ? json(nullptr) : json(v.error)},
-                      {"keys", v.keys},
-                      {"values", values},
-                      {"compared_with", v.compared_with ? json(*v.compared_with) : json(nullptr)},
-                      {"changed", v.changed},
-                      {"only_here", v.only_here},
-                      {"only_newer", v.only_newer},
-                      {"from_index", v.from_index},
-                      {"seconds", v.seconds}});
-    }
-    print_json({{"schema", kSchema},
-                {"command", "where"},
-                {"table", query.table},
-                {"key", query.sql ? json(nullptr) : json(query.key)},
-                {"where", query.sql ? json(*query.sql) : json(nullptr)},
-                {"backups", list}});
+    print_where_json(*query, *found);
   } else if (!a.common.quiet || !anywhere) {
-    fmt::print("{:<16}  {:<10} {:>6}  {:<40} {:>7}  {}\n", "created (UTC)", "status", "holds",
-               "against the next newer backup", "time", "path");
-    for (const auto& v : *found) {
-      std::string holds = !v.read          ? "?"
-                          : v.keys.empty() ? "no"
-                          : query.sql      ? fmt::format("{}", v.keys.size())
-                                           : "yes";
-      fmt::print("{:<16}  {:<10} {:>6}  {:<40} {:>6.2f}s  {}\n", utc_minute(v.backup.created),
-                 catalog::status_name(v.backup.status), holds, core::escape_name(compared(v)),
-                 v.seconds, core::escape_name(v.backup.summary.path));
-    }
+    print_where_text(*query, *found);
     if (!anywhere) {
       fmt::print(stderr, "no backup in the catalog holds {}\n",
-                 query.sql ? fmt::format("a row of {} where {}", query.table, *query.sql)
-                           : fmt::format("{}:{}", query.table, fmt::join(query.key, ",")));
+                 query->sql ? fmt::format("a row of {} where {}", query->table, *query->sql)
+                            : fmt::format("{}:{}", query->table, fmt::join(query->key, ",")));
     }
   }
   return anywhere ? kExitOk : kExitProblems;
@@ -561,26 +584,21 @@ int run_where(const CatalogArgs& a) {
 
 }  // namespace
 
-void setup_catalog(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand(
-      "catalog", "Triage many backups: index them, verify them, find the newest intact one");
-  cmd->require_subcommand(1);
-  auto args = std::make_shared<CatalogArgs>();
-  auto add_common = [&](CLI::App* sub) {
-    add_common_flags(*sub, args->common, /*catalog=*/true, /*profile=*/true);
-  };
-  auto add_root = [&](CLI::App* sub) {
-    sub->add_option("--root", args->root,
-                    "the folder the catalog names backups relative to (a NAS share: each "
-                    "machine gives its own mount point)");
-  };
-  auto* add = cmd->add_subcommand("add", "index backups (files, or folders recursively)");
-  add->add_option("paths", args->paths, "backup files or folders")->required();
-  add_root(add);
-  add_common(add);
-  add_limit_flags(*add, args->limits);
-  add->callback([args, &exit_code] { exit_code = run_add(*args); });
+namespace {
 
+using Args = std::shared_ptr<CatalogArgs>;
+
+void add_common(CLI::App* sub, const Args& args) {
+  add_common_flags(*sub, args->common, /*catalog=*/true, /*profile=*/true);
+}
+
+void add_root(CLI::App* sub, const Args& args) {
+  sub->add_option("--root", args->root,
+                  "the folder the catalog names backups relative to (a NAS share: each "
+                  "machine gives its own mount point)");
+}
+
+void setup_catalog_verify(CLI::App* cmd, const Args& args, int& exit_code) {
   auto* verify = cmd->add_subcommand(
       "verify",
       "verify every backup not verified since it changed; exit 1 while the catalog holds a "
@@ -602,27 +620,13 @@ void setup_catalog(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   verify->add_option("--worker-name", args->worker_name,
                      "with --worker: the name status shows (default host:pid)");
-  add_root(verify);
-  add_common(verify);
+  add_root(verify, args);
+  add_common(verify, args);
   add_limit_flags(*verify, args->limits);
   verify->callback([args, &exit_code] { exit_code = run_verify_all(*args); });
+}
 
-  auto* list = cmd->add_subcommand("list", "one line per backup, newest first, with status");
-  add_root(list);
-  add_common(list);
-  list->callback([args, &exit_code] { exit_code = run_list(*args, false); });
-
-  auto* best = cmd->add_subcommand("best", "print the newest intact backup (exit 1 if none)");
-  add_root(best);
-  add_common(best);
-  best->callback([args, &exit_code] { exit_code = run_list(*args, true); });
-
-  auto* find = cmd->add_subcommand("find", "which backups hold entries matching a glob");
-  find->add_option("pattern", args->pattern, "glob, e.g. '*.pdf' or 'docs/acme/*'")->required();
-  find->add_option("--limit", args->limit, "at most N matches")->capture_default_str();
-  add_common(find);
-  find->callback([args, &exit_code] { exit_code = run_find(*args); });
-
+void setup_catalog_where(CLI::App* cmd, const Args& args, int& exit_code) {
   auto* where = cmd->add_subcommand(
       "where",
       "which backups hold a row (TABLE:KEY, or --where TABLE 'CONDITION'), newest first, and "
@@ -633,16 +637,54 @@ void setup_catalog(CLI::App& app, int& exit_code) {
                    "TABLE 'CONDITION': the rows an SQL condition chooses, instead of a key")
       ->expected(2);
   where->add_option("--limit", args->backups, "only the newest N backups");
-  add_root(where);
-  add_common(where);
+  add_root(where, args);
+  add_common(where, args);
   add_limit_flags(*where, args->limits);
   where->callback([args, &exit_code] { exit_code = run_where(*args); });
+}
+
+// list, best and find: what the catalog holds.
+void setup_catalog_listings(CLI::App* cmd, const Args& args, int& exit_code) {
+  auto* list = cmd->add_subcommand("list", "one line per backup, newest first, with status");
+  add_root(list, args);
+  add_common(list, args);
+  list->callback([args, &exit_code] { exit_code = run_list(*args, false); });
+
+  auto* best = cmd->add_subcommand("best", "print the newest intact backup (exit 1 if none)");
+  add_root(best, args);
+  add_common(best, args);
+  best->callback([args, &exit_code] { exit_code = run_list(*args, true); });
+
+  auto* find = cmd->add_subcommand("find", "which backups hold entries matching a glob");
+  find->add_option("pattern", args->pattern, "glob, e.g. '*.pdf' or 'docs/acme/*'")->required();
+  find->add_option("--limit", args->limit, "at most N matches")->capture_default_str();
+  add_common(find, args);
+  find->callback([args, &exit_code] { exit_code = run_find(*args); });
+}
+
+}  // namespace
+
+void setup_catalog(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand(
+      "catalog", "Triage many backups: index them, verify them, find the newest intact one");
+  cmd->require_subcommand(1);
+  auto args = std::make_shared<CatalogArgs>();
+  auto* add = cmd->add_subcommand("add", "index backups (files, or folders recursively)");
+  add->add_option("paths", args->paths, "backup files or folders")->required();
+  add_root(add, args);
+  add_common(add, args);
+  add_limit_flags(*add, args->limits);
+  add->callback([args, &exit_code] { exit_code = run_add(*args); });
+
+  setup_catalog_verify(cmd, args, exit_code);
+  setup_catalog_listings(cmd, args, exit_code);
+  setup_catalog_where(cmd, args, exit_code);
 
   auto* forget = cmd->add_subcommand("forget", "remove backups from the catalog");
   forget->add_option("paths", args->paths, "backup files");
   forget->add_flag("--stale", args->stale, "also every backup whose file is gone");
-  add_root(forget);
-  add_common(forget);
+  add_root(forget, args);
+  add_common(forget, args);
   forget->callback([args, &exit_code] { exit_code = run_forget(*args); });
 
   auto* status = cmd->add_subcommand(
@@ -650,7 +692,7 @@ void setup_catalog(CLI::App& app, int& exit_code) {
   status
       ->add_option("--claim-ttl", args->claim_ttl, "seconds after which a claim counts as expired")
       ->capture_default_str();
-  add_common(status);
+  add_common(status, args);
   status->callback([args, &exit_code] { exit_code = run_status(*args); });
 }
 
