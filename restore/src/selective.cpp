@@ -100,6 +100,57 @@ Result<std::vector<Target>> choose_tables(const core::DatabaseSummary& live,
   return out;
 }
 
+// Replaces a table's rows (a tenant's, where the table has the tenant column) with the
+// backup's, attached as rk_backup.
+Result<TableChange> replace_rows(core::Database& target, const Target& t, const Selection& sel) {
+  std::string marks;
+  for (std::size_t i = 0; i < sel.tenants.size(); ++i) marks += i ? ",?" : "?";
+  TableChange c{t.live->name};
+  std::string q = core::quote_identifier(t.live->name);
+  std::string cols;
+  for (const auto& col : t.columns)
+    cols += (cols.empty() ? "" : ", ") + core::quote_identifier(col);
+  std::string where;
+  std::vector<std::string> none;
+  if (t.tenant_column) {
+    where = fmt::format(" WHERE {} IN ({})", core::quote_identifier(*t.tenant_column), marks);
+    if (sel.drop_other_tenants) {
+      RK_TRY_ASSIGN(auto others,
+                    run_counted(target,
+                                fmt::format("DELETE FROM main.{} WHERE {} NOT IN ({})", q,
+                                            core::quote_identifier(*t.tenant_column), marks),
+                                sel.tenants));
+      c.deleted += others;
+    }
+  }
+  const auto& ids = t.tenant_column ? sel.tenants : none;
+  RK_TRY_ASSIGN(auto deleted,
+                run_counted(target, fmt::format("DELETE FROM main.{}{}", q, where), ids));
+  c.deleted += deleted;
+  RK_TRY_ASSIGN(c.inserted,
+                run_counted(target,
+                            fmt::format("INSERT INTO main.{} ({}) SELECT {} FROM rk_backup.{}{}", q,
+                                        cols, cols, q, where),
+                            ids));
+  return c;
+}
+
+// The rows whose foreign keys point nowhere after the restore that did not before, per table.
+void count_orphans(std::map<std::string, std::uint64_t>& before,
+                   const std::map<std::string, std::uint64_t>& after,
+                   std::vector<TableChange>& changes) {
+  for (const auto& orphan : after) {
+    const std::string& table = orphan.first;  // not a structured binding: clang 14 (the fuzz
+                                              // build) cannot capture one in the lambda
+    std::uint64_t had = before.count(table) ? before[table] : 0;
+    if (orphan.second <= had) continue;
+    auto it = std::find_if(changes.begin(), changes.end(),
+                           [&](const auto& c) { return c.table == table; });
+    if (it == changes.end()) it = changes.insert(changes.end(), TableChange{table});
+    it->orphaned = orphan.second - had;
+  }
+}
+
 }  // namespace
 
 // Rows of each table whose foreign keys point nowhere (PRAGMA foreign_key_check).
@@ -148,49 +199,12 @@ Result<std::vector<TableChange>> run_selective(core::Database& target, const fs:
       RK_TRY_ASSIGN(changes, run_records(target, live_summary, backup_summary, backup_db, sel,
                                          references, list));
     }
-    std::string marks;
-    for (std::size_t i = 0; i < sel.tenants.size(); ++i) marks += i ? ",?" : "?";
     for (const auto& t : targets) {
-      TableChange c{t.live->name};
-      std::string q = core::quote_identifier(t.live->name);
-      std::string cols;
-      for (const auto& col : t.columns)
-        cols += (cols.empty() ? "" : ", ") + core::quote_identifier(col);
-      std::string where;
-      std::vector<std::string> none;
-      if (t.tenant_column) {
-        where = fmt::format(" WHERE {} IN ({})", core::quote_identifier(*t.tenant_column), marks);
-        if (sel.drop_other_tenants) {
-          RK_TRY_ASSIGN(auto others,
-                        run_counted(target,
-                                    fmt::format("DELETE FROM main.{} WHERE {} NOT IN ({})", q,
-                                                core::quote_identifier(*t.tenant_column), marks),
-                                    sel.tenants));
-          c.deleted += others;
-        }
-      }
-      const auto& ids = t.tenant_column ? sel.tenants : none;
-      RK_TRY_ASSIGN(auto deleted,
-                    run_counted(target, fmt::format("DELETE FROM main.{}{}", q, where), ids));
-      c.deleted += deleted;
-      RK_TRY_ASSIGN(c.inserted, run_counted(target,
-                                            fmt::format("INSERT INTO main.{} ({}) SELECT {} FROM "
-                                                        "rk_backup.{}{}",
-                                                        q, cols, cols, q, where),
-                                            ids));
+      RK_TRY_ASSIGN(auto c, replace_rows(target, t, sel));
       changes.push_back(std::move(c));
     }
     RK_TRY_ASSIGN(auto after, fk_violations(target));
-    for (const auto& orphan : after) {
-      const std::string& table = orphan.first;  // not a structured binding: clang 14 (the fuzz
-                                                // build) cannot capture one in the lambda
-      std::uint64_t had = before.count(table) ? before[table] : 0;
-      if (orphan.second <= had) continue;
-      auto it = std::find_if(changes.begin(), changes.end(),
-                             [&](const auto& c) { return c.table == table; });
-      if (it == changes.end()) it = changes.insert(changes.end(), TableChange{table});
-      it->orphaned = orphan.second - had;
-    }
+    count_orphans(before, after, changes);
     return target.exec("COMMIT");
   };
   auto done = body();
