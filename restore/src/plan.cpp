@@ -150,31 +150,19 @@ class Planner {
       if (o_.stage_dir) others.push_back(*o_.stage_dir);
       RK_TRY(detail::check_layout(p_.live, *p_.live_documents, others));
     }
+    return make_staging();
+  }
+
+  // The plan's folder (a kept plan's, or a temporary one) and, where documents are staged, the
+  // folder they go to.
+  Result<void> make_staging() {
+    std::error_code ec;
     auto state = core::restore_state_dir(p_.live);
     fs::create_directories(state, ec);
     fs::permissions(state, fs::perms::owner_all, ec);
     if (o_.plan_out) {
-      const auto& dir = *o_.plan_out;
-      if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
-        return fail(
-            ErrorCode::kInvalidArgument,
-            fmt::format("plan folder {} exists and is not empty; give a new folder", dir.string()),
-            dir.string());
-      }
-      fs::create_directories(dir, ec);
-      if (ec) {
-        return fail(ErrorCode::kIo, fmt::format("cannot create {}: {}", dir.string(), ec.message()),
-                    dir.string());
-      }
-      fs::permissions(dir, fs::perms::owner_all, ec);  // apply refuses a plan others can write
-      if (device_of(dir) != device_of(state)) {
-        return fail(ErrorCode::kInvalidArgument,
-                    fmt::format("plan folder {} is not on the live database's filesystem; the "
-                                "staged data must be, so that apply is a copy and a rename",
-                                dir.string()),
-                    dir.string());
-      }
-      p_.staging = fs::absolute(dir);
+      RK_TRY(make_plan_folder(*o_.plan_out, state));
+      p_.staging = fs::absolute(*o_.plan_out);
     } else if (o_.stage_documents) {
       RK_TRY_ASSIGN(p_.staging, make_temp_dir(state, "staging-"));
     } else {
@@ -193,6 +181,31 @@ class Planner {
             make_temp_dir(parent, "." + p_.live_documents->filename().string() + ".restorekit-"));
         p_.staged_files = files_dir_;
       }
+    }
+    return {};
+  }
+
+  // A kept plan's folder: new or empty, private, and on live's filesystem (beside `state`).
+  static Result<void> make_plan_folder(const fs::path& dir, const fs::path& state) {
+    std::error_code ec;
+    if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+      return fail(
+          ErrorCode::kInvalidArgument,
+          fmt::format("plan folder {} exists and is not empty; give a new folder", dir.string()),
+          dir.string());
+    }
+    fs::create_directories(dir, ec);
+    if (ec) {
+      return fail(ErrorCode::kIo, fmt::format("cannot create {}: {}", dir.string(), ec.message()),
+                  dir.string());
+    }
+    fs::permissions(dir, fs::perms::owner_all, ec);  // apply refuses a plan others can write
+    if (device_of(dir) != device_of(state)) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("plan folder {} is not on the live database's filesystem; the "
+                              "staged data must be, so that apply is a copy and a rename",
+                              dir.string()),
+                  dir.string());
     }
     return {};
   }
