@@ -239,6 +239,24 @@ class Extraction {
     report_.listing = table_;
     Extractor extractor(o_, *table_, findings_, temp ? temp->path() : fs::path());
     RK_TRY_ASSIGN(auto reader, core::ArchiveReader::open(archive_, o_.reader));
+    RK_TRY(read_all(reader, extractor));
+    CheckedBy fallback = archive_checks(reader) ? CheckedBy::kArchive : CheckedBy::kNothing;
+    RK_TRY_ASSIGN(
+        auto totals,
+        detail::check_and_place({o_, *table_, caller_ ? &*caller_ : nullptr, extractor.own_list(),
+                                 fallback, temp ? temp->path() : fs::path(), findings_}));
+    report_.files = totals.files;
+    report_.bytes = totals.bytes;
+    report_.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    findings_.finish();
+    return std::move(report_);
+  }
+
+ private:
+  // Reads the archive into the table (twice where the documents come before the database that
+  // chooses them) and judges what was asked for against what it holds.
+  Result<void> read_all(core::ArchiveReader& reader, Extractor& extractor) {
     RK_TRY(read(reader, extractor));
     if (o_.documents.any() && !extractor.choice_read()) {
       return fail(ErrorCode::kNotFound,
@@ -269,20 +287,9 @@ class Extraction {
                               archive_.string(), fmt::join(missing, ", ")),
                   archive_.string());
     }
-    CheckedBy fallback = archive_checks(reader) ? CheckedBy::kArchive : CheckedBy::kNothing;
-    RK_TRY_ASSIGN(
-        auto totals,
-        detail::check_and_place({o_, *table_, caller_ ? &*caller_ : nullptr, extractor.own_list(),
-                                 fallback, temp ? temp->path() : fs::path(), findings_}));
-    report_.files = totals.files;
-    report_.bytes = totals.bytes;
-    report_.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    findings_.finish();
-    return std::move(report_);
+    return {};
   }
 
- private:
   Result<void> load_caller_list() {
     if (!o_.checksums_file) return {};
     RK_TRY_ASSIGN(caller_, core::ChecksumIndex::callers_list(*o_.checksums_file, o_.cancel));
