@@ -253,17 +253,21 @@ bool is_staging_dir(const fs::path& live, const fs::path& p) {
 // folder goes with the snapshot, unless it holds anything of live.
 void remove_snapshot(const fs::path& live, const fs::path& dir) {
   if (auto j = read_json(dir / "snapshot.json")) {
-    fs::path docs = j->value("documents", "");
-    fs::path live_docs = j->value("live_documents", "");
-    auto outside = docs.lexically_relative(dir);
-    auto holder = docs.parent_path();
-    bool ours = holder.filename().string().rfind(".", 0) == 0 &&
-                holder.filename().string().find(".restorekit-") != std::string::npos;
-    auto protect = live_paths(live);
-    if (!live_docs.empty()) protect.push_back(live_docs);
-    if (!docs.empty() && (outside.empty() || *outside.begin() == "..") && ours &&
-        !held_by(holder, protect)) {
-      remove_tree(holder);
+    try {
+      fs::path docs = j->value("documents", "");
+      fs::path live_docs = j->value("live_documents", "");
+      auto outside = docs.lexically_relative(dir);
+      auto holder = docs.parent_path();
+      bool ours = holder.filename().string().rfind(".", 0) == 0 &&
+                  holder.filename().string().find(".restorekit-") != std::string::npos;
+      auto protect = live_paths(live);
+      if (!live_docs.empty()) protect.push_back(live_docs);
+      if (!docs.empty() && (outside.empty() || *outside.begin() == "..") && ours &&
+          !held_by(holder, protect)) {
+        remove_tree(holder);
+      }
+    } catch (const nlohmann::json::exception&) {
+      // A damaged snapshot.json names no documents folder to take along: only `dir` goes.
     }
   }
   remove_tree(dir);
@@ -856,8 +860,12 @@ Result<ApplyReport> apply(const Plan& plan, const ApplyOptions& options) {
   return report;
 }
 
-Result<ApplyReport> rollback(const std::filesystem::path& live, const ApplyOptions& options) {
-  namespace fs = std::filesystem;
+namespace {
+
+namespace fs = std::filesystem;
+
+// The newest complete safety snapshot of `live` (its folder). @error kNotFound.
+Result<fs::path> newest_snapshot(const fs::path& live) {
   std::error_code ec;
   std::vector<fs::path> dirs;
   for (const auto& e : fs::directory_iterator(core::restore_snapshots_dir(live), ec)) {
@@ -869,18 +877,146 @@ Result<ApplyReport> rollback(const std::filesystem::path& live, const ApplyOptio
                             core::restore_snapshots_dir(live).string()),
                 live.string());
   }
-  std::sort(dirs.begin(), dirs.end());
-  const fs::path& snap = dirs.back();
-  RK_TRY_ASSIGN(auto j, detail::read_json(snap / "snapshot.json"));
-  auto hash = core::Digest128::from_hex(j.value("hash", ""));
-  if (!hash)
-    return fail(ErrorCode::kBadBackup,
-                fmt::format("{} is damaged", (snap / "snapshot.json").string()));
+  return *std::max_element(dirs.begin(), dirs.end());
+}
+
+// What live holds now, between two fingerprints that the lock then compares; left unset where
+// live cannot be read.
+void hash_live_now(detail::Job& job, const ApplyOptions& options) {
+  auto current = core::Database::open(job.live, core::OpenMode::kReadOnly);
+  if (!current) return;
+  Result<core::Digest128> now = fail(ErrorCode::kIo, "not hashed");
+  auto around = detail::fingerprint_around(job.live, [&]() -> Result<void> {
+    now = core::content_hash(*current, options.cancel);
+    return {};
+  });
+  if (around && *around && now) {
+    job.expected_live = *now;
+    job.live_fingerprint = *around;
+  }
+}
+
+// The documents a snapshot took (snapshot.json's "documents"), to be swapped back. Throws json
+// exceptions.
+Result<void> snapshot_documents(const nlohmann::json& j, const fs::path& snap, detail::Job& job) {
+  std::string docs = j.value("documents", "");
+  std::string live_docs = j.value("live_documents", "");
+  if (docs.empty() || live_docs.empty()) return {};
+  job.documents.emplace();
+  job.documents->live = live_docs;
+  job.documents->staged = docs;
+  // The files the restore swapped, listed beside snapshot.json (a snapshot of
+  // restorekit.snapshot/1 listed them in it); their inodes are taken again under the lock.
+  const auto files = j.value("document_files", nlohmann::json());
+  if (files.is_string() && !files.get<std::string>().empty()) {
+    if (files.get<std::string>() != detail::kSwapList) {
+      return fail(ErrorCode::kBadBackup,
+                  fmt::format("{} names a list of documents other than {}",
+                              (snap / "snapshot.json").string(), detail::kSwapList));
+    }
+    job.documents->choose = [list = snap / detail::kSwapList](const detail::FileSwapFn& fn) {
+      return detail::for_each_file_swap(list, [&](const detail::FileSwap& f) {
+        return fn(detail::FileSwap{f.live, f.staged});
+      });
+    };
+  } else if (files.is_array() && !files.empty()) {
+    RK_TRY_ASSIGN(auto listed, detail::file_swaps_from_json(files));
+    job.documents->choose = [listed](const detail::FileSwapFn& fn) -> Result<void> {
+      for (const auto& f : listed) RK_TRY(fn(detail::FileSwap{f.live, f.staged}));
+      return {};
+    };
+  }
+  RK_TRY_ASSIGN(job.documents->emptied,
+                detail::folders_from_json(j.value("made", nlohmann::json::array())));
+  return {};
+}
+
+// Without a journal: what a restore killed before writing one left behind.
+RecoverReport clean_without_journal(const fs::path& live) {
+  RecoverReport report;
+  report.outcome = RecoverOutcome::kNothingToRecover;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(core::restore_state_dir(live), ec)) {
+    if (detail::is_staging_dir(live, e.path())) {
+      detail::remove_tree(e.path());
+      report.actions.push_back("removed stale staging " + e.path().string());
+    }
+  }
+  // A snapshot is complete once its snapshot.json exists; without a journal, one that lacks
+  // it is what a restore killed before its journal left behind.
+  for (const auto& e : fs::directory_iterator(core::restore_snapshots_dir(live), ec)) {
+    if (e.is_directory(ec) && !fs::exists(e.path() / "snapshot.json", ec)) {
+      detail::remove_tree(e.path());
+      report.actions.push_back("removed incomplete snapshot " + e.path().string());
+    }
+  }
+  return report;
+}
+
+// Live already holds the restored content: the interrupted restore's last steps.
+Result<void> finish_interrupted(const detail::Job& job, RecoverReport& report) {
+  if (job.documents) {
+    RK_TRY_ASSIGN(auto moved, detail::swap_in(*job.documents));
+    if (moved) {
+      report.actions.push_back("swapped the backup's documents into " +
+                               job.documents->live.string());
+    }
+  }
+  if (job.method == detail::Job::Method::kSwap) {
+    RK_TRY(detail::keep_old_database(job));
+    report.actions.push_back("kept the database file swapped out as the safety snapshot in " +
+                             job.snapshot.string());
+  }
+  RK_TRY(detail::keep_old_documents(job));
+  if (job.remove_after) detail::remove_tree(*job.remove_after);
+  report.outcome = RecoverOutcome::kFinished;
+  report.actions.push_back("the live database already holds the restored content");
+  return {};
+}
+
+// Live still holds its content from before: the interrupted restore's steps undone.
+Result<void> undo_interrupted(core::Database& db, const detail::Job& job, const fs::path& live,
+                              RecoverReport& report) {
+  if (job.documents) {
+    RK_TRY_ASSIGN(auto moved, detail::swap_out(*job.documents));
+    if (moved) {
+      report.actions.push_back("put the previous documents back into " +
+                               job.documents->live.string());
+    }
+  }
+  if (job.retired_wal && !detail::wal_header(live)) {
+    RK_TRY(db.exec("PRAGMA journal_mode=WAL"));
+    report.actions.push_back("put " + live.string() + " back into WAL mode");
+  }
+  detail::remove_tree(job.snapshot);
+  if (job.remove_after && detail::is_staging_dir(live, *job.remove_after)) {
+    detail::remove_tree(*job.remove_after);
+  }
+  report.outcome = RecoverOutcome::kUndone;
+  report.actions.push_back("the live database still holds its content from before the restore");
+  return {};
+}
+
+}  // namespace
+
+Result<ApplyReport> rollback(const std::filesystem::path& live, const ApplyOptions& options) {
+  RK_TRY_ASSIGN(auto snap, newest_snapshot(live));
+  auto file = snap / "snapshot.json";
+  RK_TRY_ASSIGN(auto j, detail::read_json(file));
   detail::Job job;
   job.kind = detail::Job::Kind::kRollback;
   job.live = live;
   job.staged_database = snap / "database.sqlite";
-  job.result_hash = *hash;
+  job.remove_after = snap;
+  try {  // every field: a damaged snapshot.json is an error, never an exception
+    auto hash = core::Digest128::from_hex(j.value("hash", ""));
+    if (!hash) return fail(ErrorCode::kBadBackup, fmt::format("{} is damaged", file.string()));
+    job.result_hash = *hash;
+    RK_TRY(snapshot_documents(j, snap, job));
+  } catch (const nlohmann::json::exception& e) {
+    return fail(ErrorCode::kBadBackup, fmt::format("{} is damaged: {}", file.string(), e.what()));
+  }
+  const auto& hash = job.result_hash;
   // The snapshot may come back by swap: it takes live's journal mode now, and both files are
   // hashed here, before the lock, between fingerprints that the lock then compares.
   RK_TRY(detail::set_wal_header(job.staged_database, detail::wal_header(live)));
@@ -891,91 +1027,23 @@ Result<ApplyReport> rollback(const std::filesystem::path& live, const ApplyOptio
                   kept = core::content_hash(db, options.cancel);
                   return {};
                 }));
-  if (!kept || *kept != *hash) {
+  if (!kept || *kept != hash) {
     return fail(ErrorCode::kBadBackup,
                 fmt::format("the safety snapshot {} no longer holds the content it was taken with "
                             "({}); nothing was changed",
                             job.staged_database.string(),
-                            kept ? "content hash " + kept->hex() + ", expected " + hash->hex()
+                            kept ? "content hash " + kept->hex() + ", expected " + hash.hex()
                                  : kept.error().message),
                 job.staged_database.string());
   }
-  {
-    auto current = core::Database::open(live, core::OpenMode::kReadOnly);
-    if (current) {
-      Result<core::Digest128> now = fail(ErrorCode::kIo, "not hashed");
-      auto around = detail::fingerprint_around(live, [&]() -> Result<void> {
-        now = core::content_hash(*current, options.cancel);
-        return {};
-      });
-      if (around && *around && now) {
-        job.expected_live = *now;
-        job.live_fingerprint = *around;
-      }
-    }
-  }
-  job.remove_after = snap;
-  std::string docs = j.value("documents", "");
-  std::string live_docs = j.value("live_documents", "");
-  if (!docs.empty() && !live_docs.empty()) {
-    job.documents.emplace();
-    job.documents->live = live_docs;
-    job.documents->staged = docs;
-    try {
-      // The files the restore swapped, listed beside snapshot.json (a snapshot of
-      // restorekit.snapshot/1 listed them in it); their inodes are taken again under the lock.
-      const auto files = j.value("document_files", nlohmann::json());
-      if (files.is_string() && !files.get<std::string>().empty()) {
-        if (files.get<std::string>() != detail::kSwapList) {
-          return fail(ErrorCode::kBadBackup,
-                      fmt::format("{} names a list of documents other than {}",
-                                  (snap / "snapshot.json").string(), detail::kSwapList));
-        }
-        job.documents->choose = [list = snap / detail::kSwapList](const detail::FileSwapFn& fn) {
-          return detail::for_each_file_swap(list, [&](const detail::FileSwap& f) {
-            return fn(detail::FileSwap{f.live, f.staged});
-          });
-        };
-      } else if (files.is_array() && !files.empty()) {
-        RK_TRY_ASSIGN(auto listed, detail::file_swaps_from_json(files));
-        job.documents->choose = [listed](const detail::FileSwapFn& fn) -> Result<void> {
-          for (const auto& f : listed) RK_TRY(fn(detail::FileSwap{f.live, f.staged}));
-          return {};
-        };
-      }
-      RK_TRY_ASSIGN(job.documents->emptied,
-                    detail::folders_from_json(j.value("made", nlohmann::json::array())));
-    } catch (const nlohmann::json::exception& e) {
-      return fail(ErrorCode::kBadBackup,
-                  fmt::format("{} is damaged: {}", (snap / "snapshot.json").string(), e.what()));
-    }
-  }
+  hash_live_now(job, options);
   return detail::execute(std::move(job), options);
 }
 
 Result<RecoverReport> recover(const std::filesystem::path& live) {
-  namespace fs = std::filesystem;
-  RecoverReport report;
   auto journal = core::restore_journal_path(live);
   std::error_code ec;
-  if (!fs::exists(journal, ec)) {
-    report.outcome = RecoverOutcome::kNothingToRecover;
-    for (const auto& e : fs::directory_iterator(core::restore_state_dir(live), ec)) {
-      if (detail::is_staging_dir(live, e.path())) {
-        detail::remove_tree(e.path());
-        report.actions.push_back("removed stale staging " + e.path().string());
-      }
-    }
-    // A snapshot is complete once its snapshot.json exists; without a journal, one that lacks
-    // it is what a restore killed before its journal left behind.
-    for (const auto& e : fs::directory_iterator(core::restore_snapshots_dir(live), ec)) {
-      if (e.is_directory(ec) && !fs::exists(e.path() / "snapshot.json", ec)) {
-        detail::remove_tree(e.path());
-        report.actions.push_back("removed incomplete snapshot " + e.path().string());
-      }
-    }
-    return report;
-  }
+  if (!fs::exists(journal, ec)) return clean_without_journal(live);
   RK_TRY_ASSIGN(auto j, detail::read_json(journal));
   RK_TRY_ASSIGN(auto job, detail::job_from_json(j));
   if (auto why = detail::unsafe_job(job)) {
@@ -987,41 +1055,11 @@ Result<RecoverReport> recover(const std::filesystem::path& live) {
   }
   RK_TRY_ASSIGN(auto db, detail::lock_live(live));
   RK_TRY_ASSIGN(auto hash, core::content_hash(db));
+  RecoverReport report;
   if (hash == job.result_hash) {
-    if (job.documents) {
-      RK_TRY_ASSIGN(auto moved, detail::swap_in(*job.documents));
-      if (moved) {
-        report.actions.push_back("swapped the backup's documents into " +
-                                 job.documents->live.string());
-      }
-    }
-    if (job.method == detail::Job::Method::kSwap) {
-      RK_TRY(detail::keep_old_database(job));
-      report.actions.push_back("kept the database file swapped out as the safety snapshot in " +
-                               job.snapshot.string());
-    }
-    RK_TRY(detail::keep_old_documents(job));
-    if (job.remove_after) detail::remove_tree(*job.remove_after);
-    report.outcome = RecoverOutcome::kFinished;
-    report.actions.push_back("the live database already holds the restored content");
+    RK_TRY(finish_interrupted(job, report));
   } else if (hash == job.old_hash || detail::matches_snapshot(job, hash)) {
-    if (job.documents) {
-      RK_TRY_ASSIGN(auto moved, detail::swap_out(*job.documents));
-      if (moved) {
-        report.actions.push_back("put the previous documents back into " +
-                                 job.documents->live.string());
-      }
-    }
-    if (job.retired_wal && !detail::wal_header(live)) {
-      RK_TRY(db.exec("PRAGMA journal_mode=WAL"));
-      report.actions.push_back("put " + live.string() + " back into WAL mode");
-    }
-    detail::remove_tree(job.snapshot);
-    if (job.remove_after && detail::is_staging_dir(live, *job.remove_after)) {
-      detail::remove_tree(*job.remove_after);
-    }
-    report.outcome = RecoverOutcome::kUndone;
-    report.actions.push_back("the live database still holds its content from before the restore");
+    RK_TRY(undo_interrupted(db, job, live, report));
   } else {
     return fail(ErrorCode::kConflict,
                 fmt::format("{} matches neither the state before ({}) nor after ({}) the "

@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <restorekit/catalog/index.hpp>
 #include <restorekit/core/backup.hpp>
@@ -78,6 +79,52 @@ TEST_F(RestoreTest, FullRestoreMakesLiveEqualTheBackupAndRollbackUndoesIt) {
   ASSERT_TRUE(back->applied) << back->refusal.message;
   EXPECT_EQ(dump(live_), old_dump);
   EXPECT_EQ(tree_hash(live_docs_), old_docs);
+}
+
+// A damaged snapshot.json (a field of the wrong type, a hash that is not one) is an error that
+// names it, and live stays as the restore left it; the snapshot is kept for a look by hand.
+TEST_F(RestoreTest, RollbackFromADamagedSnapshotJsonIsAnErrorAndChangesNothing) {
+  auto p = kept_plan();
+  ASSERT_TRUE(p.safe());
+  auto r = restore::apply(p, {});
+  ASSERT_TRUE(r && r->applied);
+  auto file = r->snapshot / "snapshot.json";
+  auto good = read_file(file);
+  auto restored_db = file_hash(live_);
+  auto restored_docs = tree_hash(live_docs_);
+  for (const std::string& damage :
+       {R"({"hash": 5})", R"({"hash": "not hex"})", R"({"documents": 7, "live_documents": "x"})"}) {
+    SCOPED_TRACE(damage);
+    auto j = nlohmann::json::parse(good);
+    j.update(nlohmann::json::parse(damage));
+    write_file(file, j.dump());
+    auto back = restore::rollback(live_, {});
+    ASSERT_FALSE(back) << "a damaged snapshot rolled back";
+    EXPECT_NE(back.error().message.find(file.string()), std::string::npos) << back.error().message;
+    EXPECT_NE(back.error().message.find("damaged"), std::string::npos) << back.error().message;
+    EXPECT_EQ(file_hash(live_), restored_db);
+    EXPECT_EQ(tree_hash(live_docs_), restored_docs);
+    EXPECT_TRUE(fs::exists(r->snapshot / "database.sqlite"));
+  }
+}
+
+// Pruning old safety snapshots after a restore reads each one's snapshot.json (for a documents
+// folder staged beside live's): a damaged one is removed like any other, and the restore that
+// pruned it stands.
+TEST_F(RestoreTest, ADamagedOldSnapshotIsPrunedWithoutFailingTheRestore) {
+  auto first = restore::apply(kept_plan(), {});
+  ASSERT_TRUE(first && first->applied);
+  auto file = first->snapshot / "snapshot.json";
+  auto j = nlohmann::json::parse(read_file(file));
+  j["documents"] = 7;
+  write_file(file, j.dump());
+  restore::ApplyOptions keep_one;
+  keep_one.keep_snapshots = 1;
+  auto second = restore::apply(kept_plan(), keep_one);
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_TRUE(second->applied) << second->refusal.message;
+  EXPECT_FALSE(fs::exists(first->snapshot)) << "the older snapshot is pruned";
+  EXPECT_TRUE(fs::exists(second->snapshot / "database.sqlite"));
 }
 
 TEST_F(RestoreTest, RefusesWhenLiveChangedSinceThePlan) {
