@@ -522,53 +522,66 @@ std::size_t last_segment(std::string_view path) {
 
 }  // namespace
 
+namespace {
+
+constexpr int kEntryColumns = 12;
+
+// INSERT INTO entries of `rows` rows of placeholders.
+std::string insert_entries_sql(std::size_t rows) {
+  std::string sql = "INSERT INTO entries VALUES";
+  for (std::size_t r = 0; r < rows; ++r) {
+    sql += r ? ",(" : "(";
+    for (int c = 1; c <= kEntryColumns; ++c) {
+      sql += fmt::format("{}?{}", c > 1 ? "," : "", static_cast<int>(r) * kEntryColumns + c);
+    }
+    sql += ')';
+  }
+  return sql;
+}
+
+// Binds archive `id`'s entry number `seq` (`e`, its name key `key`) to the row that starts after
+// placeholder `at`.
+void bind_entry(detail::Query& q, int at, std::int64_t id, std::int64_t seq, const EntryRecord& e,
+                std::string_view key) {
+  q.bind(at + 1, id);
+  q.bind(at + 2, seq);
+  q.bind(at + 3, std::string_view(e.path));
+  q.bind(at + 4, entry_type_name(e.type));
+  q.bind(at + 5,
+         e.size ? std::optional<std::int64_t>(static_cast<std::int64_t>(*e.size)) : std::nullopt);
+  q.bind(at + 6, e.mtime);
+  q.bind(at + 7, static_cast<std::int64_t>(e.encrypted));
+  q.bind(at + 8, static_cast<std::int64_t>(e.safe));
+  if (e.hash) {
+    q.bind(at + 9, std::string_view(e.hash->hex()));
+  } else {
+    q.bind_null(at + 9);
+  }
+  auto file = std::string_view(e.path).substr(last_segment(e.path));
+  q.bind(at + 10, file);
+  q.bind(at + 11, key);
+  // The file's key is the path key's last segment where the path was normalised (valid UTF-8
+  // throughout: name_key works segment by segment); a path that is its own key may still hold a
+  // file name to normalise (the path invalid elsewhere), which name_key(file) decides.
+  if (key != e.path) {
+    q.bind(at + 12, key.substr(last_segment(key)));
+  } else {
+    q.bind(at + 12, std::string_view(name_key(file)));
+  }
+}
+
+}  // namespace
+
 // Entries go in batches of rows per statement on a server (one round trip each: an archive of
 // 100,000 entries one row at a time took seconds even over a local socket), one row at a time
 // in SQLite (its prepared statement is cheapest there).
 Result<void> Index::put_entries(std::int64_t id, const EntryStore& entries) {
-  constexpr int kColumns = 12;
   const std::size_t batch = store_->dialect() == detail::Dialect::kPostgres ? 500 : 1;
-  auto insert = [&](std::size_t rows) {
-    std::string sql = "INSERT INTO entries VALUES";
-    for (std::size_t r = 0; r < rows; ++r) {
-      sql += r ? ",(" : "(";
-      for (int c = 1; c <= kColumns; ++c) {
-        sql += fmt::format("{}?{}", c > 1 ? "," : "", static_cast<int>(r) * kColumns + c);
-      }
-      sql += ')';
-    }
-    return store_->prepare(sql);
-  };
-  RK_TRY_ASSIGN(auto full, insert(batch));
+  RK_TRY_ASSIGN(auto full, store_->prepare(insert_entries_sql(batch)));
   std::int64_t seq = 0;
   std::size_t in_batch = 0;
   auto bind_row = [&](detail::Query& q, const EntryRecord& e, std::string_view key) {
-    int at = static_cast<int>(in_batch) * kColumns;
-    q.bind(at + 1, id);
-    q.bind(at + 2, seq++);
-    q.bind(at + 3, std::string_view(e.path));
-    q.bind(at + 4, entry_type_name(e.type));
-    q.bind(at + 5,
-           e.size ? std::optional<std::int64_t>(static_cast<std::int64_t>(*e.size)) : std::nullopt);
-    q.bind(at + 6, e.mtime);
-    q.bind(at + 7, static_cast<std::int64_t>(e.encrypted));
-    q.bind(at + 8, static_cast<std::int64_t>(e.safe));
-    if (e.hash) {
-      q.bind(at + 9, std::string_view(e.hash->hex()));
-    } else {
-      q.bind_null(at + 9);
-    }
-    auto file = std::string_view(e.path).substr(last_segment(e.path));
-    q.bind(at + 10, file);
-    q.bind(at + 11, key);
-    // The file's key is the path key's last segment where the path was normalised (valid UTF-8
-    // throughout: name_key works segment by segment); a path that is its own key may still hold a
-    // file name to normalise (the path invalid elsewhere), which name_key(file) decides.
-    if (key != e.path) {
-      q.bind(at + 12, key.substr(last_segment(key)));
-    } else {
-      q.bind(at + 12, std::string_view(name_key(file)));
-    }
+    bind_entry(q, static_cast<int>(in_batch) * kEntryColumns, id, seq++, e, key);
   };
   // The last, partial batch is bound again into a statement of its size.
   std::vector<std::pair<EntryRecord, std::string>> pending;
@@ -582,7 +595,7 @@ Result<void> Index::put_entries(std::int64_t id, const EntryStore& entries) {
         return full->run();
       }));
   if (in_batch == 0) return {};
-  RK_TRY_ASSIGN(auto rest, insert(in_batch));
+  RK_TRY_ASSIGN(auto rest, store_->prepare(insert_entries_sql(in_batch)));
   seq -= static_cast<std::int64_t>(in_batch);
   in_batch = 0;
   for (const auto& [e, key] : pending) {

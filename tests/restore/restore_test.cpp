@@ -92,7 +92,7 @@ TEST_F(RestoreTest, RollbackFromADamagedSnapshotJsonIsAnErrorAndChangesNothing) 
   auto good = read_file(file);
   auto restored_db = file_hash(live_);
   auto restored_docs = tree_hash(live_docs_);
-  for (const std::string& damage :
+  for (const char* damage :
        {R"({"hash": 5})", R"({"hash": "not hex"})", R"({"documents": 7, "live_documents": "x"})"}) {
     SCOPED_TRACE(damage);
     auto j = nlohmann::json::parse(good);
