@@ -70,6 +70,46 @@ core::Severity severity_from(const std::string& s) {
 
 namespace detail {
 
+namespace {
+
+// How the documents come in: the chosen files one by one, or the whole folder.
+std::string documents_step(const Plan& plan, const StepsInput& in) {
+  if (in.by_file) {
+    auto replaced = plan.chosen_documents ? plan.chosen_documents->replaced : 0;
+    auto chosen = plan.chosen_documents ? plan.chosen_documents->count : 0;
+    return fmt::format(
+        "{}swap the {} documents that {} name into {} one by one ({} replaced by "
+        "renameat2 RENAME_EXCHANGE, {} added by a rename); the other documents stay",
+        plan.staged_documents ? "" : "stage and ", plan.document_files, chosen_by(plan.selection),
+        plan.live_documents->string(), replaced, chosen - replaced);
+  }
+  return fmt::format("{}swap {} documents into {} (renameat2 RENAME_EXCHANGE)",
+                     plan.staged_documents ? "" : "stage and ", plan.document_files,
+                     plan.live_documents->string());
+}
+
+// The commit point: rows in one transaction, the staged file exchanged, or copied in.
+void commit_steps(const Plan& plan, const StepsInput& in, std::vector<std::string>& s) {
+  if (plan.selection.selective()) {
+    s.push_back(fmt::format("in one transaction, restore {} (commit point)",
+                            selection_to_string(plan.selection)));
+  } else if (in.swap) {
+    s.push_back(fmt::format(
+        "exchange the staged database ({}, with live's mode, owner and extended attributes) "
+        "with live (renameat2 RENAME_EXCHANGE, commit point): the old file becomes the safety "
+        "snapshot under {}, not copied",
+        human(plan.staged_bytes), core::restore_snapshots_dir(plan.live).string()));
+    s.push_back("check that no process opened the old file meanwhile (else exchange back)");
+  } else {
+    s.push_back(
+        fmt::format("copy the staged database ({}) into live through the SQLite "
+                    "backup API (commit point)",
+                    human(plan.staged_bytes)));
+  }
+}
+
+}  // namespace
+
 std::vector<std::string> apply_steps(const Plan& plan, const StepsInput& in) {
   std::vector<std::string> s;
   if (in.live_wal) {
@@ -95,35 +135,8 @@ std::vector<std::string> apply_steps(const Plan& plan, const StepsInput& in) {
         "checkpoint what is left in live's -wal into it and take it out of WAL mode (the "
         "staged file comes in WAL mode)");
   }
-  if (plan.live_documents && in.by_file) {
-    auto replaced = plan.chosen_documents ? plan.chosen_documents->replaced : 0;
-    auto chosen = plan.chosen_documents ? plan.chosen_documents->count : 0;
-    s.push_back(fmt::format(
-        "{}swap the {} documents that {} name into {} one by one ({} replaced by "
-        "renameat2 RENAME_EXCHANGE, {} added by a rename); the other documents stay",
-        plan.staged_documents ? "" : "stage and ", plan.document_files, chosen_by(plan.selection),
-        plan.live_documents->string(), replaced, chosen - replaced));
-  } else if (plan.live_documents) {
-    s.push_back(fmt::format("{}swap {} documents into {} (renameat2 RENAME_EXCHANGE)",
-                            plan.staged_documents ? "" : "stage and ", plan.document_files,
-                            plan.live_documents->string()));
-  }
-  if (plan.selection.selective()) {
-    s.push_back(fmt::format("in one transaction, restore {} (commit point)",
-                            selection_to_string(plan.selection)));
-  } else if (in.swap) {
-    s.push_back(fmt::format(
-        "exchange the staged database ({}, with live's mode, owner and extended attributes) "
-        "with live (renameat2 RENAME_EXCHANGE, commit point): the old file becomes the safety "
-        "snapshot under {}, not copied",
-        human(plan.staged_bytes), core::restore_snapshots_dir(plan.live).string()));
-    s.push_back("check that no process opened the old file meanwhile (else exchange back)");
-  } else {
-    s.push_back(
-        fmt::format("copy the staged database ({}) into live through the SQLite "
-                    "backup API (commit point)",
-                    human(plan.staged_bytes)));
-  }
+  if (plan.live_documents) s.push_back(documents_step(plan, in));
+  commit_steps(plan, in, s);
   s.push_back(
       "mark the journal committed, keep the old documents in the snapshot, remove the "
       "journal");
