@@ -171,7 +171,13 @@ Result<HeaderDatabase> describe_snapshot(const fs::path& snapshot, std::string e
   RK_TRY_ASSIGN(auto summary, describe_database(db));
   HeaderDatabase out;
   out.entry = std::move(entry);
-  out.bytes = fs::file_size(snapshot);
+  std::error_code ec;
+  out.bytes = fs::file_size(snapshot, ec);
+  if (ec) {
+    return fail(ErrorCode::kIo,
+                fmt::format("cannot read the size of {}: {}", snapshot.string(), ec.message()),
+                snapshot.string());
+  }
   out.user_version = summary.user_version;
   out.page_size = summary.page_size;
   for (const auto& t : summary.tables) {

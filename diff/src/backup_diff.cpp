@@ -236,9 +236,12 @@ Result<DiffReport> diff_backup(const core::ArchiveSource& backup, const fs::path
                                const BackupDiffOptions& o) {
   Known known;
   if (const auto& path = backup.path()) {
-    if (!fs::exists(*path)) {
+    std::error_code ec;
+    if (!fs::exists(*path, ec)) {
       return fail(ErrorCode::kNotFound,
-                  fmt::format("{} does not exist; check the path", path->string()), path->string());
+                  ec ? fmt::format("{} cannot be reached: {}", path->string(), ec.message())
+                     : fmt::format("{} does not exist; check the path", path->string()),
+                  path->string());
     }
     if (core::has_sqlite_magic(*path)) return diff_bare_database(*path, live, o);
     known = known_to_index(*path, o);
@@ -264,9 +267,12 @@ Result<BackupDatabase> backup_database(const core::ArchiveSource& backup,
   BackupDatabase out;
   Known known;
   if (const auto& path = backup.path()) {
-    if (!fs::exists(*path)) {
+    std::error_code ec;
+    if (!fs::exists(*path, ec)) {
       return fail(ErrorCode::kNotFound,
-                  fmt::format("{} does not exist; check the path", path->string()), path->string());
+                  ec ? fmt::format("{} cannot be reached: {}", path->string(), ec.message())
+                     : fmt::format("{} does not exist; check the path", path->string()),
+                  path->string());
     }
     if (core::has_sqlite_magic(*path)) {
       out.file = *path;

@@ -330,6 +330,28 @@ TEST(Cli, BadInputExits2WithOneSentence) {
   EXPECT_EQ(parse_json(j)["error"]["code"], "NOT_FOUND");
 }
 
+// A path the system cannot even look up (a name longer than NAME_MAX: stat fails with
+// ENAMETOOLONG, not ENOENT) is an error naming it for every command that takes a backup, never
+// an uncaught exception (diff's did abort).
+TEST(Cli, ABackupPathThatCannotBeLookedUpIsAnErrorNotACrash) {
+  ScratchDir dir;
+  auto db = dir / "live.sqlite";
+  write_file(db, "");
+  std::string path = (dir / std::string(300, 'a') / "backup.tar.zst").string();
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"diff", path, "--live", db.string(), "--no-catalog"},
+                                             {"inspect", path, "--no-catalog"},
+                                             {"verify", path, "--no-catalog"},
+                                             {"restore", path, "--live", db.string(), "--dry-run"},
+                                             {"extract", path, "-o", (dir / "out").string()}}) {
+    SCOPED_TRACE(args.front());
+    auto r = rk(args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find(std::string(300, 'a')), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("terminate"), std::string::npos) << r.err;
+  }
+}
+
 TEST(Cli, TruncatedForeignArchiveExits2) {
   RK_REQUIRE_TOOL("bsdtar");
   Fixture f;
