@@ -90,6 +90,17 @@ Result<sqlite3*> open_raw(const std::string& target, const std::string& name, in
   return db;
 }
 
+const char* kind_of(std::filesystem::file_type type) {
+  using std::filesystem::file_type;
+  switch (type) {
+    case file_type::fifo: return "a FIFO";
+    case file_type::character: return "a character device";
+    case file_type::block: return "a block device";
+    case file_type::socket: return "a socket";
+    default: return "not a file";
+  }
+}
+
 Result<void> not_a_folder(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_directory(path, ec)) return {};
@@ -100,11 +111,21 @@ Result<void> not_a_folder(const std::filesystem::path& path) {
 }
 
 Result<void> require_file(const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
   std::error_code ec;
   RK_TRY(not_a_folder(path));
-  if (!std::filesystem::exists(path, ec)) {
+  auto status = fs::status(path, ec);
+  if (!fs::exists(status)) {
     return fail(ErrorCode::kNotFound,
                 fmt::format("database {} does not exist; check the path", path.string()),
+                path.string());
+  }
+  // A FIFO would block SQLite's open() for ever (it retries on EINTR, so not even a signal
+  // ends it), and a device reads as an empty database: neither is one.
+  if (!fs::is_regular_file(status)) {
+    return fail(ErrorCode::kInvalidArgument,
+                fmt::format("{} is not a regular file ({}); give the database file itself",
+                            path.string(), kind_of(status.type())),
                 path.string());
   }
   return {};

@@ -2,6 +2,10 @@
 
 #include <restorekit/core/content_hash.hpp>
 
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <functional>
 #include <thread>
@@ -116,6 +120,34 @@ TEST(OpenUntrusted, RefusesAFileThatIsNoDatabase) {
   auto missing = Database::open_untrusted(dir / "missing.sqlite");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+// A FIFO blocked SQLite's open() for ever (it retries on EINTR: no signal ended it), and a device
+// read as an empty database. Both are refused by name before SQLite sees them; the opens run in
+// a child that an alarm ends, so that a regression fails instead of hanging the suite.
+TEST(OpenDatabase, AFifoOrADeviceIsRefusedAtOnce) {
+  ScratchDir dir;
+  auto fifo = dir / "live.sqlite";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const auto& [path, kind] : std::vector<std::pair<std::filesystem::path, std::string>>{
+           {fifo, "a FIFO"}, {"/dev/null", "a character device"}}) {
+    SCOPED_TRACE(path.string());
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ::alarm(10);
+      auto rw = Database::open(path, OpenMode::kReadOnly);
+      auto untrusted = Database::open_untrusted(path);
+      bool named = !rw && !untrusted && rw.error().message.find(kind) != std::string::npos &&
+                   untrusted.error().message.find(path.string()) != std::string::npos &&
+                   rw.error().code == ErrorCode::kInvalidArgument;
+      ::_exit(named ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status)) << "the open hung (ended by signal " << WTERMSIG(status) << ")";
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "not refused as " << kind;
+  }
 }
 
 TEST(OpenUntrusted, NeverCreatesWalOrJournalFiles) {
