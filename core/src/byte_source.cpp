@@ -121,7 +121,9 @@ class MemorySource final : public ByteSource {
 
 Result<std::unique_ptr<ByteSource>> open_file_source(const std::filesystem::path& path) {
   std::string name = path.string();
-  int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO would wait for a writer (and its data is no archive we can seek);
+  // the check below refuses it at once. It is cleared again for the regular file.
+  int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT) {
@@ -137,6 +139,7 @@ Result<std::unique_ptr<ByteSource>> open_file_source(const std::filesystem::path
                 fmt::format("{} is not a regular file; give the path of a backup archive", name),
                 name);
   }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   return std::make_unique<FileSource>(fd, static_cast<std::uint64_t>(st.st_size), name);
 }

@@ -112,7 +112,8 @@ Digest128 hash128(std::string_view data) {
 }
 
 Result<Digest128> hash_file(const std::filesystem::path& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO must not wait for a writer (reads of a regular file ignore the flag).
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
   auto failed = [&] {
     return fail(ErrorCode::kIo,
                 fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)),

@@ -1,6 +1,8 @@
 #include <restorekit/core/sqlite.hpp>
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include "full_disk.hpp"
 #include "sqlite_internal.hpp"
@@ -11,7 +13,6 @@
 #include <charconv>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <map>
 #include <mutex>
 
@@ -524,10 +525,13 @@ bool has_sqlite_magic(std::span<const std::byte> head) {
 }
 
 bool has_sqlite_magic(const std::filesystem::path& path) {
-  std::array<char, 16> head{};
-  std::ifstream in(path, std::ios::binary);
-  in.read(head.data(), head.size());
-  return in && has_sqlite_magic(std::as_bytes(std::span(head)));
+  std::array<std::byte, 16> head{};
+  // O_NONBLOCK: a FIFO must not wait for a writer (it reads as empty: no database).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return false;
+  ssize_t n = ::pread(fd, head.data(), head.size(), 0);
+  ::close(fd);
+  return n == static_cast<ssize_t>(head.size()) && has_sqlite_magic(std::span(head));
 }
 
 Result<void> snapshot_database(const std::filesystem::path& source,

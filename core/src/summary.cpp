@@ -89,7 +89,9 @@ std::string index_key(const std::filesystem::path& archive) {
 }
 
 Result<Fingerprint> fingerprint_file(const std::filesystem::path& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO given as a backup must not wait for a writer (reads of a regular file
+  // ignore the flag).
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!fd && errno == ENOENT) {
     return fail(ErrorCode::kNotFound,
                 fmt::format("{} does not exist; check the path", path.string()), path.string());

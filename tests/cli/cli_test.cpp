@@ -2,6 +2,7 @@
 // peer tools, hostile inputs, and golden outputs (RESTOREKIT_UPDATE_GOLDEN=1 rewrites them).
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -350,6 +351,40 @@ TEST(Cli, ABackupPathThatCannotBeLookedUpIsAnErrorNotACrash) {
     EXPECT_NE(r.err.find(std::string(300, 'a')), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("terminate"), std::string::npos) << r.err;
   }
+}
+
+// A FIFO given as the backup waited for a writer in open(): in diff for ever, in the others
+// until a signal. Every command now says at once that it is no file (timeout ends a hang as
+// 124, never 2).
+TEST(Cli, AFifoGivenAsTheBackupIsRefusedAtOnce) {
+  ScratchDir dir;
+  auto fifo = dir / "backup.tar.zst";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto db = dir / "live.sqlite";
+  {
+    auto created = core::Database::open(db, core::OpenMode::kCreate);
+    ASSERT_TRUE(created && created->exec("CREATE TABLE t(x)"));
+  }
+  std::string f = fifo.string();
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"diff", f, "--live", db.string(), "--no-catalog"},
+           {"diff", f, "--live", db.string(), "--catalog", (dir / "c.db").string()},
+           {"inspect", f, "--catalog", (dir / "c.db").string()},
+           {"verify", f, "--catalog", (dir / "c.db").string()},
+           {"restore", f, "--live", db.string(), "--dry-run"},
+           {"extract", f, "-o", (dir / "out").string()},
+           {"report", f, "-o", (dir / "r.html").string()}}) {
+    SCOPED_TRACE(args.front());
+    std::vector<std::string> timed = {"timeout", "-k", "2", "20", restorekit_exe()};
+    timed.insert(timed.end(), args.begin(), args.end());
+    auto r = run(timed);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find(f), std::string::npos) << r.err;
+  }
+  auto added = run({"timeout", "-k", "2", "20", restorekit_exe(), "catalog", "add", f, "--catalog",
+                    (dir / "c.db").string()});
+  EXPECT_EQ(added.exit_code, 0) << added.err;
+  EXPECT_NE(added.out.find("1 skipped"), std::string::npos) << added.out;
 }
 
 TEST(Cli, TruncatedForeignArchiveExits2) {
