@@ -89,6 +89,31 @@ Result<fs::path> documents_folder(const fs::path& given) {
   return target;
 }
 
+// A kept plan's folder: new or empty, private, and on live's filesystem (beside `state`).
+Result<void> make_plan_folder(const fs::path& dir, const fs::path& state) {
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+    return fail(
+        ErrorCode::kInvalidArgument,
+        fmt::format("plan folder {} exists and is not empty; give a new folder", dir.string()),
+        dir.string());
+  }
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return fail(ErrorCode::kIo, fmt::format("cannot create {}: {}", dir.string(), ec.message()),
+                dir.string());
+  }
+  fs::permissions(dir, fs::perms::owner_all, ec);  // apply refuses a plan others can write
+  if (device_of(dir) != device_of(state)) {
+    return fail(ErrorCode::kInvalidArgument,
+                fmt::format("plan folder {} is not on the live database's filesystem; the "
+                            "staged data must be, so that apply is a copy and a rename",
+                            dir.string()),
+                dir.string());
+  }
+  return {};
+}
+
 class Planner {
  public:
   Planner(const core::ArchiveSource& backup, const PlanOptions& o) : backup_(backup), o_(o) {}
@@ -181,31 +206,6 @@ class Planner {
             make_temp_dir(parent, "." + p_.live_documents->filename().string() + ".restorekit-"));
         p_.staged_files = files_dir_;
       }
-    }
-    return {};
-  }
-
-  // A kept plan's folder: new or empty, private, and on live's filesystem (beside `state`).
-  static Result<void> make_plan_folder(const fs::path& dir, const fs::path& state) {
-    std::error_code ec;
-    if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
-      return fail(
-          ErrorCode::kInvalidArgument,
-          fmt::format("plan folder {} exists and is not empty; give a new folder", dir.string()),
-          dir.string());
-    }
-    fs::create_directories(dir, ec);
-    if (ec) {
-      return fail(ErrorCode::kIo, fmt::format("cannot create {}: {}", dir.string(), ec.message()),
-                  dir.string());
-    }
-    fs::permissions(dir, fs::perms::owner_all, ec);  // apply refuses a plan others can write
-    if (device_of(dir) != device_of(state)) {
-      return fail(ErrorCode::kInvalidArgument,
-                  fmt::format("plan folder {} is not on the live database's filesystem; the "
-                              "staged data must be, so that apply is a copy and a rename",
-                              dir.string()),
-                  dir.string());
     }
     return {};
   }

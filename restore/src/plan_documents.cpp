@@ -18,6 +18,29 @@ using core::Severity;
 
 namespace {
 
+// The pass staged every document into `dir`; a tenant restore keeps only the chosen ones
+// (`keep`).
+Result<void> prune_staged(const fs::path& dir, Tree& keep) {
+  RK_TRY_ASSIGN(auto staged, Tree::scratch());
+  RK_TRY(scan_tree(dir, HashFiles::kNo, staged));
+  RK_TRY_ASSIGN(auto all, staged.walk(Tree::Order::kDescending));  // a folder's files first
+  for (;;) {
+    RK_TRY_ASSIGN(bool more, all.next());
+    if (!more) return {};
+    const auto& e = all.entry();
+    RK_TRY_ASSIGN(auto kept, keep.find(e.path));
+    if (kept) continue;
+    std::error_code ec;
+    fs::remove_all(dir / e.path, ec);
+    if (ec) {
+      return fail(ErrorCode::kIo,
+                  fmt::format("cannot remove the unchosen staged document {}: {}",
+                              (dir / e.path).string(), ec.message()),
+                  e.path);
+    }
+  }
+}
+
 class DocumentPlanner {
  public:
   DocumentPlanner(Plan& p, const DocumentsInput& in) : p_(p), in_(in), o_(in.options) {}
@@ -135,7 +158,7 @@ class DocumentPlanner {
     p_.staged_documents = sub.empty() ? in_.files_dir : in_.files_dir / sub;
     RK_TRY_ASSIGN(auto staged, Tree::create(p_.staging / kStagedTree));
     RK_TRY(add_listing(walk_, root_, staged));
-    if (out_.by_file) RK_TRY(prune_staged(staged));
+    if (out_.by_file) RK_TRY(prune_staged(*p_.staged_documents, staged));
     RK_TRY_ASSIGN(p_.staged_tree, std::move(staged).save());
     return {};
   }
@@ -242,28 +265,6 @@ class DocumentPlanner {
     blocked.finish();
     RK_TRY_ASSIGN(p_.chosen_documents, std::move(list).save());
     return {};
-  }
-
-  // The pass staged every document; a tenant restore keeps only the chosen ones (`keep`).
-  Result<void> prune_staged(Tree& keep) {
-    RK_TRY_ASSIGN(auto staged, Tree::scratch());
-    RK_TRY(scan_tree(*p_.staged_documents, HashFiles::kNo, staged));
-    RK_TRY_ASSIGN(auto all, staged.walk(Tree::Order::kDescending));  // a folder's files first
-    for (;;) {
-      RK_TRY_ASSIGN(bool more, all.next());
-      if (!more) return {};
-      const auto& e = all.entry();
-      RK_TRY_ASSIGN(auto kept, keep.find(e.path));
-      if (kept) continue;
-      std::error_code ec;
-      fs::remove_all(*p_.staged_documents / e.path, ec);
-      if (ec) {
-        return fail(ErrorCode::kIo,
-                    fmt::format("cannot remove the unchosen staged document {}: {}",
-                                (*p_.staged_documents / e.path).string(), ec.message()),
-                    e.path);
-      }
-    }
   }
 
   Plan& p_;
