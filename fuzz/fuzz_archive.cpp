@@ -23,6 +23,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   o.prefetch = size > 0 && (data[size - 1] & 1) ? core::Prefetch::kYes : core::Prefetch::kNo;
   // A zip's directory read whole and in windows of two records (zip_windows.hpp).
   o.zip_window_entries = size > 0 && (data[size - 1] & 2) ? 2 : 0;
+  // And one of two readers' share of its windows: the second reader's skips the first's.
+  o.zip_window_parts = size > 0 && (data[size - 1] & 4) ? 2 : 1;
+  o.zip_window_part = size > 0 && (data[size - 1] & 8) ? 1 : 0;
   auto bytes = std::as_bytes(std::span(data, size));
   auto reader = core::ArchiveReader::open(core::memory_source(bytes), o);
   if (!reader) return 0;

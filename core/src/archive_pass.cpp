@@ -57,9 +57,9 @@ Result<void> ArchivePass::visit(ArchiveReader& reader, const Entry& entry) {
 // skipped by the reader's next() (unread data is never hashed, so never called verified).
 Result<void> ArchivePass::read_data(ArchiveReader& reader, std::vector<EntryVisitor*>& readers,
                                     EntryEnd& how) {
-  // Zip readers on several threads: bytes skipped over to reach this entry are the other
-  // reader's to count.
-  if (o_.reads) reported_ = reader.raw_bytes_read();
+  // Zip readers on several threads: bytes read or skipped over to reach this entry are counted
+  // by another reader, or by none.
+  if (o_.data_progress_only) reported_ = reader.raw_bytes_read();
   while (!readers.empty()) {
     RK_TRY(check_cancel(reader));
     auto block = reader.read_block();

@@ -181,6 +181,7 @@ struct ArchiveReader::Impl {
   std::optional<Error> fatal;
   std::optional<Error> source_error;  // the last ByteSource failure, reported verbatim
   bool entry_open = false;            // data of the current entry not yet fully read
+  bool idle = false;  // a part with no window to read (ReaderOptions::zip_window_part)
   std::uint64_t entries = 0;
   std::atomic<std::uint64_t> raw_read{0};  // written by a prefetching decoder's thread
   std::uint64_t produced = 0;
@@ -289,6 +290,51 @@ struct ArchiveReader::Impl {
     return fail(code, std::move(sentence), subject);
   }
 
+  bool owns(std::uint64_t window) const {
+    return window % options.zip_window_parts == options.zip_window_part;
+  }
+
+  // Moves past the current window (read, or not this part's) to the next one this part reads
+  // (ReaderOptions::zip_window_part); own_zip's cursor steps over the records of those it skips.
+  // @return false after the last. Damage in the directory is this part's to report where it
+  // read the last window made before it; the others end there as at the directory's end. A
+  // failed read (kIo) ends every part.
+  Result<bool> next_own_window() {
+    for (;;) {
+      std::uint64_t last = windows->windows() - 1;
+      auto more = windows->advance();
+      if (!more && (more.error().code == ErrorCode::kIo || owns(last))) return more;
+      if (!more) return false;
+      if (!*more) return false;
+      if (owns(windows->windows() - 1)) return true;
+      if (own_zip) own_zip->skip_records(windows->records());
+    }
+  }
+
+  // A window starts: where several parts read the zip, its entries are numbered by their place
+  // in the whole directory.
+  void start_window() {
+    if (options.zip_window_parts > 1) entries = windows->first_record();
+  }
+
+  // Before the first header: a part whose first window is not window 0 moves to it; a part
+  // with no window to read, or other than the first where the archive has no windows, reads
+  // nothing.
+  Result<void> first_window() {
+    options.zip_window_parts = std::max(options.zip_window_parts, 1u);
+    if (!windows) {
+      idle = options.zip_window_part != 0;
+      return {};
+    }
+    if (!owns(0)) {
+      if (own_zip) own_zip->skip_records(windows->records());
+      RK_TRY_ASSIGN(bool found, next_own_window());
+      idle = !found;
+    }
+    start_window();
+    return {};
+  }
+
   // libarchive's next header; the zip directory cursor steps with it. Its readers call the
   // name getters themselves (the zip reader asks for the wide name), with the same exit on a
   // stale ENOMEM as name_of() guards against: errno is cleared here too.
@@ -296,7 +342,7 @@ struct ArchiveReader::Impl {
     errno = 0;
     int r = archive_read_next_header(handle, ae);
     while (r == ARCHIVE_EOF && windows) {
-      auto more = windows->advance();
+      auto more = next_own_window();
       if (more && !*more) break;
       if (!more) {
         if (more.error().code == ErrorCode::kIo) source_error = more.error();
@@ -311,6 +357,7 @@ struct ArchiveReader::Impl {
         fatal = started.error();
         return ARCHIVE_FATAL;
       }
+      start_window();
       errno = 0;
       r = archive_read_next_header(handle, ae);
     }
@@ -324,6 +371,7 @@ struct ArchiveReader::Impl {
 
   Result<const Entry*> next() {
     if (fatal) return tl::unexpected(*fatal);
+    if (idle) return nullptr;
     archive_entry* ae = nullptr;
     int r = next_header(&ae);
     while (r == ARCHIVE_OK && ae && detail::names_the_root(ae)) r = next_header(&ae);
@@ -513,6 +561,7 @@ Result<ArchiveReader> ArchiveReader::open(std::unique_ptr<ByteSource> source,
       impl->source = std::make_unique<ZipWindowSource>(std::move(impl->source), *impl->windows);
     }
   }
+  RK_TRY(impl->first_window());
   RK_TRY(impl->start());
   return ArchiveReader(std::move(impl));
 }

@@ -234,7 +234,7 @@ struct EntryStore::Impl {
   std::optional<Names> names;
   std::uint64_t size = 0;
   std::optional<EntryStore::Tally> tally{EntryStore::Tally{}};  // kept by write()
-  std::uint64_t next_index = 0;                                 // the lowest one write() takes
+  std::vector<bool> tallied;  // the indexes tallied so far (rows may come in any order)
   EntryStore::Tally::Files* last_folder = nullptr;  // of the last file tallied (entries in a
   std::string_view last_folder_name;                // folder come one after the other)
 
@@ -284,13 +284,24 @@ struct EntryStore::Impl {
     return {};
   }
 
+  // Whether no row of `index` was tallied before; false too past kTalliedIndexes, where a walk
+  // answers (a bit an index: at most 8 MiB).
+  static constexpr std::uint64_t kTalliedIndexes = std::uint64_t{1} << 26;
+  bool first_of_its_index(std::uint64_t index) {
+    if (index >= kTalliedIndexes) return false;
+    auto at = static_cast<std::size_t>(index);
+    if (at >= tallied.size()) tallied.resize(std::max(at + 1, tallied.size() * 2));
+    if (tallied[at]) return false;
+    tallied[at] = true;
+    return true;
+  }
+
   void count(const StoredEntry& entry, Ownership ownership) {
     if (!tally) return;
-    if (ownership != Ownership::kOwned || entry.index < next_index) {
+    if (ownership != Ownership::kOwned || !first_of_its_index(entry.index)) {
       tally.reset();  // a row may replace another: only a walk sees which one stays
       return;
     }
-    next_index = entry.index + 1;
     const auto& r = entry.record;
     tally->encrypted = tally->encrypted || r.encrypted;
     if (r.mtime != 0) {

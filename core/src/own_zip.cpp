@@ -40,6 +40,13 @@ void OwnZipReader::header_read(std::optional<std::uint64_t> here) {
     cursor_ = std::move(**c);
     state_ = Cursor::kInStep;
   }
+  for (; skip_ > 0; --skip_) {
+    auto skipped = cursor_->next();
+    if (!skipped || !*skipped) {
+      state_ = Cursor::kOff;
+      return;
+    }
+  }
   auto record = cursor_->next();
   if (!record || !*record || !here) {
     state_ = Cursor::kOff;

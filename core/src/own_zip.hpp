@@ -34,6 +34,10 @@ class OwnZipReader {
   // cursor's next record is this entry's candidate.
   void header_read(std::optional<std::uint64_t> here);
 
+  // The next `records` records of the directory belong to no header of this reader (a zip
+  // window another reader reads): the cursor steps over them before the next header.
+  void skip_records(std::uint64_t records) { skip_ += records; }
+
   // Whether the current entry, a regular file with a clean, unencrypted header of `size` bytes
   // (as libarchive read it), is stored or deflated by its record and may be read here.
   [[nodiscard]] bool may_read(std::optional<std::uint64_t> size) const;
@@ -62,6 +66,7 @@ class OwnZipReader {
   std::optional<ZipRecord> record_;  // the cursor's record for the current entry
   std::uint64_t here_ = 0;           // where libarchive stood after its header
   std::uint64_t entries_ = 0;
+  std::uint64_t skip_ = 0;  // records to step over before the next header's
   // The entry begun:
   std::uint64_t data_offset_ = 0;
   std::uint64_t read_ = 0;

@@ -180,6 +180,8 @@ Result<bool> ZipWindows::fill() {
   }
   close_tail(records);
   ++windows_;
+  first_record_ += records_;
+  records_ = records;
   return true;
 }
 

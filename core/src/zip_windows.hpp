@@ -52,8 +52,12 @@ class ZipWindows {
   [[nodiscard]] std::uint64_t tail_at() const { return tail_at_; }
   [[nodiscard]] std::span<const std::byte> tail() const { return tail_; }
   [[nodiscard]] std::uint64_t virtual_size() const { return tail_at_ + tail_.size(); }
-  // Windows made so far.
+  // Windows made so far; the current one is windows() - 1.
   [[nodiscard]] std::uint64_t windows() const { return windows_; }
+  // The current window's records, and how many records the windows before it held: the
+  // position of its first record in the whole directory.
+  [[nodiscard]] std::uint64_t records() const { return records_; }
+  [[nodiscard]] std::uint64_t first_record() const { return first_record_; }
 
   // Moves to the next window. @return false after the last window.
   // @error kCorruptData or kTruncated (the directory stops parsing here: libarchive's words),
@@ -75,9 +79,11 @@ class ZipWindows {
   bool ended_ = false;            // at_ stands at the directory's end
   std::optional<Error> stopped_;  // the directory stops parsing at at_
   std::uint64_t windows_ = 0;
-  std::uint64_t tail_at_ = 0;    // where tail_ starts in the virtual file
-  std::vector<std::byte> tail_;  // the window's records and end records
-  detail::ZipPiece piece_;       // the real directory, read forward in pieces
+  std::uint64_t records_ = 0;       // in the current window
+  std::uint64_t first_record_ = 0;  // records in the windows before it
+  std::uint64_t tail_at_ = 0;       // where tail_ starts in the virtual file
+  std::vector<std::byte> tail_;     // the window's records and end records
+  detail::ZipPiece piece_;          // the real directory, read forward in pieces
 };
 
 // The windows' virtual file as a ByteSource (sequential reads and seeks, as libarchive's

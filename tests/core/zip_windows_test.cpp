@@ -26,9 +26,12 @@ std::string error_text(const std::optional<Error>& e) {
 // Everything a reader tells of each entry, one line each, and how the archive ended; `windows`
 // counts the directory windows it read.
 std::vector<std::string> reading(const fs::path& zip, std::size_t window,
-                                 std::uint64_t* windows = nullptr) {
+                                 std::uint64_t* windows = nullptr, unsigned part = 0,
+                                 unsigned parts = 1) {
   ReaderOptions o;
   o.zip_window_entries = window;
+  o.zip_window_part = part;
+  o.zip_window_parts = parts;
   o.passwords.candidates = {"wrong", "secret"};
   std::vector<std::string> lines;
   auto reader = ArchiveReader::open(zip, o);
@@ -44,9 +47,9 @@ std::vector<std::string> reading(const fs::path& zip, std::size_t window,
     if (*e == nullptr) return lines;
     const Entry& entry = **e;
     std::string line = fmt::format(
-        "{} {} size={} mode={:o} mtime={} link={} encrypted={} problem={}", entry.raw_path,
-        entry_type_name(entry.type), entry.size ? std::to_string(*entry.size) : "?", entry.mode,
-        entry.mtime, entry.link_target, entry.encrypted, error_text(entry.problem));
+        "{:08} {} {} size={} mode={:o} mtime={} link={} encrypted={} problem={}", entry.index,
+        entry.raw_path, entry_type_name(entry.type), entry.size ? std::to_string(*entry.size) : "?",
+        entry.mode, entry.mtime, entry.link_target, entry.encrypted, error_text(entry.problem));
     Hasher hasher;
     std::uint64_t bytes = 0;
     for (;;) {
@@ -61,6 +64,34 @@ std::vector<std::string> reading(const fs::path& zip, std::size_t window,
     }
     line += fmt::format(" data={}:{}", bytes, hasher.digest().hex());
     lines.push_back(std::move(line));
+  }
+}
+
+// Readers of `parts` parts of the windows read, together, what one reader of every window reads:
+// each entry once, under the same index, and the directory's damage (an "end:" line) once. Where
+// an entry's header ends one reader (libarchive's fatal error), the parts that read later
+// windows read them too: their entries come after every entry the one reader read.
+void expect_parts_read_the_same(const fs::path& zip, std::size_t window,
+                                const std::vector<std::string>& one) {
+  auto ended = [](const std::string& line) { return line.starts_with("end:"); };
+  for (unsigned parts : {2u, 3u}) {
+    SCOPED_TRACE(fmt::format("{} parts", parts));
+    std::vector<std::string> entries, ends;
+    for (unsigned part = 0; part < parts; ++part) {
+      for (auto& line : reading(zip, window, nullptr, part, parts)) {
+        (ended(line) ? ends : entries).push_back(std::move(line));
+      }
+    }
+    std::sort(entries.begin(), entries.end());
+    if (one.empty() || !ended(one.back())) {
+      EXPECT_EQ(entries, one);
+      EXPECT_EQ(ends, std::vector<std::string>{});
+      continue;
+    }
+    std::vector<std::string> read_by_one(one.begin(), one.end() - 1);
+    ASSERT_GE(entries.size(), read_by_one.size());
+    EXPECT_TRUE(std::equal(read_by_one.begin(), read_by_one.end(), entries.begin()));
+    EXPECT_EQ(std::count(ends.begin(), ends.end(), one.back()), 1) << one.back();
   }
 }
 
@@ -83,7 +114,11 @@ Compared expect_windows_read_the_same(const fs::path& zip) {
     for (std::size_t i = 0; i < std::min(windowed.size(), whole.size()); ++i) {
       EXPECT_EQ(windowed[i], whole[i]) << "line " << i;
     }
+    expect_parts_read_the_same(zip, window, windowed);
   }
+  // Not read in windows, the first part reads every entry and the others none.
+  EXPECT_EQ(reading(zip, 0, nullptr, 0, 2), whole);
+  EXPECT_EQ(reading(zip, 0, nullptr, 1, 2), std::vector<std::string>{});
   return out;
 }
 
@@ -189,6 +224,40 @@ TEST(ZipWindows, ReadExactlyWhatTheWholeDirectoryReads) {
   EXPECT_GT(windowed, 10);
 }
 
+// Each part inflates its own windows' entries itself (ISA-L), its directory cursor stepping over
+// the records of the windows other parts read, instead of falling back to libarchive.
+TEST(ZipWindows, EachPartInflatesItsOwnEntries) {
+  RK_REQUIRE_TOOL("zip");
+  test::ScratchDir dir;
+  for (int i = 0; i < 40; ++i) {
+    test::write_file(dir / fmt::format("in/{:02}.txt", i), std::string(1000 + i, 'a' + i % 26));
+  }
+  ASSERT_EQ(test::sh("zip -qrD z.zip in", dir.path()), 0);
+  for (unsigned part = 0; part < 3; ++part) {
+    ReaderOptions o;
+    o.zip_window_entries = 4;
+    o.zip_window_part = part;
+    o.zip_window_parts = 3;
+    auto reader = ArchiveReader::open(dir / "z.zip", o);
+    ASSERT_TRUE(reader) << reader.error().message;
+    std::uint64_t files = 0;
+    for (;;) {
+      auto e = reader->next();
+      ASSERT_TRUE(e) << e.error().message;
+      if (!*e) break;
+      EXPECT_EQ((*e)->index / 4 % 3, part) << (*e)->raw_path;
+      for (;;) {
+        auto block = reader->read_block();
+        ASSERT_TRUE(block) << block.error().message;
+        if (block->empty()) break;
+      }
+      ++files;
+    }
+    EXPECT_EQ(files, part == 0 ? 16u : 12u);
+    EXPECT_EQ(reader->own_zip_entries(), files) << "part " << part;
+  }
+}
+
 // A wrong password offered before the right one is tried once, as libarchive does reading the
 // whole directory (it moves a failing password to the end of its list), not again on each
 // window's first encrypted entry: ZipCrypto's one-byte check lets 1 in 256 wrong passwords
@@ -243,10 +312,14 @@ TEST(ZipWindows, ADirectoryDamagedPartWayEndsTheReadingWithLibarchivesError) {
   auto whole = reading(dir / "z.zip", 0);
   ASSERT_EQ(whole.size(), 1u);
   EXPECT_NE(whole[0].find("Invalid central directory signature"), std::string::npos) << whole[0];
-  auto windowed = reading(dir / "z.zip", 2);
-  ASSERT_EQ(windowed.size(), records + 1);  // the records before, then the error
-  EXPECT_EQ(windowed.back(), whole[0]);
-  EXPECT_EQ(windowed.back().rfind("end: CORRUPT_DATA", 0), 0u) << windowed.back();
+  for (std::size_t window : {1, 2, 3}) {
+    auto windowed = reading(dir / "z.zip", window);
+    ASSERT_EQ(windowed.size(), records + 1);  // the records before, then the error
+    EXPECT_EQ(windowed.back(), whole[0]);
+    EXPECT_EQ(windowed.back().rfind("end: CORRUPT_DATA", 0), 0u) << windowed.back();
+    // Read in parts, the part that read the last window before the damage reports it.
+    expect_parts_read_the_same(dir / "z.zip", window, windowed);
+  }
 }
 
 }  // namespace

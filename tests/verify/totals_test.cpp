@@ -28,11 +28,12 @@ std::string describe(const detail::EntryTotals& t) {
 
 // Verifies `archive` and compares the two ways of totalling its entries for each root and set
 // of database names. @return whether the store kept a tally.
-bool expect_tally_matches_walk(const fs::path& archive, const ScratchDir& dir,
-                               unsigned readers = 1) {
+bool expect_tally_matches_walk(const fs::path& archive, const ScratchDir& dir, unsigned readers = 1,
+                               std::size_t zip_window = 8192) {
   VerifyOptions o;
   o.temp_dir = dir / "tmp";
   o.threads = readers;
+  o.reader.zip_window_entries = zip_window;
   fs::create_directories(o.temp_dir);
   auto report = verify(archive, o);
   EXPECT_TRUE(report) << report.error().message;
@@ -97,6 +98,9 @@ TEST(EntryTotals, TheTallyGivesWhatAWalkOfEveryEntryGives) {
   EXPECT_TRUE(expect_tally_matches_walk(dir / "t.zip", dir));
   // Two readers: reader 0 lists every entry and each owner's row replaces its listing.
   EXPECT_FALSE(expect_tally_matches_walk(dir / "t.zip", dir, 2));
+  // Readers of the zip's windows: each entry's row once, but in no one order.
+  EXPECT_TRUE(expect_tally_matches_walk(dir / "t.zip", dir, 2, 2));
+  EXPECT_TRUE(expect_tally_matches_walk(dir / "t.zip", dir, 3, 1));
   EXPECT_TRUE(expect_tally_matches_walk(dir / "twice.tar", dir));
 }
 

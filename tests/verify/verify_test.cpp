@@ -321,9 +321,13 @@ TEST(Verify, ManyDamagedEntriesAreListedUpToALimitAndTheRestCounted) {
   }
   ASSERT_EQ(in_archive_order.size(), 1000u);
   std::vector<std::string> first;
-  for (unsigned threads : {1u, 2u}) {
+  // Readers that each read every header, or (its directory read in windows of 300 records)
+  // each its own windows.
+  for (auto [threads, window] : {std::pair{1u, 8192u}, {2u, 8192u}, {2u, 300u}, {3u, 300u}}) {
+    SCOPED_TRACE(fmt::format("{} readers, windows of {} records", threads, window));
     auto o = options_in(dir);
     o.threads = threads;
+    o.reader.zip_window_entries = window;
     auto r = verify(dir / "stored.zip", o);
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_FALSE(r->intact());
@@ -723,17 +727,22 @@ TEST(Verify, ATruncatedZipIsOneTruncationNotManyCorruptions) {
 TEST(Verify, ZipProgressNeverOvershoots) {
   ScratchDir dir;
   auto zip = our_backup(dir, "b.zip");
-  auto o = options_in(dir);
-  o.threads = 4;
-  std::atomic<std::uint64_t> most{0}, total{0};
-  o.progress = [&](const Progress& p) {
-    most = std::max<std::uint64_t>(most, p.bytes_done);
-    total = p.bytes_total;
-  };
-  auto r = verify(zip, o);
-  ASSERT_TRUE(r) << r.error().message;
-  ASSERT_GT(total.load(), 0u);
-  EXPECT_LE(most.load(), total.load());
+  for (std::size_t window : {8192, 3}) {  // every reader meets every header, or its own windows
+    auto o = options_in(dir);
+    o.threads = 4;
+    o.reader.zip_window_entries = window;
+    std::atomic<std::uint64_t> most{0}, total{0};
+    o.progress = [&](const Progress& p) {
+      most = std::max<std::uint64_t>(most, p.bytes_done);
+      total = p.bytes_total;
+    };
+    auto r = verify(zip, o);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->intact()) << describe(*r);
+    EXPECT_EQ(r->threads, 4u);
+    ASSERT_GT(total.load(), 0u);
+    EXPECT_LE(most.load(), total.load()) << "windows of " << window;
+  }
 }
 
 TEST(Verify, RatioBombStopsWithAFinding) {

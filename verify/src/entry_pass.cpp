@@ -41,7 +41,7 @@ class Recorder final : public core::EntryVisitor {
   Result<core::Interest> begin(const core::Entry&) override { return core::Interest::kSkip; }
 
   Result<void> end(const core::Entry& e, const core::EntryEnd& how) override {
-    bool owned = e.index % plan_.workers == plan_.worker;
+    bool owned = plan_.by_windows || e.index % plan_.workers == plan_.worker;
     if (!owned && plan_.worker != 0) return {};
     EntryResult r;
     r.index = e.index;
@@ -97,7 +97,8 @@ class Recorder final : public core::EntryVisitor {
 core::PassOptions pass_options(const PassPlan& plan) {
   core::PassOptions o;
   o.cancel = plan.cancel;
-  if (plan.workers > 1) {
+  o.data_progress_only = plan.workers > 1;
+  if (plan.workers > 1 && !plan.by_windows) {
     o.reads = [&plan](const core::Entry& e) { return e.index % plan.workers == plan.worker; };
   }
   o.progress = [&plan](std::uint64_t raw) {

@@ -66,6 +66,10 @@ struct PassPlan {
   core::EntryStore* store = nullptr;  // every entry is recorded here
   unsigned worker = 0;
   unsigned workers = 1;
+  // The workers read a zip's directory windows in parts (ReaderOptions::zip_window_part): each
+  // reads and owns every entry it meets. Otherwise every worker meets every entry, worker 0
+  // lists them all, and each reads the data of the entries whose index it owns (modulo workers).
+  bool by_windows = false;
   // The caller's checksum list: the other algorithms it wants computed, by name.
   const core::ChecksumIndex* extra = nullptr;
   std::filesystem::path stage_dir;                          // where databases are staged

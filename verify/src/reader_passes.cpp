@@ -25,7 +25,8 @@ class ReaderPasses {
   // Opens the first reader, then (zip only) more readers on more threads; merges outcomes.
   Result<PassesOutcome> run() {
     core::ReaderOptions reader_options = o_.reader;
-    reader_options.prefetch = core::Prefetch::kYes;  // hashing hides behind decompression
+    reader_options.prefetch = core::Prefetch::kYes;      // hashing hides behind decompression
+    reader_options.zip_window_parts = thread_count(o_);  // where a zip is read in windows
     auto opened = core::ArchiveReader::open(in_.archive, reader_options);
     if (!opened) {
       // A small damaged stream fails while the reader starts: damage, unless operational.
@@ -38,9 +39,13 @@ class ReaderPasses {
     }
     std::optional<core::ArchiveReader> reader(std::move(*opened));
     out_.archive_bytes = reader->raw_size().value_or(0);
-    // Zip entries are independent: each reader seeks straight to its own entries, and the
-    // central directory is checked against the local headers beside the pass.
-    unsigned workers = reader->starts_like_zip() ? zip_readers(*reader) : 1;
+    // Zip entries are independent: each reader seeks straight to its own entries (a zip read in
+    // windows: its own windows, whose headers no other reader parses), and the central
+    // directory is checked against the local headers beside the pass.
+    bool by_windows = reader->starts_like_zip() && reader->zip_windows() > 0;
+    unsigned workers = by_windows                  ? reader_options.zip_window_parts
+                       : reader->starts_like_zip() ? zip_readers(*reader)
+                                                   : 1;
     if (reader->starts_like_zip()) {
       out_.directory = std::async(std::launch::async, [archive = &in_.archive] {
         return core::check_zip_directory(*archive);
@@ -50,20 +55,29 @@ class ReaderPasses {
     std::vector<Result<PassOutcome>> outcomes(workers, fail(ErrorCode::kInternal, "not run"));
     std::vector<std::thread> threads;
     std::mutex progress_mutex;
-    auto on_progress = [&] {
-      std::lock_guard lock(progress_mutex);
+    // Called after every block of every reader: one that finds another reporting skips its turn.
+    std::function<void()> on_progress = [&] {
+      std::unique_lock lock(progress_mutex, std::try_to_lock);
+      if (!lock) return;
       progress_.bytes_done = raw_bytes_.load(std::memory_order_relaxed);
       progress_.bytes_total = out_.archive_bytes;
       throttle_.update(progress_);
     };
+    if (!o_.progress) on_progress = nullptr;
     std::vector<PassPlan> plans(workers);
     for (unsigned w = 0; w < workers; ++w) {
-      plans[w] = PassPlan{&in_.store,   w,         workers,     in_.caller_list, in_.stage_dir,
-                          &o_.visitors, o_.cancel, &raw_bytes_, on_progress,     in_.on_entry};
+      plans[w] = PassPlan{
+          &in_.store,   w,         workers,     by_windows,  in_.caller_list, in_.stage_dir,
+          &o_.visitors, o_.cancel, &raw_bytes_, on_progress, in_.on_entry};
     }
     for (unsigned w = 1; w < workers; ++w) {
       threads.emplace_back([&, w] {
-        auto r = core::ArchiveReader::open(in_.archive, o_.reader);
+        core::ReaderOptions part = o_.reader;
+        if (by_windows) {
+          part.zip_window_part = w;
+          part.zip_window_parts = workers;
+        }
+        auto r = core::ArchiveReader::open(in_.archive, part);
         outcomes[w] = r ? run_pass(*r, plans[w]) : tl::unexpected(r.error());
       });
     }

@@ -67,9 +67,12 @@ class EntryVisitor {
 struct PassOptions {
   CancelToken cancel;
   // Whether this pass reads an entry's data at all (zip readers on several threads share the
-  // entries out); visitors still hear of every entry. Unset: every entry. When set, progress
-  // counts only the bytes of entries this pass reads (the others' reader counts the rest).
+  // entries out); visitors still hear of every entry. Unset: every entry.
   std::function<bool(const Entry&)> reads;
+  // Progress counts only the bytes of the entries' data this pass reads, not what its reader
+  // reads to reach them (headers, another reader's entries, a zip window's directory): set where
+  // several passes read one zip, so that together they count each byte of data once.
+  bool data_progress_only = false;
   // Raw archive bytes newly consumed, after each block (progress).
   std::function<void(std::uint64_t raw_bytes)> progress;
   // Called once, after the first entry's header, when the archive's format is known.

@@ -101,9 +101,9 @@ class EntryStore {
   // What a walk of every entry would total for a summary, kept by the writer as entries were
   // added, so that no walk is needed (a walk costs ~0.2 µs an entry): every entry's encryption
   // and times, and each file under its first folder with the '/' ("docs/"; "" for a file at
-  // the top). nullopt where only a walk answers: an entry added twice or out of index order (a
-  // zip's listing from its directory, then its readers), or files under more than
-  // kTallyFolders first folders. After seal().
+  // the top). nullopt where only a walk answers: an entry added twice (a zip's listing by one
+  // reader, then its other readers' rows), or files under more than kTallyFolders first
+  // folders. Rows may come in any order (readers of a zip's windows). After seal().
   struct Tally {
     struct Files {
       std::uint64_t files = 0;
