@@ -29,6 +29,19 @@ ReadAt reads_of(ByteSource* file) {
   return [file](std::uint64_t at, std::span<std::byte> out) { return file->read_at(at, out); };
 }
 
+// Records in each window of the zip `file` (ReaderOptions::zip_window_entries): with several
+// parts, the end record's count split into windows of equal size, the same number for each part,
+// so that the parts' work is even.
+Result<std::size_t> window_entries(ByteSource* file, const ReaderOptions& o) {
+  std::uint64_t most = o.zip_window_entries;
+  if (o.zip_window_parts <= 1 || most == 0) return static_cast<std::size_t>(most);
+  RK_TRY_ASSIGN(auto listed, zip_listed_entries(reads_of(file), *file->size()));
+  if (!listed || *listed == 0) return static_cast<std::size_t>(most);
+  std::uint64_t per_part = (*listed + o.zip_window_parts - 1) / o.zip_window_parts;
+  std::uint64_t windows_each = (per_part + most - 1) / most;
+  return static_cast<std::size_t>((per_part + windows_each - 1) / windows_each);
+}
+
 }  // namespace
 
 struct Passwords::Answers {
@@ -554,8 +567,8 @@ Result<ArchiveReader> ArchiveReader::open(std::unique_ptr<ByteSource> source,
     impl->own_zip = std::make_unique<OwnZipReader>(*file);
   }
   if (impl->zip && file && file->size() && impl->options.zip_window_entries > 0) {
-    RK_TRY_ASSIGN(auto windows, ZipWindows::open(reads_of(file), *file->size(),
-                                                 impl->options.zip_window_entries));
+    RK_TRY_ASSIGN(std::size_t window, window_entries(file, impl->options));
+    RK_TRY_ASSIGN(auto windows, ZipWindows::open(reads_of(file), *file->size(), window));
     if (windows) {
       impl->windows = std::make_unique<ZipWindows>(std::move(*windows));
       impl->source = std::make_unique<ZipWindowSource>(std::move(impl->source), *impl->windows);

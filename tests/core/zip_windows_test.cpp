@@ -256,6 +256,20 @@ TEST(ZipWindows, EachPartInflatesItsOwnEntries) {
     EXPECT_EQ(files, part == 0 ? 16u : 12u);
     EXPECT_EQ(reader->own_zip_entries(), files) << "part " << part;
   }
+  // Windows of up to 8,192 records, for two parts: one window of 20 each, by the end record.
+  for (unsigned part = 0; part < 2; ++part) {
+    ReaderOptions o;
+    o.zip_window_part = part;
+    o.zip_window_parts = 2;
+    auto reader = ArchiveReader::open(dir / "z.zip", o);
+    ASSERT_TRUE(reader) << reader.error().message;
+    std::vector<std::uint64_t> indexes;
+    for (auto e = reader->next(); e && *e; e = reader->next()) indexes.push_back((*e)->index);
+    ASSERT_EQ(indexes.size(), 20u) << "part " << part;
+    EXPECT_EQ(indexes.front(), 20u * part);
+    EXPECT_EQ(indexes.back(), 20u * part + 19);
+    EXPECT_EQ(reader->zip_windows(), 2u) << "windows made, its own and the other part's";
+  }
 }
 
 // A wrong password offered before the right one is tried once, as libarchive does reading the

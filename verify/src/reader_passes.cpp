@@ -16,6 +16,9 @@ namespace {
 // Measured on 2 cores (Info-ZIP zips of base64 text, 20,000 entries): 403 bytes an entry, one
 // reader 9% faster; 627, even; 853, two readers 5% faster; 1,227 and more, two ever faster.
 constexpr std::uint64_t kSmallZipEntry = 640;
+// A zip that lists at least this many entries is read in parts, each reader its own windows of
+// its directory: below it, the headers that every reader parses cost a few milliseconds at most.
+constexpr std::uint64_t kPartedRecords = 1024;
 
 class ReaderPasses {
  public:
@@ -25,8 +28,7 @@ class ReaderPasses {
   // Opens the first reader, then (zip only) more readers on more threads; merges outcomes.
   Result<PassesOutcome> run() {
     core::ReaderOptions reader_options = o_.reader;
-    reader_options.prefetch = core::Prefetch::kYes;      // hashing hides behind decompression
-    reader_options.zip_window_parts = thread_count(o_);  // where a zip is read in windows
+    reader_options.prefetch = core::Prefetch::kYes;  // hashing hides behind decompression
     auto opened = core::ArchiveReader::open(in_.archive, reader_options);
     if (!opened) {
       // A small damaged stream fails while the reader starts: damage, unless operational.
@@ -38,11 +40,12 @@ class ReaderPasses {
       return std::move(out_);
     }
     std::optional<core::ArchiveReader> reader(std::move(*opened));
+    RK_TRY(read_in_parts(reader, reader_options));
     out_.archive_bytes = reader->raw_size().value_or(0);
     // Zip entries are independent: each reader seeks straight to its own entries (a zip read in
     // windows: its own windows, whose headers no other reader parses), and the central
     // directory is checked against the local headers beside the pass.
-    bool by_windows = reader->starts_like_zip() && reader->zip_windows() > 0;
+    bool by_windows = reader_options.zip_window_parts > 1;
     unsigned workers = by_windows                  ? reader_options.zip_window_parts
                        : reader->starts_like_zip() ? zip_readers(*reader)
                                                    : 1;
@@ -90,6 +93,26 @@ class ReaderPasses {
   }
 
  private:
+  // A zip that lists kPartedRecords or more, with more than one thread: opened again to be read
+  // in parts, each reader its own windows of its directory (ReaderOptions::zip_window_part),
+  // which spares every reader every other one's headers. `options.zip_window_parts` says
+  // whether it is. Where the zip cannot be read so, the reader opened first reads it.
+  Result<void> read_in_parts(std::optional<core::ArchiveReader>& reader,
+                             core::ReaderOptions& options) {
+    unsigned parts = thread_count(o_);
+    if (parts == 1 || !reader->starts_like_zip() || options.zip_window_entries == 0) return {};
+    RK_TRY_ASSIGN(auto listed, reader->zip_listed_entries());
+    if (!listed || *listed < kPartedRecords) return {};
+    options.zip_window_parts = parts;
+    auto parted = core::ArchiveReader::open(in_.archive, options);
+    if (parted && parted->zip_windows() > 0) {
+      reader.emplace(std::move(*parted));
+    } else {
+      options.zip_window_parts = 1;  // the directory disagrees with its end record
+    }
+    return {};
+  }
+
   // Up to --threads readers for a zip, but one where its entries are small: every reader parses
   // every header (reading only its own entries' data), so a second reader pays off only where
   // the data, not the headers, is the work.

@@ -110,10 +110,12 @@ struct ReaderOptions {
   std::size_t zip_window_entries = 8192;
   // Readers of one zip on several threads, each reading its own windows: this reader reads the
   // windows w with w % zip_window_parts == zip_window_part, and each entry's index is its
-  // position in the whole directory, so that the parts together list what one reader lists. A
-  // zip not read in windows (zip_windows() is 0) is read whole by part 0 and not at all by the
-  // others. Damage in the directory ends every part; the part that read the last window before
-  // it reports it, the others end as at the directory's end.
+  // position in the whole directory, so that the parts together list what one reader lists.
+  // With several parts, the windows are of equal size (at most zip_window_entries records), the
+  // same number for each part, by the count the zip's end record lists. A zip not read in
+  // windows (zip_windows() is 0) is read whole by part 0 and not at all by the others. Damage in
+  // the directory ends every part; the part that read the last window before it reports it, the
+  // others end as at the directory's end.
   unsigned zip_window_part = 0;
   unsigned zip_window_parts = 1;
 };
