@@ -1,4 +1,5 @@
 #include <restorekit/core/byte_source.hpp>
+#include <restorekit/core/fs.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -121,10 +122,9 @@ class MemorySource final : public ByteSource {
 
 Result<std::unique_ptr<ByteSource>> open_file_source(const std::filesystem::path& path) {
   std::string name = path.string();
-  // O_NONBLOCK: opening a FIFO would wait for a writer (and its data is no archive we can seek);
-  // the check below refuses it at once. It is cleared again for the regular file.
-  int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
+  // A FIFO (no archive we can seek) is refused below; O_NONBLOCK is cleared for a regular file.
+  UniqueFd fd = open_for_reading(path);
+  if (!fd) {
     int err = errno;
     if (err == ENOENT) {
       return fail(ErrorCode::kNotFound, fmt::format("{} does not exist; check the path", name),
@@ -133,15 +133,14 @@ Result<std::unique_ptr<ByteSource>> open_file_source(const std::filesystem::path
     return fail(ErrorCode::kIo, fmt::format("cannot open {}: {}", name, std::strerror(err)), name);
   }
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return fail(ErrorCode::kInvalidArgument,
                 fmt::format("{} is not a regular file; give the path of a backup archive", name),
                 name);
   }
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  return std::make_unique<FileSource>(fd, static_cast<std::uint64_t>(st.st_size), name);
+  ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
+  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  return std::make_unique<FileSource>(fd.release(), static_cast<std::uint64_t>(st.st_size), name);
 }
 
 std::unique_ptr<ByteSource> memory_source(std::span<const std::byte> data, std::string name) {

@@ -112,8 +112,7 @@ Digest128 hash128(std::string_view data) {
 }
 
 Result<Digest128> hash_file(const std::filesystem::path& path) {
-  // O_NONBLOCK: a FIFO must not wait for a writer (reads of a regular file ignore the flag).
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+  UniqueFd fd = open_for_reading(path, O_NOFOLLOW);
   auto failed = [&] {
     return fail(ErrorCode::kIo,
                 fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)),

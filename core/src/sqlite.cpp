@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include <restorekit/core/fs.hpp>
 #include <restorekit/core/names.hpp>
 
 namespace restorekit::core {
@@ -526,11 +527,9 @@ bool has_sqlite_magic(std::span<const std::byte> head) {
 
 bool has_sqlite_magic(const std::filesystem::path& path) {
   std::array<std::byte, 16> head{};
-  // O_NONBLOCK: a FIFO must not wait for a writer (it reads as empty: no database).
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return false;
-  ssize_t n = ::pread(fd, head.data(), head.size(), 0);
-  ::close(fd);
+  UniqueFd fd = open_for_reading(path);  // a FIFO reads as empty: no database
+  if (!fd) return false;
+  ssize_t n = ::pread(fd.get(), head.data(), head.size(), 0);
   return n == static_cast<ssize_t>(head.size()) && has_sqlite_magic(std::span(head));
 }
 

@@ -89,9 +89,7 @@ std::string index_key(const std::filesystem::path& archive) {
 }
 
 Result<Fingerprint> fingerprint_file(const std::filesystem::path& path) {
-  // O_NONBLOCK: a FIFO given as a backup must not wait for a writer (reads of a regular file
-  // ignore the flag).
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  UniqueFd fd = open_for_reading(path);  // a FIFO is refused below
   if (!fd && errno == ENOENT) {
     return fail(ErrorCode::kNotFound,
                 fmt::format("{} does not exist; check the path", path.string()), path.string());

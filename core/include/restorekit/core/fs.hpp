@@ -62,10 +62,17 @@ class UniqueFd {
   ~UniqueFd();
   [[nodiscard]] int get() const { return fd_; }
   [[nodiscard]] explicit operator bool() const { return fd_ >= 0; }
+  // Gives the descriptor up without closing it.
+  [[nodiscard]] int release() { return std::exchange(fd_, -1); }
 
  private:
   int fd_ = -1;
 };
+
+// Opens `path` read-only (O_CLOEXEC, and `flags`) without waiting on a FIFO: with O_NONBLOCK,
+// which reads of a regular file ignore, a FIFO's open returns at once instead of waiting for a
+// writer, and the caller refuses it or reads it as empty. Empty, with errno set, where open fails.
+[[nodiscard]] UniqueFd open_for_reading(const std::filesystem::path& path, int flags = 0);
 
 // Creates a new file (O_EXCL, O_NOFOLLOW; `mode` less the umask, private by default).
 // @error kIo naming the path (errno is left set, e.g. EEXIST).
