@@ -37,9 +37,9 @@ Result<std::size_t> window_entries(ByteSource* file, const ReaderOptions& o) {
   if (o.zip_window_parts <= 1 || most == 0) return static_cast<std::size_t>(most);
   RK_TRY_ASSIGN(auto listed, zip_listed_entries(reads_of(file), *file->size()));
   if (!listed || *listed == 0) return static_cast<std::size_t>(most);
-  std::uint64_t per_part = (*listed + o.zip_window_parts - 1) / o.zip_window_parts;
-  std::uint64_t windows_each = (per_part + most - 1) / most;
-  return static_cast<std::size_t>((per_part + windows_each - 1) / windows_each);
+  auto ceil_div = [](std::uint64_t a, std::uint64_t b) { return a / b + (a % b != 0); };
+  std::uint64_t per_part = ceil_div(*listed, o.zip_window_parts);  // any count an end record says
+  return static_cast<std::size_t>(ceil_div(per_part, ceil_div(per_part, most)));
 }
 
 }  // namespace
