@@ -43,8 +43,10 @@ class Scratch {
   std::optional<core::Database> db_;
 };
 
-// What one side holds in memory at most before it goes to disk.
-constexpr std::size_t kInMemoryBytes = 12u << 20;
+// What one side holds in memory at most before it goes to disk: both sides' 4 MiB beside the
+// rest of a dry run (the entry list's cache, a tenant's scratch databases) keep it well within
+// the 64 MiB budget (12 MiB a side took a tenant dry run of 100,000 documents to 59-66 MiB).
+constexpr std::size_t kInMemoryBytes = 4u << 20;
 
 // Live files whose sizes match are hashed together (on every core) this many at a time.
 constexpr std::size_t kHashBatch = 1024;
@@ -60,8 +62,8 @@ class Side {
     core::Digest128 digest;  // the backup's; unset for live's
   };
 
-  // More than `in_memory` files (~250 bytes each in memory: 50,000 files, ~12 MiB), or names
-  // longer than that on the whole (kInMemoryBytes), go to disk.
+  // More than `in_memory` files, or more than kInMemoryBytes of rows and names (~16,000 files
+  // of 150-byte names), go to disk.
   Side(Scratch& scratch, std::string table, std::size_t in_memory)
       : scratch_(scratch), table_(std::move(table)), in_memory_(in_memory) {}
 

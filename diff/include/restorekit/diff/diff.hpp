@@ -198,9 +198,9 @@ using FileWalk =
 // live files that `files` names are compared (a restore that replaces chosen documents and
 // leaves the rest): nothing is lost. Both sides are walked in name order (the samples are the
 // first in that order), each listed in memory while it has at most `in_memory_files` files (and
-// 12 MiB of names) and on disk (a private temporary SQLite file) beyond, so that memory does not
-// grow with the documents; tests lower it to compare the two. @error kNotFound (no such folder),
-// kIo, kDatabase (the temporary listing).
+// 4 MiB of rows and names) and on disk (a private temporary SQLite file) beyond, so that memory
+// does not grow with the documents; tests lower it to compare the two. @error kNotFound (no such
+// folder), kIo, kDatabase (the temporary listing).
 enum class LiveScope { kWholeFolder, kTheseFiles };
 using LiveHashes = std::function<std::optional<core::Digest128>(const std::string& path)>;
 inline constexpr std::size_t kDocumentsInMemory = 50'000;
