@@ -81,11 +81,13 @@ class Tree {
  private:
   Tree(core::Database db, std::filesystem::path file);  // statements hold db_'s address
   [[nodiscard]] Result<void> prepare_writes();
+  [[nodiscard]] Result<void> settle();
   [[nodiscard]] Result<void> commit();
   std::unique_ptr<core::Database> db_;
   std::filesystem::path file_;  // empty: scratch or opened
   std::optional<core::Statement> add_, add_folder_, find_;
   bool in_transaction_ = false;
+  bool adding_ = false;  // entries wait in the table `adding` (settle())
 };
 
 enum class HashFiles { kNo, kYes };

@@ -254,5 +254,34 @@ TEST(DocumentsTree, ASavedTreeReadsBackAndItsDigestIsItsFileHash) {
                                          {"d", core::EntryType::kDirectory, 0, 7, 8, {}}}));
 }
 
+// Entries wait to be put in path order until something reads the tree; read between adds, the
+// tree is what adding them one by one gives: a later entry replaces one of its path, an implied
+// folder stays only where no entry has its path.
+TEST(DocumentsTree, ReadsBetweenAddsSeeWhatAddingOneByOneGives) {
+  auto tree = Tree::scratch();
+  ASSERT_TRUE(tree) << tree.error().message;
+  auto dir_entry = [](std::string path, std::int64_t mtime) {
+    return TreeEntry{std::move(path), core::EntryType::kDirectory, 0, mtime, 9, std::nullopt};
+  };
+  ASSERT_TRUE(tree->add(dir_entry("x", 1)));
+  ASSERT_TRUE(tree->add_folder("y"));
+  ASSERT_TRUE(tree->add(TreeEntry{"z/f", core::EntryType::kFile, 3, 4, 5, std::nullopt}));
+  auto x = tree->find("x");
+  ASSERT_TRUE(x && *x) << "x";
+  EXPECT_EQ((*x)->mtime_ns, 1);
+  auto none = tree->find("y/none");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(*none);
+  ASSERT_TRUE(tree->add_folder("x"));        // implied after x: x stays
+  ASSERT_TRUE(tree->add(dir_entry("y", 2)));  // y was implied: the entry replaces it
+  ASSERT_TRUE(tree->add_folder("z"));
+  ASSERT_TRUE(tree->add(TreeEntry{"z/f", core::EntryType::kFile, 6, 7, 8, std::nullopt}));
+  EXPECT_EQ(entries_of(*tree),
+            (std::vector<TreeEntry>{dir_entry("x", 1),
+                                    dir_entry("y", 2),
+                                    {"z", core::EntryType::kDirectory, 0, 0, 0, std::nullopt},
+                                    {"z/f", core::EntryType::kFile, 6, 7, 8, std::nullopt}}));
+}
+
 }  // namespace
 }  // namespace restorekit::restore::detail
