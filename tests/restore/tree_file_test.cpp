@@ -272,7 +272,7 @@ TEST(DocumentsTree, ReadsBetweenAddsSeeWhatAddingOneByOneGives) {
   auto none = tree->find("y/none");
   ASSERT_TRUE(none);
   EXPECT_FALSE(*none);
-  ASSERT_TRUE(tree->add_folder("x"));        // implied after x: x stays
+  ASSERT_TRUE(tree->add_folder("x"));         // implied after x: x stays
   ASSERT_TRUE(tree->add(dir_entry("y", 2)));  // y was implied: the entry replaces it
   ASSERT_TRUE(tree->add_folder("z"));
   ASSERT_TRUE(tree->add(TreeEntry{"z/f", core::EntryType::kFile, 6, 7, 8, std::nullopt}));
