@@ -877,6 +877,74 @@ TEST(ArchiveReader, StreamedZstdFramesDecodedAheadGiveWhatReadingThemInPlaceGive
   EXPECT_EQ(refused, outcome(huge, Prefetch::kNo));
 }
 
+// Streamed frames whose window fits a slot of the decoding thread are decoded block by block
+// straight into the slots, the slot before holding the rest of the window. Stock zstd's frames
+// with 1, 2 and 4 MiB windows, whose blocks refer 1.2 and 3 MB back (--long), and so across
+// slots, beside frames that stream (an 8 MiB window, a skippable frame), give what streaming
+// them on the caller's thread gives: read in place (memory, a file) and 1,000 bytes a read,
+// whole, flipped and cut.
+TEST(ArchiveReader, ZstdFramesDecodedIntoTheSlotsGiveWhatStreamingGives) {
+  RK_REQUIRE_TOOL("tar");
+  RK_REQUIRE_TOOL("zstd");
+  RK_REQUIRE_TOOL("split");
+  ScratchDir dir;
+  for (auto [name, period, copies] :
+       {std::tuple{"d/a.bin", 1'200'000, 5}, std::tuple{"d/b.bin", 3'000'000, 3}}) {
+    auto piece = test::noise(static_cast<std::size_t>(period), static_cast<std::uint64_t>(period));
+    std::string doc;
+    for (int i = 0; i < copies; ++i) {
+      piece[static_cast<std::size_t>(i) * 4099] ^= 'x';  // each copy differs a little
+      doc += piece;
+    }
+    test::write_file(dir / name, doc);
+  }
+  test::write_file(dir / "d/z.txt", "the last entry\n");
+  ASSERT_EQ(test::sh("tar cf t.tar d && zstd -q -c --long=21 < t.tar > w21.zst && "
+                     "zstd -q -c --long=22 < t.tar > w22.zst && split -b 4500000 t.tar part. && "
+                     "zstd -q -c --long=21 < part.aa > mixed.zst && "
+                     "zstd -q -c --long=23 < part.ab >> mixed.zst && "
+                     "printf '\\120\\052\\115\\030\\004\\000\\000\\000skip' >> mixed.zst && "
+                     "zstd -q -c --zstd=wlog=20 < part.ac >> mixed.zst && "
+                     "zstd -q -c < part.ad >> mixed.zst && zstd -t -q mixed.zst",
+                     dir.path()),
+            0);
+  auto tar_size = std::filesystem::file_size(dir / "t.tar");
+  // The copies were found (the noise itself does not compress): blocks refer 1.2 MB back, and
+  // 3 MB with the 4 MiB window.
+  EXPECT_LT(std::filesystem::file_size(dir / "w21.zst"), tar_size - 3'000'000);
+  EXPECT_LT(std::filesystem::file_size(dir / "w22.zst"), tar_size - 8'000'000);
+  auto verdict = [](const std::string& o) {
+    auto p = o.find(" error: ");
+    return p == std::string::npos ? o : o.substr(p);
+  };
+  for (const char* name : {"w21.zst", "w22.zst", "mixed.zst"}) {
+    SCOPED_TRACE(name);
+    auto data = test::read_file(dir / name);
+    std::vector<std::byte> bytes(data.size());
+    std::memcpy(bytes.data(), data.data(), data.size());
+    auto streamed = outcome(bytes, Prefetch::kNo);
+    EXPECT_EQ(std::count(streamed.begin(), streamed.end(), ';'), 4) << streamed;  // d/ and 3
+    EXPECT_EQ(streamed.find(" error: "), std::string::npos) << streamed;
+    EXPECT_EQ(outcome(bytes, Prefetch::kYes), streamed);
+    EXPECT_EQ(outcome_from_file(bytes, dir / "f.tar.zst"), streamed);
+    EXPECT_EQ(outcome(bytes, Prefetch::kYes, /*small_reads=*/true), streamed);
+    for (std::size_t step = bytes.size() / 7, at = bytes.size() / 11; at < bytes.size();
+         at += step) {
+      auto broken = bytes;
+      broken[at] ^= std::byte{0x20};
+      auto one_by_one = outcome(broken, Prefetch::kNo);
+      EXPECT_NE(one_by_one, streamed) << "flip at " << at << " went unnoticed";
+      EXPECT_EQ(verdict(outcome(broken, Prefetch::kYes)), verdict(one_by_one)) << "flip at " << at;
+      EXPECT_EQ(verdict(outcome(broken, Prefetch::kYes, true)), verdict(one_by_one))
+          << "flip at " << at;
+      auto cut =
+          std::vector<std::byte>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(at));
+      EXPECT_EQ(verdict(outcome(cut, Prefetch::kYes)), verdict(outcome(cut, Prefetch::kNo)))
+          << "cut at " << at;
+    }
+  }
+}
+
 // gzip and xz streams made by the stock tools, read 1,000 bytes at a time (so that the reading
 // thread cycles through its buffers hundreds of times): read ahead, decoded on another thread,
 // they give what reading them in place gives, whole, flipped or cut anywhere.
