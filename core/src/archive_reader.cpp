@@ -175,6 +175,7 @@ struct ArchiveReader::Impl {
   // A zip file or memory with a long directory: libarchive reads it a window at a time
   // (zip_windows.hpp), through `source`.
   std::unique_ptr<ZipWindows> windows;
+  std::optional<ZipWindowPart> part;  // this reader's windows (ReaderOptions::zip_window_part)
   std::unique_ptr<ByteSource> source;
   // A zip file or memory, read at random beside libarchive (owned by the chain under source).
   ByteSource* zip_file = nullptr;
@@ -303,48 +304,21 @@ struct ArchiveReader::Impl {
     return fail(code, std::move(sentence), subject);
   }
 
-  bool owns(std::uint64_t window) const {
-    return window % options.zip_window_parts == options.zip_window_part;
-  }
-
-  // Moves past the current window (read, or not this part's) to the next one this part reads
-  // (ReaderOptions::zip_window_part); own_zip's cursor steps over the records of those it skips.
-  // @return false after the last. Damage in the directory is this part's to report where it
-  // read the last window made before it; the others end there as at the directory's end. A
-  // failed read (kIo) ends every part.
-  Result<bool> next_own_window() {
-    for (;;) {
-      std::uint64_t last = windows->windows() - 1;
-      auto more = windows->advance();
-      if (!more && (more.error().code == ErrorCode::kIo || owns(last))) return more;
-      if (!more) return false;
-      if (!*more) return false;
-      if (owns(windows->windows() - 1)) return true;
-      if (own_zip) own_zip->skip_records(windows->records());
-    }
-  }
-
-  // A window starts: where several parts read the zip, its entries are numbered by their place
-  // in the whole directory.
-  void start_window() {
-    if (options.zip_window_parts > 1) entries = windows->first_record();
-  }
-
   // Before the first header: a part whose first window is not window 0 moves to it; a part
   // with no window to read, or other than the first where the archive has no windows, reads
   // nothing.
   Result<void> first_window() {
-    options.zip_window_parts = std::max(options.zip_window_parts, 1u);
     if (!windows) {
       idle = options.zip_window_part != 0;
       return {};
     }
-    if (!owns(0)) {
-      if (own_zip) own_zip->skip_records(windows->records());
-      RK_TRY_ASSIGN(bool found, next_own_window());
-      idle = !found;
-    }
-    start_window();
+    part.emplace(*windows, options.zip_window_part, options.zip_window_parts,
+                 [this](std::uint64_t records) {
+                   if (own_zip) own_zip->skip_records(records);
+                 });
+    RK_TRY_ASSIGN(bool found, part->first());
+    idle = !found;
+    entries = part->first_index(entries);
     return {};
   }
 
@@ -355,7 +329,7 @@ struct ArchiveReader::Impl {
     errno = 0;
     int r = archive_read_next_header(handle, ae);
     while (r == ARCHIVE_EOF && windows) {
-      auto more = next_own_window();
+      auto more = part->next();
       if (more && !*more) break;
       if (!more) {
         if (more.error().code == ErrorCode::kIo) source_error = more.error();
@@ -370,7 +344,7 @@ struct ArchiveReader::Impl {
         fatal = started.error();
         return ARCHIVE_FATAL;
       }
-      start_window();
+      entries = part->first_index(entries);
       errno = 0;
       r = archive_read_next_header(handle, ae);
     }

@@ -255,4 +255,21 @@ Result<std::uint64_t> ZipWindowSource::seek(std::int64_t offset, int whence) {
   return to;
 }
 
+Result<bool> ZipWindowPart::first() {
+  if (owns(0)) return true;
+  skipped_(windows_.records());
+  return next();
+}
+
+Result<bool> ZipWindowPart::next() {
+  for (;;) {
+    std::uint64_t last = windows_.windows() - 1;
+    auto more = windows_.advance();
+    if (!more && (more.error().code == ErrorCode::kIo || owns(last))) return more;
+    if (!more || !*more) return false;
+    if (owns(windows_.windows() - 1)) return true;
+    skipped_(windows_.records());
+  }
+}
+
 }  // namespace restorekit::core

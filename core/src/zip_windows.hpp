@@ -21,8 +21,10 @@
 // Thread safety: one per reader.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -84,6 +86,39 @@ class ZipWindows {
   std::uint64_t tail_at_ = 0;       // where tail_ starts in the virtual file
   std::vector<std::byte> tail_;     // the window's records and end records
   detail::ZipPiece piece_;          // the real directory, read forward in pieces
+};
+
+// One part's share of the windows, where several readers read a zip in parts
+// (ReaderOptions::zip_window_part): part k of n reads the windows w with w % n == k.
+class ZipWindowPart {
+ public:
+  // `skipped` is told the records of each window this part passes over (the own-inflate
+  // cursor steps over them). `windows` must outlive this.
+  ZipWindowPart(ZipWindows& windows, unsigned part, unsigned parts,
+                std::function<void(std::uint64_t records)> skipped)
+      : windows_(windows), part_(part), parts_(std::max(parts, 1u)), skipped_(std::move(skipped)) {}
+
+  // Before the first header: moves to this part's first window. @return false where it has
+  // none. @error as next().
+  [[nodiscard]] Result<bool> first();
+  // Moves past the current window (read, or not this part's) to this part's next one.
+  // @return false after the last. Damage in the directory is reported by the part that read
+  // the last window made before it; the others end there as at the directory's end.
+  // @error kCorruptData, kTruncated (this part's damage to report), kIo (every part).
+  [[nodiscard]] Result<bool> next();
+  // Where the current window's entries are numbered from: their place in the whole directory
+  // where there are several parts, else `counted`, the entries read so far.
+  [[nodiscard]] std::uint64_t first_index(std::uint64_t counted) const {
+    return parts_ > 1 ? windows_.first_record() : counted;
+  }
+
+ private:
+  [[nodiscard]] bool owns(std::uint64_t window) const { return window % parts_ == part_; }
+
+  ZipWindows& windows_;
+  unsigned part_;
+  unsigned parts_;
+  std::function<void(std::uint64_t)> skipped_;
 };
 
 // The windows' virtual file as a ByteSource (sequential reads and seeks, as libarchive's
