@@ -634,7 +634,7 @@ class ZstdDecoder final : public Decoder {
   static constexpr std::size_t kFrameHeaderMax = 18;  // RFC 8878: magic + the longest header
   static constexpr std::size_t kGatherStep = std::size_t{256} << 10;
   // Frames with windows up to this are decoded straight into the slots (decode_into_slots()):
-  // four slots of 4.6 MiB at most, where streaming keeps a 4 MiB window and four 2 MiB slots.
+  // four slots of 4.5 MiB at most, where streaming keeps a 4 MiB window and four 2 MiB slots.
   static constexpr std::uint64_t kDirectWindowMax = std::uint64_t{4} << 20;
 
   using Frame = ZstdFrame;
