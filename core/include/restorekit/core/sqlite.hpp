@@ -152,6 +152,9 @@ class Statement {
   void bind(int index, std::int64_t value);
   void bind(int index, double value);
   void bind(int index, std::string_view text);
+  // Text the caller keeps valid and unchanged until the statement is reset (run() resets it):
+  // SQLite reads it where it is instead of copying it first.
+  void bind_view(int index, std::string_view text);
   void bind_blob(int index, std::span<const std::byte> blob);
   void bind_null(int index);
 
