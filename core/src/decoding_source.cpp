@@ -701,16 +701,9 @@ class ZstdDecoder final : public Decoder {
   Result<std::span<const std::byte>> exactly(std::size_t n) {
     if (head_.size() == 0) {
       RK_TRY_ASSIGN(bool more, refill());
-      if (!more) return std::span<const std::byte>{};
-      if (in_.size() >= n) return in_.first(n);
+      if (more && in_.size() >= n) return in_.first(n);
     }
-    while (head_.size() < n) {
-      RK_TRY_ASSIGN(bool more, refill());
-      if (!more) break;
-      std::size_t take = std::min(in_.size(), n - head_.size());
-      head_.append(in_.first(take));
-      consume(take);
-    }
+    RK_TRY(fill_head(n));
     return head_.bytes().first(std::min(n, head_.size()));
   }
   void taken(std::size_t n) {
