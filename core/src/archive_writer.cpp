@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <restorekit/core/archive_reader.hpp>
+#include <restorekit/core/safe_path.hpp>
 
 #include "full_disk.hpp"
 
@@ -21,6 +22,16 @@ namespace {
 // Input per zstd frame: small enough that several frames decode at once in little memory, large
 // enough that the ratio barely moves (level 3's window is 2 MiB anyway).
 constexpr std::size_t kZstdFrameBytes = std::size_t{2} << 20;
+
+// True when `name` holds the UTF-8 form of a UTF-16 surrogate (U+D800 to U+DFFF: 0xED, then
+// 0xA0 to 0xBF).
+bool holds_surrogate(std::string_view name) {
+  for (std::size_t i = name.find('\xed'); i != std::string_view::npos && i + 1 < name.size();
+       i = name.find('\xed', i + 1)) {
+    if ((static_cast<unsigned char>(name[i + 1]) & 0xe0) == 0xa0) return true;
+  }
+  return false;
+}
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -62,6 +73,7 @@ struct ArchiveWriter::Impl {
   std::uint64_t declared = 0;
   std::uint64_t entry_written = 0;
   std::string current;
+  bool utf8_names = false;  // tar names written as UTF-8
 
   ZSTD_CCtx* zstd = nullptr;
   std::vector<char> zstd_in;  // the frame being filled
@@ -177,8 +189,11 @@ struct ArchiveWriter::Impl {
   }
 
   Result<void> configure_tar(const WriterOptions& o) {
+    // Names go in as UTF-8, pax's own charset, unless the caller asks for them raw (see
+    // WriterOptions::raw_names and header()).
     if (archive_write_set_format_pax_restricted(handle) != ARCHIVE_OK) return error("tar format");
-    RK_TRY(option("pax", "hdrcharset", "BINARY"));
+    if (o.raw_names) RK_TRY(option("pax", "hdrcharset", "BINARY"));
+    utf8_names = !o.raw_names;
     archive_write_set_bytes_in_last_block(handle, 1);
     if (o.kind == ArchiveKind::kTarZst) return configure_zstd(o);
     bool gzip = o.kind == ArchiveKind::kTarGz;
@@ -221,8 +236,19 @@ struct ArchiveWriter::Impl {
     return {};
   }
 
+  // Where tar names are written as UTF-8, one that is not UTF-8 makes libarchive store that
+  // entry's name raw, with hdrcharset=BINARY, and warn: byte-exact, so not an error. UTF-16
+  // surrogates written as UTF-8 (not UTF-8, but libarchive's converter takes them) would come
+  // out as another name: a pair is joined into one code point.
   Result<void> header(std::string_view path, unsigned type, std::uint64_t size, std::int64_t mtime,
                       std::uint32_t mode) {
+    if (utf8_names && holds_surrogate(path)) {
+      return fail(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: the name {} holds UTF-16 surrogates written as UTF-8, which a "
+                              "tar header cannot keep as they are; rename it",
+                              name, escape_name(path)),
+                  std::string(path));
+    }
     archive_entry_clear(entry);
     std::string p(path);
     archive_entry_copy_pathname(entry, p.c_str());
@@ -230,7 +256,8 @@ struct ArchiveWriter::Impl {
     archive_entry_set_perm(entry, mode);
     archive_entry_set_size(entry, static_cast<la_int64_t>(size));
     archive_entry_set_mtime(entry, mtime, 0);
-    if (archive_write_header(handle, entry) != ARCHIVE_OK) {
+    int r = archive_write_header(handle, entry);
+    if (r != ARCHIVE_OK && !(utf8_names && r == ARCHIVE_WARN)) {
       return error(fmt::format("header of {}", path));
     }
     current = p;

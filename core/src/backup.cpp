@@ -18,6 +18,7 @@
 
 #include <restorekit/core/fs.hpp>
 #include <restorekit/core/hash.hpp>
+#include <restorekit/core/names.hpp>
 #include <restorekit/core/safe_path.hpp>
 #include <restorekit/core/sqlite.hpp>
 
@@ -65,6 +66,7 @@ BEGIN;
     insert_->bind(5, f.mtime);
     insert_->bind(6, static_cast<std::int64_t>(f.mode));
     RK_TRY(insert_->run());
+    if (!names_not_nfc && key_of_its_own(f.entry)) names_not_nfc = true;
     if (folder) {
       ++directories;
     } else {
@@ -97,6 +99,7 @@ BEGIN;
   std::uint64_t directories = 0;
   std::uint64_t files = 0;
   std::uint64_t bytes = 0;
+  bool names_not_nfc = false;  // the tar keeps them raw (WriterOptions::raw_names)
   std::vector<std::string> skipped;
 
  private:
@@ -309,14 +312,15 @@ Result<void> check_options(const BackupOptions& o) {
 Result<std::uint64_t> write_archive(int fd, const BackupOptions& o, ArchiveKind kind,
                                     const BackupHeader& header, const fs::path& snapshot,
                                     DocTree* docs, const fs::path& list) {
-  WriterOptions wo{kind, o.password, o.level, o.threads};
+  const auto& db = header.databases.front();
+  bool not_nfc = (docs && docs->names_not_nfc) || key_of_its_own(db.entry).has_value();
+  WriterOptions wo{kind, o.password, o.level, o.threads, not_nfc};
   RK_TRY_ASSIGN(auto writer, ArchiveWriter::open_fd(fd, o.output.string(), wo));
   auto now = std::chrono::duration_cast<std::chrono::seconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
   BackupStream stream(writer, o, header.total_bytes, list);
   RK_TRY(stream.add_text(kHeaderEntry, header_to_json(header), now));
-  const auto& db = header.databases.front();
   RK_TRY(stream.add_file(db.entry, snapshot, db.bytes, now, 0600));
   if (docs) {
     RK_TRY(stream.add_directory("docs", now));

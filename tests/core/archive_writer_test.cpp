@@ -49,6 +49,51 @@ TEST(ArchiveWriter, RefusesMoreOrFewerBytesThanDeclared) {
   EXPECT_NE(end.error().message.find("shrank"), std::string::npos);
 }
 
+// Tar names are written as UTF-8 (pax's default), which libarchive keeps byte-exact, so GNU
+// tar, which does not know hdrcharset, reads them quietly. A name that is not UTF-8 is stored
+// raw in that entry alone (hdrcharset=BINARY). A name holding UTF-16 surrogates written as
+// UTF-8 is refused: libarchive would join a pair of them into another name. With raw_names,
+// every name is stored raw.
+TEST(ArchiveWriter, TarNamesAreUtf8WhereTheyCanBeAndRawOnlyWhereTheyMustBe) {
+  RK_REQUIRE_TOOL("python3");
+  RK_REQUIRE_TOOL("zstd");
+  ScratchDir dir;
+  const std::string bad = "bad\xff.txt";
+  for (auto [kind, raw] :
+       {std::pair{ArchiveKind::kTarGz, false}, std::pair{ArchiveKind::kTarZst, false},
+        std::pair{ArchiveKind::kTarGz, true}}) {
+    SCOPED_TRACE(std::string(archive_kind_name(kind)) + (raw ? ", raw names" : ""));
+    std::vector<std::byte> out;
+    auto w = ArchiveWriter::open_memory(out, WriterOptions{kind, {}, -1, 0, raw});
+    ASSERT_TRUE(w);
+    for (std::string name : {"ok.txt", "caf\xc3\xa9.txt", bad.c_str()}) {
+      ASSERT_TRUE(w->begin_file(name, 0, 0)) << name;
+      ASSERT_TRUE(w->end_file());
+    }
+    const std::string cesu = "cesu\xed\xa0\xbd\xed\xb8\x80.txt";  // U+1F600 as a surrogate pair
+    auto pair = w->begin_file(cesu, 0, 0);
+    if (raw) {
+      ASSERT_TRUE(pair) << pair.error().message;
+      ASSERT_TRUE(w->end_file());
+    } else {
+      ASSERT_FALSE(pair) << "a surrogate pair was written, as libarchive rewrites it";
+      EXPECT_EQ(pair.error().code, ErrorCode::kInvalidArgument);
+      EXPECT_NE(pair.error().message.find("surrogate"), std::string::npos) << pair.error().message;
+    }
+    ASSERT_TRUE(w->finish());
+    auto file = dir / ((raw ? "raw." : "utf8.") + std::string(archive_kind_name(kind)));
+    if (kind == ArchiveKind::kTarZst) {
+      test::write_bytes(dir / "z", out);
+      ASSERT_EQ(test::sh("zstd -qdf z -o " + file.string(), dir.path()), 0);
+    } else {
+      test::write_bytes(file, out);
+    }
+    std::map<std::string, bool> expected{{"ok.txt", raw}, {"caf\xc3\xa9.txt", raw}, {bad, true}};
+    if (raw) expected[cesu] = true;
+    EXPECT_EQ(test::tar_members(file), expected);
+  }
+}
+
 // A file system that fills up while the archive is written: the error names the file and says
 // to free space where it is.
 TEST(ArchiveWriter, AFullFileSystemIsAnErrorThatSaysWhereToFreeSpace) {

@@ -147,6 +147,56 @@ TEST_F(UnicodeNames, OurBackupStoresNfdByteExactAndStockToolsCheckIt) {
   }
 }
 
+// A backup whose names are all in NFC stores them as UTF-8, as POSIX pax wants them, so GNU
+// tar reads it without a warning per entry (it does not know pax's hdrcharset) and a short
+// ASCII name needs no pax header at all. One name in NFD, and every name is stored raw
+// (hdrcharset=BINARY): libarchive's readers turn UTF-8 names into NFC, raw ones they keep.
+TEST_F(UnicodeNames, OurTarHeadersAreUtf8WhereEveryNameIsNfc) {
+  RK_REQUIRE_TOOL("python3");
+  RK_REQUIRE_TOOL("tar");
+  fs::path nfc_docs = scratch_ / "nfc-docs";
+  write_file(nfc_docs / kNfc, "jpeg bytes");
+  write_file(nfc_docs / "plain.txt", "plain");
+  fs::path nfd_db = scratch_ / "Zu\xcc\x88rich.sqlite";
+  fs::copy_file(app_ / "app.sqlite", nfd_db);
+  struct Case {
+    std::string name;
+    fs::path db, docs;
+    bool nfd;
+  };
+  for (const auto& c : {Case{"nfc.tar.gz", app_ / "app.sqlite", nfc_docs, false},
+                        Case{"nfd-doc.tar.gz", app_ / "app.sqlite", app_ / "docs", true},
+                        Case{"nfd-db.tar.gz", nfd_db, nfc_docs, true}}) {
+    SCOPED_TRACE(c.name);
+    bool nfd = c.nfd;
+    core::BackupOptions o;
+    o.database = c.db;
+    o.documents = c.docs;
+    o.output = scratch_ / c.name;
+    auto b = core::write_backup(o);
+    ASSERT_TRUE(b) << b.error().message;
+    auto names = tar_members(o.output);
+    EXPECT_TRUE(names.contains("docs/" + (c.docs == nfc_docs ? kNfc : kNfd))) << "not byte-exact";
+    EXPECT_TRUE(names.contains("db/" + c.db.stem().string() + ".sqlite")) << "not byte-exact";
+    EXPECT_TRUE(names.contains("docs/plain.txt"));
+    for (const auto& [name, binary] : names) EXPECT_EQ(binary, nfd) << name;
+    auto listed = run({"tar", "-tzf", o.output.string()});
+    EXPECT_EQ(listed.exit_code, 0) << listed.err;
+    if (!nfd) {
+      EXPECT_EQ(listed.err, "") << "GNU tar warned about our headers";
+      auto pax = run({"python3", "-c",
+                      "import sys, tarfile\n"
+                      "print(sum(1 for m in tarfile.open(sys.argv[1]) if m.pax_headers))",
+                      o.output.string()});
+      EXPECT_EQ(pax.out, "1\n") << "only the non-ASCII name needs a pax header";
+    }
+    verify::VerifyOptions vo;
+    auto r = verify::verify(o.output, vo);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->intact()) << all_findings(*r);
+  }
+}
+
 TEST_F(UnicodeNames, LiveDocumentsInNfdAreTheBackupsNfcDocuments) {
   RK_REQUIRE_TOOL("bsdtar");
   ASSERT_EQ(

@@ -168,6 +168,29 @@ std::string read_file(const fs::path& path) {
   return s.str();
 }
 
+std::map<std::string, bool> tar_members(const fs::path& tar) {
+  auto r = run({"python3", "-c",
+                "import sys, tarfile\n"
+                "t = tarfile.open(sys.argv[1], encoding='utf-8', errors='surrogateescape')\n"
+                "for m in t.getmembers():\n"
+                "  print(m.name.encode('utf-8', 'surrogateescape').hex(),\n"
+                "        int(m.pax_headers.get('hdrcharset') == 'BINARY'))\n",
+                tar.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, bool> out;
+  std::istringstream lines(r.out);
+  std::string hex;
+  int binary = 0;
+  while (lines >> hex >> binary) {
+    std::string name;
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+      name.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    }
+    out[name] = binary != 0;
+  }
+  return out;
+}
+
 std::vector<std::byte> make_archive(core::ArchiveKind kind, const std::vector<MemoryEntry>& entries,
                                     std::optional<std::string> password) {
   std::vector<std::byte> out;

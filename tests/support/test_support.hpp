@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,6 +70,10 @@ CommandResult run(const std::vector<std::string>& argv, const fs::path& cwd = {}
 
 // Runs a shell command line in `cwd`; returns its exit code (output discarded unless failing).
 int sh(const std::string& command, const fs::path& cwd = {});
+
+// The members of a tar (any compression Python's tarfile reads) as Python's reader sees them:
+// each raw name, and whether its pax header says hdrcharset=BINARY. Needs python3.
+std::map<std::string, bool> tar_members(const fs::path& tar);
 
 // True when a peer tool is on PATH.
 bool have_tool(const std::string& name);

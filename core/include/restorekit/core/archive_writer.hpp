@@ -38,6 +38,10 @@ struct WriterOptions {
   std::optional<std::string> password;  // zip only: AES-256 encryption of every entry
   int level = -1;                       // compression level; -1 = the format's default
   int threads = 0;                      // compressor threads (zstd, xz); 0 = single-threaded
+  // tar: store every name raw (pax hdrcharset=BINARY) instead of as UTF-8. Needed for names
+  // not in NFC: libarchive's readers (bsdtar's, restorekit's) turn UTF-8 names into NFC, raw
+  // ones they keep. GNU tar does not know hdrcharset and warns once per entry.
+  bool raw_names = false;
 };
 
 class ArchiveWriter {
