@@ -77,7 +77,25 @@ bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
+// Whether `raw` is printable ASCII already in the form normalize_entry_path() gives (most
+// names): components that are not empty, ".", ".." or hold '\\' or ':'. One scan.
+bool canonical_ascii(std::string_view raw) {
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= raw.size(); ++i) {
+    if (i == raw.size() || raw[i] == '/') {
+      std::string_view part = raw.substr(start, i - start);
+      if (part.empty() || part == "." || part == "..") return false;
+      start = i + 1;
+      continue;
+    }
+    auto c = static_cast<unsigned char>(raw[i]);
+    if (c < 0x20 || c >= 0x7f || c == '\\' || c == ':') return false;
+  }
+  return true;
+}
+
 Result<std::string> normalize_entry_path(std::string_view raw) {
+  if (canonical_ascii(raw)) return std::string(raw);
   if (raw.empty()) return unsafe(raw, "has an empty name");
   for (unsigned char c : raw) {
     if (is_control(c)) return unsafe(raw, "holds a control character in its name");

@@ -1,5 +1,9 @@
 #include <restorekit/core/safe_path.hpp>
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace restorekit::core {
@@ -40,6 +44,63 @@ TEST(NormalizeEntryPath, RefusesControlCharactersAndInvalidUtf8) {
 }
 
 // The library keeps names raw; each renderer escapes once, at the edge.
+// The rule stated again, differently (split, then judge each part), as the oracle for every
+// name made of up to four pieces below: names already canonical take a shortcut in
+// normalize_entry_path(), and both ways must agree everywhere.
+std::optional<std::string> rule(std::string_view raw) {
+  if (raw.empty() || raw.front() == '/' || raw.front() == '\\' || !is_valid_utf8(raw)) {
+    return std::nullopt;
+  }
+  for (unsigned char c : raw) {
+    if (c < 0x20 || c == 0x7f) return std::nullopt;
+  }
+  std::vector<std::string> parts{""};
+  for (char c : raw) {
+    if (c == '/' || c == '\\') {
+      parts.emplace_back();
+    } else {
+      parts.back() += c;
+    }
+  }
+  std::string out;
+  for (const auto& part : parts) {
+    if (part.empty() || part == ".") continue;
+    if (part == ".." || part.find(':') != std::string::npos) return std::nullopt;
+    out += (out.empty() ? "" : "/") + part;
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
+
+TEST(NormalizeEntryPath, AgreesWithTheRuleOnEveryNameOfFourPieces) {
+  const std::vector<std::string> pieces{"a", "B",  ".",    "..", "/",        "\\",   ":",
+                                        " ", "\t", "\x7f", "~",  "\xc3\xa9", "\xff", "C:"};
+  std::vector<std::string> names{""};
+  std::vector<std::string> shorter{""};
+  for (int length = 1; length <= 4; ++length) {
+    std::vector<std::string> longer;
+    for (const auto& n : shorter) {
+      for (const auto& p : pieces) longer.push_back(n + p);
+    }
+    names.insert(names.end(), longer.begin(), longer.end());
+    shorter = std::move(longer);
+  }
+  ASSERT_GT(names.size(), 40000u);
+  std::size_t kept = 0;
+  for (const auto& raw : names) {
+    auto got = normalize_entry_path(raw);
+    auto want = rule(raw);
+    ASSERT_EQ(got.has_value(), want.has_value()) << escape_name(raw);
+    if (want) {
+      ++kept;
+      EXPECT_EQ(*got, *want) << escape_name(raw);
+    } else {
+      EXPECT_EQ(got.error().code, ErrorCode::kUnsafePath);
+    }
+  }
+  EXPECT_GT(kept, 5000u);  // both kinds are well represented
+}
+
 TEST(NormalizeEntryPath, ErrorMessageNamesTheRawEntryAndEscapingItOnceShowsTheControl) {
   auto r = normalize_entry_path("../\x1b[2Jx\\y");
   ASSERT_FALSE(r);
