@@ -8,6 +8,8 @@
 #include <restorekit/core/entry_store.hpp>
 #include <restorekit/core/names.hpp>
 
+#include "checksum_line_reader.hpp"
+
 namespace restorekit::core {
 
 namespace {
@@ -29,7 +31,7 @@ ChecksumIndex::ChecksumIndex(ChecksumIndex&&) noexcept = default;
 ChecksumIndex& ChecksumIndex::operator=(ChecksumIndex&&) noexcept = default;
 ChecksumIndex::~ChecksumIndex() = default;
 
-Result<void> ChecksumIndex::add(ExpectedHash&& e) {
+Result<ChecksumIndex::Line> ChecksumIndex::line_of(ExpectedHash&& e) {
   std::optional<Digest128> digest;
   if (e.algorithm == HashAlgorithm::kXxh128) {
     digest = Digest128::from_hex(e.hex);
@@ -40,31 +42,55 @@ Result<void> ChecksumIndex::add(ExpectedHash&& e) {
     return fail(ErrorCode::kBadBackup,
                 fmt::format("{} line {} is not an XXH3-128 line", name_, e.line), name_);
   }
+  auto key = key_of_its_own(e.path);
+  return Line{key ? std::move(*key) : e.path,
+              e.line,
+              std::move(e.path),
+              e.algorithm,
+              digest.value_or(Digest128{}),
+              digest ? std::string() : std::move(e.hex)};
+}
+
+Result<void> ChecksumIndex::add(ExpectedHash&& e) {
+  RK_TRY_ASSIGN(Line line, line_of(std::move(e)));
   ++size_;
-  Digest128 d = digest.value_or(Digest128{});
-  std::string hex = digest ? std::string() : std::move(e.hex);
-  auto key = key_of_its_own(e.path);  // the database keeps NULL for the rest
   if (!db_) {
-    lines_.push_back(Line{key ? std::move(*key) : e.path, e.line, std::move(e.path), e.algorithm, d,
-                          std::move(hex)});
+    lines_.push_back(std::move(line));
     return {};
   }
-  insert_->bind(1, static_cast<std::int64_t>(e.line));
-  if (key) {
-    insert_->bind(2, std::string_view(*key));
+  insert_->bind(1, static_cast<std::int64_t>(line.number));
+  if (line.key != line.path) {  // the database keeps NULL where the path is the key
+    insert_->bind(2, std::string_view(line.key));
   } else {
     insert_->bind_null(2);
   }
-  insert_->bind(3, std::string_view(e.path));
-  insert_->bind(4, static_cast<std::int64_t>(e.algorithm));
-  insert_->bind(5, static_cast<std::int64_t>(d.high));
-  insert_->bind(6, static_cast<std::int64_t>(d.low));
-  if (digest) {
+  insert_->bind(3, std::string_view(line.path));
+  insert_->bind(4, static_cast<std::int64_t>(line.algorithm));
+  insert_->bind(5, static_cast<std::int64_t>(line.digest.high));
+  insert_->bind(6, static_cast<std::int64_t>(line.digest.low));
+  if (line.algorithm == HashAlgorithm::kXxh128) {
     insert_->bind_null(7);
   } else {
-    insert_->bind(7, std::string_view(hex));
+    insert_->bind(7, std::string_view(line.hex));
   }
   return insert_->run();
+}
+
+Result<bool> ChecksumIndex::read_in_key_order(const std::filesystem::path& file,
+                                              const CancelToken& cancel) {
+  RK_TRY_ASSIGN(auto reader, detail::ChecksumLineReader::open(file, name_));
+  std::string last;
+  for (std::uint64_t lines = 1;; ++lines) {
+    if (lines % kLinesPerCancelCheck == 0 && cancel.cancelled()) {
+      return fail(ErrorCode::kCancelled, "cancelled while reading " + name_);
+    }
+    RK_TRY_ASSIGN(auto e, reader.next());
+    if (!e) return !other_algorithms_;
+    RK_TRY_ASSIGN(Line line, line_of(std::move(*e)));
+    if (line.key < last) return false;
+    ++size_;
+    last = std::move(line.key);
+  }
 }
 
 Result<ChecksumIndex> ChecksumIndex::build(const std::filesystem::path& file, std::string_view name,
@@ -73,8 +99,30 @@ Result<ChecksumIndex> ChecksumIndex::build(const std::filesystem::path& file, st
   ChecksumIndex index;
   index.accept_ = accept;
   index.name_ = std::string(name);
+  // A malformed line makes the list bad(); failing to read it is the error.
+  auto settle = [&](const Error& e) -> Result<void> {
+    auto code = e.code;
+    if (code == ErrorCode::kCancelled || code == ErrorCode::kIo || code == ErrorCode::kNotFound ||
+        code == ErrorCode::kDatabase) {
+      return tl::unexpected(e);
+    }
+    index.bad_ = e;
+    index.size_ = 0;
+    return {};
+  };
   std::error_code ec;
   if (std::filesystem::file_size(file, ec) > in_memory_bytes || ec) {
+    auto ordered = index.read_in_key_order(file, cancel);
+    if (!ordered) {
+      RK_TRY(settle(ordered.error()));
+      return index;
+    }
+    if (*ordered) {
+      index.file_ = file;
+      return index;
+    }
+    index.size_ = 0;  // read again, into the database
+    index.other_algorithms_ = false;
     RK_TRY_ASSIGN(auto db, Database::open_scratch());
     RK_TRY(db.use_as_scratch(4));  // start()'s sort spills to disk rather than grow
     RK_TRY(db.exec(kSchema));
@@ -90,15 +138,7 @@ Result<ChecksumIndex> ChecksumIndex::build(const std::filesystem::path& file, st
     }
     return index.add(std::move(e));
   });
-  if (!parsed) {
-    auto code = parsed.error().code;
-    if (code == ErrorCode::kCancelled || code == ErrorCode::kIo || code == ErrorCode::kNotFound ||
-        code == ErrorCode::kDatabase) {
-      return tl::unexpected(parsed.error());
-    }
-    index.bad_ = parsed.error();
-    index.size_ = 0;
-  }
+  if (!parsed) RK_TRY(settle(parsed.error()));
   if (index.db_) {
     index.insert_.reset();
     RK_TRY(index.db_->exec("COMMIT"));
@@ -129,9 +169,21 @@ Result<ChecksumIndex> ChecksumIndex::callers_list(const std::filesystem::path& f
   return index;
 }
 
+ChecksumIndex::Held ChecksumIndex::held() const {
+  if (file_) return Held::kFile;
+  return db_ ? Held::kScratchDatabase : Held::kMemory;
+}
+
 Result<void> ChecksumIndex::start() {
   walk_.reset();
+  reader_.reset();
   next_ = 0;
+  walked_ = 0;
+  if (file_ && !bad_) {
+    RK_TRY_ASSIGN(auto reader, detail::ChecksumLineReader::open(*file_, name_));
+    reader_ = std::make_unique<detail::ChecksumLineReader>(std::move(reader));
+    return {};
+  }
   if (!db_ || bad_) return {};
   RK_TRY_ASSIGN(walk_, db_->prepare("SELECT coalesce(key, path), number, path, algorithm, high, "
                                     "low, hex FROM listed ORDER BY 1, 2"));
@@ -140,6 +192,26 @@ Result<void> ChecksumIndex::start() {
 
 Result<const ChecksumIndex::Line*> ChecksumIndex::next() {
   if (bad_) return nullptr;
+  if (file_) {
+    if (!reader_) return nullptr;
+    // The file was read whole and in order by build(): a walk that finds otherwise would hand
+    // out lines out of order, and the merge would pair them wrongly.
+    auto changed = [&] {
+      return fail(ErrorCode::kIo,
+                  fmt::format("{} changed while it was being read; run again", name_), name_);
+    };
+    RK_TRY_ASSIGN(auto e, reader_->next());
+    if (!e) {
+      reader_.reset();
+      if (walked_ != size_) return changed();
+      return nullptr;
+    }
+    auto line = line_of(std::move(*e));
+    if (!line || (walked_ > 0 && line->key < line_.key)) return changed();
+    line_ = std::move(*line);
+    ++walked_;
+    return &line_;
+  }
   if (!db_) return next_ < lines_.size() ? &lines_[next_++] : nullptr;
   if (!walk_) return nullptr;
   RK_TRY_ASSIGN(bool more, walk_->step());

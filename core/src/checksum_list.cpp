@@ -16,6 +16,8 @@
 
 #include <restorekit/core/safe_path.hpp>
 
+#include "checksum_line_reader.hpp"
+
 namespace restorekit::core {
 
 namespace {
@@ -120,7 +122,7 @@ std::optional<ExpectedHash> parse_gnu(std::string_view line) {
   std::string_view raw = line.substr(space + 2);
   auto path = escaped ? unescape(raw) : std::optional<std::string>(std::string(raw));
   if (!path || path->empty()) return std::nullopt;
-  return ExpectedHash{*path, *algorithm, lower(hex), 0};
+  return ExpectedHash{std::move(*path), *algorithm, lower(hex), 0};
 }
 
 }  // namespace
@@ -167,63 +169,85 @@ Result<std::vector<ExpectedHash>> parse_checksum_list(std::string_view text,
   return out;
 }
 
-Result<void> for_each_checksum_line(const std::filesystem::path& file, std::string_view name,
-                                    const std::function<Result<void>(ExpectedHash&&)>& fn) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
+namespace detail {
+
+Result<ChecksumLineReader> ChecksumLineReader::open(const std::filesystem::path& file,
+                                                    std::string name) {
+  ChecksumLineReader r;
+  r.in_ = std::make_unique<std::ifstream>(file, std::ios::binary);
+  if (!*r.in_) {
     int err = errno;
     return fail(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
                 fmt::format("cannot read {}: {}", file.string(), std::strerror(err)),
                 file.string());
   }
-  std::vector<char> piece(64 * 1024);
-  std::string carried;  // the start of a line the last piece ended in
-  std::size_t number = 0;
-  auto line = [&](std::string_view text) -> Result<void> {
-    ++number;
-    if (text.size() > kMaxChecksumLine) {
-      return fail(ErrorCode::kInvalidArgument,
-                  fmt::format("{} line {} is longer than {} bytes: not an xxhsum line", name,
-                              number, kMaxChecksumLine),
-                  std::string(name));
-    }
-    RK_TRY_ASSIGN(auto parsed, parse_checksum_line(text, number, name));
-    if (parsed) RK_TRY(fn(std::move(*parsed)));
-    return {};
-  };
+  r.file_ = file;
+  r.name_ = std::move(name);
+  r.piece_.resize(64 * 1024);
+  return r;
+}
+
+tl::unexpected<Error> ChecksumLineReader::too_long(std::size_t number) const {
+  return fail(ErrorCode::kInvalidArgument,
+              fmt::format("{} line {} is longer than {} bytes: not an xxhsum line", name_, number,
+                          kMaxChecksumLine),
+              name_);
+}
+
+Result<std::optional<std::string_view>> ChecksumLineReader::next_text() {
   for (;;) {
-    in.read(piece.data(), static_cast<std::streamsize>(piece.size()));
-    auto n = static_cast<std::size_t>(in.gcount());
-    if (n == 0) {
-      if (in.bad()) {
+    std::string_view rest(piece_.data() + at_, end_ - at_);
+    if (auto nl = rest.find('\n'); nl != std::string_view::npos) {
+      at_ += nl + 1;
+      if (carried_.empty()) return rest.substr(0, nl);
+      carried_.append(rest.substr(0, nl));
+      line_.swap(carried_);
+      carried_.clear();
+      return std::string_view(line_);
+    }
+    if (carried_.size() + rest.size() > kMaxChecksumLine) return too_long(number_ + 1);
+    carried_.append(rest);
+    at_ = end_ = 0;
+    if (ended_) {
+      if (carried_.empty()) return std::optional<std::string_view>{};
+      line_.swap(carried_);
+      carried_.clear();
+      return std::string_view(line_);
+    }
+    in_->read(piece_.data(), static_cast<std::streamsize>(piece_.size()));
+    end_ = static_cast<std::size_t>(in_->gcount());
+    if (end_ == 0) {
+      if (in_->bad()) {
         return fail(ErrorCode::kIo,
-                    fmt::format("cannot read {}: {}", file.string(), std::strerror(errno)),
-                    file.string());
+                    fmt::format("cannot read {}: {}", file_.string(), std::strerror(errno)),
+                    file_.string());
       }
-      break;
+      ended_ = true;
     }
-    std::string_view rest(piece.data(), n);
-    for (auto nl = rest.find('\n'); nl != std::string_view::npos; nl = rest.find('\n')) {
-      if (carried.empty()) {
-        RK_TRY(line(rest.substr(0, nl)));
-      } else {
-        carried.append(rest.substr(0, nl));
-        RK_TRY(line(carried));
-        carried.clear();
-      }
-      rest.remove_prefix(nl + 1);
-    }
-    if (carried.size() + rest.size() > kMaxChecksumLine) {
-      ++number;  // the line being carried, which is already too long
-      return fail(ErrorCode::kInvalidArgument,
-                  fmt::format("{} line {} is longer than {} bytes: not an xxhsum line", name,
-                              number, kMaxChecksumLine),
-                  std::string(name));
-    }
-    carried.append(rest);
   }
-  if (!carried.empty()) RK_TRY(line(carried));
-  return {};
+}
+
+Result<std::optional<ExpectedHash>> ChecksumLineReader::next() {
+  for (;;) {
+    RK_TRY_ASSIGN(auto text, next_text());
+    if (!text) return std::optional<ExpectedHash>{};
+    ++number_;
+    if (text->size() > kMaxChecksumLine) return too_long(number_);
+    RK_TRY_ASSIGN(auto parsed, parse_checksum_line(*text, number_, name_));
+    if (parsed) return parsed;
+  }
+}
+
+}  // namespace detail
+
+Result<void> for_each_checksum_line(const std::filesystem::path& file, std::string_view name,
+                                    const std::function<Result<void>(ExpectedHash&&)>& fn) {
+  RK_TRY_ASSIGN(auto reader, detail::ChecksumLineReader::open(file, std::string(name)));
+  for (;;) {
+    RK_TRY_ASSIGN(auto line, reader.next());
+    if (!line) return {};
+    RK_TRY(fn(std::move(*line)));
+  }
 }
 
 }  // namespace restorekit::core

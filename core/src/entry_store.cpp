@@ -286,6 +286,7 @@ struct EntryStore::Impl {
       filter_rows.push_back({entry.index, r.path,
                              key ? std::optional<std::string_view>(*key) : std::nullopt,
                              r.type == EntryType::kDirectory, r.safe});
+      if (r.type != EntryType::kDirectory) note_order(entry.index, key ? *key : r.path);
     }
     filter.add(filter_rows);
     for (std::size_t i = 0; i < rows.size();) {
@@ -307,6 +308,28 @@ struct EntryStore::Impl {
       }
     }
     return {};
+  }
+
+  // Whether the files' rows (not folders') came in name-key order, none before the one written
+  // before it, leaving out the first file: then the walk by key is the walk by index with that
+  // file put in its place (start_by_key()), and needs no sort. Our backups list their files in
+  // name order after their header, restorekit/header.json.
+  bool files_in_key_order = true;
+  std::optional<std::uint64_t> first_file;  // its index
+  std::optional<std::uint64_t> last_file;   // the index of the last file after it
+  std::string last_file_key;
+  void note_order(std::uint64_t index, std::string_view key) {
+    if (!files_in_key_order) return;
+    if (!first_file) {
+      first_file = index;
+      return;
+    }
+    if (index <= *first_file || (last_file && (index < *last_file || key < last_file_key))) {
+      files_in_key_order = false;
+      return;
+    }
+    last_file = index;
+    last_file_key.assign(key);
   }
 
   // Whether no row of `index` was tallied before; false too past kTalliedIndexes, where a walk
@@ -570,12 +593,33 @@ Result<void> EntryStore::for_each_by_key(const KeyedFn& fn) const {
   }
 }
 
+bool EntryStore::files_in_key_order() const {
+  return impl_->sealed && impl_->files_in_key_order;
+}
+
 Result<EntryStore::KeyedWalk> EntryStore::start_by_key() const {
-  // One sorted walk (the by_key index if a lookup built it; its WHERE clause is repeated so that
-  // the planner may use it). The first step sorts.
-  RK_TRY_ASSIGN(auto st,
-                keyed_rows(impl_->db, "WHERE type != 1 ORDER BY coalesce(key, path), idx"));
+  if (!files_in_key_order() || !impl_->first_file) {
+    // One sorted walk (the by_key index if a lookup built it; its WHERE clause is repeated so
+    // that the planner may use it). The first step sorts.
+    RK_TRY_ASSIGN(auto st,
+                  keyed_rows(impl_->db, "WHERE type != 1 ORDER BY coalesce(key, path), idx"));
+    KeyedWalk walk(std::make_unique<Statement>(std::move(st)));
+    RK_TRY_ASSIGN(walk.more_, walk.walk_->step());
+    walk.stepped_ = true;
+    return walk;
+  }
+  // The files in index order, and the first one aside, handed out at its key.
+  std::uint64_t first = *impl_->first_file;
+  RK_TRY_ASSIGN(auto aside, keyed_rows(impl_->db, fmt::format("WHERE idx = {}", first)));
+  RK_TRY_ASSIGN(bool found, aside.step());
+  RK_TRY_ASSIGN(
+      auto st,
+      keyed_rows(impl_->db, fmt::format("WHERE type != 1 AND idx != {} ORDER BY idx", first)));
   KeyedWalk walk(std::make_unique<Statement>(std::move(st)));
+  if (found) {
+    walk.aside_ = read_row(aside);
+    walk.aside_key_ = aside.column_text(kKeyColumn);
+  }
   RK_TRY_ASSIGN(walk.more_, walk.walk_->step());
   walk.stepped_ = true;
   return walk;
@@ -587,18 +631,26 @@ EntryStore::KeyedWalk& EntryStore::KeyedWalk::operator=(KeyedWalk&&) noexcept = 
 EntryStore::KeyedWalk::~KeyedWalk() = default;
 
 Result<const StoredEntry*> EntryStore::KeyedWalk::next() {
-  if (stepped_) {
-    stepped_ = false;
-  } else if (more_) {  // after the last row the statement is not stepped again
+  if (!stepped_ && more_) {  // after the last row the statement is not stepped again
     RK_TRY_ASSIGN(more_, walk_->step());
   }
+  stepped_ = true;  // the statement stands on a row not handed out yet (where more_)
+  from_aside_ = false;
+  // The row set aside goes before the first row of a greater key (its index is the lowest).
+  if (aside_ && (!more_ || std::string_view(aside_key_) <= walk_->column_text(kKeyColumn))) {
+    entry_ = std::move(*aside_);
+    aside_.reset();
+    from_aside_ = true;
+    return &entry_;
+  }
   if (!more_) return nullptr;
+  stepped_ = false;
   entry_ = read_row(*walk_);
   return &entry_;
 }
 
 std::string_view EntryStore::KeyedWalk::key() const {
-  return walk_->column_text(kKeyColumn);
+  return from_aside_ ? std::string_view(aside_key_) : walk_->column_text(kKeyColumn);
 }
 
 Result<void> EntryStore::for_each_keyed(const KeyedFn& fn) const {

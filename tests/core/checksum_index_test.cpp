@@ -66,6 +66,61 @@ TEST(ChecksumIndex, InMemoryAndOnDiskGiveTheSameLinesInTheSameOrder) {
   }
 }
 
+// A long list already in key order (ours: backup writes it in name order) is not stored: each
+// walk reads its file again. It must give what the sort in memory gives; a long list out of
+// order goes into the database; a broken one is bad() with the same message.
+TEST(ChecksumIndex, ALongListInKeyOrderIsReadFromItsFileAndGivesTheSameLines) {
+  test::ScratchDir dir;
+  std::string text = "# restorekit\n\n";
+  for (int i = 0; i < 3000; ++i) text += fmt::format("{:032x}  docs/f{:05}.txt\n", i * 7919, i);
+  text += "0000000000000000000000000000000a  docs/g/Cafe\xcc\x81.txt\n";  // NFD: its key is NFC,
+  text += "0000000000000000000000000000000b  docs/g/Caf\xc3\xa9.txt\n";   // the same key
+  text += "0000000000000000000000000000000c  docs/g/z.txt";               // no newline at the end
+  std::ofstream(dir / "list") << text;
+  auto memory = ChecksumIndex::build(dir / "list", "list", kOurs, {});
+  auto file = ChecksumIndex::build(dir / "list", "list", kOurs, {}, 0);
+  ASSERT_TRUE(memory && file);
+  ASSERT_FALSE(file->bad()) << file->bad()->message;
+  EXPECT_EQ(memory->held(), ChecksumIndex::Held::kMemory);
+  EXPECT_EQ(file->held(), ChecksumIndex::Held::kFile);
+  EXPECT_EQ(file->size(), 3003u);
+  auto a = walk(*memory);
+  ASSERT_EQ(a.size(), 3003u);
+  EXPECT_EQ(walk(*file), a);
+  EXPECT_EQ(walk(*file), a);  // walked again from the start
+
+  // One line out of order anywhere, and the list goes into the database, sorted.
+  std::string swapped = text;
+  swapped.replace(swapped.find("docs/f02999"), 11, "docs/a02999");
+  std::ofstream(dir / "swapped") << swapped;
+  auto disk = ChecksumIndex::build(dir / "swapped", "list", kOurs, {}, 0);
+  auto sorted = ChecksumIndex::build(dir / "swapped", "list", kOurs, {});
+  ASSERT_TRUE(disk && sorted);
+  EXPECT_EQ(disk->held(), ChecksumIndex::Held::kScratchDatabase);
+  EXPECT_EQ(disk->size(), 3003u);
+  EXPECT_EQ(walk(*disk), walk(*sorted));
+
+  for (const auto& broken : {text + "\nnot a line\n", text + "\n946b5bf9  xxh32.txt\n"}) {
+    std::ofstream(dir / "broken", std::ios::trunc) << broken;
+    auto m = ChecksumIndex::build(dir / "broken", "list", kOurs, {});
+    auto f = ChecksumIndex::build(dir / "broken", "list", kOurs, {}, 0);
+    ASSERT_TRUE(m && f);
+    ASSERT_TRUE(m->bad() && f->bad());
+    EXPECT_EQ(m->bad()->message, f->bad()->message);
+    EXPECT_EQ(f->size(), 0u);
+  }
+
+  // The file changed after the build: the walk says so rather than hand out lines out of order.
+  std::ofstream(dir / "list", std::ios::trunc) << swapped;
+  ASSERT_TRUE(file->start());
+  Result<const ChecksumIndex::Line*> line = nullptr;
+  do {
+    line = file->next();
+  } while (line && *line);
+  ASSERT_FALSE(line);
+  EXPECT_NE(line.error().message.find("changed while it was being read"), std::string::npos);
+}
+
 // A caller's list (verify/extract --checksums) may name any algorithm xxhsum writes: a pass asks
 // per entry which one to compute besides XXH3-128. The last line of a name wins; the name rule
 // applies (an NFD line answers for the NFC entry); in memory and on disk answer alike.

@@ -343,6 +343,63 @@ TEST(EntryStore, AStartedKeyedWalkGivesWhatTheWalkGivesAndEndsOnce) {
   }
 }
 
+std::vector<std::string> keyed_walk(const EntryStore& store) {
+  std::vector<std::string> out;
+  auto walk = store.start_by_key();
+  EXPECT_TRUE(walk) << walk.error().message;
+  for (;;) {
+    auto e = walk->next();
+    EXPECT_TRUE(e);
+    if (!e || !*e) break;
+    out.push_back(fmt::format("{}@{}={}", (*e)->record.path, (*e)->index, walk->key()));
+  }
+  return out;
+}
+
+// Our backups add their files in name order after their header: the walk by key is then the
+// walk by index with the first file put in its place, and needs no sort. It must give what the
+// sort gives, wherever that first file's key falls (first, last, tied with others), and the
+// store must not take that way where the files came in any other order.
+TEST(EntryStore, FilesAddedInKeyOrderAreWalkedWithoutASortAndGiveWhatTheSortGives) {
+  for (std::string first : {"restorekit/header.json", "0-first", "docs/b", "zz-last"}) {
+    SCOPED_TRACE(first);
+    std::vector<StoredEntry> ordered{entry(0, first),
+                                     entry(1, "db/app.sqlite"),
+                                     entry(2, "docs", EntryType::kDirectory),
+                                     entry(3, kNfd),  // its key is kNfc's
+                                     entry(4, kNfc),
+                                     entry(5, "docs/a"),
+                                     entry(6, "docs/b"),
+                                     entry(7, "docs/b"),  // a duplicate: by index
+                                     entry(8, "docs/z", EntryType::kDirectory),
+                                     entry(9, "docs/\xe6\x97\xa5"),
+                                     entry(10, "restorekit/checksums.xxh128")};
+    auto in_order = store_of(ordered);
+    EXPECT_TRUE(in_order->files_in_key_order());
+    auto shuffled = ordered;
+    std::mt19937 rng(7);
+    std::shuffle(shuffled.begin() + 1, shuffled.end(), rng);
+    auto sorted = store_of(shuffled);
+    EXPECT_FALSE(sorted->files_in_key_order());
+    auto walked = keyed_walk(*in_order);
+    EXPECT_EQ(walked.size(), 9u);
+    EXPECT_EQ(walked, keyed_walk(*sorted));
+    EXPECT_EQ(keyed_walk(*in_order), walked);  // started again, the same
+    std::vector<std::string> via_each;
+    ASSERT_TRUE(in_order->for_each_by_key([&](std::string_view key, const StoredEntry& e) {
+      via_each.push_back(fmt::format("{}@{}={}", e.record.path, e.index, key));
+      return Result<void>{};
+    }));
+    EXPECT_EQ(via_each, walked);
+  }
+  // One file out of place after the first, or rows added out of index order: sorted.
+  EXPECT_FALSE(store_of({entry(0, "h"), entry(1, "b"), entry(2, "a")})->files_in_key_order());
+  EXPECT_FALSE(store_of({entry(0, "h"), entry(2, "a"), entry(1, "b")})->files_in_key_order());
+  EXPECT_TRUE(store_of({entry(0, "h"), entry(1, "a", EntryType::kDirectory), entry(2, "a/b"),
+                        entry(3, "0", EntryType::kDirectory), entry(4, "c")})
+                  ->files_in_key_order());  // folders take no part
+}
+
 TEST(EntryStore, AStoreDroppedBeforeItIsSealedStopsItsWriter) {
   for (std::uint64_t n : {10u, 5'000u}) {
     auto created = EntryStore::create();

@@ -3,11 +3,13 @@
 //
 // Our backups' restorekit/checksums.xxh128 (spooled to a file by the pass) and the lists a
 // caller gives (`verify --checksums`, `extract --checksums`) may hold millions of lines. A list
-// of up to kInMemoryBytes is sorted in memory (~640 bytes a line: 4 MiB of list, ~13 MiB); a
-// longer one goes into a private temporary SQLite database (in SQLite's temp folder, deleted
-// with the index), so that a list of millions of lines costs a few MiB (300,000 lines held in
-// memory took 190 MiB). Both give the same lines in the same order: keys compare byte by byte,
-// as std::string_view and SQLite's BINARY collation do.
+// of up to kInMemoryBytes is sorted in memory (~640 bytes a line: 4 MiB of list, ~13 MiB). A
+// longer one already in name-key order (ours: backup writes it in name order) is read from its
+// file again by each walk, and holds no memory at all; a longer one out of order goes into a
+// private temporary SQLite database (in SQLite's temp folder, deleted with the index), so that
+// a list of millions of lines costs a few MiB (300,000 lines held in memory took 190 MiB). All
+// three give the same lines in the same order: keys compare byte by byte, as std::string_view
+// and SQLite's BINARY collation do.
 //
 // Thread safety: start()/next()/merge() from one thread at a time; other_algorithm() from any
 // number of threads at once (a pass's readers ask it per entry).
@@ -33,6 +35,10 @@
 #pragma GCC visibility push(default)  // the public API: exported by the shared libraries
 
 namespace restorekit::core {
+
+namespace detail {
+class ChecksumLineReader;
+}
 
 class ChecksumIndex {
  public:
@@ -74,6 +80,11 @@ class ChecksumIndex {
   ChecksumIndex& operator=(ChecksumIndex&&) noexcept;
   ~ChecksumIndex();
 
+  // Where the lines are held: kFile for a long list already in key order, whose walks read the
+  // file again; it stays where it is, unchanged, for the index's life.
+  enum class Held { kMemory, kFile, kScratchDatabase };
+  [[nodiscard]] Held held() const;
+
   // Why the list cannot be used (its first malformed line), if it cannot.
   [[nodiscard]] const std::optional<Error>& bad() const { return bad_; }
   // Lines read (when not bad()).
@@ -104,11 +115,19 @@ class ChecksumIndex {
 
  private:
   ChecksumIndex();
+  // The line `e` is, checked against what the list may hold (kBadBackup where it may not).
+  Result<Line> line_of(ExpectedHash&& e);
   Result<void> add(ExpectedHash&& e);
+  // Reads the whole list, holding nothing: sets bad_ and size_ as a build does. @return whether
+  // its keys never go down (and every line is XXH3-128: other_algorithm() needs a lookup).
+  Result<bool> read_in_key_order(const std::filesystem::path& file, const CancelToken& cancel);
 
   Accept accept_ = Accept::kAnyAlgorithm;
   std::string name_;
-  std::optional<Database> db_;  // a long list's lines, on disk
+  std::optional<std::filesystem::path> file_;  // a long list in key order, read by each walk
+  std::unique_ptr<detail::ChecksumLineReader> reader_;  // ... the walk's reader
+  std::uint64_t walked_ = 0;                            // ... and the lines it handed out
+  std::optional<Database> db_;                          // a long list's lines, on disk
   std::optional<Statement> insert_;
   std::vector<Line> lines_;  // a short list's lines, sorted once read
   std::size_t next_ = 0;     // ... the next one start() handed out

@@ -146,11 +146,19 @@ class EntryStore {
     friend class EntryStore;
     explicit KeyedWalk(std::unique_ptr<Statement> walk);
     std::unique_ptr<Statement> walk_;
-    bool stepped_ = false;  // start_by_key() stepped to the first row, not yet taken
+    bool stepped_ = false;  // the statement stands on a row not yet taken
     bool more_ = false;     // that step found a row
     StoredEntry entry_;
+    // A row taken out of the statement's order (files_in_key_order()), handed out at its key.
+    std::optional<StoredEntry> aside_;
+    std::string aside_key_;
+    bool from_aside_ = false;  // entry_ is that row
   };
   [[nodiscard]] Result<KeyedWalk> start_by_key() const;
+  // Whether the files (not folders) were added in the walk's order (name key, then index), but
+  // for the first one, as our backups' are (their header first, then the files in name order):
+  // then the walk needs no sort. After seal(); false before.
+  [[nodiscard]] bool files_in_key_order() const;
   // Every entry, folders too, in index order, each with its name_key (stored as the entry was
   // added, not computed again). @error kDatabase, or the first error `fn` returns.
   [[nodiscard]] Result<void> for_each_keyed(const KeyedFn& fn) const;
