@@ -9,6 +9,7 @@
 #include <restorekit/core/names.hpp>
 
 #include "checksum_line_reader.hpp"
+#include "ordered_pipeline.hpp"
 
 namespace restorekit::core {
 
@@ -26,21 +27,47 @@ constexpr std::uint64_t kLinesPerCancelCheck = 4096;
 
 }  // namespace
 
+// A walk of a list read from its file (Held::kFile): a thread parses the lines a batch ahead of
+// the merge that takes them, which reads the entries meanwhile.
+struct ChecksumIndex::FileWalk {
+  static constexpr std::size_t kBatchLines = 1024;
+  struct Batch {
+    std::vector<Line> lines;
+    std::size_t count = 0;
+  };
+
+  FileWalk(detail::ChecksumLineReader opened, Accept accept, std::string name)
+      : reader(std::move(opened)), ahead(name, 3, [this, accept, name](Batch& b) -> Result<bool> {
+          b.count = 0;
+          while (b.count < kBatchLines) {
+            RK_TRY_ASSIGN(auto e, reader.next());
+            if (!e) break;
+            if (b.lines.size() == b.count) b.lines.emplace_back();
+            RK_TRY_ASSIGN(b.lines[b.count], line_of(std::move(*e), accept, name));
+            ++b.count;
+          }
+          return b.count > 0;
+        }) {}
+
+  detail::ChecksumLineReader reader;  // the worker's, until `ahead` stops
+  OrderedPipeline<Batch> ahead;
+  Batch* batch = nullptr;
+  std::size_t at = 0;    // the batch's next line
+  std::string last_key;  // of the batch before's last line
+};
+
 ChecksumIndex::ChecksumIndex() = default;
 ChecksumIndex::ChecksumIndex(ChecksumIndex&&) noexcept = default;
 ChecksumIndex& ChecksumIndex::operator=(ChecksumIndex&&) noexcept = default;
 ChecksumIndex::~ChecksumIndex() = default;
 
-Result<ChecksumIndex::Line> ChecksumIndex::line_of(ExpectedHash&& e) {
+Result<ChecksumIndex::Line> ChecksumIndex::line_of(ExpectedHash&& e, Accept accept,
+                                                   const std::string& name) {
   std::optional<Digest128> digest;
-  if (e.algorithm == HashAlgorithm::kXxh128) {
-    digest = Digest128::from_hex(e.hex);
-  } else if (accept_ == Accept::kAnyAlgorithm) {
-    other_algorithms_ = true;
-  }
-  if (!digest && (e.algorithm == HashAlgorithm::kXxh128 || accept_ == Accept::kXxh128Only)) {
+  if (e.algorithm == HashAlgorithm::kXxh128) digest = Digest128::from_hex(e.hex);
+  if (!digest && (e.algorithm == HashAlgorithm::kXxh128 || accept == Accept::kXxh128Only)) {
     return fail(ErrorCode::kBadBackup,
-                fmt::format("{} line {} is not an XXH3-128 line", name_, e.line), name_);
+                fmt::format("{} line {} is not an XXH3-128 line", name, e.line), name);
   }
   auto key = key_of_its_own(e.path);
   return Line{key ? std::move(*key) : e.path,
@@ -52,7 +79,8 @@ Result<ChecksumIndex::Line> ChecksumIndex::line_of(ExpectedHash&& e) {
 }
 
 Result<void> ChecksumIndex::add(ExpectedHash&& e) {
-  RK_TRY_ASSIGN(Line line, line_of(std::move(e)));
+  RK_TRY_ASSIGN(Line line, line_of(std::move(e), accept_, name_));
+  if (line.algorithm != HashAlgorithm::kXxh128) other_algorithms_ = true;
   ++size_;
   if (!db_) {
     lines_.push_back(std::move(line));
@@ -86,7 +114,8 @@ Result<bool> ChecksumIndex::read_in_key_order(const std::filesystem::path& file,
     }
     RK_TRY_ASSIGN(auto e, reader.next());
     if (!e) return !other_algorithms_;
-    RK_TRY_ASSIGN(Line line, line_of(std::move(*e)));
+    RK_TRY_ASSIGN(Line line, line_of(std::move(*e), accept_, name_));
+    if (line.algorithm != HashAlgorithm::kXxh128) other_algorithms_ = true;
     if (line.key < last) return false;
     ++size_;
     last = std::move(line.key);
@@ -176,12 +205,12 @@ ChecksumIndex::Held ChecksumIndex::held() const {
 
 Result<void> ChecksumIndex::start() {
   walk_.reset();
-  reader_.reset();
+  file_walk_.reset();
   next_ = 0;
   walked_ = 0;
   if (file_ && !bad_) {
     RK_TRY_ASSIGN(auto reader, detail::ChecksumLineReader::open(*file_, name_));
-    reader_ = std::make_unique<detail::ChecksumLineReader>(std::move(reader));
+    file_walk_ = std::make_unique<FileWalk>(std::move(reader), accept_, name_);
     return {};
   }
   if (!db_ || bad_) return {};
@@ -192,26 +221,7 @@ Result<void> ChecksumIndex::start() {
 
 Result<const ChecksumIndex::Line*> ChecksumIndex::next() {
   if (bad_) return nullptr;
-  if (file_) {
-    if (!reader_) return nullptr;
-    // The file was read whole and in order by build(): a walk that finds otherwise would hand
-    // out lines out of order, and the merge would pair them wrongly.
-    auto changed = [&] {
-      return fail(ErrorCode::kIo,
-                  fmt::format("{} changed while it was being read; run again", name_), name_);
-    };
-    RK_TRY_ASSIGN(auto e, reader_->next());
-    if (!e) {
-      reader_.reset();
-      if (walked_ != size_) return changed();
-      return nullptr;
-    }
-    auto line = line_of(std::move(*e));
-    if (!line || (walked_ > 0 && line->key < line_.key)) return changed();
-    line_ = std::move(*line);
-    ++walked_;
-    return &line_;
-  }
+  if (file_) return next_from_file();
   if (!db_) return next_ < lines_.size() ? &lines_[next_++] : nullptr;
   if (!walk_) return nullptr;
   RK_TRY_ASSIGN(bool more, walk_->step());
@@ -227,6 +237,36 @@ Result<const ChecksumIndex::Line*> ChecksumIndex::next() {
                            static_cast<std::uint64_t>(walk_->column_int(5))};
   line_.hex.assign(walk_->column_text(6));
   return &line_;
+}
+
+// The file was read whole and in order by build(): a walk that finds otherwise would hand out
+// lines out of order, and the merge would pair them wrongly.
+Result<const ChecksumIndex::Line*> ChecksumIndex::next_from_file() {
+  if (!file_walk_) return nullptr;
+  auto changed = [&] {
+    return fail(ErrorCode::kIo, fmt::format("{} changed while it was being read; run again", name_),
+                name_);
+  };
+  auto& w = *file_walk_;
+  if (!w.batch || w.at == w.batch->count) {
+    if (w.batch) w.last_key = w.batch->lines[w.batch->count - 1].key;
+    auto batch = w.ahead.next();
+    if (!batch)
+      return batch.error().code == ErrorCode::kIo ? tl::unexpected(batch.error()) : changed();
+    if (!*batch) {
+      file_walk_.reset();
+      if (walked_ != size_) return changed();
+      return nullptr;
+    }
+    w.batch = *batch;
+    w.at = 0;
+  }
+  const Line& line = w.batch->lines[w.at];
+  const std::string& before = w.at > 0 ? w.batch->lines[w.at - 1].key : w.last_key;
+  if (walked_ > 0 && line.key < before) return changed();
+  ++w.at;
+  ++walked_;
+  return &line;
 }
 
 Result<std::optional<HashAlgorithm>> ChecksumIndex::other_algorithm(std::string_view path) const {

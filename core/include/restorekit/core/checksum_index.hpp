@@ -36,10 +36,6 @@
 
 namespace restorekit::core {
 
-namespace detail {
-class ChecksumLineReader;
-}
-
 class ChecksumIndex {
  public:
   // One line of the list, with its name key.
@@ -115,8 +111,9 @@ class ChecksumIndex {
 
  private:
   ChecksumIndex();
-  // The line `e` is, checked against what the list may hold (kBadBackup where it may not).
-  Result<Line> line_of(ExpectedHash&& e);
+  // The line `e` is, checked against what list `name` may hold (kBadBackup where it may not).
+  static Result<Line> line_of(ExpectedHash&& e, Accept accept, const std::string& name);
+  Result<const Line*> next_from_file();
   Result<void> add(ExpectedHash&& e);
   // Reads the whole list, holding nothing: sets bad_ and size_ as a build does. @return whether
   // its keys never go down (and every line is XXH3-128: other_algorithm() needs a lookup).
@@ -125,9 +122,10 @@ class ChecksumIndex {
   Accept accept_ = Accept::kAnyAlgorithm;
   std::string name_;
   std::optional<std::filesystem::path> file_;  // a long list in key order, read by each walk
-  std::unique_ptr<detail::ChecksumLineReader> reader_;  // ... the walk's reader
-  std::uint64_t walked_ = 0;                            // ... and the lines it handed out
-  std::optional<Database> db_;                          // a long list's lines, on disk
+  struct FileWalk;
+  std::unique_ptr<FileWalk> file_walk_;  // ... the walk of it
+  std::uint64_t walked_ = 0;             // ... and the lines it handed out
+  std::optional<Database> db_;           // a long list's lines, on disk
   std::optional<Statement> insert_;
   std::vector<Line> lines_;  // a short list's lines, sorted once read
   std::size_t next_ = 0;     // ... the next one start() handed out
