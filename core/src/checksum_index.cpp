@@ -251,8 +251,9 @@ Result<const ChecksumIndex::Line*> ChecksumIndex::next_from_file() {
   if (!w.batch || w.at == w.batch->count) {
     if (w.batch) w.last_key = w.batch->lines[w.batch->count - 1].key;
     auto batch = w.ahead.next();
-    if (!batch)
+    if (!batch) {  // a read that failed, or a line that no longer parses
       return batch.error().code == ErrorCode::kIo ? tl::unexpected(batch.error()) : changed();
+    }
     if (!*batch) {
       file_walk_.reset();
       if (walked_ != size_) return changed();

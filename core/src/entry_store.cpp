@@ -598,28 +598,27 @@ bool EntryStore::files_in_key_order() const {
 }
 
 Result<EntryStore::KeyedWalk> EntryStore::start_by_key() const {
-  if (!files_in_key_order() || !impl_->first_file) {
-    // One sorted walk (the by_key index if a lookup built it; its WHERE clause is repeated so
-    // that the planner may use it). The first step sorts.
-    RK_TRY_ASSIGN(auto st,
-                  keyed_rows(impl_->db, "WHERE type != 1 ORDER BY coalesce(key, path), idx"));
-    KeyedWalk walk(std::make_unique<Statement>(std::move(st)));
-    RK_TRY_ASSIGN(walk.more_, walk.walk_->step());
-    walk.stepped_ = true;
-    return walk;
+  // One sorted walk (the by_key index if a lookup built it; its WHERE clause is repeated so that
+  // the planner may use it): the first step sorts. Files added in key order need no sort: they
+  // are walked by index, and the first one, read aside, is handed out at its key.
+  std::string rest = "WHERE type != 1 ORDER BY coalesce(key, path), idx";
+  std::optional<StoredEntry> aside;
+  std::string aside_key;
+  if (files_in_key_order() && impl_->first_file) {
+    std::uint64_t first = *impl_->first_file;
+    RK_TRY_ASSIGN(auto row,
+                  keyed_rows(impl_->db, fmt::format("WHERE type != 1 AND idx = {}", first)));
+    RK_TRY_ASSIGN(bool found, row.step());
+    if (found) {
+      aside = read_row(row);
+      aside_key = row.column_text(kKeyColumn);
+    }
+    rest = fmt::format("WHERE type != 1 AND idx != {} ORDER BY idx", first);
   }
-  // The files in index order, and the first one aside, handed out at its key.
-  std::uint64_t first = *impl_->first_file;
-  RK_TRY_ASSIGN(auto aside, keyed_rows(impl_->db, fmt::format("WHERE idx = {}", first)));
-  RK_TRY_ASSIGN(bool found, aside.step());
-  RK_TRY_ASSIGN(
-      auto st,
-      keyed_rows(impl_->db, fmt::format("WHERE type != 1 AND idx != {} ORDER BY idx", first)));
+  RK_TRY_ASSIGN(auto st, keyed_rows(impl_->db, rest));
   KeyedWalk walk(std::make_unique<Statement>(std::move(st)));
-  if (found) {
-    walk.aside_ = read_row(aside);
-    walk.aside_key_ = aside.column_text(kKeyColumn);
-  }
+  walk.aside_ = std::move(aside);
+  walk.aside_key_ = std::move(aside_key);
   RK_TRY_ASSIGN(walk.more_, walk.walk_->step());
   walk.stepped_ = true;
   return walk;
