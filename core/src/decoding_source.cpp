@@ -536,23 +536,225 @@ Result<void> decode_zstd_frame(const std::string& source, ZstdFrame& slot) {
   return {};
 }
 
-// zstd (RFC 8878). A stream of independent frames whose headers give their content size (our
-// backups' 2 MiB frames; pzstd's, or stock zstd run on parts) is decoded several frames at once
-// by an OrderedPipeline: a worker gathers the next frame's compressed bytes under the input lock
-// and decodes it outside, and the caller's thread only takes finished frames, so reading the
-// file, finding frame ends and decompressing all stay off it. From the first frame that cannot
-// be decoded whole (no content size, more than kMaxParallelFrame, damaged or cut), the rest of
-// the stream takes the streaming path, one frame at a time, on the caller's thread.
-class ZstdDecoder final : public Decoder {
+// The compressed input of a zstd stream as its two paths take it: first the bytes already
+// taken from the input but not yet decoded (head_: a frame's header, gathered to read it, or
+// what a whole frame left over), then the input itself. Notes frames without checksums, once.
+class ZstdInput : public Decoder {
+ public:
+  using Decoder::Decoder;
+
+ protected:
+  friend class ZstdWholeFrames;
+  static constexpr std::size_t kFrameHeaderMax = 18;  // RFC 8878: magic + the longest header
+  static constexpr std::size_t kGatherStep = std::size_t{256} << 10;
+
+  // Ensures head holds at least `want` bytes unless the input ends first.
+  Result<void> fill_head(std::size_t want) {
+    while (head_.size() < want) {
+      RK_TRY_ASSIGN(bool more, refill());
+      if (!more) return {};
+      std::size_t take = std::min(in_.size(), want - head_.size());
+      head_.append(in_.first(take));
+      consume(take);
+    }
+    return {};
+  }
+
+  // The next `n` input bytes in one piece: in place where the input's chunk holds them, else
+  // gathered in head_. Fewer only where the input ends. taken(n) moves past them.
+  Result<std::span<const std::byte>> exactly(std::size_t n) {
+    if (head_.size() == 0) {
+      RK_TRY_ASSIGN(bool more, refill());
+      if (more && in_.size() >= n) return in_.first(n);
+    }
+    RK_TRY(fill_head(n));
+    return head_.bytes().first(std::min(n, head_.size()));
+  }
+  void taken(std::size_t n) {
+    if (head_.size() > 0) {
+      head_.drop(n, kGatherStep);
+    } else {
+      consume(n);
+    }
+  }
+
+  // Where the next byte to decode stands in the compressed stream (bytes in head_ are not
+  // decoded yet).
+  [[nodiscard]] std::uint64_t position() const { return consumed_ - head_.size(); }
+
+  // Frame header (RFC 8878): magic, then the descriptor whose bit 2 is Content_Checksum_flag.
+  void note_missing_checksum_at(std::span<const std::byte> frame) {
+    if (checksum_noted_ || frame.size() < 5 || detect_codec(frame) != Codec::kZstd) return;
+    if ((static_cast<unsigned>(frame[4]) & 0x04u) == 0) {
+      checksum_noted_ = true;
+      note("ZSTD_NO_CHECKSUM",
+           fmt::format("the zstd frames of {} carry no checksums: damage inside them can only be "
+                       "caught by the archive's own checks (none for tar) or a checksum file",
+                       name()));
+    }
+  }
+
+  Gathered head_;  // bytes of the next frame(s), taken from the input
+
+ private:
+  bool checksum_noted_ = false;
+};
+
+// ZstdDecoder's parallel path. A stream of independent frames whose headers give their content
+// size (our backups' 2 MiB frames; pzstd's, or stock zstd run on parts) is decoded several
+// frames at once by an OrderedPipeline: a worker gathers the next frame's compressed bytes
+// under the input lock and decodes it outside, and the caller's thread only takes finished
+// frames, so reading the file, finding frame ends and decompressing all stay off it. Frames of
+// up to kMaxParallelFrame are decoded whole, each in a slot of its own (its buffers are kept
+// for the next frame); one slot per core plus one, at most five, and a worker for each but the
+// one the caller holds. The workers read the input (head_, in_, consumed_) only inside
+// gather(), one at a time.
+class ZstdWholeFrames {
+ public:
+  explicit ZstdWholeFrames(ZstdInput& input) : in_(input) {}
+  ~ZstdWholeFrames() { stop(); }
+  ZstdWholeFrames(const ZstdWholeFrames&) = delete;
+  ZstdWholeFrames& operator=(const ZstdWholeFrames&) = delete;
+
+  // The content size of the frame starting `head`, where it can be decoded whole. Skippable
+  // frames report 0. Decoded into a buffer of its content size, a frame needs no window of its
+  // own, whatever its header asks for.
+  [[nodiscard]] static std::optional<std::size_t> content_of(std::span<const std::byte> head) {
+    std::uint64_t content = ZSTD_getFrameContentSize(head.data(), head.size());
+    if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN ||
+        content > kMaxParallelFrame) {
+      return std::nullopt;
+    }
+    return static_cast<std::size_t>(content);
+  }
+
+  // The next frame, decoded: handed out as one chunk straight from its slot (no copy), which
+  // returns to the pool at the next call. Empty once no frame is left to decode whole: at the
+  // end of the input, or before a frame that must stream (its bytes are then at the input's
+  // head, for the streaming path; the workers have let go of the input).
+  Result<std::span<const std::byte>> next() {
+    if (!frames_) start();
+    for (;;) {
+      RK_TRY_ASSIGN(Frame * frame, frames_->next());
+      if (!frame) break;
+      if (frame->content > 0) return std::span<const std::byte>(frame->out.get(), frame->content);
+    }  // content 0: a skippable frame
+    stop();
+    return std::span<const std::byte>{};
+  }
+
+  // Ends the workers: before the input they read goes.
+  void stop() {
+    if (frames_) frames_->stop();
+  }
+
+ private:
+  static constexpr std::size_t kMaxParallelFrame = std::size_t{4} << 20;
+  static constexpr std::size_t kGatherStep = ZstdInput::kGatherStep;
+  using Frame = ZstdFrame;
+
+  void start() {
+    source_ = in_.name();
+    unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    std::size_t slots = std::clamp(cores + 1, 2u, 5u);
+    frames_ = std::make_unique<OrderedPipeline<Frame>>(
+        source_, slots, slots - 1, [this](Frame& f) { return gather(f); },
+        [this](Frame& f) { return decode_zstd_frame(source_, f); });
+  }
+
+  // Takes the next frame's compressed bytes into `slot` if it can be decoded whole; false at
+  // the end of the input or at a frame that must stream (its bytes stay in head_ for the
+  // streaming path, which also reports a damaged or cut frame where it is).
+  Result<bool> gather(Frame& slot) {
+    auto& head = in_.head_;
+    RK_TRY(in_.fill_head(ZstdInput::kFrameHeaderMax));
+    if (head.size() == 0) {
+      in_.finished_ = true;
+      return false;
+    }
+    auto whole = content_of(head.bytes());
+    if (!whole) return false;
+    in_.note_missing_checksum_at(head.bytes());
+    // Gather the whole frame into the slot (its compressed size is known once all its blocks
+    // are here); bytes past the frame go back to the head, and so does everything when the
+    // frame must stream after all. The slot's buffer is sized once for any frame it can take
+    // and kept: growing it step by step copied and page-faulted each frame's bytes again.
+    slot.offset = in_.position();
+    auto& frame = slot.frame;
+    frame.reserve(ZSTD_compressBound(*whole) + kGatherStep);
+    head.move_to(frame);
+    std::size_t size = 0;
+    for (;;) {
+      size = ZSTD_findFrameCompressedSize(frame.data(), frame.size());
+      if (!ZSTD_isError(size)) break;
+      if (ZSTD_getErrorCode(size) != ZSTD_error_srcSize_wrong ||
+          frame.size() > ZSTD_compressBound(kMaxParallelFrame) + 4096) {
+        head.take_back(frame);
+        RK_TRY(in_.catch_up());
+        return false;  // damaged: streamed from the head, then the input
+      }
+      auto more = in_.reads_direct() ? read_into(frame) : refill_into(frame);
+      if (!more || !*more) {
+        head.take_back(frame);
+        if (!more) return tl::unexpected(more.error());
+        RK_TRY(in_.catch_up());
+        return false;  // truncated
+      }
+    }
+    if (frame.size() > size) {
+      head.append(std::span<const std::byte>(frame).subspan(size));
+      frame.resize(size);
+    }
+    RK_TRY(in_.catch_up());
+    if (slot.capacity < *whole) {
+      slot.out = make_big_buffer(*whole);
+      slot.capacity = *whole;
+    }
+    if (!slot.dctx) slot.dctx.reset(ZSTD_createDCtx());
+    slot.content = *whole;
+    return true;
+  }
+
+  // The next step of the input appended to `frame` through the input's buffer (a copy).
+  // @return false at the end of the input.
+  Result<bool> refill_into(ByteBuffer& frame) {
+    RK_TRY_ASSIGN(bool more, in_.refill());
+    if (!more) return false;
+    auto take = in_.in_.first(std::min(in_.in_.size(), kGatherStep));
+    frame.insert(frame.end(), take.begin(), take.end());
+    in_.consume(take.size());
+    return true;
+  }
+
+  // The same read straight into `frame` (read_direct()); the input's own position is set once
+  // the frame is whole.
+  Result<bool> read_into(ByteBuffer& frame) {
+    std::size_t at = frame.size();
+    frame.resize(at + kGatherStep);
+    auto n = in_.read_direct(std::span<std::byte>(frame.data() + at, kGatherStep));
+    frame.resize(at + (n ? *n : 0));
+    if (!n) return tl::unexpected(n.error());
+    return *n > 0;
+  }
+
+  ZstdInput& in_;
+  std::string source_;  // name(), for the workers' messages
+  std::unique_ptr<OrderedPipeline<Frame>> frames_;
+};
+
+// zstd (RFC 8878). Parallel, frames that can be decoded whole go through ZstdWholeFrames; from
+// the first frame that cannot (no content size, more than 4 MiB of content, damaged or cut),
+// the rest of the stream takes the streaming path, one frame at a time, on the caller's thread.
+class ZstdDecoder final : public ZstdInput {
  public:
   ZstdDecoder(std::unique_ptr<ByteSource> inner, StreamNotes* notes, bool parallel)
-      : Decoder(std::move(inner), notes, "zstd"), z_(ZSTD_createDCtx()), parallel_(parallel) {
+      : ZstdInput(std::move(inner), notes, "zstd"),
+        z_(ZSTD_createDCtx()),
+        parallel_(parallel),
+        whole_(*this) {
     ZSTD_DCtx_setParameter(z_, ZSTD_d_windowLogMax, kZstdWindowLogMax);
   }
-  ~ZstdDecoder() override {
-    if (frames_) frames_->stop();  // before the input its workers read goes
-    ZSTD_freeDCtx(z_);
-  }
+  ~ZstdDecoder() override { ZSTD_freeDCtx(z_); }
   ZstdDecoder(const ZstdDecoder&) = delete;
   ZstdDecoder& operator=(const ZstdDecoder&) = delete;
 
@@ -599,24 +801,16 @@ class ZstdDecoder final : public Decoder {
   // ahead by itself (its workers) and needs no prefetching thread.
   Result<bool> starts_with_whole_frame() {
     RK_TRY(fill_head(kFrameHeaderMax));
-    return whole_frame_content().has_value();
+    return ZstdWholeFrames::content_of(head_.bytes()).has_value();
   }
 
-  // Parallel: each decoded frame is handed out as one chunk, straight from its slot (no copy);
-  // the slot returns to the pool at the next read.
+  // Parallel: each decoded frame is handed out as one chunk, straight from its slot (no copy).
   Result<std::span<const std::byte>> read() override {
     if (!parallel_) return Decoder::read();
     if (!streaming_) {
-      if (!frames_) start_frames();
-      for (;;) {
-        RK_TRY_ASSIGN(Frame * frame, frames_->next());
-        if (!frame) break;
-        if (frame->content > 0) return std::span<const std::byte>(frame->out.get(), frame->content);
-      }  // content 0: a skippable frame
-      // Every frame before the end, or before one that must stream, is handed out; the workers
-      // let go of the input.
-      frames_->stop();
-      streaming_ = true;
+      RK_TRY_ASSIGN(auto frame, whole_.next());
+      if (!frame.empty()) return frame;
+      streaming_ = true;  // every frame before the end, or before one that must stream, is out
     }
     if (finished_) return std::span<const std::byte>{};
     if (!stream_buffer_) stream_buffer_ = std::make_unique_for_overwrite<std::byte[]>(kOutChunk);
@@ -627,17 +821,9 @@ class ZstdDecoder final : public Decoder {
   }
 
  private:
-  // Frames of up to this much content are decoded whole, each in a slot of its own (its
-  // buffers are kept for the next frame); one slot per core plus one, at most five, and a
-  // worker for each but the one the caller holds.
-  static constexpr std::size_t kMaxParallelFrame = std::size_t{4} << 20;
-  static constexpr std::size_t kFrameHeaderMax = 18;  // RFC 8878: magic + the longest header
-  static constexpr std::size_t kGatherStep = std::size_t{256} << 10;
   // Frames with windows up to this are decoded straight into the slots (decode_into_slots()):
   // four slots of 4.5 MiB at most, where streaming keeps a 4 MiB window and four 2 MiB slots.
   static constexpr std::uint64_t kDirectWindowMax = std::uint64_t{4} << 20;
-
-  using Frame = ZstdFrame;
 
   // A slot that holds a window and two more blocks (zstd's own minimum for a round buffer),
   // in whole 256 KiB.
@@ -680,7 +866,7 @@ class ZstdDecoder final : public Decoder {
       auto type = ZSTD_nextInputType(z_);
       bool block = type == ZSTDnit_block || type == ZSTDnit_lastBlock;
       if (block && dst.size() - produced < block_max_) return true;
-      std::uint64_t at = consumed_ - head_.size();  // where this piece starts in the stream
+      std::uint64_t at = position();  // where this piece starts in the stream
       RK_TRY_ASSIGN(auto src, exactly(need));
       mid_frame_ = true;
       if (src.size() < need) return truncated();
@@ -694,131 +880,6 @@ class ZstdDecoder final : public Decoder {
       taken(need);
       produced += n;
     }
-  }
-
-  // The next `n` input bytes in one piece: in place where the input's chunk holds them, else
-  // gathered in head_. Fewer only where the input ends. taken(n) moves past them.
-  Result<std::span<const std::byte>> exactly(std::size_t n) {
-    if (head_.size() == 0) {
-      RK_TRY_ASSIGN(bool more, refill());
-      if (more && in_.size() >= n) return in_.first(n);
-    }
-    RK_TRY(fill_head(n));
-    return head_.bytes().first(std::min(n, head_.size()));
-  }
-  void taken(std::size_t n) {
-    if (head_.size() > 0) {
-      head_.drop(n, kGatherStep);
-    } else {
-      consume(n);
-    }
-  }
-
-  void start_frames() {
-    source_ = name();
-    unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    std::size_t slots = std::clamp(cores + 1, 2u, 5u);
-    frames_ = std::make_unique<OrderedPipeline<Frame>>(
-        source_, slots, slots - 1, [this](Frame& f) { return gather(f); },
-        [this](Frame& f) { return decode_zstd_frame(source_, f); });
-  }
-
-  // Takes the next frame's compressed bytes into `slot` if it can be decoded whole; false at
-  // the end of the input or at a frame that must stream (its bytes stay in head_ for stream(),
-  // which also reports a damaged or cut frame where it is).
-  Result<bool> gather(Frame& slot) {
-    RK_TRY(fill_head(kFrameHeaderMax));
-    if (head_.size() == 0) {
-      finished_ = true;
-      return false;
-    }
-    auto whole = whole_frame_content();
-    if (!whole) return false;
-    note_missing_checksum_at(head_.bytes());
-    // Gather the whole frame into the slot (its compressed size is known once all its blocks
-    // are here); bytes past the frame go back to the head, and so does everything when the
-    // frame must stream after all. The slot's buffer is sized once for any frame it can take
-    // and kept: growing it step by step copied and page-faulted each frame's bytes again.
-    slot.offset = consumed_ - head_.size();
-    auto& frame = slot.frame;
-    frame.reserve(ZSTD_compressBound(*whole) + kGatherStep);
-    head_.move_to(frame);
-    std::size_t size = 0;
-    for (;;) {
-      size = ZSTD_findFrameCompressedSize(frame.data(), frame.size());
-      if (!ZSTD_isError(size)) break;
-      if (ZSTD_getErrorCode(size) != ZSTD_error_srcSize_wrong ||
-          frame.size() > ZSTD_compressBound(kMaxParallelFrame) + 4096) {
-        head_.take_back(frame);
-        RK_TRY(catch_up());
-        return false;  // damaged: streamed from the head, then the input
-      }
-      auto more = reads_direct() ? read_into(frame) : refill_into(frame);
-      if (!more || !*more) {
-        head_.take_back(frame);
-        if (!more) return tl::unexpected(more.error());
-        RK_TRY(catch_up());
-        return false;  // truncated
-      }
-    }
-    if (frame.size() > size) {
-      head_.append(std::span<const std::byte>(frame).subspan(size));
-      frame.resize(size);
-    }
-    RK_TRY(catch_up());
-    if (slot.capacity < *whole) {
-      slot.out = make_big_buffer(*whole);
-      slot.capacity = *whole;
-    }
-    if (!slot.dctx) slot.dctx.reset(ZSTD_createDCtx());
-    slot.content = *whole;
-    return true;
-  }
-
-  // The next step of the input appended to `frame` through the input's buffer (a copy).
-  // @return false at the end of the input.
-  Result<bool> refill_into(ByteBuffer& frame) {
-    RK_TRY_ASSIGN(bool more, refill());
-    if (!more) return false;
-    auto take = in_.first(std::min(in_.size(), kGatherStep));
-    frame.insert(frame.end(), take.begin(), take.end());
-    consume(take.size());
-    return true;
-  }
-
-  // The same read straight into `frame` (read_direct()); the input's own position is set once
-  // the frame is whole.
-  Result<bool> read_into(ByteBuffer& frame) {
-    std::size_t at = frame.size();
-    frame.resize(at + kGatherStep);
-    auto n = read_direct(std::span<std::byte>(frame.data() + at, kGatherStep));
-    frame.resize(at + (n ? *n : 0));
-    if (!n) return tl::unexpected(n.error());
-    return *n > 0;
-  }
-
-  // The content size of the frame at the head, where it can be decoded whole. Skippable frames
-  // report 0. Decoded into a buffer of its content size, a frame needs no window of its own,
-  // whatever its header asks for.
-  [[nodiscard]] std::optional<std::size_t> whole_frame_content() const {
-    std::uint64_t content = ZSTD_getFrameContentSize(head_.bytes().data(), head_.size());
-    if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN ||
-        content > kMaxParallelFrame) {
-      return std::nullopt;
-    }
-    return static_cast<std::size_t>(content);
-  }
-
-  // Ensures head holds at least `want` bytes unless the input ends first.
-  Result<void> fill_head(std::size_t want) {
-    while (head_.size() < want) {
-      RK_TRY_ASSIGN(bool more, refill());
-      if (!more) return {};
-      std::size_t take = std::min(in_.size(), want - head_.size());
-      head_.append(in_.first(take));
-      consume(take);
-    }
-    return {};
   }
 
   // One step of the streaming decoder, fed first from head_ (bytes gathered for a frame that
@@ -851,40 +912,21 @@ class ZstdDecoder final : public Decoder {
       bool check = ZSTD_getErrorCode(rc) == ZSTD_error_checksum_wrong;
       // Bytes gathered ahead for whole frames are not where the damage is.
       return damaged(check ? ErrorCode::kCrcError : ErrorCode::kCorruptData, ZSTD_getErrorName(rc),
-                     consumed_ - head_.size());
+                     position());
     }
     mid_frame_ = rc != 0;
     return out.pos;
   }
 
-  void note_missing_checksum() {
-    if (checksum_noted_) return;
-    checksum_noted_ = true;
-    note("ZSTD_NO_CHECKSUM",
-         fmt::format("the zstd frames of {} carry no checksums: damage inside them can only be "
-                     "caught by the archive's own checks (none for tar) or a checksum file",
-                     name()));
-  }
-
-  // Frame header (RFC 8878): magic, then the descriptor whose bit 2 is Content_Checksum_flag.
-  void note_missing_checksum_at(std::span<const std::byte> frame) {
-    if (checksum_noted_ || frame.size() < 5 || detect_codec(frame) != Codec::kZstd) return;
-    if ((static_cast<unsigned>(frame[4]) & 0x04u) == 0) note_missing_checksum();
-  }
-
   ZSTD_DCtx* z_;
   bool parallel_;
   std::unique_ptr<std::byte[]> stream_buffer_;
-  Gathered head_;  // bytes of the next frame(s), taken from the input
   bool mid_frame_ = false;
   std::size_t slot_bytes_ = 0;  // decode_into_slots(): each decode() fills one slot of this size
   bool direct_ = false;         // the current frame decodes block by block into the slots
   std::size_t block_max_ = 0;   // of the current frame's blocks, decoded
-  bool checksum_noted_ = false;
-  // Parallel: the workers read the input (head_, in_, consumed_) only inside gather(), one at a
-  // time; the caller's thread streams only after they ended.
-  std::string source_;  // name(), for the workers' messages
-  std::unique_ptr<OrderedPipeline<Frame>> frames_;
+  // Parallel: the caller's thread streams only after whole_'s workers ended.
+  ZstdWholeFrames whole_;  // declared last: destroyed first, its workers before the input goes
   bool streaming_ = false;
 };
 
