@@ -177,6 +177,7 @@ struct ArchiveWriter::Impl {
 
   Result<void> configure_zip(const WriterOptions& o) {
     if (archive_write_set_format_zip(handle) != ARCHIVE_OK) return error("zip format");
+    archive_write_set_bytes_in_last_block(handle, 1);  // the zip ends with its end record
     RK_TRY(option("zip", "compression", "deflate"));
     if (o.level >= 0) RK_TRY(option("zip", "compression-level", std::to_string(o.level)));
     if (o.password) {

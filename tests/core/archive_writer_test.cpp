@@ -94,6 +94,32 @@ TEST(ArchiveWriter, TarNamesAreUtf8WhereTheyCanBeAndRawOnlyWhereTheyMustBe) {
   }
 }
 
+// Every archive ends where its format ends: libarchive pads the last block to 10 KiB unless
+// told otherwise, which left up to 10 KiB of zeros after a zip's end-of-central-directory
+// record (readers search back for it, but the zip format ends with it).
+TEST(ArchiveWriter, ArchivesEndWithoutPadding) {
+  std::string data = "some bytes";
+  for (auto kind : {ArchiveKind::kZip, ArchiveKind::kTarGz}) {
+    SCOPED_TRACE(std::string(archive_kind_name(kind)));
+    std::vector<std::byte> out;
+    auto w = ArchiveWriter::open_memory(out, WriterOptions{kind, {}, -1, 0});
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(w->begin_file("a.txt", data.size(), 0));
+    ASSERT_TRUE(w->write(std::as_bytes(std::span(data))));
+    ASSERT_TRUE(w->end_file());
+    ASSERT_TRUE(w->finish());
+    ASSERT_GT(out.size(), 22u);
+    EXPECT_LT(out.size(), 10240u);
+    if (kind == ArchiveKind::kZip) {  // the end record, with no comment, is the last 22 bytes
+      auto end = std::span(out).last(22);
+      EXPECT_EQ(std::to_integer<int>(end[0]), 'P');
+      EXPECT_EQ(std::to_integer<int>(end[1]), 'K');
+      EXPECT_EQ(std::to_integer<int>(end[2]), 5);
+      EXPECT_EQ(std::to_integer<int>(end[3]), 6);
+    }
+  }
+}
+
 // A file system that fills up while the archive is written: the error names the file and says
 // to free space where it is.
 TEST(ArchiveWriter, AFullFileSystemIsAnErrorThatSaysWhereToFreeSpace) {
