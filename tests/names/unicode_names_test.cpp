@@ -168,7 +168,6 @@ TEST_F(UnicodeNames, OurTarHeadersAreUtf8WhereEveryNameIsNfc) {
                         Case{"nfd-doc.tar.gz", app_ / "app.sqlite", app_ / "docs", true},
                         Case{"nfd-db.tar.gz", nfd_db, nfc_docs, true}}) {
     SCOPED_TRACE(c.name);
-    bool nfd = c.nfd;
     core::BackupOptions o;
     o.database = c.db;
     o.documents = c.docs;
@@ -179,10 +178,10 @@ TEST_F(UnicodeNames, OurTarHeadersAreUtf8WhereEveryNameIsNfc) {
     EXPECT_TRUE(names.contains("docs/" + (c.docs == nfc_docs ? kNfc : kNfd))) << "not byte-exact";
     EXPECT_TRUE(names.contains("db/" + c.db.stem().string() + ".sqlite")) << "not byte-exact";
     EXPECT_TRUE(names.contains("docs/plain.txt"));
-    for (const auto& [name, binary] : names) EXPECT_EQ(binary, nfd) << name;
+    for (const auto& [name, binary] : names) EXPECT_EQ(binary, c.nfd) << name;
     auto listed = run({"tar", "-tzf", o.output.string()});
     EXPECT_EQ(listed.exit_code, 0) << listed.err;
-    if (!nfd) {
+    if (!c.nfd) {
       EXPECT_EQ(listed.err, "") << "GNU tar warned about our headers";
       auto pax = run({"python3", "-c",
                       "import sys, tarfile\n"
