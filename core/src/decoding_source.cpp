@@ -925,8 +925,9 @@ class ZstdDecoder final : public ZstdInput {
   std::size_t slot_bytes_ = 0;  // decode_into_slots(): each decode() fills one slot of this size
   bool direct_ = false;         // the current frame decodes block by block into the slots
   std::size_t block_max_ = 0;   // of the current frame's blocks, decoded
-  // Parallel: the caller's thread streams only after whole_'s workers ended.
-  ZstdWholeFrames whole_;  // declared last: destroyed first, its workers before the input goes
+  // Parallel: the caller's thread streams only after whole_'s workers ended. A member of the
+  // derived class, whole_ is destroyed before the input (ZstdInput's, Decoder's) its workers read.
+  ZstdWholeFrames whole_;
   bool streaming_ = false;
 };
 
