@@ -52,8 +52,9 @@ struct ChecksumIndex::FileWalk {
   detail::ChecksumLineReader reader;  // the worker's, until `ahead` stops
   OrderedPipeline<Batch> ahead;
   Batch* batch = nullptr;
-  std::size_t at = 0;    // the batch's next line
-  std::string last_key;  // of the batch before's last line
+  std::size_t at = 0;        // the batch's next line
+  std::string last_key;      // of the batch before's last line
+  std::uint64_t walked = 0;  // lines handed out
 };
 
 ChecksumIndex::ChecksumIndex() = default;
@@ -207,7 +208,6 @@ Result<void> ChecksumIndex::start() {
   walk_.reset();
   file_walk_.reset();
   next_ = 0;
-  walked_ = 0;
   if (file_ && !bad_) {
     RK_TRY_ASSIGN(auto reader, detail::ChecksumLineReader::open(*file_, name_));
     file_walk_ = std::make_unique<FileWalk>(std::move(reader), accept_, name_);
@@ -255,8 +255,9 @@ Result<const ChecksumIndex::Line*> ChecksumIndex::next_from_file() {
       return batch.error().code == ErrorCode::kIo ? tl::unexpected(batch.error()) : changed();
     }
     if (!*batch) {
+      bool whole = w.walked == size_;
       file_walk_.reset();
-      if (walked_ != size_) return changed();
+      if (!whole) return changed();
       return nullptr;
     }
     w.batch = *batch;
@@ -264,9 +265,9 @@ Result<const ChecksumIndex::Line*> ChecksumIndex::next_from_file() {
   }
   const Line& line = w.batch->lines[w.at];
   const std::string& before = w.at > 0 ? w.batch->lines[w.at - 1].key : w.last_key;
-  if (walked_ > 0 && line.key < before) return changed();
+  if (w.walked > 0 && line.key < before) return changed();
   ++w.at;
-  ++walked_;
+  ++w.walked;
   return &line;
 }
 

@@ -89,7 +89,7 @@ bool canonical_ascii(std::string_view raw) {
       continue;
     }
     auto c = static_cast<unsigned char>(raw[i]);
-    if (c < 0x20 || c >= 0x7f || c == '\\' || c == ':') return false;
+    if (is_control(c) || c >= 0x80 || c == '\\' || c == ':') return false;
   }
   return true;
 }

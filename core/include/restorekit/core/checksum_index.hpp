@@ -124,7 +124,6 @@ class ChecksumIndex {
   std::optional<std::filesystem::path> file_;  // a long list in key order, read by each walk
   struct FileWalk;
   std::unique_ptr<FileWalk> file_walk_;  // ... the walk of it
-  std::uint64_t walked_ = 0;             // ... and the lines it handed out
   std::optional<Database> db_;           // a long list's lines, on disk
   std::optional<Statement> insert_;
   std::vector<Line> lines_;  // a short list's lines, sorted once read
