@@ -74,14 +74,16 @@ std::map<std::pair<std::string, std::string>, std::uint64_t> split_violations(
   return out;
 }
 
-// Checks `db_path` with 1 and 3 threads against the whole-file check; returns the 3-thread
+// Checks `db_path` with 1, 2 and 3 threads against the whole-file check; returns the 3-thread
 // result for further assertions.
 DatabaseCheck cross_check(const fs::path& db_path) {
   const std::string entry = db_path.filename().string();
   auto reference = whole_file_problems(db_path);
   auto one = check_database(db_path, entry, false, std::nullopt, 1, CancelToken{});
+  auto two = check_database(db_path, entry, false, std::nullopt, 2, CancelToken{});
   auto three = check_database(db_path, entry, false, std::nullopt, 3, CancelToken{});
   EXPECT_EQ(one.integrity_problems, three.integrity_problems) << entry;
+  EXPECT_EQ(two.integrity_problems, three.integrity_problems) << entry;
   EXPECT_EQ(three.result.integrity_ok, reference.empty()) << entry;
   std::set<std::string> split(three.integrity_problems.begin(), three.integrity_problems.end());
   if (reference.size() < 20) {
@@ -97,10 +99,13 @@ DatabaseCheck cross_check(const fs::path& db_path) {
     EXPECT_TRUE(split_violations(three, entry).empty()) << entry;
   }
   EXPECT_EQ(one.result.foreign_key_violations, three.result.foreign_key_violations) << entry;
-  std::vector<std::string> one_codes, three_codes;
+  EXPECT_EQ(two.result.foreign_key_violations, three.result.foreign_key_violations) << entry;
+  std::vector<std::string> one_codes, two_codes, three_codes;
   for (const auto& f : one.findings) one_codes.push_back(f.code + ": " + f.message);
+  for (const auto& f : two.findings) two_codes.push_back(f.code + ": " + f.message);
   for (const auto& f : three.findings) three_codes.push_back(f.code + ": " + f.message);
   EXPECT_EQ(one_codes, three_codes) << entry;
+  EXPECT_EQ(two_codes, three_codes) << entry;
   return three;
 }
 

@@ -1,10 +1,13 @@
 #include "database_checks.hpp"
 
+#include "foreign_keys.hpp"
+
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cctype>
 #include <map>
+#include <optional>
 #include <thread>
 #include <tuple>
 
@@ -29,6 +32,7 @@ constexpr std::size_t kMaxExampleRows = 10;
 constexpr std::int64_t kCheckCacheKiB = 16 * 1024;
 constexpr std::int64_t kMinWorkerCacheKiB = 2 * 1024;
 constexpr std::int64_t kMaxSplitTables = 256;
+constexpr std::int64_t kSplitEntriesPerPage = 16;  // see plan_jobs
 
 // Functions with effects outside the database (SQLite's shell and extensions).
 constexpr std::array<std::string_view, 11> kSideEffectFunctions = {
@@ -110,6 +114,12 @@ std::string job_sql(const CheckJob& job) {
 }
 
 void run_job(core::Database& db, CheckJob& job) {
+  if (job.kind == CheckJob::Kind::kForeignKeys && !job.table.empty()) {
+    if (auto counted = count_rowid_key_violations(db, job.table)) {
+      for (auto& v : *counted) job.violations.push_back({job.table, std::move(v.parent), v.rows});
+      return;
+    }
+  }
   auto st = db.prepare(job_sql(job));
   if (!st) {
     job.problems.push_back(st.error().message);
@@ -146,17 +156,68 @@ void run_job(core::Database& db, CheckJob& job) {
   if (!done) job.problems.push_back(done.error().message);
 }
 
+// The tables' jobs, with what plan_jobs weighs: an integrity check per table, a foreign-key check
+// per table that declares keys, the rows they hold and the index entries pointing at them.
+struct TableJobs {
+  std::vector<CheckJob> integrity, foreign_keys;
+  std::int64_t rows = 0;
+  std::int64_t index_entries = 0;  // of rowid tables (the others' rows are not estimated)
+};
+
+std::optional<TableJobs> list_table_jobs(core::Database& db) {
+  using Kind = CheckJob::Kind;
+  std::map<std::string, std::int64_t, std::less<>> indexes;
+  auto by_table = db.prepare(
+      "SELECT tbl_name, count(*) FROM sqlite_schema WHERE type = 'index' GROUP BY tbl_name");
+  if (!by_table) return std::nullopt;
+  auto counted = by_table->for_each([&]() -> Result<void> {
+    indexes[std::string(by_table->column_text(0))] = by_table->column_int(1);
+    return {};
+  });
+  if (!counted) return std::nullopt;
+  auto tables = db.prepare(
+      "SELECT m.name, (SELECT count(*) FROM pragma_foreign_key_list(m.name)) "
+      "FROM sqlite_schema m WHERE m.type = 'table' AND m.rootpage > 0");
+  if (!tables) return std::nullopt;
+  TableJobs out;
+  auto listed = tables->for_each([&]() -> Result<void> {
+    std::string name(tables->column_text(0));
+    // max(rowid) is a cheap size estimate (a descent of the b-tree), capped so that sums of
+    // hostile rowids cannot overflow; a WITHOUT ROWID table has none and is taken as large, so
+    // that it starts early.
+    constexpr std::int64_t kLarge = std::int64_t{1} << 40;
+    std::int64_t rows = kLarge;
+    auto idx = indexes.find(name);
+    std::int64_t index_count = idx == indexes.end() ? 0 : idx->second;
+    if (auto n = db.query_int(
+            fmt::format("SELECT coalesce(max(rowid), 0) FROM {}", core::quote_identifier(name)))) {
+      rows = std::clamp<std::int64_t>(*n, 1, kLarge);
+      out.index_entries += rows * index_count;
+    }
+    out.rows += rows;
+    out.integrity.emplace_back(Kind::kTable, name, rows * (1 + index_count));
+    if (tables->column_int(1) > 0) {
+      out.foreign_keys.emplace_back(Kind::kForeignKeys, name, rows * tables->column_int(1));
+    }
+    return {};
+  });
+  if (!listed) return std::nullopt;
+  return out;
+}
+
 // The checks to run: file-wide structure plus one integrity check per table, and one
 // foreign-key check per table that declares foreign keys; a single whole integrity_check and
 // foreign_key_check where the file has one table, more than kMaxSplitTables, or a schema that
-// cannot be listed. On two workers or fewer the whole integrity_check runs beside the tables'
-// foreign-key checks: split, the structure walk and the tables' checks cost a third more CPU
-// than the whole check (crm: 56 + 79 ms against 83; the sample: 48 + 204 against 185), which
-// only more cores than two turn into less time; on two the archive is still being decoded
-// beside them (verify of our backup, A/B: crm 205 -> 194 ms, the sample 251 -> 247).
+// cannot be listed. Split, the structure walk visits every page a second time (crm: 56 + 79 ms
+// against the whole check's 83; the sample: 48 + 204 against 204), which only pays where the
+// whole check would be the one long job: three workers or more, or two where the whole check
+// spends its time on index entries (each looked up from its row, ~0.5-0.7 us) rather than on
+// pages (~4-8 us each), kSplitEntriesPerPage or more of them per page. Elsewhere on two the
+// whole integrity_check runs beside the foreign-key checks, and beside the archive still
+// being decoded (the sample, 36 entries a page: verify of its Info-ZIP zip 0.255 -> 0.228 s
+// split; crm, 6.5 a page: 0.191 -> 0.197 s, so it stays whole).
 std::vector<CheckJob> plan_jobs(core::Database& db, unsigned threads) {
   using Kind = CheckJob::Kind;
-  std::vector<CheckJob> jobs;
   auto whole = [&] {
     std::vector<CheckJob> all;
     all.emplace_back(Kind::kWholeFile, "", 2);
@@ -169,47 +230,19 @@ std::vector<CheckJob> plan_jobs(core::Database& db, unsigned threads) {
   auto count =
       db.query_int("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND rootpage > 0");
   if (!count || *count > kMaxSplitTables) return whole();
-  std::map<std::string, std::int64_t, std::less<>> indexes;
-  auto by_table = db.prepare(
-      "SELECT tbl_name, count(*) FROM sqlite_schema WHERE type = 'index' GROUP BY tbl_name");
-  if (!by_table) return whole();
-  auto counted = by_table->for_each([&]() -> Result<void> {
-    indexes[std::string(by_table->column_text(0))] = by_table->column_int(1);
-    return {};
-  });
-  if (!counted) return whole();
-  auto tables = db.prepare(
-      "SELECT m.name, (SELECT count(*) FROM pragma_foreign_key_list(m.name)) "
-      "FROM sqlite_schema m WHERE m.type = 'table' AND m.rootpage > 0");
+  auto tables = list_table_jobs(db);
   if (!tables) return whole();
-  std::vector<CheckJob> table_jobs, fk_jobs;
-  std::int64_t total = 0;
-  auto listed = tables->for_each([&]() -> Result<void> {
-    std::string name(tables->column_text(0));
-    // max(rowid) is a cheap size estimate (a descent of the b-tree); a WITHOUT ROWID table
-    // has none and is taken as large, so that it starts early.
-    std::int64_t rows = std::int64_t{1} << 40;
-    if (auto n = db.query_int(
-            fmt::format("SELECT coalesce(max(rowid), 0) FROM {}", core::quote_identifier(name)))) {
-      rows = std::max<std::int64_t>(*n, 1);
-    }
-    total += rows;
-    auto idx = indexes.find(name);
-    table_jobs.emplace_back(Kind::kTable, name,
-                            rows * (1 + (idx == indexes.end() ? 0 : idx->second)));
-    if (tables->column_int(1) > 0) {
-      fk_jobs.emplace_back(Kind::kForeignKeys, name, rows * tables->column_int(1));
-    }
-    return {};
-  });
-  if (!listed) return whole();
-  if (table_jobs.size() <= 1 || threads <= 2) {
-    jobs.emplace_back(Kind::kWholeFile, "", total);
+  auto pages = db.query_int("PRAGMA page_count");
+  bool index_heavy = pages && tables->index_entries >= kSplitEntriesPerPage * *pages;
+  bool split = tables->integrity.size() > 1 && (threads > 2 || (threads == 2 && index_heavy));
+  std::vector<CheckJob> jobs;
+  if (split) {
+    jobs.emplace_back(Kind::kStructure, "", tables->rows);
+    for (auto& j : tables->integrity) jobs.push_back(std::move(j));
   } else {
-    jobs.emplace_back(Kind::kStructure, "", total);
-    for (auto& j : table_jobs) jobs.push_back(std::move(j));
+    jobs.emplace_back(Kind::kWholeFile, "", tables->rows);
   }
-  for (auto& j : fk_jobs) jobs.push_back(std::move(j));
+  for (auto& j : tables->foreign_keys) jobs.push_back(std::move(j));
   return jobs;
 }
 
