@@ -23,53 +23,54 @@ constexpr std::array<std::string_view, 18> kRowidCheckOpcodes = {
     "Rewind", "Column", "RealAffinity", "IsNull",    "SeekRowid", "Goto",
     "Rowid",  "Null",   "Integer",      "ResultRow", "Next",      "Halt"};
 
-// A parent's rowids, read once: a bitmap over their range, or sorted where the range is too wide
-// for the memory left.
+// A parent's rowids as a bitmap over their range, read once. Built in two steps: range() reads
+// the lowest and highest rowid (two descents of the b-tree), so that the caller can weigh the
+// scan before fill() makes it.
 class RowidSet {
  public:
-  // nullopt where SQLite fails or the set needs more than `budget` bytes (taken from it).
-  static std::optional<RowidSet> read(Database& db, const std::string& parent,
-                                      std::size_t& budget) {
+  // nullopt where SQLite fails.
+  static std::optional<RowidSet> range(Database& db, const std::string& parent) {
+    RowidSet set;
+    set.parent_ = core::quote_identifier(parent);
     auto key = primary_key_column(db, parent);
     if (!key) return std::nullopt;
-    auto range = db.prepare(
-        fmt::format("SELECT min({0}), max({0}) FROM {1}", *key, core::quote_identifier(parent)));
+    set.key_ = std::move(*key);
+    auto range =
+        db.prepare(fmt::format("SELECT min({0}), max({0}) FROM {1}", set.key_, set.parent_));
     if (!range) return std::nullopt;
     auto row = range->step();
     if (!row || !*row) return std::nullopt;
-    RowidSet set;
     if (range->column_type(0) != ValueType::kInteger) return set;  // no rows
     set.low_ = range->column_int(0);
-    // The difference in unsigned arithmetic: exact for any two 64-bit integers.
+    // The difference in unsigned arithmetic: exact for any two 64-bit integers. A span of
+    // 2^64 - 1 makes 2^58 words, which no budget allows.
     std::uint64_t span =
         static_cast<std::uint64_t>(range->column_int(1)) - static_cast<std::uint64_t>(set.low_);
-    std::uint64_t words = span / 64 + 1;
-    if (words <= budget / sizeof(std::uint64_t)) {
-      set.bits_.assign(words, 0);
-      budget -= words * sizeof(std::uint64_t);
-      set.bitmap_ = true;
-    }
-    auto keys = db.prepare(fmt::format("SELECT {} FROM {}{}", *key, core::quote_identifier(parent),
-                                       set.bitmap_ ? "" : fmt::format(" ORDER BY {}", *key)));
-    if (!keys) return std::nullopt;
-    auto read = keys->for_each([&]() -> Result<void> {
-      std::int64_t k = keys->column_int(0);
-      if (set.bitmap_) {
-        std::uint64_t at = static_cast<std::uint64_t>(k) - static_cast<std::uint64_t>(set.low_);
-        set.bits_[at / 64] |= std::uint64_t{1} << (at % 64);
-        return {};
-      }
-      if (budget < sizeof k) return tl::unexpected(Error{});
-      budget -= sizeof k;
-      set.sorted_.push_back(k);
-      return {};
-    });
-    if (!read) return std::nullopt;
+    set.words_ = span / 64 + 1;
     return set;
   }
 
+  // What fill() will allocate; 0 for a parent without rows.
+  [[nodiscard]] std::uint64_t bytes() const { return words_ * sizeof(std::uint64_t); }
+  // How many rowids the range spans, rounded up to 64: the parent's rows, from above.
+  [[nodiscard]] std::uint64_t span() const { return words_ * 64; }
+
+  // Reads every rowid. @return false where SQLite fails.
+  bool fill(Database& db) {
+    bits_.assign(words_, 0);
+    auto keys = db.prepare(fmt::format("SELECT {} FROM {}", key_, parent_));
+    if (!keys) return false;
+    auto read = keys->for_each([&]() -> Result<void> {
+      std::uint64_t at =
+          static_cast<std::uint64_t>(keys->column_int(0)) - static_cast<std::uint64_t>(low_);
+      if (at / 64 >= words_) return tl::unexpected(Error{});  // outside what range() read
+      bits_[at / 64] |= std::uint64_t{1} << (at % 64);
+      return {};
+    });
+    return read.has_value();
+  }
+
   [[nodiscard]] bool contains(std::int64_t k) const {
-    if (!bitmap_) return std::binary_search(sorted_.begin(), sorted_.end(), k);
     std::uint64_t at = static_cast<std::uint64_t>(k) - static_cast<std::uint64_t>(low_);
     return at / 64 < bits_.size() && (bits_[at / 64] >> (at % 64) & 1) != 0;
   }
@@ -92,10 +93,10 @@ class RowidSet {
     return name;
   }
 
+  std::string parent_, key_;  // quoted
   std::int64_t low_ = 0;
-  bool bitmap_ = false;
-  std::vector<std::uint64_t> bits_;   // bit k - low_: rowid k is present
-  std::vector<std::int64_t> sorted_;  // where the range is too wide for a bitmap
+  std::uint64_t words_ = 0;
+  std::vector<std::uint64_t> bits_;  // bit k - low_: rowid k is present
 };
 
 struct Key {
@@ -141,6 +142,14 @@ bool pragma_seeks_rowids(Database& db, const std::string& table, std::size_t key
   return done && seeks == keys;
 }
 
+// The rows a scan of the child reads, from above: its largest rowid, at most 2^40 (what a
+// WITHOUT ROWID table, which has none, is taken as).
+std::uint64_t child_rows(Database& db, const std::string& table) {
+  constexpr std::int64_t kLarge = std::int64_t{1} << 40;
+  auto n = db.query_int(fmt::format("SELECT max(rowid) FROM {}", core::quote_identifier(table)));
+  return static_cast<std::uint64_t>(n ? std::clamp<std::int64_t>(*n, 0, kLarge) : kLarge);
+}
+
 }  // namespace
 
 std::optional<std::vector<ParentViolations>> count_rowid_key_violations(Database& db,
@@ -151,17 +160,28 @@ std::optional<std::vector<ParentViolations>> count_rowid_key_violations(Database
     return std::nullopt;
   }
   std::map<std::string, RowidSet, std::less<>> sets;
-  std::size_t budget = max_set_bytes;
+  std::uint64_t bytes = 0, spans = 0;
   std::string columns;
   for (auto& key : *keys) {
     auto at = sets.find(key.parent);
     if (at == sets.end()) {
-      auto set = RowidSet::read(db, key.parent, budget);
+      auto set = RowidSet::range(db, key.parent);
       if (!set) return std::nullopt;
+      bytes += set->bytes();
+      if (bytes > max_set_bytes) return std::nullopt;
+      spans += set->span();
       at = sets.emplace(key.parent, std::move(*set)).first;
     }
     key.parents = &at->second;
     columns += (columns.empty() ? "" : ", ") + key.column;
+  }
+  // Reading the parents' rows pays only where they are fewer than the lookups it spares, each a
+  // descent of a b-tree (about twice a row read in order); else the pragma's lookups cost less.
+  // Measured per table: crm's 600 attachments to 15,000 emails take 2.1 ms by the pragma and
+  // 6.1 ms by the set; the sample's 134,000 appointments to 59,000 persons 77 ms and 25 ms.
+  if (spans > 2 * child_rows(db, table) * keys->size()) return std::nullopt;
+  for (auto& [parent, set] : sets) {
+    if (!set.fill(db)) return std::nullopt;
   }
   // Any order will do (the counts are totals), so SQLite may scan a covering index.
   auto rows = db.prepare(fmt::format("SELECT {} FROM {}", columns, core::quote_identifier(table)));
