@@ -187,11 +187,13 @@ run_dataset() {
   line "verify our backup vs max(decode, checks / $(nproc) cores) (x)" "$verify_t" "$bound" \
     "$(ratio "$verify_t" "$bound")" "<= 1.15x"
   # The bound's floor: the CPU time no verify can do without (decoding, XXH3 of every byte,
-  # sqlite3's two checks) spread perfectly over the cores, as a multiple of the bound.
+  # sqlite3's integrity_check) spread perfectly over the cores, as a multiple of the bound. The
+  # foreign-key check is left out: restorekit counts keys to a parent's rowid from one scan
+  # (verify/src/foreign_keys.cpp), for less than sqlite3's lookup per row.
   local floor
   floor=$(echo "($(decode_cpu --hash backup.tar.zst) + $(cpu_time sqlite3 db \
-    'PRAGMA integrity_check; PRAGMA foreign_key_check')) / $cores" | bc -l)
-  line "  floor: (decoding + XXH3 + checks) CPU / $cores cores (x)" "$floor" "$bound" \
+    'PRAGMA integrity_check')) / $cores" | bc -l)
+  line "  floor: (decoding + XXH3 + integrity) CPU / $cores cores (x)" "$floor" "$bound" \
     "$(ratio "$floor" "$bound")" "(no verify goes below it)"
 
   compare "diff vs sqldiff --summary" ">= 4x" \
