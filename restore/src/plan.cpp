@@ -114,13 +114,110 @@ Result<void> make_plan_folder(const fs::path& dir, const fs::path& state) {
   return {};
 }
 
+// Where a plan stages: its folder (a kept plan's, or a temporary one) and, where documents are
+// staged, the folder they go to.
+struct Staging {
+  bool documents = false;  // live's documents are staged (a kept plan, or stage_documents)
+  fs::path files_dir;
+};
+
+std::uint64_t archive_size(const core::ArchiveSource& backup) {
+  auto source = backup.open();
+  return source ? (*source)->size().value_or(0) : 0;
+}
+
+// A dry run that is not followed by apply stages where it cannot crowd live.
+// On a tight live filesystem: the temp folder, when it has more room (a small tmpfs may not).
+fs::path dry_run_stage_parent(const core::ArchiveSource& backup, const PlanOptions& o,
+                              const fs::path& state) {
+  if (o.stage_dir) return *o.stage_dir;
+  std::error_code ec;
+  auto live = space_of(state);
+  if (!tight(live, archive_size(backup))) return state;
+  auto tmp = fs::temp_directory_path(ec);
+  if (ec) tmp = "/tmp";
+  return space_of(tmp).free > live.free ? tmp : state;
+}
+
+Result<Staging> make_staging(const core::ArchiveSource& backup, const PlanOptions& o, Plan& p) {
+  std::error_code ec;
+  auto state = core::restore_state_dir(p.live);
+  fs::create_directories(state, ec);
+  fs::permissions(state, fs::perms::owner_all, ec);
+  if (o.plan_out) {
+    RK_TRY(make_plan_folder(*o.plan_out, state));
+    p.staging = fs::absolute(*o.plan_out);
+  } else if (o.stage_documents) {
+    RK_TRY_ASSIGN(p.staging, make_temp_dir(state, "staging-"));
+  } else {
+    RK_TRY_ASSIGN(p.staging,
+                  make_temp_dir(dry_run_stage_parent(backup, o, state), "restorekit-dry-run-"));
+  }
+  fs::create_directories(p.staging / "db", ec);
+  Staging out;
+  out.documents = p.live_documents && (o.plan_out || o.stage_documents);
+  if (out.documents) {
+    auto parent = p.live_documents->parent_path();
+    if (device_of(parent) == device_of(p.staging)) {
+      out.files_dir = p.staging / "files";
+      fs::create_directories(out.files_dir, ec);
+    } else {  // documents live on another filesystem: stage them beside the folder
+      RK_TRY_ASSIGN(
+          out.files_dir,
+          make_temp_dir(parent, "." + p.live_documents->filename().string() + ".restorekit-"));
+      p.staged_files = out.files_dir;
+    }
+  }
+  return out;
+}
+
+// What a plan starts from, checked (the backup and live exist, no restore is unfinished, the
+// folders do not overlap), then its staging folders.
+Result<Staging> prepare(const core::ArchiveSource& backup, const PlanOptions& o, Plan& p) {
+  std::error_code ec;
+  if (backup.path() && !fs::is_regular_file(*backup.path(), ec)) {
+    return fail(ErrorCode::kNotFound,
+                fmt::format("backup {} does not exist or is not a file", backup.name()),
+                backup.name());
+  }
+  p.backup = backup.name();
+  p.live = fs::absolute(o.live);
+  if (!fs::is_regular_file(p.live, ec)) {
+    return fail(ErrorCode::kNotFound,
+                fmt::format("live database {} does not exist; to restore into a new database, "
+                            "create an empty file there first",
+                            p.live.string()),
+                p.live.string());
+  }
+  if (o.live_documents && o.documents) {
+    RK_TRY_ASSIGN(p.live_documents, documents_folder(*o.live_documents));
+  }
+  p.selection = o.selection;
+  p.allow_schema_changes = o.allow_schema_changes;
+  if (!p.selection.tenants.empty() && !p.selection.tenant) {
+    return fail(ErrorCode::kInvalidArgument,
+                "--tenant needs the tenant column: give --tenant-column or a profile with "
+                "[database] tenant_column");
+  }
+  RK_TRY(core::require_no_unfinished_restore(p.live));
+  if (p.live_documents) {
+    std::vector<fs::path> others;
+    if (o.plan_out) others.push_back(*o.plan_out);
+    if (o.stage_dir) others.push_back(*o.stage_dir);
+    RK_TRY(detail::check_layout(p.live, *p.live_documents, others));
+  }
+  return make_staging(backup, o, p);
+}
+
 class Planner {
  public:
   Planner(const core::ArchiveSource& backup, const PlanOptions& o) : backup_(backup), o_(o) {}
 
   Result<Plan> run() {
     started_ = Clock::now();
-    RK_TRY(prepare());
+    RK_TRY_ASSIGN(auto staging, prepare(backup_, o_, p_));
+    stage_documents_ = staging.documents;
+    files_dir_ = std::move(staging.files_dir);
     auto done = build();
     bool keep = done && (o_.plan_out || o_.stage_documents);
     if (!keep) {
@@ -142,91 +239,6 @@ class Planner {
   }
 
  private:
-  Result<void> prepare() {
-    std::error_code ec;
-    if (backup_.path() && !fs::is_regular_file(*backup_.path(), ec)) {
-      return fail(ErrorCode::kNotFound,
-                  fmt::format("backup {} does not exist or is not a file", backup_.name()),
-                  backup_.name());
-    }
-    p_.backup = backup_.name();
-    p_.live = fs::absolute(o_.live);
-    if (!fs::is_regular_file(p_.live, ec)) {
-      return fail(ErrorCode::kNotFound,
-                  fmt::format("live database {} does not exist; to restore into a new database, "
-                              "create an empty file there first",
-                              p_.live.string()),
-                  p_.live.string());
-    }
-    if (o_.live_documents && o_.documents) {
-      RK_TRY_ASSIGN(p_.live_documents, documents_folder(*o_.live_documents));
-    }
-    p_.selection = o_.selection;
-    p_.allow_schema_changes = o_.allow_schema_changes;
-    if (!p_.selection.tenants.empty() && !p_.selection.tenant) {
-      return fail(ErrorCode::kInvalidArgument,
-                  "--tenant needs the tenant column: give --tenant-column or a profile with "
-                  "[database] tenant_column");
-    }
-    RK_TRY(core::require_no_unfinished_restore(p_.live));
-    if (p_.live_documents) {
-      std::vector<fs::path> others;
-      if (o_.plan_out) others.push_back(*o_.plan_out);
-      if (o_.stage_dir) others.push_back(*o_.stage_dir);
-      RK_TRY(detail::check_layout(p_.live, *p_.live_documents, others));
-    }
-    return make_staging();
-  }
-
-  // The plan's folder (a kept plan's, or a temporary one) and, where documents are staged, the
-  // folder they go to.
-  Result<void> make_staging() {
-    std::error_code ec;
-    auto state = core::restore_state_dir(p_.live);
-    fs::create_directories(state, ec);
-    fs::permissions(state, fs::perms::owner_all, ec);
-    if (o_.plan_out) {
-      RK_TRY(make_plan_folder(*o_.plan_out, state));
-      p_.staging = fs::absolute(*o_.plan_out);
-    } else if (o_.stage_documents) {
-      RK_TRY_ASSIGN(p_.staging, make_temp_dir(state, "staging-"));
-    } else {
-      RK_TRY_ASSIGN(p_.staging, make_temp_dir(dry_run_stage_parent(state), "restorekit-dry-run-"));
-    }
-    fs::create_directories(p_.staging / "db", ec);
-    stage_documents_ = p_.live_documents && (o_.plan_out || o_.stage_documents);
-    if (stage_documents_) {
-      auto parent = p_.live_documents->parent_path();
-      if (device_of(parent) == device_of(p_.staging)) {
-        files_dir_ = p_.staging / "files";
-        fs::create_directories(files_dir_, ec);
-      } else {  // documents live on another filesystem: stage them beside the folder
-        RK_TRY_ASSIGN(
-            files_dir_,
-            make_temp_dir(parent, "." + p_.live_documents->filename().string() + ".restorekit-"));
-        p_.staged_files = files_dir_;
-      }
-    }
-    return {};
-  }
-
-  std::uint64_t archive_size() const {
-    auto source = backup_.open();
-    return source ? (*source)->size().value_or(0) : 0;
-  }
-
-  // A dry run that is not followed by apply stages where it cannot crowd live.
-  // On a tight live filesystem: the temp folder, when it has more room (a small tmpfs may not).
-  fs::path dry_run_stage_parent(const fs::path& state) const {
-    if (o_.stage_dir) return *o_.stage_dir;
-    std::error_code ec;
-    auto live = space_of(state);
-    if (!tight(live, archive_size())) return state;
-    auto tmp = fs::temp_directory_path(ec);
-    if (ec) tmp = "/tmp";
-    return space_of(tmp).free > live.free ? tmp : state;
-  }
-
   Result<void> build() {
     RK_TRY(pass());
     if (database_.empty()) {
