@@ -41,6 +41,53 @@ core::DatabaseInfo database_info(const std::string& entry, std::uint64_t bytes,
   return info;
 }
 
+core::Finding unreadable_database(const std::string& entry, const Error& err) {
+  return core::Finding{
+      "DB_INTEGRITY", core::Severity::kWarning, entry,
+      fmt::format("entry \"{}\" looks like a database but cannot be read: {}", entry, err.message)};
+}
+
+Result<core::DatabaseInfo> describe_file(const fs::path& db_path, const InspectOptions& o) {
+  RK_TRY_ASSIGN(auto db, core::Database::open_untrusted(db_path));
+  db.stop_when(o.cancel);
+  RK_TRY_ASSIGN(auto summary, core::describe_database(db));
+  auto info = database_info("", 0, summary);
+  if (auto spec = o.profile ? o.profile->tenant_spec() : std::nullopt) {
+    if (auto tenants = core::count_tenants(db, summary, *spec)) info.tenants = std::move(*tenants);
+  }
+  return info;
+}
+
+// Describes a database the pass staged (a SQL dump loaded first) into `s`, or says in a
+// finding why it cannot be read; the staged files are removed.
+void describe_staged(const core::StagedDatabase& staged, const InspectOptions& o,
+                     core::ArchiveSummary& s) {
+  std::error_code ec;
+  std::uint64_t bytes = fs::file_size(staged.file, ec);
+  fs::path db_path = staged.file;
+  bool dump = staged.format == core::DatabaseFormat::kSqlDump;
+  if (dump) {
+    db_path = staged.file.string() + ".sqlite";
+    if (auto loaded = core::load_sql_dump(staged.file, db_path, staged.entry); !loaded) {
+      fs::remove(staged.file, ec);
+      s.findings.push_back(unreadable_database(staged.entry, loaded.error()));
+      return;
+    }
+  }
+  auto described = describe_file(db_path, o);
+  fs::remove(staged.file, ec);
+  if (dump) fs::remove(db_path, ec);
+  if (!described) {
+    s.findings.push_back(unreadable_database(staged.entry, described.error()));
+    return;
+  }
+  auto info = std::move(*described);
+  info.entry = staged.entry;
+  info.bytes = bytes;
+  info.kind = staged.format;
+  s.databases.push_back(std::move(info));
+}
+
 class Inspector final : public core::EntryVisitor {
  public:
   Inspector(const core::ArchiveSource& archive, const InspectOptions& o)
@@ -232,53 +279,12 @@ class Inspector final : public core::EntryVisitor {
       return {};
     }
     if (how.failure) return tl::unexpected(*how.failure);
-    if (const auto& staged = databases_->staged()) return describe_staged(*staged);
+    if (const auto& staged = databases_->staged()) {
+      describe_staged(*staged, o_, report_.summary);
+      return {};
+    }
     if (const auto& f = databases_->finding()) s.findings.push_back(*f);
     count_file(e.path, e.size.value_or(0));
-    return {};
-  }
-
-  Result<void> describe_staged(const core::StagedDatabase& staged) {
-    std::error_code ec;
-    std::uint64_t bytes = fs::file_size(staged.file, ec);
-    fs::path db_path = staged.file;
-    bool dump = staged.format == core::DatabaseFormat::kSqlDump;
-    if (dump) {
-      db_path = staged.file.string() + ".sqlite";
-      if (auto loaded = core::load_sql_dump(staged.file, db_path, staged.entry); !loaded) {
-        fs::remove(staged.file, ec);
-        return unreadable_database(staged.entry, loaded.error());
-      }
-    }
-    auto described = describe_file(db_path);
-    fs::remove(staged.file, ec);
-    if (dump) fs::remove(db_path, ec);
-    if (!described) return unreadable_database(staged.entry, described.error());
-    auto info = std::move(*described);
-    info.entry = staged.entry;
-    info.bytes = bytes;
-    info.kind = staged.format;
-    report_.summary.databases.push_back(std::move(info));
-    return {};
-  }
-
-  Result<core::DatabaseInfo> describe_file(const fs::path& db_path) {
-    RK_TRY_ASSIGN(auto db, core::Database::open_untrusted(db_path));
-    db.stop_when(o_.cancel);
-    RK_TRY_ASSIGN(auto summary, core::describe_database(db));
-    auto info = database_info("", 0, summary);
-    if (auto spec = o_.profile ? o_.profile->tenant_spec() : std::nullopt) {
-      if (auto tenants = core::count_tenants(db, summary, *spec))
-        info.tenants = std::move(*tenants);
-    }
-    return info;
-  }
-
-  Result<void> unreadable_database(const std::string& entry, const Error& err) {
-    report_.summary.findings.push_back(
-        core::Finding{"DB_INTEGRITY", core::Severity::kWarning, entry,
-                      fmt::format("entry \"{}\" looks like a database but cannot be read: {}",
-                                  entry, err.message)});
     return {};
   }
 
