@@ -212,53 +212,11 @@ struct ArchiveReader::Impl {
     source.reset();
   }
 
-  static la_ssize_t read_cb(archive* a, void* data, const void** buffer) {
-    auto* self = static_cast<Impl*>(data);
-    auto chunk = self->source->read();
-    if (!chunk) {
-      self->source_error = chunk.error();
-      archive_set_error(a, EIO, "%s", chunk.error().message.c_str());
-      return -1;
-    }
-    // The decoded stream counts too: skipping an entry (inspect) still expands it.
-    self->fed += chunk->size();
-    if (auto over = self->over_limits(self->fed, "the archive stream")) {
-      self->fatal = over;
-      self->source_error = over;
-      archive_set_error(a, EIO, "%s", over->message.c_str());
-      return -1;
-    }
-    *buffer = chunk->data();
-    return static_cast<la_ssize_t>(chunk->size());
-  }
-
-  static la_int64_t seek_cb(archive* a, void* data, la_int64_t offset, int whence) {
-    auto* self = static_cast<Impl*>(data);
-    auto pos = self->source->seek(offset, whence);
-    if (!pos) {
-      self->source_error = pos.error();
-      archive_set_error(a, EIO, "%s", pos.error().message.c_str());
-      return ARCHIVE_FATAL;
-    }
-    return static_cast<la_int64_t>(*pos);
-  }
-
-  static la_int64_t skip_cb(archive*, void* data, la_int64_t request) {
-    auto* self = static_cast<Impl*>(data);
-    auto size = self->source->size();
-    if (!self->source->seekable() || !size || request <= 0) return 0;
-    auto here = self->source->seek(0, SEEK_CUR);
-    if (!here) return 0;
-    auto step = std::min<std::uint64_t>(static_cast<std::uint64_t>(request),
-                                        *size > *here ? *size - *here : 0);
-    if (!self->source->seek(static_cast<std::int64_t>(step), SEEK_CUR)) return 0;
-    self->raw_read += step;
-    return static_cast<la_int64_t>(step);
-  }
-
-  static const char* passphrase_cb(archive*, void* data) {
-    return static_cast<Impl*>(data)->passwords.next();
-  }
+  // libarchive's callbacks (`data` is this Impl), defined below the class.
+  static la_ssize_t read_cb(archive* a, void* data, const void** buffer);
+  static la_int64_t seek_cb(archive* a, void* data, la_int64_t offset, int whence);
+  static la_int64_t skip_cb(archive*, void* data, la_int64_t request);
+  static const char* passphrase_cb(archive*, void* data);
 
   Result<void> start() {
     handle = archive_read_new();
@@ -325,115 +283,13 @@ struct ArchiveReader::Impl {
   // libarchive's next header; the zip directory cursor steps with it. Its readers call the
   // name getters themselves (the zip reader asks for the wide name), with the same exit on a
   // stale ENOMEM as name_of() guards against: errno is cleared here too.
-  int next_header(archive_entry** ae) {
-    errno = 0;
-    int r = archive_read_next_header(handle, ae);
-    while (r == ARCHIVE_EOF && windows) {
-      auto more = part->next();
-      if (more && !*more) break;
-      if (!more) {
-        if (more.error().code == ErrorCode::kIo) source_error = more.error();
-        archive_set_error(handle, EILSEQ, "%s", more.error().message.c_str());
-        return ARCHIVE_FATAL;
-      }
-      // The next window, on a reader of its own.
-      archive_read_free(handle);
-      handle = nullptr;
-      passwords.offer_again();
-      if (auto started = start(); !started) {
-        fatal = started.error();
-        return ARCHIVE_FATAL;
-      }
-      entries = part->first_index(entries);
-      errno = 0;
-      r = archive_read_next_header(handle, ae);
-    }
-    if (own_zip && (r == ARCHIVE_OK || r == ARCHIVE_WARN) && *ae) {
-      la_int64_t here = archive_filter_bytes(handle, 0);
-      own_zip->header_read(here < 0 ? std::nullopt
-                                    : std::optional(static_cast<std::uint64_t>(here)));
-    }
-    return r;
-  }
+  int next_header(archive_entry** ae);
 
-  Result<const Entry*> next() {
-    if (fatal) return tl::unexpected(*fatal);
-    if (idle) return nullptr;
-    archive_entry* ae = nullptr;
-    int r = next_header(&ae);
-    while (r == ARCHIVE_OK && ae && detail::names_the_root(ae)) r = next_header(&ae);
-    entry_open = false;
-    own_active = false;
-    own_pending = false;
-    sparse.reset();
-    if (r == ARCHIVE_EOF) return nullptr;
-    if (fatal) return tl::unexpected(*fatal);  // the next zip window did not open
-    if (r == ARCHIVE_FATAL || ae == nullptr) return libarchive_error(ARCHIVE_FATAL, name);
-    if (++entries > options.limits.max_entries) {
-      fatal = Error(ErrorCode::kLimitExceeded,
-                    fmt::format("{} holds more than {} entries, the configured limit; raise it if "
-                                "the backup is genuine",
-                                name, options.limits.max_entries),
-                    name);
-      return tl::unexpected(*fatal);
-    }
-    entry = detail::entry_from(ae, entries - 1);
-    entry_open = true;
-    if (entry.encrypted && entry.type == EntryType::kSymlink) {
-      // libarchive reads a link's target with its header, before it decrypts anything: what it
-      // read (or failed to) is no target. Nothing of the entry is read.
-      entry.link_target.clear();
-      entry.problem = Error(ErrorCode::kEncryptionUnsupported,
-                            fmt::format("the target of encrypted link \"{}\" cannot be read "
-                                        "(libarchive does not decrypt link targets); links are "
-                                        "never restored",
-                                        entry.raw_path),
-                            entry.raw_path);
-      entry_open = false;
-    } else if (r == ARCHIVE_FAILED || (r != ARCHIVE_OK && !entry.problem)) {
-      const char* text = archive_error_string(handle);
-      entry.problem = Error(detail::classify_message(text ? text : ""),
-                            fmt::format("entry \"{}\" has a damaged header: {}", entry.raw_path,
-                                        text ? text : "unknown"),
-                            entry.raw_path);
-      // A failed header: the entry is unusable, the archive reads on. Its data is not asked for
-      // (libarchive stands between headers).
-      if (r == ARCHIVE_FAILED) entry_open = false;
-    }
-    if (entries == 1) info = detail::info_of(handle, codec);
-    // A clean header, stored or deflated, not encrypted, sizes as libarchive read them:
-    // restorekit reads the data.
-    own_pending = own_zip && r == ARCHIVE_OK && entry.type == EntryType::kFile &&
-                  !entry.encrypted && own_zip->may_read(entry.size);
-    return &entry;
-  }
+  // The next entry (nullptr at the end), its header judged; fatal errors stick.
+  Result<const Entry*> next();
 
   // The size and ratio limits, for `bytes` expanded so far (of an entry, or of the stream).
-  std::optional<Error> over_limits(std::uint64_t bytes, std::string_view what) const {
-    const auto& lim = options.limits;
-    if (bytes > lim.max_total_bytes) {
-      return Error(ErrorCode::kLimitExceeded,
-                   fmt::format("{} expands past {} bytes, the configured limit; stopped", name,
-                               lim.max_total_bytes),
-                   entry.raw_path);
-    }
-    // A compressed stream counts what its decoder consumed, not what was read ahead of it. The
-    // compressed bytes of an entry restorekit reads itself count once libarchive skips past
-    // them; meanwhile they count here.
-    std::uint64_t raw = (codec == Codec::kNone ? raw_read.load() : notes.consumed()) +
-                        (own_active ? own_zip->compressed_read() : 0);
-    if (bytes > lim.ratio_grace_bytes &&
-        static_cast<double>(bytes) > lim.max_ratio * static_cast<double>(raw + 1)) {
-      std::string where = entry_open ? fmt::format("entry \"{}\" of {}", entry.raw_path, name)
-                                     : fmt::format("{} of {}", what, name);
-      return Error(ErrorCode::kRatioLimit,
-                   fmt::format("{} expands more than {:.0f}:1 (a decompression bomb?); stopped "
-                               "before it filled memory or disk",
-                               where, lim.max_ratio),
-                   entry.raw_path);
-    }
-    return std::nullopt;
-  }
+  std::optional<Error> over_limits(std::uint64_t bytes, std::string_view what) const;
 
   Result<std::span<const std::byte>> account(std::span<const std::byte> block) {
     produced += block.size();
@@ -444,48 +300,8 @@ struct ArchiveReader::Impl {
     return block;
   }
 
-  Result<std::span<const std::byte>> read_block() {
-    if (fatal) return tl::unexpected(*fatal);
-    if (!entry_open) return std::span<const std::byte>{};
-    if (auto owed = sparse.owed(); !owed.empty()) return account(owed);
-    if (own_pending) {  // settled at the first read: skipped entries cost no header read
-      own_pending = false;
-      own_active = own_zip->begin();
-    }
-    if (own_active) {
-      auto block = own_zip->read();
-      if (!block) {
-        entry_open = false;
-        own_active = false;
-        if (block.error().code == ErrorCode::kIo) return tl::unexpected(block.error());
-        return reading_error(ARCHIVE_WARN, block.error().message, entry.raw_path);
-      }
-      if (block->empty()) {
-        entry_open = false;
-        own_active = false;
-        return *block;
-      }
-      return account(*block);
-    }
-    const void* buf = nullptr;
-    std::size_t size = 0;
-    la_int64_t offset = 0;
-    int r = archive_read_data_block(handle, &buf, &size, &offset);
-    if (r == ARCHIVE_EOF) {
-      // A sparse file may end in a hole.
-      auto zeros = sparse.end(entry.type == EntryType::kFile ? entry.size : std::nullopt);
-      if (!zeros.empty()) return account(zeros);
-      entry_open = false;
-      return zeros;
-    }
-    if (r < ARCHIVE_OK) {
-      entry_open = false;
-      return libarchive_error(r, entry.raw_path);
-    }
-    std::span<const std::byte> block(static_cast<const std::byte*>(buf), size);
-    return account(
-        sparse.place(block, static_cast<std::uint64_t>(std::max<la_int64_t>(0, offset))));
-  }
+  // The current entry's next block of data (empty at its end), counted against the limits.
+  Result<std::span<const std::byte>> read_block();
 
   Result<void> drain() {
     if (fatal) return tl::unexpected(*fatal);
@@ -514,6 +330,205 @@ struct ArchiveReader::Impl {
     return {};
   }
 };
+
+Result<const Entry*> ArchiveReader::Impl::next() {
+  if (fatal) return tl::unexpected(*fatal);
+  if (idle) return nullptr;
+  archive_entry* ae = nullptr;
+  int r = next_header(&ae);
+  while (r == ARCHIVE_OK && ae && detail::names_the_root(ae)) r = next_header(&ae);
+  entry_open = false;
+  own_active = false;
+  own_pending = false;
+  sparse.reset();
+  if (r == ARCHIVE_EOF) return nullptr;
+  if (fatal) return tl::unexpected(*fatal);  // the next zip window did not open
+  if (r == ARCHIVE_FATAL || ae == nullptr) return libarchive_error(ARCHIVE_FATAL, name);
+  if (++entries > options.limits.max_entries) {
+    fatal = Error(ErrorCode::kLimitExceeded,
+                  fmt::format("{} holds more than {} entries, the configured limit; raise it if "
+                              "the backup is genuine",
+                              name, options.limits.max_entries),
+                  name);
+    return tl::unexpected(*fatal);
+  }
+  entry = detail::entry_from(ae, entries - 1);
+  entry_open = true;
+  if (entry.encrypted && entry.type == EntryType::kSymlink) {
+    // libarchive reads a link's target with its header, before it decrypts anything: what it
+    // read (or failed to) is no target. Nothing of the entry is read.
+    entry.link_target.clear();
+    entry.problem = Error(ErrorCode::kEncryptionUnsupported,
+                          fmt::format("the target of encrypted link \"{}\" cannot be read "
+                                      "(libarchive does not decrypt link targets); links are "
+                                      "never restored",
+                                      entry.raw_path),
+                          entry.raw_path);
+    entry_open = false;
+  } else if (r == ARCHIVE_FAILED || (r != ARCHIVE_OK && !entry.problem)) {
+    const char* text = archive_error_string(handle);
+    entry.problem = Error(detail::classify_message(text ? text : ""),
+                          fmt::format("entry \"{}\" has a damaged header: {}", entry.raw_path,
+                                      text ? text : "unknown"),
+                          entry.raw_path);
+    // A failed header: the entry is unusable, the archive reads on. Its data is not asked for
+    // (libarchive stands between headers).
+    if (r == ARCHIVE_FAILED) entry_open = false;
+  }
+  if (entries == 1) info = detail::info_of(handle, codec);
+  // A clean header, stored or deflated, not encrypted, sizes as libarchive read them:
+  // restorekit reads the data.
+  own_pending = own_zip && r == ARCHIVE_OK && entry.type == EntryType::kFile && !entry.encrypted &&
+                own_zip->may_read(entry.size);
+  return &entry;
+}
+
+std::optional<Error> ArchiveReader::Impl::over_limits(std::uint64_t bytes,
+                                                      std::string_view what) const {
+  const auto& lim = options.limits;
+  if (bytes > lim.max_total_bytes) {
+    return Error(ErrorCode::kLimitExceeded,
+                 fmt::format("{} expands past {} bytes, the configured limit; stopped", name,
+                             lim.max_total_bytes),
+                 entry.raw_path);
+  }
+  // A compressed stream counts what its decoder consumed, not what was read ahead of it. The
+  // compressed bytes of an entry restorekit reads itself count once libarchive skips past
+  // them; meanwhile they count here.
+  std::uint64_t raw = (codec == Codec::kNone ? raw_read.load() : notes.consumed()) +
+                      (own_active ? own_zip->compressed_read() : 0);
+  if (bytes > lim.ratio_grace_bytes &&
+      static_cast<double>(bytes) > lim.max_ratio * static_cast<double>(raw + 1)) {
+    std::string where = entry_open ? fmt::format("entry \"{}\" of {}", entry.raw_path, name)
+                                   : fmt::format("{} of {}", what, name);
+    return Error(ErrorCode::kRatioLimit,
+                 fmt::format("{} expands more than {:.0f}:1 (a decompression bomb?); stopped "
+                             "before it filled memory or disk",
+                             where, lim.max_ratio),
+                 entry.raw_path);
+  }
+  return std::nullopt;
+}
+
+Result<std::span<const std::byte>> ArchiveReader::Impl::read_block() {
+  if (fatal) return tl::unexpected(*fatal);
+  if (!entry_open) return std::span<const std::byte>{};
+  if (auto owed = sparse.owed(); !owed.empty()) return account(owed);
+  if (own_pending) {  // settled at the first read: skipped entries cost no header read
+    own_pending = false;
+    own_active = own_zip->begin();
+  }
+  if (own_active) {
+    auto block = own_zip->read();
+    if (!block) {
+      entry_open = false;
+      own_active = false;
+      if (block.error().code == ErrorCode::kIo) return tl::unexpected(block.error());
+      return reading_error(ARCHIVE_WARN, block.error().message, entry.raw_path);
+    }
+    if (block->empty()) {
+      entry_open = false;
+      own_active = false;
+      return *block;
+    }
+    return account(*block);
+  }
+  const void* buf = nullptr;
+  std::size_t size = 0;
+  la_int64_t offset = 0;
+  int r = archive_read_data_block(handle, &buf, &size, &offset);
+  if (r == ARCHIVE_EOF) {
+    // A sparse file may end in a hole.
+    auto zeros = sparse.end(entry.type == EntryType::kFile ? entry.size : std::nullopt);
+    if (!zeros.empty()) return account(zeros);
+    entry_open = false;
+    return zeros;
+  }
+  if (r < ARCHIVE_OK) {
+    entry_open = false;
+    return libarchive_error(r, entry.raw_path);
+  }
+  std::span<const std::byte> block(static_cast<const std::byte*>(buf), size);
+  return account(sparse.place(block, static_cast<std::uint64_t>(std::max<la_int64_t>(0, offset))));
+}
+
+int ArchiveReader::Impl::next_header(archive_entry** ae) {
+  errno = 0;
+  int r = archive_read_next_header(handle, ae);
+  while (r == ARCHIVE_EOF && windows) {
+    auto more = part->next();
+    if (more && !*more) break;
+    if (!more) {
+      if (more.error().code == ErrorCode::kIo) source_error = more.error();
+      archive_set_error(handle, EILSEQ, "%s", more.error().message.c_str());
+      return ARCHIVE_FATAL;
+    }
+    // The next window, on a reader of its own.
+    archive_read_free(handle);
+    handle = nullptr;
+    passwords.offer_again();
+    if (auto started = start(); !started) {
+      fatal = started.error();
+      return ARCHIVE_FATAL;
+    }
+    entries = part->first_index(entries);
+    errno = 0;
+    r = archive_read_next_header(handle, ae);
+  }
+  if (own_zip && (r == ARCHIVE_OK || r == ARCHIVE_WARN) && *ae) {
+    la_int64_t here = archive_filter_bytes(handle, 0);
+    own_zip->header_read(here < 0 ? std::nullopt : std::optional(static_cast<std::uint64_t>(here)));
+  }
+  return r;
+}
+
+la_ssize_t ArchiveReader::Impl::read_cb(archive* a, void* data, const void** buffer) {
+  auto* self = static_cast<Impl*>(data);
+  auto chunk = self->source->read();
+  if (!chunk) {
+    self->source_error = chunk.error();
+    archive_set_error(a, EIO, "%s", chunk.error().message.c_str());
+    return -1;
+  }
+  // The decoded stream counts too: skipping an entry (inspect) still expands it.
+  self->fed += chunk->size();
+  if (auto over = self->over_limits(self->fed, "the archive stream")) {
+    self->fatal = over;
+    self->source_error = over;
+    archive_set_error(a, EIO, "%s", over->message.c_str());
+    return -1;
+  }
+  *buffer = chunk->data();
+  return static_cast<la_ssize_t>(chunk->size());
+}
+
+la_int64_t ArchiveReader::Impl::seek_cb(archive* a, void* data, la_int64_t offset, int whence) {
+  auto* self = static_cast<Impl*>(data);
+  auto pos = self->source->seek(offset, whence);
+  if (!pos) {
+    self->source_error = pos.error();
+    archive_set_error(a, EIO, "%s", pos.error().message.c_str());
+    return ARCHIVE_FATAL;
+  }
+  return static_cast<la_int64_t>(*pos);
+}
+
+la_int64_t ArchiveReader::Impl::skip_cb(archive*, void* data, la_int64_t request) {
+  auto* self = static_cast<Impl*>(data);
+  auto size = self->source->size();
+  if (!self->source->seekable() || !size || request <= 0) return 0;
+  auto here = self->source->seek(0, SEEK_CUR);
+  if (!here) return 0;
+  auto step = std::min<std::uint64_t>(static_cast<std::uint64_t>(request),
+                                      *size > *here ? *size - *here : 0);
+  if (!self->source->seek(static_cast<std::int64_t>(step), SEEK_CUR)) return 0;
+  self->raw_read += step;
+  return static_cast<la_int64_t>(step);
+}
+
+const char* ArchiveReader::Impl::passphrase_cb(archive*, void* data) {
+  return static_cast<Impl*>(data)->passwords.next();
+}
 
 ArchiveReader::ArchiveReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ArchiveReader::ArchiveReader(ArchiveReader&&) noexcept = default;
