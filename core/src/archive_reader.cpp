@@ -47,6 +47,8 @@ Result<std::size_t> window_entries(ByteSource* file, const ReaderOptions& o) {
 struct Passwords::Answers {
   std::mutex mutex;
   std::vector<std::optional<std::string>> given;
+  bool proving_done = false;
+  std::optional<std::string> proven;
 };
 
 std::shared_ptr<Passwords::Answers> Passwords::make_answers() {
@@ -60,6 +62,18 @@ std::optional<std::string> Passwords::prompted(std::size_t index) const {
     answers_->given.push_back(prompt ? prompt() : std::nullopt);
   }
   return answers_->given[index];
+}
+
+std::optional<std::string> Passwords::proven() const {
+  std::lock_guard lock(answers_->mutex);
+  return answers_->proven;
+}
+
+void Passwords::prove_once(const std::function<std::optional<std::string>()>& prove) const {
+  std::lock_guard lock(answers_->mutex);  // held while proving: the other readers wait
+  if (answers_->proving_done) return;
+  answers_->proving_done = true;
+  answers_->proven = prove();
 }
 
 std::string_view entry_type_name(EntryType type) {
@@ -535,7 +549,50 @@ ArchiveReader::ArchiveReader(ArchiveReader&&) noexcept = default;
 ArchiveReader& ArchiveReader::operator=(ArchiveReader&&) noexcept = default;
 ArchiveReader::~ArchiveReader() = default;
 
+namespace {
+
+// Of several candidate passwords, the first that reads the archive's first encrypted file
+// entry (among its first kProofEntries) to its end without an error, its CRC checked: the check
+// libarchive makes of a password before it decrypts lets wrong ones through (ZipCrypto's byte 1
+// in 256, WinZip AES's two bytes 1 in 65,536), and the entry then fails as if it were damaged.
+// nullopt where no candidate does (none is right, the entry is damaged) or nothing is
+// encrypted: the readers then try the candidates in their order, as libarchive does.
+std::optional<std::string> prove_password(const ArchiveSource& archive,
+                                          const ReaderOptions& options) {
+  constexpr int kProofEntries = 1000;
+  for (const auto& candidate : options.passwords.candidates) {
+    ReaderOptions o;
+    o.limits = options.limits;
+    o.passwords.candidates = {candidate};
+    auto reader = ArchiveReader::open(archive, std::move(o));
+    // Of the formats libarchive decrypts, zip alone checks a password before it decrypts.
+    if (!reader || !reader->starts_like_zip()) return std::nullopt;
+    bool met_encrypted = false;
+    for (int seen = 0; seen < kProofEntries && !met_encrypted; ++seen) {
+      auto e = reader->next();
+      if (!e || !*e) return std::nullopt;  // nothing encrypted where a reader can reach it
+      if (!(*e)->encrypted || (*e)->type != EntryType::kFile || (*e)->problem) {
+        if (!reader->skip()) return std::nullopt;
+        continue;
+      }
+      met_encrypted = true;
+      for (;;) {
+        auto block = reader->read_block();
+        if (!block) break;
+        if (block->empty()) return candidate;
+      }
+    }
+    if (!met_encrypted) return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 Result<ArchiveReader> ArchiveReader::open(const ArchiveSource& archive, ReaderOptions options) {
+  if (options.passwords.candidates.size() > 1) {
+    options.passwords.prove_once([&] { return prove_password(archive, options); });
+  }
   RK_TRY_ASSIGN(auto source, archive.open());
   return open(std::move(source), std::move(options));
 }

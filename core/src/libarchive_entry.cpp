@@ -172,6 +172,19 @@ const char* PasswordFeed::next() {
     replay_.pop_front();
     return current_.c_str();
   }
+  if (!proven_asked_) {
+    proven_asked_ = true;
+    proven_ = passwords_.proven();
+    if (proven_) {
+      current_ = *proven_;
+      offered_.push_back(current_);
+      return current_.c_str();
+    }
+  }
+  while (next_candidate_ < passwords_.candidates.size() &&
+         passwords_.candidates[next_candidate_] == proven_) {
+    ++next_candidate_;  // offered first already
+  }
   if (next_candidate_ < passwords_.candidates.size()) {
     current_ = passwords_.candidates[next_candidate_++];
   } else {

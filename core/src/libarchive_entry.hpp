@@ -68,9 +68,11 @@ class PasswordFeed {
   const Passwords& passwords_;
   std::size_t next_candidate_ = 0;
   std::size_t next_prompt_ = 0;
-  std::vector<std::string> offered_;  // handed to libarchive, in order
-  std::deque<std::string> replay_;    // offered again first, to a zip window's new reader
-  std::string current_;               // storage for the password handed out last
+  bool proven_asked_ = false;
+  std::optional<std::string> proven_;  // Passwords::proven(), offered before the candidates
+  std::vector<std::string> offered_;   // handed to libarchive, in order
+  std::deque<std::string> replay_;     // offered again first, to a zip window's new reader
+  std::string current_;                // storage for the password handed out last
 };
 
 // A sparse entry's data as one run of bytes: libarchive hands its blocks with their offsets, and

@@ -84,7 +84,17 @@ struct Passwords {
   // The `index`-th prompted answer (0-based), asking for it if nobody has yet. Thread safe.
   [[nodiscard]] std::optional<std::string> prompted(std::size_t index) const;
 
+  // The candidate that read an encrypted entry of the archive whole and clean, found once by
+  // the first reader opened from any copy of this Passwords (ArchiveReader::open); offered
+  // first. nullopt before, or where none did. Thread safe.
+  [[nodiscard]] std::optional<std::string> proven() const;
+
  private:
+  friend class ArchiveReader;
+  // Runs `prove` once for every copy of this Passwords, the other readers waiting, and keeps
+  // what it finds.
+  void prove_once(const std::function<std::optional<std::string>()>& prove) const;
+
   struct Answers;
   std::shared_ptr<Answers> answers_ = make_answers();
   static std::shared_ptr<Answers> make_answers();
