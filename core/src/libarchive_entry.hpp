@@ -48,8 +48,9 @@ namespace restorekit::core::detail {
 // decoder restorekit put below libarchive (Codec::kNone for none).
 [[nodiscard]] ArchiveInfo info_of(archive* handle, Codec codec);
 
-// The passwords libarchive's passphrase callback hands out, in order: the candidates, then the
-// prompt's answers (shared with the other readers of the same Passwords).
+// The passwords libarchive's passphrase callback hands out, in order: the candidate proven on
+// the archive (Passwords::proven()), the other candidates, then the prompt's answers (shared
+// with the other readers of the same Passwords).
 class PasswordFeed {
  public:
   explicit PasswordFeed(const Passwords& passwords) : passwords_(passwords) {}
