@@ -65,27 +65,32 @@ Result<void> read_foreign_keys(Database& db, TableInfo& table) {
   return {};
 }
 
-Result<void> read_tables(Database& db, DatabaseSummary& summary) {
-  RK_TRY_ASSIGN(auto stmt, db.prepare("SELECT l.name, l.type, l.wr, s.sql FROM "
-                                      "pragma_table_list AS l LEFT JOIN sqlite_schema AS s "
-                                      "ON s.name = l.name AND s.type = 'table' "
-                                      "WHERE l.schema = 'main' AND l.type != 'view' "
-                                      "AND l.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-                                      "ORDER BY l.name"));
+// The main schema's tables (no views, no sqlite_ tables) with their kind and CREATE statement,
+// `condition` narrowing them (parameter ?1 bound to `name` where given).
+constexpr std::string_view kTablesSql =
+    "SELECT l.name, l.type, l.wr, s.sql FROM pragma_table_list AS l LEFT JOIN sqlite_schema AS s "
+    "ON s.name = l.name AND s.type = 'table' WHERE l.schema = 'main' AND l.type != 'view' "
+    "AND l.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' {} ORDER BY l.name";
+
+Result<std::vector<TableInfo>> read_tables(Database& db, std::string_view condition,
+                                           std::optional<std::string_view> name) {
+  RK_TRY_ASSIGN(auto stmt, db.prepare(fmt::format(kTablesSql, condition)));
+  if (name) stmt.bind(1, *name);
+  std::vector<TableInfo> tables;
   RK_TRY(stmt.for_each([&]() -> Result<void> {
     TableInfo t;
     t.name = stmt.column_text(0);
     t.kind = stmt.column_text(1);
     t.without_rowid = stmt.column_int(2) != 0;
     t.sql = stmt.column_text(3);
-    summary.tables.push_back(std::move(t));
+    tables.push_back(std::move(t));
     return {};
   }));
-  for (auto& t : summary.tables) {
+  for (auto& t : tables) {
     RK_TRY(read_columns(db, t));
     RK_TRY(read_foreign_keys(db, t));
   }
-  return {};
+  return tables;
 }
 
 Result<void> read_objects(Database& db, DatabaseSummary& summary) {
@@ -117,10 +122,18 @@ Result<DatabaseSummary> describe_database(Database& db, CountRows count) {
   RK_TRY_ASSIGN(summary.user_version, db.query_int("PRAGMA user_version"));
   RK_TRY_ASSIGN(summary.page_size, db.query_int("PRAGMA page_size"));
   RK_TRY_ASSIGN(summary.page_count, db.query_int("PRAGMA page_count"));
-  RK_TRY(read_tables(db, summary));
+  RK_TRY_ASSIGN(summary.tables, read_tables(db, "", std::nullopt));
   RK_TRY(read_objects(db, summary));
   if (count == CountRows::kYes) RK_TRY(count_rows(db, summary));
   return summary;
+}
+
+Result<TableInfo> describe_table(Database& db, std::string_view name) {
+  RK_TRY_ASSIGN(auto tables, read_tables(db, "AND l.name = ?1 COLLATE NOCASE", name));
+  if (tables.size() != 1) {
+    return fail(ErrorCode::kNotFound, fmt::format("no table {} in {}", name, db.path()), db.path());
+  }
+  return std::move(tables.front());
 }
 
 Result<std::map<std::string, std::string>> tenant_labels(Database& db, const TenantSpec& spec) {

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <functional>
 #include <thread>
@@ -71,6 +72,11 @@ TEST(BindTyped, ANumberExactlyAsTypedIsAnIntegerAnythingElseText) {
   EXPECT_TRUE(db->prepare_single("SELECT 1;  \n"));
 }
 
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
 TEST(DescribeDatabase, ReadsTablesKeysAndCounts) {
   ScratchDir dir;
   auto db = Database::open_untrusted(make_db(dir));
@@ -97,6 +103,37 @@ TEST(DescribeDatabase, ReadsTablesKeysAndCounts) {
   }
   EXPECT_TRUE(view);
   EXPECT_TRUE(trigger);
+}
+
+// describe_table() gives one table as describe_database() does (its rows not counted), by any
+// case of its name; views and missing tables are not tables.
+TEST(DescribeDatabase, OneTableIsDescribedAsInTheWholeSummary) {
+  ScratchDir dir;
+  auto db = Database::open_untrusted(make_db(dir));
+  ASSERT_TRUE(db) << db.error().message;
+  auto s = describe_database(*db, CountRows::kNo);
+  ASSERT_TRUE(s) << s.error().message;
+  for (const auto& whole : s->tables) {
+    for (const auto& name : {whole.name, upper(whole.name)}) {
+      auto one = describe_table(*db, name);
+      ASSERT_TRUE(one) << name << ": " << one.error().message;
+      EXPECT_EQ(one->name, whole.name);
+      EXPECT_EQ(one->without_rowid, whole.without_rowid) << name;
+      EXPECT_EQ(one->primary_key, whole.primary_key) << name;
+      EXPECT_EQ(one->columns.size(), whole.columns.size()) << name;
+      EXPECT_EQ(one->sql, whole.sql) << name;
+      ASSERT_EQ(one->foreign_keys.size(), whole.foreign_keys.size()) << name;
+      for (std::size_t i = 0; i < whole.foreign_keys.size(); ++i) {
+        EXPECT_EQ(one->foreign_keys[i].table, whole.foreign_keys[i].table) << name;
+        EXPECT_EQ(one->foreign_keys[i].from, whole.foreign_keys[i].from) << name;
+      }
+    }
+  }
+  for (const char* none : {"v", "nowhere", "sqlite_schema"}) {
+    auto missing = describe_table(*db, none);
+    ASSERT_FALSE(missing) << none;
+    EXPECT_EQ(missing.error().code, ErrorCode::kNotFound) << none;
+  }
 }
 
 TEST(OpenUntrusted, IsReadOnlyAndDefensive) {

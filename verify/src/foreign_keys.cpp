@@ -32,9 +32,11 @@ class RowidSet {
   static std::optional<RowidSet> range(Database& db, const std::string& parent) {
     RowidSet set;
     set.parent_ = core::quote_identifier(parent);
-    auto key = primary_key_column(db, parent);
-    if (!key) return std::nullopt;
-    set.key_ = std::move(*key);
+    // The parent's INTEGER PRIMARY KEY (its rowid's other name), by name: `rowid` itself may be
+    // an ordinary column's name.
+    auto info = core::describe_table(db, parent);
+    if (!info || info->primary_key.size() != 1) return std::nullopt;
+    set.key_ = core::quote_identifier(info->primary_key.front());
     // Each aggregate in a query of its own: SQLite finds a lone min() or max() at an edge of the
     // b-tree, but scans the whole table for the two together.
     auto range = db.prepare(fmt::format(
@@ -78,23 +80,6 @@ class RowidSet {
   }
 
  private:
-  // The parent's INTEGER PRIMARY KEY (its rowid's other name), quoted: `rowid` itself may be
-  // an ordinary column's name.
-  static std::optional<std::string> primary_key_column(Database& db, const std::string& parent) {
-    auto st = db.prepare("SELECT name FROM pragma_table_info(?1) WHERE pk > 0");
-    if (!st) return std::nullopt;
-    st->bind(1, parent);
-    std::optional<std::string> name;
-    std::size_t count = 0;
-    auto done = st->for_each([&]() -> Result<void> {
-      ++count;
-      name = core::quote_identifier(st->column_text(0));
-      return {};
-    });
-    if (!done || count != 1) return std::nullopt;
-    return name;
-  }
-
   std::string parent_, key_;  // quoted
   std::int64_t low_ = 0;
   std::uint64_t words_ = 0;
@@ -110,18 +95,13 @@ struct Key {
 
 // The table's foreign keys, where each has one column; nullopt for a composite key or an error.
 std::optional<std::vector<Key>> single_column_keys(Database& db, const std::string& table) {
-  auto st = db.prepare(
-      "SELECT id, seq, \"table\", \"from\" FROM pragma_foreign_key_list(?1) ORDER BY id, seq");
-  if (!st) return std::nullopt;
-  st->bind(1, table);
+  auto info = core::describe_table(db, table);
+  if (!info) return std::nullopt;
   std::vector<Key> keys;
-  auto done = st->for_each([&]() -> Result<void> {
-    if (st->column_int(1) != 0) return tl::unexpected(Error{});
-    keys.push_back(
-        Key{std::string(st->column_text(2)), core::quote_identifier(st->column_text(3))});
-    return {};
-  });
-  if (!done) return std::nullopt;
+  for (const auto& fk : info->foreign_keys) {
+    if (fk.from.size() != 1) return std::nullopt;
+    keys.push_back(Key{fk.table, core::quote_identifier(fk.from.front())});
+  }
   return keys;
 }
 

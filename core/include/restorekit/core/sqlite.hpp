@@ -287,6 +287,11 @@ enum class CountRows { kYes, kNo };
 [[nodiscard]] Result<DatabaseSummary> describe_database(Database& db,
                                                         CountRows count = CountRows::kYes);
 
+// One table of the main schema as describe_database() describes it (rows not counted): its
+// columns, primary key and foreign keys. `name` as SQLite resolves it (any case).
+// @error kNotFound (no such table), kDatabase.
+[[nodiscard]] Result<TableInfo> describe_table(Database& db, std::string_view name);
+
 struct TenantSpec {
   std::string column;                // tenant column in data tables, e.g. "company_id"
   std::optional<std::string> table;  // tenant table, e.g. "companies"
