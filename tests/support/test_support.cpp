@@ -64,6 +64,11 @@ std::string slurp_fd(int fd) {
 
 }  // namespace
 
+void sqlite3_shell(const fs::path& db, const std::string& sql) {
+  auto r = run({"sqlite3", db.string(), sql});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+}
+
 CommandResult run(const std::vector<std::string>& argv, const fs::path& cwd,
                   const std::vector<std::string>& env) {
   int out_pipe[2];

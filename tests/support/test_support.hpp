@@ -71,6 +71,10 @@ CommandResult run(const std::vector<std::string>& argv, const fs::path& cwd = {}
 // Runs a shell command line in `cwd`; returns its exit code (output discarded unless failing).
 int sh(const std::string& command, const fs::path& cwd = {});
 
+// Runs `sql` on `db` (created if absent) with the stock sqlite3 shell; a failure fails the test
+// with the shell's message. Callers check have_tool("sqlite3") first.
+void sqlite3_shell(const fs::path& db, const std::string& sql);
+
 // The members of a tar (any compression Python's tarfile reads) as Python's reader sees them:
 // each raw name, and whether its pax header says hdrcharset=BINARY. Needs python3.
 std::map<std::string, bool> tar_members(const fs::path& tar);

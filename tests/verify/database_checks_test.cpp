@@ -109,11 +109,6 @@ DatabaseCheck cross_check(const fs::path& db_path) {
   return three;
 }
 
-void sqlite3_shell(const fs::path& db, const std::string& sql) {
-  auto r = test::run({"sqlite3", db.string(), sql});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-}
-
 void overwrite(const fs::path& file, std::uint64_t offset, const std::string& bytes) {
   std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
   f.seekp(static_cast<std::streamoff>(offset));
@@ -127,7 +122,7 @@ class DatabaseChecks : public ::testing::Test {
     db_ = dir_ / "crm.sqlite";
     // Text-heavy rows, a composite key without rowid, a table with no key, an odd name, a
     // full-text index, BLOBs, and rows that break declared foreign keys in two tables.
-    sqlite3_shell(db_, R"(
+    test::sqlite3_shell(db_, R"(
       PRAGMA page_size = 1024;
       CREATE TABLE accounts(id INTEGER PRIMARY KEY, name TEXT, email TEXT UNIQUE);
       CREATE TABLE contacts(account_id INTEGER REFERENCES accounts(id), seq INTEGER,
@@ -190,7 +185,7 @@ TEST_F(DatabaseChecks, PagesNoTableUsesAreFoundThoughEveryTableIsIntact) {
 TEST_F(DatabaseChecks, AnIndexThatDisagreesWithItsTableIsFound) {
   // The index's definition now names another column than the one its entries hold: quick_check
   // cannot see that, the table's own integrity_check must.
-  sqlite3_shell(db_, R"(
+  test::sqlite3_shell(db_, R"(
     PRAGMA writable_schema = ON;
     UPDATE sqlite_schema SET sql = 'CREATE INDEX by_account ON "we""ird) name"(note, at)'
       WHERE name = 'by_account';
@@ -226,13 +221,13 @@ TEST(DatabaseChecksMany, AThousandTablesAgreeWithTheWholeFileCheck) {
   }
   sql += "COMMIT;";
   auto db = dir / "many.sqlite";
-  sqlite3_shell(db, sql);
+  test::sqlite3_shell(db, sql);
   auto r = cross_check(db);
   EXPECT_TRUE(r.result.integrity_ok);
   EXPECT_EQ(r.result.foreign_key_violations, 1000u);  // every table's p = 0 or 7, never a row
   // Dropped tables leave their pages on the freelist; forgetting the freelist leaves them used
   // by nothing, which only the file-wide check sees.
-  sqlite3_shell(db, "DROP TABLE t998; DROP TABLE t999;");
+  test::sqlite3_shell(db, "DROP TABLE t998; DROP TABLE t999;");
   overwrite(db, 32, std::string(8, '\0'));
   EXPECT_FALSE(cross_check(db).result.integrity_ok);
 }

@@ -40,17 +40,12 @@ std::string describe(const std::vector<ParentViolations>& v) {
   return s;
 }
 
-void sqlite3_shell(const fs::path& db, const std::string& sql) {
-  auto r = test::run({"sqlite3", db.string(), sql});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-}
-
 class RowidForeignKeys : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!test::have_tool("sqlite3")) GTEST_SKIP() << "SKIPPED: the sqlite3 shell is not installed";
     db_path_ = dir_ / "keys.sqlite";
-    sqlite3_shell(db_path_, R"(
+    test::sqlite3_shell(db_path_, R"(
       CREATE TABLE p(id INTEGER PRIMARY KEY, name TEXT);
       WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 2000)
         INSERT INTO p SELECT i, 'p' || i FROM c;
